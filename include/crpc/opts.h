@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * crpc/opts.h - the CRIU options of a request, in plain C.
+ *
+ * crpc_opts is what a caller fills in; libcrpc turns it into CRIU's wire
+ * message when the request is sent, after checking that the running CRIU
+ * understands every option that is set (an option CRIU is too old for would
+ * otherwise be dropped silently).
+ */
+#ifndef CRPC_OPTS_H
+#define CRPC_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crpc/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** CRIU's cgroup modes (criu_cg_mode on the wire). */
+typedef enum crpc_cg_mode {
+	CRPC_CG_UNSET = -1,
+	CRPC_CG_IGNORE = 0,
+	CRPC_CG_NONE = 1,
+	CRPC_CG_PROPS = 2,
+	CRPC_CG_SOFT = 3,
+	CRPC_CG_FULL = 4,
+	CRPC_CG_STRICT = 5,
+	CRPC_CG_DEFAULT = 6,
+} crpc_cg_mode;
+
+/** Network locking methods (criu_network_lock_method on the wire). */
+typedef enum crpc_network_lock {
+	CRPC_NETLOCK_UNSET = 0,
+	CRPC_NETLOCK_IPTABLES = 1,
+	CRPC_NETLOCK_NFTABLES = 2,
+	CRPC_NETLOCK_SKIP = 3,
+} crpc_network_lock;
+
+/** A CRIU version as major.minor.sublevel; `code` = major*10000+minor*100+sublevel. */
+typedef struct crpc_version {
+	int major;
+	int minor;
+	int sublevel;
+	int extra;
+	char gitid[64]; /**< empty unless a git build */
+	int code;
+} crpc_version;
+
+/** Options of one request. Initialise with crpc_opts_init(). */
+typedef struct crpc_opts {
+	int pid;           /**< dump: target pid (0: unset) */
+	int images_dir_fd; /**< images directory, an fd of the calling process */
+	int log_level;     /**< 0-4, -1: CRIU's default */
+	const char *log_file; /**< log name inside the images dir, NULL: CRIU's default */
+
+	bool leave_running;
+	bool tcp_established;
+	bool tcp_close;
+	bool tcp_skip_in_flight;
+	bool ext_unix_sk;
+	bool shell_job;
+	bool file_locks;
+	bool link_remap;
+	bool evasive_devices;
+	bool orphan_pts_master;
+	bool rst_sibling; /**< restore: the root becomes the caller's child */
+	bool notify_scripts; /**< set by the request when a dispatcher is given */
+	bool leave_stopped;  /**< since CRIU 3.19 */
+	bool skip_file_rwx_check; /**< since CRIU 3.19 */
+
+	bool ghost_limit_set;
+	uint32_t ghost_limit; /**< bytes */
+
+	bool manage_cgroups;
+	crpc_cg_mode manage_cgroups_mode;
+	crpc_network_lock network_lock;
+	uint32_t timeout; /**< seconds, 0: CRIU's default */
+	const char *root; /**< restore: root directory */
+
+	const char **external; /**< --external resources */
+	size_t n_external;
+} crpc_opts;
+
+/** Reset o to "nothing set". */
+void crpc_opts_init(crpc_opts *o);
+
+/** Append an external resource (the string is not copied). -1 on ENOMEM. */
+int crpc_opts_add_external(crpc_opts *o, const char *res, crpc_error **err);
+
+/** Free what crpc_opts_add_external() allocated (not the strings). */
+void crpc_opts_release(crpc_opts *o);
+
+/**
+ * Check that every option set in o is understood by CRIU version v (NULL:
+ * unknown, accept all). On refusal, the error names the option, the version
+ * that introduced it and the running version; its exit class is
+ * CRPC_EXIT_ENV since the remedy is a newer CRIU.
+ */
+int crpc_opts_check_version(const crpc_opts *o, const crpc_version *v, crpc_error **err);
+
+/**
+ * Parse a size such as "1048576", "512K", "10M", "1G" (binary units, an
+ * optional trailing "B"/"iB") into bytes. -1 with a USAGE error if invalid
+ * or above `max`.
+ */
+int crpc_parse_size(const char *s, uint64_t max, uint64_t *out, crpc_error **err);
+
+/** Parse "none|props|soft|full|strict|ignore|default" (or NULL: CRIU's default mode). */
+int crpc_parse_cg_mode(const char *s, crpc_cg_mode *out, crpc_error **err);
+
+/** Parse "iptables|nftables|skip". */
+int crpc_parse_network_lock(const char *s, crpc_network_lock *out, crpc_error **err);
+
+/** Name of a cgroup mode / network lock method (for summaries). */
+const char *crpc_cg_mode_name(crpc_cg_mode m);
+const char *crpc_network_lock_name(crpc_network_lock m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CRPC_OPTS_H */

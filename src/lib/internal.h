@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - libcrpc's private declarations, shared by its sources and
+ * its unit tests. Nothing here is installed.
+ */
+#ifndef CRPC_INTERNAL_H
+#define CRPC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "crpc/crpc.h"
+#include "rpc.pb-c.h"
+
+#define CRPC_API __attribute__((visibility("default")))
+
+/* ---- cleanup helpers (crun style) ---- */
+static inline void crpc_freep(void *p)
+{
+	free(*(void **)p);
+}
+static inline void crpc_closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+#define cleanup_free __attribute__((cleanup(crpc_freep)))
+#define cleanup_close __attribute__((cleanup(crpc_closep)))
+
+/* ---- message framing (swrk.c) ---- */
+
+/* Result of crpc_msg_recv() besides errors. */
+#define CRPC_RECV_OK 0
+#define CRPC_RECV_EOF 1
+
+/* Send one packed message as one SOCK_SEQPACKET record (EINTR-safe). */
+int crpc_msg_send(int sk, const uint8_t *buf, size_t len, crpc_error **err);
+
+/*
+ * Receive one record. Its size is read first with MSG_PEEK|MSG_TRUNC and a
+ * record larger than `max` is consumed and refused. At most one fd passed
+ * with SCM_RIGHTS is returned in *fd (O_CLOEXEC), extra ones are closed;
+ * *fd is -1 if none. Returns CRPC_RECV_OK with a malloc'ed *buf, CRPC_RECV_EOF
+ * on a zero-length record or closed peer, -1 on error.
+ */
+int crpc_msg_recv(int sk, size_t max, uint8_t **buf, size_t *len, int *fd, crpc_error **err);
+
+/* ---- options (opts.c) ---- */
+
+/* Fill a CriuOpts (already initialised) from o; strings point into o. */
+int crpc_opts_to_wire(const crpc_opts *o, CriuOpts *w, crpc_error **err);
+/* Free what crpc_opts_to_wire() allocated (arrays, not strings). */
+void crpc_opts_wire_release(CriuOpts *w);
+
+/* ---- misc (util.c) ---- */
+
+/* Monotonic time in seconds. */
+double crpc_now(void);
+/* Read a whole small file at dirfd/name, at most max bytes (+NUL). */
+int crpc_read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len, crpc_error **err);
+/* Describe a wait status: "exited with status 1", "killed by signal 9 (SIGKILL)". */
+void crpc_wait_status_str(int status, char *buf, size_t bufsz);
+/* Command name of a pid from /proc/PID/comm (buf gets "?" if unknown). */
+void crpc_proc_comm(pid_t pid, char *buf, size_t bufsz);
+/* State letter of a pid from /proc/PID/stat, 0 if the pid does not exist. */
+char crpc_proc_state(pid_t pid);
+
+#endif /* CRPC_INTERNAL_H */
+
+/* ---- the session (swrk.c, rpc.c) ---- */
+struct crpc_session {
+	int sk;            /* our end of the socketpair */
+	pid_t criu_pid;    /* the swrk worker, 0 once reaped */
+	int criu_status;   /* its wait status once reaped */
+	bool reaped;
+	bool worker_done;  /* the worker ended (after a one-shot request) */
+	char *criu_path;
+	crpc_version version;
+	crpc_message_fn on_message;
+	void *on_message_data;
+};
+
+/* Wait for the worker to exit, at most timeout_ms, then SIGKILL it. */
+void crpc_session_reap(crpc_session *s, unsigned timeout_ms);
+
+/*
+ * Send req and read replies until the one that is not a notification,
+ * answering every notification through d (NULL: acknowledge them all).
+ * On EOF the worker is reaped and its fate reported.
+ */
+int crpc_session_call(crpc_session *s, const CriuReq *req, crpc_dispatcher *d, const char *op,
+		      unsigned *n_notify, CriuResp **out, crpc_error **err);

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * opts.c - crpc_opts: parsing helpers, version gating and the mapping onto
+ * CRIU's criu_opts wire message.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+CRPC_API void crpc_opts_init(crpc_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->images_dir_fd = -1;
+	o->log_level = -1;
+	o->manage_cgroups_mode = CRPC_CG_UNSET;
+	o->network_lock = CRPC_NETLOCK_UNSET;
+}
+
+CRPC_API int crpc_opts_add_external(crpc_opts *o, const char *res, crpc_error **err)
+{
+	const char **v = realloc(o->external, (o->n_external + 1) * sizeof(*v));
+
+	if (!v)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "options", "out of memory");
+	o->external = v;
+	v[o->n_external++] = res;
+	return 0;
+}
+
+CRPC_API void crpc_opts_release(crpc_opts *o)
+{
+	free(o->external);
+	o->external = NULL;
+	o->n_external = 0;
+}
+
+/*
+ * Options newer CRIU versions understand. An older CRIU skips fields it does
+ * not know without a word, which would turn e.g. "leave the tree stopped"
+ * into "kill the tree", so such options are refused up front.
+ */
+struct gated_opt {
+	const char *name; /* as the user spells it */
+	int since;        /* major*10000 + minor*100 + sublevel */
+	bool (*is_set)(const crpc_opts *o);
+};
+
+static bool set_leave_stopped(const crpc_opts *o)
+{
+	return o->leave_stopped;
+}
+static bool set_skip_rwx(const crpc_opts *o)
+{
+	return o->skip_file_rwx_check;
+}
+static bool set_netlock_skip(const crpc_opts *o)
+{
+	return o->network_lock == CRPC_NETLOCK_SKIP;
+}
+
+static const struct gated_opt gated_opts[] = {
+	{ "--leave-stopped", 31900, set_leave_stopped },
+	{ "--skip-file-rwx-check", 31900, set_skip_rwx },
+	{ "--network-lock skip", 31900, set_netlock_skip },
+};
+
+CRPC_API int crpc_opts_check_version(const crpc_opts *o, const crpc_version *v, crpc_error **err)
+{
+	if (!v || v->code == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(gated_opts) / sizeof(gated_opts[0]); i++) {
+		const struct gated_opt *g = &gated_opts[i];
+
+		if (!g->is_set(o) || v->code >= g->since)
+			continue;
+		crpc_error_set(err, CRPC_EXIT_ENV, 0, "options",
+			       "%s needs CRIU %d.%d or newer, but the CRIU in use is %d.%d.%d and would ignore it",
+			       g->name, g->since / 10000, g->since / 100 % 100, v->major, v->minor,
+			       v->sublevel);
+		if (err && *err)
+			crpc_error_set_hint(*err, "drop %s, or point crpc at a newer CRIU (--criu PATH, "
+						  "or run scripts/setup)", g->name);
+		return -1;
+	}
+	return 0;
+}
+
+CRPC_API int crpc_parse_size(const char *s, uint64_t max, uint64_t *out, crpc_error **err)
+{
+	const char *p = s;
+	uint64_t value = 0, mult = 1;
+
+	if (!s || !isdigit((unsigned char)*p))
+		goto bad;
+	for (; isdigit((unsigned char)*p); p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (value > (UINT64_MAX - d) / 10)
+			goto too_big;
+		value = value * 10 + d;
+	}
+	switch (toupper((unsigned char)*p)) {
+	case '\0':
+		break;
+	case 'K':
+		mult = 1ull << 10;
+		p++;
+		break;
+	case 'M':
+		mult = 1ull << 20;
+		p++;
+		break;
+	case 'G':
+		mult = 1ull << 30;
+		p++;
+		break;
+	case 'T':
+		mult = 1ull << 40;
+		p++;
+		break;
+	case 'B':
+		break;
+	default:
+		goto bad;
+	}
+	/* accept "10M", "10MB", "10MiB", "100B" */
+	if (mult > 1 && (*p == 'i' || *p == 'I') && toupper((unsigned char)p[1]) == 'B')
+		p += 2;
+	else if (toupper((unsigned char)*p) == 'B')
+		p++;
+	if (*p)
+		goto bad;
+	if (value > UINT64_MAX / mult)
+		goto too_big;
+	value *= mult;
+	if (value > max)
+		goto too_big;
+	*out = value;
+	return 0;
+bad:
+	return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "options",
+			      "invalid size '%s': expected a number with an optional unit K, M, G or T "
+			      "(e.g. 512K, 10M)", s ? s : "");
+too_big:
+	return crpc_error_set(err, CRPC_EXIT_USAGE, ERANGE, "options",
+			      "size '%s' is too large (at most %" PRIu64 " bytes)", s, max);
+}
+
+static const char *const cg_mode_names[] = {
+	[CRPC_CG_IGNORE] = "ignore", [CRPC_CG_NONE] = "none",	[CRPC_CG_PROPS] = "props",
+	[CRPC_CG_SOFT] = "soft",     [CRPC_CG_FULL] = "full",	[CRPC_CG_STRICT] = "strict",
+	[CRPC_CG_DEFAULT] = "default",
+};
+
+CRPC_API int crpc_parse_cg_mode(const char *s, crpc_cg_mode *out, crpc_error **err)
+{
+	if (!s) {
+		*out = CRPC_CG_UNSET;
+		return 0;
+	}
+	for (int m = CRPC_CG_IGNORE; m <= CRPC_CG_DEFAULT; m++)
+		if (strcasecmp(s, cg_mode_names[m]) == 0) {
+			*out = (crpc_cg_mode)m;
+			return 0;
+		}
+	return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "options",
+			      "invalid cgroup mode '%s': expected none, props, soft, full, strict, "
+			      "ignore or default", s);
+}
+
+CRPC_API const char *crpc_cg_mode_name(crpc_cg_mode m)
+{
+	if (m < CRPC_CG_IGNORE || m > CRPC_CG_DEFAULT)
+		return "unset";
+	return cg_mode_names[m];
+}
+
+static const char *const netlock_names[] = {
+	[CRPC_NETLOCK_UNSET] = "unset",
+	[CRPC_NETLOCK_IPTABLES] = "iptables",
+	[CRPC_NETLOCK_NFTABLES] = "nftables",
+	[CRPC_NETLOCK_SKIP] = "skip",
+};
+
+CRPC_API int crpc_parse_network_lock(const char *s, crpc_network_lock *out, crpc_error **err)
+{
+	for (int m = CRPC_NETLOCK_IPTABLES; s && m <= CRPC_NETLOCK_SKIP; m++)
+		if (strcasecmp(s, netlock_names[m]) == 0) {
+			*out = (crpc_network_lock)m;
+			return 0;
+		}
+	return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "options",
+			      "invalid network lock method '%s': expected iptables, nftables or skip",
+			      s ? s : "");
+}
+
+CRPC_API const char *crpc_network_lock_name(crpc_network_lock m)
+{
+	if (m < CRPC_NETLOCK_UNSET || m > CRPC_NETLOCK_SKIP)
+		return "unset";
+	return netlock_names[m];
+}
+
+#define SET_BOOL(field)                              \
+	do {                                         \
+		if (o->field) {                      \
+			w->has_##field = 1;          \
+			w->field = 1;                \
+		}                                    \
+	} while (0)
+
+int crpc_opts_to_wire(const crpc_opts *o, CriuOpts *w, crpc_error **err)
+{
+	w->images_dir_fd = o->images_dir_fd;
+	if (o->pid > 0) {
+		w->has_pid = 1;
+		w->pid = o->pid;
+	}
+	if (o->log_level >= 0) {
+		w->has_log_level = 1;
+		w->log_level = o->log_level;
+	}
+	w->log_file = (char *)o->log_file;
+	SET_BOOL(leave_running);
+	SET_BOOL(tcp_established);
+	SET_BOOL(tcp_close);
+	SET_BOOL(tcp_skip_in_flight);
+	SET_BOOL(ext_unix_sk);
+	SET_BOOL(shell_job);
+	SET_BOOL(file_locks);
+	SET_BOOL(link_remap);
+	SET_BOOL(evasive_devices);
+	SET_BOOL(orphan_pts_master);
+	SET_BOOL(rst_sibling);
+	SET_BOOL(notify_scripts);
+	SET_BOOL(leave_stopped);
+	SET_BOOL(skip_file_rwx_check);
+	if (o->ghost_limit_set) {
+		w->has_ghost_limit = 1;
+		w->ghost_limit = o->ghost_limit;
+	}
+	if (o->manage_cgroups || o->manage_cgroups_mode != CRPC_CG_UNSET) {
+		w->has_manage_cgroups = 1;
+		w->manage_cgroups = 1;
+	}
+	if (o->manage_cgroups_mode != CRPC_CG_UNSET) {
+		w->has_manage_cgroups_mode = 1;
+		w->manage_cgroups_mode = (CriuCgMode)o->manage_cgroups_mode;
+	}
+	if (o->network_lock != CRPC_NETLOCK_UNSET) {
+		w->has_network_lock = 1;
+		w->network_lock = (CriuNetworkLockMethod)o->network_lock;
+	}
+	if (o->timeout) {
+		w->has_timeout = 1;
+		w->timeout = o->timeout;
+	}
+	w->root = (char *)o->root;
+	if (o->n_external) {
+		w->external = calloc(o->n_external, sizeof(char *));
+		if (!w->external)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "options", "out of memory");
+		for (size_t i = 0; i < o->n_external; i++)
+			w->external[i] = (char *)o->external[i];
+		w->n_external = o->n_external;
+	}
+	return 0;
+}
+
+void crpc_opts_wire_release(CriuOpts *w)
+{
+	free(w->external);
+	w->external = NULL;
+	w->n_external = 0;
+}

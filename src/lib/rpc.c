@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rpc.c - requests to the CRIU worker and the notify loop.
+ *
+ * Every request goes out through crpc_session_call(), which reads replies
+ * until the one that ends the request, answering each notification on the
+ * way through the caller's dispatcher.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "internal.h"
+
+static const char *req_type_name(CriuReqType t)
+{
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&criu_req_type__descriptor, t);
+
+	return v ? v->name : "?";
+}
+
+/* The worker hung up: find out how it ended and say so. */
+static int report_criu_gone(crpc_session *s, const char *op, crpc_error **err)
+{
+	char how[96];
+
+	close(s->sk);
+	s->sk = -1;
+	s->worker_done = true;
+	crpc_session_reap(s, 5000);
+	crpc_wait_status_str(s->criu_status, how, sizeof(how));
+	crpc_error_set(err, CRPC_EXIT_FAIL, ECONNRESET, op,
+		       "CRIU (%s, pid %d) %s before it answered the %s request", s->criu_path,
+		       (int)s->criu_pid, how, op);
+	if (err && *err)
+		(*err)->cause = CRPC_CAUSE_CRIU_DIED;
+	return -1;
+}
+
+static int send_req(crpc_session *s, const CriuReq *req, crpc_error **err)
+{
+	size_t len = criu_req__get_packed_size(req);
+	uint8_t *buf = malloc(len ? len : 1);
+	int rc;
+
+	if (!buf)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "send to CRIU", "out of memory");
+	criu_req__pack(req, buf);
+	if (s->on_message)
+		s->on_message(CRPC_TO_CRIU, buf, len, -1, s->on_message_data);
+	rc = crpc_msg_send(s->sk, buf, len, err);
+	free(buf);
+	return rc;
+}
+
+/* Answer one notification: run the dispatcher, then ack with the verdict. */
+static int answer_notify(crpc_session *s, const CriuResp *r, int fd, crpc_dispatcher *d,
+			 const char *op, unsigned seq, double t0, crpc_error **err)
+{
+	crpc_notify n = { 0 };
+	CriuReq ack = CRIU_REQ__INIT;
+	CriuOpts ext = CRIU_OPTS__INIT;
+	crpc_error *lerr = NULL;
+	bool ok = true;
+	int rc;
+
+	n.name = r->notify && r->notify->script ? r->notify->script : "";
+	n.kind = crpc_notify_kind_from_name(n.name);
+	n.pid = r->notify && r->notify->has_pid ? r->notify->pid : 0;
+	n.fd = fd;
+	n.operation = op;
+	n.seq = seq;
+	n.elapsed = crpc_now() - t0;
+
+	if (d) {
+		if (n.kind == CRPC_NOTIFY_UNKNOWN)
+			crpc_dispatcher_warn(d, "CRIU sent notification '%s' crpc does not know; "
+						"acknowledged it", n.name);
+		if (crpc_dispatcher_dispatch(d, &n, &lerr) < 0)
+			ok = false;
+	}
+
+	ack.type = CRIU_REQ_TYPE__NOTIFY;
+	ack.has_notify_success = 1;
+	ack.notify_success = ok;
+	if (ok && n.kind == CRPC_NOTIFY_QUERY_EXT_FILES && n.n_external) {
+		ext.external = n.external;
+		ext.n_external = n.n_external;
+		ack.opts = &ext;
+	}
+	rc = send_req(s, &ack, err);
+	for (size_t i = 0; i < n.n_external; i++)
+		free(n.external[i]);
+	free(n.external);
+	if (rc < 0) {
+		crpc_error_free(lerr);
+		return -1;
+	}
+	if (!ok) {
+		/* Keep the listener's reason: it explains CRIU's failure to come. */
+		if (err && !*err)
+			*err = lerr;
+		else
+			crpc_error_free(lerr);
+	}
+	return 0;
+}
+
+int crpc_session_call(crpc_session *s, const CriuReq *req, crpc_dispatcher *d, const char *op,
+		      unsigned *n_notify, CriuResp **out, crpc_error **err)
+{
+	crpc_error *reason = NULL; /* why a listener failed, if one did */
+	unsigned seq = 0;
+	double t0 = crpc_now();
+
+	*out = NULL;
+	if (s->sk < 0 || s->worker_done)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EPIPE, op,
+				      "the CRIU worker already ended; a session serves one operation");
+	if (send_req(s, req, err) < 0) {
+		if (err && *err && (*err)->sys_errno == EPIPE) {
+			crpc_error_free(*err);
+			*err = NULL;
+			return report_criu_gone(s, op, err);
+		}
+		return -1;
+	}
+	for (;;) {
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		int fd = -1;
+		CriuResp *r;
+		int rc = crpc_msg_recv(s->sk, CRPC_MSG_MAX, &buf, &len, &fd, err);
+
+		if (rc == CRPC_RECV_EOF) {
+			crpc_error_free(reason);
+			return report_criu_gone(s, op, err);
+		}
+		if (rc < 0) {
+			crpc_error_free(reason);
+			return -1;
+		}
+		if (s->on_message)
+			s->on_message(CRPC_FROM_CRIU, buf, len, fd, s->on_message_data);
+		r = criu_resp__unpack(NULL, len, buf);
+		free(buf);
+		if (!r) {
+			if (fd >= 0)
+				close(fd);
+			crpc_error_free(reason);
+			return crpc_error_set(err, CRPC_EXIT_FAIL, EBADMSG, op,
+					      "CRIU sent a %zu-byte message that is not a valid criu_resp",
+					      len);
+		}
+		if (r->type != CRIU_REQ_TYPE__NOTIFY) {
+			if (fd >= 0)
+				close(fd);
+			if (n_notify)
+				*n_notify = seq;
+			/* a listener's failure is the root cause of CRIU's */
+			if (reason) {
+				if (err && !*err)
+					*err = reason;
+				else
+					crpc_error_free(reason);
+			}
+			*out = r;
+			return 0;
+		}
+		rc = answer_notify(s, r, fd, d, op, ++seq, t0, reason ? NULL : &reason);
+		if (fd >= 0)
+			close(fd);
+		criu_resp__free_unpacked(r, NULL);
+		if (rc < 0) {
+			crpc_error_free(reason);
+			return report_criu_gone(s, op, err);
+		}
+	}
+}
+
+/* The images directory of a request as a path, for the log. */
+static void log_path_of(int dirfd, const char *log_file, char *buf, size_t bufsz)
+{
+	char link[64], dir[PATH_MAX];
+	ssize_t n;
+
+	buf[0] = '\0';
+	if (dirfd < 0)
+		return;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+	n = readlink(link, dir, sizeof(dir) - 1);
+	if (n <= 0)
+		return;
+	dir[n] = '\0';
+	snprintf(buf, bufsz, "%s/%s", dir, log_file ? log_file : "criu.log");
+}
+
+/* Turn a failed reply (or a dead worker) into a full error. */
+static int fail_request(crpc_session *s, const CriuResp *r, const char *op, const char *what,
+			int dirfd, const char *log_file, crpc_error **err)
+{
+	char logp[PATH_MAX + 64];
+	crpc_error *e;
+
+	if (r) {
+		int cr_errno = r->has_cr_errno ? r->cr_errno : 0;
+
+		if (r->type == CRIU_REQ_TYPE__EMPTY)
+			crpc_error_set(err, CRPC_EXIT_FAIL, EBADRQC, op,
+				       "CRIU rejected the %s request as malformed", op);
+		else
+			crpc_error_set(err, CRPC_EXIT_FAIL, cr_errno, op, "%s failed", what);
+		if (err && *err) {
+			(*err)->criu_errno = cr_errno;
+			if (r->cr_errmsg && !(*err)->criu_errmsg)
+				(*err)->criu_errmsg = strdup(r->cr_errmsg);
+		}
+	}
+	e = err ? *err : NULL;
+	if (!e)
+		return -1;
+	if (s->worker_done || r) {
+		log_path_of(dirfd, log_file, logp, sizeof(logp));
+		if (logp[0] && !e->log_excerpt)
+			crpc_error_attach_log(e, logp);
+	}
+	crpc_error_classify(e, op);
+	return -1;
+}
+
+static int one_shot(crpc_session *s, CriuReq *req, crpc_dispatcher *d, const char *op,
+		    unsigned *n_notify, CriuResp **out, crpc_error **err)
+{
+	int rc = crpc_session_call(s, req, d, op, n_notify, out, err);
+
+	/* DUMP, RESTORE and CHECK end the worker: reap it now. */
+	s->worker_done = true;
+	if (s->sk >= 0) {
+		close(s->sk);
+		s->sk = -1;
+	}
+	crpc_session_reap(s, 5000);
+	return rc;
+}
+
+CRPC_API int crpc_session_features(crpc_session *s, crpc_features *out, crpc_error **err)
+{
+	CriuReq req = CRIU_REQ__INIT;
+	CriuFeatures want = CRIU_FEATURES__INIT;
+	CriuResp *r = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	want.has_mem_track = want.mem_track = 1;
+	want.has_lazy_pages = want.lazy_pages = 1;
+	want.has_pidfd_store = want.pidfd_store = 1;
+	req.type = CRIU_REQ_TYPE__FEATURE_CHECK;
+	req.features = &want;
+	req.has_keep_open = req.keep_open = 1;
+	if (crpc_session_call(s, &req, NULL, "features", NULL, &r, err) < 0)
+		return -1;
+	if (r->type != CRIU_REQ_TYPE__FEATURE_CHECK || !r->success || !r->features) {
+		rc = crpc_error_set(err, CRPC_EXIT_ENV, r->has_cr_errno ? r->cr_errno : 0, "features",
+				    "CRIU could not check its features (reply %s, %s)",
+				    req_type_name(r->type), r->success ? "success" : "failure");
+		criu_resp__free_unpacked(r, NULL);
+		return rc;
+	}
+	/* Read the answer from the reply, never from what was asked. */
+	out->mem_track = r->features->has_mem_track && r->features->mem_track;
+	out->lazy_pages = r->features->has_lazy_pages && r->features->lazy_pages;
+	out->has_pidfd_store = r->features->has_pidfd_store;
+	out->pidfd_store = r->features->has_pidfd_store && r->features->pidfd_store;
+	criu_resp__free_unpacked(r, NULL);
+	return 0;
+}
+
+CRPC_API int crpc_session_check(crpc_session *s, int images_dir_fd, crpc_error **err)
+{
+	CriuReq req = CRIU_REQ__INIT;
+	CriuOpts o = CRIU_OPTS__INIT;
+	CriuResp *r = NULL;
+	int rc = 0;
+
+	o.images_dir_fd = images_dir_fd;
+	o.has_log_level = 1;
+	o.log_level = 4;
+	o.log_file = (char *)"check.log";
+	req.type = CRIU_REQ_TYPE__CHECK;
+	req.opts = &o;
+	if (one_shot(s, &req, NULL, "check", NULL, &r, err) < 0)
+		return fail_request(s, NULL, "check", "check", images_dir_fd, o.log_file, err);
+	if (r->type != CRIU_REQ_TYPE__CHECK || !r->success) {
+		fail_request(s, r, "check", "CRIU's kernel check", images_dir_fd, o.log_file, err);
+		if (err && *err) {
+			(*err)->exit_class = CRPC_EXIT_ENV;
+			crpc_error_set_hint(*err, "%s cannot checkpoint on this kernel; run scripts/setup "
+						  "to provision a CRIU that can (it keeps a working "
+						  "system criu)", s->criu_path);
+		}
+		rc = -1;
+	}
+	criu_resp__free_unpacked(r, NULL);
+	return rc;
+}
+
+/* Common part of DUMP and RESTORE. */
+static int run_operation(crpc_session *s, CriuReqType type, const crpc_opts *opts, crpc_dispatcher *d,
+			 const char *op, const char *what, unsigned *n_notify, CriuResp **out,
+			 crpc_error **err)
+{
+	CriuReq req = CRIU_REQ__INIT;
+	CriuOpts w = CRIU_OPTS__INIT;
+	crpc_opts o = *opts;
+	int rc;
+
+	*out = NULL;
+	o.notify_scripts = d != NULL;
+	if (crpc_opts_check_version(&o, &s->version, err) < 0)
+		return -1;
+	if (crpc_opts_to_wire(&o, &w, err) < 0)
+		return -1;
+	req.type = type;
+	req.opts = &w;
+	rc = one_shot(s, &req, d, op, n_notify, out, err);
+	crpc_opts_wire_release(&w);
+	if (rc < 0)
+		return fail_request(s, NULL, op, what, o.images_dir_fd, o.log_file, err);
+	if ((*out)->type != type || !(*out)->success) {
+		fail_request(s, *out, op, what, o.images_dir_fd, o.log_file, err);
+		criu_resp__free_unpacked(*out, NULL);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+CRPC_API int crpc_session_dump(crpc_session *s, const crpc_opts *opts, crpc_dispatcher *d,
+			       crpc_dump_result *res, crpc_error **err)
+{
+	char what[64];
+	CriuResp *r = NULL;
+
+	memset(res, 0, sizeof(*res));
+	if (opts->pid <= 0)
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "dump",
+				      "no target PID given (crpc does not dump itself)");
+	if (opts->images_dir_fd < 0)
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EBADF, "dump", "no images directory given");
+	snprintf(what, sizeof(what), "dump of PID %d", opts->pid);
+	if (run_operation(s, CRIU_REQ_TYPE__DUMP, opts, d, "dump", what, &res->notifications, &r,
+			  err) < 0)
+		return -1;
+	res->restored = r->dump && r->dump->has_restored && r->dump->restored;
+	criu_resp__free_unpacked(r, NULL);
+	return 0;
+}
+
+CRPC_API int crpc_session_restore(crpc_session *s, const crpc_opts *opts, crpc_dispatcher *d,
+				  crpc_restore_result *res, crpc_error **err)
+{
+	CriuResp *r = NULL;
+
+	memset(res, 0, sizeof(*res));
+	if (opts->images_dir_fd < 0)
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EBADF, "restore", "no images directory given");
+	if (run_operation(s, CRIU_REQ_TYPE__RESTORE, opts, d, "restore", "restore",
+			  &res->notifications, &r, err) < 0)
+		return -1;
+	if (!r->restore || r->restore->pid <= 0) {
+		criu_resp__free_unpacked(r, NULL);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EBADMSG, "restore",
+				      "CRIU reported success but no restored PID");
+	}
+	res->pid = r->restore->pid;
+	criu_resp__free_unpacked(r, NULL);
+	return 0;
+}

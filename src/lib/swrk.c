@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * swrk.c - spawning `criu swrk <fd>`, framing messages on its socket and
+ * reaping it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "internal.h"
+
+/* Up to this many fds are accepted in one message; CRIU sends at most one. */
+#define MAX_FDS_PER_MSG 8
+
+int crpc_msg_send(int sk, const uint8_t *buf, size_t len, crpc_error **err)
+{
+	ssize_t n;
+
+	do
+		n = send(sk, buf, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "send to CRIU",
+				      "cannot send a %zu-byte message to CRIU", len);
+	if ((size_t)n != len)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EIO, "send to CRIU",
+				      "short send to CRIU (%zd of %zu bytes)", n, len);
+	return 0;
+}
+
+/* Take the fds out of a received message: keep the first, close the rest. */
+static void take_fds(struct msghdr *mh, int *fd)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		size_t nfds;
+		int fds[MAX_FDS_PER_MSG];
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (nfds > MAX_FDS_PER_MSG)
+			nfds = MAX_FDS_PER_MSG;
+		memcpy(fds, CMSG_DATA(c), nfds * sizeof(int));
+		for (size_t i = 0; i < nfds; i++) {
+			if (*fd < 0)
+				*fd = fds[i];
+			else
+				close(fds[i]);
+		}
+	}
+}
+
+int crpc_msg_recv(int sk, size_t max, uint8_t **buf, size_t *len, int *fd, crpc_error **err)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * MAX_FDS_PER_MSG)];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr mh = { 0 };
+	struct iovec iov;
+	uint8_t *data;
+	ssize_t size, n;
+	char discard;
+
+	*buf = NULL;
+	*len = 0;
+	*fd = -1;
+	do
+		size = recv(sk, NULL, 0, MSG_PEEK | MSG_TRUNC);
+	while (size < 0 && errno == EINTR);
+	if (size < 0 && errno == ECONNRESET)
+		return CRPC_RECV_EOF;
+	if (size < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "receive from CRIU",
+				      "cannot read CRIU's reply");
+
+	/* Too large (or empty): consume the record with its fds, then refuse. */
+	data = (size > 0 && (size_t)size <= max) ? malloc((size_t)size) : NULL;
+	if (size > 0 && (size_t)size <= max && !data)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "receive from CRIU", "out of memory");
+	iov.iov_base = data ? (void *)data : (void *)&discard;
+	iov.iov_len = data ? (size_t)size : 0;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	do
+		n = recvmsg(sk, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		int e = errno;
+
+		free(data);
+		if (e == ECONNRESET)
+			return CRPC_RECV_EOF;
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "receive from CRIU",
+				      "cannot read CRIU's reply");
+	}
+	take_fds(&mh, fd);
+	if (size == 0) {
+		/* a zero-length record, or the peer closed its end */
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return CRPC_RECV_EOF;
+	}
+	if (!data) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EMSGSIZE, "receive from CRIU",
+				      "CRIU sent a %zd-byte message, more than the %zu bytes crpc accepts; "
+				      "the message was dropped",
+				      size, max);
+	}
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || n != size) {
+		free(data);
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EBADMSG, "receive from CRIU",
+				      "CRIU's message was truncated (%zd of %zd bytes%s)", n, size,
+				      (mh.msg_flags & MSG_CTRUNC) ? ", control data cut" : "");
+	}
+	*buf = data;
+	*len = (size_t)n;
+	return CRPC_RECV_OK;
+}
+
+static bool is_executable_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+CRPC_API int crpc_criu_resolve(const char *explicit_path, char *buf, size_t bufsz, crpc_error **err)
+{
+	const char *want = explicit_path;
+	const char *from = "--criu";
+	const char *path_env;
+	struct stat st;
+
+	if (!want || !*want) {
+		want = getenv("CRPC_CRIU");
+		from = "$CRPC_CRIU";
+	}
+	if (want && *want) {
+		if (stat(want, &st) < 0) {
+			crpc_error_set(err, CRPC_EXIT_ENV, errno, "find CRIU",
+				       "CRIU binary %s (from %s) does not exist", want, from);
+			if (err && *err)
+				crpc_error_set_hint(*err, "give the path of a working criu with --criu "
+							  "PATH, or run scripts/setup to provision one");
+			return -1;
+		}
+		if (!S_ISREG(st.st_mode) || access(want, X_OK) < 0) {
+			crpc_error_set(err, CRPC_EXIT_ENV, S_ISREG(st.st_mode) ? EACCES : EISDIR,
+				       "find CRIU", "CRIU binary %s (from %s) is not an executable file",
+				       want, from);
+			if (err && *err)
+				crpc_error_set_hint(*err, "check its permissions, or run scripts/setup");
+			return -1;
+		}
+		if ((size_t)snprintf(buf, bufsz, "%s", want) >= bufsz)
+			return crpc_error_set(err, CRPC_EXIT_ENV, ENAMETOOLONG, "find CRIU",
+					      "CRIU path too long");
+		return 0;
+	}
+
+	path_env = getenv("PATH");
+	if (!path_env || !*path_env)
+		path_env = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (const char *p = path_env; *p;) {
+		const char *colon = strchr(p, ':');
+		size_t dirlen = colon ? (size_t)(colon - p) : strlen(p);
+
+		if (dirlen > 0 && (size_t)snprintf(buf, bufsz, "%.*s/criu", (int)dirlen, p) < bufsz &&
+		    is_executable_file(buf))
+			return 0;
+		p += dirlen;
+		if (*p == ':')
+			p++;
+	}
+	crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "find CRIU", "no criu binary found on $PATH");
+	if (err && *err)
+		crpc_error_set_hint(*err, "install CRIU (scripts/setup provisions one that works on this "
+					  "kernel) and pass it with --criu PATH or $CRPC_CRIU");
+	return -1;
+}
+
+/* In the child: a clean signal state, CRIU's socket end inherited, then exec. */
+static void __attribute__((noreturn)) exec_criu(const char *path, int criu_sk, int errfd)
+{
+	static const int reset_signals[] = { SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD };
+	sigset_t none;
+	char fdstr[16];
+	char *argv[4];
+	int e;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (size_t i = 0; i < sizeof(reset_signals) / sizeof(reset_signals[0]); i++)
+		signal(reset_signals[i], SIG_DFL);
+	/* CRIU's messages go to our stderr: crpc's stdout stays its own. */
+	if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+		goto fail;
+	if (fcntl(criu_sk, F_SETFD, 0) < 0)
+		goto fail;
+	snprintf(fdstr, sizeof(fdstr), "%d", criu_sk);
+	argv[0] = (char *)path;
+	argv[1] = (char *)"swrk";
+	argv[2] = fdstr;
+	argv[3] = NULL;
+	execv(path, argv);
+fail:
+	e = errno;
+	while (write(errfd, &e, sizeof(e)) < 0 && errno == EINTR)
+		;
+	_exit(127);
+}
+
+static int spawn_criu(crpc_session *s, crpc_error **err)
+{
+	int sv[2], ep[2];
+	int child_errno = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "start CRIU", "socketpair failed");
+	if (pipe2(ep, O_CLOEXEC) < 0) {
+		int e = errno;
+
+		close(sv[0]);
+		close(sv[1]);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "start CRIU", "pipe2 failed");
+	}
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+
+		close(sv[0]);
+		close(sv[1]);
+		close(ep[0]);
+		close(ep[1]);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "start CRIU", "fork failed");
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		close(ep[0]);
+		exec_criu(s->criu_path, sv[1], ep[1]);
+	}
+	/* Our copy of CRIU's end must go, or a dead CRIU would never read as EOF. */
+	close(sv[1]);
+	close(ep[1]);
+	do
+		n = read(ep[0], &child_errno, sizeof(child_errno));
+	while (n < 0 && errno == EINTR);
+	close(ep[0]);
+	s->sk = sv[0];
+	s->criu_pid = pid;
+	if (n == (ssize_t)sizeof(child_errno)) {
+		crpc_session_reap(s, 1000);
+		crpc_error_set(err, CRPC_EXIT_ENV, child_errno, "start CRIU", "cannot execute %s",
+			       s->criu_path);
+		if (err && *err)
+			crpc_error_set_hint(*err, "check the CRIU binary, or run scripts/setup to "
+						  "provision a working one");
+		return -1;
+	}
+	return 0;
+}
+
+void crpc_session_reap(crpc_session *s, unsigned timeout_ms)
+{
+	unsigned waited = 0;
+	int status;
+
+	if (s->reaped || s->criu_pid <= 0)
+		return;
+	for (;;) {
+		pid_t r = waitpid(s->criu_pid, &status, WNOHANG);
+
+		if (r == s->criu_pid) {
+			s->criu_status = status;
+			s->reaped = true;
+			return;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			/* not our child any more (should not happen): give up on it */
+			s->reaped = true;
+			s->criu_status = 0;
+			return;
+		}
+		if (waited >= timeout_ms)
+			break;
+		poll(NULL, 0, 10);
+		waited += 10;
+	}
+	kill(s->criu_pid, SIGKILL);
+	while (waitpid(s->criu_pid, &status, 0) < 0 && errno == EINTR)
+		;
+	s->criu_status = status;
+	s->reaped = true;
+}
+
+static int parse_version_reply(crpc_session *s, const CriuResp *r, crpc_error **err)
+{
+	const CriuVersion *v = r->version;
+
+	if (r->type != CRIU_REQ_TYPE__VERSION || !r->success || !v)
+		return crpc_error_set(err, CRPC_EXIT_ENV, 0, "start CRIU",
+				      "CRIU did not answer the VERSION request (reply type %d, %s)",
+				      (int)r->type, r->success ? "success" : "failure");
+	memset(&s->version, 0, sizeof(s->version));
+	s->version.major = v->major_number;
+	s->version.minor = v->minor_number;
+	s->version.sublevel = v->has_sublevel ? v->sublevel : 0;
+	s->version.extra = v->has_extra ? v->extra : 0;
+	if (v->gitid)
+		snprintf(s->version.gitid, sizeof(s->version.gitid), "%s", v->gitid);
+	s->version.code = s->version.major * 10000 + s->version.minor * 100 + s->version.sublevel;
+	return 0;
+}
+
+CRPC_API int crpc_session_open(crpc_session **out, const crpc_session_config *cfg, crpc_error **err)
+{
+	char path[PATH_MAX];
+	CriuReq req = CRIU_REQ__INIT;
+	CriuResp *resp = NULL;
+	crpc_session *s;
+	int rc;
+
+	*out = NULL;
+	if (crpc_criu_resolve(cfg ? cfg->criu_path : NULL, path, sizeof(path), err) < 0)
+		return -1;
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->criu_path = strdup(path))) {
+		free(s);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "start CRIU", "out of memory");
+	}
+	s->sk = -1;
+	if (cfg) {
+		s->on_message = cfg->on_message;
+		s->on_message_data = cfg->on_message_data;
+	}
+	if (spawn_criu(s, err) < 0) {
+		crpc_session_close(s);
+		return -1;
+	}
+	req.type = CRIU_REQ_TYPE__VERSION;
+	req.has_keep_open = 1;
+	req.keep_open = 1;
+	rc = crpc_session_call(s, &req, NULL, "version", NULL, &resp, err);
+	if (rc == 0)
+		rc = parse_version_reply(s, resp, err);
+	if (resp)
+		criu_resp__free_unpacked(resp, NULL);
+	if (rc < 0) {
+		if (err && *err) {
+			(*err)->exit_class = CRPC_EXIT_ENV;
+			if (!(*err)->hint)
+				crpc_error_set_hint(*err, "%s does not work as a CRIU swrk worker; run "
+							  "'%s check' or scripts/setup",
+						    s->criu_path, s->criu_path);
+		}
+		crpc_session_close(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+CRPC_API const crpc_version *crpc_session_version(const crpc_session *s)
+{
+	return &s->version;
+}
+
+CRPC_API pid_t crpc_session_criu_pid(const crpc_session *s)
+{
+	return s->criu_pid;
+}
+
+CRPC_API const char *crpc_session_criu_path(const crpc_session *s)
+{
+	return s->criu_path;
+}
+
+CRPC_API void crpc_session_close(crpc_session *s)
+{
+	if (!s)
+		return;
+	if (s->sk >= 0)
+		close(s->sk); /* EOF makes an idle worker exit */
+	s->sk = -1;
+	crpc_session_reap(s, 3000);
+	free(s->criu_path);
+	free(s);
+}
+
+CRPC_API void crpc_session_closep(crpc_session **s)
+{
+	crpc_session_close(*s);
+	*s = NULL;
+}
+
+CRPC_API int crpc_version_parse(const char *str, crpc_version *v)
+{
+	int n = 0;
+
+	memset(v, 0, sizeof(*v));
+	if (!str || sscanf(str, "%d.%d%n", &v->major, &v->minor, &n) != 2)
+		return -1;
+	if (str[n] == '.' && sscanf(str + n + 1, "%d", &v->sublevel) != 1)
+		return -1;
+	if (v->major < 0 || v->minor < 0 || v->minor > 99 || v->sublevel < 0 || v->sublevel > 99)
+		return -1;
+	v->code = v->major * 10000 + v->minor * 100 + v->sublevel;
+	return 0;
+}
+
+CRPC_API void crpc_version_format(const crpc_version *v, char *buf, size_t bufsz)
+{
+	int n;
+
+	if (v->sublevel)
+		n = snprintf(buf, bufsz, "%d.%d.%d", v->major, v->minor, v->sublevel);
+	else
+		n = snprintf(buf, bufsz, "%d.%d", v->major, v->minor);
+	if (v->gitid[0] && n > 0 && (size_t)n < bufsz)
+		snprintf(buf + n, bufsz - (size_t)n, " (git %s)", v->gitid);
+}

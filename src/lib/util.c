@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/* util.c - small helpers shared by libcrpc's sources. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "internal.h"
+
+CRPC_API const char *crpc_version_string(void)
+{
+	return CRPC_VERSION;
+}
+
+double crpc_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int crpc_read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len, crpc_error **err)
+{
+	cleanup_close int fd = -1;
+	char *buf = NULL;
+	size_t used = 0;
+
+	*out = NULL;
+	if (len)
+		*len = 0;
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "read", "cannot open %s", name);
+	buf = malloc(max + 1);
+	if (!buf)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "read", "out of memory");
+	for (;;) {
+		ssize_t n;
+
+		if (used == max) {
+			char probe;
+
+			do
+				n = read(fd, &probe, 1);
+			while (n < 0 && errno == EINTR);
+			if (n > 0) {
+				free(buf);
+				return crpc_error_set(err, CRPC_EXIT_FAIL, EFBIG, "read",
+						      "%s is larger than %zu bytes", name, max);
+			}
+			break;
+		}
+		n = read(fd, buf + used, max - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			free(buf);
+			return crpc_error_set(err, CRPC_EXIT_FAIL, e, "read", "cannot read %s", name);
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+	}
+	buf[used] = '\0';
+	*out = buf;
+	if (len)
+		*len = used;
+	return 0;
+}
+
+void crpc_wait_status_str(int status, char *buf, size_t bufsz)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, bufsz, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, bufsz, "was killed by signal %d (SIG%s)", WTERMSIG(status),
+			 sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
+	else
+		snprintf(buf, bufsz, "changed state (wait status 0x%x)", (unsigned)status);
+}
+
+void crpc_proc_comm(pid_t pid, char *buf, size_t bufsz)
+{
+	char path[64];
+	char *s = NULL;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if (bufsz == 0)
+		return;
+	snprintf(buf, bufsz, "?");
+	if (crpc_read_file_at(AT_FDCWD, path, 256, &s, &len, NULL) < 0)
+		return;
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\0'))
+		s[--len] = '\0';
+	snprintf(buf, bufsz, "%s", s);
+	free(s);
+}
+
+char crpc_proc_state(pid_t pid)
+{
+	char path[64];
+	char *s = NULL;
+	char *rp;
+	char st = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (crpc_read_file_at(AT_FDCWD, path, 4096, &s, NULL, NULL) < 0)
+		return 0;
+	/* comm may hold spaces and parentheses: the state follows the last ')' */
+	rp = strrchr(s, ')');
+	if (rp && rp[1] == ' ' && rp[2])
+		st = rp[2];
+	free(s);
+	return st;
+}
