@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 /** Largest message libcrpc accepts from CRIU (real ones are below 2 KiB). */
-#define CRPC_MSG_MAX (1u << 20)
+#define CRPC_MSG_MAX (256u << 10)
 
 typedef struct crpc_session crpc_session;
 
