@@ -74,6 +74,7 @@ char crpc_proc_state(pid_t pid);
 /* ---- the session (swrk.c, rpc.c) ---- */
 struct crpc_session {
 	int sk;            /* our end of the socketpair */
+	int out_fd;        /* memfd holding CRIU's stdout and stderr */
 	pid_t criu_pid;    /* the swrk worker, 0 once reaped */
 	int criu_status;   /* its wait status once reaped */
 	bool reaped;
@@ -83,6 +84,12 @@ struct crpc_session {
 	crpc_message_fn on_message;
 	void *on_message_data;
 };
+
+/*
+ * When e has no log excerpt yet, give it the lines of CRIU's own output
+ * (stdout/stderr, captured by the session) that explain the failure.
+ */
+void crpc_session_attach_output(const crpc_session *s, crpc_error *e);
 
 /* Wait for the worker to exit, at most timeout_ms, then SIGKILL it. */
 void crpc_session_reap(crpc_session *s, unsigned timeout_ms);

@@ -35,8 +35,10 @@ static int report_criu_gone(crpc_session *s, const char *op, crpc_error **err)
 	crpc_error_set(err, CRPC_EXIT_FAIL, ECONNRESET, op,
 		       "CRIU (%s, pid %d) %s before it answered the %s request", s->criu_path,
 		       (int)s->criu_pid, how, op);
-	if (err && *err)
+	if (err && *err) {
 		(*err)->cause = CRPC_CAUSE_CRIU_DIED;
+		crpc_session_attach_output(s, *err);
+	}
 	return -1;
 }
 
@@ -198,6 +200,35 @@ static void log_path_of(int dirfd, const char *log_file, char *buf, size_t bufsz
 	snprintf(buf, bufsz, "%s/%s", dir, log_file ? log_file : "criu.log");
 }
 
+/*
+ * CRIU's reply says only "failed": the first error line of the log excerpt
+ * that is not known noise says why, so it becomes the message.
+ */
+static void use_log_reason(crpc_error *e)
+{
+	const char *line = e->log_excerpt;
+
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		const char *tag = memmem(line, len, "Error (", 7);
+		const char *text = tag ? memmem(tag, len - (size_t)(tag - line), "): ", 3) : NULL;
+
+		if (text && !memmem(line, len, "RLIMIT_NOFILE", 13)) {
+			char *msg;
+
+			text += 3;
+			msg = strndup(text, len - (size_t)(text - line));
+			if (msg) {
+				free(e->message);
+				e->message = msg;
+			}
+			return;
+		}
+		line = end ? end + 1 : NULL;
+	}
+}
+
 /* Turn a failed reply (or a dead worker) into a full error. */
 static int fail_request(crpc_session *s, const CriuResp *r, const char *op, const char *what,
 			int dirfd, const char *log_file, crpc_error **err)
@@ -209,10 +240,10 @@ static int fail_request(crpc_session *s, const CriuResp *r, const char *op, cons
 		int cr_errno = r->has_cr_errno ? r->cr_errno : 0;
 
 		if (r->type == CRIU_REQ_TYPE__EMPTY)
-			crpc_error_set(err, CRPC_EXIT_FAIL, EBADRQC, op,
+			crpc_error_set(err, CRPC_EXIT_FAIL, EBADRQC, what,
 				       "CRIU rejected the %s request as malformed", op);
 		else
-			crpc_error_set(err, CRPC_EXIT_FAIL, cr_errno, op, "%s failed", what);
+			crpc_error_set(err, CRPC_EXIT_FAIL, cr_errno, what, "CRIU reported failure");
 		if (err && *err) {
 			(*err)->criu_errno = cr_errno;
 			if (r->cr_errmsg && !(*err)->criu_errmsg)
@@ -224,10 +255,13 @@ static int fail_request(crpc_session *s, const CriuResp *r, const char *op, cons
 		return -1;
 	if (s->worker_done || r) {
 		log_path_of(dirfd, log_file, logp, sizeof(logp));
-		if (logp[0] && !e->log_excerpt)
+		if (logp[0])
 			crpc_error_attach_log(e, logp);
 	}
+	crpc_session_attach_output(s, e);
 	crpc_error_classify(e, op);
+	if (r && r->type != CRIU_REQ_TYPE__EMPTY)
+		use_log_reason(e);
 	return -1;
 }
 

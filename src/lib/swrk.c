@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -197,7 +198,7 @@ CRPC_API int crpc_criu_resolve(const char *explicit_path, char *buf, size_t bufs
 }
 
 /* In the child: a clean signal state, CRIU's socket end inherited, then exec. */
-static void __attribute__((noreturn)) exec_criu(const char *path, int criu_sk, int errfd)
+static void __attribute__((noreturn)) exec_criu(const char *path, int criu_sk, int out_fd, int errfd)
 {
 	static const int reset_signals[] = { SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD };
 	sigset_t none;
@@ -209,8 +210,12 @@ static void __attribute__((noreturn)) exec_criu(const char *path, int criu_sk, i
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (size_t i = 0; i < sizeof(reset_signals) / sizeof(reset_signals[0]); i++)
 		signal(reset_signals[i], SIG_DFL);
-	/* CRIU's messages go to our stderr: crpc's stdout stays its own. */
-	if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+	/*
+	 * CRIU's own messages (before its log is open, and its complaint when a
+	 * kept-open worker sees us hang up) go to a file the session reads on
+	 * failure: crpc's stdout and stderr stay its own.
+	 */
+	if (dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0)
 		goto fail;
 	if (fcntl(criu_sk, F_SETFD, 0) < 0)
 		goto fail;
@@ -236,12 +241,13 @@ static int spawn_criu(crpc_session *s, crpc_error **err)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "start CRIU", "socketpair failed");
-	if (pipe2(ep, O_CLOEXEC) < 0) {
+	s->out_fd = memfd_create("crpc-criu-output", MFD_CLOEXEC);
+	if (s->out_fd < 0 || pipe2(ep, O_CLOEXEC) < 0) {
 		int e = errno;
 
 		close(sv[0]);
 		close(sv[1]);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "start CRIU", "pipe2 failed");
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "start CRIU", "cannot set up CRIU's output");
 	}
 	pid = fork();
 	if (pid < 0) {
@@ -256,7 +262,7 @@ static int spawn_criu(crpc_session *s, crpc_error **err)
 	if (pid == 0) {
 		close(sv[0]);
 		close(ep[0]);
-		exec_criu(s->criu_path, sv[1], ep[1]);
+		exec_criu(s->criu_path, sv[1], s->out_fd, ep[1]);
 	}
 	/* Our copy of CRIU's end must go, or a dead CRIU would never read as EOF. */
 	close(sv[1]);
@@ -277,6 +283,48 @@ static int spawn_criu(crpc_session *s, crpc_error **err)
 		return -1;
 	}
 	return 0;
+}
+
+void crpc_session_attach_output(const crpc_session *s, crpc_error *e)
+{
+	enum { TAIL = 64 * 1024 };
+	char *buf, *excerpt;
+	struct stat st;
+	off_t off;
+	ssize_t n;
+
+	if (!e || (e->log_excerpt && *e->log_excerpt) || s->out_fd < 0 || fstat(s->out_fd, &st) < 0 ||
+	    st.st_size == 0)
+		return;
+	off = st.st_size > TAIL ? st.st_size - TAIL : 0;
+	buf = malloc(TAIL);
+	if (!buf)
+		return;
+	do
+		n = pread(s->out_fd, buf, TAIL, off);
+	while (n < 0 && errno == EINTR);
+	excerpt = n > 0 ? crpc_log_excerpt(buf, (size_t)n, 3, 3) : NULL;
+	if (excerpt && !*excerpt && n > 0) {
+		/* nothing that reads as an error: its last lines then */
+		size_t start = (size_t)n, lines = 0;
+
+		free(excerpt);
+		while (start > 0 && lines < 6)
+			if (buf[--start] == '\n' && start + 1 < (size_t)n)
+				lines++;
+		if (buf[start] == '\n')
+			start++;
+		excerpt = strndup(buf + start, (size_t)n - start);
+	}
+	free(buf);
+	if (!excerpt || !*excerpt) {
+		free(excerpt);
+		return;
+	}
+	free(e->log_excerpt);
+	e->log_excerpt = excerpt;
+	free(e->log_path);
+	e->log_path = strdup("CRIU's output");
 }
 
 void crpc_session_reap(crpc_session *s, unsigned timeout_ms)
@@ -350,6 +398,7 @@ CRPC_API int crpc_session_open(crpc_session **out, const crpc_session_config *cf
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "start CRIU", "out of memory");
 	}
 	s->sk = -1;
+	s->out_fd = -1;
 	if (cfg) {
 		s->on_message = cfg->on_message;
 		s->on_message_data = cfg->on_message_data;
@@ -369,6 +418,7 @@ CRPC_API int crpc_session_open(crpc_session **out, const crpc_session_config *cf
 	if (rc < 0) {
 		if (err && *err) {
 			(*err)->exit_class = CRPC_EXIT_ENV;
+			crpc_session_attach_output(s, *err);
 			if (!(*err)->hint)
 				crpc_error_set_hint(*err, "%s does not work as a CRIU swrk worker; run "
 							  "'%s check' or scripts/setup",
@@ -404,6 +454,8 @@ CRPC_API void crpc_session_close(crpc_session *s)
 		close(s->sk); /* EOF makes an idle worker exit */
 	s->sk = -1;
 	crpc_session_reap(s, 3000);
+	if (s->out_fd >= 0)
+		close(s->out_fd);
 	free(s->criu_path);
 	free(s);
 }
