@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/wait.h>
 
 #include "internal.h"
@@ -338,6 +339,58 @@ CRPC_API int crpc_session_check(crpc_session *s, int images_dir_fd, crpc_error *
 		rc = -1;
 	}
 	criu_resp__free_unpacked(r, NULL);
+	return rc;
+}
+
+/* Remove a flat temporary directory and what CRIU wrote into it. */
+static void remove_tmpdir(const char *path, int dirfd)
+{
+	DIR *d = fdopendir(dirfd);
+	struct dirent *de;
+
+	if (!d) {
+		close(dirfd);
+		rmdir(path);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			unlinkat(dirfd, de->d_name, 0);
+	closedir(d);
+	rmdir(path);
+}
+
+CRPC_API int crpc_criu_check(const char *criu_path, crpc_error **err)
+{
+	const char *tmp = getenv("TMPDIR");
+	crpc_session_config cfg = { .criu_path = criu_path };
+	crpc_session *s = NULL;
+	char dir[PATH_MAX];
+	int dirfd, rc;
+
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/crpc-check.XXXXXX", tmp) >= sizeof(dir) ||
+	    !mkdtemp(dir))
+		return crpc_error_set(err, CRPC_EXIT_ENV, errno, "check",
+				      "cannot create a temporary directory in %s", tmp);
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		int e = errno;
+
+		rmdir(dir);
+		return crpc_error_set(err, CRPC_EXIT_ENV, e, "check", "cannot open %s", dir);
+	}
+	rc = crpc_session_open(&s, &cfg, err);
+	if (rc == 0)
+		rc = crpc_session_check(s, dirfd, err);
+	if (rc < 0 && err && *err && (*err)->log_path && strncmp((*err)->log_path, dir, strlen(dir)) == 0) {
+		/* the log is about to go away with the directory */
+		free((*err)->log_path);
+		(*err)->log_path = strdup("CRIU's check log");
+	}
+	crpc_session_close(s);
+	remove_tmpdir(dir, dirfd);
 	return rc;
 }
 
