@@ -53,6 +53,7 @@ typedef struct crpc_session_config {
 	const char *criu_path; /**< binary to run as `PATH swrk N`; NULL: resolve */
 	crpc_message_fn on_message; /**< optional raw message observer */
 	void *on_message_data;
+	unsigned timeout_ms; /**< give up on a request after this long (0: never) */
 } crpc_session_config;
 
 /** Result of CRIU's FEATURE_CHECK, read from the reply. */

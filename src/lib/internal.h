@@ -83,6 +83,7 @@ struct crpc_session {
 	crpc_version version;
 	crpc_message_fn on_message;
 	void *on_message_data;
+	unsigned timeout_ms; /* per request, 0: none */
 };
 
 /*

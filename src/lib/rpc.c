@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <dirent.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "internal.h"
@@ -39,6 +41,44 @@ static int report_criu_gone(crpc_session *s, const char *op, crpc_error **err)
 	if (err && *err) {
 		(*err)->cause = CRPC_CAUSE_CRIU_DIED;
 		crpc_session_attach_output(s, *err);
+	}
+	return -1;
+}
+
+/* Wait for the next message until the request's deadline; -1 when it passed. */
+static int wait_readable(crpc_session *s, double t0)
+{
+	for (;;) {
+		struct pollfd p = { .fd = s->sk, .events = POLLIN };
+		double left = (double)s->timeout_ms / 1000.0 - (crpc_now() - t0);
+		int n;
+
+		if (left <= 0)
+			return -1;
+		n = poll(&p, 1, (int)(left * 1000.0) + 1);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return 0; /* let the read report it */
+	}
+}
+
+/* The request overran its deadline: stop CRIU and say so. */
+static int report_timeout(crpc_session *s, const char *op, crpc_error **err)
+{
+	if (s->criu_pid > 0 && !s->reaped)
+		kill(s->criu_pid, SIGKILL);
+	close(s->sk);
+	s->sk = -1;
+	s->worker_done = true;
+	crpc_session_reap(s, 5000);
+	crpc_error_set(err, CRPC_EXIT_FAIL, ETIMEDOUT, op,
+		       "CRIU (pid %d) did not finish the %s request within %.1f s and was stopped",
+		       (int)s->criu_pid, op, (double)s->timeout_ms / 1000.0);
+	if (err && *err) {
+		(*err)->cause = CRPC_CAUSE_CRIU_DIED;
+		crpc_error_set_hint(*err, "see CRIU's log for where it was stuck; raise --timeout if "
+					  "the operation needs longer");
 	}
 	return -1;
 }
@@ -136,7 +176,13 @@ int crpc_session_call(crpc_session *s, const CriuReq *req, crpc_dispatcher *d, c
 		size_t len = 0;
 		int fd = -1;
 		CriuResp *r;
-		int rc = crpc_msg_recv(s->sk, CRPC_MSG_MAX, &buf, &len, &fd, err);
+		int rc;
+
+		if (s->timeout_ms && wait_readable(s, t0) < 0) {
+			crpc_error_free(reason);
+			return report_timeout(s, op, err);
+		}
+		rc = crpc_msg_recv(s->sk, CRPC_MSG_MAX, &buf, &len, &fd, err);
 
 		if (rc == CRPC_RECV_EOF) {
 			crpc_error_free(reason);

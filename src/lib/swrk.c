@@ -402,6 +402,7 @@ CRPC_API int crpc_session_open(crpc_session **out, const crpc_session_config *cf
 	if (cfg) {
 		s->on_message = cfg->on_message;
 		s->on_message_data = cfg->on_message_data;
+		s->timeout_ms = cfg->timeout_ms;
 	}
 	if (spawn_criu(s, err) < 0) {
 		crpc_session_close(s);

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,6 +135,28 @@ static void test_killed_mid_dump(void **state)
 	assert_non_null(strstr(err->message, "killed by signal 9 (SIGKILL)"));
 	crpc_error_free(err);
 	crpc_dispatcher_free(d);
+	crpc_session_close(s);
+}
+
+static void test_deadline_stops_hung_criu(void **state)
+{
+	crpc_session_config cfg = { .criu_path = CRPC_FAKE_CRIU, .timeout_ms = 300 };
+	crpc_session *s = NULL;
+	crpc_error *err = NULL;
+	double t0;
+	pid_t pid;
+
+	(void)state;
+	setenv("CRPC_FAKE_MODE", "hang-mid-dump", 1);
+	assert_int_equal(crpc_session_open(&s, &cfg, &err), 0);
+	pid = crpc_session_criu_pid(s);
+	t0 = crpc_now();
+	assert_int_equal(dump(s, NULL, &err), -1);
+	assert_true(crpc_now() - t0 < 3.0);
+	assert_int_equal(err->sys_errno, ETIMEDOUT);
+	assert_non_null(strstr(err->message, "within 0.3 s"));
+	assert_int_equal(kill(pid, 0), -1); /* stopped and reaped */
+	crpc_error_free(err);
 	crpc_session_close(s);
 }
 
@@ -298,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_exec_failure),
 		cmocka_unit_test(test_dies_mid_dump),
 		cmocka_unit_test(test_killed_mid_dump),
+		cmocka_unit_test(test_deadline_stops_hung_criu),
 		cmocka_unit_test(test_truncated_reply),
 		cmocka_unit_test(test_oversize_reply),
 		cmocka_unit_test(test_unknown_notify_acked),
