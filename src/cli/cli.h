@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli.h - declarations shared by the crpc command line tool's sources.
+ *
+ * main.c parses the global options and picks the command; each command
+ * lives in its own cmd_<name>.c and is a thin layer over libcrpc. The
+ * helpers in common.c do option parsing, output (human and JSON), error
+ * reporting and session setup the same way for every command.
+ */
+#ifndef CRPC_CLI_H
+#define CRPC_CLI_H
+
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "crpc/crpc.h"
+
+/* Values of the long-only options every command accepts. */
+enum {
+	CLI_OPT_JSON = 0x100,
+	CLI_OPT_VERSION,
+	CLI_OPT_CRIU,
+	CLI_OPT_FIRST_CMD = 0x200, /* commands number their own options from here */
+};
+
+/* The options every command accepts (put first in each command's table). */
+#define CRPC_CLI_COMMON_OPTIONS                                        \
+	{ "help", no_argument, NULL, 'h' },                            \
+	{ "json", no_argument, NULL, CLI_OPT_JSON },                   \
+	{ "verbose", no_argument, NULL, 'v' },                         \
+	{ "version", no_argument, NULL, CLI_OPT_VERSION },             \
+	{ "criu", required_argument, NULL, CLI_OPT_CRIU }
+
+/* Help text for the options above. */
+#define CRPC_CLI_HELP_COMMON                                                            \
+	"      --criu PATH         CRIU binary to run (default: $CRPC_CRIU, else 'criu'\n"  \
+	"                          found on PATH)\n"                                        \
+	"      --json              print exactly one JSON document on stdout (also on\n"    \
+	"                          errors); messages still go to stderr\n"                  \
+	"  -v, --verbose           show progress on stderr: the options sent and CRIU's\n" \
+	"                          notifications as they arrive\n"                          \
+	"      --version           print crpc's version and exit\n"                         \
+	"  -h, --help              show this help and exit\n"
+
+#define CRPC_CLI_HELP_EXIT_CODES                                                         \
+	"Exit codes:\n"                                                                      \
+	"  0  success\n"                                                                     \
+	"  1  the operation failed\n"                                                        \
+	"  2  usage or configuration error\n"                                                \
+	"  3  environment problem: no working CRIU, not running as root\n"
+
+/* State of one invocation of the tool. */
+typedef struct crpc_cli {
+	const char *cmd;     /* command name as typed ("dump"), NULL for the tool itself */
+	const char *usage;   /* one-line usage of the command, for usage errors */
+	bool json;           /* --json */
+	int verbose;         /* -v, repeatable */
+	bool help;           /* --help seen */
+	bool version;        /* --version seen */
+	const char *criu;    /* --criu PATH */
+	char *usage_error;   /* first usage error met while parsing options */
+	char criu_path[PATH_MAX]; /* resolved CRIU binary */
+} crpc_cli;
+
+/* Entry points of the commands: argv[0] is the command's name. */
+int crpc_cmd_check(crpc_cli *cli, int argc, char **argv);
+int crpc_cmd_version(crpc_cli *cli, int argc, char **argv);
+int crpc_cmd_features(crpc_cli *cli, int argc, char **argv);
+int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv);
+int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv);
+
+/* Help texts of the commands. */
+extern const char crpc_help_check[];
+extern const char crpc_help_version[];
+extern const char crpc_help_features[];
+extern const char crpc_help_dump[];
+extern const char crpc_help_restore[];
+
+/* ---- option parsing (common.c) ---- */
+
+/*
+ * getopt_long() that handles the common options and option errors itself:
+ * returns the next command-specific option, or -1 at the end. `shortopts`
+ * must start with ':' (after an optional '+'). Errors are recorded in
+ * cli->usage_error (the first one wins) and parsing goes on, so that a
+ * later --json or --help still counts.
+ */
+int crpc_cli_getopt(crpc_cli *cli, int argc, char **argv, const char *shortopts,
+		    const struct option *longopts);
+
+/* Record a usage error (the first one is kept). */
+void crpc_cli_usage_errorf(crpc_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * After option parsing: handle --help, --version and a recorded usage error.
+ * Returns true when the command must end now with exit code *rc.
+ */
+bool crpc_cli_early_exit(crpc_cli *cli, const char *help, int *rc);
+
+/*
+ * Report a usage error now (stderr, plus JSON on stdout with --json), with
+ * the command's usage line when `show_usage` is set. Returns CRPC_EXIT_USAGE.
+ */
+int crpc_cli_usage(crpc_cli *cli, bool show_usage, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Print a help text (wrapped in a JSON document with --json). Returns 0. */
+int crpc_cli_print_help(crpc_cli *cli, const char *text);
+
+/* Print crpc's version (--version). Returns 0. */
+int crpc_cli_print_version(crpc_cli *cli);
+
+/* Strict unsigned decimal: digits only, no sign or blanks, at most max. */
+int crpc_cli_parse_ulong(const char *s, unsigned long max, unsigned long *out);
+
+/* ---- output (common.c) ---- */
+
+/* A progress line on stderr ("crpc: ...") when -v is given. */
+void crpc_cli_info(const crpc_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A warning on stderr ("crpc: warning: ..."), always. */
+void crpc_cli_warn(const crpc_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Report a failure: the error rendered for humans on stderr, followed by
+ * the lines of `extra_human` (may be NULL); with --json also one document
+ * {"ok": false, <keys of extra>, "error": {...}} on stdout. `extra` (may be
+ * NULL) is consumed. Returns the exit code (e->exit_class, at least 1).
+ */
+int crpc_cli_fail(crpc_cli *cli, const crpc_error *e, json_t *extra, const char *extra_human);
+
+/* The JSON form of an error. */
+json_t *crpc_cli_error_json(const crpc_error *e);
+
+/* Name of an error cause ("pid-in-use", ...). */
+const char *crpc_cli_cause_name(crpc_cause c);
+
+/* Print doc (consumed) as the one JSON document on stdout. 0 or -1. */
+int crpc_cli_emit(json_t *doc);
+
+/* JSON helpers that never fail the caller: a failure is remembered and
+ * crpc_cli_emit() then prints a minimal error document instead. */
+json_t *crpc_cli_jstr(const char *s); /* NULL -> null; invalid UTF-8 is replaced */
+void crpc_cli_jset(json_t *obj, const char *key, json_t *value);
+json_t *crpc_cli_jobj(void);
+json_t *crpc_cli_jarray(void);
+void crpc_cli_jappend(json_t *array, json_t *value);
+
+/* Human-readable size ("1.5 MiB") and durations ("12.3 ms", "1.24 s"). */
+void crpc_cli_fmt_size(uint64_t bytes, char *buf, size_t bufsz);
+void crpc_cli_fmt_us(uint64_t us, char *buf, size_t bufsz);
+void crpc_cli_fmt_seconds(double s, char *buf, size_t bufsz);
+
+/* Monotonic clock in seconds. */
+double crpc_cli_now(void);
+
+/* Page size used to turn CRIU's page counts into bytes. */
+uint64_t crpc_cli_page_size(void);
+
+/* Size of the checkpoint in dirfd: its files without CRIU's logs. */
+int crpc_cli_images_bytes(int dirfd, uint64_t *bytes, crpc_error **err);
+
+/* ---- sessions (common.c) ---- */
+
+/* Fail with exit code 3 unless running as root. */
+int crpc_cli_need_root(const crpc_cli *cli, const char *operation, crpc_error **err);
+
+/* Resolve CRIU (--criu, $CRPC_CRIU, PATH) and open a session. */
+int crpc_cli_session_open(crpc_cli *cli, crpc_session **s, crpc_error **err);
+
+/*
+ * A dispatcher that prints each notification with its elapsed time on
+ * stderr when -v is given. *out is NULL without -v (notifications off).
+ */
+int crpc_cli_dispatcher(const crpc_cli *cli, crpc_dispatcher **out, crpc_error **err);
+
+/* {"path": ..., "version": "4.2.1"} of the session's CRIU. */
+json_t *crpc_cli_json_criu(const crpc_session *s);
+
+/* Print the options of a request (-v). */
+void crpc_cli_print_opts(const crpc_cli *cli, const char *request, const crpc_opts *o,
+			 const char *dir);
+
+/* CRIU's statistics as JSON (dump or restore part) and for humans. */
+json_t *crpc_cli_stats_json(const crpc_stats *st, bool restore);
+void crpc_cli_stats_print(FILE *f, const crpc_stats *st, bool restore);
+
+#endif /* CRPC_CLI_H */

@@ -1,0 +1,876 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd_dump.c - crpc dump PID DIR (alias checkpoint). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const char crpc_help_dump[] =
+	"Usage: crpc dump [OPTIONS] PID DIR\n"
+	"       crpc checkpoint [OPTIONS] PID DIR\n"
+	"\n"
+	"Checkpoint the process tree rooted at PID into the directory DIR. DIR is\n"
+	"created (mode 0700) if it does not exist; its parent must exist. By default\n"
+	"the process tree is killed once its checkpoint is complete. Must run as root.\n"
+	"\n"
+	"Options:\n"
+	"  -R, --leave-running     keep the process tree running after the dump\n"
+	"      --tcp-established   checkpoint established TCP connections\n"
+	"      --tcp-close         do not checkpoint TCP connections, close them on restore\n"
+	"      --ext-unix-sk       allow UNIX sockets connected to processes outside the tree\n"
+	"      --shell-job         allow a tree started from a shell (tty/session from outside)\n"
+	"      --file-locks        checkpoint file locks\n"
+	"      --link-remap        allow files that are open but unlinked (remapped by links)\n"
+	"      --ghost-limit SIZE  largest deleted file to copy into the checkpoint, e.g. 10M\n"
+	"                          (binary units K, M, G; below 4G; CRIU's default: 1M)\n"
+	"      --manage-cgroups[=MODE]\n"
+	"                          checkpoint cgroups; MODE is none, props, soft, full,\n"
+	"                          strict, ignore or default (give it with '=')\n"
+	"      --network-lock METHOD\n"
+	"                          how to lock the network: iptables, nftables or skip\n"
+	"      --external RES      mark resource RES as external, e.g. 'mnt[/data]:data'\n"
+	"                          (repeatable)\n"
+	"      --log-level N       CRIU log level 0-4 (default 4), log in DIR/dump.log\n"
+	"      --force             overwrite a checkpoint already in DIR\n" CRPC_CLI_HELP_COMMON
+	"\n"
+	"Before calling CRIU, crpc refuses PID 1, its own PID and its ancestors,\n"
+	"kernel threads, zombies and threads (give the process ID), a DIR that is not a\n"
+	"writable directory, and a DIR that already holds a checkpoint (unless --force).\n"
+	"If the dump fails, the image files are removed and DIR/dump.log is kept.\n"
+	"\n"
+	"Examples:\n"
+	"  crpc dump 1234 /var/tmp/ckpt\n"
+	"  crpc dump --leave-running --tcp-established 1234 /var/tmp/ckpt\n"
+	"  crpc checkpoint --force --json -v 1234 /var/tmp/ckpt\n"
+	"\n" CRPC_CLI_HELP_EXIT_CODES;
+
+enum {
+	OPT_TCP_ESTABLISHED = CLI_OPT_FIRST_CMD,
+	OPT_TCP_CLOSE,
+	OPT_EXT_UNIX_SK,
+	OPT_SHELL_JOB,
+	OPT_FILE_LOCKS,
+	OPT_LINK_REMAP,
+	OPT_GHOST_LIMIT,
+	OPT_MANAGE_CGROUPS,
+	OPT_NETWORK_LOCK,
+	OPT_EXTERNAL,
+	OPT_LOG_LEVEL,
+	OPT_FORCE,
+};
+
+static const struct option dump_options[] = {
+	CRPC_CLI_COMMON_OPTIONS,
+	{ "leave-running", no_argument, NULL, 'R' },
+	{ "tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED },
+	{ "tcp-close", no_argument, NULL, OPT_TCP_CLOSE },
+	{ "ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK },
+	{ "shell-job", no_argument, NULL, OPT_SHELL_JOB },
+	{ "file-locks", no_argument, NULL, OPT_FILE_LOCKS },
+	{ "link-remap", no_argument, NULL, OPT_LINK_REMAP },
+	{ "ghost-limit", required_argument, NULL, OPT_GHOST_LIMIT },
+	{ "manage-cgroups", optional_argument, NULL, OPT_MANAGE_CGROUPS },
+	{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
+	{ "external", required_argument, NULL, OPT_EXTERNAL },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ NULL, 0, NULL, 0 },
+};
+
+#define PF_KTHREAD_FLAG 0x00200000UL
+#define DUMP_LOG "dump.log"
+
+typedef struct dump_ctx {
+	crpc_cli *cli;
+	pid_t pid;
+	const char *dir;    /* as given */
+	char *dir_real;     /* realpath, once DIR exists */
+	int dirfd;
+	bool dir_existed;
+	bool created_dir;
+	bool marker;
+	bool force;
+	char state_before;  /* target's state before the dump */
+	char comm[64];
+	char **pre_files;   /* checkpoint-like files DIR held before this dump */
+	size_t n_pre_files;
+	crpc_opts opts;
+} dump_ctx;
+
+/* ---- the target process ---- */
+
+typedef struct proc_info {
+	char state;
+	pid_t ppid;
+	unsigned long flags;
+	char comm[64];
+} proc_info;
+
+/* Read a small /proc file; returns bytes read or -1 (errno set). */
+static ssize_t read_small(const char *path, char *buf, size_t bufsz)
+{
+	size_t used = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return -1;
+	while (used + 1 < bufsz) {
+		ssize_t n = read(fd, buf + used, bufsz - 1 - used);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+	}
+	buf[used] = '\0';
+	close(fd);
+	return (ssize_t)used;
+}
+
+/* Parse /proc/PID/stat. -1 with errno (ENOENT: no such process). */
+static int proc_stat(pid_t pid, proc_info *pi)
+{
+	char path[64], buf[2048];
+	char *lp, *rp, *p, *end;
+	int field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small(path, buf, sizeof(buf)) < 0)
+		return -1;
+	lp = strchr(buf, '(');
+	rp = strrchr(buf, ')');
+	if (!lp || !rp || rp < lp || rp[1] != ' ') {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(pi->comm, sizeof(pi->comm), "%.*s", (int)(rp - lp - 1), lp + 1);
+	p = rp + 2;
+	pi->state = *p;
+	/* fields after the state: ppid pgrp session tty_nr tpgid flags */
+	pi->ppid = 0;
+	pi->flags = 0;
+	for (field = 4; field <= 9; field++) {
+		unsigned long v;
+
+		p = strchr(p, ' ');
+		if (!p) {
+			errno = EINVAL;
+			return -1;
+		}
+		p++;
+		errno = 0;
+		v = strtoul(p, &end, 10);
+		if (end == p) {
+			/* tty_nr and tpgid may be negative */
+			long sv = strtol(p, &end, 10);
+
+			v = (unsigned long)sv;
+		}
+		if (field == 4)
+			pi->ppid = (pid_t)v;
+		else if (field == 9)
+			pi->flags = v;
+	}
+	return 0;
+}
+
+/* Tgid of a task, from /proc/PID/status; 0 if unknown. */
+static pid_t proc_tgid(pid_t pid)
+{
+	char path[64], buf[4096];
+	const char *t;
+	unsigned long v;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (read_small(path, buf, sizeof(buf)) < 0)
+		return 0;
+	t = strstr(buf, "\nTgid:");
+	if (!t)
+		return 0;
+	v = strtoul(t + 6, NULL, 10);
+	return (pid_t)v;
+}
+
+static bool proc_cmdline_empty(pid_t pid)
+{
+	char path[64], buf[16];
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	return read_small(path, buf, sizeof(buf)) == 0;
+}
+
+/* Whether pid is crpc's parent, grandparent, ... */
+static bool is_ancestor(pid_t pid)
+{
+	pid_t p = getppid();
+
+	for (int i = 0; i < 4096 && p > 1; i++) {
+		proc_info pi;
+
+		if (p == pid)
+			return true;
+		if (proc_stat(p, &pi) < 0)
+			break;
+		p = pi.ppid;
+	}
+	return false;
+}
+
+static int refuse(crpc_error **err, crpc_cause cause, const char *op, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int refuse(crpc_error **err, crpc_cause cause, const char *op, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	crpc_error_setv(err, CRPC_EXIT_FAIL, 0, op, fmt, ap);
+	va_end(ap);
+	if (*err)
+		(*err)->cause = cause;
+	return -1;
+}
+
+static int check_target(dump_ctx *c, const char *op, crpc_error **err)
+{
+	proc_info pi;
+	pid_t tgid;
+
+	if (c->pid == 1)
+		return refuse(err, CRPC_CAUSE_UNKNOWN, op, "refusing to checkpoint PID 1 (init)");
+	if (c->pid == getpid())
+		return refuse(err, CRPC_CAUSE_UNKNOWN, op, "refusing to checkpoint crpc itself (PID %d)",
+			      (int)c->pid);
+	if (proc_stat(c->pid, &pi) < 0) {
+		if (errno == ENOENT || errno == ESRCH)
+			return refuse(err, CRPC_CAUSE_NO_PROCESS, op, "no process with PID %d", (int)c->pid);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot inspect PID %d",
+				      (int)c->pid);
+	}
+	snprintf(c->comm, sizeof(c->comm), "%s", pi.comm);
+	tgid = proc_tgid(c->pid);
+	if (tgid > 0 && tgid != c->pid)
+		return crpc_error_set(err, CRPC_EXIT_USAGE, 0, op,
+				      "%d is a thread of process %d (%s), not a process; give the "
+				      "process ID %d",
+				      (int)c->pid, (int)tgid, pi.comm, (int)tgid);
+	if (pi.state == 'Z' || pi.state == 'X' || pi.state == 'x')
+		return refuse(err, CRPC_CAUSE_NO_PROCESS, op,
+			      "PID %d (%s) is a zombie: it has exited and waits to be reaped by its "
+			      "parent, there is nothing to checkpoint",
+			      (int)c->pid, pi.comm);
+	if ((pi.flags & PF_KTHREAD_FLAG) || c->pid == 2 || (pi.ppid == 2 && proc_cmdline_empty(c->pid)))
+		return refuse(err, CRPC_CAUSE_UNKNOWN, op,
+			      "PID %d (%s) is a kernel thread; only user processes can be "
+			      "checkpointed",
+			      (int)c->pid, pi.comm);
+	if (is_ancestor(c->pid))
+		return refuse(err, CRPC_CAUSE_UNKNOWN, op,
+			      "refusing to checkpoint PID %d (%s): it is an ancestor of crpc, so "
+			      "crpc and CRIU would be part of the tree to checkpoint",
+			      (int)c->pid, pi.comm);
+	c->state_before = pi.state;
+	return 0;
+}
+
+/* ---- the images directory ---- */
+
+/* Which files a cleanup removes. */
+typedef enum clean_mode {
+	CLEAN_FORCE,  /* --force: an old checkpoint, its stats and logs */
+	CLEAN_FAILED, /* a failed dump: what CRIU wrote, the log is kept */
+} clean_mode;
+
+static bool is_ckpt_file(const char *name, clean_mode mode)
+{
+	size_t len = strlen(name);
+
+	if (len > 4 && strcmp(name + len - 4, ".img") == 0)
+		return true;
+	if (strcmp(name, "stats-dump") == 0 || strcmp(name, CRPC_INPROGRESS_MARKER) == 0)
+		return true;
+	if (mode == CLEAN_FORCE && (strcmp(name, "stats-restore") == 0 || strcmp(name, DUMP_LOG) == 0 ||
+				    strcmp(name, "restore.log") == 0))
+		return true;
+	return false;
+}
+
+static bool in_list(char *const *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Walk the regular files of dirfd that `mode` selects: remove them, or
+ * (keep != NULL) record their names. Names in skip[] are left alone.
+ */
+static int walk_ckpt_files(int dirfd, clean_mode mode, char *const *skip, size_t n_skip, char ***keep,
+			   size_t *n_keep, crpc_error **err)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	int failed = 0, first_errno = 0;
+	char first[256] = "";
+	DIR *d;
+
+	if (fd < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "dump", "cannot read the images directory");
+	d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+
+		close(fd);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "dump", "cannot read the images directory");
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de)
+			break;
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		if (!is_ckpt_file(de->d_name, mode) || in_list(skip, n_skip, de->d_name))
+			continue;
+		if (keep) {
+			char **nk = realloc(*keep, (*n_keep + 1) * sizeof(**keep));
+			char *name = strdup(de->d_name);
+
+			if (nk)
+				*keep = nk;
+			if (!nk || !name) {
+				free(name);
+				closedir(d);
+				return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "dump", "out of memory");
+			}
+			(*keep)[(*n_keep)++] = name;
+			continue;
+		}
+		if (unlinkat(dirfd, de->d_name, 0) < 0 && errno != ENOENT) {
+			if (!failed) {
+				first_errno = errno;
+				snprintf(first, sizeof(first), "%s", de->d_name);
+			}
+			failed++;
+		}
+	}
+	closedir(d);
+	if (failed)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, first_errno, "dump",
+				      "cannot remove %d checkpoint file(s), first %s", failed, first);
+	return 0;
+}
+
+/* Whether dirfd holds only entries in `allowed` (NULL-terminated). -1 on error. */
+static int dir_only_holds(int dirfd, const char *const *allowed)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	int only = 1;
+	DIR *d;
+
+	if (fd < 0)
+		return -1;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		bool ok = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+
+		for (size_t i = 0; !ok && allowed[i]; i++)
+			ok = strcmp(de->d_name, allowed[i]) == 0;
+		if (!ok) {
+			only = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return only;
+}
+
+static bool file_exists_at(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Try to create and remove a file: the only test that holds for root too. */
+static int probe_writable(int dirfd, const char *dir, const char *op, crpc_error **err)
+{
+	char name[64];
+	int fd;
+
+	snprintf(name, sizeof(name), ".crpc-write-test.%d", (int)getpid());
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot write into %s", dir);
+		if (*err)
+			crpc_error_set_hint(*err, "choose a directory on a writable file system");
+		return -1;
+	}
+	close(fd);
+	if (unlinkat(dirfd, name, 0) < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot remove %s/%s", dir, name);
+	return 0;
+}
+
+static int open_dir(dump_ctx *c, const char *op, crpc_error **err)
+{
+	c->dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->dirfd < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot open %s", c->dir);
+	free(c->dir_real);
+	c->dir_real = realpath(c->dir, NULL);
+	return 0;
+}
+
+/* Checks on DIR that change nothing (besides a probe file created and removed). */
+static int check_dir(dump_ctx *c, const char *op, crpc_error **err)
+{
+	struct stat st;
+
+	if (stat(c->dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return crpc_error_set(err, CRPC_EXIT_USAGE, ENOTDIR, op, "%s is not a directory",
+					      c->dir);
+		c->dir_existed = true;
+		if (open_dir(c, op, err) < 0 || probe_writable(c->dirfd, c->dir, op, err) < 0)
+			return -1;
+		if (file_exists_at(c->dirfd, CRPC_INPROGRESS_MARKER) && !c->force) {
+			crpc_error_set(err, CRPC_EXIT_FAIL, EEXIST, op,
+				       "%s holds an unfinished dump (%s is present): another crpc "
+				       "dump may be writing into it, or one was interrupted",
+				       c->dir, CRPC_INPROGRESS_MARKER);
+			if (*err)
+				crpc_error_set_hint(*err, "use --force to overwrite it, or choose another DIR");
+			return -1;
+		}
+		if (crpc_images_present(c->dirfd) && !c->force) {
+			crpc_error_set(err, CRPC_EXIT_FAIL, EEXIST, op, "%s already holds a checkpoint",
+				       c->dir);
+			if (*err)
+				crpc_error_set_hint(*err, "use --force to overwrite it, or choose another DIR");
+			return -1;
+		}
+		return 0;
+	}
+	if (errno == ENOTDIR)
+		return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op,
+				      "%s: a component of the path is not a directory", c->dir);
+	if (errno != ENOENT)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot access %s", c->dir);
+
+	/* DIR will be created: its parent must be an existing directory */
+	{
+		char *copy = strdup(c->dir);
+		const char *parent;
+		int rc = 0;
+
+		if (!copy)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
+		parent = dirname(copy);
+		if (stat(parent, &st) < 0) {
+			if (errno == ENOENT)
+				rc = crpc_error_set(err, CRPC_EXIT_USAGE, ENOENT, op,
+						    "cannot create %s: its parent directory %s does "
+						    "not exist",
+						    c->dir, parent);
+			else
+				rc = crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot access %s",
+						    parent);
+		} else if (!S_ISDIR(st.st_mode)) {
+			rc = crpc_error_set(err, CRPC_EXIT_USAGE, ENOTDIR, op,
+					    "cannot create %s: %s is not a directory", c->dir, parent);
+		}
+		free(copy);
+		return rc;
+	}
+}
+
+/* Create DIR when it does not exist (before CRIU is started). */
+static int create_dir(dump_ctx *c, const char *op, crpc_error **err)
+{
+	if (c->dir_existed)
+		return 0;
+	if (mkdir(c->dir, 0700) < 0) {
+		int e = errno;
+
+		crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot create %s", c->dir);
+		if (*err && (e == EROFS || e == EACCES || e == EPERM))
+			crpc_error_set_hint(*err, "choose a directory on a writable file system");
+		return -1;
+	}
+	c->created_dir = true;
+	return open_dir(c, op, err);
+}
+
+/* Once CRIU runs: clear an old checkpoint (--force), set the marker. */
+static int prepare_dir(dump_ctx *c, const char *op, crpc_error **err)
+{
+	int fd;
+
+	if (c->dir_existed) {
+		if (c->force) {
+			if (walk_ckpt_files(c->dirfd, CLEAN_FORCE, NULL, 0, NULL, NULL, err) < 0)
+				return -1;
+			crpc_cli_info(c->cli, "--force: removed the previous checkpoint files from %s",
+				      c->dir);
+		}
+		/* files a failed dump must not remove: they were there before */
+		if (walk_ckpt_files(c->dirfd, CLEAN_FAILED, NULL, 0, &c->pre_files, &c->n_pre_files,
+				    err) < 0)
+			return -1;
+	}
+	fd = openat(c->dirfd, CRPC_INPROGRESS_MARKER, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		    0600);
+	if (fd < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot create %s/%s", c->dir,
+				      CRPC_INPROGRESS_MARKER);
+	c->marker = true;
+	if (dprintf(fd, "crpc dump of PID %d by crpc PID %d\n", (int)c->pid, (int)getpid()) < 0 ||
+	    close(fd) < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot write %s/%s", c->dir,
+				      CRPC_INPROGRESS_MARKER);
+	return 0;
+}
+
+/* After a failed dump: leave nothing that looks like a checkpoint. */
+static void cleanup_failed(dump_ctx *c)
+{
+	static const char *const nothing[] = { NULL };
+	crpc_error *e = NULL;
+
+	if (c->dirfd < 0 || (!c->marker && !c->created_dir))
+		return; /* DIR was not touched */
+	if (walk_ckpt_files(c->dirfd, CLEAN_FAILED, c->pre_files, c->n_pre_files, NULL, NULL, &e) < 0) {
+		crpc_cli_warn(c->cli, "%s", e && e->message ? e->message : "cleanup failed");
+		crpc_error_free(e);
+	}
+	c->marker = false;
+	if (c->created_dir && dir_only_holds(c->dirfd, nothing) == 1) {
+		if (rmdir(c->dir) < 0)
+			crpc_cli_warn(c->cli, "cannot remove %s: %s", c->dir, strerror(errno));
+		else {
+			free(c->dir_real);
+			c->dir_real = NULL;
+		}
+	}
+}
+
+/* After a failed dump: what became of the target? Appends to human/json. */
+static void inspect_target(dump_ctx *c, json_t *extra, char *human, size_t humansz)
+{
+	json_t *t = crpc_cli_jobj();
+	proc_info pi;
+	bool resumed = false;
+
+	crpc_cli_jset(t, "pid", json_integer(c->pid));
+	if (proc_stat(c->pid, &pi) < 0 || pi.state == 'Z' || pi.state == 'X') {
+		snprintf(human, humansz, "crpc: target PID %d no longer exists\n", (int)c->pid);
+		crpc_cli_jset(t, "running", json_false());
+		crpc_cli_jset(t, "exists", json_boolean(false));
+	} else {
+		if (pi.state == 'T' && c->state_before != 'T') {
+			if (kill(c->pid, SIGCONT) == 0) {
+				resumed = true;
+				if (proc_stat(c->pid, &pi) < 0)
+					pi.state = '?';
+			}
+		}
+		if (pi.state == 'T')
+			snprintf(human, humansz, "crpc: target PID %d (%s) exists but is stopped\n", (int)c->pid,
+				 pi.comm);
+		else if (resumed)
+			snprintf(human, humansz,
+				 "crpc: target PID %d (%s) was left stopped; crpc sent it SIGCONT and it "
+				 "is running again\n",
+				 (int)c->pid, pi.comm);
+		else
+			snprintf(human, humansz, "crpc: target PID %d (%s) is still running\n", (int)c->pid,
+				 pi.comm);
+		crpc_cli_jset(t, "exists", json_true());
+		crpc_cli_jset(t, "running", json_boolean(pi.state != 'T'));
+	}
+	crpc_cli_jset(t, "sent_sigcont", json_boolean(resumed));
+	crpc_cli_jset(extra, "target", t);
+}
+
+static int fail(dump_ctx *c, crpc_error *err, bool inspect)
+{
+	json_t *extra = crpc_cli_jobj();
+	char human[512] = "";
+	int rc;
+
+	crpc_cli_jset(extra, "pid", json_integer(c->pid));
+	crpc_cli_jset(extra, "images_dir", crpc_cli_jstr(c->dir_real ? c->dir_real : c->dir));
+	if (inspect)
+		inspect_target(c, extra, human, sizeof(human));
+	rc = crpc_cli_fail(c->cli, err, extra, human);
+	crpc_error_free(err);
+	return rc;
+}
+
+static void summary(dump_ctx *c, crpc_session *s, double wall, const crpc_dump_result *res)
+{
+	crpc_error *e = NULL;
+	crpc_stats st;
+	uint64_t bytes = 0;
+	bool have_size, have_stats;
+	const char *dir = c->dir_real ? c->dir_real : c->dir;
+	char logp[PATH_MAX + 16], sz[32], tm[32];
+
+	memset(&st, 0, sizeof(st));
+	have_size = crpc_cli_images_bytes(c->dirfd, &bytes, &e) == 0;
+	if (!have_size) {
+		crpc_cli_warn(c->cli, "cannot compute the checkpoint's size: %s",
+			      e && e->message ? e->message : "?");
+		crpc_error_free(e);
+		e = NULL;
+	}
+	have_stats = crpc_stats_read(c->dirfd, "stats-dump", &st, &e) == 0 && st.have_dump;
+	if (!have_stats) {
+		crpc_cli_info(c->cli, "no CRIU statistics: %s", e && e->message ? e->message : "none in stats-dump");
+		crpc_error_free(e);
+	}
+	snprintf(logp, sizeof(logp), "%s/%s", dir, DUMP_LOG);
+
+	if (c->cli->json) {
+		json_t *doc = crpc_cli_jobj();
+
+		crpc_cli_jset(doc, "ok", json_true());
+		crpc_cli_jset(doc, "operation", crpc_cli_jstr("dump"));
+		crpc_cli_jset(doc, "pid", json_integer(c->pid));
+		crpc_cli_jset(doc, "command", crpc_cli_jstr(c->comm));
+		crpc_cli_jset(doc, "images_dir", crpc_cli_jstr(dir));
+		crpc_cli_jset(doc, "image_bytes", have_size ? json_integer((json_int_t)bytes) : json_null());
+		crpc_cli_jset(doc, "wall_time_ms", json_real(wall * 1e3));
+		crpc_cli_jset(doc, "leave_running", json_boolean(c->opts.leave_running));
+		crpc_cli_jset(doc, "log_file", crpc_cli_jstr(logp));
+		crpc_cli_jset(doc, "notifications", json_integer(res->notifications));
+		crpc_cli_jset(doc, "criu", crpc_cli_json_criu(s));
+		crpc_cli_jset(doc, "stats", have_stats ? crpc_cli_stats_json(&st, false) : json_null());
+		crpc_cli_emit(doc);
+		return;
+	}
+	crpc_cli_fmt_seconds(wall, tm, sizeof(tm));
+	if (have_size)
+		crpc_cli_fmt_size(bytes, sz, sizeof(sz));
+	else
+		snprintf(sz, sizeof(sz), "unknown");
+	printf("Checkpointed PID %d (%s) into %s\n", (int)c->pid, c->comm, dir);
+	printf("  process:       %s\n", c->opts.leave_running ? "left running" : "ended after the dump");
+	printf("  image size:    %s\n", sz);
+	printf("  wall time:     %s\n", tm);
+	if (have_stats)
+		crpc_cli_stats_print(stdout, &st, false);
+	printf("  log:           %s\n", logp);
+}
+
+static int parse_log_level(crpc_cli *cli, const char *s, int *out)
+{
+	unsigned long v;
+
+	if (crpc_cli_parse_ulong(s, 4, &v) < 0) {
+		crpc_cli_usage_errorf(cli, "invalid --log-level '%s': must be 0, 1, 2, 3 or 4", s);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
+{
+	dump_ctx c;
+	crpc_session *s = NULL;
+	crpc_dispatcher *d = NULL;
+	crpc_error *err = NULL;
+	crpc_dump_result res;
+	char op[64];
+	double t0, wall;
+	unsigned long pidv;
+	int rc, opt;
+
+	memset(&c, 0, sizeof(c));
+	c.cli = cli;
+	c.dirfd = -1;
+	crpc_opts_init(&c.opts);
+	c.opts.log_level = 4;
+	c.opts.log_file = DUMP_LOG;
+	cli->usage = "crpc dump [OPTIONS] PID DIR";
+
+	while ((opt = crpc_cli_getopt(cli, argc, argv, ":hvR", dump_options)) != -1) {
+		crpc_error *perr = NULL;
+		uint64_t v;
+
+		switch (opt) {
+		case 'R':
+			c.opts.leave_running = true;
+			break;
+		case OPT_TCP_ESTABLISHED:
+			c.opts.tcp_established = true;
+			break;
+		case OPT_TCP_CLOSE:
+			c.opts.tcp_close = true;
+			break;
+		case OPT_EXT_UNIX_SK:
+			c.opts.ext_unix_sk = true;
+			break;
+		case OPT_SHELL_JOB:
+			c.opts.shell_job = true;
+			break;
+		case OPT_FILE_LOCKS:
+			c.opts.file_locks = true;
+			break;
+		case OPT_LINK_REMAP:
+			c.opts.link_remap = true;
+			break;
+		case OPT_GHOST_LIMIT:
+			if (crpc_parse_size(optarg, UINT32_MAX, &v, &perr) < 0) {
+				crpc_cli_usage_errorf(cli, "--ghost-limit: %s",
+						      perr && perr->message ? perr->message
+									    : "not a size below 4G");
+				break;
+			}
+			c.opts.ghost_limit_set = true;
+			c.opts.ghost_limit = (uint32_t)v;
+			break;
+		case OPT_MANAGE_CGROUPS:
+			if (crpc_parse_cg_mode(optarg, &c.opts.manage_cgroups_mode, &perr) < 0) {
+				crpc_cli_usage_errorf(cli, "--manage-cgroups: %s",
+						      perr && perr->message ? perr->message
+									    : "invalid mode");
+				break;
+			}
+			c.opts.manage_cgroups = true;
+			break;
+		case OPT_NETWORK_LOCK:
+			if (crpc_parse_network_lock(optarg, &c.opts.network_lock, &perr) < 0)
+				crpc_cli_usage_errorf(cli, "--network-lock: %s",
+						      perr && perr->message ? perr->message
+									    : "must be iptables, nftables or skip");
+			break;
+		case OPT_EXTERNAL:
+			if (!*optarg)
+				crpc_cli_usage_errorf(cli, "--external needs a resource, e.g. 'mnt[/data]:data'");
+			else if (crpc_opts_add_external(&c.opts, optarg, &perr) < 0)
+				crpc_cli_usage_errorf(cli, "cannot add --external '%s': out of memory", optarg);
+			break;
+		case OPT_LOG_LEVEL:
+			parse_log_level(cli, optarg, &c.opts.log_level);
+			break;
+		case OPT_FORCE:
+			c.force = true;
+			break;
+		default:
+			crpc_cli_usage_errorf(cli, "unhandled option");
+			break;
+		}
+		crpc_error_free(perr);
+	}
+	if (crpc_cli_early_exit(cli, crpc_help_dump, &rc))
+		goto out;
+
+	if (argc - optind < 2) {
+		rc = crpc_cli_usage(cli, true, "missing %s", argc - optind == 0 ? "PID and DIR" : "DIR");
+		goto out;
+	}
+	if (argc - optind > 2) {
+		rc = crpc_cli_usage(cli, true, "unexpected argument '%s'", argv[optind + 2]);
+		goto out;
+	}
+	if (crpc_cli_parse_ulong(argv[optind], INT32_MAX, &pidv) < 0 || pidv == 0) {
+		rc = crpc_cli_usage(cli, true, "invalid PID '%s': must be a positive integer", argv[optind]);
+		goto out;
+	}
+	c.pid = (pid_t)pidv;
+	c.dir = argv[optind + 1];
+	if (!*c.dir) {
+		rc = crpc_cli_usage(cli, true, "DIR must not be empty");
+		goto out;
+	}
+	c.opts.pid = c.pid;
+	snprintf(op, sizeof(op), "dump of PID %d", (int)c.pid);
+
+	/* everything that can be checked without touching anything */
+	if (check_target(&c, op, &err) < 0 || crpc_cli_need_root(cli, op, &err) < 0 ||
+	    check_dir(&c, op, &err) < 0) {
+		rc = fail(&c, err, false);
+		goto out;
+	}
+	if (crpc_cli_dispatcher(cli, &d, &err) < 0 || create_dir(&c, op, &err) < 0) {
+		cleanup_failed(&c);
+		rc = fail(&c, err, false);
+		goto out;
+	}
+
+	t0 = crpc_cli_now();
+	if (crpc_cli_session_open(cli, &s, &err) < 0 ||
+	    crpc_opts_check_version(&c.opts, crpc_session_version(s), &err) < 0 ||
+	    prepare_dir(&c, op, &err) < 0) {
+		cleanup_failed(&c);
+		rc = fail(&c, err, false);
+		goto out;
+	}
+	c.opts.images_dir_fd = c.dirfd;
+	crpc_cli_print_opts(cli, "dump", &c.opts, c.dir_real ? c.dir_real : c.dir);
+	crpc_cli_info(cli, "dumping PID %d (%s) into %s", (int)c.pid, c.comm, c.dir);
+
+	if (crpc_session_dump(s, &c.opts, d, &res, &err) < 0) {
+		char logp[PATH_MAX + 16];
+
+		if (err && !err->log_excerpt) {
+			snprintf(logp, sizeof(logp), "%s/%s", c.dir_real ? c.dir_real : c.dir, DUMP_LOG);
+			crpc_error_attach_log(err, logp);
+		}
+		if (err)
+			crpc_error_classify(err, "dump");
+		cleanup_failed(&c);
+		rc = fail(&c, err, true);
+		goto out;
+	}
+	wall = crpc_cli_now() - t0;
+	if (unlinkat(c.dirfd, CRPC_INPROGRESS_MARKER, 0) < 0) {
+		crpc_error_set(&err, CRPC_EXIT_FAIL, errno, op,
+			       "the dump succeeded but the marker %s/%s cannot be removed", c.dir,
+			       CRPC_INPROGRESS_MARKER);
+		rc = fail(&c, err, false);
+		goto out;
+	}
+	c.marker = false;
+	summary(&c, s, wall, &res);
+	rc = 0;
+
+out:
+	crpc_session_close(s);
+	crpc_dispatcher_free(d);
+	crpc_opts_release(&c.opts);
+	if (c.dirfd >= 0)
+		close(c.dirfd);
+	free(c.dir_real);
+	for (size_t i = 0; i < c.n_pre_files; i++)
+		free(c.pre_files[i]);
+	free(c.pre_files);
+	return rc;
+}

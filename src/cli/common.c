@@ -1,0 +1,684 @@
+/* SPDX-License-Identifier: MIT */
+/* common.c - option parsing, output and session helpers of the crpc tool. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* ---- small string helpers ---- */
+
+static char *vasprintf_or_null(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+static char *vasprintf_or_null(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		return NULL;
+	return s;
+}
+
+/* ---- option parsing ---- */
+
+void crpc_cli_usage_errorf(crpc_cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cli->usage_error)
+		return;
+	va_start(ap, fmt);
+	cli->usage_error = vasprintf_or_null(fmt, ap);
+	va_end(ap);
+	if (!cli->usage_error)
+		cli->usage_error = strdup("invalid arguments (and out of memory)");
+}
+
+/* Length of the option name in "--name=value" or "--name". */
+static size_t long_name_len(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+
+	return eq ? (size_t)(eq - arg) : strlen(arg);
+}
+
+static void bad_long_option(crpc_cli *cli, const char *arg, const struct option *longopts)
+{
+	const char *name = arg + 2;
+	size_t len = long_name_len(name);
+	char matches[512] = "";
+	size_t used = 0;
+	unsigned n = 0;
+
+	for (const struct option *o = longopts; o->name; o++) {
+		if (strncmp(o->name, name, len) != 0)
+			continue;
+		n++;
+		if (used < sizeof(matches)) {
+			int w = snprintf(matches + used, sizeof(matches) - used, "%s--%s", n > 1 ? ", " : "",
+					 o->name);
+			if (w > 0)
+				used += (size_t)w;
+		}
+	}
+	if (n > 1 && len > 0)
+		crpc_cli_usage_errorf(cli, "ambiguous option '--%.*s' (could be %s)", (int)len, name, matches);
+	else
+		crpc_cli_usage_errorf(cli, "unknown option '--%.*s'", (int)len, name);
+}
+
+int crpc_cli_getopt(crpc_cli *cli, int argc, char **argv, const char *shortopts,
+		    const struct option *longopts)
+{
+	for (;;) {
+		const char *arg;
+		int c;
+
+		opterr = 0;
+		c = getopt_long(argc, argv, shortopts, longopts, NULL);
+		arg = (optind > 0 && optind <= argc) ? argv[optind - 1] : "";
+		switch (c) {
+		case -1:
+			return -1;
+		case 'h':
+			cli->help = true;
+			continue;
+		case 'v':
+			cli->verbose++;
+			continue;
+		case CLI_OPT_JSON:
+			cli->json = true;
+			continue;
+		case CLI_OPT_VERSION:
+			cli->version = true;
+			continue;
+		case CLI_OPT_CRIU:
+			cli->criu = optarg;
+			continue;
+		case ':':
+			if (strncmp(arg, "--", 2) == 0)
+				crpc_cli_usage_errorf(cli, "option '%.*s' requires an argument",
+						      (int)long_name_len(arg), arg);
+			else
+				crpc_cli_usage_errorf(cli, "option '-%c' requires an argument", optopt);
+			continue;
+		case '?':
+			if (optopt == 0 && strncmp(arg, "--", 2) == 0) {
+				bad_long_option(cli, arg, longopts);
+			} else if (optopt != 0 && strncmp(arg, "--", 2) == 0 &&
+				   (optopt >= 0x100 || strchr(shortopts, optopt))) {
+				/* a known long option given "=value" it does not take */
+				crpc_cli_usage_errorf(cli, "option '%.*s' does not take an argument",
+						      (int)long_name_len(arg), arg);
+			} else if (optopt > 0 && optopt < 0x100) {
+				crpc_cli_usage_errorf(cli, "unknown option '-%c'", optopt);
+			} else {
+				crpc_cli_usage_errorf(cli, "unknown option '%s'", arg);
+			}
+			continue;
+		default:
+			return c;
+		}
+	}
+}
+
+int crpc_cli_parse_ulong(const char *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (!s || !*s)
+		return -1;
+	for (const char *p = s; *p; p++) {
+		unsigned d;
+
+		if (*p < '0' || *p > '9')
+			return -1;
+		d = (unsigned)(*p - '0');
+		if (v > (ULONG_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+		if (v > max)
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* ---- JSON ---- */
+
+static bool json_failed;
+
+json_t *crpc_cli_jobj(void)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		json_failed = true;
+	return o;
+}
+
+json_t *crpc_cli_jarray(void)
+{
+	json_t *a = json_array();
+
+	if (!a)
+		json_failed = true;
+	return a;
+}
+
+void crpc_cli_jappend(json_t *array, json_t *value)
+{
+	if (!array || !value || json_array_append_new(array, value) < 0) {
+		json_failed = true;
+		if (!array && value)
+			json_decref(value);
+	}
+}
+
+json_t *crpc_cli_jstr(const char *s)
+{
+	json_t *j;
+	char *copy;
+
+	if (!s)
+		return json_null();
+	j = json_string(s);
+	if (j)
+		return j;
+	/* not valid UTF-8 (file names in CRIU's log can be anything) */
+	copy = strdup(s);
+	if (!copy) {
+		json_failed = true;
+		return NULL;
+	}
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+			*p = (*p == '\n' || *p == '\t') ? *p : '?';
+	j = json_string(copy);
+	free(copy);
+	if (!j)
+		json_failed = true;
+	return j;
+}
+
+void crpc_cli_jset(json_t *obj, const char *key, json_t *value)
+{
+	if (!obj || !value || json_object_set_new(obj, key, value) < 0) {
+		json_failed = true;
+		if (!obj && value)
+			json_decref(value);
+	}
+}
+
+int crpc_cli_emit(json_t *doc)
+{
+	int rc = 0;
+
+	if (!doc || json_failed) {
+		fputs("{\n  \"ok\": false,\n  \"error\": {\n    \"message\": \"out of memory while "
+		      "building the JSON output\"\n  }\n}\n",
+		      stdout);
+		rc = -1;
+	} else if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) < 0 ||
+		   fputc('\n', stdout) == EOF) {
+		rc = -1;
+	}
+	json_decref(doc);
+	if (fflush(stdout) != 0)
+		rc = -1;
+	return rc;
+}
+
+const char *crpc_cli_cause_name(crpc_cause c)
+{
+	switch (c) {
+	case CRPC_CAUSE_UNKNOWN:
+		return "unknown";
+	case CRPC_CAUSE_PID_IN_USE:
+		return "pid-in-use";
+	case CRPC_CAUSE_TCP_ESTABLISHED:
+		return "tcp-established";
+	case CRPC_CAUSE_EXT_UNIX_SK:
+		return "ext-unix-sk";
+	case CRPC_CAUSE_SHELL_JOB:
+		return "shell-job";
+	case CRPC_CAUSE_NOT_ROOT:
+		return "not-root";
+	case CRPC_CAUSE_KERNEL:
+		return "kernel";
+	case CRPC_CAUSE_NO_PROCESS:
+		return "no-process";
+	case CRPC_CAUSE_CRIU_DIED:
+		return "criu-died";
+	}
+	return "unknown";
+}
+
+static json_t *lines_json(const char *text)
+{
+	json_t *a = crpc_cli_jarray();
+	const char *p = text;
+
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = strndup(p, len);
+
+		if (!line)
+			json_failed = true;
+		else
+			crpc_cli_jappend(a, crpc_cli_jstr(line));
+		free(line);
+		p = nl ? nl + 1 : NULL;
+	}
+	return a;
+}
+
+json_t *crpc_cli_error_json(const crpc_error *e)
+{
+	json_t *o = crpc_cli_jobj();
+	const char *ename = e->sys_errno ? crpc_errno_name(e->sys_errno) : NULL;
+
+	crpc_cli_jset(o, "operation", crpc_cli_jstr(e->operation));
+	crpc_cli_jset(o, "message", crpc_cli_jstr(e->message));
+	crpc_cli_jset(o, "errno", e->sys_errno ? json_integer(e->sys_errno) : json_null());
+	crpc_cli_jset(o, "errno_name", crpc_cli_jstr(ename));
+	crpc_cli_jset(o, "errno_text", crpc_cli_jstr(e->sys_errno ? strerror(e->sys_errno) : NULL));
+	crpc_cli_jset(o, "criu_errno", e->criu_errno ? json_integer(e->criu_errno) : json_null());
+	crpc_cli_jset(o, "criu_errmsg", crpc_cli_jstr(e->criu_errmsg));
+	crpc_cli_jset(o, "log_file", crpc_cli_jstr(e->log_path));
+	crpc_cli_jset(o, "log_excerpt", lines_json(e->log_excerpt));
+	crpc_cli_jset(o, "hint", crpc_cli_jstr(e->hint));
+	crpc_cli_jset(o, "cause", crpc_cli_jstr(crpc_cli_cause_name(e->cause)));
+	crpc_cli_jset(o, "exit_code", json_integer(e->exit_class ? (int)e->exit_class : 1));
+	return o;
+}
+
+/* ---- reporting ---- */
+
+static void print_prefix(FILE *f, const crpc_cli *cli)
+{
+	if (cli->cmd)
+		fprintf(f, "crpc %s: ", cli->cmd);
+	else
+		fputs("crpc: ", f);
+}
+
+int crpc_cli_fail(crpc_cli *cli, const crpc_error *e, json_t *extra, const char *extra_human)
+{
+	int rc = e && e->exit_class ? (int)e->exit_class : CRPC_EXIT_FAIL;
+	char *text = e ? crpc_error_format(e) : NULL;
+
+	fflush(stdout);
+	if (text) {
+		fputs(text, stderr);
+		free(text);
+	} else {
+		fprintf(stderr, "crpc: %s: %s\n", e && e->operation ? e->operation : "error",
+			e && e->message ? e->message : "failed");
+	}
+	if (extra_human && *extra_human) {
+		fputs(extra_human, stderr);
+		if (extra_human[strlen(extra_human) - 1] != '\n')
+			fputc('\n', stderr);
+	}
+	if (cli->json) {
+		json_t *doc = crpc_cli_jobj();
+		const char *key;
+		json_t *v;
+
+		crpc_cli_jset(doc, "ok", json_false());
+		if (extra) {
+			json_object_foreach(extra, key, v)
+				crpc_cli_jset(doc, key, json_incref(v));
+		}
+		if (e)
+			crpc_cli_jset(doc, "error", crpc_cli_error_json(e));
+		crpc_cli_emit(doc);
+	}
+	json_decref(extra);
+	return rc;
+}
+
+int crpc_cli_usage(crpc_cli *cli, bool show_usage, const char *fmt, ...)
+{
+	crpc_error *e = NULL;
+	char hint[128];
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = vasprintf_or_null(fmt, ap);
+	va_end(ap);
+
+	if (cli->cmd)
+		snprintf(hint, sizeof(hint), "Try 'crpc %s --help'.", cli->cmd);
+	else
+		snprintf(hint, sizeof(hint), "Try 'crpc --help'.");
+	fflush(stdout);
+	print_prefix(stderr, cli);
+	fprintf(stderr, "%s\n", msg ? msg : "invalid arguments");
+	if (show_usage && cli->usage)
+		fprintf(stderr, "Usage: %s\n", cli->usage);
+	fprintf(stderr, "%s\n", hint);
+
+	if (cli->json) {
+		json_t *doc = crpc_cli_jobj();
+
+		crpc_error_set(&e, CRPC_EXIT_USAGE, 0, cli->cmd ? cli->cmd : "crpc", "%s",
+			       msg ? msg : "invalid arguments");
+		crpc_cli_jset(doc, "ok", json_false());
+		if (e) {
+			crpc_error_set_hint(e, "%s", hint);
+			crpc_cli_jset(doc, "error", crpc_cli_error_json(e));
+			crpc_error_free(e);
+		}
+		crpc_cli_emit(doc);
+	}
+	free(msg);
+	return CRPC_EXIT_USAGE;
+}
+
+int crpc_cli_print_help(crpc_cli *cli, const char *text)
+{
+	if (cli->json) {
+		json_t *doc = crpc_cli_jobj();
+
+		crpc_cli_jset(doc, "ok", json_true());
+		crpc_cli_jset(doc, "help", crpc_cli_jstr(text));
+		crpc_cli_emit(doc);
+	} else {
+		fputs(text, stdout);
+	}
+	return 0;
+}
+
+int crpc_cli_print_version(crpc_cli *cli)
+{
+	if (cli->json) {
+		json_t *doc = crpc_cli_jobj();
+		json_t *c = crpc_cli_jobj();
+
+		crpc_cli_jset(c, "version", crpc_cli_jstr(crpc_version_string()));
+		crpc_cli_jset(doc, "ok", json_true());
+		crpc_cli_jset(doc, "crpc", c);
+		crpc_cli_emit(doc);
+	} else {
+		printf("crpc %s\n", crpc_version_string());
+	}
+	return 0;
+}
+
+bool crpc_cli_early_exit(crpc_cli *cli, const char *help, int *rc)
+{
+	if (cli->help) {
+		*rc = crpc_cli_print_help(cli, help);
+		return true;
+	}
+	if (cli->version) {
+		*rc = crpc_cli_print_version(cli);
+		return true;
+	}
+	if (cli->usage_error) {
+		*rc = crpc_cli_usage(cli, false, "%s", cli->usage_error);
+		return true;
+	}
+	return false;
+}
+
+void crpc_cli_info(const crpc_cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!cli->verbose)
+		return;
+	fputs("crpc: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void crpc_cli_warn(const crpc_cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("crpc: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ---- formatting ---- */
+
+void crpc_cli_fmt_size(uint64_t bytes, char *buf, size_t bufsz)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	unsigned u = 0;
+
+	if (bytes < 1024) {
+		snprintf(buf, bufsz, "%llu B", (unsigned long long)bytes);
+		return;
+	}
+	v /= 1024.0;
+	while (v >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024.0;
+		u++;
+	}
+	snprintf(buf, bufsz, "%.1f %s", v, units[u]);
+}
+
+void crpc_cli_fmt_seconds(double s, char *buf, size_t bufsz)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 0.001)
+		snprintf(buf, bufsz, "%.0f us", s * 1e6);
+	else if (s < 1.0)
+		snprintf(buf, bufsz, "%.1f ms", s * 1e3);
+	else
+		snprintf(buf, bufsz, "%.2f s", s);
+}
+
+void crpc_cli_fmt_us(uint64_t us, char *buf, size_t bufsz)
+{
+	crpc_cli_fmt_seconds((double)us / 1e6, buf, bufsz);
+}
+
+double crpc_cli_now(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return 0.0;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+uint64_t crpc_cli_page_size(void)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+
+	return ps > 0 ? (uint64_t)ps : 4096;
+}
+
+int crpc_cli_images_bytes(int dirfd, uint64_t *bytes, crpc_error **err)
+{
+	static const char *const logs[] = { "dump.log", "restore.log", "check.log" };
+
+	if (crpc_images_size(dirfd, bytes, err) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
+		struct stat st;
+
+		if (fstatat(dirfd, logs[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    (uint64_t)st.st_size <= *bytes)
+			*bytes -= (uint64_t)st.st_size;
+	}
+	return 0;
+}
+
+/* ---- sessions ---- */
+
+int crpc_cli_need_root(const crpc_cli *cli, const char *operation, crpc_error **err)
+{
+	if (geteuid() == 0)
+		return 0;
+	crpc_error_set(err, CRPC_EXIT_ENV, EPERM, operation,
+		       "crpc must run as root (CRIU needs CAP_SYS_ADMIN and other privileges to "
+		       "checkpoint and restore processes)");
+	if (err && *err) {
+		(*err)->cause = CRPC_CAUSE_NOT_ROOT;
+		crpc_error_set_hint(*err, "run it as root, e.g. with sudo");
+	}
+	return -1;
+}
+
+int crpc_cli_session_open(crpc_cli *cli, crpc_session **s, crpc_error **err)
+{
+	crpc_session_config cfg;
+	char ver[96];
+
+	if (crpc_criu_resolve(cli->criu, cli->criu_path, sizeof(cli->criu_path), err) < 0)
+		return -1;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.criu_path = cli->criu_path;
+	if (crpc_session_open(s, &cfg, err) < 0)
+		return -1;
+	crpc_version_format(crpc_session_version(*s), ver, sizeof(ver));
+	crpc_cli_info(cli, "CRIU %s at %s (worker pid %d)", ver, crpc_session_criu_path(*s),
+		      (int)crpc_session_criu_pid(*s));
+	return 0;
+}
+
+static int verbose_listener(crpc_notify *n, void *userdata, crpc_error **err)
+{
+	(void)userdata;
+	(void)err;
+	if (n->pid > 0)
+		fprintf(stderr, "crpc: [+%.3fs] %s (pid %d)\n", n->elapsed, n->name ? n->name : "?", n->pid);
+	else
+		fprintf(stderr, "crpc: [+%.3fs] %s\n", n->elapsed, n->name ? n->name : "?");
+	return 0;
+}
+
+int crpc_cli_dispatcher(const crpc_cli *cli, crpc_dispatcher **out, crpc_error **err)
+{
+	crpc_dispatcher *d;
+
+	*out = NULL;
+	if (!cli->verbose)
+		return 0;
+	d = crpc_dispatcher_new();
+	if (!d || crpc_dispatcher_add(d, "verbose", verbose_listener, NULL) < 0) {
+		crpc_dispatcher_free(d);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "notifications", "out of memory");
+	}
+	*out = d;
+	return 0;
+}
+
+json_t *crpc_cli_json_criu(const crpc_session *s)
+{
+	json_t *o = crpc_cli_jobj();
+	char ver[96];
+
+	crpc_version_format(crpc_session_version(s), ver, sizeof(ver));
+	crpc_cli_jset(o, "path", crpc_cli_jstr(crpc_session_criu_path(s)));
+	crpc_cli_jset(o, "version", crpc_cli_jstr(ver));
+	return o;
+}
+
+static const char *yn(bool b)
+{
+	return b ? "yes" : "no";
+}
+
+void crpc_cli_print_opts(const crpc_cli *cli, const char *request, const crpc_opts *o, const char *dir)
+{
+	if (!cli->verbose)
+		return;
+	fprintf(stderr, "crpc: %s request options:\n", request);
+	if (o->pid)
+		fprintf(stderr, "crpc:   pid               %d\n", o->pid);
+	fprintf(stderr, "crpc:   images dir        %s (fd %d)\n", dir, o->images_dir_fd);
+	fprintf(stderr, "crpc:   log               %s, level %d\n", o->log_file ? o->log_file : "(CRIU default)",
+		o->log_level);
+	fprintf(stderr, "crpc:   leave running     %s\n", yn(o->leave_running));
+	fprintf(stderr, "crpc:   tcp established   %s\n", yn(o->tcp_established));
+	fprintf(stderr, "crpc:   tcp close         %s\n", yn(o->tcp_close));
+	fprintf(stderr, "crpc:   ext unix sk       %s\n", yn(o->ext_unix_sk));
+	fprintf(stderr, "crpc:   shell job         %s\n", yn(o->shell_job));
+	fprintf(stderr, "crpc:   file locks        %s\n", yn(o->file_locks));
+	fprintf(stderr, "crpc:   link remap        %s\n", yn(o->link_remap));
+	if (o->rst_sibling)
+		fprintf(stderr, "crpc:   rst sibling       yes\n");
+	if (o->ghost_limit_set)
+		fprintf(stderr, "crpc:   ghost limit       %u bytes\n", (unsigned)o->ghost_limit);
+	if (o->manage_cgroups)
+		fprintf(stderr, "crpc:   manage cgroups    %s\n",
+			o->manage_cgroups_mode == CRPC_CG_UNSET ? "(CRIU default mode)"
+								: crpc_cg_mode_name(o->manage_cgroups_mode));
+	if (o->network_lock != CRPC_NETLOCK_UNSET)
+		fprintf(stderr, "crpc:   network lock      %s\n", crpc_network_lock_name(o->network_lock));
+	for (size_t i = 0; i < o->n_external; i++)
+		fprintf(stderr, "crpc:   external          %s\n", o->external[i]);
+}
+
+json_t *crpc_cli_stats_json(const crpc_stats *st, bool restore)
+{
+	json_t *o = crpc_cli_jobj();
+	uint64_t ps = crpc_cli_page_size();
+
+	if (!restore) {
+		crpc_cli_jset(o, "freezing_time_ms", json_real(st->freezing_time / 1e3));
+		crpc_cli_jset(o, "frozen_time_ms", json_real(st->frozen_time / 1e3));
+		crpc_cli_jset(o, "memdump_time_ms", json_real(st->memdump_time / 1e3));
+		crpc_cli_jset(o, "memwrite_time_ms", json_real(st->memwrite_time / 1e3));
+		crpc_cli_jset(o, "pages_scanned", json_integer((json_int_t)st->pages_scanned));
+		crpc_cli_jset(o, "pages_skipped_parent", json_integer((json_int_t)st->pages_skipped_parent));
+		crpc_cli_jset(o, "pages_written", json_integer((json_int_t)st->pages_written));
+		crpc_cli_jset(o, "pages_lazy", json_integer((json_int_t)st->pages_lazy));
+		crpc_cli_jset(o, "bytes_scanned", json_integer((json_int_t)(st->pages_scanned * ps)));
+		crpc_cli_jset(o, "bytes_written", json_integer((json_int_t)(st->pages_written * ps)));
+	} else {
+		crpc_cli_jset(o, "forking_time_ms", json_real(st->forking_time / 1e3));
+		crpc_cli_jset(o, "restore_time_ms", json_real(st->restore_time / 1e3));
+		crpc_cli_jset(o, "pages_compared", json_integer((json_int_t)st->pages_compared));
+		crpc_cli_jset(o, "pages_skipped_cow", json_integer((json_int_t)st->pages_skipped_cow));
+		crpc_cli_jset(o, "pages_restored", json_integer((json_int_t)st->pages_restored));
+		crpc_cli_jset(o, "bytes_restored", json_integer((json_int_t)(st->pages_restored * ps)));
+	}
+	return o;
+}
+
+void crpc_cli_stats_print(FILE *f, const crpc_stats *st, bool restore)
+{
+	uint64_t ps = crpc_cli_page_size();
+	char a[32], b[32], c[32], d[32];
+
+	if (!restore) {
+		crpc_cli_fmt_us(st->freezing_time, a, sizeof(a));
+		crpc_cli_fmt_us(st->frozen_time, b, sizeof(b));
+		crpc_cli_fmt_us(st->memdump_time, c, sizeof(c));
+		crpc_cli_fmt_us(st->memwrite_time, d, sizeof(d));
+		fprintf(f, "  CRIU times:    freezing %s, frozen %s, memdump %s, memwrite %s\n", a, b, c, d);
+		crpc_cli_fmt_size(st->pages_scanned * ps, a, sizeof(a));
+		crpc_cli_fmt_size(st->pages_written * ps, b, sizeof(b));
+		fprintf(f, "  pages:         %llu scanned (%s), %llu written (%s)\n",
+			(unsigned long long)st->pages_scanned, a, (unsigned long long)st->pages_written, b);
+	} else {
+		crpc_cli_fmt_us(st->forking_time, a, sizeof(a));
+		crpc_cli_fmt_us(st->restore_time, b, sizeof(b));
+		fprintf(f, "  CRIU times:    forking %s, restore %s\n", a, b);
+		crpc_cli_fmt_size(st->pages_restored * ps, a, sizeof(a));
+		fprintf(f, "  pages:         %llu restored (%s)\n", (unsigned long long)st->pages_restored, a);
+	}
+}
