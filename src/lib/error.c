@@ -1123,3 +1123,27 @@ CRPC_API char *crpc_error_format(const crpc_error *e)
 	}
 	return sb_take(&sb);
 }
+
+void crpc_error_take_excerpt(crpc_error *e, char *excerpt, const char *source)
+{
+	char *src = source ? strdup(source) : NULL;
+
+	if (!e || (source && !src)) {
+		free(excerpt);
+		free(src);
+		return;
+	}
+	free(e->log_excerpt);
+	e->log_excerpt = excerpt;
+	free(e->log_path);
+	e->log_path = src;
+}
+
+void crpc_error_set_criu(crpc_error *e, int cr_errno, const char *cr_errmsg)
+{
+	if (!e)
+		return;
+	e->criu_errno = cr_errno;
+	if (cr_errmsg && !e->criu_errmsg)
+		e->criu_errmsg = strdup(cr_errmsg);
+}

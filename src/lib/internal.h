@@ -56,6 +56,14 @@ int crpc_opts_to_wire(const crpc_opts *o, CriuOpts *w, crpc_error **err);
 /* Free what crpc_opts_to_wire() allocated (arrays, not strings). */
 void crpc_opts_wire_release(CriuOpts *w);
 
+/* ---- errors (error.c) ---- */
+
+/* Record CRIU's own errno and message (copied) in e. */
+void crpc_error_set_criu(crpc_error *e, int cr_errno, const char *cr_errmsg);
+
+/* Give e the excerpt (taken over, freed on failure) and where it came from. */
+void crpc_error_take_excerpt(crpc_error *e, char *excerpt, const char *source);
+
 /* ---- misc (util.c) ---- */
 
 /* Monotonic time in seconds. */

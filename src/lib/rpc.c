@@ -291,11 +291,8 @@ static int fail_request(crpc_session *s, const CriuResp *r, const char *op, cons
 				       "CRIU rejected the %s request as malformed", op);
 		else
 			crpc_error_set(err, CRPC_EXIT_FAIL, cr_errno, what, "CRIU reported failure");
-		if (err && *err) {
-			(*err)->criu_errno = cr_errno;
-			if (r->cr_errmsg && !(*err)->criu_errmsg)
-				(*err)->criu_errmsg = strdup(r->cr_errmsg);
-		}
+		if (err)
+			crpc_error_set_criu(*err, cr_errno, r->cr_errmsg);
 	}
 	e = err ? *err : NULL;
 	if (!e)
@@ -460,7 +457,7 @@ static int run_operation(crpc_session *s, CriuReqType type, const crpc_opts *opt
 	req.opts = &w;
 	rc = one_shot(s, &req, d, op, n_notify, out, err);
 	crpc_opts_wire_release(&w);
-	if (rc < 0)
+	if (rc < 0 || !*out)
 		return fail_request(s, NULL, op, what, o.images_dir_fd, o.log_file, err);
 	if ((*out)->type != type || !(*out)->success) {
 		fail_request(s, *out, op, what, o.images_dir_fd, o.log_file, err);

@@ -321,10 +321,7 @@ void crpc_session_attach_output(const crpc_session *s, crpc_error *e)
 		free(excerpt);
 		return;
 	}
-	free(e->log_excerpt);
-	e->log_excerpt = excerpt;
-	free(e->log_path);
-	e->log_path = strdup("CRIU's output");
+	crpc_error_take_excerpt(e, excerpt, "CRIU's output");
 }
 
 void crpc_session_reap(crpc_session *s, unsigned timeout_ms)

@@ -96,7 +96,7 @@ void crpc_proc_comm(pid_t pid, char *buf, size_t bufsz)
 	if (bufsz == 0)
 		return;
 	snprintf(buf, bufsz, "?");
-	if (crpc_read_file_at(AT_FDCWD, path, 256, &s, &len, NULL) < 0)
+	if (crpc_read_file_at(AT_FDCWD, path, 256, &s, &len, NULL) < 0 || !s)
 		return;
 	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\0'))
 		s[--len] = '\0';
@@ -112,7 +112,7 @@ char crpc_proc_state(pid_t pid)
 	char st = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (crpc_read_file_at(AT_FDCWD, path, 4096, &s, NULL, NULL) < 0)
+	if (crpc_read_file_at(AT_FDCWD, path, 4096, &s, NULL, NULL) < 0 || !s)
 		return 0;
 	/* comm may hold spaces and parentheses: the state follows the last ')' */
 	rp = strrchr(s, ')');
