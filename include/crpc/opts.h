@@ -50,6 +50,30 @@ typedef struct crpc_version {
 	int code;
 } crpc_version;
 
+/** A list of strings that are not owned by the list. */
+typedef struct crpc_strv {
+	const char **v;
+	size_t n;
+} crpc_strv;
+
+/** Append s (not copied) to l. -1 on ENOMEM. */
+int crpc_strv_add(crpc_strv *l, const char *s, crpc_error **err);
+
+/** Free the list's array (not the strings) and empty it. */
+void crpc_strv_release(crpc_strv *l);
+
+/** An fd crpc's CRIU inherits, and the resource CRIU should use it for. */
+typedef struct crpc_inherit_fd {
+	const char *key; /**< e.g. "pipe:[12345]" or "file[...]" */
+	int fd;          /**< fd number, open in crpc without FD_CLOEXEC */
+} crpc_inherit_fd;
+
+/** A cgroup root for restore: controller (NULL: all) and path. */
+typedef struct crpc_cg_root {
+	const char *ctrl;
+	const char *path;
+} crpc_cg_root;
+
 /** Options of one request. Initialise with crpc_opts_init(). */
 typedef struct crpc_opts {
 	int pid;           /**< dump: target pid (0: unset) */
@@ -83,6 +107,31 @@ typedef struct crpc_opts {
 
 	const char **external; /**< --external resources */
 	size_t n_external;
+
+	/* Less common options, settable from the configuration file. */
+	bool auto_ext_mnt;
+	bool ext_sharing;
+	bool ext_masters;
+	bool force_irmap;
+	bool weak_sysctls;
+	bool auto_dedup;
+	bool mntns_compat_mode;
+	uint32_t empty_ns;           /**< CLONE_NEWNET or 0 */
+	const char *parent_img;      /**< relative to the images dir */
+	const char *lsm_profile;
+	const char *lsm_mount_context;
+	const char *cgroup_props;
+	const char *cgroup_props_file;
+	const char *cgroup_yard;
+	const char *freeze_cgroup;
+	crpc_strv skip_mnt;
+	crpc_strv enable_fs;
+	crpc_strv irmap_scan_paths;
+	crpc_strv cgroup_dump_controller;
+	crpc_inherit_fd *inherit_fd;
+	size_t n_inherit_fd;
+	crpc_cg_root *cg_root;
+	size_t n_cg_root;
 } crpc_opts;
 
 /** Reset o to "nothing set". */
@@ -91,7 +140,11 @@ void crpc_opts_init(crpc_opts *o);
 /** Append an external resource (the string is not copied). -1 on ENOMEM. */
 int crpc_opts_add_external(crpc_opts *o, const char *res, crpc_error **err);
 
-/** Free what crpc_opts_add_external() allocated (not the strings). */
+/** Append an inherited fd / a cgroup root (strings not copied). -1 on ENOMEM. */
+int crpc_opts_add_inherit_fd(crpc_opts *o, const char *key, int fd, crpc_error **err);
+int crpc_opts_add_cg_root(crpc_opts *o, const char *ctrl, const char *path, crpc_error **err);
+
+/** Free the arrays the crpc_opts_add_*() and list fields hold (not the strings). */
 void crpc_opts_release(crpc_opts *o);
 
 /**

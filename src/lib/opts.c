@@ -32,11 +32,63 @@ CRPC_API int crpc_opts_add_external(crpc_opts *o, const char *res, crpc_error **
 	return 0;
 }
 
+CRPC_API int crpc_strv_add(crpc_strv *l, const char *s, crpc_error **err)
+{
+	const char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+
+	if (!v)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "options", "out of memory");
+	l->v = v;
+	v[l->n++] = s;
+	return 0;
+}
+
+CRPC_API void crpc_strv_release(crpc_strv *l)
+{
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+CRPC_API int crpc_opts_add_inherit_fd(crpc_opts *o, const char *key, int fd, crpc_error **err)
+{
+	crpc_inherit_fd *v = realloc(o->inherit_fd, (o->n_inherit_fd + 1) * sizeof(*v));
+
+	if (!v)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "options", "out of memory");
+	o->inherit_fd = v;
+	v[o->n_inherit_fd].key = key;
+	v[o->n_inherit_fd++].fd = fd;
+	return 0;
+}
+
+CRPC_API int crpc_opts_add_cg_root(crpc_opts *o, const char *ctrl, const char *path, crpc_error **err)
+{
+	crpc_cg_root *v = realloc(o->cg_root, (o->n_cg_root + 1) * sizeof(*v));
+
+	if (!v)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "options", "out of memory");
+	o->cg_root = v;
+	v[o->n_cg_root].ctrl = ctrl;
+	v[o->n_cg_root++].path = path;
+	return 0;
+}
+
 CRPC_API void crpc_opts_release(crpc_opts *o)
 {
 	free(o->external);
 	o->external = NULL;
 	o->n_external = 0;
+	crpc_strv_release(&o->skip_mnt);
+	crpc_strv_release(&o->enable_fs);
+	crpc_strv_release(&o->irmap_scan_paths);
+	crpc_strv_release(&o->cgroup_dump_controller);
+	free(o->inherit_fd);
+	o->inherit_fd = NULL;
+	o->n_inherit_fd = 0;
+	free(o->cg_root);
+	o->cg_root = NULL;
+	o->n_cg_root = 0;
 }
 
 /*
@@ -206,6 +258,20 @@ CRPC_API const char *crpc_network_lock_name(crpc_network_lock m)
 	return netlock_names[m];
 }
 
+/* Point a wire string array at a list of strings (the strings are shared). */
+static int strv_to_wire(const char *const *v, size_t n, char ***out, size_t *n_out)
+{
+	if (!n)
+		return 0;
+	*out = calloc(n, sizeof(char *));
+	if (!*out)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		(*out)[i] = (char *)v[i];
+	*n_out = n;
+	return 0;
+}
+
 #define SET_BOOL(field)                              \
 	do {                                         \
 		if (o->field) {                      \
@@ -261,15 +327,66 @@ int crpc_opts_to_wire(const crpc_opts *o, CriuOpts *w, crpc_error **err)
 		w->timeout = o->timeout;
 	}
 	w->root = (char *)o->root;
-	if (o->n_external) {
-		w->external = calloc(o->n_external, sizeof(char *));
-		if (!w->external)
-			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "options", "out of memory");
-		for (size_t i = 0; i < o->n_external; i++)
-			w->external[i] = (char *)o->external[i];
-		w->n_external = o->n_external;
+	SET_BOOL(auto_ext_mnt);
+	SET_BOOL(ext_sharing);
+	SET_BOOL(ext_masters);
+	SET_BOOL(force_irmap);
+	SET_BOOL(weak_sysctls);
+	SET_BOOL(auto_dedup);
+	SET_BOOL(mntns_compat_mode);
+	if (o->empty_ns) {
+		w->has_empty_ns = 1;
+		w->empty_ns = o->empty_ns;
+	}
+	w->parent_img = (char *)o->parent_img;
+	w->lsm_profile = (char *)o->lsm_profile;
+	w->lsm_mount_context = (char *)o->lsm_mount_context;
+	w->cgroup_props = (char *)o->cgroup_props;
+	w->cgroup_props_file = (char *)o->cgroup_props_file;
+	w->cgroup_yard = (char *)o->cgroup_yard;
+	w->freeze_cgroup = (char *)o->freeze_cgroup;
+
+	/* The wire arrays only point at o's strings; crpc_opts_wire_release() frees them. */
+	if (strv_to_wire(o->external, o->n_external, &w->external, &w->n_external) < 0 ||
+	    strv_to_wire(o->skip_mnt.v, o->skip_mnt.n, &w->skip_mnt, &w->n_skip_mnt) < 0 ||
+	    strv_to_wire(o->enable_fs.v, o->enable_fs.n, &w->enable_fs, &w->n_enable_fs) < 0 ||
+	    strv_to_wire(o->irmap_scan_paths.v, o->irmap_scan_paths.n, &w->irmap_scan_paths,
+			 &w->n_irmap_scan_paths) < 0 ||
+	    strv_to_wire(o->cgroup_dump_controller.v, o->cgroup_dump_controller.n,
+			 &w->cgroup_dump_controller, &w->n_cgroup_dump_controller) < 0)
+		goto nomem;
+	if (o->n_inherit_fd) {
+		w->inherit_fd = calloc(o->n_inherit_fd, sizeof(*w->inherit_fd));
+		if (!w->inherit_fd)
+			goto nomem;
+		w->n_inherit_fd = o->n_inherit_fd;
+		for (size_t i = 0; i < o->n_inherit_fd; i++) {
+			w->inherit_fd[i] = malloc(sizeof(InheritFd));
+			if (!w->inherit_fd[i])
+				goto nomem;
+			inherit_fd__init(w->inherit_fd[i]);
+			w->inherit_fd[i]->key = (char *)o->inherit_fd[i].key;
+			w->inherit_fd[i]->fd = o->inherit_fd[i].fd;
+		}
+	}
+	if (o->n_cg_root) {
+		w->cg_root = calloc(o->n_cg_root, sizeof(*w->cg_root));
+		if (!w->cg_root)
+			goto nomem;
+		w->n_cg_root = o->n_cg_root;
+		for (size_t i = 0; i < o->n_cg_root; i++) {
+			w->cg_root[i] = malloc(sizeof(CgroupRoot));
+			if (!w->cg_root[i])
+				goto nomem;
+			cgroup_root__init(w->cg_root[i]);
+			w->cg_root[i]->ctrl = (char *)o->cg_root[i].ctrl;
+			w->cg_root[i]->path = (char *)o->cg_root[i].path;
+		}
 	}
 	return 0;
+nomem:
+	crpc_opts_wire_release(w);
+	return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "options", "out of memory");
 }
 
 void crpc_opts_wire_release(CriuOpts *w)
@@ -277,4 +394,26 @@ void crpc_opts_wire_release(CriuOpts *w)
 	free(w->external);
 	w->external = NULL;
 	w->n_external = 0;
+	free(w->skip_mnt);
+	w->skip_mnt = NULL;
+	w->n_skip_mnt = 0;
+	free(w->enable_fs);
+	w->enable_fs = NULL;
+	w->n_enable_fs = 0;
+	free(w->irmap_scan_paths);
+	w->irmap_scan_paths = NULL;
+	w->n_irmap_scan_paths = 0;
+	free(w->cgroup_dump_controller);
+	w->cgroup_dump_controller = NULL;
+	w->n_cgroup_dump_controller = 0;
+	for (size_t i = 0; w->inherit_fd && i < w->n_inherit_fd; i++)
+		free(w->inherit_fd[i]);
+	free(w->inherit_fd);
+	w->inherit_fd = NULL;
+	w->n_inherit_fd = 0;
+	for (size_t i = 0; w->cg_root && i < w->n_cg_root; i++)
+		free(w->cg_root[i]);
+	free(w->cg_root);
+	w->cg_root = NULL;
+	w->n_cg_root = 0;
 }

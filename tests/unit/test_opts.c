@@ -216,6 +216,55 @@ static void test_opts_to_wire(void **state)
 	crpc_opts_release(&o);
 }
 
+static void test_opts_lists_to_wire(void **state)
+{
+	crpc_opts o;
+	CriuOpts w = CRIU_OPTS__INIT;
+	CriuOpts *back;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	crpc_opts_init(&o);
+	o.images_dir_fd = 3;
+	o.auto_ext_mnt = true;
+	o.empty_ns = 0x40000000;
+	o.parent_img = "../pre1";
+	o.freeze_cgroup = "/sys/fs/cgroup/freezer/job";
+	assert_int_equal(crpc_strv_add(&o.skip_mnt, "/proc/sys", NULL), 0);
+	assert_int_equal(crpc_strv_add(&o.enable_fs, "fuse", NULL), 0);
+	assert_int_equal(crpc_strv_add(&o.enable_fs, "nfs", NULL), 0);
+	assert_int_equal(crpc_opts_add_inherit_fd(&o, "pipe:[123]", 5, NULL), 0);
+	assert_int_equal(crpc_opts_add_cg_root(&o, "cpu", "/restored", NULL), 0);
+	assert_int_equal(crpc_opts_add_cg_root(&o, NULL, "/all", NULL), 0);
+	assert_int_equal(crpc_opts_to_wire(&o, &w, NULL), 0);
+	len = criu_opts__get_packed_size(&w);
+	buf = malloc(len);
+	assert_non_null(buf);
+	criu_opts__pack(&w, buf);
+	back = criu_opts__unpack(NULL, len, buf);
+	assert_non_null(back);
+	assert_true(back->has_auto_ext_mnt && back->auto_ext_mnt);
+	assert_int_equal(back->empty_ns, 0x40000000);
+	assert_string_equal(back->parent_img, "../pre1");
+	assert_string_equal(back->freeze_cgroup, "/sys/fs/cgroup/freezer/job");
+	assert_int_equal(back->n_skip_mnt, 1);
+	assert_string_equal(back->skip_mnt[0], "/proc/sys");
+	assert_int_equal(back->n_enable_fs, 2);
+	assert_string_equal(back->enable_fs[1], "nfs");
+	assert_int_equal(back->n_inherit_fd, 1);
+	assert_string_equal(back->inherit_fd[0]->key, "pipe:[123]");
+	assert_int_equal(back->inherit_fd[0]->fd, 5);
+	assert_int_equal(back->n_cg_root, 2);
+	assert_string_equal(back->cg_root[0]->ctrl, "cpu");
+	assert_null(back->cg_root[1]->ctrl);
+	assert_string_equal(back->cg_root[1]->path, "/all");
+	criu_opts__free_unpacked(back, NULL);
+	free(buf);
+	crpc_opts_wire_release(&w);
+	crpc_opts_release(&o);
+}
+
 static void test_opts_defaults_on_wire(void **state)
 {
 	crpc_opts o;
@@ -336,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_version_parse),
 		cmocka_unit_test(test_version_gating),
 		cmocka_unit_test(test_opts_to_wire),
+		cmocka_unit_test(test_opts_lists_to_wire),
 		cmocka_unit_test(test_opts_defaults_on_wire),
 		cmocka_unit_test(test_dispatcher_order_and_abort),
 		cmocka_unit_test(test_dispatcher_non_abortable_warns),
