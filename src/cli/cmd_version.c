@@ -8,8 +8,8 @@ const char crpc_help_version[] =
 	"Usage: crpc version [OPTIONS]\n"
 	"\n"
 	"Print crpc's version, then start CRIU ('criu swrk') and print the version it\n"
-	"reports and the binary it runs. If CRIU cannot be started, crpc's version is\n"
-	"still printed, followed by the reason.\n"
+	"reports and the binary it runs. If CRIU cannot be started, crpc's version and\n"
+	"the reason are printed on stderr (with --json: in the JSON document).\n"
 	"\n"
 	"Options:\n" CRPC_CLI_HELP_COMMON
 	"\n"
@@ -39,10 +39,6 @@ int crpc_cmd_version(crpc_cli *cli, int argc, char **argv)
 	if (optind < argc)
 		return crpc_cli_usage(cli, true, "unexpected argument '%s'", argv[optind]);
 
-	if (!cli->json) {
-		printf("crpc %s\n", crpc_version_string());
-		fflush(stdout);
-	}
 	crpc_obj = crpc_cli_jobj();
 	crpc_cli_jset(crpc_obj, "version", crpc_cli_jstr(crpc_version_string()));
 
@@ -53,6 +49,9 @@ int crpc_cmd_version(crpc_cli *cli, int argc, char **argv)
 		if (err && err->exit_class == CRPC_EXIT_FAIL)
 			err->exit_class = CRPC_EXIT_ENV;
 		crpc_cli_jset(extra, "crpc", crpc_obj);
+		/* on failure stdout stays empty (or holds the JSON document) */
+		if (!cli->json)
+			fprintf(stderr, "crpc %s\n", crpc_version_string());
 		rc = crpc_cli_fail(cli, err, extra, NULL);
 		crpc_error_free(err);
 		return rc;
@@ -68,6 +67,7 @@ int crpc_cmd_version(crpc_cli *cli, int argc, char **argv)
 		rc = crpc_cli_emit(doc) < 0 ? CRPC_EXIT_FAIL : 0;
 	} else {
 		json_decref(crpc_obj);
+		printf("crpc %s\n", crpc_version_string());
 		printf("CRIU %s at %s\n", ver, crpc_session_criu_path(s));
 		rc = 0;
 	}

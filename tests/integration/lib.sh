@@ -40,21 +40,47 @@ track() {
 }
 
 # Processes whose command line or environment mention $TMP: ours.
+# Shell builtins only: a fork per process makes this take seconds.
 our_pids() {
 	local p
+	local -a a
 	for p in /proc/[0-9]*; do
 		p=${p#/proc/}
 		[ "$p" = "$$" ] && continue
-		if grep -qsF "$TMP" "/proc/$p/cmdline" 2>/dev/null ||
-			grep -qsF "CRPC_TEST_TMP=$TMP" "/proc/$p/environ" 2>/dev/null; then
+		a=()
+		{ mapfile -d '' a <"/proc/$p/cmdline"; } 2>/dev/null || true
+		if [[ "${a[*]}" == *"$TMP"* ]]; then
+			echo "$p"
+			continue
+		fi
+		a=()
+		{ mapfile -d '' a <"/proc/$p/environ"; } 2>/dev/null || true
+		if [[ "${a[*]}" == *"CRPC_TEST_TMP=$TMP"* ]]; then
 			echo "$p"
 		fi
+	done
+}
+
+# stray_pids: processes of ours (see our_pids) that are neither tracked nor
+# children of tracked ones (a counter's sleep or mv) and do not end within
+# a second: what a command under test left running.
+stray_pids() {
+	local p line rest ppid
+	for p in $(our_pids); do
+		case " ${TRACKED_PIDS[*]} " in *" $p "*) continue ;; esac
+		{ read -r line <"/proc/$p/stat"; } 2>/dev/null || continue
+		rest=${line##*) }
+		read -r _ ppid _ <<<"$rest"
+		case " ${TRACKED_PIDS[*]} " in *" $ppid "*) continue ;; esac
+		wait_gone "$p" 1 && continue
+		echo "$p"
 	done
 }
 
 cleanup() {
 	local rc=$? p pids tries
 	set +e
+	disown -a 2>/dev/null # no "Killed" notices for the jobs ended below
 	for tries in 1 2 3 4 5; do
 		pids="${TRACKED_PIDS[*]} $(our_pids)"
 		pids=$(echo "$pids" | tr ' ' '\n' | grep -E '^[0-9]+$' | sort -u)
@@ -79,22 +105,40 @@ trap 'exit 130' INT TERM
 
 # wait_gone PID SECONDS: wait until /proc/PID is gone (zombies included).
 wait_gone() {
-	local pid=$1 secs=${2:-10} i
-	for ((i = 0; i < secs * 20; i++)); do
-		[ -e "/proc/$pid" ] || return 0
+	local pid=$1 end
+	end=$((${EPOCHREALTIME//[.,]/} + ${2:-10} * 1000000))
+	while [ -e "/proc/$pid" ]; do
+		((${EPOCHREALTIME//[.,]/} < end)) || return 1
 		sleep 0.05
 	done
-	return 1
+	return 0
 }
 
-# wait_for COND_CMD SECONDS: poll a command until it succeeds.
+# session_gone SID: no process (zombies included) is left in session SID.
+# Until then the number SID stays taken (as a session ID) and CRIU cannot
+# give it to a restored process, e.g. after killing a restored session
+# leader whose current child lingers as a zombie of PID 1.
+session_gone() {
+	local f line rest sid
+	for f in /proc/[0-9]*/stat; do
+		{ read -r line <"$f"; } 2>/dev/null || continue
+		rest=${line##*) }
+		read -r _ _ _ sid _ <<<"$rest"
+		[ "$sid" = "$1" ] && return 1
+	done
+	return 0
+}
+
+# wait_for COND_CMD SECONDS: poll a command until it succeeds. The time
+# limit is wall-clock time: forks are slow on some machines.
 wait_for() {
-	local secs=$2 i
-	for ((i = 0; i < secs * 20; i++)); do
+	local end
+	end=$((${EPOCHREALTIME//[.,]/} + $2 * 1000000))
+	while :; do
 		if eval "$1"; then return 0; fi
+		((${EPOCHREALTIME//[.,]/} < end)) || return 1
 		sleep 0.05
 	done
-	return 1
 }
 
 # proc_state PID: the state letter (R, S, T, Z...) or empty.
@@ -128,8 +172,12 @@ expect_exit() {
 	local want=$1 rc=0
 	shift
 	"$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-	OUT=$(cat "$TMP/out")
-	ERR=$(cat "$TMP/err")
+	# read like $(cat FILE), without starting programs (slow here)
+	OUT='' ERR=''
+	IFS= read -r -d '' OUT <"$TMP/out" || true
+	IFS= read -r -d '' ERR <"$TMP/err" || true
+	while [[ $OUT == *$'\n' ]]; do OUT=${OUT%$'\n'}; done
+	while [[ $ERR == *$'\n' ]]; do ERR=${ERR%$'\n'}; done
 	if [ "$rc" -ne "$want" ]; then
 		echo "--- stdout:" >&2
 		echo "$OUT" >&2
@@ -157,4 +205,11 @@ assert_not_contains() {
 # json_get FILE EXPR: read a value from a JSON document with python3.
 json_get() {
 	/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"d": d}))' "$1" "$2"
+}
+
+# json_assert FILE [--exit CODE] EXPR...: FILE holds one JSON object for
+# which every Python expression EXPR over it (as d) is true; see
+# helpers/json_assert.py. One python start for many checks.
+json_assert() {
+	/usr/bin/python3 "$CRPC_SRC/tests/integration/helpers/json_assert.py" "$@"
 }
