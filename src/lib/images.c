@@ -367,11 +367,18 @@ static int task_from_entry(const PstreeEntry *pe, crpc_task *t, size_t index, co
 		t->threads[0] = t->pid;
 		return 0;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (pid_from_wire(pe->threads[i], &t->threads[i]) < 0)
-			return fail(err, 0, op, NULL,
-				    "%s is corrupt: task %zu (PID %d) has thread id %" PRIu32,
-				    PSTREE_NAME, index + 1, (int)t->pid, pe->threads[i]);
+	/*
+	 * A zombie has no threads left to record: CRIU writes a placeholder
+	 * (0xdeadbeef) there. Ids that cannot be PIDs are skipped; the task's
+	 * own PID always stands for it.
+	 */
+	t->n_threads = 0;
+	for (size_t i = 0; i < n; i++)
+		if (pid_from_wire(pe->threads[i], &t->threads[t->n_threads]) == 0)
+			t->n_threads++;
+	if (t->n_threads == 0) {
+		t->threads[0] = t->pid;
+		t->n_threads = 1;
 	}
 	return 0;
 }

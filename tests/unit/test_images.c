@@ -501,7 +501,6 @@ static void test_check_pstree_bad_pid(void **state)
 {
 	struct fixture *f = *state;
 	struct buf b = { 0 };
-	uint32_t th[] = { 7, 0x80000000u };
 
 	write_inventory(f->dirfd);
 	buf_pstree_magics(&b);
@@ -509,10 +508,30 @@ static void test_check_pstree_bad_pid(void **state)
 	write_buf(f->dirfd, "pstree.img", &b);
 	expect_check_fails(f, "pstree.img is corrupt", "task 1 has PID 0", NULL);
 
+}
+
+/* CRIU records a zombie's threads as a placeholder (0xdeadbeef): not an error. */
+static void test_pstree_zombie_placeholder_thread(void **state)
+{
+	struct fixture *f = *state;
+	struct buf b = { 0 };
+	uint32_t th[] = { 7, 0x80000000u };
+	uint32_t zombie[] = { 0xdeadbeefu };
+	crpc_pstree t = { 0 };
+
+	write_inventory(f->dirfd);
 	buf_pstree_magics(&b);
 	buf_pstree_entry(&b, 7, 0, 7, 7, th, 2);
+	buf_pstree_entry(&b, 8, 7, 7, 7, zombie, 1);
 	write_buf(f->dirfd, "pstree.img", &b);
-	expect_check_fails(f, "pstree.img is corrupt", "thread id 2147483648", NULL);
+	assert_int_equal(crpc_images_check(f->dirfd, f->path, NULL), 0);
+	assert_int_equal(crpc_pstree_read(f->dirfd, &t, NULL), 0);
+	assert_int_equal(t.n_tasks, 2);
+	assert_int_equal(t.tasks[0].n_threads, 1);
+	assert_int_equal(t.tasks[0].threads[0], 7);
+	assert_int_equal(t.tasks[1].n_threads, 1);
+	assert_int_equal(t.tasks[1].threads[0], 8);
+	crpc_pstree_release(&t);
 }
 
 static void test_check_pstree_symlink(void **state)
@@ -1128,6 +1147,7 @@ int main(void)
 		T(test_check_pstree_zero_entries),
 		T(test_check_pstree_undecodable),
 		T(test_check_pstree_bad_pid),
+		T(test_pstree_zombie_placeholder_thread),
 		T(test_check_pstree_symlink),
 		T(test_check_pstree_fifo),
 		T(test_check_in_progress),
