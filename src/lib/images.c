@@ -368,14 +368,21 @@ static int task_from_entry(const PstreeEntry *pe, crpc_task *t, size_t index, co
 		return 0;
 	}
 	/*
-	 * A zombie has no threads left to record: CRIU writes a placeholder
-	 * (0xdeadbeef) there. Ids that cannot be PIDs are skipped; the task's
-	 * own PID always stands for it.
+	 * A zombie has no threads left to record and CRIU leaves whatever
+	 * value happens to be there. Ids that cannot be PIDs are skipped, a
+	 * list without the task's own PID is ignored, and the task's own PID
+	 * always stands for it.
 	 */
 	t->n_threads = 0;
 	for (size_t i = 0; i < n; i++)
 		if (pid_from_wire(pe->threads[i], &t->threads[t->n_threads]) == 0)
 			t->n_threads++;
+	/* A real thread list holds the task itself; anything else is filler. */
+	for (size_t i = 0; i < t->n_threads; i++)
+		if (t->threads[i] == t->pid)
+			goto have_self;
+	t->n_threads = 0;
+have_self:
 	if (t->n_threads == 0) {
 		t->threads[0] = t->pid;
 		t->n_threads = 1;
@@ -633,6 +640,103 @@ static bool zombie_has_threads(pid_t pid)
 	return threads > 1;
 }
 
+static bool pid_needed(const crpc_pstree *t, pid_t pid)
+{
+	for (size_t i = 0; i < t->n_tasks; i++) {
+		if (t->tasks[i].pid == pid)
+			return true;
+		for (size_t j = 0; j < t->tasks[i].n_threads; j++)
+			if (t->tasks[i].threads[j] == pid)
+				return true;
+	}
+	return false;
+}
+
+/* State, process group and session of a process, from /proc/PID/stat. */
+static bool proc_group_ids(const char *pid, char *state, pid_t *pgid, pid_t *sid)
+{
+	char path[64], buf[1024];
+	const char *rp;
+	int fd, pg, se, pp;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	rp = strrchr(buf, ')');
+	if (!rp || sscanf(rp + 1, " %c %d %d %d", state, &pp, &pg, &se) != 4)
+		return false;
+	*pgid = pg;
+	*sid = se;
+	return true;
+}
+
+/*
+ * A PID is also held by a process group or session that carries its number:
+ * the kernel refuses to hand it out again until the last member is gone. Find
+ * a process outside the tree still using a needed PID that way. Returns 0 when
+ * none, 1 when only zombies do (they may be reaped soon), -1 with *err set
+ * when a live process does.
+ */
+static int group_holder(const crpc_pstree *t, const char *op, pid_t *zombie_pid, pid_t *held,
+			crpc_error **err)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int found = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		char state, comm[64];
+		pid_t pgid, sid, pid, which;
+		crpc_error *e = NULL;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		if (!proc_group_ids(de->d_name, &state, &pgid, &sid))
+			continue;
+		pid = (pid_t)atoi(de->d_name);
+		if (pid_needed(t, pid))
+			continue;
+		which = pid_needed(t, sid) ? sid : pid_needed(t, pgid) ? pgid : 0;
+		if (!which)
+			continue;
+		if (state == 'Z' || state == 'X') {
+			*zombie_pid = pid;
+			*held = which;
+			found = 1;
+			continue;
+		}
+		closedir(d);
+		crpc_proc_comm(pid, comm, sizeof(comm));
+		crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op,
+			       "PID %d needed by the checkpoint is still in use as the %s ID of a "
+			       "running process: %s (PID %d)", (int)which,
+			       which == sid ? "session" : "process group", comm, (int)pid);
+		if (e) {
+			e->cause = CRPC_CAUSE_PID_IN_USE;
+			crpc_error_set_hint(e, "end %s (PID %d) and restore again, or restore into a "
+					       "new PID namespace", comm, (int)pid);
+		}
+		if (err && !*err)
+			*err = e;
+		else
+			crpc_error_free(e);
+		return -1;
+	}
+	closedir(d);
+	return found;
+}
+
 CRPC_API int crpc_pstree_pids_free(const crpc_pstree *t, unsigned wait_ms, crpc_error **err)
 {
 	const char *op = "checking the checkpoint's PIDs are free";
@@ -672,7 +776,37 @@ CRPC_API int crpc_pstree_pids_free(const crpc_pstree *t, unsigned wait_ms, crpc_
 			}
 		}
 	}
-	return 0;
+	for (;;) {
+		pid_t zombie = 0, held = 0;
+		int r = group_holder(t, op, &zombie, &held, err);
+		double left;
+
+		if (r <= 0)
+			return r;
+		left = deadline - crpc_now();
+		if (left <= 0) {
+			crpc_error *e = NULL;
+
+			pid_zombie(zombie, wait_ms, op, &e);
+			if (e) {
+				char *m = NULL;
+
+				if (asprintf(&m, "PID %d needed by the checkpoint is still the session "
+						 "or process group ID of a zombie (PID %d) that was not "
+						 "reaped within %g s", (int)held, (int)zombie,
+					     wait_ms / 1000.0) >= 0) {
+					free(e->message);
+					e->message = m;
+				}
+			}
+			if (err && !*err)
+				*err = e;
+			else
+				crpc_error_free(e);
+			return -1;
+		}
+		sleep_ms(left * 1000 < ZOMBIE_POLL_MS ? (unsigned)(left * 1000) + 1 : ZOMBIE_POLL_MS);
+	}
 }
 
 CRPC_API int crpc_images_size(int dir_fd, uint64_t *bytes, crpc_error **err)

@@ -705,6 +705,64 @@ static void test_pids_free_free(void **state)
 	assert_int_equal(crpc_pstree_pids_free(NULL, 0, &e), 0);
 }
 
+/*
+ * A session leader that exited while a member of its session lives on: its
+ * PID is gone from /proc but still taken as the session ID.
+ */
+static void test_pids_free_session_held(void **state)
+{
+	struct fixture *f = *state;
+	struct one_task o;
+	crpc_error *e = NULL;
+	int p[2], st;
+	pid_t leader, member = 0;
+
+	assert_int_equal(pipe(p), 0);
+	leader = fork();
+	assert_true(leader >= 0);
+	if (leader == 0) {
+		pid_t m;
+
+		close(p[0]);
+		if (setsid() < 0)
+			_exit(1);
+		m = fork();
+		if (m == 0) {
+			pause();
+			_exit(0);
+		}
+		if (write(p[1], &m, sizeof(m)) != (ssize_t)sizeof(m))
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &member, sizeof(member)), (ssize_t)sizeof(member));
+	close(p[0]);
+	assert_int_equal(waitpid(leader, &st, 0), leader);
+	f->child = member; /* teardown ends it if an assertion fails */
+
+	one_task(&o, leader, 0);
+	assert_int_equal(crpc_pstree_pids_free(&o.tree, 0, &e), -1);
+	assert_non_null(e);
+	assert_int_equal(e->cause, CRPC_CAUSE_PID_IN_USE);
+	assert_non_null(strstr(e->message, "session ID"));
+	crpc_error_free(e);
+	e = NULL;
+
+	/* once the last member is gone (and reaped by init), the PID is free */
+	kill(member, SIGKILL);
+	f->child = 0;
+	for (int i = 0; i < 400 && access("/proc/self", F_OK) == 0; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d", (int)member);
+		if (access(path, F_OK) < 0)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(crpc_pstree_pids_free(&o.tree, 3000, &e), 0);
+}
+
 static void test_pids_free_self(void **state)
 {
 	struct one_task o;
@@ -1156,6 +1214,7 @@ int main(void)
 		T(test_pstree_read_errors),
 		T(test_images_size),
 		T(test_pids_free_free),
+		T(test_pids_free_session_held),
 		T(test_pids_free_self),
 		T(test_pids_free_thread),
 		T(test_pids_free_zombie_reaped),
