@@ -8,7 +8,9 @@
 #ifndef CRPC_CRPC_H
 #define CRPC_CRPC_H
 
+#include "crpc/config.h"
 #include "crpc/error.h"
+#include "crpc/hooks.h"
 #include "crpc/images.h"
 #include "crpc/notify.h"
 #include "crpc/opts.h"

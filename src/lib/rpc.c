@@ -281,9 +281,11 @@ static int fail_request(crpc_session *s, const CriuResp *r, const char *op, cons
 			int dirfd, const char *log_file, crpc_error **err)
 {
 	char logp[PATH_MAX + 64];
+	/* A listener (a hook) refused a notification: its reason is the cause. */
+	bool listener_failed = r && err && *err;
 	crpc_error *e;
 
-	if (r) {
+	if (r && !listener_failed) {
 		int cr_errno = r->has_cr_errno ? r->cr_errno : 0;
 
 		if (r->type == CRIU_REQ_TYPE__EMPTY)
@@ -301,6 +303,11 @@ static int fail_request(crpc_session *s, const CriuResp *r, const char *op, cons
 		log_path_of(dirfd, log_file, logp, sizeof(logp));
 		if (logp[0])
 			crpc_error_attach_log(e, logp);
+	}
+	if (listener_failed) {
+		if (r->has_cr_errno || r->cr_errmsg)
+			crpc_error_set_criu(e, r->has_cr_errno ? r->cr_errno : 0, r->cr_errmsg);
+		return -1;
 	}
 	crpc_session_attach_output(s, e);
 	crpc_error_classify(e, op);
