@@ -25,7 +25,8 @@ const char crpc_help_dump[] =
 	"Options:\n"
 	"  -R, --leave-running     keep the process tree running after the dump\n"
 	"      --tcp-established   checkpoint established TCP connections\n"
-	"      --tcp-close         do not checkpoint TCP connections, close them on restore\n"
+	"      --tcp-close         do not save the state of TCP connections (restore will\n"
+	"                          close them)\n"
 	"      --ext-unix-sk       allow UNIX sockets connected to processes outside the tree\n"
 	"      --shell-job         allow a tree started from a shell (tty/session from outside)\n"
 	"      --file-locks        checkpoint file locks\n"
@@ -837,7 +838,9 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 	crpc_cli_print_opts(cli, "dump", &c.opts, c.dir_real ? c.dir_real : c.dir);
 	crpc_cli_info(cli, "dumping PID %d (%s) into %s", (int)c.pid, c.comm, c.dir);
 
-	if (crpc_session_dump(s, &c.opts, d, &res, &err) < 0) {
+	rc = crpc_session_dump(s, &c.opts, d, &res, &err);
+	crpc_cli_dispatcher_warnings(cli, d);
+	if (rc < 0) {
 		char logp[PATH_MAX + 16];
 
 		if (err && !err->log_excerpt) {

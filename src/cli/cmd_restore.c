@@ -51,7 +51,9 @@ const char crpc_help_restore[] =
 	"  crpc restore --wait /var/tmp/ckpt; echo \"exit status $?\"\n"
 	"  crpc restore --json --pid-wait 10 /var/tmp/ckpt\n"
 	"\n" CRPC_CLI_HELP_EXIT_CODES
-	"With --wait, once the tree is restored the exit code is the restored root's.\n";
+	"With --wait, once the tree is restored the exit code is the restored root's.\n"
+	"A signal crpc was started with as ignored (e.g. SIGINT in a background job of\n"
+	"a script) stays ignored and is not forwarded.\n";
 
 enum {
 	OPT_PID_WAIT = CLI_OPT_FIRST_CMD,
@@ -470,7 +472,9 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	crpc_cli_info(cli, "restoring %zu process(es) from %s, root PID %d", c.tree.n_tasks, c.dir,
 		      (int)c.tree.tasks[0].pid);
 
-	if (crpc_session_restore(s, &c.opts, d, &res, &err) < 0) {
+	rc = crpc_session_restore(s, &c.opts, d, &res, &err);
+	crpc_cli_dispatcher_warnings(cli, d);
+	if (rc < 0) {
 		if (err && !err->log_excerpt) {
 			char logp[PATH_MAX + 16];
 

@@ -338,8 +338,15 @@ int crpc_cli_fail(crpc_cli *cli, const crpc_error *e, json_t *extra, const char 
 			json_object_foreach(extra, key, v)
 				crpc_cli_jset(doc, key, json_incref(v));
 		}
-		if (e)
+		if (e) {
 			crpc_cli_jset(doc, "error", crpc_cli_error_json(e));
+		} else {
+			json_t *eo = crpc_cli_jobj();
+
+			crpc_cli_jset(eo, "message", crpc_cli_jstr("failed (no details available)"));
+			crpc_cli_jset(eo, "exit_code", json_integer(rc));
+			crpc_cli_jset(doc, "error", eo);
+		}
 		crpc_cli_emit(doc);
 	}
 	json_decref(extra);
@@ -567,6 +574,14 @@ static int verbose_listener(crpc_notify *n, void *userdata, crpc_error **err)
 	else
 		fprintf(stderr, "crpc: [+%.3fs] %s\n", n->elapsed, n->name ? n->name : "?");
 	return 0;
+}
+
+void crpc_cli_dispatcher_warnings(const crpc_cli *cli, const crpc_dispatcher *d)
+{
+	if (!d)
+		return;
+	for (const char *const *w = crpc_dispatcher_warnings(d); w && *w; w++)
+		crpc_cli_warn(cli, "%s", *w);
 }
 
 int crpc_cli_dispatcher(const crpc_cli *cli, crpc_dispatcher **out, crpc_error **err)
