@@ -148,6 +148,14 @@ int crpc_opts_add_cg_root(crpc_opts *o, const char *ctrl, const char *path, crpc
 void crpc_opts_release(crpc_opts *o);
 
 /**
+ * Fill in dst the options it leaves unset from `under` (e.g. the
+ * configuration file under the command line): a flag set in either is set,
+ * a value set in dst wins, lists get under's entries appended. Strings are
+ * shared, not copied. -1 on ENOMEM.
+ */
+int crpc_opts_merge(crpc_opts *dst, const crpc_opts *under, crpc_error **err);
+
+/**
  * Check that every option set in o is understood by CRIU version v (NULL:
  * unknown, accept all). On refusal, the error names the option, the version
  * that introduced it and the running version; its exit class is

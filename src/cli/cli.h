@@ -24,6 +24,8 @@ enum {
 	CLI_OPT_JSON = 0x100,
 	CLI_OPT_VERSION,
 	CLI_OPT_CRIU,
+	CLI_OPT_CONFIG,
+	CLI_OPT_NO_CONFIG,
 	CLI_OPT_FIRST_CMD = 0x200, /* commands number their own options from here */
 };
 
@@ -33,12 +35,18 @@ enum {
 	{ "json", no_argument, NULL, CLI_OPT_JSON },                   \
 	{ "verbose", no_argument, NULL, 'v' },                         \
 	{ "version", no_argument, NULL, CLI_OPT_VERSION },             \
-	{ "criu", required_argument, NULL, CLI_OPT_CRIU }
+	{ "criu", required_argument, NULL, CLI_OPT_CRIU },              \
+	{ "config", required_argument, NULL, CLI_OPT_CONFIG },          \
+	{ "no-config", no_argument, NULL, CLI_OPT_NO_CONFIG }
 
 /* Help text for the options above. */
 #define CRPC_CLI_HELP_COMMON                                                            \
 	"      --criu PATH         CRIU binary to run (default: $CRPC_CRIU, else 'criu'\n"  \
 	"                          found on PATH)\n"                                        \
+	"      --config FILE       read the configuration from FILE (default: $CRPC_CONFIG,\n" \
+	"                          else ~/.config/crpc/config.yaml, else\n"                \
+	"                          /etc/crpc/config.yaml; see crpc.yaml(5))\n"             \
+	"      --no-config         read no configuration file\n"                           \
 	"      --json              print exactly one JSON document on stdout (also on\n"    \
 	"                          errors); messages still go to stderr\n"                  \
 	"  -v, --verbose           show progress on stderr: the options sent and CRIU's\n" \
@@ -51,7 +59,9 @@ enum {
 	"  0  success\n"                                                                     \
 	"  1  the operation failed\n"                                                        \
 	"  2  usage or configuration error\n"                                                \
-	"  3  environment problem: no working CRIU, not running as root\n"
+	"  3  environment problem: no working CRIU, not running as root\n"                  \
+	"  4  done, but a hook failed where CRIU cannot abort (network-unlock,\n"          \
+	"     pre-resume, post-resume); see the warnings and DIR/hooks.log\n"
 
 /* State of one invocation of the tool. */
 typedef struct crpc_cli {
@@ -62,9 +72,16 @@ typedef struct crpc_cli {
 	bool help;           /* --help seen */
 	bool version;        /* --version seen */
 	const char *criu;    /* --criu PATH */
+	const char *config_file; /* --config FILE */
+	bool no_config;      /* --no-config */
+	crpc_config config;  /* the configuration in effect (empty if none) */
+	bool config_loaded;
 	char *usage_error;   /* first usage error met while parsing options */
 	char criu_path[PATH_MAX]; /* resolved CRIU binary */
 } crpc_cli;
+
+/* Exit code of an operation that succeeded while a hook failed where CRIU cannot abort. */
+#define CLI_EXIT_HOOK_WARNING 4
 
 /* Entry points of the commands: argv[0] is the command's name. */
 int crpc_cmd_check(crpc_cli *cli, int argc, char **argv);
@@ -169,7 +186,32 @@ int crpc_cli_images_bytes(int dirfd, uint64_t *bytes, crpc_error **err);
 /* Fail with exit code 3 unless running as root. */
 int crpc_cli_need_root(const crpc_cli *cli, const char *operation, crpc_error **err);
 
-/* Resolve CRIU (--criu, $CRPC_CRIU, PATH) and open a session. */
+/*
+ * Locate and load the configuration (--config, --no-config, $CRPC_CONFIG,
+ * XDG, /etc), then add the --hook steps given. Errors are USAGE class.
+ */
+int crpc_cli_config_load(crpc_cli *cli, char *const *hook_args, size_t n_hook_args,
+			 crpc_error **err);
+
+/* Free the configuration. */
+void crpc_cli_config_release(crpc_cli *cli);
+
+/*
+ * Hooks for an operation: when the configuration has steps, make sure *d
+ * exists and add a hook runner to it (*runner, freed by the caller).
+ */
+int crpc_cli_hooks_attach(crpc_cli *cli, crpc_dispatcher **d, const char *operation, pid_t pid,
+			  const char *images_dir, int images_dir_fd, crpc_hook_runner **runner,
+			  crpc_error **err);
+
+/*
+ * Print the warnings of the dispatcher and the hook runner; true when a
+ * hook failed (the operation then exits with CLI_EXIT_HOOK_WARNING).
+ */
+bool crpc_cli_hook_warnings(const crpc_cli *cli, const crpc_dispatcher *d,
+			    const crpc_hook_runner *runner);
+
+/* Resolve CRIU (--criu, $CRPC_CRIU, config criu.binary, PATH) and open a session. */
 int crpc_cli_session_open(crpc_cli *cli, crpc_session **s, crpc_error **err);
 
 /*

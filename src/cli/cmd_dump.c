@@ -41,12 +41,18 @@ const char crpc_help_dump[] =
 	"      --external RES      mark resource RES as external, e.g. 'mnt[/data]:data'\n"
 	"                          (repeatable)\n"
 	"      --log-level N       CRIU log level 0-4 (default 4), log in DIR/dump.log\n"
-	"      --force             overwrite a checkpoint already in DIR\n" CRPC_CLI_HELP_COMMON
+	"      --force             overwrite a checkpoint already in DIR\n"
+	"      --hook CALLBACK=COMMAND\n"
+	"                          also run COMMAND (through /bin/sh) at CRIU's CALLBACK,\n"
+	"                          e.g. --hook post-dump='sync' (repeatable; see crpc.yaml(5))\n"
+	CRPC_CLI_HELP_COMMON
 	"\n"
 	"Before calling CRIU, crpc refuses PID 1, its own PID and its ancestors,\n"
 	"kernel threads, zombies and threads (give the process ID), a DIR that is not a\n"
 	"writable directory, and a DIR that already holds a checkpoint (unless --force).\n"
 	"If the dump fails, the image files are removed and DIR/dump.log is kept.\n"
+	"Options from the configuration file's dump: section apply under those given\n"
+	"here; its hooks run at CRIU's notifications, their output in DIR/hooks.log.\n"
 	"\n"
 	"Examples:\n"
 	"  crpc dump 1234 /var/tmp/ckpt\n"
@@ -67,6 +73,7 @@ enum {
 	OPT_EXTERNAL,
 	OPT_LOG_LEVEL,
 	OPT_FORCE,
+	OPT_HOOK,
 };
 
 static const struct option dump_options[] = {
@@ -84,6 +91,7 @@ static const struct option dump_options[] = {
 	{ "external", required_argument, NULL, OPT_EXTERNAL },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "hook", required_argument, NULL, OPT_HOOK },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -655,7 +663,7 @@ static void summary(dump_ctx *c, crpc_session *s, double wall, const crpc_dump_r
 		crpc_cli_info(c->cli, "no CRIU statistics: %s", e && e->message ? e->message : "none in stats-dump");
 		crpc_error_free(e);
 	}
-	snprintf(logp, sizeof(logp), "%s/%s", dir, DUMP_LOG);
+	snprintf(logp, sizeof(logp), "%s/%s", dir, c->opts.log_file);
 
 	if (c->cli->json) {
 		json_t *doc = crpc_cli_jobj();
@@ -708,6 +716,10 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 	crpc_dispatcher *d = NULL;
 	crpc_error *err = NULL;
 	crpc_dump_result res;
+	crpc_hook_runner *runner = NULL;
+	bool hook_failed = false;
+	char **hook_args = NULL;
+	size_t n_hook_args = 0;
 	char op[64];
 	double t0, wall;
 	unsigned long pidv;
@@ -716,9 +728,7 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	c.cli = cli;
 	c.dirfd = -1;
-	crpc_opts_init(&c.opts);
-	c.opts.log_level = 4;
-	c.opts.log_file = DUMP_LOG;
+	crpc_opts_init(&c.opts); /* log level and file: defaults once the configuration is read */
 	cli->usage = "crpc dump [OPTIONS] PID DIR";
 
 	while ((opt = crpc_cli_getopt(cli, argc, argv, ":hvR", dump_options)) != -1) {
@@ -784,6 +794,17 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 		case OPT_FORCE:
 			c.force = true;
 			break;
+		case OPT_HOOK: {
+			char **grown = realloc(hook_args, (n_hook_args + 1) * sizeof(*grown));
+
+			if (!grown) {
+				crpc_cli_usage_errorf(cli, "out of memory");
+				break;
+			}
+			hook_args = grown;
+			hook_args[n_hook_args++] = optarg;
+			break;
+		}
 		default:
 			crpc_cli_usage_errorf(cli, "unhandled option");
 			break;
@@ -814,6 +835,17 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 	c.opts.pid = c.pid;
 	snprintf(op, sizeof(op), "dump of PID %d", (int)c.pid);
 
+	/* the configuration: its dump: options under the command line's */
+	if (crpc_cli_config_load(cli, hook_args, n_hook_args, &err) < 0 ||
+	    crpc_opts_merge(&c.opts, &cli->config.dump, &err) < 0) {
+		rc = fail(&c, err, false);
+		goto out;
+	}
+	if (c.opts.log_level < 0)
+		c.opts.log_level = cli->config.criu_log_level >= 0 ? cli->config.criu_log_level : 4;
+	if (!c.opts.log_file)
+		c.opts.log_file = cli->config.criu_log_file ? cli->config.criu_log_file : DUMP_LOG;
+
 	/* everything that can be checked without touching anything */
 	if (check_target(&c, op, &err) < 0 || crpc_cli_need_root(cli, op, &err) < 0 ||
 	    check_dir(&c, op, &err) < 0) {
@@ -835,16 +867,23 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	c.opts.images_dir_fd = c.dirfd;
+	if (crpc_cli_hooks_attach(cli, &d, "dump", c.pid, c.dir_real ? c.dir_real : c.dir, c.dirfd,
+				  &runner, &err) < 0) {
+		cleanup_failed(&c);
+		rc = fail(&c, err, false);
+		goto out;
+	}
 	crpc_cli_print_opts(cli, "dump", &c.opts, c.dir_real ? c.dir_real : c.dir);
 	crpc_cli_info(cli, "dumping PID %d (%s) into %s", (int)c.pid, c.comm, c.dir);
 
 	rc = crpc_session_dump(s, &c.opts, d, &res, &err);
-	crpc_cli_dispatcher_warnings(cli, d);
+	hook_failed = crpc_cli_hook_warnings(cli, d, runner);
 	if (rc < 0) {
 		char logp[PATH_MAX + 16];
 
 		if (err && !err->log_excerpt) {
-			snprintf(logp, sizeof(logp), "%s/%s", c.dir_real ? c.dir_real : c.dir, DUMP_LOG);
+			snprintf(logp, sizeof(logp), "%s/%s", c.dir_real ? c.dir_real : c.dir,
+				 c.opts.log_file);
 			crpc_error_attach_log(err, logp);
 		}
 		if (err)
@@ -863,11 +902,14 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 	}
 	c.marker = false;
 	summary(&c, s, wall, &res);
-	rc = 0;
+	rc = hook_failed ? CLI_EXIT_HOOK_WARNING : 0;
 
 out:
 	crpc_session_close(s);
 	crpc_dispatcher_free(d);
+	crpc_hook_runner_free(runner);
+	crpc_cli_config_release(cli);
+	free(hook_args);
 	crpc_opts_release(&c.opts);
 	if (c.dirfd >= 0)
 		close(c.dirfd);

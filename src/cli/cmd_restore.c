@@ -44,7 +44,11 @@ const char crpc_help_restore[] =
 	"                          strict, ignore or default (give it with '=')\n"
 	"      --external RES      resource RES is external, e.g. 'mnt[data]:/srv/data'\n"
 	"                          (repeatable)\n"
-	"      --log-level N       CRIU log level 0-4 (default 4), log in DIR/restore.log\n" CRPC_CLI_HELP_COMMON
+	"      --log-level N       CRIU log level 0-4 (default 4), log in DIR/restore.log\n"
+	"      --hook CALLBACK=COMMAND\n"
+	"                          also run COMMAND (through /bin/sh) at CRIU's CALLBACK,\n"
+	"                          e.g. --hook post-restore='logger restored' (repeatable)\n"
+	CRPC_CLI_HELP_COMMON
 	"\n"
 	"Examples:\n"
 	"  crpc restore /var/tmp/ckpt\n"
@@ -66,6 +70,7 @@ enum {
 	OPT_MANAGE_CGROUPS,
 	OPT_EXTERNAL,
 	OPT_LOG_LEVEL,
+	OPT_HOOK,
 };
 
 static const struct option restore_options[] = {
@@ -81,6 +86,7 @@ static const struct option restore_options[] = {
 	{ "manage-cgroups", optional_argument, NULL, OPT_MANAGE_CGROUPS },
 	{ "external", required_argument, NULL, OPT_EXTERNAL },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "hook", required_argument, NULL, OPT_HOOK },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -200,7 +206,7 @@ static void summary(restore_ctx *c, crpc_session *s, double wall, const crpc_res
 		crpc_cli_info(c->cli, "no CRIU statistics: %s",
 			      e && e->message ? e->message : "none in stats-restore");
 	crpc_error_free(e);
-	snprintf(logp, sizeof(logp), "%s/%s", dir, RESTORE_LOG);
+	snprintf(logp, sizeof(logp), "%s/%s", dir, c->opts.log_file);
 
 	if (c->cli->json) {
 		json_t *doc = crpc_cli_jobj();
@@ -339,6 +345,10 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	crpc_error *err = NULL;
 	crpc_restore_result res;
 	json_t *doc = NULL;
+	crpc_hook_runner *runner = NULL;
+	bool hook_failed = false;
+	char **hook_args = NULL;
+	size_t n_hook_args = 0;
 	sigset_t set;
 	char op[PATH_MAX + 32];
 	double t0, wall;
@@ -348,9 +358,7 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	c.cli = cli;
 	c.dirfd = -1;
 	c.pid_wait_ms = 5000;
-	crpc_opts_init(&c.opts);
-	c.opts.log_level = 4;
-	c.opts.log_file = RESTORE_LOG;
+	crpc_opts_init(&c.opts); /* log level and file: defaults once the configuration is read */
 	cli->usage = "crpc restore [OPTIONS] DIR";
 
 	while ((opt = crpc_cli_getopt(cli, argc, argv, ":hvw", restore_options)) != -1) {
@@ -403,6 +411,17 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 		case OPT_LOG_LEVEL:
 			parse_log_level(cli, optarg, &c.opts.log_level);
 			break;
+		case OPT_HOOK: {
+			char **grown = realloc(hook_args, (n_hook_args + 1) * sizeof(*grown));
+
+			if (!grown) {
+				crpc_cli_usage_errorf(cli, "out of memory");
+				break;
+			}
+			hook_args = grown;
+			hook_args[n_hook_args++] = optarg;
+			break;
+		}
 		default:
 			crpc_cli_usage_errorf(cli, "unhandled option");
 			break;
@@ -425,6 +444,17 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	snprintf(op, sizeof(op), "restore from %s", c.dir);
+
+	/* the configuration: its restore: options under the command line's */
+	if (crpc_cli_config_load(cli, hook_args, n_hook_args, &err) < 0 ||
+	    crpc_opts_merge(&c.opts, &cli->config.restore, &err) < 0) {
+		rc = fail(&c, err);
+		goto out;
+	}
+	if (c.opts.log_level < 0)
+		c.opts.log_level = cli->config.criu_log_level >= 0 ? cli->config.criu_log_level : 4;
+	if (!c.opts.log_file)
+		c.opts.log_file = cli->config.criu_log_file ? cli->config.criu_log_file : RESTORE_LOG;
 
 	if (crpc_cli_need_root(cli, op, &err) < 0 || check_dir(&c, op, &err) < 0 ||
 	    crpc_cli_dispatcher(cli, &d, &err) < 0) {
@@ -468,17 +498,23 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	c.opts.images_dir_fd = c.dirfd;
+	if (crpc_cli_hooks_attach(cli, &d, "restore", 0, c.dir_real ? c.dir_real : c.dir, c.dirfd,
+				  &runner, &err) < 0) {
+		rc = fail(&c, err);
+		goto out;
+	}
 	crpc_cli_print_opts(cli, "restore", &c.opts, c.dir_real ? c.dir_real : c.dir);
 	crpc_cli_info(cli, "restoring %zu process(es) from %s, root PID %d", c.tree.n_tasks, c.dir,
 		      (int)c.tree.tasks[0].pid);
 
 	rc = crpc_session_restore(s, &c.opts, d, &res, &err);
-	crpc_cli_dispatcher_warnings(cli, d);
+	hook_failed = crpc_cli_hook_warnings(cli, d, runner);
 	if (rc < 0) {
 		if (err && !err->log_excerpt) {
 			char logp[PATH_MAX + 16];
 
-			snprintf(logp, sizeof(logp), "%s/%s", c.dir_real ? c.dir_real : c.dir, RESTORE_LOG);
+			snprintf(logp, sizeof(logp), "%s/%s", c.dir_real ? c.dir_real : c.dir,
+				 c.opts.log_file);
 			crpc_error_attach_log(err, logp);
 		}
 		if (err)
@@ -494,7 +530,7 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	s = NULL;
 
 	if (!c.wait) {
-		rc = 0;
+		rc = hook_failed ? CLI_EXIT_HOOK_WARNING : 0;
 		if (doc && crpc_cli_emit(doc) < 0)
 			rc = CRPC_EXIT_FAIL;
 		doc = NULL;
@@ -519,6 +555,9 @@ out:
 	json_decref(doc);
 	crpc_session_close(s);
 	crpc_dispatcher_free(d);
+	crpc_hook_runner_free(runner);
+	crpc_cli_config_release(cli);
+	free(hook_args);
 	crpc_opts_release(&c.opts);
 	if (c.have_tree)
 		crpc_pstree_release(&c.tree);

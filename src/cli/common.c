@@ -101,6 +101,12 @@ int crpc_cli_getopt(crpc_cli *cli, int argc, char **argv, const char *shortopts,
 		case CLI_OPT_CRIU:
 			cli->criu = optarg;
 			continue;
+		case CLI_OPT_CONFIG:
+			cli->config_file = optarg;
+			continue;
+		case CLI_OPT_NO_CONFIG:
+			cli->no_config = true;
+			continue;
 		case ':':
 			if (strncmp(arg, "--", 2) == 0)
 				crpc_cli_usage_errorf(cli, "option '%.*s' requires an argument",
@@ -548,12 +554,101 @@ int crpc_cli_need_root(const crpc_cli *cli, const char *operation, crpc_error **
 	return -1;
 }
 
+int crpc_cli_config_load(crpc_cli *cli, char *const *hook_args, size_t n_hook_args,
+			 crpc_error **err)
+{
+	crpc_config_source src = { .explicit_path = cli->config_file, .none = cli->no_config };
+	char path[PATH_MAX];
+
+	crpc_config_init(&cli->config);
+	cli->config_loaded = true;
+	if (crpc_config_locate(&src, path, sizeof(path), err) < 0)
+		return -1;
+	if (path[0]) {
+		if (crpc_config_load(&cli->config, path, err) < 0)
+			return -1;
+		crpc_cli_info(cli, "configuration: %s", path);
+	}
+	for (size_t i = 0; i < n_hook_args; i++)
+		if (crpc_config_add_hook_arg(&cli->config, hook_args[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+void crpc_cli_config_release(crpc_cli *cli)
+{
+	if (cli->config_loaded)
+		crpc_config_release(&cli->config);
+	cli->config_loaded = false;
+}
+
+static bool have_hooks(const crpc_hooks *h)
+{
+	for (int k = 0; k < CRPC_NOTIFY__COUNT; k++)
+		if (h->n_steps[k])
+			return true;
+	return false;
+}
+
+int crpc_cli_hooks_attach(crpc_cli *cli, crpc_dispatcher **d, const char *operation, pid_t pid,
+			  const char *images_dir, int images_dir_fd, crpc_hook_runner **runner,
+			  crpc_error **err)
+{
+	crpc_hook_context ctx = {
+		.operation = operation,
+		.pid = pid,
+		.images_dir = images_dir,
+		.images_dir_fd = images_dir_fd,
+		.verbose = cli->verbose ? stderr : NULL,
+	};
+
+	*runner = NULL;
+	if (!cli->config_loaded || !have_hooks(&cli->config.hooks))
+		return 0;
+	if (!*d) {
+		*d = crpc_dispatcher_new();
+		if (!*d)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "hooks", "out of memory");
+	}
+	if (crpc_hook_runner_new(runner, &cli->config.hooks, &ctx, err) < 0)
+		return -1;
+	if (crpc_dispatcher_add(*d, "hooks", crpc_hook_runner_notify, *runner) < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "hooks", "out of memory");
+	return 0;
+}
+
+bool crpc_cli_hook_warnings(const crpc_cli *cli, const crpc_dispatcher *d,
+			    const crpc_hook_runner *runner)
+{
+	bool hook_failed = false;
+
+	if (d)
+		for (const char *const *w = crpc_dispatcher_warnings(d); w && *w; w++) {
+			/* the runner says the same about its own steps, in more detail */
+			if (runner && strstr(*w, ": hooks failed: "))
+				continue;
+			crpc_cli_warn(cli, "%s", *w);
+		}
+	if (runner)
+		for (const char *const *w = crpc_hook_runner_warnings(runner); w && *w; w++) {
+			crpc_cli_warn(cli, "%s", *w);
+			hook_failed = true;
+		}
+	return hook_failed;
+}
+
 int crpc_cli_session_open(crpc_cli *cli, crpc_session **s, crpc_error **err)
 {
 	crpc_session_config cfg;
+	const char *criu = cli->criu;
 	char ver[96];
 
-	if (crpc_criu_resolve(cli->criu, cli->criu_path, sizeof(cli->criu_path), err) < 0)
+	if (!cli->config_loaded && crpc_cli_config_load(cli, NULL, 0, err) < 0)
+		return -1;
+	/* --criu, then $CRPC_CRIU (resolved by the library), then the configuration */
+	if (!criu && !(getenv("CRPC_CRIU") && *getenv("CRPC_CRIU")) && cli->config_loaded)
+		criu = cli->config.criu_binary;
+	if (crpc_criu_resolve(criu, cli->criu_path, sizeof(cli->criu_path), err) < 0)
 		return -1;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.criu_path = cli->criu_path;

@@ -160,6 +160,7 @@ int main(int argc, char **argv)
 	rc = c->run(&cli, argc - first, argv + first);
 
 out:
+	crpc_cli_config_release(&cli);
 	free(cli.usage_error);
 	if (fflush(stdout) != 0 && rc == 0) {
 		perror("crpc: writing to stdout");

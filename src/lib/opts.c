@@ -91,6 +91,90 @@ CRPC_API void crpc_opts_release(crpc_opts *o)
 	o->n_cg_root = 0;
 }
 
+#define MERGE_FLAG(f) dst->f = dst->f || under->f
+#define MERGE_PTR(f)                  \
+	do {                          \
+		if (!dst->f)          \
+			dst->f = under->f; \
+	} while (0)
+
+static int merge_strv(crpc_strv *dst, const crpc_strv *under, crpc_error **err)
+{
+	for (size_t i = 0; i < under->n; i++)
+		if (crpc_strv_add(dst, under->v[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+CRPC_API int crpc_opts_merge(crpc_opts *dst, const crpc_opts *under, crpc_error **err)
+{
+	if (dst->pid <= 0)
+		dst->pid = under->pid;
+	if (dst->images_dir_fd < 0)
+		dst->images_dir_fd = under->images_dir_fd;
+	if (dst->log_level < 0)
+		dst->log_level = under->log_level;
+	MERGE_PTR(log_file);
+	MERGE_FLAG(leave_running);
+	MERGE_FLAG(tcp_established);
+	MERGE_FLAG(tcp_close);
+	MERGE_FLAG(tcp_skip_in_flight);
+	MERGE_FLAG(ext_unix_sk);
+	MERGE_FLAG(shell_job);
+	MERGE_FLAG(file_locks);
+	MERGE_FLAG(link_remap);
+	MERGE_FLAG(evasive_devices);
+	MERGE_FLAG(orphan_pts_master);
+	MERGE_FLAG(rst_sibling);
+	MERGE_FLAG(notify_scripts);
+	MERGE_FLAG(leave_stopped);
+	MERGE_FLAG(skip_file_rwx_check);
+	if (!dst->ghost_limit_set && under->ghost_limit_set) {
+		dst->ghost_limit_set = true;
+		dst->ghost_limit = under->ghost_limit;
+	}
+	MERGE_FLAG(manage_cgroups);
+	if (dst->manage_cgroups_mode == CRPC_CG_UNSET)
+		dst->manage_cgroups_mode = under->manage_cgroups_mode;
+	if (dst->network_lock == CRPC_NETLOCK_UNSET)
+		dst->network_lock = under->network_lock;
+	if (!dst->timeout)
+		dst->timeout = under->timeout;
+	MERGE_PTR(root);
+	MERGE_FLAG(auto_ext_mnt);
+	MERGE_FLAG(ext_sharing);
+	MERGE_FLAG(ext_masters);
+	MERGE_FLAG(force_irmap);
+	MERGE_FLAG(weak_sysctls);
+	MERGE_FLAG(auto_dedup);
+	MERGE_FLAG(mntns_compat_mode);
+	if (!dst->empty_ns)
+		dst->empty_ns = under->empty_ns;
+	MERGE_PTR(parent_img);
+	MERGE_PTR(lsm_profile);
+	MERGE_PTR(lsm_mount_context);
+	MERGE_PTR(cgroup_props);
+	MERGE_PTR(cgroup_props_file);
+	MERGE_PTR(cgroup_yard);
+	MERGE_PTR(freeze_cgroup);
+	for (size_t i = 0; i < under->n_external; i++)
+		if (crpc_opts_add_external(dst, under->external[i], err) < 0)
+			return -1;
+	if (merge_strv(&dst->skip_mnt, &under->skip_mnt, err) < 0 ||
+	    merge_strv(&dst->enable_fs, &under->enable_fs, err) < 0 ||
+	    merge_strv(&dst->irmap_scan_paths, &under->irmap_scan_paths, err) < 0 ||
+	    merge_strv(&dst->cgroup_dump_controller, &under->cgroup_dump_controller, err) < 0)
+		return -1;
+	for (size_t i = 0; i < under->n_inherit_fd; i++)
+		if (crpc_opts_add_inherit_fd(dst, under->inherit_fd[i].key, under->inherit_fd[i].fd,
+					     err) < 0)
+			return -1;
+	for (size_t i = 0; i < under->n_cg_root; i++)
+		if (crpc_opts_add_cg_root(dst, under->cg_root[i].ctrl, under->cg_root[i].path, err) < 0)
+			return -1;
+	return 0;
+}
+
 /*
  * Options newer CRIU versions understand. An older CRIU skips fields it does
  * not know without a word, which would turn e.g. "leave the tree stopped"

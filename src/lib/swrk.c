@@ -145,7 +145,7 @@ static bool is_executable_file(const char *path)
 CRPC_API int crpc_criu_resolve(const char *explicit_path, char *buf, size_t bufsz, crpc_error **err)
 {
 	const char *want = explicit_path;
-	const char *from = "--criu";
+	const char *from = "--criu or the configuration";
 	const char *path_env;
 	struct stat st;
 
