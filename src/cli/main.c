@@ -24,6 +24,8 @@ static const cli_command commands[] = {
 	  crpc_help_dump },
 	{ "restore", NULL, "restore a process tree from a directory", crpc_cmd_restore,
 	  crpc_help_restore },
+	{ "config", NULL, "validate a configuration file and show the one in effect", crpc_cmd_config,
+	  crpc_help_config },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -40,6 +42,7 @@ static const char help_main[] =
 	"  features    show which optional CRIU features work on this kernel\n"
 	"  dump        checkpoint a process tree into a directory (alias: checkpoint)\n"
 	"  restore     restore a process tree from a directory\n"
+	"  config      validate a configuration file (crpc config check [FILE])\n"
 	"  help [CMD]  show this help, or the help of a command\n"
 	"\n"
 	"Options (accepted before or after the command):\n" CRPC_CLI_HELP_COMMON
@@ -74,7 +77,7 @@ static int unknown_command(crpc_cli *cli, const char *name)
 	cli->cmd = NULL;
 	return crpc_cli_usage(cli, false,
 			      "unknown command '%s'\n"
-			      "Commands: check, version, features, dump (alias checkpoint), restore, help",
+			      "Commands: check, version, features, dump (alias checkpoint), restore, config, help",
 			      name);
 }
 
@@ -141,7 +144,7 @@ int main(int argc, char **argv)
 	if (first >= argc) {
 		rc = crpc_cli_usage(&cli, true,
 				    "missing COMMAND\n"
-				    "Commands: check, version, features, dump (alias checkpoint), restore, help");
+				    "Commands: check, version, features, dump (alias checkpoint), restore, config, help");
 		goto out;
 	}
 
