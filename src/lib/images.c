@@ -689,10 +689,17 @@ static bool proc_group_ids(const char *pid, char *state, pid_t *pgid, pid_t *sid
 static int group_holder(const crpc_pstree *t, const char *op, pid_t *zombie_pid, pid_t *held,
 			crpc_error **err)
 {
-	DIR *d = opendir("/proc");
 	struct dirent *de;
+	bool leaders = false;
 	int found = 0;
+	DIR *d;
 
+	/* only a PID that led a session or group can outlive its task that way */
+	for (size_t i = 0; i < t->n_tasks && !leaders; i++)
+		leaders = t->tasks[i].pid == t->tasks[i].sid || t->tasks[i].pid == t->tasks[i].pgid;
+	if (!leaders)
+		return 0;
+	d = opendir("/proc");
 	if (!d)
 		return 0;
 	while ((de = readdir(d)) != NULL) {

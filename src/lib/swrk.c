@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "internal.h"
@@ -324,6 +325,35 @@ void crpc_session_attach_output(const crpc_session *s, crpc_error *e)
 	crpc_error_take_excerpt(e, excerpt, "CRIU's output");
 }
 
+/*
+ * Wait up to timeout_ms for pid to exit, woken the moment it does (a pidfd
+ * becomes readable). Returns false when the kernel has no pidfds: the caller
+ * then polls.
+ */
+static bool wait_exit_pidfd(pid_t pid, unsigned timeout_ms)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd p;
+	double deadline = crpc_now() + timeout_ms / 1000.0;
+
+	if (fd < 0)
+		return false;
+	p.fd = fd;
+	p.events = POLLIN;
+	for (;;) {
+		double left = deadline - crpc_now();
+		int n;
+
+		if (left <= 0)
+			break;
+		n = poll(&p, 1, (int)(left * 1000.0) + 1);
+		if (n >= 0 || errno != EINTR)
+			break;
+	}
+	close(fd);
+	return true;
+}
+
 void crpc_session_reap(crpc_session *s, unsigned timeout_ms)
 {
 	unsigned waited = 0;
@@ -331,6 +361,8 @@ void crpc_session_reap(crpc_session *s, unsigned timeout_ms)
 
 	if (s->reaped || s->criu_pid <= 0)
 		return;
+	if (wait_exit_pidfd(s->criu_pid, timeout_ms))
+		waited = timeout_ms; /* one more look below, then SIGKILL if still there */
 	for (;;) {
 		pid_t r = waitpid(s->criu_pid, &status, WNOHANG);
 

@@ -742,6 +742,7 @@ static void test_pids_free_session_held(void **state)
 	f->child = member; /* teardown ends it if an assertion fails */
 
 	one_task(&o, leader, 0);
+	o.task.sid = leader; /* it led its session when it was checkpointed */
 	assert_int_equal(crpc_pstree_pids_free(&o.tree, 0, &e), -1);
 	assert_non_null(e);
 	assert_int_equal(e->cause, CRPC_CAUSE_PID_IN_USE);
