@@ -213,6 +213,13 @@ int crpc_cli_hooks_attach(crpc_cli *cli, crpc_dispatcher **d, const char *operat
 bool crpc_cli_hook_warnings(const crpc_cli *cli, const crpc_dispatcher *d,
 			    const crpc_hook_runner *runner);
 
+/*
+ * After a failure classified as a missing kernel feature: run CRIU's own
+ * kernel check and, when that fails too, say this CRIU cannot work here
+ * (exit class ENV, hint pointing at scripts/setup).
+ */
+void crpc_cli_diagnose_criu(crpc_cli *cli, crpc_error *e);
+
 /* Resolve CRIU (--criu, $CRPC_CRIU, config criu.binary, PATH) and open a session. */
 int crpc_cli_session_open(crpc_cli *cli, crpc_session **s, crpc_error **err);
 

@@ -886,8 +886,10 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 				 c.opts.log_file);
 			crpc_error_attach_log(err, logp);
 		}
-		if (err)
+		if (err) {
 			crpc_error_classify(err, "dump");
+			crpc_cli_diagnose_criu(cli, err);
+		}
 		cleanup_failed(&c);
 		rc = fail(&c, err, true);
 		goto out;

@@ -517,8 +517,10 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 				 c.opts.log_file);
 			crpc_error_attach_log(err, logp);
 		}
-		if (err)
+		if (err) {
 			crpc_error_classify(err, "restore");
+			crpc_cli_diagnose_criu(cli, err);
+		}
 		rc = fail(&c, err);
 		goto out;
 	}

@@ -637,6 +637,28 @@ bool crpc_cli_hook_warnings(const crpc_cli *cli, const crpc_dispatcher *d,
 	return hook_failed;
 }
 
+void crpc_cli_diagnose_criu(crpc_cli *cli, crpc_error *e)
+{
+	crpc_error *chk = NULL;
+	const char *why;
+	size_t len;
+
+	if (!e || e->cause != CRPC_CAUSE_KERNEL || !cli->criu_path[0])
+		return;
+	/* the kernel check tells "this CRIU cannot work here" from a one-off failure */
+	if (crpc_criu_check(cli->criu_path, &chk) == 0) {
+		crpc_error_free(chk);
+		return;
+	}
+	why = chk && chk->message ? chk->message : "it fails";
+	len = strcspn(why, "\n");
+	e->exit_class = CRPC_EXIT_ENV;
+	crpc_error_set_hint(e, "%s fails CRIU's own kernel check (%.*s): it cannot work on this "
+			       "kernel; run scripts/setup to provision a CRIU that does, or pass one "
+			       "with --criu PATH", cli->criu_path, (int)len, why);
+	crpc_error_free(chk);
+}
+
 int crpc_cli_session_open(crpc_cli *cli, crpc_session **s, crpc_error **err)
 {
 	crpc_session_config cfg;
