@@ -1410,7 +1410,6 @@ static const char *const on_failure_words[] = { "abort", "warn", "ignore" };
 /* When root, a run: program given by absolute path must be safe to run. */
 static void check_exec(struct parse *p, const struct node *arg0)
 {
-	char buf[SHOWN_MAX * 4 + 16];
 	struct stat st;
 
 	if (!p->secure || arg0->str[0] != '/' || stat(arg0->str, &st) < 0)
@@ -1418,11 +1417,11 @@ static void check_exec(struct parse *p, const struct node *arg0)
 	if (st.st_uid != 0)
 		node_error(p, arg0, "run: '%s' is owned by uid %u, not root; refusing to run it as "
 				    "root (like sudo and ssh): chown root %s",
-			   shown(arg0->str, buf, sizeof(buf)), (unsigned)st.st_uid, buf);
+			   arg0->str, (unsigned)st.st_uid, arg0->str);
 	else if (st.st_mode & (S_IWGRP | S_IWOTH))
 		node_error(p, arg0, "run: '%s' is writable by group/others; refusing to run it as "
 				    "root (like sudo and ssh): chmod go-w %s",
-			   shown(arg0->str, buf, sizeof(buf)), buf);
+			   arg0->str, arg0->str);
 }
 
 /* run: [PROGRAM, ARGS...] into an owned NULL-terminated argv. */
