@@ -74,7 +74,7 @@ static json_t *strs_json(const char *const *v, size_t n)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; a && i < n; i++)
+	for (size_t i = 0; a && v && i < n; i++)
 		json_array_append_new(a, crpc_cli_jstr(v[i]));
 	return a;
 }

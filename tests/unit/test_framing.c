@@ -50,6 +50,10 @@ static void send_with_fds(int sk, const void *data, size_t len, const int *fds, 
 		mh.msg_control = ctl.buf;
 		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
 		c = CMSG_FIRSTHDR(&mh);
+		if (!c) {
+			fail_msg("no room for the control message");
+			return;
+		}
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
