@@ -439,33 +439,44 @@ int crpc_opts_to_wire(const crpc_opts *o, CriuOpts *w, crpc_error **err)
 	    strv_to_wire(o->cgroup_dump_controller.v, o->cgroup_dump_controller.n,
 			 &w->cgroup_dump_controller, &w->n_cgroup_dump_controller) < 0)
 		goto nomem;
+	/* The messages of each list live in one block, pointed at by the array. */
 	if (o->n_inherit_fd) {
-		w->inherit_fd = calloc(o->n_inherit_fd, sizeof(*w->inherit_fd));
-		if (!w->inherit_fd)
+		InheritFd *items = calloc(o->n_inherit_fd, sizeof(*items));
+		InheritFd **ptrs = calloc(o->n_inherit_fd, sizeof(*ptrs));
+
+		if (!items || !ptrs) {
+			free(items);
+			free(ptrs);
 			goto nomem;
-		w->n_inherit_fd = o->n_inherit_fd;
-		for (size_t i = 0; i < o->n_inherit_fd; i++) {
-			w->inherit_fd[i] = malloc(sizeof(InheritFd));
-			if (!w->inherit_fd[i])
-				goto nomem;
-			inherit_fd__init(w->inherit_fd[i]);
-			w->inherit_fd[i]->key = (char *)o->inherit_fd[i].key;
-			w->inherit_fd[i]->fd = o->inherit_fd[i].fd;
 		}
+		ptrs[0] = items; /* owns the block (n > 0) */
+		for (size_t i = 0; i < o->n_inherit_fd; i++) {
+			inherit_fd__init(&items[i]);
+			items[i].key = (char *)o->inherit_fd[i].key;
+			items[i].fd = o->inherit_fd[i].fd;
+			ptrs[i] = &items[i];
+		}
+		w->inherit_fd = ptrs;
+		w->n_inherit_fd = o->n_inherit_fd;
 	}
 	if (o->n_cg_root) {
-		w->cg_root = calloc(o->n_cg_root, sizeof(*w->cg_root));
-		if (!w->cg_root)
+		CgroupRoot *items = calloc(o->n_cg_root, sizeof(*items));
+		CgroupRoot **ptrs = calloc(o->n_cg_root, sizeof(*ptrs));
+
+		if (!items || !ptrs) {
+			free(items);
+			free(ptrs);
 			goto nomem;
-		w->n_cg_root = o->n_cg_root;
-		for (size_t i = 0; i < o->n_cg_root; i++) {
-			w->cg_root[i] = malloc(sizeof(CgroupRoot));
-			if (!w->cg_root[i])
-				goto nomem;
-			cgroup_root__init(w->cg_root[i]);
-			w->cg_root[i]->ctrl = (char *)o->cg_root[i].ctrl;
-			w->cg_root[i]->path = (char *)o->cg_root[i].path;
 		}
+		ptrs[0] = items; /* owns the block (n > 0) */
+		for (size_t i = 0; i < o->n_cg_root; i++) {
+			cgroup_root__init(&items[i]);
+			items[i].ctrl = (char *)o->cg_root[i].ctrl;
+			items[i].path = (char *)o->cg_root[i].path;
+			ptrs[i] = &items[i];
+		}
+		w->cg_root = ptrs;
+		w->n_cg_root = o->n_cg_root;
 	}
 	return 0;
 nomem:
@@ -490,13 +501,13 @@ void crpc_opts_wire_release(CriuOpts *w)
 	free(w->cgroup_dump_controller);
 	w->cgroup_dump_controller = NULL;
 	w->n_cgroup_dump_controller = 0;
-	for (size_t i = 0; w->inherit_fd && i < w->n_inherit_fd; i++)
-		free(w->inherit_fd[i]);
+	if (w->inherit_fd && w->n_inherit_fd)
+		free(w->inherit_fd[0]); /* the block of messages */
 	free(w->inherit_fd);
 	w->inherit_fd = NULL;
 	w->n_inherit_fd = 0;
-	for (size_t i = 0; w->cg_root && i < w->n_cg_root; i++)
-		free(w->cg_root[i]);
+	if (w->cg_root && w->n_cg_root)
+		free(w->cg_root[0]);
 	free(w->cg_root);
 	w->cg_root = NULL;
 	w->n_cg_root = 0;
