@@ -15,6 +15,7 @@
 #include "crpc/notify.h"
 #include "crpc/opts.h"
 #include "crpc/session.h"
+#include "crpc/trace.h"
 
 #ifdef __cplusplus
 extern "C" {

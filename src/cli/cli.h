@@ -26,6 +26,7 @@ enum {
 	CLI_OPT_CRIU,
 	CLI_OPT_CONFIG,
 	CLI_OPT_NO_CONFIG,
+	CLI_OPT_TRACE,
 	CLI_OPT_FIRST_CMD = 0x200, /* commands number their own options from here */
 };
 
@@ -37,7 +38,8 @@ enum {
 	{ "version", no_argument, NULL, CLI_OPT_VERSION },             \
 	{ "criu", required_argument, NULL, CLI_OPT_CRIU },              \
 	{ "config", required_argument, NULL, CLI_OPT_CONFIG },          \
-	{ "no-config", no_argument, NULL, CLI_OPT_NO_CONFIG }
+	{ "no-config", no_argument, NULL, CLI_OPT_NO_CONFIG },          \
+	{ "trace", required_argument, NULL, CLI_OPT_TRACE }
 
 /* Help text for the options above. */
 #define CRPC_CLI_HELP_COMMON                                                            \
@@ -47,6 +49,8 @@ enum {
 	"                          else ~/.config/crpc/config.yaml, else\n"                \
 	"                          /etc/crpc/config.yaml; see crpc.yaml(5))\n"             \
 	"      --no-config         read no configuration file\n"                           \
+	"      --trace FILE        record every message to and from CRIU in FILE, one\n"   \
+	"                          JSON line each (created with mode 0600)\n"            \
 	"      --json              print exactly one JSON document on stdout (also on\n"    \
 	"                          errors); messages still go to stderr\n"                  \
 	"  -v, --verbose           show progress on stderr: the options sent and CRIU's\n" \
@@ -78,6 +82,11 @@ typedef struct crpc_cli {
 	bool config_loaded;
 	char *usage_error;   /* first usage error met while parsing options */
 	char criu_path[PATH_MAX]; /* resolved CRIU binary */
+	const char *trace_file; /* --trace FILE */
+	crpc_trace *trace;   /* open trace of the session, closed by crpc_cli_trace_close() */
+	char trace_target[PATH_MAX]; /* what the operation is about, for the trace header */
+	int argc;            /* the whole command line, for the trace header */
+	char **argv;
 } crpc_cli;
 
 /* Exit code of an operation that succeeded while a hook failed where CRIU cannot abort. */
@@ -220,8 +229,15 @@ bool crpc_cli_hook_warnings(const crpc_cli *cli, const crpc_dispatcher *d,
  */
 void crpc_cli_diagnose_criu(crpc_cli *cli, crpc_error *e);
 
-/* Resolve CRIU (--criu, $CRPC_CRIU, config criu.binary, PATH) and open a session. */
+/*
+ * Resolve CRIU (--criu, $CRPC_CRIU, config criu.binary, PATH) and open a
+ * session. With --trace, the trace file is opened first (an error there is
+ * USAGE class) and records every message of the session.
+ */
 int crpc_cli_session_open(crpc_cli *cli, crpc_session **s, crpc_error **err);
+
+/* Close the trace of --trace (if any), warning when writing it failed. */
+void crpc_cli_trace_close(crpc_cli *cli);
 
 /*
  * A dispatcher that prints each notification with its elapsed time on

@@ -828,6 +828,7 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 	}
 	c.pid = (pid_t)pidv;
 	c.dir = argv[optind + 1];
+	snprintf(cli->trace_target, sizeof(cli->trace_target), "%d", (int)c.pid);
 	if (!*c.dir) {
 		rc = crpc_cli_usage(cli, true, "DIR must not be empty");
 		goto out;

@@ -439,6 +439,7 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	c.dir = argv[optind];
+	snprintf(cli->trace_target, sizeof(cli->trace_target), "%s", c.dir);
 	if (!*c.dir) {
 		rc = crpc_cli_usage(cli, true, "DIR must not be empty");
 		goto out;

@@ -107,6 +107,9 @@ int crpc_cli_getopt(crpc_cli *cli, int argc, char **argv, const char *shortopts,
 		case CLI_OPT_NO_CONFIG:
 			cli->no_config = true;
 			continue;
+		case CLI_OPT_TRACE:
+			cli->trace_file = optarg;
+			continue;
 		case ':':
 			if (strncmp(arg, "--", 2) == 0)
 				crpc_cli_usage_errorf(cli, "option '%.*s' requires an argument",
@@ -674,12 +677,40 @@ int crpc_cli_session_open(crpc_cli *cli, crpc_session **s, crpc_error **err)
 		return -1;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.criu_path = cli->criu_path;
+	if (cli->trace_file) {
+		crpc_trace_header h = {
+			.operation = cli->cmd,
+			.target = cli->trace_target[0] ? cli->trace_target : NULL,
+			.argc = cli->argc,
+			.argv = cli->argv,
+		};
+
+		crpc_cli_trace_close(cli);
+		if (crpc_trace_open(&cli->trace, cli->trace_file, &h, err) < 0)
+			return -1;
+		cfg.on_message = crpc_trace_message;
+		cfg.on_message_data = cli->trace;
+	}
 	if (crpc_session_open(s, &cfg, err) < 0)
 		return -1;
 	crpc_version_format(crpc_session_version(*s), ver, sizeof(ver));
+	crpc_trace_set_criu(cli->trace, crpc_session_criu_path(*s), ver);
 	crpc_cli_info(cli, "CRIU %s at %s (worker pid %d)", ver, crpc_session_criu_path(*s),
 		      (int)crpc_session_criu_pid(*s));
 	return 0;
+}
+
+void crpc_cli_trace_close(crpc_cli *cli)
+{
+	int e;
+
+	if (!cli->trace)
+		return;
+	e = crpc_trace_write_errno(cli->trace);
+	if (e)
+		crpc_cli_warn(cli, "writing the trace %s failed: %s", cli->trace_file, strerror(e));
+	crpc_trace_close(cli->trace);
+	cli->trace = NULL;
 }
 
 static int verbose_listener(crpc_notify *n, void *userdata, crpc_error **err)

@@ -115,6 +115,8 @@ int main(int argc, char **argv)
 
 	memset(&cli, 0, sizeof(cli));
 	cli.usage = "crpc [OPTIONS] COMMAND [ARGS]";
+	cli.argc = argc;
+	cli.argv = argv;
 
 	/*
 	 * An inherited "ignore SIGCHLD" makes the kernel reap children by
@@ -163,6 +165,7 @@ int main(int argc, char **argv)
 	rc = c->run(&cli, argc - first, argv + first);
 
 out:
+	crpc_cli_trace_close(&cli);
 	crpc_cli_config_release(&cli);
 	free(cli.usage_error);
 	if (fflush(stdout) != 0 && rc == 0) {
