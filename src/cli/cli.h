@@ -43,8 +43,8 @@ enum {
 
 /* Help text for the options above. */
 #define CRPC_CLI_HELP_COMMON                                                            \
-	"      --criu PATH         CRIU binary to run (default: $CRPC_CRIU, else 'criu'\n"  \
-	"                          found on PATH)\n"                                        \
+	"      --criu PATH         CRIU binary to run (default: $CRPC_CRIU, else the\n"      \
+	"                          configuration's criu: binary, else 'criu' on PATH)\n"  \
 	"      --config FILE       read the configuration from FILE (default: $CRPC_CONFIG,\n" \
 	"                          else ~/.config/crpc/config.yaml, else\n"                \
 	"                          /etc/crpc/config.yaml; see crpc.yaml(5))\n"             \
