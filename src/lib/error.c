@@ -814,6 +814,14 @@ static const struct cause_rule cause_rules[] = {
 	  .cause = NOT_ROOT,
 	  .exit_class = ENV },
 
+	/* CRIU's own ptrace probe failed: it is being traced, or ptrace is restricted */
+	{ .pattern = "ptrace(PTRACE_TRACEME)",
+	  .where = IN_CRIU,
+	  .cause = CRPC_CAUSE_UNKNOWN, /* not the kernel's fault: say what it is instead */
+	  .hint = "CRIU cannot use ptrace here: is crpc running under a tracer (strace, gdb), "
+		  "or does a ptrace restriction apply (kernel.yama.ptrace_scope, seccomp, an "
+		  "LSM policy)?" },
+
 	/* the target is gone */
 	{ .errnum = ESRCH, .cause = NO_PROCESS },
 	{ .pattern = "No such process", .where = IN_TEXT, .cause = NO_PROCESS },

@@ -698,6 +698,20 @@ static void test_attach_log_tail(void **state)
 
 /* ---- classification ----------------------------------------------------- */
 
+/* CRIU run under a tracer: its ptrace probe fails; that is neither the kernel
+ * nor a missing process (a later "No such process" line must not win). */
+static void test_classify_ptrace_traced(void **state)
+{
+	crpc_error *e = error_for_log("dump-ptrace-traced.log", "dump", 0);
+
+	(void)state;
+	assert_int_equal(e->cause, CRPC_CAUSE_UNKNOWN);
+	assert_non_null(e->hint);
+	assert_non_null(strstr(e->hint, "ptrace"));
+	assert_null(strstr(e->hint, "does not exist"));
+	crpc_error_free(e);
+}
+
 static void test_classify_real_logs(void **state)
 {
 	crpc_error *e;
@@ -1014,6 +1028,7 @@ static void test_format_parts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_classify_ptrace_traced),
 		cmocka_unit_test(test_errno_names),
 		cmocka_unit_test(test_first_error_wins),
 		cmocka_unit_test(test_hint_and_free),
