@@ -99,6 +99,7 @@ int crpc_cmd_features(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_config(crpc_cli *cli, int argc, char **argv);
+int crpc_cmd_trace(crpc_cli *cli, int argc, char **argv);
 
 /* Help texts of the commands. */
 extern const char crpc_help_check[];
@@ -107,6 +108,7 @@ extern const char crpc_help_features[];
 extern const char crpc_help_dump[];
 extern const char crpc_help_restore[];
 extern const char crpc_help_config[];
+extern const char crpc_help_trace[];
 
 /* ---- option parsing (common.c) ---- */
 

@@ -26,6 +26,8 @@ static const cli_command commands[] = {
 	  crpc_help_restore },
 	{ "config", NULL, "validate a configuration file and show the one in effect", crpc_cmd_config,
 	  crpc_help_config },
+	{ "trace", NULL, "show a trace written by --trace as a timeline", crpc_cmd_trace,
+	  crpc_help_trace },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -43,6 +45,7 @@ static const char help_main[] =
 	"  dump        checkpoint a process tree into a directory (alias: checkpoint)\n"
 	"  restore     restore a process tree from a directory\n"
 	"  config      validate a configuration file (crpc config check [FILE])\n"
+	"  trace       show a trace written by --trace (crpc trace show FILE)\n"
 	"  help [CMD]  show this help, or the help of a command\n"
 	"\n"
 	"Options (accepted before or after the command):\n" CRPC_CLI_HELP_COMMON
@@ -77,7 +80,7 @@ static int unknown_command(crpc_cli *cli, const char *name)
 	cli->cmd = NULL;
 	return crpc_cli_usage(cli, false,
 			      "unknown command '%s'\n"
-			      "Commands: check, version, features, dump (alias checkpoint), restore, config, help",
+			      "Commands: check, version, features, dump (alias checkpoint), restore, config, trace, help",
 			      name);
 }
 
@@ -146,7 +149,7 @@ int main(int argc, char **argv)
 	if (first >= argc) {
 		rc = crpc_cli_usage(&cli, true,
 				    "missing COMMAND\n"
-				    "Commands: check, version, features, dump (alias checkpoint), restore, config, help");
+				    "Commands: check, version, features, dump (alias checkpoint), restore, config, trace, help");
 		goto out;
 	}
 

@@ -1,0 +1,611 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_trace.c - crpc trace show: read a trace written by --trace FILE and
+ * print a timeline of the messages, the notify round trips and the time
+ * spent in each phase. Damaged lines are reported with their line number;
+ * everything else in the file is still shown.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const char crpc_help_trace[] =
+	"Usage: crpc trace show [OPTIONS] FILE\n"
+	"\n"
+	"Show a trace written by --trace FILE as a timeline: one line per message\n"
+	"(time since the first message, -> to CRIU, <- from CRIU, message type and a\n"
+	"summary), how long each notification took to answer, and at the end the\n"
+	"time spent in each phase: CRIU's own work between notifications and the\n"
+	"handling of each notification (hooks). Failures are marked with '!!'.\n"
+	"Lines that are damaged (not JSON, missing keys, cut off) are reported on\n"
+	"stderr with their line number; the rest of the file is still shown.\n"
+	"\n"
+	"Options:\n" CRPC_CLI_HELP_COMMON
+	"\n"
+	"Examples:\n"
+	"  crpc dump --trace dump.trace 1234 /var/tmp/ckpt\n"
+	"  crpc trace show dump.trace\n"
+	"  crpc trace show --json dump.trace\n"
+	"\n"
+	"Exit codes:\n"
+	"  0  the trace was read completely\n"
+	"  1  the trace has damaged lines (reported, the rest is shown)\n"
+	"  2  usage error, or FILE cannot be read\n";
+
+static const struct option trace_options[] = {
+	CRPC_CLI_COMMON_OPTIONS,
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Longest line accepted; longer ones are reported as damaged. */
+#define TRACE_MAX_LINE (1024 * 1024)
+
+enum line_status { LINE_OK, LINE_EOF, LINE_TOO_LONG, LINE_NO_NEWLINE, LINE_READ_ERROR };
+
+/* Read one line (without its newline) into buf (TRACE_MAX_LINE + 1 bytes). */
+static enum line_status read_line(FILE *f, char *buf, size_t *len)
+{
+	size_t n = 0;
+	int c;
+
+	while ((c = getc(f)) != EOF) {
+		if (c == '\n') {
+			buf[n] = '\0';
+			*len = n;
+			return LINE_OK;
+		}
+		if (n == TRACE_MAX_LINE) {
+			/* skip the rest of the line */
+			while ((c = getc(f)) != EOF && c != '\n')
+				;
+			*len = n;
+			return c == EOF && ferror(f) ? LINE_READ_ERROR : LINE_TOO_LONG;
+		}
+		buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+	*len = n;
+	if (ferror(f))
+		return LINE_READ_ERROR;
+	return n ? LINE_NO_NEWLINE : LINE_EOF;
+}
+
+struct show {
+	crpc_cli *cli;
+	const char *path;
+	json_t *header;   /* first header line */
+	json_t *criu;     /* the criu line */
+	json_t *messages; /* the valid message lines, each with "line" added */
+	json_t *problems; /* [{"line","error"}] */
+};
+
+static void problem(struct show *sh, unsigned long line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void problem(struct show *sh, unsigned long line, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	json_t *p = crpc_cli_jobj();
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	crpc_cli_jset(p, "line", json_integer((json_int_t)line));
+	crpc_cli_jset(p, "error", crpc_cli_jstr(buf));
+	crpc_cli_jappend(sh->problems, p);
+	if (!sh->cli->json) {
+		fflush(stdout);
+		fprintf(stderr, "crpc: %s:%lu: %s\n", sh->path, line, buf);
+	}
+}
+
+/* The reason a message line is not usable, or NULL. */
+static const char *check_message(json_t *m)
+{
+	const char *dir = json_string_value(json_object_get(m, "dir"));
+
+	if (!json_is_integer(json_object_get(m, "seq")))
+		return "message without an integer \"seq\"";
+	if (!json_is_number(json_object_get(m, "mono")))
+		return "message without a number \"mono\"";
+	if (!dir || (strcmp(dir, "to_criu") != 0 && strcmp(dir, "from_criu") != 0))
+		return "message without \"dir\" to_criu or from_criu";
+	if (!json_is_string(json_object_get(m, "message")))
+		return "message without a string \"message\"";
+	if (!json_is_object(json_object_get(m, "fields")) &&
+	    !json_is_string(json_object_get(m, "decode_error")))
+		return "message without \"fields\" or \"decode_error\"";
+	return NULL;
+}
+
+static void take_line(struct show *sh, unsigned long lineno, const char *text)
+{
+	json_error_t jerr;
+	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	const char *type, *why;
+
+	if (!j) {
+		problem(sh, lineno, "not valid JSON: %s (column %d)", jerr.text, jerr.column);
+		return;
+	}
+	if (!json_is_object(j)) {
+		problem(sh, lineno, "not a JSON object");
+		json_decref(j);
+		return;
+	}
+	type = json_string_value(json_object_get(j, "type"));
+	if (!type) {
+		problem(sh, lineno, "no \"type\" key");
+	} else if (strcmp(type, "message") == 0) {
+		why = check_message(j);
+		if (why) {
+			problem(sh, lineno, "%s", why);
+		} else {
+			crpc_cli_jset(j, "line", json_integer((json_int_t)lineno));
+			crpc_cli_jappend(sh->messages, json_incref(j));
+		}
+	} else if (strcmp(type, "header") == 0) {
+		if (sh->header)
+			problem(sh, lineno, "second header line");
+		else
+			sh->header = json_incref(j);
+	} else if (strcmp(type, "criu") == 0) {
+		if (sh->criu)
+			problem(sh, lineno, "second criu line");
+		else
+			sh->criu = json_incref(j);
+	} else {
+		problem(sh, lineno, "unknown line type '%.100s'", type);
+	}
+	json_decref(j);
+}
+
+/* Read the whole file. -1 (with *err) when it cannot be opened or read at all. */
+static int read_trace(struct show *sh, crpc_error **err)
+{
+	FILE *f = fopen(sh->path, "re");
+	struct stat st;
+	char *buf;
+	unsigned long lineno = 0;
+	size_t len;
+	int rc = 0;
+
+	if (!f)
+		return crpc_error_set(err, CRPC_EXIT_USAGE, errno, "trace", "cannot open trace file %s",
+				      sh->path);
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EISDIR, "trace",
+				      "cannot read trace file %s", sh->path);
+	}
+	buf = malloc(TRACE_MAX_LINE + 1);
+	if (!buf) {
+		fclose(f);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "trace", "out of memory");
+	}
+	for (;;) {
+		enum line_status ls = read_line(f, buf, &len);
+
+		if (ls == LINE_EOF)
+			break;
+		lineno++;
+		if (ls == LINE_READ_ERROR) {
+			if (lineno == 1)
+				rc = crpc_error_set(err, CRPC_EXIT_USAGE, errno, "trace",
+						    "cannot read trace file %s", sh->path);
+			else
+				problem(sh, lineno, "read error: %s", strerror(errno));
+			break;
+		}
+		if (ls == LINE_TOO_LONG) {
+			problem(sh, lineno, "line longer than %d bytes", TRACE_MAX_LINE);
+			continue;
+		}
+		if (ls == LINE_NO_NEWLINE) {
+			problem(sh, lineno, "last line is cut off (no newline at the end)");
+			break;
+		}
+		if (len == 0 || strlen(buf) != len) {
+			problem(sh, lineno, len == 0 ? "empty line" : "line contains a NUL byte");
+			continue;
+		}
+		take_line(sh, lineno, buf);
+	}
+	free(buf);
+	fclose(f);
+	return rc;
+}
+
+/* ---- analysis ---- */
+
+static const char *mstr(json_t *m, const char *key)
+{
+	return json_string_value(json_object_get(m, key));
+}
+
+static double mono_of(json_t *m)
+{
+	return json_number_value(json_object_get(m, "mono"));
+}
+
+static bool to_criu(json_t *m)
+{
+	return strcmp(mstr(m, "dir"), "to_criu") == 0;
+}
+
+static const char *type_of(json_t *m)
+{
+	const char *t = mstr(m, "msg_type");
+
+	if (!t)
+		t = json_string_value(json_object_get(json_object_get(m, "fields"), "type"));
+	return t ? t : "?";
+}
+
+static bool is_notify(json_t *m)
+{
+	return strcmp(type_of(m), "NOTIFY") == 0;
+}
+
+static const char *notify_script(json_t *m)
+{
+	const char *s = json_string_value(
+		json_object_get(json_object_get(json_object_get(m, "fields"), "notify"), "script"));
+
+	return s ? s : "?";
+}
+
+/* A failure: undecodable, success:false or notify_success:false. */
+static bool is_failure(json_t *m)
+{
+	json_t *f = json_object_get(m, "fields");
+
+	if (json_object_get(m, "decode_error"))
+		return true;
+	if (json_is_false(json_object_get(f, "success")))
+		return true;
+	if (json_is_false(json_object_get(f, "notify_success")))
+		return true;
+	return false;
+}
+
+static double round3(double v)
+{
+	return (double)(long long)(v * 1000.0 + (v < 0 ? -0.5 : 0.5)) / 1000.0;
+}
+
+struct analysis {
+	json_t *round_trips; /* [{"name","ms"}] */
+	json_t *phases;      /* [{"kind","name","ms"}] */
+	json_t *answered;    /* per message index: ms of the round trip it answers, or null */
+	double total_ms;
+	double criu_ms, hooks_ms;
+};
+
+static void add_phase(struct analysis *a, const char *kind, const char *name, double ms)
+{
+	json_t *p = crpc_cli_jobj();
+
+	crpc_cli_jset(p, "kind", crpc_cli_jstr(kind));
+	crpc_cli_jset(p, "name", crpc_cli_jstr(name));
+	crpc_cli_jset(p, "ms", json_real(round3(ms)));
+	crpc_cli_jappend(a->phases, p);
+	if (strcmp(kind, "hooks") == 0)
+		a->hooks_ms += ms;
+	else
+		a->criu_ms += ms;
+}
+
+/*
+ * Phases: a request starts CRIU's work; each NOTIFY from CRIU ends a CRIU
+ * phase and starts the handling of the notification (hooks), which ends
+ * when crpc answers; the final reply ends the last CRIU phase.
+ */
+static void analyse(json_t *msgs, struct analysis *a)
+{
+	size_t n = json_array_size(msgs);
+	char mark_name[256] = "";
+	double mark = 0;
+	bool have_mark = false;
+
+	a->round_trips = crpc_cli_jarray();
+	a->phases = crpc_cli_jarray();
+	a->answered = crpc_cli_jarray();
+	a->total_ms = n ? (mono_of(json_array_get(msgs, n - 1)) - mono_of(json_array_get(msgs, 0))) * 1000.0
+			: 0;
+	a->criu_ms = a->hooks_ms = 0;
+	for (size_t i = 0; i < n; i++)
+		crpc_cli_jappend(a->answered, json_null());
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *m = json_array_get(msgs, i);
+		char name[300];
+
+		if (json_object_get(m, "decode_error"))
+			continue;
+		if (to_criu(m)) {
+			if (!is_notify(m)) {
+				snprintf(mark_name, sizeof(mark_name), "%s request", type_of(m));
+				mark = mono_of(m);
+				have_mark = true;
+			}
+			continue;
+		}
+		if (is_notify(m)) {
+			const char *script = notify_script(m);
+			json_t *next = i + 1 < n ? json_array_get(msgs, i + 1) : NULL;
+
+			if (have_mark) {
+				snprintf(name, sizeof(name), "%s -> %s", mark_name, script);
+				add_phase(a, "criu", name, (mono_of(m) - mark) * 1000.0);
+			}
+			have_mark = false;
+			if (next && !json_object_get(next, "decode_error") && to_criu(next) &&
+			    is_notify(next)) {
+				double ms = (mono_of(next) - mono_of(m)) * 1000.0;
+				json_t *rt = crpc_cli_jobj();
+
+				crpc_cli_jset(rt, "name", crpc_cli_jstr(script));
+				crpc_cli_jset(rt, "ms", json_real(round3(ms)));
+				crpc_cli_jappend(a->round_trips, rt);
+				json_array_set_new(a->answered, i + 1, json_real(ms));
+				add_phase(a, "hooks", script, ms);
+				snprintf(mark_name, sizeof(mark_name), "%s", script);
+				mark = mono_of(next);
+				have_mark = true;
+			}
+			continue;
+		}
+		if (have_mark) {
+			snprintf(name, sizeof(name), "%s -> %s reply", mark_name, type_of(m));
+			add_phase(a, "criu", name, (mono_of(m) - mark) * 1000.0);
+		}
+		have_mark = false;
+	}
+}
+
+/* ---- human output ---- */
+
+/* First line of s, at most max characters. */
+static void first_line(const char *s, char *buf, size_t bufsz, size_t max)
+{
+	size_t n = strcspn(s, "\n");
+
+	if (n > max)
+		n = max;
+	if (n >= bufsz)
+		n = bufsz - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+}
+
+static void summary(json_t *m, char *buf, size_t bufsz)
+{
+	json_t *f = json_object_get(m, "fields");
+	json_t *v;
+	size_t o = 0;
+
+#define ADD(...)                                                                        \
+	do {                                                                            \
+		if (o < bufsz)                                                          \
+			o += (size_t)snprintf(buf + o, bufsz - o, __VA_ARGS__);         \
+	} while (0)
+
+	buf[0] = '\0';
+	if (json_object_get(m, "decode_error")) {
+		ADD("decode error: %s", mstr(m, "decode_error"));
+		return;
+	}
+	if (to_criu(m)) {
+		json_t *opts = json_object_get(f, "opts");
+
+		if (is_notify(m)) {
+			v = json_object_get(f, "notify_success");
+			ADD("notify_success %s", json_is_true(v) ? "true" : json_is_false(v) ? "false" : "unset");
+			return;
+		}
+		if ((v = json_object_get(opts, "pid")) && json_is_integer(v))
+			ADD("pid %lld", (long long)json_integer_value(v));
+		if ((v = json_object_get(opts, "images_dir")) && json_is_string(v))
+			ADD("%simages %s", o ? ", " : "", json_string_value(v));
+		else if ((v = json_object_get(opts, "images_dir_fd")) && json_is_integer(v))
+			ADD("%simages fd %lld", o ? ", " : "", (long long)json_integer_value(v));
+		if ((v = json_object_get(opts, "log_file")) && json_is_string(v))
+			ADD("%slog %s", o ? ", " : "", json_string_value(v));
+		return;
+	}
+	if (is_notify(m)) {
+		json_t *nt = json_object_get(f, "notify");
+
+		ADD("%s", notify_script(m));
+		if ((v = json_object_get(nt, "pid")) && json_is_integer(v) && json_integer_value(v))
+			ADD(", pid %lld", (long long)json_integer_value(v));
+		if (json_is_false(json_object_get(f, "success")))
+			ADD(", success false");
+		return;
+	}
+	v = json_object_get(f, "success");
+	ADD("%s", json_is_true(v) ? "success" : json_is_false(v) ? "FAILED" : "success unset");
+	if ((v = json_object_get(f, "version")) && json_is_object(v))
+		ADD(", CRIU %lld.%lld.%lld", (long long)json_integer_value(json_object_get(v, "major_number")),
+		    (long long)json_integer_value(json_object_get(v, "minor_number")),
+		    (long long)json_integer_value(json_object_get(v, "sublevel")));
+	if ((v = json_object_get(json_object_get(f, "restore"), "pid")) && json_is_integer(v))
+		ADD(", restored pid %lld", (long long)json_integer_value(v));
+	if ((v = json_object_get(f, "cr_errno")) && json_is_integer(v) && json_integer_value(v))
+		ADD(", errno %lld", (long long)json_integer_value(v));
+	if ((v = json_object_get(f, "cr_errmsg")) && json_is_string(v)) {
+		char line[200];
+
+		first_line(json_string_value(v), line, sizeof(line), 160);
+		ADD(", cr_errmsg: %s", line);
+	}
+#undef ADD
+}
+
+static void print_human(struct show *sh, struct analysis *a)
+{
+	bool color = isatty(STDOUT_FILENO);
+	size_t n = json_array_size(sh->messages);
+	double t0 = n ? mono_of(json_array_get(sh->messages, 0)) : 0;
+	char dur[64];
+
+	if (sh->header) {
+		json_t *argv = json_object_get(sh->header, "argv");
+		const char *op = mstr(sh->header, "operation");
+		const char *target = mstr(sh->header, "target");
+
+		printf("Trace of %s%s%s by crpc %s", op ? op : "(unknown operation)", target ? " " : "",
+		       target ? target : "", mstr(sh->header, "crpc_version") ? mstr(sh->header, "crpc_version") : "?");
+		if (mstr(sh->header, "wall"))
+			printf(", started %s", mstr(sh->header, "wall"));
+		printf("\n");
+		if (json_is_array(argv)) {
+			size_t i;
+			json_t *v;
+
+			printf("Command:");
+			json_array_foreach(argv, i, v)
+				printf(" %s", json_is_string(v) ? json_string_value(v) : "?");
+			printf("\n");
+		}
+	} else {
+		printf("Trace without a header line\n");
+	}
+	if (sh->criu)
+		printf("CRIU %s at %s\n", mstr(sh->criu, "version") ? mstr(sh->criu, "version") : "?",
+		       mstr(sh->criu, "path") ? mstr(sh->criu, "path") : "?");
+	printf("\n");
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *m = json_array_get(sh->messages, i);
+		json_t *ans = json_array_get(a->answered, i);
+		bool bad = is_failure(m);
+		char sum[512];
+
+		summary(m, sum, sizeof(sum));
+		if (bad && color)
+			fputs("\033[1;31m", stdout);
+		printf("%s %10.3f ms  %s %-*s%s%s", bad ? "!!" : "  ", (mono_of(m) - t0) * 1000.0,
+		       to_criu(m) ? "->" : "<-", sum[0] ? 8 : 0, type_of(m), sum[0] ? " " : "", sum);
+		if (json_is_real(ans))
+			printf(" (answered in %.3f ms)", json_real_value(ans));
+		if (bad && color)
+			fputs("\033[0m", stdout);
+		printf("\n");
+	}
+	if (!n)
+		printf("(no messages)\n");
+
+	if (json_array_size(a->round_trips)) {
+		size_t i;
+		json_t *rt;
+
+		printf("\nNotify round trips (crpc and hooks answering):\n");
+		json_array_foreach(a->round_trips, i, rt)
+			printf("  %-22s %10.3f ms\n", mstr(rt, "name"),
+			       json_real_value(json_object_get(rt, "ms")));
+	}
+	if (json_array_size(a->phases)) {
+		size_t i;
+		json_t *p;
+
+		printf("\nPhases:\n");
+		json_array_foreach(a->phases, i, p)
+			printf("  %-6s %-40s %10.3f ms\n", strcmp(mstr(p, "kind"), "hooks") == 0 ? "hooks" : "CRIU",
+			       mstr(p, "name"), json_real_value(json_object_get(p, "ms")));
+	}
+	printf("\n");
+	crpc_cli_fmt_us((uint64_t)(a->total_ms * 1000.0 + 0.5), dur, sizeof(dur));
+	printf("Total: %s over %zu messages (CRIU %.3f ms, hooks %.3f ms)\n", dur, n, a->criu_ms,
+	       a->hooks_ms);
+	if (json_array_size(sh->problems))
+		printf("%s%zu damaged line(s) in the trace, see above%s\n", color ? "\033[1;31m!! " : "!! ",
+		       json_array_size(sh->problems), color ? "\033[0m" : "");
+}
+
+static int trace_show(crpc_cli *cli, int argc, char **argv)
+{
+	struct show sh = { .cli = cli };
+	struct analysis a = { 0 };
+	crpc_error *err = NULL;
+	int rc;
+
+	cli->usage = "crpc trace show [OPTIONS] FILE";
+	while (crpc_cli_getopt(cli, argc, argv, ":hv", trace_options) != -1)
+		crpc_cli_usage_errorf(cli, "unhandled option");
+	if (crpc_cli_early_exit(cli, crpc_help_trace, &rc))
+		return rc;
+	if (optind >= argc)
+		return crpc_cli_usage(cli, true, "missing FILE");
+	if (argc - optind > 1)
+		return crpc_cli_usage(cli, true, "unexpected argument '%s'", argv[optind + 1]);
+	sh.path = argv[optind];
+	sh.messages = crpc_cli_jarray();
+	sh.problems = crpc_cli_jarray();
+
+	if (read_trace(&sh, &err) < 0) {
+		json_t *extra = crpc_cli_jobj();
+
+		crpc_cli_jset(extra, "path", crpc_cli_jstr(sh.path));
+		rc = crpc_cli_fail(cli, err, extra, NULL);
+		goto out;
+	}
+	analyse(sh.messages, &a);
+	rc = json_array_size(sh.problems) ? CRPC_EXIT_FAIL : 0;
+	if (cli->json) {
+		json_t *doc = crpc_cli_jobj();
+
+		crpc_cli_jset(doc, "ok", json_true());
+		crpc_cli_jset(doc, "path", crpc_cli_jstr(sh.path));
+		crpc_cli_jset(doc, "header", sh.header ? json_incref(sh.header) : json_null());
+		crpc_cli_jset(doc, "criu", sh.criu ? json_incref(sh.criu) : json_null());
+		crpc_cli_jset(doc, "messages", json_incref(sh.messages));
+		crpc_cli_jset(doc, "notify_round_trips", json_incref(a.round_trips));
+		crpc_cli_jset(doc, "phases", json_incref(a.phases));
+		crpc_cli_jset(doc, "total_ms", json_real(round3(a.total_ms)));
+		crpc_cli_jset(doc, "problems", json_incref(sh.problems));
+		if (crpc_cli_emit(doc) < 0 && rc == 0)
+			rc = CRPC_EXIT_FAIL;
+	} else {
+		print_human(&sh, &a);
+	}
+	if (fflush(stdout) != 0 && rc == 0)
+		rc = CRPC_EXIT_FAIL;
+out:
+	json_decref(a.round_trips);
+	json_decref(a.phases);
+	json_decref(a.answered);
+	json_decref(sh.header);
+	json_decref(sh.criu);
+	json_decref(sh.messages);
+	json_decref(sh.problems);
+	crpc_error_free(err);
+	return rc;
+}
+
+int crpc_cmd_trace(crpc_cli *cli, int argc, char **argv)
+{
+	if (argc < 2 || argv[1][0] == '-') {
+		/* "crpc trace --help" and friends */
+		int rc;
+
+		cli->usage = "crpc trace show [OPTIONS] FILE";
+		while (crpc_cli_getopt(cli, argc, argv, ":hv", trace_options) != -1)
+			;
+		if (crpc_cli_early_exit(cli, crpc_help_trace, &rc))
+			return rc;
+		return crpc_cli_usage(cli, true, "missing subcommand: the only one is 'show'");
+	}
+	if (strcmp(argv[1], "show") != 0)
+		return crpc_cli_usage(cli, true, "unknown subcommand '%s': the only one is 'show'",
+				      argv[1]);
+	return trace_show(cli, argc - 1, argv + 1);
+}
