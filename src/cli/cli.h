@@ -79,6 +79,8 @@ typedef struct crpc_cli {
 	const char *config_file; /* --config FILE */
 	bool no_config;      /* --no-config */
 	crpc_config config;  /* the configuration in effect (empty if none) */
+	char **hook_args;    /* --hook CALLBACK=COMMAND, in order */
+	size_t n_hook_args;
 	bool config_loaded;
 	char *usage_error;   /* first usage error met while parsing options */
 	char criu_path[PATH_MAX]; /* resolved CRIU binary */
@@ -203,10 +205,21 @@ int crpc_cli_need_root(const crpc_cli *cli, const char *operation, crpc_error **
  * Locate and load the configuration (--config, --no-config, $CRPC_CONFIG,
  * XDG, /etc), then add the --hook steps given. Errors are USAGE class.
  */
-int crpc_cli_config_load(crpc_cli *cli, char *const *hook_args, size_t n_hook_args,
-			 crpc_error **err);
+int crpc_cli_config_load(crpc_cli *cli, crpc_error **err);
 
-/* Free the configuration. */
+/* Remember a --hook CALLBACK=COMMAND argument (a usage error on ENOMEM). */
+void crpc_cli_add_hook_arg(crpc_cli *cli, char *arg);
+
+/*
+ * The options of an operation: load the configuration, put its section
+ * (dump: or restore:) under the options given on the command line, and fill
+ * in the log level (criu: log_level, else 4) and file (criu: log_file, else
+ * default_log) when neither set them.
+ */
+int crpc_cli_effective_opts(crpc_cli *cli, crpc_opts *o, const crpc_opts *section,
+			    const char *default_log, crpc_error **err);
+
+/* Free the configuration and the --hook arguments. */
 void crpc_cli_config_release(crpc_cli *cli);
 
 /*

@@ -292,8 +292,6 @@ static void print_human(const crpc_config *c, json_t *doc)
 static int config_check(crpc_cli *cli, int argc, char **argv)
 {
 	crpc_error *err = NULL;
-	char **hook_args = NULL;
-	size_t n_hook_args = 0;
 	unsigned long pidv = 0;
 	json_t *doc;
 	int rc, opt;
@@ -305,14 +303,7 @@ static int config_check(crpc_cli *cli, int argc, char **argv)
 				crpc_cli_usage_errorf(cli, "invalid --pid '%s': must be a positive integer",
 						      optarg);
 		} else if (opt == OPT_HOOK) {
-			char **grown = realloc(hook_args, (n_hook_args + 1) * sizeof(*grown));
-
-			if (!grown) {
-				crpc_cli_usage_errorf(cli, "out of memory");
-				continue;
-			}
-			hook_args = grown;
-			hook_args[n_hook_args++] = optarg;
+			crpc_cli_add_hook_arg(cli, optarg);
 		} else {
 			crpc_cli_usage_errorf(cli, "unhandled option");
 		}
@@ -325,7 +316,7 @@ static int config_check(crpc_cli *cli, int argc, char **argv)
 	}
 	if (argc - optind == 1)
 		cli->config_file = argv[optind];
-	if (crpc_cli_config_load(cli, hook_args, n_hook_args, &err) < 0) {
+	if (crpc_cli_config_load(cli, &err) < 0) {
 		rc = crpc_cli_fail(cli, err, NULL, NULL);
 		goto out;
 	}
@@ -355,7 +346,6 @@ static int config_check(crpc_cli *cli, int argc, char **argv)
 	}
 out:
 	crpc_error_free(err);
-	free(hook_args);
 	return rc;
 }
 

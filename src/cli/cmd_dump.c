@@ -718,8 +718,6 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 	crpc_dump_result res;
 	crpc_hook_runner *runner = NULL;
 	bool hook_failed = false;
-	char **hook_args = NULL;
-	size_t n_hook_args = 0;
 	char op[64];
 	double t0, wall;
 	unsigned long pidv;
@@ -794,17 +792,9 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 		case OPT_FORCE:
 			c.force = true;
 			break;
-		case OPT_HOOK: {
-			char **grown = realloc(hook_args, (n_hook_args + 1) * sizeof(*grown));
-
-			if (!grown) {
-				crpc_cli_usage_errorf(cli, "out of memory");
-				break;
-			}
-			hook_args = grown;
-			hook_args[n_hook_args++] = optarg;
+		case OPT_HOOK:
+			crpc_cli_add_hook_arg(cli, optarg);
 			break;
-		}
 		default:
 			crpc_cli_usage_errorf(cli, "unhandled option");
 			break;
@@ -837,15 +827,10 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 	snprintf(op, sizeof(op), "dump of PID %d", (int)c.pid);
 
 	/* the configuration: its dump: options under the command line's */
-	if (crpc_cli_config_load(cli, hook_args, n_hook_args, &err) < 0 ||
-	    crpc_opts_merge(&c.opts, &cli->config.dump, &err) < 0) {
+	if (crpc_cli_effective_opts(cli, &c.opts, &cli->config.dump, DUMP_LOG, &err) < 0) {
 		rc = fail(&c, err, false);
 		goto out;
 	}
-	if (c.opts.log_level < 0)
-		c.opts.log_level = cli->config.criu_log_level >= 0 ? cli->config.criu_log_level : 4;
-	if (!c.opts.log_file)
-		c.opts.log_file = cli->config.criu_log_file ? cli->config.criu_log_file : DUMP_LOG;
 
 	/* everything that can be checked without touching anything */
 	if (check_target(&c, op, &err) < 0 || crpc_cli_need_root(cli, op, &err) < 0 ||
@@ -912,7 +897,6 @@ out:
 	crpc_dispatcher_free(d);
 	crpc_hook_runner_free(runner);
 	crpc_cli_config_release(cli);
-	free(hook_args);
 	crpc_opts_release(&c.opts);
 	if (c.dirfd >= 0)
 		close(c.dirfd);

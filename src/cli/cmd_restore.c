@@ -347,8 +347,6 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	json_t *doc = NULL;
 	crpc_hook_runner *runner = NULL;
 	bool hook_failed = false;
-	char **hook_args = NULL;
-	size_t n_hook_args = 0;
 	sigset_t set;
 	char op[PATH_MAX + 32];
 	double t0, wall;
@@ -411,17 +409,9 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 		case OPT_LOG_LEVEL:
 			parse_log_level(cli, optarg, &c.opts.log_level);
 			break;
-		case OPT_HOOK: {
-			char **grown = realloc(hook_args, (n_hook_args + 1) * sizeof(*grown));
-
-			if (!grown) {
-				crpc_cli_usage_errorf(cli, "out of memory");
-				break;
-			}
-			hook_args = grown;
-			hook_args[n_hook_args++] = optarg;
+		case OPT_HOOK:
+			crpc_cli_add_hook_arg(cli, optarg);
 			break;
-		}
 		default:
 			crpc_cli_usage_errorf(cli, "unhandled option");
 			break;
@@ -447,15 +437,10 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	snprintf(op, sizeof(op), "restore from %s", c.dir);
 
 	/* the configuration: its restore: options under the command line's */
-	if (crpc_cli_config_load(cli, hook_args, n_hook_args, &err) < 0 ||
-	    crpc_opts_merge(&c.opts, &cli->config.restore, &err) < 0) {
+	if (crpc_cli_effective_opts(cli, &c.opts, &cli->config.restore, RESTORE_LOG, &err) < 0) {
 		rc = fail(&c, err);
 		goto out;
 	}
-	if (c.opts.log_level < 0)
-		c.opts.log_level = cli->config.criu_log_level >= 0 ? cli->config.criu_log_level : 4;
-	if (!c.opts.log_file)
-		c.opts.log_file = cli->config.criu_log_file ? cli->config.criu_log_file : RESTORE_LOG;
 
 	if (crpc_cli_need_root(cli, op, &err) < 0 || check_dir(&c, op, &err) < 0 ||
 	    crpc_cli_dispatcher(cli, &d, &err) < 0) {
@@ -560,7 +545,6 @@ out:
 	crpc_dispatcher_free(d);
 	crpc_hook_runner_free(runner);
 	crpc_cli_config_release(cli);
-	free(hook_args);
 	crpc_opts_release(&c.opts);
 	if (c.have_tree)
 		crpc_pstree_release(&c.tree);

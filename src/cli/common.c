@@ -557,8 +557,7 @@ int crpc_cli_need_root(const crpc_cli *cli, const char *operation, crpc_error **
 	return -1;
 }
 
-int crpc_cli_config_load(crpc_cli *cli, char *const *hook_args, size_t n_hook_args,
-			 crpc_error **err)
+int crpc_cli_config_load(crpc_cli *cli, crpc_error **err)
 {
 	crpc_config_source src = { .explicit_path = cli->config_file, .none = cli->no_config };
 	char path[PATH_MAX];
@@ -572,9 +571,33 @@ int crpc_cli_config_load(crpc_cli *cli, char *const *hook_args, size_t n_hook_ar
 			return -1;
 		crpc_cli_info(cli, "configuration: %s", path);
 	}
-	for (size_t i = 0; i < n_hook_args; i++)
-		if (crpc_config_add_hook_arg(&cli->config, hook_args[i], err) < 0)
+	for (size_t i = 0; i < cli->n_hook_args; i++)
+		if (crpc_config_add_hook_arg(&cli->config, cli->hook_args[i], err) < 0)
 			return -1;
+	return 0;
+}
+
+void crpc_cli_add_hook_arg(crpc_cli *cli, char *arg)
+{
+	char **grown = realloc(cli->hook_args, (cli->n_hook_args + 1) * sizeof(*grown));
+
+	if (!grown) {
+		crpc_cli_usage_errorf(cli, "out of memory");
+		return;
+	}
+	cli->hook_args = grown;
+	cli->hook_args[cli->n_hook_args++] = arg;
+}
+
+int crpc_cli_effective_opts(crpc_cli *cli, crpc_opts *o, const crpc_opts *section,
+			    const char *default_log, crpc_error **err)
+{
+	if (crpc_cli_config_load(cli, err) < 0 || crpc_opts_merge(o, section, err) < 0)
+		return -1;
+	if (o->log_level < 0)
+		o->log_level = cli->config.criu_log_level >= 0 ? cli->config.criu_log_level : 4;
+	if (!o->log_file)
+		o->log_file = cli->config.criu_log_file ? cli->config.criu_log_file : default_log;
 	return 0;
 }
 
@@ -583,6 +606,9 @@ void crpc_cli_config_release(crpc_cli *cli)
 	if (cli->config_loaded)
 		crpc_config_release(&cli->config);
 	cli->config_loaded = false;
+	free(cli->hook_args);
+	cli->hook_args = NULL;
+	cli->n_hook_args = 0;
 }
 
 static bool have_hooks(const crpc_hooks *h)
@@ -668,7 +694,7 @@ int crpc_cli_session_open(crpc_cli *cli, crpc_session **s, crpc_error **err)
 	const char *criu = cli->criu;
 	char ver[96];
 
-	if (!cli->config_loaded && crpc_cli_config_load(cli, NULL, 0, err) < 0)
+	if (!cli->config_loaded && crpc_cli_config_load(cli, err) < 0)
 		return -1;
 	/* --criu, then $CRPC_CRIU (resolved by the library), then the configuration */
 	if (!criu && !(getenv("CRPC_CRIU") && *getenv("CRPC_CRIU")) && cli->config_loaded)

@@ -79,6 +79,18 @@ fail(crpc_error **err, int sys_errno, const char *op, const char *hint, const ch
  * file. Returns 0, or -1 with errno set: ENOENT when
  * missing, EFBIG when larger than max, EINVAL when not a regular file.
  */
+static int read_whole(int dirfd, const char *name, size_t max, struct blob *b);
+
+int crpc_read_whole_at(int dirfd, const char *name, size_t max, uint8_t **data, size_t *size)
+{
+	struct blob blob = { NULL, 0 }, *b = &blob;
+	int r = read_whole(dirfd, name, max, b);
+
+	*data = blob.data;
+	*size = blob.len;
+	return r;
+}
+
 static int read_whole(int dirfd, const char *name, size_t max, struct blob *b)
 {
 	cleanup_close int fd = -1;

@@ -68,6 +68,12 @@ void crpc_error_take_excerpt(crpc_error *e, char *excerpt, const char *source);
 
 /* Monotonic time in seconds. */
 double crpc_now(void);
+/*
+ * Read the whole regular file dirfd/name (symlinks not followed, FIFOs never
+ * waited on) into a malloc'ed *data, refusing more than max bytes. -1 with
+ * errno: ENOENT missing, EFBIG too large, EINVAL not a regular file (images.c).
+ */
+int crpc_read_whole_at(int dirfd, const char *name, size_t max, uint8_t **data, size_t *size);
 /* Read a whole small file at dirfd/name, at most max bytes (+NUL). */
 int crpc_read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len, crpc_error **err);
 /* Describe a wait status: "exited with status 1", "killed by signal 9 (SIGKILL)". */

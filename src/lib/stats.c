@@ -20,58 +20,6 @@
 #define STATS_MAX (64u * 1024)
 #define STATS_HDR (3 * sizeof(uint32_t))
 
-/*
- * Read dirfd/name whole into buf (regular file only, symlinks not followed,
- * opened non-blocking so a FIFO cannot hang us).
- * Returns the length, or -1 with errno set (EFBIG: larger than bufsz).
- */
-static ssize_t read_small(int dirfd, const char *name, uint8_t *buf, size_t bufsz)
-{
-	cleanup_close int fd = -1;
-	struct stat st;
-	size_t len = 0;
-
-	do
-		fd = openat(dirfd, name,
-			    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-	while (fd < 0 && errno == EINTR);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0)
-		return -1;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (st.st_size < 0 || (uint64_t)st.st_size > bufsz) {
-		errno = EFBIG;
-		return -1;
-	}
-	/* Read until end of file, noticing a file that grew past bufsz. */
-	for (;;) {
-		uint8_t extra;
-		ssize_t n;
-
-		if (len < bufsz)
-			n = read(fd, buf + len, bufsz - len);
-		else
-			n = read(fd, &extra, 1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		if (len == bufsz) {
-			errno = EFBIG;
-			return -1;
-		}
-		len += (size_t)n;
-	}
-	return (ssize_t)len;
-}
-
 static void fill_dump(const DumpStatsEntry *d, crpc_stats *st)
 {
 	st->have_dump = true;
@@ -101,7 +49,6 @@ CRPC_API int crpc_stats_read(int dirfd, const char *name, crpc_stats *st, crpc_e
 	cleanup_free char *op = NULL;
 	uint32_t hdr[3];
 	StatsEntry *se;
-	ssize_t n;
 	size_t len;
 
 	if (asprintf(&op, "reading CRIU's statistics (%s)", name) < 0) {
@@ -109,12 +56,7 @@ CRPC_API int crpc_stats_read(int dirfd, const char *name, crpc_stats *st, crpc_e
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "reading CRIU's statistics",
 				      "out of memory");
 	}
-	buf = malloc(STATS_MAX);
-	if (!buf)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
-
-	n = read_small(dirfd, name, buf, STATS_MAX);
-	if (n < 0) {
+	if (crpc_read_whole_at(dirfd, name, STATS_MAX, &buf, &len) < 0) {
 		switch (errno) {
 		case ENOENT:
 			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, op,
@@ -132,8 +74,6 @@ CRPC_API int crpc_stats_read(int dirfd, const char *name, crpc_stats *st, crpc_e
 					      name);
 		}
 	}
-	len = (size_t)n;
-
 	if (len < 2 * sizeof(uint32_t))
 		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
 				      "%s is not a CRIU statistics file (only %zu bytes)", name,
