@@ -260,9 +260,6 @@ void crpc_cli_trace_close(crpc_cli *cli);
  */
 int crpc_cli_dispatcher(const crpc_cli *cli, crpc_dispatcher **out, crpc_error **err);
 
-/* Print the warnings a dispatcher collected (NULL is fine). */
-void crpc_cli_dispatcher_warnings(const crpc_cli *cli, const crpc_dispatcher *d);
-
 /* {"path": ..., "version": "4.2.1"} of the session's CRIU. */
 json_t *crpc_cli_json_criu(const crpc_session *s);
 

@@ -750,14 +750,6 @@ static int verbose_listener(crpc_notify *n, void *userdata, crpc_error **err)
 	return 0;
 }
 
-void crpc_cli_dispatcher_warnings(const crpc_cli *cli, const crpc_dispatcher *d)
-{
-	if (!d)
-		return;
-	for (const char *const *w = crpc_dispatcher_warnings(d); w && *w; w++)
-		crpc_cli_warn(cli, "%s", *w);
-}
-
 int crpc_cli_dispatcher(const crpc_cli *cli, crpc_dispatcher **out, crpc_error **err)
 {
 	crpc_dispatcher *d;
