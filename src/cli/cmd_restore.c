@@ -496,17 +496,8 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	rc = crpc_session_restore(s, &c.opts, d, &res, &err);
 	hook_failed = crpc_cli_hook_warnings(cli, d, runner);
 	if (rc < 0) {
-		if (err && !err->log_excerpt) {
-			char logp[PATH_MAX + 16];
-
-			snprintf(logp, sizeof(logp), "%s/%s", c.dir_real ? c.dir_real : c.dir,
-				 c.opts.log_file);
-			crpc_error_attach_log(err, logp);
-		}
-		if (err) {
-			crpc_error_classify(err, "restore");
-			crpc_cli_diagnose_criu(cli, err);
-		}
+		/* libcrpc attached CRIU's log and classified the failure */
+		crpc_cli_diagnose_criu(cli, err);
 		rc = fail(&c, err);
 		goto out;
 	}
