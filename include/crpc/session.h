@@ -133,13 +133,15 @@ int crpc_session_features(crpc_session *s, crpc_features *out, crpc_error **err)
 int crpc_session_check(crpc_session *s, int images_dir_fd, crpc_error **err);
 
 /**
- * Run CRIU's own kernel check with a new worker of `criu_path` (NULL:
- * resolve as crpc_criu_resolve() does) in a private temporary directory,
- * removed afterwards. Returns 0 when the check passes, else -1 with an error
- * of class CRPC_EXIT_ENV carrying the lines of CRIU's check log that explain
- * it. Used to tell "this CRIU cannot work here" from an operation's failure.
+ * Run CRIU's own kernel check with a new worker started as `cfg` says
+ * (NULL: resolve the binary as crpc_criu_resolve() does) in a private
+ * temporary directory, removed afterwards. The worker's version is stored in
+ * *version when not NULL. Returns 0 when the check passes, else -1 with an
+ * error of class CRPC_EXIT_ENV carrying the lines of CRIU's check log that
+ * explain it. Used by `crpc check` and to tell "this CRIU cannot work here"
+ * from an operation's failure.
  */
-int crpc_criu_check(const char *criu_path, crpc_error **err);
+int crpc_criu_check(const crpc_session_config *cfg, crpc_version *version, crpc_error **err);
 
 /**
  * DUMP with the given options. With a dispatcher, notifications are turned

@@ -245,6 +245,13 @@ bool crpc_cli_hook_warnings(const crpc_cli *cli, const crpc_dispatcher *d,
 void crpc_cli_diagnose_criu(crpc_cli *cli, crpc_error *e);
 
 /*
+ * How to start CRIU for this invocation: load the configuration, resolve the
+ * binary (--criu, $CRPC_CRIU, config criu.binary, PATH) into cli->criu_path
+ * and hook in --trace.
+ */
+int crpc_cli_session_config(crpc_cli *cli, crpc_session_config *cfg, crpc_error **err);
+
+/*
  * Resolve CRIU (--criu, $CRPC_CRIU, config criu.binary, PATH) and open a
  * session. With --trace, the trace file is opened first (an error there is
  * USAGE class) and records every message of the session.

@@ -33,36 +33,11 @@ static const struct option check_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Remove the files CRIU left in the temporary directory, then the directory. */
-static void remove_tmpdir(const crpc_cli *cli, int dirfd, const char *path)
-{
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-	} else {
-		while ((errno = 0, de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			if (unlinkat(dirfd, de->d_name, 0) < 0 && errno == EISDIR)
-				unlinkat(dirfd, de->d_name, AT_REMOVEDIR);
-		}
-		closedir(d);
-	}
-	if (rmdir(path) < 0)
-		crpc_cli_warn(cli, "cannot remove temporary directory %s: %s", path, strerror(errno));
-}
-
 int crpc_cmd_check(crpc_cli *cli, int argc, char **argv)
 {
-	char tmpl[] = "/tmp/crpc-check.XXXXXX";
-	crpc_session *s = NULL;
+	crpc_session_config cfg;
 	crpc_error *err = NULL;
-	char *tmpdir = NULL;
-	int dirfd = -1;
+	crpc_version v;
 	char ver[96];
 	int rc;
 
@@ -74,70 +49,24 @@ int crpc_cmd_check(crpc_cli *cli, int argc, char **argv)
 	if (optind < argc)
 		return crpc_cli_usage(cli, true, "unexpected argument '%s'", argv[optind]);
 
-	if (crpc_cli_need_root(cli, "check", &err) < 0)
-		goto fail;
-	if (crpc_cli_session_open(cli, &s, &err) < 0)
-		goto fail;
-
-	tmpdir = mkdtemp(tmpl);
-	if (!tmpdir) {
-		crpc_error_set(&err, CRPC_EXIT_FAIL, errno, "check",
-			       "cannot create a temporary directory under /tmp");
-		goto fail;
+	if (crpc_cli_need_root(cli, "check", &err) < 0 ||
+	    crpc_cli_session_config(cli, &cfg, &err) < 0 || crpc_criu_check(&cfg, &v, &err) < 0) {
+		rc = crpc_cli_fail(cli, err, NULL, NULL);
+		crpc_error_free(err);
+		return rc;
 	}
-	dirfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0) {
-		crpc_error_set(&err, CRPC_EXIT_FAIL, errno, "check", "cannot open %s", tmpdir);
-		goto fail;
-	}
-	crpc_cli_info(cli, "running CRIU's check in %s", tmpdir);
-	if (crpc_session_check(s, dirfd, &err) < 0) {
-		if (err && !err->log_excerpt) {
-			char logp[PATH_MAX];
-
-			snprintf(logp, sizeof(logp), "%s/check.log", tmpdir);
-			crpc_error_attach_log(err, logp);
-		}
-		if (err && err->exit_class == CRPC_EXIT_FAIL)
-			err->exit_class = CRPC_EXIT_ENV;
-		if (err && !err->hint)
-			crpc_error_set_hint(err, "run scripts/setup (as root) to provision a CRIU that "
-						 "works on this kernel, or pass --criu PATH");
-		goto fail;
-	}
-
-	crpc_version_format(crpc_session_version(s), ver, sizeof(ver));
+	crpc_version_format(&v, ver, sizeof(ver));
+	crpc_trace_set_criu(cli->trace, cli->criu_path, ver);
 	if (cli->json) {
 		json_t *doc = crpc_cli_jobj();
+		json_t *criu = crpc_cli_jobj();
 
+		crpc_cli_jset(criu, "path", crpc_cli_jstr(cli->criu_path));
+		crpc_cli_jset(criu, "version", crpc_cli_jstr(ver));
 		crpc_cli_jset(doc, "ok", json_true());
-		crpc_cli_jset(doc, "criu", crpc_cli_json_criu(s));
-		rc = crpc_cli_emit(doc) < 0 ? CRPC_EXIT_FAIL : 0;
-	} else {
-		printf("CRIU %s at %s: check passed\n", ver, crpc_session_criu_path(s));
-		rc = 0;
+		crpc_cli_jset(doc, "criu", criu);
+		return crpc_cli_emit(doc) < 0 ? CRPC_EXIT_FAIL : 0;
 	}
-	crpc_session_close(s);
-	remove_tmpdir(cli, dirfd, tmpdir);
-	close(dirfd);
-	return rc;
-
-fail:
-	crpc_session_close(s);
-	if (tmpdir) {
-		if (dirfd >= 0)
-			remove_tmpdir(cli, dirfd, tmpdir);
-		else if (rmdir(tmpdir) < 0)
-			crpc_cli_warn(cli, "cannot remove %s: %s", tmpdir, strerror(errno));
-		/* the log is gone with the directory; its excerpt is in the error */
-		if (err && err->log_path && strncmp(err->log_path, tmpdir, strlen(tmpdir)) == 0) {
-			free(err->log_path);
-			err->log_path = NULL;
-		}
-	}
-	if (dirfd >= 0)
-		close(dirfd);
-	rc = crpc_cli_fail(cli, err, NULL, NULL);
-	crpc_error_free(err);
-	return rc;
+	printf("CRIU %s at %s: check passed\n", ver, cli->criu_path);
+	return 0;
 }

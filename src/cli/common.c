@@ -668,6 +668,7 @@ bool crpc_cli_hook_warnings(const crpc_cli *cli, const crpc_dispatcher *d,
 
 void crpc_cli_diagnose_criu(crpc_cli *cli, crpc_error *e)
 {
+	crpc_session_config cfg = { .criu_path = cli->criu_path };
 	crpc_error *chk = NULL;
 	const char *why;
 	size_t len;
@@ -675,7 +676,7 @@ void crpc_cli_diagnose_criu(crpc_cli *cli, crpc_error *e)
 	if (!e || e->cause != CRPC_CAUSE_KERNEL || !cli->criu_path[0])
 		return;
 	/* the kernel check tells "this CRIU cannot work here" from a one-off failure */
-	if (crpc_criu_check(cli->criu_path, &chk) == 0) {
+	if (crpc_criu_check(&cfg, NULL, &chk) == 0) {
 		crpc_error_free(chk);
 		return;
 	}
@@ -688,12 +689,11 @@ void crpc_cli_diagnose_criu(crpc_cli *cli, crpc_error *e)
 	crpc_error_free(chk);
 }
 
-int crpc_cli_session_open(crpc_cli *cli, crpc_session **s, crpc_error **err)
+int crpc_cli_session_config(crpc_cli *cli, crpc_session_config *cfg, crpc_error **err)
 {
-	crpc_session_config cfg;
 	const char *criu = cli->criu;
-	char ver[96];
 
+	memset(cfg, 0, sizeof(*cfg));
 	if (!cli->config_loaded && crpc_cli_config_load(cli, err) < 0)
 		return -1;
 	/* --criu, then $CRPC_CRIU (resolved by the library), then the configuration */
@@ -701,8 +701,7 @@ int crpc_cli_session_open(crpc_cli *cli, crpc_session **s, crpc_error **err)
 		criu = cli->config.criu_binary;
 	if (crpc_criu_resolve(criu, cli->criu_path, sizeof(cli->criu_path), err) < 0)
 		return -1;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.criu_path = cli->criu_path;
+	cfg->criu_path = cli->criu_path;
 	if (cli->trace_file) {
 		crpc_trace_header h = {
 			.operation = cli->cmd,
@@ -714,10 +713,18 @@ int crpc_cli_session_open(crpc_cli *cli, crpc_session **s, crpc_error **err)
 		crpc_cli_trace_close(cli);
 		if (crpc_trace_open(&cli->trace, cli->trace_file, &h, err) < 0)
 			return -1;
-		cfg.on_message = crpc_trace_message;
-		cfg.on_message_data = cli->trace;
+		cfg->on_message = crpc_trace_message;
+		cfg->on_message_data = cli->trace;
 	}
-	if (crpc_session_open(s, &cfg, err) < 0)
+	return 0;
+}
+
+int crpc_cli_session_open(crpc_cli *cli, crpc_session **s, crpc_error **err)
+{
+	crpc_session_config cfg;
+	char ver[96];
+
+	if (crpc_cli_session_config(cli, &cfg, err) < 0 || crpc_session_open(s, &cfg, err) < 0)
 		return -1;
 	crpc_version_format(crpc_session_version(*s), ver, sizeof(ver));
 	crpc_trace_set_criu(cli->trace, crpc_session_criu_path(*s), ver);

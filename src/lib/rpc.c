@@ -410,10 +410,10 @@ static void remove_tmpdir(const char *path, int dirfd)
 	rmdir(path);
 }
 
-CRPC_API int crpc_criu_check(const char *criu_path, crpc_error **err)
+CRPC_API int crpc_criu_check(const crpc_session_config *cfg, crpc_version *version,
+			     crpc_error **err)
 {
 	const char *tmp = getenv("TMPDIR");
-	crpc_session_config cfg = { .criu_path = criu_path };
 	crpc_session *s = NULL;
 	char dir[PATH_MAX];
 	int dirfd, rc;
@@ -431,7 +431,9 @@ CRPC_API int crpc_criu_check(const char *criu_path, crpc_error **err)
 		rmdir(dir);
 		return crpc_error_set(err, CRPC_EXIT_ENV, e, "check", "cannot open %s", dir);
 	}
-	rc = crpc_session_open(&s, &cfg, err);
+	rc = crpc_session_open(&s, cfg, err);
+	if (rc == 0 && version)
+		*version = s->version;
 	if (rc == 0)
 		rc = crpc_session_check(s, dirfd, err);
 	if (rc < 0 && err && *err && (*err)->log_path && strncmp((*err)->log_path, dir, strlen(dir)) == 0) {
