@@ -73,6 +73,16 @@ void crpc_trace_set_criu(crpc_trace *t, const char *criu_path, const char *criu_
 void crpc_trace_message(crpc_direction dir, const uint8_t *msg, size_t len, int fd,
 			void *trace);
 
+/**
+ * Describe one raw message in a line for people watching a session (-v):
+ * "-> DUMP pid=42 notify opts=7 (118 B)", "<- NOTIFY post-dump",
+ * "<- DUMP FAILED errno=ESRCH: ...". Writes at most `bufsz` bytes including
+ * the NUL and returns the length written. Never fails: a message that does
+ * not decode is called undecodable.
+ */
+size_t crpc_message_summary(crpc_direction dir, const uint8_t *msg, size_t len, int fd, char *buf,
+			    size_t bufsz);
+
 /** Number of messages recorded so far. */
 unsigned long crpc_trace_count(const crpc_trace *t);
 

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "crpc/crpc.h"
 
@@ -53,8 +54,8 @@ enum {
 	"                          JSON line each (created with mode 0600)\n"            \
 	"      --json              print exactly one JSON document on stdout (also on\n"    \
 	"                          errors); messages still go to stderr\n"                  \
-	"  -v, --verbose           show progress on stderr: the options sent and CRIU's\n" \
-	"                          notifications as they arrive\n"                          \
+	"  -v, --verbose           show progress on stderr: the options sent, then one\n"  \
+	"                          line per RPC message as it goes to or comes from CRIU\n" \
 	"      --version           print crpc's version and exit\n"                         \
 	"  -h, --help              show this help and exit\n"
 
@@ -86,6 +87,7 @@ typedef struct crpc_cli {
 	char criu_path[PATH_MAX]; /* resolved CRIU binary */
 	const char *trace_file; /* --trace FILE */
 	crpc_trace *trace;   /* open trace of the session, closed by crpc_cli_trace_close() */
+	struct timespec msg_t0; /* when the session's first message went out (-v summaries) */
 	char trace_target[PATH_MAX]; /* what the operation is about, for the trace header */
 	int argc;            /* the whole command line, for the trace header */
 	char **argv;

@@ -689,6 +689,26 @@ void crpc_cli_diagnose_criu(crpc_cli *cli, crpc_error *e)
 	crpc_error_free(chk);
 }
 
+/* Every message of a session: into the trace (--trace) and, with -v, one line on stderr. */
+static void cli_on_message(crpc_direction dir, const uint8_t *msg, size_t len, int fd, void *userdata)
+{
+	crpc_cli *cli = userdata;
+	struct timespec now;
+	char line[320];
+
+	if (cli->trace)
+		crpc_trace_message(dir, msg, len, fd, cli->trace);
+	if (!cli->verbose)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!cli->msg_t0.tv_sec && !cli->msg_t0.tv_nsec)
+		cli->msg_t0 = now;
+	crpc_message_summary(dir, msg, len, fd, line, sizeof(line));
+	fprintf(stderr, "crpc: [%8.3fs] %s\n",
+		(double)(now.tv_sec - cli->msg_t0.tv_sec) + (double)(now.tv_nsec - cli->msg_t0.tv_nsec) / 1e9,
+		line);
+}
+
 int crpc_cli_session_config(crpc_cli *cli, crpc_session_config *cfg, crpc_error **err)
 {
 	const char *criu = cli->criu;
@@ -713,8 +733,10 @@ int crpc_cli_session_config(crpc_cli *cli, crpc_session_config *cfg, crpc_error 
 		crpc_cli_trace_close(cli);
 		if (crpc_trace_open(&cli->trace, cli->trace_file, &h, err) < 0)
 			return -1;
-		cfg->on_message = crpc_trace_message;
-		cfg->on_message_data = cli->trace;
+	}
+	if (cli->trace || cli->verbose) {
+		cfg->on_message = cli_on_message;
+		cfg->on_message_data = cli;
 	}
 	return 0;
 }
@@ -746,17 +768,11 @@ void crpc_cli_trace_close(crpc_cli *cli)
 	cli->trace = NULL;
 }
 
-static int verbose_listener(crpc_notify *n, void *userdata, crpc_error **err)
-{
-	(void)userdata;
-	(void)err;
-	if (n->pid > 0)
-		fprintf(stderr, "crpc: [+%.3fs] %s (pid %d)\n", n->elapsed, n->name ? n->name : "?", n->pid);
-	else
-		fprintf(stderr, "crpc: [+%.3fs] %s\n", n->elapsed, n->name ? n->name : "?");
-	return 0;
-}
-
+/*
+ * With -v, ask CRIU for its notifications even without hooks: each one then
+ * shows up as a message line (see cli_on_message), so the user sees the dump
+ * go through its phases.
+ */
 int crpc_cli_dispatcher(const crpc_cli *cli, crpc_dispatcher **out, crpc_error **err)
 {
 	crpc_dispatcher *d;
@@ -765,8 +781,7 @@ int crpc_cli_dispatcher(const crpc_cli *cli, crpc_dispatcher **out, crpc_error *
 	if (!cli->verbose)
 		return 0;
 	d = crpc_dispatcher_new();
-	if (!d || crpc_dispatcher_add(d, "verbose", verbose_listener, NULL) < 0) {
-		crpc_dispatcher_free(d);
+	if (!d) {
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "notifications", "out of memory");
 	}
 	*out = d;

@@ -298,11 +298,83 @@ static void test_trace_open_fails(void **state)
 	crpc_trace_close(NULL);
 }
 
+/* Summarize a packed message, return the line. */
+static const char *summary(crpc_direction dir, const ProtobufCMessage *m, int fd)
+{
+	static char line[320];
+	size_t len;
+	uint8_t *buf = pack(m, &len);
+	size_t n = crpc_message_summary(dir, buf, len, fd, line, sizeof(line));
+
+	assert_int_equal(n, strlen(line));
+	free(buf);
+	return line;
+}
+
+static void test_message_summary(void **state)
+{
+	CriuReq req = CRIU_REQ__INIT;
+	CriuOpts opts = CRIU_OPTS__INIT;
+	CriuResp resp = CRIU_RESP__INIT;
+	CriuNotify notify = CRIU_NOTIFY__INIT;
+	CriuRestoreResp rr = CRIU_RESTORE_RESP__INIT;
+	char small[12];
+	uint8_t junk[] = { 0xff, 0xff, 0xff };
+	(void)state;
+
+	req.type = CRIU_REQ_TYPE__VERSION;
+	req.has_keep_open = true;
+	req.keep_open = true;
+	assert_string_equal(summary(CRPC_TO_CRIU, &req.base, -1), "-> VERSION keep_open (4 B)");
+
+	req = (CriuReq)CRIU_REQ__INIT;
+	req.type = CRIU_REQ_TYPE__DUMP;
+	req.opts = &opts;
+	opts.has_pid = true;
+	opts.pid = 42;
+	opts.has_notify_scripts = true;
+	opts.notify_scripts = true;
+	opts.log_file = "dump.log";
+	assert_non_null(strstr(summary(CRPC_TO_CRIU, &req.base, -1), "-> DUMP pid=42 notify opts=3 ("));
+
+	resp.type = CRIU_REQ_TYPE__NOTIFY;
+	resp.success = true;
+	resp.notify = &notify;
+	notify.script = "post-restore";
+	notify.has_pid = true;
+	notify.pid = 77;
+	assert_non_null(strstr(summary(CRPC_FROM_CRIU, &resp.base, 5), "<- NOTIFY post-restore pid=77 +fd ("));
+
+	resp = (CriuResp)CRIU_RESP__INIT;
+	resp.type = CRIU_REQ_TYPE__RESTORE;
+	resp.success = true;
+	resp.restore = &rr;
+	rr.pid = 1234;
+	assert_non_null(strstr(summary(CRPC_FROM_CRIU, &resp.base, -1), "<- RESTORE ok pid=1234 ("));
+
+	resp = (CriuResp)CRIU_RESP__INIT;
+	resp.type = CRIU_REQ_TYPE__DUMP;
+	resp.success = false;
+	resp.has_cr_errno = true;
+	resp.cr_errno = 3;
+	resp.cr_errmsg = "Can't seize\nsecond line";
+	assert_non_null(strstr(summary(CRPC_FROM_CRIU, &resp.base, -1),
+			       "<- DUMP FAILED errno=ESRCH: Can't seize ("));
+
+	assert_non_null(strstr(summary(CRPC_FROM_CRIU, &resp.base, -1), "FAILED"));
+	crpc_message_summary(CRPC_TO_CRIU, junk, sizeof(junk), -1, small, sizeof(small));
+	/* cut to the buffer, still terminated */
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+	assert_memory_equal(small, "-> undecoda", sizeof(small) - 1);
+	assert_int_equal(crpc_message_summary(CRPC_TO_CRIU, junk, sizeof(junk), -1, NULL, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_trace_messages),
 		cmocka_unit_test(test_trace_open_fails),
+		cmocka_unit_test(test_message_summary),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
