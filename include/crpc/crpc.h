@@ -14,6 +14,7 @@
 #include "crpc/images.h"
 #include "crpc/notify.h"
 #include "crpc/opts.h"
+#include "crpc/replay.h"
 #include "crpc/session.h"
 #include "crpc/trace.h"
 

@@ -105,6 +105,17 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_config(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_trace(crpc_cli *cli, int argc, char **argv);
 
+/* crpc trace replay (cmd_replay.c), called by crpc_cmd_trace: argv[0] is "replay". */
+int crpc_cli_trace_replay(crpc_cli *cli, int argc, char **argv);
+
+/*
+ * Replay mode (cmd_replay.c): with $CRPC_REPLAY set, crpc started as
+ * `... swrk FD` (or under the name criu) stands in for CRIU and answers
+ * from the trace. main() checks this first.
+ */
+bool crpc_cli_replay_peer_wanted(int argc, char **argv);
+int crpc_cli_replay_peer(int argc, char **argv);
+
 /* Help texts of the commands. */
 extern const char crpc_help_check[];
 extern const char crpc_help_version[];
@@ -113,6 +124,7 @@ extern const char crpc_help_dump[];
 extern const char crpc_help_restore[];
 extern const char crpc_help_config[];
 extern const char crpc_help_trace[];
+extern const char crpc_help_trace_replay[];
 
 /* ---- option parsing (common.c) ---- */
 

@@ -3,7 +3,8 @@
  * cmd_trace.c - crpc trace show: read a trace written by --trace FILE and
  * print a timeline of the messages, the notify round trips and the time
  * spent in each phase. Damaged lines are reported with their line number;
- * everything else in the file is still shown.
+ * everything else in the file is still shown. `crpc trace replay` lives in
+ * cmd_replay.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -17,8 +18,9 @@
 
 const char crpc_help_trace[] =
 	"Usage: crpc trace show [OPTIONS] FILE\n"
+	"       crpc trace replay [OPTIONS] FILE -- CLIENT [ARGS...]\n"
 	"\n"
-	"Show a trace written by --trace FILE as a timeline: one line per message\n"
+	"show: a trace written by --trace FILE as a timeline: one line per message\n"
 	"(time since the first message, -> to CRIU, <- from CRIU, message type and a\n"
 	"summary), how long each notification took to answer, and at the end the\n"
 	"time spent in each phase: CRIU's own work between notifications and the\n"
@@ -26,14 +28,19 @@ const char crpc_help_trace[] =
 	"Lines that are damaged (not JSON, missing keys, cut off) are reported on\n"
 	"stderr with their line number; the rest of the file is still shown.\n"
 	"\n"
+	"replay: run CLIENT with the recorded session standing in for CRIU: no root\n"
+	"and no CRIU needed, and any request that differs from the recorded one is\n"
+	"reported with the field that differs ('crpc trace replay --help').\n"
+	"\n"
 	"Options:\n" CRPC_CLI_HELP_COMMON
 	"\n"
 	"Examples:\n"
 	"  crpc dump --trace dump.trace 1234 /var/tmp/ckpt\n"
 	"  crpc trace show dump.trace\n"
 	"  crpc trace show --json dump.trace\n"
+	"  crpc trace replay dump.trace -- crpc dump 1234 /var/tmp/ckpt2\n"
 	"\n"
-	"Exit codes:\n"
+	"Exit codes (show):\n"
 	"  0  the trace was read completely\n"
 	"  1  the trace has damaged lines (reported, the rest is shown)\n"
 	"  2  usage error, or FILE cannot be read\n";
@@ -43,184 +50,54 @@ static const struct option trace_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Longest line accepted; longer ones are reported as damaged. */
-#define TRACE_MAX_LINE (1024 * 1024)
-
-enum line_status { LINE_OK, LINE_EOF, LINE_TOO_LONG, LINE_NO_NEWLINE, LINE_READ_ERROR };
-
-/* Read one line (without its newline) into buf (TRACE_MAX_LINE + 1 bytes). */
-static enum line_status read_line(FILE *f, char *buf, size_t *len)
-{
-	size_t n = 0;
-	int c;
-
-	while ((c = getc(f)) != EOF) {
-		if (c == '\n') {
-			buf[n] = '\0';
-			*len = n;
-			return LINE_OK;
-		}
-		if (n == TRACE_MAX_LINE) {
-			/* skip the rest of the line */
-			while ((c = getc(f)) != EOF && c != '\n')
-				;
-			*len = n;
-			return c == EOF && ferror(f) ? LINE_READ_ERROR : LINE_TOO_LONG;
-		}
-		buf[n++] = (char)c;
-	}
-	buf[n] = '\0';
-	*len = n;
-	if (ferror(f))
-		return LINE_READ_ERROR;
-	return n ? LINE_NO_NEWLINE : LINE_EOF;
-}
-
 struct show {
 	crpc_cli *cli;
 	const char *path;
-	json_t *header;   /* first header line */
+	json_t *header;   /* the header line */
 	json_t *criu;     /* the criu line */
 	json_t *messages; /* the valid message lines, each with "line" added */
 	json_t *problems; /* [{"line","error"}] */
 };
 
-static void problem(struct show *sh, unsigned long line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void problem(struct show *sh, unsigned long line, const char *fmt, ...)
+static json_t *parse_line(const char *text)
 {
-	char buf[512];
-	va_list ap;
-	json_t *p = crpc_cli_jobj();
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	crpc_cli_jset(p, "line", json_integer((json_int_t)line));
-	crpc_cli_jset(p, "error", crpc_cli_jstr(buf));
-	crpc_cli_jappend(sh->problems, p);
-	if (!sh->cli->json) {
-		fflush(stdout);
-		fprintf(stderr, "crpc: %s:%lu: %s\n", sh->path, line, buf);
-	}
+	return text ? json_loads(text, 0, NULL) : NULL;
 }
 
-/* The reason a message line is not usable, or NULL. */
-static const char *check_message(json_t *m)
-{
-	const char *dir = json_string_value(json_object_get(m, "dir"));
-
-	if (!json_is_integer(json_object_get(m, "seq")))
-		return "message without an integer \"seq\"";
-	if (!json_is_number(json_object_get(m, "mono")))
-		return "message without a number \"mono\"";
-	if (!dir || (strcmp(dir, "to_criu") != 0 && strcmp(dir, "from_criu") != 0))
-		return "message without \"dir\" to_criu or from_criu";
-	if (!json_is_string(json_object_get(m, "message")))
-		return "message without a string \"message\"";
-	if (!json_is_object(json_object_get(m, "fields")) &&
-	    !json_is_string(json_object_get(m, "decode_error")))
-		return "message without \"fields\" or \"decode_error\"";
-	return NULL;
-}
-
-static void take_line(struct show *sh, unsigned long lineno, const char *text)
-{
-	json_error_t jerr;
-	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-	const char *type, *why;
-
-	if (!j) {
-		problem(sh, lineno, "not valid JSON: %s (column %d)", jerr.text, jerr.column);
-		return;
-	}
-	if (!json_is_object(j)) {
-		problem(sh, lineno, "not a JSON object");
-		json_decref(j);
-		return;
-	}
-	type = json_string_value(json_object_get(j, "type"));
-	if (!type) {
-		problem(sh, lineno, "no \"type\" key");
-	} else if (strcmp(type, "message") == 0) {
-		why = check_message(j);
-		if (why) {
-			problem(sh, lineno, "%s", why);
-		} else {
-			crpc_cli_jset(j, "line", json_integer((json_int_t)lineno));
-			crpc_cli_jappend(sh->messages, json_incref(j));
-		}
-	} else if (strcmp(type, "header") == 0) {
-		if (sh->header)
-			problem(sh, lineno, "second header line");
-		else
-			sh->header = json_incref(j);
-	} else if (strcmp(type, "criu") == 0) {
-		if (sh->criu)
-			problem(sh, lineno, "second criu line");
-		else
-			sh->criu = json_incref(j);
-	} else {
-		problem(sh, lineno, "unknown line type '%.100s'", type);
-	}
-	json_decref(j);
-}
-
-/* Read the whole file. -1 (with *err) when it cannot be opened or read at all. */
+/*
+ * Read the whole file with libcrpc's trace reader: damaged lines are
+ * reported on stderr with their number (and kept for --json), the rest is
+ * shown. -1 (with *err) when it cannot be opened or read at all.
+ */
 static int read_trace(struct show *sh, crpc_error **err)
 {
-	FILE *f = fopen(sh->path, "re");
-	struct stat st;
-	char *buf;
-	unsigned long lineno = 0;
-	size_t len;
-	int rc = 0;
+	crpc_trace_file *t = NULL;
 
-	if (!f)
-		return crpc_error_set(err, CRPC_EXIT_USAGE, errno, "trace", "cannot open trace file %s",
-				      sh->path);
-	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-		fclose(f);
-		return crpc_error_set(err, CRPC_EXIT_USAGE, EISDIR, "trace",
-				      "cannot read trace file %s", sh->path);
-	}
-	buf = malloc(TRACE_MAX_LINE + 1);
-	if (!buf) {
-		fclose(f);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "trace", "out of memory");
-	}
-	for (;;) {
-		enum line_status ls = read_line(f, buf, &len);
+	if (crpc_trace_file_read(&t, sh->path, err) < 0)
+		return -1;
+	sh->header = parse_line(crpc_trace_file_header(t));
+	sh->criu = parse_line(crpc_trace_file_criu(t));
+	for (size_t i = 0; i < crpc_trace_file_count(t); i++) {
+		const crpc_trace_record *r = crpc_trace_file_record(t, i);
+		json_t *m = parse_line(r->json);
 
-		if (ls == LINE_EOF)
-			break;
-		lineno++;
-		if (ls == LINE_READ_ERROR) {
-			if (lineno == 1)
-				rc = crpc_error_set(err, CRPC_EXIT_USAGE, errno, "trace",
-						    "cannot read trace file %s", sh->path);
-			else
-				problem(sh, lineno, "read error: %s", strerror(errno));
-			break;
-		}
-		if (ls == LINE_TOO_LONG) {
-			problem(sh, lineno, "line longer than %d bytes", TRACE_MAX_LINE);
-			continue;
-		}
-		if (ls == LINE_NO_NEWLINE) {
-			problem(sh, lineno, "last line is cut off (no newline at the end)");
-			break;
-		}
-		if (len == 0 || strlen(buf) != len) {
-			problem(sh, lineno, len == 0 ? "empty line" : "line contains a NUL byte");
-			continue;
-		}
-		take_line(sh, lineno, buf);
+		if (!m)
+			continue; /* out of memory: the reader parsed it once */
+		crpc_cli_jset(m, "line", json_integer((json_int_t)r->line));
+		crpc_cli_jappend(sh->messages, m);
 	}
-	free(buf);
-	fclose(f);
-	return rc;
+	for (size_t i = 0; i < crpc_trace_file_problem_count(t); i++) {
+		const crpc_trace_problem *p = crpc_trace_file_problem(t, i);
+		json_t *o = crpc_cli_jobj();
+
+		crpc_cli_jset(o, "line", json_integer((json_int_t)p->line));
+		crpc_cli_jset(o, "error", crpc_cli_jstr(p->error));
+		crpc_cli_jappend(sh->problems, o);
+		if (!sh->cli->json)
+			fprintf(stderr, "crpc: %s:%lu: %s\n", sh->path, p->line, p->error);
+	}
+	crpc_trace_file_free(t);
+	return 0;
 }
 
 /* ---- analysis ---- */
@@ -597,15 +474,16 @@ int crpc_cmd_trace(crpc_cli *cli, int argc, char **argv)
 		/* "crpc trace --help" and friends */
 		int rc;
 
-		cli->usage = "crpc trace show [OPTIONS] FILE";
+		cli->usage = "crpc trace show|replay [OPTIONS] FILE ...";
 		while (crpc_cli_getopt(cli, argc, argv, ":hv", trace_options) != -1)
 			;
 		if (crpc_cli_early_exit(cli, crpc_help_trace, &rc))
 			return rc;
-		return crpc_cli_usage(cli, true, "missing subcommand: the only one is 'show'");
+		return crpc_cli_usage(cli, true, "missing subcommand: 'show' or 'replay'");
 	}
+	if (strcmp(argv[1], "replay") == 0)
+		return crpc_cli_trace_replay(cli, argc - 1, argv + 1);
 	if (strcmp(argv[1], "show") != 0)
-		return crpc_cli_usage(cli, true, "unknown subcommand '%s': the only one is 'show'",
-				      argv[1]);
+		return crpc_cli_usage(cli, true, "unknown subcommand '%s': 'show' or 'replay'", argv[1]);
 	return trace_show(cli, argc - 1, argv + 1);
 }

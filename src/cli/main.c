@@ -26,7 +26,7 @@ static const cli_command commands[] = {
 	  crpc_help_restore },
 	{ "config", NULL, "validate a configuration file and show the one in effect", crpc_cmd_config,
 	  crpc_help_config },
-	{ "trace", NULL, "show a trace written by --trace as a timeline", crpc_cmd_trace,
+	{ "trace", NULL, "show or replay a trace written by --trace", crpc_cmd_trace,
 	  crpc_help_trace },
 };
 
@@ -45,7 +45,7 @@ static const char help_main[] =
 	"  dump        checkpoint a process tree into a directory (alias: checkpoint)\n"
 	"  restore     restore a process tree from a directory\n"
 	"  config      validate a configuration file (crpc config check [FILE])\n"
-	"  trace       show a trace written by --trace (crpc trace show FILE)\n"
+	"  trace       show or replay a trace written by --trace (crpc trace show|replay)\n"
 	"  help [CMD]  show this help, or the help of a command\n"
 	"\n"
 	"Options (accepted before or after the command):\n" CRPC_CLI_HELP_COMMON
@@ -115,6 +115,10 @@ int main(int argc, char **argv)
 	const cli_command *c;
 	int rc = 0;
 	int first;
+
+	/* started by `crpc trace replay` in CRIU's place: answer from the trace */
+	if (crpc_cli_replay_peer_wanted(argc, argv))
+		return crpc_cli_replay_peer(argc, argv);
 
 	memset(&cli, 0, sizeof(cli));
 	cli.usage = "crpc [OPTIONS] COMMAND [ARGS]";

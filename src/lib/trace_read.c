@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * trace_read.c - read a trace written by crpc/trace.h back: its header,
+ * its criu line and its message lines, with every damaged line listed by
+ * number instead of failing the whole file. Used by `crpc trace show` and
+ * by the replay.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "crpc/replay.h"
+#include "internal.h"
+
+/* Longest line accepted; longer ones are reported as damaged. */
+#define TRACE_MAX_LINE (1024 * 1024)
+
+struct crpc_trace_file {
+	char *path;
+	char *header;
+	char *criu;
+	crpc_trace_record *recs;
+	size_t n_recs, cap_recs;
+	crpc_trace_problem *probs;
+	size_t n_probs, cap_probs;
+	bool nomem;
+};
+
+enum line_status { LINE_OK, LINE_EOF, LINE_TOO_LONG, LINE_NO_NEWLINE, LINE_READ_ERROR };
+
+/* Read one line (without its newline) into buf (TRACE_MAX_LINE + 1 bytes). */
+static enum line_status read_line(FILE *f, char *buf, size_t *len)
+{
+	size_t n = 0;
+	int c;
+
+	while ((c = getc(f)) != EOF) {
+		if (c == '\n') {
+			buf[n] = '\0';
+			*len = n;
+			return LINE_OK;
+		}
+		if (n == TRACE_MAX_LINE) {
+			/* skip the rest of the line */
+			while ((c = getc(f)) != EOF && c != '\n')
+				;
+			*len = n;
+			return c == EOF && ferror(f) ? LINE_READ_ERROR : LINE_TOO_LONG;
+		}
+		buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+	*len = n;
+	if (ferror(f))
+		return LINE_READ_ERROR;
+	return n ? LINE_NO_NEWLINE : LINE_EOF;
+}
+
+static void problem(crpc_trace_file *t, unsigned long line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void problem(crpc_trace_file *t, unsigned long line, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	char *copy;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (t->n_probs == t->cap_probs) {
+		size_t cap = t->cap_probs ? t->cap_probs * 2 : 8;
+		crpc_trace_problem *p = realloc(t->probs, cap * sizeof(*p));
+
+		if (!p) {
+			t->nomem = true;
+			return;
+		}
+		t->probs = p;
+		t->cap_probs = cap;
+	}
+	copy = strdup(buf);
+	if (!copy) {
+		t->nomem = true;
+		return;
+	}
+	t->probs[t->n_probs].line = line;
+	t->probs[t->n_probs].error = copy;
+	t->n_probs++;
+}
+
+/* Decode base64 (with '=' padding, as the recorder writes it). -1 if invalid. */
+static int base64_decode(const char *s, uint8_t **out, size_t *outlen)
+{
+	size_t n = strlen(s), o = 0;
+	uint8_t *buf;
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t pad = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	if (n % 4)
+		return -1;
+	buf = malloc(n / 4 * 3 + 1);
+	if (!buf)
+		return -2;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		int v;
+
+		if (c == '=') {
+			/* padding only at the very end, at most two */
+			pad++;
+			if (pad > 2 || (i + 1 < n && s[i + 1] != '='))
+				goto bad;
+			continue;
+		}
+		if (pad)
+			goto bad;
+		if (c >= 'A' && c <= 'Z')
+			v = c - 'A';
+		else if (c >= 'a' && c <= 'z')
+			v = c - 'a' + 26;
+		else if (c >= '0' && c <= '9')
+			v = c - '0' + 52;
+		else if (c == '+')
+			v = 62;
+		else if (c == '/')
+			v = 63;
+		else
+			goto bad;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			buf[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	*out = buf;
+	*outlen = o;
+	return 0;
+bad:
+	free(buf);
+	return -1;
+}
+
+/* The reason a message line is not usable, or NULL. */
+static const char *check_message(json_t *m)
+{
+	const char *dir = json_string_value(json_object_get(m, "dir"));
+	json_t *fd = json_object_get(m, "fd");
+	json_t *seq = json_object_get(m, "seq");
+
+	if (!json_is_integer(seq) || json_integer_value(seq) < 1)
+		return "message without a positive integer \"seq\"";
+	if (!json_is_number(json_object_get(m, "mono")))
+		return "message without a number \"mono\"";
+	if (!dir || (strcmp(dir, "to_criu") != 0 && strcmp(dir, "from_criu") != 0))
+		return "message without \"dir\" to_criu or from_criu";
+	if (!json_is_string(json_object_get(m, "message")))
+		return "message without a string \"message\"";
+	if (!json_is_object(json_object_get(m, "fields")) &&
+	    !json_is_string(json_object_get(m, "decode_error")))
+		return "message without \"fields\" or \"decode_error\"";
+	if (json_object_get(m, "raw") && !json_is_string(json_object_get(m, "raw")))
+		return "message whose \"raw\" is not a string";
+	if (fd && !json_is_null(fd) && (!json_is_integer(fd) || json_integer_value(fd) < 0 ||
+					json_integer_value(fd) > INT32_MAX))
+		return "message whose \"fd\" is neither null nor an fd number";
+	return NULL;
+}
+
+static void add_message(crpc_trace_file *t, unsigned long lineno, const char *text, json_t *j)
+{
+	crpc_trace_record *r;
+	const char *raw = json_string_value(json_object_get(j, "raw"));
+	const char *mt = json_string_value(json_object_get(j, "msg_type"));
+	json_t *fd = json_object_get(j, "fd");
+	uint8_t *bytes = NULL;
+	size_t blen = 0;
+
+	if (raw) {
+		int rc = base64_decode(raw, &bytes, &blen);
+
+		if (rc == -2) {
+			t->nomem = true;
+			return;
+		}
+		if (rc < 0) {
+			problem(t, lineno, "message whose \"raw\" is not valid base64");
+			return;
+		}
+	}
+	if (t->n_recs == t->cap_recs) {
+		size_t cap = t->cap_recs ? t->cap_recs * 2 : 32;
+		crpc_trace_record *p = realloc(t->recs, cap * sizeof(*p));
+
+		if (!p) {
+			free(bytes);
+			t->nomem = true;
+			return;
+		}
+		t->recs = p;
+		t->cap_recs = cap;
+	}
+	r = &t->recs[t->n_recs];
+	memset(r, 0, sizeof(*r));
+	r->line = lineno;
+	r->seq = (unsigned long)json_integer_value(json_object_get(j, "seq"));
+	r->mono = json_number_value(json_object_get(j, "mono"));
+	r->dir = strcmp(json_string_value(json_object_get(j, "dir")), "to_criu") == 0 ? CRPC_TO_CRIU
+										  : CRPC_FROM_CRIU;
+	r->decode_error = json_object_get(j, "decode_error") != NULL;
+	r->raw = bytes;
+	r->raw_len = blen;
+	r->fd = json_is_integer(fd) ? (int)json_integer_value(fd) : -1;
+	r->msg_type = mt ? strdup(mt) : NULL;
+	r->json = strdup(text);
+	if ((mt && !r->msg_type) || !r->json) {
+		free((void *)r->msg_type);
+		free((void *)r->json);
+		free(bytes);
+		t->nomem = true;
+		return;
+	}
+	t->n_recs++;
+}
+
+static void take_line(crpc_trace_file *t, unsigned long lineno, const char *text)
+{
+	json_error_t jerr;
+	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	const char *type, *why;
+
+	if (!j) {
+		problem(t, lineno, "not valid JSON: %s (column %d)", jerr.text, jerr.column);
+		return;
+	}
+	if (!json_is_object(j)) {
+		problem(t, lineno, "not a JSON object");
+		json_decref(j);
+		return;
+	}
+	type = json_string_value(json_object_get(j, "type"));
+	if (!type) {
+		problem(t, lineno, "no \"type\" key");
+	} else if (strcmp(type, "message") == 0) {
+		why = check_message(j);
+		if (why)
+			problem(t, lineno, "%s", why);
+		else
+			add_message(t, lineno, text, j);
+	} else if (strcmp(type, "header") == 0) {
+		if (t->header)
+			problem(t, lineno, "second header line");
+		else if (!(t->header = strdup(text)))
+			t->nomem = true;
+	} else if (strcmp(type, "criu") == 0) {
+		if (t->criu)
+			problem(t, lineno, "second criu line");
+		else if (!(t->criu = strdup(text)))
+			t->nomem = true;
+	} else {
+		problem(t, lineno, "unknown line type '%.100s'", type);
+	}
+	json_decref(j);
+}
+
+CRPC_API int crpc_trace_file_read(crpc_trace_file **out, const char *path, crpc_error **err)
+{
+	crpc_trace_file *t;
+	FILE *f;
+	struct stat st;
+	char *buf;
+	unsigned long lineno = 0;
+	size_t len;
+	int rc = 0;
+
+	*out = NULL;
+	f = fopen(path, "re");
+	if (!f)
+		return crpc_error_set(err, CRPC_EXIT_USAGE, errno, "trace", "cannot open trace file %s",
+				      path);
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EISDIR, "trace", "cannot read trace file %s",
+				      path);
+	}
+	t = calloc(1, sizeof(*t));
+	buf = malloc(TRACE_MAX_LINE + 1);
+	if (!t || !buf || !(t->path = strdup(path))) {
+		free(buf);
+		free(t);
+		fclose(f);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "trace", "out of memory");
+	}
+	for (;;) {
+		enum line_status ls = read_line(f, buf, &len);
+
+		if (ls == LINE_EOF)
+			break;
+		lineno++;
+		if (ls == LINE_READ_ERROR) {
+			int e = errno;
+
+			if (lineno == 1)
+				rc = crpc_error_set(err, CRPC_EXIT_USAGE, e, "trace",
+						    "cannot read trace file %s", path);
+			else
+				problem(t, lineno, "read error: %s", strerror(e));
+			break;
+		}
+		if (ls == LINE_TOO_LONG) {
+			problem(t, lineno, "line longer than %d bytes", TRACE_MAX_LINE);
+			continue;
+		}
+		if (ls == LINE_NO_NEWLINE) {
+			problem(t, lineno, "last line is cut off (no newline at the end)");
+			break;
+		}
+		if (len == 0 || strlen(buf) != len) {
+			problem(t, lineno, len == 0 ? "empty line" : "line contains a NUL byte");
+			continue;
+		}
+		take_line(t, lineno, buf);
+	}
+	free(buf);
+	fclose(f);
+	if (rc == 0 && t->nomem)
+		rc = crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "trace", "out of memory reading %s", path);
+	if (rc < 0) {
+		crpc_trace_file_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+CRPC_API const char *crpc_trace_file_path(const crpc_trace_file *t)
+{
+	return t->path;
+}
+
+CRPC_API const char *crpc_trace_file_header(const crpc_trace_file *t)
+{
+	return t->header;
+}
+
+CRPC_API const char *crpc_trace_file_criu(const crpc_trace_file *t)
+{
+	return t->criu;
+}
+
+CRPC_API size_t crpc_trace_file_count(const crpc_trace_file *t)
+{
+	return t->n_recs;
+}
+
+CRPC_API const crpc_trace_record *crpc_trace_file_record(const crpc_trace_file *t, size_t i)
+{
+	return i < t->n_recs ? &t->recs[i] : NULL;
+}
+
+CRPC_API size_t crpc_trace_file_problem_count(const crpc_trace_file *t)
+{
+	return t->n_probs;
+}
+
+CRPC_API const crpc_trace_problem *crpc_trace_file_problem(const crpc_trace_file *t, size_t i)
+{
+	return i < t->n_probs ? &t->probs[i] : NULL;
+}
+
+CRPC_API void crpc_trace_file_free(crpc_trace_file *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n_recs; i++) {
+		free((void *)t->recs[i].raw);
+		free((void *)t->recs[i].msg_type);
+		free((void *)t->recs[i].json);
+	}
+	for (size_t i = 0; i < t->n_probs; i++)
+		free((void *)t->probs[i].error);
+	free(t->recs);
+	free(t->probs);
+	free(t->header);
+	free(t->criu);
+	free(t->path);
+	free(t);
+}
