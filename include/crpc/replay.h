@@ -84,6 +84,13 @@ const char *crpc_trace_file_criu(const crpc_trace_file *t);
 size_t crpc_trace_file_count(const crpc_trace_file *t);
 const crpc_trace_record *crpc_trace_file_record(const crpc_trace_file *t, size_t i);
 
+/**
+ * Why the recorder stopped before the session ended (a {"type":"truncated"}
+ * line, written when a trace reaches its size limit), NULL when the
+ * recording is whole. Such a line is not counted as a problem.
+ */
+const char *crpc_trace_file_truncated(const crpc_trace_file *t);
+
 /** Number of damaged lines, and the i-th of them in file order. */
 size_t crpc_trace_file_problem_count(const crpc_trace_file *t);
 const crpc_trace_problem *crpc_trace_file_problem(const crpc_trace_file *t, size_t i);

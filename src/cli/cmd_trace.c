@@ -57,6 +57,7 @@ struct show {
 	json_t *criu;     /* the criu line */
 	json_t *messages; /* the valid message lines, each with "line" added */
 	json_t *problems; /* [{"line","error"}] */
+	char *truncated;  /* why the recorder stopped early, NULL if it did not */
 };
 
 static json_t *parse_line(const char *text)
@@ -95,6 +96,10 @@ static int read_trace(struct show *sh, crpc_error **err)
 		crpc_cli_jappend(sh->problems, o);
 		if (!sh->cli->json)
 			fprintf(stderr, "crpc: %s:%lu: %s\n", sh->path, p->line, p->error);
+	}
+	if (crpc_trace_file_truncated(t) && !(sh->truncated = strdup(crpc_trace_file_truncated(t)))) {
+		crpc_trace_file_free(t);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "trace", "out of memory");
 	}
 	crpc_trace_file_free(t);
 	return 0;
@@ -403,6 +408,9 @@ static void print_human(struct show *sh, struct analysis *a)
 	crpc_cli_fmt_us((uint64_t)(a->total_ms * 1000.0 + 0.5), dur, sizeof(dur));
 	printf("Total: %s over %zu messages (CRIU %.3f ms, hooks %.3f ms)\n", dur, n, a->criu_ms,
 	       a->hooks_ms);
+	if (sh->truncated)
+		printf("%sthe recording stops early: %s%s\n", color ? "\033[1;33m!! " : "!! ", sh->truncated,
+		       color ? "\033[0m" : "");
 	if (json_array_size(sh->problems))
 		printf("%s%zu damaged line(s) in the trace, see above%s\n", color ? "\033[1;31m!! " : "!! ",
 		       json_array_size(sh->problems), color ? "\033[0m" : "");
@@ -449,6 +457,7 @@ static int trace_show(crpc_cli *cli, int argc, char **argv)
 		crpc_cli_jset(doc, "phases", json_incref(a.phases));
 		crpc_cli_jset(doc, "total_ms", json_real(round3(a.total_ms)));
 		crpc_cli_jset(doc, "problems", json_incref(sh.problems));
+		crpc_cli_jset(doc, "truncated", sh.truncated ? crpc_cli_jstr(sh.truncated) : json_null());
 		if (crpc_cli_emit(doc) < 0 && rc == 0)
 			rc = CRPC_EXIT_FAIL;
 	} else {
@@ -464,6 +473,7 @@ out:
 	json_decref(sh.criu);
 	json_decref(sh.messages);
 	json_decref(sh.problems);
+	free(sh.truncated);
 	crpc_error_free(err);
 	return rc;
 }

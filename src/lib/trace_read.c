@@ -22,6 +22,7 @@ struct crpc_trace_file {
 	char *path;
 	char *header;
 	char *criu;
+	char *truncated; /* the recorder's reason for stopping, from a "truncated" line */
 	crpc_trace_record *recs;
 	size_t n_recs, cap_recs;
 	crpc_trace_problem *probs;
@@ -264,6 +265,12 @@ static void take_line(crpc_trace_file *t, unsigned long lineno, const char *text
 			problem(t, lineno, "second criu line");
 		else if (!(t->criu = strdup(text)))
 			t->nomem = true;
+	} else if (strcmp(type, "truncated") == 0) {
+		/* the recorder stopped on purpose (a size limit): not damage */
+		const char *reason = json_string_value(json_object_get(j, "reason"));
+
+		if (!t->truncated && !(t->truncated = strdup(reason ? reason : "the recorder stopped")))
+			t->nomem = true;
 	} else {
 		problem(t, lineno, "unknown line type '%.100s'", type);
 	}
@@ -340,6 +347,11 @@ CRPC_API int crpc_trace_file_read(crpc_trace_file **out, const char *path, crpc_
 	return 0;
 }
 
+CRPC_API const char *crpc_trace_file_truncated(const crpc_trace_file *t)
+{
+	return t->truncated;
+}
+
 CRPC_API const char *crpc_trace_file_path(const crpc_trace_file *t)
 {
 	return t->path;
@@ -390,6 +402,7 @@ CRPC_API void crpc_trace_file_free(crpc_trace_file *t)
 	free(t->probs);
 	free(t->header);
 	free(t->criu);
+	free(t->truncated);
 	free(t->path);
 	free(t);
 }

@@ -72,3 +72,23 @@ assert len(d["messages"]) >= 3
 # a missing file is exit 2 naming it
 expect_exit 2 "$CRPC_BIN" trace show "$TMP/no-such.trace"
 assert_contains "$ERR" "$TMP/no-such.trace" "error names the missing file"
+
+# a recording cut by its size limit (the shim's "truncated" line): not
+# damage, the messages before it are shown and the cut is said
+{
+	head -n 5 "$TMP/dump.trace"
+	echo '{"type":"truncated","limit_bytes":4096,"reason":"the trace reached its size limit"}'
+} >"$TMP/cut.trace"
+expect_exit 0 "$CRPC_BIN" trace show "$TMP/cut.trace"
+assert_contains "$OUT" "the recording stops early: the trace reached its size limit" "cut recording"
+assert_not_contains "$ERR" "unknown line type" "truncated line is not damage"
+expect_exit 0 "$CRPC_BIN" trace show --json "$TMP/cut.trace"
+printf '%s' "$OUT" | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["truncated"] == "the trace reached its size limit", d["truncated"]
+assert d["problems"] == [], d["problems"]
+' || fail "trace show --json on a cut recording: $OUT"
+expect_exit 0 "$CRPC_BIN" trace show --json "$TMP/dump.trace"
+printf '%s' "$OUT" | /usr/bin/python3 -c 'import json,sys; assert json.load(sys.stdin)["truncated"] is None' ||
+	fail "a whole recording has truncated: null"
