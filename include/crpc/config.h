@@ -28,6 +28,12 @@ extern "C" {
 /** Default timeout of a hook step. */
 #define CRPC_HOOK_DEFAULT_TIMEOUT_MS 60000u
 
+/** Defaults of the shim: section. */
+#define CRPC_SHIM_TRACE_DIR "/var/log/crpc"
+#define CRPC_SHIM_TRACE_MAX_FILES 100u
+#define CRPC_SHIM_TRACE_MAX_TOTAL (64ull << 20)
+#define CRPC_SHIM_TRACE_MAX_FILE_SIZE (8ull << 20)
+
 /** How a step runs. */
 typedef enum crpc_step_kind {
 	CRPC_STEP_RUN,   /**< `run: [argv...]`: execve, no shell */
@@ -70,7 +76,12 @@ typedef struct crpc_config {
 	crpc_opts dump;     /**< dump: section (strings owned by the config) */
 	crpc_opts restore;  /**< restore: section */
 	crpc_hooks hooks;   /**< hooks: section */
-	char *trace_dir;    /**< shim: trace_dir, NULL unset */
+	char *trace_dir;    /**< shim: trace_dir, NULL unset (the shim then uses CRPC_SHIM_TRACE_DIR) */
+	bool shim_trace;    /**< shim: trace (default true) */
+	unsigned shim_trace_max_files; /**< shim: trace_max_files */
+	uint64_t shim_trace_max_total; /**< shim: trace_max_total (bytes) */
+	uint64_t shim_trace_max_file_size; /**< shim: trace_max_file_size (bytes) */
+	bool shim_verbose;  /**< shim: verbose */
 	void *priv;         /**< storage owned by the configuration */
 } crpc_config;
 

@@ -16,6 +16,7 @@
 #include "crpc/opts.h"
 #include "crpc/replay.h"
 #include "crpc/session.h"
+#include "crpc/shim.h"
 #include "crpc/trace.h"
 
 #ifdef __cplusplus

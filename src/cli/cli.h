@@ -116,6 +116,17 @@ int crpc_cli_trace_replay(crpc_cli *cli, int argc, char **argv);
 bool crpc_cli_replay_peer_wanted(int argc, char **argv);
 int crpc_cli_replay_peer(int argc, char **argv);
 
+/*
+ * The CRIU shim (cmd_shim.c): crpc_cmd_shim serves `crpc [OPTIONS] shim
+ * CRIU-ARGS...`; crpc_shim_main serves crpc run as `criu` (main() checks
+ * argv[0] right after the replay check). All arguments after the command
+ * name are CRIU's.
+ */
+int crpc_cmd_shim(crpc_cli *cli, int argc, char **argv);
+int crpc_shim_main(int argc, char **argv);
+/* The last component of a path ("criu" for "/usr/local/lib/crpc/criu"). */
+const char *crpc_cli_basename(const char *path);
+
 /* Help texts of the commands. */
 extern const char crpc_help_check[];
 extern const char crpc_help_version[];
@@ -125,6 +136,7 @@ extern const char crpc_help_restore[];
 extern const char crpc_help_config[];
 extern const char crpc_help_trace[];
 extern const char crpc_help_trace_replay[];
+extern const char crpc_help_shim[];
 
 /* ---- option parsing (common.c) ---- */
 

@@ -28,6 +28,8 @@ static const cli_command commands[] = {
 	  crpc_help_config },
 	{ "trace", NULL, "show or replay a trace written by --trace", crpc_cmd_trace,
 	  crpc_help_trace },
+	{ "shim", NULL, "stand in for CRIU between a client (runc, podman) and CRIU", crpc_cmd_shim,
+	  crpc_help_shim },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -46,6 +48,7 @@ static const char help_main[] =
 	"  restore     restore a process tree from a directory\n"
 	"  config      validate a configuration file (crpc config check [FILE])\n"
 	"  trace       show or replay a trace written by --trace (crpc trace show|replay)\n"
+	"  shim ARGS   stand in for CRIU (also: crpc run as a symlink named criu)\n"
 	"  help [CMD]  show this help, or the help of a command\n"
 	"\n"
 	"Options (accepted before or after the command):\n" CRPC_CLI_HELP_COMMON
@@ -119,6 +122,9 @@ int main(int argc, char **argv)
 	/* started by `crpc trace replay` in CRIU's place: answer from the trace */
 	if (crpc_cli_replay_peer_wanted(argc, argv))
 		return crpc_cli_replay_peer(argc, argv);
+	/* run under the name criu (a symlink): stand in for CRIU, every argument is CRIU's */
+	if (argc > 0 && strcmp(crpc_cli_basename(argv[0]), "criu") == 0)
+		return crpc_shim_main(argc, argv);
 
 	memset(&cli, 0, sizeof(cli));
 	cli.usage = "crpc [OPTIONS] COMMAND [ARGS]";

@@ -98,6 +98,10 @@ CRPC_API void crpc_config_init(crpc_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->criu_log_level = -1;
+	c->shim_trace = true;
+	c->shim_trace_max_files = CRPC_SHIM_TRACE_MAX_FILES;
+	c->shim_trace_max_total = CRPC_SHIM_TRACE_MAX_TOTAL;
+	c->shim_trace_max_file_size = CRPC_SHIM_TRACE_MAX_FILE_SIZE;
 	crpc_opts_init(&c->dump);
 	crpc_opts_init(&c->restore);
 }
@@ -1061,17 +1065,60 @@ static void parse_criu(struct parse *p, const struct node *sec)
 
 static const struct {
 	const char *name;
-} shim_keys[] = { { "trace_dir" } };
+} shim_keys[] = { { "trace_dir" },	    { "trace" },		{ "trace_max_files" },
+		  { "trace_max_total" },    { "trace_max_file_size" }, { "verbose" } };
+
+#define SHIM_KEY_LIST                                                                          \
+	"trace_dir, trace, trace_max_files, trace_max_total, trace_max_file_size, verbose"
 
 static void parse_shim(struct parse *p, const struct node *sec)
 {
-	if (!want_map(p, "section 'shim'", sec, "a mapping of keys (trace_dir)"))
+	if (!want_map(p, "section 'shim'", sec, "a mapping of keys (" SHIM_KEY_LIST ")"))
 		return;
 	for (size_t i = 0; i + 1 < sec->n; i += 2) {
 		const struct node *k = sec->kids[i], *v = sec->kids[i + 1];
+		uint64_t size;
+		unsigned n;
+		bool b;
 
-		if (lookup(p, k, shim_keys, 1, sizeof(shim_keys[0]), "shim", "trace_dir") == 0)
+		switch (lookup(p, k, shim_keys, sizeof(shim_keys) / sizeof(shim_keys[0]),
+			       sizeof(shim_keys[0]), "shim", SHIM_KEY_LIST)) {
+		case 0:
 			p->c->trace_dir = (char *)get_str(p, "trace_dir", v, false);
+			break;
+		case 1:
+			if (get_bool(p, "trace", v, &b))
+				p->c->shim_trace = b;
+			break;
+		case 2:
+			if (get_uint(p, "trace_max_files", v, 1, 1000000, &n))
+				p->c->shim_trace_max_files = n;
+			break;
+		case 3:
+			if (get_size(p, "trace_max_total", v, UINT64_MAX / 2, &size)) {
+				if (size < 4096)
+					node_error(p, v, "key 'trace_max_total': at least 4K, got %ju bytes",
+						   (uintmax_t)size);
+				else
+					p->c->shim_trace_max_total = size;
+			}
+			break;
+		case 4:
+			if (get_size(p, "trace_max_file_size", v, UINT64_MAX / 2, &size)) {
+				if (size < 4096)
+					node_error(p, v, "key 'trace_max_file_size': at least 4K, got %ju bytes",
+						   (uintmax_t)size);
+				else
+					p->c->shim_trace_max_file_size = size;
+			}
+			break;
+		case 5:
+			if (get_bool(p, "verbose", v, &b))
+				p->c->shim_verbose = b;
+			break;
+		default:
+			break;
+		}
 	}
 }
 

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * crpc/shim.h - standing in for CRIU between an RPC client and the real CRIU.
+ *
+ * A client that starts `criu swrk N` (runc, crun through libcriu, go-criu,
+ * crpc itself) can be pointed at crpc instead (a symlink named `criu`, or
+ * `crpc shim swrk N`). The shim starts the real `criu swrk` when the first
+ * request arrives and forwards every message both ways, file descriptors
+ * included, while it
+ *
+ * - makes the client's fd fields work: CRIU resolves images_dir_fd,
+ *   work_dir_fd and status_fd through /proc/PEER/fd/N and takes
+ *   pidfd_store_sk from PEER with pidfd_getfd(), where PEER is whoever
+ *   created its socket pair, i.e. the shim. The shim duplicates each such fd
+ *   of a request out of the client (pidfd_getfd(), else /proc/CLIENT/fd/N),
+ *   rewrites the numbers in the request it forwards and keeps them open
+ *   until CRIU's reply to it. inherit_fd[].fd and ps.fd are numbers in
+ *   CRIU's own fd table: every fd the shim inherited is passed on to CRIU
+ *   unchanged, at the same number (the shim's own fds are close-on-exec);
+ * - runs the configured hook steps at each notification before the client
+ *   sees it. A step that aborts where CRIU can abort makes the shim answer
+ *   CRIU "failure" itself (the client never sees that notification), and
+ *   the reason is put into cr_errmsg of CRIU's final reply to the client.
+ *   A client that did not ask for notifications never sees any: when hooks
+ *   are configured the shim turns them on for DUMP and RESTORE and answers
+ *   them itself;
+ * - records the session in a trace file (see crpc/trace.h), one file per
+ *   session in a directory whose number of files and total size are
+ *   bounded (oldest removed first); a single file stops growing at a limit
+ *   with a final {"type":"truncated"} line.
+ *
+ * What it never does: write to stdout (clients parse CRIU's stdout and pass
+ * their own stdio to CRIU), touch an fd it inherited, or wait for any child
+ * but the CRIU it started (with rst_sibling a restored tree becomes the
+ * shim's child and must be re-parented to the client's subreaper when the
+ * shim exits, which it does as soon as CRIU has ended).
+ *
+ * Faults, each answered so that no side waits forever:
+ * - the client hangs up: the shim closes its end to CRIU (CRIU notices at
+ *   its next notification or reply and aborts, resuming the tasks), waits
+ *   for CRIU to end (bounded) and exits;
+ * - CRIU ends before replying: the client gets a failed reply of its
+ *   request's type whose cr_errmsg says how CRIU ended;
+ * - a client message that is not a valid criu_req, or an fd field that
+ *   cannot be taken from the client: the client gets a failed reply naming
+ *   the problem and the session ends (a request the shim cannot read cannot
+ *   be made safe to forward);
+ * - a CRIU message that is not a valid criu_resp: forwarded unchanged (the
+ *   shim is transparent) and recorded in the trace with "decode_error".
+ */
+#ifndef CRPC_SHIM_H
+#define CRPC_SHIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "crpc/config.h"
+#include "crpc/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Environment variable the shim sets for the CRIU it runs: a shim that
+ * finds it set was started by that CRIU (a loop) and refuses to run. */
+#define CRPC_SHIM_DEPTH_ENV "CRPC_SHIM_DEPTH"
+
+/** How one shim session runs. */
+typedef struct crpc_shim_config {
+	const char *criu_path;      /**< the real CRIU (see crpc_shim_resolve_criu()) */
+	char *const *criu_options;  /**< arguments before `swrk` to pass on, NULL-terminated; may be NULL */
+	const crpc_hooks *hooks;    /**< steps to run at notifications; NULL: none */
+	const char *trace_dir;      /**< directory for the session's trace; NULL: no trace */
+	unsigned trace_max_files;   /**< most trace files kept in trace_dir (0: default) */
+	uint64_t trace_max_total;   /**< most bytes of trace files kept (0: default) */
+	uint64_t trace_max_file_size; /**< one trace file stops growing here (0: default) */
+	FILE *verbose;              /**< one line per message and hook output; NULL: quiet */
+	int argc;                   /**< the shim's command line, for the trace header */
+	char *const *argv;
+} crpc_shim_config;
+
+/**
+ * Find the real CRIU for the shim: `explicit_path` (crpc --criu PATH shim)
+ * if not NULL, else $CRPC_CRIU if set, else `config_binary` (the
+ * configuration's criu: binary) if not NULL, else the first `criu` on $PATH
+ * that is not crpc itself. A path that names crpc itself (the same file as
+ * /proc/self/exe) is refused with CRPC_EXIT_ENV: the shim would run itself
+ * forever. Writes the path into buf.
+ */
+int crpc_shim_resolve_criu(const char *explicit_path, const char *config_binary, char *buf,
+			   size_t bufsz, crpc_error **err);
+
+/**
+ * Refuse to run when $CRPC_SHIM_DEPTH says this process was started by a
+ * CRIU a shim started (an indirect loop: the "real" CRIU leads back to
+ * crpc). -1 with a CRPC_EXIT_ENV error then, else 0.
+ */
+int crpc_shim_check_depth(crpc_error **err);
+
+/**
+ * Serve the client on `client_fd` (the N of `swrk N`) until the session
+ * ends, as described above. Installs handlers for SIGTERM, SIGINT and
+ * SIGHUP (unless ignored) that pass the signal on to CRIU, and restores them
+ * before returning. Returns the exit status the shim should exit with:
+ * CRIU's exit code, 128 + the signal that ended it, or 1 when the session
+ * failed before or around CRIU (then *err says why, for a log; the client
+ * was already told through a failed reply when it was waiting for one).
+ */
+int crpc_shim_run(const crpc_shim_config *cfg, int client_fd, crpc_error **err);
+
+/**
+ * When the shim cannot serve at all (configuration error, no real CRIU):
+ * wait up to wait_ms for the client's first request and answer it with a
+ * failed reply of its type whose cr_errmsg is `message`, so that the client
+ * reports the reason rather than a bare EOF. Never fails; closes client_fd.
+ */
+void crpc_shim_refuse(int client_fd, const char *message, unsigned wait_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CRPC_SHIM_H */

@@ -1,0 +1,101 @@
+#!/bin/bash
+# Hooks run in the shim, with crpc as the client: the client that did not
+# ask for notifications never sees one and its dump still runs the hooks; a
+# step that aborts at post-dump fails the dump, the target resumes and the
+# client's error carries the step's reason (cr_errmsg); a client that asked
+# for notifications (crpc -v) sees them, except the one the hook refused;
+# query-ext-files entries printed by a shim hook reach CRIU.
+# shellcheck disable=SC2016 # quoted code for wait_for and the hooks' shell
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/helpers/shim_lib.sh"
+
+pid=$(start_counter h)
+track "$pid"
+wait_for '[ "$(counter h)" -ge 2 ]' 10 || fail "counter does not count"
+
+# --- hooks fire for a client that asked for no notifications ---------------------------
+shim_config "hooks:" "  pre-dump:" \
+	"    - shell: 'echo \"\$CRPC_ACTION \$CRPC_OPERATION \$CRPC_PID \$CRTOOLS_IMAGE_DIR\" >>$TMP/record'" \
+	"  post-dump:" \
+	"    - shell: 'echo \"\$CRPC_ACTION \$CRPC_OPERATION\" >>$TMP/record'"
+expect_exit 0 "$CRPC_BIN" dump --no-config --criu "$SHIM" --leave-running "$pid" "$TMP/ok"
+record=$(cat "$TMP/record")
+note "hooks ran: $record"
+assert_contains "$record" "pre-dump dump $pid $TMP/ok" "pre-dump hook environment (CRTOOLS_IMAGE_DIR may be a temporary sibling)"
+assert_contains "$record" "post-dump dump" "post-dump hook"
+grep -q "notification" "$TMP/ok/hooks.log" || fail "no hooks.log in the images dir"
+assert_running "$pid" h
+
+# --- a step that aborts at post-dump ------------------------------------------------------
+shim_config "hooks:" "  post-dump:" \
+	"    - name: policy" \
+	"      shell: 'echo quiesce refused by policy; exit 1'"
+expect_exit 1 "$CRPC_BIN" dump --no-config --criu "$SHIM" "$pid" "$TMP/abort"
+note "client's error:"$'\n'"$ERR"
+assert_contains "$ERR" "crpc hook at post-dump failed" "client's error"
+assert_contains "$ERR" "quiesce refused by policy" "client's error"
+assert_contains "$ERR" "is still running" "client's error"
+[ ! -e "$TMP/abort/inventory.img" ] || fail "a dump aborted at post-dump left inventory.img"
+# the reason is also the last line of CRIU's log, which clients such as runc point to
+tail -n1 "$TMP/abort/dump.log" | grep -q "^Error (crpc shim): crpc hook at post-dump failed: .*quiesce refused by policy" ||
+	fail "the reason is not at the end of CRIU's log: $(tail -n2 "$TMP/abort/dump.log")"
+assert_running "$pid" h
+
+# the client asked for notifications (-v prints each message): it sees pre-dump, never
+# the post-dump the hook refused, and gets the same reason
+expect_exit 1 "$CRPC_BIN" dump -v --no-config --criu "$SHIM" "$pid" "$TMP/abort-v"
+assert_contains "$ERR" "-> DUMP pid=$pid notify" "client -v"
+assert_contains "$ERR" "<- NOTIFY pre-dump" "client -v"
+assert_not_contains "$ERR" "<- NOTIFY post-dump" "client -v"
+assert_contains "$ERR" "<- DUMP FAILED: crpc hook at post-dump failed" "client -v"
+assert_contains "$ERR" "quiesce refused by policy" "client -v"
+assert_running "$pid" h
+
+# the trace of that session shows the refused notification and the rewritten reply
+t=$(ls -t "$TRACES"/*-dump.trace | head -n1)
+grep -q '"dir":"from_criu".*"script":"post-dump"' "$t" || fail "no post-dump notification in $t"
+grep -q '"dir":"to_criu".*"notify_success":false' "$t" || fail "no refused answer in $t"
+
+# --- query-ext-files: a shim hook's lines become CRIU's externals -------------------------
+/usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1] + "/sock")
+while True:
+    time.sleep(1)' "$TMP" </dev/null >/dev/null 2>&1 &
+track $!
+wait_for "[ -S '$TMP/sock' ]" 10 || fail "the peer socket did not appear"
+setsid /usr/bin/python3 -c '
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.connect(sys.argv[1] + "/sock")
+i = 0
+while True:
+    with open(sys.argv[1] + "/u.count.tmp", "w") as f:
+        f.write("%d\n" % i)
+    os.rename(sys.argv[1] + "/u.count.tmp", sys.argv[1] + "/u.count")
+    i += 1
+    time.sleep(0.05)' "$TMP" </dev/null >/dev/null 2>&1 &
+upid=$!
+track "$upid"
+wait_for '[ "$(counter u)" -ge 2 ]' 10 || fail "the unix-socket target does not count"
+ino=
+for f in /proc/"$upid"/fd/*; do
+	l=$(readlink "$f") || continue
+	if [[ $l =~ ^socket:\[([0-9]+)\]$ ]]; then ino=${BASH_REMATCH[1]}; fi
+done
+[ -n "$ino" ] || fail "no socket inode for $upid"
+shim_config "hooks:" "  query-ext-files:" "    - shell: 'echo unix[$ino]'"
+# without the entry the dump fails: the socket's peer is outside the tree
+shim_config
+expect_exit 1 "$CRPC_BIN" dump --no-config --no-auto --criu "$SHIM" --leave-running "$upid" "$TMP/ext-no"
+shim_config "hooks:" "  query-ext-files:" "    - shell: 'echo unix[$ino]'"
+expect_exit 0 "$CRPC_BIN" dump --no-config --no-auto --criu "$SHIM" --leave-running "$upid" "$TMP/ext"
+grep -q "unix\[$ino\]" "$TMP/ext/dump.log" || fail "CRIU did not get the external entry"
+# also when the client answers query-ext-files itself (-v: it asked for notifications)
+expect_exit 0 "$CRPC_BIN" dump -v --no-config --no-auto --criu "$SHIM" --leave-running "$upid" "$TMP/ext-v"
+assert_contains "$ERR" "<- NOTIFY query-ext-files" "client -v"
+assert_contains "$ERR" "-> NOTIFY answer=ok" "client -v"
+grep -q "unix\[$ino\]" "$TMP/ext-v/dump.log" || fail "the hook's entry was lost next to the client's answer"
+
+no_strays
