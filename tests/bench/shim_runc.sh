@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# tests/bench/shim_runc.sh - the cost of crpc's shim under runc.
+#
+# Runs one busybox container (tests/helpers/make-busybox-bundle) and takes it
+# through `runc checkpoint` + `runc restore -d` again and again, alternating
+# (ABBA order) between runc pointed at the shim (a `criu` symlink to crpc,
+# with the real CRIU in $CRPC_CRIU) and runc pointed straight at the same
+# CRIU. Each run's time is the checkpoint's wall time plus the restore's.
+# Prints every run, the median of each side, the ratio of the medians and
+# the median of the ratios of the pairs run next to each other. Not a test:
+# CTest does not run it. Run as root.
+#
+# The shim runs with a configuration that has no hooks and traces each
+# session into the work directory, as it would in use (--no-trace turns the
+# trace off).
+
+set -euo pipefail
+
+readonly PROG=${0##*/}
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+readonly SRC
+
+RUNS=10
+WARMUP=1
+CRPC=$SRC/build/crpc
+CRIU=${CRPC_CRIU:-}
+TRACE=1
+KEEP=0
+
+usage() {
+	cat <<EOF
+Usage: $PROG [-n RUNS] [--crpc PATH] [--criu PATH] [--no-trace] [--warmup N]
+       [--keep] [--help]
+
+Checkpoint and restore a runc container through crpc's shim and straight
+to the same CRIU, alternating, and print the median time of each and the
+ratio shim/direct.
+
+  -n RUNS        checkpoint+restore cycles per side (default $RUNS)
+  --crpc PATH    crpc binary the shim symlink points to (default build/crpc)
+  --criu PATH    the real CRIU (default \$CRPC_CRIU, else /etc/crpc/criu-path)
+  --no-trace     run the shim with shim.trace: false
+  --warmup N     untimed cycles per side first (default $WARMUP)
+  --keep         keep the work directory
+  --help         show this help
+EOF
+}
+
+while (($#)); do
+	case $1 in
+	-n) RUNS=${2:?-n needs a value}; shift ;;
+	--crpc) CRPC=${2:?--crpc needs a value}; shift ;;
+	--criu) CRIU=${2:?--criu needs a value}; shift ;;
+	--no-trace) TRACE=0 ;;
+	--warmup) WARMUP=${2:?--warmup needs a value}; shift ;;
+	--keep) KEEP=1 ;;
+	-h | --help) usage; exit 0 ;;
+	*) printf '%s: unknown argument: %s\n' "$PROG" "$1" >&2; usage >&2; exit 2 ;;
+	esac
+	shift
+done
+
+die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
+
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "-n must be a positive number"
+[[ $WARMUP =~ ^[0-9]+$ ]] || die "--warmup must be a number"
+((EUID == 0)) || { printf '%s: must be run as root\n' "$PROG" >&2; exit 3; }
+if [[ -z $CRIU ]]; then
+	[[ -r /etc/crpc/criu-path ]] || die "no CRIU: give --criu or run scripts/setup"
+	CRIU=$(</etc/crpc/criu-path)
+fi
+[[ -x $CRIU ]] || die "CRIU $CRIU is not executable"
+[[ -x $CRPC ]] || die "crpc not found at $CRPC (build it, or give --crpc)"
+CRPC=$(readlink -f -- "$CRPC")
+RUNC=$(command -v runc) || die "runc not found (scripts/setup installs it)"
+
+WORK=$(mktemp -d /tmp/crpc-bench-shim.XXXXXX)
+ID=crpc-bench-${WORK##*.}
+CG=/crpc-bench-${WORK##*.}
+RUNC_ROOT=$WORK/runc
+BUNDLE=$WORK/bundle
+
+finish() {
+	local rc=$? d
+	set +e
+	"$RUNC" --root "$RUNC_ROOT" delete -f "$ID" >/dev/null 2>&1
+	for d in /sys/fs/cgroup/*/"${CG#/}"; do
+		[[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	if ((KEEP)); then
+		printf 'work directory kept: %s\n' "$WORK"
+	else
+		rm -rf -- "$WORK"
+	fi
+	exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$WORK/shim" "$WORK/traces"
+ln -s "$CRPC" "$WORK/shim/criu"
+{
+	echo "shim:"
+	echo "  trace_dir: $WORK/traces"
+	((TRACE)) || echo "  trace: false"
+} >"$WORK/shim.yaml"
+chmod 600 "$WORK/shim.yaml"
+export CRPC_CONFIG=$WORK/shim.yaml CRPC_CRIU=$CRIU
+
+"$SRC/tests/helpers/make-busybox-bundle" --cgroups-path "$CG" "$BUNDLE" >/dev/null
+(cd "$BUNDLE" && "$RUNC" --root "$RUNC_ROOT" --log "$WORK/run.log" run -d "$ID" \
+	</dev/null >/dev/null 2>&1) || die "runc run failed: $(cat "$WORK/run.log")"
+
+now_us() { echo "${EPOCHREALTIME//[.,]/}"; }
+
+running() {
+	[[ $("$RUNC" --root "$RUNC_ROOT" state "$ID" 2>/dev/null) == *'"status": "running"'* ]]
+}
+
+# cycle shim|direct N: checkpoint and restore once; prints the microseconds.
+cycle() {
+	local side=$1 n=$2 criu t0 t1 t2 dir=$WORK/$1-$2
+	case $side in
+	shim) criu=$WORK/shim/criu ;;
+	direct) criu=$CRIU ;;
+	esac
+	t0=$(now_us)
+	"$RUNC" --root "$RUNC_ROOT" --criu "$criu" checkpoint --image-path "$dir/img" \
+		--work-path "$dir/work" "$ID" >"$dir.out" 2>&1 ||
+		die "$side checkpoint $n failed: $(cat "$dir.out")"
+	t1=$(now_us)
+	"$RUNC" --root "$RUNC_ROOT" --criu "$criu" restore -d --image-path "$dir/img" \
+		--work-path "$dir/work" --bundle "$BUNDLE" "$ID" </dev/null >"$dir.out" 2>&1 ||
+		die "$side restore $n failed: $(cat "$dir.out")"
+	t2=$(now_us)
+	running || die "the container is not running after $side restore $n"
+	rm -rf -- "$dir"
+	printf '%s %s %s\n' "$((t1 - t0))" "$((t2 - t1))" "$((t2 - t0))"
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
+
+sleep 0.3
+for ((i = 1; i <= WARMUP; i++)); do
+	cycle shim "w$i" >/dev/null
+	cycle direct "w$i" >/dev/null
+done
+
+printf 'runc %s, CRIU %s, shim: %s -> %s (trace %s)\n' \
+	"$("$RUNC" --version | sed -n 's/^runc version //p')" \
+	"$("$CRIU" --version | sed -n 's/^Version: //p')" "$WORK/shim/criu" "$CRPC" \
+	"$( ((TRACE)) && echo on || echo off)"
+printf '%-4s %-7s %12s %12s %12s\n' run side checkpoint restore total
+: >"$WORK/shim.times"
+: >"$WORK/direct.times"
+: >"$WORK/ratios"
+for ((i = 1; i <= RUNS; i++)); do
+	# ABBA: odd runs shim first, even runs direct first
+	if ((i % 2)); then order="shim direct"; else order="direct shim"; fi
+	for side in $order; do
+		read -r c r t < <(cycle "$side" "$i")
+		printf '%-4s %-7s %9s ms %9s ms %9s ms\n' "$i" "$side" "$(ms "$c")" "$(ms "$r")" "$(ms "$t")"
+		echo "$t" >>"$WORK/$side.times"
+		eval "last_$side=$t"
+	done
+	# shellcheck disable=SC2154 # set by the eval above
+	awk -v a="$last_shim" -v b="$last_direct" 'BEGIN { printf "%.4f\n", a / b }' >>"$WORK/ratios"
+done
+
+m_shim=$(median <"$WORK/shim.times")
+m_direct=$(median <"$WORK/direct.times")
+m_ratio=$(median <"$WORK/ratios")
+echo
+printf 'median checkpoint+restore: shim %s ms, direct %s ms\n' "$(ms "$m_shim")" "$(ms "$m_direct")"
+awk -v a="$m_shim" -v b="$m_direct" 'BEGIN { printf "ratio of the medians (shim/direct): %.3f\n", a / b }'
+printf 'median of the per-run ratios (shim/direct): %.3f (goal <= 1.02)\n' "$m_ratio"
