@@ -12,6 +12,7 @@
 #include "crpc/error.h"
 #include "crpc/hooks.h"
 #include "crpc/images.h"
+#include "crpc/inspect.h"
 #include "crpc/notify.h"
 #include "crpc/opts.h"
 #include "crpc/replay.h"

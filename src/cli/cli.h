@@ -104,6 +104,7 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_config(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_trace(crpc_cli *cli, int argc, char **argv);
+int crpc_cmd_inspect(crpc_cli *cli, int argc, char **argv);
 
 /* crpc trace replay (cmd_replay.c), called by crpc_cmd_trace: argv[0] is "replay". */
 int crpc_cli_trace_replay(crpc_cli *cli, int argc, char **argv);
@@ -135,6 +136,7 @@ extern const char crpc_help_dump[];
 extern const char crpc_help_restore[];
 extern const char crpc_help_config[];
 extern const char crpc_help_trace[];
+extern const char crpc_help_inspect[];
 extern const char crpc_help_trace_replay[];
 extern const char crpc_help_shim[];
 
@@ -303,5 +305,51 @@ void crpc_cli_print_opts(const crpc_cli *cli, const char *request, const crpc_op
 /* CRIU's statistics as JSON (dump or restore part) and for humans. */
 json_t *crpc_cli_stats_json(const crpc_stats *st, bool restore);
 void crpc_cli_stats_print(FILE *f, const crpc_stats *st, bool restore);
+
+/* ---- inspect and the automatic options of dump (cmd_inspect.c, auto.c) ---- */
+
+/* The JSON document of 'crpc inspect --json' (schema in docs/crpc.1). */
+json_t *crpc_cli_inspect_json(const crpc_inspect_result *r, const crpc_verdict *v);
+
+/* Verdict entries as [{key: name, ["value": ...,] "reason", "pid", "fd"}]. */
+json_t *crpc_cli_verdict_items_json(const crpc_verdict_item *v, size_t n, const char *key, bool with_value);
+
+/* State of the automatic options of one dump. Zero it, then snapshot. */
+typedef struct crpc_cli_auto {
+	bool disabled;              /* --no-auto */
+	bool snapshot;              /* `user` holds the command line's options */
+	bool ran;                   /* the options were worked out and applied */
+	crpc_opts user;             /* the command line's options, before the configuration's */
+	crpc_verdict verdict;       /* the inspection's; the request's external list points into it */
+	crpc_opt_reasons effective; /* every inspected option in effect, with reason and source */
+} crpc_cli_auto;
+
+/* Remember the command line's options (call before the configuration is merged in). */
+void crpc_cli_auto_snapshot(crpc_cli_auto *a, const crpc_opts *cmdline);
+
+/*
+ * Before the dump's session opens: inspect the tree of opts->pid, stop on
+ * blockers (reported here, with the exit code returned), else add the
+ * options it needs to opts (the user's and the configuration's win) and
+ * print each added one with its reason on stderr ("crpc: auto: ...").
+ * With a->disabled only records the options already in effect.
+ * Returns 0 to go on, else the exit code of the failure already reported.
+ */
+int crpc_cli_auto_dump(crpc_cli *cli, crpc_cli_auto *a, crpc_opts *opts, const char *images_dir);
+
+/* The options in effect with their reasons and sources (for the manifest). */
+const crpc_opt_reasons *crpc_cli_auto_effective(const crpc_cli_auto *a);
+
+/*
+ * [{"option", "value", "reason", "source": "user"|"config"|"auto"}]: all the
+ * options in effect (all) or only the automatic ones.
+ */
+json_t *crpc_cli_auto_json(const crpc_cli_auto *a, bool all);
+
+/* The inspection's warnings, as in 'crpc inspect --json' ([] when it did not run). */
+json_t *crpc_cli_auto_warnings_json(const crpc_cli_auto *a);
+
+/* Free what a holds (keep it until the request was sent). */
+void crpc_cli_auto_release(crpc_cli_auto *a);
 
 #endif /* CRPC_CLI_H */

@@ -1,0 +1,713 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * inspect_fd.c - read and classify the open file descriptors of a process
+ * (readlink, fdinfo, stat relative to its /proc/PID dirfd), the deleted
+ * files it maps, and the mounts its files are on.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "inspect_int.h"
+#include "internal.h"
+
+/*
+ * gcc 12's -fanalyzer loses track of memory stored into arrays that hang off
+ * other heap objects (result->procs[i].fds[j].path and the like) and reports
+ * each such store as a leak. The unit and integration tests run these paths
+ * under AddressSanitizer's leak checker instead.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+#endif
+
+#define DELETED_SUFFIX " (deleted)"
+
+struct ins_mntns {
+	uint64_t ns;
+	pid_t pid;
+	bool loaded;
+	ins_mount *mounts;
+	size_t n_mounts;
+};
+
+/* ---- pure parsers --------------------------------------------------------------- */
+
+crpc_fd_type ins_classify_link(const char *t)
+{
+	static const struct {
+		const char *name;
+		crpc_fd_type type;
+	} anon[] = {
+		{ "anon_inode:[eventfd]", CRPC_FD_EVENTFD },
+		{ "anon_inode:[signalfd]", CRPC_FD_SIGNALFD },
+		{ "anon_inode:[timerfd]", CRPC_FD_TIMERFD },
+		{ "anon_inode:inotify", CRPC_FD_INOTIFY },
+		{ "anon_inode:[fanotify]", CRPC_FD_FANOTIFY },
+		{ "anon_inode:[eventpoll]", CRPC_FD_EPOLL },
+		{ "anon_inode:[io_uring]", CRPC_FD_IO_URING },
+		{ "anon_inode:[pidfd]", CRPC_FD_PIDFD },
+		{ "anon_inode:[userfaultfd]", CRPC_FD_USERFAULTFD },
+	};
+
+	if (strncmp(t, "socket:[", 8) == 0)
+		return CRPC_FD_SOCKET;
+	if (strncmp(t, "pipe:[", 6) == 0)
+		return CRPC_FD_PIPE;
+	if (strncmp(t, "anon_inode:", 11) == 0) {
+		for (size_t i = 0; i < sizeof(anon) / sizeof(anon[0]); i++)
+			if (strcmp(t, anon[i].name) == 0)
+				return anon[i].type;
+		return CRPC_FD_ANON;
+	}
+	if (strncmp(t, "pidfd:", 6) == 0) /* pidfs */
+		return CRPC_FD_PIDFD;
+	if (strncmp(t, "/memfd:", 7) == 0)
+		return CRPC_FD_MEMFD;
+	if (t[0] != '/') {
+		/* "net:[4026531840]": a namespace file */
+		const char *b = strchr(t, ':');
+
+		if (b && b[1] == '[' && b > t) {
+			for (const char *q = t; q < b; q++)
+				if (!islower((unsigned char)*q) && *q != '_')
+					return CRPC_FD_UNKNOWN;
+			return CRPC_FD_NSFILE;
+		}
+	}
+	return CRPC_FD_UNKNOWN;
+}
+
+crpc_fd_type ins_classify_proto(const char *proto, int *family)
+{
+	static const struct {
+		const char *name;
+		crpc_fd_type type;
+		int family;
+	} tab[] = {
+		{ "TCP", CRPC_FD_TCP, AF_INET },        { "TCPv6", CRPC_FD_TCP, AF_INET6 },
+		{ "UDP", CRPC_FD_UDP, AF_INET },        { "UDPv6", CRPC_FD_UDP, AF_INET6 },
+		{ "UDP-Lite", CRPC_FD_UDP, AF_INET },   { "UDPLITEv6", CRPC_FD_UDP, AF_INET6 },
+		{ "RAW", CRPC_FD_RAW, AF_INET },        { "RAWv6", CRPC_FD_RAW, AF_INET6 },
+		{ "PING", CRPC_FD_RAW, AF_INET },       { "PINGv6", CRPC_FD_RAW, AF_INET6 },
+		{ "NETLINK", CRPC_FD_NETLINK, AF_NETLINK }, { "PACKET", CRPC_FD_PACKET, AF_PACKET },
+	};
+
+	*family = 0;
+	if (strncmp(proto, "UNIX", 4) == 0) { /* "UNIX", "UNIX-STREAM", "UNIX-DGRAM" */
+		*family = AF_UNIX;
+		return CRPC_FD_UNIX;
+	}
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (strcmp(proto, tab[i].name) == 0) {
+			*family = tab[i].family;
+			return tab[i].type;
+		}
+	if (strncmp(proto, "MPTCP", 5) == 0)
+		*family = strstr(proto, "v6") ? AF_INET6 : AF_INET;
+	return CRPC_FD_SOCKET;
+}
+
+/* Value after "key:" at the start of a line, or NULL. */
+static const char *line_value(const char *line, const char *key)
+{
+	size_t kl = strlen(key);
+
+	if (strncmp(line, key, kl) != 0 || line[kl] != ':')
+		return NULL;
+	line += kl + 1;
+	while (*line == ' ' || *line == '\t')
+		line++;
+	return line;
+}
+
+int ins_parse_fdinfo(const char *buf, crpc_fd_info *fi, ins_fdinfo_extra *x)
+{
+	const char *line = buf;
+	size_t tcap = 0;
+
+	x->tty_index = -1;
+	while (line && *line) {
+		const char *v;
+
+		if ((v = line_value(line, "pos")))
+			fi->pos = strtoull(v, NULL, 10);
+		else if ((v = line_value(line, "flags")))
+			fi->flags = (unsigned)strtoul(v, NULL, 8);
+		else if ((v = line_value(line, "mnt_id")))
+			fi->mount_id = (int)strtol(v, NULL, 10);
+		else if ((v = line_value(line, "eventfd-count")))
+			fi->count = strtoull(v, NULL, 16);
+		else if ((v = line_value(line, "sigmask")))
+			snprintf(fi->sigmask, sizeof(fi->sigmask), "%.*s", (int)strcspn(v, "\n"), v);
+		else if ((v = line_value(line, "clockid")))
+			fi->clockid = (int)strtol(v, NULL, 10);
+		else if ((v = line_value(line, "ticks")))
+			fi->ticks = strtoull(v, NULL, 10);
+		else if ((v = line_value(line, "it_value")) || (v = line_value(line, "it_interval"))) {
+			unsigned long long sec, nsec;
+
+			/* "(SECONDS, NANOSECONDS)" */
+			if (sscanf(v, "(%llu, %llu)", &sec, &nsec) == 2) {
+				if (line[3] == 'v')
+					fi->value_ns = sec * 1000000000ULL + nsec;
+				else
+					fi->interval_ns = sec * 1000000000ULL + nsec;
+			}
+		}
+		else if ((v = line_value(line, "tty-index")))
+			x->tty_index = (int)strtol(v, NULL, 10);
+		else if ((v = line_value(line, "tfd"))) {
+			fi->watches++;
+			if (INS_GROW(fi->targets, &tcap, fi->n_targets) < 0)
+				return -1;
+			fi->targets[fi->n_targets++] = (int)strtol(v, NULL, 10);
+		} else if (strncmp(line, "inotify wd:", 11) == 0)
+			fi->watches++;
+		else if (strncmp(line, "fanotify ", 9) == 0 && strncmp(line, "fanotify flags:", 15) != 0)
+			fi->watches++;
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	fi->have_fdinfo = true;
+	return 0;
+}
+
+/* Decode mountinfo's octal escapes (\040 for a blank) into a new string. */
+static char *unescape(const char *s, size_t len)
+{
+	char *out = malloc(len + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\\' && i + 3 < len && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
+		    s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+			*o++ = (char)(((s[i + 1] - '0') << 6) | ((s[i + 2] - '0') << 3) | (s[i + 3] - '0'));
+			i += 3;
+			continue;
+		}
+		*o++ = s[i];
+	}
+	*o = '\0';
+	return out;
+}
+
+int ins_parse_mountinfo_line(const char *line, ins_mount *m)
+{
+	/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER */
+	const char *f[5] = { NULL }, *p = line, *sep, *fs, *fs_end;
+	size_t fl[5] = { 0 };
+
+	memset(m, 0, sizeof(*m));
+	for (int i = 0; i < 5; i++) {
+		while (*p == ' ')
+			p++;
+		if (!*p || *p == '\n')
+			return -1;
+		f[i] = p;
+		fl[i] = strcspn(p, " \n");
+		p += fl[i];
+	}
+	sep = strstr(p, " - ");
+	if (!sep)
+		return -1;
+	fs = sep + 3;
+	fs_end = fs + strcspn(fs, " \n");
+	m->id = (int)strtol(f[0], NULL, 10);
+	if (sscanf(f[2], "%u:%u", &m->major, &m->minor) != 2)
+		return -1;
+	m->mountpoint = unescape(f[4], fl[4]);
+	m->fstype = strndup(fs, (size_t)(fs_end - fs));
+	if (!m->mountpoint || !m->fstype) {
+		free(m->mountpoint);
+		free(m->fstype);
+		m->mountpoint = m->fstype = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- one fd ------------------------------------------------------------------------- */
+
+static void classify_dev(crpc_fd_info *fi, const struct stat *st, int tty_index)
+{
+	unsigned maj = major(st->st_rdev), min = minor(st->st_rdev);
+
+	fi->rdev = st->st_rdev;
+	fi->pty_index = -1;
+	if (S_ISBLK(st->st_mode)) {
+		fi->type = CRPC_FD_DEVICE;
+		fi->block_device = true;
+		return;
+	}
+	if (maj >= 136 && maj <= 143) {
+		fi->type = CRPC_FD_PTY;
+		fi->pty_index = (int)((maj - 136) * 256 + min);
+	} else if (maj == 5 && min == 2) {
+		fi->type = CRPC_FD_PTY;
+		fi->pty_master = true;
+		fi->pty_index = tty_index;
+	} else if (maj >= 128 && maj <= 135) { /* a legacy UNIX98 master major */
+		fi->type = CRPC_FD_PTY;
+		fi->pty_master = true;
+		fi->pty_index = tty_index;
+	} else if (maj == 2 || maj == 3) { /* BSD ptys */
+		fi->type = CRPC_FD_PTY;
+		fi->pty_master = maj == 2;
+		fi->pty_index = (int)min;
+	} else if (maj == 4 || maj == 5 || maj == 188 || maj == 204) {
+		fi->type = CRPC_FD_TTY;
+	} else {
+		fi->type = CRPC_FD_DEVICE;
+	}
+}
+
+static uint64_t link_inode(const char *t)
+{
+	const char *b = strchr(t, '[');
+
+	return b ? strtoull(b + 1, NULL, 10) : 0;
+}
+
+static int set_path(crpc_fd_info *fi, const char *target)
+{
+	size_t len = strlen(target), sl = strlen(DELETED_SUFFIX);
+
+	if (len > sl && strcmp(target + len - sl, DELETED_SUFFIX) == 0) {
+		fi->deleted = true;
+		len -= sl;
+	}
+	fi->path = strndup(target, len);
+	return fi->path ? 0 : -1;
+}
+
+static void fill_stat(crpc_fd_info *fi, const struct stat *st)
+{
+	fi->inode = st->st_ino;
+	fi->size = st->st_size;
+	fi->blocks_bytes = (uint64_t)st->st_blocks * 512;
+	fi->nlink = st->st_nlink;
+	fi->dev = st->st_dev;
+}
+
+uint64_t ins_fifo_key(uint64_t dev, uint64_t ino)
+{
+	return (dev << 40) ^ ino ^ (1ULL << 63);
+}
+
+int ins_index_fds(ins_ctx *c)
+{
+	for (size_t pi = 0; pi < c->r->n_procs; pi++) {
+		const crpc_proc_info *p = &c->r->procs[pi];
+
+		for (size_t f = 0; f < p->n_fds; f++) {
+			const crpc_fd_info *fi = &p->fds[f];
+			ins_map *m = NULL;
+			uint64_t key = fi->inode, bits = 0;
+
+			if (fi->family || fi->protocol || fi->type == CRPC_FD_SOCKET) {
+				if (ins_map_put(&c->sock_owner, fi->inode, ((uint64_t)pi << 32 | (uint64_t)f) + 1) < 0)
+					return -1;
+				continue;
+			}
+			if (fi->type == CRPC_FD_PIPE) {
+				m = &c->pipe_ends;
+			} else if (fi->type == CRPC_FD_FIFO) {
+				m = &c->fifo_ends;
+				key = ins_fifo_key(fi->dev, fi->inode);
+			} else {
+				continue;
+			}
+			ins_map_get(m, key, &bits);
+			if ((fi->flags & O_ACCMODE) != O_WRONLY)
+				bits |= 1;
+			if ((fi->flags & O_ACCMODE) != O_RDONLY)
+				bits |= 2;
+			if (ins_map_put(m, key, bits) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Classify one fd. Returns 0, 1 when the fd vanished (skip it), -1 on ENOMEM. */
+static int read_one_fd(ins_ctx *c, crpc_proc_info *p, size_t pi, int fddir, int infodir, const char *name,
+		       crpc_fd_info *fi)
+{
+	char link[PATH_MAX];
+	ins_fdinfo_extra x = { .tty_index = -1 };
+	struct stat st;
+	ssize_t n;
+
+	fi->fd = (int)strtol(name, NULL, 10);
+	fi->mount_id = -1;
+	fi->pty_index = -1;
+	fi->size = -1;
+	n = readlinkat(fddir, name, link, sizeof(link) - 1);
+	if (n < 0)
+		return 1; /* closed meanwhile, or the process went away */
+	link[n] = '\0';
+	fi->target = strdup(link);
+	if (!fi->target)
+		return -1;
+	fi->type = ins_classify_link(link);
+	/* fdinfo: flags, position, mount and the type's own state; sockets have nothing there we use */
+	if (fi->type != CRPC_FD_SOCKET && infodir >= 0 && ins_read_at(infodir, name, c->buf, c->bufsz) >= 0 &&
+	    ins_parse_fdinfo(c->buf, fi, &x) < 0)
+		return -1;
+
+	switch (fi->type) {
+	case CRPC_FD_SOCKET: {
+		char path[320], proto[64];
+		ssize_t pl;
+
+		fi->inode = link_inode(link);
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)p->pid, name);
+		pl = getxattr(path, "system.sockprotoname", proto, sizeof(proto) - 1);
+		if (pl > 0) {
+			proto[pl] = '\0';
+			fi->protocol = strdup(proto);
+			if (!fi->protocol)
+				return -1;
+			fi->type = ins_classify_proto(proto, &fi->family);
+		}
+		fi->peer = CRPC_PEER_UNKNOWN;
+		return 0;
+	}
+	case CRPC_FD_PIPE:
+		fi->inode = link_inode(link);
+		return 0;
+	case CRPC_FD_MEMFD:
+		if (fstatat(fddir, name, &st, 0) == 0)
+			fill_stat(fi, &st);
+		{
+			const char *nm = link + 7;
+			size_t len = strlen(nm), sl = strlen(DELETED_SUFFIX);
+
+			if (len > sl && strcmp(nm + len - sl, DELETED_SUFFIX) == 0)
+				len -= sl;
+			fi->name = strndup(nm, len);
+			if (!fi->name)
+				return -1;
+		}
+		return 0;
+	case CRPC_FD_NSFILE:
+		fi->path = strdup(link);
+		return fi->path ? 0 : -1;
+	case CRPC_FD_UNKNOWN:
+		break;
+	default: /* anon inodes: nothing more to read */
+		return 0;
+	}
+
+	/* a path: what is it? */
+	if (fstatat(fddir, name, &st, 0) < 0)
+		return errno == ENOENT ? 1 : 0;
+	fill_stat(fi, &st);
+	if (link[0] == '/' && set_path(fi, link) < 0)
+		return -1;
+	if (S_ISREG(st.st_mode)) {
+		fi->type = CRPC_FD_FILE;
+	} else if (S_ISDIR(st.st_mode)) {
+		fi->type = CRPC_FD_DIR;
+	} else if (S_ISFIFO(st.st_mode)) {
+		fi->type = CRPC_FD_FIFO;
+	} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+		classify_dev(fi, &st, x.tty_index);
+		fi->deleted = false; /* devpts paths are not files */
+	} else if (S_ISSOCK(st.st_mode)) {
+		fi->type = CRPC_FD_SOCKET; /* a socket with a path target: should not happen */
+	}
+	return 0;
+}
+
+/* Deleted files mapped into memory, from /proc/PID/maps (one entry per file). */
+static int read_mapped_deleted(ins_ctx *c, crpc_proc_info *p, int piddir)
+{
+	size_t cap = 0;
+	char *line, *save = NULL;
+	ssize_t n;
+
+	n = ins_read_at(piddir, "maps", c->buf, c->bufsz);
+	if (n <= 0 || !strstr(c->buf, DELETED_SUFFIX))
+		return 0;
+	for (line = strtok_r(c->buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char range[64], perms[8], path[PATH_MAX];
+		unsigned long long off, ino;
+		unsigned maj, min;
+		int consumed = 0;
+		size_t len, sl = strlen(DELETED_SUFFIX);
+		crpc_fd_info *fi;
+		bool dup = false;
+		struct stat st;
+		char mf[96];
+
+		len = strlen(line);
+		if (len <= sl || strcmp(line + len - sl, DELETED_SUFFIX) != 0)
+			continue;
+		if (sscanf(line, "%63s %7s %llx %x:%x %llu %n", range, perms, &off, &maj, &min, &ino, &consumed) != 6 ||
+		    !consumed)
+			continue;
+		snprintf(path, sizeof(path), "%.*s", (int)(len - sl - (size_t)consumed), line + consumed);
+		if (path[0] != '/' || strncmp(path, "/memfd:", 7) == 0 || strncmp(path, "/SYSV", 5) == 0 ||
+		    strcmp(path, "/dev/zero") == 0 || ino == 0)
+			continue;
+		for (size_t i = 0; i < p->n_mapped_deleted; i++)
+			if (p->mapped_deleted[i].inode == ino && major(p->mapped_deleted[i].dev) == maj &&
+			    minor(p->mapped_deleted[i].dev) == min)
+				dup = true;
+		if (dup)
+			continue;
+		if (INS_GROW(p->mapped_deleted, &cap, p->n_mapped_deleted) < 0)
+			return -1;
+		fi = &p->mapped_deleted[p->n_mapped_deleted];
+		memset(fi, 0, sizeof(*fi));
+		fi->fd = -1;
+		fi->type = CRPC_FD_FILE;
+		fi->deleted = true;
+		fi->mount_id = -1;
+		fi->pty_index = -1;
+		fi->inode = ino;
+		fi->dev = makedev(maj, min);
+		fi->size = -1;
+		fi->path = strdup(path);
+		if (!fi->path)
+			return -1;
+		snprintf(mf, sizeof(mf), "map_files/%s", range);
+		if (fstatat(piddir, mf, &st, 0) == 0)
+			fill_stat(fi, &st);
+		else
+			fi->nlink = 0; /* unknown: treated as fully deleted */
+		p->n_mapped_deleted++;
+	}
+	return 0;
+}
+
+int ins_read_fds(ins_ctx *c, size_t pi, int piddir, crpc_error **err)
+{
+	crpc_proc_info *p = &c->r->procs[pi];
+	char dents[16384];
+	bool last = false;
+	int fddir, infodir;
+	size_t cap = 0;
+
+	fddir = openat(piddir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fddir < 0) {
+		if (errno == ENOENT || errno == ESRCH) {
+			p->gone = true;
+			return 0;
+		}
+		p->fds_unreadable = true;
+		p->fds_errno = errno;
+		return 0;
+	}
+	infodir = openat(piddir, "fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (;;) {
+		ssize_t n = getdents64(fddir, dents, sizeof(dents));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			if (errno == ENOENT || errno == ESRCH)
+				p->gone = true;
+			break;
+		}
+		if (n == 0)
+			break;
+		last = (size_t)n + 512 < sizeof(dents); /* a short listing was the end */
+		for (ssize_t off = 0; off < n;) {
+			struct dirent64 *de = (struct dirent64 *)(dents + off);
+			crpc_fd_info *fi;
+			int rc;
+
+			off += de->d_reclen;
+			if (!isdigit((unsigned char)de->d_name[0]))
+				continue;
+			if (INS_GROW(p->fds, &cap, p->n_fds) < 0)
+				goto oom;
+			fi = &p->fds[p->n_fds];
+			memset(fi, 0, sizeof(*fi));
+			rc = read_one_fd(c, p, pi, fddir, infodir, de->d_name, fi);
+			if (rc < 0) {
+				ins_fd_release(fi);
+				goto oom;
+			}
+			if (rc > 0) {
+				ins_fd_release(fi);
+				memset(fi, 0, sizeof(*fi));
+				continue;
+			}
+			p->n_fds++;
+		}
+		if (last)
+			break;
+	}
+	close(fddir);
+	if (infodir >= 0)
+		close(infodir);
+	if (read_mapped_deleted(c, p, piddir) < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
+	return 0;
+oom:
+	close(fddir);
+	if (infodir >= 0)
+		close(infodir);
+	return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
+}
+
+/* ---- mounts and deleted files --------------------------------------------------------- */
+
+static ins_mntns *get_mntns(ins_ctx *c, const crpc_proc_info *p)
+{
+	ins_mntns *m;
+	char name[48];
+	char *data = NULL, *line, *save = NULL;
+	size_t cap = 0;
+
+	for (size_t i = 0; i < c->n_mntns; i++)
+		if (c->mntns[i].ns == p->ns[CRPC_NS_MNT])
+			return &c->mntns[i];
+	if (INS_GROW(c->mntns, &c->cap_mntns, c->n_mntns) < 0)
+		return NULL;
+	m = &c->mntns[c->n_mntns++];
+	memset(m, 0, sizeof(*m));
+	m->ns = p->ns[CRPC_NS_MNT];
+	m->pid = p->pid;
+	snprintf(name, sizeof(name), "%d/mountinfo", (int)p->pid);
+	{
+		/* mountinfo can be larger than the scratch buffer */
+		int fd = openat(c->proc_fd, name, O_RDONLY | O_CLOEXEC);
+		size_t used = 0, bcap = 65536;
+
+		if (fd < 0)
+			return m;
+		data = malloc(bcap);
+		while (data) {
+			ssize_t n;
+
+			if (used + 1 >= bcap) {
+				char *nd = bcap < (64u << 20) ? realloc(data, bcap * 2) : NULL;
+
+				if (!nd)
+					break;
+				data = nd;
+				bcap *= 2;
+			}
+			n = read(fd, data + used, bcap - 1 - used);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			used += (size_t)n;
+		}
+		close(fd);
+		if (!data)
+			return NULL;
+		data[used] = '\0';
+	}
+	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		ins_mount mt;
+
+		if (ins_parse_mountinfo_line(line, &mt) < 0)
+			continue;
+		if (INS_GROW(m->mounts, &cap, m->n_mounts) < 0) {
+			free(mt.mountpoint);
+			free(mt.fstype);
+			free(data);
+			return NULL;
+		}
+		m->mounts[m->n_mounts++] = mt;
+	}
+	free(data);
+	m->loaded = true;
+	return m;
+}
+
+void ins_mnt_free(ins_ctx *c)
+{
+	for (size_t i = 0; i < c->n_mntns; i++) {
+		for (size_t k = 0; k < c->mntns[i].n_mounts; k++) {
+			free(c->mntns[i].mounts[k].mountpoint);
+			free(c->mntns[i].mounts[k].fstype);
+		}
+		free(c->mntns[i].mounts);
+	}
+	free(c->mntns);
+	c->mntns = NULL;
+	c->n_mntns = c->cap_mntns = 0;
+}
+
+static bool has_path_fd(const crpc_fd_info *fi)
+{
+	return fi->mount_id >= 0 && (fi->type == CRPC_FD_FILE || fi->type == CRPC_FD_DIR || fi->type == CRPC_FD_FIFO ||
+				     fi->type == CRPC_FD_DEVICE || fi->type == CRPC_FD_TTY || fi->type == CRPC_FD_PTY ||
+				     fi->type == CRPC_FD_MEMFD);
+}
+
+/* A deleted file still linked elsewhere: is its old path free, or taken by another file? */
+static void check_deleted_path(ins_ctx *c, const crpc_proc_info *p, crpc_fd_info *fi)
+{
+	char name[48];
+	struct stat st;
+	int root;
+
+	if (!fi->path || fi->path[0] != '/')
+		return;
+	snprintf(name, sizeof(name), "%d/root", (int)p->pid);
+	root = openat(c->proc_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return;
+	if (fstatat(root, fi->path + 1, &st, 0) == 0 && (st.st_ino != fi->inode || st.st_dev != fi->dev))
+		fi->path_reused = true;
+	close(root);
+}
+
+int ins_resolve_files(ins_ctx *c, crpc_error **err)
+{
+	crpc_inspect_result *r = c->r;
+
+	for (size_t i = 0; i < r->n_procs; i++) {
+		crpc_proc_info *p = &r->procs[i];
+		ins_mntns *m = NULL;
+
+		for (size_t f = 0; f < p->n_fds; f++) {
+			crpc_fd_info *fi = &p->fds[f];
+
+			if (fi->type == CRPC_FD_FILE && fi->deleted && fi->nlink > 0)
+				check_deleted_path(c, p, fi);
+			if (!has_path_fd(fi))
+				continue;
+			if (!m) {
+				m = get_mntns(c, p);
+				if (!m)
+					return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
+			}
+			for (size_t k = 0; k < m->n_mounts; k++)
+				if (m->mounts[k].id == fi->mount_id) {
+					fi->mount = strdup(m->mounts[k].mountpoint);
+					fi->fstype = strdup(m->mounts[k].fstype);
+					if (!fi->mount || !fi->fstype)
+						return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect",
+								      "out of memory");
+					break;
+				}
+		}
+		for (size_t f = 0; f < p->n_mapped_deleted; f++) {
+			crpc_fd_info *fi = &p->mapped_deleted[f];
+
+			if (fi->nlink > 0)
+				check_deleted_path(c, p, fi);
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * inspect_int.h - private declarations shared by inspect.c, inspect_fd.c,
+ * inspect_net.c and inspect_verdict.c (and their unit tests).
+ */
+#ifndef CRPC_INSPECT_INT_H
+#define CRPC_INSPECT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "crpc/inspect.h"
+
+/* ---- a u64 -> u64 hash map (key 0 is reserved: inode numbers are never 0) ---- */
+
+typedef struct ins_map {
+	uint64_t *keys;
+	uint64_t *vals;
+	size_t cap;  /* power of two, 0 when empty */
+	size_t n;
+} ins_map;
+
+/* Insert or replace. -1 on ENOMEM. */
+int ins_map_put(ins_map *m, uint64_t key, uint64_t val);
+/* Lookup; true when found (*val set if val is not NULL). */
+bool ins_map_get(const ins_map *m, uint64_t key, uint64_t *val);
+void ins_map_free(ins_map *m);
+
+/* ---- small helpers ---- */
+
+/*
+ * Grow the array `arr` (capacity *capp) so that it holds at least n+1
+ * elements, new ones zeroed. -1 on ENOMEM (arr untouched), else 0. A macro
+ * so that the realloc is typed: the static analyzer then follows what the
+ * array owns.
+ */
+#define INS_GROW(arr, capp, n)                                                              \
+	__extension__({                                                                     \
+		int ins_rc_ = 0;                                                            \
+		if ((n) >= *(capp)) {                                                       \
+			size_t ins_nc_ = *(capp) ? *(capp) * 2 : 8;                         \
+			__typeof__(arr) ins_np_;                                            \
+			while (ins_nc_ <= (n))                                              \
+				ins_nc_ *= 2;                                               \
+			ins_np_ = realloc((arr), ins_nc_ * sizeof(*(arr)));                 \
+			if (!ins_np_) {                                                     \
+				ins_rc_ = -1;                                               \
+			} else {                                                            \
+				memset(ins_np_ + *(capp), 0, (ins_nc_ - *(capp)) * sizeof(*(arr))); \
+				(arr) = ins_np_;                                            \
+				*(capp) = ins_nc_;                                          \
+			}                                                                   \
+		}                                                                           \
+		ins_rc_;                                                                    \
+	})
+
+/*
+ * Read dirfd/name (a /proc file) into buf (NUL-terminated), at most bufsz-1
+ * bytes. Returns the length, or -1 with errno.
+ */
+ssize_t ins_read_at(int dirfd, const char *name, char *buf, size_t bufsz);
+
+/* Append a pid to a list unless present. -1 on ENOMEM. */
+int ins_pid_add(pid_t **v, size_t *n, pid_t pid);
+
+/* Add a note/missing feature (formatted) to a string list. -1 on ENOMEM. */
+int ins_strv_addf(char ***v, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- parsers (pure; unit tested) ---- */
+
+/* The fields of /proc/PID/stat inspect uses. */
+typedef struct ins_stat {
+	char comm[64];
+	char state;
+	pid_t ppid, pgid, sid;
+	int tty_nr;
+	unsigned long flags;
+} ins_stat;
+
+/* Parse a /proc/PID/stat line. -1 if malformed. */
+int ins_parse_stat(const char *buf, ins_stat *out);
+
+/* The fields of /proc/PID/status inspect uses. */
+typedef struct ins_status {
+	char state;       /* 0 if absent */
+	pid_t tgid, ppid, tracer_pid, ns_pid;
+	unsigned threads; /* 0 if absent */
+	bool kthread;     /* "Kthread: 1" (newer kernels) */
+	crpc_mem_info mem;
+} ins_status;
+
+void ins_parse_status(const char *buf, ins_status *out);
+
+/* One socket of /proc/net/{tcp,tcp6,udp,udp6,udplite,udplite6,raw,raw6}. */
+typedef struct ins_inet_sock {
+	uint64_t inode;
+	int family;
+	crpc_inet_endpoint local, remote;
+	uint8_t lraw[16], rraw[16]; /* addresses in network order (v4: first 4 bytes) */
+	int state;
+	uint32_t tx_queue, rx_queue;
+} ins_inet_sock;
+
+/* Parse one data line of a /proc/net inet table. -1 for the header or a bad line. */
+int ins_parse_inet_line(const char *line, int family, ins_inet_sock *out);
+
+/* Parse one line of /proc/locks into l (path NULL, pid/fd not matched). *blocked: a "->" waiter. */
+int ins_parse_lock_line(const char *line, crpc_lock_info *l, bool *blocked);
+
+/* What fdinfo holds besides the crpc_fd_info fields. */
+typedef struct ins_fdinfo_extra {
+	int tty_index; /* -1 if absent */
+} ins_fdinfo_extra;
+
+/*
+ * Parse /proc/PID/fdinfo/N into fi (pos, flags, mnt_id and the type's own
+ * lines: eventfd-count, sigmask, clockid/ticks, tfd, inotify wd, fanotify
+ * marks, tty-index). Epoll targets are allocated (-1 on ENOMEM).
+ */
+int ins_parse_fdinfo(const char *buf, crpc_fd_info *fi, ins_fdinfo_extra *x);
+
+/* One mount of /proc/PID/mountinfo. */
+typedef struct ins_mount {
+	int id;
+	unsigned major, minor;
+	char *mountpoint;
+	char *fstype;
+} ins_mount;
+
+/* Parse one mountinfo line (strings malloc'ed, octal escapes decoded). -1 bad/ENOMEM. */
+int ins_parse_mountinfo_line(const char *line, ins_mount *m);
+
+/* Classify an fd by its link target alone (anon inodes, pipes, sockets, memfd). */
+crpc_fd_type ins_classify_link(const char *target);
+
+/* Map a sockfs protocol name ("TCP", "UDPv6", "UNIX", ...) to a type and family. */
+crpc_fd_type ins_classify_proto(const char *proto, int *family);
+
+/* ---- the inspection's shared state ---- */
+
+typedef struct ins_netns ins_netns;
+typedef struct ins_mntns ins_mntns;
+
+typedef struct ins_ctx {
+	unsigned flags;
+	crpc_inspect_result *r;
+	char *buf;      /* scratch buffer of bufsz bytes */
+	size_t bufsz;
+	int proc_fd;    /* /proc */
+	ins_map sock_owner; /* socket inode -> (proc index << 32 | fd index) + 1, tree only */
+	ins_map pipe_ends;  /* pipe inode -> bit 0 read end, bit 1 write end seen in the tree */
+	ins_map fifo_ends;  /* the same for FIFOs, keyed by (st_dev, st_ino) */
+	ins_netns *netns;
+	size_t n_netns, cap_netns;
+	ins_mntns *mntns;
+	size_t n_mntns, cap_mntns;
+	bool kernel_checks_done;
+	int unix_diag_errno; /* errno of the sock_diag UNIX dump, 0 if it worked */
+} ins_ctx;
+
+/* inspect_fd.c: read and classify the fds of procs[pi] (pidfd = /proc/PID dirfd). */
+int ins_read_fds(ins_ctx *c, size_t pi, int piddir, crpc_error **err);
+
+/* inspect_fd.c: index the tree's sockets, pipe and FIFO ends (after every process was read). */
+int ins_index_fds(ins_ctx *c);
+
+/* inspect_fd.c: the fifo_ends key of a FIFO. */
+uint64_t ins_fifo_key(uint64_t dev, uint64_t ino);
+
+/* inspect_fd.c: resolve mount ids and check deleted files' paths. */
+int ins_resolve_files(ins_ctx *c, crpc_error **err);
+
+/* inspect_net.c: fill in sockets from /proc/net and sock_diag, peers of pipes and sockets. */
+int ins_resolve_net(ins_ctx *c, crpc_error **err);
+
+/* inspect_net.c: free the per-netns state. */
+void ins_net_free(ins_ctx *c);
+
+/* inspect_fd.c: free the per-mntns state. */
+void ins_mnt_free(ins_ctx *c);
+
+/* inspect_net.c: check the kernel features the sockets of the tree need. */
+void ins_check_net_features(ins_ctx *c);
+
+/* Free one fd's allocations. */
+void ins_fd_release(crpc_fd_info *fi);
+
+#endif /* CRPC_INSPECT_INT_H */
