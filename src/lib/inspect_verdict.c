@@ -53,6 +53,19 @@ typedef struct vbuild {
 	bool oom;
 } vbuild;
 
+/* Which end of a pipe or FIFO an fd with these open flags is. */
+static const char *end_name(int flags)
+{
+	switch (flags & O_ACCMODE) {
+	case O_RDONLY:
+		return "read";
+	case O_WRONLY:
+		return "write";
+	default:
+		return "both";
+	}
+}
+
 static void fmt_size(uint64_t b, char *buf, size_t bufsz)
 {
 	if (b >= (1ULL << 30))
@@ -285,9 +298,10 @@ static void check_fd(vbuild *vb, const crpc_inspect_result *r, const crpc_proc_i
 			     "UNIX %s socket fd %d of %s is connected to %s%s%s", crpc_sock_type_name(fi->sock_type),
 			     fi->fd, w, peer, fi->peer_name ? " at " : "", fi->peer_name ? fi->peer_name : "");
 			WARN(vb, "unix-external", p->pid, fi->fd,
-			     "UNIX socket fd %d of %s (socket:[%" PRIu64 "]) is restored disconnected from its "
-			     "peer outside the tree unless the restore gets it with --inherit-fd",
-			     fi->fd, w, fi->inode);
+			     "UNIX socket fd %d of %s (socket:[%" PRIu64 "]): its peer outside the tree loses "
+			     "the connection when the dump ends the tree; a restore needs a replacement socket "
+			     "(--inherit-fd 'fd[N]:socket:[%" PRIu64 "]')",
+			     fi->fd, w, fi->inode, fi->inode);
 		}
 		break;
 	case CRPC_FD_SOCKET:
@@ -309,12 +323,17 @@ static void check_fd(vbuild *vb, const crpc_inspect_result *r, const crpc_proc_i
 		if (fi->peer != CRPC_PEER_OUTSIDE)
 			break;
 		peer_desc(fi, peer, sizeof(peer));
-		WARN(vb, fi->type == CRPC_FD_PIPE ? "pipe-outside" : "fifo-outside", p->pid, fi->fd,
-		     "%s fd %d of %s (%s end) is shared with %s: after a restore the tree gets its own %s "
-		     "unless the restore passes it with --inherit-fd",
-		     fi->type == CRPC_FD_PIPE ? "pipe" : "FIFO", fi->fd, w,
-		     (fi->flags & O_ACCMODE) == O_RDONLY ? "read" : (fi->flags & O_ACCMODE) == O_WRONLY ? "write" : "both",
-		     peer, fi->type == CRPC_FD_PIPE ? "pipe" : "FIFO");
+		if (fi->type == CRPC_FD_PIPE)
+			WARN(vb, "pipe-outside", p->pid, fi->fd,
+			     "pipe fd %d of %s (%s end) is shared with %s: crpc restore re-attaches it while "
+			     "that process holds it, else the tree gets a pipe of its own (or one given with "
+			     "--inherit-fd)",
+			     fi->fd, w, end_name(fi->flags), peer);
+		else
+			WARN(vb, "fifo-outside", p->pid, fi->fd,
+			     "FIFO fd %d of %s (%s end) is shared with %s: CRIU reopens the FIFO by its path "
+			     "at restore, whoever holds it then",
+			     fi->fd, w, end_name(fi->flags), peer);
 		break;
 	case CRPC_FD_TIMERFD:
 		/* CRIU restores a periodic timer whose expiration is pending (fdinfo then
