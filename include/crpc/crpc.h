@@ -13,6 +13,7 @@
 #include "crpc/hooks.h"
 #include "crpc/images.h"
 #include "crpc/inspect.h"
+#include "crpc/manifest.h"
 #include "crpc/notify.h"
 #include "crpc/opts.h"
 #include "crpc/replay.h"

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "crpc/error.h"
+#include "crpc/session.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,6 +65,86 @@ int crpc_pstree_pids_free(const crpc_pstree *t, unsigned wait_ms, crpc_error **e
 
 /** Total size in bytes of the regular files in dirfd (not recursive). */
 int crpc_images_size(int dirfd, uint64_t *bytes, crpc_error **err);
+
+/**
+ * Like crpc_images_check(); with `allow_unfinished` an in-progress marker
+ * is not an error (restore --force).
+ */
+int crpc_images_validate(int dirfd, const char *dir_name, bool allow_unfinished, crpc_error **err);
+
+/** Slots of crpc_fd_counts.by_type: CRIU's fd type numbers below this; larger ones count in the last. */
+#define CRPC_FD_TYPE_SLOTS 32
+
+/** Descriptors (fdinfo images) or open files (files.img) counted by CRIU's fd type. */
+typedef struct crpc_fd_counts {
+	uint64_t total;
+	uint64_t by_type[CRPC_FD_TYPE_SLOTS];
+} crpc_fd_counts;
+
+/** Pages of the pagemap images. */
+typedef struct crpc_page_counts {
+	uint64_t pages;   /**< every page the pagemaps describe */
+	uint64_t present; /**< pages stored in this checkpoint's pages-*.img */
+	uint64_t parent;  /**< pages left in a parent checkpoint */
+	uint64_t lazy;    /**< pages that may be restored lazily */
+} crpc_page_counts;
+
+/** Command name of one thread (from its core image). */
+typedef struct crpc_thread_comm {
+	char comm[64]; /**< "" if unknown */
+} crpc_thread_comm;
+
+/** One task of a checkpoint, as `crpc show` describes it. */
+typedef struct crpc_task_info {
+	crpc_task task;       /**< from pstree.img (threads owned by this struct) */
+	char comm[64];        /**< command name from core-PID.img, "" if unknown */
+	crpc_thread_comm *thread_comm; /**< one per entry of task.threads */
+	bool have_files_id;
+	uint32_t files_id;    /**< which fd table (fdinfo-ID.img) the task uses */
+	bool have_fds;
+	crpc_fd_counts fds;   /**< its descriptors */
+	bool have_pages;
+	crpc_page_counts pages;
+	uint32_t pages_id;    /**< pages-ID.img its pagemap names */
+} crpc_task_info;
+
+/** What a checkpoint holds, read from its images (crpc_images_info_read()). */
+typedef struct crpc_images_info {
+	crpc_task_info *tasks; /**< pstree order, tasks[0] is the root */
+	size_t n_tasks;
+	crpc_fd_counts fds;    /**< descriptors of every distinct fd table */
+	size_t n_fd_tables;
+	bool have_files;
+	crpc_fd_counts files;  /**< open files (files.img) */
+	crpc_page_counts pages; /**< sum over the tasks */
+	uint64_t page_size;
+	uint64_t pages_bytes;  /**< size of the pages-*.img files */
+	size_t n_pages_files;
+	uint64_t image_bytes;  /**< all regular files of the directory */
+	size_t n_files;
+	bool have_stats;
+	crpc_stats stats;      /**< from stats-dump */
+	char **warnings;       /**< images that could not be read, one message each */
+	size_t n_warnings;
+} crpc_images_info;
+
+/**
+ * Read what a checkpoint holds: the process tree (pstree.img, required)
+ * with each task's command name (core images), descriptors by type
+ * (ids/core and fdinfo images), open files by type (files.img), pages
+ * (pagemap images), sizes and CRIU's statistics. A task image that is
+ * missing or damaged is reported in out->warnings, not as an error.
+ */
+int crpc_images_info_read(int dirfd, crpc_images_info *out, crpc_error **err);
+
+/** Free what crpc_images_info_read() allocated. */
+void crpc_images_info_release(crpc_images_info *info);
+
+/**
+ * crpc's name of one of CRIU's fd type numbers ("reg", "pipe", "unixsk",
+ * ...), or NULL for a number it does not know.
+ */
+const char *crpc_criu_fd_type_name(unsigned type);
 
 #ifdef __cplusplus
 }

@@ -105,6 +105,7 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_config(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_trace(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_inspect(crpc_cli *cli, int argc, char **argv);
+int crpc_cmd_show(crpc_cli *cli, int argc, char **argv);
 
 /* crpc trace replay (cmd_replay.c), called by crpc_cmd_trace: argv[0] is "replay". */
 int crpc_cli_trace_replay(crpc_cli *cli, int argc, char **argv);
@@ -137,6 +138,7 @@ extern const char crpc_help_restore[];
 extern const char crpc_help_config[];
 extern const char crpc_help_trace[];
 extern const char crpc_help_inspect[];
+extern const char crpc_help_show[];
 extern const char crpc_help_trace_replay[];
 extern const char crpc_help_shim[];
 

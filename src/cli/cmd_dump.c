@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "inspect_int.h"
 
 const char crpc_help_dump[] =
 	"Usage: crpc dump [OPTIONS] PID DIR\n"
@@ -45,12 +46,25 @@ const char crpc_help_dump[] =
 	"      --hook CALLBACK=COMMAND\n"
 	"                          also run COMMAND (through /bin/sh) at CRIU's CALLBACK,\n"
 	"                          e.g. --hook post-dump='sync' (repeatable; see crpc.yaml(5))\n"
+	"      --no-auto           do not inspect the tree first nor add the options it needs\n"
 	CRPC_CLI_HELP_COMMON
 	"\n"
+	"First crpc inspects the tree as 'crpc inspect' does and adds the CRIU options\n"
+	"it needs (tcp_established, ext_unix_sk, shell_job, file_locks, ghost_limit,\n"
+	"link_remap, ...), printing each with its reason ('crpc: auto: ...'); options\n"
+	"given here or in the configuration win. A blocker (a traced task, io_uring, a\n"
+	"missing kernel feature, ...) stops the dump before CRIU is started, the tree\n"
+	"untouched (exit 1). --no-auto turns this off.\n"
 	"Before calling CRIU, crpc refuses PID 1, its own PID and its ancestors,\n"
 	"kernel threads, zombies and threads (give the process ID), a DIR that is not a\n"
 	"writable directory, and a DIR that already holds a checkpoint (unless --force).\n"
-	"If the dump fails, the image files are removed and DIR/dump.log is kept.\n"
+	"A dump is complete only once CRIU succeeded and the post-dump hooks passed:\n"
+	"then crpc writes DIR/crpc.json, a manifest of the checkpoint (versions,\n"
+	"options, process tree, every file's size and SHA-256) that crpc restore\n"
+	"verifies. A DIR that does not exist yet is written as DIR.crpc-tmp-XXXXXX and\n"
+	"renamed to DIR once complete; an existing DIR is written in place, marked\n"
+	"unfinished until then. If the dump fails, the image files are removed and\n"
+	"DIR/dump.log is kept; a dump that is killed leaves no DIR restore accepts.\n"
 	"Options from the configuration file's dump: section apply under those given\n"
 	"here; its hooks run at CRIU's notifications, their output in DIR/hooks.log.\n"
 	"\n"
@@ -74,6 +88,7 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_FORCE,
 	OPT_HOOK,
+	OPT_NO_AUTO,
 };
 
 static const struct option dump_options[] = {
@@ -92,6 +107,7 @@ static const struct option dump_options[] = {
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "hook", required_argument, NULL, OPT_HOOK },
+	{ "no-auto", no_argument, NULL, OPT_NO_AUTO },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -113,89 +129,25 @@ typedef struct dump_ctx {
 	char **pre_files;   /* checkpoint-like files DIR held before this dump */
 	size_t n_pre_files;
 	crpc_opts opts;
+	crpc_cli_auto autoopt; /* the inspection's options and every option's reason (auto.c) */
+	char *tmp_path;     /* DIR.crpc-tmp-XXXXXX the dump runs in (DIR did not exist), or NULL */
+	char *tmp_real;     /* its real path, as CRIU and the hooks saw it */
+	crpc_manifest_stats manifest; /* what writing crpc.json took */
 } dump_ctx;
 
 /* ---- the target process ---- */
 
-typedef struct proc_info {
-	char state;
-	pid_t ppid;
-	unsigned long flags;
-	char comm[64];
-} proc_info;
-
-/* Read a small /proc file; returns bytes read or -1 (errno set). */
-static ssize_t read_small(const char *path, char *buf, size_t bufsz)
-{
-	size_t used = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-
-	if (fd < 0)
-		return -1;
-	while (used + 1 < bufsz) {
-		ssize_t n = read(fd, buf + used, bufsz - 1 - used);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-	}
-	buf[used] = '\0';
-	close(fd);
-	return (ssize_t)used;
-}
-
 /* Parse /proc/PID/stat. -1 with errno (ENOENT: no such process). */
-static int proc_stat(pid_t pid, proc_info *pi)
+static int proc_stat(pid_t pid, ins_stat *pi)
 {
 	char path[64], buf[2048];
-	char *lp, *rp, *p, *end;
-	int field;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (read_small(path, buf, sizeof(buf)) < 0)
+	if (ins_read_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
 		return -1;
-	lp = strchr(buf, '(');
-	rp = strrchr(buf, ')');
-	if (!lp || !rp || rp < lp || rp[1] != ' ') {
+	if (ins_parse_stat(buf, pi) < 0) {
 		errno = EINVAL;
 		return -1;
-	}
-	snprintf(pi->comm, sizeof(pi->comm), "%.*s", (int)(rp - lp - 1), lp + 1);
-	p = rp + 2;
-	pi->state = *p;
-	/* fields after the state: ppid pgrp session tty_nr tpgid flags */
-	pi->ppid = 0;
-	pi->flags = 0;
-	for (field = 4; field <= 9; field++) {
-		unsigned long v;
-
-		p = strchr(p, ' ');
-		if (!p) {
-			errno = EINVAL;
-			return -1;
-		}
-		p++;
-		errno = 0;
-		v = strtoul(p, &end, 10);
-		if (end == p) {
-			/* tty_nr and tpgid may be negative */
-			long sv = strtol(p, &end, 10);
-
-			v = (unsigned long)sv;
-		}
-		if (field == 4)
-			pi->ppid = (pid_t)v;
-		else if (field == 9)
-			pi->flags = v;
 	}
 	return 0;
 }
@@ -208,7 +160,7 @@ static pid_t proc_tgid(pid_t pid)
 	unsigned long v;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (read_small(path, buf, sizeof(buf)) < 0)
+	if (ins_read_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
 		return 0;
 	t = strstr(buf, "\nTgid:");
 	if (!t)
@@ -222,7 +174,7 @@ static bool proc_cmdline_empty(pid_t pid)
 	char path[64], buf[16];
 
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	return read_small(path, buf, sizeof(buf)) == 0;
+	return ins_read_at(AT_FDCWD, path, buf, sizeof(buf)) == 0;
 }
 
 /* Whether pid is crpc's parent, grandparent, ... */
@@ -231,7 +183,7 @@ static bool is_ancestor(pid_t pid)
 	pid_t p = getppid();
 
 	for (int i = 0; i < 4096 && p > 1; i++) {
-		proc_info pi;
+		ins_stat pi;
 
 		if (p == pid)
 			return true;
@@ -259,7 +211,7 @@ static int refuse(crpc_error **err, crpc_cause cause, const char *op, const char
 
 static int check_target(dump_ctx *c, const char *op, crpc_error **err)
 {
-	proc_info pi;
+	ins_stat pi;
 	pid_t tgid;
 
 	if (c->pid == 1)
@@ -313,7 +265,8 @@ static bool is_ckpt_file(const char *name, clean_mode mode)
 
 	if (len > 4 && strcmp(name + len - 4, ".img") == 0)
 		return true;
-	if (strcmp(name, "stats-dump") == 0 || strcmp(name, CRPC_INPROGRESS_MARKER) == 0)
+	if (strcmp(name, "stats-dump") == 0 || strcmp(name, CRPC_INPROGRESS_MARKER) == 0 ||
+	    strcmp(name, CRPC_MANIFEST_NAME) == 0 || strcmp(name, CRPC_MANIFEST_NAME ".tmp") == 0)
 		return true;
 	if (mode == CLEAN_FORCE && (strcmp(name, "stats-restore") == 0 || strcmp(name, DUMP_LOG) == 0 ||
 				    strcmp(name, "restore.log") == 0))
@@ -361,17 +314,16 @@ static int walk_ckpt_files(int dirfd, clean_mode mode, char *const *skip, size_t
 		if (!is_ckpt_file(de->d_name, mode) || in_list(skip, n_skip, de->d_name))
 			continue;
 		if (keep) {
-			char **nk = realloc(*keep, (*n_keep + 1) * sizeof(**keep));
 			char *name = strdup(de->d_name);
+			char **nk = name ? realloc(*keep, (*n_keep + 1) * sizeof(**keep)) : NULL;
 
-			if (nk)
-				*keep = nk;
-			if (!nk || !name) {
+			if (!nk) {
 				free(name);
 				closedir(d);
 				return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "dump", "out of memory");
 			}
-			(*keep)[(*n_keep)++] = name;
+			nk[(*n_keep)++] = name;
+			*keep = nk;
 			continue;
 		}
 		if (unlinkat(dirfd, de->d_name, 0) < 0 && errno != ENOENT) {
@@ -445,13 +397,20 @@ static int probe_writable(int dirfd, const char *dir, const char *op, crpc_error
 	return 0;
 }
 
+/* Open where the images go: DIR, or the temporary directory standing in for it. */
 static int open_dir(dump_ctx *c, const char *op, crpc_error **err)
 {
-	c->dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	const char *path = c->tmp_path ? c->tmp_path : c->dir;
+
+	c->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->dirfd < 0)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot open %s", c->dir);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot open %s", path);
 	free(c->dir_real);
-	c->dir_real = realpath(c->dir, NULL);
+	c->dir_real = realpath(path, NULL);
+	if (c->tmp_path) {
+		free(c->tmp_real);
+		c->tmp_real = c->dir_real ? strdup(c->dir_real) : NULL;
+	}
 	return 0;
 }
 
@@ -476,7 +435,8 @@ static int check_dir(dump_ctx *c, const char *op, crpc_error **err)
 				crpc_error_set_hint(*err, "use --force to overwrite it, or choose another DIR");
 			return -1;
 		}
-		if (crpc_images_present(c->dirfd) && !c->force) {
+		if ((crpc_images_present(c->dirfd) || file_exists_at(c->dirfd, CRPC_MANIFEST_NAME)) &&
+		    !c->force) {
 			crpc_error_set(err, CRPC_EXIT_FAIL, EEXIST, op, "%s already holds a checkpoint",
 				       c->dir);
 			if (*err)
@@ -518,20 +478,19 @@ static int check_dir(dump_ctx *c, const char *op, crpc_error **err)
 	}
 }
 
-/* Create DIR when it does not exist (before CRIU is started). */
+/*
+ * When DIR does not exist (before CRIU is started): create its temporary
+ * stand-in DIR.crpc-tmp-XXXXXX (mode 0700), renamed to DIR once the
+ * checkpoint is complete, so that DIR never holds half a checkpoint.
+ */
 static int create_dir(dump_ctx *c, const char *op, crpc_error **err)
 {
 	if (c->dir_existed)
 		return 0;
-	if (mkdir(c->dir, 0700) < 0) {
-		int e = errno;
-
-		crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot create %s", c->dir);
-		if (*err && (e == EROFS || e == EACCES || e == EPERM))
-			crpc_error_set_hint(*err, "choose a directory on a writable file system");
+	if (crpc_dumpdir_create(c->dir, &c->tmp_path, err) < 0)
 		return -1;
-	}
 	c->created_dir = true;
+	crpc_cli_info(c->cli, "writing the checkpoint into %s until it is complete", c->tmp_path);
 	return open_dir(c, op, err);
 }
 
@@ -542,6 +501,10 @@ static int prepare_dir(dump_ctx *c, const char *op, crpc_error **err)
 
 	if (c->dir_existed) {
 		if (c->force) {
+			/* the manifest first: the old checkpoint stops counting as whole at once */
+			if (unlinkat(c->dirfd, CRPC_MANIFEST_NAME, 0) < 0 && errno != ENOENT)
+				return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot remove %s/%s",
+						      c->dir, CRPC_MANIFEST_NAME);
 			if (walk_ckpt_files(c->dirfd, CLEAN_FORCE, NULL, 0, NULL, NULL, err) < 0)
 				return -1;
 			crpc_cli_info(c->cli, "--force: removed the previous checkpoint files from %s",
@@ -565,6 +528,96 @@ static int prepare_dir(dump_ctx *c, const char *op, crpc_error **err)
 	return 0;
 }
 
+/* Rename the temporary directory to DIR (on failure it stays, with a warning). */
+static int move_into_place(dump_ctx *c)
+{
+	crpc_error *e = NULL;
+
+	if (crpc_dumpdir_commit(c->tmp_path, c->dir, &e) < 0) {
+		crpc_cli_warn(c->cli, "%s; what the dump left is in %s", e && e->message ? e->message : "?",
+			      c->tmp_path);
+		crpc_error_free(e);
+		return -1;
+	}
+	free(c->tmp_path);
+	c->tmp_path = NULL;
+	free(c->dir_real);
+	c->dir_real = realpath(c->dir, NULL);
+	return 0;
+}
+
+/*
+ * CRIU succeeded and the post-dump hooks passed: write the manifest
+ * (every file hashed and synced, crpc.json written atomically), drop the
+ * marker, and move a temporary directory into place as DIR. On failure the
+ * images are kept (without crpc.json: restore --force takes them).
+ */
+static int finalize(dump_ctx *c, crpc_session *s, double criu_seconds, const char *op, crpc_error **err)
+{
+	const char *const logs[] = { c->opts.log_file ? c->opts.log_file : DUMP_LOG, "hooks.log", NULL };
+	crpc_manifest_options options = { 0 };
+	const crpc_opt_reasons *why;
+	crpc_manifest_info mi = { 0 };
+	char ver[96];
+	int rc;
+
+	crpc_version_format(crpc_session_version(s), ver, sizeof(ver));
+	mi.pid = c->pid;
+	mi.command = c->comm;
+	mi.criu_version = ver;
+	mi.criu_path = crpc_session_criu_path(s);
+	mi.leave_running = c->opts.leave_running;
+	mi.log_files = logs;
+	mi.criu_seconds = criu_seconds;
+	mi.options = &options;
+	/* the options the inspection knows, with their reasons; then every other one set */
+	why = crpc_cli_auto_effective(&c->autoopt);
+	rc = 0;
+	for (size_t i = 0; why && i < why->n && rc == 0; i++)
+		rc = crpc_manifest_options_add(&options, why->v[i].option, why->v[i].value,
+					       crpc_opt_source_name(why->v[i].source), why->v[i].reason, err);
+	if (rc == 0)
+		rc = crpc_manifest_options_from_opts(&options, &c->opts, &c->cli->config.dump, err);
+	if (rc == 0)
+		rc = crpc_manifest_write(c->dirfd, &mi, &c->manifest, err);
+	crpc_manifest_options_release(&options);
+	if (rc < 0) {
+		if (*err)
+			crpc_error_set_hint(*err,
+					    "the images are kept in %s without %s: crpc restore --force "
+					    "restores them unverified",
+					    c->tmp_path ? c->dir : (c->dir_real ? c->dir_real : c->dir),
+					    CRPC_MANIFEST_NAME);
+		if (c->tmp_path)
+			move_into_place(c);
+		return -1;
+	}
+	crpc_cli_info(c->cli, "%s: %zu files, %llu bytes, sha256 in %.1f ms, sync in %.1f ms",
+		      CRPC_MANIFEST_NAME, c->manifest.files, (unsigned long long)c->manifest.bytes,
+		      c->manifest.hash_seconds * 1e3, c->manifest.sync_seconds * 1e3);
+	if (unlinkat(c->dirfd, CRPC_INPROGRESS_MARKER, 0) < 0 && errno != ENOENT)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op,
+				      "the dump succeeded but the marker %s/%s cannot be removed",
+				      c->dir_real ? c->dir_real : c->dir, CRPC_INPROGRESS_MARKER);
+	c->marker = false;
+	if (fsync(c->dirfd) < 0 && errno != EINVAL && errno != EROFS)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot sync %s",
+				      c->dir_real ? c->dir_real : c->dir);
+	if (c->tmp_path && crpc_dumpdir_commit(c->tmp_path, c->dir, err) < 0) {
+		if (*err)
+			crpc_error_set_hint(*err, "the complete checkpoint is in %s: move it where you want it",
+					    c->tmp_path);
+		return -1;
+	}
+	if (c->tmp_path) {
+		free(c->tmp_path);
+		c->tmp_path = NULL;
+		free(c->dir_real);
+		c->dir_real = realpath(c->dir, NULL);
+	}
+	return 0;
+}
+
 /* After a failed dump: leave nothing that looks like a checkpoint. */
 static void cleanup_failed(dump_ctx *c)
 {
@@ -579,20 +632,26 @@ static void cleanup_failed(dump_ctx *c)
 	}
 	c->marker = false;
 	if (c->created_dir && dir_only_holds(c->dirfd, nothing) == 1) {
-		if (rmdir(c->dir) < 0)
-			crpc_cli_warn(c->cli, "cannot remove %s: %s", c->dir, strerror(errno));
+		const char *path = c->tmp_path ? c->tmp_path : c->dir;
+
+		if (rmdir(path) < 0)
+			crpc_cli_warn(c->cli, "cannot remove %s: %s", path, strerror(errno));
 		else {
 			free(c->dir_real);
 			c->dir_real = NULL;
 		}
+		return;
 	}
+	/* what is left (CRIU's log, hooks.log) goes where the user looks: DIR */
+	if (c->tmp_path)
+		move_into_place(c);
 }
 
 /* After a failed dump: what became of the target? Appends to human/json. */
 static void inspect_target(dump_ctx *c, json_t *extra, char *human, size_t humansz)
 {
 	json_t *t = crpc_cli_jobj();
-	proc_info pi;
+	ins_stat pi;
 	bool resumed = false;
 
 	crpc_cli_jset(t, "pid", json_integer(c->pid));
@@ -626,19 +685,61 @@ static void inspect_target(dump_ctx *c, json_t *extra, char *human, size_t human
 	crpc_cli_jset(extra, "target", t);
 }
 
+/* In *s, replace the first "FROM/" with "TO/" (a path that moved). */
+static void repath(char **s, const char *from, const char *to)
+{
+	size_t n = strlen(from);
+	char *at = *s ? strstr(*s, from) : NULL, *moved = NULL;
+
+	if (!at || at[n] != '/')
+		return;
+	if (asprintf(&moved, "%.*s%s%s", (int)(at - *s), *s, to, at + n) < 0)
+		return;
+	free(*s);
+	*s = moved;
+}
+
 static int fail(dump_ctx *c, crpc_error *err, bool inspect)
 {
 	json_t *extra = crpc_cli_jobj();
 	char human[512] = "";
 	int rc;
 
+	/* the logs written into the temporary directory are now in DIR */
+	if (err && c->tmp_real && !c->tmp_path && c->dir_real) {
+		repath(&err->log_path, c->tmp_real, c->dir_real);
+		repath(&err->hint, c->tmp_real, c->dir_real);
+	}
 	crpc_cli_jset(extra, "pid", json_integer(c->pid));
 	crpc_cli_jset(extra, "images_dir", crpc_cli_jstr(c->dir_real ? c->dir_real : c->dir));
+	if (c->autoopt.ran)
+		crpc_cli_jset(extra, "auto", crpc_cli_auto_json(&c->autoopt, false));
 	if (inspect)
 		inspect_target(c, extra, human, sizeof(human));
 	rc = crpc_cli_fail(c->cli, err, extra, human);
 	crpc_error_free(err);
 	return rc;
+}
+
+/* Hashing speed in MB/s (10^6 bytes). */
+static double hash_rate(const crpc_manifest_stats *m)
+{
+	return m->hash_seconds > 0 ? (double)m->bytes / m->hash_seconds / 1e6 : 0.0;
+}
+
+static json_t *manifest_json(const dump_ctx *c, const char *dir)
+{
+	json_t *o = crpc_cli_jobj();
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, CRPC_MANIFEST_NAME);
+	crpc_cli_jset(o, "path", crpc_cli_jstr(path));
+	crpc_cli_jset(o, "files", json_integer((json_int_t)c->manifest.files));
+	crpc_cli_jset(o, "bytes", json_integer((json_int_t)c->manifest.bytes));
+	crpc_cli_jset(o, "hash_time_ms", json_real(c->manifest.hash_seconds * 1e3));
+	crpc_cli_jset(o, "sync_time_ms", json_real(c->manifest.sync_seconds * 1e3));
+	crpc_cli_jset(o, "hash_mb_per_s", json_real(hash_rate(&c->manifest)));
+	return o;
 }
 
 static void summary(dump_ctx *c, crpc_session *s, double wall, const crpc_dump_result *res)
@@ -680,6 +781,9 @@ static void summary(dump_ctx *c, crpc_session *s, double wall, const crpc_dump_r
 		crpc_cli_jset(doc, "notifications", json_integer(res->notifications));
 		crpc_cli_jset(doc, "criu", crpc_cli_json_criu(s));
 		crpc_cli_jset(doc, "stats", have_stats ? crpc_cli_stats_json(&st, false) : json_null());
+		crpc_cli_jset(doc, "auto", crpc_cli_auto_json(&c->autoopt, false));
+		crpc_cli_jset(doc, "inspect_warnings", crpc_cli_auto_warnings_json(&c->autoopt));
+		crpc_cli_jset(doc, "manifest", manifest_json(c, dir));
 		crpc_cli_emit(doc);
 		return;
 	}
@@ -694,6 +798,14 @@ static void summary(dump_ctx *c, crpc_session *s, double wall, const crpc_dump_r
 	printf("  wall time:     %s\n", tm);
 	if (have_stats)
 		crpc_cli_stats_print(stdout, &st, false);
+	{
+		char mb[32], mt[32];
+
+		crpc_cli_fmt_size(c->manifest.bytes, mb, sizeof(mb));
+		crpc_cli_fmt_seconds(c->manifest.hash_seconds, mt, sizeof(mt));
+		printf("  manifest:      %s/%s: %zu files (%s), sha256 in %s (%.0f MB/s)\n", dir,
+		       CRPC_MANIFEST_NAME, c->manifest.files, mb, mt, hash_rate(&c->manifest));
+	}
 	printf("  log:           %s\n", logp);
 }
 
@@ -795,6 +907,9 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 		case OPT_HOOK:
 			crpc_cli_add_hook_arg(cli, optarg);
 			break;
+		case OPT_NO_AUTO:
+			c.autoopt.disabled = true;
+			break;
 		default:
 			crpc_cli_usage_errorf(cli, "unhandled option");
 			break;
@@ -827,6 +942,7 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 	snprintf(op, sizeof(op), "dump of PID %d", (int)c.pid);
 
 	/* the configuration: its dump: options under the command line's */
+	crpc_cli_auto_snapshot(&c.autoopt, &c.opts);
 	if (crpc_cli_effective_opts(cli, &c.opts, &cli->config.dump, DUMP_LOG, &err) < 0) {
 		rc = fail(&c, err, false);
 		goto out;
@@ -838,6 +954,10 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 		rc = fail(&c, err, false);
 		goto out;
 	}
+	/* inspect the tree: stop on blockers, add the options it needs (auto.c) */
+	rc = crpc_cli_auto_dump(cli, &c.autoopt, &c.opts, c.dir);
+	if (rc)
+		goto out;
 	if (crpc_cli_dispatcher(cli, &d, &err) < 0 || create_dir(&c, op, &err) < 0) {
 		cleanup_failed(&c);
 		rc = fail(&c, err, false);
@@ -871,15 +991,12 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 		rc = fail(&c, err, true);
 		goto out;
 	}
-	wall = crpc_cli_now() - t0;
-	if (unlinkat(c.dirfd, CRPC_INPROGRESS_MARKER, 0) < 0) {
-		crpc_error_set(&err, CRPC_EXIT_FAIL, errno, op,
-			       "the dump succeeded but the marker %s/%s cannot be removed", c.dir,
-			       CRPC_INPROGRESS_MARKER);
-		rc = fail(&c, err, false);
+	/* complete: the manifest, then DIR in place */
+	if (finalize(&c, s, crpc_cli_now() - t0, op, &err) < 0) {
+		rc = fail(&c, err, true);
 		goto out;
 	}
-	c.marker = false;
+	wall = crpc_cli_now() - t0;
 	summary(&c, s, wall, &res);
 	rc = hook_failed ? CLI_EXIT_HOOK_WARNING : 0;
 
@@ -889,9 +1006,12 @@ out:
 	crpc_hook_runner_free(runner);
 	crpc_cli_config_release(cli);
 	crpc_opts_release(&c.opts);
+	crpc_cli_auto_release(&c.autoopt);
 	if (c.dirfd >= 0)
 		close(c.dirfd);
 	free(c.dir_real);
+	free(c.tmp_path);
+	free(c.tmp_real);
 	for (size_t i = 0; i < c.n_pre_files; i++)
 		free(c.pre_files[i]);
 	free(c.pre_files);

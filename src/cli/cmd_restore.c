@@ -2,6 +2,7 @@
 /* cmd_restore.c - crpc restore DIR, detached or --wait. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,9 +25,26 @@ const char crpc_help_restore[] =
 	"restored root and exits with the root's exit status (128+N if signal N ended\n"
 	"it). Must run as root.\n"
 	"\n"
-	"Before calling CRIU, crpc checks that DIR holds a complete checkpoint and that\n"
-	"every PID of the tree is free; a PID held by a zombie is waited for (see\n"
-	"--pid-wait), a PID held by a live process fails at once, naming its command.\n"
+	"Before calling CRIU, crpc verifies the checkpoint against its manifest,\n"
+	"DIR/crpc.json, written by crpc dump once the dump was complete: every image\n"
+	"file must be there with the size and SHA-256 the manifest lists, and no image\n"
+	"file may be added. A checkpoint without crpc.json (an interrupted dump, a\n"
+	"plain `criu dump`) or with a changed file is refused (exit 1) unless --force\n"
+	"is given. crpc also checks that every PID of the tree is free; a PID held by\n"
+	"a zombie is waited for (see --pid-wait), a PID held by a live process fails\n"
+	"at once, naming its command.\n"
+	"\n"
+	"The options the dump needed are taken from crpc.json: the restore-side\n"
+	"counterparts of tcp_established, tcp_close, ext_unix_sk, shell_job,\n"
+	"file_locks, manage_cgroups, network_lock and empty_ns, each printed as\n"
+	"'crpc: from the checkpoint: OPTION (dump: REASON)'. What you set on the\n"
+	"command line or in the configuration wins (--tcp-close keeps\n"
+	"tcp_established off); --no-checkpoint-options turns this off. A pipe the\n"
+	"tree shared with a process outside it (e.g. its stdout read by `cat`) is\n"
+	"given back to the restored tree when that process still holds it. A UNIX\n"
+	"socket the dump declared external (its peer was outside the tree) needs a\n"
+	"replacement: --inherit-fd 'fd[N]:socket:[INODE]'; without one the restore\n"
+	"is refused before CRIU runs.\n"
 	"\n"
 	"Options:\n"
 	"  -w, --wait              stay the tree's parent and exit with the root's status\n"
@@ -44,7 +62,19 @@ const char crpc_help_restore[] =
 	"                          strict, ignore or default (give it with '=')\n"
 	"      --external RES      resource RES is external, e.g. 'mnt[data]:/srv/data'\n"
 	"                          (repeatable)\n"
+	"      --inherit-fd fd[N]:KEY\n"
+	"                          give the restored tree crpc's open fd N in place of\n"
+	"                          resource KEY, e.g. 'fd[3]:socket:[12345]' or\n"
+	"                          'fd[3]:pipe:[6789]' (N >= 3, open when crpc starts;\n"
+	"                          repeatable)\n"
+	"      --no-checkpoint-options\n"
+	"                          take no option from the checkpoint's crpc.json and\n"
+	"                          re-attach no pipe: only what is given here and in\n"
+	"                          the configuration\n"
 	"      --log-level N       CRIU log level 0-4 (default 4), log in DIR/restore.log\n"
+	"      --force             restore without verifying the checkpoint against its\n"
+	"                          manifest (crpc.json): missing, unfinished or modified\n"
+	"                          checkpoints are accepted\n"
 	"      --hook CALLBACK=COMMAND\n"
 	"                          also run COMMAND (through /bin/sh) at CRIU's CALLBACK,\n"
 	"                          e.g. --hook post-restore='logger restored' (repeatable)\n"
@@ -54,6 +84,7 @@ const char crpc_help_restore[] =
 	"  crpc restore /var/tmp/ckpt\n"
 	"  crpc restore --wait /var/tmp/ckpt; echo \"exit status $?\"\n"
 	"  crpc restore --json --pid-wait 10 /var/tmp/ckpt\n"
+	"  crpc restore --force /var/tmp/images-of-criu-dump\n"
 	"\n" CRPC_CLI_HELP_EXIT_CODES
 	"With --wait, once the tree is restored the exit code is the restored root's.\n"
 	"A signal crpc was started with as ignored (e.g. SIGINT in a background job of\n"
@@ -71,6 +102,9 @@ enum {
 	OPT_EXTERNAL,
 	OPT_LOG_LEVEL,
 	OPT_HOOK,
+	OPT_FORCE,
+	OPT_INHERIT_FD,
+	OPT_NO_CKPT_OPTS,
 };
 
 static const struct option restore_options[] = {
@@ -87,6 +121,9 @@ static const struct option restore_options[] = {
 	{ "external", required_argument, NULL, OPT_EXTERNAL },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "hook", required_argument, NULL, OPT_HOOK },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
+	{ "no-checkpoint-options", no_argument, NULL, OPT_NO_CKPT_OPTS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -104,6 +141,15 @@ typedef struct restore_ctx {
 	crpc_pstree tree;
 	bool have_tree;
 	pid_t root;
+	bool force;                /* --force: no verification */
+	crpc_manifest_check check; /* the verification against crpc.json */
+	bool checked;
+	bool no_ckpt_opts;         /* --no-checkpoint-options */
+	bool have_manifest;        /* crpc.json was read */
+	crpc_manifest manifest;
+	crpc_manifest_options applied;     /* options taken from the checkpoint */
+	crpc_manifest_options not_applied; /* the dump's others, each with why not */
+	crpc_pipe_attachments pipes;       /* outside pipes: re-attached or why not */
 } restore_ctx;
 
 /* "5", "0.5", "2.", ".25": digits and at most one dot, nothing else. */
@@ -140,17 +186,156 @@ static json_t *pids_json(const crpc_pstree *t)
 	return a;
 }
 
+/* The verification against the manifest as JSON: what was found wrong, or checked. */
+static json_t *verification_json(const restore_ctx *c)
+{
+	const crpc_manifest_check *k = &c->check;
+	json_t *o = crpc_cli_jobj(), *a = crpc_cli_jarray();
+
+	crpc_cli_jset(o, "verdict", crpc_cli_jstr(crpc_manifest_verdict_name(k->verdict)));
+	crpc_cli_jset(o, "files", json_integer((json_int_t)k->st.files));
+	crpc_cli_jset(o, "bytes", json_integer((json_int_t)k->st.bytes));
+	crpc_cli_jset(o, "hash_time_ms", json_real(k->st.hash_seconds * 1e3));
+	for (size_t i = 0; i < k->n_mismatches; i++) {
+		const crpc_file_mismatch *m = &k->mismatches[i];
+		json_t *p = crpc_cli_jobj();
+
+		crpc_cli_jset(p, "file", crpc_cli_jstr(m->name));
+		crpc_cli_jset(p, "problem", crpc_cli_jstr(crpc_file_problem_name(m->problem)));
+		if (m->problem == CRPC_FILE_SIZE || m->problem == CRPC_FILE_CHECKSUM) {
+			/* crpc.json's own checksum comes without sizes */
+			if (strcmp(m->name, CRPC_MANIFEST_NAME) != 0) {
+				crpc_cli_jset(p, "expected_size", json_integer((json_int_t)m->expected_size));
+				crpc_cli_jset(p, "size", json_integer((json_int_t)m->size));
+			}
+			crpc_cli_jset(p, "expected_sha256", crpc_cli_jstr(m->expected_sha256));
+			crpc_cli_jset(p, "sha256", crpc_cli_jstr(m->sha256));
+		}
+		crpc_cli_jappend(a, p);
+	}
+	crpc_cli_jset(o, "problems", a);
+	crpc_cli_jset(o, "leftover", crpc_cli_jstr(k->leftover));
+	return o;
+}
+
+/* An option's text value as JSON: true/false and plain numbers keep their type. */
+static json_t *opt_value_json(const char *v)
+{
+	size_t n;
+
+	if (!v)
+		return json_null();
+	if (strcmp(v, "true") == 0)
+		return json_true();
+	if (strcmp(v, "false") == 0)
+		return json_false();
+	n = strlen(v);
+	if (n > 0 && n <= 18 && strspn(v, "0123456789") == n && (v[0] != '0' || n == 1))
+		return json_integer((json_int_t)strtoll(v, NULL, 10));
+	return crpc_cli_jstr(v);
+}
+
+/* [{"option", "value", "source", "reason"}]: reason is the dump's, or why not applied. */
+static json_t *ckpt_options_json(const crpc_manifest_options *l, const char *why_key)
+{
+	json_t *a = crpc_cli_jarray();
+
+	for (size_t i = 0; i < l->n; i++) {
+		json_t *o = crpc_cli_jobj();
+
+		crpc_cli_jset(o, "option", crpc_cli_jstr(l->v[i].option));
+		crpc_cli_jset(o, "value", opt_value_json(l->v[i].value));
+		crpc_cli_jset(o, "source", crpc_cli_jstr(l->v[i].source));
+		crpc_cli_jset(o, why_key, crpc_cli_jstr(l->v[i].reason));
+		crpc_cli_jappend(a, o);
+	}
+	return a;
+}
+
+static json_t *holder_json(const crpc_manifest_pipe_holder *h)
+{
+	json_t *o = crpc_cli_jobj();
+
+	crpc_cli_jset(o, "pid", json_integer(h->pid));
+	crpc_cli_jset(o, "fd", json_integer(h->fd));
+	crpc_cli_jset(o, "comm", crpc_cli_jstr(h->comm[0] ? h->comm : NULL));
+	return o;
+}
+
+/* The outside pipes: [{"key", "inode", "tree_end", "reattached", "holder", "why"}]. */
+static json_t *pipes_json(const crpc_pipe_attachments *p)
+{
+	json_t *a = crpc_cli_jarray();
+
+	for (size_t i = 0; i < p->n; i++) {
+		const crpc_pipe_attach *x = &p->v[i];
+		json_t *o = crpc_cli_jobj();
+
+		crpc_cli_jset(o, "key", crpc_cli_jstr(x->key));
+		crpc_cli_jset(o, "inode", json_integer(x->inode));
+		crpc_cli_jset(o, "tree_end", crpc_cli_jstr(x->tree_writes ? "write" : "read"));
+		crpc_cli_jset(o, "reattached", json_boolean(x->reattached));
+		crpc_cli_jset(o, "by_user", json_boolean(x->user));
+		crpc_cli_jset(o, "holder", x->holder.pid > 0 ? holder_json(&x->holder) : json_null());
+		crpc_cli_jset(o, "why", crpc_cli_jstr(!x->reattached && !x->user ? x->why : NULL));
+		crpc_cli_jappend(a, o);
+	}
+	return a;
+}
+
+/* What the restore took from the checkpoint, into a JSON document. */
+static void ckpt_json(const restore_ctx *c, json_t *doc)
+{
+	crpc_cli_jset(doc, "checkpoint_options", ckpt_options_json(&c->applied, "reason"));
+	crpc_cli_jset(doc, "checkpoint_options_not_applied", ckpt_options_json(&c->not_applied, "why"));
+	crpc_cli_jset(doc, "outside_pipes", pipes_json(&c->pipes));
+}
+
 static json_t *base_json(restore_ctx *c)
 {
 	json_t *o = crpc_cli_jobj();
 
 	crpc_cli_jset(o, "images_dir", crpc_cli_jstr(c->dir_real ? c->dir_real : c->dir));
+	if (c->checked && c->check.verdict != CRPC_MANIFEST_OK)
+		crpc_cli_jset(o, "verification", verification_json(c));
+	ckpt_json(c, o);
 	return o;
+}
+
+/* Every problem after the first (the error names that one), for stderr. */
+static void print_more_problems(const restore_ctx *c)
+{
+	for (size_t i = 1; i < c->check.n_mismatches; i++) {
+		const crpc_file_mismatch *m = &c->check.mismatches[i];
+
+		switch (m->problem) {
+		case CRPC_FILE_CHECKSUM:
+			if (strcmp(m->name, CRPC_MANIFEST_NAME) == 0)
+				fprintf(stderr, "  also: %s was changed after the dump (it records sha256 %s "
+						"of its content, the content has %s)\n",
+					m->name, m->expected_sha256, m->sha256);
+			else
+				fprintf(stderr, "  also: %s sha256 mismatch (expected %s, got %s)\n", m->name,
+					m->expected_sha256, m->sha256);
+			break;
+		case CRPC_FILE_SIZE:
+			fprintf(stderr, "  also: %s has %llu bytes, crpc.json lists %llu\n", m->name,
+				(unsigned long long)m->size, (unsigned long long)m->expected_size);
+			break;
+		default:
+			fprintf(stderr, "  also: %s: %s\n", m->name, crpc_file_problem_name(m->problem));
+			break;
+		}
+	}
 }
 
 static int fail(restore_ctx *c, crpc_error *err)
 {
-	int rc = crpc_cli_fail(c->cli, err, base_json(c), NULL);
+	int rc;
+
+	if (c->checked && c->check.n_mismatches > 1 && !c->cli->json)
+		print_more_problems(c);
+	rc = crpc_cli_fail(c->cli, err, base_json(c), NULL);
 
 	crpc_error_free(err);
 	return rc;
@@ -162,8 +347,18 @@ static int check_dir(restore_ctx *c, const char *op, crpc_error **err)
 	struct stat st;
 
 	if (stat(c->dir, &st) < 0) {
-		if (errno == ENOENT)
-			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, op, "%s does not exist", c->dir);
+		if (errno == ENOENT) {
+			char *left = crpc_dumpdir_leftover(c->dir);
+
+			crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, op, "%s does not exist", c->dir);
+			if (left && *err)
+				crpc_error_set_hint(*err,
+						    "an interrupted dump into %s left %s, which is not a "
+						    "usable checkpoint: dump again",
+						    c->dir, left);
+			free(left);
+			return -1;
+		}
 		if (errno == ENOTDIR)
 			return crpc_error_set(err, CRPC_EXIT_USAGE, ENOTDIR, op,
 					      "%s: a component of the path is not a directory", c->dir);
@@ -175,7 +370,20 @@ static int check_dir(restore_ctx *c, const char *op, crpc_error **err)
 	if (c->dirfd < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot open %s", c->dir);
 	c->dir_real = realpath(c->dir, NULL);
-	if (crpc_images_check(c->dirfd, c->dir, err) < 0)
+	if (!c->force) {
+		/* what the restore itself writes into DIR is no image the manifest lacks */
+		const char *const ignore[] = { c->opts.log_file ? c->opts.log_file : RESTORE_LOG, NULL };
+
+		c->checked = true;
+		if (crpc_manifest_verify(c->dirfd, c->dir, ignore, &c->check, err) < 0)
+			return -1;
+		crpc_cli_info(c->cli, "verified %zu files (%llu bytes) against %s in %.1f ms",
+			      c->check.st.files, (unsigned long long)c->check.st.bytes,
+			      CRPC_MANIFEST_NAME, c->check.st.hash_seconds * 1e3);
+	} else {
+		crpc_cli_info(c->cli, "--force: not verifying %s against %s", c->dir, CRPC_MANIFEST_NAME);
+	}
+	if (crpc_images_validate(c->dirfd, c->dir, c->force, err) < 0)
 		return -1;
 	if (crpc_pstree_read(c->dirfd, &c->tree, err) < 0)
 		return -1;
@@ -183,6 +391,158 @@ static int check_dir(restore_ctx *c, const char *op, crpc_error **err)
 	if (c->tree.n_tasks == 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, op,
 				      "%s/pstree.img holds no process", c->dir);
+	return 0;
+}
+
+/* "given by the user", "from the configuration", "automatic": how the dump got an option. */
+static const char *source_words(const char *source)
+{
+	if (source && strcmp(source, "config") == 0)
+		return "from the configuration";
+	if (source && strcmp(source, "auto") == 0)
+		return "set automatically";
+	return "given by the user";
+}
+
+/*
+ * The options the dump needed: read crpc.json (when there is one) and
+ * apply the restore-side counterparts of its options that the user did
+ * not set; refuse a socket the dump declared external that has no
+ * replacement. Printed for humans; listed in the JSON.
+ */
+static int checkpoint_options(restore_ctx *c, crpc_error **err)
+{
+	crpc_error *e = NULL;
+
+	if (crpc_manifest_load(c->dirfd, &c->manifest, &e) < 0) {
+		/* only --force gets here without a readable manifest */
+		if (e && e->sys_errno == ENOENT)
+			crpc_cli_info(c->cli, "no options from the checkpoint: it has no %s", CRPC_MANIFEST_NAME);
+		else
+			crpc_cli_warn(c->cli, "no options from the checkpoint: %s",
+				      e && e->message ? e->message : "its manifest cannot be read");
+		crpc_error_free(e);
+		return 0;
+	}
+	c->have_manifest = true;
+	if (c->no_ckpt_opts) {
+		crpc_cli_info(c->cli, "--no-checkpoint-options: %zu option(s) of the dump and %zu outside "
+				      "pipe(s) in %s are left alone",
+			      c->manifest.options.n, c->manifest.n_outside_pipes, CRPC_MANIFEST_NAME);
+		return 0;
+	}
+	if (crpc_manifest_check_externals(&c->manifest, &c->opts, err) < 0)
+		return -1;
+	if (c->opts.ext_unix_sk)
+		for (size_t i = 0; i < c->manifest.options.n; i++) {
+			const crpc_manifest_option *o = &c->manifest.options.v[i];
+
+			if (strcmp(o->option, "external") == 0 && o->value && strncmp(o->value, "unix[", 5) == 0)
+				crpc_cli_warn(c->cli,
+					      "--ext-unix-sk: socket %s of the checkpoint, connected outside the "
+					      "tree at the dump, is restored unconnected",
+					      o->value);
+		}
+	if (crpc_manifest_restore_opts(&c->manifest, &c->opts, &c->applied, &c->not_applied, err) < 0)
+		return -1;
+	for (size_t i = 0; i < c->applied.n; i++) {
+		const crpc_manifest_option *o = &c->applied.v[i];
+		bool flag = o->value && strcmp(o->value, "true") == 0;
+
+		if (c->cli->json)
+			continue;
+		fprintf(stderr, "crpc: from the checkpoint: %s%s%s (dump: %s)\n", o->option, flag ? "" : "=",
+			flag ? "" : (o->value ? o->value : ""), o->reason ? o->reason : source_words(o->source));
+	}
+	for (size_t i = 0; i < c->not_applied.n; i++) {
+		const crpc_manifest_option *o = &c->not_applied.v[i];
+
+		crpc_cli_info(c->cli, "not from the checkpoint: %s=%s: %s", o->option, o->value ? o->value : "",
+			      o->reason);
+	}
+	return 0;
+}
+
+/*
+ * Right before CRIU starts: give the tree back the pipes it shared with
+ * processes outside it, from those that still hold them.
+ */
+static int reattach_pipes(restore_ctx *c, crpc_error **err)
+{
+	if (!c->have_manifest || c->no_ckpt_opts)
+		return 0;
+	if (crpc_manifest_reattach_pipes(&c->manifest, &c->opts, &c->pipes, err) < 0)
+		return -1;
+	for (size_t i = 0; i < c->pipes.n; i++) {
+		const crpc_pipe_attach *a = &c->pipes.v[i];
+		const char *end = a->tree_writes ? "write" : "read";
+
+		if (a->user) {
+			crpc_cli_info(c->cli, "%s: passed by you with inherit_fd", a->key);
+		} else if (a->reattached) {
+			if (!c->cli->json)
+				fprintf(stderr,
+					"crpc: re-attached %s (the tree's %s end) to the pipe of PID %d (%s) "
+					"fd %d, as at the dump\n",
+					a->key, end, (int)a->holder.pid, a->holder.comm[0] ? a->holder.comm : "?",
+					a->holder.fd);
+		} else {
+			crpc_cli_warn(c->cli,
+				      "%s (the tree's %s end, shared with PID %d (%s) at the dump) is not "
+				      "re-attached: %s; the restored tree gets a new pipe with no %s",
+				      a->key, end, (int)a->holder.pid, a->holder.comm[0] ? a->holder.comm : "?",
+				      a->why, a->tree_writes ? "reader" : "writer");
+		}
+	}
+	for (size_t i = 0; i < c->opts.n_inherit_fd; i++)
+		crpc_cli_info(c->cli, "inherit fd %d as %s", c->opts.inherit_fd[i].fd, c->opts.inherit_fd[i].key);
+	return 0;
+}
+
+/* --inherit-fd fd[N]:KEY (CRIU's form): N must be open, 3 or above. */
+static int parse_inherit_fd(restore_ctx *c, char *arg)
+{
+	char *end;
+	long fd;
+	int fl;
+
+	if (strncmp(arg, "fd[", 3) != 0 || arg[3] < '0' || arg[3] > '9') {
+		crpc_cli_usage_errorf(c->cli, "invalid --inherit-fd '%s': expected fd[N]:KEY, e.g. "
+					      "'fd[3]:socket:[12345]'",
+				      arg);
+		return -1;
+	}
+	errno = 0;
+	fd = strtol(arg + 3, &end, 10);
+	if (errno || fd > INT_MAX || strncmp(end, "]:", 2) != 0 || !end[2]) {
+		crpc_cli_usage_errorf(c->cli, "invalid --inherit-fd '%s': expected fd[N]:KEY, e.g. "
+					      "'fd[3]:socket:[12345]'",
+				      arg);
+		return -1;
+	}
+	if (fd < 3) {
+		crpc_cli_usage_errorf(c->cli, "--inherit-fd '%s': fd %ld cannot be passed (CRIU's stdin, "
+					      "stdout and stderr are its own): use 3 or above",
+				      arg, fd);
+		return -1;
+	}
+	fl = fcntl((int)fd, F_GETFD);
+	if (fl < 0) {
+		crpc_cli_usage_errorf(c->cli, "--inherit-fd '%s': fd %ld is not open in crpc (open it in "
+					      "the shell, e.g. %ld<>PATH)",
+				      arg, fd, fd);
+		return -1;
+	}
+	/* CRIU, started later, must inherit it */
+	if ((fl & FD_CLOEXEC) && fcntl((int)fd, F_SETFD, fl & ~FD_CLOEXEC) < 0) {
+		crpc_cli_usage_errorf(c->cli, "--inherit-fd '%s': cannot pass fd %ld: %s", arg, fd,
+				      strerror(errno));
+		return -1;
+	}
+	if (crpc_opts_add_inherit_fd(&c->opts, end + 2, (int)fd, NULL) < 0) {
+		crpc_cli_usage_errorf(c->cli, "cannot add --inherit-fd '%s': out of memory", arg);
+		return -1;
+	}
 	return 0;
 }
 
@@ -223,6 +583,17 @@ static void summary(restore_ctx *c, crpc_session *s, double wall, const crpc_res
 		crpc_cli_jset(doc, "criu", crpc_cli_json_criu(s));
 		crpc_cli_jset(doc, "stats", have_stats ? crpc_cli_stats_json(&st, true) : json_null());
 		crpc_cli_jset(doc, "wait", json_boolean(c->wait));
+		ckpt_json(c, doc);
+		if (c->checked) {
+			json_t *v = crpc_cli_jobj();
+
+			crpc_cli_jset(v, "files", json_integer((json_int_t)c->check.st.files));
+			crpc_cli_jset(v, "bytes", json_integer((json_int_t)c->check.st.bytes));
+			crpc_cli_jset(v, "hash_time_ms", json_real(c->check.st.hash_seconds * 1e3));
+			crpc_cli_jset(doc, "verified", v);
+		} else {
+			crpc_cli_jset(doc, "verified", json_null());
+		}
 		*doc_out = doc;
 		return;
 	}
@@ -239,6 +610,16 @@ static void summary(restore_ctx *c, crpc_session *s, double wall, const crpc_res
 		fprintf(out, ")\n");
 	}
 	fprintf(out, "  image size:    %s\n", sz);
+	if (c->checked) {
+		char vb[32], vt[32];
+
+		crpc_cli_fmt_size(c->check.st.bytes, vb, sizeof(vb));
+		crpc_cli_fmt_seconds(c->check.st.hash_seconds, vt, sizeof(vt));
+		fprintf(out, "  verified:      %zu files (%s) against %s, sha256 in %s\n", c->check.st.files,
+			vb, CRPC_MANIFEST_NAME, vt);
+	} else {
+		fprintf(out, "  verified:      no (--force)\n");
+	}
 	fprintf(out, "  wall time:     %s\n", tm);
 	if (have_stats)
 		crpc_cli_stats_print(out, &st, true);
@@ -412,6 +793,15 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 		case OPT_HOOK:
 			crpc_cli_add_hook_arg(cli, optarg);
 			break;
+		case OPT_FORCE:
+			c.force = true;
+			break;
+		case OPT_INHERIT_FD:
+			parse_inherit_fd(&c, optarg);
+			break;
+		case OPT_NO_CKPT_OPTS:
+			c.no_ckpt_opts = true;
+			break;
 		default:
 			crpc_cli_usage_errorf(cli, "unhandled option");
 			break;
@@ -443,7 +833,7 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	}
 
 	if (crpc_cli_need_root(cli, op, &err) < 0 || check_dir(&c, op, &err) < 0 ||
-	    crpc_cli_dispatcher(cli, &d, &err) < 0) {
+	    checkpoint_options(&c, &err) < 0 || crpc_cli_dispatcher(cli, &d, &err) < 0) {
 		rc = fail(&c, err);
 		goto out;
 	}
@@ -478,7 +868,8 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	t0 = crpc_cli_now();
-	if (crpc_cli_session_open(cli, &s, &err) < 0 ||
+	/* the fds of re-attached pipes are inheritable: open them right before CRIU starts */
+	if (reattach_pipes(&c, &err) < 0 || crpc_cli_session_open(cli, &s, &err) < 0 ||
 	    crpc_opts_check_version(&c.opts, crpc_session_version(s), &err) < 0) {
 		rc = fail(&c, err);
 		goto out;
@@ -494,6 +885,12 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 		      (int)c.tree.tasks[0].pid);
 
 	rc = crpc_session_restore(s, &c.opts, d, &res, &err);
+	/* CRIU has made its own copies of the re-attached pipes: crpc's would keep them open */
+	for (size_t i = 0; i < c.pipes.n; i++)
+		if (c.pipes.v[i].fd >= 0) {
+			close(c.pipes.v[i].fd);
+			c.pipes.v[i].fd = -1;
+		}
 	hook_failed = crpc_cli_hook_warnings(cli, d, runner);
 	if (rc < 0) {
 		/* libcrpc attached CRIU's log and classified the failure */
@@ -539,6 +936,11 @@ out:
 	crpc_opts_release(&c.opts);
 	if (c.have_tree)
 		crpc_pstree_release(&c.tree);
+	crpc_manifest_check_release(&c.check);
+	crpc_pipe_attachments_release(&c.pipes);
+	crpc_manifest_options_release(&c.applied);
+	crpc_manifest_options_release(&c.not_applied);
+	crpc_manifest_release(&c.manifest);
 	if (c.dirfd >= 0)
 		close(c.dirfd);
 	free(c.dir_real);

@@ -24,6 +24,7 @@ static const cli_command commands[] = {
 	  crpc_help_dump },
 	{ "restore", NULL, "restore a process tree from a directory", crpc_cmd_restore,
 	  crpc_help_restore },
+	{ "show", NULL, "show what a checkpoint holds", crpc_cmd_show, crpc_help_show },
 	{ "inspect", NULL, "show what a running process tree holds and what a dump needs",
 	  crpc_cmd_inspect, crpc_help_inspect },
 	{ "config", NULL, "validate a configuration file and show the one in effect", crpc_cmd_config,
@@ -48,6 +49,7 @@ static const char help_main[] =
 	"  features    show which optional CRIU features work on this kernel\n"
 	"  dump        checkpoint a process tree into a directory (alias: checkpoint)\n"
 	"  restore     restore a process tree from a directory\n"
+	"  show        show what a checkpoint holds (manifest, tree, fds, memory)\n"
 	"  inspect     show what a running process tree holds and what a dump of it needs\n"
 	"  config      validate a configuration file (crpc config check [FILE])\n"
 	"  trace       show or replay a trace written by --trace (crpc trace show|replay)\n"
@@ -86,7 +88,7 @@ static int unknown_command(crpc_cli *cli, const char *name)
 	cli->cmd = NULL;
 	return crpc_cli_usage(cli, false,
 			      "unknown command '%s'\n"
-			      "Commands: check, version, features, dump (alias checkpoint), restore, inspect, config, trace, shim, help",
+			      "Commands: check, version, features, dump (alias checkpoint), restore, show, inspect, config, trace, shim, help",
 			      name);
 }
 
@@ -162,7 +164,7 @@ int main(int argc, char **argv)
 	if (first >= argc) {
 		rc = crpc_cli_usage(&cli, true,
 				    "missing COMMAND\n"
-				    "Commands: check, version, features, dump (alias checkpoint), restore, inspect, config, trace, shim, help");
+				    "Commands: check, version, features, dump (alias checkpoint), restore, show, inspect, config, trace, shim, help");
 		goto out;
 	}
 

@@ -749,11 +749,33 @@ struct cause_rule {
 	crpc_exit exit_class;  /* CRPC_EXIT_OK: keep the error's exit class */
 	const char *hint;      /* NULL: the cause's default hint */
 	const char *pid_after; /* a PID follows this text; the hint shows it as {pid} */
+	/*
+	 * With hint_ino: a socket's inode follows this text in the last log line
+	 * before the error that has it; hint_ino shows it as {ino}, else hint
+	 * (without an inode) is used.
+	 */
+	const char *ino_before;
+	const char *hint_ino;
 };
 
 static const char hint_pid_in_use[] =
 	"PID {pid} is taken by another process; wait for it to exit or end it, then restore again "
 	"(a tree dumped without --leave-running can linger as zombies for a second or two)";
+
+static const char hint_ext_unix_restore_ino[] =
+	"UNIX socket inode {ino} of the tree was connected to a process outside it, whose end "
+	"closed when the tree was dumped; CRIU cannot connect it again. Give the restore a "
+	"replacement socket connected to the new peer: crpc restore --inherit-fd "
+	"'fd[N]:socket:[{ino}]' with N open in crpc (or inherit_fd in the configuration's restore "
+	"section); --ext-unix-sk would restore it unconnected";
+
+static const char hint_ext_unix_restore[] =
+	"a UNIX socket of the tree was connected to a process outside it, whose end closed when "
+	"the tree was dumped; CRIU cannot connect it again. Give the restore a replacement socket "
+	"connected to the new peer: crpc restore --inherit-fd 'fd[N]:socket:[INODE]' with N open "
+	"in crpc (or inherit_fd in the configuration's restore section), INODE from `external "
+	"unix[INODE]` in crpc.json or the log's 'Opening standalone' line (--log-level 4); "
+	"--ext-unix-sk would restore it unconnected";
 
 /*
  * First match wins: specific messages of CRIU come first, bare errno
@@ -781,7 +803,19 @@ static const struct cause_rule cause_rules[] = {
 	{ .pattern = "Connected TCP socket", .where = IN_CRIU, .cause = TCP },
 	{ .pattern = "tcp-established", .where = IN_CRIU, .cause = TCP },
 
-	/* UNIX sockets whose peer is outside the tree */
+	/*
+	 * UNIX sockets whose peer is outside the tree. At a restore the peer's
+	 * end is gone for good (it closed when the tree was dumped): the only
+	 * remedy is a replacement socket; --ext-unix-sk would restore it
+	 * unconnected and --external is the dump's declaration.
+	 */
+	{ .op = "restore",
+	  .pattern = "External socket found in image",
+	  .where = IN_CRIU,
+	  .cause = EXT_UNIX,
+	  .hint = hint_ext_unix_restore,
+	  .ino_before = " ino ",
+	  .hint_ino = hint_ext_unix_restore_ino },
 	{ .pattern = "External socket is used", .where = IN_CRIU, .cause = EXT_UNIX },
 	{ .pattern = "ext-unix-sk", .where = IN_CRIU, .cause = EXT_UNIX },
 	{ .pattern = "half of stream unix", .where = IN_CRIU, .cause = EXT_UNIX },
@@ -970,8 +1004,8 @@ static bool rule_matches(const struct cause_rule *r, const crpc_error *e, const 
 	return r->errnum || r->pattern;
 }
 
-/* The decimal number right after `after` in l, 0 if none. */
-static long number_after(struct line l, const char *after)
+/* The decimal number right after `after` in l, 0 if none or above max. */
+static long number_after_max(struct line l, const char *after, long max)
 {
 	const char *p;
 	size_t i, alen = strlen(after);
@@ -985,10 +1019,67 @@ static long number_after(struct line l, const char *after)
 	i = (size_t)(p - l.p) + alen;
 	for (; i < l.n && l.p[i] >= '0' && l.p[i] <= '9'; i++) {
 		v = v * 10 + (l.p[i] - '0');
-		if (v > INT_MAX)
+		if (v > max)
 			return 0;
 	}
 	return v;
+}
+
+static long number_after(struct line l, const char *after)
+{
+	return number_after_max(l, after, INT_MAX);
+}
+
+/*
+ * The number after `after` in the last line of the excerpt that has one,
+ * before the first error line holding `pattern`; 0 if none.
+ */
+static long number_before_error(const char *excerpt, const char *pattern, const char *after)
+{
+	struct line_walk w;
+	enum line_kind k;
+	struct line l;
+	long last = 0;
+
+	if (!excerpt)
+		return 0;
+	walk_init(&w, excerpt, strlen(excerpt));
+	while (walk_next(&w, &l, &k)) {
+		long v;
+
+		if ((k == LINE_ERROR || k == LINE_SUMMARY) && line_has(l, pattern))
+			return last;
+		v = number_after_max(l, after, (long)UINT32_MAX);
+		if (v > 0)
+			last = v;
+	}
+	return 0;
+}
+
+/* Set the hint from a template, "{ino}" (every one) replaced by ino. */
+static void set_hint_ino(crpc_error *e, const char *tmpl, long ino)
+{
+	char num[24];
+	size_t nlen, n = 0, cap = strlen(tmpl) + 1;
+	const char *p = tmpl, *at;
+	char *out;
+
+	nlen = (size_t)snprintf(num, sizeof(num), "%ld", ino);
+	for (at = strstr(p, "{ino}"); at; at = strstr(at + 5, "{ino}"))
+		cap += nlen;
+	out = malloc(cap);
+	if (!out)
+		return;
+	while ((at = strstr(p, "{ino}")) != NULL) {
+		memcpy(out + n, p, (size_t)(at - p));
+		n += (size_t)(at - p);
+		memcpy(out + n, num, nlen);
+		n += nlen;
+		p = at + 5;
+	}
+	memcpy(out + n, p, strlen(p) + 1);
+	crpc_error_set_hint(e, "%s", out);
+	free(out);
 }
 
 /* Set the hint from a template, "{pid}" replaced by pid. */
@@ -1031,7 +1122,14 @@ CRPC_API void crpc_error_classify(crpc_error *e, const char *op)
 		e->exit_class = r->exit_class;
 	if (e->hint)
 		return;
-	if (r->hint && r->pid_after) {
+	if (r->hint_ino) {
+		long ino = number_before_error(e->log_excerpt, r->pattern, r->ino_before);
+
+		if (ino > 0)
+			set_hint_ino(e, r->hint_ino, ino);
+		else
+			crpc_error_set_hint(e, "%s", r->hint);
+	} else if (r->hint && r->pid_after) {
 		long pid = number_after(found, r->pid_after);
 
 		if (pid > 0)

@@ -20,11 +20,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "imgfile.h"
 #include "internal.h"
 #include "inventory.pb-c.h"
 #include "pstree.pb-c.h"
 
-#define IMG_COMMON_MAGIC 0x54564319u
+#define IMG_COMMON_MAGIC CRPC_IMG_COMMON_MAGIC
 #define INVENTORY_MAGIC 0x58313116u
 #define PSTREE_MAGIC 0x50273030u
 
@@ -37,18 +38,6 @@
 #define ENTRY_MAX (8u << 20)
 
 #define ZOMBIE_POLL_MS 20
-
-/* A file's contents, read whole. */
-struct blob {
-	uint8_t *data;
-	size_t len;
-};
-
-/* Sequential reader over a blob. */
-struct cursor {
-	const uint8_t *p;
-	size_t left;
-};
 
 /*
  * Store a newly made error with a hint in *err. The first error stored is
@@ -185,12 +174,9 @@ static int cursor_u32(struct cursor *c, uint32_t *v)
 	return 0;
 }
 
-/*
- * Open an image: read dirfd/name and check its magics (magic2 == 0: only one
- * magic). Errors name the file and say what is wrong with it.
- */
-static int image_open(int dirfd, const char *name, size_t max, uint32_t magic1, uint32_t magic2,
-		      const char *op, struct blob *b, struct cursor *c, crpc_error **err)
+/* See imgfile.h. */
+int crpc_img_open(int dirfd, const char *name, size_t max, uint32_t magic1, uint32_t magic2,
+		  const char *op, struct blob *b, struct cursor *c, crpc_error **err)
 {
 	uint32_t m;
 
@@ -237,13 +223,9 @@ static int image_open(int dirfd, const char *name, size_t max, uint32_t magic1, 
 	return 0;
 }
 
-/*
- * Take the next entry from c. Returns 1 with the entry in data and len, 0 at
- * a clean end of file, -1 (error stored) when the file is truncated or
- * corrupt. `index` is the entry's number, for messages.
- */
-static int image_next(struct cursor *c, const char *name, size_t index, const char *op,
-		      const uint8_t **data, size_t *len, crpc_error **err)
+/* See imgfile.h. */
+int crpc_img_next(struct cursor *c, const char *name, size_t index, const char *op,
+		  const uint8_t **data, size_t *len, crpc_error **err)
 {
 	uint32_t n;
 
@@ -325,10 +307,10 @@ static int inventory_check(int dirfd, const char *op, crpc_error **err)
 	InventoryEntry *ie;
 	int r;
 
-	r = image_open(dirfd, INVENTORY_NAME, INVENTORY_MAX, INVENTORY_MAGIC, 0, op, &b, &c, err);
+	r = crpc_img_open(dirfd, INVENTORY_NAME, INVENTORY_MAX, INVENTORY_MAGIC, 0, op, &b, &c, err);
 	if (r < 0)
 		goto out;
-	r = image_next(&c, INVENTORY_NAME, 0, op, &data, &len, err);
+	r = crpc_img_next(&c, INVENTORY_NAME, 0, op, &data, &len, err);
 	if (r == 0) {
 		r = fail(err, 0, op, NULL, "%s holds no entry", INVENTORY_NAME);
 		goto out;
@@ -410,7 +392,7 @@ static int pstree_read(int dirfd, const char *op, crpc_pstree *out, crpc_error *
 	size_t cap = 0;
 	int r;
 
-	r = image_open(dirfd, PSTREE_NAME, PSTREE_MAX, IMG_COMMON_MAGIC, PSTREE_MAGIC, op, &b, &c,
+	r = crpc_img_open(dirfd, PSTREE_NAME, PSTREE_MAX, IMG_COMMON_MAGIC, PSTREE_MAGIC, op, &b, &c,
 		       err);
 	if (r < 0)
 		goto out;
@@ -420,7 +402,7 @@ static int pstree_read(int dirfd, const char *op, crpc_pstree *out, crpc_error *
 		size_t len;
 		PstreeEntry *pe;
 
-		r = image_next(&c, PSTREE_NAME, t.n_tasks, op, &data, &len, err);
+		r = crpc_img_next(&c, PSTREE_NAME, t.n_tasks, op, &data, &len, err);
 		if (r < 0)
 			goto out;
 		if (r == 0)
@@ -466,6 +448,12 @@ out:
 
 CRPC_API int crpc_images_check(int dirfd, const char *dir_name, crpc_error **err)
 {
+	return crpc_images_validate(dirfd, dir_name, false, err);
+}
+
+CRPC_API int crpc_images_validate(int dirfd, const char *dir_name, bool allow_unfinished,
+				  crpc_error **err)
+{
 	const char *top = "checking the checkpoint";
 	const char *redo = "check the path: it should be a directory `crpc dump` wrote into";
 	cleanup_free char *op = NULL;
@@ -474,7 +462,7 @@ CRPC_API int crpc_images_check(int dirfd, const char *dir_name, crpc_error **err
 	struct stat st;
 	const char *dn = dir_name ? dir_name : ".";
 
-	if (fstatat(dirfd, CRPC_INPROGRESS_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (!allow_unfinished && fstatat(dirfd, CRPC_INPROGRESS_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return fail(err, 0, top,
 			    "dump again into an empty directory; remove this one once nothing "
 			    "else uses it",

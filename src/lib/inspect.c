@@ -121,25 +121,22 @@ void ins_map_free(ins_map *m)
 
 /* ---- small helpers -------------------------------------------------------------- */
 
-ssize_t ins_read_at(int dirfd, const char *name, char *buf, size_t bufsz)
+/*
+ * Read from fd into buf until EOF or `room` bytes; with stop_short, also
+ * stop after a read that leaves more than 8 KiB of room. Returns the bytes
+ * read, or -1 with errno (fd is left open).
+ */
+static ssize_t read_into(int fd, char *buf, size_t room, bool stop_short)
 {
 	size_t used = 0;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
-	if (fd < 0)
-		return -1;
-	while (used + 1 < bufsz) {
-		ssize_t n = read(fd, buf + used, bufsz - 1 - used);
+	while (used < room) {
+		ssize_t n = read(fd, buf + used, room - used);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			int e = errno;
-
-			close(fd);
-			errno = e;
+		if (n < 0)
 			return -1;
-		}
 		if (n == 0)
 			break;
 		used += (size_t)n;
@@ -148,12 +145,29 @@ ssize_t ins_read_at(int dirfd, const char *name, char *buf, size_t bufsz)
 		 * before a record that does not fit; with more room left than
 		 * any record takes, a short read was the end.
 		 */
-		if (bufsz - 1 - used > 8192)
+		if (stop_short && room - used > 8192)
 			break;
 	}
-	buf[used] = '\0';
-	close(fd);
 	return (ssize_t)used;
+}
+
+ssize_t ins_read_at(int dirfd, const char *name, char *buf, size_t bufsz)
+{
+	ssize_t n;
+	int e;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return -1;
+	n = read_into(fd, buf, bufsz ? bufsz - 1 : 0, true);
+	e = errno;
+	close(fd);
+	if (n < 0) {
+		errno = e;
+		return -1;
+	}
+	buf[n] = '\0';
+	return n;
 }
 
 /* Read a whole /proc file of unknown size (at most max bytes). */
@@ -175,26 +189,9 @@ static int read_all_at(int dirfd, const char *name, size_t max, char **out, size
 		return -1;
 	}
 	for (;;) {
-		ssize_t n;
+		ssize_t n = read_into(fd, buf + used, cap - 1 - used, false);
+		char *nb;
 
-		if (used + 1 >= cap) {
-			char *nb;
-
-			if (cap >= max)
-				break; /* bounded: the rest is dropped */
-			nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				close(fd);
-				errno = ENOMEM;
-				return -1;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + used, cap - 1 - used);
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0) {
 			int e = errno;
 
@@ -203,9 +200,18 @@ static int read_all_at(int dirfd, const char *name, size_t max, char **out, size
 			errno = e;
 			return -1;
 		}
-		if (n == 0)
-			break;
 		used += (size_t)n;
+		if (used + 1 < cap || cap >= max)
+			break; /* EOF, or bounded: the rest is dropped */
+		nb = realloc(buf, cap * 2);
+		if (!nb) {
+			free(buf);
+			close(fd);
+			errno = ENOMEM;
+			return -1;
+		}
+		buf = nb;
+		cap *= 2;
 	}
 	close(fd);
 	buf[used] = '\0';

@@ -49,6 +49,51 @@ int crpc_msg_send(int sk, const uint8_t *buf, size_t len, crpc_error **err);
  */
 int crpc_msg_recv(int sk, size_t max, uint8_t **buf, size_t *len, int *fd, crpc_error **err);
 
+/* ---- records and the worker process (swrk.c, shim.c) ---- */
+
+/* Most fds crpc_record_recv() takes from one record. */
+#define CRPC_RECORD_MAX_FDS 16
+
+/* One SOCK_SEQPACKET record and the fds passed with it. */
+typedef struct crpc_record {
+	uint8_t *buf;   /* the payload (malloc'ed) */
+	size_t len;     /* its length; after EMSGSIZE or EBADMSG the record's size */
+	size_t got;     /* after EBADMSG: the bytes that arrived */
+	bool ctrunc;    /* after EBADMSG: some of its fds were cut */
+	int fds[CRPC_RECORD_MAX_FDS]; /* O_CLOEXEC */
+	size_t nfds;
+} crpc_record;
+
+/*
+ * Receive one record whole into r, its size peeked first, with up to
+ * max_fds (at most CRPC_RECORD_MAX_FDS) of the fds passed with it; any
+ * further fds are closed. Returns CRPC_RECV_OK (r holds the record),
+ * CRPC_RECV_EOF (the peer closed or reset, or an empty record), or -1 with
+ * errno: EMSGSIZE (larger than max: consumed and dropped), EBADMSG (cut
+ * short), ENOMEM, or recv's. Only with CRPC_RECV_OK does r hold anything.
+ */
+int crpc_record_recv(int sk, size_t max, size_t max_fds, crpc_record *r);
+/* Free r's payload and close its fds. */
+void crpc_record_release(crpc_record *r);
+
+/*
+ * Fork and exec path with argv and envp (NULL: this environment), keep_fd
+ * inherited across the exec. In the child, child_setup(arg) (if given) runs
+ * first and returns -1 with errno to give up. Returns the child's pid, with
+ * *exec_errno 0 once the exec succeeded, else the child's errno (the child
+ * then exits 127 and is the caller's to reap). -1 with errno when no child
+ * was started; *failed names the step: "pipe" or "fork".
+ */
+pid_t crpc_spawn(const char *path, char *const argv[], char *const envp[], int keep_fd,
+		 int (*child_setup)(void *arg), void *arg, int *exec_errno, const char **failed);
+
+/*
+ * Look for an executable regular file named criu in the directories of
+ * $PATH (a usual list when it is unset), passing over those for which
+ * skip(path) (if given) is true. true with its path in buf.
+ */
+bool crpc_criu_search_path(char *buf, size_t bufsz, bool (*skip)(const char *path));
+
 /* ---- options (opts.c) ---- */
 
 /* Fill a CriuOpts (already initialised) from o; strings point into o. */
@@ -83,7 +128,17 @@ void crpc_proc_comm(pid_t pid, char *buf, size_t bufsz);
 /* State letter of a pid from /proc/PID/stat, 0 if the pid does not exist. */
 char crpc_proc_state(pid_t pid);
 
-#endif /* CRPC_INTERNAL_H */
+/* ---- protobuf-c descriptor helpers (util.c) ---- */
+
+/* Size of one element of a repeated field of this type (0 if unknown). */
+size_t crpc_pb_elem_size(ProtobufCType type);
+/*
+ * Is the non-repeated field f set in the message at base? Oneof members by
+ * their case, strings and messages by a non-NULL pointer (an optional string
+ * left at its default counts as unset), optional scalars by has_*; required
+ * fields and proto3 fields without presence always count as set.
+ */
+bool crpc_pb_field_present(const ProtobufCFieldDescriptor *f, const char *base);
 
 /* ---- the session (swrk.c, rpc.c) ---- */
 struct crpc_session {
@@ -116,3 +171,5 @@ void crpc_session_reap(crpc_session *s, unsigned timeout_ms);
  */
 int crpc_session_call(crpc_session *s, const CriuReq *req, crpc_dispatcher *d, const char *op,
 		      unsigned *n_notify, CriuResp **out, crpc_error **err);
+
+#endif /* CRPC_INTERNAL_H */

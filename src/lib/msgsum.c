@@ -60,11 +60,11 @@ static void put_type(line *l, int type)
 static unsigned opts_fields_set(const CriuOpts *o)
 {
 	const ProtobufCMessageDescriptor *d = o->base.descriptor;
+	const char *base = (const char *)o;
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		const char *base = (const char *)o;
 
 		switch (f->label) {
 		case PROTOBUF_C_LABEL_REQUIRED:
@@ -74,13 +74,8 @@ static unsigned opts_fields_set(const CriuOpts *o)
 				n++;
 			break;
 		default:
-			if (f->quantifier_offset) {
-				if (*(const protobuf_c_boolean *)(base + f->quantifier_offset))
-					n++;
-			} else if (*(const void *const *)(base + f->offset)) {
-				/* strings and messages: present when non-NULL */
+			if (crpc_pb_field_present(f, base))
 				n++;
-			}
 			break;
 		}
 	}

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "internal.h"
 #include "pbdiff.h"
 
 /* ---- bounded text ---- */
@@ -55,65 +56,6 @@ __attribute__((format(printf, 2, 3))) static void put(text *t, const char *fmt, 
 }
 
 /* ---- field access ---- */
-
-static size_t element_size(ProtobufCType type)
-{
-	switch (type) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-	case PROTOBUF_C_TYPE_FLOAT:
-	case PROTOBUF_C_TYPE_ENUM:
-		return 4;
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return 8;
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	case PROTOBUF_C_TYPE_STRING:
-		return sizeof(char *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(ProtobufCMessage *);
-	}
-	return 0;
-}
-
-/* Is the (non-repeated) field f set in the message at base? */
-static bool present(const ProtobufCFieldDescriptor *f, const char *base)
-{
-	const void *q = base + f->quantifier_offset;
-
-	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-		uint32_t c;
-
-		memcpy(&c, q, sizeof(c));
-		return c == f->id;
-	}
-	if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE) {
-		const void *ptr;
-
-		memcpy(&ptr, base + f->offset, sizeof(ptr));
-		if (!ptr)
-			return false;
-		/* an unset optional string points at its default */
-		return f->label == PROTOBUF_C_LABEL_REQUIRED || ptr != f->default_value;
-	}
-	if (f->label == PROTOBUF_C_LABEL_OPTIONAL) {
-		protobuf_c_boolean has;
-
-		memcpy(&has, q, sizeof(has));
-		return has;
-	}
-	return true; /* required, or proto3 without presence */
-}
 
 static void repeated(const ProtobufCFieldDescriptor *f, const char *base, size_t *n, const char **arr)
 {
@@ -260,7 +202,7 @@ static void render_value(text *t, const ProtobufCFieldDescriptor *f, const void 
 static void render_array(text *t, const ProtobufCFieldDescriptor *f, const char *arr, size_t n,
 			 unsigned depth)
 {
-	size_t sz = element_size(f->type);
+	size_t sz = crpc_pb_elem_size(f->type);
 
 	put(t, "[");
 	for (size_t k = 0; k < n && !t->cut; k++) {
@@ -317,7 +259,7 @@ static void render_message(text *t, const ProtobufCMessage *m, unsigned depth)
 				continue;
 			put(t, "%s%s: ", first ? "" : ", ", f->name);
 			render_array(t, f, arr, n, depth);
-		} else if (present(f, base)) {
+		} else if (crpc_pb_field_present(f, base)) {
 			put(t, "%s%s: ", first ? "" : ", ", f->name);
 			render_value(t, f, base + f->offset, depth);
 		} else {
@@ -492,7 +434,7 @@ static bool values_equal(const ProtobufCFieldDescriptor *f, const void *a, const
 	case PROTOBUF_C_TYPE_MESSAGE:
 		return false; /* compared field by field, not here */
 	default:
-		return memcmp(a, b, element_size(f->type)) == 0;
+		return memcmp(a, b, crpc_pb_elem_size(f->type)) == 0;
 	}
 }
 
@@ -528,7 +470,7 @@ static int diff_value(walk *w, const ProtobufCFieldDescriptor *f, const void *a,
 static int diff_repeated(walk *w, const ProtobufCFieldDescriptor *f, const char *ba, const char *bb,
 			 const char *path, unsigned depth)
 {
-	size_t na, nb, sz = element_size(f->type);
+	size_t na, nb, sz = crpc_pb_elem_size(f->type);
 	const char *xa, *xb;
 	char epath[CRPC_PB_PATH_MAX];
 	text ta, tb;
@@ -622,8 +564,8 @@ static int diff_message(walk *w, const ProtobufCMessage *a, const ProtobufCMessa
 				return 1;
 			continue;
 		}
-		pa = present(f, ba);
-		pb = present(f, bb);
+		pa = crpc_pb_field_present(f, ba);
+		pb = crpc_pb_field_present(f, bb);
 		if (pa && pb) {
 			if (diff_value(w, f, ba + f->offset, bb + f->offset, fpath, depth))
 				return 1;

@@ -63,13 +63,7 @@ extern char **environ;
 #define SYS_pidfd_getfd 438
 #endif
 
-/* A record read from a socket. */
-struct record {
-	uint8_t *buf;
-	size_t len;
-	int fds[SHIM_MAX_FDS];
-	size_t nfds;
-};
+_Static_assert(SHIM_MAX_FDS <= CRPC_RECORD_MAX_FDS, "a record holds SHIM_MAX_FDS fds");
 
 /* The trace of a session and its size bound. */
 struct shim_trace {
@@ -184,14 +178,6 @@ static void close_fds(int *fds, size_t *n)
 	*n = 0;
 }
 
-static void record_free(struct record *r)
-{
-	free(r->buf);
-	r->buf = NULL;
-	r->len = 0;
-	close_fds(r->fds, &r->nfds);
-}
-
 static const char *type_name(int type)
 {
 	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&criu_req_type__descriptor, type);
@@ -234,79 +220,9 @@ static bool is_self(const char *path)
  * an empty record) or -1 with errno (EMSGSIZE: larger than SHIM_MSG_MAX, the
  * record was consumed; EBADMSG: cut short).
  */
-static int record_recv(int sk, struct record *r)
+static int record_recv(int sk, crpc_record *r)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * SHIM_MAX_FDS)];
-		struct cmsghdr align;
-	} ctl;
-	struct msghdr mh = { 0 };
-	struct iovec iov;
-	ssize_t size, n;
-	char discard;
-
-	memset(r, 0, sizeof(*r));
-	do
-		size = recv(sk, NULL, 0, MSG_PEEK | MSG_TRUNC);
-	while (size < 0 && errno == EINTR);
-	if (size < 0)
-		return errno == ECONNRESET ? CRPC_RECV_EOF : -1;
-	if (size > 0 && (size_t)size <= SHIM_MSG_MAX) {
-		r->buf = malloc((size_t)size);
-		if (!r->buf) {
-			errno = ENOMEM;
-			return -1;
-		}
-	}
-	iov.iov_base = r->buf ? (void *)r->buf : (void *)&discard;
-	iov.iov_len = r->buf ? (size_t)size : 0;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = ctl.buf;
-	mh.msg_controllen = sizeof(ctl.buf);
-	do
-		n = recvmsg(sk, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		int e = errno;
-
-		record_free(r);
-		errno = e;
-		return e == ECONNRESET ? CRPC_RECV_EOF : -1;
-	}
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		size_t k;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (r->nfds < SHIM_MAX_FDS)
-				r->fds[r->nfds++] = fd;
-			else
-				close(fd);
-		}
-	}
-	if (size == 0) {
-		record_free(r);
-		return CRPC_RECV_EOF;
-	}
-	if (!r->buf) {
-		record_free(r);
-		errno = EMSGSIZE;
-		r->len = (size_t)size;
-		return -1;
-	}
-	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n != size) {
-		record_free(r);
-		errno = EBADMSG;
-		return -1;
-	}
-	r->len = (size_t)n;
-	return CRPC_RECV_OK;
+	return crpc_record_recv(sk, SHIM_MSG_MAX, SHIM_MAX_FDS, r);
 }
 
 /* Send one record with fds (none: nfds 0). 0, or -1 with errno. */
@@ -692,15 +608,28 @@ static char **criu_env(void)
 	return envp;
 }
 
+/* In CRIU's child: what the client gave us, CRIU gets: only our handlers go. */
+static int criu_child_setup(void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < N_FWD; i++) {
+		struct sigaction sa;
+
+		if (sigaction(fwd_signals[i], NULL, &sa) == 0 && sa.sa_handler == on_signal)
+			signal(fwd_signals[i], SIG_DFL);
+	}
+	return 0;
+}
+
 static int start_criu(struct shim *s, crpc_error **err)
 {
 	const crpc_shim_config *c = s->cfg;
 	size_t nopt = 0;
 	char **argv, **envp;
 	char fdstr[16];
-	int sv[2], ep[2];
+	int sv[2];
 	int child_errno = 0;
-	ssize_t n;
+	const char *failed;
 	pid_t pid;
 
 	for (char *const *o = c->criu_options; o && *o; o++)
@@ -717,15 +646,6 @@ static int start_criu(struct shim *s, crpc_error **err)
 		free(envp);
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "start CRIU", "socketpair failed");
 	}
-	if (pipe2(ep, O_CLOEXEC) < 0) {
-		int e = errno;
-
-		close(sv[0]);
-		close(sv[1]);
-		free(argv);
-		free(envp);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "start CRIU", "pipe failed");
-	}
 	snprintf(fdstr, sizeof(fdstr), "%d", sv[1]);
 	argv[0] = (char *)c->criu_path;
 	for (size_t i = 0; i < nopt; i++)
@@ -734,52 +654,24 @@ static int start_criu(struct shim *s, crpc_error **err)
 	argv[2 + nopt] = fdstr;
 	argv[3 + nopt] = NULL;
 
-	pid = fork();
+	pid = crpc_spawn(c->criu_path, argv, envp, sv[1], criu_child_setup, NULL, &child_errno, &failed);
+	free(argv);
+	free(envp);
 	if (pid < 0) {
 		int e = errno;
 
 		close(sv[0]);
 		close(sv[1]);
-		close(ep[0]);
-		close(ep[1]);
-		free(argv);
-		free(envp);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "start CRIU", "fork failed");
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "start CRIU", "%s failed", failed);
 	}
-	if (pid == 0) {
-		int e;
-
-		/* what the client gave us, CRIU gets: only our handlers go */
-		for (size_t i = 0; i < N_FWD; i++) {
-			struct sigaction sa;
-
-			if (sigaction(fwd_signals[i], NULL, &sa) == 0 && sa.sa_handler == on_signal)
-				signal(fwd_signals[i], SIG_DFL);
-		}
-		if (fcntl(sv[1], F_SETFD, 0) < 0)
-			goto fail;
-		execve(c->criu_path, argv, envp);
-fail:
-		e = errno;
-		while (write(ep[1], &e, sizeof(e)) < 0 && errno == EINTR)
-			;
-		_exit(127);
-	}
-	free(argv);
-	free(envp);
 	close(sv[1]);
-	close(ep[1]);
-	do
-		n = read(ep[0], &child_errno, sizeof(child_errno));
-	while (n < 0 && errno == EINTR);
-	close(ep[0]);
 	s->criu_sk = sv[0];
 	s->criu_pid = pid;
 	sig_criu_pid = pid;
 	s->criu_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (s->criu_pidfd >= 0)
 		fcntl(s->criu_pidfd, F_SETFD, FD_CLOEXEC);
-	if (n == (ssize_t)sizeof(child_errno)) {
+	if (child_errno) {
 		int status;
 
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -1058,7 +950,7 @@ static int session_fail(struct shim *s, int type, const char *why, crpc_error **
 }
 
 /* A NOTIFY answer of the client for a notification it was given. */
-static int client_ack(struct shim *s, struct record *rec, CriuReq *req)
+static int client_ack(struct shim *s, crpc_record *rec, CriuReq *req)
 {
 	uint8_t *buf = rec->buf;
 	size_t len = rec->len;
@@ -1110,7 +1002,7 @@ static int client_ack(struct shim *s, struct record *rec, CriuReq *req)
  */
 static int from_client(struct shim *s, crpc_error **err)
 {
-	struct record rec;
+	crpc_record rec;
 	CriuReq *req;
 	char why[1024];
 	uint8_t *out = NULL;
@@ -1145,7 +1037,7 @@ static int from_client(struct shim *s, crpc_error **err)
 			 "crpc shim: the client sent a %zu-byte message that is not a valid criu_req; it "
 			 "was not passed to CRIU and the session was ended",
 			 rec.len);
-		record_free(&rec);
+		crpc_record_release(&rec);
 		return session_fail(s, s->outstanding ? s->req_type : CRIU_REQ_TYPE__EMPTY, why, err);
 	}
 	if (!s->trace_tried)
@@ -1156,7 +1048,7 @@ static int from_client(struct shim *s, crpc_error **err)
 		if (client_ack(s, &rec, req) < 0)
 			vlog(s, "cannot pass the client's answer on to CRIU: %s", strerror(errno));
 		criu_req__free_unpacked(req, NULL);
-		record_free(&rec);
+		crpc_record_release(&rec);
 		return 0; /* a dead CRIU shows up on its socket */
 	}
 
@@ -1168,7 +1060,7 @@ static int from_client(struct shim *s, crpc_error **err)
 			 "crpc shim: a DUMP without a pid (CRIU dumping its client) cannot go through "
 			 "the shim: CRIU would dump the shim; give the pid to dump");
 		criu_req__free_unpacked(req, NULL);
-		record_free(&rec);
+		crpc_record_release(&rec);
 		return session_fail(s, CRIU_REQ_TYPE__DUMP, why, err);
 	}
 	s->req_type = req->type;
@@ -1178,7 +1070,7 @@ static int from_client(struct shim *s, crpc_error **err)
 			int t = req->type;
 
 			criu_req__free_unpacked(req, NULL);
-			record_free(&rec);
+			crpc_record_release(&rec);
 			return session_fail(s, t, why, err);
 		}
 		log_location(s, req->opts);
@@ -1189,7 +1081,7 @@ static int from_client(struct shim *s, crpc_error **err)
 				int t = req->type;
 
 				criu_req__free_unpacked(req, NULL);
-				record_free(&rec);
+				crpc_record_release(&rec);
 				return session_fail(s, t, why, err);
 			}
 			if (!s->client_notify) {
@@ -1206,7 +1098,7 @@ static int from_client(struct shim *s, crpc_error **err)
 		snprintf(why, sizeof(why), "crpc shim: cannot start CRIU %s: %s", s->cfg->criu_path,
 			 err && *err && (*err)->sys_errno ? strerror((*err)->sys_errno) : "failed");
 		criu_req__free_unpacked(req, NULL);
-		record_free(&rec);
+		crpc_record_release(&rec);
 		reply_failure(s, t, why);
 		return -1;
 	}
@@ -1216,7 +1108,7 @@ static int from_client(struct shim *s, crpc_error **err)
 		int t = req->type;
 
 		criu_req__free_unpacked(req, NULL);
-		record_free(&rec);
+		crpc_record_release(&rec);
 		return session_fail(s, t, "crpc shim: out of memory", err);
 	}
 	criu_req__pack(req, out);
@@ -1233,12 +1125,12 @@ static int from_client(struct shim *s, crpc_error **err)
 				 "crpc shim: the %zu-byte %s request could not be passed to CRIU (%s)", outlen,
 				 type_name(s->req_type), strerror(e));
 			free(out);
-			record_free(&rec);
+			crpc_record_release(&rec);
 			return session_fail(s, s->req_type, why, err);
 		}
 	}
 	free(out);
-	record_free(&rec);
+	crpc_record_release(&rec);
 	return 0;
 }
 
@@ -1271,7 +1163,7 @@ static void to_client(struct shim *s, const uint8_t *buf, size_t len, const int 
 }
 
 /* A notification: hooks first, then the client (if it asked) or our own answer. */
-static int criu_notify(struct shim *s, struct record *rec, const CriuResp *r)
+static int criu_notify(struct shim *s, crpc_record *rec, const CriuResp *r)
 {
 	crpc_notify n = { 0 };
 	crpc_error *lerr = NULL;
@@ -1321,7 +1213,7 @@ static int criu_notify(struct shim *s, struct record *rec, const CriuResp *r)
 }
 
 /* CRIU's final reply to a request: the hook's reason goes into cr_errmsg. */
-static void criu_reply(struct shim *s, struct record *rec, CriuResp *r)
+static void criu_reply(struct shim *s, crpc_record *rec, CriuResp *r)
 {
 	uint8_t *buf = rec->buf;
 	size_t len = rec->len;
@@ -1358,7 +1250,7 @@ static void criu_reply(struct shim *s, struct record *rec, CriuResp *r)
 /* A message from CRIU. 0: go on; 1: CRIU hung up. */
 static int from_criu(struct shim *s, crpc_error **err)
 {
-	struct record rec;
+	crpc_record rec;
 	CriuResp *r;
 	int rc;
 
@@ -1386,7 +1278,7 @@ static int from_criu(struct shim *s, crpc_error **err)
 		note(s, LOG_NOTICE, "CRIU sent a %zu-byte message that is not a valid criu_resp; "
 				    "forwarded unchanged", rec.len);
 		to_client(s, rec.buf, rec.len, rec.fds, rec.nfds);
-		record_free(&rec);
+		crpc_record_release(&rec);
 		return 0;
 	}
 	if (r->type == CRIU_REQ_TYPE__NOTIFY) {
@@ -1400,7 +1292,7 @@ static int from_criu(struct shim *s, crpc_error **err)
 		to_client(s, rec.buf, rec.len, rec.fds, rec.nfds);
 	}
 	criu_resp__free_unpacked(r, NULL);
-	record_free(&rec);
+	crpc_record_release(&rec);
 	return 0;
 }
 
@@ -1592,7 +1484,7 @@ CRPC_API void crpc_shim_refuse(int client_fd, const char *message, unsigned wait
 {
 	struct pollfd p = { .fd = client_fd, .events = POLLIN };
 	double deadline = crpc_now() + wait_ms / 1000.0;
-	struct record rec;
+	crpc_record rec;
 	int type = CRIU_REQ_TYPE__EMPTY;
 
 	for (;;) {
@@ -1614,7 +1506,7 @@ CRPC_API void crpc_shim_refuse(int client_fd, const char *message, unsigned wait
 			type = req->type;
 			criu_req__free_unpacked(req, NULL);
 		}
-		record_free(&rec);
+		crpc_record_release(&rec);
 		{
 			CriuResp r = CRIU_RESP__INIT;
 			char text[ERRMSG_MAX + 1];
@@ -1671,7 +1563,6 @@ CRPC_API int crpc_shim_resolve_criu(const char *explicit_path, const char *confi
 {
 	const char *env = getenv("CRPC_CRIU");
 	const char *want = NULL, *from = NULL;
-	const char *path_env;
 
 	if (explicit_path && *explicit_path) {
 		want = explicit_path;
@@ -1699,21 +1590,8 @@ CRPC_API int crpc_shim_resolve_criu(const char *explicit_path, const char *confi
 			return crpc_error_set(err, CRPC_EXIT_ENV, ENAMETOOLONG, "shim", "CRIU path too long");
 		return 0;
 	}
-	path_env = getenv("PATH");
-	if (!path_env || !*path_env)
-		path_env = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	for (const char *p = path_env; *p;) {
-		const char *colon = strchr(p, ':');
-		size_t dirlen = colon ? (size_t)(colon - p) : strlen(p);
-		struct stat st;
-
-		if (dirlen > 0 && (size_t)snprintf(buf, bufsz, "%.*s/criu", (int)dirlen, p) < bufsz &&
-		    stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0 && !is_self(buf))
-			return 0;
-		p += dirlen;
-		if (*p == ':')
-			p++;
-	}
+	if (crpc_criu_search_path(buf, bufsz, is_self))
+		return 0;
 	buf[0] = '\0';
 	crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "shim",
 		       "no real CRIU found: $CRPC_CRIU and criu: binary are not set and every criu on "

@@ -37,102 +37,137 @@ int crpc_msg_send(int sk, const uint8_t *buf, size_t len, crpc_error **err)
 	return 0;
 }
 
-/* Take the fds out of a received message: keep the first, close the rest. */
-static void take_fds(struct msghdr *mh, int *fd)
+void crpc_record_release(crpc_record *r)
 {
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		size_t nfds;
-		int fds[MAX_FDS_PER_MSG];
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		if (nfds > MAX_FDS_PER_MSG)
-			nfds = MAX_FDS_PER_MSG;
-		memcpy(fds, CMSG_DATA(c), nfds * sizeof(int));
-		for (size_t i = 0; i < nfds; i++) {
-			if (*fd < 0)
-				*fd = fds[i];
-			else
-				close(fds[i]);
-		}
-	}
+	free(r->buf);
+	r->buf = NULL;
+	r->len = 0;
+	for (size_t i = 0; i < r->nfds; i++)
+		if (r->fds[i] >= 0)
+			close(r->fds[i]);
+	r->nfds = 0;
 }
 
-int crpc_msg_recv(int sk, size_t max, uint8_t **buf, size_t *len, int *fd, crpc_error **err)
+int crpc_record_recv(int sk, size_t max, size_t max_fds, crpc_record *r)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * MAX_FDS_PER_MSG)];
+		char buf[CMSG_SPACE(sizeof(int) * CRPC_RECORD_MAX_FDS)];
 		struct cmsghdr align;
 	} ctl;
 	struct msghdr mh = { 0 };
 	struct iovec iov;
-	uint8_t *data;
 	ssize_t size, n;
 	char discard;
 
-	*buf = NULL;
-	*len = 0;
-	*fd = -1;
+	memset(r, 0, sizeof(*r));
+	if (max_fds > CRPC_RECORD_MAX_FDS)
+		max_fds = CRPC_RECORD_MAX_FDS;
 	do
 		size = recv(sk, NULL, 0, MSG_PEEK | MSG_TRUNC);
 	while (size < 0 && errno == EINTR);
-	if (size < 0 && errno == ECONNRESET)
-		return CRPC_RECV_EOF;
 	if (size < 0)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "receive from CRIU",
-				      "cannot read CRIU's reply");
-
-	/* Too large (or empty): consume the record with its fds, then refuse. */
-	data = (size > 0 && (size_t)size <= max) ? malloc((size_t)size) : NULL;
-	if (size > 0 && (size_t)size <= max && !data)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "receive from CRIU", "out of memory");
-	iov.iov_base = data ? (void *)data : (void *)&discard;
-	iov.iov_len = data ? (size_t)size : 0;
+		return errno == ECONNRESET ? CRPC_RECV_EOF : -1;
+	/* too large (or empty): the record is consumed with its fds, then refused */
+	if (size > 0 && (size_t)size <= max) {
+		r->buf = malloc((size_t)size);
+		if (!r->buf) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	iov.iov_base = r->buf ? (void *)r->buf : (void *)&discard;
+	iov.iov_len = r->buf ? (size_t)size : 0;
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	mh.msg_control = ctl.buf;
-	mh.msg_controllen = sizeof(ctl.buf);
+	mh.msg_controllen = CMSG_SPACE(sizeof(int) * max_fds);
 	do
 		n = recvmsg(sk, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		int e = errno;
 
-		free(data);
-		if (e == ECONNRESET)
-			return CRPC_RECV_EOF;
-		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "receive from CRIU",
-				      "cannot read CRIU's reply");
+		crpc_record_release(r);
+		errno = e;
+		return e == ECONNRESET ? CRPC_RECV_EOF : -1;
 	}
-	take_fds(&mh, fd);
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		size_t k;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (r->nfds < max_fds)
+				r->fds[r->nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
 	if (size == 0) {
 		/* a zero-length record, or the peer closed its end */
-		if (*fd >= 0)
-			close(*fd);
-		*fd = -1;
+		crpc_record_release(r);
 		return CRPC_RECV_EOF;
 	}
-	if (!data) {
-		if (*fd >= 0)
-			close(*fd);
-		*fd = -1;
-		return crpc_error_set(err, CRPC_EXIT_FAIL, EMSGSIZE, "receive from CRIU",
-				      "CRIU sent a %zd-byte message, more than the %zu bytes crpc accepts; "
-				      "the message was dropped",
-				      size, max);
+	if (!r->buf) {
+		crpc_record_release(r);
+		r->len = (size_t)size;
+		errno = EMSGSIZE;
+		return -1;
 	}
-	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || n != size) {
-		free(data);
-		if (*fd >= 0)
-			close(*fd);
-		*fd = -1;
-		return crpc_error_set(err, CRPC_EXIT_FAIL, EBADMSG, "receive from CRIU",
-				      "CRIU's message was truncated (%zd of %zd bytes%s)", n, size,
-				      (mh.msg_flags & MSG_CTRUNC) ? ", control data cut" : "");
+	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n != size) {
+		crpc_record_release(r);
+		r->len = (size_t)size;
+		r->got = (size_t)n;
+		r->ctrunc = (mh.msg_flags & MSG_CTRUNC) != 0;
+		errno = EBADMSG;
+		return -1;
 	}
-	*buf = data;
-	*len = (size_t)n;
+	r->len = (size_t)n;
+	return CRPC_RECV_OK;
+}
+
+int crpc_msg_recv(int sk, size_t max, uint8_t **buf, size_t *len, int *fd, crpc_error **err)
+{
+	crpc_record r;
+	int rc;
+
+	*buf = NULL;
+	*len = 0;
+	*fd = -1;
+	rc = crpc_record_recv(sk, max, MAX_FDS_PER_MSG, &r);
+	if (rc == CRPC_RECV_EOF)
+		return CRPC_RECV_EOF;
+	if (rc < 0) {
+		switch (errno) {
+		case ENOMEM:
+			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "receive from CRIU", "out of memory");
+		case EMSGSIZE:
+			return crpc_error_set(err, CRPC_EXIT_FAIL, EMSGSIZE, "receive from CRIU",
+					      "CRIU sent a %zu-byte message, more than the %zu bytes crpc "
+					      "accepts; the message was dropped",
+					      r.len, max);
+		case EBADMSG:
+			return crpc_error_set(err, CRPC_EXIT_FAIL, EBADMSG, "receive from CRIU",
+					      "CRIU's message was truncated (%zu of %zu bytes%s)", r.got, r.len,
+					      r.ctrunc ? ", control data cut" : "");
+		default:
+			return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "receive from CRIU",
+					      "cannot read CRIU's reply");
+		}
+	}
+	/* CRIU passes at most one fd: keep the first, close the rest */
+	for (size_t i = 0; i < r.nfds; i++) {
+		if (*fd < 0)
+			*fd = r.fds[i];
+		else
+			close(r.fds[i]);
+	}
+	*buf = r.buf;
+	*len = r.len;
 	return CRPC_RECV_OK;
 }
 
@@ -143,11 +178,30 @@ static bool is_executable_file(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
+bool crpc_criu_search_path(char *buf, size_t bufsz, bool (*skip)(const char *path))
+{
+	const char *path_env = getenv("PATH");
+
+	if (!path_env || !*path_env)
+		path_env = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (const char *p = path_env; *p;) {
+		const char *colon = strchr(p, ':');
+		size_t dirlen = colon ? (size_t)(colon - p) : strlen(p);
+
+		if (dirlen > 0 && (size_t)snprintf(buf, bufsz, "%.*s/criu", (int)dirlen, p) < bufsz &&
+		    is_executable_file(buf) && !(skip && skip(buf)))
+			return true;
+		p += dirlen;
+		if (*p == ':')
+			p++;
+	}
+	return false;
+}
+
 CRPC_API int crpc_criu_resolve(const char *explicit_path, char *buf, size_t bufsz, crpc_error **err)
 {
 	const char *want = explicit_path;
 	const char *from = "--criu or the configuration";
-	const char *path_env;
 	struct stat st;
 
 	if (!want || !*want) {
@@ -177,20 +231,8 @@ CRPC_API int crpc_criu_resolve(const char *explicit_path, char *buf, size_t bufs
 		return 0;
 	}
 
-	path_env = getenv("PATH");
-	if (!path_env || !*path_env)
-		path_env = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	for (const char *p = path_env; *p;) {
-		const char *colon = strchr(p, ':');
-		size_t dirlen = colon ? (size_t)(colon - p) : strlen(p);
-
-		if (dirlen > 0 && (size_t)snprintf(buf, bufsz, "%.*s/criu", (int)dirlen, p) < bufsz &&
-		    is_executable_file(buf))
-			return 0;
-		p += dirlen;
-		if (*p == ':')
-			p++;
-	}
+	if (crpc_criu_search_path(buf, bufsz, NULL))
+		return 0;
 	crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "find CRIU", "no criu binary found on $PATH");
 	if (err && *err)
 		crpc_error_set_hint(*err, "install CRIU (scripts/setup provisions one that works on this "
@@ -198,14 +240,65 @@ CRPC_API int crpc_criu_resolve(const char *explicit_path, char *buf, size_t bufs
 	return -1;
 }
 
-/* In the child: a clean signal state, CRIU's socket end inherited, then exec. */
-static void __attribute__((noreturn)) exec_criu(const char *path, int criu_sk, int out_fd, int errfd)
+pid_t crpc_spawn(const char *path, char *const argv[], char *const envp[], int keep_fd,
+		 int (*child_setup)(void *arg), void *arg, int *exec_errno, const char **failed)
+{
+	int ep[2];
+	ssize_t n;
+	pid_t pid;
+
+	*exec_errno = 0;
+	*failed = NULL;
+	if (pipe2(ep, O_CLOEXEC) < 0) {
+		*failed = "pipe";
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+
+		close(ep[0]);
+		close(ep[1]);
+		errno = e;
+		*failed = "fork";
+		return -1;
+	}
+	if (pid == 0) {
+		int e;
+
+		close(ep[0]);
+		if (child_setup && child_setup(arg) < 0)
+			goto fail;
+		if (fcntl(keep_fd, F_SETFD, 0) < 0)
+			goto fail;
+		if (envp)
+			execve(path, argv, envp);
+		else
+			execv(path, argv);
+fail:
+		/* the exec failed: its errno goes up the pipe */
+		e = errno ? errno : ENOEXEC;
+		while (write(ep[1], &e, sizeof(e)) < 0 && errno == EINTR)
+			;
+		_exit(127);
+	}
+	close(ep[1]);
+	do
+		n = read(ep[0], exec_errno, sizeof(*exec_errno));
+	while (n < 0 && errno == EINTR);
+	close(ep[0]);
+	/* EOF: the pipe closed on a successful exec */
+	if (n != (ssize_t)sizeof(*exec_errno))
+		*exec_errno = 0;
+	return pid;
+}
+
+/* In the child: a clean signal state and CRIU's output to the session's file. */
+static int criu_child_setup(void *arg)
 {
 	static const int reset_signals[] = { SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD };
+	const int out_fd = *(const int *)arg;
 	sigset_t none;
-	char fdstr[16];
-	char *argv[4];
-	int e;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -217,64 +310,50 @@ static void __attribute__((noreturn)) exec_criu(const char *path, int criu_sk, i
 	 * failure: crpc's stdout and stderr stay its own.
 	 */
 	if (dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0)
-		goto fail;
-	if (fcntl(criu_sk, F_SETFD, 0) < 0)
-		goto fail;
-	snprintf(fdstr, sizeof(fdstr), "%d", criu_sk);
-	argv[0] = (char *)path;
-	argv[1] = (char *)"swrk";
-	argv[2] = fdstr;
-	argv[3] = NULL;
-	execv(path, argv);
-fail:
-	e = errno;
-	while (write(errfd, &e, sizeof(e)) < 0 && errno == EINTR)
-		;
-	_exit(127);
+		return -1;
+	return 0;
 }
 
 static int spawn_criu(crpc_session *s, crpc_error **err)
 {
-	int sv[2], ep[2];
+	int sv[2];
 	int child_errno = 0;
-	ssize_t n;
+	const char *failed;
+	char fdstr[16];
+	char *argv[4];
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "start CRIU", "socketpair failed");
 	s->out_fd = memfd_create("crpc-criu-output", MFD_CLOEXEC);
-	if (s->out_fd < 0 || pipe2(ep, O_CLOEXEC) < 0) {
+	if (s->out_fd < 0) {
 		int e = errno;
 
 		close(sv[0]);
 		close(sv[1]);
 		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "start CRIU", "cannot set up CRIU's output");
 	}
-	pid = fork();
+	snprintf(fdstr, sizeof(fdstr), "%d", sv[1]);
+	argv[0] = s->criu_path;
+	argv[1] = (char *)"swrk";
+	argv[2] = fdstr;
+	argv[3] = NULL;
+	pid = crpc_spawn(s->criu_path, argv, NULL, sv[1], criu_child_setup, &s->out_fd, &child_errno, &failed);
 	if (pid < 0) {
 		int e = errno;
 
 		close(sv[0]);
 		close(sv[1]);
-		close(ep[0]);
-		close(ep[1]);
+		if (strcmp(failed, "pipe") == 0)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, e, "start CRIU",
+					      "cannot set up CRIU's output");
 		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "start CRIU", "fork failed");
-	}
-	if (pid == 0) {
-		close(sv[0]);
-		close(ep[0]);
-		exec_criu(s->criu_path, sv[1], s->out_fd, ep[1]);
 	}
 	/* Our copy of CRIU's end must go, or a dead CRIU would never read as EOF. */
 	close(sv[1]);
-	close(ep[1]);
-	do
-		n = read(ep[0], &child_errno, sizeof(child_errno));
-	while (n < 0 && errno == EINTR);
-	close(ep[0]);
 	s->sk = sv[0];
 	s->criu_pid = pid;
-	if (n == (ssize_t)sizeof(child_errno)) {
+	if (child_errno) {
 		crpc_session_reap(s, 1000);
 		crpc_error_set(err, CRPC_EXIT_ENV, child_errno, "start CRIU", "cannot execute %s",
 			       s->criu_path);

@@ -98,37 +98,6 @@ static json_t *string_json(const char *s)
 
 static json_t *decode_message(const ProtobufCMessage *m);
 
-/* Size of one element of a repeated field of this type. */
-static size_t element_size(ProtobufCType type)
-{
-	switch (type) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-	case PROTOBUF_C_TYPE_FLOAT:
-	case PROTOBUF_C_TYPE_ENUM:
-		return 4;
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return 8;
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	case PROTOBUF_C_TYPE_STRING:
-		return sizeof(char *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(ProtobufCMessage *);
-	}
-	return 0;
-}
-
 /* The JSON form of one value of field f stored at p. */
 static json_t *decode_value(const ProtobufCFieldDescriptor *f, const void *p)
 {
@@ -204,32 +173,6 @@ static json_t *decode_value(const ProtobufCFieldDescriptor *f, const void *p)
 	return json_null();
 }
 
-/* Is the (non-repeated) field f set in message base? */
-static bool field_present(const ProtobufCFieldDescriptor *f, const char *base)
-{
-	const void *q = base + f->quantifier_offset;
-
-	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-		uint32_t c;
-		memcpy(&c, q, sizeof(c));
-		return c == f->id;
-	}
-	if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE) {
-		const void *ptr;
-		memcpy(&ptr, base + f->offset, sizeof(ptr));
-		if (!ptr)
-			return false;
-		/* an absent optional string points at its default */
-		return f->label == PROTOBUF_C_LABEL_REQUIRED || ptr != f->default_value;
-	}
-	if (f->label == PROTOBUF_C_LABEL_OPTIONAL) {
-		protobuf_c_boolean has;
-		memcpy(&has, q, sizeof(has));
-		return has;
-	}
-	return true; /* required, or proto3 without presence */
-}
-
 /*
  * The whole message as a JSON object: every field set, by its .proto name;
  * repeated fields as arrays, enums by name, bytes in base64, nested
@@ -247,7 +190,7 @@ static json_t *decode_message(const ProtobufCMessage *m)
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n, sz = element_size(f->type);
+			size_t n, sz = crpc_pb_elem_size(f->type);
 			const char *arr;
 			json_t *a;
 
@@ -259,7 +202,7 @@ static json_t *decode_message(const ProtobufCMessage *m)
 			for (size_t k = 0; a && arr && k < n; k++)
 				json_array_append_new(a, decode_value(f, arr + k * sz));
 			json_object_set_new(obj, f->name, a);
-		} else if (field_present(f, base)) {
+		} else if (crpc_pb_field_present(f, base)) {
 			json_object_set_new(obj, f->name, decode_value(f, base + f->offset));
 		}
 	}

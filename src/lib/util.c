@@ -121,3 +121,61 @@ char crpc_proc_state(pid_t pid)
 	free(s);
 	return st;
 }
+
+size_t crpc_pb_elem_size(ProtobufCType type)
+{
+	switch (type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+	case PROTOBUF_C_TYPE_FLOAT:
+	case PROTOBUF_C_TYPE_ENUM:
+		return 4;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return 8;
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	case PROTOBUF_C_TYPE_STRING:
+		return sizeof(char *);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(ProtobufCMessage *);
+	}
+	return 0;
+}
+
+bool crpc_pb_field_present(const ProtobufCFieldDescriptor *f, const char *base)
+{
+	const void *q = base + f->quantifier_offset;
+
+	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+		uint32_t c;
+
+		memcpy(&c, q, sizeof(c));
+		return c == f->id;
+	}
+	if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE) {
+		const void *ptr;
+
+		memcpy(&ptr, base + f->offset, sizeof(ptr));
+		if (!ptr)
+			return false;
+		/* an unset optional string points at its default */
+		return f->label == PROTOBUF_C_LABEL_REQUIRED || ptr != f->default_value;
+	}
+	if (f->label == PROTOBUF_C_LABEL_OPTIONAL) {
+		protobuf_c_boolean has;
+
+		memcpy(&has, q, sizeof(has));
+		return has;
+	}
+	return true; /* required, or proto3 without presence */
+}

@@ -21,7 +21,7 @@ kill_criu_at() {
 	shift 2
 	RC=0
 	/usr/bin/python3 "$HELPERS/stall_stderr.py" \
-		--log "$dir/dump.log" --log-line "Running $name scripts" \
+		--log "$dir.crpc-tmp-*/dump.log" --log-line "Running $name scripts" \
 		--criu-pid-file "$TMP/$name.criu-pid" --stdout "$TMP/$name.out" --stderr "$TMP/$name.err" \
 		-- "$CRPC_BIN" dump -v "$@" "$dir" 2>"$TMP/$name.helper" || RC=$?
 	OUT=$(cat "$TMP/$name.out")

@@ -46,7 +46,8 @@ hooks:
   query-ext-files:
     - shell: "echo \$CRPC_ACTION >>$TMP/none.log"
 EOF
-expect_exit 1 "$CRPC_BIN" dump --config "$TMP/none.yaml" --leave-running "$pid" "$TMP/ckpt1"
+# --no-auto: crpc would add the external entry itself; this is about CRIU without it
+expect_exit 1 "$CRPC_BIN" dump --no-auto --config "$TMP/none.yaml" --leave-running "$pid" "$TMP/ckpt1"
 assert_contains "$ERR" "External socket is used" "dump without the entry: stderr"
 [ "$(<"$TMP/none.log")" = query-ext-files ] || fail "query-ext-files did not run exactly once: $(<"$TMP/none.log")"
 [ -d "/proc/$pid" ] || fail "the target does not run after the failed dump"

@@ -29,12 +29,14 @@ wait_for '[ "$(counter c)" -ge 2 ]' 10 || fail "counter does not count"
 expect_exit 0 "$CRPC_BIN" dump --config "$TMP/hooks.yaml" "$pid" "$dir"
 wait_gone "$pid" 5 || fail "PID $pid still exists after the dump"
 
-# dump VAR=value for a callback of the dump
+# dump VAR=value for a callback of the dump; DIR did not exist, so the
+# images (and the hooks) are in its temporary stand-in until the dump is complete
 d() {
-	echo "$1 CRTOOLS_SCRIPT_ACTION=$1 CRTOOLS_IMAGE_DIR=$real CRTOOLS_INIT_PID=$pid CRPC_ACTION=$1 CRPC_OPERATION=dump CRPC_PID=$pid CRPC_IMAGES_DIR=$real CRPC_NOTIFY_PID!"
+	local tmp=$real.crpc-tmp-XXXXXX
+	echo "$1 CRTOOLS_SCRIPT_ACTION=$1 CRTOOLS_IMAGE_DIR=$tmp CRTOOLS_INIT_PID=$pid CRPC_ACTION=$1 CRPC_OPERATION=dump CRPC_PID=$pid CRPC_IMAGES_DIR=$tmp CRPC_NOTIFY_PID!"
 }
 want=$(d pre-dump; d query-ext-files; d post-dump)
-got=$(<"$TMP/seq.log")
+got=$(sed -E 's/\.crpc-tmp-[A-Za-z0-9]{6}/.crpc-tmp-XXXXXX/g' "$TMP/seq.log")
 if [ "$got" != "$want" ]; then
 	diff <(echo "$want") <(echo "$got") >&2 || true
 	fail "dump: hooks ran with a different sequence/environment than expected (diff: - expected, + got)"

@@ -80,7 +80,8 @@ while True:
 tcp=$!
 track "$tcp"
 wait_for "[ -s '$TMP/tcp.up' ]" 10 || fail "TCP workload did not start"
-json_run 1 "$CRPC_BIN" dump --json "$tcp" "$TMP/ckpt-tcp" -- \
+# --no-auto: crpc would add --tcp-established itself; this is about the error document
+json_run 1 "$CRPC_BIN" dump --no-auto --json "$tcp" "$TMP/ckpt-tcp" -- \
 	'd["error"]["cause"] == "tcp-established"' \
 	'"--tcp-established" in d["error"]["hint"]' \
 	'len(d["error"]["log_excerpt"]) > 0' \

@@ -564,7 +564,7 @@ static void test_excerpt_real_logs(void **state)
 		"dump-shell-job.log",	       "dump-shell-job-leader.log",
 		"dump-not-session-leader.log", "restore-pid-in-use.log",
 		"dump-no-process.log",	       "pre-dump-no-soft-dirty.log",
-		"dump-criu41-sockopt.log",
+		"dump-criu41-sockopt.log",     "restore-ext-unix.log",
 	};
 	size_t i;
 	char *x;
@@ -727,6 +727,30 @@ static void test_classify_real_logs(void **state)
 	assert_int_equal(e->cause, CRPC_CAUSE_EXT_UNIX_SK);
 	assert_contains(e->hint, "--ext-unix-sk");
 	assert_contains(e->hint, "--external unix[");
+	crpc_error_free(e);
+
+	/*
+	 * The restore of such a socket: the peer's end is gone, a replacement is
+	 * the remedy (not the dump's --external, nor --ext-unix-sk, which
+	 * restores it unconnected), named by the inode from the log.
+	 */
+	e = error_for_log("restore-ext-unix.log", "restore", 0);
+	assert_int_equal(e->cause, CRPC_CAUSE_EXT_UNIX_SK);
+	assert_contains(e->hint, "inode 2882799");
+	assert_contains(e->hint, "--inherit-fd 'fd[N]:socket:[2882799]'");
+	assert_contains(e->hint, "--ext-unix-sk would restore it unconnected");
+	assert_not_contains(e->hint, "--external");
+	assert_not_contains(e->hint, "add --ext-unix-sk");
+	crpc_error_free(e);
+	/* CRIU's message alone (no log at level 4): the hint says where the inode is */
+	e = NULL;
+	crpc_error_set(&e, CRPC_EXIT_FAIL, 0, "restore", "CRIU refused the request");
+	e->criu_errmsg = strdup("Error (criu/sk-unix.c:1912): unix: External socket found in image. "
+				"Consider using the --ext-unix-sk option to allow restoring it.");
+	crpc_error_classify(e, "restore");
+	assert_int_equal(e->cause, CRPC_CAUSE_EXT_UNIX_SK);
+	assert_contains(e->hint, "--inherit-fd 'fd[N]:socket:[INODE]'");
+	assert_contains(e->hint, "external unix[INODE]");
 	crpc_error_free(e);
 
 	e = error_for_log("dump-shell-job.log", "dump", EBADRQC);

@@ -19,6 +19,7 @@ to the notification), with the reason on stderr.
 """
 import argparse
 import fcntl
+import glob
 import os
 import re
 import select
@@ -106,17 +107,21 @@ def die(st, msg):
     sys.exit(SETUP_FAILED)
 
 
-def log_has(path, regex):
-    try:
-        with open(path, "r", errors="replace") as f:
-            return regex.search(f.read()) is not None
-    except FileNotFoundError:
-        return False
+def log_has(pattern, regex):
+    # a glob: crpc dump writes into DIR.crpc-tmp-XXXXXX until the dump is complete
+    for path in glob.glob(pattern):
+        try:
+            with open(path, "r", errors="replace") as f:
+                if regex.search(f.read()) is not None:
+                    return True
+        except FileNotFoundError:
+            pass
+    return False
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--log", required=True, help="CRIU log file to watch")
+    ap.add_argument("--log", required=True, help="CRIU log file to watch (a glob)")
     ap.add_argument("--log-line", required=True, help="regex of the CRIU log line to wait for")
     ap.add_argument("--criu-pid-file", required=True)
     ap.add_argument("--stdout", required=True)

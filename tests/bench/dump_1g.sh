@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# tests/bench/dump_1g.sh - dump a process with 1 GiB of touched anonymous
+# memory into tmpfs: crpc's wall time against the same CRIU's CLI, and the
+# bytes per second of both against a plain `dd` of 1 GiB into the same tmpfs.
+#
+# crpc's time includes what it does beyond CRIU: the manifest (SHA-256 of
+# every file, the sync, crpc.json) and the rename of DIR.crpc-tmp-XXXXXX to
+# DIR; its --json output tells how long the hashing took, printed as a rate.
+# Both tools dump the same running process (--leave-running / -R) with log
+# level 4 and CRIU's default network lock, alternating run by run (ABBA);
+# the images of each run are removed before the next. Not a test: CTest
+# does not run it. Run as root.
+
+set -euo pipefail
+
+readonly PROG=${0##*/}
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+readonly SRC
+
+RUNS=3
+SIZE_MB=1024
+CRPC=$SRC/build/crpc
+CRIU=${CRPC_CRIU:-}
+KEEP=0
+
+usage() {
+	cat <<EOF
+Usage: $PROG [-n RUNS] [-m MB] [--crpc PATH] [--criu PATH] [--keep] [--help]
+
+Dump a python3 process holding MB MiB of touched anonymous memory into a
+tmpfs with crpc and with CRIU's CLI, and write the same amount with dd;
+print the median wall time and throughput of each.
+
+  -n RUNS            runs per tool (default $RUNS)
+  -m MB              memory of the workload in MiB (default $SIZE_MB)
+  --crpc PATH        crpc binary (default build/crpc)
+  --criu PATH        CRIU binary (default \$CRPC_CRIU, else /etc/crpc/criu-path)
+  --keep             keep the work directory (unmounted, without images)
+  --help             show this help
+EOF
+}
+
+while (($#)); do
+	case $1 in
+	-n) RUNS=${2:?-n needs a value}; shift ;;
+	-m) SIZE_MB=${2:?-m needs a value}; shift ;;
+	--crpc) CRPC=${2:?--crpc needs a value}; shift ;;
+	--criu) CRIU=${2:?--criu needs a value}; shift ;;
+	--keep) KEEP=1 ;;
+	-h | --help) usage; exit 0 ;;
+	*) printf '%s: unknown argument: %s\n' "$PROG" "$1" >&2; usage >&2; exit 2 ;;
+	esac
+	shift
+done
+
+die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
+
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "-n must be a positive number"
+[[ $SIZE_MB =~ ^[1-9][0-9]*$ ]] || die "-m must be a positive number"
+((EUID == 0)) || { printf '%s: must be run as root\n' "$PROG" >&2; exit 3; }
+if [[ -z $CRIU ]]; then
+	[[ -r /etc/crpc/criu-path ]] || die "no CRIU: give --criu or run scripts/setup"
+	CRIU=$(</etc/crpc/criu-path)
+fi
+[[ -x $CRIU ]] || die "CRIU $CRIU is not executable"
+[[ -x $CRPC ]] || die "crpc $CRPC is not executable (build it first)"
+
+WORK=$(mktemp -d /tmp/crpc-bench-1g.XXXXXX)
+FS=$WORK/tmpfs
+PID=
+
+cleanup() {
+	local rc=$?
+	set +e
+	trap - EXIT INT TERM
+	if [[ -n $PID ]]; then
+		kill -KILL "$PID" 2>/dev/null
+		wait "$PID" 2>/dev/null
+	fi
+	mountpoint -q "$FS" && umount "$FS"
+	if ((KEEP)); then printf 'kept %s\n' "$WORK"; else rm -rf -- "$WORK"; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -m 0700 "$FS"
+# room for one dump (plus its log) at a time, or the dd file
+mount -t tmpfs -o size=$((SIZE_MB + 256))M,mode=0700 crpc-bench "$FS"
+
+# The workload: SIZE_MB MiB, every page written (present, not the zero page).
+ready=$WORK/ready
+setsid /usr/bin/python3 -c '
+import sys, time
+n = int(sys.argv[1]) << 20
+data = bytearray(n)
+data[::4096] = b"\x01" * (n // 4096)
+open(sys.argv[2], "w").close()
+while True:
+    time.sleep(1)
+' "$SIZE_MB" "$ready" </dev/null >/dev/null 2>&1 &
+PID=$!
+for ((i = 0; i < 3000; i++)); do
+	[[ -e $ready ]] && break
+	kill -0 "$PID" 2>/dev/null || die "the workload died"
+	sleep 0.01
+done
+[[ -e $ready ]] || die "the workload did not start"
+sleep 0.2
+
+now_us() { local t=$EPOCHREALTIME; echo $((${t/./})); }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+mbs() { awk -v mb="$SIZE_MB" -v us="$1" 'BEGIN { printf "%.0f", mb * 1048576 / (us / 1e6) / 1e6 }'; }
+ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
+
+declare -a T_CRPC=() T_CRIU=() T_DD=() T_HASH=() T_SYNC=()
+
+run_crpc() {
+	local dir=$FS/crpc t0 t1 out
+	t0=$(now_us)
+	out=$("$CRPC" --criu "$CRIU" --no-config dump --json --leave-running --log-level 4 "$PID" "$dir") ||
+		{ echo "$out" >&2; die "crpc dump failed"; }
+	t1=$(now_us)
+	T_CRPC+=($((t1 - t0)))
+	T_HASH+=("$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(int(json.load(sys.stdin)["manifest"]["hash_time_ms"]*1000))')")
+	T_SYNC+=("$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(int(json.load(sys.stdin)["manifest"]["sync_time_ms"]*1000))')")
+	rm -rf -- "$dir"
+}
+
+run_criu() {
+	local dir=$FS/criu t0 t1
+	mkdir -m 0700 "$dir"
+	t0=$(now_us)
+	"$CRIU" dump -t "$PID" -D "$dir" -R -o dump.log -v4 >"$WORK/criu.out" 2>&1 ||
+		{ cat "$WORK/criu.out" >&2; tail -20 "$dir/dump.log" >&2; die "criu dump failed"; }
+	t1=$(now_us)
+	T_CRIU+=($((t1 - t0)))
+	rm -rf -- "$dir"
+}
+
+run_dd() {
+	local t0 t1
+	t0=$(now_us)
+	dd if=/dev/zero of="$FS/dd" bs=1M count="$SIZE_MB" status=none
+	t1=$(now_us)
+	T_DD+=($((t1 - t0)))
+	rm -f -- "$FS/dd"
+}
+
+# one untimed dump each first (page cache, CRIU's own first-run costs)
+run_crpc
+run_criu
+T_CRPC=() T_CRIU=() T_HASH=() T_SYNC=()
+for ((r = 0; r < RUNS; r++)); do
+	if ((r % 2)); then run_criu; run_crpc; else run_crpc; run_criu; fi
+	run_dd
+done
+
+crpc_us=$(printf '%s\n' "${T_CRPC[@]}" | median)
+criu_us=$(printf '%s\n' "${T_CRIU[@]}" | median)
+dd_us=$(printf '%s\n' "${T_DD[@]}" | median)
+hash_us=$(printf '%s\n' "${T_HASH[@]}" | median)
+sync_us=$(printf '%s\n' "${T_SYNC[@]}" | median)
+criu_version=$("$CRIU" --version 2>/dev/null | awk '/^Version:/ { print $2; exit }') || true
+
+printf 'Dump of a python3 process with %s MiB of touched memory into tmpfs\n' "$SIZE_MB"
+printf 'CRIU %s, kernel %s, %s CPUs, %s runs per tool (medians)\n\n' "${criu_version:-?}" \
+	"$(uname -r)" "$(nproc)" "$RUNS"
+printf '%-34s %10s %10s\n' "" "wall ms" "MB/s"
+printf '%-34s %10s %10s\n' "crpc dump (with manifest)" "$(ms "$crpc_us")" "$(mbs "$crpc_us")"
+printf '%-34s %10s %10s\n' "criu dump (CLI)" "$(ms "$criu_us")" "$(mbs "$criu_us")"
+printf '%-34s %10s %10s\n' "dd if=/dev/zero bs=1M" "$(ms "$dd_us")" "$(mbs "$dd_us")"
+printf '%-34s %10s %10s\n' "  of which crpc's sha256" "$(ms "$hash_us")" "$(mbs "$hash_us")"
+printf '%-34s %10s\n' "  of which crpc's sync" "$(ms "$sync_us")"
+awk -v a="$crpc_us" -v b="$criu_us" 'BEGIN { printf "\ncrpc / criu: %.3f\n", a / b }'
