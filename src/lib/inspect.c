@@ -859,14 +859,14 @@ static int read_procs(ins_ctx *c, crpc_error **err)
 static int build_tree(ins_ctx *c, scan *s, pid_t root, crpc_error **err)
 {
 	crpc_inspect_result *r = c->r;
-	size_t cap = 0, scap = 0, sn = 0, kcap = 0;
+	size_t cap = 0, scap = 0, sn = 0;
 	struct item {
 		size_t si, parent; /* scan index, parent's index in r->procs */
 		unsigned depth;
 	} *stack = NULL;
 	ins_map first_child = { 0 }; /* ppid -> scan index + 1 of its lowest-pid child */
 	pid_entry **order = NULL;
-	size_t *next = NULL, *kids = NULL;
+	size_t *next = NULL;
 	bool *seen = NULL;
 	uint64_t root_si;
 	int rc = -1;
@@ -903,7 +903,7 @@ static int build_tree(ins_ctx *c, scan *s, pid_t root, crpc_error **err)
 		pid_entry *e = &s->v[it.si];
 		crpc_proc_info *p;
 		uint64_t head;
-		size_t nk = 0, pi;
+		size_t pi, base;
 
 		if (seen[it.si])
 			continue; /* a PID reused while /proc was read could make a loop */
@@ -929,16 +929,19 @@ static int build_tree(ins_ctx *c, scan *s, pid_t root, crpc_error **err)
 			continue; /* kthreadd's children are kernel threads: no tree to dump */
 		if (!ins_map_get(&first_child, (uint64_t)e->pid, &head))
 			continue;
+		/* the children come in ascending pid order: push them, then reverse
+		 * them on the stack so that the lowest pid is visited first */
+		base = sn;
 		for (size_t k = (size_t)head - 1; k != (size_t)-1; k = next[k]) {
-			if (INS_GROW(kids, &kcap, nk) < 0)
-				goto oom;
-			kids[nk++] = k;
-		}
-		/* push the highest pid first so that the lowest is visited first */
-		while (nk) {
 			if (INS_GROW(stack, &scap, sn) < 0)
 				goto oom;
-			stack[sn++] = (struct item){ kids[--nk], pi, it.depth + 1 };
+			stack[sn++] = (struct item){ k, pi, it.depth + 1 };
+		}
+		for (size_t a = base, b = sn; a + 1 < b; a++, b--) {
+			struct item t = stack[a];
+
+			stack[a] = stack[b - 1];
+			stack[b - 1] = t;
 		}
 	}
 	rc = 0;
@@ -949,7 +952,6 @@ out:
 	free(stack);
 	free(order);
 	free(next);
-	free(kids);
 	free(seen);
 	ins_map_free(&first_child);
 	return rc;
