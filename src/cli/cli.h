@@ -354,4 +354,11 @@ json_t *crpc_cli_auto_warnings_json(const crpc_cli_auto *a);
 /* Free what a holds (keep it until the request was sent). */
 void crpc_cli_auto_release(crpc_cli_auto *a);
 
+/*
+ * A verification against the manifest as JSON (restore, show --verify):
+ * {"verdict", "files", "bytes", "hash_time_ms", "problems": [{"file",
+ * "problem", sizes and sha256s}], "leftover"}.
+ */
+json_t *crpc_cli_check_json(const crpc_manifest_check *k);
+
 #endif /* CRPC_CLI_H */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "jsonutil.h"
 
 const char crpc_help_restore[] =
 	"Usage: crpc restore [OPTIONS] DIR\n"
@@ -186,55 +187,6 @@ static json_t *pids_json(const crpc_pstree *t)
 	return a;
 }
 
-/* The verification against the manifest as JSON: what was found wrong, or checked. */
-static json_t *verification_json(const restore_ctx *c)
-{
-	const crpc_manifest_check *k = &c->check;
-	json_t *o = crpc_cli_jobj(), *a = crpc_cli_jarray();
-
-	crpc_cli_jset(o, "verdict", crpc_cli_jstr(crpc_manifest_verdict_name(k->verdict)));
-	crpc_cli_jset(o, "files", json_integer((json_int_t)k->st.files));
-	crpc_cli_jset(o, "bytes", json_integer((json_int_t)k->st.bytes));
-	crpc_cli_jset(o, "hash_time_ms", json_real(k->st.hash_seconds * 1e3));
-	for (size_t i = 0; i < k->n_mismatches; i++) {
-		const crpc_file_mismatch *m = &k->mismatches[i];
-		json_t *p = crpc_cli_jobj();
-
-		crpc_cli_jset(p, "file", crpc_cli_jstr(m->name));
-		crpc_cli_jset(p, "problem", crpc_cli_jstr(crpc_file_problem_name(m->problem)));
-		if (m->problem == CRPC_FILE_SIZE || m->problem == CRPC_FILE_CHECKSUM) {
-			/* crpc.json's own checksum comes without sizes */
-			if (strcmp(m->name, CRPC_MANIFEST_NAME) != 0) {
-				crpc_cli_jset(p, "expected_size", json_integer((json_int_t)m->expected_size));
-				crpc_cli_jset(p, "size", json_integer((json_int_t)m->size));
-			}
-			crpc_cli_jset(p, "expected_sha256", crpc_cli_jstr(m->expected_sha256));
-			crpc_cli_jset(p, "sha256", crpc_cli_jstr(m->sha256));
-		}
-		crpc_cli_jappend(a, p);
-	}
-	crpc_cli_jset(o, "problems", a);
-	crpc_cli_jset(o, "leftover", crpc_cli_jstr(k->leftover));
-	return o;
-}
-
-/* An option's text value as JSON: true/false and plain numbers keep their type. */
-static json_t *opt_value_json(const char *v)
-{
-	size_t n;
-
-	if (!v)
-		return json_null();
-	if (strcmp(v, "true") == 0)
-		return json_true();
-	if (strcmp(v, "false") == 0)
-		return json_false();
-	n = strlen(v);
-	if (n > 0 && n <= 18 && strspn(v, "0123456789") == n && (v[0] != '0' || n == 1))
-		return json_integer((json_int_t)strtoll(v, NULL, 10));
-	return crpc_cli_jstr(v);
-}
-
 /* [{"option", "value", "source", "reason"}]: reason is the dump's, or why not applied. */
 static json_t *ckpt_options_json(const crpc_manifest_options *l, const char *why_key)
 {
@@ -244,7 +196,7 @@ static json_t *ckpt_options_json(const crpc_manifest_options *l, const char *why
 		json_t *o = crpc_cli_jobj();
 
 		crpc_cli_jset(o, "option", crpc_cli_jstr(l->v[i].option));
-		crpc_cli_jset(o, "value", opt_value_json(l->v[i].value));
+		crpc_cli_jset(o, "value", crpc_json_option_value(l->v[i].value));
 		crpc_cli_jset(o, "source", crpc_cli_jstr(l->v[i].source));
 		crpc_cli_jset(o, why_key, crpc_cli_jstr(l->v[i].reason));
 		crpc_cli_jappend(a, o);
@@ -297,7 +249,7 @@ static json_t *base_json(restore_ctx *c)
 
 	crpc_cli_jset(o, "images_dir", crpc_cli_jstr(c->dir_real ? c->dir_real : c->dir));
 	if (c->checked && c->check.verdict != CRPC_MANIFEST_OK)
-		crpc_cli_jset(o, "verification", verification_json(c));
+		crpc_cli_jset(o, "verification", crpc_cli_check_json(&c->check));
 	ckpt_json(c, o);
 	return o;
 }

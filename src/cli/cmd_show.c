@@ -166,29 +166,10 @@ static json_t *processes_json(const crpc_images_info *info)
 
 static json_t *verify_json(const show_ctx *c)
 {
-	json_t *o = crpc_cli_jobj(), *a = crpc_cli_jarray();
+	json_t *o = crpc_cli_check_json(&c->check);
 
 	crpc_cli_jset(o, "ok", json_boolean(c->check.verdict == CRPC_MANIFEST_OK));
-	crpc_cli_jset(o, "verdict", crpc_cli_jstr(crpc_manifest_verdict_name(c->check.verdict)));
 	crpc_cli_jset(o, "message", c->verify_err ? crpc_cli_jstr(c->verify_err->message) : json_null());
-	crpc_cli_jset(o, "files", json_integer((json_int_t)c->check.st.files));
-	crpc_cli_jset(o, "bytes", json_integer((json_int_t)c->check.st.bytes));
-	crpc_cli_jset(o, "hash_time_ms", json_real(c->check.st.hash_seconds * 1e3));
-	for (size_t i = 0; i < c->check.n_mismatches; i++) {
-		const crpc_file_mismatch *m = &c->check.mismatches[i];
-		json_t *p = crpc_cli_jobj();
-
-		crpc_cli_jset(p, "file", crpc_cli_jstr(m->name));
-		crpc_cli_jset(p, "problem", crpc_cli_jstr(crpc_file_problem_name(m->problem)));
-		if (m->problem == CRPC_FILE_SIZE || m->problem == CRPC_FILE_CHECKSUM) {
-			crpc_cli_jset(p, "expected_size", json_integer((json_int_t)m->expected_size));
-			crpc_cli_jset(p, "size", json_integer((json_int_t)m->size));
-			crpc_cli_jset(p, "expected_sha256", crpc_cli_jstr(m->expected_sha256));
-			crpc_cli_jset(p, "sha256", crpc_cli_jstr(m->sha256));
-		}
-		crpc_cli_jappend(a, p);
-	}
-	crpc_cli_jset(o, "problems", a);
 	return o;
 }
 

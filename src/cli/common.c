@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "jsonutil.h"
 
 /* ---- small string helpers ---- */
 
@@ -192,25 +193,9 @@ void crpc_cli_jappend(json_t *array, json_t *value)
 
 json_t *crpc_cli_jstr(const char *s)
 {
-	json_t *j;
-	char *copy;
+	/* not valid UTF-8 is kept with '?' (file names in CRIU's log can be anything) */
+	json_t *j = crpc_json_text(s);
 
-	if (!s)
-		return json_null();
-	j = json_string(s);
-	if (j)
-		return j;
-	/* not valid UTF-8 (file names in CRIU's log can be anything) */
-	copy = strdup(s);
-	if (!copy) {
-		json_failed = true;
-		return NULL;
-	}
-	for (char *p = copy; *p; p++)
-		if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
-			*p = (*p == '\n' || *p == '\t') ? *p : '?';
-	j = json_string(copy);
-	free(copy);
 	if (!j)
 		json_failed = true;
 	return j;
@@ -884,4 +869,34 @@ void crpc_cli_stats_print(FILE *f, const crpc_stats *st, bool restore)
 		crpc_cli_fmt_size(st->pages_restored * ps, a, sizeof(a));
 		fprintf(f, "  pages:         %llu restored (%s)\n", (unsigned long long)st->pages_restored, a);
 	}
+}
+
+json_t *crpc_cli_check_json(const crpc_manifest_check *k)
+{
+	json_t *o = crpc_cli_jobj(), *a = crpc_cli_jarray();
+
+	crpc_cli_jset(o, "verdict", crpc_cli_jstr(crpc_manifest_verdict_name(k->verdict)));
+	crpc_cli_jset(o, "files", json_integer((json_int_t)k->st.files));
+	crpc_cli_jset(o, "bytes", json_integer((json_int_t)k->st.bytes));
+	crpc_cli_jset(o, "hash_time_ms", json_real(k->st.hash_seconds * 1e3));
+	for (size_t i = 0; i < k->n_mismatches; i++) {
+		const crpc_file_mismatch *m = &k->mismatches[i];
+		json_t *p = crpc_cli_jobj();
+
+		crpc_cli_jset(p, "file", crpc_cli_jstr(m->name));
+		crpc_cli_jset(p, "problem", crpc_cli_jstr(crpc_file_problem_name(m->problem)));
+		if (m->problem == CRPC_FILE_SIZE || m->problem == CRPC_FILE_CHECKSUM) {
+			/* crpc.json's own checksum comes without sizes */
+			if (strcmp(m->name, CRPC_MANIFEST_NAME) != 0) {
+				crpc_cli_jset(p, "expected_size", json_integer((json_int_t)m->expected_size));
+				crpc_cli_jset(p, "size", json_integer((json_int_t)m->size));
+			}
+			crpc_cli_jset(p, "expected_sha256", crpc_cli_jstr(m->expected_sha256));
+			crpc_cli_jset(p, "sha256", crpc_cli_jstr(m->sha256));
+		}
+		crpc_cli_jappend(a, p);
+	}
+	crpc_cli_jset(o, "problems", a);
+	crpc_cli_jset(o, "leftover", crpc_cli_jstr(k->leftover));
+	return o;
 }

@@ -28,6 +28,7 @@
 #include "crpc/manifest.h"
 #include "imgfile.h"
 #include "internal.h"
+#include "jsonutil.h"
 
 #define MANIFEST_TMP CRPC_MANIFEST_NAME ".tmp"
 #define MANIFEST_MAX (64u << 20)
@@ -56,45 +57,6 @@ static bool utf8_valid(const char *s)
 		return false;
 	json_decref(j);
 	return true;
-}
-
-/* A JSON string; bytes that are not UTF-8 become '?'. Never NULL unless ENOMEM. */
-static json_t *jstr(const char *s)
-{
-	json_t *j;
-	char *copy;
-
-	if (!s)
-		return json_null();
-	j = json_string(s);
-	if (j)
-		return j;
-	copy = strdup(s);
-	if (!copy)
-		return NULL;
-	for (char *p = copy; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	j = json_string(copy);
-	free(copy);
-	return j;
-}
-
-/* Option values as JSON: true/false and plain decimal numbers keep their type. */
-static json_t *value_json(const char *v)
-{
-	size_t n;
-
-	if (!v)
-		return json_null();
-	if (strcmp(v, "true") == 0)
-		return json_true();
-	if (strcmp(v, "false") == 0)
-		return json_false();
-	n = strlen(v);
-	if (n > 0 && n <= 18 && strspn(v, "0123456789") == n && (v[0] != '0' || n == 1))
-		return json_integer((json_int_t)strtoll(v, NULL, 10));
-	return jstr(v);
 }
 
 static void hex_of(const unsigned char *md, unsigned len, char *hex)
@@ -826,7 +788,7 @@ static json_t *outside_pipes_json(int dirfd, const crpc_images_info *info)
 			json_object_set_new(ho, "pid", json_integer(h->pid));
 			json_object_set_new(ho, "fd", json_integer(h->fd));
 			json_object_set_new(ho, "end", json_string(h->writes ? "write" : "read"));
-			json_object_set_new(ho, "comm", jstr(h->comm));
+			json_object_set_new(ho, "comm", crpc_json_text(h->comm));
 			json_array_append_new(ha, ho);
 		}
 		json_object_set_new(o, "holders", ha);
@@ -979,7 +941,7 @@ static json_t *tree_json(const crpc_images_info *info)
 		json_object_set_new(o, "ppid", json_integer(t->task.ppid));
 		json_object_set_new(o, "pgid", json_integer(t->task.pgid));
 		json_object_set_new(o, "sid", json_integer(t->task.sid));
-		json_object_set_new(o, "comm", t->comm[0] ? jstr(t->comm) : json_null());
+		json_object_set_new(o, "comm", t->comm[0] ? crpc_json_text(t->comm) : json_null());
 		for (size_t j = 0; j < t->task.n_threads; j++)
 			json_array_append_new(th, json_integer(t->task.threads[j]));
 		json_object_set_new(o, "threads", th);
@@ -995,10 +957,10 @@ static json_t *options_json(const crpc_manifest_options *l)
 	for (size_t i = 0; l && i < l->n; i++) {
 		json_t *o = json_object();
 
-		json_object_set_new(o, "option", jstr(l->v[i].option));
-		json_object_set_new(o, "value", value_json(l->v[i].value));
-		json_object_set_new(o, "source", jstr(l->v[i].source));
-		json_object_set_new(o, "reason", jstr(l->v[i].reason));
+		json_object_set_new(o, "option", crpc_json_text(l->v[i].option));
+		json_object_set_new(o, "value", crpc_json_option_value(l->v[i].value));
+		json_object_set_new(o, "source", crpc_json_text(l->v[i].source));
+		json_object_set_new(o, "reason", crpc_json_text(l->v[i].reason));
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -1139,20 +1101,20 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 	json_object_set_new(root, "format_version", json_integer(CRPC_MANIFEST_VERSION));
 	json_object_set_new(root, "crpc_version", json_string(crpc_version_string()));
 	criu = json_object();
-	json_object_set_new(criu, "version", jstr(mi->criu_version));
-	json_object_set_new(criu, "path", jstr(mi->criu_path));
+	json_object_set_new(criu, "version", crpc_json_text(mi->criu_version));
+	json_object_set_new(criu, "path", crpc_json_text(mi->criu_path));
 	json_object_set_new(root, "criu", criu);
 	kernel = json_object();
 	if (uname(&un) == 0) {
-		json_object_set_new(kernel, "sysname", jstr(un.sysname));
-		json_object_set_new(kernel, "release", jstr(un.release));
-		json_object_set_new(kernel, "version", jstr(un.version));
-		json_object_set_new(kernel, "machine", jstr(un.machine));
+		json_object_set_new(kernel, "sysname", crpc_json_text(un.sysname));
+		json_object_set_new(kernel, "release", crpc_json_text(un.release));
+		json_object_set_new(kernel, "version", crpc_json_text(un.version));
+		json_object_set_new(kernel, "machine", crpc_json_text(un.machine));
 	}
 	json_object_set_new(root, "kernel", kernel);
 	if (gethostname(host, sizeof(host)) == 0) {
 		host[sizeof(host) - 1] = '\0';
-		json_object_set_new(root, "hostname", jstr(host));
+		json_object_set_new(root, "hostname", crpc_json_text(host));
 	}
 	json_object_set_new(root, "created", json_string(now));
 	json_object_set_new(root, "pid", json_integer(mi->pid));
@@ -1160,7 +1122,7 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 	/* what the images say: the tree with command names, and CRIU's statistics */
 	have_info = crpc_images_info_read(dirfd, &info, &ie) == 0;
 	json_object_set_new(root, "command",
-			    jstr(mi->command ? mi->command
+			    crpc_json_text(mi->command ? mi->command
 					     : have_info && info.n_tasks && info.tasks[0].comm[0] ? info.tasks[0].comm
 												 : NULL));
 	json_object_set_new(root, "leave_running", json_boolean(mi->leave_running));

@@ -212,7 +212,7 @@ EOF
 	kill -KILL "$pid"
 	wait_gone "$pid" 5 || fail "restored PID $pid does not go away"
 else
-	note "pycriu not found (scripts/setup --with-test-criu unpacks it): the no-notification client part is left out"
+	fail "pycriu not found beside the distribution's CRIU: run scripts/setup --with-test-criu"
 fi
 
 # --- a pre-dump hook that refuses --------------------------------------------
