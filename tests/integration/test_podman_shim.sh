@@ -12,16 +12,11 @@
 # --runroot, --tmpdir) and the container's cgroups under a cgroup parent of
 # its own.
 #
-# Skipped (exit 77) only when podman is not installed; with podman present
-# every failure is a failure.
 # shellcheck disable=SC2016 # quoted code for wait_for's eval
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/helpers/hooks_lib.sh"
 
-if ! PODMAN=$(command -v podman); then
-	echo "SKIP: $TEST_NAME: podman is not installed (scripts/setup installs it)"
-	exit 77
-fi
+PODMAN=$(command -v podman) || fail "podman not found: run scripts/setup (it installs podman)"
 RUNC=$(command -v runc) || fail "runc not found: run scripts/setup (it installs runc)"
 [ -x /bin/busybox ] || fail "/bin/busybox not found: run scripts/setup (it installs busybox-static)"
 
