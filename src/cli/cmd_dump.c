@@ -169,14 +169,6 @@ static pid_t proc_tgid(pid_t pid)
 	return (pid_t)v;
 }
 
-static bool proc_cmdline_empty(pid_t pid)
-{
-	char path[64], buf[16];
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	return ins_read_at(AT_FDCWD, path, buf, sizeof(buf)) == 0;
-}
-
 /* Whether pid is crpc's parent, grandparent, ... */
 static bool is_ancestor(pid_t pid)
 {
@@ -237,7 +229,8 @@ static int check_target(dump_ctx *c, const char *op, crpc_error **err)
 			      "PID %d (%s) is a zombie: it has exited and waits to be reaped by its "
 			      "parent, there is nothing to checkpoint",
 			      (int)c->pid, pi.comm);
-	if ((pi.flags & PF_KTHREAD_FLAG) || c->pid == 2 || (pi.ppid == 2 && proc_cmdline_empty(c->pid)))
+	/* the flag, not PID 2's children: in a PID namespace PID 2 is a user process */
+	if (pi.flags & PF_KTHREAD_FLAG)
 		return refuse(err, CRPC_CAUSE_UNKNOWN, op,
 			      "PID %d (%s) is a kernel thread; only user processes can be "
 			      "checkpointed",

@@ -399,7 +399,31 @@ static void check_ttys(vbuild *vb, const crpc_inspect_result *r)
 	bool several = false;
 	char w[96];
 
-	if (root->sid != root->pid) {
+	/*
+	 * Session id 0: the session's leader lives in a parent PID namespace,
+	 * invisible from here (and from the CRIU crpc starts). CRIU refuses
+	 * such a task whatever the options, zombies included.
+	 */
+	size_t outside = 0;
+	const crpc_proc_info *first = NULL;
+
+	for (size_t i = 0; i < r->n_procs; i++)
+		if (r->procs[i].sid == 0 && !r->procs[i].gone) {
+			if (!first)
+				first = &r->procs[i];
+			outside++;
+		}
+	if (first) {
+		char more[48] = "";
+
+		if (outside > 1)
+			snprintf(more, sizeof(more), " (and %zu more of the tree)", outside - 1);
+		BLOCK(vb, "session-outside-pidns", first->pid, -1,
+		      "%s%s belongs to a session whose leader is outside this PID namespace (session id 0): "
+		      "CRIU cannot checkpoint it with any option; start it with setsid, or run crpc in the "
+		      "PID namespace of its session leader",
+		      who(first, w, sizeof(w)), more);
+	} else if (root->sid != root->pid) {
 		char comm[64];
 
 		proc_comm(root->sid, comm, sizeof(comm));

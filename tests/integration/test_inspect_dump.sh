@@ -42,18 +42,23 @@ expect_exit 0 "$CRPC_BIN" dump --leave-running --tcp-established --json "$tcp" "
 echo "$OUT" >"$TMP/tcp-user.json"
 json_assert "$TMP/tcp-user.json" --exit 0 "d['auto'] == []" || fail "user's --tcp-established listed as automatic"
 
-# --- a lock and a deleted 3 MiB file, started from this shell: file_locks, ghost_limit, shell_job ---
-$PY -c '
+# --- a lock and a deleted 3 MiB file, started from a shell: file_locks, ghost_limit, shell_job ---
+# The shell leads a session of the test's own (the test's session may have its
+# leader outside this PID namespace, which no option makes CRIU accept).
+FILES_PY='
 import fcntl, os, sys, time
 f = open(sys.argv[1] + ".lock", "w"); fcntl.lockf(f, fcntl.LOCK_EX)
 g = open(sys.argv[1] + ".big", "wb"); g.write(os.urandom(3 << 20)); g.flush(); os.fsync(g.fileno())
 os.unlink(sys.argv[1] + ".big")
 open(sys.argv[1] + ".ready", "w").write("ok\n")
 time.sleep(600)
-' "$TMP/files" </dev/null >/dev/null 2>&1 &
-files=$!
+'
+setsid bash -c '"$0" -c "$1" "$2" & echo $! >"$2.pid"; wait' "$PY" "$FILES_PY" "$TMP/files" </dev/null >/dev/null 2>&1 &
+files_sh=$!
+track "$files_sh"
+wait_for "[ -s '$TMP/files.ready' ] && [ -s '$TMP/files.pid' ]" 10 || fail "file holder did not start"
+files=$(cat "$TMP/files.pid")
 track "$files"
-wait_for "[ -s '$TMP/files.ready' ]" 10 || fail "file holder did not start"
 
 expect_exit 0 "$CRPC_BIN" dump --leave-running --json "$files" "$TMP/ck-files"
 echo "$OUT" >"$TMP/files.json"
@@ -61,7 +66,8 @@ json_assert "$TMP/files.json" --exit 0 \
 	"sorted(a['option'] for a in d['auto']) == ['file_locks', 'ghost_limit', 'shell_job']" \
 	"[a['value'] for a in d['auto'] if a['option'] == 'ghost_limit'] == [3 << 20]" \
 	"all(a['source'] == 'auto' and a['reason'] for a in d['auto'])" \
-	"'files.big' in [a['reason'] for a in d['auto'] if a['option'] == 'ghost_limit'][0]" ||
+	"'files.big' in [a['reason'] for a in d['auto'] if a['option'] == 'ghost_limit'][0]" \
+	"'led by PID $files_sh (bash)' in [a['reason'] for a in d['auto'] if a['option'] == 'shell_job'][0]" ||
 	fail "dump of the file holder: wrong auto array"
 
 # the user's ghost limit wins, even when too small: CRIU then refuses the file
@@ -119,3 +125,26 @@ shopt -u nullglob
 # with --no-auto the check is skipped and CRIU itself fails on the traced task
 expect_exit 1 "$CRPC_BIN" dump --no-auto "$troot" "$TMP/ck-blocked-noauto"
 assert_not_contains "$ERR" "blocker:" "dump --no-auto of a traced task"
+
+# --- a session whose leader is outside the PID namespace: a blocker no option lifts -------------
+# The init of a new PID namespace keeps the test's session, whose leader it
+# cannot see: /proc there shows session 0 for it and its children.
+expect_exit 0 unshare --pid --fork --kill-child --mount-proc bash -c '
+sleep 600 </dev/null >/dev/null 2>&1 & s=$!
+"$0" inspect --json $s >"$1/sid0-inspect.json"; echo "inspect=$? pid=$s"
+"$0" dump --shell-job --json $s "$1/ck-sid0" >"$1/sid0-dump.json" 2>"$1/sid0-dump.err"; echo "dump=$?"
+[ "$(cut -d" " -f3 /proc/$s/stat)" = S ] && echo "sleep still runs"
+kill $s' "$CRPC_BIN" "$TMP"
+sid0_pid=$(sed -n 's/^inspect=1 pid=//p' <<<"$OUT")
+[ -n "$sid0_pid" ] || fail "inspect of a task with session id 0 did not exit 1: $OUT"
+assert_contains "$OUT" "dump=1" "dump of a task with session id 0"
+assert_contains "$OUT" "sleep still runs" "dump of a task with session id 0"
+json_assert "$TMP/sid0-inspect.json" "d['ok'] is True" "d['dumpable'] is False" \
+	"[p['sid'] for p in d['processes']] == [0]" \
+	"[b['blocker'] for b in d['blockers']] == ['session-outside-pidns']" \
+	"'setsid' in d['blockers'][0]['reason']" ||
+	fail "inspect --json of a task with session id 0: wrong document"
+json_assert "$TMP/sid0-dump.json" --exit 1 "[b['blocker'] for b in d['blockers']] == ['session-outside-pidns']" ||
+	fail "dump --json of a task with session id 0: wrong document"
+assert_contains "$(cat "$TMP/sid0-dump.err")" "CRIU was not started" "dump of a task with session id 0"
+[ ! -e "$TMP/ck-sid0" ] || fail "the blocked dump left $TMP/ck-sid0"

@@ -565,6 +565,7 @@ static void test_excerpt_real_logs(void **state)
 		"dump-not-session-leader.log", "restore-pid-in-use.log",
 		"dump-no-process.log",	       "pre-dump-no-soft-dirty.log",
 		"dump-criu41-sockopt.log",     "restore-ext-unix.log",
+		"dump-session-outside-pidns.log",
 	};
 	size_t i;
 	char *x;
@@ -765,6 +766,13 @@ static void test_classify_real_logs(void **state)
 
 	e = error_for_log("dump-not-session-leader.log", "dump", EBADRQC);
 	assert_int_equal(e->cause, CRPC_CAUSE_SHELL_JOB);
+	crpc_error_free(e);
+
+	/* not a shell job: no option helps, the hint says what does */
+	e = error_for_log("dump-session-outside-pidns.log", "dump", 0);
+	assert_int_equal(e->cause, CRPC_CAUSE_SESSION_OUTSIDE);
+	assert_contains(e->hint, "setsid");
+	assert_null(strstr(e->hint, "--shell-job"));
 	crpc_error_free(e);
 
 	e = error_for_log("restore-pid-in-use.log", "restore", EEXIST);

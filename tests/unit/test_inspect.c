@@ -456,6 +456,36 @@ static void test_verdict_blockers(void **state)
 	crpc_inspect_free(r);
 }
 
+/* session id 0: the leader is in a parent PID namespace; no option helps */
+static void test_verdict_session_outside(void **state)
+{
+	crpc_inspect_result *r = fake_result(3);
+	const crpc_verdict_item *b;
+	crpc_verdict v;
+
+	(void)state;
+	r->procs[1].sid = 0;
+	r->procs[2].sid = 0;
+	assert_int_equal(crpc_inspect_verdict(r, &v, NULL), 0);
+	assert_int_equal(v.n_blockers, 1);
+	b = find_item(v.blockers, v.n_blockers, "session-outside-pidns");
+	assert_non_null(b);
+	assert_int_equal(b->pid, 1001);
+	assert_non_null(strstr(b->reason, "PID 1001 (p1)"));
+	assert_non_null(strstr(b->reason, "and 1 more"));
+	assert_non_null(strstr(b->reason, "setsid"));
+	crpc_verdict_release(&v);
+
+	/* the root alone: blocked, and shell_job is not offered as a remedy */
+	r->procs[1].sid = r->procs[2].sid = 1000;
+	r->procs[0].sid = 0;
+	assert_int_equal(crpc_inspect_verdict(r, &v, NULL), 0);
+	assert_non_null(find_item(v.blockers, v.n_blockers, "session-outside-pidns"));
+	assert_null(find_item(v.options, v.n_options, "shell_job"));
+	crpc_verdict_release(&v);
+	crpc_inspect_free(r);
+}
+
 static const crpc_opt_reason *find_reason(const crpc_opt_reasons *l, const char *opt)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -734,6 +764,7 @@ int main(void)
 		cmocka_unit_test(test_verdict_zombie_kthread),
 		cmocka_unit_test(test_verdict_options),
 		cmocka_unit_test(test_verdict_blockers),
+		cmocka_unit_test(test_verdict_session_outside),
 		cmocka_unit_test(test_apply_user_wins),
 		cmocka_unit_test(test_live_self),
 		cmocka_unit_test(test_live_child_and_errors),
