@@ -12,6 +12,19 @@ CRPC_SRC=${CRPC_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 CRPC_BIN=${CRPC_BIN:-$CRPC_SRC/build/crpc}
 TEST_NAME=$(basename "$0" .sh)
 
+# Where the test's session leader lives in a parent PID namespace (CI jobs
+# in containers), /proc shows session 0 and CRIU refuses every workload the
+# test starts from its own shell. The test then leads a session of its own,
+# as it does on a developer's machine; the tests about session 0 make one
+# with unshare.
+read -r _stat <"/proc/$$/stat"
+read -r _ _ _ _sid _ <<<"${_stat##*) }"
+if [ "$_sid" = 0 ] && [ -z "${CRPC_TEST_OWN_SESSION:-}" ]; then
+	export CRPC_TEST_OWN_SESSION=1
+	exec setsid --wait bash "$0" "$@"
+fi
+unset _stat _sid
+
 fail() {
 	echo "FAIL: $TEST_NAME: $*" >&2
 	exit 1
@@ -142,6 +155,26 @@ wait_for() {
 }
 
 # proc_state PID: the state letter (R, S, T, Z...) or empty.
+# kernel_thread [NOT_PID]: print the PID of a kernel thread (PF_KTHREAD in
+# /proc/PID/stat), other than NOT_PID. Fails where none is visible: in a PID
+# namespace of its own a test sees no kernel thread at all.
+kernel_thread() {
+	local f line rest flags pid
+	for f in /proc/[0-9]*/stat; do
+		{ read -r line <"$f"; } 2>/dev/null || continue
+		pid=${f#/proc/}
+		pid=${pid%/stat}
+		[ "$pid" = "${1:-}" ] && continue
+		rest=${line##*) }
+		read -r _ _ _ _ _ _ flags _ <<<"$rest"
+		if ((flags & 0x00200000)); then
+			echo "$pid"
+			return 0
+		fi
+	done
+	return 1
+}
+
 proc_state() {
 	local s
 	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
