@@ -99,24 +99,30 @@ static int report_blockers(crpc_cli *cli, const crpc_cli_auto *a, pid_t pid, con
 	const crpc_verdict *v = &a->verdict;
 	crpc_error *e = NULL;
 	json_t *extra = crpc_cli_jobj();
-	char op[64], *human = NULL;
+	char op[64], names[256], *human = NULL;
 	size_t hlen = 0;
 	FILE *hf;
 	int rc;
 
 	snprintf(op, sizeof(op), "dump of PID %d", (int)pid);
-	if (v->n_blockers == 1)
-		crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op, "the process tree cannot be checkpointed: %s",
-			       v->blockers[0].reason);
-	else
-		crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op,
-			       "the process tree cannot be checkpointed: %zu blockers, first: %s", v->n_blockers,
-			       v->blockers[0].reason);
+	/* the message names the blockers; their reasons follow, one line each */
+	names[0] = '\0';
+	for (size_t i = 0, used = 0; i < v->n_blockers && used < sizeof(names); i++) {
+		int n = snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "", v->blockers[i].name);
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op, "the process tree cannot be checkpointed: %zu blocker%s (%s)",
+		       v->n_blockers, v->n_blockers == 1 ? "" : "s", names);
 	if (e) {
 		if (strcmp(v->blockers[0].name, "kernel-feature") == 0)
 			e->cause = CRPC_CAUSE_KERNEL;
 		else if (strcmp(v->blockers[0].name, "zombie-root") == 0)
 			e->cause = CRPC_CAUSE_NO_PROCESS;
+		else if (strcmp(v->blockers[0].name, "session-outside-pidns") == 0)
+			e->cause = CRPC_CAUSE_SESSION_OUTSIDE;
 		crpc_error_set_hint(e,
 				    "nothing was changed and CRIU was not started; 'crpc inspect %d' shows the "
 				    "tree, and --no-auto skips this check",

@@ -133,6 +133,8 @@ typedef struct dump_ctx {
 	char *tmp_path;     /* DIR.crpc-tmp-XXXXXX the dump runs in (DIR did not exist), or NULL */
 	char *tmp_real;     /* its real path, as CRIU and the hooks saw it */
 	crpc_manifest_stats manifest; /* what writing crpc.json took */
+	bool log_level_given; /* on the command line (else configuration or crpc's default) */
+	bool log_file_given;
 } dump_ctx;
 
 /* ---- the target process ---- */
@@ -540,6 +542,34 @@ static int move_into_place(dump_ctx *c)
 }
 
 /*
+ * The CRIU log options crpc fills in when the command line did not set
+ * them: recorded as coming from the configuration or as crpc's default,
+ * not as the user's.
+ */
+static int log_option_sources(const dump_ctx *c, crpc_manifest_options *l, crpc_error **err)
+{
+	const crpc_config *cfg = &c->cli->config;
+	char level[16];
+
+	if (!c->log_level_given && c->opts.log_level >= 0) {
+		bool from_cfg = cfg->dump.log_level >= 0 || cfg->criu_log_level >= 0;
+
+		snprintf(level, sizeof(level), "%d", c->opts.log_level);
+		if (crpc_manifest_options_add(l, "log_level", level, from_cfg ? "config" : "default", NULL,
+					      err) < 0)
+			return -1;
+	}
+	if (!c->log_file_given && c->opts.log_file) {
+		bool from_cfg = cfg->dump.log_file || cfg->criu_log_file;
+
+		if (crpc_manifest_options_add(l, "log_file", c->opts.log_file, from_cfg ? "config" : "default",
+					      NULL, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * CRIU succeeded and the post-dump hooks passed: write the manifest
  * (every file hashed and synced, crpc.json written atomically), drop the
  * marker, and move a temporary directory into place as DIR. On failure the
@@ -569,6 +599,8 @@ static int finalize(dump_ctx *c, crpc_session *s, double criu_seconds, const cha
 	for (size_t i = 0; why && i < why->n && rc == 0; i++)
 		rc = crpc_manifest_options_add(&options, why->v[i].option, why->v[i].value,
 					       crpc_opt_source_name(why->v[i].source), why->v[i].reason, err);
+	if (rc == 0)
+		rc = log_option_sources(c, &options, err);
 	if (rc == 0)
 		rc = crpc_manifest_options_from_opts(&options, &c->opts, &c->cli->config.dump, err);
 	if (rc == 0)
@@ -936,6 +968,8 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 
 	/* the configuration: its dump: options under the command line's */
 	crpc_cli_auto_snapshot(&c.autoopt, &c.opts);
+	c.log_level_given = c.opts.log_level >= 0;
+	c.log_file_given = c.opts.log_file != NULL;
 	if (crpc_cli_effective_opts(cli, &c.opts, &cli->config.dump, DUMP_LOG, &err) < 0) {
 		rc = fail(&c, err, false);
 		goto out;

@@ -353,6 +353,8 @@ static const char *source_words(const char *source)
 		return "from the configuration";
 	if (source && strcmp(source, "auto") == 0)
 		return "set automatically";
+	if (source && strcmp(source, "default") == 0)
+		return "crpc's default";
 	return "given by the user";
 }
 

@@ -104,7 +104,7 @@ wait_for "[ -s '$TMP/traced.kid' ]" 10 || fail "traced tree did not start"
 tkid=$(cat "$TMP/traced.kid")
 track "$tkid"
 expect_exit 1 "$CRPC_BIN" dump "$troot" "$TMP/ck-blocked"
-assert_contains "$ERR" "cannot be checkpointed" "blocked dump"
+assert_contains "$ERR" "cannot be checkpointed: 1 blocker (traced)" "blocked dump"
 assert_contains "$ERR" "blocker: traced: PID $tkid" "blocked dump"
 assert_contains "$ERR" "CRIU was not started" "blocked dump"
 expect_exit 1 "$CRPC_BIN" dump --json "$troot" "$TMP/ck-blocked"
@@ -144,7 +144,8 @@ json_assert "$TMP/sid0-inspect.json" "d['ok'] is True" "d['dumpable'] is False" 
 	"[b['blocker'] for b in d['blockers']] == ['session-outside-pidns']" \
 	"'setsid' in d['blockers'][0]['reason']" ||
 	fail "inspect --json of a task with session id 0: wrong document"
-json_assert "$TMP/sid0-dump.json" --exit 1 "[b['blocker'] for b in d['blockers']] == ['session-outside-pidns']" ||
+json_assert "$TMP/sid0-dump.json" --exit 1 "[b['blocker'] for b in d['blockers']] == ['session-outside-pidns']" \
+	"d['error']['cause'] == 'session-outside-pidns'" ||
 	fail "dump --json of a task with session id 0: wrong document"
 assert_contains "$(cat "$TMP/sid0-dump.err")" "CRIU was not started" "dump of a task with session id 0"
 [ ! -e "$TMP/ck-sid0" ] || fail "the blocked dump left $TMP/ck-sid0"

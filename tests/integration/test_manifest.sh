@@ -67,6 +67,9 @@ check(m["pid"] == pid and m["command"] == "bash" and m["leave_running"] is True,
 opts = {o["option"]: o for o in m["options"]}
 check(opts.get("leave_running", {}).get("value") is True and opts["leave_running"]["source"] == "user", "options: %r" % m["options"])
 check(all("reason" in o for o in m["options"]), "options without a reason key")
+# nobody set the log options: crpc's defaults, said so
+check([(opts[k]["value"], opts[k]["source"]) for k in ("log_level", "log_file") if k in opts] ==
+      [(4, "default"), ("dump.log", "default")], "log options: %r" % m["options"])
 tree = m["process_tree"]
 check(tree[0]["pid"] == pid and tree[0]["comm"] == "bash" and pid in tree[0]["threads"], "process tree: %r" % tree)
 names = [f["name"] for f in m["files"]]
@@ -172,8 +175,11 @@ expect_exit 1 "$CRPC_BIN" dump --leave-running "$pid" "$TMP/inplace"
 assert_contains "$ERR" "already holds a checkpoint" "dump over a checkpoint"
 old=$(sha256sum <"$TMP/inplace/crpc.json")
 sleep 0.01
-expect_exit 0 "$CRPC_BIN" dump --leave-running --force "$pid" "$TMP/inplace"
+expect_exit 0 "$CRPC_BIN" dump --leave-running --force --log-level 3 "$pid" "$TMP/inplace"
 [ "$(sha256sum <"$TMP/inplace/crpc.json")" != "$old" ] || fail "dump --force did not write a new manifest"
+/usr/bin/python3 "$CRPC_SRC/tests/integration/helpers/zoo_json.py" "$TMP/inplace/crpc.json" \
+	"sorted((o['option'], o['value'], o['source']) for o in d['options'] if o['option'].startswith('log_')) == [('log_file', 'dump.log', 'default'), ('log_level', 3, 'user')]" ||
+	fail "crpc.json: the user's --log-level or the default log file recorded wrongly"
 expect_exit 0 "$CRPC_BIN" show --verify "$TMP/inplace"
 assert_contains "$OUT" "verified:      ok" "show --verify of the in-place dump"
 end_it
