@@ -219,9 +219,13 @@ int crpc_cli_emit(json_t *doc)
 		      "building the JSON output\"\n  }\n}\n",
 		      stdout);
 		rc = -1;
-	} else if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) < 0 ||
-		   fputc('\n', stdout) == EOF) {
-		rc = -1;
+	} else {
+		/* one buffer, one write: dumping to the stream costs a locked fwrite per token */
+		char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+
+		if (!text || fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF)
+			rc = -1;
+		free(text);
 	}
 	json_decref(doc);
 	if (fflush(stdout) != 0)
