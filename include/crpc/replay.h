@@ -58,6 +58,20 @@ typedef struct crpc_trace_record {
 	const char *json;       /**< the whole line, JSON text */
 } crpc_trace_record;
 
+/**
+ * One {"type":"event"} line of a trace (see crpc_trace_event()): something
+ * the recorder noted between messages, such as a hook that failed. Events
+ * are kept apart from the messages and play no part in a replay.
+ */
+typedef struct crpc_trace_event_record {
+	unsigned long line;     /**< its line number in the file (from 1) */
+	double mono;            /**< "mono": monotonic time in seconds */
+	const char *event;      /**< "event": "hook-failed", "reply-rewritten", "shim-reply", ... */
+	const char *callback;   /**< "callback": the notification, NULL when null or absent */
+	const char *text;       /**< "text", NULL when null or absent */
+	const char *json;       /**< the whole line, JSON text */
+} crpc_trace_event_record;
+
 /** A line of the file that could not be used. */
 typedef struct crpc_trace_problem {
 	unsigned long line;     /**< line number (from 1) */
@@ -67,6 +81,7 @@ typedef struct crpc_trace_problem {
 /**
  * Read the trace file `path` (lines of at most 1 MiB) into *out. Damaged
  * lines (not JSON, not an object, unknown type, a message missing a key,
+ * an event without a string "event" or a number "mono",
  * a "raw" that is not base64, a second header, a cut-off last line) do not
  * fail the read: they are listed as problems and the rest is kept. Fails
  * with CRPC_EXIT_USAGE only when the file cannot be opened or read.
@@ -83,6 +98,13 @@ const char *crpc_trace_file_criu(const crpc_trace_file *t);
 /** Number of usable message lines, and the i-th of them (NULL past the end). */
 size_t crpc_trace_file_count(const crpc_trace_file *t);
 const crpc_trace_record *crpc_trace_file_record(const crpc_trace_file *t, size_t i);
+
+/**
+ * Number of usable event lines, and the i-th of them in file order (NULL
+ * past the end). Their line numbers place them between the messages.
+ */
+size_t crpc_trace_file_event_count(const crpc_trace_file *t);
+const crpc_trace_event_record *crpc_trace_file_event(const crpc_trace_file *t, size_t i);
 
 /**
  * Why the recorder stopped before the session ended (a {"type":"truncated"}

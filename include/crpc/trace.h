@@ -9,6 +9,9 @@
  * sequence number, monotonic and wall clock times, direction, time since
  * the previous message, the message decoded field by field with the names
  * of proto/rpc.proto, the raw bytes in base64 and any fd passed with it.
+ * Things that happened between messages and are no message themselves (a
+ * hook that failed, a reply that was changed or written by crpc itself)
+ * are {"type":"event", ...} lines (crpc_trace_event()).
  *
  * Every line is written with one write(2), so a crash leaves only whole
  * lines behind.
@@ -72,6 +75,28 @@ void crpc_trace_set_criu(crpc_trace *t, const char *criu_path, const char *criu_
  */
 void crpc_trace_message(crpc_direction dir, const uint8_t *msg, size_t len, int fd,
 			void *trace);
+
+/**
+ * Record something that happened in the session and is not a message: a
+ * {"type":"event"} line with "mono" and "wall" as message lines have,
+ * "since_prev_us" (the time since the previous message, or the header: an
+ * event does not change the "since_prev_us" of the message after it), then
+ * "event" (its name), "callback" (the notification it belongs to, or null)
+ * and "text" (what happened, or null). Events do not count as messages:
+ * they take no "seq". The names crpc writes:
+ *
+ * - "hook-failed": a hook failed at notification `callback`, so CRIU was
+ *   answered with failure; `text` is the hook's reason.
+ * - "reply-rewritten": CRIU's final reply was changed before the client got
+ *   it; `text` is the cr_errmsg the client got, `callback` the notification
+ *   whose hook failed.
+ * - "shim-reply": the shim answered the client with a failure reply of its
+ *   own; `text` is "TYPE: message" (TYPE the request type name, "DUMP").
+ *
+ * `event` NULL records nothing; NULL trace is fine. Never fails, as
+ * crpc_trace_message() does not.
+ */
+void crpc_trace_event(crpc_trace *t, const char *event, const char *callback, const char *text);
 
 /**
  * Describe one raw message in a line for people watching a session (-v):

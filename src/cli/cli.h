@@ -87,6 +87,7 @@ typedef struct crpc_cli {
 	char criu_path[PATH_MAX]; /* resolved CRIU binary */
 	const char *trace_file; /* --trace FILE */
 	crpc_trace *trace;   /* open trace of the session, closed by crpc_cli_trace_close() */
+	crpc_hook_runner *traced_runner; /* hooks whose failures go into the trace as events */
 	struct timespec msg_t0; /* when the session's first message went out (-v summaries) */
 	char trace_target[PATH_MAX]; /* what the operation is about, for the trace header */
 	int argc;            /* the whole command line, for the trace header */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_trace.c - crpc trace show: read a trace written by --trace FILE and
- * print a timeline of the messages, the notify round trips and the time
+ * print a timeline of the messages (and of the events recorded between
+ * them, such as a hook that failed), the notify round trips and the time
  * spent in each phase. Damaged lines are reported with their line number;
  * everything else in the file is still shown. `crpc trace replay` lives in
  * cmd_replay.c.
@@ -25,6 +26,10 @@ const char crpc_help_trace[] =
 	"summary), how long each notification took to answer, and at the end the\n"
 	"time spent in each phase: CRIU's own work between notifications and the\n"
 	"handling of each notification (hooks). Failures are marked with '!!'.\n"
+	"Events recorded between the messages appear in the timeline at their time,\n"
+	"marked '!!': a hook that failed at a notification (\"** hook failed at\n"
+	"pre-dump: REASON\"), a reply the shim changed (\"** reply rewritten\") or\n"
+	"wrote itself (\"** shim reply\"); --json lists them under \"events\".\n"
 	"Lines that are damaged (not JSON, missing keys, cut off) are reported on\n"
 	"stderr with their line number; the rest of the file is still shown.\n"
 	"\n"
@@ -56,6 +61,7 @@ struct show {
 	json_t *header;   /* the header line */
 	json_t *criu;     /* the criu line */
 	json_t *messages; /* the valid message lines, each with "line" added */
+	json_t *events;   /* the valid event lines, each with "line" added */
 	json_t *problems; /* [{"line","error"}] */
 	char *truncated;  /* why the recorder stopped early, NULL if it did not */
 };
@@ -86,6 +92,15 @@ static int read_trace(struct show *sh, crpc_error **err)
 			continue; /* out of memory: the reader parsed it once */
 		crpc_cli_jset(m, "line", json_integer((json_int_t)r->line));
 		crpc_cli_jappend(sh->messages, m);
+	}
+	for (size_t i = 0; i < crpc_trace_file_event_count(t); i++) {
+		const crpc_trace_event_record *e = crpc_trace_file_event(t, i);
+		json_t *o = parse_line(e->json);
+
+		if (!o)
+			continue;
+		crpc_cli_jset(o, "line", json_integer((json_int_t)e->line));
+		crpc_cli_jappend(sh->events, o);
 	}
 	for (size_t i = 0; i < crpc_trace_file_problem_count(t); i++) {
 		const crpc_trace_problem *p = crpc_trace_file_problem(t, i);
@@ -332,12 +347,57 @@ static void summary(json_t *m, char *buf, size_t bufsz)
 #undef ADD
 }
 
+/* An event's timeline text ("** hook failed at pre-dump: ..."); true when it marks a failure. */
+static bool event_text(json_t *e, char *buf, size_t bufsz)
+{
+	const char *name = mstr(e, "event");
+	const char *cb = mstr(e, "callback");
+	const char *text = mstr(e, "text");
+	char line[400];
+
+	first_line(text ? text : "", line, sizeof(line), 300);
+	if (strcmp(name, "hook-failed") == 0) {
+		snprintf(buf, bufsz, "** hook failed at %s: %s", cb ? cb : "?", line);
+		return true;
+	}
+	if (strcmp(name, "reply-rewritten") == 0) {
+		snprintf(buf, bufsz, "** reply rewritten for the client: %s", line);
+		return true;
+	}
+	if (strcmp(name, "shim-reply") == 0) {
+		snprintf(buf, bufsz, "** shim reply to the client: %s", line);
+		return true;
+	}
+	snprintf(buf, bufsz, "** %s%s%s%s%s", name, cb ? " at " : "", cb ? cb : "", line[0] ? ": " : "",
+		 line);
+	return false;
+}
+
+static void print_event(json_t *e, double t0, bool color)
+{
+	char text[512];
+	bool bad = event_text(e, text, sizeof(text));
+
+	printf("%s%s %10.3f ms  %s%s\n", bad && color ? "\033[1;31m" : "", bad ? "!!" : "  ",
+	       (mono_of(e) - t0) * 1000.0, text, bad && color ? "\033[0m" : "");
+}
+
+static long long line_of(json_t *o)
+{
+	return (long long)json_integer_value(json_object_get(o, "line"));
+}
+
 static void print_human(struct show *sh, struct analysis *a)
 {
 	bool color = isatty(STDOUT_FILENO);
-	size_t n = json_array_size(sh->messages);
+	size_t n = json_array_size(sh->messages), n_ev = json_array_size(sh->events), ev = 0;
 	double t0 = n ? mono_of(json_array_get(sh->messages, 0)) : 0;
 	char dur[64];
+
+	/* time 0 is the first message, or an event recorded before it */
+	if (n_ev && (!n || line_of(json_array_get(sh->events, 0)) <
+				   line_of(json_array_get(sh->messages, 0))))
+		t0 = mono_of(json_array_get(sh->events, 0));
 
 	if (sh->header) {
 		json_t *argv = json_object_get(sh->header, "argv");
@@ -372,6 +432,9 @@ static void print_human(struct show *sh, struct analysis *a)
 		bool bad = is_failure(m);
 		char sum[512];
 
+		/* the events recorded before this message, in file order */
+		while (ev < n_ev && line_of(json_array_get(sh->events, ev)) < line_of(m))
+			print_event(json_array_get(sh->events, ev++), t0, color);
 		summary(m, sum, sizeof(sum));
 		if (bad && color)
 			fputs("\033[1;31m", stdout);
@@ -383,6 +446,8 @@ static void print_human(struct show *sh, struct analysis *a)
 			fputs("\033[0m", stdout);
 		printf("\n");
 	}
+	while (ev < n_ev)
+		print_event(json_array_get(sh->events, ev++), t0, color);
 	if (!n)
 		printf("(no messages)\n");
 
@@ -406,8 +471,11 @@ static void print_human(struct show *sh, struct analysis *a)
 	}
 	printf("\n");
 	crpc_cli_fmt_us((uint64_t)(a->total_ms * 1000.0 + 0.5), dur, sizeof(dur));
-	printf("Total: %s over %zu messages (CRIU %.3f ms, hooks %.3f ms)\n", dur, n, a->criu_ms,
+	printf("Total: %s over %zu messages (CRIU %.3f ms, hooks %.3f ms)", dur, n, a->criu_ms,
 	       a->hooks_ms);
+	if (n_ev)
+		printf(", %zu event(s)", n_ev);
+	printf("\n");
 	if (sh->truncated)
 		printf("%sthe recording stops early: %s%s\n", color ? "\033[1;33m!! " : "!! ", sh->truncated,
 		       color ? "\033[0m" : "");
@@ -434,6 +502,7 @@ static int trace_show(crpc_cli *cli, int argc, char **argv)
 		return crpc_cli_usage(cli, true, "unexpected argument '%s'", argv[optind + 1]);
 	sh.path = argv[optind];
 	sh.messages = crpc_cli_jarray();
+	sh.events = crpc_cli_jarray();
 	sh.problems = crpc_cli_jarray();
 
 	if (read_trace(&sh, &err) < 0) {
@@ -453,6 +522,7 @@ static int trace_show(crpc_cli *cli, int argc, char **argv)
 		crpc_cli_jset(doc, "header", sh.header ? json_incref(sh.header) : json_null());
 		crpc_cli_jset(doc, "criu", sh.criu ? json_incref(sh.criu) : json_null());
 		crpc_cli_jset(doc, "messages", json_incref(sh.messages));
+		crpc_cli_jset(doc, "events", json_incref(sh.events));
 		crpc_cli_jset(doc, "notify_round_trips", json_incref(a.round_trips));
 		crpc_cli_jset(doc, "phases", json_incref(a.phases));
 		crpc_cli_jset(doc, "total_ms", json_real(round3(a.total_ms)));
@@ -472,6 +542,7 @@ out:
 	json_decref(sh.header);
 	json_decref(sh.criu);
 	json_decref(sh.messages);
+	json_decref(sh.events);
 	json_decref(sh.problems);
 	free(sh.truncated);
 	crpc_error_free(err);

@@ -610,6 +610,23 @@ static bool have_hooks(const crpc_hooks *h)
 	return false;
 }
 
+/*
+ * With --trace FILE the hooks' listener also notes a hook that made a
+ * notification fail (CRIU is answered with failure and aborts) as a
+ * "hook-failed" event of the trace, next to the messages.
+ */
+static int hooks_traced(crpc_notify *n, void *userdata, crpc_error **err)
+{
+	crpc_cli *cli = userdata;
+	int rc;
+
+	rc = crpc_hook_runner_notify(n, cli->traced_runner, err);
+	if (rc != 0 && crpc_notify_can_abort(n->kind) && cli->trace)
+		crpc_trace_event(cli->trace, "hook-failed", n->name,
+				 err && *err && (*err)->message ? (*err)->message : "failed");
+	return rc;
+}
+
 int crpc_cli_hooks_attach(crpc_cli *cli, crpc_dispatcher **d, const char *operation, pid_t pid,
 			  const char *images_dir, int images_dir_fd, crpc_hook_runner **runner,
 			  crpc_error **err)
@@ -632,7 +649,11 @@ int crpc_cli_hooks_attach(crpc_cli *cli, crpc_dispatcher **d, const char *operat
 	}
 	if (crpc_hook_runner_new(runner, &cli->config.hooks, &ctx, err) < 0)
 		return -1;
-	if (crpc_dispatcher_add(*d, "hooks", crpc_hook_runner_notify, *runner) < 0)
+	if (cli->trace_file) {
+		cli->traced_runner = *runner;
+		if (crpc_dispatcher_add(*d, "hooks", hooks_traced, cli) < 0)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "hooks", "out of memory");
+	} else if (crpc_dispatcher_add(*d, "hooks", crpc_hook_runner_notify, *runner) < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "hooks", "out of memory");
 	return 0;
 }

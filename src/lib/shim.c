@@ -493,22 +493,27 @@ static void trace_truncate(struct shim *s, uint64_t keep)
 	     (uintmax_t)tr->max_size);
 }
 
-static void trace_msg(struct shim *s, crpc_direction dir, const uint8_t *buf, size_t len, int fd)
+/*
+ * Around each line the shim records: false when nothing is to be recorded
+ * (no trace, or it stopped); else *before is the file's size for
+ * trace_line_end().
+ */
+static bool trace_line_begin(struct shim *s, uint64_t *before)
 {
 	struct shim_trace *tr = &s->tr;
-	uint64_t before, after;
 
-	if (s->cfg->verbose) {
-		char line[512];
-
-		crpc_message_summary(dir, buf, len, fd, line, sizeof(line));
-		vlog(s, "%s", line);
-	}
 	if (!tr->t || tr->stopped)
-		return;
-	before = fd_size(tr->fd);
-	crpc_trace_message(dir, buf, len, fd, tr->t);
-	after = fd_size(tr->fd);
+		return false;
+	*before = fd_size(tr->fd);
+	return true;
+}
+
+/* A line that failed to be written, or took the file past its bound, is cut off. */
+static void trace_line_end(struct shim *s, uint64_t before)
+{
+	struct shim_trace *tr = &s->tr;
+	uint64_t after = fd_size(tr->fd);
+
 	if (crpc_trace_write_errno(tr->t)) {
 		trace_warn_once(s, tr->name, crpc_trace_write_errno(tr->t));
 		trace_truncate(s, before);
@@ -516,6 +521,33 @@ static void trace_msg(struct shim *s, crpc_direction dir, const uint8_t *buf, si
 	}
 	if (after > tr->max_size)
 		trace_truncate(s, before);
+}
+
+static void trace_msg(struct shim *s, crpc_direction dir, const uint8_t *buf, size_t len, int fd)
+{
+	uint64_t before;
+
+	if (s->cfg->verbose) {
+		char line[512];
+
+		crpc_message_summary(dir, buf, len, fd, line, sizeof(line));
+		vlog(s, "%s", line);
+	}
+	if (!trace_line_begin(s, &before))
+		return;
+	crpc_trace_message(dir, buf, len, fd, s->tr.t);
+	trace_line_end(s, before);
+}
+
+/* Something the shim did on its own: an event line (see crpc_trace_event()). */
+static void trace_event(struct shim *s, const char *event, const char *callback, const char *text)
+{
+	uint64_t before;
+
+	if (!trace_line_begin(s, &before))
+		return;
+	crpc_trace_event(s->tr.t, event, callback, text);
+	trace_line_end(s, before);
 }
 
 static void trace_end(struct shim *s)
@@ -539,7 +571,7 @@ static void trace_end(struct shim *s)
 static void reply_failure(struct shim *s, int type, const char *msg)
 {
 	CriuResp r = CRIU_RESP__INIT;
-	char text[ERRMSG_MAX + 1];
+	char text[ERRMSG_MAX + 1], ev[ERRMSG_MAX + 64];
 	uint8_t *buf;
 	size_t len;
 
@@ -554,6 +586,8 @@ static void reply_failure(struct shim *s, int type, const char *msg)
 		return;
 	criu_resp__pack(&r, buf);
 	vlog(s, "-> client: %s failed: %s", type_name(type), text);
+	snprintf(ev, sizeof(ev), "%s: %s", type_name(type), text);
+	trace_event(s, "shim-reply", NULL, ev);
 	if (!s->client_gone && record_send(s->client, buf, len, NULL, 0) < 0)
 		note(s, LOG_WARNING, "cannot send the failure reply to the client: %s", strerror(errno));
 	free(buf);
@@ -1186,6 +1220,7 @@ static int criu_notify(struct shim *s, crpc_record *rec, const CriuResp *r)
 		/* CRIU aborts; the client never sees this notification */
 		note(s, LOG_NOTICE, "hook failed at %s: %s; answering CRIU with failure", n.name,
 		     lerr && lerr->message ? lerr->message : "failed");
+		trace_event(s, "hook-failed", n.name, lerr && lerr->message ? lerr->message : "failed");
 		if (!s->abort_reason) {
 			s->abort_reason = lerr;
 			snprintf(s->abort_cb, sizeof(s->abort_cb), "%s", n.name);
@@ -1235,6 +1270,7 @@ static void criu_reply(struct shim *s, crpc_record *rec, CriuResp *r)
 		buf = malloc(len ? len : 1);
 		if (buf) {
 			criu_resp__pack(r, buf);
+			trace_event(s, "reply-rewritten", s->abort_cb, msg);
 		} else {
 			buf = rec->buf;
 			len = rec->len;

@@ -20,7 +20,7 @@
 struct crpc_trace {
 	int fd;
 	unsigned long seq;
-	struct timespec prev;   /* monotonic time of the previous line */
+	struct timespec prev;   /* monotonic time of the previous message (or the header) */
 	int write_errno;        /* first write error, 0 if none */
 };
 
@@ -357,6 +357,29 @@ CRPC_API void crpc_trace_message(crpc_direction dir, const uint8_t *msg, size_t 
 	}
 	json_object_set_new(line, "raw", base64_json(msg, len));
 	json_object_set_new(line, "fd", fd >= 0 ? json_integer(fd) : json_null());
+	write_line(t, line);
+}
+
+CRPC_API void crpc_trace_event(crpc_trace *t, const char *event, const char *callback,
+			       const char *text)
+{
+	struct timespec now;
+	json_t *line;
+
+	if (!t || !event)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	line = json_object();
+	if (!line)
+		return;
+	json_object_set_new(line, "type", json_string("event"));
+	json_object_set_new(line, "mono", json_real(ts_seconds(&now)));
+	json_object_set_new(line, "wall", wall_json());
+	json_object_set_new(line, "since_prev_us", json_integer((json_int_t)ts_diff_us(&now, &t->prev)));
+	/* t->prev stays: messages keep counting from the previous message */
+	json_object_set_new(line, "event", string_json(event));
+	json_object_set_new(line, "callback", callback ? string_json(callback) : json_null());
+	json_object_set_new(line, "text", text ? string_json(text) : json_null());
 	write_line(t, line);
 }
 

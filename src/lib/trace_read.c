@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * trace_read.c - read a trace written by crpc/trace.h back: its header,
- * its criu line and its message lines, with every damaged line listed by
+ * its criu line, its message and event lines, with every damaged line listed by
  * number instead of failing the whole file. Used by `crpc trace show` and
  * by the replay.
  */
@@ -25,6 +25,8 @@ struct crpc_trace_file {
 	char *truncated; /* the recorder's reason for stopping, from a "truncated" line */
 	crpc_trace_record *recs;
 	size_t n_recs, cap_recs;
+	crpc_trace_event_record *evs;
+	size_t n_evs, cap_evs;
 	crpc_trace_problem *probs;
 	size_t n_probs, cap_probs;
 	bool nomem;
@@ -231,6 +233,58 @@ static void add_message(crpc_trace_file *t, unsigned long lineno, const char *te
 	t->n_recs++;
 }
 
+/* An event line: kept when it has a string "event" and a number "mono". */
+static void add_event(crpc_trace_file *t, unsigned long lineno, const char *text, json_t *j)
+{
+	const char *ev = json_string_value(json_object_get(j, "event"));
+	json_t *cb = json_object_get(j, "callback");
+	json_t *tx = json_object_get(j, "text");
+	crpc_trace_event_record *e;
+
+	if (!ev) {
+		problem(t, lineno, "event without a string \"event\"");
+		return;
+	}
+	if (!json_is_number(json_object_get(j, "mono"))) {
+		problem(t, lineno, "event without a number \"mono\"");
+		return;
+	}
+	if ((cb && !json_is_null(cb) && !json_is_string(cb)) ||
+	    (tx && !json_is_null(tx) && !json_is_string(tx))) {
+		problem(t, lineno, "event whose \"callback\" or \"text\" is neither null nor a string");
+		return;
+	}
+	if (t->n_evs == t->cap_evs) {
+		size_t cap = t->cap_evs ? t->cap_evs * 2 : 8;
+		crpc_trace_event_record *p = realloc(t->evs, cap * sizeof(*p));
+
+		if (!p) {
+			t->nomem = true;
+			return;
+		}
+		t->evs = p;
+		t->cap_evs = cap;
+	}
+	e = &t->evs[t->n_evs];
+	memset(e, 0, sizeof(*e));
+	e->line = lineno;
+	e->mono = json_number_value(json_object_get(j, "mono"));
+	e->event = strdup(ev);
+	e->callback = json_is_string(cb) ? strdup(json_string_value(cb)) : NULL;
+	e->text = json_is_string(tx) ? strdup(json_string_value(tx)) : NULL;
+	e->json = strdup(text);
+	if (!e->event || (json_is_string(cb) && !e->callback) || (json_is_string(tx) && !e->text) ||
+	    !e->json) {
+		free((void *)e->event);
+		free((void *)e->callback);
+		free((void *)e->text);
+		free((void *)e->json);
+		t->nomem = true;
+		return;
+	}
+	t->n_evs++;
+}
+
 static void take_line(crpc_trace_file *t, unsigned long lineno, const char *text)
 {
 	json_error_t jerr;
@@ -255,6 +309,8 @@ static void take_line(crpc_trace_file *t, unsigned long lineno, const char *text
 			problem(t, lineno, "%s", why);
 		else
 			add_message(t, lineno, text, j);
+	} else if (strcmp(type, "event") == 0) {
+		add_event(t, lineno, text, j);
 	} else if (strcmp(type, "header") == 0) {
 		if (t->header)
 			problem(t, lineno, "second header line");
@@ -377,6 +433,16 @@ CRPC_API const crpc_trace_record *crpc_trace_file_record(const crpc_trace_file *
 	return i < t->n_recs ? &t->recs[i] : NULL;
 }
 
+CRPC_API size_t crpc_trace_file_event_count(const crpc_trace_file *t)
+{
+	return t->n_evs;
+}
+
+CRPC_API const crpc_trace_event_record *crpc_trace_file_event(const crpc_trace_file *t, size_t i)
+{
+	return i < t->n_evs ? &t->evs[i] : NULL;
+}
+
 CRPC_API size_t crpc_trace_file_problem_count(const crpc_trace_file *t)
 {
 	return t->n_probs;
@@ -396,8 +462,15 @@ CRPC_API void crpc_trace_file_free(crpc_trace_file *t)
 		free((void *)t->recs[i].msg_type);
 		free((void *)t->recs[i].json);
 	}
+	for (size_t i = 0; i < t->n_evs; i++) {
+		free((void *)t->evs[i].event);
+		free((void *)t->evs[i].callback);
+		free((void *)t->evs[i].text);
+		free((void *)t->evs[i].json);
+	}
 	for (size_t i = 0; i < t->n_probs; i++)
 		free((void *)t->probs[i].error);
+	free(t->evs);
 	free(t->recs);
 	free(t->probs);
 	free(t->header);

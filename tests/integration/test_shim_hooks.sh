@@ -4,7 +4,9 @@
 # step that aborts at post-dump fails the dump, the target resumes and the
 # client's error carries the step's reason (cr_errmsg); a client that asked
 # for notifications (crpc -v) sees them, except the one the hook refused;
-# query-ext-files entries printed by a shim hook reach CRIU.
+# query-ext-files entries printed by a shim hook reach CRIU. The traces
+# (the shim's, and crpc's own --trace) record the hook's failure and the
+# rewritten reply as event lines that crpc trace show marks with '!!'.
 # shellcheck disable=SC2016 # quoted code for wait_for and the hooks' shell
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/helpers/shim_lib.sh"
@@ -55,6 +57,38 @@ assert_running "$pid" h
 t=$(ls -t "$TRACES"/*-dump.trace | head -n1)
 grep -q '"dir":"from_criu".*"script":"post-dump"' "$t" || fail "no post-dump notification in $t"
 grep -q '"dir":"to_criu".*"notify_success":false' "$t" || fail "no refused answer in $t"
+# ... and why: the hook's failure and the rewritten reply are event lines of the trace
+expect_exit 0 "$CRPC_BIN" trace show --json "$t"
+echo "$OUT" >"$TMP/show.json"
+jcheck "$TMP/show.json" \
+	'any(e["event"] == "hook-failed" and e["callback"] == "post-dump" and "quiesce refused by policy" in e["text"] for e in d["events"])' \
+	'any(e["event"] == "reply-rewritten" and e["text"].startswith("crpc hook at post-dump failed") and "quiesce refused by policy" in e["text"] for e in d["events"])' \
+	'all(isinstance(e["line"], int) and e["type"] == "event" for e in d["events"])' \
+	'd["problems"] == []' ||
+	fail "the shim's trace lacks the hook-failed / reply-rewritten events"
+# in file order: the refused notification, the hook's failure, the refusal sent to CRIU
+/usr/bin/python3 - "$TMP/show.json" <<'PY' || fail "the hook-failed event is not between the notification and the refusal"
+import json, sys
+d = json.load(open(sys.argv[1]))
+ev = [e["line"] for e in d["events"] if e["event"] == "hook-failed"][0]
+note = [m["line"] for m in d["messages"] if m["dir"] == "from_criu" and m.get("fields", {}).get("notify", {}).get("script") == "post-dump"][0]
+ack = [m["line"] for m in d["messages"] if m["dir"] == "to_criu" and m.get("fields", {}).get("notify_success") is False][0]
+sys.exit(0 if note < ev < ack else "order: notify %d event %d ack %d" % (note, ev, ack))
+PY
+expect_exit 0 "$CRPC_BIN" trace show "$t"
+note "trace show:"$'\n'"$OUT"
+grep -q '^!! .* ms  \*\* hook failed at post-dump: .*quiesce refused by policy' <<<"$OUT" ||
+	fail "trace show does not mark the hook failure: $OUT"
+grep -q '^!! .* ms  \*\* reply rewritten for the client: crpc hook at post-dump failed' <<<"$OUT" ||
+	fail "trace show does not show the rewritten reply: $OUT"
+
+# the same refusal with crpc talking to CRIU itself: its --trace records the hook failure too
+expect_exit 1 "$CRPC_BIN" dump --no-config --hook post-dump='echo refused without the shim; exit 1' \
+	--trace "$TMP/cli.trace" "$pid" "$TMP/abort-cli"
+assert_contains "$ERR" "refused without the shim" "client's error"
+grep -q '"type":"event".*"event":"hook-failed".*"callback":"post-dump".*refused without the shim' "$TMP/cli.trace" ||
+	fail "no hook-failed event in crpc's own trace: $(grep -c . "$TMP/cli.trace") lines"
+assert_running "$pid" h
 
 # --- query-ext-files: a shim hook's lines become CRIU's externals -------------------------
 /usr/bin/python3 -c '

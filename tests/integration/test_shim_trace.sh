@@ -1,7 +1,8 @@
 #!/bin/bash
 # The shim's traces stay bounded: at most trace_max_files files (the oldest
 # go first), at most trace_max_total bytes, and one file stops at
-# trace_max_file_size with a last {"type":"truncated"} line. A trace
+# trace_max_file_size with a last {"type":"truncated"} line. A failure
+# reply the shim writes itself is recorded as a "shim-reply" event. A trace
 # directory that cannot be written costs the trace only; trace: false
 # writes none. Verbose lines go where $CRPC_SHIM_VERBOSE says, never to
 # stdout.
@@ -53,6 +54,16 @@ tail -n1 "$t" >"$TMP/last.json"
 jcheck "$TMP/last.json" 'd["type"] == "truncated"' 'd["limit_bytes"] == 4096' ||
 	fail "the last line of $t is not the truncated line"
 grep -q '"msg_type":"DUMP"' "$t" || fail "the DUMP request is missing before the cut"
+
+# --- a failure reply the shim writes itself is an event of the trace ---------------------------
+shim_config
+shim_client garbage
+t=$(ls -t "$TRACES"/*-empty.trace | head -n1)
+grep -q '"type":"event".*"event":"shim-reply","callback":null,"text":"EMPTY: crpc shim: the client sent a 4-byte message that is not a valid criu_req' "$t" ||
+	fail "no shim-reply event in $t: $(cat "$t")"
+expect_exit 0 "$CRPC_BIN" trace show "$t"
+grep -q '^!! .* ms  \*\* shim reply to the client: EMPTY: crpc shim: the client sent' <<<"$OUT" ||
+	fail "trace show does not mark the shim's own reply: $OUT"
 
 # --- a trace directory that cannot be written ----------------------------------------------
 shim_config

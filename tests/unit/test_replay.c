@@ -466,14 +466,20 @@ static crpc_trace_file *write_trace(int upto)
 	crpc_trace_set_criu(t, "/usr/sbin/criu", "4.2");
 	if (upto > 2)
 		crpc_trace_message(CRPC_TO_CRIU, m_dreq, n_dreq, -1, t);
-	if (upto > 3)
+	if (upto > 3) {
 		crpc_trace_message(CRPC_FROM_CRIU, m_notify, n_notify, 9, t);
+		/* events between the messages play no part in the replay */
+		crpc_trace_event(t, "hook-failed", "orphan-pts-master", "noted only");
+	}
 	if (upto > 4)
 		crpc_trace_message(CRPC_TO_CRIU, m_ack, n_ack, -1, t);
-	if (upto > 5)
+	if (upto > 5) {
 		crpc_trace_message(CRPC_FROM_CRIU, m_dresp, n_dresp, -1, t);
+		crpc_trace_event(t, "reply-rewritten", NULL, "noted only");
+	}
 	crpc_trace_close(t);
 	assert_int_equal(crpc_trace_file_read(&f, trace_path, &err), 0);
+	assert_int_equal(crpc_trace_file_event_count(f), upto > 5 ? 2 : upto > 3 ? 1 : 0);
 	assert_int_equal(crpc_replay_check(f, &err), 0);
 	return f;
 }
@@ -614,6 +620,8 @@ static void test_serve_matched(void **state)
 	send_msg(pe.sk, m_ack, n_ack);
 	assert_int_equal(expect_msg(pe.sk, m_dresp, n_dresp), -1);
 	assert_int_equal(end_peer(&pe, &rep), CRPC_REPLAY_MATCHED);
+	/* the trace also holds two events: only the six messages count */
+	assert_int_equal(crpc_trace_file_event_count(f), 2);
 	assert_int_equal(rep.total, 6);
 	assert_int_equal(rep.matched, 6);
 	assert_int_equal(rep.at, 0);

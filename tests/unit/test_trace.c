@@ -298,6 +298,133 @@ static void test_trace_open_fails(void **state)
 	crpc_trace_close(NULL);
 }
 
+/* Events between messages: written, read back in file order, ignored by the replay checks. */
+static void test_trace_events(void **state)
+{
+	crpc_trace *t = NULL;
+	crpc_trace_file *f = NULL;
+	crpc_error *err = NULL;
+	crpc_trace_header h = { .operation = "dump" };
+	CriuResp nr = CRIU_RESP__INIT;
+	CriuNotify no = CRIU_NOTIFY__INIT;
+	CriuReq ack = CRIU_REQ__INIT;
+	const crpc_trace_event_record *e;
+	json_t *lines, *l;
+	uint8_t *b1, *b2;
+	size_t n1, n2;
+
+	(void)state;
+	nr.type = CRIU_REQ_TYPE__NOTIFY;
+	nr.success = true;
+	nr.notify = &no;
+	no.script = "pre-dump";
+	b1 = pack(&nr.base, &n1);
+	ack.type = CRIU_REQ_TYPE__NOTIFY;
+	ack.has_notify_success = true;
+	ack.notify_success = false;
+	b2 = pack(&ack.base, &n2);
+
+	assert_int_equal(crpc_trace_open(&t, trace_path, &h, &err), 0);
+	crpc_trace_message(CRPC_FROM_CRIU, b1, n1, -1, t);
+	crpc_trace_event(t, "hook-failed", "pre-dump", "step 'policy' failed: refused");
+	crpc_trace_message(CRPC_TO_CRIU, b2, n2, -1, t);
+	crpc_trace_event(t, "reply-rewritten", "pre-dump", "crpc hook at pre-dump failed: refused");
+	crpc_trace_event(t, "shim-reply", NULL, NULL);
+	crpc_trace_event(t, NULL, "x", "y"); /* no name: nothing */
+	crpc_trace_event(NULL, "hook-failed", NULL, NULL);
+	/* events are no messages */
+	assert_int_equal(crpc_trace_count(t), 2);
+	assert_int_equal(crpc_trace_write_errno(t), 0);
+	crpc_trace_close(t);
+
+	lines = read_lines();
+	assert_int_equal(json_array_size(lines), 6);
+	l = json_array_get(lines, 2);
+	assert_string_equal(json_string_value(json_object_get(l, "type")), "event");
+	assert_string_equal(json_string_value(json_object_get(l, "event")), "hook-failed");
+	assert_string_equal(json_string_value(json_object_get(l, "callback")), "pre-dump");
+	assert_string_equal(json_string_value(json_object_get(l, "text")), "step 'policy' failed: refused");
+	assert_true(json_is_real(json_object_get(l, "mono")));
+	assert_true(json_is_string(json_object_get(l, "wall")));
+	assert_true(json_is_integer(json_object_get(l, "since_prev_us")));
+	assert_true(json_integer_value(json_object_get(l, "since_prev_us")) >= 0);
+	assert_null(json_object_get(l, "seq"));
+	/* the message after an event still has the next seq */
+	l = json_array_get(lines, 3);
+	assert_string_equal(json_string_value(json_object_get(l, "type")), "message");
+	assert_int_equal(json_integer_value(json_object_get(l, "seq")), 2);
+	l = json_array_get(lines, 5);
+	assert_string_equal(json_string_value(json_object_get(l, "event")), "shim-reply");
+	assert_true(json_is_null(json_object_get(l, "callback")));
+	assert_true(json_is_null(json_object_get(l, "text")));
+	json_decref(lines);
+
+	/* read back: two messages, three events in file order, nothing damaged */
+	assert_int_equal(crpc_trace_file_read(&f, trace_path, &err), 0);
+	assert_int_equal(crpc_trace_file_count(f), 2);
+	assert_int_equal(crpc_trace_file_problem_count(f), 0);
+	assert_int_equal(crpc_trace_file_event_count(f), 3);
+	e = crpc_trace_file_event(f, 0);
+	assert_int_equal(e->line, 3);
+	assert_string_equal(e->event, "hook-failed");
+	assert_string_equal(e->callback, "pre-dump");
+	assert_string_equal(e->text, "step 'policy' failed: refused");
+	assert_true(e->mono > 0);
+	assert_true(e->mono >= crpc_trace_file_record(f, 0)->mono);
+	assert_true(e->mono <= crpc_trace_file_record(f, 1)->mono);
+	assert_non_null(strstr(e->json, "\"type\":\"event\""));
+	e = crpc_trace_file_event(f, 1);
+	assert_int_equal(e->line, 5);
+	assert_string_equal(e->event, "reply-rewritten");
+	assert_string_equal(e->text, "crpc hook at pre-dump failed: refused");
+	e = crpc_trace_file_event(f, 2);
+	assert_int_equal(e->line, 6);
+	assert_string_equal(e->event, "shim-reply");
+	assert_null(e->callback);
+	assert_null(e->text);
+	assert_null(crpc_trace_file_event(f, 3));
+	assert_int_equal(crpc_trace_file_record(f, 1)->line, 4);
+	assert_int_equal(crpc_trace_file_record(f, 1)->seq, 2);
+	/* the events do not get in the way of a replay */
+	assert_int_equal(crpc_replay_check(f, &err), 0);
+	crpc_trace_file_free(f);
+	free(b1);
+	free(b2);
+}
+
+/* Damaged event lines are problems with their line number; the rest is kept. */
+static void test_trace_events_damaged(void **state)
+{
+	static const char text[] =
+		"{\"type\":\"header\",\"format\":1}\n"
+		"{\"type\":\"event\",\"mono\":1.5,\"callback\":\"pre-dump\",\"text\":\"x\"}\n"
+		"{\"type\":\"event\",\"event\":\"hook-failed\",\"mono\":\"soon\"}\n"
+		"{\"type\":\"event\",\"event\":\"hook-failed\",\"mono\":2,\"text\":7}\n"
+		"{\"type\":\"event\",\"event\":\"hook-failed\",\"mono\":2.5,\"callback\":null}\n";
+	crpc_trace_file *f = NULL;
+	crpc_error *err = NULL;
+	FILE *fp = fopen(trace_path, "w");
+
+	(void)state;
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(crpc_trace_file_read(&f, trace_path, &err), 0);
+	assert_int_equal(crpc_trace_file_problem_count(f), 3);
+	assert_int_equal(crpc_trace_file_problem(f, 0)->line, 2);
+	assert_string_equal(crpc_trace_file_problem(f, 0)->error, "event without a string \"event\"");
+	assert_int_equal(crpc_trace_file_problem(f, 1)->line, 3);
+	assert_string_equal(crpc_trace_file_problem(f, 1)->error, "event without a number \"mono\"");
+	assert_int_equal(crpc_trace_file_problem(f, 2)->line, 4);
+	assert_non_null(strstr(crpc_trace_file_problem(f, 2)->error, "\"text\""));
+	assert_int_equal(crpc_trace_file_event_count(f), 1);
+	assert_int_equal(crpc_trace_file_event(f, 0)->line, 5);
+	assert_true(crpc_trace_file_event(f, 0)->mono == 2.5);
+	assert_null(crpc_trace_file_event(f, 0)->callback);
+	assert_null(crpc_trace_file_event(f, 0)->text);
+	crpc_trace_file_free(f);
+}
+
 /* Summarize a packed message, return the line. */
 static const char *summary(crpc_direction dir, const ProtobufCMessage *m, int fd)
 {
@@ -374,6 +501,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_trace_messages),
 		cmocka_unit_test(test_trace_open_fails),
+		cmocka_unit_test(test_trace_events),
+		cmocka_unit_test(test_trace_events_damaged),
 		cmocka_unit_test(test_message_summary),
 	};
 
