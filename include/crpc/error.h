@@ -39,7 +39,7 @@ typedef enum crpc_cause {
 	CRPC_CAUSE_KERNEL,         /**< a kernel feature CRIU needs is missing */
 	CRPC_CAUSE_NO_PROCESS,     /**< the target process does not exist */
 	CRPC_CAUSE_CRIU_DIED,      /**< CRIU exited or was killed mid-request */
-	CRPC_CAUSE_SESSION_OUTSIDE, /**< a session leader outside the PID namespace */
+	CRPC_CAUSE_SESSION_ZERO, /**< a task in session 0 (its leader not visible) */
 } crpc_cause;
 
 /** A failure, as carried up from where it happened. All strings may be NULL. */

@@ -121,8 +121,8 @@ static int report_blockers(crpc_cli *cli, const crpc_cli_auto *a, pid_t pid, con
 			e->cause = CRPC_CAUSE_KERNEL;
 		else if (strcmp(v->blockers[0].name, "zombie-root") == 0)
 			e->cause = CRPC_CAUSE_NO_PROCESS;
-		else if (strcmp(v->blockers[0].name, "session-outside-pidns") == 0)
-			e->cause = CRPC_CAUSE_SESSION_OUTSIDE;
+		else if (strcmp(v->blockers[0].name, "session-zero") == 0)
+			e->cause = CRPC_CAUSE_SESSION_ZERO;
 		crpc_error_set_hint(e,
 				    "nothing was changed and CRIU was not started; 'crpc inspect %d' shows the "
 				    "tree, and --no-auto skips this check",

@@ -254,8 +254,8 @@ const char *crpc_cli_cause_name(crpc_cause c)
 		return "no-process";
 	case CRPC_CAUSE_CRIU_DIED:
 		return "criu-died";
-	case CRPC_CAUSE_SESSION_OUTSIDE:
-		return "session-outside-pidns";
+	case CRPC_CAUSE_SESSION_ZERO:
+		return "session-zero";
 	}
 	return "unknown";
 }

@@ -821,10 +821,11 @@ static const struct cause_rule cause_rules[] = {
 	{ .pattern = "half of stream unix", .where = IN_CRIU, .cause = EXT_UNIX },
 
 	/*
-	 * A session whose leader lives in a parent PID namespace: /proc shows
-	 * its id as 0 and CRIU refuses it whatever the options (shell_job too).
+	 * A task in session 0 (no leader visible: an init that never called
+	 * setsid started it, or the leader lives in a parent PID namespace):
+	 * CRIU refuses it whatever the options (shell_job too).
 	 */
-	{ .pattern = "is outside of its pid namespace", .where = IN_CRIU, .cause = CRPC_CAUSE_SESSION_OUTSIDE },
+	{ .pattern = "is outside of its pid namespace", .where = IN_CRIU, .cause = CRPC_CAUSE_SESSION_ZERO },
 
 	/* terminals and sessions from outside the tree */
 	{ .pattern = "shell-job", .where = IN_CRIU, .cause = SHELL_JOB },
@@ -928,10 +929,11 @@ static const char *const cause_hints[] = {
 			      "works on this kernel",
 	[CRPC_CAUSE_NO_PROCESS] = "the process does not exist (any more); check the PID",
 	[CRPC_CAUSE_CRIU_DIED] = "CRIU ended before it answered; its log may tell why",
-	[CRPC_CAUSE_SESSION_OUTSIDE] =
-		"the process belongs to a session whose leader is outside this PID namespace "
-		"(session id 0 in /proc); no option makes CRIU take it: start the process with "
-		"setsid, or run crpc in the PID namespace of its session leader",
+	[CRPC_CAUSE_SESSION_ZERO] =
+		"the process is in session 0 (/proc shows no session leader: it was started by an "
+		"init or service manager that never called setsid, or its leader lives in a parent "
+		"PID namespace); no option makes CRIU take it, --shell-job neither: start it with "
+		"setsid",
 };
 
 static const char *cause_hint(crpc_cause c)

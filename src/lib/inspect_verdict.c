@@ -400,9 +400,11 @@ static void check_ttys(vbuild *vb, const crpc_inspect_result *r)
 	char w[96];
 
 	/*
-	 * Session id 0: the session's leader lives in a parent PID namespace,
-	 * invisible from here (and from the CRIU crpc starts). CRIU refuses
-	 * such a task whatever the options, zombies included.
+	 * Session 0: no session leader to be seen from here (or from the CRIU
+	 * crpc starts). Tasks of an init or service manager that never called
+	 * setsid are in it, and so is a session whose leader lives in a parent
+	 * PID namespace. CRIU refuses such a task whatever the options, zombies
+	 * included.
 	 */
 	size_t outside = 0;
 	const crpc_proc_info *first = NULL;
@@ -418,10 +420,10 @@ static void check_ttys(vbuild *vb, const crpc_inspect_result *r)
 
 		if (outside > 1)
 			snprintf(more, sizeof(more), " (and %zu more of the tree)", outside - 1);
-		BLOCK(vb, "session-outside-pidns", first->pid, -1,
-		      "%s%s belongs to a session whose leader is outside this PID namespace (session id 0): "
-		      "CRIU cannot checkpoint it with any option; start it with setsid, or run crpc in the "
-		      "PID namespace of its session leader",
+		BLOCK(vb, "session-zero", first->pid, -1,
+		      "%s%s is in session 0, which has no session leader CRIU can see (started by an "
+		      "init that never called setsid, or led from a parent PID namespace): CRIU cannot "
+		      "checkpoint it with any option; start it with setsid",
 		      who(first, w, sizeof(w)), more);
 	} else if (root->sid != root->pid) {
 		char comm[64];

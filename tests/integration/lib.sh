@@ -12,11 +12,11 @@ CRPC_SRC=${CRPC_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 CRPC_BIN=${CRPC_BIN:-$CRPC_SRC/build/crpc}
 TEST_NAME=$(basename "$0" .sh)
 
-# Where the test's session leader lives in a parent PID namespace (CI jobs
-# in containers), /proc shows session 0 and CRIU refuses every workload the
-# test starts from its own shell. The test then leads a session of its own,
-# as it does on a developer's machine; the tests about session 0 make one
-# with unshare.
+# A test run in session 0 (started by an init that never called setsid, as
+# CI runners are, or led from a parent PID namespace) would have CRIU refuse
+# every workload the test starts from its own shell. The test then leads a
+# session of its own, as it does on a developer's machine; the test about
+# session 0 makes one with unshare.
 read -r _stat <"/proc/$$/stat"
 read -r _ _ _ _sid _ <<<"${_stat##*) }"
 if [ "$_sid" = 0 ] && [ -z "${CRPC_TEST_OWN_SESSION:-}" ]; then

@@ -44,7 +44,7 @@ json_assert "$TMP/tcp-user.json" --exit 0 "d['auto'] == []" || fail "user's --tc
 
 # --- a lock and a deleted 3 MiB file, started from a shell: file_locks, ghost_limit, shell_job ---
 # The shell leads a session of the test's own (the test's session may have its
-# leader outside this PID namespace, which no option makes CRIU accept).
+# leader out of sight, session 0, which no option makes CRIU accept).
 FILES_PY='
 import fcntl, os, sys, time
 f = open(sys.argv[1] + ".lock", "w"); fcntl.lockf(f, fcntl.LOCK_EX)
@@ -141,11 +141,11 @@ assert_contains "$OUT" "dump=1" "dump of a task with session id 0"
 assert_contains "$OUT" "sleep still runs" "dump of a task with session id 0"
 json_assert "$TMP/sid0-inspect.json" "d['ok'] is True" "d['dumpable'] is False" \
 	"[p['sid'] for p in d['processes']] == [0]" \
-	"[b['blocker'] for b in d['blockers']] == ['session-outside-pidns']" \
+	"[b['blocker'] for b in d['blockers']] == ['session-zero']" \
 	"'setsid' in d['blockers'][0]['reason']" ||
 	fail "inspect --json of a task with session id 0: wrong document"
-json_assert "$TMP/sid0-dump.json" --exit 1 "[b['blocker'] for b in d['blockers']] == ['session-outside-pidns']" \
-	"d['error']['cause'] == 'session-outside-pidns'" ||
+json_assert "$TMP/sid0-dump.json" --exit 1 "[b['blocker'] for b in d['blockers']] == ['session-zero']" \
+	"d['error']['cause'] == 'session-zero'" ||
 	fail "dump --json of a task with session id 0: wrong document"
 assert_contains "$(cat "$TMP/sid0-dump.err")" "CRIU was not started" "dump of a task with session id 0"
 [ ! -e "$TMP/ck-sid0" ] || fail "the blocked dump left $TMP/ck-sid0"

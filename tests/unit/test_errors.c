@@ -565,7 +565,7 @@ static void test_excerpt_real_logs(void **state)
 		"dump-not-session-leader.log", "restore-pid-in-use.log",
 		"dump-no-process.log",	       "pre-dump-no-soft-dirty.log",
 		"dump-criu41-sockopt.log",     "restore-ext-unix.log",
-		"dump-session-outside-pidns.log",
+		"dump-session-zero.log",
 	};
 	size_t i;
 	char *x;
@@ -769,10 +769,10 @@ static void test_classify_real_logs(void **state)
 	crpc_error_free(e);
 
 	/* not a shell job: no option helps, the hint says what does */
-	e = error_for_log("dump-session-outside-pidns.log", "dump", 0);
-	assert_int_equal(e->cause, CRPC_CAUSE_SESSION_OUTSIDE);
+	e = error_for_log("dump-session-zero.log", "dump", 0);
+	assert_int_equal(e->cause, CRPC_CAUSE_SESSION_ZERO);
 	assert_contains(e->hint, "setsid");
-	assert_null(strstr(e->hint, "--shell-job"));
+	assert_null(strstr(e->hint, "add --shell-job"));
 	crpc_error_free(e);
 
 	e = error_for_log("restore-pid-in-use.log", "restore", EEXIST);

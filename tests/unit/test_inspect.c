@@ -456,7 +456,7 @@ static void test_verdict_blockers(void **state)
 	crpc_inspect_free(r);
 }
 
-/* session id 0: the leader is in a parent PID namespace; no option helps */
+/* session 0: no leader to be seen (an init without setsid, a parent PID namespace); no option helps */
 static void test_verdict_session_outside(void **state)
 {
 	crpc_inspect_result *r = fake_result(3);
@@ -468,7 +468,7 @@ static void test_verdict_session_outside(void **state)
 	r->procs[2].sid = 0;
 	assert_int_equal(crpc_inspect_verdict(r, &v, NULL), 0);
 	assert_int_equal(v.n_blockers, 1);
-	b = find_item(v.blockers, v.n_blockers, "session-outside-pidns");
+	b = find_item(v.blockers, v.n_blockers, "session-zero");
 	assert_non_null(b);
 	assert_int_equal(b->pid, 1001);
 	assert_non_null(strstr(b->reason, "PID 1001 (p1)"));
@@ -480,7 +480,7 @@ static void test_verdict_session_outside(void **state)
 	r->procs[1].sid = r->procs[2].sid = 1000;
 	r->procs[0].sid = 0;
 	assert_int_equal(crpc_inspect_verdict(r, &v, NULL), 0);
-	assert_non_null(find_item(v.blockers, v.n_blockers, "session-outside-pidns"));
+	assert_non_null(find_item(v.blockers, v.n_blockers, "session-zero"));
 	assert_null(find_item(v.options, v.n_options, "shell_job"));
 	crpc_verdict_release(&v);
 	crpc_inspect_free(r);
