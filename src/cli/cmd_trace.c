@@ -387,6 +387,36 @@ static long long line_of(json_t *o)
 	return (long long)json_integer_value(json_object_get(o, "line"));
 }
 
+/*
+ * The version CRIU gave in a VERSION reply of the trace ("4.2.1"), for a
+ * criu line that names none (the shim learns it only from the client's
+ * own request). False when the trace has no such reply.
+ */
+static bool version_reply(json_t *msgs, char *buf, size_t bufsz)
+{
+	size_t i;
+	json_t *m;
+
+	json_array_foreach(msgs, i, m) {
+		json_t *v = json_object_get(json_object_get(m, "fields"), "version");
+		json_t *sub = json_object_get(v, "sublevel");
+
+		if (to_criu(m) || strcmp(type_of(m), "VERSION") != 0 || !json_is_object(v) ||
+		    !json_is_integer(json_object_get(v, "major_number")) ||
+		    !json_is_integer(json_object_get(v, "minor_number")))
+			continue;
+		snprintf(buf, bufsz, "%lld.%lld", (long long)json_integer_value(json_object_get(v, "major_number")),
+			 (long long)json_integer_value(json_object_get(v, "minor_number")));
+		if (json_is_integer(sub)) {
+			size_t len = strlen(buf);
+
+			snprintf(buf + len, bufsz - len, ".%lld", (long long)json_integer_value(sub));
+		}
+		return true;
+	}
+	return false;
+}
+
 static void print_human(struct show *sh, struct analysis *a)
 {
 	bool color = isatty(STDOUT_FILENO);
@@ -421,9 +451,14 @@ static void print_human(struct show *sh, struct analysis *a)
 	} else {
 		printf("Trace without a header line\n");
 	}
-	if (sh->criu)
-		printf("CRIU %s at %s\n", mstr(sh->criu, "version") ? mstr(sh->criu, "version") : "?",
-		       mstr(sh->criu, "path") ? mstr(sh->criu, "path") : "?");
+	if (sh->criu) {
+		char ver[96];
+		const char *v = mstr(sh->criu, "version");
+
+		if (!v && version_reply(sh->messages, ver, sizeof(ver)))
+			v = ver;
+		printf("CRIU %s at %s\n", v ? v : "?", mstr(sh->criu, "path") ? mstr(sh->criu, "path") : "?");
+	}
 	printf("\n");
 
 	for (size_t i = 0; i < n; i++) {

@@ -53,6 +53,13 @@
 /* Trace files of the shim: PREFIX TIME-PID-OPERATION SUFFIX. */
 #define TRACE_PREFIX "crpc-shim-"
 #define TRACE_SUFFIX ".trace"
+/*
+ * The CRIU version the last VERSION reply gave, in the trace directory:
+ * "DEV INO MTIME_NS SIZE VERSION" of the binary. Clients such as runc ask
+ * for the version in a session of its own; with this file the traces of
+ * their later sessions still name it.
+ */
+#define VERSION_CACHE ".criu-version"
 
 extern char **environ;
 
@@ -392,11 +399,90 @@ static void trace_warn_once(struct shim *s, const char *what, int e)
 }
 
 /* Open the session's trace at its first request. Failures only cost the trace. */
+/* ---- the CRIU version, remembered between sessions ---- */
+
+/* The identity of the CRIU binary ("DEV INO MTIME_NS SIZE"); false if it cannot be read. */
+static bool criu_identity(const char *path, char *buf, size_t bufsz)
+{
+	struct stat st;
+
+	if (!path || stat(path, &st) < 0)
+		return false;
+	snprintf(buf, bufsz, "%ju %ju %jd%09ld %jd", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
+		 (intmax_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (intmax_t)st.st_size);
+	return true;
+}
+
+/* The version remembered for this binary into ver; false when none (or another binary's). */
+static bool version_cache_read(struct shim *s, char *ver, size_t versz)
+{
+	char id[128], buf[256];
+	size_t idlen;
+	ssize_t n;
+	char *nl;
+	int fd;
+
+	if (s->tr.dirfd < 0 || !criu_identity(s->cfg->criu_path, id, sizeof(id)))
+		return false;
+	fd = openat(s->tr.dirfd, VERSION_CACHE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	nl = strchr(buf, '\n');
+	if (nl)
+		*nl = '\0';
+	idlen = strlen(id);
+	if (strncmp(buf, id, idlen) != 0 || buf[idlen] != ' ' || !buf[idlen + 1])
+		return false;
+	snprintf(ver, versz, "%s", buf + idlen + 1);
+	return true;
+}
+
+/* Remember the version a VERSION reply gave (a temporary file renamed into place). */
+static void version_cache_write(struct shim *s, const CriuVersion *v)
+{
+	crpc_version cv = { 0 };
+	char id[128], ver[96], line[256], tmp[64];
+	ssize_t n;
+	int fd, len;
+	bool ok;
+
+	if (s->tr.dirfd < 0 || !v || !criu_identity(s->cfg->criu_path, id, sizeof(id)))
+		return;
+	cv.major = v->major_number;
+	cv.minor = v->minor_number;
+	cv.sublevel = v->has_sublevel ? v->sublevel : 0;
+	cv.extra = v->has_extra ? v->extra : 0;
+	if (v->gitid)
+		snprintf(cv.gitid, sizeof(cv.gitid), "%s", v->gitid);
+	crpc_version_format(&cv, ver, sizeof(ver));
+	len = snprintf(line, sizeof(line), "%s %s\n", id, ver);
+	if (len < 0 || (size_t)len >= sizeof(line))
+		return;
+	snprintf(tmp, sizeof(tmp), VERSION_CACHE ".%d", (int)getpid());
+	fd = openat(s->tr.dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	do
+		n = write(fd, line, (size_t)len);
+	while (n < 0 && errno == EINTR);
+	ok = n == len;
+	close(fd);
+	if (!ok || renameat(s->tr.dirfd, tmp, s->tr.dirfd, VERSION_CACHE) < 0)
+		unlinkat(s->tr.dirfd, tmp, 0);
+}
+
 static void trace_start(struct shim *s, int first_type)
 {
 	const crpc_shim_config *c = s->cfg;
 	struct shim_trace *tr = &s->tr;
-	char op[32], path[PATH_MAX + 300], target[128], ts[32];
+	char op[32], path[PATH_MAX + 300], target[128], ts[32], ver[96];
 	crpc_trace_header h = { .operation = "shim", .argc = c->argc, .argv = c->argv };
 	crpc_error *e = NULL;
 	struct timespec now;
@@ -444,7 +530,7 @@ static void trace_start(struct shim *s, int first_type)
 		unlinkat(tr->dirfd, tr->name, 0);
 		return;
 	}
-	crpc_trace_set_criu(tr->t, c->criu_path, NULL);
+	crpc_trace_set_criu(tr->t, c->criu_path, version_cache_read(s, ver, sizeof(ver)) ? ver : NULL);
 	vlog(s, "trace: %s", path);
 }
 
@@ -1317,6 +1403,8 @@ static int from_criu(struct shim *s, crpc_error **err)
 		crpc_record_release(&rec);
 		return 0;
 	}
+	if (r->type == CRIU_REQ_TYPE__VERSION && r->success && r->version)
+		version_cache_write(s, r->version);
 	if (r->type == CRIU_REQ_TYPE__NOTIFY) {
 		if (criu_notify(s, &rec, r) < 0)
 			vlog(s, "could not pass the %s notification on", r->notify && r->notify->script

@@ -147,6 +147,12 @@ done
 for s in "<- NOTIFY   pre-restore" "post-restore" "<- RESTORE  success" "Phases:" "Total:"; do
 	assert_contains "$restore_show" "$s" "trace show of the restore"
 done
+# runc asks for CRIU's version in a session of its own: the shim remembers it
+# for the traces of the later sessions
+criu_ver=$("$CRPC_CRIU" --version | sed -n 's/^Version: //p')
+[ -n "$criu_ver" ] || fail "no version from $CRPC_CRIU --version"
+assert_contains "$dump_show" "CRIU $criu_ver at " "trace show of the checkpoint"
+assert_contains "$restore_show" "CRIU $criu_ver at " "trace show of the restore"
 [[ $dump_show != *'!!'* ]] || fail "the checkpoint's trace shows failures: $dump_show"
 [[ $restore_show != *'!!'* ]] || fail "the restore's trace shows failures: $restore_show"
 

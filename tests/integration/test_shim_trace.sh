@@ -30,6 +30,26 @@ ls "$TRACES" >"$TMP/all2"
 [ "$(wc -l <"$TMP/all2")" -eq 3 ] || fail "expected 3 traces after one more session"
 grep -qx -- "$newest" "$TMP/all2" || fail "the newest trace $newest was removed"
 grep -qx -- "$(head -n1 "$TMP/all")" "$TMP/all2" && fail "the oldest trace was kept"
+
+# --- the CRIU version: from the session's own VERSION reply, then remembered ---------------------
+criu_ver=$("$CRPC_CRIU" --version | sed -n 's/^Version: //p')
+rm -f "$TRACES/.criu-version"
+session
+t=$(ls -t "$TRACES"/*-version.trace | head -n1)
+sed -n 2p "$t" | grep -q '"type":"criu".*"version":null' || fail "a first session's trace names a CRIU version: $(sed -n 2p "$t")"
+expect_exit 0 "$CRPC_BIN" trace show "$t"
+assert_contains "$OUT" "CRIU $criu_ver at " "trace show of a VERSION session (from the reply)"
+grep -q " $criu_ver\$" "$TRACES/.criu-version" || fail "the shim did not remember CRIU's version"
+session
+t=$(ls -t "$TRACES"/*-version.trace | head -n1)
+sed -n 2p "$t" | grep -q "\"type\":\"criu\".*\"version\":\"$criu_ver\"" ||
+	fail "a later session's trace does not name CRIU $criu_ver: $(sed -n 2p "$t")"
+# another binary at the same path: the remembered version is not used
+sed -i 's/^[0-9]* /1 /' "$TRACES/.criu-version"
+session
+t=$(ls -t "$TRACES"/*-version.trace | head -n1)
+sed -n 2p "$t" | grep -q '"version":null' || fail "a version remembered for another binary was used"
+
 # files the shim did not write are never touched
 echo keep >"$TRACES/notes.txt"
 
