@@ -381,6 +381,25 @@ void crpc_opt_reasons_release(crpc_opt_reasons *l);
 int crpc_inspect_apply(const crpc_verdict *v, const crpc_opts *user, const crpc_opts *config,
 		       crpc_opts *effective, crpc_opt_reasons *reasons, crpc_error **err);
 
+/* ---- one task ---- */
+
+/** What /proc says of one task: for the checks made before a process is touched. */
+typedef struct crpc_task_status {
+	pid_t pid;
+	pid_t tgid;         /**< the process it belongs to (differs from pid for a thread) */
+	pid_t ppid, pgid, sid;
+	char state;         /**< as in /proc/PID/stat: 'R', 'S', 'D', 'T', 't', 'Z', 'X', ... */
+	bool kernel_thread; /**< a kernel thread (PF_KTHREAD), not a user process */
+	char comm[64];
+} crpc_task_status;
+
+/**
+ * Read /proc/PID/stat and /proc/PID/status into *st. -1 with errno
+ * (ENOENT or ESRCH: there is no such task; EINVAL: /proc said something
+ * unreadable).
+ */
+int crpc_task_status_read(pid_t pid, crpc_task_status *st);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "inspect_int.h"
 
 const char crpc_help_dump[] =
 	"Usage: crpc dump [OPTIONS] PID DIR\n"
@@ -111,7 +110,6 @@ static const struct option dump_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-#define PF_KTHREAD_FLAG 0x00200000UL
 #define DUMP_LOG "dump.log"
 
 typedef struct dump_ctx {
@@ -139,51 +137,19 @@ typedef struct dump_ctx {
 
 /* ---- the target process ---- */
 
-/* Parse /proc/PID/stat. -1 with errno (ENOENT: no such process). */
-static int proc_stat(pid_t pid, ins_stat *pi)
-{
-	char path[64], buf[2048];
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (ins_read_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
-		return -1;
-	if (ins_parse_stat(buf, pi) < 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	return 0;
-}
-
-/* Tgid of a task, from /proc/PID/status; 0 if unknown. */
-static pid_t proc_tgid(pid_t pid)
-{
-	char path[64], buf[4096];
-	const char *t;
-	unsigned long v;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (ins_read_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
-		return 0;
-	t = strstr(buf, "\nTgid:");
-	if (!t)
-		return 0;
-	v = strtoul(t + 6, NULL, 10);
-	return (pid_t)v;
-}
-
 /* Whether pid is crpc's parent, grandparent, ... */
 static bool is_ancestor(pid_t pid)
 {
 	pid_t p = getppid();
 
 	for (int i = 0; i < 4096 && p > 1; i++) {
-		ins_stat pi;
+		crpc_task_status st;
 
 		if (p == pid)
 			return true;
-		if (proc_stat(p, &pi) < 0)
+		if (crpc_task_status_read(p, &st) < 0)
 			break;
-		p = pi.ppid;
+		p = st.ppid;
 	}
 	return false;
 }
@@ -205,34 +171,32 @@ static int refuse(crpc_error **err, crpc_cause cause, const char *op, const char
 
 static int check_target(dump_ctx *c, const char *op, crpc_error **err)
 {
-	ins_stat pi;
-	pid_t tgid;
+	crpc_task_status pi;
 
 	if (c->pid == 1)
 		return refuse(err, CRPC_CAUSE_UNKNOWN, op, "refusing to checkpoint PID 1 (init)");
 	if (c->pid == getpid())
 		return refuse(err, CRPC_CAUSE_UNKNOWN, op, "refusing to checkpoint crpc itself (PID %d)",
 			      (int)c->pid);
-	if (proc_stat(c->pid, &pi) < 0) {
+	if (crpc_task_status_read(c->pid, &pi) < 0) {
 		if (errno == ENOENT || errno == ESRCH)
 			return refuse(err, CRPC_CAUSE_NO_PROCESS, op, "no process with PID %d", (int)c->pid);
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot inspect PID %d",
 				      (int)c->pid);
 	}
 	snprintf(c->comm, sizeof(c->comm), "%s", pi.comm);
-	tgid = proc_tgid(c->pid);
-	if (tgid > 0 && tgid != c->pid)
+	if (pi.tgid != c->pid)
 		return crpc_error_set(err, CRPC_EXIT_USAGE, 0, op,
 				      "%d is a thread of process %d (%s), not a process; give the "
 				      "process ID %d",
-				      (int)c->pid, (int)tgid, pi.comm, (int)tgid);
+				      (int)c->pid, (int)pi.tgid, pi.comm, (int)pi.tgid);
 	if (pi.state == 'Z' || pi.state == 'X' || pi.state == 'x')
 		return refuse(err, CRPC_CAUSE_NO_PROCESS, op,
 			      "PID %d (%s) is a zombie: it has exited and waits to be reaped by its "
 			      "parent, there is nothing to checkpoint",
 			      (int)c->pid, pi.comm);
 	/* the flag, not PID 2's children: in a PID namespace PID 2 is a user process */
-	if (pi.flags & PF_KTHREAD_FLAG)
+	if (pi.kernel_thread)
 		return refuse(err, CRPC_CAUSE_UNKNOWN, op,
 			      "PID %d (%s) is a kernel thread; only user processes can be "
 			      "checkpointed",
@@ -676,11 +640,11 @@ static void cleanup_failed(dump_ctx *c)
 static void inspect_target(dump_ctx *c, json_t *extra, char *human, size_t humansz)
 {
 	json_t *t = crpc_cli_jobj();
-	ins_stat pi;
+	crpc_task_status pi;
 	bool resumed = false;
 
 	crpc_cli_jset(t, "pid", json_integer(c->pid));
-	if (proc_stat(c->pid, &pi) < 0 || pi.state == 'Z' || pi.state == 'X') {
+	if (crpc_task_status_read(c->pid, &pi) < 0 || pi.state == 'Z' || pi.state == 'X') {
 		snprintf(human, humansz, "crpc: target PID %d no longer exists\n", (int)c->pid);
 		crpc_cli_jset(t, "running", json_false());
 		crpc_cli_jset(t, "exists", json_boolean(false));
@@ -688,7 +652,7 @@ static void inspect_target(dump_ctx *c, json_t *extra, char *human, size_t human
 		if (pi.state == 'T' && c->state_before != 'T') {
 			if (kill(c->pid, SIGCONT) == 0) {
 				resumed = true;
-				if (proc_stat(c->pid, &pi) < 0)
+				if (crpc_task_status_read(c->pid, &pi) < 0)
 					pi.state = '?';
 			}
 		}

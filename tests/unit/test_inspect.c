@@ -750,6 +750,47 @@ static void test_live_child_and_errors(void **state)
 	crpc_error_free(err);
 }
 
+/* crpc_task_status_read(): crpc itself, a stopped child, a zombie, nobody */
+static void test_task_status(void **state)
+{
+	crpc_task_status st;
+	pid_t kid;
+	int status;
+
+	(void)state;
+	assert_int_equal(crpc_task_status_read(getpid(), &st), 0);
+	assert_int_equal(st.pid, getpid());
+	assert_int_equal(st.tgid, getpid());
+	assert_int_equal(st.ppid, getppid());
+	assert_int_equal(st.sid, getsid(0));
+	assert_int_equal(st.pgid, getpgrp());
+	assert_int_equal(st.state, 'R');
+	assert_false(st.kernel_thread);
+	assert_string_equal(st.comm, "test_inspect");
+
+	kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0) {
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(kill(kid, SIGSTOP), 0);
+	assert_int_equal(waitpid(kid, &status, WUNTRACED), kid);
+	assert_int_equal(crpc_task_status_read(kid, &st), 0);
+	assert_int_equal(st.state, 'T');
+	assert_int_equal(st.ppid, getpid());
+	assert_int_equal(kill(kid, SIGKILL), 0);
+	/* dead but not reaped: a zombie until waited for */
+	while (crpc_task_status_read(kid, &st) == 0 && st.state != 'Z')
+		usleep(1000);
+	assert_int_equal(st.state, 'Z');
+	assert_int_equal(waitpid(kid, &status, 0), kid);
+	assert_int_equal(crpc_task_status_read(kid, &st), -1);
+	assert_true(errno == ENOENT || errno == ESRCH);
+	assert_int_equal(crpc_task_status_read(0, &st), -1);
+	assert_int_equal(errno, ESRCH);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -768,6 +809,7 @@ int main(void)
 		cmocka_unit_test(test_apply_user_wins),
 		cmocka_unit_test(test_live_self),
 		cmocka_unit_test(test_live_child_and_errors),
+		cmocka_unit_test(test_task_status),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
