@@ -98,9 +98,10 @@ int crpc_criu_resolve(const char *explicit_path, char *buf, size_t bufsz, crpc_e
  * is left running. A binary that cannot be executed gives CRPC_EXIT_ENV.
  *
  * The worker is the caller's child and libcrpc reaps exactly its pid (never
- * waitpid(-1)): the caller must not ignore SIGCHLD (SIG_IGN makes the kernel
- * reap children itself, and how CRIU ended could not be told), nor reap
- * children it does not know while a session is open.
+ * waitpid(-1)): the caller must not ignore SIGCHLD (SIG_IGN or SA_NOCLDWAIT
+ * make the kernel reap children itself, and how CRIU ended could not be
+ * told: the open then fails with CRPC_EXIT_USAGE), nor reap children it does
+ * not know while a session is open.
  */
 int crpc_session_open(crpc_session **out, const crpc_session_config *cfg, crpc_error **err);
 

@@ -489,6 +489,16 @@ static int parse_version_reply(crpc_session *s, const CriuResp *r, crpc_error **
 	return 0;
 }
 
+/* Whether the kernel reaps this process's children by itself (SIGCHLD ignored, SA_NOCLDWAIT). */
+static bool children_autoreaped(void)
+{
+	struct sigaction sa;
+
+	if (sigaction(SIGCHLD, NULL, &sa) < 0)
+		return false;
+	return sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT);
+}
+
 CRPC_API int crpc_session_open(crpc_session **out, const crpc_session_config *cfg, crpc_error **err)
 {
 	char path[PATH_MAX];
@@ -498,6 +508,11 @@ CRPC_API int crpc_session_open(crpc_session **out, const crpc_session_config *cf
 	int rc;
 
 	*out = NULL;
+	if (children_autoreaped())
+		return crpc_error_set(err, CRPC_EXIT_USAGE, 0, "start CRIU",
+				      "SIGCHLD is ignored (or SA_NOCLDWAIT set) in this process: the kernel "
+				      "would reap CRIU itself and how it ended could not be told; set "
+				      "SIGCHLD back to SIG_DFL (or a handler without SA_NOCLDWAIT) first");
 	if (crpc_criu_resolve(cfg ? cfg->criu_path : NULL, path, sizeof(path), err) < 0)
 		return -1;
 	s = calloc(1, sizeof(*s));

@@ -107,6 +107,40 @@ static void test_exec_failure(void **state)
 	crpc_error_free(err);
 }
 
+/* children reaped by the kernel: refused before anything starts, then fine again */
+static void test_sigchld_ignored(void **state)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN }, nocldwait = { .sa_handler = SIG_DFL,
+									 .sa_flags = SA_NOCLDWAIT };
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
+	crpc_error *err = NULL;
+	crpc_session *s;
+	int before = count_open_fds();
+
+	(void)state;
+	sigemptyset(&ign.sa_mask);
+	sigemptyset(&nocldwait.sa_mask);
+	sigemptyset(&dfl.sa_mask);
+	assert_int_equal(sigaction(SIGCHLD, &ign, &old), 0);
+	assert_null(open_fake("unknown-notify", &err));
+	assert_non_null(err);
+	assert_int_equal(err->exit_class, CRPC_EXIT_USAGE);
+	assert_non_null(strstr(err->message, "SIGCHLD is ignored"));
+	crpc_error_free(err);
+	err = NULL;
+	assert_int_equal(sigaction(SIGCHLD, &nocldwait, NULL), 0);
+	assert_null(open_fake("unknown-notify", &err));
+	assert_non_null(err);
+	crpc_error_free(err);
+	err = NULL;
+	assert_int_equal(count_open_fds(), before);
+	assert_int_equal(sigaction(SIGCHLD, &dfl, NULL), 0);
+	s = open_fake("unknown-notify", &err);
+	assert_non_null(s);
+	crpc_session_close(s);
+	assert_int_equal(sigaction(SIGCHLD, &old, NULL), 0);
+}
+
 static void test_dies_mid_dump(void **state)
 {
 	crpc_error *err = NULL;
@@ -319,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_garbage_version),
 		cmocka_unit_test(test_dies_at_version),
 		cmocka_unit_test(test_exec_failure),
+		cmocka_unit_test(test_sigchld_ignored),
 		cmocka_unit_test(test_dies_mid_dump),
 		cmocka_unit_test(test_killed_mid_dump),
 		cmocka_unit_test(test_deadline_stops_hung_criu),
