@@ -16,7 +16,6 @@
 #include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 #include "crpc/manifest.h"
 #include "imgfile.h"
 #include "internal.h"
+#include "sha256.h"
 #include "jsonutil.h"
 
 #define MANIFEST_TMP CRPC_MANIFEST_NAME ".tmp"
@@ -57,17 +57,6 @@ static bool utf8_valid(const char *s)
 		return false;
 	json_decref(j);
 	return true;
-}
-
-static void hex_of(const unsigned char *md, unsigned len, char *hex)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (unsigned i = 0; i < len; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 0xf];
-	}
-	hex[2 * len] = '\0';
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -308,14 +297,11 @@ CRPC_API int crpc_manifest_options_from_opts(crpc_manifest_options *l, const crp
 /* ---- hashing ---------------------------------------------------------------- */
 
 /* Hash an open file through buf; size read into *size. -1 with errno. */
-static int hash_fd(int fd, EVP_MD_CTX *ctx, const EVP_MD *md_type, uint8_t *buf, size_t bufsz,
-		   uint64_t *size, char hex[65])
+static int hash_fd(int fd, crpc_sha256 *sh, uint8_t *buf, size_t bufsz, uint64_t *size, char hex[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
 	uint64_t total = 0;
 
-	if (EVP_DigestInit_ex2(ctx, md_type, NULL) != 1) {
+	if (crpc_sha256_reset(sh) < 0) {
 		errno = EIO;
 		return -1;
 	}
@@ -329,17 +315,16 @@ static int hash_fd(int fd, EVP_MD_CTX *ctx, const EVP_MD *md_type, uint8_t *buf,
 			return -1;
 		if (n == 0)
 			break;
-		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1) {
+		if (crpc_sha256_update(sh, buf, (size_t)n) < 0) {
 			errno = EIO;
 			return -1;
 		}
 		total += (uint64_t)n;
 	}
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1) {
+	if (crpc_sha256_final(sh, hex) < 0) {
 		errno = EIO;
 		return -1;
 	}
-	hex_of(md, mdlen, hex);
 	*size = total;
 	return 0;
 }
@@ -368,32 +353,30 @@ static int open_regular(int dirfd, const char *name)
 	return fd;
 }
 
-/* A hashing context with its buffer (SHA-256 fetched once, not per file). */
+/* A hashing context with its buffer (one for all the files). */
 struct hasher {
-	EVP_MD *md;
-	EVP_MD_CTX *ctx;
+	crpc_sha256 *sh;
 	uint8_t *buf;
 };
 
-static int hasher_init(struct hasher *h)
+/* -1 with *err: libcrypto could not be loaded, or no memory. */
+static int hasher_init(struct hasher *h, const char *op, crpc_error **err)
 {
-	h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	h->ctx = EVP_MD_CTX_new();
-	h->buf = malloc(HASH_BUF);
-	if (!h->md || !h->ctx || !h->buf) {
-		EVP_MD_free(h->md);
-		EVP_MD_CTX_free(h->ctx);
-		free(h->buf);
-		memset(h, 0, sizeof(*h));
+	memset(h, 0, sizeof(*h));
+	if (crpc_sha256_new(&h->sh, err) < 0)
 		return -1;
+	h->buf = malloc(HASH_BUF);
+	if (!h->buf) {
+		crpc_sha256_free(h->sh);
+		h->sh = NULL;
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
 	}
 	return 0;
 }
 
 static void hasher_release(struct hasher *h)
 {
-	EVP_MD_free(h->md);
-	EVP_MD_CTX_free(h->ctx);
+	crpc_sha256_free(h->sh);
 	free(h->buf);
 }
 
@@ -406,7 +389,7 @@ static int hash_file(struct hasher *h, int dirfd, const char *name, bool sync, u
 
 	if (fd < 0)
 		return -1;
-	r = hash_fd(fd, h->ctx, h->md, h->buf, HASH_BUF, size, hex);
+	r = hash_fd(fd, h->sh, h->buf, HASH_BUF, size, hex);
 	if (r == 0 && sync && fsync(fd) < 0 && errno != EINVAL && errno != EROFS)
 		r = -1;
 	if (r < 0) {
@@ -426,8 +409,8 @@ CRPC_API int crpc_sha256_file_at(int dirfd, const char *name, bool sync, uint64_
 	struct hasher h;
 	int r;
 
-	if (hasher_init(&h) < 0)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "hashing", "out of memory");
+	if (hasher_init(&h, "hashing", err) < 0)
+		return -1;
 	r = hash_file(&h, dirfd, name, sync, size, hex);
 	if (r < 0)
 		crpc_error_set(err, CRPC_EXIT_FAIL, errno, "hashing", "cannot %s %s",
@@ -808,8 +791,6 @@ static json_t *outside_pipes_json(int dirfd, const crpc_images_info *info)
  */
 static int manifest_self_sha256(json_t *root, char hex[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
 	json_t *copy = json_copy(root); /* shallow: the values are shared */
 	char *text;
 	int rc = -1;
@@ -821,10 +802,8 @@ static int manifest_self_sha256(json_t *root, char hex[65])
 	json_decref(copy);
 	if (!text)
 		return -1;
-	if (EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL) == 1) {
-		hex_of(md, mdlen, hex);
+	if (crpc_sha256_buffer(text, strlen(text), hex, NULL) == 0)
 		rc = 0;
-	}
 	free(text);
 	return rc;
 }
@@ -1040,9 +1019,9 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 	iso_time(now, sizeof(now));
 	if (list_files(dirfd, &names, &n, err) < 0)
 		return -1;
-	if (hasher_init(&h) < 0) {
+	if (hasher_init(&h, op, err) < 0) {
 		free_names(names, n);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
+		return -1;
 	}
 	root = json_object();
 	files = json_array();
@@ -1379,9 +1358,11 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 	struct dirent *de;
 
 	listed = calloc(n ? n : 1, sizeof(*listed));
-	if (!listed || hasher_init(&h) < 0) {
-		free(listed);
+	if (!listed)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
+	if (hasher_init(&h, op, err) < 0) {
+		free(listed);
+		return -1;
 	}
 	json_array_foreach(files, i, f) {
 		json_t *jn = json_object_get(f, "name"), *js = json_object_get(f, "size"),

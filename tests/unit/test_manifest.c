@@ -31,6 +31,7 @@
 #include "inventory.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "pstree.pb-c.h"
+#include "sha256.h"
 
 #define IMG_COMMON_MAGIC 0x54564319u
 #define INVENTORY_MAGIC 0x58313116u
@@ -397,6 +398,29 @@ static void test_sha256(void **state)
 	assert_int_equal(mkdirat(f->dirfd, "sub", 0700), 0);
 	assert_int_equal(crpc_sha256_file_at(f->dirfd, "sub", false, &size, hex, &e), -1);
 	crpc_error_free(e);
+}
+
+/* the digest API over libcrypto loaded on first use: one shot, pieces, reset */
+static void test_sha256_incremental(void **state)
+{
+	static const char msg[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	static const char want[] = "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
+	crpc_sha256 *h = NULL;
+	crpc_error *e = NULL;
+	char hex[65];
+
+	(void)state;
+	assert_int_equal(crpc_sha256_buffer(msg, strlen(msg), hex, &e), 0);
+	assert_string_equal(hex, want);
+	assert_int_equal(crpc_sha256_new(&h, &e), 0);
+	assert_int_equal(crpc_sha256_update(h, "junk", 4), 0);
+	assert_int_equal(crpc_sha256_reset(h), 0);
+	for (size_t i = 0; i < strlen(msg); i += 7)
+		assert_int_equal(crpc_sha256_update(h, msg + i, strlen(msg) - i < 7 ? strlen(msg) - i : 7), 0);
+	assert_int_equal(crpc_sha256_final(h, hex), 0);
+	assert_string_equal(hex, want);
+	crpc_sha256_free(h);
+	crpc_sha256_free(NULL);
 }
 
 static void test_write_read(void **state)
@@ -1203,6 +1227,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sha256, setup, teardown),
+		cmocka_unit_test(test_sha256_incremental),
 		cmocka_unit_test_setup_teardown(test_write_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_ok_and_logs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_checksum, setup, teardown),

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sha256.c - SHA-256 through OpenSSL's libcrypto, opened on first use (see
+ * sha256.h for why it is not linked).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/opensslv.h>
+
+#include "internal.h"
+#include "sha256.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* the soname of the libcrypto whose headers this was built with: libcrypto.so.3 */
+#define LIBCRYPTO_SONAME "libcrypto.so." STR(OPENSSL_VERSION_MAJOR)
+
+/* the functions used, typed by OpenSSL's own prototypes */
+static struct {
+	__typeof__(EVP_MD_fetch) *md_fetch;
+	__typeof__(EVP_MD_free) *md_free;
+	__typeof__(EVP_MD_CTX_new) *ctx_new;
+	__typeof__(EVP_MD_CTX_free) *ctx_free;
+	__typeof__(EVP_DigestInit_ex2) *init;
+	__typeof__(EVP_DigestUpdate) *update;
+	__typeof__(EVP_DigestFinal_ex) *final;
+	EVP_MD *sha256; /* fetched once, kept for the life of the process */
+	char why[256];  /* why loading failed, empty if it did not */
+} lc;
+
+static pthread_once_t lc_once = PTHREAD_ONCE_INIT;
+
+static void *sym(void *dl, const char *name)
+{
+	void *p = dlsym(dl, name);
+
+	if (!p && !lc.why[0])
+		snprintf(lc.why, sizeof(lc.why), "%s has no %s", LIBCRYPTO_SONAME, name);
+	return p;
+}
+
+static void lc_load(void)
+{
+	void *dl = dlopen(LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!dl) {
+		const char *e = dlerror();
+
+		snprintf(lc.why, sizeof(lc.why), "%s", e ? e : "dlopen failed");
+		return;
+	}
+	/* dlsym returns void *: a function pointer is stored through memcpy, as POSIX allows */
+#define LOAD(field, name)                                  \
+	do {                                               \
+		void *p_ = sym(dl, name);                  \
+		memcpy(&lc.field, &p_, sizeof(lc.field));  \
+	} while (0)
+	LOAD(md_fetch, "EVP_MD_fetch");
+	LOAD(md_free, "EVP_MD_free");
+	LOAD(ctx_new, "EVP_MD_CTX_new");
+	LOAD(ctx_free, "EVP_MD_CTX_free");
+	LOAD(init, "EVP_DigestInit_ex2");
+	LOAD(update, "EVP_DigestUpdate");
+	LOAD(final, "EVP_DigestFinal_ex");
+#undef LOAD
+	if (lc.why[0])
+		return; /* the handle stays open: nothing else would use it */
+	lc.sha256 = lc.md_fetch(NULL, "SHA256", NULL);
+	if (!lc.sha256)
+		snprintf(lc.why, sizeof(lc.why), "%s has no SHA-256 digest", LIBCRYPTO_SONAME);
+}
+
+static int lc_ready(crpc_error **err)
+{
+	pthread_once(&lc_once, lc_load);
+	if (!lc.why[0])
+		return 0;
+	return crpc_error_set(err, CRPC_EXIT_ENV, 0, "SHA-256",
+			      "cannot load OpenSSL's libcrypto for SHA-256: %s (is the libssl3 "
+			      "package installed?)",
+			      lc.why);
+}
+
+struct crpc_sha256 {
+	EVP_MD_CTX *ctx;
+};
+
+int crpc_sha256_new(crpc_sha256 **out, crpc_error **err)
+{
+	crpc_sha256 *h;
+
+	*out = NULL;
+	if (lc_ready(err) < 0)
+		return -1;
+	h = calloc(1, sizeof(*h));
+	if (!h || !(h->ctx = lc.ctx_new())) {
+		free(h);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "SHA-256", "out of memory");
+	}
+	if (crpc_sha256_reset(h) < 0) {
+		crpc_sha256_free(h);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EIO, "SHA-256", "libcrypto cannot start a digest");
+	}
+	*out = h;
+	return 0;
+}
+
+int crpc_sha256_reset(crpc_sha256 *h)
+{
+	return lc.init(h->ctx, lc.sha256, NULL) == 1 ? 0 : -1;
+}
+
+int crpc_sha256_update(crpc_sha256 *h, const void *data, size_t len)
+{
+	return lc.update(h->ctx, data, len) == 1 ? 0 : -1;
+}
+
+int crpc_sha256_final(crpc_sha256 *h, char hex[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	if (lc.final(h->ctx, md, &n) != 1 || n != 32)
+		return -1;
+	for (unsigned int i = 0; i < n; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[64] = '\0';
+	return 0;
+}
+
+void crpc_sha256_free(crpc_sha256 *h)
+{
+	if (!h)
+		return;
+	if (h->ctx)
+		lc.ctx_free(h->ctx);
+	free(h);
+}
+
+int crpc_sha256_buffer(const void *data, size_t len, char hex[65], crpc_error **err)
+{
+	crpc_sha256 *h;
+	int rc;
+
+	if (crpc_sha256_new(&h, err) < 0)
+		return -1;
+	rc = crpc_sha256_update(h, data, len) == 0 && crpc_sha256_final(h, hex) == 0 ? 0 : -1;
+	crpc_sha256_free(h);
+	if (rc < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EIO, "SHA-256", "libcrypto failed to hash");
+	return 0;
+}
