@@ -77,6 +77,14 @@ int crpc_record_recv(int sk, size_t max, size_t max_fds, crpc_record *r);
 void crpc_record_release(crpc_record *r);
 
 /*
+ * Send one record of len bytes (0: an empty record, which the peer reads
+ * as EOF) with nfds fds (at most CRPC_RECORD_MAX_FDS) as SCM_RIGHTS. A
+ * record too large for the send buffer grows the buffer once. 0, or -1
+ * with errno.
+ */
+int crpc_record_send(int sk, const uint8_t *buf, size_t len, const int *fds, size_t nfds);
+
+/*
  * Fork and exec path with argv and envp (NULL: this environment), keep_fd
  * inherited across the exec. In the child, child_setup(arg) (if given) runs
  * first and returns -1 with errno to give up. Returns the child's pid, with

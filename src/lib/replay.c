@@ -189,47 +189,6 @@ static int stand_in_fd(void)
 	return fd;
 }
 
-/* Send one record, with fd (if >= 0) as SCM_RIGHTS. -1 with errno. */
-static int send_record(int sk, const uint8_t *buf, size_t len, int fd)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	uint8_t empty = 0;
-	ssize_t n;
-
-	if (!len) {
-		/* a zero-length record reads as EOF: CRIU never sends one, neither do we */
-		iov.iov_base = &empty;
-		iov.iov_len = 0;
-	}
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = sizeof(ctl.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	do
-		n = sendmsg(sk, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -1;
-	if ((size_t)n != iov.iov_len) {
-		errno = EIO;
-		return -1;
-	}
-	return 0;
-}
-
 CRPC_API int crpc_replay_send_failure(int sk, const char *errmsg, crpc_error **err)
 {
 	CriuResp r = CRIU_RESP__INIT;
@@ -245,7 +204,7 @@ CRPC_API int crpc_replay_send_failure(int sk, const char *errmsg, crpc_error **e
 	if (!buf)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "replay", "out of memory");
 	criu_resp__pack(&r, buf);
-	if (send_record(sk, buf, len, -1) < 0)
+	if (crpc_record_send(sk, buf, len, NULL, 0) < 0)
 		rc = crpc_error_set(err, CRPC_EXIT_FAIL, errno, "replay",
 				    "cannot send the failure reply to the client");
 	free(buf);
@@ -384,7 +343,7 @@ static int serve_to_criu(serve *s, const crpc_trace_record *r, unsigned timeout_
 static int serve_from_criu(serve *s, const crpc_trace_record *r)
 {
 	int fd = r->fd >= 0 ? stand_in_fd() : -1;
-	int rc = send_record(s->sk, r->raw, r->raw_len, fd);
+	int rc = crpc_record_send(s->sk, r->raw, r->raw_len, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
 	int e = errno;
 
 	if (fd >= 0)

@@ -232,53 +232,6 @@ static int record_recv(int sk, crpc_record *r)
 	return crpc_record_recv(sk, SHIM_MSG_MAX, SHIM_MAX_FDS, r);
 }
 
-/* Send one record with fds (none: nfds 0). 0, or -1 with errno. */
-static int record_send(int sk, const uint8_t *buf, size_t len, const int *fds, size_t nfds)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * SHIM_MAX_FDS)];
-		struct cmsghdr align;
-	} ctl;
-	struct msghdr mh = { 0 };
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	ssize_t n;
-
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	do
-		n = sendmsg(sk, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && errno == EMSGSIZE && len < SHIM_MSG_MAX) {
-		/* a record must fit the send buffer whole: make room once */
-		int want = (int)(2 * len + 65536);
-
-		if (setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) < 0)
-			setsockopt(sk, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
-		do
-			n = sendmsg(sk, &mh, MSG_NOSIGNAL);
-		while (n < 0 && errno == EINTR);
-	}
-	if (n < 0)
-		return -1;
-	if ((size_t)n != len) {
-		errno = EIO;
-		return -1;
-	}
-	return 0;
-}
-
 /* ---- the trace ----------------------------------------------------------- */
 
 /* mkdir -p with mode 0700 for what is created. */
@@ -674,7 +627,7 @@ static void reply_failure(struct shim *s, int type, const char *msg)
 	vlog(s, "-> client: %s failed: %s", type_name(type), text);
 	snprintf(ev, sizeof(ev), "%s: %s", type_name(type), text);
 	trace_event(s, "shim-reply", NULL, ev);
-	if (!s->client_gone && record_send(s->client, buf, len, NULL, 0) < 0)
+	if (!s->client_gone && crpc_record_send(s->client, buf, len, NULL, 0) < 0)
 		note(s, LOG_WARNING, "cannot send the failure reply to the client: %s", strerror(errno));
 	free(buf);
 }
@@ -702,7 +655,7 @@ static int ack_criu(struct shim *s, bool ok, char **ext, size_t n_ext)
 		return -1;
 	criu_req__pack(&ack, buf);
 	trace_msg(s, CRPC_TO_CRIU, buf, len, -1);
-	rc = record_send(s->criu_sk, buf, len, NULL, 0);
+	rc = crpc_record_send(s->criu_sk, buf, len, NULL, 0);
 	free(buf);
 	return rc;
 }
@@ -1110,7 +1063,7 @@ static int client_ack(struct shim *s, crpc_record *rec, CriuReq *req)
 	}
 	free_ext(s);
 	trace_msg(s, CRPC_TO_CRIU, buf, len, rec->nfds ? rec->fds[0] : -1);
-	rc = record_send(s->criu_sk, buf, len, rec->fds, rec->nfds);
+	rc = crpc_record_send(s->criu_sk, buf, len, rec->fds, rec->nfds);
 	if (buf != rec->buf)
 		free(buf);
 	return rc;
@@ -1235,7 +1188,7 @@ static int from_client(struct shim *s, crpc_error **err)
 	s->outstanding = true;
 	criu_req__free_unpacked(req, NULL);
 	trace_msg(s, CRPC_TO_CRIU, out, outlen, rec.nfds ? rec.fds[0] : -1);
-	if (s->criu_sk >= 0 && record_send(s->criu_sk, out, outlen, rec.fds, rec.nfds) < 0) {
+	if (s->criu_sk >= 0 && crpc_record_send(s->criu_sk, out, outlen, rec.fds, rec.nfds) < 0) {
 		int e = errno;
 
 		vlog(s, "cannot send the request to CRIU: %s", strerror(e));
@@ -1261,7 +1214,7 @@ static void to_client(struct shim *s, const uint8_t *buf, size_t len, const int 
 {
 	if (s->client_gone)
 		return;
-	if (record_send(s->client, buf, len, fds, nfds) < 0) {
+	if (crpc_record_send(s->client, buf, len, fds, nfds) < 0) {
 		int e = errno;
 
 		vlog(s, "cannot forward to the client: %s", strerror(e));
@@ -1646,7 +1599,7 @@ CRPC_API void crpc_shim_refuse(int client_fd, const char *message, unsigned wait
 			buf = malloc(len ? len : 1);
 			if (buf) {
 				criu_resp__pack(&r, buf);
-				record_send(client_fd, buf, len, NULL, 0);
+				crpc_record_send(client_fd, buf, len, NULL, 0);
 				free(buf);
 			}
 		}

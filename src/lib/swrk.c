@@ -48,6 +48,57 @@ void crpc_record_release(crpc_record *r)
 	r->nfds = 0;
 }
 
+int crpc_record_send(int sk, const uint8_t *buf, size_t len, const int *fds, size_t nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * CRPC_RECORD_MAX_FDS)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	uint8_t empty = 0;
+	ssize_t n;
+
+	if (nfds > CRPC_RECORD_MAX_FDS) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!len)
+		iov.iov_base = &empty; /* an empty record: the peer reads it as EOF */
+	if (nfds > 0) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	do
+		n = sendmsg(sk, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EMSGSIZE) {
+		/* a record must fit the send buffer whole: make room once */
+		int want = len > (size_t)(INT_MAX / 2 - 65536) ? INT_MAX : (int)(2 * len + 65536);
+
+		if (setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) < 0)
+			(void)setsockopt(sk, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+		do
+			n = sendmsg(sk, &mh, MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+	}
+	if (n < 0)
+		return -1;
+	if ((size_t)n != len) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
 int crpc_record_recv(int sk, size_t max, size_t max_fds, crpc_record *r)
 {
 	union {
