@@ -1181,6 +1181,16 @@ static int load_manifest(int dirfd, json_t **out, char **text, size_t *len, crpc
 					      CRPC_MANIFEST_NAME);
 		}
 	}
+	/*
+	 * jansson lets some NUL bytes through (one right after a literal such as
+	 * null): refused, since JSON has none and *text would end at the first
+	 * (crpc show parses *text).
+	 */
+	if (memchr(data, '\0', size)) {
+		free(data);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
+				      "%s is not valid JSON (it contains a NUL byte)", CRPC_MANIFEST_NAME);
+	}
 	root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
 		free(data);

@@ -650,7 +650,9 @@ CRPC_API int crpc_version_parse(const char *str, crpc_version *v)
 		return -1;
 	if (str[n] == '.' && sscanf(str + n + 1, "%d", &v->sublevel) != 1)
 		return -1;
-	if (v->major < 0 || v->minor < 0 || v->minor > 99 || v->sublevel < 0 || v->sublevel > 99)
+	/* a major past 9999 would overflow the code (e.g. "1100100.0" from a damaged reply) */
+	if (v->major < 0 || v->major > 9999 || v->minor < 0 || v->minor > 99 || v->sublevel < 0 ||
+	    v->sublevel > 99)
 		return -1;
 	v->code = v->major * 10000 + v->minor * 100 + v->sublevel;
 	return 0;
