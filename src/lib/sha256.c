@@ -81,10 +81,10 @@ static int lc_ready(crpc_error **err)
 	pthread_once(&lc_once, lc_load);
 	if (!lc.why[0])
 		return 0;
-	return crpc_error_set(err, CRPC_EXIT_ENV, 0, "SHA-256",
-			      "cannot load OpenSSL's libcrypto for SHA-256: %s (is the libssl3 "
-			      "package installed?)",
-			      lc.why);
+	crpc_error_set(err, CRPC_EXIT_ENV, 0, "SHA-256",
+		       "cannot load OpenSSL's libcrypto for SHA-256: %s (is the libssl3 package installed?)",
+		       lc.why);
+	return -1;
 }
 
 struct crpc_sha256 {
@@ -101,11 +101,13 @@ int crpc_sha256_new(crpc_sha256 **out, crpc_error **err)
 	h = calloc(1, sizeof(*h));
 	if (!h || !(h->ctx = lc.ctx_new())) {
 		free(h);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "SHA-256", "out of memory");
+		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "SHA-256", "out of memory");
+		return -1;
 	}
 	if (crpc_sha256_reset(h) < 0) {
 		crpc_sha256_free(h);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, EIO, "SHA-256", "libcrypto cannot start a digest");
+		crpc_error_set(err, CRPC_EXIT_FAIL, EIO, "SHA-256", "libcrypto cannot start a digest");
+		return -1;
 	}
 	*out = h;
 	return 0;

@@ -72,6 +72,10 @@ int crpc_record_send(int sk, const uint8_t *buf, size_t len, const int *fds, siz
 		mh.msg_control = ctl.buf;
 		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
 		c = CMSG_FIRSTHDR(&mh);
+		if (!c) { /* cannot be: the buffer holds a header */
+			errno = EINVAL;
+			return -1;
+		}
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
