@@ -165,6 +165,13 @@ void crpc_cli_usage_errorf(crpc_cli *cli, const char *fmt, ...) __attribute__((f
 bool crpc_cli_early_exit(crpc_cli *cli, const char *help, int *rc);
 
 /*
+ * The command's one operand `name` ("DIR", "FILE") left after the options
+ * into *out: 0, or a usage error (missing, one too many, empty) reported
+ * and its exit code returned.
+ */
+int crpc_cli_operand(crpc_cli *cli, int argc, char **argv, const char *name, const char **out);
+
+/*
  * Report a usage error now (stderr, plus JSON on stdout with --json), with
  * the command's usage line when `show_usage` is set. Returns CRPC_EXIT_USAGE.
  */

@@ -764,20 +764,10 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	}
 	if (crpc_cli_early_exit(cli, crpc_help_restore, &rc))
 		goto out;
-	if (argc - optind < 1) {
-		rc = crpc_cli_usage(cli, true, "missing DIR");
+	rc = crpc_cli_operand(cli, argc, argv, "DIR", &c.dir);
+	if (rc)
 		goto out;
-	}
-	if (argc - optind > 1) {
-		rc = crpc_cli_usage(cli, true, "unexpected argument '%s'", argv[optind + 1]);
-		goto out;
-	}
-	c.dir = argv[optind];
 	snprintf(cli->trace_target, sizeof(cli->trace_target), "%s", c.dir);
-	if (!*c.dir) {
-		rc = crpc_cli_usage(cli, true, "DIR must not be empty");
-		goto out;
-	}
 	snprintf(op, sizeof(op), "restore from %s", c.dir);
 
 	/* the configuration: its restore: options under the command line's */

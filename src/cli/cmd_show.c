@@ -407,19 +407,9 @@ int crpc_cmd_show(crpc_cli *cli, int argc, char **argv)
 	}
 	if (crpc_cli_early_exit(cli, crpc_help_show, &rc))
 		goto out;
-	if (argc - optind < 1) {
-		rc = crpc_cli_usage(cli, true, "missing DIR");
+	rc = crpc_cli_operand(cli, argc, argv, "DIR", &c.dir);
+	if (rc)
 		goto out;
-	}
-	if (argc - optind > 1) {
-		rc = crpc_cli_usage(cli, true, "unexpected argument '%s'", argv[optind + 1]);
-		goto out;
-	}
-	c.dir = argv[optind];
-	if (!*c.dir) {
-		rc = crpc_cli_usage(cli, true, "DIR must not be empty");
-		goto out;
-	}
 	op = "showing the checkpoint";
 
 	if (stat(c.dir, &st) < 0) {

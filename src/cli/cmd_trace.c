@@ -531,11 +531,9 @@ static int trace_show(crpc_cli *cli, int argc, char **argv)
 		crpc_cli_usage_errorf(cli, "unhandled option");
 	if (crpc_cli_early_exit(cli, crpc_help_trace, &rc))
 		return rc;
-	if (optind >= argc)
-		return crpc_cli_usage(cli, true, "missing FILE");
-	if (argc - optind > 1)
-		return crpc_cli_usage(cli, true, "unexpected argument '%s'", argv[optind + 1]);
-	sh.path = argv[optind];
+	rc = crpc_cli_operand(cli, argc, argv, "FILE", &sh.path);
+	if (rc)
+		return rc;
 	sh.messages = crpc_cli_jarray();
 	sh.events = crpc_cli_jarray();
 	sh.problems = crpc_cli_jarray();

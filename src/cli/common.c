@@ -353,6 +353,19 @@ int crpc_cli_fail(crpc_cli *cli, const crpc_error *e, json_t *extra, const char 
 	return rc;
 }
 
+int crpc_cli_operand(crpc_cli *cli, int argc, char **argv, const char *name, const char **out)
+{
+	*out = NULL;
+	if (optind >= argc)
+		return crpc_cli_usage(cli, true, "missing %s", name);
+	if (argc - optind > 1)
+		return crpc_cli_usage(cli, true, "unexpected argument '%s'", argv[optind + 1]);
+	if (!*argv[optind])
+		return crpc_cli_usage(cli, true, "%s must not be empty", name);
+	*out = argv[optind];
+	return 0;
+}
+
 int crpc_cli_usage(crpc_cli *cli, bool show_usage, const char *fmt, ...)
 {
 	crpc_error *e = NULL;

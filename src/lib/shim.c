@@ -369,32 +369,22 @@ static bool criu_identity(const char *path, char *buf, size_t bufsz)
 /* The version remembered for this binary into ver; false when none (or another binary's). */
 static bool version_cache_read(struct shim *s, char *ver, size_t versz)
 {
-	char id[128], buf[256];
-	size_t idlen;
-	ssize_t n;
-	char *nl;
-	int fd;
+	char id[128], *line = NULL, *nl;
+	size_t idlen, len;
+	bool ok;
 
-	if (s->tr.dirfd < 0 || !criu_identity(s->cfg->criu_path, id, sizeof(id)))
+	if (s->tr.dirfd < 0 || !criu_identity(s->cfg->criu_path, id, sizeof(id)) ||
+	    crpc_read_file_at(s->tr.dirfd, VERSION_CACHE, 255, &line, &len, NULL) < 0)
 		return false;
-	fd = openat(s->tr.dirfd, VERSION_CACHE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return false;
-	do
-		n = read(fd, buf, sizeof(buf) - 1);
-	while (n < 0 && errno == EINTR);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	nl = strchr(buf, '\n');
+	nl = strchr(line, '\n');
 	if (nl)
 		*nl = '\0';
 	idlen = strlen(id);
-	if (strncmp(buf, id, idlen) != 0 || buf[idlen] != ' ' || !buf[idlen + 1])
-		return false;
-	snprintf(ver, versz, "%s", buf + idlen + 1);
-	return true;
+	ok = strncmp(line, id, idlen) == 0 && line[idlen] == ' ' && line[idlen + 1];
+	if (ok)
+		snprintf(ver, versz, "%s", line + idlen + 1);
+	free(line);
+	return ok;
 }
 
 /* Remember the version a VERSION reply gave (a temporary file renamed into place). */
@@ -1022,6 +1012,24 @@ static int session_fail(struct shim *s, int type, const char *why, crpc_error **
 	return -1;
 }
 
+/*
+ * A record from `who` ("the client", "CRIU") that could not be received
+ * (errno e; rec_len its size after EMSGSIZE): ends the session. -1.
+ */
+static int recv_failed(struct shim *s, const char *who, int e, size_t rec_len, crpc_error **err)
+{
+	char why[512];
+
+	if (e == EMSGSIZE)
+		snprintf(why, sizeof(why),
+			 "crpc shim: %s sent a %zu-byte message, more than the %u bytes the shim accepts; the "
+			 "session was ended",
+			 who, rec_len, SHIM_MSG_MAX);
+	else
+		snprintf(why, sizeof(why), "crpc shim: cannot read %s's message: %s", who, strerror(e));
+	return session_fail(s, s->outstanding ? s->req_type : CRIU_REQ_TYPE__EMPTY, why, err);
+}
+
 /* A NOTIFY answer of the client for a notification it was given. */
 static int client_ack(struct shim *s, crpc_record *rec, CriuReq *req)
 {
@@ -1088,19 +1096,8 @@ static int from_client(struct shim *s, crpc_error **err)
 		vlog(s, "the client closed its socket%s", s->outstanding ? " with a request in flight" : "");
 		return 1;
 	}
-	if (rc < 0) {
-		int e = errno;
-
-		if (e == EMSGSIZE)
-			snprintf(why, sizeof(why),
-				 "crpc shim: the client sent a %zu-byte message, more than the %u bytes the "
-				 "shim accepts; the session was ended",
-				 rec.len, SHIM_MSG_MAX);
-		else
-			snprintf(why, sizeof(why), "crpc shim: cannot read the client's message: %s",
-				 strerror(e));
-		return session_fail(s, s->outstanding ? s->req_type : CRIU_REQ_TYPE__EMPTY, why, err);
-	}
+	if (rc < 0)
+		return recv_failed(s, "the client", errno, rec.len, err);
 	req = criu_req__unpack(NULL, rec.len, rec.buf);
 	if (!req) {
 		if (!s->trace_tried)
@@ -1332,20 +1329,8 @@ static int from_criu(struct shim *s, crpc_error **err)
 	rc = record_recv(s->criu_sk, &rec);
 	if (rc == CRPC_RECV_EOF)
 		return 1;
-	if (rc < 0) {
-		char why[512];
-		int e = errno;
-
-		if (e == EMSGSIZE)
-			snprintf(why, sizeof(why),
-				 "crpc shim: CRIU sent a %zu-byte message, more than the %u bytes the shim "
-				 "accepts; the session was ended",
-				 rec.len, SHIM_MSG_MAX);
-		else
-			snprintf(why, sizeof(why), "crpc shim: cannot read CRIU's message: %s", strerror(e));
-		session_fail(s, s->outstanding ? s->req_type : CRIU_REQ_TYPE__EMPTY, why, err);
-		return -1;
-	}
+	if (rc < 0)
+		return recv_failed(s, "CRIU", errno, rec.len, err);
 	trace_msg(s, CRPC_FROM_CRIU, rec.buf, rec.len, rec.nfds ? rec.fds[0] : -1);
 	r = criu_resp__unpack(NULL, rec.len, rec.buf);
 	if (!r) {
