@@ -15,6 +15,7 @@
 # shellcheck disable=SC2016 # quoted code for wait_for's eval
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/helpers/hooks_lib.sh"
+. "$(dirname "$0")/helpers/container_lib.sh"
 
 PODMAN=$(command -v podman) || fail "podman not found: run scripts/setup (it installs podman)"
 RUNC=$(command -v runc) || fail "runc not found: run scripts/setup (it installs runc)"
@@ -38,35 +39,16 @@ podman_() {
 # when the test failed, before lib.sh's cleanup removes $TMP. Only PIDs
 # found in the container's own cgroups are ended.
 podman_cleanup() {
-	local rc=$? d p m
+	local rc=$? m
 	set +e
 	podman_ rm -f -t 0 "$NAME" >/dev/null 2>&1
-	for d in /sys/fs/cgroup/*/"${CG#/}"; do
-		[ -d "$d" ] || continue
-		find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null |
-			while read -r p; do kill -KILL "$p" 2>/dev/null; done
-		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null ||
-			{ sleep 0.5; find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; }
-		[ -d "$d" ] && echo "warning: cgroup $d left behind" >&2
-	done
+	cgroup_end "$CG"
 	while read -r _ m _; do
 		case $m in "$TMP"/*) umount -l "$m" ;; esac
 	done < <(tac /proc/self/mounts)
 	return "$rc"
 }
 trap 'podman_cleanup; cleanup' EXIT
-
-count() {
-	local v
-	{ read -r v <"$COUNT"; } 2>/dev/null || v=-1
-	echo "${v:--1}"
-}
-
-keeps_counting() {
-	local v
-	v=$(count)
-	wait_for "[ \"\$(count)\" -ge $((v + 3)) ]" "$1"
-}
 
 # status: podman's idea of the container's state (running, exited, ...)
 status() {

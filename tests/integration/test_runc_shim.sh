@@ -14,6 +14,7 @@
 # shellcheck disable=SC2016 # quoted code for wait_for's eval
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/helpers/hooks_lib.sh"
+. "$(dirname "$0")/helpers/container_lib.sh"
 
 RUNC=$(command -v runc) || fail "runc not found: run scripts/setup (it installs runc)"
 [ -x /bin/busybox ] || fail "/bin/busybox not found: run scripts/setup (it installs busybox-static)"
@@ -29,17 +30,10 @@ COUNT=$BUNDLE/rootfs/state/count
 # before lib.sh's cleanup removes $TMP. Only PIDs found in the container's
 # own cgroups are ended.
 runc_cleanup() {
-	local rc=$? d p
+	local rc=$?
 	set +e
 	"$RUNC" --root "$RUNC_ROOT" delete -f "$ID" >/dev/null 2>&1
-	for d in /sys/fs/cgroup/*/"${CG#/}"; do
-		[ -d "$d" ] || continue
-		find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null |
-			while read -r p; do kill -KILL "$p" 2>/dev/null; done
-		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null ||
-			{ sleep 0.5; find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; }
-		[ -d "$d" ] && echo "warning: cgroup $d left behind" >&2
-	done
+	cgroup_end "$CG"
 	return "$rc"
 }
 trap 'runc_cleanup; cleanup' EXIT
@@ -68,20 +62,6 @@ runc_() {
 # state: runc's idea of the container's status (empty when it has none)
 state() {
 	runc_ state "$ID" 2>/dev/null | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null || true
-}
-
-# count: the counter value the container last wrote (-1 before the first)
-count() {
-	local v
-	{ read -r v <"$COUNT"; } 2>/dev/null || v=-1
-	echo "${v:--1}"
-}
-
-# keeps_counting SECONDS: the counter moves by at least 3 within SECONDS.
-keeps_counting() {
-	local v
-	v=$(count)
-	wait_for "[ \"\$(count)\" -ge $((v + 3)) ]" "$1"
 }
 
 "$CRPC_SRC/tests/helpers/make-busybox-bundle" --cgroups-path "$CG" "$BUNDLE" ||
