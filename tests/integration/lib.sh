@@ -199,6 +199,42 @@ counter() {
 	cat "$TMP/$1.count" 2>/dev/null || echo -1
 }
 
+# start_unix_peer_target: a UNIX datagram socket bound in $TMP (the peer,
+# outside the tree) and, in a session of its own, a counter "u" connected to
+# it (the target). Sets UNIX_TARGET (its PID) and UNIX_TARGET_INO (its
+# socket's inode); both processes are tracked.
+start_unix_peer_target() {
+	local f l
+	/usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1] + "/sock")
+while True:
+    time.sleep(1)' "$TMP" </dev/null >/dev/null 2>&1 &
+	track $!
+	wait_for "[ -S '$TMP/sock' ]" 10 || fail "the peer socket did not appear"
+	setsid /usr/bin/python3 -c '
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.connect(sys.argv[1] + "/sock")
+i = 0
+while True:
+    with open(sys.argv[1] + "/u.count.tmp", "w") as f:
+        f.write("%d\n" % i)
+    os.rename(sys.argv[1] + "/u.count.tmp", sys.argv[1] + "/u.count")
+    i += 1
+    time.sleep(0.05)' "$TMP" </dev/null >/dev/null 2>&1 &
+	UNIX_TARGET=$!
+	track "$UNIX_TARGET"
+	wait_for '[ "$(counter u)" -ge 2 ]' 10 || fail "the unix-socket target does not count"
+	UNIX_TARGET_INO=
+	for f in /proc/"$UNIX_TARGET"/fd/*; do
+		l=$(readlink "$f") || continue
+		if [[ $l =~ ^socket:\[([0-9]+)\]$ ]]; then UNIX_TARGET_INO=${BASH_REMATCH[1]}; fi
+	done
+	[ -n "$UNIX_TARGET_INO" ] || fail "no socket inode for the target $UNIX_TARGET"
+}
+
 # expect_exit CODE CMD...: run CMD, capture stdout/stderr into $OUT/$ERR,
 # fail unless it exits with CODE.
 expect_exit() {

@@ -8,37 +8,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/helpers/hooks_lib.sh"
 
-# the peer, outside the tree
-/usr/bin/python3 -c '
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1] + "/sock")
-while True:
-    time.sleep(1)' "$TMP" </dev/null >/dev/null 2>&1 &
-track $!
-wait_for "[ -S '$TMP/sock' ]" 10 || fail "the peer socket did not appear"
-
-# the target: connected to the peer, counting
-setsid /usr/bin/python3 -c '
-import os, socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.connect(sys.argv[1] + "/sock")
-i = 0
-while True:
-    with open(sys.argv[1] + "/u.count.tmp", "w") as f:
-        f.write("%d\n" % i)
-    os.rename(sys.argv[1] + "/u.count.tmp", sys.argv[1] + "/u.count")
-    i += 1
-    time.sleep(0.05)' "$TMP" </dev/null >/dev/null 2>&1 &
-pid=$!
-track "$pid"
-wait_for '[ "$(counter u)" -ge 2 ]' 10 || fail "the target does not count"
-ino=
-for f in /proc/"$pid"/fd/*; do
-	l=$(readlink "$f") || continue
-	if [[ $l =~ ^socket:\[([0-9]+)\]$ ]]; then ino=${BASH_REMATCH[1]}; fi
-done
-[ -n "$ino" ] || fail "the target has no socket"
+# the peer, outside the tree, and the target: connected to it, counting
+start_unix_peer_target
+pid=$UNIX_TARGET ino=$UNIX_TARGET_INO
 
 # --- without the entry: CRIU refuses the external socket -------------------------
 write_config "$TMP/none.yaml" <<EOF

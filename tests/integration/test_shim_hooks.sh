@@ -91,35 +91,8 @@ grep -q '"type":"event".*"event":"hook-failed".*"callback":"post-dump".*refused 
 assert_running "$pid" h
 
 # --- query-ext-files: a shim hook's lines become CRIU's externals -------------------------
-/usr/bin/python3 -c '
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1] + "/sock")
-while True:
-    time.sleep(1)' "$TMP" </dev/null >/dev/null 2>&1 &
-track $!
-wait_for "[ -S '$TMP/sock' ]" 10 || fail "the peer socket did not appear"
-setsid /usr/bin/python3 -c '
-import os, socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.connect(sys.argv[1] + "/sock")
-i = 0
-while True:
-    with open(sys.argv[1] + "/u.count.tmp", "w") as f:
-        f.write("%d\n" % i)
-    os.rename(sys.argv[1] + "/u.count.tmp", sys.argv[1] + "/u.count")
-    i += 1
-    time.sleep(0.05)' "$TMP" </dev/null >/dev/null 2>&1 &
-upid=$!
-track "$upid"
-wait_for '[ "$(counter u)" -ge 2 ]' 10 || fail "the unix-socket target does not count"
-ino=
-for f in /proc/"$upid"/fd/*; do
-	l=$(readlink "$f") || continue
-	if [[ $l =~ ^socket:\[([0-9]+)\]$ ]]; then ino=${BASH_REMATCH[1]}; fi
-done
-[ -n "$ino" ] || fail "no socket inode for $upid"
-shim_config "hooks:" "  query-ext-files:" "    - shell: 'echo unix[$ino]'"
+start_unix_peer_target
+upid=$UNIX_TARGET ino=$UNIX_TARGET_INO
 # without the entry the dump fails: the socket's peer is outside the tree
 shim_config
 expect_exit 1 "$CRPC_BIN" dump --no-config --no-auto --criu "$SHIM" --leave-running "$upid" "$TMP/ext-no"
