@@ -597,29 +597,40 @@ static void trace_end(struct shim *s)
 /* ---- replies the shim writes itself ---------------------------------------- */
 
 /* A failed reply of `type` carrying `msg` to the client. */
-static void reply_failure(struct shim *s, int type, const char *msg)
+/* A failed reply of `type` carrying text (already fit for cr_errmsg) sent on fd. -1 with errno. */
+static int send_failure(int fd, int type, char *text)
 {
 	CriuResp r = CRIU_RESP__INIT;
-	char text[ERRMSG_MAX + 1], ev[ERRMSG_MAX + 64];
 	uint8_t *buf;
 	size_t len;
+	int rc;
 
-	snprintf(text, sizeof(text), "%s", msg);
-	sanitize(text);
 	r.type = (CriuReqType)type;
 	r.success = 0;
 	r.cr_errmsg = text;
 	len = criu_resp__get_packed_size(&r);
 	buf = malloc(len ? len : 1);
-	if (!buf)
-		return;
+	if (!buf) {
+		errno = ENOMEM;
+		return -1;
+	}
 	criu_resp__pack(&r, buf);
+	rc = crpc_record_send(fd, buf, len, NULL, 0);
+	free(buf);
+	return rc;
+}
+
+static void reply_failure(struct shim *s, int type, const char *msg)
+{
+	char text[ERRMSG_MAX + 1], ev[ERRMSG_MAX + 64];
+
+	snprintf(text, sizeof(text), "%s", msg);
+	sanitize(text);
 	vlog(s, "-> client: %s failed: %s", type_name(type), text);
 	snprintf(ev, sizeof(ev), "%s: %s", type_name(type), text);
 	trace_event(s, "shim-reply", NULL, ev);
-	if (!s->client_gone && crpc_record_send(s->client, buf, len, NULL, 0) < 0)
+	if (!s->client_gone && send_failure(s->client, type, text) < 0)
 		note(s, LOG_WARNING, "cannot send the failure reply to the client: %s", strerror(errno));
-	free(buf);
 }
 
 /* Answer a notification to CRIU ourselves. */
@@ -1546,6 +1557,7 @@ CRPC_API void crpc_shim_refuse(int client_fd, const char *message, unsigned wait
 {
 	struct pollfd p = { .fd = client_fd, .events = POLLIN };
 	double deadline = crpc_now() + wait_ms / 1000.0;
+	char text[ERRMSG_MAX + 1];
 	crpc_record rec;
 	int type = CRIU_REQ_TYPE__EMPTY;
 
@@ -1569,25 +1581,9 @@ CRPC_API void crpc_shim_refuse(int client_fd, const char *message, unsigned wait
 			criu_req__free_unpacked(req, NULL);
 		}
 		crpc_record_release(&rec);
-		{
-			CriuResp r = CRIU_RESP__INIT;
-			char text[ERRMSG_MAX + 1];
-			uint8_t *buf;
-			size_t len;
-
-			snprintf(text, sizeof(text), "%s", message ? message : "crpc shim failed");
-			sanitize(text);
-			r.type = (CriuReqType)type;
-			r.success = 0;
-			r.cr_errmsg = text;
-			len = criu_resp__get_packed_size(&r);
-			buf = malloc(len ? len : 1);
-			if (buf) {
-				criu_resp__pack(&r, buf);
-				crpc_record_send(client_fd, buf, len, NULL, 0);
-				free(buf);
-			}
-		}
+		snprintf(text, sizeof(text), "%s", message ? message : "crpc shim failed");
+		sanitize(text);
+		(void)send_failure(client_fd, type, text);
 	}
 out:
 	close(client_fd);
