@@ -972,11 +972,79 @@ static int match_lock_fd(const crpc_proc_info *p, const crpc_lock_info *l)
 	return -1;
 }
 
-static int read_locks(ins_ctx *c, ins_map *by_pid, crpc_error **err)
+/* Index of fd number fd in p->fds, -1 if absent. */
+static int find_fd(const crpc_proc_info *p, int fd)
+{
+	for (size_t f = 0; f < p->n_fds; f++)
+		if (p->fds[f].fd == fd)
+			return (int)f;
+	return -1;
+}
+
+/* Append l, held by procs[pi] through fds[fdi] (-1: not found), to the result's locks. -1 on ENOMEM. */
+static int add_lock(crpc_inspect_result *r, size_t *cap, size_t pi, int fdi, crpc_lock_info l)
+{
+	const crpc_proc_info *p = &r->procs[pi];
+
+	l.pid = p->pid;
+	l.fd = fdi >= 0 ? p->fds[fdi].fd : -1;
+	l.path = NULL;
+	if (fdi >= 0 && p->fds[fdi].path) {
+		l.path = strdup(p->fds[fdi].path);
+		if (!l.path)
+			return -1;
+	}
+	if (INS_GROW(r->locks, cap, r->n_locks) < 0) {
+		free(l.path);
+		return -1;
+	}
+	r->locks[r->n_locks++] = l;
+	return 0;
+}
+
+/*
+ * Whether fd a of process pa and fd b of process pb are one open file
+ * description (kcmp). True when kcmp cannot tell: two descriptions with the
+ * very same lock are then counted once.
+ */
+static bool same_description(pid_t pa, int a, pid_t pb, int b)
+{
+#ifdef SYS_kcmp
+	long rc = syscall(SYS_kcmp, (long)pa, (long)pb, 0L /* KCMP_FILE */, (long)a, (long)b);
+
+	if (rc >= 0)
+		return rc == 0;
+#else
+	(void)pa, (void)a, (void)pb, (void)b;
+#endif
+	return true;
+}
+
+/* Whether OFD lock l is among r->locks[from..]: the same lock seen through another fd of its description. */
+static bool seen_ofd_lock(const crpc_inspect_result *r, size_t from, const crpc_lock_info *l)
+{
+	for (size_t i = from; i < r->n_locks; i++) {
+		const crpc_lock_info *o = &r->locks[i];
+
+		if (o->inode == l->inode && o->dev_major == l->dev_major && o->dev_minor == l->dev_minor &&
+		    o->start == l->start && o->end == l->end && strcmp(o->mode, l->mode) == 0 &&
+		    strcmp(o->kind, l->kind) == 0 && same_description(o->pid, o->fd, l->pid, l->fd))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The locks /proc/locks shows with the pid of a process of the tree: POSIX
+ * and flock locks, leases. OFD locks show pid -1 there, whoever holds them:
+ * they come from the tree's fdinfo (add_ofd_locks), never from a match of
+ * the inode, which would give the tree the locks of any process on a file
+ * the tree has open too (/dev/null).
+ */
+static int add_pid_locks(ins_ctx *c, ins_map *by_pid, size_t *cap, crpc_error **err)
 {
 	crpc_inspect_result *r = c->r;
 	char *data = NULL, *line, *save = NULL;
-	size_t cap = 0;
 
 	if (read_all_at(c->proc_fd, "locks", LOCKS_MAX, &data, NULL) < 0) {
 		if (errno == ENOMEM)
@@ -988,43 +1056,59 @@ static int read_locks(ins_ctx *c, ins_map *by_pid, crpc_error **err)
 		crpc_lock_info l;
 		bool blocked;
 		uint64_t pi = 0;
-		int fdi = -1;
 
-		if (ins_parse_lock_line(line, &l, &blocked) < 0 || blocked)
+		if (ins_parse_lock_line(line, &l, &blocked) < 0 || blocked || strcmp(l.lock_class, "OFDLCK") == 0)
 			continue;
-		if (l.pid > 0 && ins_map_get(by_pid, (uint64_t)l.pid, &pi)) {
-			fdi = match_lock_fd(&r->procs[pi - 1], &l);
-		} else {
-			/* OFD locks show no pid (-1): find a process of the tree holding the file */
-			pi = 0;
-			for (size_t i = 0; i < r->n_procs && !pi; i++) {
-				fdi = match_lock_fd(&r->procs[i], &l);
-				if (fdi >= 0)
-					pi = i + 1;
-			}
-			if (!pi || l.pid > 0)
-				continue;
-		}
-		if (!pi)
+		if (l.pid <= 0 || !ins_map_get(by_pid, (uint64_t)l.pid, &pi))
 			continue;
-		l.pid = r->procs[pi - 1].pid;
-		l.fd = fdi >= 0 ? r->procs[pi - 1].fds[fdi].fd : -1;
-		if (fdi >= 0 && r->procs[pi - 1].fds[fdi].path) {
-			l.path = strdup(r->procs[pi - 1].fds[fdi].path);
-			if (!l.path)
-				goto oom;
+		if (add_lock(r, cap, (size_t)pi - 1, match_lock_fd(&r->procs[pi - 1], &l), l) < 0) {
+			free(data);
+			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
 		}
-		if (INS_GROW(r->locks, &cap, r->n_locks) < 0) {
-			free(l.path);
-			goto oom;
-		}
-		r->locks[r->n_locks++] = l;
 	}
 	free(data);
 	return 0;
-oom:
-	free(data);
-	return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
+}
+
+/*
+ * The OFD locks the fdinfo files of the tree list, each once: processes
+ * sharing one open file description (after fork, or dup) all show its locks.
+ */
+static int add_ofd_locks(ins_ctx *c, size_t *cap, crpc_error **err)
+{
+	crpc_inspect_result *r = c->r;
+	size_t from = r->n_locks;
+
+	for (size_t pi = 0; pi < c->n_ofd_locks && pi < r->n_procs; pi++) {
+		const ins_ofd_locks *o = &c->ofd_locks[pi];
+
+		for (size_t k = 0; k < o->n; k++) {
+			if (seen_ofd_lock(r, from, &o->v[k]))
+				continue;
+			if (add_lock(r, cap, pi, find_fd(&r->procs[pi], o->v[k].fd), o->v[k]) < 0)
+				return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
+		}
+	}
+	return 0;
+}
+
+static int read_locks(ins_ctx *c, ins_map *by_pid, crpc_error **err)
+{
+	size_t cap = 0;
+
+	if (add_pid_locks(c, by_pid, &cap, err) < 0 || add_ofd_locks(c, &cap, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* Free the OFD locks read from fdinfo. */
+static void free_ofd_locks(ins_ctx *c)
+{
+	for (size_t i = 0; i < c->n_ofd_locks; i++)
+		free(c->ofd_locks[i].v);
+	free(c->ofd_locks);
+	c->ofd_locks = NULL;
+	c->n_ofd_locks = 0;
 }
 
 /* ---- namespaces --------------------------------------------------------------------- */
@@ -1209,6 +1293,12 @@ CRPC_API int crpc_inspect_tree(pid_t pid, unsigned flags, crpc_inspect_result **
 			crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
 			goto out;
 		}
+	c.ofd_locks = calloc(r->n_procs, sizeof(*c.ofd_locks));
+	if (!c.ofd_locks) {
+		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
+		goto out;
+	}
+	c.n_ofd_locks = r->n_procs;
 	if (read_procs(&c, err) < 0)
 		goto out;
 	if (r->procs[0].gone) {
@@ -1251,6 +1341,7 @@ out:
 	crpc_inspect_free(r);
 	ins_net_free(&c);
 	ins_mnt_free(&c);
+	free_ofd_locks(&c);
 	ins_map_free(&c.sock_owner);
 	ins_map_free(&c.pipe_ends);
 	ins_map_free(&c.fifo_ends);

@@ -129,11 +129,32 @@ static const char *line_value(const char *line, const char *key)
 	return line;
 }
 
+/*
+ * One "lock:" line (v: the text after "lock:"), in the format of /proc/locks,
+ * into x->locks. The kernel lists there the locks held through this open
+ * file: OFD and flock locks it owns, POSIX locks of the files_struct.
+ */
+static int add_fdinfo_lock(ins_fdinfo_extra *x, const char *v)
+{
+	char one[256];
+	crpc_lock_info l;
+	bool blocked;
+
+	snprintf(one, sizeof(one), "%.*s", (int)strcspn(v, "\n"), v);
+	if (ins_parse_lock_line(one, &l, &blocked) < 0 || blocked)
+		return 0;
+	if (INS_GROW(x->locks, &x->cap_locks, x->n_locks) < 0)
+		return -1;
+	x->locks[x->n_locks++] = l;
+	return 0;
+}
+
 int ins_parse_fdinfo(const char *buf, crpc_fd_info *fi, ins_fdinfo_extra *x)
 {
 	const char *line = buf;
 	size_t tcap = 0;
 
+	memset(x, 0, sizeof(*x));
 	x->tty_index = -1;
 	while (line && *line) {
 		const char *v;
@@ -165,6 +186,10 @@ int ins_parse_fdinfo(const char *buf, crpc_fd_info *fi, ins_fdinfo_extra *x)
 		}
 		else if ((v = line_value(line, "tty-index")))
 			x->tty_index = (int)strtol(v, NULL, 10);
+		else if ((v = line_value(line, "lock"))) {
+			if (add_fdinfo_lock(x, v) < 0)
+				return -1;
+		}
 		else if ((v = line_value(line, "tfd"))) {
 			fi->watches++;
 			if (INS_GROW(fi->targets, &tcap, fi->n_targets) < 0)
@@ -180,6 +205,13 @@ int ins_parse_fdinfo(const char *buf, crpc_fd_info *fi, ins_fdinfo_extra *x)
 	}
 	fi->have_fdinfo = true;
 	return 0;
+}
+
+void ins_fdinfo_extra_free(ins_fdinfo_extra *x)
+{
+	free(x->locks);
+	x->locks = NULL;
+	x->n_locks = x->cap_locks = 0;
 }
 
 /* Decode mountinfo's octal escapes (\040 for a blank) into a new string. */
@@ -340,12 +372,14 @@ int ins_index_fds(ins_ctx *c)
 	return 0;
 }
 
-/* Classify one fd. Returns 0, 1 when the fd vanished (skip it), -1 on ENOMEM. */
+/*
+ * Classify one fd; what its fdinfo holds beyond fi goes to x (the caller
+ * frees it). Returns 0, 1 when the fd vanished (skip it), -1 on ENOMEM.
+ */
 static int read_one_fd(ins_ctx *c, crpc_proc_info *p, size_t pi, int fddir, int infodir, const char *name,
-		       crpc_fd_info *fi)
+		       crpc_fd_info *fi, ins_fdinfo_extra *x)
 {
 	char link[PATH_MAX];
-	ins_fdinfo_extra x = { .tty_index = -1 };
 	struct stat st;
 	ssize_t n;
 
@@ -363,7 +397,7 @@ static int read_one_fd(ins_ctx *c, crpc_proc_info *p, size_t pi, int fddir, int 
 	fi->type = ins_classify_link(link);
 	/* fdinfo: flags, position, mount and the type's own state; sockets have nothing there we use */
 	if (fi->type != CRPC_FD_SOCKET && infodir >= 0 && ins_read_at(infodir, name, c->buf, c->bufsz) >= 0 &&
-	    ins_parse_fdinfo(c->buf, fi, &x) < 0)
+	    ins_parse_fdinfo(c->buf, fi, x) < 0)
 		return -1;
 
 	switch (fi->type) {
@@ -423,10 +457,36 @@ static int read_one_fd(ins_ctx *c, crpc_proc_info *p, size_t pi, int fddir, int 
 	} else if (S_ISFIFO(st.st_mode)) {
 		fi->type = CRPC_FD_FIFO;
 	} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-		classify_dev(fi, &st, x.tty_index);
+		classify_dev(fi, &st, x->tty_index);
 		fi->deleted = false; /* devpts paths are not files */
 	} else if (S_ISSOCK(st.st_mode)) {
 		fi->type = CRPC_FD_SOCKET; /* a socket with a path target: should not happen */
+	}
+	return 0;
+}
+
+/*
+ * Keep the OFD locks held through fd fi of procs[pi] for the lock list: only
+ * fdinfo tells who holds one (/proc/locks shows pid -1). POSIX, flock locks
+ * and leases come from /proc/locks, with their pid.
+ */
+static int keep_ofd_locks(ins_ctx *c, size_t pi, const crpc_fd_info *fi, const ins_fdinfo_extra *x)
+{
+	ins_ofd_locks *o;
+
+	if (!c->ofd_locks || pi >= c->n_ofd_locks)
+		return 0;
+	o = &c->ofd_locks[pi];
+	for (size_t i = 0; i < x->n_locks; i++) {
+		crpc_lock_info l = x->locks[i];
+
+		if (strcmp(l.lock_class, "OFDLCK") != 0)
+			continue;
+		if (INS_GROW(o->v, &o->cap, o->n) < 0)
+			return -1;
+		l.pid = c->r->procs[pi].pid;
+		l.fd = fi->fd;
+		o->v[o->n++] = l;
 	}
 	return 0;
 }
@@ -527,6 +587,7 @@ int ins_read_fds(ins_ctx *c, size_t pi, int piddir, crpc_error **err)
 		last = (size_t)n + 512 < sizeof(dents); /* a short listing was the end */
 		for (ssize_t off = 0; off < n;) {
 			struct dirent64 *de = (struct dirent64 *)(dents + off);
+			ins_fdinfo_extra x = { .tty_index = -1 };
 			crpc_fd_info *fi;
 			int rc;
 
@@ -537,7 +598,10 @@ int ins_read_fds(ins_ctx *c, size_t pi, int piddir, crpc_error **err)
 				goto oom;
 			fi = &p->fds[p->n_fds];
 			memset(fi, 0, sizeof(*fi));
-			rc = read_one_fd(c, p, pi, fddir, infodir, de->d_name, fi);
+			rc = read_one_fd(c, p, pi, fddir, infodir, de->d_name, fi, &x);
+			if (rc == 0 && keep_ofd_locks(c, pi, fi, &x) < 0)
+				rc = -1;
+			ins_fdinfo_extra_free(&x);
 			if (rc < 0) {
 				ins_fd_release(fi);
 				goto oom;

@@ -113,15 +113,22 @@ int ins_parse_lock_line(const char *line, crpc_lock_info *l, bool *blocked);
 
 /* What fdinfo holds besides the crpc_fd_info fields. */
 typedef struct ins_fdinfo_extra {
-	int tty_index; /* -1 if absent */
+	int tty_index;         /* -1 if absent */
+	crpc_lock_info *locks; /* the "lock:" lines: locks held through this open file (path NULL, fd -1) */
+	size_t n_locks, cap_locks;
 } ins_fdinfo_extra;
 
 /*
  * Parse /proc/PID/fdinfo/N into fi (pos, flags, mnt_id and the type's own
  * lines: eventfd-count, sigmask, clockid/ticks, tfd, inotify wd, fanotify
- * marks, tty-index). Epoll targets are allocated (-1 on ENOMEM).
+ * marks, tty-index, lock). x is overwritten: free it with
+ * ins_fdinfo_extra_free() whatever the result. Epoll targets and locks are
+ * allocated (-1 on ENOMEM).
  */
 int ins_parse_fdinfo(const char *buf, crpc_fd_info *fi, ins_fdinfo_extra *x);
+
+/* Free what ins_parse_fdinfo() allocated in x. */
+void ins_fdinfo_extra_free(ins_fdinfo_extra *x);
 
 /* One mount of /proc/PID/mountinfo. */
 typedef struct ins_mount {
@@ -145,6 +152,12 @@ crpc_fd_type ins_classify_proto(const char *proto, int *family);
 typedef struct ins_netns ins_netns;
 typedef struct ins_mntns ins_mntns;
 
+/* The OFD locks the fdinfo files of one process list (pid and fd set, path NULL). */
+typedef struct ins_ofd_locks {
+	crpc_lock_info *v;
+	size_t n, cap;
+} ins_ofd_locks;
+
 typedef struct ins_ctx {
 	unsigned flags;
 	crpc_inspect_result *r;
@@ -154,6 +167,8 @@ typedef struct ins_ctx {
 	ins_map sock_owner; /* socket inode -> (proc index << 32 | fd index) + 1, tree only */
 	ins_map pipe_ends;  /* pipe inode -> bit 0 read end, bit 1 write end seen in the tree */
 	ins_map fifo_ends;  /* the same for FIFOs, keyed by (st_dev, st_ino) */
+	ins_ofd_locks *ofd_locks; /* one per process of the tree, each written by the reader of that process */
+	size_t n_ofd_locks;       /* n_procs once the tree is built */
 	ins_netns *netns;
 	size_t n_netns, cap_netns;
 	ins_mntns *mntns;

@@ -112,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(&fi, 0, sizeof(fi));
 		ins_parse_fdinfo(text, &fi, &x);
 		ins_fd_release(&fi);
+		ins_fdinfo_extra_free(&x);
 		break;
 	}
 	case FZ_LOG:

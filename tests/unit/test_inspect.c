@@ -179,7 +179,60 @@ static void test_parse_fdinfo(void **state)
 	assert_int_equal(fi.ticks, 9);
 	assert_int_equal(fi.value_ns, 49406829);
 	assert_int_equal(fi.interval_ns, 1000000005);
+	assert_int_equal(x.n_locks, 0);
 	ins_fd_release(&fi);
+	ins_fdinfo_extra_free(&x);
+}
+
+/* The "lock:" lines of fdinfo: the locks held through that open file. */
+static void test_parse_fdinfo_locks(void **state)
+{
+	crpc_fd_info fi;
+	ins_fdinfo_extra x;
+
+	(void)state;
+	memset(&fi, 0, sizeof(fi));
+	assert_int_equal(ins_parse_fdinfo("pos:\t0\nflags:\t0100002\nmnt_id:\t22\nino:\t6\n"
+					  "lock:\t1: OFDLCK ADVISORY WRITE -1 00:05:6 0 EOF\n"
+					  "lock:\t2: OFDLCK ADVISORY READ -1 00:05:6 100 199\n"
+					  "lock:\tnonsense\n"
+					  "lock:\t3: POSIX  ADVISORY  WRITE 4321 fd:01:77 10 EOF\n"
+					  "lock:\t4: FLOCK  ADVISORY  WRITE 4321 fd:01:77 0 EOF",
+					  &fi, &x),
+			 0);
+	assert_int_equal(fi.mount_id, 22);
+	assert_int_equal(x.n_locks, 4);
+	assert_string_equal(x.locks[0].lock_class, "OFDLCK");
+	assert_string_equal(x.locks[0].kind, "ADVISORY");
+	assert_string_equal(x.locks[0].mode, "WRITE");
+	assert_int_equal(x.locks[0].pid, -1);
+	assert_int_equal(x.locks[0].fd, -1);
+	assert_null(x.locks[0].path);
+	assert_int_equal(x.locks[0].dev_major, 0);
+	assert_int_equal(x.locks[0].dev_minor, 5);
+	assert_int_equal(x.locks[0].inode, 6);
+	assert_int_equal(x.locks[0].start, 0);
+	assert_int_equal(x.locks[0].end, -1);
+	assert_string_equal(x.locks[1].mode, "READ");
+	assert_int_equal(x.locks[1].start, 100);
+	assert_int_equal(x.locks[1].end, 199);
+	assert_string_equal(x.locks[2].lock_class, "POSIX");
+	assert_int_equal(x.locks[2].pid, 4321);
+	assert_int_equal(x.locks[2].dev_major, 0xfd);
+	assert_int_equal(x.locks[2].inode, 77);
+	assert_string_equal(x.locks[3].lock_class, "FLOCK"); /* the last line, without a newline */
+	ins_fd_release(&fi);
+	ins_fdinfo_extra_free(&x);
+	assert_null(x.locks);
+	assert_int_equal(x.n_locks, 0);
+
+	/* a second parse into the same x starts afresh; no lock line, no lock */
+	memset(&fi, 0, sizeof(fi));
+	assert_int_equal(ins_parse_fdinfo("pos:\t0\nflags:\t02\nmnt_id:\t22\nino:\t6\nlocks:\t1\n", &fi, &x), 0);
+	assert_int_equal(x.n_locks, 0);
+	assert_int_equal(x.tty_index, -1);
+	ins_fd_release(&fi);
+	ins_fdinfo_extra_free(&x);
 }
 
 static void test_parse_mountinfo(void **state)
@@ -799,6 +852,7 @@ int main(void)
 		cmocka_unit_test(test_parse_inet),
 		cmocka_unit_test(test_parse_locks),
 		cmocka_unit_test(test_parse_fdinfo),
+		cmocka_unit_test(test_parse_fdinfo_locks),
 		cmocka_unit_test(test_parse_mountinfo),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_map),
