@@ -203,9 +203,11 @@ typedef struct crpc_proc_info {
 	size_t n_cgroups;
 } crpc_proc_info;
 
-/** A file lock held by a process of the tree (from /proc/locks). */
+/** A file lock held by a process of the tree: POSIX and flock locks and
+ *  leases from /proc/locks by their pid; OFD locks, which /proc/locks shows
+ *  without a pid, from the "lock:" lines of the tree's /proc/PID/fdinfo. */
 typedef struct crpc_lock_info {
-	pid_t pid;          /**< holder; for OFD locks the process holding the file */
+	pid_t pid;          /**< holder; for OFD locks a process of the tree holding the open file */
 	int fd;             /**< fd of the locked file in that process, -1 if not found */
 	char lock_class[16]; /**< "POSIX", "FLOCK", "OFDLCK", "LEASE", ... */
 	char kind[16];      /**< "ADVISORY", "MANDATORY", "ACTIVE", ... */
