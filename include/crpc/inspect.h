@@ -151,6 +151,11 @@ typedef struct crpc_fd_info {
 	unsigned watches;   /**< inotify watches, fanotify marks, epoll targets */
 	int *targets;       /**< epoll: the target fd numbers */
 	size_t n_targets;
+
+	/* ptys (added after the fields above, which keep their offsets) */
+	bool pty_master_closed; /**< pty slave whose master is closed in every process: the
+	                             kernel refuses to reopen it (EIO); CRIU restores it with a
+	                             master of its own, no shell_job needed */
 } crpc_fd_info;
 
 /** One thread. */

@@ -201,6 +201,8 @@ static json_t *fd_json(const crpc_fd_info *fi)
 		if (fi->type == CRPC_FD_PTY) {
 			crpc_cli_jset(o, "pty_side", crpc_cli_jstr(fi->pty_master ? "master" : "slave"));
 			crpc_cli_jset(o, "index", fi->pty_index >= 0 ? json_integer(fi->pty_index) : json_null());
+			if (!fi->pty_master)
+				crpc_cli_jset(o, "master_closed", json_boolean(fi->pty_master_closed));
 		}
 		break;
 	case CRPC_FD_NSFILE:
@@ -503,7 +505,8 @@ static void print_fd(const crpc_inspect_result *r, const crpc_fd_info *fi, int v
 		printf("%s (%s %u:%u", fi->path ? fi->path : fi->target, fi->block_device ? "block" : "char",
 		       major(fi->rdev), minor(fi->rdev));
 		if (fi->type == CRPC_FD_PTY)
-			printf(", %s %d", fi->pty_master ? "master" : "slave", fi->pty_index);
+			printf(", %s %d%s", fi->pty_master ? "master" : "slave", fi->pty_index,
+			       fi->pty_master_closed ? ", master closed" : "");
 		printf(")");
 		break;
 	case CRPC_FD_NETLINK:

@@ -271,6 +271,23 @@ int ins_parse_mountinfo_line(const char *line, ins_mount *m)
 
 /* ---- one fd ------------------------------------------------------------------------- */
 
+/*
+ * Whether the pty slave open as fd name of a process (fddir: its /proc/PID/fd)
+ * has lost its master: the kernel refuses to open a pty whose other side is
+ * closed everywhere (EIO). Opened without becoming a controlling terminal and
+ * closed at once; a slave with a live master is left as it was.
+ */
+static bool pty_master_closed(int fddir, const char *name)
+{
+	int fd = openat(fddir, name, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0) {
+		close(fd);
+		return false;
+	}
+	return errno == EIO;
+}
+
 static void classify_dev(crpc_fd_info *fi, const struct stat *st, int tty_index)
 {
 	unsigned maj = major(st->st_rdev), min = minor(st->st_rdev);
@@ -459,6 +476,8 @@ static int read_one_fd(ins_ctx *c, crpc_proc_info *p, size_t pi, int fddir, int 
 	} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
 		classify_dev(fi, &st, x->tty_index);
 		fi->deleted = false; /* devpts paths are not files */
+		if (fi->type == CRPC_FD_PTY && !fi->pty_master && major(st.st_rdev) >= 136 && major(st.st_rdev) <= 143)
+			fi->pty_master_closed = pty_master_closed(fddir, name);
 	} else if (S_ISSOCK(st.st_mode)) {
 		fi->type = CRPC_FD_SOCKET; /* a socket with a path target: should not happen */
 	}

@@ -441,7 +441,8 @@ static void check_ttys(vbuild *vb, const crpc_inspect_result *r)
 			const crpc_fd_info *fi = &p->fds[f];
 			bool paired = false;
 
-			if (fi->type != CRPC_FD_PTY || fi->pty_master || fi->pty_index < 0)
+			/* a slave whose master is closed everywhere is restored with a master of CRIU's own */
+			if (fi->type != CRPC_FD_PTY || fi->pty_master || fi->pty_index < 0 || fi->pty_master_closed)
 				continue;
 			for (size_t j = 0; j < r->n_procs && !paired; j++)
 				for (size_t k = 0; k < r->procs[j].n_fds && !paired; k++) {
