@@ -9,7 +9,7 @@
  * 2. One trivial hook step: crpc_hook_runner_notify() with `run: [/bin/true]`.
  *
  * Prints the median and the 90th percentile of each in microseconds.
- * Usage: bench_notify [-n ROUNDS]   (not a test: goals live in the README)
+ * Usage: bench_notify [-n ROUNDS]   (not a test: goals live in docs/benchmarks.md)
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
 # (tests/bench/inspect_tree.c: pipes, UNIX socket pairs, loopback TCP,
 # eventfd, timerfd, epoll, inotify, memfd, files): the median wall time of the
 # whole command over RUNS runs, for the human and the --json output, and the
-# inspection's own time as it reports it. Not a test; the goal (README) is a
+# inspection's own time as it reports it. Not a test; the goal (docs/benchmarks.md) is a
 # median of at most 50 ms for 100 processes and 1000 fds.
 #
 #   tests/bench/inspect.sh [-n RUNS] [-p NPROCS] [-f NFDS] [-b BUILD_DIR]
