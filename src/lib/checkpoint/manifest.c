@@ -27,8 +27,8 @@
 #include "crpc/manifest.h"
 #include "imgfile.h"
 #include "internal.h"
-#include "sha256.h"
-#include "jsonutil.h"
+#include "base/sha256.h"
+#include "base/jsonutil.h"
 
 #define MANIFEST_TMP CRPC_MANIFEST_NAME ".tmp"
 #define MANIFEST_MAX (64u << 20)
