@@ -20,7 +20,7 @@
 /* Only the tail of a log file is read; CRIU's logs at -v4 are far smaller. */
 #define LOG_READ_MAX (4u << 20)
 /* A log line longer than this is cut in an excerpt. */
-#define LINE_MAX_SHOWN 512
+#define ERR_LINE_MAX_SHOWN 512
 /* Upper bound of lines of context kept before an error line. */
 #define CONTEXT_MAX 64
 /* Excerpt parameters used by crpc_error_attach_log(). */
@@ -30,14 +30,14 @@
 /* ------------------------------------------------------------------------ */
 /* growable string                                                          */
 
-struct sbuf {
+struct err_sbuf {
 	char *buf;
 	size_t len;
 	size_t cap;
 	bool oom;
 };
 
-static bool sb_reserve(struct sbuf *sb, size_t extra)
+static bool sb_reserve(struct err_sbuf *sb, size_t extra)
 {
 	size_t need, cap;
 	char *p;
@@ -63,7 +63,7 @@ fail:
 	return false;
 }
 
-static void sb_add(struct sbuf *sb, const char *s, size_t n)
+static void sb_add(struct err_sbuf *sb, const char *s, size_t n)
 {
 	if (!sb_reserve(sb, n))
 		return;
@@ -72,14 +72,14 @@ static void sb_add(struct sbuf *sb, const char *s, size_t n)
 	sb->buf[sb->len] = '\0';
 }
 
-static void sb_puts(struct sbuf *sb, const char *s)
+static void err_sb_puts(struct err_sbuf *sb, const char *s)
 {
 	sb_add(sb, s, strlen(s));
 }
 
-static void sb_printf(struct sbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct err_sbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void sb_printf(struct sbuf *sb, const char *fmt, ...)
+static void sb_printf(struct err_sbuf *sb, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -104,7 +104,7 @@ static void sb_printf(struct sbuf *sb, const char *fmt, ...)
  * (log lines and CRIU messages are shown on terminals); a cut line ends
  * on a UTF-8 character boundary and is marked.
  */
-static void sb_add_clean(struct sbuf *sb, const char *s, size_t n, size_t max)
+static void err_sb_add_clean(struct err_sbuf *sb, const char *s, size_t n, size_t max)
 {
 	bool cut = false;
 	size_t i;
@@ -124,11 +124,11 @@ static void sb_add_clean(struct sbuf *sb, const char *s, size_t n, size_t max)
 	}
 	sb->buf[sb->len] = '\0';
 	if (cut)
-		sb_puts(sb, " [...]");
+		err_sb_puts(sb, " [...]");
 }
 
 /* Take the string out of sb; NULL if an allocation failed. */
-static char *sb_take(struct sbuf *sb)
+static char *err_sb_take(struct err_sbuf *sb)
 {
 	char *s;
 
@@ -216,7 +216,7 @@ CRPC_API void crpc_error_freep(crpc_error **e)
 /* ------------------------------------------------------------------------ */
 /* errno names                                                              */
 
-static int errno_abs(int v)
+static int err_errno_abs(int v)
 {
 	return v < 0 && v != INT_MIN ? -v : v;
 }
@@ -359,7 +359,7 @@ static const char *const errno_names[] = {
 CRPC_API const char *crpc_errno_name(int errnum)
 {
 	/* CRIU and many callers report errors as negative errno values */
-	errnum = errno_abs(errnum);
+	errnum = err_errno_abs(errnum);
 	if (errnum <= 0)
 		return NULL;
 	if ((size_t)errnum < sizeof(errno_names) / sizeof(errno_names[0]) && errno_names[errnum])
@@ -386,13 +386,13 @@ static const char *errno_text(int errnum, char *buf, size_t bufsz)
 /* ------------------------------------------------------------------------ */
 /* CRIU log lines                                                           */
 
-struct line {
+struct err_line {
 	const char *p;
 	size_t n; /* without the line end */
 };
 
 /* Cut the next line of log[*pos..len); false at the end. Never reads past len. */
-static bool line_next(const char *log, size_t len, size_t *pos, struct line *l)
+static bool err_line_next(const char *log, size_t len, size_t *pos, struct err_line *l)
 {
 	const char *s, *nl;
 	size_t n;
@@ -410,12 +410,12 @@ static bool line_next(const char *log, size_t len, size_t *pos, struct line *l)
 	return true;
 }
 
-static bool line_has(struct line l, const char *needle)
+static bool err_line_has(struct err_line l, const char *needle)
 {
 	return memmem(l.p, l.n, needle, strlen(needle)) != NULL;
 }
 
-static bool line_starts(struct line l, const char *prefix)
+static bool line_starts(struct err_line l, const char *prefix)
 {
 	size_t n = strlen(prefix);
 
@@ -423,7 +423,7 @@ static bool line_starts(struct line l, const char *prefix)
 }
 
 /* The text of a line after CRIU's "(00.012345) " time stamp, if any. */
-static struct line line_body(struct line l)
+static struct err_line line_body(struct err_line l)
 {
 	size_t i;
 
@@ -449,7 +449,7 @@ static struct line line_body(struct line l)
 }
 
 /* Blank lines, CRIU's "-----" separators and nft's "^^^^" markers. */
-static bool line_is_filler(struct line l)
+static bool line_is_filler(struct err_line l)
 {
 	size_t i;
 
@@ -462,11 +462,11 @@ static bool line_is_filler(struct line l)
 	return true;
 }
 
-enum line_kind {
-	LINE_TEXT,    /* ordinary log line */
-	LINE_NOISE,   /* says nothing about a failure, never shown */
-	LINE_ERROR,   /* reports an error */
-	LINE_SUMMARY, /* a generic "Dumping FAILED." kind of error */
+enum err_line_kind {
+	ERR_LINE_TEXT,    /* ordinary log line */
+	ERR_LINE_NOISE,   /* says nothing about a failure, never shown */
+	ERR_LINE_ERROR,   /* reports an error */
+	ERR_LINE_SUMMARY, /* a generic "Dumping FAILED." kind of error */
 };
 
 /*
@@ -488,10 +488,10 @@ static const char *const summary_lines[] = {
 	"Pre-dump FAILED.",
 };
 
-static bool line_is_error(struct line body)
+static bool line_is_error(struct err_line body)
 {
 	/* "Error (file:line): ...", "pie: 12: Error (...)", nft's "Error: ...", "Error ..." */
-	if (line_has(body, "Error (") || line_has(body, "Error:"))
+	if (err_line_has(body, "Error (") || err_line_has(body, "Error:"))
 		return true;
 	if (!line_starts(body, "Error"))
 		return false;
@@ -500,81 +500,81 @@ static bool line_is_error(struct line body)
 	return !isalnum((unsigned char)body.p[5]);
 }
 
-static enum line_kind line_kind(struct line l, const struct line *next)
+static enum err_line_kind err_line_kind(struct err_line l, const struct err_line *next)
 {
-	struct line b = line_body(l);
+	struct err_line b = line_body(l);
 	size_t i;
 
 	if (line_is_filler(b))
-		return LINE_NOISE;
+		return ERR_LINE_NOISE;
 	for (i = 0; i < sizeof(noise_lines) / sizeof(noise_lines[0]); i++)
-		if (line_has(b, noise_lines[i]))
-			return LINE_NOISE;
+		if (err_line_has(b, noise_lines[i]))
+			return ERR_LINE_NOISE;
 	if (!line_is_error(b))
-		return LINE_TEXT;
+		return ERR_LINE_TEXT;
 	/*
 	 * nft complains when the network unlock deletes a table that the
 	 * failed request never added; the table name follows on the next line.
 	 */
 	if (next && line_starts(b, "Error: Could not process rule: No such file or directory") &&
 	    line_starts(line_body(*next), "delete table inet CRIU-"))
-		return LINE_NOISE;
+		return ERR_LINE_NOISE;
 	for (i = 0; i < sizeof(summary_lines) / sizeof(summary_lines[0]); i++)
-		if (line_has(b, summary_lines[i]))
-			return LINE_SUMMARY;
-	return LINE_ERROR;
+		if (err_line_has(b, summary_lines[i]))
+			return ERR_LINE_SUMMARY;
+	return ERR_LINE_ERROR;
 }
 
 /*
  * Walk the lines of a log, giving each with its kind. The walker looks one
  * line ahead, which some noise needs.
  */
-struct line_walk {
+struct err_line_walk {
 	const char *log;
 	size_t len;
 	size_t pos;
 	bool have_next;
-	struct line next;
+	struct err_line next;
 	size_t index; /* index of the line last returned */
 };
 
-static void walk_init(struct line_walk *w, const char *log, size_t len)
+static void err_walk_init(struct err_line_walk *w, const char *log, size_t len)
 {
 	memset(w, 0, sizeof(*w));
 	w->log = log;
 	w->len = len;
-	w->have_next = line_next(log, len, &w->pos, &w->next);
+	w->have_next = err_line_next(log, len, &w->pos, &w->next);
 	w->index = (size_t)-1;
 }
 
-static bool walk_next(struct line_walk *w, struct line *l, enum line_kind *kind)
+static bool err_walk_next(struct err_line_walk *w, struct err_line *l, enum err_line_kind *kind)
 {
 	if (!w->have_next)
 		return false;
 	*l = w->next;
-	w->have_next = line_next(w->log, w->len, &w->pos, &w->next);
-	*kind = line_kind(*l, w->have_next ? &w->next : NULL);
+	w->have_next = err_line_next(w->log, w->len, &w->pos, &w->next);
+	*kind = err_line_kind(*l, w->have_next ? &w->next : NULL);
 	w->index++;
 	return true;
 }
 
 struct ctx_line {
-	struct line l;
+	struct err_line l;
 	size_t ord;
 };
 
 struct excerpt {
-	struct sbuf sb;
+	struct err_sbuf sb;
 	bool any;
 	size_t last_ord; /* ordinal of the last line emitted */
 };
 
-static void excerpt_emit(struct excerpt *x, struct line l, size_t ord)
+static void excerpt_emit(struct excerpt *x, struct err_line l, size_t ord)
 {
 	if (x->any && ord != x->last_ord + 1)
-		sb_puts(&x->sb, "...\n");
-	sb_add_clean(&x->sb, l.p, l.n, LINE_MAX_SHOWN);
-	sb_puts(&x->sb, "\n");
+		err_sb_puts(&x->sb, "...\n");
+	err_sb_add_clean(&x->sb, l.p, l.n, ERR_LINE_MAX_SHOWN);
+	err_sb_puts(&x->sb, "\n");
 	x->any = true;
 	x->last_ord = ord;
 }
@@ -587,9 +587,9 @@ CRPC_API char *crpc_log_excerpt(const char *log, size_t len, unsigned context, u
 	unsigned picked = 0;
 	bool have_last = false, summaries_count;
 	struct excerpt x = { 0 };
-	struct line_walk w;
-	enum line_kind k;
-	struct line l;
+	struct err_line_walk w;
+	enum err_line_kind k;
+	struct err_line l;
 
 	if (!log || !len)
 		return strdup("");
@@ -597,11 +597,11 @@ CRPC_API char *crpc_log_excerpt(const char *log, size_t len, unsigned context, u
 		context = CONTEXT_MAX;
 
 	/* first pass: are there specific errors, and where is the last error */
-	walk_init(&w, log, len);
-	while (walk_next(&w, &l, &k)) {
-		if (k == LINE_ERROR)
+	err_walk_init(&w, log, len);
+	while (err_walk_next(&w, &l, &k)) {
+		if (k == ERR_LINE_ERROR)
 			specific++;
-		if (k == LINE_ERROR || k == LINE_SUMMARY) {
+		if (k == ERR_LINE_ERROR || k == ERR_LINE_SUMMARY) {
 			last_err = w.index;
 			have_last = true;
 		}
@@ -612,12 +612,12 @@ CRPC_API char *crpc_log_excerpt(const char *log, size_t len, unsigned context, u
 	summaries_count = specific == 0;
 
 	/* second pass: the first errors with their context, then the last one */
-	walk_init(&w, log, len);
-	while (walk_next(&w, &l, &k)) {
-		bool is_err = k == LINE_ERROR || k == LINE_SUMMARY;
-		bool is_cause = k == LINE_ERROR || (k == LINE_SUMMARY && summaries_count);
+	err_walk_init(&w, log, len);
+	while (err_walk_next(&w, &l, &k)) {
+		bool is_err = k == ERR_LINE_ERROR || k == ERR_LINE_SUMMARY;
+		bool is_cause = k == ERR_LINE_ERROR || (k == ERR_LINE_SUMMARY && summaries_count);
 
-		if (k == LINE_NOISE)
+		if (k == ERR_LINE_NOISE)
 			continue;
 		ord++;
 		if (is_cause && picked < max_errors) {
@@ -645,7 +645,7 @@ CRPC_API char *crpc_log_excerpt(const char *log, size_t len, unsigned context, u
 		if (w.index >= last_err)
 			break; /* nothing after the last error is shown */
 	}
-	return sb_take(&x.sb);
+	return err_sb_take(&x.sb);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -944,35 +944,35 @@ static const char *cause_hint(crpc_cause c)
 }
 
 /* CRIU's message, unless it is one of the lines that explain nothing. */
-static const char *useful_errmsg(const crpc_error *e)
+static const char *err_useful_errmsg(const crpc_error *e)
 {
-	struct line l;
+	struct err_line l;
 	size_t n;
 
 	if (!e->criu_errmsg || !*e->criu_errmsg)
 		return NULL;
 	n = strlen(e->criu_errmsg);
-	l = (struct line){ e->criu_errmsg, n };
-	if (line_kind(l, NULL) == LINE_NOISE)
+	l = (struct err_line){ e->criu_errmsg, n };
+	if (err_line_kind(l, NULL) == ERR_LINE_NOISE)
 		return NULL;
 	return e->criu_errmsg;
 }
 
 /* Is `pattern` in a (error) line of the excerpt? Sets *found to that line. */
 static bool excerpt_has(const char *excerpt, const char *pattern, bool errors_only,
-			struct line *found)
+			struct err_line *found)
 {
-	struct line_walk w;
-	enum line_kind k;
-	struct line l;
+	struct err_line_walk w;
+	enum err_line_kind k;
+	struct err_line l;
 
 	if (!excerpt)
 		return false;
-	walk_init(&w, excerpt, strlen(excerpt));
-	while (walk_next(&w, &l, &k)) {
-		if (errors_only && k != LINE_ERROR && k != LINE_SUMMARY)
+	err_walk_init(&w, excerpt, strlen(excerpt));
+	while (err_walk_next(&w, &l, &k)) {
+		if (errors_only && k != ERR_LINE_ERROR && k != ERR_LINE_SUMMARY)
 			continue;
-		if (k != LINE_NOISE && line_has(l, pattern)) {
+		if (k != ERR_LINE_NOISE && err_line_has(l, pattern)) {
 			*found = l;
 			return true;
 		}
@@ -981,33 +981,33 @@ static bool excerpt_has(const char *excerpt, const char *pattern, bool errors_on
 }
 
 /* Does the rule's pattern occur where it should? *found is the text it is in. */
-static bool rule_text_matches(const struct cause_rule *r, const crpc_error *e, struct line *found)
+static bool rule_text_matches(const struct cause_rule *r, const crpc_error *e, struct err_line *found)
 {
-	const char *msg = useful_errmsg(e);
+	const char *msg = err_useful_errmsg(e);
 
 	if ((r->where & IN_ERRMSG) && msg && strstr(msg, r->pattern)) {
-		*found = (struct line){ msg, strlen(msg) };
+		*found = (struct err_line){ msg, strlen(msg) };
 		return true;
 	}
 	if ((r->where & (IN_LOG | IN_LOG_ALL)) &&
 	    excerpt_has(e->log_excerpt, r->pattern, !(r->where & IN_LOG_ALL), found))
 		return true;
 	if ((r->where & IN_MESSAGE) && e->message && strstr(e->message, r->pattern)) {
-		*found = (struct line){ e->message, strlen(e->message) };
+		*found = (struct err_line){ e->message, strlen(e->message) };
 		return true;
 	}
 	return false;
 }
 
 static bool rule_matches(const struct cause_rule *r, const crpc_error *e, const char *op, bool root,
-			 struct line *found)
+			 struct err_line *found)
 {
 	if (r->op && (!op || strcmp(r->op, op) != 0))
 		return false;
 	if ((r->flags & ONLY_NONROOT) && root)
 		return false;
-	if (r->errnum && r->errnum != errno_abs(e->sys_errno) &&
-	    r->errnum != errno_abs(e->criu_errno))
+	if (r->errnum && r->errnum != err_errno_abs(e->sys_errno) &&
+	    r->errnum != err_errno_abs(e->criu_errno))
 		return false;
 	found->p = NULL;
 	found->n = 0;
@@ -1017,7 +1017,7 @@ static bool rule_matches(const struct cause_rule *r, const crpc_error *e, const 
 }
 
 /* The decimal number right after `after` in l, 0 if none or above max. */
-static long number_after_max(struct line l, const char *after, long max)
+static long number_after_max(struct err_line l, const char *after, long max)
 {
 	const char *p;
 	size_t i, alen = strlen(after);
@@ -1037,7 +1037,7 @@ static long number_after_max(struct line l, const char *after, long max)
 	return v;
 }
 
-static long number_after(struct line l, const char *after)
+static long number_after(struct err_line l, const char *after)
 {
 	return number_after_max(l, after, INT_MAX);
 }
@@ -1048,18 +1048,18 @@ static long number_after(struct line l, const char *after)
  */
 static long number_before_error(const char *excerpt, const char *pattern, const char *after)
 {
-	struct line_walk w;
-	enum line_kind k;
-	struct line l;
+	struct err_line_walk w;
+	enum err_line_kind k;
+	struct err_line l;
 	long last = 0;
 
 	if (!excerpt)
 		return 0;
-	walk_init(&w, excerpt, strlen(excerpt));
-	while (walk_next(&w, &l, &k)) {
+	err_walk_init(&w, excerpt, strlen(excerpt));
+	while (err_walk_next(&w, &l, &k)) {
 		long v;
 
-		if ((k == LINE_ERROR || k == LINE_SUMMARY) && line_has(l, pattern))
+		if ((k == ERR_LINE_ERROR || k == ERR_LINE_SUMMARY) && err_line_has(l, pattern))
 			return last;
 		v = number_after_max(l, after, (long)UINT32_MAX);
 		if (v > 0)
@@ -1110,7 +1110,7 @@ CRPC_API void crpc_error_classify(crpc_error *e, const char *op)
 {
 	bool root = geteuid() == 0;
 	const struct cause_rule *r = NULL;
-	struct line found = { NULL, 0 };
+	struct err_line found = { NULL, 0 };
 	size_t i;
 
 	if (!e)
@@ -1158,14 +1158,14 @@ CRPC_API void crpc_error_classify(crpc_error *e, const char *op)
 /* ------------------------------------------------------------------------ */
 /* rendering                                                                */
 
-static void sb_errno(struct sbuf *sb, const char *label, int errnum)
+static void sb_errno(struct err_sbuf *sb, const char *label, int errnum)
 {
 	const char *name = crpc_errno_name(errnum);
 	char buf[128];
 
-	errnum = errno_abs(errnum);
-	sb_puts(sb, " (");
-	sb_puts(sb, label);
+	errnum = err_errno_abs(errnum);
+	err_sb_puts(sb, " (");
+	err_sb_puts(sb, label);
 	if (name)
 		sb_printf(sb, "%s: %s)", name, errno_text(errnum, buf, sizeof(buf)));
 	else
@@ -1173,73 +1173,73 @@ static void sb_errno(struct sbuf *sb, const char *label, int errnum)
 }
 
 /* Each line of text, indented and cleaned of control characters. */
-static void sb_indented(struct sbuf *sb, const char *indent, const char *text, size_t max)
+static void sb_indented(struct err_sbuf *sb, const char *indent, const char *text, size_t max)
 {
 	size_t pos = 0, len = strlen(text);
-	struct line l;
+	struct err_line l;
 
-	while (line_next(text, len, &pos, &l)) {
-		sb_puts(sb, indent);
-		sb_add_clean(sb, l.p, l.n, max);
-		sb_puts(sb, "\n");
+	while (err_line_next(text, len, &pos, &l)) {
+		err_sb_puts(sb, indent);
+		err_sb_add_clean(sb, l.p, l.n, max);
+		err_sb_puts(sb, "\n");
 	}
 }
 
 CRPC_API char *crpc_error_format(const crpc_error *e)
 {
-	struct sbuf sb = { 0 };
+	struct err_sbuf sb = { 0 };
 	const char *msg;
 
 	if (!e)
 		return strdup("crpc: unknown error\n");
 
-	sb_puts(&sb, "crpc: ");
+	err_sb_puts(&sb, "crpc: ");
 	if (e->operation && *e->operation) {
-		sb_add_clean(&sb, e->operation, strlen(e->operation), SIZE_MAX);
-		sb_puts(&sb, e->message && *e->message ? " failed: " : " failed");
+		err_sb_add_clean(&sb, e->operation, strlen(e->operation), SIZE_MAX);
+		err_sb_puts(&sb, e->message && *e->message ? " failed: " : " failed");
 	}
 	if (e->message && *e->message)
-		sb_add_clean(&sb, e->message, strcspn(e->message, "\n"), SIZE_MAX);
+		err_sb_add_clean(&sb, e->message, strcspn(e->message, "\n"), SIZE_MAX);
 	else if (!e->operation || !*e->operation)
-		sb_puts(&sb, "error");
+		err_sb_puts(&sb, "error");
 	if (e->sys_errno)
 		sb_errno(&sb, "", e->sys_errno);
-	if (e->criu_errno && errno_abs(e->criu_errno) != errno_abs(e->sys_errno))
+	if (e->criu_errno && err_errno_abs(e->criu_errno) != err_errno_abs(e->sys_errno))
 		sb_errno(&sb, e->sys_errno ? "CRIU: " : "", e->criu_errno);
-	sb_puts(&sb, "\n");
+	err_sb_puts(&sb, "\n");
 
-	msg = useful_errmsg(e);
+	msg = err_useful_errmsg(e);
 	if (msg) {
 		size_t n = strcspn(msg, "\n");
 
-		sb_puts(&sb, "  CRIU says: ");
-		sb_add_clean(&sb, msg, n, 1024);
-		sb_puts(&sb, "\n");
+		err_sb_puts(&sb, "  CRIU says: ");
+		err_sb_add_clean(&sb, msg, n, 1024);
+		err_sb_puts(&sb, "\n");
 		if (msg[n] == '\n' && msg[n + 1])
 			sb_indented(&sb, "    ", msg + n + 1, 1024);
 	}
 
 	if (e->log_excerpt && *e->log_excerpt) {
 		if (e->log_path) {
-			sb_puts(&sb, "  from ");
-			sb_add_clean(&sb, e->log_path, strlen(e->log_path), PATH_MAX);
-			sb_puts(&sb, ":\n");
+			err_sb_puts(&sb, "  from ");
+			err_sb_add_clean(&sb, e->log_path, strlen(e->log_path), PATH_MAX);
+			err_sb_puts(&sb, ":\n");
 		} else {
-			sb_puts(&sb, "  CRIU log:\n");
+			err_sb_puts(&sb, "  CRIU log:\n");
 		}
-		sb_indented(&sb, "    ", e->log_excerpt, LINE_MAX_SHOWN + 8);
+		sb_indented(&sb, "    ", e->log_excerpt, ERR_LINE_MAX_SHOWN + 8);
 	} else if (e->log_path) {
-		sb_puts(&sb, "  CRIU log: ");
-		sb_add_clean(&sb, e->log_path, strlen(e->log_path), PATH_MAX);
-		sb_puts(&sb, "\n");
+		err_sb_puts(&sb, "  CRIU log: ");
+		err_sb_add_clean(&sb, e->log_path, strlen(e->log_path), PATH_MAX);
+		err_sb_puts(&sb, "\n");
 	}
 
 	if (e->hint && *e->hint) {
-		sb_puts(&sb, "  hint: ");
-		sb_add_clean(&sb, e->hint, strcspn(e->hint, "\n"), SIZE_MAX);
-		sb_puts(&sb, "\n");
+		err_sb_puts(&sb, "  hint: ");
+		err_sb_add_clean(&sb, e->hint, strcspn(e->hint, "\n"), SIZE_MAX);
+		err_sb_puts(&sb, "\n");
 	}
-	return sb_take(&sb);
+	return err_sb_take(&sb);
 }
 
 void crpc_error_take_excerpt(crpc_error *e, char *excerpt, const char *source)
