@@ -59,19 +59,19 @@ static bool utf8_valid(const char *s)
 	return true;
 }
 
-static int name_cmp(const void *a, const void *b)
+static int mf_name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static bool safe_name(const char *n)
+static bool mf_safe_name(const char *n)
 {
 	size_t len = strlen(n);
 
 	return len > 0 && len <= NAME_MAX_LEN && !strchr(n, '/') && strcmp(n, ".") && strcmp(n, "..");
 }
 
-static bool in_strv(const char *const *v, const char *s)
+static bool mf_in_strv(const char *const *v, const char *s)
 {
 	for (size_t i = 0; v && v[i]; i++)
 		if (strcmp(v[i], s) == 0)
@@ -86,7 +86,7 @@ static bool crpc_own_file(const char *name)
 	       strcmp(name, CRPC_INPROGRESS_MARKER) == 0;
 }
 
-static bool is_image_name(const char *name)
+static bool mf_is_image_name(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -96,9 +96,9 @@ static bool is_image_name(const char *name)
 /* What the manifest calls a file: "log" (not verified), "image" (CRIU's) or "other". */
 static const char *file_kind(const char *const *logs, const char *name)
 {
-	if (in_strv(logs, name))
+	if (mf_in_strv(logs, name))
 		return "log";
-	if (is_image_name(name) || strcmp(name, "stats-dump") == 0)
+	if (mf_is_image_name(name) || strcmp(name, "stats-dump") == 0)
 		return "image";
 	return "other";
 }
@@ -330,7 +330,7 @@ static int hash_fd(int fd, crpc_sha256 *sh, uint8_t *buf, size_t bufsz, uint64_t
 }
 
 /* Open a regular file of dirfd for reading. -1 with errno (EINVAL: not a regular file). */
-static int open_regular(int dirfd, const char *name)
+static int mf_open_regular(int dirfd, const char *name)
 {
 	struct stat st;
 	int fd;
@@ -354,13 +354,13 @@ static int open_regular(int dirfd, const char *name)
 }
 
 /* A hashing context with its buffer (one for all the files). */
-struct hasher {
+struct mf_hasher {
 	crpc_sha256 *sh;
 	uint8_t *buf;
 };
 
 /* -1 with *err: libcrypto could not be loaded, or no memory. */
-static int hasher_init(struct hasher *h, const char *op, crpc_error **err)
+static int mf_hasher_init(struct mf_hasher *h, const char *op, crpc_error **err)
 {
 	memset(h, 0, sizeof(*h));
 	if (crpc_sha256_new(&h->sh, err) < 0)
@@ -374,17 +374,17 @@ static int hasher_init(struct hasher *h, const char *op, crpc_error **err)
 	return 0;
 }
 
-static void hasher_release(struct hasher *h)
+static void mf_hasher_release(struct mf_hasher *h)
 {
 	crpc_sha256_free(h->sh);
 	free(h->buf);
 }
 
 /* Hash dirfd/name (fsync'ed with sync). -1 with errno. */
-static int hash_file(struct hasher *h, int dirfd, const char *name, bool sync, uint64_t *size,
-		     char hex[65])
+static int mf_hash_file(struct mf_hasher *h, int dirfd, const char *name, bool sync, uint64_t *size,
+			char hex[65])
 {
-	int fd = open_regular(dirfd, name);
+	int fd = mf_open_regular(dirfd, name);
 	int r;
 
 	if (fd < 0)
@@ -406,16 +406,16 @@ static int hash_file(struct hasher *h, int dirfd, const char *name, bool sync, u
 CRPC_API int crpc_sha256_file_at(int dirfd, const char *name, bool sync, uint64_t *size, char hex[65],
 				 crpc_error **err)
 {
-	struct hasher h;
+	struct mf_hasher h;
 	int r;
 
-	if (hasher_init(&h, "hashing", err) < 0)
+	if (mf_hasher_init(&h, "hashing", err) < 0)
 		return -1;
-	r = hash_file(&h, dirfd, name, sync, size, hex);
+	r = mf_hash_file(&h, dirfd, name, sync, size, hex);
 	if (r < 0)
 		crpc_error_set(err, CRPC_EXIT_FAIL, errno, "hashing", "cannot %s %s",
 			       errno == EINVAL ? "hash (not a regular file)" : "read", name);
-	hasher_release(&h);
+	mf_hasher_release(&h);
 	return r;
 }
 
@@ -645,7 +645,7 @@ static long fd_flags(int procfd, pid_t pid, const char *fd)
 }
 
 /* "pipe:[N]" -> N; false for anything else. */
-static bool pipe_link_inode(const char *link, uint32_t *ino)
+static bool mf_pipe_link_inode(const char *link, uint32_t *ino)
 {
 	char *end;
 	unsigned long v;
@@ -703,7 +703,7 @@ static void find_pipe_holders(const crpc_images_info *info, struct tree_pipe *v,
 			if (len <= 0 || fe->d_name[0] == '.')
 				continue;
 			link[len] = '\0';
-			if (!pipe_link_inode(link, &key.inode))
+			if (!mf_pipe_link_inode(link, &key.inode))
 				continue;
 			tp = bsearch(&key, v, n, sizeof(*v), tree_pipe_cmp);
 			if (!tp || tp->n_holders >= HOLDERS_MAX)
@@ -783,13 +783,13 @@ static json_t *outside_pipes_json(int dirfd, const crpc_images_info *info)
 
 /* ---- the manifest's own checksum ---------------------------------------------- */
 
-#define SELF_SHA_KEY "manifest_sha256"
+#define MF_SELF_SHA_KEY "manifest_sha256"
 
 /*
  * SHA-256 of the manifest's content in canonical form: the object without
  * its own checksum, compact, keys sorted, ASCII only. -1 on ENOMEM.
  */
-static int manifest_self_sha256(json_t *root, char hex[65])
+static int mf_self_sha256(json_t *root, char hex[65])
 {
 	json_t *copy = json_copy(root); /* shallow: the values are shared */
 	char *text;
@@ -797,7 +797,7 @@ static int manifest_self_sha256(json_t *root, char hex[65])
 
 	if (!copy)
 		return -1;
-	json_object_del(copy, SELF_SHA_KEY);
+	json_object_del(copy, MF_SELF_SHA_KEY);
 	text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 	json_decref(copy);
 	if (!text)
@@ -836,7 +836,7 @@ static int list_files(int dirfd, char ***names, size_t *n, crpc_error **err)
 		struct stat st;
 		char **nv;
 
-		if (crpc_own_file(de->d_name) || !safe_name(de->d_name) || !utf8_valid(de->d_name))
+		if (crpc_own_file(de->d_name) || !mf_safe_name(de->d_name) || !utf8_valid(de->d_name))
 			continue;
 		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 			continue;
@@ -855,7 +855,7 @@ static int list_files(int dirfd, char ***names, size_t *n, crpc_error **err)
 	}
 	closedir(d);
 	if (cnt)
-		qsort(v, cnt, sizeof(*v), name_cmp);
+		qsort(v, cnt, sizeof(*v), mf_name_cmp);
 	*names = v;
 	*n = cnt;
 	return 0;
@@ -872,7 +872,7 @@ static void free_names(char **v, size_t n)
 static void start_writeback(int dirfd, char *const *names, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int fd = open_regular(dirfd, names[i]);
+		int fd = mf_open_regular(dirfd, names[i]);
 
 		if (fd < 0)
 			continue;
@@ -1003,7 +1003,7 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 	crpc_manifest_stats s = { 0 };
 	crpc_images_info info;
 	bool have_info = false;
-	struct hasher h;
+	struct mf_hasher h;
 	struct utsname un;
 	char **names = NULL, now[64], host[HOST_NAME_MAX + 1];
 	size_t n = 0;
@@ -1019,7 +1019,7 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 	iso_time(now, sizeof(now));
 	if (list_files(dirfd, &names, &n, err) < 0)
 		return -1;
-	if (hasher_init(&h, op, err) < 0) {
+	if (mf_hasher_init(&h, op, err) < 0) {
 		free_names(names, n);
 		return -1;
 	}
@@ -1039,7 +1039,7 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 
 		if (!f)
 			goto oom;
-		if (hash_file(&h, dirfd, names[i], false, &size, hex) < 0) {
+		if (mf_hash_file(&h, dirfd, names[i], false, &size, hex) < 0) {
 			json_decref(f);
 			crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot read %s to hash it", names[i]);
 			goto out;
@@ -1061,7 +1061,7 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 	 */
 	synced = syncfs(dirfd) == 0;
 	for (size_t i = 0; i < (synced ? 0 : n); i++) {
-		int fd = open_regular(dirfd, names[i]);
+		int fd = mf_open_regular(dirfd, names[i]);
 
 		if (fd < 0)
 			continue;
@@ -1123,9 +1123,9 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 	{
 		char self[65];
 
-		if (manifest_self_sha256(root, self) < 0)
+		if (mf_self_sha256(root, self) < 0)
 			goto oom;
-		json_object_set_new(root, SELF_SHA_KEY, json_string(self));
+		json_object_set_new(root, MF_SELF_SHA_KEY, json_string(self));
 	}
 
 	text = json_dumps(root, JSON_INDENT(2));
@@ -1148,14 +1148,14 @@ out:
 	free(text);
 	json_decref(files);
 	json_decref(root);
-	hasher_release(&h);
+	mf_hasher_release(&h);
 	free_names(names, n);
 	return rc;
 }
 
 /* ---- reading -------------------------------------------------------------- */
 
-static int load_manifest(int dirfd, json_t **out, char **text, size_t *len, crpc_error **err)
+static int mf_load(int dirfd, json_t **out, char **text, size_t *len, crpc_error **err)
 {
 	const char *op = "reading the checkpoint's manifest";
 	uint8_t *data = NULL;
@@ -1246,7 +1246,7 @@ CRPC_API int crpc_manifest_read(int dirfd, char **text, size_t *len, crpc_error 
 	*text = NULL;
 	if (len)
 		*len = 0;
-	if (load_manifest(dirfd, &root, text, len, err) < 0)
+	if (mf_load(dirfd, &root, text, len, err) < 0)
 		return -1;
 	json_decref(root);
 	return 0;
@@ -1358,7 +1358,7 @@ static bool hex64(const char *s)
 static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc_manifest_check *c,
 		       const char *op, crpc_error **err)
 {
-	struct hasher h;
+	struct mf_hasher h;
 	size_t n = json_array_size(files), i;
 	const char **listed;
 	json_t *f;
@@ -1370,7 +1370,7 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 	listed = calloc(n ? n : 1, sizeof(*listed));
 	if (!listed)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
-	if (hasher_init(&h, op, err) < 0) {
+	if (mf_hasher_init(&h, op, err) < 0) {
 		free(listed);
 		return -1;
 	}
@@ -1383,7 +1383,7 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 		uint64_t size;
 		double t0;
 
-		if (!json_is_string(jn) || !safe_name(json_string_value(jn)) || !json_is_integer(js) ||
+		if (!json_is_string(jn) || !mf_safe_name(json_string_value(jn)) || !json_is_integer(js) ||
 		    json_integer_value(js) < 0 || !json_is_string(jh) || !hex64(json_string_value(jh)) ||
 		    (jk && !json_is_string(jk))) {
 			crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
@@ -1396,7 +1396,7 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 		if (jk && strcmp(json_string_value(jk), "log") == 0)
 			continue; /* logs may grow after the dump (hooks.log on restore) */
 		t0 = crpc_now();
-		if (hash_file(&h, dirfd, name, false, &size, hex) < 0) {
+		if (mf_hash_file(&h, dirfd, name, false, &size, hex) < 0) {
 			int e = errno;
 
 			m = add_mismatch(c, e == ENOENT ? CRPC_FILE_MISSING : CRPC_FILE_UNREADABLE, name);
@@ -1422,7 +1422,7 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 			snprintf(m->sha256, sizeof(m->sha256), "%s", hex);
 		}
 	}
-	qsort(listed, n, sizeof(*listed), name_cmp);
+	qsort(listed, n, sizeof(*listed), mf_name_cmp);
 
 	/* image files the manifest does not know: CRIU would read them */
 	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1438,8 +1438,8 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 	while ((de = readdir(d)) != NULL) {
 		const char *key = de->d_name;
 
-		if (!is_image_name(de->d_name) || in_strv(ignore, de->d_name) ||
-		    bsearch(&key, listed, n, sizeof(*listed), name_cmp))
+		if (!mf_is_image_name(de->d_name) || mf_in_strv(ignore, de->d_name) ||
+		    bsearch(&key, listed, n, sizeof(*listed), mf_name_cmp))
 			continue;
 		if (!add_mismatch(c, CRPC_FILE_UNLISTED, de->d_name)) {
 			closedir(d);
@@ -1452,7 +1452,7 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 oom:
 	crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
 out:
-	hasher_release(&h);
+	mf_hasher_release(&h);
 	free(listed);
 	return rc;
 }
@@ -1464,7 +1464,7 @@ out:
  */
 static int check_self(json_t *root, crpc_manifest_check *c, const char *op, crpc_error **err)
 {
-	json_t *k = json_object_get(root, SELF_SHA_KEY);
+	json_t *k = json_object_get(root, MF_SELF_SHA_KEY);
 	crpc_file_mismatch *m;
 	char hex[65];
 
@@ -1473,8 +1473,8 @@ static int check_self(json_t *root, crpc_manifest_check *c, const char *op, crpc
 	if (!json_is_string(k) || !hex64(json_string_value(k)))
 		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
 				      "%s is damaged: \"%s\" is not a SHA-256 in hex", CRPC_MANIFEST_NAME,
-				      SELF_SHA_KEY);
-	if (manifest_self_sha256(root, hex) < 0)
+				      MF_SELF_SHA_KEY);
+	if (mf_self_sha256(root, hex) < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
 	if (strcmp(hex, json_string_value(k)) == 0)
 		return 0;
@@ -1521,7 +1521,7 @@ CRPC_API int crpc_manifest_verify(int dirfd, const char *dir_name, const char *c
 		goto out;
 	}
 
-	if (load_manifest(dirfd, &root, NULL, NULL, &e) < 0) {
+	if (mf_load(dirfd, &root, NULL, NULL, &e) < 0) {
 		if (e && e->sys_errno == ENOENT) {
 			crpc_error_free(e);
 			e = NULL;
@@ -1821,7 +1821,7 @@ CRPC_API int crpc_manifest_load(int dirfd, crpc_manifest *out, crpc_error **err)
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
-	if (load_manifest(dirfd, &root, NULL, NULL, err) < 0)
+	if (mf_load(dirfd, &root, NULL, NULL, err) < 0)
 		return -1;
 	opts = json_object_get(root, "options");
 	json_array_foreach(opts, i, o) {
@@ -2112,7 +2112,7 @@ static bool still_holds(const crpc_manifest_pipe_holder *h, uint32_t inode)
 	if (n <= 0)
 		return false;
 	link[n] = '\0';
-	return pipe_link_inode(link, &ino) && ino == inode;
+	return mf_pipe_link_inode(link, &ino) && ino == inode;
 }
 
 /*
