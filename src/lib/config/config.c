@@ -31,7 +31,7 @@
 /* Nesting deeper than this is refused (the schema needs five levels). */
 #define MAX_DEPTH 32
 /* Longest value shown in an error message before it is cut. */
-#define SHOWN_MAX 48
+#define CFG_SHOWN_MAX 48
 /* Keys longer than this get no "did you mean". */
 #define SUGGEST_MAX 64
 
@@ -48,7 +48,7 @@ struct cfg_block {
 };
 
 /* size zeroed bytes owned by c; NULL on ENOMEM. */
-static void *own_alloc(crpc_config *c, size_t size)
+static void *cfg_own_alloc(crpc_config *c, size_t size)
 {
 	struct cfg_block *b;
 
@@ -62,19 +62,19 @@ static void *own_alloc(crpc_config *c, size_t size)
 	return b->data;
 }
 
-static char *own_strdup(crpc_config *c, const char *s)
+static char *cfg_own_strdup(crpc_config *c, const char *s)
 {
 	size_t n = strlen(s) + 1;
-	char *r = own_alloc(c, n);
+	char *r = cfg_own_alloc(c, n);
 
 	if (r)
 		memcpy(r, s, n);
 	return r;
 }
 
-static char *own_printf(crpc_config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *cfg_own_printf(crpc_config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static char *own_printf(crpc_config *c, const char *fmt, ...)
+static char *cfg_own_printf(crpc_config *c, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -85,7 +85,7 @@ static char *own_printf(crpc_config *c, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return NULL;
-	s = own_alloc(c, (size_t)n + 1);
+	s = cfg_own_alloc(c, (size_t)n + 1);
 	if (!s)
 		return NULL;
 	va_start(ap, fmt);
@@ -124,7 +124,7 @@ CRPC_API void crpc_config_release(crpc_config *c)
 }
 
 /* Append a step to callback k (the step's strings are already owned). */
-static int step_append(crpc_config *c, crpc_notify_kind k, const crpc_hook_step *s)
+static int cfg_step_append(crpc_config *c, crpc_notify_kind k, const crpc_hook_step *s)
 {
 	crpc_hook_step *v = realloc(c->hooks.steps[k], (c->hooks.n_steps[k] + 1) * sizeof(*v));
 
@@ -179,8 +179,8 @@ static size_t edit_distance(const char *a, const char *b)
  * the name), if close enough to be a likely misspelling; else NULL.
  * `valid` filters the entries (NULL: all).
  */
-static const char *closest(const char *s, const void *tab, size_t n, size_t stride,
-			   bool (*valid)(const void *entry, const void *arg), const void *arg)
+static const char *cfg_closest(const char *s, const void *tab, size_t n, size_t stride,
+			       bool (*valid)(const void *entry, const void *arg), const void *arg)
 {
 	const char *best = NULL;
 	size_t best_d = SIZE_MAX;
@@ -204,16 +204,16 @@ static const char *closest(const char *s, const void *tab, size_t n, size_t stri
 
 /*
  * Quote a value for a message: control characters escaped, cut after
- * SHOWN_MAX bytes on a character boundary.
+ * CFG_SHOWN_MAX bytes on a character boundary.
  */
-static const char *shown(const char *s, char *buf, size_t bufsz)
+static const char *cfg_shown(const char *s, char *buf, size_t bufsz)
 {
 	size_t o = 0, i;
 
 	for (i = 0; s[i] && o + 8 < bufsz; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
-		if (i >= SHOWN_MAX && (ch & 0xc0) != 0x80) {
+		if (i >= CFG_SHOWN_MAX && (ch & 0xc0) != 0x80) {
 			memcpy(buf + o, "...", 3);
 			o += 3;
 			break;
@@ -312,63 +312,63 @@ too_long:
 /* ------------------------------------------------------------------------ */
 /* the document tree                                                        */
 
-enum node_kind {
-	NODE_SCALAR,
-	NODE_SEQ,
-	NODE_MAP,
+enum cfg_node_kind {
+	CFG_NODE_SCALAR,
+	CFG_NODE_SEQ,
+	CFG_NODE_MAP,
 };
 
-struct node {
-	enum node_kind kind;
+struct cfg_node {
+	enum cfg_node_kind kind;
 	unsigned line, col; /* 1-based */
 	char *str;          /* scalar: its value */
 	bool plain;         /* scalar: written without quotes or block indicator */
-	struct node **kids; /* sequence: items; mapping: keys and values interleaved */
+	struct cfg_node **kids; /* sequence: items; mapping: keys and values interleaved */
 	size_t n;
 	size_t cap;
 };
 
-static void node_free(struct node *n)
+static void cfg_node_free(struct cfg_node *n)
 {
 	if (!n)
 		return;
 	for (size_t i = 0; i < n->n; i++)
-		node_free(n->kids[i]);
+		cfg_node_free(n->kids[i]);
 	free(n->kids);
 	free(n->str);
 	free(n);
 }
 
 /* A plain scalar YAML reads as null: empty, "~" or "null". */
-static bool is_null(const struct node *n)
+static bool cfg_is_null(const struct cfg_node *n)
 {
-	return n->kind == NODE_SCALAR && n->plain &&
+	return n->kind == CFG_NODE_SCALAR && n->plain &&
 	       (!n->str[0] || strcmp(n->str, "~") == 0 || strcmp(n->str, "null") == 0 ||
 		strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0);
 }
 
 /* What a node is, for "got ..." in messages. */
-static const char *describe(const struct node *n, char *buf, size_t bufsz)
+static const char *cfg_describe(const struct cfg_node *n, char *buf, size_t bufsz)
 {
-	char v[SHOWN_MAX * 4 + 16];
+	char v[CFG_SHOWN_MAX * 4 + 16];
 
-	if (n->kind == NODE_SEQ)
+	if (n->kind == CFG_NODE_SEQ)
 		return "a list";
-	if (n->kind == NODE_MAP)
+	if (n->kind == CFG_NODE_MAP)
 		return "a mapping";
-	if (is_null(n))
+	if (cfg_is_null(n))
 		return "an empty value";
 	if (n->plain)
-		snprintf(buf, bufsz, "'%s'", shown(n->str, v, sizeof(v)));
+		snprintf(buf, bufsz, "'%s'", cfg_shown(n->str, v, sizeof(v)));
 	else
-		snprintf(buf, bufsz, "the quoted string \"%s\"", shown(n->str, v, sizeof(v)));
+		snprintf(buf, bufsz, "the quoted string \"%s\"", cfg_shown(n->str, v, sizeof(v)));
 	return buf;
 }
 
 /* ------------------------------------------------------------------------ */
 /* parser state and errors                                                  */
 
-struct parse {
+struct cfg_parse {
 	crpc_config *c;
 	const char *name;  /* the file, in messages */
 	const char *text;  /* without a UTF-8 BOM */
@@ -381,10 +381,10 @@ struct parse {
 	unsigned eline, ecol;
 };
 
-static void error_at(struct parse *p, unsigned line, unsigned col, const char *fmt, ...)
+static void cfg_error_at(struct cfg_parse *p, unsigned line, unsigned col, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-static void error_at(struct parse *p, unsigned line, unsigned col, const char *fmt, ...)
+static void cfg_error_at(struct cfg_parse *p, unsigned line, unsigned col, const char *fmt, ...)
 {
 	va_list ap;
 	char *m;
@@ -405,12 +405,12 @@ static void error_at(struct parse *p, unsigned line, unsigned col, const char *f
 	p->ecol = col;
 }
 
-#define node_error(p, n, ...) error_at((p), (n)->line, (n)->col, __VA_ARGS__)
+#define cfg_node_error(p, n, ...) cfg_error_at((p), (n)->line, (n)->col, __VA_ARGS__)
 
 /* Copy a string into the configuration; NULL (and p->oom) on failure. */
-static char *keep(struct parse *p, const char *s)
+static char *cfg_keep(struct cfg_parse *p, const char *s)
 {
-	char *r = own_strdup(p->c, s);
+	char *r = cfg_own_strdup(p->c, s);
 
 	if (!r)
 		p->oom = true;
@@ -418,7 +418,7 @@ static char *keep(struct parse *p, const char *s)
 }
 
 /* Line and column (1-based, in characters like libyaml) of a byte offset. */
-static void offset_pos(const struct parse *p, size_t off, unsigned *line, unsigned *col)
+static void offset_pos(const struct cfg_parse *p, size_t off, unsigned *line, unsigned *col)
 {
 	*line = 1;
 	*col = 1;
@@ -435,7 +435,7 @@ static void offset_pos(const struct parse *p, size_t off, unsigned *line, unsign
 }
 
 /* Byte offset of a 1-based line and column, or SIZE_MAX past the end. */
-static size_t pos_offset(const struct parse *p, unsigned line, unsigned col)
+static size_t pos_offset(const struct cfg_parse *p, unsigned line, unsigned col)
 {
 	size_t i = 0;
 
@@ -492,7 +492,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 }
 
 /* Refuse NUL bytes (binary files) and invalid UTF-8. */
-static int check_text(struct parse *p)
+static int cfg_check_text(struct cfg_parse *p)
 {
 	const unsigned char *s = (const unsigned char *)p->text;
 	unsigned line, col;
@@ -502,15 +502,15 @@ static int check_text(struct parse *p)
 
 		if (s[i] == 0) {
 			offset_pos(p, i, &line, &col);
-			error_at(p, line, col, "NUL byte: this looks like a binary file, not a YAML "
-					       "configuration");
+			cfg_error_at(p, line, col, "NUL byte: this looks like a binary file, not a YAML "
+						   "configuration");
 			return -1;
 		}
 		n = utf8_len(s + i, p->len - i);
 		if (!n) {
 			offset_pos(p, i, &line, &col);
-			error_at(p, line, col, "invalid UTF-8 (byte 0x%02x): the configuration must "
-					       "be UTF-8 text", s[i]);
+			cfg_error_at(p, line, col, "invalid UTF-8 (byte 0x%02x): the configuration must "
+						   "be UTF-8 text", s[i]);
 			return -1;
 		}
 		i += n;
@@ -519,7 +519,7 @@ static int check_text(struct parse *p)
 }
 
 /* Whether the text holds anything but blanks. */
-static bool only_blanks(const struct parse *p)
+static bool cfg_only_blanks(const struct cfg_parse *p)
 {
 	for (size_t i = 0; i < p->len; i++)
 		if (!isspace((unsigned char)p->text[i]))
@@ -530,9 +530,9 @@ static bool only_blanks(const struct parse *p)
 /* ------------------------------------------------------------------------ */
 /* building the tree from libyaml's events                                  */
 
-static struct node *node_new(struct parse *p, enum node_kind kind, const yaml_mark_t *m)
+static struct cfg_node *node_new(struct cfg_parse *p, enum cfg_node_kind kind, const yaml_mark_t *m)
 {
-	struct node *n = calloc(1, sizeof(*n));
+	struct cfg_node *n = calloc(1, sizeof(*n));
 
 	if (!n) {
 		p->oom = true;
@@ -544,11 +544,11 @@ static struct node *node_new(struct parse *p, enum node_kind kind, const yaml_ma
 	return n;
 }
 
-static int node_add(struct parse *p, struct node *parent, struct node *kid)
+static int node_add(struct cfg_parse *p, struct cfg_node *parent, struct cfg_node *kid)
 {
 	if (parent->n == parent->cap) {
 		size_t cap = parent->cap ? parent->cap * 2 : 8;
-		struct node **v = realloc(parent->kids, cap * sizeof(*v));
+		struct cfg_node **v = realloc(parent->kids, cap * sizeof(*v));
 
 		if (!v) {
 			p->oom = true;
@@ -563,8 +563,8 @@ static int node_add(struct parse *p, struct node *parent, struct node *kid)
 
 static int key_cmp(const void *a, const void *b)
 {
-	const struct node *x = *(const struct node *const *)a;
-	const struct node *y = *(const struct node *const *)b;
+	const struct cfg_node *x = *(const struct cfg_node *const *)a;
+	const struct cfg_node *y = *(const struct cfg_node *const *)b;
 	int r = strcmp(x->str, y->str);
 
 	if (r)
@@ -575,11 +575,11 @@ static int key_cmp(const void *a, const void *b)
 }
 
 /* Keys of a finished mapping: strings, each at most once. */
-static void check_keys(struct parse *p, const struct node *map)
+static void check_keys(struct cfg_parse *p, const struct cfg_node *map)
 {
 	size_t nkeys = map->n / 2, m = 0;
-	struct node **keys;
-	char buf[SHOWN_MAX * 4 + 16];
+	struct cfg_node **keys;
+	char buf[CFG_SHOWN_MAX * 4 + 16];
 
 	if (!nkeys)
 		return;
@@ -589,10 +589,10 @@ static void check_keys(struct parse *p, const struct node *map)
 		return;
 	}
 	for (size_t i = 0; i < nkeys; i++) {
-		struct node *k = map->kids[2 * i];
+		struct cfg_node *k = map->kids[2 * i];
 
-		if (k->kind != NODE_SCALAR) {
-			node_error(p, k, "keys must be strings, got %s", describe(k, buf, sizeof(buf)));
+		if (k->kind != CFG_NODE_SCALAR) {
+			cfg_node_error(p, k, "keys must be strings, got %s", cfg_describe(k, buf, sizeof(buf)));
 			continue;
 		}
 		keys[m++] = k;
@@ -600,14 +600,14 @@ static void check_keys(struct parse *p, const struct node *map)
 	qsort(keys, m, sizeof(*keys), key_cmp);
 	for (size_t i = 1; i < m; i++)
 		if (strcmp(keys[i - 1]->str, keys[i]->str) == 0)
-			node_error(p, keys[i], "duplicate key '%s' (first at line %u, column %u)",
-				   shown(keys[i]->str, buf, sizeof(buf)), keys[i - 1]->line,
-				   keys[i - 1]->col);
+			cfg_node_error(p, keys[i], "duplicate key '%s' (first at line %u, column %u)",
+				       cfg_shown(keys[i]->str, buf, sizeof(buf)), keys[i - 1]->line,
+				       keys[i - 1]->col);
 	free(keys);
 }
 
 /* Report a libyaml failure, recognising tabs used for indentation. */
-static void yaml_failure(struct parse *p, const yaml_parser_t *y)
+static void yaml_failure(struct cfg_parse *p, const yaml_parser_t *y)
 {
 	unsigned line, col;
 	size_t off;
@@ -618,7 +618,7 @@ static void yaml_failure(struct parse *p, const yaml_parser_t *y)
 	}
 	if (y->error == YAML_READER_ERROR) {
 		offset_pos(p, y->problem_offset, &line, &col);
-		error_at(p, line, col, "invalid YAML: %s", y->problem ? y->problem : "read error");
+		cfg_error_at(p, line, col, "invalid YAML: %s", y->problem ? y->problem : "read error");
 		return;
 	}
 	line = (unsigned)y->problem_mark.line + 1;
@@ -632,51 +632,51 @@ static void yaml_failure(struct parse *p, const yaml_parser_t *y)
 	for (unsigned c = 1; off < p->len && (p->text[off] == ' ' || p->text[off] == '\t');
 	     off++, c++) {
 		if (p->text[off] == '\t') {
-			error_at(p, line, c, "tabs are not allowed for indentation; indent with spaces");
+			cfg_error_at(p, line, c, "tabs are not allowed for indentation; indent with spaces");
 			return;
 		}
 	}
 	off = pos_offset(p, line, col);
 	if (off < p->len && p->text[off] == '\t') {
-		error_at(p, line, col, "tab character: tabs are not allowed for indentation or "
-				       "after '-', '?' and ':' in YAML; use spaces");
+		cfg_error_at(p, line, col, "tab character: tabs are not allowed for indentation or "
+					   "after '-', '?' and ':' in YAML; use spaces");
 		return;
 	}
 	if (y->context)
-		error_at(p, line, col, "invalid YAML: %s (%s at line %u, column %u)",
-			 y->problem ? y->problem : "syntax error", y->context,
-			 (unsigned)y->context_mark.line + 1, (unsigned)y->context_mark.column + 1);
+		cfg_error_at(p, line, col, "invalid YAML: %s (%s at line %u, column %u)",
+			     y->problem ? y->problem : "syntax error", y->context,
+			     (unsigned)y->context_mark.line + 1, (unsigned)y->context_mark.column + 1);
 	else
-		error_at(p, line, col, "invalid YAML: %s", y->problem ? y->problem : "syntax error");
+		cfg_error_at(p, line, col, "invalid YAML: %s", y->problem ? y->problem : "syntax error");
 }
 
 /* Anchors and tags are refused where they appear. */
-static void check_props(struct parse *p, const yaml_mark_t *m, const yaml_char_t *anchor,
+static void check_props(struct cfg_parse *p, const yaml_mark_t *m, const yaml_char_t *anchor,
 			const yaml_char_t *tag)
 {
-	char buf[SHOWN_MAX * 4 + 16];
+	char buf[CFG_SHOWN_MAX * 4 + 16];
 	unsigned line = (unsigned)m->line + 1, col = (unsigned)m->column + 1;
 
 	if (anchor)
-		error_at(p, line, col, "anchors and aliases (&%s, *%s) are not supported; write "
-				       "the value out in full",
-			 shown((const char *)anchor, buf, sizeof(buf)), buf);
+		cfg_error_at(p, line, col, "anchors and aliases (&%s, *%s) are not supported; write "
+					   "the value out in full",
+			     cfg_shown((const char *)anchor, buf, sizeof(buf)), buf);
 	else if (tag && strncmp((const char *)tag, "tag:yaml.org,2002:", 18) == 0)
-		error_at(p, line, col, "YAML tags (!!%s) are not supported",
-			 shown((const char *)tag + 18, buf, sizeof(buf)));
+		cfg_error_at(p, line, col, "YAML tags (!!%s) are not supported",
+			     cfg_shown((const char *)tag + 18, buf, sizeof(buf)));
 	else if (tag)
-		error_at(p, line, col, "YAML tags (%s) are not supported",
-			 shown((const char *)tag, buf, sizeof(buf)));
+		cfg_error_at(p, line, col, "YAML tags (%s) are not supported",
+			     cfg_shown((const char *)tag, buf, sizeof(buf)));
 }
 
 /*
  * Read the events into a tree. Returns the root node (NULL when the file
  * holds no document, or on failure: p->emsg or p->oom then tell).
  */
-static struct node *build_tree(struct parse *p, bool *syntax_error)
+static struct cfg_node *cfg_build_tree(struct cfg_parse *p, bool *syntax_error)
 {
-	struct node *stack[MAX_DEPTH + 1];
-	struct node *root = NULL;
+	struct cfg_node *stack[MAX_DEPTH + 1];
+	struct cfg_node *root = NULL;
 	yaml_parser_t y;
 	unsigned docs = 0;
 	size_t depth = 0;
@@ -691,8 +691,8 @@ static struct node *build_tree(struct parse *p, bool *syntax_error)
 	yaml_parser_set_encoding(&y, YAML_UTF8_ENCODING);
 	while (!done) {
 		yaml_event_t e;
-		struct node *n = NULL;
-		char buf[SHOWN_MAX * 4 + 16];
+		struct cfg_node *n = NULL;
+		char buf[CFG_SHOWN_MAX * 4 + 16];
 
 		if (!yaml_parser_parse(&y, &e)) {
 			yaml_failure(p, &y);
@@ -708,19 +708,19 @@ static struct node *build_tree(struct parse *p, bool *syntax_error)
 				p->doc_line = (unsigned)e.start_mark.line + 1;
 				p->doc_col = (unsigned)e.start_mark.column + 1;
 			} else {
-				error_at(p, (unsigned)e.start_mark.line + 1,
-					 (unsigned)e.start_mark.column + 1,
-					 "a second YAML document starts here; the configuration must "
-					 "be a single document");
+				cfg_error_at(p, (unsigned)e.start_mark.line + 1,
+					     (unsigned)e.start_mark.column + 1,
+					     "a second YAML document starts here; the configuration must "
+					     "be a single document");
 				done = true;
 			}
 			break;
 		case YAML_ALIAS_EVENT:
-			error_at(p, (unsigned)e.start_mark.line + 1, (unsigned)e.start_mark.column + 1,
-				 "aliases (*%s) are not supported; write the value out in full",
-				 shown((const char *)e.data.alias.anchor, buf, sizeof(buf)));
+			cfg_error_at(p, (unsigned)e.start_mark.line + 1, (unsigned)e.start_mark.column + 1,
+				     "aliases (*%s) are not supported; write the value out in full",
+				     cfg_shown((const char *)e.data.alias.anchor, buf, sizeof(buf)));
 			/* a placeholder keeps keys and values paired */
-			n = node_new(p, NODE_SCALAR, &e.start_mark);
+			n = node_new(p, CFG_NODE_SCALAR, &e.start_mark);
 			if (n) {
 				n->str = strdup("");
 				n->plain = true;
@@ -730,7 +730,7 @@ static struct node *build_tree(struct parse *p, bool *syntax_error)
 			break;
 		case YAML_SCALAR_EVENT:
 			check_props(p, &e.start_mark, e.data.scalar.anchor, e.data.scalar.tag);
-			n = node_new(p, NODE_SCALAR, &e.start_mark);
+			n = node_new(p, CFG_NODE_SCALAR, &e.start_mark);
 			if (!n)
 				break;
 			n->plain = e.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
@@ -738,23 +738,23 @@ static struct node *build_tree(struct parse *p, bool *syntax_error)
 			if (!n->str)
 				p->oom = true;
 			else if (strlen(n->str) != e.data.scalar.length)
-				node_error(p, n, "the value contains a NUL character");
+				cfg_node_error(p, n, "the value contains a NUL character");
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 			check_props(p, &e.start_mark, e.data.sequence_start.anchor,
 				    e.data.sequence_start.implicit ? NULL : e.data.sequence_start.tag);
-			n = node_new(p, NODE_SEQ, &e.start_mark);
+			n = node_new(p, CFG_NODE_SEQ, &e.start_mark);
 			break;
 		case YAML_MAPPING_START_EVENT:
 			check_props(p, &e.start_mark, e.data.mapping_start.anchor,
 				    e.data.mapping_start.implicit ? NULL : e.data.mapping_start.tag);
-			n = node_new(p, NODE_MAP, &e.start_mark);
+			n = node_new(p, CFG_NODE_MAP, &e.start_mark);
 			break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
 			if (depth > 0) {
 				depth--;
-				if (stack[depth]->kind == NODE_MAP)
+				if (stack[depth]->kind == CFG_NODE_MAP)
 					check_keys(p, stack[depth]);
 			}
 			break;
@@ -763,26 +763,26 @@ static struct node *build_tree(struct parse *p, bool *syntax_error)
 		}
 		yaml_event_delete(&e);
 		if (p->oom) {
-			node_free(n);
+			cfg_node_free(n);
 			break;
 		}
 		if (!n)
 			continue;
 		if (depth > 0) {
 			if (node_add(p, stack[depth - 1], n) < 0) {
-				node_free(n);
+				cfg_node_free(n);
 				break;
 			}
 		} else if (!root) {
 			root = n;
 		} else {
-			node_free(n); /* cannot happen: one root per document */
+			cfg_node_free(n); /* cannot happen: one root per document */
 			continue;
 		}
-		if (n->kind != NODE_SCALAR) {
+		if (n->kind != CFG_NODE_SCALAR) {
 			if (depth == MAX_DEPTH) {
-				node_error(p, n, "values are nested too deeply (more than %d levels)",
-					   MAX_DEPTH);
+				cfg_node_error(p, n, "values are nested too deeply (more than %d levels)",
+					       MAX_DEPTH);
 				*syntax_error = true;
 				break;
 			}
@@ -791,7 +791,7 @@ static struct node *build_tree(struct parse *p, bool *syntax_error)
 	}
 	yaml_parser_delete(&y);
 	if (p->oom) {
-		node_free(root);
+		cfg_node_free(root);
 		return NULL;
 	}
 	return root;
@@ -801,12 +801,12 @@ static struct node *build_tree(struct parse *p, bool *syntax_error)
 /* typed values                                                             */
 
 /* A plain true/yes/on or false/no/off (any case); false if it is none of them. */
-static bool bool_word(const struct node *v, bool *out)
+static bool bool_word(const struct cfg_node *v, bool *out)
 {
 	static const char *const yes[] = { "true", "yes", "on" };
 	static const char *const no[] = { "false", "no", "off" };
 
-	if (v->kind != NODE_SCALAR || !v->plain)
+	if (v->kind != CFG_NODE_SCALAR || !v->plain)
 		return false;
 	for (size_t i = 0; i < 3; i++) {
 		if (strcasecmp(v->str, yes[i]) == 0) {
@@ -821,26 +821,26 @@ static bool bool_word(const struct node *v, bool *out)
 	return false;
 }
 
-static bool get_bool(struct parse *p, const char *key, const struct node *v, bool *out)
+static bool get_bool(struct cfg_parse *p, const char *key, const struct cfg_node *v, bool *out)
 {
-	char buf[SHOWN_MAX * 4 + 32];
+	char buf[CFG_SHOWN_MAX * 4 + 32];
 
 	if (bool_word(v, out))
 		return true;
-	node_error(p, v, "key '%s': expected true or false, got %s%s", key,
-		   describe(v, buf, sizeof(buf)),
-		   v->kind == NODE_SCALAR && !v->plain ? " (write it without quotes)" : "");
+	cfg_node_error(p, v, "key '%s': expected true or false, got %s%s", key,
+		       cfg_describe(v, buf, sizeof(buf)),
+		       v->kind == CFG_NODE_SCALAR && !v->plain ? " (write it without quotes)" : "");
 	return false;
 }
 
-static bool get_uint(struct parse *p, const char *key, const struct node *v, unsigned min,
+static bool get_uint(struct cfg_parse *p, const char *key, const struct cfg_node *v, unsigned min,
 		     unsigned max, unsigned *out)
 {
-	char buf[SHOWN_MAX * 4 + 32];
+	char buf[CFG_SHOWN_MAX * 4 + 32];
 	unsigned long long x = 0;
 	const char *s = v->str;
 
-	if (v->kind != NODE_SCALAR || !v->plain || !isdigit((unsigned char)*s))
+	if (v->kind != CFG_NODE_SCALAR || !v->plain || !isdigit((unsigned char)*s))
 		goto bad;
 	for (; isdigit((unsigned char)*s); s++) {
 		x = x * 10 + (unsigned)(*s - '0');
@@ -852,90 +852,90 @@ static bool get_uint(struct parse *p, const char *key, const struct node *v, uns
 	*out = (unsigned)x;
 	return true;
 bad:
-	node_error(p, v, "key '%s': expected an integer from %u to %u, got %s", key, min, max,
-		   describe(v, buf, sizeof(buf)));
+	cfg_node_error(p, v, "key '%s': expected an integer from %u to %u, got %s", key, min, max,
+		       cfg_describe(v, buf, sizeof(buf)));
 	return false;
 }
 
 /* A string; `empty_ok`: "" is accepted. The result is owned by the config. */
-static const char *get_str(struct parse *p, const char *key, const struct node *v, bool empty_ok)
+static const char *cfg_get_str(struct cfg_parse *p, const char *key, const struct cfg_node *v, bool empty_ok)
 {
-	char buf[SHOWN_MAX * 4 + 32];
+	char buf[CFG_SHOWN_MAX * 4 + 32];
 
-	if (v->kind != NODE_SCALAR || is_null(v)) {
-		node_error(p, v, "key '%s': expected a string, got %s", key,
-			   describe(v, buf, sizeof(buf)));
+	if (v->kind != CFG_NODE_SCALAR || cfg_is_null(v)) {
+		cfg_node_error(p, v, "key '%s': expected a string, got %s", key,
+			       cfg_describe(v, buf, sizeof(buf)));
 		return NULL;
 	}
 	if (!empty_ok && !v->str[0]) {
-		node_error(p, v, "key '%s': expected a non-empty string", key);
+		cfg_node_error(p, v, "key '%s': expected a non-empty string", key);
 		return NULL;
 	}
-	return keep(p, v->str);
+	return cfg_keep(p, v->str);
 }
 
 /* A file name for CRIU's log, created in the images directory. */
-static const char *get_log_file(struct parse *p, const char *key, const struct node *v)
+static const char *get_log_file(struct cfg_parse *p, const char *key, const struct cfg_node *v)
 {
-	char buf[SHOWN_MAX * 4 + 32];
+	char buf[CFG_SHOWN_MAX * 4 + 32];
 
-	if (v->kind == NODE_SCALAR && !is_null(v) && (strchr(v->str, '/') || !strcmp(v->str, ".") ||
+	if (v->kind == CFG_NODE_SCALAR && !cfg_is_null(v) && (strchr(v->str, '/') || !strcmp(v->str, ".") ||
 						      !strcmp(v->str, ".."))) {
-		node_error(p, v, "key '%s': expected a file name without '/' (CRIU writes its log "
-				 "in the images directory), got %s",
-			   key, describe(v, buf, sizeof(buf)));
+		cfg_node_error(p, v, "key '%s': expected a file name without '/' (CRIU writes its log "
+				     "in the images directory), got %s",
+			       key, cfg_describe(v, buf, sizeof(buf)));
 		return NULL;
 	}
-	return get_str(p, key, v, false);
+	return cfg_get_str(p, key, v, false);
 }
 
-static bool get_duration(struct parse *p, const char *key, const struct node *v, unsigned *ms)
+static bool cfg_get_duration(struct cfg_parse *p, const char *key, const struct cfg_node *v, unsigned *ms)
 {
-	char buf[SHOWN_MAX * 4 + 32];
+	char buf[CFG_SHOWN_MAX * 4 + 32];
 	crpc_error *e = NULL;
 
-	if (v->kind != NODE_SCALAR || is_null(v)) {
-		node_error(p, v, "key '%s': expected a duration such as 500ms, 2s, 1m or 1h, got %s",
-			   key, describe(v, buf, sizeof(buf)));
+	if (v->kind != CFG_NODE_SCALAR || cfg_is_null(v)) {
+		cfg_node_error(p, v, "key '%s': expected a duration such as 500ms, 2s, 1m or 1h, got %s",
+			       key, cfg_describe(v, buf, sizeof(buf)));
 		return false;
 	}
 	if (crpc_parse_duration(v->str, ms, &e) == 0)
 		return true;
-	node_error(p, v, "key '%s': %s", key, e && e->message ? e->message : "invalid duration");
+	cfg_node_error(p, v, "key '%s': %s", key, e && e->message ? e->message : "invalid duration");
 	crpc_error_free(e);
 	return false;
 }
 
-static bool get_size(struct parse *p, const char *key, const struct node *v, uint64_t max,
+static bool get_size(struct cfg_parse *p, const char *key, const struct cfg_node *v, uint64_t max,
 		     uint64_t *out)
 {
-	char buf[SHOWN_MAX * 4 + 32];
+	char buf[CFG_SHOWN_MAX * 4 + 32];
 	crpc_error *e = NULL;
 
-	if (v->kind != NODE_SCALAR || is_null(v)) {
-		node_error(p, v, "key '%s': expected a size such as 512K or 10M, got %s", key,
-			   describe(v, buf, sizeof(buf)));
+	if (v->kind != CFG_NODE_SCALAR || cfg_is_null(v)) {
+		cfg_node_error(p, v, "key '%s': expected a size such as 512K or 10M, got %s", key,
+			       cfg_describe(v, buf, sizeof(buf)));
 		return false;
 	}
 	if (crpc_parse_size(v->str, max, out, &e) == 0)
 		return true;
-	node_error(p, v, "key '%s': %s", key, e && e->message ? e->message : "invalid size");
+	cfg_node_error(p, v, "key '%s': %s", key, e && e->message ? e->message : "invalid size");
 	crpc_error_free(e);
 	return false;
 }
 
 /* One of a fixed set of words (plain or quoted); index or -1. */
-static int get_word(struct parse *p, const char *key, const struct node *v,
-		    const char *const *words, size_t n, const char *expected)
+static int cfg_get_word(struct cfg_parse *p, const char *key, const struct cfg_node *v,
+			const char *const *words, size_t n, const char *expected)
 {
-	char buf[SHOWN_MAX * 4 + 32];
+	char buf[CFG_SHOWN_MAX * 4 + 32];
 
-	if (v->kind == NODE_SCALAR)
+	if (v->kind == CFG_NODE_SCALAR)
 		for (size_t i = 0; i < n; i++)
 			if (strcmp(v->str, words[i]) == 0)
 				return (int)i;
-	node_error(p, v, "key '%s': expected %s, got %s", key, expected,
-		   describe(v, buf, sizeof(buf)));
+	cfg_node_error(p, v, "key '%s': expected %s, got %s", key, expected,
+		       cfg_describe(v, buf, sizeof(buf)));
 	return -1;
 }
 
@@ -943,30 +943,30 @@ static int get_word(struct parse *p, const char *key, const struct node *v,
  * A list of strings: calls add() for each (owned) item. An empty value is an
  * empty list. Returns the number of items, -1 after an error.
  */
-static ssize_t get_list(struct parse *p, const char *key, const struct node *v,
-			int (*add)(struct parse *p, void *arg, const char *s), void *arg)
+static ssize_t get_list(struct cfg_parse *p, const char *key, const struct cfg_node *v,
+			int (*add)(struct cfg_parse *p, void *arg, const char *s), void *arg)
 {
-	char buf[SHOWN_MAX * 4 + 32];
+	char buf[CFG_SHOWN_MAX * 4 + 32];
 	ssize_t count = 0;
 
-	if (is_null(v))
+	if (cfg_is_null(v))
 		return 0;
-	if (v->kind != NODE_SEQ) {
-		node_error(p, v, "key '%s': expected a list of strings, got %s (write [\"...\"] or "
-				 "'- ...' items)", key, describe(v, buf, sizeof(buf)));
+	if (v->kind != CFG_NODE_SEQ) {
+		cfg_node_error(p, v, "key '%s': expected a list of strings, got %s (write [\"...\"] or "
+				     "'- ...' items)", key, cfg_describe(v, buf, sizeof(buf)));
 		return -1;
 	}
 	for (size_t i = 0; i < v->n; i++) {
-		const struct node *it = v->kids[i];
+		const struct cfg_node *it = v->kids[i];
 		const char *s;
 
-		if (it->kind != NODE_SCALAR || is_null(it) || !it->str[0]) {
-			node_error(p, it, "key '%s', item %zu: expected a non-empty string, got %s",
-				   key, i + 1, describe(it, buf, sizeof(buf)));
+		if (it->kind != CFG_NODE_SCALAR || cfg_is_null(it) || !it->str[0]) {
+			cfg_node_error(p, it, "key '%s', item %zu: expected a non-empty string, got %s",
+				       key, i + 1, cfg_describe(it, buf, sizeof(buf)));
 			count = -1;
 			continue;
 		}
-		s = keep(p, it->str);
+		s = cfg_keep(p, it->str);
 		if (!s || add(p, arg, s) < 0) {
 			p->oom = true;
 			return -1;
@@ -977,12 +977,12 @@ static ssize_t get_list(struct parse *p, const char *key, const struct node *v,
 	return count;
 }
 
-static int add_strv(struct parse *p, void *arg, const char *s)
+static int add_strv(struct cfg_parse *p, void *arg, const char *s)
 {
 	return crpc_strv_add(arg, s, NULL);
 }
 
-static int add_external(struct parse *p, void *arg, const char *s)
+static int add_external(struct cfg_parse *p, void *arg, const char *s)
 {
 	return crpc_opts_add_external(arg, s, NULL);
 }
@@ -993,40 +993,40 @@ static int add_external(struct parse *p, void *arg, const char *s)
  * step"; NULL: the top level, whose keys are sections), `list` names the
  * valid keys.
  */
-static int lookup(struct parse *p, const struct node *k, const void *tab, size_t n, size_t stride,
-		  const char *what, const char *list)
+static int cfg_lookup(struct cfg_parse *p, const struct cfg_node *k, const void *tab, size_t n, size_t stride,
+		      const char *what, const char *list)
 {
-	char buf[SHOWN_MAX * 4 + 16];
+	char buf[CFG_SHOWN_MAX * 4 + 16];
 	const char *best;
 
-	if (k->kind != NODE_SCALAR)
+	if (k->kind != CFG_NODE_SCALAR)
 		return -1; /* reported by check_keys() */
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(k->str, *(const char *const *)((const char *)tab + i * stride)) == 0)
 			return (int)i;
-	best = closest(k->str, tab, n, stride, NULL, NULL);
-	shown(k->str, buf, sizeof(buf));
+	best = cfg_closest(k->str, tab, n, stride, NULL, NULL);
+	cfg_shown(k->str, buf, sizeof(buf));
 	if (!what && best)
-		node_error(p, k, "unknown section '%s': did you mean '%s'?", buf, best);
+		cfg_node_error(p, k, "unknown section '%s': did you mean '%s'?", buf, best);
 	else if (!what)
-		node_error(p, k, "unknown section '%s'; the sections are: %s", buf, list);
+		cfg_node_error(p, k, "unknown section '%s'; the sections are: %s", buf, list);
 	else if (best)
-		node_error(p, k, "unknown key '%s' in %s: did you mean '%s'?", buf, what, best);
+		cfg_node_error(p, k, "unknown key '%s' in %s: did you mean '%s'?", buf, what, best);
 	else
-		node_error(p, k, "unknown key '%s' in %s; expected one of: %s", buf, what, list);
+		cfg_node_error(p, k, "unknown key '%s' in %s; expected one of: %s", buf, what, list);
 	return -1;
 }
 
 /* A section or other mapping: an empty value is an empty mapping. */
-static bool want_map(struct parse *p, const char *what, const struct node *v, const char *expected)
+static bool cfg_want_map(struct cfg_parse *p, const char *what, const struct cfg_node *v, const char *expected)
 {
-	char buf[SHOWN_MAX * 4 + 32];
+	char buf[CFG_SHOWN_MAX * 4 + 32];
 
-	if (v->kind == NODE_MAP)
+	if (v->kind == CFG_NODE_MAP)
 		return true;
-	if (!is_null(v))
-		node_error(p, v, "%s: expected %s, got %s", what, expected,
-			   describe(v, buf, sizeof(buf)));
+	if (!cfg_is_null(v))
+		cfg_node_error(p, v, "%s: expected %s, got %s", what, expected,
+			       cfg_describe(v, buf, sizeof(buf)));
 	return false;
 }
 
@@ -1037,18 +1037,18 @@ static const struct {
 	const char *name;
 } criu_keys[] = { { "binary" }, { "log_level" }, { "log_file" } };
 
-static void parse_criu(struct parse *p, const struct node *sec)
+static void parse_criu(struct cfg_parse *p, const struct cfg_node *sec)
 {
-	if (!want_map(p, "section 'criu'", sec, "a mapping of keys (binary, log_level, log_file)"))
+	if (!cfg_want_map(p, "section 'criu'", sec, "a mapping of keys (binary, log_level, log_file)"))
 		return;
 	for (size_t i = 0; i + 1 < sec->n; i += 2) {
-		const struct node *k = sec->kids[i], *v = sec->kids[i + 1];
+		const struct cfg_node *k = sec->kids[i], *v = sec->kids[i + 1];
 		unsigned lvl;
 
-		switch (lookup(p, k, criu_keys, 3, sizeof(criu_keys[0]), "criu",
+		switch (cfg_lookup(p, k, criu_keys, 3, sizeof(criu_keys[0]), "criu",
 			       "binary, log_level, log_file")) {
 		case 0:
-			p->c->criu_binary = (char *)get_str(p, "binary", v, false);
+			p->c->criu_binary = (char *)cfg_get_str(p, "binary", v, false);
 			break;
 		case 1:
 			if (get_uint(p, "log_level", v, 0, 4, &lvl))
@@ -1071,20 +1071,20 @@ static const struct {
 #define SHIM_KEY_LIST                                                                          \
 	"trace_dir, trace, trace_max_files, trace_max_total, trace_max_file_size, verbose"
 
-static void parse_shim(struct parse *p, const struct node *sec)
+static void parse_shim(struct cfg_parse *p, const struct cfg_node *sec)
 {
-	if (!want_map(p, "section 'shim'", sec, "a mapping of keys (" SHIM_KEY_LIST ")"))
+	if (!cfg_want_map(p, "section 'shim'", sec, "a mapping of keys (" SHIM_KEY_LIST ")"))
 		return;
 	for (size_t i = 0; i + 1 < sec->n; i += 2) {
-		const struct node *k = sec->kids[i], *v = sec->kids[i + 1];
+		const struct cfg_node *k = sec->kids[i], *v = sec->kids[i + 1];
 		uint64_t size;
 		unsigned n;
 		bool b;
 
-		switch (lookup(p, k, shim_keys, sizeof(shim_keys) / sizeof(shim_keys[0]),
+		switch (cfg_lookup(p, k, shim_keys, sizeof(shim_keys) / sizeof(shim_keys[0]),
 			       sizeof(shim_keys[0]), "shim", SHIM_KEY_LIST)) {
 		case 0:
-			p->c->trace_dir = (char *)get_str(p, "trace_dir", v, false);
+			p->c->trace_dir = (char *)cfg_get_str(p, "trace_dir", v, false);
 			break;
 		case 1:
 			if (get_bool(p, "trace", v, &b))
@@ -1097,8 +1097,8 @@ static void parse_shim(struct parse *p, const struct node *sec)
 		case 3:
 			if (get_size(p, "trace_max_total", v, UINT64_MAX / 2, &size)) {
 				if (size < 4096)
-					node_error(p, v, "key 'trace_max_total': at least 4K, got %ju bytes",
-						   (uintmax_t)size);
+					cfg_node_error(p, v, "key 'trace_max_total': at least 4K, got %ju bytes",
+						       (uintmax_t)size);
 				else
 					p->c->shim_trace_max_total = size;
 			}
@@ -1106,8 +1106,8 @@ static void parse_shim(struct parse *p, const struct node *sec)
 		case 4:
 			if (get_size(p, "trace_max_file_size", v, UINT64_MAX / 2, &size)) {
 				if (size < 4096)
-					node_error(p, v, "key 'trace_max_file_size': at least 4K, got %ju bytes",
-						   (uintmax_t)size);
+					cfg_node_error(p, v, "key 'trace_max_file_size': at least 4K, got %ju bytes",
+						       (uintmax_t)size);
 				else
 					p->c->shim_trace_max_file_size = size;
 			}
@@ -1210,36 +1210,36 @@ static const char *const inherit_fd_keys[] = { "key", "fd" };
 static const char *const cg_root_keys[] = { "ctrl", "path" };
 
 /* inherit_fd: [{key: STR, fd: INT}, ...] */
-static void parse_inherit_fd(struct parse *p, crpc_opts *o, const struct node *v)
+static void parse_inherit_fd(struct cfg_parse *p, crpc_opts *o, const struct cfg_node *v)
 {
-	char buf[SHOWN_MAX * 4 + 32];
+	char buf[CFG_SHOWN_MAX * 4 + 32];
 
-	if (is_null(v))
+	if (cfg_is_null(v))
 		return;
-	if (v->kind != NODE_SEQ) {
-		node_error(p, v, "key 'inherit_fd': expected a list of {key: ..., fd: N} mappings, "
-				 "got %s", describe(v, buf, sizeof(buf)));
+	if (v->kind != CFG_NODE_SEQ) {
+		cfg_node_error(p, v, "key 'inherit_fd': expected a list of {key: ..., fd: N} mappings, "
+				     "got %s", cfg_describe(v, buf, sizeof(buf)));
 		return;
 	}
 	for (size_t i = 0; i < v->n; i++) {
-		const struct node *it = v->kids[i];
+		const struct cfg_node *it = v->kids[i];
 		const char *key = NULL;
 		unsigned fd = 0;
 		bool seen_key = false, seen_fd = false, ok = true;
 
-		if (it->kind != NODE_MAP) {
-			node_error(p, it, "key 'inherit_fd', item %zu: expected a mapping {key: "
-					  "RESOURCE, fd: N}, got %s", i + 1, describe(it, buf, sizeof(buf)));
+		if (it->kind != CFG_NODE_MAP) {
+			cfg_node_error(p, it, "key 'inherit_fd', item %zu: expected a mapping {key: "
+					      "RESOURCE, fd: N}, got %s", i + 1, cfg_describe(it, buf, sizeof(buf)));
 			continue;
 		}
 		for (size_t j = 0; j + 1 < it->n; j += 2) {
-			const struct node *k = it->kids[j], *val = it->kids[j + 1];
+			const struct cfg_node *k = it->kids[j], *val = it->kids[j + 1];
 
-			switch (lookup(p, k, inherit_fd_keys, 2, sizeof(inherit_fd_keys[0]),
+			switch (cfg_lookup(p, k, inherit_fd_keys, 2, sizeof(inherit_fd_keys[0]),
 				       "an inherit_fd item", "key, fd")) {
 			case 0:
 				seen_key = true;
-				key = get_str(p, "key", val, false);
+				key = cfg_get_str(p, "key", val, false);
 				ok = ok && key;
 				break;
 			case 1:
@@ -1252,7 +1252,7 @@ static void parse_inherit_fd(struct parse *p, crpc_opts *o, const struct node *v
 			}
 		}
 		if (!seen_key || !seen_fd) {
-			node_error(p, it, "key 'inherit_fd', item %zu: needs both key: and fd:", i + 1);
+			cfg_node_error(p, it, "key 'inherit_fd', item %zu: needs both key: and fd:", i + 1);
 			continue;
 		}
 		if (!ok)
@@ -1263,40 +1263,40 @@ static void parse_inherit_fd(struct parse *p, crpc_opts *o, const struct node *v
 }
 
 /* cg_root: [{ctrl: STR (optional), path: STR}, ...] */
-static void parse_cg_root(struct parse *p, crpc_opts *o, const struct node *v)
+static void parse_cg_root(struct cfg_parse *p, crpc_opts *o, const struct cfg_node *v)
 {
-	char buf[SHOWN_MAX * 4 + 32];
+	char buf[CFG_SHOWN_MAX * 4 + 32];
 
-	if (is_null(v))
+	if (cfg_is_null(v))
 		return;
-	if (v->kind != NODE_SEQ) {
-		node_error(p, v, "key 'cg_root': expected a list of {ctrl: ..., path: ...} mappings, "
-				 "got %s", describe(v, buf, sizeof(buf)));
+	if (v->kind != CFG_NODE_SEQ) {
+		cfg_node_error(p, v, "key 'cg_root': expected a list of {ctrl: ..., path: ...} mappings, "
+				     "got %s", cfg_describe(v, buf, sizeof(buf)));
 		return;
 	}
 	for (size_t i = 0; i < v->n; i++) {
-		const struct node *it = v->kids[i];
+		const struct cfg_node *it = v->kids[i];
 		const char *ctrl = NULL, *path = NULL;
 		bool seen_path = false, ok = true;
 
-		if (it->kind != NODE_MAP) {
-			node_error(p, it, "key 'cg_root', item %zu: expected a mapping {ctrl: "
-					  "CONTROLLER, path: PATH}, got %s", i + 1,
-				   describe(it, buf, sizeof(buf)));
+		if (it->kind != CFG_NODE_MAP) {
+			cfg_node_error(p, it, "key 'cg_root', item %zu: expected a mapping {ctrl: "
+					      "CONTROLLER, path: PATH}, got %s", i + 1,
+				       cfg_describe(it, buf, sizeof(buf)));
 			continue;
 		}
 		for (size_t j = 0; j + 1 < it->n; j += 2) {
-			const struct node *k = it->kids[j], *val = it->kids[j + 1];
+			const struct cfg_node *k = it->kids[j], *val = it->kids[j + 1];
 
-			switch (lookup(p, k, cg_root_keys, 2, sizeof(cg_root_keys[0]),
+			switch (cfg_lookup(p, k, cg_root_keys, 2, sizeof(cg_root_keys[0]),
 				       "a cg_root item", "ctrl, path")) {
 			case 0:
-				ctrl = get_str(p, "ctrl", val, false);
+				ctrl = cfg_get_str(p, "ctrl", val, false);
 				ok = ok && ctrl;
 				break;
 			case 1:
 				seen_path = true;
-				path = get_str(p, "path", val, false);
+				path = cfg_get_str(p, "path", val, false);
 				ok = ok && path;
 				break;
 			default:
@@ -1305,7 +1305,7 @@ static void parse_cg_root(struct parse *p, crpc_opts *o, const struct node *v)
 			}
 		}
 		if (!seen_path) {
-			node_error(p, it, "key 'cg_root', item %zu: needs path:", i + 1);
+			cfg_node_error(p, it, "key 'cg_root', item %zu: needs path:", i + 1);
 			continue;
 		}
 		if (!ok)
@@ -1316,23 +1316,23 @@ static void parse_cg_root(struct parse *p, crpc_opts *o, const struct node *v)
 }
 
 /* A scalar that is not empty, else an error naming what was expected. */
-static bool want_scalar(struct parse *p, const char *key, const struct node *v,
+static bool want_scalar(struct cfg_parse *p, const char *key, const struct cfg_node *v,
 			const char *expected)
 {
-	char buf[SHOWN_MAX * 4 + 32];
+	char buf[CFG_SHOWN_MAX * 4 + 32];
 
-	if (v->kind == NODE_SCALAR && !is_null(v))
+	if (v->kind == CFG_NODE_SCALAR && !cfg_is_null(v))
 		return true;
-	node_error(p, v, "key '%s': expected %s, got %s", key, expected,
-		   describe(v, buf, sizeof(buf)));
+	cfg_node_error(p, v, "key '%s': expected %s, got %s", key, expected,
+		       cfg_describe(v, buf, sizeof(buf)));
 	return false;
 }
 
-static void parse_opt(struct parse *p, crpc_opts *o, const struct opt_key *key,
-		      const struct node *v)
+static void parse_opt(struct cfg_parse *p, crpc_opts *o, const struct opt_key *key,
+		      const struct cfg_node *v)
 {
 	char *base = (char *)o;
-	char buf[SHOWN_MAX * 4 + 32];
+	char buf[CFG_SHOWN_MAX * 4 + 32];
 	crpc_error *e = NULL;
 	unsigned u;
 	uint64_t size;
@@ -1345,7 +1345,7 @@ static void parse_opt(struct parse *p, crpc_opts *o, const struct opt_key *key,
 			memcpy(base + key->off, &b, sizeof(b));
 		break;
 	case OT_STR:
-		s = get_str(p, key->name, v, false);
+		s = cfg_get_str(p, key->name, v, false);
 		if (s)
 			memcpy(base + key->off, &s, sizeof(s));
 		break;
@@ -1372,7 +1372,7 @@ static void parse_opt(struct parse *p, crpc_opts *o, const struct opt_key *key,
 		break;
 	case OT_TIMEOUT:
 		/* CRIU takes whole seconds: round up so that 500ms does not mean "default" */
-		if (get_duration(p, key->name, v, &u))
+		if (cfg_get_duration(p, key->name, v, &u))
 			o->timeout = u / 1000 + (u % 1000 ? 1 : 0);
 		break;
 	case OT_CG_MODE:
@@ -1380,22 +1380,22 @@ static void parse_opt(struct parse *p, crpc_opts *o, const struct opt_key *key,
 						  "default"))
 			break;
 		if (crpc_parse_cg_mode(v->str, &o->manage_cgroups_mode, &e) < 0)
-			node_error(p, v, "key '%s': %s", key->name, e && e->message ? e->message : "?");
+			cfg_node_error(p, v, "key '%s': %s", key->name, e && e->message ? e->message : "?");
 		break;
 	case OT_NETLOCK:
 		if (!want_scalar(p, key->name, v, "iptables, nftables or skip"))
 			break;
 		if (crpc_parse_network_lock(v->str, &o->network_lock, &e) < 0)
-			node_error(p, v, "key '%s': %s", key->name, e && e->message ? e->message : "?");
+			cfg_node_error(p, v, "key '%s': %s", key->name, e && e->message ? e->message : "?");
 		break;
 	case OT_EMPTY_NS:
-		if (v->kind == NODE_SCALAR && strcmp(v->str, "net") == 0)
+		if (v->kind == CFG_NODE_SCALAR && strcmp(v->str, "net") == 0)
 			o->empty_ns = CLONE_NEWNET;
 		else if (bool_word(v, &b) && !b)
 			o->empty_ns = 0;
 		else
-			node_error(p, v, "key 'empty_ns': expected net or false, got %s",
-				   describe(v, buf, sizeof(buf)));
+			cfg_node_error(p, v, "key 'empty_ns': expected net or false, got %s",
+				       cfg_describe(v, buf, sizeof(buf)));
 		break;
 	case OT_INHERIT_FD:
 		parse_inherit_fd(p, o, v);
@@ -1407,41 +1407,41 @@ static void parse_opt(struct parse *p, crpc_opts *o, const struct opt_key *key,
 	crpc_error_free(e);
 }
 
-static void parse_opts(struct parse *p, const char *section, unsigned op, crpc_opts *o,
-		       const struct node *sec)
+static void parse_opts(struct cfg_parse *p, const char *section, unsigned op, crpc_opts *o,
+		       const struct cfg_node *sec)
 {
-	char what[64], buf[SHOWN_MAX * 4 + 16];
+	char what[64], buf[CFG_SHOWN_MAX * 4 + 16];
 
 	snprintf(what, sizeof(what), "section '%s'", section);
-	if (!want_map(p, what, sec, "a mapping of CRIU options"))
+	if (!cfg_want_map(p, what, sec, "a mapping of CRIU options"))
 		return;
 	for (size_t i = 0; i + 1 < sec->n; i += 2) {
-		const struct node *k = sec->kids[i], *v = sec->kids[i + 1];
+		const struct cfg_node *k = sec->kids[i], *v = sec->kids[i + 1];
 		const struct opt_key *key = NULL;
 		const char *best;
 
-		if (k->kind != NODE_SCALAR)
+		if (k->kind != CFG_NODE_SCALAR)
 			continue; /* reported by check_keys() */
 		for (size_t j = 0; j < N_OPT_KEYS && !key; j++)
 			if (strcmp(k->str, opt_keys[j].name) == 0)
 				key = &opt_keys[j];
 		if (key && !(key->ops & op)) {
-			node_error(p, k, "key '%s' only applies to %s; move it to the %s: section",
-				   key->name, op == OP_DUMP ? "restore" : "dump",
-				   op == OP_DUMP ? "restore" : "dump");
+			cfg_node_error(p, k, "key '%s' only applies to %s; move it to the %s: section",
+				       key->name, op == OP_DUMP ? "restore" : "dump",
+				       op == OP_DUMP ? "restore" : "dump");
 			continue;
 		}
 		if (key) {
 			parse_opt(p, o, key, v);
 			continue;
 		}
-		best = closest(k->str, opt_keys, N_OPT_KEYS, sizeof(opt_keys[0]), opt_key_in, &op);
+		best = cfg_closest(k->str, opt_keys, N_OPT_KEYS, sizeof(opt_keys[0]), opt_key_in, &op);
 		if (best)
-			node_error(p, k, "unknown key '%s' in %s: did you mean '%s'?",
-				   shown(k->str, buf, sizeof(buf)), section, best);
+			cfg_node_error(p, k, "unknown key '%s' in %s: did you mean '%s'?",
+				       cfg_shown(k->str, buf, sizeof(buf)), section, best);
 		else
-			node_error(p, k, "unknown key '%s' in %s (see crpc.yaml(5) for the valid keys)",
-				   shown(k->str, buf, sizeof(buf)), section);
+			cfg_node_error(p, k, "unknown key '%s' in %s (see crpc.yaml(5) for the valid keys)",
+				       cfg_shown(k->str, buf, sizeof(buf)), section);
 	}
 }
 
@@ -1455,56 +1455,56 @@ enum { SK_RUN, SK_SHELL, SK_TIMEOUT, SK_ON_FAILURE, SK_ENV, SK_CWD, SK_NAME };
 static const char *const on_failure_words[] = { "abort", "warn", "ignore" };
 
 /* When root, a run: program given by absolute path must be safe to run. */
-static void check_exec(struct parse *p, const struct node *arg0)
+static void check_exec(struct cfg_parse *p, const struct cfg_node *arg0)
 {
 	struct stat st;
 
 	if (!p->secure || arg0->str[0] != '/' || stat(arg0->str, &st) < 0)
 		return; /* relative or missing: the runner reports it when it runs */
 	if (st.st_uid != 0)
-		node_error(p, arg0, "run: '%s' is owned by uid %u, not root; refusing to run it as "
-				    "root (like sudo and ssh): chown root %s",
-			   arg0->str, (unsigned)st.st_uid, arg0->str);
+		cfg_node_error(p, arg0, "run: '%s' is owned by uid %u, not root; refusing to run it as "
+					"root (like sudo and ssh): chown root %s",
+			       arg0->str, (unsigned)st.st_uid, arg0->str);
 	else if (st.st_mode & (S_IWGRP | S_IWOTH))
-		node_error(p, arg0, "run: '%s' is writable by group/others; refusing to run it as "
-				    "root (like sudo and ssh): chmod go-w %s",
-			   arg0->str, arg0->str);
+		cfg_node_error(p, arg0, "run: '%s' is writable by group/others; refusing to run it as "
+					"root (like sudo and ssh): chmod go-w %s",
+			       arg0->str, arg0->str);
 }
 
 /* run: [PROGRAM, ARGS...] into an owned NULL-terminated argv. */
-static char **parse_run(struct parse *p, const struct node *v)
+static char **parse_run(struct cfg_parse *p, const struct cfg_node *v)
 {
-	char buf[SHOWN_MAX * 4 + 32];
+	char buf[CFG_SHOWN_MAX * 4 + 32];
 	char **argv;
 	bool ok = true;
 
-	if (v->kind != NODE_SEQ) {
-		node_error(p, v, "key 'run': expected a list of strings (the program and its "
-				 "arguments, run without a shell), got %s; write run: [PROGRAM, "
-				 "ARG...], or use shell: for a command line",
-			   describe(v, buf, sizeof(buf)));
+	if (v->kind != CFG_NODE_SEQ) {
+		cfg_node_error(p, v, "key 'run': expected a list of strings (the program and its "
+				     "arguments, run without a shell), got %s; write run: [PROGRAM, "
+				     "ARG...], or use shell: for a command line",
+			       cfg_describe(v, buf, sizeof(buf)));
 		return NULL;
 	}
 	if (v->n == 0) {
-		node_error(p, v, "key 'run': the list is empty; it needs at least the program to run");
+		cfg_node_error(p, v, "key 'run': the list is empty; it needs at least the program to run");
 		return NULL;
 	}
-	argv = own_alloc(p->c, (v->n + 1) * sizeof(*argv));
+	argv = cfg_own_alloc(p->c, (v->n + 1) * sizeof(*argv));
 	if (!argv) {
 		p->oom = true;
 		return NULL;
 	}
 	for (size_t i = 0; i < v->n; i++) {
-		const struct node *it = v->kids[i];
+		const struct cfg_node *it = v->kids[i];
 
-		if (it->kind != NODE_SCALAR || (is_null(it) && i == 0) || (i == 0 && !it->str[0])) {
-			node_error(p, it, "key 'run', item %zu: expected %s, got %s", i + 1,
-				   i == 0 ? "the program to run" : "a string",
-				   describe(it, buf, sizeof(buf)));
+		if (it->kind != CFG_NODE_SCALAR || (cfg_is_null(it) && i == 0) || (i == 0 && !it->str[0])) {
+			cfg_node_error(p, it, "key 'run', item %zu: expected %s, got %s", i + 1,
+				       i == 0 ? "the program to run" : "a string",
+				       cfg_describe(it, buf, sizeof(buf)));
 			ok = false;
 			continue;
 		}
-		argv[i] = keep(p, it->str);
+		argv[i] = cfg_keep(p, it->str);
 		if (!argv[i])
 			return NULL;
 	}
@@ -1514,40 +1514,40 @@ static char **parse_run(struct parse *p, const struct node *v)
 }
 
 /* env: {NAME: VALUE} into an owned NULL-terminated array of "NAME=VALUE". */
-static char **parse_env(struct parse *p, const struct node *v)
+static char **parse_env(struct cfg_parse *p, const struct cfg_node *v)
 {
-	char buf[SHOWN_MAX * 4 + 32];
+	char buf[CFG_SHOWN_MAX * 4 + 32];
 	char **env;
 	size_t n = 0;
 
-	if (is_null(v))
+	if (cfg_is_null(v))
 		return NULL;
-	if (v->kind != NODE_MAP) {
-		node_error(p, v, "key 'env': expected a mapping of variable names to values "
-				 "(NAME: value), got %s", describe(v, buf, sizeof(buf)));
+	if (v->kind != CFG_NODE_MAP) {
+		cfg_node_error(p, v, "key 'env': expected a mapping of variable names to values "
+				     "(NAME: value), got %s", cfg_describe(v, buf, sizeof(buf)));
 		return NULL;
 	}
-	env = own_alloc(p->c, (v->n / 2 + 1) * sizeof(*env));
+	env = cfg_own_alloc(p->c, (v->n / 2 + 1) * sizeof(*env));
 	if (!env) {
 		p->oom = true;
 		return NULL;
 	}
 	for (size_t i = 0; i + 1 < v->n; i += 2) {
-		const struct node *k = v->kids[i], *val = v->kids[i + 1];
+		const struct cfg_node *k = v->kids[i], *val = v->kids[i + 1];
 
-		if (k->kind != NODE_SCALAR)
+		if (k->kind != CFG_NODE_SCALAR)
 			continue; /* reported by check_keys() */
 		if (!env_name_ok(k->str)) {
-			node_error(p, k, "env: '%s' is not a valid variable name (letters, digits and "
-					 "'_', not starting with a digit)", shown(k->str, buf, sizeof(buf)));
+			cfg_node_error(p, k, "env: '%s' is not a valid variable name (letters, digits and "
+					     "'_', not starting with a digit)", cfg_shown(k->str, buf, sizeof(buf)));
 			continue;
 		}
-		if (val->kind != NODE_SCALAR || is_null(val)) {
-			node_error(p, val, "env: %s: expected a string, got %s (write \"\" for an "
-					   "empty value)", k->str, describe(val, buf, sizeof(buf)));
+		if (val->kind != CFG_NODE_SCALAR || cfg_is_null(val)) {
+			cfg_node_error(p, val, "env: %s: expected a string, got %s (write \"\" for an "
+					       "empty value)", k->str, cfg_describe(val, buf, sizeof(buf)));
 			continue;
 		}
-		env[n] = own_printf(p->c, "%s=%s", k->str, val->str);
+		env[n] = cfg_own_printf(p->c, "%s=%s", k->str, val->str);
 		if (!env[n++]) {
 			p->oom = true;
 			return NULL;
@@ -1556,36 +1556,36 @@ static char **parse_env(struct parse *p, const struct node *v)
 	return env;
 }
 
-static void parse_step(struct parse *p, crpc_notify_kind kind, size_t index, const struct node *v)
+static void parse_step(struct cfg_parse *p, crpc_notify_kind kind, size_t index, const struct cfg_node *v)
 {
 	const char *cb = crpc_notify_kind_name(kind);
-	char buf[SHOWN_MAX * 4 + 32];
-	const struct node *run = NULL, *shell = NULL;
+	char buf[CFG_SHOWN_MAX * 4 + 32];
+	const struct cfg_node *run = NULL, *shell = NULL;
 	crpc_hook_step s = { 0 };
 	bool ok = true;
 	int w;
 
-	if (v->kind != NODE_MAP) {
-		if (v->kind == NODE_SCALAR && !is_null(v))
-			node_error(p, v, "%s step %zu: expected a mapping with run: or shell:, got %s; "
-					 "for a command line write shell: \"...\"",
-				   cb, index + 1, describe(v, buf, sizeof(buf)));
+	if (v->kind != CFG_NODE_MAP) {
+		if (v->kind == CFG_NODE_SCALAR && !cfg_is_null(v))
+			cfg_node_error(p, v, "%s step %zu: expected a mapping with run: or shell:, got %s; "
+					     "for a command line write shell: \"...\"",
+				       cb, index + 1, cfg_describe(v, buf, sizeof(buf)));
 		else
-			node_error(p, v, "%s step %zu: expected a mapping with run: or shell:, got %s",
-				   cb, index + 1, describe(v, buf, sizeof(buf)));
+			cfg_node_error(p, v, "%s step %zu: expected a mapping with run: or shell:, got %s",
+				       cb, index + 1, cfg_describe(v, buf, sizeof(buf)));
 		return;
 	}
 	s.timeout_ms = CRPC_HOOK_DEFAULT_TIMEOUT_MS;
 	s.on_failure = CRPC_ON_FAILURE_DEFAULT;
 	for (size_t i = 0; i + 1 < v->n; i += 2) {
-		const struct node *k = v->kids[i], *val = v->kids[i + 1];
+		const struct cfg_node *k = v->kids[i], *val = v->kids[i + 1];
 
-		switch (lookup(p, k, step_keys, 7, sizeof(step_keys[0]), "a hook step",
+		switch (cfg_lookup(p, k, step_keys, 7, sizeof(step_keys[0]), "a hook step",
 			       "run, shell, timeout, on_failure, env, cwd, name")) {
 		case SK_RUN:
 		case SK_SHELL:
 			if (run || shell) {
-				node_error(p, k, "a step takes either run: or shell:, not both");
+				cfg_node_error(p, k, "a step takes either run: or shell:, not both");
 				ok = false;
 				break;
 			}
@@ -1597,22 +1597,22 @@ static void parse_step(struct parse *p, crpc_notify_kind kind, size_t index, con
 			} else {
 				shell = val;
 				s.kind = CRPC_STEP_SHELL;
-				s.shell = (char *)get_str(p, "shell", val, false);
+				s.shell = (char *)cfg_get_str(p, "shell", val, false);
 				ok = ok && s.shell;
 			}
 			break;
 		case SK_TIMEOUT:
-			if (!get_duration(p, "timeout", val, &s.timeout_ms)) {
+			if (!cfg_get_duration(p, "timeout", val, &s.timeout_ms)) {
 				ok = false;
 			} else if (s.timeout_ms == 0) {
-				node_error(p, val, "key 'timeout': must be more than 0 (the step is "
-						   "killed when it expires)");
+				cfg_node_error(p, val, "key 'timeout': must be more than 0 (the step is "
+						       "killed when it expires)");
 				ok = false;
 			}
 			break;
 		case SK_ON_FAILURE:
-			w = get_word(p, "on_failure", val, on_failure_words, 3,
-				     "abort, warn or ignore");
+			w = cfg_get_word(p, "on_failure", val, on_failure_words, 3,
+					 "abort, warn or ignore");
 			if (w >= 0)
 				s.on_failure = (crpc_on_failure)(CRPC_ON_FAILURE_ABORT + w);
 			ok = ok && w >= 0;
@@ -1621,11 +1621,11 @@ static void parse_step(struct parse *p, crpc_notify_kind kind, size_t index, con
 			s.env = parse_env(p, val);
 			break;
 		case SK_CWD:
-			s.cwd = (char *)get_str(p, "cwd", val, false);
+			s.cwd = (char *)cfg_get_str(p, "cwd", val, false);
 			ok = ok && s.cwd;
 			break;
 		case SK_NAME:
-			s.name = (char *)get_str(p, "name", val, false);
+			s.name = (char *)cfg_get_str(p, "name", val, false);
 			ok = ok && s.name;
 			break;
 		default:
@@ -1634,32 +1634,32 @@ static void parse_step(struct parse *p, crpc_notify_kind kind, size_t index, con
 		}
 	}
 	if (!run && !shell) {
-		node_error(p, v, "%s step %zu has neither run: nor shell:; add run: [PROGRAM, "
-				 "ARG...] or shell: \"COMMAND\"", cb, index + 1);
+		cfg_node_error(p, v, "%s step %zu has neither run: nor shell:; add run: [PROGRAM, "
+				     "ARG...] or shell: \"COMMAND\"", cb, index + 1);
 		return;
 	}
 	if (!ok || p->oom)
 		return;
 	if (!s.name)
-		s.name = own_printf(p->c, "%s[%zu]", cb, index + 1);
-	s.origin = own_printf(p->c, "%s:%u:%u", p->name, v->line, v->col);
-	if (!s.name || !s.origin || step_append(p->c, kind, &s) < 0)
+		s.name = cfg_own_printf(p->c, "%s[%zu]", cb, index + 1);
+	s.origin = cfg_own_printf(p->c, "%s:%u:%u", p->name, v->line, v->col);
+	if (!s.name || !s.origin || cfg_step_append(p->c, kind, &s) < 0)
 		p->oom = true;
 }
 
-static void parse_hooks(struct parse *p, const struct node *sec)
+static void cfg_parse_hooks(struct cfg_parse *p, const struct cfg_node *sec)
 {
-	char list[512], buf[SHOWN_MAX * 4 + 32];
+	char list[512], buf[CFG_SHOWN_MAX * 4 + 32];
 
-	if (!want_map(p, "section 'hooks'", sec, "a mapping of callback names to lists of steps"))
+	if (!cfg_want_map(p, "section 'hooks'", sec, "a mapping of callback names to lists of steps"))
 		return;
 	callback_list(list, sizeof(list));
 	for (size_t i = 0; i + 1 < sec->n; i += 2) {
-		const struct node *k = sec->kids[i], *v = sec->kids[i + 1];
+		const struct cfg_node *k = sec->kids[i], *v = sec->kids[i + 1];
 		crpc_notify_kind kind;
 		const char *best;
 
-		if (k->kind != NODE_SCALAR)
+		if (k->kind != CFG_NODE_SCALAR)
 			continue; /* reported by check_keys() */
 		kind = crpc_notify_kind_from_name(k->str);
 		if (kind == CRPC_NOTIFY_UNKNOWN) {
@@ -1667,22 +1667,22 @@ static void parse_hooks(struct parse *p, const struct node *sec)
 
 			for (int j = 1; j < CRPC_NOTIFY__COUNT; j++)
 				names[j - 1] = crpc_notify_kind_name((crpc_notify_kind)j);
-			best = closest(k->str, names, CRPC_NOTIFY__COUNT - 1, sizeof(names[0]), NULL,
-				       NULL);
+			best = cfg_closest(k->str, names, CRPC_NOTIFY__COUNT - 1, sizeof(names[0]), NULL,
+					   NULL);
 			if (best)
-				node_error(p, k, "unknown callback '%s' in hooks: did you mean '%s'? The "
-						 "callbacks are: %s", shown(k->str, buf, sizeof(buf)),
-					   best, list);
+				cfg_node_error(p, k, "unknown callback '%s' in hooks: did you mean '%s'? The "
+						     "callbacks are: %s", cfg_shown(k->str, buf, sizeof(buf)),
+					       best, list);
 			else
-				node_error(p, k, "unknown callback '%s' in hooks; the callbacks are: %s",
-					   shown(k->str, buf, sizeof(buf)), list);
+				cfg_node_error(p, k, "unknown callback '%s' in hooks; the callbacks are: %s",
+					       cfg_shown(k->str, buf, sizeof(buf)), list);
 			continue;
 		}
-		if (is_null(v))
+		if (cfg_is_null(v))
 			continue;
-		if (v->kind != NODE_SEQ) {
-			node_error(p, v, "callback '%s': expected a list of steps (each starting with "
-					 "'- '), got %s", k->str, describe(v, buf, sizeof(buf)));
+		if (v->kind != CFG_NODE_SEQ) {
+			cfg_node_error(p, v, "callback '%s': expected a list of steps (each starting with "
+					     "'- '), got %s", k->str, cfg_describe(v, buf, sizeof(buf)));
 			continue;
 		}
 		for (size_t j = 0; j < v->n; j++)
@@ -1697,23 +1697,23 @@ static const struct {
 	const char *name;
 } sections[] = { { "criu" }, { "dump" }, { "restore" }, { "hooks" }, { "shim" } };
 
-static void parse_root(struct parse *p, const struct node *root)
+static void cfg_parse_root(struct cfg_parse *p, const struct cfg_node *root)
 {
-	char buf[SHOWN_MAX * 4 + 32];
+	char buf[CFG_SHOWN_MAX * 4 + 32];
 
-	if (root->kind != NODE_MAP) {
+	if (root->kind != CFG_NODE_MAP) {
 		/* an empty document is reported where it starts, not on the next line */
-		error_at(p, is_null(root) ? p->doc_line : root->line,
-			 is_null(root) ? p->doc_col : root->col,
-			 "the top level must be a mapping of sections (criu, dump, restore, hooks, "
-			 "shim), got %s",
-			 is_null(root) ? "an empty document" : describe(root, buf, sizeof(buf)));
+		cfg_error_at(p, cfg_is_null(root) ? p->doc_line : root->line,
+			     cfg_is_null(root) ? p->doc_col : root->col,
+			     "the top level must be a mapping of sections (criu, dump, restore, hooks, "
+			     "shim), got %s",
+			     cfg_is_null(root) ? "an empty document" : cfg_describe(root, buf, sizeof(buf)));
 		return;
 	}
 	for (size_t i = 0; i + 1 < root->n; i += 2) {
-		const struct node *k = root->kids[i], *v = root->kids[i + 1];
+		const struct cfg_node *k = root->kids[i], *v = root->kids[i + 1];
 
-		switch (lookup(p, k, sections, 5, sizeof(sections[0]), NULL,
+		switch (cfg_lookup(p, k, sections, 5, sizeof(sections[0]), NULL,
 			       "criu, dump, restore, hooks, shim")) {
 		case 0:
 			parse_criu(p, v);
@@ -1725,7 +1725,7 @@ static void parse_root(struct parse *p, const struct node *root)
 			parse_opts(p, "restore", OP_RESTORE, &p->c->restore, v);
 			break;
 		case 3:
-			parse_hooks(p, v);
+			cfg_parse_hooks(p, v);
 			break;
 		case 4:
 			parse_shim(p, v);
@@ -1740,8 +1740,8 @@ static void parse_root(struct parse *p, const struct node *root)
 static int parse_text(crpc_config *c, const char *name, const char *text, size_t len, bool secure,
 		      crpc_error **err)
 {
-	struct parse p = { .c = c, .name = name, .text = text, .len = len, .secure = secure };
-	struct node *root = NULL;
+	struct cfg_parse p = { .c = c, .name = name, .text = text, .len = len, .secure = secure };
+	struct cfg_node *root = NULL;
 	bool syntax_error = false;
 
 	if (len > CRPC_CONFIG_MAX_SIZE) {
@@ -1759,20 +1759,20 @@ static int parse_text(crpc_config *c, const char *name, const char *text, size_t
 		p.text += 3;
 		p.len -= 3;
 	}
-	if (check_text(&p) == 0) {
-		root = build_tree(&p, &syntax_error);
+	if (cfg_check_text(&p) == 0) {
+		root = cfg_build_tree(&p, &syntax_error);
 		if (!root && !p.emsg && !p.oom) {
 			crpc_error_set(err, CRPC_EXIT_USAGE, 0, NULL,
-				       only_blanks(&p) ? "%s is empty (only blank lines)"
+				       cfg_only_blanks(&p) ? "%s is empty (only blank lines)"
 						       : "%s holds only comments and blank lines: no "
 							 "settings",
 				       name);
 			goto fail;
 		}
 		if (root && !syntax_error && !p.oom)
-			parse_root(&p, root);
+			cfg_parse_root(&p, root);
 	}
-	node_free(root);
+	cfg_node_free(root);
 	if (p.oom) {
 		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, NULL, "%s: out of memory", name);
 		goto fail;
@@ -1881,7 +1881,7 @@ CRPC_API int crpc_config_load(crpc_config *c, const char *path, crpc_error **err
 	free(text);
 	if (r < 0)
 		return -1;
-	c->path = own_strdup(c, path);
+	c->path = cfg_own_strdup(c, path);
 	if (!c->path) {
 		crpc_config_release(c);
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, NULL, "%s: out of memory", path);
@@ -1987,7 +1987,7 @@ CRPC_API int crpc_config_locate(const crpc_config_source *src, char *buf, size_t
 
 CRPC_API int crpc_config_add_hook_arg(crpc_config *c, const char *arg, crpc_error **err)
 {
-	char list[512], name[64], buf[SHOWN_MAX * 4 + 16];
+	char list[512], name[64], buf[CFG_SHOWN_MAX * 4 + 16];
 	const char *eq, *cmd, *best, *names[CRPC_NOTIFY__COUNT - 1];
 	crpc_hook_step s = { 0 };
 	crpc_notify_kind kind;
@@ -1999,22 +1999,22 @@ CRPC_API int crpc_config_add_hook_arg(crpc_config *c, const char *arg, crpc_erro
 		return crpc_error_set(err, CRPC_EXIT_USAGE, 0, NULL,
 				      "--hook '%s': expected CALLBACK=COMMAND, e.g. --hook "
 				      "post-dump='echo done'; the callbacks are: %s",
-				      arg ? shown(arg, buf, sizeof(buf)) : "", list);
+				      arg ? cfg_shown(arg, buf, sizeof(buf)) : "", list);
 	n = (size_t)(eq - arg);
 	snprintf(name, sizeof(name), "%.*s", (int)(n < sizeof(name) ? n : sizeof(name) - 1), arg);
 	kind = n < sizeof(name) ? crpc_notify_kind_from_name(name) : CRPC_NOTIFY_UNKNOWN;
 	if (kind == CRPC_NOTIFY_UNKNOWN) {
 		for (int j = 1; j < CRPC_NOTIFY__COUNT; j++)
 			names[j - 1] = crpc_notify_kind_name((crpc_notify_kind)j);
-		best = closest(name, names, CRPC_NOTIFY__COUNT - 1, sizeof(names[0]), NULL, NULL);
+		best = cfg_closest(name, names, CRPC_NOTIFY__COUNT - 1, sizeof(names[0]), NULL, NULL);
 		if (best)
 			return crpc_error_set(err, CRPC_EXIT_USAGE, 0, NULL,
 					      "--hook: unknown callback '%s': did you mean '%s'? "
 					      "The callbacks are: %s",
-					      shown(name, buf, sizeof(buf)), best, list);
+					      cfg_shown(name, buf, sizeof(buf)), best, list);
 		return crpc_error_set(err, CRPC_EXIT_USAGE, 0, NULL,
 				      "--hook: unknown callback '%s'; the callbacks are: %s",
-				      shown(name, buf, sizeof(buf)), list);
+				      cfg_shown(name, buf, sizeof(buf)), list);
 	}
 	cmd = eq + 1;
 	while (isspace((unsigned char)*cmd))
@@ -2025,10 +2025,10 @@ CRPC_API int crpc_config_add_hook_arg(crpc_config *c, const char *arg, crpc_erro
 	s.kind = CRPC_STEP_SHELL;
 	s.timeout_ms = CRPC_HOOK_DEFAULT_TIMEOUT_MS;
 	s.on_failure = CRPC_ON_FAILURE_DEFAULT;
-	s.shell = own_strdup(c, eq + 1);
-	s.origin = own_strdup(c, "--hook");
-	s.name = own_printf(c, "%s[%zu]", name, c->hooks.n_steps[kind] + 1);
-	if (!s.shell || !s.origin || !s.name || step_append(c, kind, &s) < 0)
+	s.shell = cfg_own_strdup(c, eq + 1);
+	s.origin = cfg_own_strdup(c, "--hook");
+	s.name = cfg_own_printf(c, "%s[%zu]", name, c->hooks.n_steps[kind] + 1);
+	if (!s.shell || !s.origin || !s.name || cfg_step_append(c, kind, &s) < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, NULL, "--hook: out of memory");
 	return 0;
 }
