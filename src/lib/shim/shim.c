@@ -49,7 +49,7 @@
 /* Tick for watching CRIU where pidfds are missing. */
 #define TICK_MS 100
 /* Longest cr_errmsg the shim writes (go-criu reads replies into 8 KiB). */
-#define ERRMSG_MAX 2000
+#define SHIM_ERRMSG_MAX 2000
 /* Trace files of the shim: PREFIX TIME-PID-OPERATION SUFFIX. */
 #define TRACE_PREFIX "crpc-shim-"
 #define TRACE_SUFFIX ".trace"
@@ -145,7 +145,7 @@ static void on_signal(int sig)
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void __attribute__((format(printf, 2, 3))) vlog(const struct shim *s, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) shim_vlog(const struct shim *s, const char *fmt, ...)
 {
 	char line[2048];
 	va_list ap;
@@ -165,7 +165,7 @@ static void __attribute__((format(printf, 2, 3))) vlog(const struct shim *s, con
 
 /* A problem worth a line in the system log (and the verbose stream). */
 static void __attribute__((format(printf, 3, 4)))
-note(const struct shim *s, int prio, const char *fmt, ...)
+shim_note(const struct shim *s, int prio, const char *fmt, ...)
 {
 	char msg[2048];
 	va_list ap;
@@ -174,7 +174,7 @@ note(const struct shim *s, int prio, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	syslog(LOG_DAEMON | prio, "crpc shim[%d]: %s", (int)getpid(), msg);
-	vlog(s, "%s", msg);
+	shim_vlog(s, "%s", msg);
 }
 
 static void close_fds(int *fds, size_t *n)
@@ -185,7 +185,7 @@ static void close_fds(int *fds, size_t *n)
 	*n = 0;
 }
 
-static const char *type_name(int type)
+static const char *shim_type_name(int type)
 {
 	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&criu_req_type__descriptor, type);
 
@@ -193,7 +193,7 @@ static const char *type_name(int type)
 }
 
 /* Keep a message fit for cr_errmsg: printable ASCII, one line, bounded. */
-static void sanitize(char *s)
+static void shim_sanitize(char *s)
 {
 	size_t len = strlen(s);
 
@@ -205,8 +205,8 @@ static void sanitize(char *s)
 		else if (c < 0x20 || c >= 0x7f)
 			s[i] = '?';
 	}
-	if (len > ERRMSG_MAX)
-		s[ERRMSG_MAX] = '\0';
+	if (len > SHIM_ERRMSG_MAX)
+		s[SHIM_ERRMSG_MAX] = '\0';
 	while (len > 0 && s[len - 1] == ' ')
 		s[--len] = '\0';
 }
@@ -227,7 +227,7 @@ static bool is_self(const char *path)
  * an empty record) or -1 with errno (EMSGSIZE: larger than SHIM_MSG_MAX, the
  * record was consumed; EBADMSG: cut short).
  */
-static int record_recv(int sk, crpc_record *r)
+static int shim_record_recv(int sk, crpc_record *r)
 {
 	return crpc_record_recv(sk, SHIM_MSG_MAX, SHIM_MAX_FDS, r);
 }
@@ -332,9 +332,9 @@ static void prune_traces(int dirfd, unsigned max_files, uint64_t max_total, uint
 	free(v);
 }
 
-static void op_word(int type, char *buf, size_t sz)
+static void shim_op_word(int type, char *buf, size_t sz)
 {
-	const char *name = type_name(type);
+	const char *name = shim_type_name(type);
 	size_t i = 0;
 
 	for (; name[i] && i + 1 < sz; i++)
@@ -347,8 +347,8 @@ static void trace_warn_once(struct shim *s, const char *what, int e)
 	if (s->warned_trace)
 		return;
 	s->warned_trace = true;
-	note(s, LOG_WARNING, "no trace for this session: %s (%s); the session goes on", what,
-	     strerror(e));
+	shim_note(s, LOG_WARNING, "no trace for this session: %s (%s); the session goes on", what,
+		  strerror(e));
 }
 
 /* Open the session's trace at its first request. Failures only cost the trace. */
@@ -388,7 +388,7 @@ static bool version_cache_read(struct shim *s, char *ver, size_t versz)
 }
 
 /* Remember the version a VERSION reply gave (a temporary file renamed into place). */
-static void version_cache_write(struct shim *s, const CriuVersion *v)
+static void shim_version_cache_write(struct shim *s, const CriuVersion *v)
 {
 	crpc_version cv = { 0 };
 	char id[128], ver[96], line[256], tmp[64];
@@ -421,7 +421,7 @@ static void version_cache_write(struct shim *s, const CriuVersion *v)
 		unlinkat(s->tr.dirfd, tmp, 0);
 }
 
-static void trace_start(struct shim *s, int first_type)
+static void shim_trace_start(struct shim *s, int first_type)
 {
 	const crpc_shim_config *c = s->cfg;
 	struct shim_trace *tr = &s->tr;
@@ -452,7 +452,7 @@ static void trace_start(struct shim *s, int first_type)
 	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%S", &tm);
 	snprintf(tr->stamp, sizeof(tr->stamp), "%s.%06ldZ-%d", ts, (long)(now.tv_nsec / 1000),
 		 (int)getpid());
-	op_word(first_type, op, sizeof(op));
+	shim_op_word(first_type, op, sizeof(op));
 	tr->named_op = first_type != CRIU_REQ_TYPE__VERSION && first_type != CRIU_REQ_TYPE__FEATURE_CHECK;
 	snprintf(tr->name, sizeof(tr->name), TRACE_PREFIX "%s-%s" TRACE_SUFFIX, tr->stamp, op);
 	snprintf(path, sizeof(path), "%s/%s", c->trace_dir, tr->name);
@@ -474,11 +474,11 @@ static void trace_start(struct shim *s, int first_type)
 		return;
 	}
 	crpc_trace_set_criu(tr->t, c->criu_path, version_cache_read(s, ver, sizeof(ver)) ? ver : NULL);
-	vlog(s, "trace: %s", path);
+	shim_vlog(s, "trace: %s", path);
 }
 
 /* The first operation after VERSION/FEATURE_CHECK names the file. */
-static void trace_name_op(struct shim *s, int type)
+static void shim_trace_name_op(struct shim *s, int type)
 {
 	struct shim_trace *tr = &s->tr;
 	char op[32], name[sizeof(tr->name)];
@@ -487,7 +487,7 @@ static void trace_name_op(struct shim *s, int type)
 	    type == CRIU_REQ_TYPE__FEATURE_CHECK || type == CRIU_REQ_TYPE__NOTIFY)
 		return;
 	tr->named_op = true;
-	op_word(type, op, sizeof(op));
+	shim_op_word(type, op, sizeof(op));
 	snprintf(name, sizeof(name), TRACE_PREFIX "%s-%s" TRACE_SUFFIX, tr->stamp, op);
 	if (renameat(tr->dirfd, tr->name, tr->dirfd, name) == 0)
 		memcpy(tr->name, name, sizeof(name));
@@ -518,8 +518,8 @@ static void trace_truncate(struct shim *s, uint64_t keep)
 		     (uintmax_t)tr->max_size);
 	if (n > 0 && write(tr->fd, line, (size_t)n) < 0)
 		trace_warn_once(s, tr->name, errno);
-	vlog(s, "trace: %s reached %ju bytes; not recording any further", tr->name,
-	     (uintmax_t)tr->max_size);
+	shim_vlog(s, "trace: %s reached %ju bytes; not recording any further", tr->name,
+		  (uintmax_t)tr->max_size);
 }
 
 /*
@@ -552,7 +552,7 @@ static void trace_line_end(struct shim *s, uint64_t before)
 		trace_truncate(s, before);
 }
 
-static void trace_msg(struct shim *s, crpc_direction dir, const uint8_t *buf, size_t len, int fd)
+static void shim_trace_msg(struct shim *s, crpc_direction dir, const uint8_t *buf, size_t len, int fd)
 {
 	uint64_t before;
 
@@ -560,7 +560,7 @@ static void trace_msg(struct shim *s, crpc_direction dir, const uint8_t *buf, si
 		char line[512];
 
 		crpc_message_summary(dir, buf, len, fd, line, sizeof(line));
-		vlog(s, "%s", line);
+		shim_vlog(s, "%s", line);
 	}
 	if (!trace_line_begin(s, &before))
 		return;
@@ -569,7 +569,7 @@ static void trace_msg(struct shim *s, crpc_direction dir, const uint8_t *buf, si
 }
 
 /* Something the shim did on its own: an event line (see crpc_trace_event()). */
-static void trace_event(struct shim *s, const char *event, const char *callback, const char *text)
+static void shim_trace_event(struct shim *s, const char *event, const char *callback, const char *text)
 {
 	uint64_t before;
 
@@ -579,7 +579,7 @@ static void trace_event(struct shim *s, const char *event, const char *callback,
 	trace_line_end(s, before);
 }
 
-static void trace_end(struct shim *s)
+static void shim_trace_end(struct shim *s)
 {
 	struct shim_trace *tr = &s->tr;
 
@@ -598,7 +598,7 @@ static void trace_end(struct shim *s)
 
 /* A failed reply of `type` carrying `msg` to the client. */
 /* A failed reply of `type` carrying text (already fit for cr_errmsg) sent on fd. -1 with errno. */
-static int send_failure(int fd, int type, char *text)
+static int shim_send_failure(int fd, int type, char *text)
 {
 	CriuResp r = CRIU_RESP__INIT;
 	uint8_t *buf;
@@ -622,15 +622,15 @@ static int send_failure(int fd, int type, char *text)
 
 static void reply_failure(struct shim *s, int type, const char *msg)
 {
-	char text[ERRMSG_MAX + 1], ev[ERRMSG_MAX + 64];
+	char text[SHIM_ERRMSG_MAX + 1], ev[SHIM_ERRMSG_MAX + 64];
 
 	snprintf(text, sizeof(text), "%s", msg);
-	sanitize(text);
-	vlog(s, "-> client: %s failed: %s", type_name(type), text);
-	snprintf(ev, sizeof(ev), "%s: %s", type_name(type), text);
-	trace_event(s, "shim-reply", NULL, ev);
-	if (!s->client_gone && send_failure(s->client, type, text) < 0)
-		note(s, LOG_WARNING, "cannot send the failure reply to the client: %s", strerror(errno));
+	shim_sanitize(text);
+	shim_vlog(s, "-> client: %s failed: %s", shim_type_name(type), text);
+	snprintf(ev, sizeof(ev), "%s: %s", shim_type_name(type), text);
+	shim_trace_event(s, "shim-reply", NULL, ev);
+	if (!s->client_gone && shim_send_failure(s->client, type, text) < 0)
+		shim_note(s, LOG_WARNING, "cannot send the failure reply to the client: %s", strerror(errno));
 }
 
 /* Answer a notification to CRIU ourselves. */
@@ -655,7 +655,7 @@ static int ack_criu(struct shim *s, bool ok, char **ext, size_t n_ext)
 	if (!buf)
 		return -1;
 	criu_req__pack(&ack, buf);
-	trace_msg(s, CRPC_TO_CRIU, buf, len, -1);
+	shim_trace_msg(s, CRPC_TO_CRIU, buf, len, -1);
 	rc = crpc_record_send(s->criu_sk, buf, len, NULL, 0);
 	free(buf);
 	return rc;
@@ -695,7 +695,7 @@ static int criu_child_setup(void *arg)
 	return 0;
 }
 
-static int start_criu(struct shim *s, crpc_error **err)
+static int shim_start_criu(struct shim *s, crpc_error **err)
 {
 	const crpc_shim_config *c = s->cfg;
 	size_t nopt = 0;
@@ -756,8 +756,8 @@ static int start_criu(struct shim *s, crpc_error **err)
 			       c->criu_path);
 		return -1;
 	}
-	vlog(s, "started %s (pid %d) for client %d (%s)", c->criu_path, (int)pid, (int)s->client_pid,
-	     s->client_comm);
+	shim_vlog(s, "started %s (pid %d) for client %d (%s)", c->criu_path, (int)pid, (int)s->client_pid,
+		  s->client_comm);
 	return 0;
 }
 
@@ -785,7 +785,7 @@ static bool criu_exited(struct shim *s)
  * most timeout_ms, then kill it; 0: as long as it takes (a CRIU between
  * requests ends at once, one running exec_cmd has become that command).
  */
-static void criu_wait(struct shim *s, unsigned timeout_ms)
+static void shim_criu_wait(struct shim *s, unsigned timeout_ms)
 {
 	double deadline = crpc_now() + timeout_ms / 1000.0;
 
@@ -800,8 +800,8 @@ static void criu_wait(struct shim *s, unsigned timeout_ms)
 		if (timeout_ms == 0)
 			left = 1.0;
 		if (left <= 0) {
-			note(s, LOG_WARNING, "CRIU (pid %d) did not end within %u s; killing it",
-			     (int)s->criu_pid, timeout_ms / 1000);
+			shim_note(s, LOG_WARNING, "CRIU (pid %d) did not end within %u s; killing it",
+				  (int)s->criu_pid, timeout_ms / 1000);
 			kill(s->criu_pid, SIGKILL);
 			while (waitpid(s->criu_pid, &s->criu_status, 0) < 0 && errno == EINTR)
 				;
@@ -817,7 +817,7 @@ static void criu_wait(struct shim *s, unsigned timeout_ms)
 }
 
 /* The shim's exit status for how CRIU ended. */
-static int criu_exit_code(const struct shim *s)
+static int shim_criu_exit_code(const struct shim *s)
 {
 	if (!s->criu_reaped)
 		return 1;
@@ -839,11 +839,11 @@ static void free_ext(struct shim *s)
 	s->n_ext = 0;
 }
 
-static void request_end(struct shim *s)
+static void shim_request_end(struct shim *s)
 {
 	if (s->runner) {
 		for (const char *const *w = crpc_hook_runner_warnings(s->runner); w && *w; w++)
-			note(s, LOG_WARNING, "hook warning: %s", *w);
+			shim_note(s, LOG_WARNING, "hook warning: %s", *w);
 	}
 	close_fds(s->held, &s->n_held);
 	s->log_dirfd = -1;
@@ -927,7 +927,7 @@ static int translate_fds(struct shim *s, CriuOpts *o, char *why, size_t whysz)
 			}
 			s->held[s->n_held++] = fd;
 		}
-		vlog(s, "%s: client fd %d is fd %d here", f[i].name, orig[i], fd);
+		shim_vlog(s, "%s: client fd %d is fd %d here", f[i].name, orig[i], fd);
 		*f[i].val = fd;
 	}
 	return 0;
@@ -967,7 +967,7 @@ static void log_append(const struct shim *s, const char *msg)
 		return;
 	n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? asprintf(&line, "Error (crpc shim): %s\n", msg) : -1;
 	if (n > 0 && write(fd, line, (size_t)n) < 0)
-		vlog(s, "cannot add to CRIU's log %s: %s", s->log_name, strerror(errno));
+		shim_vlog(s, "cannot add to CRIU's log %s: %s", s->log_name, strerror(errno));
 	free(line);
 	close(fd);
 }
@@ -996,7 +996,7 @@ static int request_hooks(struct shim *s, const CriuReq *req, char *why, size_t w
 
 	if (!have_hooks(s->cfg->hooks) || !o)
 		return 0;
-	op_word(req->type, op, sizeof(op));
+	shim_op_word(req->type, op, sizeof(op));
 	ctx.operation = op;
 	ctx.pid = req->type == CRIU_REQ_TYPE__DUMP && o->has_pid ? o->pid : 0;
 	ctx.images_dir_fd = o->images_dir_fd;
@@ -1081,7 +1081,7 @@ static int client_ack(struct shim *s, crpc_record *rec, CriuReq *req)
 		}
 	}
 	free_ext(s);
-	trace_msg(s, CRPC_TO_CRIU, buf, len, rec->nfds ? rec->fds[0] : -1);
+	shim_trace_msg(s, CRPC_TO_CRIU, buf, len, rec->nfds ? rec->fds[0] : -1);
 	rc = crpc_record_send(s->criu_sk, buf, len, rec->fds, rec->nfds);
 	if (buf != rec->buf)
 		free(buf);
@@ -1092,7 +1092,7 @@ static int client_ack(struct shim *s, crpc_record *rec, CriuReq *req)
  * A message from the client. 0: go on; 1: the session is over (client
  * gone); -1: failed (the client was told).
  */
-static int from_client(struct shim *s, crpc_error **err)
+static int shim_from_client(struct shim *s, crpc_error **err)
 {
 	crpc_record rec;
 	CriuReq *req;
@@ -1101,10 +1101,10 @@ static int from_client(struct shim *s, crpc_error **err)
 	size_t outlen;
 	int rc;
 
-	rc = record_recv(s->client, &rec);
+	rc = shim_record_recv(s->client, &rec);
 	if (rc == CRPC_RECV_EOF) {
 		s->client_gone = true;
-		vlog(s, "the client closed its socket%s", s->outstanding ? " with a request in flight" : "");
+		shim_vlog(s, "the client closed its socket%s", s->outstanding ? " with a request in flight" : "");
 		return 1;
 	}
 	if (rc < 0)
@@ -1112,8 +1112,8 @@ static int from_client(struct shim *s, crpc_error **err)
 	req = criu_req__unpack(NULL, rec.len, rec.buf);
 	if (!req) {
 		if (!s->trace_tried)
-			trace_start(s, CRIU_REQ_TYPE__EMPTY);
-		trace_msg(s, CRPC_TO_CRIU, rec.buf, rec.len, -1);
+			shim_trace_start(s, CRIU_REQ_TYPE__EMPTY);
+		shim_trace_msg(s, CRPC_TO_CRIU, rec.buf, rec.len, -1);
 		snprintf(why, sizeof(why),
 			 "crpc shim: the client sent a %zu-byte message that is not a valid criu_req; it "
 			 "was not passed to CRIU and the session was ended",
@@ -1122,12 +1122,12 @@ static int from_client(struct shim *s, crpc_error **err)
 		return session_fail(s, s->outstanding ? s->req_type : CRIU_REQ_TYPE__EMPTY, why, err);
 	}
 	if (!s->trace_tried)
-		trace_start(s, req->type);
+		shim_trace_start(s, req->type);
 
 	if (req->type == CRIU_REQ_TYPE__NOTIFY && s->criu_sk >= 0) {
 		/* the answer to a notification (expected or not): on to CRIU */
 		if (client_ack(s, &rec, req) < 0)
-			vlog(s, "cannot pass the client's answer on to CRIU: %s", strerror(errno));
+			shim_vlog(s, "cannot pass the client's answer on to CRIU: %s", strerror(errno));
 		criu_req__free_unpacked(req, NULL);
 		crpc_record_release(&rec);
 		return 0; /* a dead CRIU shows up on its socket */
@@ -1135,7 +1135,7 @@ static int from_client(struct shim *s, crpc_error **err)
 
 	/* a new request */
 	if (s->outstanding)
-		request_end(s); /* e.g. PRE_DUMP after PRE_DUMP: each brings its own fds */
+		shim_request_end(s); /* e.g. PRE_DUMP after PRE_DUMP: each brings its own fds */
 	if (req->type == CRIU_REQ_TYPE__DUMP && (!req->opts || !req->opts->has_pid || req->opts->pid <= 0)) {
 		snprintf(why, sizeof(why),
 			 "crpc shim: a DUMP without a pid (CRIU dumping its client) cannot go through "
@@ -1168,12 +1168,12 @@ static int from_client(struct shim *s, crpc_error **err)
 			if (!s->client_notify) {
 				req->opts->has_notify_scripts = 1;
 				req->opts->notify_scripts = 1;
-				vlog(s, "notifications turned on for the hooks; the client does not see them");
+				shim_vlog(s, "notifications turned on for the hooks; the client does not see them");
 			}
 		}
 	}
-	trace_name_op(s, req->type);
-	if (s->criu_pid == 0 && start_criu(s, err) < 0) {
+	shim_trace_name_op(s, req->type);
+	if (s->criu_pid == 0 && shim_start_criu(s, err) < 0) {
 		int t = req->type;
 
 		snprintf(why, sizeof(why), "crpc shim: cannot start CRIU %s: %s", s->cfg->criu_path,
@@ -1195,16 +1195,16 @@ static int from_client(struct shim *s, crpc_error **err)
 	criu_req__pack(req, out);
 	s->outstanding = true;
 	criu_req__free_unpacked(req, NULL);
-	trace_msg(s, CRPC_TO_CRIU, out, outlen, rec.nfds ? rec.fds[0] : -1);
+	shim_trace_msg(s, CRPC_TO_CRIU, out, outlen, rec.nfds ? rec.fds[0] : -1);
 	if (s->criu_sk >= 0 && crpc_record_send(s->criu_sk, out, outlen, rec.fds, rec.nfds) < 0) {
 		int e = errno;
 
-		vlog(s, "cannot send the request to CRIU: %s", strerror(e));
+		shim_vlog(s, "cannot send the request to CRIU: %s", strerror(e));
 		if (e != EPIPE && e != ECONNRESET) {
 			/* a CRIU that hung up shows on its socket; anything else ends here */
 			snprintf(why, sizeof(why),
 				 "crpc shim: the %zu-byte %s request could not be passed to CRIU (%s)", outlen,
-				 type_name(s->req_type), strerror(e));
+				 shim_type_name(s->req_type), strerror(e));
 			free(out);
 			crpc_record_release(&rec);
 			return session_fail(s, s->req_type, why, err);
@@ -1225,7 +1225,7 @@ static void to_client(struct shim *s, const uint8_t *buf, size_t len, const int 
 	if (crpc_record_send(s->client, buf, len, fds, nfds) < 0) {
 		int e = errno;
 
-		vlog(s, "cannot forward to the client: %s", strerror(e));
+		shim_vlog(s, "cannot forward to the client: %s", strerror(e));
 		if (e == EPIPE || e == ECONNRESET) {
 			s->client_gone = true;
 		} else if (!s->broken) {
@@ -1256,7 +1256,7 @@ static int criu_notify(struct shim *s, crpc_record *rec, const CriuResp *r)
 	n.kind = crpc_notify_kind_from_name(n.name);
 	n.pid = r->notify && r->notify->has_pid ? r->notify->pid : 0;
 	n.fd = rec->nfds ? rec->fds[0] : -1;
-	op_word(s->req_type, op, sizeof(op));
+	shim_op_word(s->req_type, op, sizeof(op));
 	n.operation = op;
 	n.seq = ++s->seq;
 	n.elapsed = crpc_now() - s->req_t0;
@@ -1265,9 +1265,9 @@ static int criu_notify(struct shim *s, crpc_record *rec, const CriuResp *r)
 
 	if (!ok) {
 		/* CRIU aborts; the client never sees this notification */
-		note(s, LOG_NOTICE, "hook failed at %s: %s; answering CRIU with failure", n.name,
-		     lerr && lerr->message ? lerr->message : "failed");
-		trace_event(s, "hook-failed", n.name, lerr && lerr->message ? lerr->message : "failed");
+		shim_note(s, LOG_NOTICE, "hook failed at %s: %s; answering CRIU with failure", n.name,
+			  lerr && lerr->message ? lerr->message : "failed");
+		shim_trace_event(s, "hook-failed", n.name, lerr && lerr->message ? lerr->message : "failed");
 		if (!s->abort_reason) {
 			s->abort_reason = lerr;
 			snprintf(s->abort_cb, sizeof(s->abort_cb), "%s", n.name);
@@ -1302,7 +1302,7 @@ static void criu_reply(struct shim *s, crpc_record *rec, CriuResp *r)
 
 	if (s->abort_reason) {
 		char *keep = r->cr_errmsg;
-		char msg[ERRMSG_MAX + 1];
+		char msg[SHIM_ERRMSG_MAX + 1];
 		const char *why = s->abort_reason->message ? s->abort_reason->message : "failed";
 
 		/*
@@ -1310,14 +1310,14 @@ static void criu_reply(struct shim *s, crpc_record *rec, CriuResp *r)
 		 * (or its first logged line, often the harmless RLIMIT_NOFILE one).
 		 */
 		snprintf(msg, sizeof(msg), "crpc hook at %s failed: %s", s->abort_cb, why);
-		sanitize(msg);
+		shim_sanitize(msg);
 		log_append(s, msg);
 		r->cr_errmsg = msg;
 		len = criu_resp__get_packed_size(r);
 		buf = malloc(len ? len : 1);
 		if (buf) {
 			criu_resp__pack(r, buf);
-			trace_event(s, "reply-rewritten", s->abort_cb, msg);
+			shim_trace_event(s, "reply-rewritten", s->abort_cb, msg);
 		} else {
 			buf = rec->buf;
 			len = rec->len;
@@ -1327,38 +1327,38 @@ static void criu_reply(struct shim *s, crpc_record *rec, CriuResp *r)
 	to_client(s, buf, len, rec->fds, rec->nfds);
 	if (buf != rec->buf)
 		free(buf);
-	request_end(s);
+	shim_request_end(s);
 }
 
 /* A message from CRIU. 0: go on; 1: CRIU hung up. */
-static int from_criu(struct shim *s, crpc_error **err)
+static int shim_from_criu(struct shim *s, crpc_error **err)
 {
 	crpc_record rec;
 	CriuResp *r;
 	int rc;
 
-	rc = record_recv(s->criu_sk, &rec);
+	rc = shim_record_recv(s->criu_sk, &rec);
 	if (rc == CRPC_RECV_EOF)
 		return 1;
 	if (rc < 0)
 		return recv_failed(s, "CRIU", errno, rec.len, err);
-	trace_msg(s, CRPC_FROM_CRIU, rec.buf, rec.len, rec.nfds ? rec.fds[0] : -1);
+	shim_trace_msg(s, CRPC_FROM_CRIU, rec.buf, rec.len, rec.nfds ? rec.fds[0] : -1);
 	r = criu_resp__unpack(NULL, rec.len, rec.buf);
 	if (!r) {
 		/* transparent: the client gets what CRIU sent */
-		note(s, LOG_NOTICE, "CRIU sent a %zu-byte message that is not a valid criu_resp; "
-				    "forwarded unchanged", rec.len);
+		shim_note(s, LOG_NOTICE, "CRIU sent a %zu-byte message that is not a valid criu_resp; "
+					 "forwarded unchanged", rec.len);
 		to_client(s, rec.buf, rec.len, rec.fds, rec.nfds);
 		crpc_record_release(&rec);
 		return 0;
 	}
 	if (r->type == CRIU_REQ_TYPE__VERSION && r->success && r->version)
-		version_cache_write(s, r->version);
+		shim_version_cache_write(s, r->version);
 	if (r->type == CRIU_REQ_TYPE__NOTIFY) {
 		if (criu_notify(s, &rec, r) < 0)
-			vlog(s, "could not pass the %s notification on", r->notify && r->notify->script
-									   ? r->notify->script
-									   : "?");
+			shim_vlog(s, "could not pass the %s notification on", r->notify && r->notify->script
+										? r->notify->script
+										: "?");
 	} else if (s->outstanding) {
 		criu_reply(s, &rec, r);
 	} else {
@@ -1370,33 +1370,33 @@ static int from_criu(struct shim *s, crpc_error **err)
 }
 
 /* CRIU hung up or exited: tell a waiting client how it ended. */
-static int criu_gone(struct shim *s, crpc_error **err)
+static int shim_criu_gone(struct shim *s, crpc_error **err)
 {
-	char how[96], why[ERRMSG_MAX + 1];
+	char how[96], why[SHIM_ERRMSG_MAX + 1];
 	int type = s->req_type;
 
-	criu_wait(s, s->outstanding ? CRIU_EXIT_WAIT_MS : 0);
+	shim_criu_wait(s, s->outstanding ? CRIU_EXIT_WAIT_MS : 0);
 	crpc_wait_status_str(s->criu_status, how, sizeof(how));
-	vlog(s, "CRIU (pid %d) %s", (int)s->criu_pid, how);
+	shim_vlog(s, "CRIU (pid %d) %s", (int)s->criu_pid, how);
 	if (!s->outstanding || s->client_gone) {
-		request_end(s);
-		return criu_exit_code(s);
+		shim_request_end(s);
+		return shim_criu_exit_code(s);
 	}
 	if (s->abort_reason)
 		snprintf(why, sizeof(why),
 			 "crpc hook at %s failed: %s; then CRIU (%s, pid %d) %s before it replied to the "
 			 "%s request",
 			 s->abort_cb, s->abort_reason->message ? s->abort_reason->message : "failed",
-			 s->cfg->criu_path, (int)s->criu_pid, how, type_name(type));
+			 s->cfg->criu_path, (int)s->criu_pid, how, shim_type_name(type));
 	else
 		snprintf(why, sizeof(why), "crpc shim: CRIU (%s, pid %d) %s before it replied to the %s request",
-			 s->cfg->criu_path, (int)s->criu_pid, how, type_name(type));
+			 s->cfg->criu_path, (int)s->criu_pid, how, shim_type_name(type));
 	reply_failure(s, type, why);
 	log_append(s, why);
-	note(s, LOG_WARNING, "%s", why);
+	shim_note(s, LOG_WARNING, "%s", why);
 	crpc_error_set(err, CRPC_EXIT_FAIL, ECONNRESET, "shim", "%s", why);
-	request_end(s);
-	return criu_exit_code(s) ? criu_exit_code(s) : 1;
+	shim_request_end(s);
+	return shim_criu_exit_code(s) ? shim_criu_exit_code(s) : 1;
 }
 
 /* ---- the session ------------------------------------------------------------- */
@@ -1451,8 +1451,8 @@ CRPC_API int crpc_shim_run(const crpc_shim_config *cfg, int client_fd, crpc_erro
 		sigemptyset(&sa.sa_mask);
 		installed[i] = sigaction(fwd_signals[i], &sa, NULL) == 0;
 	}
-	vlog(&s, "serving client %d (%s) on fd %d; CRIU is %s", (int)s.client_pid, s.client_comm,
-	     client_fd, cfg->criu_path);
+	shim_vlog(&s, "serving client %d (%s) on fd %d; CRIU is %s", (int)s.client_pid, s.client_comm,
+		  client_fd, cfg->criu_path);
 
 	for (;;) {
 		struct pollfd p[3];
@@ -1462,8 +1462,8 @@ CRPC_API int crpc_shim_run(const crpc_shim_config *cfg, int client_fd, crpc_erro
 		if (s.client_gone) {
 			/* CRIU sees EOF at its next read: mid-request it aborts (the tasks resume) */
 			if (s.criu_pid > 0)
-				criu_wait(&s, s.outstanding ? CRIU_END_WAIT_MS : 0);
-			status = s.criu_pid > 0 ? criu_exit_code(&s) : 0;
+				shim_criu_wait(&s, s.outstanding ? CRIU_END_WAIT_MS : 0);
+			status = s.criu_pid > 0 ? shim_criu_exit_code(&s) : 0;
 			break;
 		}
 		if (s.broken) {
@@ -1473,7 +1473,7 @@ CRPC_API int crpc_shim_run(const crpc_shim_config *cfg, int client_fd, crpc_erro
 			break;
 		}
 		if (sig_pending && s.criu_pid == 0) {
-			vlog(&s, "signal %d before CRIU was started: ending", (int)sig_pending);
+			shim_vlog(&s, "signal %d before CRIU was started: ending", (int)sig_pending);
 			status = 128 + (int)sig_pending;
 			break;
 		}
@@ -1495,7 +1495,7 @@ CRPC_API int crpc_shim_run(const crpc_shim_config *cfg, int client_fd, crpc_erro
 		}
 		if (n <= 0) {
 			if (s.criu_pid > 0 && s.criu_pidfd < 0 && criu_exited(&s)) {
-				status = criu_gone(&s, err);
+				status = shim_criu_gone(&s, err);
 				break;
 			}
 			continue;
@@ -1503,24 +1503,24 @@ CRPC_API int crpc_shim_run(const crpc_shim_config *cfg, int client_fd, crpc_erro
 		/* CRIU first: its last reply must reach the client before its end is seen */
 		if ((ki >= 0 && p[ki].revents) ||
 		    (pi >= 0 && p[pi].revents && poll(&p[ki >= 0 ? ki : 0], ki >= 0, 0) > 0)) {
-			rc = from_criu(&s, err);
+			rc = shim_from_criu(&s, err);
 			if (rc < 0) {
 				status = 1;
 				break;
 			}
 			if (rc == 1) {
-				status = criu_gone(&s, err);
+				status = shim_criu_gone(&s, err);
 				break;
 			}
 			continue;
 		}
 		if (pi >= 0 && p[pi].revents) {
 			/* CRIU exited and nothing of it is left to read */
-			status = criu_gone(&s, err);
+			status = shim_criu_gone(&s, err);
 			break;
 		}
 		if (p[ci].revents) {
-			rc = from_client(&s, err);
+			rc = shim_from_client(&s, err);
 			if (rc < 0) {
 				status = err && *err && (*err)->exit_class > 1 ? (int)(*err)->exit_class : 1;
 				break;
@@ -1534,9 +1534,9 @@ CRPC_API int crpc_shim_run(const crpc_shim_config *cfg, int client_fd, crpc_erro
 	}
 
 	if (s.criu_pid > 0 && !s.criu_reaped)
-		criu_wait(&s, CRIU_END_WAIT_MS);
-	request_end(&s);
-	trace_end(&s);
+		shim_criu_wait(&s, CRIU_END_WAIT_MS);
+	shim_request_end(&s);
+	shim_trace_end(&s);
 	free(s.broken);
 	if (s.criu_sk >= 0)
 		close(s.criu_sk);
@@ -1557,7 +1557,7 @@ CRPC_API void crpc_shim_refuse(int client_fd, const char *message, unsigned wait
 {
 	struct pollfd p = { .fd = client_fd, .events = POLLIN };
 	double deadline = crpc_now() + wait_ms / 1000.0;
-	char text[ERRMSG_MAX + 1];
+	char text[SHIM_ERRMSG_MAX + 1];
 	crpc_record rec;
 	int type = CRIU_REQ_TYPE__EMPTY;
 
@@ -1573,7 +1573,7 @@ CRPC_API void crpc_shim_refuse(int client_fd, const char *message, unsigned wait
 		if (n < 0 && errno != EINTR)
 			goto out;
 	}
-	if (record_recv(client_fd, &rec) == CRPC_RECV_OK) {
+	if (shim_record_recv(client_fd, &rec) == CRPC_RECV_OK) {
 		CriuReq *req = criu_req__unpack(NULL, rec.len, rec.buf);
 
 		if (req) {
@@ -1582,8 +1582,8 @@ CRPC_API void crpc_shim_refuse(int client_fd, const char *message, unsigned wait
 		}
 		crpc_record_release(&rec);
 		snprintf(text, sizeof(text), "%s", message ? message : "crpc shim failed");
-		sanitize(text);
-		(void)send_failure(client_fd, type, text);
+		shim_sanitize(text);
+		(void)shim_send_failure(client_fd, type, text);
 	}
 out:
 	close(client_fd);
