@@ -47,61 +47,14 @@ json_assert "$TMP/dump.json" --exit 0 "d['manifest']['path'] == '$TMP/ckpt/crpc.
 	'd["manifest"]["files"] > 5' 'd["manifest"]["bytes"] > 0' 'd["manifest"]["hash_mb_per_s"] > 0' ||
 	fail "dump --json: no manifest summary"
 (cd "$TMP/ckpt" && sha256sum -- *) >"$TMP/sums"
-/usr/bin/python3 - "$TMP/ckpt" "$TMP/sums" "$pid" "$(uname -r)" <<'EOF' || fail "crpc.json does not describe the checkpoint"
-import json, os, sys
-d, sums, pid, release = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-m = json.load(open(os.path.join(d, "crpc.json")))
-want = {}
-for line in open(sums):
-    h, name = line.split(None, 1)
-    want[name.strip()] = h
-bad = []
-def check(cond, what):
-    if not cond:
-        bad.append(what)
-check(m["format"] == "crpc-checkpoint" and m["format_version"] == 1, "format")
-check(m["crpc_version"] and m["criu"]["version"].startswith("4."), "versions")
-check(m["kernel"]["release"] == release and m["kernel"]["sysname"] == "Linux", "kernel")
-check(m["created"].endswith("Z") and "T" in m["created"], "created")
-check(m["pid"] == pid and m["command"] == "bash" and m["leave_running"] is True, "target")
-opts = {o["option"]: o for o in m["options"]}
-check(opts.get("leave_running", {}).get("value") is True and opts["leave_running"]["source"] == "user", "options: %r" % m["options"])
-check(all("reason" in o for o in m["options"]), "options without a reason key")
-# nobody set the log options: crpc's defaults, said so
-check([(opts[k]["value"], opts[k]["source"]) for k in ("log_level", "log_file") if k in opts] ==
-      [(4, "default"), ("dump.log", "default")], "log options: %r" % m["options"])
-tree = m["process_tree"]
-check(tree[0]["pid"] == pid and tree[0]["comm"] == "bash" and pid in tree[0]["threads"], "process tree: %r" % tree)
-names = [f["name"] for f in m["files"]]
-check(names == sorted(names), "files not sorted")
-check(set(names) == set(want) - {"crpc.json"}, "files listed %r, on disk %r" % (sorted(names), sorted(want)))
-for f in m["files"]:
-    p = os.path.join(d, f["name"])
-    check(f["size"] == os.path.getsize(p), "size of " + f["name"])
-    if f["kind"] != "log":
-        check(f["sha256"] == want[f["name"]], "sha256 of " + f["name"])
-check({f["name"]: f["kind"] for f in m["files"]}.get("dump.log") == "log", "dump.log kind")
-check(any(n.startswith("pages-") for n in names) and "inventory.img" in names, "images missing from the list")
-check(m["files_count"] == len(names), "files_count")
-check(m["stats"]["pages_written"] > 0 and m["stats"]["frozen_time_us"] > 0, "stats")
-if bad:
-    sys.exit("; ".join(bad))
-EOF
+/usr/bin/python3 "$CRPC_SRC/tests/integration/helpers/manifest_check.py" "$TMP/ckpt" "$TMP/sums" "$pid" "$(uname -r)" || fail "crpc.json does not describe the checkpoint"
 
 # --- a manifest whose checksum was changed: refused, the file named -----------------
 cp -a "$TMP/ckpt" "$TMP/edited"
 pages=$(cd "$TMP/edited" && ls pages-*.img | head -1)
 real=$(sha256sum <"$TMP/edited/$pages" | cut -d' ' -f1)
 fake=$(printf '%s' "$real" | tr '0-9a-f' '1-9a0-f')
-/usr/bin/python3 - "$TMP/edited/crpc.json" "$pages" "$fake" <<'EOF'
-import json, sys
-path, name, fake = sys.argv[1:]
-m = json.load(open(path))
-for f in m["files"]:
-    if f["name"] == name:
-        f["sha256"] = fake
-json.dump(m, open(path, "w"), indent=2)
-EOF
+/usr/bin/python3 "$CRPC_SRC/tests/integration/helpers/manifest_edit.py" "$TMP/edited/crpc.json" sha256 "$pages" "$fake"
 end_it
 fingerprint "$TMP/edited" >"$TMP/fp.before"
 expect_exit 1 "$CRPC_BIN" restore "$TMP/edited"

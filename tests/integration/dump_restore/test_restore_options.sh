@@ -89,12 +89,7 @@ assert_contains "$ERR" "Connected TCP socket in image" "restore --force without 
 
 # --- crpc.json is covered by its own checksum ---------------------------------------
 # an option edited by hand: refused before CRIU runs
-/usr/bin/python3 - "$TMP/edited/crpc.json" <<'EOF'
-import json, sys
-m = json.load(open(sys.argv[1]))
-m["options"] = [o for o in m["options"] if o["option"] != "tcp_established"]
-json.dump(m, open(sys.argv[1], "w"), indent=2)
-EOF
+/usr/bin/python3 "$CRPC_SRC/tests/integration/helpers/manifest_edit.py" "$TMP/edited/crpc.json" drop-option tcp_established
 expect_exit 1 "$CRPC_BIN" restore "$TMP/edited"
 assert_contains "$ERR" "checkpoint modified: crpc.json was changed after the dump" "restore of an edited crpc.json"
 assert_contains "$ERR" "give them on the command line" "restore of an edited crpc.json: hint"
@@ -106,11 +101,7 @@ json_assert "$TMP/refused.json" --exit 1 'd["verification"]["verdict"] == "modif
 	fail "restore --json of an edited crpc.json: wrong verification"
 expect_exit 1 "$CRPC_BIN" show --verify "$TMP/edited"
 # the same content written another way is the same manifest
-/usr/bin/python3 - "$TMP/reformatted/crpc.json" <<'EOF'
-import json, sys
-m = json.load(open(sys.argv[1]))
-json.dump(dict(reversed(list(m.items()))), open(sys.argv[1], "w"), indent=None, sort_keys=False)
-EOF
+/usr/bin/python3 "$CRPC_SRC/tests/integration/helpers/manifest_edit.py" "$TMP/reformatted/crpc.json" reverse-keys
 expect_exit 0 "$CRPC_BIN" show --verify "$TMP/reformatted"
 
 # --- --inherit-fd is checked before anything runs ---------------------------------------
@@ -145,18 +136,8 @@ assert_contains "$ERR" "--inherit-fd 'fd[N]:socket:[$ino]'" "restore --no-checkp
 assert_not_contains "$ERR" "--external" "restore --no-checkpoint-options: hint"
 wait_gone "$pid" 5 || fail "a failed restore left PID $pid"
 # with a replacement (one end of a socketpair as fd 3) it is restored, holding that socket
-/usr/bin/python3 - "$CRPC_BIN" "$TMP/ck-unix" "$ino" >"$TMP/replaced.out" 2>&1 <<'PY' || fail "restore with --inherit-fd: $(cat "$TMP/replaced.out")"
-import os, socket, subprocess, sys
-crpc, ckpt, ino = sys.argv[1:]
-a, b = socket.socketpair()
-os.dup2(a.fileno(), 3)
-os.set_inheritable(3, True)
-r = subprocess.run([crpc, "restore", "--inherit-fd", "fd[3]:socket:[%s]" % ino, ckpt],
-                   pass_fds=(3,), capture_output=True, text=True)
-print(r.stdout, r.stderr)
-print("inode", os.fstat(3).st_ino)
-sys.exit(r.returncode)
-PY
+/usr/bin/python3 "$CRPC_SRC/tests/integration/helpers/restore_inherit_socket.py" "$CRPC_BIN" "$TMP/ck-unix" "$ino" >"$TMP/replaced.out" 2>&1 ||
+	fail "restore with --inherit-fd: $(cat "$TMP/replaced.out")"
 replaced=$(sed -n 's/^inode //p' "$TMP/replaced.out")
 [ "$(readlink "/proc/$pid/fd/3")" = "socket:[$replaced]" ] ||
 	fail "restored fd 3 is $(readlink "/proc/$pid/fd/3"), not the replacement socket:[$replaced]"

@@ -67,14 +67,8 @@ jcheck "$TMP/show.json" \
 	'd["problems"] == []' ||
 	fail "the shim's trace lacks the hook-failed / reply-rewritten events"
 # in file order: the refused notification, the hook's failure, the refusal sent to CRIU
-/usr/bin/python3 - "$TMP/show.json" <<'PY' || fail "the hook-failed event is not between the notification and the refusal"
-import json, sys
-d = json.load(open(sys.argv[1]))
-ev = [e["line"] for e in d["events"] if e["event"] == "hook-failed"][0]
-note = [m["line"] for m in d["messages"] if m["dir"] == "from_criu" and m.get("fields", {}).get("notify", {}).get("script") == "post-dump"][0]
-ack = [m["line"] for m in d["messages"] if m["dir"] == "to_criu" and m.get("fields", {}).get("notify_success") is False][0]
-sys.exit(0 if note < ev < ack else "order: notify %d event %d ack %d" % (note, ev, ack))
-PY
+/usr/bin/python3 "$CRPC_SRC/tests/integration/helpers/shim_hook_event_order.py" "$TMP/show.json" ||
+	fail "the hook-failed event is not between the notification and the refusal"
 expect_exit 0 "$CRPC_BIN" trace show "$t"
 note "trace show:"$'\n'"$OUT"
 grep -q '^!! .* ms  \*\* hook failed at post-dump: .*quiesce refused by policy' <<<"$OUT" ||
