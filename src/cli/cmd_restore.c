@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "jsonutil.h"
+#include "base/jsonutil.h"
 
 const char crpc_help_restore[] =
 	"Usage: crpc restore [OPTIONS] DIR\n"

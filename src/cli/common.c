@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "jsonutil.h"
+#include "base/jsonutil.h"
 
 /* ---- small string helpers ---- */
 

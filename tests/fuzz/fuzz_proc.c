@@ -12,7 +12,7 @@
 
 #include "crpc/crpc.h"
 #include "fuzz_common.h"
-#include "inspect_int.h"
+#include "inspect/inspect_int.h"
 #include "internal.h"
 
 enum { FZ_STAT, FZ_STATUS, FZ_INET, FZ_INET6, FZ_LOCKS, FZ_FDINFO, FZ_MOUNTINFO, FZ_LINK, FZ_LOG,

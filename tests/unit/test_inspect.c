@@ -27,7 +27,7 @@
 
 #include <cmocka.h>
 
-#include "inspect_int.h"
+#include "inspect/inspect_int.h"
 #include "internal.h"
 
 /* ---- parsers ---- */

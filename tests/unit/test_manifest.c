@@ -31,7 +31,7 @@
 #include "inventory.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "pstree.pb-c.h"
-#include "sha256.h"
+#include "base/sha256.h"
 
 #define IMG_COMMON_MAGIC 0x54564319u
 #define INVENTORY_MAGIC 0x58313116u

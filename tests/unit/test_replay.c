@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
-#include "pbdiff.h"
+#include "trace/pbdiff.h"
 
 #define TRACES CRPC_TEST_DATA "/traces/"
 

@@ -62,13 +62,7 @@ no_strays() {
 # jcheck FILE EXPR...: FILE holds one JSON value d for which every Python
 # expression EXPR is true (one python start for many checks).
 jcheck() {
-	/usr/bin/python3 - "$@" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-bad = [e for e in sys.argv[2:] if not eval(e, {"d": d})]
-if bad:
-    sys.exit("failed: " + "; ".join(bad) + "\n" + json.dumps(d)[:3000])
-PY
+	/usr/bin/python3 "$CRPC_SRC/tests/integration/helpers/json_check.py" "$@"
 }
 
 # usec: the wall clock in microseconds.

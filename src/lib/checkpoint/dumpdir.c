@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dumpdir.c - the temporary directory a dump into a new DIR runs in: made
+ * next to DIR, renamed to DIR once the checkpoint is complete, and found
+ * again when an interrupted dump left it behind. See crpc/manifest.h.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crpc/manifest.h"
+#include "internal.h"
+
+/* dir without trailing slashes (at least one character), malloc'ed. */
+static char *trim_slashes(const char *dir)
+{
+	char *d = strdup(dir);
+	size_t n;
+
+	if (!d)
+		return NULL;
+	n = strlen(d);
+	while (n > 1 && d[n - 1] == '/')
+		d[--n] = '\0';
+	return d;
+}
+
+CRPC_API int crpc_dumpdir_create(const char *dir, char **tmp_path, crpc_error **err)
+{
+	cleanup_free char *base = trim_slashes(dir);
+	char *t = NULL;
+
+	*tmp_path = NULL;
+	if (!base || asprintf(&t, "%s%sXXXXXX", base, CRPC_DUMPDIR_TMP_INFIX) < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "preparing the images directory",
+				      "out of memory");
+	if (!mkdtemp(t)) {
+		int e = errno;
+
+		crpc_error_set(err, CRPC_EXIT_FAIL, e, "preparing the images directory",
+			       "cannot create %s (as %s until the checkpoint is complete)", base, t);
+		if (err && *err && e == EROFS)
+			crpc_error_set_hint(*err, "choose a directory on a writable file system");
+		else if (err && *err && (e == EACCES || e == EPERM))
+			crpc_error_set_hint(*err, "the parent of %s must be writable; or create %s first "
+						  "(an existing directory is written in place)",
+					    base, base);
+		free(t);
+		return -1;
+	}
+	*tmp_path = t;
+	return 0;
+}
+
+static void sync_parent(const char *path)
+{
+	cleanup_free char *copy = strdup(path);
+	int fd;
+
+	if (!copy)
+		return;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	(void)fsync(fd);
+	close(fd);
+}
+
+CRPC_API int crpc_dumpdir_commit(const char *tmp_path, const char *dir, crpc_error **err)
+{
+	cleanup_free char *base = trim_slashes(dir);
+
+	if (!base)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "completing the checkpoint", "out of memory");
+	if (rename(tmp_path, base) < 0) {
+		int e = errno;
+
+		crpc_error_set(err, CRPC_EXIT_FAIL, e, "completing the checkpoint", "cannot rename %s to %s%s",
+			       tmp_path, base,
+			       e == EEXIST || e == ENOTEMPTY ? ": something else created it meanwhile" : "");
+		return -1;
+	}
+	sync_parent(base);
+	return 0;
+}
+
+CRPC_API char *crpc_dumpdir_leftover(const char *dir)
+{
+	cleanup_free char *base = trim_slashes(dir);
+	cleanup_free char *c1 = NULL, *c2 = NULL;
+	const char *parent, *name;
+	char *found = NULL;
+	struct dirent *de;
+	size_t nlen, ilen = strlen(CRPC_DUMPDIR_TMP_INFIX);
+	DIR *d;
+
+	if (!base || !(c1 = strdup(base)) || !(c2 = strdup(base)))
+		return NULL;
+	parent = dirname(c1);
+	name = basename(c2);
+	nlen = strlen(name);
+	d = opendir(parent);
+	if (!d)
+		return NULL;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, name, nlen) == 0 &&
+		    strncmp(de->d_name + nlen, CRPC_DUMPDIR_TMP_INFIX, ilen) == 0 &&
+		    strlen(de->d_name + nlen + ilen) == 6) {
+			if (!strchr(base, '/'))
+				found = strdup(de->d_name); /* as relative as DIR was given */
+			else if (asprintf(&found, "%s/%s", strcmp(parent, "/") ? parent : "", de->d_name) < 0)
+				found = NULL;
+			break;
+		}
+	}
+	closedir(d);
+	return found;
+}

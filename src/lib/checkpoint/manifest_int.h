@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * manifest_int.h - what writing crpc.json (manifest_write.c), verifying a
+ * checkpoint against it (manifest_verify.c) and restoring from it
+ * (manifest_restore.c) share, defined in manifest.c. Private to
+ * src/lib/checkpoint/.
+ */
+#ifndef CRPC_MANIFEST_INT_H
+#define CRPC_MANIFEST_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "base/sha256.h"
+#include "crpc/error.h"
+
+/* ---- file names ---- */
+
+/* strcmp() of two char * array elements, for qsort() and bsearch(). */
+int mf_name_cmp(const void *a, const void *b);
+/* A plain file name: not empty, not too long, no '/', not "." or "..". */
+bool mf_safe_name(const char *n);
+/* Is s one of the strings of the NULL-terminated v (NULL: none)? */
+bool mf_in_strv(const char *const *v, const char *s);
+/* Does name end in ".img"? */
+bool mf_is_image_name(const char *name);
+
+/* ---- hashing ---- */
+
+/* Open a regular file of dirfd for reading. -1 with errno (EINVAL: not a regular file). */
+int mf_open_regular(int dirfd, const char *name);
+
+/* A hashing context with its buffer (one for all the files). */
+struct mf_hasher {
+	crpc_sha256 *sh;
+	uint8_t *buf;
+};
+
+/* -1 with *err: libcrypto could not be loaded, or no memory. */
+int mf_hasher_init(struct mf_hasher *h, const char *op, crpc_error **err);
+void mf_hasher_release(struct mf_hasher *h);
+/* Hash dirfd/name (fsync'ed with sync). -1 with errno. */
+int mf_hash_file(struct mf_hasher *h, int dirfd, const char *name, bool sync, uint64_t *size,
+		 char hex[65]);
+
+/* ---- the manifest's own checksum ---- */
+
+#define MF_SELF_SHA_KEY "manifest_sha256"
+
+/*
+ * SHA-256 of the manifest's content in canonical form: the object without
+ * its own checksum, compact, keys sorted, ASCII only. -1 on ENOMEM.
+ */
+int mf_self_sha256(json_t *root, char hex[65]);
+
+/* ---- reading ---- */
+
+/*
+ * Read and parse dirfd/crpc.json and check its format and version: the
+ * JSON object in *out; with text, the file's content (NUL-terminated) in
+ * *text and its length in *len. -1 with *err.
+ */
+int mf_load(int dirfd, json_t **out, char **text, size_t *len, crpc_error **err);
+
+/* ---- pipes ---- */
+
+/* "pipe:[N]" -> N; false for anything else. */
+bool mf_pipe_link_inode(const char *link, uint32_t *ino);
+
+#endif /* CRPC_MANIFEST_INT_H */

@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * manifest_verify.c - a checkpoint verified against its crpc.json: every
+ * file listed with its size and SHA-256, image files the manifest does not
+ * list, the manifest's own checksum, and what a checkpoint without a
+ * manifest (or with a dump's marker left in it) is. See crpc/manifest.h.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "crpc/manifest.h"
+#include "internal.h"
+#include "manifest_int.h"
+
+CRPC_API const char *crpc_manifest_verdict_name(crpc_manifest_verdict v)
+{
+	switch (v) {
+	case CRPC_MANIFEST_OK:
+		return "ok";
+	case CRPC_MANIFEST_UNFINISHED:
+		return "unfinished";
+	case CRPC_MANIFEST_NOT_CHECKPOINT:
+		return "not-checkpoint";
+	case CRPC_MANIFEST_MISSING:
+		return "missing";
+	case CRPC_MANIFEST_INVALID:
+		return "invalid";
+	case CRPC_MANIFEST_MODIFIED:
+		return "modified";
+	}
+	return "?";
+}
+
+CRPC_API const char *crpc_file_problem_name(crpc_file_problem p)
+{
+	switch (p) {
+	case CRPC_FILE_MISSING:
+		return "missing";
+	case CRPC_FILE_SIZE:
+		return "size";
+	case CRPC_FILE_CHECKSUM:
+		return "checksum";
+	case CRPC_FILE_UNLISTED:
+		return "unlisted";
+	case CRPC_FILE_UNREADABLE:
+		return "unreadable";
+	}
+	return "?";
+}
+
+CRPC_API void crpc_manifest_check_release(crpc_manifest_check *c)
+{
+	if (!c)
+		return;
+	free(c->mismatches);
+	free(c->leftover);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Append a mismatch for file `name`; NULL on ENOMEM. */
+static crpc_file_mismatch *add_mismatch(crpc_manifest_check *c, crpc_file_problem p, const char *name)
+{
+	crpc_file_mismatch *nv = realloc(c->mismatches, (c->n_mismatches + 1) * sizeof(*nv)), *m;
+
+	if (!nv)
+		return NULL;
+	c->mismatches = nv;
+	m = &nv[c->n_mismatches++];
+	memset(m, 0, sizeof(*m));
+	m->problem = p;
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	return m;
+}
+
+/* One line about a mismatch, e.g. "pages-1.img sha256 mismatch (expected ..., got ...)". */
+static void describe(const crpc_file_mismatch *m, char *buf, size_t bufsz)
+{
+	switch (m->problem) {
+	case CRPC_FILE_MISSING:
+		snprintf(buf, bufsz, "%s is missing", m->name);
+		break;
+	case CRPC_FILE_SIZE:
+		snprintf(buf, bufsz, "%s has %" PRIu64 " bytes, %s lists %" PRIu64, m->name, m->size,
+			 CRPC_MANIFEST_NAME, m->expected_size);
+		break;
+	case CRPC_FILE_CHECKSUM:
+		if (strcmp(m->name, CRPC_MANIFEST_NAME) == 0)
+			snprintf(buf, bufsz,
+				 "%s was changed after the dump (it records sha256 %s of its content, "
+				 "the content has %s)",
+				 m->name, m->expected_sha256, m->sha256);
+		else
+			snprintf(buf, bufsz, "%s sha256 mismatch (expected %s, got %s)", m->name,
+				 m->expected_sha256, m->sha256);
+		break;
+	case CRPC_FILE_UNLISTED:
+		snprintf(buf, bufsz, "%s is an image file %s does not list", m->name, CRPC_MANIFEST_NAME);
+		break;
+	case CRPC_FILE_UNREADABLE:
+		if (m->sys_errno == EINVAL)
+			snprintf(buf, bufsz, "%s is not a regular file", m->name);
+		else
+			snprintf(buf, bufsz, "%s cannot be read (%s: %s)", m->name,
+				 crpc_errno_name(m->sys_errno) ? crpc_errno_name(m->sys_errno) : "?",
+				 strerror(m->sys_errno));
+		break;
+	}
+}
+
+static bool hex64(const char *s)
+{
+	return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
+}
+
+/* Check every listed file; record mismatches. -1 only for an invalid manifest or ENOMEM. */
+static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc_manifest_check *c,
+		       const char *op, crpc_error **err)
+{
+	struct mf_hasher h;
+	size_t n = json_array_size(files), i;
+	const char **listed;
+	json_t *f;
+	int rc = -1;
+	DIR *d;
+	int fd;
+	struct dirent *de;
+
+	listed = calloc(n ? n : 1, sizeof(*listed));
+	if (!listed)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
+	if (mf_hasher_init(&h, op, err) < 0) {
+		free(listed);
+		return -1;
+	}
+	json_array_foreach(files, i, f) {
+		json_t *jn = json_object_get(f, "name"), *js = json_object_get(f, "size"),
+		       *jh = json_object_get(f, "sha256"), *jk = json_object_get(f, "kind");
+		const char *name;
+		crpc_file_mismatch *m;
+		char hex[65];
+		uint64_t size;
+		double t0;
+
+		if (!json_is_string(jn) || !mf_safe_name(json_string_value(jn)) || !json_is_integer(js) ||
+		    json_integer_value(js) < 0 || !json_is_string(jh) || !hex64(json_string_value(jh)) ||
+		    (jk && !json_is_string(jk))) {
+			crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
+				       "%s is damaged: entry %zu of \"files\" is not {name, size, sha256}",
+				       CRPC_MANIFEST_NAME, i + 1);
+			goto out;
+		}
+		name = json_string_value(jn);
+		listed[i] = name;
+		if (jk && strcmp(json_string_value(jk), "log") == 0)
+			continue; /* logs may grow after the dump (hooks.log on restore) */
+		t0 = crpc_now();
+		if (mf_hash_file(&h, dirfd, name, false, &size, hex) < 0) {
+			int e = errno;
+
+			m = add_mismatch(c, e == ENOENT ? CRPC_FILE_MISSING : CRPC_FILE_UNREADABLE, name);
+			if (!m)
+				goto oom;
+			m->sys_errno = e;
+			m->expected_size = (uint64_t)json_integer_value(js);
+			snprintf(m->expected_sha256, sizeof(m->expected_sha256), "%s", json_string_value(jh));
+			continue;
+		}
+		c->st.hash_seconds += crpc_now() - t0;
+		c->st.files++;
+		c->st.bytes += size;
+		if (size != (uint64_t)json_integer_value(js) || strcmp(hex, json_string_value(jh)) != 0) {
+			m = add_mismatch(c, size != (uint64_t)json_integer_value(js) ? CRPC_FILE_SIZE
+										: CRPC_FILE_CHECKSUM,
+					 name);
+			if (!m)
+				goto oom;
+			m->expected_size = (uint64_t)json_integer_value(js);
+			m->size = size;
+			snprintf(m->expected_sha256, sizeof(m->expected_sha256), "%s", json_string_value(jh));
+			snprintf(m->sha256, sizeof(m->sha256), "%s", hex);
+		}
+	}
+	qsort(listed, n, sizeof(*listed), mf_name_cmp);
+
+	/* image files the manifest does not know: CRIU would read them */
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot read the checkpoint directory");
+		goto out;
+	}
+	while ((de = readdir(d)) != NULL) {
+		const char *key = de->d_name;
+
+		if (!mf_is_image_name(de->d_name) || mf_in_strv(ignore, de->d_name) ||
+		    bsearch(&key, listed, n, sizeof(*listed), mf_name_cmp))
+			continue;
+		if (!add_mismatch(c, CRPC_FILE_UNLISTED, de->d_name)) {
+			closedir(d);
+			goto oom;
+		}
+	}
+	closedir(d);
+	rc = 0;
+	goto out;
+oom:
+	crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
+out:
+	mf_hasher_release(&h);
+	free(listed);
+	return rc;
+}
+
+/*
+ * crpc.json itself: its content must still have the SHA-256 it records
+ * (appended as a mismatch of CRPC_MANIFEST_NAME). A manifest without the
+ * key (an older crpc's) is not checked. -1 for a damaged key or ENOMEM.
+ */
+static int check_self(json_t *root, crpc_manifest_check *c, const char *op, crpc_error **err)
+{
+	json_t *k = json_object_get(root, MF_SELF_SHA_KEY);
+	crpc_file_mismatch *m;
+	char hex[65];
+
+	if (!k)
+		return 0;
+	if (!json_is_string(k) || !hex64(json_string_value(k)))
+		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
+				      "%s is damaged: \"%s\" is not a SHA-256 in hex", CRPC_MANIFEST_NAME,
+				      MF_SELF_SHA_KEY);
+	if (mf_self_sha256(root, hex) < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
+	if (strcmp(hex, json_string_value(k)) == 0)
+		return 0;
+	m = add_mismatch(c, CRPC_FILE_CHECKSUM, CRPC_MANIFEST_NAME);
+	if (!m)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
+	snprintf(m->expected_sha256, sizeof(m->expected_sha256), "%s", json_string_value(k));
+	snprintf(m->sha256, sizeof(m->sha256), "%s", hex);
+	return 0;
+}
+
+CRPC_API int crpc_manifest_verify(int dirfd, const char *dir_name, const char *const *ignore,
+				  crpc_manifest_check *out, crpc_error **err)
+{
+	crpc_manifest_check c;
+	const char *dn = dir_name ? dir_name : ".";
+	cleanup_free char *op = NULL;
+	crpc_error *e = NULL;
+	json_t *root = NULL, *files;
+	struct stat st;
+	int rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (asprintf(&op, "verifying the checkpoint in %s", dn) < 0) {
+		op = NULL;
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "verifying the checkpoint", "out of memory");
+	}
+	if (dir_name)
+		c.leftover = crpc_dumpdir_leftover(dir_name);
+
+	/* a dump still running, or killed */
+	if (fstatat(dirfd, CRPC_INPROGRESS_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		c.verdict = CRPC_MANIFEST_UNFINISHED;
+		crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op,
+			       "the checkpoint in %s is incomplete: a dump into it did not complete "
+			       "(%s is present%s): it was interrupted, or is still running",
+			       dn, CRPC_INPROGRESS_MARKER,
+			       fstatat(dirfd, CRPC_MANIFEST_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0
+				       ? ""
+				       : ", " CRPC_MANIFEST_NAME " is missing");
+		crpc_error_set_hint(e, "dump again; remove %s once no crpc dump uses it", dn);
+		goto out;
+	}
+
+	if (mf_load(dirfd, &root, NULL, NULL, &e) < 0) {
+		if (e && e->sys_errno == ENOENT) {
+			crpc_error_free(e);
+			e = NULL;
+			if (crpc_images_validate(dirfd, dir_name, false, &e) < 0) {
+				/* not even CRIU's images: that says more */
+				c.verdict = CRPC_MANIFEST_NOT_CHECKPOINT;
+				if (e && c.leftover)
+					crpc_error_set_hint(e,
+							    "an interrupted dump left %s, which is not a usable "
+							    "checkpoint either: dump again",
+							    c.leftover);
+				goto out;
+			}
+			c.verdict = CRPC_MANIFEST_MISSING;
+			if (c.leftover)
+				crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op,
+					       "the checkpoint in %s is incomplete: no %s (was the dump "
+					       "interrupted? it left %s)",
+					       dn, CRPC_MANIFEST_NAME, c.leftover);
+			else
+				crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op,
+					       "%s holds CRIU images but no %s: it was not made by crpc "
+					       "dump (e.g. a plain `criu dump`, or a copy without %s), or "
+					       "its dump did not finish",
+					       dn, CRPC_MANIFEST_NAME, CRPC_MANIFEST_NAME);
+			crpc_error_set_hint(e,
+					    "crpc restore --force restores it without verification, if "
+					    "you trust the images");
+			goto out;
+		}
+		c.verdict = CRPC_MANIFEST_INVALID;
+		if (e && !e->hint)
+			crpc_error_set_hint(e,
+					    "dump again, or restore --force to restore the images without "
+					    "verification");
+		goto out;
+	}
+	files = json_object_get(root, "files");
+	if (!json_is_array(files)) {
+		c.verdict = CRPC_MANIFEST_INVALID;
+		crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op, "%s is damaged: it has no \"files\" list",
+			       CRPC_MANIFEST_NAME);
+		crpc_error_set_hint(e, "dump again, or restore --force to restore the images without "
+				       "verification");
+		goto out;
+	}
+	if (check_files(dirfd, files, ignore, &c, op, &e) < 0 || check_self(root, &c, op, &e) < 0) {
+		c.verdict = CRPC_MANIFEST_INVALID;
+		if (e && !e->hint)
+			crpc_error_set_hint(e, "dump again, or restore --force to restore the images "
+					       "without verification");
+		goto out;
+	}
+	if (c.n_mismatches) {
+		char first[PATH_MAX + 256];
+
+		c.verdict = CRPC_MANIFEST_MODIFIED;
+		describe(&c.mismatches[0], first, sizeof(first));
+		if (c.n_mismatches == 1)
+			crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op, "checkpoint modified: %s", first);
+		else
+			crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op,
+				       "checkpoint modified: %s (and %zu more problem%s)", first,
+				       c.n_mismatches - 1, c.n_mismatches == 2 ? "" : "s");
+		if (c.n_mismatches == 1 && strcmp(c.mismatches[0].name, CRPC_MANIFEST_NAME) == 0)
+			crpc_error_set_hint(e,
+					    "%s records how the dump was made and the options a restore "
+					    "takes from it: dump again; to restore with other options, give "
+					    "them on the command line (they win over the checkpoint's; "
+					    "--no-checkpoint-options drops all of these); restore --force "
+					    "skips the verification",
+					    CRPC_MANIFEST_NAME);
+		else
+			crpc_error_set_hint(e,
+					    "the images were changed or damaged after the dump: dump again, or "
+					    "restore --force to restore them anyway");
+		goto out;
+	}
+	c.verdict = CRPC_MANIFEST_OK;
+	rc = 0;
+out:
+	json_decref(root);
+	if (rc < 0) {
+		if (err && !*err)
+			*err = e;
+		else
+			crpc_error_free(e);
+	}
+	if (out)
+		*out = c;
+	else
+		crpc_manifest_check_release(&c);
+	return rc;
+}

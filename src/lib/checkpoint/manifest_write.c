@@ -1,0 +1,962 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * manifest_write.c - crpc.json written once a dump is complete: the options
+ * the dump was given, every file of the checkpoint with its size and
+ * SHA-256, what the images say of the tree, and the pipes the tree shared
+ * with processes outside it. See crpc/manifest.h.
+ *
+ * Before hashing, the write-back of every file is started, so that the sync
+ * after the hashes mostly finds the data already on its way to the disk.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crpc/manifest.h"
+#include "imgfile.h"
+#include "internal.h"
+#include "manifest_int.h"
+#include "base/jsonutil.h"
+
+#define MANIFEST_TMP CRPC_MANIFEST_NAME ".tmp"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static char *xstrdup_or_null(const char *s, bool *oom)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*oom = true;
+	return d;
+}
+
+static bool utf8_valid(const char *s)
+{
+	json_t *j = json_string(s);
+
+	if (!j)
+		return false;
+	json_decref(j);
+	return true;
+}
+/* Files of a checkpoint crpc itself keeps out of the manifest. */
+static bool crpc_own_file(const char *name)
+{
+	return strcmp(name, CRPC_MANIFEST_NAME) == 0 || strcmp(name, MANIFEST_TMP) == 0 ||
+	       strcmp(name, CRPC_INPROGRESS_MARKER) == 0;
+}
+/* What the manifest calls a file: "log" (not verified), "image" (CRIU's) or "other". */
+static const char *file_kind(const char *const *logs, const char *name)
+{
+	if (mf_in_strv(logs, name))
+		return "log";
+	if (mf_is_image_name(name) || strcmp(name, "stats-dump") == 0)
+		return "image";
+	return "other";
+}
+
+/* ---- options -------------------------------------------------------------- */
+
+/*
+ * gcc 12's analyzer loses track of strings stored into a slot of a heap
+ * array and reports them as leaked; the array owns them (freed by
+ * crpc_manifest_options_release(), checked under ASan's leak checker).
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+#endif
+CRPC_API int crpc_manifest_options_add(crpc_manifest_options *l, const char *option,
+				       const char *value, const char *source, const char *reason,
+				       crpc_error **err)
+{
+	crpc_manifest_option *nv, *slot;
+	bool oom = false;
+
+	if (!option)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "recording the options", "no option name");
+	for (size_t i = 0; i < l->n; i++) {
+		const crpc_manifest_option *e = &l->v[i];
+
+		if (strcmp(e->option, option) == 0 &&
+		    ((!e->value && !value) || (e->value && value && strcmp(e->value, value) == 0)))
+			return 0;
+	}
+	/* grow the array first, then fill the new slot in place */
+	nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+	if (!nv)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "recording the options", "out of memory");
+	l->v = nv;
+	slot = &l->v[l->n];
+	slot->option = xstrdup_or_null(option, &oom);
+	slot->value = xstrdup_or_null(value, &oom);
+	slot->source = xstrdup_or_null(source ? source : "user", &oom);
+	slot->reason = xstrdup_or_null(reason, &oom);
+	if (oom) {
+		free(slot->option);
+		free(slot->value);
+		free(slot->source);
+		free(slot->reason);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "recording the options", "out of memory");
+	}
+	l->n++;
+	return 0;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+CRPC_API void crpc_manifest_options_release(crpc_manifest_options *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].option);
+		free(l->v[i].value);
+		free(l->v[i].source);
+		free(l->v[i].reason);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static int add_bool(crpc_manifest_options *l, const char *name, bool eff, bool cfg, crpc_error **err)
+{
+	if (!eff)
+		return 0;
+	return crpc_manifest_options_add(l, name, "true", cfg ? "config" : "user", NULL, err);
+}
+
+static int add_u64(crpc_manifest_options *l, const char *name, bool set, uint64_t v, bool cfg_set,
+		   uint64_t cfg_v, crpc_error **err)
+{
+	char buf[32];
+
+	if (!set)
+		return 0;
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	return crpc_manifest_options_add(l, name, buf, cfg_set && cfg_v == v ? "config" : "user", NULL,
+					 err);
+}
+
+static int add_str(crpc_manifest_options *l, const char *name, const char *v, const char *cfg,
+		   crpc_error **err)
+{
+	if (!v)
+		return 0;
+	return crpc_manifest_options_add(l, name, v, cfg && strcmp(cfg, v) == 0 ? "config" : "user",
+					 NULL, err);
+}
+
+static int add_list(crpc_manifest_options *l, const char *name, const char *const *v, size_t n,
+		    const char *const *cfg, size_t n_cfg, crpc_error **err)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool from_cfg = false;
+
+		for (size_t j = 0; j < n_cfg && !from_cfg; j++)
+			from_cfg = cfg[j] && v[i] && strcmp(cfg[j], v[i]) == 0;
+		if (v[i] && crpc_manifest_options_add(l, name, v[i], from_cfg ? "config" : "user", NULL,
+						      err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+CRPC_API int crpc_manifest_options_from_opts(crpc_manifest_options *l, const crpc_opts *o,
+					     const crpc_opts *config, crpc_error **err)
+{
+	crpc_opts none;
+	const crpc_opts *c = config;
+	int r = 0;
+
+	if (!c) {
+		crpc_opts_init(&none);
+		c = &none;
+	}
+#define B(field) r = r < 0 ? r : add_bool(l, #field, o->field, c->field, err)
+	B(leave_running);
+	B(tcp_established);
+	B(tcp_close);
+	B(tcp_skip_in_flight);
+	B(ext_unix_sk);
+	B(shell_job);
+	B(file_locks);
+	B(link_remap);
+	B(evasive_devices);
+	B(orphan_pts_master);
+	B(leave_stopped);
+	B(skip_file_rwx_check);
+	B(auto_ext_mnt);
+	B(ext_sharing);
+	B(ext_masters);
+	B(force_irmap);
+	B(weak_sysctls);
+	B(auto_dedup);
+	B(mntns_compat_mode);
+#undef B
+	if (r < 0)
+		return -1;
+	if (add_u64(l, "ghost_limit", o->ghost_limit_set, o->ghost_limit, c->ghost_limit_set,
+		    c->ghost_limit, err) < 0 ||
+	    add_u64(l, "timeout", o->timeout != 0, o->timeout, c->timeout != 0, c->timeout, err) < 0 ||
+	    add_u64(l, "empty_ns", o->empty_ns != 0, o->empty_ns, c->empty_ns != 0, c->empty_ns, err) < 0 ||
+	    add_u64(l, "log_level", o->log_level >= 0, (uint64_t)(o->log_level < 0 ? 0 : o->log_level),
+		    c->log_level >= 0, (uint64_t)(c->log_level < 0 ? 0 : c->log_level), err) < 0)
+		return -1;
+	if (o->manage_cgroups &&
+	    (add_bool(l, "manage_cgroups", true, c->manage_cgroups, err) < 0 ||
+	     (o->manage_cgroups_mode != CRPC_CG_UNSET &&
+	      add_str(l, "manage_cgroups_mode", crpc_cg_mode_name(o->manage_cgroups_mode),
+		      c->manage_cgroups_mode == o->manage_cgroups_mode
+			      ? crpc_cg_mode_name(c->manage_cgroups_mode)
+			      : NULL,
+		      err) < 0)))
+		return -1;
+	if (o->network_lock != CRPC_NETLOCK_UNSET &&
+	    add_str(l, "network_lock", crpc_network_lock_name(o->network_lock),
+		    c->network_lock == o->network_lock ? crpc_network_lock_name(c->network_lock) : NULL,
+		    err) < 0)
+		return -1;
+	if (add_str(l, "log_file", o->log_file, c->log_file, err) < 0 ||
+	    add_str(l, "root", o->root, c->root, err) < 0 ||
+	    add_str(l, "parent_img", o->parent_img, c->parent_img, err) < 0 ||
+	    add_str(l, "lsm_profile", o->lsm_profile, c->lsm_profile, err) < 0 ||
+	    add_str(l, "lsm_mount_context", o->lsm_mount_context, c->lsm_mount_context, err) < 0 ||
+	    add_str(l, "cgroup_props", o->cgroup_props, c->cgroup_props, err) < 0 ||
+	    add_str(l, "cgroup_props_file", o->cgroup_props_file, c->cgroup_props_file, err) < 0 ||
+	    add_str(l, "cgroup_yard", o->cgroup_yard, c->cgroup_yard, err) < 0 ||
+	    add_str(l, "freeze_cgroup", o->freeze_cgroup, c->freeze_cgroup, err) < 0)
+		return -1;
+	if (add_list(l, "external", o->external, o->n_external, c->external, c->n_external, err) < 0 ||
+	    add_list(l, "skip_mnt", o->skip_mnt.v, o->skip_mnt.n, c->skip_mnt.v, c->skip_mnt.n, err) < 0 ||
+	    add_list(l, "enable_fs", o->enable_fs.v, o->enable_fs.n, c->enable_fs.v, c->enable_fs.n, err) < 0 ||
+	    add_list(l, "irmap_scan_paths", o->irmap_scan_paths.v, o->irmap_scan_paths.n,
+		     c->irmap_scan_paths.v, c->irmap_scan_paths.n, err) < 0 ||
+	    add_list(l, "cgroup_dump_controller", o->cgroup_dump_controller.v,
+		     o->cgroup_dump_controller.n, c->cgroup_dump_controller.v,
+		     c->cgroup_dump_controller.n, err) < 0)
+		return -1;
+	/* inherited fds: the resource only, the fd number means nothing later */
+	for (size_t i = 0; i < o->n_inherit_fd; i++)
+		if (o->inherit_fd[i].key &&
+		    crpc_manifest_options_add(l, "inherit_fd", o->inherit_fd[i].key, "user", NULL, err) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- pipes the tree shared with processes outside it ------------------------- */
+
+#define FILES_IMG "files.img"
+#define FILES_MAGIC 0x56303138u
+#define FILES_MAX (64u << 20)
+#define FD_TYPE_PIPE 2u
+#define FE_FIELD_TYPE 1u  /* file_entry.type */
+#define FE_FIELD_PIPE 18u /* file_entry.pipe (pipe_entry) */
+#define PE_FIELD_PIPE_ID 2u
+#define PE_FIELD_FLAGS 3u
+#define HOLDERS_MAX 16
+
+/* A varint at *p (not past end). */
+static bool pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t r = 0;
+
+	for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
+
+		r |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = r;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Skip the value of a field of wire type wt. */
+static bool pb_skip(const uint8_t **p, const uint8_t *end, unsigned wt)
+{
+	uint64_t v;
+
+	switch (wt) {
+	case 0:
+		return pb_varint(p, end, &v);
+	case 1:
+		if (end - *p < 8)
+			return false;
+		*p += 8;
+		return true;
+	case 2:
+		if (!pb_varint(p, end, &v) || v > (uint64_t)(end - *p))
+			return false;
+		*p += v;
+		return true;
+	case 5:
+		if (end - *p < 4)
+			return false;
+		*p += 4;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * The pipe of a files.img entry: its inode (pipe_id) and open flags. Read
+ * with a few lines of wire format rather than crpc's fdinfo.proto, which
+ * leaves the pipe part out. false: not a pipe, or not decodable.
+ */
+static bool file_entry_pipe(const uint8_t *data, size_t len, uint32_t *inode, uint32_t *flags)
+{
+	const uint8_t *p = data, *end = data + len, *sub = NULL, *sub_end = NULL;
+	uint64_t type = 0, key, v;
+	bool have_id = false, have_flags = false;
+
+	while (p < end) {
+		if (!pb_varint(&p, end, &key))
+			return false;
+		if ((key >> 3) == FE_FIELD_TYPE && (key & 7) == 0) {
+			if (!pb_varint(&p, end, &type))
+				return false;
+		} else if ((key >> 3) == FE_FIELD_PIPE && (key & 7) == 2) {
+			if (!pb_varint(&p, end, &v) || v > (uint64_t)(end - p))
+				return false;
+			sub = p;
+			sub_end = p + v;
+			p += v;
+		} else if (!pb_skip(&p, end, (unsigned)(key & 7))) {
+			return false;
+		}
+	}
+	if (type != FD_TYPE_PIPE || !sub)
+		return false;
+	for (p = sub; p < sub_end;) {
+		if (!pb_varint(&p, sub_end, &key))
+			return false;
+		if (((key >> 3) == PE_FIELD_PIPE_ID || (key >> 3) == PE_FIELD_FLAGS) && (key & 7) == 0) {
+			if (!pb_varint(&p, sub_end, &v) || v > UINT32_MAX)
+				return false;
+			if ((key >> 3) == PE_FIELD_PIPE_ID) {
+				*inode = (uint32_t)v;
+				have_id = true;
+			} else {
+				*flags = (uint32_t)v;
+				have_flags = true;
+			}
+		} else if (!pb_skip(&p, sub_end, (unsigned)(key & 7))) {
+			return false;
+		}
+	}
+	return have_id && have_flags;
+}
+
+/* One pipe of the tree, and which of its ends the tree holds. */
+struct tree_pipe {
+	uint32_t inode;
+	bool reads, writes;
+	crpc_manifest_pipe_holder holders[HOLDERS_MAX];
+	size_t n_holders;
+};
+
+static int tree_pipe_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct tree_pipe *)a)->inode, y = ((const struct tree_pipe *)b)->inode;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The pipes of files.img of which the tree holds one end only, sorted by
+ * inode. 0 with *n = 0 when there is no such pipe or files.img cannot be
+ * read (nothing to record then); -1 only on ENOMEM.
+ */
+static int tree_half_pipes(int dirfd, struct tree_pipe **out, size_t *n)
+{
+	struct blob b = { 0 };
+	struct cursor c;
+	struct tree_pipe *v = NULL;
+	size_t cnt = 0, keep = 0;
+	crpc_error *e = NULL;
+
+	*out = NULL;
+	*n = 0;
+	if (crpc_img_open(dirfd, FILES_IMG, FILES_MAX, CRPC_IMG_COMMON_MAGIC, FILES_MAGIC,
+			  "reading files.img", &b, &c, &e) < 0) {
+		crpc_error_free(e);
+		free(b.data);
+		return 0;
+	}
+	for (size_t i = 0;; i++) {
+		const uint8_t *data;
+		size_t len, j;
+		uint32_t ino = 0, flags = 0;
+		int r = crpc_img_next(&c, FILES_IMG, i, "reading files.img", &data, &len, &e);
+
+		if (r <= 0) {
+			crpc_error_free(e);
+			break;
+		}
+		if (!file_entry_pipe(data, len, &ino, &flags))
+			continue;
+		for (j = 0; j < cnt && v[j].inode != ino; j++)
+			;
+		if (j == cnt) {
+			struct tree_pipe *nv = realloc(v, (cnt + 1) * sizeof(*nv));
+
+			if (!nv) {
+				free(v);
+				free(b.data);
+				return -1;
+			}
+			v = nv;
+			memset(&v[cnt], 0, sizeof(v[cnt]));
+			v[cnt++].inode = ino;
+		}
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			v[j].writes = true;
+		else if ((flags & O_ACCMODE) == O_RDONLY)
+			v[j].reads = true;
+		else
+			v[j].reads = v[j].writes = true;
+	}
+	free(b.data);
+	for (size_t i = 0; i < cnt; i++)
+		if (v[i].reads != v[i].writes)
+			v[keep++] = v[i];
+	if (!keep) {
+		free(v);
+		return 0;
+	}
+	qsort(v, keep, sizeof(*v), tree_pipe_cmp);
+	*out = v;
+	*n = keep;
+	return 0;
+}
+
+static bool in_tree(const crpc_images_info *info, pid_t pid)
+{
+	for (size_t i = 0; info && i < info->n_tasks; i++) {
+		if (info->tasks[i].task.pid == pid)
+			return true;
+		for (size_t j = 0; j < info->tasks[i].task.n_threads; j++)
+			if (info->tasks[i].task.threads[j] == pid)
+				return true;
+	}
+	return false;
+}
+
+/* Open flags of /proc/PID/fdinfo/FD (octal "flags:" line); -1 if unknown. */
+static long fd_flags(int procfd, pid_t pid, const char *fd)
+{
+	char path[320], buf[512], *f;
+	ssize_t n;
+	int ffd;
+
+	snprintf(path, sizeof(path), "%d/fdinfo/%s", (int)pid, fd);
+	do
+		ffd = openat(procfd, path, O_RDONLY | O_CLOEXEC);
+	while (ffd < 0 && errno == EINTR);
+	if (ffd < 0)
+		return -1;
+	do
+		n = read(ffd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	close(ffd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	f = strstr(buf, "flags:");
+	return f ? strtol(f + 6, NULL, 8) : -1;
+}
+
+/* Every process but the tree's: which of the pipes in v it holds. */
+static void find_pipe_holders(const crpc_images_info *info, struct tree_pipe *v, size_t n)
+{
+	int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *proc = procfd >= 0 ? fdopendir(dup(procfd)) : NULL;
+	struct dirent *de;
+
+	if (!proc) {
+		if (procfd >= 0)
+			close(procfd);
+		return;
+	}
+	while ((de = readdir(proc)) != NULL) {
+		char path[64], link[64];
+		struct dirent *fe;
+		pid_t pid;
+		DIR *fds;
+		int dfd;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    strspn(de->d_name, "0123456789") != strlen(de->d_name))
+			continue;
+		pid = (pid_t)strtol(de->d_name, NULL, 10);
+		if (in_tree(info, pid))
+			continue;
+		snprintf(path, sizeof(path), "%d/fd", (int)pid);
+		dfd = openat(procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			continue;
+		fds = fdopendir(dfd);
+		if (!fds) {
+			close(dfd);
+			continue;
+		}
+		while ((fe = readdir(fds)) != NULL) {
+			struct tree_pipe key, *tp;
+			crpc_manifest_pipe_holder *h;
+			ssize_t len = readlinkat(dirfd(fds), fe->d_name, link, sizeof(link) - 1);
+			long fl;
+
+			if (len <= 0 || fe->d_name[0] == '.')
+				continue;
+			link[len] = '\0';
+			if (!mf_pipe_link_inode(link, &key.inode))
+				continue;
+			tp = bsearch(&key, v, n, sizeof(*v), tree_pipe_cmp);
+			if (!tp || tp->n_holders >= HOLDERS_MAX)
+				continue;
+			h = &tp->holders[tp->n_holders++];
+			memset(h, 0, sizeof(*h));
+			h->pid = pid;
+			h->fd = (int)strtol(fe->d_name, NULL, 10);
+			fl = fd_flags(procfd, pid, fe->d_name);
+			/* an end of unknown mode counts as the other end than the tree's */
+			h->writes = fl >= 0 ? (fl & O_ACCMODE) != O_RDONLY : tp->reads;
+			crpc_proc_comm(pid, h->comm, sizeof(h->comm));
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	close(procfd);
+}
+
+/* Those at the other end of the pipe than the tree come first. */
+static void order_holders(crpc_manifest_pipe_holder *h, size_t n, bool tree_writes)
+{
+	size_t front = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (h[i].writes != tree_writes) {
+			crpc_manifest_pipe_holder t = h[i];
+
+			memmove(&h[front + 1], &h[front], (i - front) * sizeof(*h));
+			h[front++] = t;
+		}
+	}
+}
+
+/*
+ * "outside_pipes": the pipes of which the tree holds one end and processes
+ * outside it hold the pipe too. Called once the dump is complete: a tree
+ * that was not left running is gone (its PIDs are left out anyway).
+ */
+static json_t *outside_pipes_json(int dirfd, const crpc_images_info *info)
+{
+	struct tree_pipe *v = NULL;
+	size_t n = 0;
+	json_t *a = json_array();
+
+	if (!a || tree_half_pipes(dirfd, &v, &n) < 0 || !n) {
+		free(v);
+		return a;
+	}
+	find_pipe_holders(info, v, n);
+	for (size_t i = 0; i < n; i++) {
+		json_t *o, *ha;
+
+		if (!v[i].n_holders)
+			continue; /* nobody else has it: the other end is closed */
+		order_holders(v[i].holders, v[i].n_holders, v[i].writes);
+		o = json_object();
+		ha = json_array();
+		json_object_set_new(o, "inode", json_integer(v[i].inode));
+		json_object_set_new(o, "tree_end", json_string(v[i].writes ? "write" : "read"));
+		for (size_t j = 0; j < v[i].n_holders; j++) {
+			const crpc_manifest_pipe_holder *h = &v[i].holders[j];
+			json_t *ho = json_object();
+
+			json_object_set_new(ho, "pid", json_integer(h->pid));
+			json_object_set_new(ho, "fd", json_integer(h->fd));
+			json_object_set_new(ho, "end", json_string(h->writes ? "write" : "read"));
+			json_object_set_new(ho, "comm", crpc_json_text(h->comm));
+			json_array_append_new(ha, ho);
+		}
+		json_object_set_new(o, "holders", ha);
+		json_array_append_new(a, o);
+	}
+	free(v);
+	return a;
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+/*
+ * gcc 12's analyzer loses track of strings stored into a slot of a heap
+ * array and reports them as leaked; the array owns them (freed here on
+ * failure, else by free_names(), checked under ASan's leak checker).
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+#endif
+/* Names of the regular files of dirfd the manifest lists, sorted. */
+static int list_files(int dirfd, char ***names, size_t *n, crpc_error **err)
+{
+	const char *op = "writing the checkpoint's manifest";
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	char **v = NULL;
+	size_t cnt = 0;
+	DIR *d;
+
+	*names = NULL;
+	*n = 0;
+	if (fd < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot read the images directory");
+	d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+
+		close(fd);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot read the images directory");
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		char **nv;
+
+		if (crpc_own_file(de->d_name) || !mf_safe_name(de->d_name) || !utf8_valid(de->d_name))
+			continue;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		nv = realloc(v, (cnt + 1) * sizeof(*nv));
+		if (!nv || !(nv[cnt] = strdup(de->d_name))) {
+			if (nv)
+				v = nv;
+			for (size_t i = 0; i < cnt; i++)
+				free(v[i]);
+			free(v);
+			closedir(d);
+			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
+		}
+		v = nv;
+		cnt++;
+	}
+	closedir(d);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), mf_name_cmp);
+	*names = v;
+	*n = cnt;
+	return 0;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+static void free_names(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Ask the kernel to start writing every file back, so the fsyncs later wait less. */
+static void start_writeback(int dirfd, char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int fd = mf_open_regular(dirfd, names[i]);
+
+		if (fd < 0)
+			continue;
+		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		close(fd);
+	}
+}
+
+static void iso_time(char *buf, size_t bufsz)
+{
+	struct timespec ts;
+	struct tm tm;
+	char base[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, bufsz, "%s.%06ldZ", base, ts.tv_nsec / 1000);
+}
+
+static json_t *stats_json(const crpc_stats *st)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "freezing_time_us", json_integer(st->freezing_time));
+	json_object_set_new(o, "frozen_time_us", json_integer(st->frozen_time));
+	json_object_set_new(o, "memdump_time_us", json_integer(st->memdump_time));
+	json_object_set_new(o, "memwrite_time_us", json_integer(st->memwrite_time));
+	json_object_set_new(o, "pages_scanned", json_integer((json_int_t)st->pages_scanned));
+	json_object_set_new(o, "pages_skipped_parent", json_integer((json_int_t)st->pages_skipped_parent));
+	json_object_set_new(o, "pages_written", json_integer((json_int_t)st->pages_written));
+	json_object_set_new(o, "pages_lazy", json_integer((json_int_t)st->pages_lazy));
+	return o;
+}
+
+static json_t *tree_json(const crpc_images_info *info)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < info->n_tasks; i++) {
+		const crpc_task_info *t = &info->tasks[i];
+		json_t *o = json_object(), *th = json_array();
+
+		json_object_set_new(o, "pid", json_integer(t->task.pid));
+		json_object_set_new(o, "ppid", json_integer(t->task.ppid));
+		json_object_set_new(o, "pgid", json_integer(t->task.pgid));
+		json_object_set_new(o, "sid", json_integer(t->task.sid));
+		json_object_set_new(o, "comm", t->comm[0] ? crpc_json_text(t->comm) : json_null());
+		for (size_t j = 0; j < t->task.n_threads; j++)
+			json_array_append_new(th, json_integer(t->task.threads[j]));
+		json_object_set_new(o, "threads", th);
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static json_t *options_json(const crpc_manifest_options *l)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; l && i < l->n; i++) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "option", crpc_json_text(l->v[i].option));
+		json_object_set_new(o, "value", crpc_json_option_value(l->v[i].value));
+		json_object_set_new(o, "source", crpc_json_text(l->v[i].source));
+		json_object_set_new(o, "reason", crpc_json_text(l->v[i].reason));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+/* Write all of buf to fd. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Write text as dirfd/crpc.json: a temporary file, fsync'ed and renamed, then the directory fsync'ed. */
+static int write_manifest_file(int dirfd, const char *text, crpc_error **err)
+{
+	const char *op = "writing the checkpoint's manifest";
+	int fd, e;
+
+	if (unlinkat(dirfd, MANIFEST_TMP, 0) < 0 && errno != ENOENT)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot remove a stale %s", MANIFEST_TMP);
+	do
+		fd = openat(dirfd, MANIFEST_TMP, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot create %s", MANIFEST_TMP);
+	if (write_all(fd, text, strlen(text)) < 0 || write_all(fd, "\n", 1) < 0 || fsync(fd) < 0) {
+		e = errno;
+		close(fd);
+		unlinkat(dirfd, MANIFEST_TMP, 0);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot write %s", MANIFEST_TMP);
+	}
+	if (close(fd) < 0) {
+		e = errno;
+		unlinkat(dirfd, MANIFEST_TMP, 0);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot write %s", MANIFEST_TMP);
+	}
+	if (renameat(dirfd, MANIFEST_TMP, dirfd, CRPC_MANIFEST_NAME) < 0) {
+		e = errno;
+		unlinkat(dirfd, MANIFEST_TMP, 0);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot rename %s to %s", MANIFEST_TMP,
+				      CRPC_MANIFEST_NAME);
+	}
+	if (fsync(dirfd) < 0 && errno != EINVAL && errno != EROFS)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot sync the images directory");
+	return 0;
+}
+
+CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st,
+				 crpc_error **err)
+{
+	const char *op = "writing the checkpoint's manifest";
+	crpc_manifest_stats s = { 0 };
+	crpc_images_info info;
+	bool have_info = false;
+	struct mf_hasher h;
+	struct utsname un;
+	char **names = NULL, now[64], host[HOST_NAME_MAX + 1];
+	size_t n = 0;
+	json_t *root = NULL, *files, *kernel, *criu;
+	char *text = NULL;
+	crpc_error *ie = NULL;
+	bool synced;
+	double t0;
+	int rc = -1;
+
+	if (st)
+		memset(st, 0, sizeof(*st));
+	iso_time(now, sizeof(now));
+	if (list_files(dirfd, &names, &n, err) < 0)
+		return -1;
+	if (mf_hasher_init(&h, op, err) < 0) {
+		free_names(names, n);
+		return -1;
+	}
+	root = json_object();
+	files = json_array();
+	if (!root || !files)
+		goto oom;
+
+	/* every file: size and SHA-256 */
+	t0 = crpc_now();
+	start_writeback(dirfd, names, n);
+	for (size_t i = 0; i < n; i++) {
+		json_t *f = json_object();
+		char hex[65];
+		uint64_t size;
+		double ts = crpc_now();
+
+		if (!f)
+			goto oom;
+		if (mf_hash_file(&h, dirfd, names[i], false, &size, hex) < 0) {
+			json_decref(f);
+			crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot read %s to hash it", names[i]);
+			goto out;
+		}
+		s.hash_seconds += crpc_now() - ts;
+		s.files++;
+		s.bytes += size;
+		json_object_set_new(f, "name", json_string(names[i]));
+		json_object_set_new(f, "size", json_integer((json_int_t)size));
+		json_object_set_new(f, "sha256", json_string(hex));
+		json_object_set_new(f, "kind", json_string(file_kind(mi->log_files, names[i])));
+		json_array_append_new(files, f);
+	}
+	/*
+	 * The data of every file is on disk before the manifest says it is
+	 * whole: one syncfs() of the images' file system (one journal commit
+	 * instead of one per file: on an idle ext4 3 ms against 20 to 80 ms for
+	 * a small checkpoint), or an fsync per file where syncfs() fails.
+	 */
+	synced = syncfs(dirfd) == 0;
+	for (size_t i = 0; i < (synced ? 0 : n); i++) {
+		int fd = mf_open_regular(dirfd, names[i]);
+
+		if (fd < 0)
+			continue;
+		if (fsync(fd) < 0 && errno != EINVAL && errno != EROFS) {
+			int e = errno;
+
+			close(fd);
+			crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot sync %s", names[i]);
+			goto out;
+		}
+		close(fd);
+	}
+	s.sync_seconds = crpc_now() - t0 - s.hash_seconds;
+
+	json_object_set_new(root, "format", json_string(CRPC_MANIFEST_FORMAT));
+	json_object_set_new(root, "format_version", json_integer(CRPC_MANIFEST_VERSION));
+	json_object_set_new(root, "crpc_version", json_string(crpc_version_string()));
+	criu = json_object();
+	json_object_set_new(criu, "version", crpc_json_text(mi->criu_version));
+	json_object_set_new(criu, "path", crpc_json_text(mi->criu_path));
+	json_object_set_new(root, "criu", criu);
+	kernel = json_object();
+	if (uname(&un) == 0) {
+		json_object_set_new(kernel, "sysname", crpc_json_text(un.sysname));
+		json_object_set_new(kernel, "release", crpc_json_text(un.release));
+		json_object_set_new(kernel, "version", crpc_json_text(un.version));
+		json_object_set_new(kernel, "machine", crpc_json_text(un.machine));
+	}
+	json_object_set_new(root, "kernel", kernel);
+	if (gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		json_object_set_new(root, "hostname", crpc_json_text(host));
+	}
+	json_object_set_new(root, "created", json_string(now));
+	json_object_set_new(root, "pid", json_integer(mi->pid));
+
+	/* what the images say: the tree with command names, and CRIU's statistics */
+	have_info = crpc_images_info_read(dirfd, &info, &ie) == 0;
+	json_object_set_new(root, "command",
+			    crpc_json_text(mi->command ? mi->command
+					     : have_info && info.n_tasks && info.tasks[0].comm[0] ? info.tasks[0].comm
+												 : NULL));
+	json_object_set_new(root, "leave_running", json_boolean(mi->leave_running));
+	json_object_set_new(root, "options", options_json(mi->options));
+	if (have_info)
+		json_object_set_new(root, "process_tree", tree_json(&info));
+	json_object_set_new(root, "files", files);
+	files = NULL;
+	json_object_set_new(root, "files_count", json_integer((json_int_t)s.files));
+	json_object_set_new(root, "files_bytes", json_integer((json_int_t)s.bytes));
+	if (have_info && info.have_stats)
+		json_object_set_new(root, "stats", stats_json(&info.stats));
+	if (mi->criu_seconds > 0)
+		json_object_set_new(root, "criu_time_ms", json_real(mi->criu_seconds * 1e3));
+	json_object_set_new(root, "hash_time_ms", json_real(s.hash_seconds * 1e3));
+	/* pipes to processes outside the tree, for the restore to give back */
+	json_object_set_new(root, "outside_pipes", outside_pipes_json(dirfd, have_info ? &info : NULL));
+	/* last: the checksum of all of the above */
+	{
+		char self[65];
+
+		if (mf_self_sha256(root, self) < 0)
+			goto oom;
+		json_object_set_new(root, MF_SELF_SHA_KEY, json_string(self));
+	}
+
+	text = json_dumps(root, JSON_INDENT(2));
+	if (!text)
+		goto oom;
+	t0 = crpc_now();
+	if (write_manifest_file(dirfd, text, err) < 0)
+		goto out;
+	s.sync_seconds += crpc_now() - t0;
+	if (st)
+		*st = s;
+	rc = 0;
+	goto out;
+oom:
+	crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
+out:
+	if (have_info)
+		crpc_images_info_release(&info);
+	crpc_error_free(ie);
+	free(text);
+	json_decref(files);
+	json_decref(root);
+	mf_hasher_release(&h);
+	free_names(names, n);
+	return rc;
+}
