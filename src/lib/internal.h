@@ -161,7 +161,17 @@ struct crpc_session {
 	crpc_message_fn on_message;
 	void *on_message_data;
 	unsigned timeout_ms; /* per request, 0: none */
+	int criu_pidfd;    /* pidfd of the worker (-1 without pidfds): its death wakes a wait */
+	uint64_t criu_sk_ino; /* inode of CRIU's end of the socketpair */
 };
+
+/*
+ * After the worker died: SIGKILL every process still holding CRIU's end of
+ * the socketpair (a child CRIU started, stopped or traced, would keep the
+ * socket from reading EOF forever). Writes up to max of their PIDs to pids;
+ * returns how many there were.
+ */
+size_t swrk_end_leftovers(const crpc_session *s, pid_t *pids, size_t max);
 
 /*
  * When e has no log excerpt yet, give it the lines of CRIU's own output

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -170,6 +171,63 @@ static void test_killed_mid_dump(void **state)
 	crpc_error_free(err);
 	crpc_dispatcher_free(d);
 	crpc_session_close(s);
+}
+
+/* "Z" or "" (gone) for a process that ended, else its state letter. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return 0;
+	}
+	fclose(f);
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static void test_criu_killed_child_holds_socket(void **state)
+{
+	char file[] = "/tmp/crpc-test-child.XXXXXX";
+	crpc_error *err = NULL;
+	crpc_session *s;
+	double t0;
+	FILE *f;
+	int fd, child = 0;
+	char st;
+
+	(void)state;
+	fd = mkstemp(file);
+	assert_true(fd >= 0);
+	close(fd);
+	setenv("CRPC_FAKE_CHILD_FILE", file, 1);
+	s = open_fake("child-holds-socket", &err);
+	assert_non_null(s);
+	t0 = crpc_now();
+	assert_int_equal(dump(s, NULL, &err), -1);
+	/* noticed at once, not when the stopped child goes away */
+	assert_true(crpc_now() - t0 < 3.0);
+	assert_int_equal(err->cause, CRPC_CAUSE_CRIU_DIED);
+	assert_non_null(strstr(err->message, "killed by signal 9 (SIGKILL)"));
+	assert_non_null(strstr(err->message, "1 process it started still held its socket and was ended"));
+	f = fopen(file, "re");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%d", &child), 1);
+	fclose(f);
+	unlink(file);
+	for (int i = 0; i < 200 && (st = proc_state(child)) != 0 && st != 'Z'; i++)
+		poll(NULL, 0, 10);
+	st = proc_state(child);
+	assert_true(st == 0 || st == 'Z');
+	crpc_error_free(err);
+	crpc_session_close(s);
+	unsetenv("CRPC_FAKE_CHILD_FILE");
 }
 
 static void test_deadline_stops_hung_criu(void **state)
@@ -356,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_sigchld_ignored),
 		cmocka_unit_test(test_dies_mid_dump),
 		cmocka_unit_test(test_killed_mid_dump),
+		cmocka_unit_test(test_criu_killed_child_holds_socket),
 		cmocka_unit_test(test_deadline_stops_hung_criu),
 		cmocka_unit_test(test_truncated_reply),
 		cmocka_unit_test(test_oversize_reply),

@@ -25,19 +25,35 @@ static const char *req_type_name(CriuReqType t)
 	return v ? v->name : "?";
 }
 
-/* The worker hung up: find out how it ended and say so. */
+/*
+ * The worker hung up or died: end what it left holding its socket, find out
+ * how it ended and say so.
+ */
 static int report_criu_gone(crpc_session *s, const char *op, crpc_error **err)
 {
-	char how[96];
+	char how[96], left[160] = "";
+	pid_t pids[8];
+	size_t n;
 
 	close(s->sk);
 	s->sk = -1;
 	s->worker_done = true;
 	crpc_session_reap(s, 5000);
+	n = swrk_end_leftovers(s, pids, sizeof(pids) / sizeof(pids[0]));
+	if (n) {
+		int len = snprintf(left, sizeof(left), "; %zu process%s it started still held its socket "
+				   "and %s ended (PID", n, n == 1 ? "" : "es", n == 1 ? "was" : "were");
+
+		for (size_t i = 0; i < n && i < sizeof(pids) / sizeof(pids[0]) && len > 0 &&
+				   (size_t)len < sizeof(left) - 16; i++)
+			len += snprintf(left + len, sizeof(left) - (size_t)len, " %d", (int)pids[i]);
+		if (len > 0 && (size_t)len < sizeof(left) - 2)
+			snprintf(left + len, sizeof(left) - (size_t)len, ")");
+	}
 	crpc_wait_status_str(s->criu_status, how, sizeof(how));
 	crpc_error_set(err, CRPC_EXIT_FAIL, ECONNRESET, op,
-		       "CRIU (%s, pid %d) %s before it answered the %s request", s->criu_path,
-		       (int)s->criu_pid, how, op);
+		       "CRIU (%s, pid %d) %s before it answered the %s request%s", s->criu_path,
+		       (int)s->criu_pid, how, op, left);
 	if (err && *err) {
 		(*err)->cause = CRPC_CAUSE_CRIU_DIED;
 		crpc_session_attach_output(s, *err);
@@ -45,21 +61,32 @@ static int report_criu_gone(crpc_session *s, const char *op, crpc_error **err)
 	return -1;
 }
 
-/* Wait for the next message until the request's deadline; -1 when it passed. */
+/*
+ * Wait for the next message, until the request's deadline if it has one.
+ * Returns 0 when the socket is to be read, -1 when the deadline passed and 1
+ * when the worker died with nothing left to read: a process it started may
+ * hold its end of the socket open, so no EOF would ever come.
+ */
 static int wait_readable(crpc_session *s, double t0)
 {
 	for (;;) {
-		struct pollfd p = { .fd = s->sk, .events = POLLIN };
-		double left = (double)s->timeout_ms / 1000.0 - (crpc_now() - t0);
-		int n;
+		struct pollfd p[2] = { { .fd = s->sk, .events = POLLIN }, { .fd = s->criu_pidfd, .events = POLLIN } };
+		int ms = -1, n;
 
-		if (left <= 0)
-			return -1;
-		n = poll(&p, 1, (int)(left * 1000.0) + 1);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return 0; /* let the read report it */
+		if (s->timeout_ms) {
+			double left = (double)s->timeout_ms / 1000.0 - (crpc_now() - t0);
+
+			if (left <= 0)
+				return -1;
+			ms = (int)(left * 1000.0) + 1;
+		}
+		n = poll(p, s->criu_pidfd >= 0 ? 2 : 1, ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || p[0].revents)
+			return 0; /* a message, EOF or an error: the read reports it */
+		if (n > 0 && p[1].revents)
+			return 1;
 	}
 }
 
@@ -178,9 +205,14 @@ int crpc_session_call(crpc_session *s, const CriuReq *req, crpc_dispatcher *d, c
 		CriuResp *r;
 		int rc;
 
-		if (s->timeout_ms && wait_readable(s, t0) < 0) {
+		rc = wait_readable(s, t0);
+		if (rc < 0) {
 			crpc_error_free(reason);
 			return report_timeout(s, op, err);
+		}
+		if (rc > 0) {
+			crpc_error_free(reason);
+			return report_criu_gone(s, op, err);
 		}
 		rc = crpc_msg_recv(s->sk, CRPC_MSG_MAX, &buf, &len, &fd, err);
 

@@ -3,12 +3,14 @@
  * swrk.c - spawning `criu swrk <fd>`, framing messages on its socket and
  * reaping it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -404,10 +406,19 @@ static int spawn_criu(crpc_session *s, crpc_error **err)
 					      "cannot set up CRIU's output");
 		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "start CRIU", "fork failed");
 	}
+	{
+		struct stat st;
+
+		if (fstat(sv[1], &st) == 0)
+			s->criu_sk_ino = (uint64_t)st.st_ino;
+	}
 	/* Our copy of CRIU's end must go, or a dead CRIU would never read as EOF. */
 	close(sv[1]);
 	s->sk = sv[0];
 	s->criu_pid = pid;
+	/* the worker's death wakes a wait for its messages even when a child of
+	 * its keeps the socket open (pidfds are close-on-exec) */
+	s->criu_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (child_errno) {
 		crpc_session_reap(s, 1000);
 		crpc_error_set(err, CRPC_EXIT_ENV, child_errno, "start CRIU", "cannot execute %s",
@@ -525,6 +536,66 @@ void crpc_session_reap(crpc_session *s, unsigned timeout_ms)
 	s->reaped = true;
 }
 
+/* Whether process pid (its /proc/PID/fd dir at fddir) holds socket inode ino. */
+static bool holds_socket(int fddir, const char *want)
+{
+	DIR *d = fdopendir(fddir);
+	struct dirent *e;
+	bool found = false;
+
+	if (!d) {
+		close(fddir);
+		return false;
+	}
+	while (!found && (e = readdir(d))) {
+		char link[64];
+		ssize_t n;
+
+		if (e->d_name[0] == '.')
+			continue;
+		n = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		found = strcmp(link, want) == 0;
+	}
+	closedir(d);
+	return found;
+}
+
+size_t swrk_end_leftovers(const crpc_session *s, pid_t *pids, size_t max)
+{
+	char want[48], path[64];
+	DIR *proc;
+	struct dirent *e;
+	size_t n = 0;
+
+	if (!s->criu_sk_ino)
+		return 0;
+	snprintf(want, sizeof(want), "socket:[%llu]", (unsigned long long)s->criu_sk_ino);
+	proc = opendir("/proc");
+	if (!proc)
+		return 0;
+	while ((e = readdir(proc))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		int fddir;
+
+		if (*end || pid <= 0 || pid == (long)getpid())
+			continue;
+		snprintf(path, sizeof(path), "%ld/fd", pid);
+		fddir = openat(dirfd(proc), path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fddir < 0 || !holds_socket(fddir, want))
+			continue;
+		kill((pid_t)pid, SIGKILL);
+		if (n < max)
+			pids[n] = (pid_t)pid;
+		n++;
+	}
+	closedir(proc);
+	return n;
+}
+
 static int parse_version_reply(crpc_session *s, const CriuResp *r, crpc_error **err)
 {
 	const CriuVersion *v = r->version;
@@ -577,6 +648,7 @@ CRPC_API int crpc_session_open(crpc_session **out, const crpc_session_config *cf
 	}
 	s->sk = -1;
 	s->out_fd = -1;
+	s->criu_pidfd = -1;
 	if (cfg) {
 		s->on_message = cfg->on_message;
 		s->on_message_data = cfg->on_message_data;
@@ -635,6 +707,8 @@ CRPC_API void crpc_session_close(crpc_session *s)
 	crpc_session_reap(s, 3000);
 	if (s->out_fd >= 0)
 		close(s->out_fd);
+	if (s->criu_pidfd >= 0)
+		close(s->criu_pidfd);
 	free(s->criu_path);
 	free(s);
 }
