@@ -129,6 +129,25 @@ double crpc_now(void);
 int crpc_read_whole_at(int dirfd, const char *name, size_t max, uint8_t **data, size_t *size);
 /* Read a whole small file at dirfd/name, at most max bytes (+NUL). */
 int crpc_read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len, crpc_error **err);
+/*
+ * Open dirfd/name for writing as a private file of the caller, whoever could
+ * write the directory it is in: created with mode 0600 when it does not
+ * exist (O_EXCL); an existing one must be a regular file (not a symlink, a
+ * FIFO or a device) with a single link, owned by the caller, and is then
+ * truncated (unless append) and made 0600. Returns the fd (close-on-exec),
+ * or -1 with err saying what was refused, what: "trace file", "hooks.log".
+ */
+int util_open_private(int dirfd, const char *name, bool append, const char *op, const char *what,
+		      crpc_error **err);
+/*
+ * Open the directory path as one only the caller (or root) can change: not a
+ * symlink, owned by the caller or root, not writable by group or others.
+ * Returns the fd or -1 with err set.
+ */
+int util_open_private_dir(const char *path, const char *op, const char *what, crpc_error **err);
+/* crpc_trace_open() of path relative to dirfd (trace.c). */
+int trace_open_at(crpc_trace **out, int dirfd, const char *path, const crpc_trace_header *hdr,
+		  crpc_error **err);
 /* Describe a wait status: "exited with status 1", "killed by signal 9 (SIGKILL)". */
 void crpc_wait_status_str(int status, char *buf, size_t bufsz);
 /* Command name of a pid from /proc/PID/comm (buf gets "?" if unknown). */

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "jsonutil.h"
@@ -23,6 +24,100 @@ double crpc_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* What is wrong with st for a file or directory of the caller's, NULL if nothing. */
+static const char *foreign(const struct stat *st, bool dir)
+{
+	if (dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
+		return dir ? "it is not a directory" : "it is not a regular file";
+	if (st->st_uid != geteuid() && !(dir && st->st_uid == 0))
+		return "it belongs to another user";
+	if (!dir && st->st_nlink != 1)
+		return "it has other hard links";
+	if (dir && (st->st_mode & (S_IWGRP | S_IWOTH)))
+		return "group or others can write it";
+	return NULL;
+}
+
+int util_open_private(int dirfd, const char *name, bool append, const char *op, const char *what,
+		      crpc_error **err)
+{
+	for (int tries = 0; tries < 3; tries++) {
+		cleanup_close int fd = -1;
+		struct stat st;
+		const char *why;
+		int flags;
+
+		fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
+						  (append ? O_APPEND : 0), 0600);
+		if (fd >= 0) {
+			/* the umask may have taken bits away, never added any */
+			int r = fd;
+
+			fd = -1;
+			return r;
+		}
+		if (errno != EEXIST)
+			return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op, "cannot create %s %s", what, name);
+		/* it exists: never through a symlink, never waiting on a FIFO */
+		fd = openat(dirfd, name, O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC |
+						  (append ? O_APPEND : 0));
+		if (fd < 0 && errno == ENOENT)
+			continue; /* removed meanwhile: create it again */
+		if (fd < 0 && errno == ENXIO) /* a FIFO no one reads, a socket */
+			return crpc_error_set(err, CRPC_EXIT_USAGE, ENXIO, op,
+					      "refusing to write %s %s: it is not a regular file", what, name);
+		if (fd < 0 && (errno == ELOOP || errno == EMLINK))
+			return crpc_error_set(err, CRPC_EXIT_USAGE, ELOOP, op,
+					      "refusing to write %s %s: it is a symbolic link", what, name);
+		if (fd < 0)
+			return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op, "cannot open %s %s", what, name);
+		if (fstat(fd, &st) < 0)
+			return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op, "cannot stat %s %s", what, name);
+		why = foreign(&st, false);
+		if (why)
+			return crpc_error_set(err, CRPC_EXIT_USAGE, EPERM, op, "refusing to write %s %s: %s",
+					      what, name, why);
+		flags = fcntl(fd, F_GETFL);
+		if ((!append && ftruncate(fd, 0) < 0) || fchmod(fd, 0600) < 0 || flags < 0 ||
+		    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+			return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op, "cannot set up %s %s", what, name);
+		{
+			int r = fd;
+
+			fd = -1;
+			return r;
+		}
+	}
+	return crpc_error_set(err, CRPC_EXIT_USAGE, EAGAIN, op, "%s %s keeps disappearing", what, name);
+}
+
+int util_open_private_dir(const char *path, const char *op, const char *what, crpc_error **err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	const char *why;
+	int r;
+
+	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+		/* O_DIRECTORY | O_NOFOLLOW on a symlink fails with ENOTDIR */
+		bool link = lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+
+		return crpc_error_set(err, CRPC_EXIT_USAGE, link ? ELOOP : ENOTDIR, op, "refusing to use %s %s: %s",
+				      what, path, link ? "it is a symbolic link" : "it is not a directory");
+	}
+	if (fd < 0)
+		return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op, "cannot open %s %s", what, path);
+	if (fstat(fd, &st) < 0)
+		return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op, "cannot stat %s %s", what, path);
+	why = foreign(&st, true);
+	if (why)
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EPERM, op, "refusing to use %s %s: %s", what,
+				      path, why);
+	r = fd;
+	fd = -1;
+	return r;
 }
 
 int crpc_read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len, crpc_error **err)

@@ -337,14 +337,11 @@ CRPC_API int crpc_hook_runner_new(crpc_hook_runner **out, const crpc_hooks *hook
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "set up hooks", "out of memory");
 	}
 	if (ctx->images_dir_fd >= 0) {
-		r->log_fd = openat(ctx->images_dir_fd, "hooks.log",
-				   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-				   0600);
+		r->log_fd = util_open_private(ctx->images_dir_fd, "hooks.log", true, "set up hooks", "hook log",
+					      err);
 		if (r->log_fd < 0) {
-			int e = errno;
-
-			crpc_error_set(err, CRPC_EXIT_FAIL, e, "set up hooks", "cannot create %s",
-				       r->log_path ? r->log_path : "hooks.log");
+			if (err && *err)
+				(*err)->exit_class = CRPC_EXIT_FAIL;
 			crpc_hook_runner_free(r);
 			return -1;
 		}

@@ -152,6 +152,19 @@ static void trace_warn_once(struct shim *s, const char *what, int e)
 		  strerror(e));
 }
 
+/* The same for a failure that has its own message (a refused trace file or directory). */
+static void trace_warn_error(struct shim *s, const char *what, crpc_error **e)
+{
+	if (*e && (*e)->message && !s->warned_trace) {
+		s->warned_trace = true;
+		shim_note(s, LOG_WARNING, "no trace for this session: %s; the session goes on", (*e)->message);
+	} else {
+		trace_warn_once(s, what, *e && (*e)->sys_errno ? (*e)->sys_errno : EIO);
+	}
+	crpc_error_free(*e);
+	*e = NULL;
+}
+
 /* ---- the CRIU version, remembered between sessions ---- */
 
 /* The identity of the CRIU binary ("DEV INO MTIME_NS SIZE"); false if it cannot be read. */
@@ -241,9 +254,10 @@ void shim_trace_start(struct shim *s, int first_type)
 		trace_warn_once(s, c->trace_dir, errno);
 		return;
 	}
-	tr->dirfd = open(c->trace_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* pruned and written as root: never through a symlink, never one others can change */
+	tr->dirfd = util_open_private_dir(c->trace_dir, "shim trace", "trace directory", &e);
 	if (tr->dirfd < 0) {
-		trace_warn_once(s, c->trace_dir, errno);
+		trace_warn_error(s, c->trace_dir, &e);
 		return;
 	}
 	prune_traces(tr->dirfd, c->trace_max_files ? c->trace_max_files : CRPC_SHIM_TRACE_MAX_FILES,
@@ -259,9 +273,8 @@ void shim_trace_start(struct shim *s, int first_type)
 	snprintf(path, sizeof(path), "%s/%s", c->trace_dir, tr->name);
 	snprintf(target, sizeof(target), "client %d (%s)", (int)s->client_pid, s->client_comm);
 	h.target = target;
-	if (crpc_trace_open(&tr->t, path, &h, &e) < 0) {
-		trace_warn_once(s, path, e && e->sys_errno ? e->sys_errno : EIO);
-		crpc_error_free(e);
+	if (trace_open_at(&tr->t, tr->dirfd, tr->name, &h, &e) < 0) {
+		trace_warn_error(s, path, &e);
 		close(tr->dirfd);
 		tr->dirfd = -1;
 		return;

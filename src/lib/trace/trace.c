@@ -259,6 +259,12 @@ static void write_line(crpc_trace *t, json_t *obj)
 CRPC_API int crpc_trace_open(crpc_trace **out, const char *path, const crpc_trace_header *hdr,
 			     crpc_error **err)
 {
+	return trace_open_at(out, AT_FDCWD, path, hdr, err);
+}
+
+int trace_open_at(crpc_trace **out, int dirfd, const char *path, const crpc_trace_header *hdr,
+		  crpc_error **err)
+{
 	crpc_trace *t;
 	json_t *h, *argv = NULL;
 	struct timespec now;
@@ -267,12 +273,10 @@ CRPC_API int crpc_trace_open(crpc_trace **out, const char *path, const crpc_trac
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "trace", "out of memory");
-	t->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	t->fd = util_open_private(dirfd, path, false, "trace", "trace file", err);
 	if (t->fd < 0) {
-		int e = errno;
-
 		free(t);
-		return crpc_error_set(err, CRPC_EXIT_USAGE, e, "trace", "cannot create trace file %s", path);
+		return -1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	t->prev = now;
