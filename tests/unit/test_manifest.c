@@ -629,6 +629,14 @@ static void test_verify_invalid(void **state)
 		  "{\"format\": \"crpc-checkpoint\", \"format_version\": 1, \"files\": "
 		  "[{\"name\": \"a.img\", \"size\": 1, \"sha256\": \"xyz\"}]}");
 	expect_verdict(f->dirfd, NULL, CRPC_MANIFEST_INVALID, "entry 1");
+	/* a file listed twice: the second entry could say anything */
+	write_str(f->dirfd, "crpc.json",
+		  "{\"format\": \"crpc-checkpoint\", \"format_version\": 1, \"files\": ["
+		  "{\"name\": \"a.img\", \"size\": 0, \"sha256\": "
+		  "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}, "
+		  "{\"name\": \"a.img\", \"size\": 0, \"sha256\": "
+		  "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}]}");
+	expect_verdict(f->dirfd, NULL, CRPC_MANIFEST_INVALID, "lists a.img twice");
 }
 
 static void test_options(void **state)

@@ -188,6 +188,13 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 		}
 	}
 	qsort(listed, n, sizeof(*listed), mf_name_cmp);
+	/* one entry per file: a second one could carry another size and digest */
+	for (i = 1; i < n; i++)
+		if (strcmp(listed[i - 1], listed[i]) == 0) {
+			crpc_error_set(err, CRPC_EXIT_FAIL, 0, op, "%s is damaged: \"files\" lists %s twice",
+				       CRPC_MANIFEST_NAME, listed[i]);
+			goto out;
+		}
 
 	/* image files the manifest does not know: CRIU would read them */
 	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
