@@ -489,7 +489,14 @@ static int run_operation(crpc_session *s, CriuReqType type, const crpc_opts *opt
 	int rc;
 
 	*out = NULL;
-	o.notify_scripts = d != NULL;
+	/*
+	 * Notifications always on, with or without listeners: CRIU then waits
+	 * for an answer at each step, and when crpc is gone (killed) it learns
+	 * so at the next one and gives up, the tree left running, instead of
+	 * completing a dump nobody will record (post-dump comes before the tree
+	 * is killed).
+	 */
+	o.notify_scripts = true;
 	if (crpc_opts_check_version(&o, &s->version, err) < 0)
 		return -1;
 	if (crpc_opts_to_wire(&o, &w, err) < 0)
