@@ -199,6 +199,18 @@ int crpc_manifest_verify(int dirfd, const char *dir_name, const char *const *ign
 /** Free what a verification allocated. */
 void crpc_manifest_check_release(crpc_manifest_check *c);
 
+/**
+ * Whether the caller may trust what checkpoint directory dirfd (named
+ * dir_name in messages) holds, before verifying or restoring it: the
+ * directory and every entry in it must belong to root, to the caller or to
+ * also_trusted ((uid_t)-1: nobody else), none may be writable by group or
+ * others, and none may be a symbolic link. Whoever can change the images can
+ * change crpc.json with them, so a checksum alone proves nothing about a
+ * directory others can write. Returns 0, or -1 (CRPC_EXIT_FAIL) naming the
+ * first entry and its owner or mode, with a hint.
+ */
+int crpc_manifest_check_trust(int dirfd, const char *dir_name, uid_t also_trusted, crpc_error **err);
+
 /** Short name of a verdict: "ok", "unfinished", "not-checkpoint", "missing", "invalid", "modified". */
 const char *crpc_manifest_verdict_name(crpc_manifest_verdict v);
 

@@ -908,6 +908,49 @@ static void test_verify_self_checksum(void **state)
 	expect_verdict(f->dirfd, NULL, CRPC_MANIFEST_OK, NULL);
 }
 
+/* ---- who may have written the checkpoint ---- */
+
+static void test_trust(void **state)
+{
+	struct fixture *f = *state;
+	crpc_error *e = NULL;
+
+	write_checkpoint(f->dirfd);
+	assert_int_equal(fchmod(f->dirfd, 0700), 0);
+	assert_int_equal(crpc_manifest_check_trust(f->dirfd, "ckpt", (uid_t)-1, &e), 0);
+
+	/* a file of another user: refused, named with its owner; accepted when that user is trusted */
+	assert_int_equal(fchownat(f->dirfd, "pages-1.img", 4242, 4242, 0), 0);
+	assert_int_equal(crpc_manifest_check_trust(f->dirfd, "ckpt", (uid_t)-1, &e), -1);
+	assert_non_null(strstr(e->message, "ckpt/pages-1.img belongs to uid 4242"));
+	assert_non_null(strstr(e->hint, "--trust-owner"));
+	crpc_error_free(e);
+	e = NULL;
+	assert_int_equal(crpc_manifest_check_trust(f->dirfd, "ckpt", 4242, &e), 0);
+	assert_int_equal(fchownat(f->dirfd, "pages-1.img", 0, 0, 0), 0);
+
+	/* writable by others, the directory too */
+	assert_int_equal(fchmodat(f->dirfd, "pstree.img", 0666, 0), 0);
+	assert_int_equal(crpc_manifest_check_trust(f->dirfd, "ckpt", (uid_t)-1, &e), -1);
+	assert_non_null(strstr(e->message, "ckpt/pstree.img is writable by others (mode 0666)"));
+	crpc_error_free(e);
+	e = NULL;
+	assert_int_equal(fchmodat(f->dirfd, "pstree.img", 0600, 0), 0);
+	assert_int_equal(fchmod(f->dirfd, 0770), 0);
+	assert_int_equal(crpc_manifest_check_trust(f->dirfd, "ckpt", (uid_t)-1, &e), -1);
+	assert_non_null(strstr(e->message, "ckpt is writable by its group"));
+	crpc_error_free(e);
+	e = NULL;
+	assert_int_equal(fchmod(f->dirfd, 0700), 0);
+
+	/* a symlink planted among the images */
+	assert_int_equal(symlinkat("/etc/shadow", f->dirfd, "core-1.img"), 0);
+	assert_int_equal(crpc_manifest_check_trust(f->dirfd, "ckpt", (uid_t)-1, &e), -1);
+	assert_non_null(strstr(e->message, "core-1.img is a symbolic link"));
+	crpc_error_free(e);
+	assert_int_equal(unlinkat(f->dirfd, "core-1.img", 0), 0);
+}
+
 /* ---- what a restore takes from the manifest ---- */
 
 /* Write a manifest (over the crafted checkpoint) with these options. */
@@ -1250,6 +1293,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restore_opts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_externals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outside_pipes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trust, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
