@@ -1167,11 +1167,50 @@ static void test_root_refuses_unsafe_executable(void **state)
 	crpc_error_free(err);
 }
 
+/* As root, an interpreter's script is checked like an executable; code given with -c is not a file. */
+static void test_root_refuses_unsafe_script(void **state)
+{
+	struct fx *f = *state;
+	char script[PATH_MAX + 32];
+	crpc_hook_step steps[] = { run_step("interp", ARGV("/bin/sh", "-e", script)) };
+	crpc_hook_step inline_code[] = { run_step("inline", ARGV("/bin/sh", "-c", "exit 0")) };
+	crpc_error *err = NULL;
+	int fd;
+
+	if (geteuid() != 0)
+		skip();
+	fd = openat(f->dirfd, "script.sh", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "exit 0\n", 7), 7);
+	close(fd);
+	snprintf(script, sizeof(script), "%s/script.sh", f->real);
+	set_steps(f, CRPC_NOTIFY_PRE_DUMP, steps, N_OF(steps));
+	set_steps(f, CRPC_NOTIFY_POST_DUMP, inline_code, N_OF(inline_code));
+	new_runner(f, "dump", 4242, 0);
+
+	if (notify(f, CRPC_NOTIFY_PRE_DUMP, 0, &err) != 0)
+		fail_msg("%s", err->message);
+	assert_int_equal(chown(script, 65534, 65534), 0);
+	assert_int_equal(notify(f, CRPC_NOTIFY_PRE_DUMP, 0, &err), -1);
+	assert_contains(err->message, "will not run the script");
+	assert_contains(err->message, "it is owned by uid 65534, not by root");
+	crpc_error_free(err);
+	err = NULL;
+	assert_int_equal(chown(script, 0, 0), 0);
+	assert_int_equal(chmod(script, 0666), 0);
+	assert_int_equal(notify(f, CRPC_NOTIFY_PRE_DUMP, 0, &err), -1);
+	assert_contains(err->message, "it is writable by others (mode 0666)");
+	crpc_error_free(err);
+	err = NULL;
+	assert_int_equal(notify(f, CRPC_NOTIFY_POST_DUMP, 0, &err), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(test_true_ok),
+		T(test_root_refuses_unsafe_script),
 		T(test_false_aborts),
 		T(test_last_lines_in_message),
 		T(test_steps_in_order),

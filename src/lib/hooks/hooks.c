@@ -564,6 +564,53 @@ static bool trusted_executable(const char *path, char *why, size_t whysz)
 	return true;
 }
 
+/*
+ * When argv[0] is a script interpreter (a shell, python, perl, ruby, node,
+ * ...), the script it runs: its first operand that is not an option, when
+ * that names an existing file (from the step's cwd). false otherwise, e.g.
+ * for `sh -c 'command'`, whose command string is in the configuration.
+ */
+static bool script_operand(char *const *argv, char *out, size_t outsz, const char *cwd)
+{
+	/* each interpreter with the options that give it code instead of a file */
+	static const struct {
+		const char *name, *inline_opts;
+	} interpreters[] = {
+		{ "sh", "-c" },	    { "bash", "-c" },	 { "dash", "-c" },    { "zsh", "-c" },
+		{ "ksh", "-c" },    { "mksh", "-c" },	 { "ash", "-c" },     { "python", "-c -m" },
+		{ "python2", "-c -m" }, { "python3", "-c -m" }, { "perl", "-e -E" }, { "ruby", "-e" },
+		{ "node", "-e -p" }, { "nodejs", "-e -p" }, { "php", "-r" },  { "lua", "-e" },
+		{ "tclsh", "" },
+	};
+	const char *base = strrchr(argv[0], '/'), *inl = NULL;
+	struct stat st;
+
+	base = base ? base + 1 : argv[0];
+	for (size_t i = 0; i < sizeof(interpreters) / sizeof(interpreters[0]) && !inl; i++) {
+		size_t l = strlen(interpreters[i].name);
+
+		/* python3.11, perl5.36: a version after the name */
+		if (strncmp(base, interpreters[i].name, l) == 0 &&
+		    (base[l] == '\0' || strspn(base + l, "0123456789.") == strlen(base + l)))
+			inl = interpreters[i].inline_opts;
+	}
+	if (!inl)
+		return false;
+	for (size_t i = 1; argv[i]; i++) {
+		if (argv[i][0] == '-') {
+			size_t l = strlen(argv[i]);
+			const char *p = strstr(inl, argv[i]);
+
+			if (l == 2 && p && (p[2] == '\0' || p[2] == ' '))
+				return false; /* code on the command line, from the configuration */
+			continue;
+		}
+		from_step_cwd(cwd, argv[i], out, outsz);
+		return out[0] && stat(out, &st) == 0 && S_ISREG(st.st_mode);
+	}
+	return false;
+}
+
 /* ------------------------------------------------------------------------ */
 /* the child                                                                */
 
@@ -1199,6 +1246,15 @@ static bool run_step(struct step_run *sr, const crpc_hook_step *st, const crpc_n
 			if (!trusted_executable(check, why, sizeof(why))) {
 				if (snprintf(what, whatsz, "was refused: crpc runs as root and will not "
 							   "run %s: %s", check, why) >= (int)whatsz)
+					what[whatsz - 1] = '\0';
+				step_env_release(&env);
+				goto not_started;
+			}
+			/* an interpreter runs its script: the script is what must be root's */
+			if (script_operand(st->argv, check, sizeof(check), st->cwd) &&
+			    !trusted_executable(check, why, sizeof(why))) {
+				if (snprintf(what, whatsz, "was refused: crpc runs as root and will not "
+							   "run the script %s: %s", check, why) >= (int)whatsz)
 					what[whatsz - 1] = '\0';
 				step_env_release(&env);
 				goto not_started;
