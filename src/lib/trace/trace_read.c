@@ -17,6 +17,12 @@
 
 /* Longest line accepted; longer ones are reported as damaged. */
 #define TRACE_MAX_LINE (1024 * 1024)
+/*
+ * The largest trace read: a trace is held in memory decoded, about ten times
+ * its size, so a larger file is refused rather than taking the machine's
+ * memory (the shim's traces stop at 8 MiB by default).
+ */
+#define TRACE_MAX_FILE (256ULL << 20)
 
 struct crpc_trace_file {
 	char *path;
@@ -356,6 +362,16 @@ CRPC_API int crpc_trace_file_read(crpc_trace_file **out, const char *path, crpc_
 		return crpc_error_set(err, CRPC_EXIT_USAGE, EISDIR, "trace", "cannot read trace file %s",
 				      path);
 	}
+	if (S_ISREG(st.st_mode) && (unsigned long long)st.st_size > TRACE_MAX_FILE) {
+		fclose(f);
+		crpc_error_set(err, CRPC_EXIT_USAGE, EFBIG, "trace",
+			       "trace file %s is %llu MiB; crpc reads traces of up to %llu MiB", path,
+			       (unsigned long long)st.st_size >> 20, TRACE_MAX_FILE >> 20);
+		if (err && *err)
+			crpc_error_set_hint(*err, "keep the lines wanted, e.g. head -n 100000 %s > part.trace "
+						  "(a cut trace reads as cut)", path);
+		return -1;
+	}
 	t = calloc(1, sizeof(*t));
 	buf = malloc(TRACE_MAX_LINE + 1);
 	if (!t || !buf || !(t->path = strdup(path))) {
@@ -364,12 +380,18 @@ CRPC_API int crpc_trace_file_read(crpc_trace_file **out, const char *path, crpc_
 		fclose(f);
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "trace", "out of memory");
 	}
-	for (;;) {
+	for (unsigned long long total = 0;;) {
 		enum line_status ls = read_line(f, buf, &len);
 
 		if (ls == LINE_EOF)
 			break;
 		lineno++;
+		total += len + 1;
+		if (total > TRACE_MAX_FILE) { /* it grew, or is no regular file */
+			problem(t, lineno, "the trace goes on past %llu MiB, the most crpc reads",
+				TRACE_MAX_FILE >> 20);
+			break;
+		}
 		if (ls == LINE_READ_ERROR) {
 			int e = errno;
 

@@ -92,3 +92,9 @@ assert d["problems"] == [], d["problems"]
 expect_exit 0 "$CRPC_BIN" trace show --json "$TMP/dump.trace"
 printf '%s' "$OUT" | /usr/bin/python3 -c 'import json,sys; assert json.load(sys.stdin)["truncated"] is None' ||
 	fail "a whole recording has truncated: null"
+
+# a trace too large to hold in memory is refused at once (a sparse file costs no disk)
+truncate -s 300M "$TMP/huge.trace"
+expect_exit 2 "$CRPC_BIN" trace show "$TMP/huge.trace"
+assert_contains "$ERR" "is 300 MiB; crpc reads traces of up to 256 MiB" "trace show of a huge file"
+rm -f "$TMP/huge.trace"
