@@ -233,31 +233,24 @@ int crpc_cli_emit(json_t *doc)
 	return rc;
 }
 
+static const char *const cause_names[] = {
+	[CRPC_CAUSE_UNKNOWN] = "unknown",
+	[CRPC_CAUSE_PID_IN_USE] = "pid-in-use",
+	[CRPC_CAUSE_TCP_ESTABLISHED] = "tcp-established",
+	[CRPC_CAUSE_EXT_UNIX_SK] = "ext-unix-sk",
+	[CRPC_CAUSE_SHELL_JOB] = "shell-job",
+	[CRPC_CAUSE_NOT_ROOT] = "not-root",
+	[CRPC_CAUSE_KERNEL] = "kernel",
+	[CRPC_CAUSE_NO_PROCESS] = "no-process",
+	[CRPC_CAUSE_CRIU_DIED] = "criu-died",
+	[CRPC_CAUSE_SESSION_ZERO] = "session-zero",
+};
+
 const char *crpc_cli_cause_name(crpc_cause c)
 {
-	switch (c) {
-	case CRPC_CAUSE_UNKNOWN:
+	if ((unsigned)c >= sizeof(cause_names) / sizeof(cause_names[0]) || !cause_names[c])
 		return "unknown";
-	case CRPC_CAUSE_PID_IN_USE:
-		return "pid-in-use";
-	case CRPC_CAUSE_TCP_ESTABLISHED:
-		return "tcp-established";
-	case CRPC_CAUSE_EXT_UNIX_SK:
-		return "ext-unix-sk";
-	case CRPC_CAUSE_SHELL_JOB:
-		return "shell-job";
-	case CRPC_CAUSE_NOT_ROOT:
-		return "not-root";
-	case CRPC_CAUSE_KERNEL:
-		return "kernel";
-	case CRPC_CAUSE_NO_PROCESS:
-		return "no-process";
-	case CRPC_CAUSE_CRIU_DIED:
-		return "criu-died";
-	case CRPC_CAUSE_SESSION_ZERO:
-		return "session-zero";
-	}
-	return "unknown";
+	return cause_names[c];
 }
 
 static json_t *lines_json(const char *text)

@@ -31,6 +31,15 @@ static inline void crpc_closep(int *fd)
 #define cleanup_free __attribute__((cleanup(crpc_freep)))
 #define cleanup_close __attribute__((cleanup(crpc_closep)))
 
+/*
+ * The name of enum value v in a table of names indexed by value
+ * (designated initialisers), or dflt for a value the table has no name for.
+ */
+#define ENUM_NAME(table, v, dflt)                                                               \
+	((unsigned long)(v) < sizeof(table) / sizeof((table)[0]) && (table)[(unsigned long)(v)] \
+		 ? (table)[(unsigned long)(v)]                                                  \
+		 : (dflt))
+
 /* ---- message framing (swrk.c) ---- */
 
 /* Result of crpc_msg_recv() besides errors. */

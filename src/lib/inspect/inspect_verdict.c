@@ -666,17 +666,15 @@ CRPC_API void crpc_verdict_value_str(const crpc_verdict_item *it, char *buf, siz
 
 /* ---- apply -------------------------------------------------------------------------- */
 
+static const char *const opt_source_names[] = {
+	[CRPC_OPT_SOURCE_USER] = "user",
+	[CRPC_OPT_SOURCE_CONFIG] = "config",
+	[CRPC_OPT_SOURCE_AUTO] = "auto",
+};
+
 CRPC_API const char *crpc_opt_source_name(crpc_opt_source s)
 {
-	switch (s) {
-	case CRPC_OPT_SOURCE_USER:
-		return "user";
-	case CRPC_OPT_SOURCE_CONFIG:
-		return "config";
-	case CRPC_OPT_SOURCE_AUTO:
-		return "auto";
-	}
-	return "?";
+	return ENUM_NAME(opt_source_names, s, "?");
 }
 
 CRPC_API void crpc_opt_reasons_release(crpc_opt_reasons *l)

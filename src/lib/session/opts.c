@@ -334,9 +334,7 @@ CRPC_API int crpc_parse_cg_mode(const char *s, crpc_cg_mode *out, crpc_error **e
 
 CRPC_API const char *crpc_cg_mode_name(crpc_cg_mode m)
 {
-	if (m < CRPC_CG_IGNORE || m > CRPC_CG_DEFAULT)
-		return "unset";
-	return cg_mode_names[m];
+	return ENUM_NAME(cg_mode_names, m, "unset");
 }
 
 static const char *const netlock_names[] = {
@@ -360,9 +358,7 @@ CRPC_API int crpc_parse_network_lock(const char *s, crpc_network_lock *out, crpc
 
 CRPC_API const char *crpc_network_lock_name(crpc_network_lock m)
 {
-	if (m < CRPC_NETLOCK_UNSET || m > CRPC_NETLOCK_SKIP)
-		return "unset";
-	return netlock_names[m];
+	return ENUM_NAME(netlock_names, m, "unset");
 }
 
 /* Point a wire string array at a list of strings (the strings are shared). */
