@@ -16,6 +16,7 @@
 #include "crpc/manifest.h"
 #include "crpc/notify.h"
 #include "crpc/opts.h"
+#include "crpc/opts_table.h"
 #include "crpc/replay.h"
 #include "crpc/session.h"
 #include "crpc/shim.h"

@@ -29,7 +29,58 @@ enum {
 	CLI_OPT_NO_CONFIG,
 	CLI_OPT_TRACE,
 	CLI_OPT_FIRST_CMD = 0x200, /* commands number their own options from here */
+	CLI_OPT_TABLE = 0x400,     /* the rows of CRPC_OPTS_TABLE, in its order, from here */
 };
+
+/*
+ * The CRIU options of crpc/opts_table.h on the command line: their getopt
+ * values (CLI_OPT_ID(field), or their letter), struct option entries and
+ * help lines, for the commands their CLI column names.
+ */
+#define CLI_OPT_IDX(field, ...) CLI_OPT_IDX_##field,
+enum { CRPC_OPTS_TABLE(CLI_OPT_IDX) CLI_OPT_IDX__COUNT };
+#define CLI_OPT_ID(field) (CLI_OPT_TABLE + CLI_OPT_IDX_##field)
+
+/* CLI column -> listed for dump / restore, among the others or after them (DR_LAST) */
+#define CLI_IN_DUMP_D(x) x
+#define CLI_IN_DUMP_R(x)
+#define CLI_IN_DUMP_DR(x) x
+#define CLI_IN_DUMP_DR_LAST(x)
+#define CLI_IN_DUMP_NONE(x)
+#define CLI_IN_DUMP_LAST_D(x)
+#define CLI_IN_DUMP_LAST_R(x)
+#define CLI_IN_DUMP_LAST_DR(x)
+#define CLI_IN_DUMP_LAST_DR_LAST(x) x
+#define CLI_IN_DUMP_LAST_NONE(x)
+#define CLI_IN_RESTORE_D(x)
+#define CLI_IN_RESTORE_R(x) x
+#define CLI_IN_RESTORE_DR(x) x
+#define CLI_IN_RESTORE_DR_LAST(x)
+#define CLI_IN_RESTORE_NONE(x)
+#define CLI_IN_RESTORE_LAST_D(x)
+#define CLI_IN_RESTORE_LAST_R(x)
+#define CLI_IN_RESTORE_LAST_DR(x)
+#define CLI_IN_RESTORE_LAST_DR_LAST(x) x
+#define CLI_IN_RESTORE_LAST_NONE(x)
+
+#define CLI_ARG_NOARG no_argument
+#define CLI_ARG_REQARG required_argument
+#define CLI_ARG_OPTARG optional_argument
+#define CLI_LONGOPT(field, shortopt, longopt, arg) \
+	{ longopt, CLI_ARG_##arg, NULL, (shortopt) ? (shortopt) : CLI_OPT_ID(field) },
+
+/* X macros: CRPC_OPTS_TABLE(CLI_HELP_DUMP) gives the dump's help lines, ... */
+#define CLI_HELP_DUMP(f, k, y, o, fl, g, r, cli, s, l, a, an, hd, hr) CLI_IN_DUMP_##cli(hd)
+#define CLI_HELP_DUMP_LAST(f, k, y, o, fl, g, r, cli, s, l, a, an, hd, hr) CLI_IN_DUMP_LAST_##cli(hd)
+#define CLI_HELP_RESTORE(f, k, y, o, fl, g, r, cli, s, l, a, an, hd, hr) CLI_IN_RESTORE_##cli(hr)
+#define CLI_HELP_RESTORE_LAST(f, k, y, o, fl, g, r, cli, s, l, a, an, hd, hr) CLI_IN_RESTORE_LAST_##cli(hr)
+#define CLI_LONGOPTS_DUMP(f, k, y, o, fl, g, r, cli, s, l, a, ...) CLI_IN_DUMP_##cli(CLI_LONGOPT(f, s, l, a))
+#define CLI_LONGOPTS_DUMP_LAST(f, k, y, o, fl, g, r, cli, s, l, a, ...) \
+	CLI_IN_DUMP_LAST_##cli(CLI_LONGOPT(f, s, l, a))
+#define CLI_LONGOPTS_RESTORE(f, k, y, o, fl, g, r, cli, s, l, a, ...) \
+	CLI_IN_RESTORE_##cli(CLI_LONGOPT(f, s, l, a))
+#define CLI_LONGOPTS_RESTORE_LAST(f, k, y, o, fl, g, r, cli, s, l, a, ...) \
+	CLI_IN_RESTORE_LAST_##cli(CLI_LONGOPT(f, s, l, a))
 
 /* The options every command accepts (put first in each command's table). */
 #define CRPC_CLI_COMMON_OPTIONS                                        \
@@ -308,7 +359,15 @@ int crpc_cli_dispatcher(const crpc_cli *cli, crpc_dispatcher **out, crpc_error *
 /* {"path": ..., "version": "4.2.1"} of the session's CRIU. */
 json_t *crpc_cli_json_criu(const crpc_session *s);
 
-/* Print the options of a request (-v). */
+/*
+ * Apply getopt's `opt` to o when it is an option of CRPC_OPTS_TABLE that
+ * parses the same way everywhere (every kind but INHERIT_FD), by its kind;
+ * an invalid argument is a usage error. request: "dump" or "restore".
+ * false when opt is not such an option.
+ */
+bool cli_opt_apply(crpc_cli *cli, const char *request, crpc_opts *o, int opt, const char *arg);
+
+/* Print the options of a request (-v): the request's own, then every option set. */
 void crpc_cli_print_opts(const crpc_cli *cli, const char *request, const crpc_opts *o,
 			 const char *dir);
 

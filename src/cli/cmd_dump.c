@@ -23,24 +23,8 @@ const char crpc_help_dump[] =
 	"the process tree is killed once its checkpoint is complete. Must run as root.\n"
 	"\n"
 	"Options:\n"
-	"  -R, --leave-running     keep the process tree running after the dump\n"
-	"      --tcp-established   checkpoint established TCP connections\n"
-	"      --tcp-close         do not save the state of TCP connections (restore will\n"
-	"                          close them)\n"
-	"      --ext-unix-sk       allow UNIX sockets connected to processes outside the tree\n"
-	"      --shell-job         allow a tree started from a shell (tty/session from outside)\n"
-	"      --file-locks        checkpoint file locks\n"
-	"      --link-remap        allow files that are open but unlinked (remapped by links)\n"
-	"      --ghost-limit SIZE  largest deleted file to copy into the checkpoint, e.g. 10M\n"
-	"                          (binary units K, M, G; below 4G; CRIU's default: 1M)\n"
-	"      --manage-cgroups[=MODE]\n"
-	"                          checkpoint cgroups; MODE is none, props, soft, full,\n"
-	"                          strict, ignore or default (give it with '=')\n"
-	"      --network-lock METHOD\n"
-	"                          how to lock the network: iptables, nftables or skip\n"
-	"      --external RES      mark resource RES as external, e.g. 'mnt[/data]:data'\n"
-	"                          (repeatable)\n"
-	"      --log-level N       CRIU log level 0-4 (default 4), log in DIR/dump.log\n"
+	CRPC_OPTS_TABLE(CLI_HELP_DUMP)
+	CRPC_OPTS_TABLE(CLI_HELP_DUMP_LAST)
 	"      --force             overwrite a checkpoint already in DIR\n"
 	"      --hook CALLBACK=COMMAND\n"
 	"                          also run COMMAND (through /bin/sh) at CRIU's CALLBACK,\n"
@@ -74,36 +58,15 @@ const char crpc_help_dump[] =
 	"\n" CRPC_CLI_HELP_EXIT_CODES;
 
 enum {
-	OPT_TCP_ESTABLISHED = CLI_OPT_FIRST_CMD,
-	OPT_TCP_CLOSE,
-	OPT_EXT_UNIX_SK,
-	OPT_SHELL_JOB,
-	OPT_FILE_LOCKS,
-	OPT_LINK_REMAP,
-	OPT_GHOST_LIMIT,
-	OPT_MANAGE_CGROUPS,
-	OPT_NETWORK_LOCK,
-	OPT_EXTERNAL,
-	OPT_LOG_LEVEL,
-	OPT_FORCE,
+	OPT_FORCE = CLI_OPT_FIRST_CMD,
 	OPT_HOOK,
 	OPT_NO_AUTO,
 };
 
 static const struct option dump_options[] = {
 	CRPC_CLI_COMMON_OPTIONS,
-	{ "leave-running", no_argument, NULL, 'R' },
-	{ "tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED },
-	{ "tcp-close", no_argument, NULL, OPT_TCP_CLOSE },
-	{ "ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK },
-	{ "shell-job", no_argument, NULL, OPT_SHELL_JOB },
-	{ "file-locks", no_argument, NULL, OPT_FILE_LOCKS },
-	{ "link-remap", no_argument, NULL, OPT_LINK_REMAP },
-	{ "ghost-limit", required_argument, NULL, OPT_GHOST_LIMIT },
-	{ "manage-cgroups", optional_argument, NULL, OPT_MANAGE_CGROUPS },
-	{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
-	{ "external", required_argument, NULL, OPT_EXTERNAL },
-	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	CRPC_OPTS_TABLE(CLI_LONGOPTS_DUMP)
+	CRPC_OPTS_TABLE(CLI_LONGOPTS_DUMP_LAST)
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "hook", required_argument, NULL, OPT_HOOK },
 	{ "no-auto", no_argument, NULL, OPT_NO_AUTO },
@@ -798,18 +761,6 @@ static void summary(dump_ctx *c, crpc_session *s, double wall, const crpc_dump_r
 	printf("  log:           %s\n", logp);
 }
 
-static int parse_log_level(crpc_cli *cli, const char *s, int *out)
-{
-	unsigned long v;
-
-	if (crpc_cli_parse_ulong(s, 4, &v) < 0) {
-		crpc_cli_usage_errorf(cli, "invalid --log-level '%s': must be 0, 1, 2, 3 or 4", s);
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
-}
-
 int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 {
 	dump_ctx c;
@@ -831,65 +782,7 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 	cli->usage = "crpc dump [OPTIONS] PID DIR";
 
 	while ((opt = crpc_cli_getopt(cli, argc, argv, ":hvR", dump_options)) != -1) {
-		crpc_error *perr = NULL;
-		uint64_t v;
-
 		switch (opt) {
-		case 'R':
-			c.opts.leave_running = true;
-			break;
-		case OPT_TCP_ESTABLISHED:
-			c.opts.tcp_established = true;
-			break;
-		case OPT_TCP_CLOSE:
-			c.opts.tcp_close = true;
-			break;
-		case OPT_EXT_UNIX_SK:
-			c.opts.ext_unix_sk = true;
-			break;
-		case OPT_SHELL_JOB:
-			c.opts.shell_job = true;
-			break;
-		case OPT_FILE_LOCKS:
-			c.opts.file_locks = true;
-			break;
-		case OPT_LINK_REMAP:
-			c.opts.link_remap = true;
-			break;
-		case OPT_GHOST_LIMIT:
-			if (crpc_parse_size(optarg, UINT32_MAX, &v, &perr) < 0) {
-				crpc_cli_usage_errorf(cli, "--ghost-limit: %s",
-						      perr && perr->message ? perr->message
-									    : "not a size below 4G");
-				break;
-			}
-			c.opts.ghost_limit_set = true;
-			c.opts.ghost_limit = (uint32_t)v;
-			break;
-		case OPT_MANAGE_CGROUPS:
-			if (crpc_parse_cg_mode(optarg, &c.opts.manage_cgroups_mode, &perr) < 0) {
-				crpc_cli_usage_errorf(cli, "--manage-cgroups: %s",
-						      perr && perr->message ? perr->message
-									    : "invalid mode");
-				break;
-			}
-			c.opts.manage_cgroups = true;
-			break;
-		case OPT_NETWORK_LOCK:
-			if (crpc_parse_network_lock(optarg, &c.opts.network_lock, &perr) < 0)
-				crpc_cli_usage_errorf(cli, "--network-lock: %s",
-						      perr && perr->message ? perr->message
-									    : "must be iptables, nftables or skip");
-			break;
-		case OPT_EXTERNAL:
-			if (!*optarg)
-				crpc_cli_usage_errorf(cli, "--external needs a resource, e.g. 'mnt[/data]:data'");
-			else if (crpc_opts_add_external(&c.opts, optarg, &perr) < 0)
-				crpc_cli_usage_errorf(cli, "cannot add --external '%s': out of memory", optarg);
-			break;
-		case OPT_LOG_LEVEL:
-			parse_log_level(cli, optarg, &c.opts.log_level);
-			break;
 		case OPT_FORCE:
 			c.force = true;
 			break;
@@ -900,10 +793,10 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 			c.autoopt.disabled = true;
 			break;
 		default:
-			crpc_cli_usage_errorf(cli, "unhandled option");
+			if (!cli_opt_apply(cli, "dump", &c.opts, opt, optarg))
+				crpc_cli_usage_errorf(cli, "unhandled option");
 			break;
 		}
-		crpc_error_free(perr);
 	}
 	if (crpc_cli_early_exit(cli, crpc_help_dump, &rc))
 		goto out;

@@ -51,28 +51,12 @@ const char crpc_help_restore[] =
 	"  -w, --wait              stay the tree's parent and exit with the root's status\n"
 	"      --pid-wait SECONDS  how long to wait for zombies holding the tree's PIDs\n"
 	"                          (default 5, decimals allowed, 0 to not wait)\n"
-	"      --tcp-established   restore established TCP connections\n"
-	"      --tcp-close         close the checkpointed TCP connections instead\n"
-	"      --ext-unix-sk       allow UNIX sockets connected to processes outside the tree\n"
-	"      --shell-job         restore a tree started from a shell (attach it to this\n"
-	"                          terminal and session)\n"
-	"      --file-locks        restore file locks\n"
-	"      --link-remap        allow files that were open but unlinked at dump time\n"
-	"      --manage-cgroups[=MODE]\n"
-	"                          restore cgroups; MODE is none, props, soft, full,\n"
-	"                          strict, ignore or default (give it with '=')\n"
-	"      --external RES      resource RES is external, e.g. 'mnt[data]:/srv/data'\n"
-	"                          (repeatable)\n"
-	"      --inherit-fd fd[N]:KEY\n"
-	"                          give the restored tree crpc's open fd N in place of\n"
-	"                          resource KEY, e.g. 'fd[3]:socket:[12345]' or\n"
-	"                          'fd[3]:pipe:[6789]' (N >= 3, open when crpc starts;\n"
-	"                          repeatable)\n"
+	CRPC_OPTS_TABLE(CLI_HELP_RESTORE)
 	"      --no-checkpoint-options\n"
 	"                          take no option from the checkpoint's crpc.json and\n"
 	"                          re-attach no pipe: only what is given here and in\n"
 	"                          the configuration\n"
-	"      --log-level N       CRIU log level 0-4 (default 4), log in DIR/restore.log\n"
+	CRPC_OPTS_TABLE(CLI_HELP_RESTORE_LAST)
 	"      --force             restore without verifying the checkpoint against its\n"
 	"                          manifest (crpc.json): missing, unfinished or modified\n"
 	"                          checkpoints are accepted\n"
@@ -93,18 +77,8 @@ const char crpc_help_restore[] =
 
 enum {
 	OPT_PID_WAIT = CLI_OPT_FIRST_CMD,
-	OPT_TCP_ESTABLISHED,
-	OPT_TCP_CLOSE,
-	OPT_EXT_UNIX_SK,
-	OPT_SHELL_JOB,
-	OPT_FILE_LOCKS,
-	OPT_LINK_REMAP,
-	OPT_MANAGE_CGROUPS,
-	OPT_EXTERNAL,
-	OPT_LOG_LEVEL,
 	OPT_HOOK,
 	OPT_FORCE,
-	OPT_INHERIT_FD,
 	OPT_NO_CKPT_OPTS,
 };
 
@@ -112,18 +86,10 @@ static const struct option restore_options[] = {
 	CRPC_CLI_COMMON_OPTIONS,
 	{ "wait", no_argument, NULL, 'w' },
 	{ "pid-wait", required_argument, NULL, OPT_PID_WAIT },
-	{ "tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED },
-	{ "tcp-close", no_argument, NULL, OPT_TCP_CLOSE },
-	{ "ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK },
-	{ "shell-job", no_argument, NULL, OPT_SHELL_JOB },
-	{ "file-locks", no_argument, NULL, OPT_FILE_LOCKS },
-	{ "link-remap", no_argument, NULL, OPT_LINK_REMAP },
-	{ "manage-cgroups", optional_argument, NULL, OPT_MANAGE_CGROUPS },
-	{ "external", required_argument, NULL, OPT_EXTERNAL },
-	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	CRPC_OPTS_TABLE(CLI_LONGOPTS_RESTORE)
+	CRPC_OPTS_TABLE(CLI_LONGOPTS_RESTORE_LAST)
 	{ "hook", required_argument, NULL, OPT_HOOK },
 	{ "force", no_argument, NULL, OPT_FORCE },
-	{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
 	{ "no-checkpoint-options", no_argument, NULL, OPT_NO_CKPT_OPTS },
 	{ NULL, 0, NULL, 0 },
 };
@@ -660,18 +626,6 @@ static int wait_root(restore_ctx *c, const sigset_t *set, json_t *doc, crpc_erro
 	}
 }
 
-static int parse_log_level(crpc_cli *cli, const char *s, int *out)
-{
-	unsigned long v;
-
-	if (crpc_cli_parse_ulong(s, 4, &v) < 0) {
-		crpc_cli_usage_errorf(cli, "invalid --log-level '%s': must be 0, 1, 2, 3 or 4", s);
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
-}
-
 int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 {
 	restore_ctx c;
@@ -695,8 +649,6 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	cli->usage = "crpc restore [OPTIONS] DIR";
 
 	while ((opt = crpc_cli_getopt(cli, argc, argv, ":hvw", restore_options)) != -1) {
-		crpc_error *perr = NULL;
-
 		switch (opt) {
 		case 'w':
 			c.wait = true;
@@ -708,59 +660,23 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 						      "seconds from 0 to %.0f",
 						      optarg, PID_WAIT_MAX_S);
 			break;
-		case OPT_TCP_ESTABLISHED:
-			c.opts.tcp_established = true;
-			break;
-		case OPT_TCP_CLOSE:
-			c.opts.tcp_close = true;
-			break;
-		case OPT_EXT_UNIX_SK:
-			c.opts.ext_unix_sk = true;
-			break;
-		case OPT_SHELL_JOB:
-			c.opts.shell_job = true;
-			break;
-		case OPT_FILE_LOCKS:
-			c.opts.file_locks = true;
-			break;
-		case OPT_LINK_REMAP:
-			c.opts.link_remap = true;
-			break;
-		case OPT_MANAGE_CGROUPS:
-			if (crpc_parse_cg_mode(optarg, &c.opts.manage_cgroups_mode, &perr) < 0) {
-				crpc_cli_usage_errorf(cli, "--manage-cgroups: %s",
-						      perr && perr->message ? perr->message
-									    : "invalid mode");
-				break;
-			}
-			c.opts.manage_cgroups = true;
-			break;
-		case OPT_EXTERNAL:
-			if (!*optarg)
-				crpc_cli_usage_errorf(cli, "--external needs a resource, e.g. 'mnt[data]:/srv/data'");
-			else if (crpc_opts_add_external(&c.opts, optarg, &perr) < 0)
-				crpc_cli_usage_errorf(cli, "cannot add --external '%s': out of memory", optarg);
-			break;
-		case OPT_LOG_LEVEL:
-			parse_log_level(cli, optarg, &c.opts.log_level);
-			break;
 		case OPT_HOOK:
 			crpc_cli_add_hook_arg(cli, optarg);
 			break;
 		case OPT_FORCE:
 			c.force = true;
 			break;
-		case OPT_INHERIT_FD:
+		case CLI_OPT_ID(inherit_fd):
 			parse_inherit_fd(&c, optarg);
 			break;
 		case OPT_NO_CKPT_OPTS:
 			c.no_ckpt_opts = true;
 			break;
 		default:
-			crpc_cli_usage_errorf(cli, "unhandled option");
+			if (!cli_opt_apply(cli, "restore", &c.opts, opt, optarg))
+				crpc_cli_usage_errorf(cli, "unhandled option");
 			break;
 		}
-		crpc_error_free(perr);
 	}
 	if (crpc_cli_early_exit(cli, crpc_help_restore, &rc))
 		goto out;

@@ -233,31 +233,24 @@ int crpc_cli_emit(json_t *doc)
 	return rc;
 }
 
+static const char *const cause_names[] = {
+	[CRPC_CAUSE_UNKNOWN] = "unknown",
+	[CRPC_CAUSE_PID_IN_USE] = "pid-in-use",
+	[CRPC_CAUSE_TCP_ESTABLISHED] = "tcp-established",
+	[CRPC_CAUSE_EXT_UNIX_SK] = "ext-unix-sk",
+	[CRPC_CAUSE_SHELL_JOB] = "shell-job",
+	[CRPC_CAUSE_NOT_ROOT] = "not-root",
+	[CRPC_CAUSE_KERNEL] = "kernel",
+	[CRPC_CAUSE_NO_PROCESS] = "no-process",
+	[CRPC_CAUSE_CRIU_DIED] = "criu-died",
+	[CRPC_CAUSE_SESSION_ZERO] = "session-zero",
+};
+
 const char *crpc_cli_cause_name(crpc_cause c)
 {
-	switch (c) {
-	case CRPC_CAUSE_UNKNOWN:
+	if ((unsigned)c >= sizeof(cause_names) / sizeof(cause_names[0]) || !cause_names[c])
 		return "unknown";
-	case CRPC_CAUSE_PID_IN_USE:
-		return "pid-in-use";
-	case CRPC_CAUSE_TCP_ESTABLISHED:
-		return "tcp-established";
-	case CRPC_CAUSE_EXT_UNIX_SK:
-		return "ext-unix-sk";
-	case CRPC_CAUSE_SHELL_JOB:
-		return "shell-job";
-	case CRPC_CAUSE_NOT_ROOT:
-		return "not-root";
-	case CRPC_CAUSE_KERNEL:
-		return "kernel";
-	case CRPC_CAUSE_NO_PROCESS:
-		return "no-process";
-	case CRPC_CAUSE_CRIU_DIED:
-		return "criu-died";
-	case CRPC_CAUSE_SESSION_ZERO:
-		return "session-zero";
-	}
-	return "unknown";
+	return cause_names[c];
 }
 
 static json_t *lines_json(const char *text)
@@ -829,6 +822,132 @@ static const char *yn(bool b)
 	return b ? "yes" : "no";
 }
 
+/* The rows of CRPC_OPTS_TABLE as the tool parses and prints them. */
+enum cli_opt_kind {
+	CLIK_BOOL,
+	CLIK_SIZE,
+	CLIK_U32,
+	CLIK_LEVEL,
+	CLIK_STR,
+	CLIK_STRV,
+	CLIK_EXTERNAL,
+	CLIK_CGMODE,
+	CLIK_NETLOCK,
+	CLIK_INHERIT_FD,
+	CLIK_CG_ROOT,
+};
+
+struct cli_opt {
+	const char *name;  /* the crpc_opts field */
+	const char *flag;  /* without "--", "" for none */
+	int shortopt;
+	enum cli_opt_kind kind;
+	unsigned flags;    /* CRPC_OPTF_* */
+	size_t off;
+	size_t off_set;    /* CLIK_SIZE: its _set flag */
+};
+
+#define CLI_OFF_SET_BOOL(f) 0
+#define CLI_OFF_SET_SIZE(f) offsetof(crpc_opts, f##_set)
+#define CLI_OFF_SET_U32(f) 0
+#define CLI_OFF_SET_LEVEL(f) 0
+#define CLI_OFF_SET_STR(f) 0
+#define CLI_OFF_SET_STRV(f) 0
+#define CLI_OFF_SET_EXTERNAL(f) 0
+#define CLI_OFF_SET_CGMODE(f) 0
+#define CLI_OFF_SET_NETLOCK(f) 0
+#define CLI_OFF_SET_INHERIT_FD(f) 0
+#define CLI_OFF_SET_CG_ROOT(f) 0
+#define CLI_OPT_ROW(f, kind, yaml, ops, flags, gate, restore, cli, shortopt, longopt, ...)       \
+	{ #f, longopt, shortopt, CLIK_##kind, flags, offsetof(crpc_opts, f), CLI_OFF_SET_##kind(f) },
+
+static const struct cli_opt cli_opts[] = { CRPC_OPTS_TABLE(CLI_OPT_ROW) };
+
+static void *opt_ptr(crpc_opts *o, size_t off)
+{
+	return (char *)o + off;
+}
+
+bool cli_opt_apply(crpc_cli *cli, const char *request, crpc_opts *o, int opt, const char *arg)
+{
+	const struct cli_opt *d = NULL;
+	crpc_error *perr = NULL;
+	unsigned long level;
+	uint64_t v;
+
+	if (opt >= CLI_OPT_TABLE && opt < CLI_OPT_TABLE + CLI_OPT_IDX__COUNT)
+		d = &cli_opts[opt - CLI_OPT_TABLE];
+	for (size_t i = 0; !d && i < CLI_OPT_IDX__COUNT; i++)
+		if (cli_opts[i].shortopt && cli_opts[i].shortopt == opt)
+			d = &cli_opts[i];
+	if (!d || !*d->flag)
+		return false;
+	switch (d->kind) {
+	case CLIK_BOOL:
+		*(bool *)opt_ptr(o, d->off) = true;
+		break;
+	case CLIK_SIZE:
+		if (crpc_parse_size(arg, UINT32_MAX, &v, &perr) < 0) {
+			crpc_cli_usage_errorf(cli, "--%s: %s", d->flag,
+					      perr && perr->message ? perr->message : "not a size below 4G");
+			break;
+		}
+		*(bool *)opt_ptr(o, d->off_set) = true;
+		*(uint32_t *)opt_ptr(o, d->off) = (uint32_t)v;
+		break;
+	case CLIK_LEVEL:
+		if (crpc_cli_parse_ulong(arg, 4, &level) < 0) {
+			crpc_cli_usage_errorf(cli, "invalid --%s '%s': must be 0, 1, 2, 3 or 4", d->flag, arg);
+			break;
+		}
+		*(int *)opt_ptr(o, d->off) = (int)level;
+		break;
+	case CLIK_CGMODE:
+		/* the mode of manage_cgroups, which the option sets */
+		if (crpc_parse_cg_mode(arg, (crpc_cg_mode *)opt_ptr(o, d->off), &perr) < 0) {
+			crpc_cli_usage_errorf(cli, "--%s: %s", d->flag,
+					      perr && perr->message ? perr->message : "invalid mode");
+			break;
+		}
+		o->manage_cgroups = true;
+		break;
+	case CLIK_NETLOCK:
+		if (crpc_parse_network_lock(arg, (crpc_network_lock *)opt_ptr(o, d->off), &perr) < 0)
+			crpc_cli_usage_errorf(cli, "--%s: %s", d->flag,
+					      perr && perr->message ? perr->message
+								    : "must be iptables, nftables or skip");
+		break;
+	case CLIK_EXTERNAL:
+		if (!*arg)
+			crpc_cli_usage_errorf(cli, "--%s needs a resource, e.g. '%s'", d->flag,
+					      strcmp(request, "dump") == 0 ? "mnt[/data]:data" : "mnt[data]:/srv/data");
+		else if (crpc_opts_add_external(o, arg, &perr) < 0)
+			crpc_cli_usage_errorf(cli, "cannot add --%s '%s': out of memory", d->flag, arg);
+		break;
+	case CLIK_U32:
+	case CLIK_STR:
+	case CLIK_STRV:
+	case CLIK_INHERIT_FD:
+	case CLIK_CG_ROOT:
+		return false; /* no generic parser: the command's own case */
+	}
+	crpc_error_free(perr);
+	return true;
+}
+
+static void print_opt(const char *label, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void print_opt(const char *label, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "crpc:   %-17s ", label);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 void crpc_cli_print_opts(const crpc_cli *cli, const char *request, const crpc_opts *o, const char *dir)
 {
 	if (!cli->verbose)
@@ -839,25 +958,80 @@ void crpc_cli_print_opts(const crpc_cli *cli, const char *request, const crpc_op
 	fprintf(stderr, "crpc:   images dir        %s (fd %d)\n", dir, o->images_dir_fd);
 	fprintf(stderr, "crpc:   log               %s, level %d\n", o->log_file ? o->log_file : "(CRIU default)",
 		o->log_level);
-	fprintf(stderr, "crpc:   leave running     %s\n", yn(o->leave_running));
-	fprintf(stderr, "crpc:   tcp established   %s\n", yn(o->tcp_established));
-	fprintf(stderr, "crpc:   tcp close         %s\n", yn(o->tcp_close));
-	fprintf(stderr, "crpc:   ext unix sk       %s\n", yn(o->ext_unix_sk));
-	fprintf(stderr, "crpc:   shell job         %s\n", yn(o->shell_job));
-	fprintf(stderr, "crpc:   file locks        %s\n", yn(o->file_locks));
-	fprintf(stderr, "crpc:   link remap        %s\n", yn(o->link_remap));
-	if (o->rst_sibling)
-		fprintf(stderr, "crpc:   rst sibling       yes\n");
-	if (o->ghost_limit_set)
-		fprintf(stderr, "crpc:   ghost limit       %u bytes\n", (unsigned)o->ghost_limit);
-	if (o->manage_cgroups)
-		fprintf(stderr, "crpc:   manage cgroups    %s\n",
-			o->manage_cgroups_mode == CRPC_CG_UNSET ? "(CRIU default mode)"
-								: crpc_cg_mode_name(o->manage_cgroups_mode));
-	if (o->network_lock != CRPC_NETLOCK_UNSET)
-		fprintf(stderr, "crpc:   network lock      %s\n", crpc_network_lock_name(o->network_lock));
-	for (size_t i = 0; i < o->n_external; i++)
-		fprintf(stderr, "crpc:   external          %s\n", o->external[i]);
+	/* every other option that is set (some always), in the table's order */
+	for (size_t i = 0; i < CLI_OPT_IDX__COUNT; i++) {
+		const struct cli_opt *d = &cli_opts[i];
+		const void *p = (const char *)o + d->off;
+		char label[64];
+		size_t n;
+
+		if (d->flags & CRPC_OPTF_NOT_LISTED)
+			continue;
+		snprintf(label, sizeof(label), "%s", d->name);
+		for (char *c = label; *c; c++)
+			if (*c == '_')
+				*c = ' ';
+		switch (d->kind) {
+		case CLIK_BOOL:
+			if ((d->flags & CRPC_OPTF_SHOWN) || *(const bool *)p)
+				print_opt(label, "%s", yn(*(const bool *)p));
+			break;
+		case CLIK_SIZE:
+			if (*(const bool *)((const char *)o + d->off_set))
+				print_opt(label, "%u bytes", (unsigned)*(const uint32_t *)p);
+			break;
+		case CLIK_U32:
+			if (*(const uint32_t *)p)
+				print_opt(label, "%u", (unsigned)*(const uint32_t *)p);
+			break;
+		case CLIK_LEVEL:
+			if (*(const int *)p >= 0)
+				print_opt(label, "%d", *(const int *)p);
+			break;
+		case CLIK_STR:
+			if (*(const char *const *)p)
+				print_opt(label, "%s", *(const char *const *)p);
+			break;
+		case CLIK_STRV: {
+			const crpc_strv *l = p;
+
+			for (size_t k = 0; k < l->n; k++)
+				print_opt(label, "%s", l->v[k]);
+			break;
+		}
+		case CLIK_EXTERNAL:
+			for (size_t k = 0; k < o->n_external; k++)
+				print_opt(label, "%s", o->external[k]);
+			break;
+		case CLIK_CGMODE: {
+			crpc_cg_mode m = *(const crpc_cg_mode *)p;
+
+			/* shown as manage_cgroups, with its mode */
+			n = strlen(label);
+			if (n > 5 && strcmp(label + n - 5, " mode") == 0)
+				label[n - 5] = '\0';
+			if (o->manage_cgroups)
+				print_opt(label, "%s", m == CRPC_CG_UNSET ? "(CRIU default mode)" : crpc_cg_mode_name(m));
+			break;
+		}
+		case CLIK_NETLOCK: {
+			crpc_network_lock m = *(const crpc_network_lock *)p;
+
+			if (m != CRPC_NETLOCK_UNSET)
+				print_opt(label, "%s", crpc_network_lock_name(m));
+			break;
+		}
+		case CLIK_INHERIT_FD:
+			for (size_t k = 0; k < o->n_inherit_fd; k++)
+				print_opt(label, "%s (fd %d)", o->inherit_fd[k].key, o->inherit_fd[k].fd);
+			break;
+		case CLIK_CG_ROOT:
+			for (size_t k = 0; k < o->n_cg_root; k++)
+				print_opt(label, "%s %s", o->cg_root[k].ctrl ? o->cg_root[k].ctrl : "(all)",
+					  o->cg_root[k].path);
+			break;
+		}
+	}
 }
 
 json_t *crpc_cli_stats_json(const crpc_stats *st, bool restore)

@@ -31,6 +31,15 @@ static inline void crpc_closep(int *fd)
 #define cleanup_free __attribute__((cleanup(crpc_freep)))
 #define cleanup_close __attribute__((cleanup(crpc_closep)))
 
+/*
+ * The name of enum value v in a table of names indexed by value
+ * (designated initialisers), or dflt for a value the table has no name for.
+ */
+#define ENUM_NAME(table, v, dflt)                                                               \
+	((unsigned long)(v) < sizeof(table) / sizeof((table)[0]) && (table)[(unsigned long)(v)] \
+		 ? (table)[(unsigned long)(v)]                                                  \
+		 : (dflt))
+
 /* ---- message framing (swrk.c) ---- */
 
 /* Result of crpc_msg_recv() besides errors. */
@@ -108,6 +117,84 @@ bool crpc_criu_search_path(char *buf, size_t bufsz, bool (*skip)(const char *pat
 int crpc_opts_to_wire(const crpc_opts *o, CriuOpts *w, crpc_error **err);
 /* Free what crpc_opts_to_wire() allocated (arrays, not strings). */
 void crpc_opts_wire_release(CriuOpts *w);
+
+/*
+ * The options of crpc_opts as data, one entry per row of CRPC_OPTS_TABLE
+ * (crpc/opts_table.h), in its order: what the configuration, the manifest
+ * and the inspection look options up in.
+ */
+enum opt_kind {
+	OPTK_BOOL,
+	OPTK_SIZE,
+	OPTK_U32,
+	OPTK_LEVEL,
+	OPTK_STR,
+	OPTK_STRV,
+	OPTK_EXTERNAL,
+	OPTK_CGMODE,
+	OPTK_NETLOCK,
+	OPTK_INHERIT_FD,
+	OPTK_CG_ROOT,
+};
+
+/* How the configuration spells a value (config_schema.c parses them). */
+enum opt_yaml {
+	OT_NONE,
+	OT_BOOL,
+	OT_STR,
+	OT_STRV,
+	OT_SIZE,
+	OT_LOG_LEVEL,
+	OT_LOG_FILE,
+	OT_DURATION,
+	OT_CG_MODE,
+	OT_NETLOCK,
+	OT_EMPTY_NS,
+	OT_EXTERNAL,
+	OT_INHERIT_FD,
+	OT_CG_ROOT,
+};
+
+/* The sections an option is a key of. */
+#define OP_DUMP 1u
+#define OP_RESTORE 2u
+#define OP_BOTH (OP_DUMP | OP_RESTORE)
+
+/* What a restore does with each option of the dump (manifest_restore.c). */
+enum restore_kind {
+	RK_BOOL,        /* the same flag at the restore */
+	RK_TCP,         /* tcp_established / tcp_close: one group */
+	RK_CGROUPS,     /* manage_cgroups and manage_cgroups_mode: one group */
+	RK_NETLOCK,     /* the same method unlocks what it locked */
+	RK_EMPTY_NS,    /* namespaces the dump left empty are created empty */
+	RK_EXTERNAL,    /* given back by the user, in the restore's form */
+	RK_FD,          /* a descriptor given to the dump: the restore needs its own */
+	RK_RESTORE_OWN, /* the restore has its own (log) */
+	RK_DUMP_ONLY,   /* means nothing at a restore */
+};
+
+struct opt_desc {
+	const char *name; /* first: cfg_closest() reads the entries' names */
+	enum opt_kind kind;
+	enum opt_yaml yaml;
+	unsigned ops;     /* OP_*, 0: not a key of the configuration */
+	unsigned flags;   /* CRPC_OPTF_* */
+	int since;        /* 0, or the CRIU version the option needs ... */
+	const char *gate_name; /* ... spelt so ... */
+	int gate_value;   /* ... when its value is this (see opt_value()) */
+	enum restore_kind restore;
+	size_t off;       /* offsetof(crpc_opts, field) */
+	size_t off_set;   /* OPTK_SIZE: offsetof(crpc_opts, field_set) */
+};
+
+extern const struct opt_desc opt_descs[];
+extern const size_t n_opt_descs;
+
+/* The entry of option `name`, or NULL. */
+const struct opt_desc *opt_desc_find(const char *name);
+
+/* The value of a BOOL, U32, LEVEL, CGMODE or NETLOCK option as an int (else 0). */
+int opt_value(const struct opt_desc *d, const crpc_opts *o);
 
 /* ---- errors (error.c) ---- */
 

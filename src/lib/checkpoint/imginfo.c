@@ -62,9 +62,7 @@ static const char *const fd_type_names[] = {
 
 CRPC_API const char *crpc_criu_fd_type_name(unsigned type)
 {
-	if (type < sizeof(fd_type_names) / sizeof(fd_type_names[0]))
-		return fd_type_names[type];
-	return NULL;
+	return ENUM_NAME(fd_type_names, type, NULL);
 }
 
 static void count_fd(crpc_fd_counts *c, uint32_t type)

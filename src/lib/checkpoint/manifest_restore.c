@@ -137,44 +137,12 @@ oom:
 	return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
 }
 
-/* What a restore does with each option of the dump. */
-enum restore_kind {
-	RK_BOOL,         /* the same flag at the restore */
-	RK_TCP,          /* tcp_established / tcp_close: one group */
-	RK_CGROUPS,      /* manage_cgroups and manage_cgroups_mode: one group */
-	RK_NETLOCK,      /* the same method unlocks what it locked */
-	RK_EMPTY_NS,     /* namespaces the dump left empty are created empty */
-	RK_EXTERNAL,     /* given back by the user, in the restore's form */
-	RK_RESTORE_OWN,  /* the restore has its own (log) */
-	RK_DUMP_ONLY,    /* means nothing at a restore */
-};
-
-static const struct restore_rule {
-	const char *option;
-	enum restore_kind kind;
-	size_t field; /* RK_BOOL, RK_TCP: offsetof(crpc_opts, FLAG) */
-} restore_rules[] = {
-	{ "tcp_established", RK_TCP, offsetof(crpc_opts, tcp_established) },
-	{ "tcp_close", RK_TCP, offsetof(crpc_opts, tcp_close) },
-	{ "ext_unix_sk", RK_BOOL, offsetof(crpc_opts, ext_unix_sk) },
-	{ "shell_job", RK_BOOL, offsetof(crpc_opts, shell_job) },
-	{ "file_locks", RK_BOOL, offsetof(crpc_opts, file_locks) },
-	{ "manage_cgroups", RK_CGROUPS, 0 },
-	{ "manage_cgroups_mode", RK_CGROUPS, 0 },
-	{ "network_lock", RK_NETLOCK, 0 },
-	{ "empty_ns", RK_EMPTY_NS, 0 },
-	{ "external", RK_EXTERNAL, 0 },
-	{ "inherit_fd", RK_EXTERNAL, 0 },
-	{ "log_level", RK_RESTORE_OWN, 0 },
-	{ "log_file", RK_RESTORE_OWN, 0 },
-};
-
-static const struct restore_rule *restore_rule(const char *option)
+/* What a restore does with an option of the dump: the table's RESTORE column. */
+static const struct opt_desc *restore_rule(const char *option)
 {
-	for (size_t i = 0; i < sizeof(restore_rules) / sizeof(restore_rules[0]); i++)
-		if (strcmp(restore_rules[i].option, option) == 0)
-			return &restore_rules[i];
-	return NULL;
+	const struct opt_desc *d = opt_desc_find(option);
+
+	return d && (d->flags & CRPC_OPTF_RECORD) ? d : NULL;
 }
 
 static bool *opt_flag(crpc_opts *o, size_t off)
@@ -209,30 +177,30 @@ static bool is_true(const char *v)
 static const char *restore_one(const crpc_manifest *m, const crpc_manifest_option *d, const crpc_opts *user,
 			       crpc_opts *o, char *buf, size_t bufsz)
 {
-	const struct restore_rule *r = restore_rule(d->option);
+	const struct opt_desc *r = restore_rule(d->option);
 	const char *v = d->value;
 
 	if (!r)
 		return "used by the dump only (nothing to do at a restore)";
-	switch (r->kind) {
+	switch (r->restore) {
 	case RK_BOOL:
 		if (!is_true(v))
 			return "not set";
-		if (opt_flag_get(user, r->field))
+		if (opt_flag_get(user, r->off))
 			return "set by you already";
-		*opt_flag(o, r->field) = true;
+		*opt_flag(o, r->off) = true;
 		return NULL;
 	case RK_TCP:
 		if (!is_true(v))
 			return "not set";
 		/* the user's choice for TCP connections, either way, wins */
-		if (user->tcp_close && !opt_flag_get(user, r->field))
+		if (user->tcp_close && !opt_flag_get(user, r->off))
 			return "your tcp_close wins";
-		if (user->tcp_established && !opt_flag_get(user, r->field))
+		if (user->tcp_established && !opt_flag_get(user, r->off))
 			return "your tcp_established wins";
 		if (user->tcp_established || user->tcp_close)
 			return "set by you already";
-		*opt_flag(o, r->field) = true;
+		*opt_flag(o, r->off) = true;
 		return NULL;
 	case RK_CGROUPS:
 		if (strcmp(d->option, "manage_cgroups") == 0 && !is_true(v))
@@ -281,9 +249,9 @@ static const char *restore_one(const crpc_manifest *m, const crpc_manifest_optio
 		o->empty_ns = (uint32_t)ns;
 		return NULL;
 	}
+	case RK_FD:
+		return "a descriptor given to that dump (a restore needs its own)";
 	case RK_EXTERNAL:
-		if (strcmp(d->option, "inherit_fd") == 0)
-			return "a descriptor given to that dump (a restore needs its own)";
 		if (v && strncmp(v, "unix[", 5) == 0) {
 			snprintf(buf, bufsz,
 				 "a UNIX socket connected outside the tree: a restore needs a replacement, "

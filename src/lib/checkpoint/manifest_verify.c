@@ -19,40 +19,31 @@
 #include "internal.h"
 #include "manifest_int.h"
 
+static const char *const verdict_names[] = {
+	[CRPC_MANIFEST_OK] = "ok",
+	[CRPC_MANIFEST_UNFINISHED] = "unfinished",
+	[CRPC_MANIFEST_NOT_CHECKPOINT] = "not-checkpoint",
+	[CRPC_MANIFEST_MISSING] = "missing",
+	[CRPC_MANIFEST_INVALID] = "invalid",
+	[CRPC_MANIFEST_MODIFIED] = "modified",
+};
+
 CRPC_API const char *crpc_manifest_verdict_name(crpc_manifest_verdict v)
 {
-	switch (v) {
-	case CRPC_MANIFEST_OK:
-		return "ok";
-	case CRPC_MANIFEST_UNFINISHED:
-		return "unfinished";
-	case CRPC_MANIFEST_NOT_CHECKPOINT:
-		return "not-checkpoint";
-	case CRPC_MANIFEST_MISSING:
-		return "missing";
-	case CRPC_MANIFEST_INVALID:
-		return "invalid";
-	case CRPC_MANIFEST_MODIFIED:
-		return "modified";
-	}
-	return "?";
+	return ENUM_NAME(verdict_names, v, "?");
 }
+
+static const char *const file_problem_names[] = {
+	[CRPC_FILE_MISSING] = "missing",
+	[CRPC_FILE_SIZE] = "size",
+	[CRPC_FILE_CHECKSUM] = "checksum",
+	[CRPC_FILE_UNLISTED] = "unlisted",
+	[CRPC_FILE_UNREADABLE] = "unreadable",
+};
 
 CRPC_API const char *crpc_file_problem_name(crpc_file_problem p)
 {
-	switch (p) {
-	case CRPC_FILE_MISSING:
-		return "missing";
-	case CRPC_FILE_SIZE:
-		return "size";
-	case CRPC_FILE_CHECKSUM:
-		return "checksum";
-	case CRPC_FILE_UNLISTED:
-		return "unlisted";
-	case CRPC_FILE_UNREADABLE:
-		return "unreadable";
-	}
-	return "?";
+	return ENUM_NAME(file_problem_names, p, "?");
 }
 
 CRPC_API void crpc_manifest_check_release(crpc_manifest_check *c)

@@ -177,85 +177,53 @@ static int add_list(crpc_manifest_options *l, const char *name, const char *cons
 	return 0;
 }
 
+/* inherited fds: the resource only, the fd number means nothing later */
+static int add_inherit_fd(crpc_manifest_options *l, const char *name, const crpc_inherit_fd *v, size_t n,
+			  crpc_error **err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].key && crpc_manifest_options_add(l, name, v[i].key, "user", NULL, err) < 0)
+			return -1;
+	return 0;
+}
+
+/* How each kind of option is recorded: an expression, negative on failure. */
+#define RECORD_BOOL(f) add_bool(l, #f, o->f, c->f, err)
+#define RECORD_SIZE(f) add_u64(l, #f, o->f##_set, o->f, c->f##_set, c->f, err)
+#define RECORD_U32(f) add_u64(l, #f, o->f != 0, o->f, c->f != 0, c->f, err)
+#define RECORD_LEVEL(f)                                                                        \
+	add_u64(l, #f, o->f >= 0, (uint64_t)(o->f < 0 ? 0 : o->f), c->f >= 0,                   \
+		(uint64_t)(c->f < 0 ? 0 : c->f), err)
+#define RECORD_STR(f) add_str(l, #f, o->f, c->f, err)
+#define RECORD_STRV(f) add_list(l, #f, o->f.v, o->f.n, c->f.v, c->f.n, err)
+#define RECORD_EXTERNAL(f) add_list(l, #f, o->f, o->n_##f, c->f, c->n_##f, err)
+/* the mode only with manage_cgroups itself */
+#define RECORD_CGMODE(f)                                                                       \
+	(o->manage_cgroups && o->f != CRPC_CG_UNSET                                             \
+		 ? add_str(l, #f, crpc_cg_mode_name(o->f),                                      \
+			   c->f == o->f ? crpc_cg_mode_name(c->f) : NULL, err)                  \
+		 : 0)
+#define RECORD_NETLOCK(f)                                                                      \
+	(o->f != CRPC_NETLOCK_UNSET ? add_str(l, #f, crpc_network_lock_name(o->f),               \
+					      c->f == o->f ? crpc_network_lock_name(c->f) : NULL, err) \
+				    : 0)
+#define RECORD_INHERIT_FD(f) add_inherit_fd(l, #f, o->f, o->n_##f, err)
+#define RECORD_CG_ROOT(f) 0
+#define X_RECORD(field, kind, yaml, ops, flags, ...)                  \
+	if (((flags) & CRPC_OPTF_RECORD) && RECORD_##kind(field) < 0) \
+		return -1;
+
 CRPC_API int crpc_manifest_options_from_opts(crpc_manifest_options *l, const crpc_opts *o,
 					     const crpc_opts *config, crpc_error **err)
 {
 	crpc_opts none;
 	const crpc_opts *c = config;
-	int r = 0;
 
 	if (!c) {
 		crpc_opts_init(&none);
 		c = &none;
 	}
-#define B(field) r = r < 0 ? r : add_bool(l, #field, o->field, c->field, err)
-	B(leave_running);
-	B(tcp_established);
-	B(tcp_close);
-	B(tcp_skip_in_flight);
-	B(ext_unix_sk);
-	B(shell_job);
-	B(file_locks);
-	B(link_remap);
-	B(evasive_devices);
-	B(orphan_pts_master);
-	B(leave_stopped);
-	B(skip_file_rwx_check);
-	B(auto_ext_mnt);
-	B(ext_sharing);
-	B(ext_masters);
-	B(force_irmap);
-	B(weak_sysctls);
-	B(auto_dedup);
-	B(mntns_compat_mode);
-#undef B
-	if (r < 0)
-		return -1;
-	if (add_u64(l, "ghost_limit", o->ghost_limit_set, o->ghost_limit, c->ghost_limit_set,
-		    c->ghost_limit, err) < 0 ||
-	    add_u64(l, "timeout", o->timeout != 0, o->timeout, c->timeout != 0, c->timeout, err) < 0 ||
-	    add_u64(l, "empty_ns", o->empty_ns != 0, o->empty_ns, c->empty_ns != 0, c->empty_ns, err) < 0 ||
-	    add_u64(l, "log_level", o->log_level >= 0, (uint64_t)(o->log_level < 0 ? 0 : o->log_level),
-		    c->log_level >= 0, (uint64_t)(c->log_level < 0 ? 0 : c->log_level), err) < 0)
-		return -1;
-	if (o->manage_cgroups &&
-	    (add_bool(l, "manage_cgroups", true, c->manage_cgroups, err) < 0 ||
-	     (o->manage_cgroups_mode != CRPC_CG_UNSET &&
-	      add_str(l, "manage_cgroups_mode", crpc_cg_mode_name(o->manage_cgroups_mode),
-		      c->manage_cgroups_mode == o->manage_cgroups_mode
-			      ? crpc_cg_mode_name(c->manage_cgroups_mode)
-			      : NULL,
-		      err) < 0)))
-		return -1;
-	if (o->network_lock != CRPC_NETLOCK_UNSET &&
-	    add_str(l, "network_lock", crpc_network_lock_name(o->network_lock),
-		    c->network_lock == o->network_lock ? crpc_network_lock_name(c->network_lock) : NULL,
-		    err) < 0)
-		return -1;
-	if (add_str(l, "log_file", o->log_file, c->log_file, err) < 0 ||
-	    add_str(l, "root", o->root, c->root, err) < 0 ||
-	    add_str(l, "parent_img", o->parent_img, c->parent_img, err) < 0 ||
-	    add_str(l, "lsm_profile", o->lsm_profile, c->lsm_profile, err) < 0 ||
-	    add_str(l, "lsm_mount_context", o->lsm_mount_context, c->lsm_mount_context, err) < 0 ||
-	    add_str(l, "cgroup_props", o->cgroup_props, c->cgroup_props, err) < 0 ||
-	    add_str(l, "cgroup_props_file", o->cgroup_props_file, c->cgroup_props_file, err) < 0 ||
-	    add_str(l, "cgroup_yard", o->cgroup_yard, c->cgroup_yard, err) < 0 ||
-	    add_str(l, "freeze_cgroup", o->freeze_cgroup, c->freeze_cgroup, err) < 0)
-		return -1;
-	if (add_list(l, "external", o->external, o->n_external, c->external, c->n_external, err) < 0 ||
-	    add_list(l, "skip_mnt", o->skip_mnt.v, o->skip_mnt.n, c->skip_mnt.v, c->skip_mnt.n, err) < 0 ||
-	    add_list(l, "enable_fs", o->enable_fs.v, o->enable_fs.n, c->enable_fs.v, c->enable_fs.n, err) < 0 ||
-	    add_list(l, "irmap_scan_paths", o->irmap_scan_paths.v, o->irmap_scan_paths.n,
-		     c->irmap_scan_paths.v, c->irmap_scan_paths.n, err) < 0 ||
-	    add_list(l, "cgroup_dump_controller", o->cgroup_dump_controller.v,
-		     o->cgroup_dump_controller.n, c->cgroup_dump_controller.v,
-		     c->cgroup_dump_controller.n, err) < 0)
-		return -1;
-	/* inherited fds: the resource only, the fd number means nothing later */
-	for (size_t i = 0; i < o->n_inherit_fd; i++)
-		if (o->inherit_fd[i].key &&
-		    crpc_manifest_options_add(l, "inherit_fd", o->inherit_fd[i].key, "user", NULL, err) < 0)
-			return -1;
+	CRPC_OPTS_TABLE(X_RECORD)
 	return 0;
 }
 

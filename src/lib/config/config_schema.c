@@ -405,85 +405,12 @@ static void parse_shim(struct cfg_parse *p, const struct cfg_node *sec)
 /* ------------------------------------------------------------------------ */
 /* dump: and restore:                                                       */
 
-#define OP_DUMP 1u
-#define OP_RESTORE 2u
-#define OP_BOTH (OP_DUMP | OP_RESTORE)
-
-enum opt_type {
-	OT_BOOL,      /* bool field */
-	OT_STR,       /* const char * field */
-	OT_STRV,      /* crpc_strv field */
-	OT_LOG_LEVEL,
-	OT_LOG_FILE,
-	OT_GHOST_LIMIT,
-	OT_TIMEOUT,
-	OT_CG_MODE,
-	OT_NETLOCK,
-	OT_EMPTY_NS,
-	OT_EXTERNAL,
-	OT_INHERIT_FD,
-	OT_CG_ROOT,
-};
-
-struct opt_key {
-	const char *name;
-	unsigned ops;
-	enum opt_type type;
-	size_t off;
-};
-
-#define KEY(field, ops, type) { #field, ops, type, offsetof(crpc_opts, field) }
-
-static const struct opt_key opt_keys[] = {
-	KEY(leave_running, OP_DUMP, OT_BOOL),
-	KEY(leave_stopped, OP_BOTH, OT_BOOL),
-	KEY(tcp_established, OP_BOTH, OT_BOOL),
-	KEY(tcp_close, OP_BOTH, OT_BOOL),
-	KEY(tcp_skip_in_flight, OP_DUMP, OT_BOOL),
-	KEY(ext_unix_sk, OP_BOTH, OT_BOOL),
-	KEY(shell_job, OP_BOTH, OT_BOOL),
-	KEY(file_locks, OP_BOTH, OT_BOOL),
-	KEY(link_remap, OP_BOTH, OT_BOOL),
-	KEY(evasive_devices, OP_DUMP, OT_BOOL),
-	KEY(orphan_pts_master, OP_RESTORE, OT_BOOL),
-	KEY(skip_file_rwx_check, OP_RESTORE, OT_BOOL),
-	KEY(ghost_limit, OP_DUMP, OT_GHOST_LIMIT),
-	KEY(manage_cgroups, OP_BOTH, OT_BOOL),
-	KEY(manage_cgroups_mode, OP_BOTH, OT_CG_MODE),
-	KEY(network_lock, OP_BOTH, OT_NETLOCK),
-	KEY(timeout, OP_BOTH, OT_TIMEOUT),
-	KEY(root, OP_RESTORE, OT_STR),
-	KEY(external, OP_BOTH, OT_EXTERNAL),
-	KEY(skip_mnt, OP_DUMP, OT_STRV),
-	KEY(enable_fs, OP_DUMP, OT_STRV),
-	KEY(irmap_scan_paths, OP_DUMP, OT_STRV),
-	KEY(cgroup_dump_controller, OP_DUMP, OT_STRV),
-	KEY(inherit_fd, OP_RESTORE, OT_INHERIT_FD),
-	KEY(cg_root, OP_BOTH, OT_CG_ROOT),
-	KEY(auto_ext_mnt, OP_BOTH, OT_BOOL),
-	KEY(ext_sharing, OP_BOTH, OT_BOOL),
-	KEY(ext_masters, OP_BOTH, OT_BOOL),
-	KEY(force_irmap, OP_DUMP, OT_BOOL),
-	KEY(weak_sysctls, OP_RESTORE, OT_BOOL),
-	KEY(auto_dedup, OP_BOTH, OT_BOOL),
-	KEY(mntns_compat_mode, OP_RESTORE, OT_BOOL),
-	KEY(empty_ns, OP_BOTH, OT_EMPTY_NS),
-	KEY(parent_img, OP_DUMP, OT_STR),
-	KEY(lsm_profile, OP_RESTORE, OT_STR),
-	KEY(lsm_mount_context, OP_RESTORE, OT_STR),
-	KEY(cgroup_props, OP_DUMP, OT_STR),
-	KEY(cgroup_props_file, OP_DUMP, OT_STR),
-	KEY(cgroup_yard, OP_BOTH, OT_STR),
-	KEY(freeze_cgroup, OP_DUMP, OT_STR),
-	KEY(log_level, OP_BOTH, OT_LOG_LEVEL),
-	KEY(log_file, OP_BOTH, OT_LOG_FILE),
-};
-
-#define N_OPT_KEYS (sizeof(opt_keys) / sizeof(opt_keys[0]))
-
+/* The keys: the rows of CRPC_OPTS_TABLE with a YAML column (opt_descs[]). */
 static bool opt_key_in(const void *entry, const void *arg)
 {
-	return ((const struct opt_key *)entry)->ops & *(const unsigned *)arg;
+	const struct opt_desc *d = entry;
+
+	return d->yaml != OT_NONE && (d->ops & *(const unsigned *)arg);
 }
 
 static const char *const inherit_fd_keys[] = { "key", "fd" };
@@ -608,18 +535,20 @@ static bool want_scalar(struct cfg_parse *p, const char *key, const struct cfg_n
 	return false;
 }
 
-static void parse_opt(struct cfg_parse *p, crpc_opts *o, const struct opt_key *key,
+static void parse_opt(struct cfg_parse *p, crpc_opts *o, const struct opt_desc *key,
 		      const struct cfg_node *v)
 {
 	char *base = (char *)o;
 	char buf[CFG_SHOWN_MAX * 4 + 32];
 	crpc_error *e = NULL;
-	unsigned u;
-	uint64_t size;
-	bool b;
-	const char *s;
+	unsigned u = 0;
+	uint64_t size = 0;
+	bool b = false;
+	const char *s = NULL;
 
-	switch (key->type) {
+	switch (key->yaml) {
+	case OT_NONE:
+		break;
 	case OT_BOOL:
 		if (get_bool(p, key->name, v, &b))
 			memcpy(base + key->off, &b, sizeof(b));
@@ -627,7 +556,7 @@ static void parse_opt(struct cfg_parse *p, crpc_opts *o, const struct opt_key *k
 	case OT_STR:
 		s = cfg_get_str(p, key->name, v, false);
 		if (s)
-			memcpy(base + key->off, &s, sizeof(s));
+			*(const char **)(void *)(base + key->off) = s;
 		break;
 	case OT_STRV:
 		get_list(p, key->name, v, add_strv, base + key->off);
@@ -636,47 +565,69 @@ static void parse_opt(struct cfg_parse *p, crpc_opts *o, const struct opt_key *k
 		get_list(p, key->name, v, add_external, o);
 		break;
 	case OT_LOG_LEVEL:
-		if (get_uint(p, key->name, v, 0, 4, &u))
-			o->log_level = (int)u;
+		if (get_uint(p, key->name, v, 0, 4, &u)) {
+			int level = (int)u;
+
+			memcpy(base + key->off, &level, sizeof(level));
+		}
 		break;
 	case OT_LOG_FILE:
 		s = get_log_file(p, key->name, v);
 		if (s)
-			o->log_file = s;
+			*(const char **)(void *)(base + key->off) = s;
 		break;
-	case OT_GHOST_LIMIT:
+	case OT_SIZE:
 		if (get_size(p, key->name, v, UINT32_MAX, &size)) {
-			o->ghost_limit = (uint32_t)size;
-			o->ghost_limit_set = true;
+			uint32_t bytes = (uint32_t)size;
+
+			b = true;
+			memcpy(base + key->off, &bytes, sizeof(bytes));
+			memcpy(base + key->off_set, &b, sizeof(b));
 		}
 		break;
-	case OT_TIMEOUT:
+	case OT_DURATION:
 		/* CRIU takes whole seconds: round up so that 500ms does not mean "default" */
-		if (cfg_get_duration(p, key->name, v, &u))
-			o->timeout = u / 1000 + (u % 1000 ? 1 : 0);
+		if (cfg_get_duration(p, key->name, v, &u)) {
+			uint32_t seconds = u / 1000 + (u % 1000 ? 1 : 0);
+
+			memcpy(base + key->off, &seconds, sizeof(seconds));
+		}
 		break;
-	case OT_CG_MODE:
+	case OT_CG_MODE: {
+		crpc_cg_mode mode;
+
 		if (!want_scalar(p, key->name, v, "none, props, soft, full, strict, ignore or "
 						  "default"))
 			break;
-		if (crpc_parse_cg_mode(v->str, &o->manage_cgroups_mode, &e) < 0)
+		if (crpc_parse_cg_mode(v->str, &mode, &e) < 0)
 			cfg_node_error(p, v, "key '%s': %s", key->name, e && e->message ? e->message : "?");
+		else
+			memcpy(base + key->off, &mode, sizeof(mode));
 		break;
-	case OT_NETLOCK:
+	}
+	case OT_NETLOCK: {
+		crpc_network_lock nl;
+
 		if (!want_scalar(p, key->name, v, "iptables, nftables or skip"))
 			break;
-		if (crpc_parse_network_lock(v->str, &o->network_lock, &e) < 0)
+		if (crpc_parse_network_lock(v->str, &nl, &e) < 0)
 			cfg_node_error(p, v, "key '%s': %s", key->name, e && e->message ? e->message : "?");
+		else
+			memcpy(base + key->off, &nl, sizeof(nl));
 		break;
-	case OT_EMPTY_NS:
+	}
+	case OT_EMPTY_NS: {
+		uint32_t ns = CLONE_NEWNET, none = 0;
+
 		if (v->kind == CFG_NODE_SCALAR && strcmp(v->str, "net") == 0)
-			o->empty_ns = CLONE_NEWNET;
+			memcpy(base + key->off, &ns, sizeof(ns));
 		else if (bool_word(v, &b) && !b)
-			o->empty_ns = 0;
+			memcpy(base + key->off, &none, sizeof(none));
 		else
 			cfg_node_error(p, v, "key 'empty_ns': expected net or false, got %s",
 				       cfg_describe(v, buf, sizeof(buf)));
 		break;
+	}
 	case OT_INHERIT_FD:
 		parse_inherit_fd(p, o, v);
 		break;
@@ -697,14 +648,14 @@ static void parse_opts(struct cfg_parse *p, const char *section, unsigned op, cr
 		return;
 	for (size_t i = 0; i + 1 < sec->n; i += 2) {
 		const struct cfg_node *k = sec->kids[i], *v = sec->kids[i + 1];
-		const struct opt_key *key = NULL;
+		const struct opt_desc *key = NULL;
 		const char *best;
 
 		if (k->kind != CFG_NODE_SCALAR)
 			continue; /* reported by check_keys() */
-		for (size_t j = 0; j < N_OPT_KEYS && !key; j++)
-			if (strcmp(k->str, opt_keys[j].name) == 0)
-				key = &opt_keys[j];
+		key = opt_desc_find(k->str);
+		if (key && key->yaml == OT_NONE)
+			key = NULL;
 		if (key && !(key->ops & op)) {
 			cfg_node_error(p, k, "key '%s' only applies to %s; move it to the %s: section",
 				       key->name, op == OP_DUMP ? "restore" : "dump",
@@ -715,7 +666,7 @@ static void parse_opts(struct cfg_parse *p, const char *section, unsigned op, cr
 			parse_opt(p, o, key, v);
 			continue;
 		}
-		best = cfg_closest(k->str, opt_keys, N_OPT_KEYS, sizeof(opt_keys[0]), opt_key_in, &op);
+		best = cfg_closest(k->str, opt_descs, n_opt_descs, sizeof(opt_descs[0]), opt_key_in, &op);
 		if (best)
 			cfg_node_error(p, k, "unknown key '%s' in %s: did you mean '%s'?",
 				       cfg_shown(k->str, buf, sizeof(buf)), section, best);

@@ -285,26 +285,19 @@ static const char *const fd_type_names[CRPC_FD__COUNT] = {
 
 CRPC_API const char *crpc_fd_type_name(crpc_fd_type t)
 {
-	if ((unsigned)t >= CRPC_FD__COUNT)
-		return "unknown";
-	return fd_type_names[t];
+	return ENUM_NAME(fd_type_names, t, "unknown");
 }
+
+static const char *const peer_names[] = {
+	[CRPC_PEER_NONE] = "none",
+	[CRPC_PEER_INSIDE] = "inside",
+	[CRPC_PEER_OUTSIDE] = "outside",
+	[CRPC_PEER_REMOTE] = "remote",
+};
 
 CRPC_API const char *crpc_peer_name(crpc_peer p)
 {
-	switch (p) {
-	case CRPC_PEER_NONE:
-		return "none";
-	case CRPC_PEER_INSIDE:
-		return "inside";
-	case CRPC_PEER_OUTSIDE:
-		return "outside";
-	case CRPC_PEER_REMOTE:
-		return "remote";
-	case CRPC_PEER_UNKNOWN:
-		break;
-	}
-	return "unknown";
+	return ENUM_NAME(peer_names, p, "unknown");
 }
 
 static const char *const ns_names[CRPC_NS__COUNT] = {
@@ -313,9 +306,7 @@ static const char *const ns_names[CRPC_NS__COUNT] = {
 
 CRPC_API const char *crpc_ns_type_name(crpc_ns_type t)
 {
-	if ((unsigned)t >= CRPC_NS__COUNT)
-		return "?";
-	return ns_names[t];
+	return ENUM_NAME(ns_names, t, "?");
 }
 
 CRPC_API const char *crpc_tcp_state_name(int state)
@@ -330,25 +321,19 @@ CRPC_API const char *crpc_tcp_state_name(int state)
 	return names[state];
 }
 
+static const char *const sock_type_names[] = {
+	[1] = "stream",
+	[2] = "dgram",
+	[3] = "raw",
+	[4] = "rdm",
+	[5] = "seqpacket",
+	[6] = "dccp",
+	[10] = "packet",
+};
+
 CRPC_API const char *crpc_sock_type_name(int t)
 {
-	switch (t) {
-	case 1:
-		return "stream";
-	case 2:
-		return "dgram";
-	case 3:
-		return "raw";
-	case 4:
-		return "rdm";
-	case 5:
-		return "seqpacket";
-	case 6:
-		return "dccp";
-	case 10:
-		return "packet";
-	}
-	return "?";
+	return ENUM_NAME(sock_type_names, t, "?");
 }
 
 /* ---- parsers ------------------------------------------------------------------------ */

@@ -666,17 +666,15 @@ CRPC_API void crpc_verdict_value_str(const crpc_verdict_item *it, char *buf, siz
 
 /* ---- apply -------------------------------------------------------------------------- */
 
+static const char *const opt_source_names[] = {
+	[CRPC_OPT_SOURCE_USER] = "user",
+	[CRPC_OPT_SOURCE_CONFIG] = "config",
+	[CRPC_OPT_SOURCE_AUTO] = "auto",
+};
+
 CRPC_API const char *crpc_opt_source_name(crpc_opt_source s)
 {
-	switch (s) {
-	case CRPC_OPT_SOURCE_USER:
-		return "user";
-	case CRPC_OPT_SOURCE_CONFIG:
-		return "config";
-	case CRPC_OPT_SOURCE_AUTO:
-		return "auto";
-	}
-	return "?";
+	return ENUM_NAME(opt_source_names, s, "?");
 }
 
 CRPC_API void crpc_opt_reasons_release(crpc_opt_reasons *l)
@@ -746,24 +744,17 @@ static const char *source_reason(crpc_opt_source s)
 	return s == CRPC_OPT_SOURCE_CONFIG ? "set in the configuration file" : "given on the command line";
 }
 
-/* The bool options the verdict may name, with their crpc_opts fields. */
+/* The bool options the verdict may name (CRPC_OPTF_AUTO), with their crpc_opts fields. */
+static bool is_auto_bool(const struct opt_desc *d)
+{
+	return d && d->kind == OPTK_BOOL && (d->flags & CRPC_OPTF_AUTO);
+}
+
 static bool *bool_field(crpc_opts *o, const char *name)
 {
-	if (strcmp(name, "tcp_established") == 0)
-		return &o->tcp_established;
-	if (strcmp(name, "tcp_skip_in_flight") == 0)
-		return &o->tcp_skip_in_flight;
-	if (strcmp(name, "ext_unix_sk") == 0)
-		return &o->ext_unix_sk;
-	if (strcmp(name, "shell_job") == 0)
-		return &o->shell_job;
-	if (strcmp(name, "file_locks") == 0)
-		return &o->file_locks;
-	if (strcmp(name, "link_remap") == 0)
-		return &o->link_remap;
-	if (strcmp(name, "tcp_close") == 0)
-		return &o->tcp_close;
-	return NULL;
+	const struct opt_desc *d = opt_desc_find(name);
+
+	return is_auto_bool(d) ? (bool *)((char *)o + d->off) : NULL;
 }
 
 static bool cbool(const crpc_opts *o, const char *name)
@@ -779,8 +770,6 @@ static bool cbool(const crpc_opts *o, const char *name)
 CRPC_API int crpc_inspect_apply(const crpc_verdict *v, const crpc_opts *user, const crpc_opts *config,
 				crpc_opts *effective, crpc_opt_reasons *reasons, crpc_error **err)
 {
-	static const char *const bools[] = { "tcp_established", "tcp_close", "tcp_skip_in_flight", "ext_unix_sk",
-					     "shell_job",       "file_locks", "link_remap" };
 	bool listed_ghost = false;
 	char val[64];
 
@@ -845,14 +834,19 @@ CRPC_API int crpc_inspect_apply(const crpc_verdict *v, const crpc_opts *user, co
 	}
 
 	/* what the user or the configuration set themselves */
-	for (size_t k = 0; k < sizeof(bools) / sizeof(bools[0]); k++) {
-		bool in_user = cbool(user, bools[k]), in_config = cbool(config, bools[k]);
+	for (size_t k = 0; k < n_opt_descs; k++) {
+		const char *name = opt_descs[k].name;
+		bool in_user, in_config;
 		crpc_opt_source src;
 
+		if (!is_auto_bool(&opt_descs[k]))
+			continue;
+		in_user = cbool(user, name);
+		in_config = cbool(config, name);
 		if (!(in_user || in_config))
 			continue;
 		src = source_of(in_user, in_config);
-		if (reason_add(reasons, bools[k], "true", src, false, source_reason(src)) < 0)
+		if (reason_add(reasons, name, "true", src, false, source_reason(src)) < 0)
 			goto oom;
 	}
 	if (!listed_ghost && effective->ghost_limit_set && ((user && user->ghost_limit_set) || (config && config->ghost_limit_set))) {

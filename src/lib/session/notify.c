@@ -42,9 +42,7 @@ static const char *const kind_names[CRPC_NOTIFY__COUNT] = {
 
 CRPC_API const char *crpc_notify_kind_name(crpc_notify_kind k)
 {
-	if ((unsigned)k >= CRPC_NOTIFY__COUNT)
-		return "unknown";
-	return kind_names[k];
+	return ENUM_NAME(kind_names, k, "unknown");
 }
 
 CRPC_API crpc_notify_kind crpc_notify_kind_from_name(const char *name)

@@ -12,35 +12,50 @@
 
 #include "internal.h"
 
+/*
+ * What each kind of option does, by name: the rows of CRPC_OPTS_TABLE call
+ * KIND_field(...) through the X macros below.
+ */
+#define INIT_BOOL(f)
+#define INIT_SIZE(f)
+#define INIT_U32(f)
+#define INIT_LEVEL(f) o->f = -1;
+#define INIT_STR(f)
+#define INIT_STRV(f)
+#define INIT_EXTERNAL(f)
+#define INIT_CGMODE(f) o->f = CRPC_CG_UNSET;
+#define INIT_NETLOCK(f) o->f = CRPC_NETLOCK_UNSET;
+#define INIT_INHERIT_FD(f)
+#define INIT_CG_ROOT(f)
+#define X_INIT(field, kind, ...) INIT_##kind(field)
+
 CRPC_API void crpc_opts_init(crpc_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->images_dir_fd = -1;
-	o->log_level = -1;
-	o->manage_cgroups_mode = CRPC_CG_UNSET;
-	o->network_lock = CRPC_NETLOCK_UNSET;
+	CRPC_OPTS_TABLE(X_INIT)
+}
+
+/* Append s to the array *v of *n strings. */
+static int ptrv_add(const char ***v, size_t *n, const char *s, crpc_error **err)
+{
+	const char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "options", "out of memory");
+	*v = nv;
+	nv[(*n)++] = s;
+	return 0;
 }
 
 CRPC_API int crpc_opts_add_external(crpc_opts *o, const char *res, crpc_error **err)
 {
-	const char **v = realloc(o->external, (o->n_external + 1) * sizeof(*v));
-
-	if (!v)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "options", "out of memory");
-	o->external = v;
-	v[o->n_external++] = res;
-	return 0;
+	return ptrv_add(&o->external, &o->n_external, res, err);
 }
 
 CRPC_API int crpc_strv_add(crpc_strv *l, const char *s, crpc_error **err)
 {
-	const char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
-
-	if (!v)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "options", "out of memory");
-	l->v = v;
-	v[l->n++] = s;
-	return 0;
+	return ptrv_add(&l->v, &l->n, s, err);
 }
 
 CRPC_API void crpc_strv_release(crpc_strv *l)
@@ -74,29 +89,27 @@ CRPC_API int crpc_opts_add_cg_root(crpc_opts *o, const char *ctrl, const char *p
 	return 0;
 }
 
+#define RELEASE_BOOL(f)
+#define RELEASE_SIZE(f)
+#define RELEASE_U32(f)
+#define RELEASE_LEVEL(f)
+#define RELEASE_STR(f)
+#define RELEASE_STRV(f) crpc_strv_release(&o->f);
+#define RELEASE_ARRAY(f)          \
+	free(o->f);               \
+	o->f = NULL;              \
+	o->n_##f = 0;
+#define RELEASE_EXTERNAL(f) RELEASE_ARRAY(f)
+#define RELEASE_CGMODE(f)
+#define RELEASE_NETLOCK(f)
+#define RELEASE_INHERIT_FD(f) RELEASE_ARRAY(f)
+#define RELEASE_CG_ROOT(f) RELEASE_ARRAY(f)
+#define X_RELEASE(field, kind, ...) RELEASE_##kind(field)
+
 CRPC_API void crpc_opts_release(crpc_opts *o)
 {
-	free(o->external);
-	o->external = NULL;
-	o->n_external = 0;
-	crpc_strv_release(&o->skip_mnt);
-	crpc_strv_release(&o->enable_fs);
-	crpc_strv_release(&o->irmap_scan_paths);
-	crpc_strv_release(&o->cgroup_dump_controller);
-	free(o->inherit_fd);
-	o->inherit_fd = NULL;
-	o->n_inherit_fd = 0;
-	free(o->cg_root);
-	o->cg_root = NULL;
-	o->n_cg_root = 0;
+	CRPC_OPTS_TABLE(X_RELEASE)
 }
-
-#define MERGE_FLAG(f) dst->f = dst->f || under->f
-#define MERGE_PTR(f)                  \
-	do {                          \
-		if (!dst->f)          \
-			dst->f = under->f; \
-	} while (0)
 
 static int merge_strv(crpc_strv *dst, const crpc_strv *under, crpc_error **err)
 {
@@ -106,121 +119,131 @@ static int merge_strv(crpc_strv *dst, const crpc_strv *under, crpc_error **err)
 	return 0;
 }
 
+/* A flag set in either is set, a value set in dst wins, lists are appended. */
+#define MERGE_BOOL(f) dst->f = dst->f || under->f;
+#define MERGE_SIZE(f)                                  \
+	if (!dst->f##_set && under->f##_set) {         \
+		dst->f##_set = true;                   \
+		dst->f = under->f;                     \
+	}
+#define MERGE_U32(f)              \
+	if (!dst->f)              \
+		dst->f = under->f;
+#define MERGE_LEVEL(f)            \
+	if (dst->f < 0)           \
+		dst->f = under->f;
+#define MERGE_STR(f)              \
+	if (!dst->f)              \
+		dst->f = under->f;
+#define MERGE_STRV(f)                                        \
+	if (merge_strv(&dst->f, &under->f, err) < 0)         \
+		return -1;
+#define MERGE_EXTERNAL(f)                                                    \
+	for (size_t i = 0; i < under->n_##f; i++)                            \
+		if (ptrv_add(&dst->f, &dst->n_##f, under->f[i], err) < 0)    \
+			return -1;
+#define MERGE_CGMODE(f)                       \
+	if (dst->f == CRPC_CG_UNSET)          \
+		dst->f = under->f;
+#define MERGE_NETLOCK(f)                      \
+	if (dst->f == CRPC_NETLOCK_UNSET)     \
+		dst->f = under->f;
+#define MERGE_INHERIT_FD(f)                                                                  \
+	for (size_t i = 0; i < under->n_##f; i++)                                            \
+		if (crpc_opts_add_inherit_fd(dst, under->f[i].key, under->f[i].fd, err) < 0) \
+			return -1;
+#define MERGE_CG_ROOT(f)                                                                     \
+	for (size_t i = 0; i < under->n_##f; i++)                                            \
+		if (crpc_opts_add_cg_root(dst, under->f[i].ctrl, under->f[i].path, err) < 0) \
+			return -1;
+#define X_MERGE(field, kind, ...) MERGE_##kind(field)
+
 CRPC_API int crpc_opts_merge(crpc_opts *dst, const crpc_opts *under, crpc_error **err)
 {
 	if (dst->pid <= 0)
 		dst->pid = under->pid;
 	if (dst->images_dir_fd < 0)
 		dst->images_dir_fd = under->images_dir_fd;
-	if (dst->log_level < 0)
-		dst->log_level = under->log_level;
-	MERGE_PTR(log_file);
-	MERGE_FLAG(leave_running);
-	MERGE_FLAG(tcp_established);
-	MERGE_FLAG(tcp_close);
-	MERGE_FLAG(tcp_skip_in_flight);
-	MERGE_FLAG(ext_unix_sk);
-	MERGE_FLAG(shell_job);
-	MERGE_FLAG(file_locks);
-	MERGE_FLAG(link_remap);
-	MERGE_FLAG(evasive_devices);
-	MERGE_FLAG(orphan_pts_master);
-	MERGE_FLAG(rst_sibling);
-	MERGE_FLAG(notify_scripts);
-	MERGE_FLAG(leave_stopped);
-	MERGE_FLAG(skip_file_rwx_check);
-	if (!dst->ghost_limit_set && under->ghost_limit_set) {
-		dst->ghost_limit_set = true;
-		dst->ghost_limit = under->ghost_limit;
-	}
-	MERGE_FLAG(manage_cgroups);
-	if (dst->manage_cgroups_mode == CRPC_CG_UNSET)
-		dst->manage_cgroups_mode = under->manage_cgroups_mode;
-	if (dst->network_lock == CRPC_NETLOCK_UNSET)
-		dst->network_lock = under->network_lock;
-	if (!dst->timeout)
-		dst->timeout = under->timeout;
-	MERGE_PTR(root);
-	MERGE_FLAG(auto_ext_mnt);
-	MERGE_FLAG(ext_sharing);
-	MERGE_FLAG(ext_masters);
-	MERGE_FLAG(force_irmap);
-	MERGE_FLAG(weak_sysctls);
-	MERGE_FLAG(auto_dedup);
-	MERGE_FLAG(mntns_compat_mode);
-	if (!dst->empty_ns)
-		dst->empty_ns = under->empty_ns;
-	MERGE_PTR(parent_img);
-	MERGE_PTR(lsm_profile);
-	MERGE_PTR(lsm_mount_context);
-	MERGE_PTR(cgroup_props);
-	MERGE_PTR(cgroup_props_file);
-	MERGE_PTR(cgroup_yard);
-	MERGE_PTR(freeze_cgroup);
-	for (size_t i = 0; i < under->n_external; i++)
-		if (crpc_opts_add_external(dst, under->external[i], err) < 0)
-			return -1;
-	if (merge_strv(&dst->skip_mnt, &under->skip_mnt, err) < 0 ||
-	    merge_strv(&dst->enable_fs, &under->enable_fs, err) < 0 ||
-	    merge_strv(&dst->irmap_scan_paths, &under->irmap_scan_paths, err) < 0 ||
-	    merge_strv(&dst->cgroup_dump_controller, &under->cgroup_dump_controller, err) < 0)
-		return -1;
-	for (size_t i = 0; i < under->n_inherit_fd; i++)
-		if (crpc_opts_add_inherit_fd(dst, under->inherit_fd[i].key, under->inherit_fd[i].fd,
-					     err) < 0)
-			return -1;
-	for (size_t i = 0; i < under->n_cg_root; i++)
-		if (crpc_opts_add_cg_root(dst, under->cg_root[i].ctrl, under->cg_root[i].path, err) < 0)
-			return -1;
+	CRPC_OPTS_TABLE(X_MERGE)
 	return 0;
 }
 
+/* ---- the table as data ---- */
+
+#define OPS_NONE 0u
+#define OPS_DUMP OP_DUMP
+#define OPS_RESTORE OP_RESTORE
+#define OPS_BOTH OP_BOTH
+#define GATE_NOGATE 0, NULL, 0
+#define GATE_SINCE(code, name, value) code, name, value
+#define OFF_SET_BOOL(f) 0
+#define OFF_SET_SIZE(f) offsetof(crpc_opts, f##_set)
+#define OFF_SET_U32(f) 0
+#define OFF_SET_LEVEL(f) 0
+#define OFF_SET_STR(f) 0
+#define OFF_SET_STRV(f) 0
+#define OFF_SET_EXTERNAL(f) 0
+#define OFF_SET_CGMODE(f) 0
+#define OFF_SET_NETLOCK(f) 0
+#define OFF_SET_INHERIT_FD(f) 0
+#define OFF_SET_CG_ROOT(f) 0
+#define X_DESC(field, kind, yaml, ops, flags, gate, restore, ...)                                 \
+	{ #field, OPTK_##kind, OT_##yaml, OPS_##ops, flags, GATE_##gate, restore,                \
+	  offsetof(crpc_opts, field), OFF_SET_##kind(field) },
+
+const struct opt_desc opt_descs[] = { CRPC_OPTS_TABLE(X_DESC) };
+const size_t n_opt_descs = sizeof(opt_descs) / sizeof(opt_descs[0]);
+
+const struct opt_desc *opt_desc_find(const char *name)
+{
+	for (size_t i = 0; name && i < n_opt_descs; i++)
+		if (strcmp(opt_descs[i].name, name) == 0)
+			return &opt_descs[i];
+	return NULL;
+}
+
+int opt_value(const struct opt_desc *d, const crpc_opts *o)
+{
+	const char *p = (const char *)o + d->off;
+
+	switch (d->kind) {
+	case OPTK_BOOL:
+		return *(const bool *)p;
+	case OPTK_U32:
+		return (int)*(const uint32_t *)p;
+	case OPTK_LEVEL:
+		return *(const int *)p;
+	case OPTK_CGMODE:
+		return (int)*(const crpc_cg_mode *)(const void *)p;
+	case OPTK_NETLOCK:
+		return (int)*(const crpc_network_lock *)(const void *)p;
+	default:
+		return 0;
+	}
+}
+
 /*
- * Options newer CRIU versions understand. An older CRIU skips fields it does
- * not know without a word, which would turn e.g. "leave the tree stopped"
- * into "kill the tree", so such options are refused up front.
+ * Options newer CRIU versions understand (the rows with SINCE()). An older
+ * CRIU skips fields it does not know without a word, which would turn e.g.
+ * "leave the tree stopped" into "kill the tree", so such options are
+ * refused up front.
  */
-struct gated_opt {
-	const char *name; /* as the user spells it */
-	int since;        /* major*10000 + minor*100 + sublevel */
-	bool (*is_set)(const crpc_opts *o);
-};
-
-static bool set_leave_stopped(const crpc_opts *o)
-{
-	return o->leave_stopped;
-}
-static bool set_skip_rwx(const crpc_opts *o)
-{
-	return o->skip_file_rwx_check;
-}
-static bool set_netlock_skip(const crpc_opts *o)
-{
-	return o->network_lock == CRPC_NETLOCK_SKIP;
-}
-
-static const struct gated_opt gated_opts[] = {
-	{ "--leave-stopped", 31900, set_leave_stopped },
-	{ "--skip-file-rwx-check", 31900, set_skip_rwx },
-	{ "--network-lock skip", 31900, set_netlock_skip },
-};
-
 CRPC_API int crpc_opts_check_version(const crpc_opts *o, const crpc_version *v, crpc_error **err)
 {
 	if (!v || v->code == 0)
 		return 0;
-	for (size_t i = 0; i < sizeof(gated_opts) / sizeof(gated_opts[0]); i++) {
-		const struct gated_opt *g = &gated_opts[i];
+	for (size_t i = 0; i < n_opt_descs; i++) {
+		const struct opt_desc *g = &opt_descs[i];
 
-		if (!g->is_set(o) || v->code >= g->since)
+		if (!g->since || opt_value(g, o) != g->gate_value || v->code >= g->since)
 			continue;
 		crpc_error_set(err, CRPC_EXIT_ENV, 0, "options",
 			       "%s needs CRIU %d.%d or newer, but the CRIU in use is %d.%d.%d and would ignore it",
-			       g->name, g->since / 10000, g->since / 100 % 100, v->major, v->minor,
+			       g->gate_name, g->since / 10000, g->since / 100 % 100, v->major, v->minor,
 			       v->sublevel);
 		if (err && *err)
 			crpc_error_set_hint(*err, "drop %s, or point crpc at a newer CRIU (--criu PATH, "
-						  "or run scripts/setup)", g->name);
+						  "or run scripts/setup)", g->gate_name);
 		return -1;
 	}
 	return 0;
@@ -311,9 +334,7 @@ CRPC_API int crpc_parse_cg_mode(const char *s, crpc_cg_mode *out, crpc_error **e
 
 CRPC_API const char *crpc_cg_mode_name(crpc_cg_mode m)
 {
-	if (m < CRPC_CG_IGNORE || m > CRPC_CG_DEFAULT)
-		return "unset";
-	return cg_mode_names[m];
+	return ENUM_NAME(cg_mode_names, m, "unset");
 }
 
 static const char *const netlock_names[] = {
@@ -337,9 +358,7 @@ CRPC_API int crpc_parse_network_lock(const char *s, crpc_network_lock *out, crpc
 
 CRPC_API const char *crpc_network_lock_name(crpc_network_lock m)
 {
-	if (m < CRPC_NETLOCK_UNSET || m > CRPC_NETLOCK_SKIP)
-		return "unset";
-	return netlock_names[m];
+	return ENUM_NAME(netlock_names, m, "unset");
 }
 
 /* Point a wire string array at a list of strings (the strings are shared). */
@@ -356,13 +375,92 @@ static int strv_to_wire(const char *const *v, size_t n, char ***out, size_t *n_o
 	return 0;
 }
 
-#define SET_BOOL(field)                              \
-	do {                                         \
-		if (o->field) {                      \
-			w->has_##field = 1;          \
-			w->field = 1;                \
-		}                                    \
-	} while (0)
+/* The messages of a list live in one block, pointed at by the array. */
+static int inherit_fd_to_wire(const crpc_opts *o, CriuOpts *w)
+{
+	InheritFd *items;
+	InheritFd **ptrs;
+
+	if (!o->n_inherit_fd)
+		return 0;
+	items = calloc(o->n_inherit_fd, sizeof(*items));
+	ptrs = calloc(o->n_inherit_fd, sizeof(*ptrs));
+	if (!items || !ptrs) {
+		free(items);
+		free(ptrs);
+		return -1;
+	}
+	ptrs[0] = items; /* owns the block (n > 0) */
+	for (size_t i = 0; i < o->n_inherit_fd; i++) {
+		inherit_fd__init(&items[i]);
+		items[i].key = (char *)o->inherit_fd[i].key;
+		items[i].fd = o->inherit_fd[i].fd;
+		ptrs[i] = &items[i];
+	}
+	w->inherit_fd = ptrs;
+	w->n_inherit_fd = o->n_inherit_fd;
+	return 0;
+}
+
+static int cg_root_to_wire(const crpc_opts *o, CriuOpts *w)
+{
+	CgroupRoot *items;
+	CgroupRoot **ptrs;
+
+	if (!o->n_cg_root)
+		return 0;
+	items = calloc(o->n_cg_root, sizeof(*items));
+	ptrs = calloc(o->n_cg_root, sizeof(*ptrs));
+	if (!items || !ptrs) {
+		free(items);
+		free(ptrs);
+		return -1;
+	}
+	ptrs[0] = items; /* owns the block (n > 0) */
+	for (size_t i = 0; i < o->n_cg_root; i++) {
+		cgroup_root__init(&items[i]);
+		items[i].ctrl = (char *)o->cg_root[i].ctrl;
+		items[i].path = (char *)o->cg_root[i].path;
+		ptrs[i] = &items[i];
+	}
+	w->cg_root = ptrs;
+	w->n_cg_root = o->n_cg_root;
+	return 0;
+}
+
+/* Each option onto the criu_opts field of the same name. */
+#define WIRE_SCALAR(f, cond, value) \
+	if (cond) {                 \
+		w->has_##f = 1;     \
+		w->f = value;       \
+	}
+#define WIRE_BOOL(f) WIRE_SCALAR(f, o->f, 1)
+#define WIRE_SIZE(f) WIRE_SCALAR(f, o->f##_set, o->f)
+#define WIRE_U32(f) WIRE_SCALAR(f, o->f, o->f)
+#define WIRE_LEVEL(f) WIRE_SCALAR(f, o->f >= 0, o->f)
+#define WIRE_STR(f) w->f = (char *)o->f;
+/* The wire arrays only point at o's strings; crpc_opts_wire_release() frees them. */
+#define WIRE_STRV(f)                                                    \
+	if (strv_to_wire(o->f.v, o->f.n, &w->f, &w->n_##f) < 0)         \
+		goto nomem;
+#define WIRE_EXTERNAL(f)                                                \
+	if (strv_to_wire(o->f, o->n_##f, &w->f, &w->n_##f) < 0)         \
+		goto nomem;
+/* a cgroup mode implies manage_cgroups */
+#define WIRE_CGMODE(f)                                                  \
+	if (o->f != CRPC_CG_UNSET) {                                    \
+		w->has_manage_cgroups = 1;                              \
+		w->manage_cgroups = 1;                                  \
+	}                                                               \
+	WIRE_SCALAR(f, o->f != CRPC_CG_UNSET, (CriuCgMode)o->f)
+#define WIRE_NETLOCK(f) WIRE_SCALAR(f, o->f != CRPC_NETLOCK_UNSET, (CriuNetworkLockMethod)o->f)
+#define WIRE_INHERIT_FD(f)                    \
+	if (inherit_fd_to_wire(o, w) < 0)     \
+		goto nomem;
+#define WIRE_CG_ROOT(f)                       \
+	if (cg_root_to_wire(o, w) < 0)        \
+		goto nomem;
+#define X_WIRE(field, kind, ...) WIRE_##kind(field)
 
 int crpc_opts_to_wire(const crpc_opts *o, CriuOpts *w, crpc_error **err)
 {
@@ -371,144 +469,36 @@ int crpc_opts_to_wire(const crpc_opts *o, CriuOpts *w, crpc_error **err)
 		w->has_pid = 1;
 		w->pid = o->pid;
 	}
-	if (o->log_level >= 0) {
-		w->has_log_level = 1;
-		w->log_level = o->log_level;
-	}
-	w->log_file = (char *)o->log_file;
-	SET_BOOL(leave_running);
-	SET_BOOL(tcp_established);
-	SET_BOOL(tcp_close);
-	SET_BOOL(tcp_skip_in_flight);
-	SET_BOOL(ext_unix_sk);
-	SET_BOOL(shell_job);
-	SET_BOOL(file_locks);
-	SET_BOOL(link_remap);
-	SET_BOOL(evasive_devices);
-	SET_BOOL(orphan_pts_master);
-	SET_BOOL(rst_sibling);
-	SET_BOOL(notify_scripts);
-	SET_BOOL(leave_stopped);
-	SET_BOOL(skip_file_rwx_check);
-	if (o->ghost_limit_set) {
-		w->has_ghost_limit = 1;
-		w->ghost_limit = o->ghost_limit;
-	}
-	if (o->manage_cgroups || o->manage_cgroups_mode != CRPC_CG_UNSET) {
-		w->has_manage_cgroups = 1;
-		w->manage_cgroups = 1;
-	}
-	if (o->manage_cgroups_mode != CRPC_CG_UNSET) {
-		w->has_manage_cgroups_mode = 1;
-		w->manage_cgroups_mode = (CriuCgMode)o->manage_cgroups_mode;
-	}
-	if (o->network_lock != CRPC_NETLOCK_UNSET) {
-		w->has_network_lock = 1;
-		w->network_lock = (CriuNetworkLockMethod)o->network_lock;
-	}
-	if (o->timeout) {
-		w->has_timeout = 1;
-		w->timeout = o->timeout;
-	}
-	w->root = (char *)o->root;
-	SET_BOOL(auto_ext_mnt);
-	SET_BOOL(ext_sharing);
-	SET_BOOL(ext_masters);
-	SET_BOOL(force_irmap);
-	SET_BOOL(weak_sysctls);
-	SET_BOOL(auto_dedup);
-	SET_BOOL(mntns_compat_mode);
-	if (o->empty_ns) {
-		w->has_empty_ns = 1;
-		w->empty_ns = o->empty_ns;
-	}
-	w->parent_img = (char *)o->parent_img;
-	w->lsm_profile = (char *)o->lsm_profile;
-	w->lsm_mount_context = (char *)o->lsm_mount_context;
-	w->cgroup_props = (char *)o->cgroup_props;
-	w->cgroup_props_file = (char *)o->cgroup_props_file;
-	w->cgroup_yard = (char *)o->cgroup_yard;
-	w->freeze_cgroup = (char *)o->freeze_cgroup;
-
-	/* The wire arrays only point at o's strings; crpc_opts_wire_release() frees them. */
-	if (strv_to_wire(o->external, o->n_external, &w->external, &w->n_external) < 0 ||
-	    strv_to_wire(o->skip_mnt.v, o->skip_mnt.n, &w->skip_mnt, &w->n_skip_mnt) < 0 ||
-	    strv_to_wire(o->enable_fs.v, o->enable_fs.n, &w->enable_fs, &w->n_enable_fs) < 0 ||
-	    strv_to_wire(o->irmap_scan_paths.v, o->irmap_scan_paths.n, &w->irmap_scan_paths,
-			 &w->n_irmap_scan_paths) < 0 ||
-	    strv_to_wire(o->cgroup_dump_controller.v, o->cgroup_dump_controller.n,
-			 &w->cgroup_dump_controller, &w->n_cgroup_dump_controller) < 0)
-		goto nomem;
-	/* The messages of each list live in one block, pointed at by the array. */
-	if (o->n_inherit_fd) {
-		InheritFd *items = calloc(o->n_inherit_fd, sizeof(*items));
-		InheritFd **ptrs = calloc(o->n_inherit_fd, sizeof(*ptrs));
-
-		if (!items || !ptrs) {
-			free(items);
-			free(ptrs);
-			goto nomem;
-		}
-		ptrs[0] = items; /* owns the block (n > 0) */
-		for (size_t i = 0; i < o->n_inherit_fd; i++) {
-			inherit_fd__init(&items[i]);
-			items[i].key = (char *)o->inherit_fd[i].key;
-			items[i].fd = o->inherit_fd[i].fd;
-			ptrs[i] = &items[i];
-		}
-		w->inherit_fd = ptrs;
-		w->n_inherit_fd = o->n_inherit_fd;
-	}
-	if (o->n_cg_root) {
-		CgroupRoot *items = calloc(o->n_cg_root, sizeof(*items));
-		CgroupRoot **ptrs = calloc(o->n_cg_root, sizeof(*ptrs));
-
-		if (!items || !ptrs) {
-			free(items);
-			free(ptrs);
-			goto nomem;
-		}
-		ptrs[0] = items; /* owns the block (n > 0) */
-		for (size_t i = 0; i < o->n_cg_root; i++) {
-			cgroup_root__init(&items[i]);
-			items[i].ctrl = (char *)o->cg_root[i].ctrl;
-			items[i].path = (char *)o->cg_root[i].path;
-			ptrs[i] = &items[i];
-		}
-		w->cg_root = ptrs;
-		w->n_cg_root = o->n_cg_root;
-	}
+	CRPC_OPTS_TABLE(X_WIRE)
 	return 0;
 nomem:
 	crpc_opts_wire_release(w);
 	return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "options", "out of memory");
 }
 
+#define WIRE_RELEASE_BOOL(f)
+#define WIRE_RELEASE_SIZE(f)
+#define WIRE_RELEASE_U32(f)
+#define WIRE_RELEASE_LEVEL(f)
+#define WIRE_RELEASE_STR(f)
+#define WIRE_RELEASE_ARRAY(f) \
+	free(w->f);           \
+	w->f = NULL;          \
+	w->n_##f = 0;
+#define WIRE_RELEASE_STRV(f) WIRE_RELEASE_ARRAY(f)
+#define WIRE_RELEASE_EXTERNAL(f) WIRE_RELEASE_ARRAY(f)
+#define WIRE_RELEASE_CGMODE(f)
+#define WIRE_RELEASE_NETLOCK(f)
+/* the first pointer owns the block of messages */
+#define WIRE_RELEASE_BLOCK(f)          \
+	if (w->f && w->n_##f)          \
+		free(w->f[0]);         \
+	WIRE_RELEASE_ARRAY(f)
+#define WIRE_RELEASE_INHERIT_FD(f) WIRE_RELEASE_BLOCK(f)
+#define WIRE_RELEASE_CG_ROOT(f) WIRE_RELEASE_BLOCK(f)
+#define X_WIRE_RELEASE(field, kind, ...) WIRE_RELEASE_##kind(field)
+
 void crpc_opts_wire_release(CriuOpts *w)
 {
-	free(w->external);
-	w->external = NULL;
-	w->n_external = 0;
-	free(w->skip_mnt);
-	w->skip_mnt = NULL;
-	w->n_skip_mnt = 0;
-	free(w->enable_fs);
-	w->enable_fs = NULL;
-	w->n_enable_fs = 0;
-	free(w->irmap_scan_paths);
-	w->irmap_scan_paths = NULL;
-	w->n_irmap_scan_paths = 0;
-	free(w->cgroup_dump_controller);
-	w->cgroup_dump_controller = NULL;
-	w->n_cgroup_dump_controller = 0;
-	if (w->inherit_fd && w->n_inherit_fd)
-		free(w->inherit_fd[0]); /* the block of messages */
-	free(w->inherit_fd);
-	w->inherit_fd = NULL;
-	w->n_inherit_fd = 0;
-	if (w->cg_root && w->n_cg_root)
-		free(w->cg_root[0]);
-	free(w->cg_root);
-	w->cg_root = NULL;
-	w->n_cg_root = 0;
+	CRPC_OPTS_TABLE(X_WIRE_RELEASE)
 }

@@ -20,25 +20,19 @@ CRPC_API const char *const crpc_replay_default_ignore[] = {
 	NULL,
 };
 
+static const char *const outcome_names[] = {
+	[CRPC_REPLAY_MATCHED] = "matched",
+	[CRPC_REPLAY_DIVERGED] = "diverged",
+	[CRPC_REPLAY_CLIENT_ENDED] = "client-ended",
+	[CRPC_REPLAY_EXTRA_MESSAGE] = "extra-message",
+	[CRPC_REPLAY_TIMEOUT] = "timeout",
+	[CRPC_REPLAY_TRACE_ENDS] = "trace-ends",
+	[CRPC_REPLAY_IO_ERROR] = "io-error",
+};
+
 CRPC_API const char *crpc_replay_outcome_name(crpc_replay_outcome o)
 {
-	switch (o) {
-	case CRPC_REPLAY_MATCHED:
-		return "matched";
-	case CRPC_REPLAY_DIVERGED:
-		return "diverged";
-	case CRPC_REPLAY_CLIENT_ENDED:
-		return "client-ended";
-	case CRPC_REPLAY_EXTRA_MESSAGE:
-		return "extra-message";
-	case CRPC_REPLAY_TIMEOUT:
-		return "timeout";
-	case CRPC_REPLAY_TRACE_ENDS:
-		return "trace-ends";
-	case CRPC_REPLAY_IO_ERROR:
-		return "io-error";
-	}
-	return "?";
+	return ENUM_NAME(outcome_names, o, "?");
 }
 
 CRPC_API int crpc_replay_field_check(const char *path, crpc_error **err)
