@@ -220,8 +220,9 @@ int crpc_read_file_at(int dirfd, const char *name, size_t max, char **out, size_
  * Open dirfd/name for writing as a private file of the caller, whoever could
  * write the directory it is in: created with mode 0600 when it does not
  * exist (O_EXCL); an existing one must be a regular file (not a symlink, a
- * FIFO or a device) with a single link, owned by the caller, and is then
- * truncated (unless append) and made 0600. Returns the fd (close-on-exec),
+ * FIFO or a block device) with a single link, owned by the caller, and is
+ * then truncated (unless append) and made 0600; a character device (e.g.
+ * /dev/null) is written as it is. Returns the fd (close-on-exec),
  * or -1 with err saying what was refused, what: "trace file", "hooks.log".
  */
 int util_open_private(int dirfd, const char *name, bool append, const char *op, const char *what,

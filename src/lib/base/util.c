@@ -75,6 +75,16 @@ int util_open_private(int dirfd, const char *name, bool append, const char *op, 
 			return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op, "cannot open %s %s", what, name);
 		if (fstat(fd, &st) < 0)
 			return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op, "cannot stat %s %s", what, name);
+		if (S_ISCHR(st.st_mode)) {
+			/* /dev/null, a terminal: nothing to truncate or keep private; only
+			 * root can make a device node, so none was planted */
+			int r = fd, fl = fcntl(fd, F_GETFL);
+
+			if (fl >= 0)
+				(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+			fd = -1;
+			return r;
+		}
 		why = foreign(&st, false);
 		if (why)
 			return crpc_error_set(err, CRPC_EXIT_USAGE, EPERM, op, "refusing to write %s %s: %s",
