@@ -5,7 +5,7 @@
 # asks for no option, crpc dump and restore with no options work and the
 # process carries on. A terminal whose master an outside process still holds
 # does need shell_job (the control case).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 PY=/usr/bin/python3
 HELPERS=$CRPC_SRC/tests/integration/helpers
