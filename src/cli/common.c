@@ -529,22 +529,6 @@ uint64_t crpc_cli_page_size(void)
 	return ps > 0 ? (uint64_t)ps : 4096;
 }
 
-int crpc_cli_images_bytes(int dirfd, uint64_t *bytes, crpc_error **err)
-{
-	static const char *const logs[] = { "dump.log", "restore.log", "check.log" };
-
-	if (crpc_images_size(dirfd, bytes, err) < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
-		struct stat st;
-
-		if (fstatat(dirfd, logs[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-		    (uint64_t)st.st_size <= *bytes)
-			*bytes -= (uint64_t)st.st_size;
-	}
-	return 0;
-}
-
 /* ---- sessions ---- */
 
 int crpc_cli_need_root(const crpc_cli *cli, const char *operation, crpc_error **err)
@@ -561,7 +545,7 @@ int crpc_cli_need_root(const crpc_cli *cli, const char *operation, crpc_error **
 	return -1;
 }
 
-int crpc_cli_config_load(crpc_cli *cli, crpc_error **err)
+int crpc_cli_config_read(crpc_cli *cli, crpc_error **err)
 {
 	crpc_config_source src = { .explicit_path = cli->config_file, .none = cli->no_config };
 	char path[PATH_MAX];
@@ -575,6 +559,13 @@ int crpc_cli_config_load(crpc_cli *cli, crpc_error **err)
 			return -1;
 		crpc_cli_info(cli, "configuration: %s", path);
 	}
+	return 0;
+}
+
+int crpc_cli_config_load(crpc_cli *cli, crpc_error **err)
+{
+	if (crpc_cli_config_read(cli, err) < 0)
+		return -1;
 	for (size_t i = 0; i < cli->n_hook_args; i++)
 		if (crpc_config_add_hook_arg(&cli->config, cli->hook_args[i], err) < 0)
 			return -1;
@@ -593,18 +584,6 @@ void crpc_cli_add_hook_arg(crpc_cli *cli, char *arg)
 	cli->hook_args[cli->n_hook_args++] = arg;
 }
 
-int crpc_cli_effective_opts(crpc_cli *cli, crpc_opts *o, const crpc_opts *section,
-			    const char *default_log, crpc_error **err)
-{
-	if (crpc_cli_config_load(cli, err) < 0 || crpc_opts_merge(o, section, err) < 0)
-		return -1;
-	if (o->log_level < 0)
-		o->log_level = cli->config.criu_log_level >= 0 ? cli->config.criu_log_level : 4;
-	if (!o->log_file)
-		o->log_file = cli->config.criu_log_file ? cli->config.criu_log_file : default_log;
-	return 0;
-}
-
 void crpc_cli_config_release(crpc_cli *cli)
 {
 	if (cli->config_loaded)
@@ -613,82 +592,6 @@ void crpc_cli_config_release(crpc_cli *cli)
 	free(cli->hook_args);
 	cli->hook_args = NULL;
 	cli->n_hook_args = 0;
-}
-
-static bool have_hooks(const crpc_hooks *h)
-{
-	for (int k = 0; k < CRPC_NOTIFY__COUNT; k++)
-		if (h->n_steps[k])
-			return true;
-	return false;
-}
-
-/*
- * With --trace FILE the hooks' listener also notes a hook that made a
- * notification fail (CRIU is answered with failure and aborts) as a
- * "hook-failed" event of the trace, next to the messages.
- */
-static int hooks_traced(crpc_notify *n, void *userdata, crpc_error **err)
-{
-	crpc_cli *cli = userdata;
-	int rc;
-
-	rc = crpc_hook_runner_notify(n, cli->traced_runner, err);
-	if (rc != 0 && crpc_notify_can_abort(n->kind) && cli->trace)
-		crpc_trace_event(cli->trace, "hook-failed", n->name,
-				 err && *err && (*err)->message ? (*err)->message : "failed");
-	return rc;
-}
-
-int crpc_cli_hooks_attach(crpc_cli *cli, crpc_dispatcher **d, const char *operation, pid_t pid,
-			  const char *images_dir, int images_dir_fd, crpc_hook_runner **runner,
-			  crpc_error **err)
-{
-	crpc_hook_context ctx = {
-		.operation = operation,
-		.pid = pid,
-		.images_dir = images_dir,
-		.images_dir_fd = images_dir_fd,
-		.verbose = cli->verbose ? stderr : NULL,
-	};
-
-	*runner = NULL;
-	if (!cli->config_loaded || !have_hooks(&cli->config.hooks))
-		return 0;
-	if (!*d) {
-		*d = crpc_dispatcher_new();
-		if (!*d)
-			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "hooks", "out of memory");
-	}
-	if (crpc_hook_runner_new(runner, &cli->config.hooks, &ctx, err) < 0)
-		return -1;
-	if (cli->trace_file) {
-		cli->traced_runner = *runner;
-		if (crpc_dispatcher_add(*d, "hooks", hooks_traced, cli) < 0)
-			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "hooks", "out of memory");
-	} else if (crpc_dispatcher_add(*d, "hooks", crpc_hook_runner_notify, *runner) < 0)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "hooks", "out of memory");
-	return 0;
-}
-
-bool crpc_cli_hook_warnings(const crpc_cli *cli, const crpc_dispatcher *d,
-			    const crpc_hook_runner *runner)
-{
-	bool hook_failed = false;
-
-	if (d)
-		for (const char *const *w = crpc_dispatcher_warnings(d); w && *w; w++) {
-			/* the runner says the same about its own steps, in more detail */
-			if (runner && strstr(*w, ": hooks failed: "))
-				continue;
-			crpc_cli_warn(cli, "%s", *w);
-		}
-	if (runner)
-		for (const char *const *w = crpc_hook_runner_warnings(runner); w && *w; w++) {
-			crpc_cli_warn(cli, "%s", *w);
-			hook_failed = true;
-		}
-	return hook_failed;
 }
 
 void crpc_cli_diagnose_criu(crpc_cli *cli, crpc_error *e)
@@ -780,6 +683,69 @@ int crpc_cli_session_open(crpc_cli *cli, crpc_session **s, crpc_error **err)
 	return 0;
 }
 
+/* What a dump or restore tells on its way, as the tool has always shown it. */
+static void cli_on_event(crpc_checkpoint_event kind, const char *message, void *userdata)
+{
+	const crpc_cli *cli = userdata;
+
+	switch (kind) {
+	case CRPC_CHECKPOINT_INFO:
+		crpc_cli_info(cli, "%s", message);
+		break;
+	case CRPC_CHECKPOINT_NOTICE:
+		if (!cli->json)
+			fprintf(stderr, "crpc: %s\n", message);
+		break;
+	case CRPC_CHECKPOINT_WARNING:
+		crpc_cli_warn(cli, "%s", message);
+		break;
+	}
+}
+
+int crpc_cli_checkpoint_params(crpc_cli *cli, crpc_checkpoint_params *p, crpc_error **err)
+{
+	crpc_checkpoint_params_init(p);
+	if (crpc_cli_config_read(cli, err) < 0)
+		return -1;
+	p->config = &cli->config;
+	p->hooks = (const char *const *)cli->hook_args;
+	p->n_hooks = cli->n_hook_args;
+	p->criu_path = cli->criu;
+	if (cli->trace_file) {
+		cli->trace_header = (crpc_trace_header){
+			.operation = cli->cmd,
+			.target = cli->trace_target[0] ? cli->trace_target : NULL,
+			.argc = cli->argc,
+			.argv = cli->argv,
+		};
+		p->trace_path = cli->trace_file;
+		p->trace_header = &cli->trace_header;
+	}
+	if (cli->verbose) {
+		/* the trace is the library's until the operation returns: this only prints */
+		p->on_message = cli_on_message;
+		p->on_message_data = cli;
+		p->notifications = true;
+		p->hook_output = stderr;
+	}
+	p->on_event = cli_on_event;
+	p->on_event_data = cli;
+	return 0;
+}
+
+void crpc_cli_checkpoint_taken(crpc_cli *cli, crpc_checkpoint_result *r)
+{
+	if (!r)
+		return;
+	if (r->trace) {
+		crpc_cli_trace_close(cli);
+		cli->trace = r->trace;
+		r->trace = NULL;
+	}
+	if (r->criu_path[0])
+		snprintf(cli->criu_path, sizeof(cli->criu_path), "%s", r->criu_path);
+}
+
 void crpc_cli_trace_close(crpc_cli *cli)
 {
 	int e;
@@ -793,24 +759,13 @@ void crpc_cli_trace_close(crpc_cli *cli)
 	cli->trace = NULL;
 }
 
-/*
- * With -v, ask CRIU for its notifications even without hooks: each one then
- * shows up as a message line (see cli_on_message), so the user sees the dump
- * go through its phases.
- */
-int crpc_cli_dispatcher(const crpc_cli *cli, crpc_dispatcher **out, crpc_error **err)
+json_t *crpc_cli_result_criu_json(const crpc_checkpoint_result *r)
 {
-	crpc_dispatcher *d;
+	json_t *o = crpc_cli_jobj();
 
-	*out = NULL;
-	if (!cli->verbose)
-		return 0;
-	d = crpc_dispatcher_new();
-	if (!d) {
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "notifications", "out of memory");
-	}
-	*out = d;
-	return 0;
+	crpc_cli_jset(o, "path", crpc_cli_jstr(r->criu_path[0] ? r->criu_path : NULL));
+	crpc_cli_jset(o, "version", crpc_cli_jstr(r->criu_version));
+	return o;
 }
 
 json_t *crpc_cli_json_criu(const crpc_session *s)
@@ -822,42 +777,6 @@ json_t *crpc_cli_json_criu(const crpc_session *s)
 	crpc_cli_jset(o, "path", crpc_cli_jstr(crpc_session_criu_path(s)));
 	crpc_cli_jset(o, "version", crpc_cli_jstr(ver));
 	return o;
-}
-
-static const char *yn(bool b)
-{
-	return b ? "yes" : "no";
-}
-
-void crpc_cli_print_opts(const crpc_cli *cli, const char *request, const crpc_opts *o, const char *dir)
-{
-	if (!cli->verbose)
-		return;
-	fprintf(stderr, "crpc: %s request options:\n", request);
-	if (o->pid)
-		fprintf(stderr, "crpc:   pid               %d\n", o->pid);
-	fprintf(stderr, "crpc:   images dir        %s (fd %d)\n", dir, o->images_dir_fd);
-	fprintf(stderr, "crpc:   log               %s, level %d\n", o->log_file ? o->log_file : "(CRIU default)",
-		o->log_level);
-	fprintf(stderr, "crpc:   leave running     %s\n", yn(o->leave_running));
-	fprintf(stderr, "crpc:   tcp established   %s\n", yn(o->tcp_established));
-	fprintf(stderr, "crpc:   tcp close         %s\n", yn(o->tcp_close));
-	fprintf(stderr, "crpc:   ext unix sk       %s\n", yn(o->ext_unix_sk));
-	fprintf(stderr, "crpc:   shell job         %s\n", yn(o->shell_job));
-	fprintf(stderr, "crpc:   file locks        %s\n", yn(o->file_locks));
-	fprintf(stderr, "crpc:   link remap        %s\n", yn(o->link_remap));
-	if (o->rst_sibling)
-		fprintf(stderr, "crpc:   rst sibling       yes\n");
-	if (o->ghost_limit_set)
-		fprintf(stderr, "crpc:   ghost limit       %u bytes\n", (unsigned)o->ghost_limit);
-	if (o->manage_cgroups)
-		fprintf(stderr, "crpc:   manage cgroups    %s\n",
-			o->manage_cgroups_mode == CRPC_CG_UNSET ? "(CRIU default mode)"
-								: crpc_cg_mode_name(o->manage_cgroups_mode));
-	if (o->network_lock != CRPC_NETLOCK_UNSET)
-		fprintf(stderr, "crpc:   network lock      %s\n", crpc_network_lock_name(o->network_lock));
-	for (size_t i = 0; i < o->n_external; i++)
-		fprintf(stderr, "crpc:   external          %s\n", o->external[i]);
 }
 
 json_t *crpc_cli_stats_json(const crpc_stats *st, bool restore)
