@@ -8,6 +8,7 @@
 #ifndef CRPC_CRPC_H
 #define CRPC_CRPC_H
 
+#include "crpc/checkpoint.h"
 #include "crpc/config.h"
 #include "crpc/error.h"
 #include "crpc/hooks.h"

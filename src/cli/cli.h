@@ -138,7 +138,7 @@ typedef struct crpc_cli {
 	char criu_path[PATH_MAX]; /* resolved CRIU binary */
 	const char *trace_file; /* --trace FILE */
 	crpc_trace *trace;   /* open trace of the session, closed by crpc_cli_trace_close() */
-	crpc_hook_runner *traced_runner; /* hooks whose failures go into the trace as events */
+	crpc_trace_header trace_header; /* of the trace a dump or restore opens */
 	struct timespec msg_t0; /* when the session's first message went out (-v summaries) */
 	char trace_target[PATH_MAX]; /* what the operation is about, for the trace header */
 	int argc;            /* the whole command line, for the trace header */
@@ -282,9 +282,6 @@ double crpc_cli_now(void);
 /* Page size used to turn CRIU's page counts into bytes. */
 uint64_t crpc_cli_page_size(void);
 
-/* Size of the checkpoint in dirfd: its files without CRIU's logs. */
-int crpc_cli_images_bytes(int dirfd, uint64_t *bytes, crpc_error **err);
-
 /* ---- sessions (common.c) ---- */
 
 /* Fail with exit code 3 unless running as root. */
@@ -296,35 +293,25 @@ int crpc_cli_need_root(const crpc_cli *cli, const char *operation, crpc_error **
  */
 int crpc_cli_config_load(crpc_cli *cli, crpc_error **err);
 
+/* The same without adding the --hook steps. */
+int crpc_cli_config_read(crpc_cli *cli, crpc_error **err);
+
+/*
+ * The parameters of a dump or restore (crpc/checkpoint.h) from the common
+ * options: the configuration (read here), the --hook steps, --criu,
+ * --trace, and with -v the message lines, notifications and hook output;
+ * the events are shown as the tool shows them. The caller sets the rest.
+ */
+int crpc_cli_checkpoint_params(crpc_cli *cli, crpc_checkpoint_params *p, crpc_error **err);
+
+/* After crpc_checkpoint_dump() or _restore(): take the trace it opened and the CRIU it ran. */
+void crpc_cli_checkpoint_taken(crpc_cli *cli, crpc_checkpoint_result *r);
+
 /* Remember a --hook CALLBACK=COMMAND argument (a usage error on ENOMEM). */
 void crpc_cli_add_hook_arg(crpc_cli *cli, char *arg);
 
-/*
- * The options of an operation: load the configuration, put its section
- * (dump: or restore:) under the options given on the command line, and fill
- * in the log level (criu: log_level, else 4) and file (criu: log_file, else
- * default_log) when neither set them.
- */
-int crpc_cli_effective_opts(crpc_cli *cli, crpc_opts *o, const crpc_opts *section,
-			    const char *default_log, crpc_error **err);
-
 /* Free the configuration and the --hook arguments. */
 void crpc_cli_config_release(crpc_cli *cli);
-
-/*
- * Hooks for an operation: when the configuration has steps, make sure *d
- * exists and add a hook runner to it (*runner, freed by the caller).
- */
-int crpc_cli_hooks_attach(crpc_cli *cli, crpc_dispatcher **d, const char *operation, pid_t pid,
-			  const char *images_dir, int images_dir_fd, crpc_hook_runner **runner,
-			  crpc_error **err);
-
-/*
- * Print the warnings of the dispatcher and the hook runner; true when a
- * hook failed (the operation then exits with CLI_EXIT_HOOK_WARNING).
- */
-bool crpc_cli_hook_warnings(const crpc_cli *cli, const crpc_dispatcher *d,
-			    const crpc_hook_runner *runner);
 
 /*
  * After a failure classified as a missing kernel feature: run CRIU's own
@@ -350,12 +337,6 @@ int crpc_cli_session_open(crpc_cli *cli, crpc_session **s, crpc_error **err);
 /* Close the trace of --trace (if any), warning when writing it failed. */
 void crpc_cli_trace_close(crpc_cli *cli);
 
-/*
- * A dispatcher that prints each notification with its elapsed time on
- * stderr when -v is given. *out is NULL without -v (notifications off).
- */
-int crpc_cli_dispatcher(const crpc_cli *cli, crpc_dispatcher **out, crpc_error **err);
-
 /* {"path": ..., "version": "4.2.1"} of the session's CRIU. */
 json_t *crpc_cli_json_criu(const crpc_session *s);
 
@@ -366,60 +347,20 @@ json_t *crpc_cli_json_criu(const crpc_session *s);
  * false when opt is not such an option.
  */
 bool cli_opt_apply(crpc_cli *cli, const char *request, crpc_opts *o, int opt, const char *arg);
-
-/* Print the options of a request (-v): the request's own, then every option set. */
-void crpc_cli_print_opts(const crpc_cli *cli, const char *request, const crpc_opts *o,
-			 const char *dir);
+/* The same of the CRIU a dump or restore ran. */
+json_t *crpc_cli_result_criu_json(const crpc_checkpoint_result *r);
 
 /* CRIU's statistics as JSON (dump or restore part) and for humans. */
 json_t *crpc_cli_stats_json(const crpc_stats *st, bool restore);
 void crpc_cli_stats_print(FILE *f, const crpc_stats *st, bool restore);
 
-/* ---- inspect and the automatic options of dump (cmd_inspect.c, auto.c) ---- */
+/* ---- inspect (cmd_inspect.c) ---- */
 
 /* The JSON document of 'crpc inspect --json' (schema in docs/crpc.1). */
 json_t *crpc_cli_inspect_json(const crpc_inspect_result *r, const crpc_verdict *v);
 
 /* Verdict entries as [{key: name, ["value": ...,] "reason", "pid", "fd"}]. */
 json_t *crpc_cli_verdict_items_json(const crpc_verdict_item *v, size_t n, const char *key, bool with_value);
-
-/* State of the automatic options of one dump. Zero it, then snapshot. */
-typedef struct crpc_cli_auto {
-	bool disabled;              /* --no-auto */
-	bool snapshot;              /* `user` holds the command line's options */
-	bool ran;                   /* the options were worked out and applied */
-	crpc_opts user;             /* the command line's options, before the configuration's */
-	crpc_verdict verdict;       /* the inspection's; the request's external list points into it */
-	crpc_opt_reasons effective; /* every inspected option in effect, with reason and source */
-} crpc_cli_auto;
-
-/* Remember the command line's options (call before the configuration is merged in). */
-void crpc_cli_auto_snapshot(crpc_cli_auto *a, const crpc_opts *cmdline);
-
-/*
- * Before the dump's session opens: inspect the tree of opts->pid, stop on
- * blockers (reported here, with the exit code returned), else add the
- * options it needs to opts (the user's and the configuration's win) and
- * print each added one with its reason on stderr ("crpc: auto: ...").
- * With a->disabled only records the options already in effect.
- * Returns 0 to go on, else the exit code of the failure already reported.
- */
-int crpc_cli_auto_dump(crpc_cli *cli, crpc_cli_auto *a, crpc_opts *opts, const char *images_dir);
-
-/* The options in effect with their reasons and sources (for the manifest). */
-const crpc_opt_reasons *crpc_cli_auto_effective(const crpc_cli_auto *a);
-
-/*
- * [{"option", "value", "reason", "source": "user"|"config"|"auto"}]: all the
- * options in effect (all) or only the automatic ones.
- */
-json_t *crpc_cli_auto_json(const crpc_cli_auto *a, bool all);
-
-/* The inspection's warnings, as in 'crpc inspect --json' ([] when it did not run). */
-json_t *crpc_cli_auto_warnings_json(const crpc_cli_auto *a);
-
-/* Free what a holds (keep it until the request was sent). */
-void crpc_cli_auto_release(crpc_cli_auto *a);
 
 /*
  * A verification against the manifest as JSON (restore, show --verify):

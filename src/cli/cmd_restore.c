@@ -8,11 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "base/jsonutil.h"
@@ -94,29 +90,16 @@ static const struct option restore_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-#define RESTORE_LOG "restore.log"
 #define PID_WAIT_MAX_S 3600.0
 
 typedef struct restore_ctx {
 	crpc_cli *cli;
 	const char *dir;
-	char *dir_real;
-	int dirfd;
 	bool wait;
 	unsigned pid_wait_ms;
-	crpc_opts opts;
-	crpc_pstree tree;
-	bool have_tree;
-	pid_t root;
+	crpc_opts opts;            /* the command line's */
 	bool force;                /* --force: no verification */
-	crpc_manifest_check check; /* the verification against crpc.json */
-	bool checked;
 	bool no_ckpt_opts;         /* --no-checkpoint-options */
-	bool have_manifest;        /* crpc.json was read */
-	crpc_manifest manifest;
-	crpc_manifest_options applied;     /* options taken from the checkpoint */
-	crpc_manifest_options not_applied; /* the dump's others, each with why not */
-	crpc_pipe_attachments pipes;       /* outside pipes: re-attached or why not */
 } restore_ctx;
 
 /* "5", "0.5", "2.", ".25": digits and at most one dot, nothing else. */
@@ -201,30 +184,33 @@ static json_t *pipes_json(const crpc_pipe_attachments *p)
 	return a;
 }
 
-/* What the restore took from the checkpoint, into a JSON document. */
-static void ckpt_json(const restore_ctx *c, json_t *doc)
+/* What the restore took from the checkpoint, into a JSON document (r may be NULL). */
+static void ckpt_json(const crpc_checkpoint_result *r, json_t *doc)
 {
-	crpc_cli_jset(doc, "checkpoint_options", ckpt_options_json(&c->applied, "reason"));
-	crpc_cli_jset(doc, "checkpoint_options_not_applied", ckpt_options_json(&c->not_applied, "why"));
-	crpc_cli_jset(doc, "outside_pipes", pipes_json(&c->pipes));
+	static const crpc_manifest_options none;
+	static const crpc_pipe_attachments no_pipes;
+
+	crpc_cli_jset(doc, "checkpoint_options", ckpt_options_json(r ? &r->applied : &none, "reason"));
+	crpc_cli_jset(doc, "checkpoint_options_not_applied", ckpt_options_json(r ? &r->not_applied : &none, "why"));
+	crpc_cli_jset(doc, "outside_pipes", pipes_json(r ? &r->pipes : &no_pipes));
 }
 
-static json_t *base_json(restore_ctx *c)
+static json_t *base_json(restore_ctx *c, const crpc_checkpoint_result *r)
 {
 	json_t *o = crpc_cli_jobj();
 
-	crpc_cli_jset(o, "images_dir", crpc_cli_jstr(c->dir_real ? c->dir_real : c->dir));
-	if (c->checked && c->check.verdict != CRPC_MANIFEST_OK)
-		crpc_cli_jset(o, "verification", crpc_cli_check_json(&c->check));
-	ckpt_json(c, o);
+	crpc_cli_jset(o, "images_dir", crpc_cli_jstr(r ? r->images_dir : c->dir));
+	if (r && r->verified && r->check.verdict != CRPC_MANIFEST_OK)
+		crpc_cli_jset(o, "verification", crpc_cli_check_json(&r->check));
+	ckpt_json(r, o);
 	return o;
 }
 
 /* Every problem after the first (the error names that one), for stderr. */
-static void print_more_problems(const restore_ctx *c)
+static void print_more_problems(const crpc_checkpoint_result *r)
 {
-	for (size_t i = 1; i < c->check.n_mismatches; i++) {
-		const crpc_file_mismatch *m = &c->check.mismatches[i];
+	for (size_t i = 1; i < r->check.n_mismatches; i++) {
+		const crpc_file_mismatch *m = &r->check.mismatches[i];
 
 		switch (m->problem) {
 		case CRPC_FILE_CHECKSUM:
@@ -247,176 +233,17 @@ static void print_more_problems(const restore_ctx *c)
 	}
 }
 
-static int fail(restore_ctx *c, crpc_error *err)
+/* Report a failure (r may be NULL: the configuration failed) and free err. */
+static int fail(restore_ctx *c, const crpc_checkpoint_result *r, crpc_error *err)
 {
 	int rc;
 
-	if (c->checked && c->check.n_mismatches > 1 && !c->cli->json)
-		print_more_problems(c);
-	rc = crpc_cli_fail(c->cli, err, base_json(c), NULL);
+	if (r && r->verified && r->check.n_mismatches > 1 && !c->cli->json)
+		print_more_problems(r);
+	rc = crpc_cli_fail(c->cli, err, base_json(c, r), NULL);
 
 	crpc_error_free(err);
 	return rc;
-}
-
-/* Checks that change nothing: DIR, its images, the tree's PIDs. */
-static int check_dir(restore_ctx *c, const char *op, crpc_error **err)
-{
-	struct stat st;
-
-	if (stat(c->dir, &st) < 0) {
-		if (errno == ENOENT) {
-			char *left = crpc_dumpdir_leftover(c->dir);
-
-			crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, op, "%s does not exist", c->dir);
-			if (left && *err)
-				crpc_error_set_hint(*err,
-						    "an interrupted dump into %s left %s, which is not a "
-						    "usable checkpoint: dump again",
-						    c->dir, left);
-			free(left);
-			return -1;
-		}
-		if (errno == ENOTDIR)
-			return crpc_error_set(err, CRPC_EXIT_USAGE, ENOTDIR, op,
-					      "%s: a component of the path is not a directory", c->dir);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot access %s", c->dir);
-	}
-	if (!S_ISDIR(st.st_mode))
-		return crpc_error_set(err, CRPC_EXIT_USAGE, ENOTDIR, op, "%s is not a directory", c->dir);
-	c->dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (c->dirfd < 0)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot open %s", c->dir);
-	c->dir_real = realpath(c->dir, NULL);
-	if (!c->force) {
-		/* what the restore itself writes into DIR is no image the manifest lacks */
-		const char *const ignore[] = { c->opts.log_file ? c->opts.log_file : RESTORE_LOG, NULL };
-
-		c->checked = true;
-		if (crpc_manifest_verify(c->dirfd, c->dir, ignore, &c->check, err) < 0)
-			return -1;
-		crpc_cli_info(c->cli, "verified %zu files (%llu bytes) against %s in %.1f ms",
-			      c->check.st.files, (unsigned long long)c->check.st.bytes,
-			      CRPC_MANIFEST_NAME, c->check.st.hash_seconds * 1e3);
-	} else {
-		crpc_cli_info(c->cli, "--force: not verifying %s against %s", c->dir, CRPC_MANIFEST_NAME);
-	}
-	if (crpc_images_validate(c->dirfd, c->dir, c->force, err) < 0)
-		return -1;
-	if (crpc_pstree_read(c->dirfd, &c->tree, err) < 0)
-		return -1;
-	c->have_tree = true;
-	if (c->tree.n_tasks == 0)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, op,
-				      "%s/pstree.img holds no process", c->dir);
-	return 0;
-}
-
-/* "given by the user", "from the configuration", "automatic": how the dump got an option. */
-static const char *source_words(const char *source)
-{
-	if (source && strcmp(source, "config") == 0)
-		return "from the configuration";
-	if (source && strcmp(source, "auto") == 0)
-		return "set automatically";
-	if (source && strcmp(source, "default") == 0)
-		return "crpc's default";
-	return "given by the user";
-}
-
-/*
- * The options the dump needed: read crpc.json (when there is one) and
- * apply the restore-side counterparts of its options that the user did
- * not set; refuse a socket the dump declared external that has no
- * replacement. Printed for humans; listed in the JSON.
- */
-static int checkpoint_options(restore_ctx *c, crpc_error **err)
-{
-	crpc_error *e = NULL;
-
-	if (crpc_manifest_load(c->dirfd, &c->manifest, &e) < 0) {
-		/* only --force gets here without a readable manifest */
-		if (e && e->sys_errno == ENOENT)
-			crpc_cli_info(c->cli, "no options from the checkpoint: it has no %s", CRPC_MANIFEST_NAME);
-		else
-			crpc_cli_warn(c->cli, "no options from the checkpoint: %s",
-				      e && e->message ? e->message : "its manifest cannot be read");
-		crpc_error_free(e);
-		return 0;
-	}
-	c->have_manifest = true;
-	if (c->no_ckpt_opts) {
-		crpc_cli_info(c->cli, "--no-checkpoint-options: %zu option(s) of the dump and %zu outside "
-				      "pipe(s) in %s are left alone",
-			      c->manifest.options.n, c->manifest.n_outside_pipes, CRPC_MANIFEST_NAME);
-		return 0;
-	}
-	if (crpc_manifest_check_externals(&c->manifest, &c->opts, err) < 0)
-		return -1;
-	if (c->opts.ext_unix_sk)
-		for (size_t i = 0; i < c->manifest.options.n; i++) {
-			const crpc_manifest_option *o = &c->manifest.options.v[i];
-
-			if (strcmp(o->option, "external") == 0 && o->value && strncmp(o->value, "unix[", 5) == 0)
-				crpc_cli_warn(c->cli,
-					      "--ext-unix-sk: socket %s of the checkpoint, connected outside the "
-					      "tree at the dump, is restored unconnected",
-					      o->value);
-		}
-	if (crpc_manifest_restore_opts(&c->manifest, &c->opts, &c->applied, &c->not_applied, err) < 0)
-		return -1;
-	for (size_t i = 0; i < c->applied.n; i++) {
-		const crpc_manifest_option *o = &c->applied.v[i];
-		bool flag = o->value && strcmp(o->value, "true") == 0;
-
-		if (c->cli->json)
-			continue;
-		fprintf(stderr, "crpc: from the checkpoint: %s%s%s (dump: %s)\n", o->option, flag ? "" : "=",
-			flag ? "" : (o->value ? o->value : ""), o->reason ? o->reason : source_words(o->source));
-	}
-	for (size_t i = 0; i < c->not_applied.n; i++) {
-		const crpc_manifest_option *o = &c->not_applied.v[i];
-
-		crpc_cli_info(c->cli, "not from the checkpoint: %s=%s: %s", o->option, o->value ? o->value : "",
-			      o->reason);
-	}
-	return 0;
-}
-
-/*
- * Right before CRIU starts: give the tree back the pipes it shared with
- * processes outside it, from those that still hold them.
- */
-static int reattach_pipes(restore_ctx *c, crpc_error **err)
-{
-	if (!c->have_manifest || c->no_ckpt_opts)
-		return 0;
-	if (crpc_manifest_reattach_pipes(&c->manifest, &c->opts, &c->pipes, err) < 0)
-		return -1;
-	for (size_t i = 0; i < c->pipes.n; i++) {
-		const crpc_pipe_attach *a = &c->pipes.v[i];
-		const char *end = a->tree_writes ? "write" : "read";
-
-		if (a->user) {
-			crpc_cli_info(c->cli, "%s: passed by you with inherit_fd", a->key);
-		} else if (a->reattached) {
-			if (!c->cli->json)
-				fprintf(stderr,
-					"crpc: re-attached %s (the tree's %s end) to the pipe of PID %d (%s) "
-					"fd %d, as at the dump\n",
-					a->key, end, (int)a->holder.pid, a->holder.comm[0] ? a->holder.comm : "?",
-					a->holder.fd);
-		} else {
-			crpc_cli_warn(c->cli,
-				      "%s (the tree's %s end, shared with PID %d (%s) at the dump) is not "
-				      "re-attached: %s; the restored tree gets a new pipe with no %s",
-				      a->key, end, (int)a->holder.pid, a->holder.comm[0] ? a->holder.comm : "?",
-				      a->why, a->tree_writes ? "reader" : "writer");
-		}
-	}
-	for (size_t i = 0; i < c->opts.n_inherit_fd; i++)
-		crpc_cli_info(c->cli, "inherit fd %d as %s", c->opts.inherit_fd[i].fd, c->opts.inherit_fd[i].key);
-	return 0;
 }
 
 /* --inherit-fd fd[N]:KEY (CRIU's form): N must be open, 3 or above. */
@@ -466,50 +293,36 @@ static int parse_inherit_fd(restore_ctx *c, char *arg)
 	return 0;
 }
 
-static void summary(restore_ctx *c, crpc_session *s, double wall, const crpc_restore_result *res,
-		    json_t **doc_out)
+static void summary(restore_ctx *c, const crpc_checkpoint_result *r, json_t **doc_out)
 {
-	crpc_error *e = NULL;
-	crpc_stats st;
-	uint64_t bytes = 0;
-	bool have_size, have_stats;
-	const char *dir = c->dir_real ? c->dir_real : c->dir;
+	const char *dir = r->images_dir;
 	char logp[PATH_MAX + 16], sz[32], tm[32];
 	FILE *out = c->wait ? stderr : stdout;
 
-	memset(&st, 0, sizeof(st));
-	have_size = crpc_cli_images_bytes(c->dirfd, &bytes, &e) == 0;
-	crpc_error_free(e);
-	e = NULL;
-	have_stats = crpc_stats_read(c->dirfd, "stats-restore", &st, &e) == 0 && st.have_restore;
-	if (!have_stats)
-		crpc_cli_info(c->cli, "no CRIU statistics: %s",
-			      e && e->message ? e->message : "none in stats-restore");
-	crpc_error_free(e);
-	snprintf(logp, sizeof(logp), "%s/%s", dir, c->opts.log_file);
+	snprintf(logp, sizeof(logp), "%s/%s", dir, r->log_file);
 
 	if (c->cli->json) {
 		json_t *doc = crpc_cli_jobj();
 
 		crpc_cli_jset(doc, "ok", json_true());
 		crpc_cli_jset(doc, "operation", crpc_cli_jstr("restore"));
-		crpc_cli_jset(doc, "pid", json_integer(res->pid));
-		crpc_cli_jset(doc, "pids", pids_json(&c->tree));
+		crpc_cli_jset(doc, "pid", json_integer(r->pid));
+		crpc_cli_jset(doc, "pids", pids_json(&r->tree));
 		crpc_cli_jset(doc, "images_dir", crpc_cli_jstr(dir));
-		crpc_cli_jset(doc, "image_bytes", have_size ? json_integer((json_int_t)bytes) : json_null());
-		crpc_cli_jset(doc, "wall_time_ms", json_real(wall * 1e3));
+		crpc_cli_jset(doc, "image_bytes", r->have_image_bytes ? json_integer((json_int_t)r->image_bytes) : json_null());
+		crpc_cli_jset(doc, "wall_time_ms", json_real(r->wall_seconds * 1e3));
 		crpc_cli_jset(doc, "log_file", crpc_cli_jstr(logp));
-		crpc_cli_jset(doc, "notifications", json_integer(res->notifications));
-		crpc_cli_jset(doc, "criu", crpc_cli_json_criu(s));
-		crpc_cli_jset(doc, "stats", have_stats ? crpc_cli_stats_json(&st, true) : json_null());
+		crpc_cli_jset(doc, "notifications", json_integer(r->notifications));
+		crpc_cli_jset(doc, "criu", crpc_cli_result_criu_json(r));
+		crpc_cli_jset(doc, "stats", r->have_stats ? crpc_cli_stats_json(&r->stats, true) : json_null());
 		crpc_cli_jset(doc, "wait", json_boolean(c->wait));
-		ckpt_json(c, doc);
-		if (c->checked) {
+		ckpt_json(r, doc);
+		if (r->verified) {
 			json_t *v = crpc_cli_jobj();
 
-			crpc_cli_jset(v, "files", json_integer((json_int_t)c->check.st.files));
-			crpc_cli_jset(v, "bytes", json_integer((json_int_t)c->check.st.bytes));
-			crpc_cli_jset(v, "hash_time_ms", json_real(c->check.st.hash_seconds * 1e3));
+			crpc_cli_jset(v, "files", json_integer((json_int_t)r->check.st.files));
+			crpc_cli_jset(v, "bytes", json_integer((json_int_t)r->check.st.bytes));
+			crpc_cli_jset(v, "hash_time_ms", json_real(r->check.st.hash_seconds * 1e3));
 			crpc_cli_jset(doc, "verified", v);
 		} else {
 			crpc_cli_jset(doc, "verified", json_null());
@@ -517,44 +330,44 @@ static void summary(restore_ctx *c, crpc_session *s, double wall, const crpc_res
 		*doc_out = doc;
 		return;
 	}
-	crpc_cli_fmt_seconds(wall, tm, sizeof(tm));
-	if (have_size)
-		crpc_cli_fmt_size(bytes, sz, sizeof(sz));
+	crpc_cli_fmt_seconds(r->wall_seconds, tm, sizeof(tm));
+	if (r->have_image_bytes)
+		crpc_cli_fmt_size(r->image_bytes, sz, sizeof(sz));
 	else
 		snprintf(sz, sizeof(sz), "unknown");
-	fprintf(out, "Restored PID %d from %s\n", (int)res->pid, dir);
-	if (c->tree.n_tasks > 1) {
-		fprintf(out, "  processes:     %zu (", c->tree.n_tasks);
-		for (size_t i = 0; i < c->tree.n_tasks; i++)
-			fprintf(out, "%s%d", i ? " " : "", (int)c->tree.tasks[i].pid);
+	fprintf(out, "Restored PID %d from %s\n", (int)r->pid, dir);
+	if (r->tree.n_tasks > 1) {
+		fprintf(out, "  processes:     %zu (", r->tree.n_tasks);
+		for (size_t i = 0; i < r->tree.n_tasks; i++)
+			fprintf(out, "%s%d", i ? " " : "", (int)r->tree.tasks[i].pid);
 		fprintf(out, ")\n");
 	}
 	fprintf(out, "  image size:    %s\n", sz);
-	if (c->checked) {
+	if (r->verified) {
 		char vb[32], vt[32];
 
-		crpc_cli_fmt_size(c->check.st.bytes, vb, sizeof(vb));
-		crpc_cli_fmt_seconds(c->check.st.hash_seconds, vt, sizeof(vt));
-		fprintf(out, "  verified:      %zu files (%s) against %s, sha256 in %s\n", c->check.st.files,
+		crpc_cli_fmt_size(r->check.st.bytes, vb, sizeof(vb));
+		crpc_cli_fmt_seconds(r->check.st.hash_seconds, vt, sizeof(vt));
+		fprintf(out, "  verified:      %zu files (%s) against %s, sha256 in %s\n", r->check.st.files,
 			vb, CRPC_MANIFEST_NAME, vt);
 	} else {
 		fprintf(out, "  verified:      no (--force)\n");
 	}
 	fprintf(out, "  wall time:     %s\n", tm);
-	if (have_stats)
-		crpc_cli_stats_print(out, &st, true);
+	if (r->have_stats)
+		crpc_cli_stats_print(out, &r->stats, true);
 	fprintf(out, "  log:           %s\n", logp);
 	fflush(out);
 }
 
 /* Record the exit of the root in the JSON document; return the exit code. */
-static int root_status(restore_ctx *c, int status, json_t *doc)
+static int root_status(restore_ctx *c, pid_t root, int status, json_t *doc)
 {
 	int code;
 
 	if (WIFEXITED(status)) {
 		code = WEXITSTATUS(status);
-		crpc_cli_info(c->cli, "PID %d exited with status %d", (int)c->root, code);
+		crpc_cli_info(c->cli, "PID %d exited with status %d", (int)root, code);
 		crpc_cli_jset(doc, "exit_status", json_integer(code));
 		crpc_cli_jset(doc, "signal", json_null());
 	} else {
@@ -564,86 +377,24 @@ static int root_status(restore_ctx *c, int status, json_t *doc)
 
 		code = 128 + sig;
 		snprintf(name, sizeof(name), "SIG%s", abbrev ? abbrev : "?");
-		crpc_cli_info(c->cli, "PID %d was killed by signal %d (%s)", (int)c->root, sig, name);
+		crpc_cli_info(c->cli, "PID %d was killed by signal %d (%s)", (int)root, sig, name);
 		crpc_cli_jset(doc, "exit_status", json_integer(code));
 		crpc_cli_jset(doc, "signal", crpc_cli_jstr(name));
 	}
 	return code;
 }
 
-/*
- * --wait: forward signals to the root and wait for it. The signals were
- * blocked before the restore, so none is lost. Orphans of the tree that
- * crpc adopts as subreaper are reaped along the way.
- */
-static int wait_root(restore_ctx *c, const sigset_t *set, json_t *doc, crpc_error **err)
-{
-	int status = 0;
-	pid_t w;
-
-	w = waitpid(c->root, &status, WNOHANG);
-	if (w < 0 && errno == ECHILD)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ECHILD, "restore",
-				      "the restored PID %d is not crpc's child; cannot wait for it",
-				      (int)c->root);
-	if (w == c->root)
-		return root_status(c, status, doc);
-	for (;;) {
-		siginfo_t si;
-		int sig;
-
-		/* reap whatever ended: the root, or adopted orphans of the tree */
-		for (;;) {
-			int st;
-
-			w = waitpid(-1, &st, WNOHANG);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				break;
-			if (w == c->root)
-				return root_status(c, st, doc);
-			crpc_cli_info(c->cli, "reaped adopted process %d", (int)w);
-		}
-		if (w < 0 && errno == ECHILD)
-			return crpc_error_set(err, CRPC_EXIT_FAIL, ECHILD, "restore",
-					      "lost track of the restored PID %d", (int)c->root);
-		sig = sigwaitinfo(set, &si);
-		if (sig < 0) {
-			if (errno == EINTR)
-				continue;
-			return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "restore", "sigwaitinfo failed");
-		}
-		if (sig == SIGCHLD)
-			continue;
-		if (kill(c->root, sig) < 0) {
-			if (errno != ESRCH)
-				crpc_cli_warn(c->cli, "cannot forward SIG%s to PID %d: %s", sigabbrev_np(sig),
-					      (int)c->root, strerror(errno));
-		} else {
-			crpc_cli_info(c->cli, "forwarded SIG%s to PID %d", sigabbrev_np(sig), (int)c->root);
-		}
-	}
-}
-
 int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 {
 	restore_ctx c;
-	crpc_session *s = NULL;
-	crpc_dispatcher *d = NULL;
+	crpc_checkpoint_params p;
+	crpc_checkpoint_result *res = NULL;
 	crpc_error *err = NULL;
-	crpc_restore_result res;
 	json_t *doc = NULL;
-	crpc_hook_runner *runner = NULL;
-	bool hook_failed = false;
-	sigset_t set;
-	char op[PATH_MAX + 32];
-	double t0, wall;
-	int rc, opt;
+	int rc, opt, status;
 
 	memset(&c, 0, sizeof(c));
 	c.cli = cli;
-	c.dirfd = -1;
 	c.pid_wait_ms = 5000;
 	crpc_opts_init(&c.opts); /* log level and file: defaults once the configuration is read */
 	cli->usage = "crpc restore [OPTIONS] DIR";
@@ -684,89 +435,29 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	if (rc)
 		goto out;
 	snprintf(cli->trace_target, sizeof(cli->trace_target), "%s", c.dir);
-	snprintf(op, sizeof(op), "restore from %s", c.dir);
-
-	/* the configuration: its restore: options under the command line's */
-	if (crpc_cli_effective_opts(cli, &c.opts, &cli->config.restore, RESTORE_LOG, &err) < 0) {
-		rc = fail(&c, err);
+	/* the configuration; the library does the rest (crpc/checkpoint.h) */
+	if (crpc_cli_checkpoint_params(cli, &p, &err) < 0) {
+		rc = fail(&c, NULL, err);
 		goto out;
 	}
-
-	if (crpc_cli_need_root(cli, op, &err) < 0 || check_dir(&c, op, &err) < 0 ||
-	    checkpoint_options(&c, &err) < 0 || crpc_cli_dispatcher(cli, &d, &err) < 0) {
-		rc = fail(&c, err);
-		goto out;
-	}
-
-	if (c.wait) {
-		/*
-		 * Block the signals to forward (and SIGCHLD) before anything is
-		 * restored, so none is lost; they are taken with sigwaitinfo().
-		 * CRIU starts with a clean mask (libcrpc resets it in the child).
-		 */
-		sigemptyset(&set);
-		sigaddset(&set, SIGINT);
-		sigaddset(&set, SIGTERM);
-		sigaddset(&set, SIGHUP);
-		sigaddset(&set, SIGCHLD);
-		if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
-			crpc_error_set(&err, CRPC_EXIT_FAIL, errno, op, "cannot block signals");
-			rc = fail(&c, err);
-			goto out;
-		}
-		if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
-			crpc_error_set(&err, CRPC_EXIT_FAIL, errno, op, "cannot become a subreaper");
-			rc = fail(&c, err);
-			goto out;
-		}
-		c.opts.rst_sibling = true;
-	}
-
-	/* every PID of the tree must be free (zombies are waited for) */
-	if (crpc_pstree_pids_free(&c.tree, c.pid_wait_ms, &err) < 0) {
-		rc = fail(&c, err);
-		goto out;
-	}
-	t0 = crpc_cli_now();
-	/* the fds of re-attached pipes are inheritable: open them right before CRIU starts */
-	if (reattach_pipes(&c, &err) < 0 || crpc_cli_session_open(cli, &s, &err) < 0 ||
-	    crpc_opts_check_version(&c.opts, crpc_session_version(s), &err) < 0) {
-		rc = fail(&c, err);
-		goto out;
-	}
-	c.opts.images_dir_fd = c.dirfd;
-	if (crpc_cli_hooks_attach(cli, &d, "restore", 0, c.dir_real ? c.dir_real : c.dir, c.dirfd,
-				  &runner, &err) < 0) {
-		rc = fail(&c, err);
-		goto out;
-	}
-	crpc_cli_print_opts(cli, "restore", &c.opts, c.dir_real ? c.dir_real : c.dir);
-	crpc_cli_info(cli, "restoring %zu process(es) from %s, root PID %d", c.tree.n_tasks, c.dir,
-		      (int)c.tree.tasks[0].pid);
-
-	rc = crpc_session_restore(s, &c.opts, d, &res, &err);
-	/* CRIU has made its own copies of the re-attached pipes: crpc's would keep them open */
-	for (size_t i = 0; i < c.pipes.n; i++)
-		if (c.pipes.v[i].fd >= 0) {
-			close(c.pipes.v[i].fd);
-			c.pipes.v[i].fd = -1;
-		}
-	hook_failed = crpc_cli_hook_warnings(cli, d, runner);
+	p.dir = c.dir;
+	p.opts = &c.opts;
+	p.force = c.force;
+	p.no_checkpoint_options = c.no_ckpt_opts;
+	p.wait = c.wait;
+	p.pid_wait_ms = c.pid_wait_ms;
+	rc = crpc_checkpoint_restore(&p, &res, &err);
+	crpc_cli_checkpoint_taken(cli, res);
 	if (rc < 0) {
-		/* libcrpc attached CRIU's log and classified the failure */
-		crpc_cli_diagnose_criu(cli, err);
-		rc = fail(&c, err);
+		if (res && res->failed_step == CRPC_CHECKPOINT_REQUEST)
+			crpc_cli_diagnose_criu(cli, err);
+		rc = fail(&c, res, err);
 		goto out;
 	}
-	wall = crpc_cli_now() - t0;
-	c.root = res.pid;
-	summary(&c, s, wall, &res, &doc);
-	/* CRIU has ended; closing reaps it before any waitpid(-1) below */
-	crpc_session_close(s);
-	s = NULL;
+	summary(&c, res, &doc);
 
 	if (!c.wait) {
-		rc = hook_failed ? CLI_EXIT_HOOK_WARNING : 0;
+		rc = res->hook_failed ? CLI_EXIT_HOOK_WARNING : 0;
 		if (doc && crpc_cli_emit(doc) < 0)
 			rc = CRPC_EXIT_FAIL;
 		doc = NULL;
@@ -774,13 +465,13 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	}
 	if (!doc)
 		doc = crpc_cli_jobj(); /* collects the exit status; printed only with --json */
-	rc = wait_root(&c, &set, doc, &err);
-	if (rc < 0) {
+	if (crpc_checkpoint_wait(res, &p, &status, &err) < 0) {
 		json_decref(doc);
 		doc = NULL;
-		rc = fail(&c, err);
+		rc = fail(&c, res, err);
 		goto out;
 	}
+	rc = root_status(&c, res->pid, status, doc);
 	if (cli->json && crpc_cli_emit(doc) < 0 && rc == 0)
 		rc = CRPC_EXIT_FAIL;
 	if (!cli->json)
@@ -789,20 +480,8 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 
 out:
 	json_decref(doc);
-	crpc_session_close(s);
-	crpc_dispatcher_free(d);
-	crpc_hook_runner_free(runner);
+	crpc_checkpoint_result_free(res);
 	crpc_cli_config_release(cli);
 	crpc_opts_release(&c.opts);
-	if (c.have_tree)
-		crpc_pstree_release(&c.tree);
-	crpc_manifest_check_release(&c.check);
-	crpc_pipe_attachments_release(&c.pipes);
-	crpc_manifest_options_release(&c.applied);
-	crpc_manifest_options_release(&c.not_applied);
-	crpc_manifest_release(&c.manifest);
-	if (c.dirfd >= 0)
-		close(c.dirfd);
-	free(c.dir_real);
 	return rc;
 }

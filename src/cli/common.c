@@ -522,22 +522,6 @@ uint64_t crpc_cli_page_size(void)
 	return ps > 0 ? (uint64_t)ps : 4096;
 }
 
-int crpc_cli_images_bytes(int dirfd, uint64_t *bytes, crpc_error **err)
-{
-	static const char *const logs[] = { "dump.log", "restore.log", "check.log" };
-
-	if (crpc_images_size(dirfd, bytes, err) < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
-		struct stat st;
-
-		if (fstatat(dirfd, logs[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-		    (uint64_t)st.st_size <= *bytes)
-			*bytes -= (uint64_t)st.st_size;
-	}
-	return 0;
-}
-
 /* ---- sessions ---- */
 
 int crpc_cli_need_root(const crpc_cli *cli, const char *operation, crpc_error **err)
@@ -554,7 +538,7 @@ int crpc_cli_need_root(const crpc_cli *cli, const char *operation, crpc_error **
 	return -1;
 }
 
-int crpc_cli_config_load(crpc_cli *cli, crpc_error **err)
+int crpc_cli_config_read(crpc_cli *cli, crpc_error **err)
 {
 	crpc_config_source src = { .explicit_path = cli->config_file, .none = cli->no_config };
 	char path[PATH_MAX];
@@ -568,6 +552,13 @@ int crpc_cli_config_load(crpc_cli *cli, crpc_error **err)
 			return -1;
 		crpc_cli_info(cli, "configuration: %s", path);
 	}
+	return 0;
+}
+
+int crpc_cli_config_load(crpc_cli *cli, crpc_error **err)
+{
+	if (crpc_cli_config_read(cli, err) < 0)
+		return -1;
 	for (size_t i = 0; i < cli->n_hook_args; i++)
 		if (crpc_config_add_hook_arg(&cli->config, cli->hook_args[i], err) < 0)
 			return -1;
@@ -586,18 +577,6 @@ void crpc_cli_add_hook_arg(crpc_cli *cli, char *arg)
 	cli->hook_args[cli->n_hook_args++] = arg;
 }
 
-int crpc_cli_effective_opts(crpc_cli *cli, crpc_opts *o, const crpc_opts *section,
-			    const char *default_log, crpc_error **err)
-{
-	if (crpc_cli_config_load(cli, err) < 0 || crpc_opts_merge(o, section, err) < 0)
-		return -1;
-	if (o->log_level < 0)
-		o->log_level = cli->config.criu_log_level >= 0 ? cli->config.criu_log_level : 4;
-	if (!o->log_file)
-		o->log_file = cli->config.criu_log_file ? cli->config.criu_log_file : default_log;
-	return 0;
-}
-
 void crpc_cli_config_release(crpc_cli *cli)
 {
 	if (cli->config_loaded)
@@ -606,82 +585,6 @@ void crpc_cli_config_release(crpc_cli *cli)
 	free(cli->hook_args);
 	cli->hook_args = NULL;
 	cli->n_hook_args = 0;
-}
-
-static bool have_hooks(const crpc_hooks *h)
-{
-	for (int k = 0; k < CRPC_NOTIFY__COUNT; k++)
-		if (h->n_steps[k])
-			return true;
-	return false;
-}
-
-/*
- * With --trace FILE the hooks' listener also notes a hook that made a
- * notification fail (CRIU is answered with failure and aborts) as a
- * "hook-failed" event of the trace, next to the messages.
- */
-static int hooks_traced(crpc_notify *n, void *userdata, crpc_error **err)
-{
-	crpc_cli *cli = userdata;
-	int rc;
-
-	rc = crpc_hook_runner_notify(n, cli->traced_runner, err);
-	if (rc != 0 && crpc_notify_can_abort(n->kind) && cli->trace)
-		crpc_trace_event(cli->trace, "hook-failed", n->name,
-				 err && *err && (*err)->message ? (*err)->message : "failed");
-	return rc;
-}
-
-int crpc_cli_hooks_attach(crpc_cli *cli, crpc_dispatcher **d, const char *operation, pid_t pid,
-			  const char *images_dir, int images_dir_fd, crpc_hook_runner **runner,
-			  crpc_error **err)
-{
-	crpc_hook_context ctx = {
-		.operation = operation,
-		.pid = pid,
-		.images_dir = images_dir,
-		.images_dir_fd = images_dir_fd,
-		.verbose = cli->verbose ? stderr : NULL,
-	};
-
-	*runner = NULL;
-	if (!cli->config_loaded || !have_hooks(&cli->config.hooks))
-		return 0;
-	if (!*d) {
-		*d = crpc_dispatcher_new();
-		if (!*d)
-			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "hooks", "out of memory");
-	}
-	if (crpc_hook_runner_new(runner, &cli->config.hooks, &ctx, err) < 0)
-		return -1;
-	if (cli->trace_file) {
-		cli->traced_runner = *runner;
-		if (crpc_dispatcher_add(*d, "hooks", hooks_traced, cli) < 0)
-			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "hooks", "out of memory");
-	} else if (crpc_dispatcher_add(*d, "hooks", crpc_hook_runner_notify, *runner) < 0)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "hooks", "out of memory");
-	return 0;
-}
-
-bool crpc_cli_hook_warnings(const crpc_cli *cli, const crpc_dispatcher *d,
-			    const crpc_hook_runner *runner)
-{
-	bool hook_failed = false;
-
-	if (d)
-		for (const char *const *w = crpc_dispatcher_warnings(d); w && *w; w++) {
-			/* the runner says the same about its own steps, in more detail */
-			if (runner && strstr(*w, ": hooks failed: "))
-				continue;
-			crpc_cli_warn(cli, "%s", *w);
-		}
-	if (runner)
-		for (const char *const *w = crpc_hook_runner_warnings(runner); w && *w; w++) {
-			crpc_cli_warn(cli, "%s", *w);
-			hook_failed = true;
-		}
-	return hook_failed;
 }
 
 void crpc_cli_diagnose_criu(crpc_cli *cli, crpc_error *e)
@@ -773,6 +676,69 @@ int crpc_cli_session_open(crpc_cli *cli, crpc_session **s, crpc_error **err)
 	return 0;
 }
 
+/* What a dump or restore tells on its way, as the tool has always shown it. */
+static void cli_on_event(crpc_checkpoint_event kind, const char *message, void *userdata)
+{
+	const crpc_cli *cli = userdata;
+
+	switch (kind) {
+	case CRPC_CHECKPOINT_INFO:
+		crpc_cli_info(cli, "%s", message);
+		break;
+	case CRPC_CHECKPOINT_NOTICE:
+		if (!cli->json)
+			fprintf(stderr, "crpc: %s\n", message);
+		break;
+	case CRPC_CHECKPOINT_WARNING:
+		crpc_cli_warn(cli, "%s", message);
+		break;
+	}
+}
+
+int crpc_cli_checkpoint_params(crpc_cli *cli, crpc_checkpoint_params *p, crpc_error **err)
+{
+	crpc_checkpoint_params_init(p);
+	if (crpc_cli_config_read(cli, err) < 0)
+		return -1;
+	p->config = &cli->config;
+	p->hooks = (const char *const *)cli->hook_args;
+	p->n_hooks = cli->n_hook_args;
+	p->criu_path = cli->criu;
+	if (cli->trace_file) {
+		cli->trace_header = (crpc_trace_header){
+			.operation = cli->cmd,
+			.target = cli->trace_target[0] ? cli->trace_target : NULL,
+			.argc = cli->argc,
+			.argv = cli->argv,
+		};
+		p->trace_path = cli->trace_file;
+		p->trace_header = &cli->trace_header;
+	}
+	if (cli->verbose) {
+		/* the trace is the library's until the operation returns: this only prints */
+		p->on_message = cli_on_message;
+		p->on_message_data = cli;
+		p->notifications = true;
+		p->hook_output = stderr;
+	}
+	p->on_event = cli_on_event;
+	p->on_event_data = cli;
+	return 0;
+}
+
+void crpc_cli_checkpoint_taken(crpc_cli *cli, crpc_checkpoint_result *r)
+{
+	if (!r)
+		return;
+	if (r->trace) {
+		crpc_cli_trace_close(cli);
+		cli->trace = r->trace;
+		r->trace = NULL;
+	}
+	if (r->criu_path[0])
+		snprintf(cli->criu_path, sizeof(cli->criu_path), "%s", r->criu_path);
+}
+
 void crpc_cli_trace_close(crpc_cli *cli)
 {
 	int e;
@@ -786,24 +752,13 @@ void crpc_cli_trace_close(crpc_cli *cli)
 	cli->trace = NULL;
 }
 
-/*
- * With -v, ask CRIU for its notifications even without hooks: each one then
- * shows up as a message line (see cli_on_message), so the user sees the dump
- * go through its phases.
- */
-int crpc_cli_dispatcher(const crpc_cli *cli, crpc_dispatcher **out, crpc_error **err)
+json_t *crpc_cli_result_criu_json(const crpc_checkpoint_result *r)
 {
-	crpc_dispatcher *d;
+	json_t *o = crpc_cli_jobj();
 
-	*out = NULL;
-	if (!cli->verbose)
-		return 0;
-	d = crpc_dispatcher_new();
-	if (!d) {
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "notifications", "out of memory");
-	}
-	*out = d;
-	return 0;
+	crpc_cli_jset(o, "path", crpc_cli_jstr(r->criu_path[0] ? r->criu_path : NULL));
+	crpc_cli_jset(o, "version", crpc_cli_jstr(r->criu_version));
+	return o;
 }
 
 json_t *crpc_cli_json_criu(const crpc_session *s)
@@ -815,11 +770,6 @@ json_t *crpc_cli_json_criu(const crpc_session *s)
 	crpc_cli_jset(o, "path", crpc_cli_jstr(crpc_session_criu_path(s)));
 	crpc_cli_jset(o, "version", crpc_cli_jstr(ver));
 	return o;
-}
-
-static const char *yn(bool b)
-{
-	return b ? "yes" : "no";
 }
 
 /* The rows of CRPC_OPTS_TABLE as the tool parses and prints them. */
@@ -933,105 +883,6 @@ bool cli_opt_apply(crpc_cli *cli, const char *request, crpc_opts *o, int opt, co
 	}
 	crpc_error_free(perr);
 	return true;
-}
-
-static void print_opt(const char *label, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void print_opt(const char *label, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "crpc:   %-17s ", label);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void crpc_cli_print_opts(const crpc_cli *cli, const char *request, const crpc_opts *o, const char *dir)
-{
-	if (!cli->verbose)
-		return;
-	fprintf(stderr, "crpc: %s request options:\n", request);
-	if (o->pid)
-		fprintf(stderr, "crpc:   pid               %d\n", o->pid);
-	fprintf(stderr, "crpc:   images dir        %s (fd %d)\n", dir, o->images_dir_fd);
-	fprintf(stderr, "crpc:   log               %s, level %d\n", o->log_file ? o->log_file : "(CRIU default)",
-		o->log_level);
-	/* every other option that is set (some always), in the table's order */
-	for (size_t i = 0; i < CLI_OPT_IDX__COUNT; i++) {
-		const struct cli_opt *d = &cli_opts[i];
-		const void *p = (const char *)o + d->off;
-		char label[64];
-		size_t n;
-
-		if (d->flags & CRPC_OPTF_NOT_LISTED)
-			continue;
-		snprintf(label, sizeof(label), "%s", d->name);
-		for (char *c = label; *c; c++)
-			if (*c == '_')
-				*c = ' ';
-		switch (d->kind) {
-		case CLIK_BOOL:
-			if ((d->flags & CRPC_OPTF_SHOWN) || *(const bool *)p)
-				print_opt(label, "%s", yn(*(const bool *)p));
-			break;
-		case CLIK_SIZE:
-			if (*(const bool *)((const char *)o + d->off_set))
-				print_opt(label, "%u bytes", (unsigned)*(const uint32_t *)p);
-			break;
-		case CLIK_U32:
-			if (*(const uint32_t *)p)
-				print_opt(label, "%u", (unsigned)*(const uint32_t *)p);
-			break;
-		case CLIK_LEVEL:
-			if (*(const int *)p >= 0)
-				print_opt(label, "%d", *(const int *)p);
-			break;
-		case CLIK_STR:
-			if (*(const char *const *)p)
-				print_opt(label, "%s", *(const char *const *)p);
-			break;
-		case CLIK_STRV: {
-			const crpc_strv *l = p;
-
-			for (size_t k = 0; k < l->n; k++)
-				print_opt(label, "%s", l->v[k]);
-			break;
-		}
-		case CLIK_EXTERNAL:
-			for (size_t k = 0; k < o->n_external; k++)
-				print_opt(label, "%s", o->external[k]);
-			break;
-		case CLIK_CGMODE: {
-			crpc_cg_mode m = *(const crpc_cg_mode *)p;
-
-			/* shown as manage_cgroups, with its mode */
-			n = strlen(label);
-			if (n > 5 && strcmp(label + n - 5, " mode") == 0)
-				label[n - 5] = '\0';
-			if (o->manage_cgroups)
-				print_opt(label, "%s", m == CRPC_CG_UNSET ? "(CRIU default mode)" : crpc_cg_mode_name(m));
-			break;
-		}
-		case CLIK_NETLOCK: {
-			crpc_network_lock m = *(const crpc_network_lock *)p;
-
-			if (m != CRPC_NETLOCK_UNSET)
-				print_opt(label, "%s", crpc_network_lock_name(m));
-			break;
-		}
-		case CLIK_INHERIT_FD:
-			for (size_t k = 0; k < o->n_inherit_fd; k++)
-				print_opt(label, "%s (fd %d)", o->inherit_fd[k].key, o->inherit_fd[k].fd);
-			break;
-		case CLIK_CG_ROOT:
-			for (size_t k = 0; k < o->n_cg_root; k++)
-				print_opt(label, "%s %s", o->cg_root[k].ctrl ? o->cg_root[k].ctrl : "(all)",
-					  o->cg_root[k].path);
-			break;
-		}
-	}
 }
 
 json_t *crpc_cli_stats_json(const crpc_stats *st, bool restore)

@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * crpc/checkpoint.h - whole checkpoint operations: a dump into a directory
+ * that ends as a complete, verifiable checkpoint, and a restore from one.
+ *
+ * crpc_checkpoint_dump() does everything `crpc dump PID DIR` does, in this
+ * order: the configuration's dump: options under the caller's, the checks
+ * of the target (PID 1, the caller itself and its ancestors, kernel
+ * threads, zombies, threads) and of DIR, the inspection of the tree and
+ * the options it needs (stopping before CRIU on a blocker), DIR's
+ * temporary stand-in DIR.crpc-tmp-XXXXXX (DIR did not exist) or the
+ * in-progress marker (DIR existed), the CRIU session with its trace and
+ * hooks, the request, the manifest crpc.json and the rename into place;
+ * on failure it removes what CRIU wrote (keeping its log) and says what
+ * became of the target.
+ *
+ * crpc_checkpoint_restore() does what `crpc restore DIR` does: the
+ * configuration's restore: options under the caller's, the verification
+ * of DIR against crpc.json (unless forced), the options the dump recorded,
+ * the PIDs of the tree (zombies waited for), the pipes shared with
+ * processes outside the tree, the session, its trace and hooks, and the
+ * request. crpc_checkpoint_wait() then waits for the restored root as its
+ * parent, forwarding signals.
+ *
+ * What the operation says on the way (automatic options, warnings,
+ * progress) reaches the caller through an event callback; every message to
+ * and from CRIU through the message observer. Both are optional.
+ *
+ * Typical use:
+ *
+ *     crpc_checkpoint_params p;
+ *     crpc_checkpoint_result *res = NULL;
+ *     crpc_error *err = NULL;
+ *
+ *     crpc_checkpoint_params_init(&p);
+ *     p.pid = 1234;
+ *     p.dir = "/var/tmp/ckpt";
+ *     if (crpc_checkpoint_dump(&p, &res, &err) < 0) ...
+ *     printf("%s: %zu files\n", res->images_dir, res->manifest.files);
+ *     crpc_checkpoint_result_free(res);
+ */
+#ifndef CRPC_CHECKPOINT_H
+#define CRPC_CHECKPOINT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "crpc/config.h"
+#include "crpc/error.h"
+#include "crpc/images.h"
+#include "crpc/inspect.h"
+#include "crpc/manifest.h"
+#include "crpc/opts.h"
+#include "crpc/session.h"
+#include "crpc/trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** What an event tells. */
+typedef enum crpc_checkpoint_event {
+	/** Progress and detail (the crpc tool shows these with -v). */
+	CRPC_CHECKPOINT_INFO = 0,
+	/**
+	 * Something the operation decided on its own: an automatic option
+	 * ("auto: tcp_established (REASON)"), an option taken from the
+	 * checkpoint ("from the checkpoint: ..."), a re-attached pipe (the tool
+	 * shows these unless --json).
+	 */
+	CRPC_CHECKPOINT_NOTICE,
+	/** Something the caller should know (the tool always shows these). */
+	CRPC_CHECKPOINT_WARNING,
+} crpc_checkpoint_event;
+
+/** Receives each event as it happens: one line of text, without a newline. */
+typedef void (*crpc_checkpoint_event_fn)(crpc_checkpoint_event kind, const char *message, void *userdata);
+
+/**
+ * Parameters of an operation. Initialise with crpc_checkpoint_params_init(),
+ * which sets `size` and the defaults below; members may be added at the end
+ * in later versions (the library reads only the first `size` bytes, so
+ * older callers keep working). Nothing is copied: everything pointed to
+ * must stay valid during the call.
+ */
+typedef struct crpc_checkpoint_params {
+	size_t size; /**< sizeof(crpc_checkpoint_params), set by the init function */
+
+	pid_t pid;       /**< dump: the root of the tree (required) */
+	const char *dir; /**< the checkpoint directory (required); dump: its parent must exist */
+
+	/**
+	 * The caller's CRIU options (NULL: none), not changed. The
+	 * configuration's dump: or restore: section goes under them; log
+	 * level and file default to the configuration's criu: settings, else
+	 * 4 and "dump.log" / "restore.log". Dump: `pid` and `images_dir_fd`
+	 * are set by the library. Restore: inherit_fd entries must be open and
+	 * inheritable.
+	 */
+	const crpc_opts *opts;
+	/** A loaded configuration (NULL: none): options, criu: settings, hooks. */
+	const crpc_config *config;
+	/** Extra hook steps "CALLBACK=COMMAND" (run with /bin/sh after the configuration's). */
+	const char *const *hooks;
+	size_t n_hooks;
+
+	/** Dump: overwrite a checkpoint in DIR. Restore: do not verify DIR against crpc.json. */
+	bool force;
+	/** Dump: neither inspect the tree nor add the options it needs (default false). */
+	bool no_auto;
+	/** Restore: take no option from crpc.json and re-attach no pipe (default false). */
+	bool no_checkpoint_options;
+	/**
+	 * Restore: the caller will wait for the restored root with
+	 * crpc_checkpoint_wait(). Before the tree is restored SIGINT, SIGTERM,
+	 * SIGHUP and SIGCHLD are blocked in the calling thread (they stay
+	 * blocked on return), the caller becomes a child subreaper and the
+	 * root becomes its child (rst_sibling). Default false.
+	 */
+	bool wait;
+	/** Restore: how long to wait for zombies holding the tree's PIDs (default 5000 ms). */
+	unsigned pid_wait_ms;
+
+	/**
+	 * The CRIU binary. NULL (the default): $CRPC_CRIU, else the
+	 * configuration's criu: binary, else criu on $PATH.
+	 */
+	const char *criu_path;
+	/** Give up on a request after this long (default 0: never). */
+	unsigned timeout_ms;
+
+	/**
+	 * Record every message in this trace file (created with mode 0600 when
+	 * the session starts; NULL, the default: none), with this header (NULL:
+	 * the operation's name and target). The result holds the open trace.
+	 */
+	const char *trace_path;
+	const crpc_trace_header *trace_header;
+	/** Or record into this open trace (not closed); trace_path is then ignored. */
+	crpc_trace *trace;
+
+	/** Observer of every message to and from CRIU (after the trace), or NULL. */
+	crpc_message_fn on_message;
+	void *on_message_data;
+	/** Receiver of the events, or NULL. */
+	crpc_checkpoint_event_fn on_event;
+	void *on_event_data;
+	/**
+	 * Ask CRIU for its notifications even when no hook needs them, so that
+	 * on_message sees the operation go through its phases (default false).
+	 */
+	bool notifications;
+	/** Where hook steps' output is echoed besides hooks.log (NULL, the default: nowhere). */
+	FILE *hook_output;
+} crpc_checkpoint_params;
+
+/** Set p->size and the defaults: everything zero or NULL, pid_wait_ms 5000. */
+void crpc_checkpoint_params_init(crpc_checkpoint_params *p);
+
+/** Where an operation stopped. */
+typedef enum crpc_checkpoint_step {
+	CRPC_CHECKPOINT_DONE = 0,   /**< it did not fail */
+	CRPC_CHECKPOINT_PREPARE,    /**< parameters, configuration, checks: nothing changed */
+	CRPC_CHECKPOINT_INSPECT,    /**< dump: the inspection failed: nothing changed */
+	CRPC_CHECKPOINT_BLOCKED,    /**< dump: the inspection found blockers: nothing changed */
+	CRPC_CHECKPOINT_SETUP,      /**< directory, session, hooks: before the request */
+	CRPC_CHECKPOINT_REQUEST,    /**< CRIU's request failed */
+	CRPC_CHECKPOINT_FINISH,     /**< dump: CRIU succeeded, the manifest or the rename failed */
+} crpc_checkpoint_step;
+
+/** What became of a dump's target after a failed request (dump only). */
+typedef struct crpc_checkpoint_target {
+	bool checked;      /**< looked at (the request was made) */
+	bool exists;       /**< the process is still there (not a zombie) */
+	bool running;      /**< it is not stopped */
+	bool sent_sigcont; /**< it was left stopped and the library sent it SIGCONT */
+	char comm[64];     /**< its command name when it exists */
+} crpc_checkpoint_target;
+
+/**
+ * What an operation did, also after a failure (as far as it got). Allocated
+ * by the library, freed with crpc_checkpoint_result_free(); members may be
+ * added at the end in later versions.
+ */
+typedef struct crpc_checkpoint_result {
+	crpc_checkpoint_step failed_step; /**< CRPC_CHECKPOINT_DONE on success */
+	pid_t pid;           /**< dump: the target; restore: the restored root (0 until known) */
+	char comm[64];       /**< dump: the target's command name ("" until known) */
+	char *images_dir;    /**< the directory's real path (as given until it is known) */
+	char log_file[PATH_MAX];  /**< CRIU's log file's name in the directory ("dump.log") */
+	char criu_path[PATH_MAX]; /**< the CRIU binary of the session ("" until resolved) */
+	char criu_version[96]; /**< its version, "" until the session opened */
+	bool leave_running;  /**< dump: the tree was left running */
+	unsigned notifications; /**< notifications CRIU sent and the operation answered */
+	double wall_seconds; /**< from the session's start until the checkpoint was complete / restored */
+
+	bool have_image_bytes;
+	uint64_t image_bytes; /**< the checkpoint's size without CRIU's logs */
+	bool have_stats;
+	crpc_stats stats;     /**< CRIU's stats-dump / stats-restore */
+
+	/* dump */
+	bool auto_ran;              /**< the options were worked out (also with no_auto) */
+	crpc_opt_reasons options;   /**< every inspected option in effect, with source and reason */
+	crpc_verdict verdict;       /**< the inspection's options, blockers and warnings */
+	crpc_manifest_stats manifest; /**< writing crpc.json */
+	crpc_checkpoint_target target; /**< after a failed request or manifest */
+
+	/* both */
+	bool hook_failed;     /**< a hook failed where CRIU cannot abort (the operation went on) */
+	char **hook_warnings; /**< what the dispatcher and the hooks reported, in order */
+	size_t n_hook_warnings;
+
+	/* restore */
+	bool have_tree;
+	crpc_pstree tree;                  /**< the checkpoint's process tree */
+	bool verified;                     /**< DIR was checked against crpc.json (not forced) */
+	crpc_manifest_check check;         /**< the outcome, also when it failed */
+	crpc_manifest_options applied;     /**< options taken from the checkpoint */
+	crpc_manifest_options not_applied; /**< the dump's other options, each with why not */
+	crpc_pipe_attachments pipes;       /**< the outside pipes: re-attached or why not (fds closed) */
+	bool waiting;                      /**< restored for crpc_checkpoint_wait() */
+
+	/**
+	 * The trace opened from trace_path, still open (to add to it or check
+	 * crpc_trace_write_errno()); the caller may take it over by setting
+	 * this to NULL, else crpc_checkpoint_result_free() closes it.
+	 */
+	crpc_trace *trace;
+} crpc_checkpoint_result;
+
+/**
+ * Checkpoint the tree rooted at p->pid into p->dir (see the top of this
+ * header). Must run as root. *res (res may be NULL) gets a newly allocated
+ * result, also on failure, except when the parameters are unusable.
+ * Returns 0 when the checkpoint is complete (also when a hook failed where
+ * CRIU cannot abort: res->hook_failed), else -1 with the error (its cause
+ * and hint set when known, CRIU's log excerpt attached, paths naming DIR).
+ */
+int crpc_checkpoint_dump(const crpc_checkpoint_params *p, crpc_checkpoint_result **res, crpc_error **err);
+
+/**
+ * Restore the tree checkpointed in p->dir (see the top of this header).
+ * Must run as root. The restored root's PID is res->pid. Results and errors
+ * as crpc_checkpoint_dump(). CRIU's worker has ended when it returns.
+ */
+int crpc_checkpoint_restore(const crpc_checkpoint_params *p, crpc_checkpoint_result **res,
+			    crpc_error **err);
+
+/**
+ * After crpc_checkpoint_restore() with p->wait: wait for the restored root,
+ * forwarding SIGINT, SIGTERM and SIGHUP to it and reaping the orphans of
+ * the tree the caller adopts as subreaper along the way. *status gets the
+ * root's wait status. p gives the event callback (may be NULL).
+ */
+int crpc_checkpoint_wait(const crpc_checkpoint_result *res, const crpc_checkpoint_params *p, int *status,
+			 crpc_error **err);
+
+/** Free a result (NULL is fine); closes the trace it still holds. */
+void crpc_checkpoint_result_free(crpc_checkpoint_result *res);
+
+/** For __attribute__((cleanup)). */
+void crpc_checkpoint_result_freep(crpc_checkpoint_result **res);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CRPC_CHECKPOINT_H */

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ck_int.h - what the parts of crpc_checkpoint_dump() and
+ * crpc_checkpoint_restore() share: the state of one operation, its events,
+ * the session with its trace and hooks.
+ */
+#ifndef CRPC_CK_INT_H
+#define CRPC_CK_INT_H
+
+#include <limits.h>
+
+#include "internal.h"
+
+/* One dump or restore on its way. */
+typedef struct ck_op {
+	crpc_checkpoint_params p;    /* the caller's, completed with the defaults */
+	crpc_checkpoint_result *res; /* what the caller gets */
+	const char *kind;            /* "dump" or "restore" */
+	char op[PATH_MAX + 32];      /* "dump of PID 42", "restore from DIR": errors' operation */
+	crpc_opts opts;              /* the options in effect: the caller's over the configuration's */
+	bool log_level_given;        /* by the caller (else configuration or default) */
+	bool log_file_given;
+	crpc_config extra;           /* holds the extra hook steps (p.hooks) */
+	bool have_extra;
+	crpc_hooks hooks;            /* the configuration's steps, then the extra ones */
+	bool hooks_owned[CRPC_NOTIFY__COUNT]; /* hooks.steps[k] allocated here (else the configuration's) */
+	char **step_names;           /* names of the extra steps, numbered after the configuration's */
+	size_t n_step_names;
+	crpc_session *s;
+	crpc_dispatcher *d;
+	crpc_hook_runner *runner;
+	crpc_trace *trace;           /* the session's trace: p.trace, or opened (then res->trace) */
+	char criu_path[PATH_MAX];
+	int dirfd;                   /* the images directory */
+	char *dir_real;              /* its real path */
+	double t0;                   /* when the session started */
+	crpc_manifest manifest;      /* restore: what crpc.json recorded */
+	bool have_manifest;
+} ck_op;
+
+/* ---- events (operation.c) ---- */
+
+void ck_event(const ck_op *o, crpc_checkpoint_event kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define ck_info(o, ...) ck_event((o), CRPC_CHECKPOINT_INFO, __VA_ARGS__)
+#define ck_notice(o, ...) ck_event((o), CRPC_CHECKPOINT_NOTICE, __VA_ARGS__)
+#define ck_warn(o, ...) ck_event((o), CRPC_CHECKPOINT_WARNING, __VA_ARGS__)
+
+/* ---- the steps both operations take (operation.c) ---- */
+
+/*
+ * Take the caller's parameters (only the first p->size bytes) and allocate
+ * the result. -1 with a USAGE error when they cannot be used.
+ */
+int ck_begin(ck_op *o, const crpc_checkpoint_params *p, const char *operation, crpc_error **err);
+
+/*
+ * The options in effect: the caller's, the configuration's section under
+ * them, log level and file filled in; and the hook steps, the
+ * configuration's then p.hooks.
+ */
+int ck_options(ck_op *o, const crpc_opts *section, const char *default_log, crpc_error **err);
+
+/* Fail with CRPC_EXIT_ENV unless running as root. */
+int ck_need_root(const char *operation, crpc_error **err);
+
+/* A dispatcher when the caller wants notifications. */
+int ck_dispatcher(ck_op *o, crpc_error **err);
+
+/* Resolve CRIU, open the trace (trace_path) and the session. */
+int ck_session_open(ck_op *o, crpc_error **err);
+
+/* When there are hook steps: a runner, added to the dispatcher (made if need be). */
+int ck_hooks_attach(ck_op *o, const char *operation, pid_t pid, const char *images_dir, crpc_error **err);
+
+/* After the request: the dispatcher's and the hooks' warnings, as events and in the result. */
+void ck_hook_warnings(ck_op *o);
+
+/* The request's options, as info events. */
+void ck_print_opts(const ck_op *o, const char *request, const char *dir);
+
+/* Size of the checkpoint in dirfd: its files without CRIU's logs. */
+int ck_images_bytes(int dirfd, uint64_t *bytes, crpc_error **err);
+
+/*
+ * Before ck_end(): the result's strings: the images directory's real path
+ * (dir_real, else `dir`), the log file, the CRIU binary, the hooks' warnings.
+ */
+void ck_result_fill(ck_op *o, const char *dir);
+
+/* Free what the operation holds (not the result, which keeps the trace it opened). */
+void ck_end(ck_op *o);
+
+/* Store the result in *out (or free it when out is NULL). */
+void ck_give_result(ck_op *o, crpc_checkpoint_result **out);
+
+/* ---- a dump's directory (dir.c) ---- */
+
+/* A dump on its way. */
+typedef struct ck_dump {
+	ck_op o;
+	bool dir_existed;
+	bool created_dir;
+	bool marker;
+	char state_before;  /* the target's state before the dump */
+	char **pre_files;   /* checkpoint-like files DIR held before this dump */
+	size_t n_pre_files;
+	char *tmp_path;     /* DIR.crpc-tmp-XXXXXX the dump runs in (DIR did not exist), or NULL */
+	char *tmp_real;     /* its real path, as CRIU and the hooks saw it */
+} ck_dump;
+
+/* Checks on DIR that change nothing (besides a probe file created and removed). */
+int ck_dir_check(ck_dump *c, const char *op, crpc_error **err);
+
+/* A DIR that does not exist: create its temporary stand-in DIR.crpc-tmp-XXXXXX. */
+int ck_dir_create(ck_dump *c, const char *op, crpc_error **err);
+
+/* Once CRIU runs: clear an old checkpoint (--force), set the marker. */
+int ck_dir_prepare(ck_dump *c, const char *op, crpc_error **err);
+
+/* Rename the temporary directory to DIR (on failure it stays, with a warning). */
+int ck_dir_move_into_place(ck_dump *c);
+
+/* After a failed dump: leave nothing that looks like a checkpoint. */
+void ck_dir_cleanup_failed(ck_dump *c);
+
+/* ---- the dump's target (target.c) ---- */
+
+/* Refuse PID 1, crpc itself and its ancestors, threads, zombies, kernel threads. */
+int ck_target_check(ck_op *o, char *state_before, crpc_error **err);
+
+/* After a failed request: what became of the target (a stopped one gets SIGCONT). */
+void ck_target_after(ck_op *o, char state_before);
+
+/* ---- the automatic options of a dump (auto.c) ---- */
+
+/*
+ * Inspect the tree, stop on blockers, add the options it needs to o->opts
+ * (the caller's and the configuration's win), with an event for each one
+ * added. With p.no_auto only lists the options already in effect.
+ */
+int ck_auto_dump(ck_op *o, crpc_error **err);
+
+#endif /* CRPC_CK_INT_H */

@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dump.c - crpc_checkpoint_dump(): a dump that ends as a complete,
+ * verifiable checkpoint in DIR, or leaves nothing restore accepts.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkpoint/ck_int.h"
+
+#define DUMP_LOG "dump.log"
+
+/*
+ * The CRIU log options filled in when the caller did not set
+ * them: recorded as coming from the configuration or as crpc's default,
+ * not as the user's.
+ */
+static int log_option_sources(const ck_dump *c, crpc_manifest_options *l, crpc_error **err)
+{
+	const crpc_config *cfg = c->o.p.config;
+	char level[16];
+
+	if (!c->o.log_level_given && c->o.opts.log_level >= 0) {
+		bool from_cfg = cfg && (cfg->dump.log_level >= 0 || cfg->criu_log_level >= 0);
+
+		snprintf(level, sizeof(level), "%d", c->o.opts.log_level);
+		if (crpc_manifest_options_add(l, "log_level", level, from_cfg ? "config" : "default", NULL,
+					      err) < 0)
+			return -1;
+	}
+	if (!c->o.log_file_given && c->o.opts.log_file) {
+		bool from_cfg = cfg && (cfg->dump.log_file || cfg->criu_log_file);
+
+		if (crpc_manifest_options_add(l, "log_file", c->o.opts.log_file, from_cfg ? "config" : "default",
+					      NULL, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * CRIU succeeded and the post-dump hooks passed: write the manifest
+ * (every file hashed and synced, crpc.json written atomically), drop the
+ * marker, and move a temporary directory into place as DIR. On failure the
+ * images are kept (without crpc.json: restore --force takes them).
+ */
+static int finalize(ck_dump *c, double criu_seconds, const char *op, crpc_error **err)
+{
+	const char *const logs[] = { c->o.opts.log_file ? c->o.opts.log_file : DUMP_LOG, "hooks.log", NULL };
+	crpc_manifest_options options = { 0 };
+	const crpc_opt_reasons *why = &c->o.res->options;
+	crpc_session *s = c->o.s;
+	crpc_manifest_info mi = { 0 };
+	char ver[96];
+	int rc;
+
+	crpc_version_format(crpc_session_version(s), ver, sizeof(ver));
+	mi.pid = c->o.p.pid;
+	mi.command = c->o.res->comm;
+	mi.criu_version = ver;
+	mi.criu_path = crpc_session_criu_path(s);
+	mi.leave_running = c->o.opts.leave_running;
+	mi.log_files = logs;
+	mi.criu_seconds = criu_seconds;
+	mi.options = &options;
+	/* the options the inspection knows, with their reasons; then every other one set */
+	rc = 0;
+	for (size_t i = 0; why && i < why->n && rc == 0; i++)
+		rc = crpc_manifest_options_add(&options, why->v[i].option, why->v[i].value,
+					       crpc_opt_source_name(why->v[i].source), why->v[i].reason, err);
+	if (rc == 0)
+		rc = log_option_sources(c, &options, err);
+	if (rc == 0)
+		rc = crpc_manifest_options_from_opts(&options, &c->o.opts, c->o.p.config ? &c->o.p.config->dump : NULL, err);
+	if (rc == 0)
+		rc = crpc_manifest_write(c->o.dirfd, &mi, &c->o.res->manifest, err);
+	crpc_manifest_options_release(&options);
+	if (rc < 0) {
+		if (*err)
+			crpc_error_set_hint(*err,
+					    "the images are kept in %s without %s: crpc restore --force "
+					    "restores them unverified",
+					    c->tmp_path ? c->o.p.dir : (c->o.dir_real ? c->o.dir_real : c->o.p.dir),
+					    CRPC_MANIFEST_NAME);
+		if (c->tmp_path)
+			ck_dir_move_into_place(c);
+		return -1;
+	}
+	ck_info(&c->o, "%s: %zu files, %llu bytes, sha256 in %.1f ms, sync in %.1f ms",
+		      CRPC_MANIFEST_NAME, c->o.res->manifest.files, (unsigned long long)c->o.res->manifest.bytes,
+		      c->o.res->manifest.hash_seconds * 1e3, c->o.res->manifest.sync_seconds * 1e3);
+	if (unlinkat(c->o.dirfd, CRPC_INPROGRESS_MARKER, 0) < 0 && errno != ENOENT)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op,
+				      "the dump succeeded but the marker %s/%s cannot be removed",
+				      c->o.dir_real ? c->o.dir_real : c->o.p.dir, CRPC_INPROGRESS_MARKER);
+	c->marker = false;
+	if (fsync(c->o.dirfd) < 0 && errno != EINVAL && errno != EROFS)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot sync %s",
+				      c->o.dir_real ? c->o.dir_real : c->o.p.dir);
+	if (c->tmp_path && crpc_dumpdir_commit(c->tmp_path, c->o.p.dir, err) < 0) {
+		if (*err)
+			crpc_error_set_hint(*err, "the complete checkpoint is in %s: move it where you want it",
+					    c->tmp_path);
+		return -1;
+	}
+	if (c->tmp_path) {
+		free(c->tmp_path);
+		c->tmp_path = NULL;
+		free(c->o.dir_real);
+		c->o.dir_real = realpath(c->o.p.dir, NULL);
+	}
+	return 0;
+}
+
+
+/* In *s, replace the first "FROM/" with "TO/" (a path that moved). */
+static void repath(char **s, const char *from, const char *to)
+{
+	size_t n = strlen(from);
+	char *at = *s ? strstr(*s, from) : NULL, *moved = NULL;
+
+	if (!at || at[n] != '/')
+		return;
+	if (asprintf(&moved, "%.*s%s%s", (int)(at - *s), *s, to, at + n) < 0)
+		return;
+	free(*s);
+	*s = moved;
+}
+
+/* The dump failed at `step`: clean up (once DIR was touched) and look at the target (after CRIU ran). */
+static int failed(ck_dump *c, crpc_checkpoint_step step, bool cleanup, crpc_error **err)
+{
+	if (cleanup)
+		ck_dir_cleanup_failed(c);
+	if (step >= CRPC_CHECKPOINT_REQUEST)
+		ck_target_after(&c->o, c->state_before);
+	/* the logs written into the temporary directory are now in DIR */
+	if (err && *err && c->tmp_real && !c->tmp_path && c->o.dir_real) {
+		repath(&(*err)->log_path, c->tmp_real, c->o.dir_real);
+		repath(&(*err)->hint, c->tmp_real, c->o.dir_real);
+	}
+	if (c->o.res->failed_step < step)
+		c->o.res->failed_step = step;
+	return -1;
+}
+
+/* What the summary shows besides the manifest: the size and CRIU's statistics. */
+static void figures(ck_dump *c)
+{
+	crpc_checkpoint_result *r = c->o.res;
+	crpc_error *e = NULL;
+
+	r->have_image_bytes = ck_images_bytes(c->o.dirfd, &r->image_bytes, &e) == 0;
+	if (!r->have_image_bytes) {
+		ck_warn(&c->o, "cannot compute the checkpoint's size: %s", e && e->message ? e->message : "?");
+		crpc_error_free(e);
+		e = NULL;
+	}
+	r->have_stats = crpc_stats_read(c->o.dirfd, "stats-dump", &r->stats, &e) == 0 && r->stats.have_dump;
+	if (!r->have_stats)
+		ck_info(&c->o, "no CRIU statistics: %s", e && e->message ? e->message : "none in stats-dump");
+	crpc_error_free(e);
+}
+
+static int dump(ck_dump *c, crpc_error **err)
+{
+	ck_op *o = &c->o;
+	crpc_checkpoint_result *r = o->res;
+	const char *op = o->op;
+	crpc_dump_result dr;
+
+	/* the configuration: its dump: options under the caller's */
+	o->opts.pid = o->p.pid;
+	if (ck_options(o, o->p.config ? &o->p.config->dump : NULL, DUMP_LOG, err) < 0)
+		return -1;
+	/* everything that can be checked without touching anything */
+	if (ck_target_check(o, &c->state_before, err) < 0 || ck_need_root(op, err) < 0 ||
+	    ck_dir_check(c, op, err) < 0)
+		return -1;
+	/* inspect the tree: stop on blockers, add the options it needs (auto.c) */
+	if (ck_auto_dump(o, err) < 0)
+		return -1;
+	r->failed_step = CRPC_CHECKPOINT_SETUP;
+	if (ck_dispatcher(o, err) < 0 || ck_dir_create(c, op, err) < 0)
+		return failed(c, CRPC_CHECKPOINT_SETUP, true, err);
+
+	o->t0 = crpc_now();
+	if (ck_session_open(o, err) < 0 || crpc_opts_check_version(&o->opts, crpc_session_version(o->s), err) < 0 ||
+	    ck_dir_prepare(c, op, err) < 0)
+		return failed(c, CRPC_CHECKPOINT_SETUP, true, err);
+	o->opts.images_dir_fd = o->dirfd;
+	if (ck_hooks_attach(o, "dump", o->p.pid, o->dir_real ? o->dir_real : o->p.dir, err) < 0)
+		return failed(c, CRPC_CHECKPOINT_SETUP, true, err);
+	ck_print_opts(o, "dump", o->dir_real ? o->dir_real : o->p.dir);
+	ck_info(o, "dumping PID %d (%s) into %s", (int)o->p.pid, r->comm, o->p.dir);
+	r->leave_running = o->opts.leave_running;
+
+	memset(&dr, 0, sizeof(dr));
+	if (crpc_session_dump(o->s, &o->opts, o->d, &dr, err) < 0) {
+		r->notifications = dr.notifications;
+		ck_hook_warnings(o);
+		/* libcrpc attached CRIU's log and classified the failure */
+		return failed(c, CRPC_CHECKPOINT_REQUEST, true, err);
+	}
+	r->notifications = dr.notifications;
+	ck_hook_warnings(o);
+	/* complete: the manifest, then DIR in place */
+	if (finalize(c, crpc_now() - o->t0, op, err) < 0)
+		return failed(c, CRPC_CHECKPOINT_FINISH, false, err);
+	r->wall_seconds = crpc_now() - o->t0;
+	figures(c);
+	r->failed_step = CRPC_CHECKPOINT_DONE;
+	return 0;
+}
+
+CRPC_API int crpc_checkpoint_dump(const crpc_checkpoint_params *p, crpc_checkpoint_result **res,
+				  crpc_error **err)
+{
+	crpc_error *local = NULL;
+	ck_dump c;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	if (!err)
+		err = &local; /* the steps look at the error they set */
+	if (res)
+		*res = NULL;
+	snprintf(c.o.op, sizeof(c.o.op), "dump of PID %d", p ? (int)p->pid : 0);
+	if (ck_begin(&c.o, p, c.o.op, err) < 0) {
+		ck_end(&c.o);
+		crpc_checkpoint_result_free(c.o.res);
+		crpc_error_free(local);
+		return -1;
+	}
+	c.o.kind = "dump";
+	c.o.res->pid = c.o.p.pid;
+	if (c.o.p.pid <= 0)
+		rc = crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, c.o.op, "no process to checkpoint");
+	else
+		rc = dump(&c, err);
+	ck_result_fill(&c.o, c.o.p.dir);
+	ck_end(&c.o);
+	ck_give_result(&c.o, res);
+	for (size_t i = 0; i < c.n_pre_files; i++)
+		free(c.pre_files[i]);
+	free(c.pre_files);
+	free(c.tmp_path);
+	free(c.tmp_real);
+	crpc_error_free(local);
+	return rc;
+}
