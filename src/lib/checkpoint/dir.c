@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "checkpoint/ck_int.h"
 
 #define DUMP_LOG "dump.log"
@@ -180,6 +182,121 @@ static int open_dir(ck_dump *c, const char *op, crpc_error **err)
 	return 0;
 }
 
+/* The names crpc.json lists under "files" (NULL, 0 when it lists none or is not readable). */
+static void manifest_names(int dirfd, char ***names, size_t *n)
+{
+	char *text = NULL;
+	json_t *root, *files, *f;
+	size_t i;
+
+	*names = NULL;
+	*n = 0;
+	if (crpc_manifest_read(dirfd, &text, NULL, NULL) < 0 || !text)
+		return;
+	root = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	free(text);
+	files = root ? json_object_get(root, "files") : NULL;
+	if (json_is_array(files) && json_array_size(files) > 0)
+		*names = calloc(json_array_size(files), sizeof(**names));
+	if (*names)
+		json_array_foreach(files, i, f) {
+			const char *name = json_string_value(json_object_get(f, "name"));
+
+			if (name && ((*names)[*n] = strdup(name)))
+				(*n)++;
+		}
+	json_decref(root);
+}
+
+/*
+ * What an existing DIR may hold: nothing, a crpc checkpoint (crpc.json and
+ * the files it lists, with the logs), or the remains of a crpc dump (the
+ * in-progress marker with what CRIU and crpc write). Anything else belongs
+ * to someone else: a dump would mix with it and --force would remove it.
+ */
+static int check_contents(ck_dump *c, const char *op, crpc_error **err)
+{
+	static const char *const logs[] = { DUMP_LOG, "restore.log", "hooks.log", "stats-dump", "stats-restore",
+					    NULL };
+	bool marker = file_exists_at(c->o.dirfd, CRPC_INPROGRESS_MARKER);
+	char **listed = NULL, others[3][64];
+	size_t n_listed = 0, n_others = 0;
+	int fd = openat(c->o.dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot read %s", c->o.p.dir);
+	}
+	if (file_exists_at(c->o.dirfd, CRPC_MANIFEST_NAME))
+		manifest_names(c->o.dirfd, &listed, &n_listed);
+	while ((de = readdir(d))) {
+		const char *name = de->d_name;
+		struct stat st;
+		bool own;
+
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		own = fstatat(c->o.dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		      ((n_listed && (strcmp(name, CRPC_MANIFEST_NAME) == 0 || in_list(listed, n_listed, name))) ||
+		       (marker && is_ckpt_file(name, CLEAN_FORCE)));
+		for (size_t i = 0; !own && logs[i]; i++)
+			own = (marker || n_listed) && strcmp(name, logs[i]) == 0;
+		if (!own && n_others++ < 3)
+			snprintf(others[n_others - 1], sizeof(others[0]), "%.60s", name);
+	}
+	closedir(d);
+	for (size_t i = 0; i < n_listed; i++)
+		free(listed[i]);
+	free(listed);
+	if (n_others) {
+		crpc_error_set(err, CRPC_EXIT_USAGE, EEXIST, op,
+			       "%s holds %zu file%s that %s not part of a crpc checkpoint (%s%s%s%s%s%s): a dump "
+			       "would mix with %s",
+			       c->o.p.dir, n_others, n_others == 1 ? "" : "s", n_others == 1 ? "is" : "are",
+			       others[0], n_others > 1 ? ", " : "", n_others > 1 ? others[1] : "",
+			       n_others > 2 ? ", " : "", n_others > 2 ? others[2] : "", n_others > 3 ? ", ..." : "",
+			       n_others == 1 ? "it" : "them");
+		if (err && *err)
+			crpc_error_set_hint(*err, "dump into a new or empty directory (--force replaces only "
+						  "a crpc checkpoint, never other files)");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The images hold the tree's memory: an existing DIR must be the caller's,
+ * and is made private (0700) when others could read or enter it.
+ */
+static int make_private(ck_dump *c, bool apply, const char *op, crpc_error **err)
+{
+	struct stat st;
+
+	if (fstat(c->o.dirfd, &st) < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot stat %s", c->o.p.dir);
+	if (!apply && st.st_uid != geteuid()) {
+		crpc_error_set(err, CRPC_EXIT_USAGE, EPERM, op,
+			       "%s belongs to uid %u: its owner could read or change the checkpoint", c->o.p.dir,
+			       (unsigned)st.st_uid);
+		if (err && *err)
+			crpc_error_set_hint(*err, "dump into a directory of your own, or a new one");
+		return -1;
+	}
+	if (apply && (st.st_mode & 077)) {
+		if (fchmod(c->o.dirfd, 0700) < 0)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot make %s private",
+					      c->o.p.dir);
+		ck_notice(&c->o, "made %s private (mode %04o -> 0700): it holds the memory of PID %d", c->o.p.dir,
+			  (unsigned)(st.st_mode & 07777), (int)c->o.p.pid);
+	}
+	return 0;
+}
+
 /* Checks on DIR that change nothing (besides a probe file created and removed). */
 int ck_dir_check(ck_dump *c, const char *op, crpc_error **err)
 {
@@ -190,7 +307,8 @@ int ck_dir_check(ck_dump *c, const char *op, crpc_error **err)
 			return crpc_error_set(err, CRPC_EXIT_USAGE, ENOTDIR, op, "%s is not a directory",
 					      c->o.p.dir);
 		c->dir_existed = true;
-		if (open_dir(c, op, err) < 0 || probe_writable(c->o.dirfd, c->o.p.dir, op, err) < 0)
+		if (open_dir(c, op, err) < 0 || check_contents(c, op, err) < 0 ||
+		    make_private(c, false, op, err) < 0 || probe_writable(c->o.dirfd, c->o.p.dir, op, err) < 0)
 			return -1;
 		if (file_exists_at(c->o.dirfd, CRPC_INPROGRESS_MARKER) && !c->o.p.force) {
 			crpc_error_set(err, CRPC_EXIT_FAIL, EEXIST, op,
@@ -266,6 +384,8 @@ int ck_dir_prepare(ck_dump *c, const char *op, crpc_error **err)
 	int fd;
 
 	if (c->dir_existed) {
+		if (make_private(c, true, op, err) < 0)
+			return -1;
 		if (c->o.p.force) {
 			/* the manifest first: the old checkpoint stops counting as whole at once */
 			if (unlinkat(c->o.dirfd, CRPC_MANIFEST_NAME, 0) < 0 && errno != ENOENT)
