@@ -244,6 +244,21 @@ int crpc_dumpdir_commit(const char *tmp_path, const char *dir, crpc_error **err)
  */
 char *crpc_dumpdir_leftover(const char *dir);
 
+/**
+ * Whether CRIU finished the dump in dirfd (its statistics, written last and
+ * only on success, are there): the images are whole even when crpc was
+ * stopped before it wrote crpc.json.
+ */
+bool crpc_dumpdir_criu_finished(int dirfd);
+
+/**
+ * Give e the hint for an unfinished dump: in `leftover` (the temporary
+ * sibling of dir, see crpc_dumpdir_leftover()), or in dir itself when
+ * leftover is NULL. A dump CRIU finished is said to be whole and how to
+ * restore it; nothing is ever suggested that would remove the only copy.
+ */
+void crpc_dumpdir_hint(crpc_error *e, const char *dir, const char *leftover);
+
 /* ---- what a restore takes from the manifest --------------------------- */
 
 /** A process outside the tree that held a pipe of the tree when the dump completed. */

@@ -418,7 +418,7 @@ int crpc_cmd_show(crpc_cli *cli, int argc, char **argv)
 		crpc_error_set(&err, errno == ENOTDIR ? CRPC_EXIT_USAGE : CRPC_EXIT_FAIL, errno, op,
 			       errno == ENOENT ? "%s does not exist" : "cannot access %s", c.dir);
 		if (left && err)
-			crpc_error_set_hint(err, "an interrupted dump into %s left %s", c.dir, left);
+			crpc_dumpdir_hint(err, c.dir, left);
 		free(left);
 		rc = crpc_cli_fail(cli, err, base_json(&c), NULL);
 		goto out;

@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -119,4 +120,46 @@ CRPC_API char *crpc_dumpdir_leftover(const char *dir)
 	}
 	closedir(d);
 	return found;
+}
+
+CRPC_API bool crpc_dumpdir_criu_finished(int dirfd)
+{
+	struct stat st;
+
+	/* CRIU writes its statistics last, after the post-dump step and only
+	 * when the dump succeeded: the images are whole and the tree was ended
+	 * (or left running with --leave-running) */
+	return fstatat(dirfd, "stats-dump", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+CRPC_API void crpc_dumpdir_hint(crpc_error *e, const char *dir, const char *leftover)
+{
+	const char *where = leftover ? leftover : dir;
+	int fd;
+	bool finished;
+
+	if (!e || !where)
+		return;
+	fd = open(where, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	finished = fd >= 0 && crpc_dumpdir_criu_finished(fd);
+	if (fd >= 0)
+		close(fd);
+	if (finished)
+		crpc_error_set_hint(e,
+				    "%s%s%s holds a dump CRIU finished before crpc was stopped: its images "
+				    "are whole (the tree ended with the dump, unless it was left running), "
+				    "only crpc.json is missing. Keep it: `crpc restore --force %s` restores "
+				    "it without verification (give the dump's options again, e.g. "
+				    "--tcp-established)",
+				    leftover ? "an interrupted dump into " : "", leftover ? dir : "",
+				    leftover ? " left " : "", where);
+	else if (leftover)
+		crpc_error_set_hint(e,
+				    "an interrupted dump into %s left %s, in which CRIU did not finish (the "
+				    "tree was left running): not a checkpoint; dump again",
+				    dir, leftover);
+	else
+		crpc_error_set_hint(e, "CRIU did not finish the dump into %s (the tree was left running): "
+				       "dump again, into an empty directory",
+				    dir);
 }

@@ -462,12 +462,15 @@ CRPC_API int crpc_images_validate(int dirfd, const char *dir_name, bool allow_un
 	struct stat st;
 	const char *dn = dir_name ? dir_name : ".";
 
-	if (!allow_unfinished && fstatat(dirfd, CRPC_INPROGRESS_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		return fail(err, 0, top,
-			    "dump again into an empty directory; remove this one once nothing "
-			    "else uses it",
-			    "a dump into %s did not complete (found %s); the images are not usable",
-			    dn, CRPC_INPROGRESS_MARKER);
+	if (!allow_unfinished && fstatat(dirfd, CRPC_INPROGRESS_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		bool whole = crpc_dumpdir_criu_finished(dirfd);
+
+		fail(err, 0, top, NULL, "a dump into %s did not complete (found %s)%s", dn, CRPC_INPROGRESS_MARKER,
+		     whole ? ": crpc was stopped after CRIU had finished it" : "; the images are not usable");
+		if (err && *err)
+			crpc_dumpdir_hint(*err, dn, NULL);
+		return -1;
+	}
 
 	if (fstatat(dirfd, INVENTORY_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)

@@ -280,7 +280,7 @@ CRPC_API int crpc_manifest_verify(int dirfd, const char *dir_name, const char *c
 			       fstatat(dirfd, CRPC_MANIFEST_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0
 				       ? ""
 				       : ", " CRPC_MANIFEST_NAME " is missing");
-		crpc_error_set_hint(e, "dump again; remove %s once no crpc dump uses it", dn);
+		crpc_dumpdir_hint(e, dn, NULL);
 		goto out;
 	}
 
@@ -292,10 +292,7 @@ CRPC_API int crpc_manifest_verify(int dirfd, const char *dir_name, const char *c
 				/* not even CRIU's images: that says more */
 				c.verdict = CRPC_MANIFEST_NOT_CHECKPOINT;
 				if (e && c.leftover)
-					crpc_error_set_hint(e,
-							    "an interrupted dump left %s, which is not a usable "
-							    "checkpoint either: dump again",
-							    c.leftover);
+					crpc_dumpdir_hint(e, dn, c.leftover);
 				goto out;
 			}
 			c.verdict = CRPC_MANIFEST_MISSING;

@@ -40,10 +40,7 @@ static int check_dir(ck_op *o, const char *op, crpc_error **err)
 
 			crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, op, "%s does not exist", o->p.dir);
 			if (left && *err)
-				crpc_error_set_hint(*err,
-						    "an interrupted dump into %s left %s, which is not a "
-						    "usable checkpoint: dump again",
-						    o->p.dir, left);
+				crpc_dumpdir_hint(*err, o->p.dir, left);
 			free(left);
 			return -1;
 		}
