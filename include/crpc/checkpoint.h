@@ -150,15 +150,22 @@ typedef struct crpc_checkpoint_params {
 	crpc_checkpoint_event_fn on_event;
 	void *on_event_data;
 	/**
-	 * Ask CRIU for its notifications even when no hook needs them, so that
-	 * on_message sees the operation go through its phases (default false).
+	 * Kept for callers that set it: CRIU's notifications are always asked
+	 * for (a crpc that dies then makes CRIU give up at its next step).
 	 */
 	bool notifications;
 	/** Where hook steps' output is echoed besides hooks.log (NULL, the default: nowhere). */
 	FILE *hook_output;
+	/**
+	 * Restore: a user besides root and the caller whose files in DIR are
+	 * trusted (default (uid_t)-1: nobody). DIR and every file in it must
+	 * belong to one of them and be writable by nobody else, see
+	 * crpc_manifest_check_trust(); --force does not lift this.
+	 */
+	uid_t trust_owner;
 } crpc_checkpoint_params;
 
-/** Set p->size and the defaults: everything zero or NULL, pid_wait_ms 5000. */
+/** Set p->size and the defaults: everything zero or NULL, pid_wait_ms 5000, trust_owner (uid_t)-1. */
 void crpc_checkpoint_params_init(crpc_checkpoint_params *p);
 
 /** Where an operation stopped. */

@@ -147,6 +147,7 @@ typedef enum crpc_manifest_verdict {
 	CRPC_MANIFEST_MISSING,        /**< CRIU images but no crpc.json (e.g. a plain criu dump) */
 	CRPC_MANIFEST_INVALID,        /**< crpc.json cannot be read, parsed, or is a newer format */
 	CRPC_MANIFEST_MODIFIED,       /**< a file is missing, differs, or an image is not listed */
+	CRPC_MANIFEST_UNTRUSTED,      /**< others could have written it (crpc_manifest_check_trust()) */
 } crpc_manifest_verdict;
 
 /** What is wrong with one file. */
@@ -211,7 +212,7 @@ void crpc_manifest_check_release(crpc_manifest_check *c);
  */
 int crpc_manifest_check_trust(int dirfd, const char *dir_name, uid_t also_trusted, crpc_error **err);
 
-/** Short name of a verdict: "ok", "unfinished", "not-checkpoint", "missing", "invalid", "modified". */
+/** Short name of a verdict: "ok", "unfinished", "not-checkpoint", "missing", "invalid", "modified", "untrusted". */
 const char *crpc_manifest_verdict_name(crpc_manifest_verdict v);
 
 /** Short name of a file problem: "missing", "size", "checksum", "unlisted", "unreadable". */

@@ -237,6 +237,8 @@ int crpc_cli_print_version(crpc_cli *cli);
 
 /* Strict unsigned decimal: digits only, no sign or blanks, at most max. */
 int crpc_cli_parse_ulong(const char *s, unsigned long max, unsigned long *out);
+/* A user name or a numeric uid. -1 when it is neither. */
+int crpc_cli_parse_user(const char *s, uid_t *out);
 
 /* ---- output (common.c) ---- */
 

@@ -56,6 +56,9 @@ const char crpc_help_restore[] =
 	"      --force             restore without verifying the checkpoint against its\n"
 	"                          manifest (crpc.json): missing, unfinished or modified\n"
 	"                          checkpoints are accepted\n"
+	"      --trust-owner USER  also trust DIR and files of USER (name or uid); by\n"
+	"                          default everything in DIR must be root's or yours and\n"
+	"                          writable by nobody else, even with --force\n"
 	"      --hook CALLBACK=COMMAND\n"
 	"                          also run COMMAND (through /bin/sh) at CRIU's CALLBACK,\n"
 	"                          e.g. --hook post-restore='logger restored' (repeatable)\n"
@@ -76,6 +79,7 @@ enum {
 	OPT_HOOK,
 	OPT_FORCE,
 	OPT_NO_CKPT_OPTS,
+	OPT_TRUST_OWNER,
 };
 
 static const struct option restore_options[] = {
@@ -87,6 +91,7 @@ static const struct option restore_options[] = {
 	{ "hook", required_argument, NULL, OPT_HOOK },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "no-checkpoint-options", no_argument, NULL, OPT_NO_CKPT_OPTS },
+	{ "trust-owner", required_argument, NULL, OPT_TRUST_OWNER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -100,6 +105,7 @@ typedef struct restore_ctx {
 	crpc_opts opts;            /* the command line's */
 	bool force;                /* --force: no verification */
 	bool no_ckpt_opts;         /* --no-checkpoint-options */
+	uid_t trust_owner;         /* --trust-owner, (uid_t)-1 if none */
 } restore_ctx;
 
 /* "5", "0.5", "2.", ".25": digits and at most one dot, nothing else. */
@@ -396,6 +402,7 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	c.cli = cli;
 	c.pid_wait_ms = 5000;
+	c.trust_owner = (uid_t)-1;
 	crpc_opts_init(&c.opts); /* log level and file: defaults once the configuration is read */
 	cli->usage = "crpc restore [OPTIONS] DIR";
 
@@ -416,6 +423,10 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 			break;
 		case OPT_FORCE:
 			c.force = true;
+			break;
+		case OPT_TRUST_OWNER:
+			if (crpc_cli_parse_user(optarg, &c.trust_owner) < 0)
+				crpc_cli_usage_errorf(cli, "--trust-owner: no user '%s'", optarg);
 			break;
 		case CLI_OPT_ID(inherit_fd):
 			parse_inherit_fd(&c, optarg);
@@ -444,6 +455,7 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	p.opts = &c.opts;
 	p.force = c.force;
 	p.no_checkpoint_options = c.no_ckpt_opts;
+	p.trust_owner = c.trust_owner;
 	p.wait = c.wait;
 	p.pid_wait_ms = c.pid_wait_ms;
 	rc = crpc_checkpoint_restore(&p, &res, &err);

@@ -30,7 +30,10 @@ const char crpc_help_show[] =
 	"\n"
 	"Options:\n"
 	"      --verify            also verify every file against crpc.json (sizes and\n"
-	"                          SHA-256) as crpc restore does; exit 1 if it fails\n" CRPC_CLI_HELP_COMMON
+	"                          SHA-256) as crpc restore does; exit 1 if it fails,\n"
+	"                          also when DIR or a file in it is another user's or\n"
+	"                          writable by others (a restore would refuse it)\n"
+	"      --trust-owner USER  with --verify: also trust files of USER (name or uid)\n" CRPC_CLI_HELP_COMMON
 	"\n"
 	"Examples:\n"
 	"  crpc show /var/tmp/ckpt\n"
@@ -44,11 +47,13 @@ const char crpc_help_show[] =
 
 enum {
 	OPT_VERIFY = CLI_OPT_FIRST_CMD,
+	OPT_TRUST_OWNER,
 };
 
 static const struct option show_options[] = {
 	CRPC_CLI_COMMON_OPTIONS,
 	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "trust-owner", required_argument, NULL, OPT_TRUST_OWNER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -58,6 +63,7 @@ typedef struct show_ctx {
 	char *dir_real;
 	int dirfd;
 	bool verify;
+	uid_t trust_owner; /* --trust-owner, (uid_t)-1 if none */
 	bool unfinished;       /* the in-progress marker is there */
 	json_t *manifest;      /* crpc.json, NULL when absent or unreadable */
 	crpc_error *manifest_err; /* why it could not be read (NULL: absent or fine) */
@@ -394,11 +400,16 @@ int crpc_cmd_show(crpc_cli *cli, int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	c.cli = cli;
 	c.dirfd = -1;
+	c.trust_owner = (uid_t)-1;
 	cli->usage = "crpc show [OPTIONS] DIR";
 	while ((opt = crpc_cli_getopt(cli, argc, argv, ":hv", show_options)) != -1) {
 		switch (opt) {
 		case OPT_VERIFY:
 			c.verify = true;
+			break;
+		case OPT_TRUST_OWNER:
+			if (crpc_cli_parse_user(optarg, &c.trust_owner) < 0)
+				crpc_cli_usage_errorf(cli, "--trust-owner: no user '%s'", optarg);
 			break;
 		default:
 			crpc_cli_usage_errorf(cli, "unhandled option");
@@ -462,7 +473,11 @@ int crpc_cmd_show(crpc_cli *cli, int argc, char **argv)
 	}
 	if (c.verify) {
 		c.verified = true;
-		(void)crpc_manifest_verify(c.dirfd, c.dir, NULL, &c.check, &c.verify_err);
+		/* as a restore would: nobody else could have written it, then the digests */
+		if (crpc_manifest_check_trust(c.dirfd, c.dir, c.trust_owner, &c.verify_err) < 0)
+			c.check.verdict = CRPC_MANIFEST_UNTRUSTED;
+		else
+			(void)crpc_manifest_verify(c.dirfd, c.dir, NULL, &c.check, &c.verify_err);
 	}
 
 	if (cli->json)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* common.c - option parsing, output and session helpers of the crpc tool. */
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -136,6 +137,22 @@ int crpc_cli_getopt(crpc_cli *cli, int argc, char **argv, const char *shortopts,
 			return c;
 		}
 	}
+}
+
+int crpc_cli_parse_user(const char *s, uid_t *out)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+	unsigned long v;
+
+	if (getpwnam_r(s, &pw, buf, sizeof(buf), &res) == 0 && res) {
+		*out = res->pw_uid;
+		return 0;
+	}
+	if (crpc_cli_parse_ulong(s, 0xfffffffeUL, &v) < 0)
+		return -1;
+	*out = (uid_t)v;
+	return 0;
 }
 
 int crpc_cli_parse_ulong(const char *s, unsigned long max, unsigned long *out)

@@ -109,10 +109,13 @@ cleanup() {
 		wait_gone "$p" 5 || echo "warning: PID $p still present after cleanup" >&2
 	done
 	mountpoint -q "$TMP/ro" 2>/dev/null && umount "$TMP/ro"
+	for p in "${CLEANUP_CMDS[@]}"; do "$p"; done
 	rm -rf "$TMP"
 	if [ "$rc" -eq 0 ]; then echo "PASS: $TEST_NAME"; fi
 	exit "$rc"
 }
+# functions a test adds to be called at the end, e.g. to remove a user it made
+CLEANUP_CMDS=()
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 

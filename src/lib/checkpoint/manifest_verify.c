@@ -26,6 +26,7 @@ static const char *const verdict_names[] = {
 	[CRPC_MANIFEST_MISSING] = "missing",
 	[CRPC_MANIFEST_INVALID] = "invalid",
 	[CRPC_MANIFEST_MODIFIED] = "modified",
+	[CRPC_MANIFEST_UNTRUSTED] = "untrusted",
 };
 
 CRPC_API const char *crpc_manifest_verdict_name(crpc_manifest_verdict v)

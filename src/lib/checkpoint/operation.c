@@ -20,6 +20,7 @@ CRPC_API void crpc_checkpoint_params_init(crpc_checkpoint_params *p)
 	memset(p, 0, sizeof(*p));
 	p->size = sizeof(*p);
 	p->pid_wait_ms = 5000;
+	p->trust_owner = (uid_t)-1;
 }
 
 void ck_event(const ck_op *o, crpc_checkpoint_event kind, const char *fmt, ...)

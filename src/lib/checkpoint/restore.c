@@ -55,6 +55,9 @@ static int check_dir(ck_op *o, const char *op, crpc_error **err)
 	if (o->dirfd < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot open %s", o->p.dir);
 	o->dir_real = realpath(o->p.dir, NULL);
+	/* who could have written what is about to run: before anything is read */
+	if (crpc_manifest_check_trust(o->dirfd, o->p.dir, o->p.trust_owner, err) < 0)
+		return -1;
 	if (!o->p.force) {
 		/* what the restore itself writes into DIR is no image the manifest lacks */
 		const char *const ignore[] = { o->opts.log_file ? o->opts.log_file : RESTORE_LOG, NULL };
