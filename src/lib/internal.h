@@ -255,6 +255,17 @@ size_t crpc_pb_elem_size(ProtobufCType type);
  */
 bool crpc_pb_field_present(const ProtobufCFieldDescriptor *f, const char *base);
 
+/* ---- I/O retried on EINTR (io.c) ---- */
+
+/* One read(), retried while a signal interrupts it. */
+ssize_t io_read(int fd, void *buf, size_t len);
+/* Read until len bytes or EOF: the bytes read, or -1 with errno. */
+ssize_t io_read_full(int fd, void *buf, size_t len);
+/* io_read_full() with pread() from offset off. */
+ssize_t io_pread_full(int fd, void *buf, size_t len, off_t off);
+/* Write all of buf: 0, or -1 with errno (EIO when a write wrote nothing). */
+int io_write_full(int fd, const void *buf, size_t len);
+
 /* ---- the session (swrk.c, rpc.c) ---- */
 struct crpc_session {
 	int sk;            /* our end of the socketpair */

@@ -141,9 +141,7 @@ static int read_whole(int dirfd, const char *name, size_t max, struct blob *b)
 			buf = nbuf;
 			cap = ncap;
 		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = io_read(fd, buf + len, cap - len);
 		if (n < 0) {
 			saved = errno;
 			free(buf);
@@ -664,9 +662,7 @@ static bool proc_group_ids(const char *pid, char *state, pid_t *pgid, pid_t *sid
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	do
-		n = read(fd, buf, sizeof(buf) - 1);
-	while (n < 0 && errno == EINTR);
+	n = io_read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
 		return false;

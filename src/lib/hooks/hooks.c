@@ -138,20 +138,6 @@ bprintf(char *buf, size_t sz, size_t *pos, const char *fmt, ...)
 	*pos = (size_t)n >= sz - *pos ? sz - 1 : *pos + (size_t)n;
 }
 
-static void write_all(int fd, const char *s, size_t len)
-{
-	while (len > 0) {
-		ssize_t k = write(fd, s, len);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return;
-		s += k;
-		len -= (size_t)k;
-	}
-}
-
 /* "12.3 ms" or "1.5 s". */
 static void fmt_duration(double secs, char *buf, size_t sz)
 {
@@ -259,7 +245,7 @@ static void log_text(const crpc_hook_runner *r, const char *cb, const char *step
 		len = sizeof(line) - pos - 1;
 	pos += sanitize(line + pos, text, len);
 	line[pos++] = '\n';
-	write_all(r->log_fd, line, pos);
+	(void)io_write_full(r->log_fd, line, pos);
 }
 
 static void __attribute__((format(printf, 4, 5)))
@@ -694,9 +680,9 @@ child_fail(int out_fd, int status_fd, int stage, int e, const char *what, const 
 	const char *parts[] = { what, arg ? arg : "", ": ", desc ? desc : "unknown error", "\n" };
 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-		write_all(out_fd, parts[i], strlen(parts[i]));
+		(void)io_write_full(out_fd, parts[i], strlen(parts[i]));
 	if (status_fd >= 0)
-		write_all(status_fd, (const char *)&rep, sizeof(rep));
+		(void)io_write_full(status_fd, (const char *)&rep, sizeof(rep));
 	_exit(code);
 }
 
@@ -902,9 +888,7 @@ static void stream_read(struct step_run *sr, struct stream *s)
 	char chunk[LINE_MAX_BYTES];
 	ssize_t n;
 
-	do
-		n = read(s->fd, chunk, sizeof(chunk));
-	while (n < 0 && errno == EINTR);
+	n = io_read(s->fd, chunk, sizeof(chunk));
 	if (n > 0)
 		stream_feed(sr, s, chunk, (size_t)n);
 	else if (n == 0 || errno != EAGAIN)
@@ -1273,16 +1257,9 @@ static bool run_step(struct step_run *sr, const crpc_hook_step *st, const crpc_n
 	supervise(sr, pidfd, timeout_ms, r->grace_ms);
 	if (pidfd >= 0)
 		close(pidfd);
-	{
-		ssize_t k;
-
-		do
-			k = read(status_rd, &sr->rep, sizeof(sr->rep));
-		while (k < 0 && errno == EINTR);
-		if (k != (ssize_t)sizeof(sr->rep))
-			memset(&sr->rep, 0, sizeof(sr->rep));
-		close(status_rd);
-	}
+	if (io_read(status_rd, &sr->rep, sizeof(sr->rep)) != (ssize_t)sizeof(sr->rep))
+		memset(&sr->rep, 0, sizeof(sr->rep));
+	close(status_rd);
 
 	describe_outcome(sr, st, exec_path, timeout_ms, r->grace_ms, what, whatsz);
 	fmt_duration(sr->secs, dur, sizeof(dur));

@@ -131,10 +131,8 @@ static ssize_t read_into(int fd, char *buf, size_t room, bool stop_short)
 	size_t used = 0;
 
 	while (used < room) {
-		ssize_t n = read(fd, buf + used, room - used);
+		ssize_t n = io_read(fd, buf + used, room - used);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
 			return -1;
 		if (n == 0)
