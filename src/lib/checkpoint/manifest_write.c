@@ -83,7 +83,7 @@ CRPC_API int crpc_manifest_options_add(crpc_manifest_options *l, const char *opt
 				       const char *value, const char *source, const char *reason,
 				       crpc_error **err)
 {
-	crpc_manifest_option *nv, *slot;
+	crpc_manifest_option *slot;
 	bool oom = false;
 
 	if (!option)
@@ -96,10 +96,8 @@ CRPC_API int crpc_manifest_options_add(crpc_manifest_options *l, const char *opt
 			return 0;
 	}
 	/* grow the array first, then fill the new slot in place */
-	nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
-	if (!nv)
+	if (ARRAY_RESIZE(l->v, l->n + 1) < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "recording the options", "out of memory");
-	l->v = nv;
 	slot = &l->v[l->n];
 	slot->option = xstrdup_or_null(option, &oom);
 	slot->value = xstrdup_or_null(value, &oom);

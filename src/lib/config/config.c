@@ -116,12 +116,9 @@ CRPC_API void crpc_config_release(crpc_config *c)
 
 int cfg_step_append(crpc_config *c, crpc_notify_kind k, const crpc_hook_step *s)
 {
-	crpc_hook_step *v = realloc(c->hooks.steps[k], (c->hooks.n_steps[k] + 1) * sizeof(*v));
-
-	if (!v)
+	if (ARRAY_RESIZE(c->hooks.steps[k], c->hooks.n_steps[k] + 1) < 0)
 		return -1;
-	c->hooks.steps[k] = v;
-	v[c->hooks.n_steps[k]++] = *s;
+	c->hooks.steps[k][c->hooks.n_steps[k]++] = *s;
 	return 0;
 }
 

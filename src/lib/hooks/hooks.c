@@ -184,18 +184,15 @@ static const char *env_get(char *const *envp, const char *name)
 static void add_warning(crpc_hook_runner *r, const char *text)
 {
 	char *s = strdup(text);
-	char **w;
 
 	if (!s)
 		return;
-	w = realloc(r->warnings, (r->n_warnings + 2) * sizeof(*w));
-	if (!w) {
+	if (ARRAY_RESIZE(r->warnings, r->n_warnings + 2) < 0) {
 		free(s);
 		return;
 	}
-	r->warnings = w;
-	w[r->n_warnings++] = s;
-	w[r->n_warnings] = NULL;
+	r->warnings[r->n_warnings++] = s;
+	r->warnings[r->n_warnings] = NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -794,7 +791,6 @@ static void step_output(struct step_run *sr, const char *text, size_t len)
 
 static void add_entry(struct step_run *sr, const char *text, size_t len)
 {
-	char **v;
 	char *s;
 
 	while (len > 0 && isspace((unsigned char)*text)) {
@@ -822,10 +818,7 @@ static void add_entry(struct step_run *sr, const char *text, size_t len)
 		sr->entry_error = "printed more than 4096 external entries";
 		return;
 	}
-	v = realloc(sr->entries, (sr->n_entries + 1) * sizeof(*v));
-	s = v ? strndup(text, len) : NULL;
-	if (v)
-		sr->entries = v;
+	s = ARRAY_RESIZE(sr->entries, sr->n_entries + 1) == 0 ? strndup(text, len) : NULL;
 	if (!s) {
 		sr->entry_error = "ran out of memory for its external entries";
 		return;
@@ -1287,15 +1280,13 @@ static void free_entries(struct step_run *sr)
 /* Hand the entries of a successful query-ext-files step over to n. */
 static int take_entries(struct step_run *sr, crpc_notify *n)
 {
-	char **v;
 
 	if (!sr->n_entries)
 		return 0;
-	v = realloc(n->external, (n->n_external + sr->n_entries) * sizeof(*v));
-	if (!v)
+	if (sr->n_entries > SIZE_MAX - n->n_external ||
+	    ARRAY_RESIZE(n->external, n->n_external + sr->n_entries) < 0)
 		return -1;
-	memcpy(v + n->n_external, sr->entries, sr->n_entries * sizeof(*v));
-	n->external = v;
+	memcpy(n->external + n->n_external, sr->entries, sr->n_entries * sizeof(*n->external));
 	n->n_external += sr->n_entries;
 	free(sr->entries);
 	sr->entries = NULL;

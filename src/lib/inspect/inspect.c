@@ -221,16 +221,13 @@ static int read_all_at(int dirfd, const char *name, size_t max, char **out, size
 
 int ins_pid_add(pid_t **v, size_t *n, pid_t pid)
 {
-	pid_t *nv;
 
 	for (size_t i = 0; i < *n; i++)
 		if ((*v)[i] == pid)
 			return 0;
-	nv = realloc(*v, (*n + 1) * sizeof(*nv));
-	if (!nv)
+	if (ARRAY_RESIZE(*v, *n + 1) < 0)
 		return -1;
-	nv[(*n)++] = pid;
-	*v = nv;
+	(*v)[(*n)++] = pid;
 	return 0;
 }
 
@@ -238,7 +235,6 @@ int ins_strv_addf(char ***v, size_t *n, const char *fmt, ...)
 {
 	va_list ap;
 	char *s = NULL;
-	char **nv;
 	int rc;
 
 	va_start(ap, fmt);
@@ -251,13 +247,11 @@ int ins_strv_addf(char ***v, size_t *n, const char *fmt, ...)
 			free(s);
 			return 0;
 		}
-	nv = realloc(*v, (*n + 1) * sizeof(*nv));
-	if (!nv) {
+	if (ARRAY_RESIZE(*v, *n + 1) < 0) {
 		free(s);
 		return -1;
 	}
-	*v = nv;
-	nv[*n] = s;
+	(*v)[*n] = s;
 	*n += 1;
 	return 0;
 }
