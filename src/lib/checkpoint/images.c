@@ -740,7 +740,7 @@ static int group_holder(const crpc_pstree *t, const char *op, pid_t *zombie_pid,
 	return found;
 }
 
-CRPC_API int crpc_pstree_pids_free(const crpc_pstree *t, unsigned wait_ms, crpc_error **err)
+CRPC_API int crpc_pstree_pids_available(const crpc_pstree *t, unsigned wait_ms, crpc_error **err)
 {
 	const char *op = "checking the checkpoint's PIDs are free";
 	double deadline = crpc_now() + wait_ms / 1000.0;
