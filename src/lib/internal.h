@@ -6,6 +6,7 @@
 #ifndef CRPC_INTERNAL_H
 #define CRPC_INTERNAL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -254,6 +255,60 @@ size_t crpc_pb_elem_size(ProtobufCType type);
  * fields and proto3 fields without presence always count as set.
  */
 bool crpc_pb_field_present(const ProtobufCFieldDescriptor *f, const char *base);
+
+/* ---- growable arrays ---- */
+
+/*
+ * Resize the array arr to n elements (n > 0), the size overflow-checked.
+ * 0, or -1 with errno ENOMEM and arr untouched. Macros, so that the realloc
+ * is typed: the static analyzer then follows what the array owns.
+ */
+#define ARRAY_RESIZE(arr, n)                                                           \
+	__extension__({                                                                \
+		size_t ar_n_ = (n);                                                    \
+		__typeof__(arr) ar_np_ = NULL;                                         \
+		if (ar_n_ <= SIZE_MAX / sizeof(*(arr)))                                \
+			ar_np_ = realloc((arr), ar_n_ * sizeof(*(arr)));               \
+		if (ar_np_)                                                            \
+			(arr) = ar_np_;                                                \
+		else                                                                   \
+			errno = ENOMEM;                                                \
+		ar_np_ ? 0 : -1;                                                       \
+	})
+
+/*
+ * Make room in arr (capacity *capp elements) for at least need elements:
+ * the capacity doubles, from first (> 0) when it is 0. 0, or -1 with errno
+ * ENOMEM and arr and *capp untouched. New elements are not initialised.
+ */
+#define ARRAY_GROW(arr, capp, need, first)                                             \
+	__extension__({                                                                \
+		size_t ag_need_ = (need), ag_nc_ = *(capp);                            \
+		int ag_rc_ = 0;                                                        \
+		if (ag_need_ > ag_nc_) {                                               \
+			if (!ag_nc_)                                                   \
+				ag_nc_ = (first);                                      \
+			while (ag_nc_ < ag_need_ && ag_nc_ <= SIZE_MAX / 2)            \
+				ag_nc_ *= 2;                                           \
+			if (ag_nc_ < ag_need_)                                         \
+				ag_nc_ = ag_need_;                                     \
+			ag_rc_ = ARRAY_RESIZE(arr, ag_nc_);                            \
+			if (!ag_rc_)                                                   \
+				*(capp) = ag_nc_;                                      \
+		}                                                                      \
+		ag_rc_;                                                                \
+	})
+
+/* ---- I/O retried on EINTR (io.c) ---- */
+
+/* One read(), retried while a signal interrupts it. */
+ssize_t io_read(int fd, void *buf, size_t len);
+/* Read until len bytes or EOF: the bytes read, or -1 with errno. */
+ssize_t io_read_full(int fd, void *buf, size_t len);
+/* io_read_full() with pread() from offset off. */
+ssize_t io_pread_full(int fd, void *buf, size_t len, off_t off);
+/* Write all of buf: 0, or -1 with errno (EIO when a write wrote nothing). */
+int io_write_full(int fd, const void *buf, size_t len);
 
 /* ---- the session (swrk.c, rpc.c) ---- */
 struct crpc_session {

@@ -625,7 +625,7 @@ static void test_images_size(void **state)
 	unlinkat(f->dirfd, "sub", AT_REMOVEDIR);
 }
 
-/* ---- crpc_pstree_pids_free ---- */
+/* ---- crpc_pstree_pids_available ---- */
 
 static pid_t pid_max(void)
 {
@@ -699,10 +699,10 @@ static void test_pids_free_free(void **state)
 	pid_t p = free_pid();
 
 	one_task(&o, p, 0);
-	assert_int_equal(crpc_pstree_pids_free(&o.tree, 0, &e), 0);
+	assert_int_equal(crpc_pstree_pids_available(&o.tree, 0, &e), 0);
 	assert_null(e);
-	assert_int_equal(crpc_pstree_pids_free(&o.tree, 1000, &e), 0);
-	assert_int_equal(crpc_pstree_pids_free(NULL, 0, &e), 0);
+	assert_int_equal(crpc_pstree_pids_available(&o.tree, 1000, &e), 0);
+	assert_int_equal(crpc_pstree_pids_available(NULL, 0, &e), 0);
 }
 
 /*
@@ -743,7 +743,7 @@ static void test_pids_free_session_held(void **state)
 
 	one_task(&o, leader, 0);
 	o.task.sid = leader; /* it led its session when it was checkpointed */
-	assert_int_equal(crpc_pstree_pids_free(&o.tree, 0, &e), -1);
+	assert_int_equal(crpc_pstree_pids_available(&o.tree, 0, &e), -1);
 	assert_non_null(e);
 	assert_int_equal(e->cause, CRPC_CAUSE_PID_IN_USE);
 	assert_non_null(strstr(e->message, "session ID"));
@@ -761,7 +761,7 @@ static void test_pids_free_session_held(void **state)
 			break;
 		usleep(10000);
 	}
-	assert_int_equal(crpc_pstree_pids_free(&o.tree, 3000, &e), 0);
+	assert_int_equal(crpc_pstree_pids_available(&o.tree, 3000, &e), 0);
 }
 
 static void test_pids_free_self(void **state)
@@ -778,7 +778,7 @@ static void test_pids_free_self(void **state)
 	snprintf(pid_s, sizeof(pid_s), "PID %d ", (int)getpid());
 	one_task(&o, getpid(), 0);
 	t0 = now();
-	r = crpc_pstree_pids_free(&o.tree, 5000, &e);
+	r = crpc_pstree_pids_available(&o.tree, 5000, &e);
 	/* A live process fails at once, without waiting. */
 	assert_true(now() - t0 < 1.0);
 	check_error(r, e, pid_s, want, NULL);
@@ -826,7 +826,7 @@ static void test_pids_free_thread(void **state)
 	pthread_mutex_unlock(&a.lock);
 
 	one_task(&o, free_pid(), a.tid);
-	r = crpc_pstree_pids_free(&o.tree, 0, &e);
+	r = crpc_pstree_pids_available(&o.tree, 0, &e);
 
 	pthread_mutex_lock(&a.lock);
 	a.stop = true;
@@ -904,7 +904,7 @@ static void test_pids_free_zombie_reaped(void **state)
 	one_task(&o, rp.pid, 0);
 	t0 = now();
 	assert_int_equal(pthread_create(&th, NULL, reaper_main, &rp), 0);
-	r = crpc_pstree_pids_free(&o.tree, 5000, &e);
+	r = crpc_pstree_pids_available(&o.tree, 5000, &e);
 	dt = now() - t0;
 	pthread_join(th, NULL);
 	assert_int_equal(rp.got, rp.pid);
@@ -933,7 +933,7 @@ static void test_pids_free_zombie_not_reaped(void **state)
 	/* The zombie as a thread id of a task whose pid is free. */
 	one_task(&o, free_pid(), z);
 	t0 = now();
-	r = crpc_pstree_pids_free(&o.tree, 100, &e);
+	r = crpc_pstree_pids_available(&o.tree, 100, &e);
 	dt = now() - t0;
 	snprintf(want, sizeof(want), "PID %d is held by a zombie", (int)z);
 	check_error(r, e, want, "not reaped within 0.1 s", NULL);
@@ -949,7 +949,7 @@ static void test_pids_free_zombie_not_reaped(void **state)
 	/* With no wait at all it fails at once. */
 	one_task(&o, z, 0);
 	t0 = now();
-	r = crpc_pstree_pids_free(&o.tree, 0, &e);
+	r = crpc_pstree_pids_available(&o.tree, 0, &e);
 	assert_true(now() - t0 < 0.5);
 	check_error(r, e, "zombie", NULL);
 	crpc_error_free(e);
@@ -1007,7 +1007,7 @@ static void test_pids_free_zombie_leader(void **state)
 
 	one_task(&o, pid, 0);
 	t0 = now();
-	r = crpc_pstree_pids_free(&o.tree, 3000, &e);
+	r = crpc_pstree_pids_available(&o.tree, 3000, &e);
 	assert_true(now() - t0 < 1.0);
 	snprintf(want, sizeof(want), "in use by a running process");
 	check_error(r, e, want, NULL);

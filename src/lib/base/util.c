@@ -133,8 +133,9 @@ int util_open_private_dir(const char *path, const char *op, const char *what, cr
 int crpc_read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len, crpc_error **err)
 {
 	cleanup_close int fd = -1;
-	char *buf = NULL;
-	size_t used = 0;
+	char *buf = NULL, probe;
+	size_t used;
+	ssize_t n;
 
 	*out = NULL;
 	if (len)
@@ -145,34 +146,18 @@ int crpc_read_file_at(int dirfd, const char *name, size_t max, char **out, size_
 	buf = malloc(max + 1);
 	if (!buf)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "read", "out of memory");
-	for (;;) {
-		ssize_t n;
+	n = io_read_full(fd, buf, max);
+	if (n < 0) {
+		int e = errno;
 
-		if (used == max) {
-			char probe;
-
-			do
-				n = read(fd, &probe, 1);
-			while (n < 0 && errno == EINTR);
-			if (n > 0) {
-				free(buf);
-				return crpc_error_set(err, CRPC_EXIT_FAIL, EFBIG, "read",
-						      "%s is larger than %zu bytes", name, max);
-			}
-			break;
-		}
-		n = read(fd, buf + used, max - used);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-
-			free(buf);
-			return crpc_error_set(err, CRPC_EXIT_FAIL, e, "read", "cannot read %s", name);
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
+		free(buf);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "read", "cannot read %s", name);
+	}
+	used = (size_t)n;
+	if (used == max && io_read(fd, &probe, 1) > 0) {
+		free(buf);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EFBIG, "read", "%s is larger than %zu bytes",
+				      name, max);
 	}
 	buf[used] = '\0';
 	*out = buf;

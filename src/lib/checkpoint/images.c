@@ -141,9 +141,7 @@ static int read_whole(int dirfd, const char *name, size_t max, struct blob *b)
 			buf = nbuf;
 			cap = ncap;
 		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = io_read(fd, buf + len, cap - len);
 		if (n < 0) {
 			saved = errno;
 			free(buf);
@@ -667,9 +665,7 @@ static bool proc_group_ids(const char *pid, char *state, pid_t *pgid, pid_t *sid
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	do
-		n = read(fd, buf, sizeof(buf) - 1);
-	while (n < 0 && errno == EINTR);
+	n = io_read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
 		return false;
@@ -747,7 +743,7 @@ static int group_holder(const crpc_pstree *t, const char *op, pid_t *zombie_pid,
 	return found;
 }
 
-CRPC_API int crpc_pstree_pids_free(const crpc_pstree *t, unsigned wait_ms, crpc_error **err)
+CRPC_API int crpc_pstree_pids_available(const crpc_pstree *t, unsigned wait_ms, crpc_error **err)
 {
 	const char *op = "checking the checkpoint's PIDs are free";
 	double deadline = crpc_now() + wait_ms / 1000.0;

@@ -81,7 +81,7 @@ static void add_counts(crpc_fd_counts *to, const crpc_fd_counts *from)
 /* Record a warning (ENOMEM: dropped silently, the info is still useful). */
 static void __attribute__((format(printf, 2, 3))) warn(crpc_images_info *info, const char *fmt, ...)
 {
-	char *msg = NULL, **nw;
+	char *msg = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -90,12 +90,10 @@ static void __attribute__((format(printf, 2, 3))) warn(crpc_images_info *info, c
 	va_end(ap);
 	if (!msg)
 		return;
-	nw = realloc(info->warnings, (info->n_warnings + 1) * sizeof(*nw));
-	if (!nw) {
+	if (ARRAY_RESIZE(info->warnings, info->n_warnings + 1) < 0) {
 		free(msg);
 		return;
 	}
-	info->warnings = nw;
 	info->warnings[info->n_warnings++] = msg;
 }
 

@@ -68,10 +68,8 @@ static int hash_fd(int fd, crpc_sha256 *sh, uint8_t *buf, size_t bufsz, uint64_t
 	}
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	for (;;) {
-		ssize_t n = read(fd, buf, bufsz);
+		ssize_t n = io_read(fd, buf, bufsz);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
 			return -1;
 		if (n == 0)

@@ -59,12 +59,11 @@ CRPC_API void crpc_manifest_check_release(crpc_manifest_check *c)
 /* Append a mismatch for file `name`; NULL on ENOMEM. */
 static crpc_file_mismatch *add_mismatch(crpc_manifest_check *c, crpc_file_problem p, const char *name)
 {
-	crpc_file_mismatch *nv = realloc(c->mismatches, (c->n_mismatches + 1) * sizeof(*nv)), *m;
+	crpc_file_mismatch *m;
 
-	if (!nv)
+	if (ARRAY_RESIZE(c->mismatches, c->n_mismatches + 1) < 0)
 		return NULL;
-	c->mismatches = nv;
-	m = &nv[c->n_mismatches++];
+	m = &c->mismatches[c->n_mismatches++];
 	memset(m, 0, sizeof(*m));
 	m->problem = p;
 	snprintf(m->name, sizeof(m->name), "%s", name);

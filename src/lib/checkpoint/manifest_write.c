@@ -83,7 +83,7 @@ CRPC_API int crpc_manifest_options_add(crpc_manifest_options *l, const char *opt
 				       const char *value, const char *source, const char *reason,
 				       crpc_error **err)
 {
-	crpc_manifest_option *nv, *slot;
+	crpc_manifest_option *slot;
 	bool oom = false;
 
 	if (!option)
@@ -96,10 +96,8 @@ CRPC_API int crpc_manifest_options_add(crpc_manifest_options *l, const char *opt
 			return 0;
 	}
 	/* grow the array first, then fill the new slot in place */
-	nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
-	if (!nv)
+	if (ARRAY_RESIZE(l->v, l->n + 1) < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "recording the options", "out of memory");
-	l->v = nv;
 	slot = &l->v[l->n];
 	slot->option = xstrdup_or_null(option, &oom);
 	slot->value = xstrdup_or_null(value, &oom);
@@ -441,9 +439,7 @@ static long fd_flags(int procfd, pid_t pid, const char *fd)
 	while (ffd < 0 && errno == EINTR);
 	if (ffd < 0)
 		return -1;
-	do
-		n = read(ffd, buf, sizeof(buf) - 1);
-	while (n < 0 && errno == EINTR);
+	n = io_read(ffd, buf, sizeof(buf) - 1);
 	close(ffd);
 	if (n <= 0)
 		return -1;
@@ -721,22 +717,6 @@ static json_t *options_json(const crpc_manifest_options *l)
 	return a;
 }
 
-/* Write all of buf to fd. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Write text as dirfd/crpc.json: a temporary file, fsync'ed and renamed, then the directory fsync'ed. */
 static int write_manifest_file(int dirfd, const char *text, crpc_error **err)
 {
@@ -750,7 +730,7 @@ static int write_manifest_file(int dirfd, const char *text, crpc_error **err)
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot create %s", MANIFEST_TMP);
-	if (write_all(fd, text, strlen(text)) < 0 || write_all(fd, "\n", 1) < 0 || fsync(fd) < 0) {
+	if (io_write_full(fd, text, strlen(text)) < 0 || io_write_full(fd, "\n", 1) < 0 || fsync(fd) < 0) {
 		e = errno;
 		close(fd);
 		unlinkat(dirfd, MANIFEST_TMP, 0);

@@ -116,12 +116,9 @@ CRPC_API void crpc_config_release(crpc_config *c)
 
 int cfg_step_append(crpc_config *c, crpc_notify_kind k, const crpc_hook_step *s)
 {
-	crpc_hook_step *v = realloc(c->hooks.steps[k], (c->hooks.n_steps[k] + 1) * sizeof(*v));
-
-	if (!v)
+	if (ARRAY_RESIZE(c->hooks.steps[k], c->hooks.n_steps[k] + 1) < 0)
 		return -1;
-	c->hooks.steps[k] = v;
-	v[c->hooks.n_steps[k]++] = *s;
+	c->hooks.steps[k][c->hooks.n_steps[k]++] = *s;
 	return 0;
 }
 
@@ -270,28 +267,21 @@ static int check_owner(const char *path, const struct stat *st, crpc_error **err
 /* Read at most CRPC_CONFIG_MAX_SIZE bytes; *len is that + 1 if there is more. */
 static int read_bounded(int fd, const char *path, char **out, size_t *len, crpc_error **err)
 {
-	size_t cap = CRPC_CONFIG_MAX_SIZE + 1, used = 0;
+	size_t cap = CRPC_CONFIG_MAX_SIZE + 1;
 	char *buf = malloc(cap);
+	ssize_t n;
 
 	if (!buf)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, NULL, "%s: out of memory", path);
-	while (used < cap) {
-		ssize_t n = read(fd, buf + used, cap - used);
+	n = io_read_full(fd, buf, cap);
+	if (n < 0) {
+		int e = errno;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-
-			free(buf);
-			return crpc_error_set(err, CRPC_EXIT_USAGE, e, NULL, "cannot read %s", path);
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
+		free(buf);
+		return crpc_error_set(err, CRPC_EXIT_USAGE, e, NULL, "cannot read %s", path);
 	}
 	*out = buf;
-	*len = used;
+	*len = (size_t)n;
 	return 0;
 }
 

@@ -246,16 +246,9 @@ static struct cfg_node *node_new(struct cfg_parse *p, enum cfg_node_kind kind, c
 
 static int node_add(struct cfg_parse *p, struct cfg_node *parent, struct cfg_node *kid)
 {
-	if (parent->n == parent->cap) {
-		size_t cap = parent->cap ? parent->cap * 2 : 8;
-		struct cfg_node **v = realloc(parent->kids, cap * sizeof(*v));
-
-		if (!v) {
-			p->oom = true;
-			return -1;
-		}
-		parent->kids = v;
-		parent->cap = cap;
+	if (ARRAY_GROW(parent->kids, &parent->cap, parent->n + 1, 8) < 0) {
+		p->oom = true;
+		return -1;
 	}
 	parent->kids[parent->n++] = kid;
 	return 0;

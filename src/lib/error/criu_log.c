@@ -266,24 +266,6 @@ CRPC_API char *crpc_log_excerpt(const char *log, size_t len, unsigned context, u
 /* ------------------------------------------------------------------------ */
 /* attaching a log file                                                     */
 
-static ssize_t pread_full(int fd, char *buf, size_t len, off_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, buf + done, len - done, off + (off_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
 CRPC_API void crpc_error_attach_log(crpc_error *e, const char *path)
 {
 	cleanup_close int fd = -1;
@@ -309,7 +291,7 @@ CRPC_API void crpc_error_attach_log(crpc_error *e, const char *path)
 	buf = malloc(want + 1);
 	if (!buf)
 		return;
-	got = pread_full(fd, buf, want, start);
+	got = io_pread_full(fd, buf, want, start);
 	if (got < 0)
 		return;
 	text = buf;

@@ -138,20 +138,6 @@ bprintf(char *buf, size_t sz, size_t *pos, const char *fmt, ...)
 	*pos = (size_t)n >= sz - *pos ? sz - 1 : *pos + (size_t)n;
 }
 
-static void write_all(int fd, const char *s, size_t len)
-{
-	while (len > 0) {
-		ssize_t k = write(fd, s, len);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return;
-		s += k;
-		len -= (size_t)k;
-	}
-}
-
 /* "12.3 ms" or "1.5 s". */
 static void fmt_duration(double secs, char *buf, size_t sz)
 {
@@ -198,18 +184,15 @@ static const char *env_get(char *const *envp, const char *name)
 static void add_warning(crpc_hook_runner *r, const char *text)
 {
 	char *s = strdup(text);
-	char **w;
 
 	if (!s)
 		return;
-	w = realloc(r->warnings, (r->n_warnings + 2) * sizeof(*w));
-	if (!w) {
+	if (ARRAY_RESIZE(r->warnings, r->n_warnings + 2) < 0) {
 		free(s);
 		return;
 	}
-	r->warnings = w;
-	w[r->n_warnings++] = s;
-	w[r->n_warnings] = NULL;
+	r->warnings[r->n_warnings++] = s;
+	r->warnings[r->n_warnings] = NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -259,7 +242,7 @@ static void log_text(const crpc_hook_runner *r, const char *cb, const char *step
 		len = sizeof(line) - pos - 1;
 	pos += sanitize(line + pos, text, len);
 	line[pos++] = '\n';
-	write_all(r->log_fd, line, pos);
+	(void)io_write_full(r->log_fd, line, pos);
 }
 
 static void __attribute__((format(printf, 4, 5)))
@@ -694,9 +677,9 @@ child_fail(int out_fd, int status_fd, int stage, int e, const char *what, const 
 	const char *parts[] = { what, arg ? arg : "", ": ", desc ? desc : "unknown error", "\n" };
 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-		write_all(out_fd, parts[i], strlen(parts[i]));
+		(void)io_write_full(out_fd, parts[i], strlen(parts[i]));
 	if (status_fd >= 0)
-		write_all(status_fd, (const char *)&rep, sizeof(rep));
+		(void)io_write_full(status_fd, (const char *)&rep, sizeof(rep));
 	_exit(code);
 }
 
@@ -808,7 +791,6 @@ static void step_output(struct step_run *sr, const char *text, size_t len)
 
 static void add_entry(struct step_run *sr, const char *text, size_t len)
 {
-	char **v;
 	char *s;
 
 	while (len > 0 && isspace((unsigned char)*text)) {
@@ -836,10 +818,7 @@ static void add_entry(struct step_run *sr, const char *text, size_t len)
 		sr->entry_error = "printed more than 4096 external entries";
 		return;
 	}
-	v = realloc(sr->entries, (sr->n_entries + 1) * sizeof(*v));
-	s = v ? strndup(text, len) : NULL;
-	if (v)
-		sr->entries = v;
+	s = ARRAY_RESIZE(sr->entries, sr->n_entries + 1) == 0 ? strndup(text, len) : NULL;
 	if (!s) {
 		sr->entry_error = "ran out of memory for its external entries";
 		return;
@@ -902,9 +881,7 @@ static void stream_read(struct step_run *sr, struct stream *s)
 	char chunk[LINE_MAX_BYTES];
 	ssize_t n;
 
-	do
-		n = read(s->fd, chunk, sizeof(chunk));
-	while (n < 0 && errno == EINTR);
+	n = io_read(s->fd, chunk, sizeof(chunk));
 	if (n > 0)
 		stream_feed(sr, s, chunk, (size_t)n);
 	else if (n == 0 || errno != EAGAIN)
@@ -1273,16 +1250,9 @@ static bool run_step(struct step_run *sr, const crpc_hook_step *st, const crpc_n
 	supervise(sr, pidfd, timeout_ms, r->grace_ms);
 	if (pidfd >= 0)
 		close(pidfd);
-	{
-		ssize_t k;
-
-		do
-			k = read(status_rd, &sr->rep, sizeof(sr->rep));
-		while (k < 0 && errno == EINTR);
-		if (k != (ssize_t)sizeof(sr->rep))
-			memset(&sr->rep, 0, sizeof(sr->rep));
-		close(status_rd);
-	}
+	if (io_read(status_rd, &sr->rep, sizeof(sr->rep)) != (ssize_t)sizeof(sr->rep))
+		memset(&sr->rep, 0, sizeof(sr->rep));
+	close(status_rd);
 
 	describe_outcome(sr, st, exec_path, timeout_ms, r->grace_ms, what, whatsz);
 	fmt_duration(sr->secs, dur, sizeof(dur));
@@ -1310,15 +1280,13 @@ static void free_entries(struct step_run *sr)
 /* Hand the entries of a successful query-ext-files step over to n. */
 static int take_entries(struct step_run *sr, crpc_notify *n)
 {
-	char **v;
 
 	if (!sr->n_entries)
 		return 0;
-	v = realloc(n->external, (n->n_external + sr->n_entries) * sizeof(*v));
-	if (!v)
+	if (sr->n_entries > SIZE_MAX - n->n_external ||
+	    ARRAY_RESIZE(n->external, n->n_external + sr->n_entries) < 0)
 		return -1;
-	memcpy(v + n->n_external, sr->entries, sr->n_entries * sizeof(*v));
-	n->external = v;
+	memcpy(n->external + n->n_external, sr->entries, sr->n_entries * sizeof(*n->external));
 	n->n_external += sr->n_entries;
 	free(sr->entries);
 	sr->entries = NULL;

@@ -131,10 +131,8 @@ static ssize_t read_into(int fd, char *buf, size_t room, bool stop_short)
 	size_t used = 0;
 
 	while (used < room) {
-		ssize_t n = read(fd, buf + used, room - used);
+		ssize_t n = io_read(fd, buf + used, room - used);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
 			return -1;
 		if (n == 0)
@@ -223,16 +221,13 @@ static int read_all_at(int dirfd, const char *name, size_t max, char **out, size
 
 int ins_pid_add(pid_t **v, size_t *n, pid_t pid)
 {
-	pid_t *nv;
 
 	for (size_t i = 0; i < *n; i++)
 		if ((*v)[i] == pid)
 			return 0;
-	nv = realloc(*v, (*n + 1) * sizeof(*nv));
-	if (!nv)
+	if (ARRAY_RESIZE(*v, *n + 1) < 0)
 		return -1;
-	nv[(*n)++] = pid;
-	*v = nv;
+	(*v)[(*n)++] = pid;
 	return 0;
 }
 
@@ -240,7 +235,6 @@ int ins_strv_addf(char ***v, size_t *n, const char *fmt, ...)
 {
 	va_list ap;
 	char *s = NULL;
-	char **nv;
 	int rc;
 
 	va_start(ap, fmt);
@@ -253,13 +247,11 @@ int ins_strv_addf(char ***v, size_t *n, const char *fmt, ...)
 			free(s);
 			return 0;
 		}
-	nv = realloc(*v, (*n + 1) * sizeof(*nv));
-	if (!nv) {
+	if (ARRAY_RESIZE(*v, *n + 1) < 0) {
 		free(s);
 		return -1;
 	}
-	*v = nv;
-	nv[*n] = s;
+	(*v)[*n] = s;
 	*n += 1;
 	return 0;
 }

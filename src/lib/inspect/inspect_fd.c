@@ -686,9 +686,7 @@ static ins_mntns *get_mntns(ins_ctx *c, const crpc_proc_info *p)
 				data = nd;
 				bcap *= 2;
 			}
-			n = read(fd, data + used, bcap - 1 - used);
-			if (n < 0 && errno == EINTR)
-				continue;
+			n = io_read(fd, data + used, bcap - 1 - used);
 			if (n <= 0)
 				break;
 			used += (size_t)n;

@@ -34,27 +34,14 @@ void ins_map_free(ins_map *m);
 
 /*
  * Grow the array `arr` (capacity *capp) so that it holds at least n+1
- * elements, new ones zeroed. -1 on ENOMEM (arr untouched), else 0. A macro
- * so that the realloc is typed: the static analyzer then follows what the
- * array owns.
+ * elements, new ones zeroed. -1 on ENOMEM (arr untouched), else 0.
  */
 #define INS_GROW(arr, capp, n)                                                              \
 	__extension__({                                                                     \
-		int ins_rc_ = 0;                                                            \
-		if ((n) >= *(capp)) {                                                       \
-			size_t ins_nc_ = *(capp) ? *(capp) * 2 : 8;                         \
-			__typeof__(arr) ins_np_;                                            \
-			while (ins_nc_ <= (n))                                              \
-				ins_nc_ *= 2;                                               \
-			ins_np_ = realloc((arr), ins_nc_ * sizeof(*(arr)));                 \
-			if (!ins_np_) {                                                     \
-				ins_rc_ = -1;                                               \
-			} else {                                                            \
-				memset(ins_np_ + *(capp), 0, (ins_nc_ - *(capp)) * sizeof(*(arr))); \
-				(arr) = ins_np_;                                            \
-				*(capp) = ins_nc_;                                          \
-			}                                                                   \
-		}                                                                           \
+		size_t ins_oc_ = *(capp);                                                   \
+		int ins_rc_ = ARRAY_GROW(arr, capp, (size_t)(n) + 1, 8);                    \
+		if (!ins_rc_ && *(capp) > ins_oc_)                                          \
+			memset((arr) + ins_oc_, 0, (*(capp) - ins_oc_) * sizeof(*(arr)));  \
 		ins_rc_;                                                                    \
 	})
 

@@ -246,9 +246,7 @@ static int load_table(ins_ctx *c, ins_netns *n, int t)
 			data = nd;
 			bcap *= 2;
 		}
-		k = read(fd, data + used, bcap - 1 - used);
-		if (k < 0 && errno == EINTR)
-			continue;
+		k = io_read(fd, data + used, bcap - 1 - used);
 		if (k <= 0)
 			break;
 		used += (size_t)k;

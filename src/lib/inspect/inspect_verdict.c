@@ -694,16 +694,13 @@ CRPC_API void crpc_opt_reasons_release(crpc_opt_reasons *l)
 static int reason_add(crpc_opt_reasons *l, const char *option, const char *value, crpc_opt_source src,
 		      bool overrides, const char *reason)
 {
-	crpc_opt_reason *nv;
 	crpc_opt_reason *e;
 
 	if (!l)
 		return 0;
-	nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
-	if (!nv)
+	if (ARRAY_RESIZE(l->v, l->n + 1) < 0)
 		return -1;
-	l->v = nv;
-	e = &nv[l->n];
+	e = &l->v[l->n];
 	e->option = strdup(option);
 	e->value = strdup(value);
 	e->reason = strdup(reason);

@@ -114,7 +114,6 @@ CRPC_API int crpc_dispatcher_add(crpc_dispatcher *d, const char *name, crpc_noti
 
 CRPC_API void crpc_dispatcher_warn(crpc_dispatcher *d, const char *fmt, ...)
 {
-	char **w;
 	char *s = NULL;
 	va_list ap;
 
@@ -124,14 +123,12 @@ CRPC_API void crpc_dispatcher_warn(crpc_dispatcher *d, const char *fmt, ...)
 	va_end(ap);
 	if (!s)
 		return;
-	w = realloc(d->warnings, (d->n_warnings + 2) * sizeof(*w));
-	if (!w) {
+	if (ARRAY_RESIZE(d->warnings, d->n_warnings + 2) < 0) {
 		free(s);
 		return;
 	}
-	d->warnings = w;
-	w[d->n_warnings++] = s;
-	w[d->n_warnings] = NULL;
+	d->warnings[d->n_warnings++] = s;
+	d->warnings[d->n_warnings] = NULL;
 }
 
 CRPC_API const char *const *crpc_dispatcher_warnings(const crpc_dispatcher *d)

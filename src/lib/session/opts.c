@@ -39,12 +39,9 @@ CRPC_API void crpc_opts_init(crpc_opts *o)
 /* Append s to the array *v of *n strings. */
 static int ptrv_add(const char ***v, size_t *n, const char *s, crpc_error **err)
 {
-	const char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
-
-	if (!nv)
+	if (ARRAY_RESIZE(*v, *n + 1) < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "options", "out of memory");
-	*v = nv;
-	nv[(*n)++] = s;
+	(*v)[(*n)++] = s;
 	return 0;
 }
 
@@ -67,25 +64,19 @@ CRPC_API void crpc_strv_release(crpc_strv *l)
 
 CRPC_API int crpc_opts_add_inherit_fd(crpc_opts *o, const char *key, int fd, crpc_error **err)
 {
-	crpc_inherit_fd *v = realloc(o->inherit_fd, (o->n_inherit_fd + 1) * sizeof(*v));
-
-	if (!v)
+	if (ARRAY_RESIZE(o->inherit_fd, o->n_inherit_fd + 1) < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "options", "out of memory");
-	o->inherit_fd = v;
-	v[o->n_inherit_fd].key = key;
-	v[o->n_inherit_fd++].fd = fd;
+	o->inherit_fd[o->n_inherit_fd].key = key;
+	o->inherit_fd[o->n_inherit_fd++].fd = fd;
 	return 0;
 }
 
 CRPC_API int crpc_opts_add_cg_root(crpc_opts *o, const char *ctrl, const char *path, crpc_error **err)
 {
-	crpc_cg_root *v = realloc(o->cg_root, (o->n_cg_root + 1) * sizeof(*v));
-
-	if (!v)
+	if (ARRAY_RESIZE(o->cg_root, o->n_cg_root + 1) < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "options", "out of memory");
-	o->cg_root = v;
-	v[o->n_cg_root].ctrl = ctrl;
-	v[o->n_cg_root++].path = path;
+	o->cg_root[o->n_cg_root].ctrl = ctrl;
+	o->cg_root[o->n_cg_root++].path = path;
 	return 0;
 }
 

@@ -335,14 +335,11 @@ pid_t crpc_spawn(const char *path, char *const argv[], char *const envp[], int k
 fail:
 		/* the exec failed: its errno goes up the pipe */
 		e = errno ? errno : ENOEXEC;
-		while (write(ep[1], &e, sizeof(e)) < 0 && errno == EINTR)
-			;
+		(void)io_write_full(ep[1], &e, sizeof(e));
 		_exit(127);
 	}
 	close(ep[1]);
-	do
-		n = read(ep[0], exec_errno, sizeof(*exec_errno));
-	while (n < 0 && errno == EINTR);
+	n = io_read(ep[0], exec_errno, sizeof(*exec_errno));
 	close(ep[0]);
 	/* EOF: the pipe closed on a successful exec */
 	if (n != (ssize_t)sizeof(*exec_errno))
@@ -446,9 +443,7 @@ void crpc_session_attach_output(const crpc_session *s, crpc_error *e)
 	buf = malloc(TAIL);
 	if (!buf)
 		return;
-	do
-		n = pread(s->out_fd, buf, TAIL, off);
-	while (n < 0 && errno == EINTR);
+	n = io_pread_full(s->out_fd, buf, TAIL, off);
 	excerpt = n > 0 ? crpc_log_excerpt(buf, (size_t)n, 3, 3) : NULL;
 	if (excerpt && !*excerpt && n > 0) {
 		/* nothing that reads as an error: its last lines then */

@@ -204,7 +204,6 @@ void shim_version_cache_write(struct shim *s, const CriuVersion *v)
 {
 	crpc_version cv = { 0 };
 	char id[128], ver[96], line[256], tmp[64];
-	ssize_t n;
 	int fd, len;
 	bool ok;
 
@@ -224,10 +223,7 @@ void shim_version_cache_write(struct shim *s, const CriuVersion *v)
 	fd = openat(s->tr.dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return;
-	do
-		n = write(fd, line, (size_t)len);
-	while (n < 0 && errno == EINTR);
-	ok = n == len;
+	ok = io_write_full(fd, line, (size_t)len) == 0;
 	close(fd);
 	if (!ok || renameat(s->tr.dirfd, tmp, s->tr.dirfd, VERSION_CACHE) < 0)
 		unlinkat(s->tr.dirfd, tmp, 0);

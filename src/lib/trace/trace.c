@@ -227,7 +227,7 @@ static json_t *decode_message(const ProtobufCMessage *m)
 static void write_line(crpc_trace *t, json_t *obj)
 {
 	char *s;
-	size_t len, off = 0;
+	size_t len;
 
 	if (!obj)
 		return;
@@ -241,18 +241,8 @@ static void write_line(crpc_trace *t, json_t *obj)
 	len = strlen(s);
 	s[len] = '\n'; /* replaces the terminator: the line goes out whole */
 	len++;
-	while (off < len) {
-		ssize_t w = write(t->fd, s + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (!t->write_errno)
-				t->write_errno = w < 0 ? errno : EIO;
-			break;
-		}
-		off += (size_t)w;
-	}
+	if (io_write_full(t->fd, s, len) < 0 && !t->write_errno)
+		t->write_errno = errno;
 	free(s);
 }
 
