@@ -22,6 +22,7 @@
 #include "crpc/session.h"
 #include "crpc/shim.h"
 #include "crpc/trace.h"
+#include "crpc/version.h"
 
 #ifdef __cplusplus
 extern "C" {

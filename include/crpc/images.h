@@ -63,15 +63,6 @@ void crpc_pstree_release(crpc_pstree *t);
  */
 int crpc_pstree_pids_available(const crpc_pstree *t, unsigned wait_ms, crpc_error **err);
 
-/**
- * Deprecated: the former name of crpc_pstree_pids_available() (it frees
- * nothing). Kept so that code calling it still builds; it will go away.
- */
-static inline int crpc_pstree_pids_free(const crpc_pstree *t, unsigned wait_ms, crpc_error **err)
-{
-	return crpc_pstree_pids_available(t, wait_ms, err);
-}
-
 /** Total size in bytes of the regular files in dirfd (not recursive). */
 int crpc_images_size(int dirfd, uint64_t *bytes, crpc_error **err);
 

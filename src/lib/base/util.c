@@ -15,7 +15,7 @@
 
 CRPC_API const char *crpc_version_string(void)
 {
-	return CRPC_VERSION;
+	return CRPC_VERSION_STRING;
 }
 
 double crpc_now(void)

@@ -216,7 +216,7 @@ static int restore(ck_op *o, crpc_error **err)
 		r->waiting = true;
 	}
 	/* every PID of the tree must be free (zombies are waited for) */
-	if (crpc_pstree_pids_free(&r->tree, o->p.pid_wait_ms, err) < 0)
+	if (crpc_pstree_pids_available(&r->tree, o->p.pid_wait_ms, err) < 0)
 		return -1;
 	o->t0 = crpc_now();
 	/* the fds of re-attached pipes are inheritable: open them right before CRIU starts */
