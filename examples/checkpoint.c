@@ -54,12 +54,13 @@ int main(int argc, char **argv)
 		free(text);
 		if (res && res->target.checked)
 			fprintf(stderr, "PID %d %s\n", (int)p.pid,
-				!res->target.exists ? "no longer exists" :
-				res->target.running ? "is still running" : "is stopped");
+				!res->target.exists   ? "no longer exists"
+				: res->target.running ? "is still running"
+						      : "is stopped");
 		rc = err && err->exit_class ? (int)err->exit_class : 1;
 	} else {
-		printf("checkpointed PID %d (%s) into %s in %.3f s\n", (int)res->pid, res->comm, res->images_dir,
-		       res->wall_seconds);
+		printf("checkpointed PID %d (%s) into %s in %.3f s\n", (int)res->pid, res->comm,
+		       res->images_dir, res->wall_seconds);
 		for (size_t i = 0; i < res->options.n; i++)
 			printf("  option %s=%s (%s: %s)\n", res->options.v[i].option, res->options.v[i].value,
 			       crpc_opt_source_name(res->options.v[i].source), res->options.v[i].reason);

@@ -170,13 +170,13 @@ void crpc_checkpoint_params_init(crpc_checkpoint_params *p);
 
 /** Where an operation stopped. */
 typedef enum crpc_checkpoint_step {
-	CRPC_CHECKPOINT_DONE = 0,   /**< it did not fail */
-	CRPC_CHECKPOINT_PREPARE,    /**< parameters, configuration, checks: nothing changed */
-	CRPC_CHECKPOINT_INSPECT,    /**< dump: the inspection failed: nothing changed */
-	CRPC_CHECKPOINT_BLOCKED,    /**< dump: the inspection found blockers: nothing changed */
-	CRPC_CHECKPOINT_SETUP,      /**< directory, session, hooks: before the request */
-	CRPC_CHECKPOINT_REQUEST,    /**< CRIU's request failed */
-	CRPC_CHECKPOINT_FINISH,     /**< dump: CRIU succeeded, the manifest or the rename failed */
+	CRPC_CHECKPOINT_DONE = 0, /**< it did not fail */
+	CRPC_CHECKPOINT_PREPARE,  /**< parameters, configuration, checks: nothing changed */
+	CRPC_CHECKPOINT_INSPECT,  /**< dump: the inspection failed: nothing changed */
+	CRPC_CHECKPOINT_BLOCKED,  /**< dump: the inspection found blockers: nothing changed */
+	CRPC_CHECKPOINT_SETUP,    /**< directory, session, hooks: before the request */
+	CRPC_CHECKPOINT_REQUEST,  /**< CRIU's request failed */
+	CRPC_CHECKPOINT_FINISH,   /**< dump: CRIU succeeded, the manifest or the rename failed */
 } crpc_checkpoint_step;
 
 /** What became of a dump's target after a failed request (dump only). */
@@ -195,26 +195,26 @@ typedef struct crpc_checkpoint_target {
  */
 typedef struct crpc_checkpoint_result {
 	crpc_checkpoint_step failed_step; /**< CRPC_CHECKPOINT_DONE on success */
-	pid_t pid;           /**< dump: the target; restore: the restored root (0 until known) */
-	char comm[64];       /**< dump: the target's command name ("" until known) */
-	char *images_dir;    /**< the directory's real path (as given until it is known) */
+	pid_t pid;                /**< dump: the target; restore: the restored root (0 until known) */
+	char comm[64];            /**< dump: the target's command name ("" until known) */
+	char *images_dir;         /**< the directory's real path (as given until it is known) */
 	char log_file[PATH_MAX];  /**< CRIU's log file's name in the directory ("dump.log") */
 	char criu_path[PATH_MAX]; /**< the CRIU binary of the session ("" until resolved) */
-	char criu_version[96]; /**< its version, "" until the session opened */
-	bool leave_running;  /**< dump: the tree was left running */
-	unsigned notifications; /**< notifications CRIU sent and the operation answered */
+	char criu_version[96];    /**< its version, "" until the session opened */
+	bool leave_running;       /**< dump: the tree was left running */
+	unsigned notifications;   /**< notifications CRIU sent and the operation answered */
 	double wall_seconds; /**< from the session's start until the checkpoint was complete / restored */
 
 	bool have_image_bytes;
 	uint64_t image_bytes; /**< the checkpoint's size without CRIU's logs */
 	bool have_stats;
-	crpc_stats stats;     /**< CRIU's stats-dump / stats-restore */
+	crpc_stats stats; /**< CRIU's stats-dump / stats-restore */
 
 	/* dump */
-	bool auto_ran;              /**< the options were worked out (also with no_auto) */
-	crpc_opt_reasons options;   /**< every inspected option in effect, with source and reason */
-	crpc_verdict verdict;       /**< the inspection's options, blockers and warnings */
-	crpc_manifest_stats manifest; /**< writing crpc.json */
+	bool auto_ran;                 /**< the options were worked out (also with no_auto) */
+	crpc_opt_reasons options;      /**< every inspected option in effect, with source and reason */
+	crpc_verdict verdict;          /**< the inspection's options, blockers and warnings */
+	crpc_manifest_stats manifest;  /**< writing crpc.json */
 	crpc_checkpoint_target target; /**< after a failed request or manifest */
 
 	/* both */
@@ -255,8 +255,7 @@ int crpc_checkpoint_dump(const crpc_checkpoint_params *p, crpc_checkpoint_result
  * Must run as root. The restored root's PID is res->pid. Results and errors
  * as crpc_checkpoint_dump(). CRIU's worker has ended when it returns.
  */
-int crpc_checkpoint_restore(const crpc_checkpoint_params *p, crpc_checkpoint_result **res,
-			    crpc_error **err);
+int crpc_checkpoint_restore(const crpc_checkpoint_params *p, crpc_checkpoint_result **res, crpc_error **err);
 
 /**
  * After crpc_checkpoint_restore() with p->wait: wait for the restored root,

@@ -50,15 +50,15 @@ typedef enum crpc_on_failure {
 
 /** One hook step. All strings are owned by the configuration. */
 typedef struct crpc_hook_step {
-	char *name;           /**< `name:`, else generated ("pre-dump[1]") */
+	char *name; /**< `name:`, else generated ("pre-dump[1]") */
 	crpc_step_kind kind;
-	char **argv;          /**< run: NULL-terminated argv */
-	char *shell;          /**< shell: the command line */
-	unsigned timeout_ms;  /**< default CRPC_HOOK_DEFAULT_TIMEOUT_MS */
+	char **argv;         /**< run: NULL-terminated argv */
+	char *shell;         /**< shell: the command line */
+	unsigned timeout_ms; /**< default CRPC_HOOK_DEFAULT_TIMEOUT_MS */
 	crpc_on_failure on_failure;
-	char **env;           /**< NULL-terminated "K=V" strings, may be NULL */
-	char *cwd;            /**< may be NULL */
-	char *origin;         /**< "FILE:LINE:COL" or "--hook" */
+	char **env;   /**< NULL-terminated "K=V" strings, may be NULL */
+	char *cwd;    /**< may be NULL */
+	char *origin; /**< "FILE:LINE:COL" or "--hook" */
 } crpc_hook_step;
 
 /** The steps of every notification. */
@@ -69,20 +69,20 @@ typedef struct crpc_hooks {
 
 /** A loaded configuration. */
 typedef struct crpc_config {
-	char *path;         /**< file it was read from, NULL when none */
-	char *criu_binary;  /**< criu: binary */
-	int criu_log_level; /**< criu: log_level, -1 unset */
+	char *path;          /**< file it was read from, NULL when none */
+	char *criu_binary;   /**< criu: binary */
+	int criu_log_level;  /**< criu: log_level, -1 unset */
 	char *criu_log_file; /**< criu: log_file */
-	crpc_opts dump;     /**< dump: section (strings owned by the config) */
-	crpc_opts restore;  /**< restore: section */
-	crpc_hooks hooks;   /**< hooks: section */
-	char *trace_dir;    /**< shim: trace_dir, NULL unset (the shim then uses CRPC_SHIM_TRACE_DIR) */
-	bool shim_trace;    /**< shim: trace (default true) */
-	unsigned shim_trace_max_files; /**< shim: trace_max_files */
-	uint64_t shim_trace_max_total; /**< shim: trace_max_total (bytes) */
+	crpc_opts dump;      /**< dump: section (strings owned by the config) */
+	crpc_opts restore;   /**< restore: section */
+	crpc_hooks hooks;    /**< hooks: section */
+	char *trace_dir;     /**< shim: trace_dir, NULL unset (the shim then uses CRPC_SHIM_TRACE_DIR) */
+	bool shim_trace;     /**< shim: trace (default true) */
+	unsigned shim_trace_max_files;     /**< shim: trace_max_files */
+	uint64_t shim_trace_max_total;     /**< shim: trace_max_total (bytes) */
 	uint64_t shim_trace_max_file_size; /**< shim: trace_max_file_size (bytes) */
-	bool shim_verbose;  /**< shim: verbose */
-	void *priv;         /**< storage owned by the configuration */
+	bool shim_verbose;                 /**< shim: verbose */
+	void *priv;                        /**< storage owned by the configuration */
 } crpc_config;
 
 /** Where the configuration comes from (see crpc_config_locate()). */
@@ -116,8 +116,7 @@ int crpc_config_locate(const crpc_config_source *src, char *buf, size_t bufsz, c
 int crpc_config_load(crpc_config *c, const char *path, crpc_error **err);
 
 /** Same, from a memory buffer; `name` is used in messages. No permission checks. */
-int crpc_config_parse(crpc_config *c, const char *name, const char *text, size_t len,
-		      crpc_error **err);
+int crpc_config_parse(crpc_config *c, const char *name, const char *text, size_t len, crpc_error **err);
 
 /**
  * Add a one-off shell step from the command line: "CALLBACK=COMMAND"

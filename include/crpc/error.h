@@ -31,15 +31,15 @@ typedef enum crpc_exit {
 /** Known causes a failure can be classified as (see crpc_error_classify()). */
 typedef enum crpc_cause {
 	CRPC_CAUSE_UNKNOWN = 0,
-	CRPC_CAUSE_PID_IN_USE,     /**< restore: a PID of the tree is taken */
+	CRPC_CAUSE_PID_IN_USE,      /**< restore: a PID of the tree is taken */
 	CRPC_CAUSE_TCP_ESTABLISHED, /**< established TCP, tcp_established not set */
-	CRPC_CAUSE_EXT_UNIX_SK,    /**< UNIX socket peer outside the tree */
-	CRPC_CAUSE_SHELL_JOB,      /**< tty/session from outside, shell_job unset */
-	CRPC_CAUSE_NOT_ROOT,       /**< missing privileges */
-	CRPC_CAUSE_KERNEL,         /**< a kernel feature CRIU needs is missing */
-	CRPC_CAUSE_NO_PROCESS,     /**< the target process does not exist */
-	CRPC_CAUSE_CRIU_DIED,      /**< CRIU exited or was killed mid-request */
-	CRPC_CAUSE_SESSION_ZERO, /**< a task in session 0 (its leader not visible) */
+	CRPC_CAUSE_EXT_UNIX_SK,     /**< UNIX socket peer outside the tree */
+	CRPC_CAUSE_SHELL_JOB,       /**< tty/session from outside, shell_job unset */
+	CRPC_CAUSE_NOT_ROOT,        /**< missing privileges */
+	CRPC_CAUSE_KERNEL,          /**< a kernel feature CRIU needs is missing */
+	CRPC_CAUSE_NO_PROCESS,      /**< the target process does not exist */
+	CRPC_CAUSE_CRIU_DIED,       /**< CRIU exited or was killed mid-request */
+	CRPC_CAUSE_SESSION_ZERO,    /**< a task in session 0 (its leader not visible) */
 } crpc_cause;
 
 /** A failure, as carried up from where it happened. All strings may be NULL. */

@@ -37,8 +37,8 @@ typedef struct crpc_hook_context {
 } crpc_hook_context;
 
 /** Create a runner for hooks (not copied: must outlive the runner). */
-int crpc_hook_runner_new(crpc_hook_runner **out, const crpc_hooks *hooks,
-			 const crpc_hook_context *ctx, crpc_error **err);
+int crpc_hook_runner_new(crpc_hook_runner **out, const crpc_hooks *hooks, const crpc_hook_context *ctx,
+			 crpc_error **err);
 
 /** Free a runner (NULL is fine); closes hooks.log. */
 void crpc_hook_runner_free(crpc_hook_runner *r);

@@ -96,35 +96,35 @@ typedef struct crpc_thread_comm {
 
 /** One task of a checkpoint, as `crpc show` describes it. */
 typedef struct crpc_task_info {
-	crpc_task task;       /**< from pstree.img (threads owned by this struct) */
-	char comm[64];        /**< command name from core-PID.img, "" if unknown */
+	crpc_task task;                /**< from pstree.img (threads owned by this struct) */
+	char comm[64];                 /**< command name from core-PID.img, "" if unknown */
 	crpc_thread_comm *thread_comm; /**< one per entry of task.threads */
 	bool have_files_id;
-	uint32_t files_id;    /**< which fd table (fdinfo-ID.img) the task uses */
+	uint32_t files_id; /**< which fd table (fdinfo-ID.img) the task uses */
 	bool have_fds;
-	crpc_fd_counts fds;   /**< its descriptors */
+	crpc_fd_counts fds; /**< its descriptors */
 	bool have_pages;
 	crpc_page_counts pages;
-	uint32_t pages_id;    /**< pages-ID.img its pagemap names */
+	uint32_t pages_id; /**< pages-ID.img its pagemap names */
 } crpc_task_info;
 
 /** What a checkpoint holds, read from its images (crpc_images_info_read()). */
 typedef struct crpc_images_info {
 	crpc_task_info *tasks; /**< pstree order, tasks[0] is the root */
 	size_t n_tasks;
-	crpc_fd_counts fds;    /**< descriptors of every distinct fd table */
+	crpc_fd_counts fds; /**< descriptors of every distinct fd table */
 	size_t n_fd_tables;
 	bool have_files;
-	crpc_fd_counts files;  /**< open files (files.img) */
+	crpc_fd_counts files;   /**< open files (files.img) */
 	crpc_page_counts pages; /**< sum over the tasks */
 	uint64_t page_size;
-	uint64_t pages_bytes;  /**< size of the pages-*.img files */
+	uint64_t pages_bytes; /**< size of the pages-*.img files */
 	size_t n_pages_files;
-	uint64_t image_bytes;  /**< all regular files of the directory */
+	uint64_t image_bytes; /**< all regular files of the directory */
 	size_t n_files;
 	bool have_stats;
-	crpc_stats stats;      /**< from stats-dump */
-	char **warnings;       /**< images that could not be read, one message each */
+	crpc_stats stats; /**< from stats-dump */
+	char **warnings;  /**< images that could not be read, one message each */
 	size_t n_warnings;
 } crpc_images_info;
 

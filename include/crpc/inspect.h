@@ -104,52 +104,52 @@ typedef struct crpc_inet_endpoint {
 typedef struct crpc_fd_info {
 	int fd;
 	crpc_fd_type type;
-	char *target;       /**< readlink of /proc/PID/fd/N */
-	uint64_t inode;     /**< inode number of the open file (socket, pipe, file) */
-	bool have_fdinfo;   /**< flags, pos and mnt_id were read from fdinfo */
-	unsigned flags;     /**< open flags (O_*) */
-	uint64_t pos;       /**< file position */
+	char *target;     /**< readlink of /proc/PID/fd/N */
+	uint64_t inode;   /**< inode number of the open file (socket, pipe, file) */
+	bool have_fdinfo; /**< flags, pos and mnt_id were read from fdinfo */
+	unsigned flags;   /**< open flags (O_*) */
+	uint64_t pos;     /**< file position */
 
 	/* sockets */
-	int family;         /**< AF_INET, AF_INET6, AF_UNIX, ... ; 0 if not a socket */
-	char *protocol;     /**< kernel protocol name ("TCP", "UDPv6", "UNIX", "MPTCP", ...) */
-	int sock_type;      /**< SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW; 0: unknown */
-	int state;          /**< kernel TCP state number (1 ESTABLISHED .. 10 LISTEN); 0: unknown */
+	int family;     /**< AF_INET, AF_INET6, AF_UNIX, ... ; 0 if not a socket */
+	char *protocol; /**< kernel protocol name ("TCP", "UDPv6", "UNIX", "MPTCP", ...) */
+	int sock_type;  /**< SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW; 0: unknown */
+	int state;      /**< kernel TCP state number (1 ESTABLISHED .. 10 LISTEN); 0: unknown */
 	crpc_inet_endpoint local, remote; /**< tcp, udp, raw */
-	uint32_t rx_queue, tx_queue; /**< tcp, udp; for LISTEN, rx_queue = pending connections */
-	char *name;         /**< unix: bound name ("/path" or "@abstract"); memfd: its name */
-	bool abstract;      /**< unix: name is in the abstract namespace */
+	uint32_t rx_queue, tx_queue;      /**< tcp, udp; for LISTEN, rx_queue = pending connections */
+	char *name;                       /**< unix: bound name ("/path" or "@abstract"); memfd: its name */
+	bool abstract;                    /**< unix: name is in the abstract namespace */
 	uint64_t peer_inode; /**< unix, tcp, udp: inode of the peer socket, 0 if none or unknown */
-	char *peer_name;    /**< unix: the peer's bound name, NULL if none */
-	crpc_peer peer;     /**< sockets, pipes and fifos */
-	pid_t *peer_pids;   /**< outside holders of the peer (CRPC_INSPECT_PEER_PIDS) */
+	char *peer_name;     /**< unix: the peer's bound name, NULL if none */
+	crpc_peer peer;      /**< sockets, pipes and fifos */
+	pid_t *peer_pids;    /**< outside holders of the peer (CRPC_INSPECT_PEER_PIDS) */
 	size_t n_peer_pids;
 
 	/* files, devices */
-	char *path;         /**< file, dir, fifo, device, tty, pty, nsfile: the path */
-	int64_t size;       /**< st_size; -1 if unknown */
+	char *path;            /**< file, dir, fifo, device, tty, pty, nsfile: the path */
+	int64_t size;          /**< st_size; -1 if unknown */
 	uint64_t blocks_bytes; /**< st_blocks * 512: what a ghost copy of a deleted file takes */
 	uint64_t nlink;
-	bool deleted;       /**< file: unlinked while open (" (deleted)") */
-	bool path_reused;   /**< deleted: its old path now names another file */
-	uint64_t dev;       /**< st_dev of the open file */
-	uint64_t rdev;      /**< device, tty, pty: st_rdev */
-	bool block_device;  /**< device: a block device */
-	int mount_id;       /**< mount the file is on (fdinfo mnt_id), -1 if unknown */
-	char *mount;        /**< that mount's mount point, NULL if unknown */
-	char *fstype;       /**< that mount's file system type, NULL if unknown */
-	bool pty_master;    /**< pty: /dev/ptmx side */
-	int pty_index;      /**< pty: the N of /dev/pts/N, -1 if unknown */
+	bool deleted;      /**< file: unlinked while open (" (deleted)") */
+	bool path_reused;  /**< deleted: its old path now names another file */
+	uint64_t dev;      /**< st_dev of the open file */
+	uint64_t rdev;     /**< device, tty, pty: st_rdev */
+	bool block_device; /**< device: a block device */
+	int mount_id;      /**< mount the file is on (fdinfo mnt_id), -1 if unknown */
+	char *mount;       /**< that mount's mount point, NULL if unknown */
+	char *fstype;      /**< that mount's file system type, NULL if unknown */
+	bool pty_master;   /**< pty: /dev/ptmx side */
+	int pty_index;     /**< pty: the N of /dev/pts/N, -1 if unknown */
 
 	/* anon inodes */
-	uint64_t count;     /**< eventfd: counter */
-	int clockid;        /**< timerfd */
-	uint64_t ticks;     /**< timerfd: expirations not read yet */
+	uint64_t count;       /**< eventfd: counter */
+	int clockid;          /**< timerfd */
+	uint64_t ticks;       /**< timerfd: expirations not read yet */
 	uint64_t interval_ns; /**< timerfd: period, 0 for a one-shot or disarmed timer */
-	uint64_t value_ns;  /**< timerfd: time to the next expiration, 0 if disarmed */
-	char sigmask[24];   /**< signalfd: hex mask as shown by the kernel */
-	unsigned watches;   /**< inotify watches, fanotify marks, epoll targets */
-	int *targets;       /**< epoll: the target fd numbers */
+	uint64_t value_ns;    /**< timerfd: time to the next expiration, 0 if disarmed */
+	char sigmask[24];     /**< signalfd: hex mask as shown by the kernel */
+	unsigned watches;     /**< inotify watches, fanotify marks, epoll targets */
+	int *targets;         /**< epoll: the target fd numbers */
 	size_t n_targets;
 
 	/* ptys (added after the fields above, which keep their offsets) */
@@ -162,14 +162,14 @@ typedef struct crpc_fd_info {
 typedef struct crpc_thread_info {
 	pid_t tid;
 	char comm[64];
-	char state;         /**< R, S, D, T, t, Z, X, I, ... ; 0 if gone */
+	char state; /**< R, S, D, T, t, Z, X, I, ... ; 0 if gone */
 	pid_t tracer_pid;
 } crpc_thread_info;
 
 /** One line of /proc/PID/cgroup. */
 typedef struct crpc_cgroup_entry {
-	int hierarchy;      /**< 0 for cgroup v2 */
-	char *controllers;  /**< "cpu,cpuacct", "" for v2 */
+	int hierarchy;     /**< 0 for cgroup v2 */
+	char *controllers; /**< "cpu,cpuacct", "" for v2 */
 	char *path;
 } crpc_cgroup_entry;
 
@@ -182,20 +182,20 @@ typedef struct crpc_mem_info {
 typedef struct crpc_proc_info {
 	pid_t pid, ppid, pgid, sid;
 	char comm[64];
-	char state;           /**< state letter of /proc/PID/stat */
-	pid_t tracer_pid;     /**< TracerPid of the thread group leader */
+	char state;       /**< state letter of /proc/PID/stat */
+	pid_t tracer_pid; /**< TracerPid of the thread group leader */
 	bool kernel_thread;
-	bool zombie;          /**< Z or X */
-	bool stopped;         /**< T (job control stop) */
-	bool traced;          /**< some thread has a tracer */
-	bool gone;            /**< exited while being inspected; what follows may be partial */
-	bool fds_unreadable;  /**< its fd table could not be read (see fds_errno) */
+	bool zombie;         /**< Z or X */
+	bool stopped;        /**< T (job control stop) */
+	bool traced;         /**< some thread has a tracer */
+	bool gone;           /**< exited while being inspected; what follows may be partial */
+	bool fds_unreadable; /**< its fd table could not be read (see fds_errno) */
 	int fds_errno;
-	int tty_nr;           /**< controlling terminal (device number), 0 if none */
-	char tty[32];         /**< "pts/3", "tty1", ... ; empty if none */
-	pid_t ns_pid;         /**< its PID in its own (innermost) PID namespace */
-	size_t parent;        /**< index of its parent in the result's procs; (size_t)-1 for the root */
-	unsigned depth;       /**< 0 for the root */
+	int tty_nr;     /**< controlling terminal (device number), 0 if none */
+	char tty[32];   /**< "pts/3", "tty1", ... ; empty if none */
+	pid_t ns_pid;   /**< its PID in its own (innermost) PID namespace */
+	size_t parent;  /**< index of its parent in the result's procs; (size_t)-1 for the root */
+	unsigned depth; /**< 0 for the root */
 	crpc_thread_info *threads;
 	size_t n_threads;
 	crpc_fd_info *fds;
@@ -212,16 +212,16 @@ typedef struct crpc_proc_info {
  *  leases from /proc/locks by their pid; OFD locks, which /proc/locks shows
  *  without a pid, from the "lock:" lines of the tree's /proc/PID/fdinfo. */
 typedef struct crpc_lock_info {
-	pid_t pid;          /**< holder; for OFD locks a process of the tree holding the open file */
-	int fd;             /**< fd of the locked file in that process, -1 if not found */
+	pid_t pid;           /**< holder; for OFD locks a process of the tree holding the open file */
+	int fd;              /**< fd of the locked file in that process, -1 if not found */
 	char lock_class[16]; /**< "POSIX", "FLOCK", "OFDLCK", "LEASE", ... */
-	char kind[16];      /**< "ADVISORY", "MANDATORY", "ACTIVE", ... */
-	char mode[16];      /**< "READ", "WRITE", ... */
+	char kind[16];       /**< "ADVISORY", "MANDATORY", "ACTIVE", ... */
+	char mode[16];       /**< "READ", "WRITE", ... */
 	unsigned dev_major, dev_minor;
 	uint64_t inode;
 	uint64_t start;
-	int64_t end;        /**< -1: to the end of the file (EOF) */
-	char *path;         /**< path of the locked file when known */
+	int64_t end; /**< -1: to the end of the file (EOF) */
+	char *path;  /**< path of the locked file when known */
 } crpc_lock_info;
 
 /** A namespace some process of the tree is in that crpc itself is not in. */
@@ -243,12 +243,12 @@ typedef struct crpc_inspect_result {
 	crpc_ns_info *ns;
 	size_t n_ns;
 	uint64_t self_ns[CRPC_NS__COUNT]; /**< the calling process's namespaces */
-	crpc_mem_info mem;       /**< sums over the tree (shared pages counted per process) */
-	char **missing_features; /**< kernel features the tree needs that are missing */
+	crpc_mem_info mem;                /**< sums over the tree (shared pages counted per process) */
+	char **missing_features;          /**< kernel features the tree needs that are missing */
 	size_t n_missing_features;
-	char **notes;            /**< things the inspection could not read, for the verdict */
+	char **notes; /**< things the inspection could not read, for the verdict */
 	size_t n_notes;
-	double elapsed;          /**< seconds the inspection took */
+	double elapsed; /**< seconds the inspection took */
 } crpc_inspect_result;
 
 /** Flags of crpc_inspect_tree(). */
@@ -311,7 +311,7 @@ typedef struct crpc_verdict_item {
 	bool b;
 	uint64_t u;
 	char *s;
-	char *reason;         /**< one line, for humans */
+	char *reason; /**< one line, for humans */
 	pid_t pid;
 	int fd;
 } crpc_verdict_item;
@@ -353,9 +353,9 @@ const char *crpc_opt_source_name(crpc_opt_source s);
 
 /** One option in effect and why. */
 typedef struct crpc_opt_reason {
-	char *option;  /**< CRIU RPC option name */
-	char *value;   /**< as text: "true", "10485760", "unix[123]" */
-	char *reason;  /**< why it is set ("given on the command line", inspection's reason, ...) */
+	char *option; /**< CRIU RPC option name */
+	char *value;  /**< as text: "true", "10485760", "unix[123]" */
+	char *reason; /**< why it is set ("given on the command line", inspection's reason, ...) */
 	crpc_opt_source source;
 	bool overrides; /**< user/config value kept where the inspection wanted another */
 } crpc_opt_reason;
@@ -393,7 +393,7 @@ int crpc_inspect_apply(const crpc_verdict *v, const crpc_opts *user, const crpc_
 /** What /proc says of one task: for the checks made before a process is touched. */
 typedef struct crpc_task_status {
 	pid_t pid;
-	pid_t tgid;         /**< the process it belongs to (differs from pid for a thread) */
+	pid_t tgid; /**< the process it belongs to (differs from pid for a thread) */
 	pid_t ppid, pgid, sid;
 	char state;         /**< as in /proc/PID/stat: 'R', 'S', 'D', 'T', 't', 'Z', 'X', ... */
 	bool kernel_thread; /**< a kernel thread (PF_KTHREAD), not a user process */

@@ -86,8 +86,8 @@ int crpc_manifest_options_add(crpc_manifest_options *l, const char *option, cons
  * section `config` (may be NULL) sets it too, else "user". Log level and
  * log file are included; the target pid and images fd are not.
  */
-int crpc_manifest_options_from_opts(crpc_manifest_options *l, const crpc_opts *eff,
-				    const crpc_opts *config, crpc_error **err);
+int crpc_manifest_options_from_opts(crpc_manifest_options *l, const crpc_opts *eff, const crpc_opts *config,
+				    crpc_error **err);
 
 /** Free the options and empty the list. */
 void crpc_manifest_options_release(crpc_manifest_options *l);
@@ -113,8 +113,8 @@ typedef struct crpc_manifest_info {
 typedef struct crpc_manifest_stats {
 	size_t files;
 	uint64_t bytes;
-	double hash_seconds;  /**< reading and hashing */
-	double sync_seconds;  /**< fsync of the files and the directory (write only) */
+	double hash_seconds; /**< reading and hashing */
+	double sync_seconds; /**< fsync of the files and the directory (write only) */
 } crpc_manifest_stats;
 
 /**
@@ -129,8 +129,7 @@ typedef struct crpc_manifest_stats {
  * ("manifest_sha256"), write crpc.json.tmp, fsync it, rename it to
  * crpc.json and fsync the directory. `st` may be NULL.
  */
-int crpc_manifest_write(int dirfd, const crpc_manifest_info *info, crpc_manifest_stats *st,
-			crpc_error **err);
+int crpc_manifest_write(int dirfd, const crpc_manifest_info *info, crpc_manifest_stats *st, crpc_error **err);
 
 /**
  * Read dirfd/crpc.json (bounded: 64 MiB) into a malloc'ed, NUL-terminated
@@ -162,19 +161,19 @@ typedef enum crpc_file_problem {
 /** One file that does not match the manifest. */
 typedef struct crpc_file_mismatch {
 	crpc_file_problem problem;
-	char name[256];                        /**< the file's name in the directory */
+	char name[256]; /**< the file's name in the directory */
 	uint64_t expected_size, size;
 	char expected_sha256[65], sha256[65]; /**< hex, empty when not known */
-	int sys_errno;                         /**< CRPC_FILE_UNREADABLE */
+	int sys_errno;                        /**< CRPC_FILE_UNREADABLE */
 } crpc_file_mismatch;
 
 /** Result of a verification. Free with crpc_manifest_check_release(). */
 typedef struct crpc_manifest_check {
 	crpc_manifest_verdict verdict;
-	crpc_manifest_stats st;          /**< files and bytes checked */
-	crpc_file_mismatch *mismatches;  /**< CRPC_MANIFEST_MODIFIED: every file found wrong */
+	crpc_manifest_stats st;         /**< files and bytes checked */
+	crpc_file_mismatch *mismatches; /**< CRPC_MANIFEST_MODIFIED: every file found wrong */
 	size_t n_mismatches;
-	char *leftover;                  /**< a DIR.crpc-tmp-* sibling left by a killed dump, or NULL */
+	char *leftover; /**< a DIR.crpc-tmp-* sibling left by a killed dump, or NULL */
 } crpc_manifest_check;
 
 /**
@@ -276,8 +275,8 @@ typedef struct crpc_manifest_pipe_holder {
  * manifest writer from files.img and /proc (the tree's own PIDs left out).
  */
 typedef struct crpc_manifest_pipe {
-	uint32_t inode;   /**< pipe:[INODE], CRIU's inherit_fd key */
-	bool tree_writes; /**< the tree held the write end (else the read end) */
+	uint32_t inode;                     /**< pipe:[INODE], CRIU's inherit_fd key */
+	bool tree_writes;                   /**< the tree held the write end (else the read end) */
 	crpc_manifest_pipe_holder *holders; /**< those at the other end first */
 	size_t n_holders;
 } crpc_manifest_pipe;
@@ -331,14 +330,14 @@ int crpc_manifest_check_externals(const crpc_manifest *m, const crpc_opts *o, cr
 
 /** One outside pipe at a restore: re-attached, or why not. */
 typedef struct crpc_pipe_attach {
-	char key[32];        /**< "pipe:[INODE]" */
+	char key[32]; /**< "pipe:[INODE]" */
 	uint32_t inode;
-	bool tree_writes;    /**< the tree's end is the write end */
-	bool reattached;     /**< an fd of the pipe was opened and passed as inherit_fd */
-	int fd;              /**< that fd (inheritable), -1 when not re-attached or closed */
+	bool tree_writes;                 /**< the tree's end is the write end */
+	bool reattached;                  /**< an fd of the pipe was opened and passed as inherit_fd */
+	int fd;                           /**< that fd (inheritable), -1 when not re-attached or closed */
 	crpc_manifest_pipe_holder holder; /**< whose descriptor it was opened from (or the first recorded) */
-	char why[160];       /**< not re-attached: why ("" if the user passed the pipe) */
-	bool user;           /**< the user passed this pipe with inherit_fd already */
+	char why[160];                    /**< not re-attached: why ("" if the user passed the pipe) */
+	bool user;                        /**< the user passed this pipe with inherit_fd already */
 } crpc_pipe_attach;
 
 /** The outside pipes of a restore (crpc_manifest_reattach_pipes()). */

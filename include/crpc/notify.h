@@ -44,15 +44,15 @@ typedef enum crpc_notify_kind {
 /** One notification, as handed to listeners. */
 typedef struct crpc_notify {
 	crpc_notify_kind kind;
-	const char *name; /**< CRIU's name, e.g. "post-dump" (also for UNKNOWN) */
-	int pid;          /**< pid CRIU sent along (setup-namespaces, post-restore), else 0 */
-	int fd;           /**< fd received with it (orphan-pts-master), else -1; owned by libcrpc */
+	const char *name;      /**< CRIU's name, e.g. "post-dump" (also for UNKNOWN) */
+	int pid;               /**< pid CRIU sent along (setup-namespaces, post-restore), else 0 */
+	int fd;                /**< fd received with it (orphan-pts-master), else -1; owned by libcrpc */
 	const char *operation; /**< "dump", "restore", ... */
-	unsigned seq;     /**< 1 for the first notification of the request */
-	double elapsed;   /**< seconds since the request was sent */
+	unsigned seq;          /**< 1 for the first notification of the request */
+	double elapsed;        /**< seconds since the request was sent */
 
 	/* Reply extras a listener may fill in (query-ext-files only). */
-	char **external;  /**< malloc'ed strings, freed by libcrpc */
+	char **external; /**< malloc'ed strings, freed by libcrpc */
 	size_t n_external;
 } crpc_notify;
 

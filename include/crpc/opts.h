@@ -76,9 +76,9 @@ typedef struct crpc_cg_root {
 
 /** Options of one request. Initialise with crpc_opts_init(). */
 typedef struct crpc_opts {
-	int pid;           /**< dump: target pid (0: unset) */
-	int images_dir_fd; /**< images directory, an fd of the calling process */
-	int log_level;     /**< 0-4, -1: CRIU's default */
+	int pid;              /**< dump: target pid (0: unset) */
+	int images_dir_fd;    /**< images directory, an fd of the calling process */
+	int log_level;        /**< 0-4, -1: CRIU's default */
 	const char *log_file; /**< log name inside the images dir, NULL: CRIU's default */
 
 	bool leave_running;
@@ -91,9 +91,9 @@ typedef struct crpc_opts {
 	bool link_remap;
 	bool evasive_devices;
 	bool orphan_pts_master;
-	bool rst_sibling; /**< restore: the root becomes the caller's child */
-	bool notify_scripts; /**< set by the request when a dispatcher is given */
-	bool leave_stopped;  /**< since CRIU 3.19 */
+	bool rst_sibling;         /**< restore: the root becomes the caller's child */
+	bool notify_scripts;      /**< set by the request when a dispatcher is given */
+	bool leave_stopped;       /**< since CRIU 3.19 */
 	bool skip_file_rwx_check; /**< since CRIU 3.19 */
 
 	bool ghost_limit_set;
@@ -116,8 +116,8 @@ typedef struct crpc_opts {
 	bool weak_sysctls;
 	bool auto_dedup;
 	bool mntns_compat_mode;
-	uint32_t empty_ns;           /**< CLONE_NEWNET or 0 */
-	const char *parent_img;      /**< relative to the images dir */
+	uint32_t empty_ns;      /**< CLONE_NEWNET or 0 */
+	const char *parent_img; /**< relative to the images dir */
 	const char *lsm_profile;
 	const char *lsm_mount_context;
 	const char *cgroup_props;

@@ -46,16 +46,16 @@ typedef struct crpc_trace_file crpc_trace_file;
 
 /** One {"type":"message"} line of a trace. */
 typedef struct crpc_trace_record {
-	unsigned long line;     /**< its line number in the file (from 1) */
-	unsigned long seq;      /**< "seq": 1 for the first message */
-	double mono;            /**< "mono": monotonic time in seconds */
-	crpc_direction dir;     /**< "dir" */
-	const char *msg_type;   /**< "msg_type" ("DUMP", "NOTIFY", ...), NULL if absent */
-	bool decode_error;      /**< the recorder could not decode the message */
-	const uint8_t *raw;     /**< "raw" decoded from base64, NULL when absent */
+	unsigned long line;   /**< its line number in the file (from 1) */
+	unsigned long seq;    /**< "seq": 1 for the first message */
+	double mono;          /**< "mono": monotonic time in seconds */
+	crpc_direction dir;   /**< "dir" */
+	const char *msg_type; /**< "msg_type" ("DUMP", "NOTIFY", ...), NULL if absent */
+	bool decode_error;    /**< the recorder could not decode the message */
+	const uint8_t *raw;   /**< "raw" decoded from base64, NULL when absent */
 	size_t raw_len;
-	int fd;                 /**< "fd": the fd number passed with it, -1 if none */
-	const char *json;       /**< the whole line, JSON text */
+	int fd;           /**< "fd": the fd number passed with it, -1 if none */
+	const char *json; /**< the whole line, JSON text */
 } crpc_trace_record;
 
 /**
@@ -64,18 +64,18 @@ typedef struct crpc_trace_record {
  * are kept apart from the messages and play no part in a replay.
  */
 typedef struct crpc_trace_event_record {
-	unsigned long line;     /**< its line number in the file (from 1) */
-	double mono;            /**< "mono": monotonic time in seconds */
-	const char *event;      /**< "event": "hook-failed", "reply-rewritten", "shim-reply", ... */
-	const char *callback;   /**< "callback": the notification, NULL when null or absent */
-	const char *text;       /**< "text", NULL when null or absent */
-	const char *json;       /**< the whole line, JSON text */
+	unsigned long line;   /**< its line number in the file (from 1) */
+	double mono;          /**< "mono": monotonic time in seconds */
+	const char *event;    /**< "event": "hook-failed", "reply-rewritten", "shim-reply", ... */
+	const char *callback; /**< "callback": the notification, NULL when null or absent */
+	const char *text;     /**< "text", NULL when null or absent */
+	const char *json;     /**< the whole line, JSON text */
 } crpc_trace_event_record;
 
 /** A line of the file that could not be used. */
 typedef struct crpc_trace_problem {
-	unsigned long line;     /**< line number (from 1) */
-	const char *error;      /**< what is wrong with it */
+	unsigned long line; /**< line number (from 1) */
+	const char *error;  /**< what is wrong with it */
 } crpc_trace_problem;
 
 /**
@@ -174,9 +174,9 @@ int crpc_replay_compare(crpc_direction dir, const uint8_t *recorded, size_t reco
 typedef struct crpc_replay_options {
 	const char *const *ignore; /**< fields to ignore besides crpc_replay_default_ignore */
 	size_t n_ignore;
-	bool no_default_ignore;    /**< compare the fd-number fields too */
-	unsigned timeout_ms;       /**< per client message (0: CRPC_REPLAY_TIMEOUT_DEFAULT s) */
-	unsigned eof_timeout_ms;   /**< after the last message, wait this long for the
+	bool no_default_ignore;  /**< compare the fd-number fields too */
+	unsigned timeout_ms;     /**< per client message (0: CRPC_REPLAY_TIMEOUT_DEFAULT s) */
+	unsigned eof_timeout_ms; /**< after the last message, wait this long for the
 				     client to hang up (0: 10 s) */
 	/** Called after each message replayed as recorded (sent, or received equal). */
 	void (*on_message)(const crpc_trace_record *r, void *data);
@@ -185,27 +185,27 @@ typedef struct crpc_replay_options {
 
 /** How a replay ended. */
 typedef enum crpc_replay_outcome {
-	CRPC_REPLAY_MATCHED = 0,      /**< every message as recorded; the client hung up */
-	CRPC_REPLAY_DIVERGED,         /**< a message from the client differs (diff) */
-	CRPC_REPLAY_CLIENT_ENDED,     /**< the client hung up before message `at` */
-	CRPC_REPLAY_EXTRA_MESSAGE,    /**< the client sent more than the trace holds */
-	CRPC_REPLAY_TIMEOUT,          /**< the client did not send message `at` in time */
-	CRPC_REPLAY_TRACE_ENDS,       /**< the trace stops before CRIU's answer to message `at` */
-	CRPC_REPLAY_IO_ERROR,         /**< the connection failed (text says how) */
+	CRPC_REPLAY_MATCHED = 0,   /**< every message as recorded; the client hung up */
+	CRPC_REPLAY_DIVERGED,      /**< a message from the client differs (diff) */
+	CRPC_REPLAY_CLIENT_ENDED,  /**< the client hung up before message `at` */
+	CRPC_REPLAY_EXTRA_MESSAGE, /**< the client sent more than the trace holds */
+	CRPC_REPLAY_TIMEOUT,       /**< the client did not send message `at` in time */
+	CRPC_REPLAY_TRACE_ENDS,    /**< the trace stops before CRIU's answer to message `at` */
+	CRPC_REPLAY_IO_ERROR,      /**< the connection failed (text says how) */
 } crpc_replay_outcome;
 
 /** What a replay did. */
 typedef struct crpc_replay_report {
 	crpc_replay_outcome outcome;
-	size_t total;            /**< messages in the trace */
-	size_t matched;          /**< messages replayed as recorded */
-	unsigned long at;        /**< seq of the message where it stopped (0 when matched;
+	size_t total;          /**< messages in the trace */
+	size_t matched;        /**< messages replayed as recorded */
+	unsigned long at;      /**< seq of the message where it stopped (0 when matched;
 				   total + 1 for a message past the end) */
-	unsigned long line;      /**< that message's line in the trace (0 if none) */
-	crpc_direction dir;      /**< its direction */
-	char msg_type[32];       /**< its recorded type ("DUMP"), or the received one past the end */
-	crpc_replay_diff diff;   /**< DIVERGED: the field; EXTRA_MESSAGE: what came */
-	char text[768];          /**< one line saying what happened */
+	unsigned long line;    /**< that message's line in the trace (0 if none) */
+	crpc_direction dir;    /**< its direction */
+	char msg_type[32];     /**< its recorded type ("DUMP"), or the received one past the end */
+	crpc_replay_diff diff; /**< DIVERGED: the field; EXTRA_MESSAGE: what came */
+	char text[768];        /**< one line saying what happened */
 } crpc_replay_report;
 
 /** Name of an outcome: "matched", "diverged", "client-ended", ... */

@@ -39,18 +39,20 @@ extern "C" {
 typedef struct crpc_session crpc_session;
 
 /** Which way a message went. */
-typedef enum crpc_direction { CRPC_TO_CRIU = 0, CRPC_FROM_CRIU = 1 } crpc_direction;
+typedef enum crpc_direction {
+	CRPC_TO_CRIU = 0,
+	CRPC_FROM_CRIU = 1
+} crpc_direction;
 
 /**
  * Observer of every raw message of a session (for tracing). `msg` is the
  * packed protobuf, `fd` an fd passed along with it or -1. Must not fail.
  */
-typedef void (*crpc_message_fn)(crpc_direction dir, const uint8_t *msg, size_t len, int fd,
-				void *userdata);
+typedef void (*crpc_message_fn)(crpc_direction dir, const uint8_t *msg, size_t len, int fd, void *userdata);
 
 /** How to start CRIU. */
 typedef struct crpc_session_config {
-	const char *criu_path; /**< binary to run as `PATH swrk N`; NULL: resolve */
+	const char *criu_path;      /**< binary to run as `PATH swrk N`; NULL: resolve */
 	crpc_message_fn on_message; /**< optional raw message observer */
 	void *on_message_data;
 	unsigned timeout_ms; /**< give up on a request after this long (0: never) */
@@ -76,13 +78,13 @@ typedef struct crpc_stats {
 
 /** What a dump gave back. */
 typedef struct crpc_dump_result {
-	bool restored;   /**< CRIU's dump.restored (self-dump only) */
+	bool restored;          /**< CRIU's dump.restored (self-dump only) */
 	unsigned notifications; /**< how many notifications were answered */
 } crpc_dump_result;
 
 /** What a restore gave back. */
 typedef struct crpc_restore_result {
-	pid_t pid;       /**< the restored root's real pid */
+	pid_t pid; /**< the restored root's real pid */
 	unsigned notifications;
 } crpc_restore_result;
 
@@ -148,8 +150,8 @@ int crpc_criu_check(const crpc_session_config *cfg, crpc_version *version, crpc_
  * DUMP with the given options. With a dispatcher, notifications are turned
  * on and each one goes through it. Ends the session's worker.
  */
-int crpc_session_dump(crpc_session *s, const crpc_opts *opts, crpc_dispatcher *d,
-		      crpc_dump_result *res, crpc_error **err);
+int crpc_session_dump(crpc_session *s, const crpc_opts *opts, crpc_dispatcher *d, crpc_dump_result *res,
+		      crpc_error **err);
 
 /** RESTORE, like crpc_session_dump(). */
 int crpc_session_restore(crpc_session *s, const crpc_opts *opts, crpc_dispatcher *d,

@@ -69,15 +69,15 @@ extern "C" {
 
 /** How one shim session runs. */
 typedef struct crpc_shim_config {
-	const char *criu_path;      /**< the real CRIU (see crpc_shim_resolve_criu()) */
-	char *const *criu_options;  /**< arguments before `swrk` to pass on, NULL-terminated; may be NULL */
-	const crpc_hooks *hooks;    /**< steps to run at notifications; NULL: none */
-	const char *trace_dir;      /**< directory for the session's trace; NULL: no trace */
-	unsigned trace_max_files;   /**< most trace files kept in trace_dir (0: default) */
-	uint64_t trace_max_total;   /**< most bytes of trace files kept (0: default) */
+	const char *criu_path;     /**< the real CRIU (see crpc_shim_resolve_criu()) */
+	char *const *criu_options; /**< arguments before `swrk` to pass on, NULL-terminated; may be NULL */
+	const crpc_hooks *hooks;   /**< steps to run at notifications; NULL: none */
+	const char *trace_dir;     /**< directory for the session's trace; NULL: no trace */
+	unsigned trace_max_files;  /**< most trace files kept in trace_dir (0: default) */
+	uint64_t trace_max_total;  /**< most bytes of trace files kept (0: default) */
 	uint64_t trace_max_file_size; /**< one trace file stops growing here (0: default) */
-	FILE *verbose;              /**< one line per message and hook output; NULL: quiet */
-	int argc;                   /**< the shim's command line, for the trace header */
+	FILE *verbose;                /**< one line per message and hook output; NULL: quiet */
+	int argc;                     /**< the shim's command line, for the trace header */
 	char *const *argv;
 } crpc_shim_config;
 
@@ -89,8 +89,8 @@ typedef struct crpc_shim_config {
  * /proc/self/exe) is refused with CRPC_EXIT_ENV: the shim would run itself
  * forever. Writes the path into buf.
  */
-int crpc_shim_resolve_criu(const char *explicit_path, const char *config_binary, char *buf,
-			   size_t bufsz, crpc_error **err);
+int crpc_shim_resolve_criu(const char *explicit_path, const char *config_binary, char *buf, size_t bufsz,
+			   crpc_error **err);
 
 /**
  * Refuse to run when $CRPC_SHIM_DEPTH says this process was started by a

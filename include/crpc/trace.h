@@ -45,9 +45,9 @@ typedef struct crpc_trace crpc_trace;
 
 /** What the header line says. Every member may be NULL / 0. */
 typedef struct crpc_trace_header {
-	const char *operation;   /**< "dump", "restore", ... */
-	const char *target;      /**< pid or directory the operation is about */
-	int argc;                /**< command line, recorded as an array */
+	const char *operation; /**< "dump", "restore", ... */
+	const char *target;    /**< pid or directory the operation is about */
+	int argc;              /**< command line, recorded as an array */
 	char *const *argv;
 } crpc_trace_header;
 
@@ -56,8 +56,7 @@ typedef struct crpc_trace_header {
  * header line. Fails with CRPC_EXIT_USAGE naming the file when it cannot
  * be created or written.
  */
-int crpc_trace_open(crpc_trace **out, const char *path, const crpc_trace_header *hdr,
-		    crpc_error **err);
+int crpc_trace_open(crpc_trace **out, const char *path, const crpc_trace_header *hdr, crpc_error **err);
 
 /**
  * Record which CRIU the session runs: a {"type":"criu","path","version"}
@@ -73,8 +72,7 @@ void crpc_trace_set_criu(crpc_trace *t, const char *criu_path, const char *criu_
  * its raw bytes. Never fails the session: write errors are remembered
  * (see crpc_trace_write_errno()).
  */
-void crpc_trace_message(crpc_direction dir, const uint8_t *msg, size_t len, int fd,
-			void *trace);
+void crpc_trace_message(crpc_direction dir, const uint8_t *msg, size_t len, int fd, void *trace);
 
 /**
  * Record something that happened in the session and is not a message: a

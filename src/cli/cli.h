@@ -38,7 +38,9 @@ enum {
  * help lines, for the commands their CLI column names.
  */
 #define CLI_OPT_IDX(field, ...) CLI_OPT_IDX_##field,
-enum { CRPC_OPTS_TABLE(CLI_OPT_IDX) CLI_OPT_IDX__COUNT };
+enum {
+	CRPC_OPTS_TABLE(CLI_OPT_IDX) CLI_OPT_IDX__COUNT
+};
 #define CLI_OPT_ID(field) (CLI_OPT_TABLE + CLI_OPT_IDX_##field)
 
 /* CLI column -> listed for dump / restore, among the others or after them (DR_LAST) */
@@ -83,65 +85,65 @@ enum { CRPC_OPTS_TABLE(CLI_OPT_IDX) CLI_OPT_IDX__COUNT };
 	CLI_IN_RESTORE_LAST_##cli(CLI_LONGOPT(f, s, l, a))
 
 /* The options every command accepts (put first in each command's table). */
-#define CRPC_CLI_COMMON_OPTIONS                                        \
-	{ "help", no_argument, NULL, 'h' },                            \
-	{ "json", no_argument, NULL, CLI_OPT_JSON },                   \
-	{ "verbose", no_argument, NULL, 'v' },                         \
-	{ "version", no_argument, NULL, CLI_OPT_VERSION },             \
-	{ "criu", required_argument, NULL, CLI_OPT_CRIU },              \
-	{ "config", required_argument, NULL, CLI_OPT_CONFIG },          \
-	{ "no-config", no_argument, NULL, CLI_OPT_NO_CONFIG },          \
-	{ "trace", required_argument, NULL, CLI_OPT_TRACE }
+#define CRPC_CLI_COMMON_OPTIONS                                                                           \
+	{ "help", no_argument, NULL, 'h' }, { "json", no_argument, NULL, CLI_OPT_JSON },                  \
+		{ "verbose", no_argument, NULL, 'v' }, { "version", no_argument, NULL, CLI_OPT_VERSION }, \
+		{ "criu", required_argument, NULL, CLI_OPT_CRIU },                                        \
+		{ "config", required_argument, NULL, CLI_OPT_CONFIG },                                    \
+		{ "no-config", no_argument, NULL, CLI_OPT_NO_CONFIG },                                    \
+	{                                                                                                 \
+		"trace", required_argument, NULL, CLI_OPT_TRACE                                           \
+	}
 
 /* Help text for the options above. */
-#define CRPC_CLI_HELP_COMMON                                                            \
-	"      --criu PATH         CRIU binary to run (default: $CRPC_CRIU, else the\n"      \
-	"                          configuration's criu: binary, else 'criu' on PATH)\n"  \
+#define CRPC_CLI_HELP_COMMON                                                                   \
+	"      --criu PATH         CRIU binary to run (default: $CRPC_CRIU, else the\n"        \
+	"                          configuration's criu: binary, else 'criu' on PATH)\n"       \
 	"      --config FILE       read the configuration from FILE (default: $CRPC_CONFIG,\n" \
-	"                          else ~/.config/crpc/config.yaml, else\n"                \
-	"                          /etc/crpc/config.yaml; see crpc.yaml(5))\n"             \
-	"      --no-config         read no configuration file\n"                           \
-	"      --trace FILE        record every message to and from CRIU in FILE, one\n"   \
-	"                          JSON line each (created with mode 0600)\n"            \
-	"      --json              print exactly one JSON document on stdout (also on\n"    \
-	"                          errors); messages still go to stderr\n"                  \
-	"  -v, --verbose           show progress on stderr: the options sent, then one\n"  \
-	"                          line per RPC message as it goes to or comes from CRIU\n" \
-	"      --version           print crpc's version and exit\n"                         \
+	"                          else ~/.config/crpc/config.yaml, else\n"                    \
+	"                          /etc/crpc/config.yaml; see crpc.yaml(5))\n"                 \
+	"      --no-config         read no configuration file\n"                               \
+	"      --trace FILE        record every message to and from CRIU in FILE, one\n"       \
+	"                          JSON line each (created with mode 0600)\n"                  \
+	"      --json              print exactly one JSON document on stdout (also on\n"       \
+	"                          errors); messages still go to stderr\n"                     \
+	"  -v, --verbose           show progress on stderr: the options sent, then one\n"      \
+	"                          line per RPC message as it goes to or comes from CRIU\n"    \
+	"      --version           print crpc's version and exit\n"                            \
 	"  -h, --help              show this help and exit\n"
 
-#define CRPC_CLI_HELP_EXIT_CODES                                                         \
-	"Exit codes:\n"                                                                      \
-	"  0  success\n"                                                                     \
-	"  1  the operation failed\n"                                                        \
-	"  2  usage or configuration error\n"                                                \
-	"  3  environment problem: no working CRIU, not running as root\n"                  \
-	"  4  done, but a hook failed where CRIU cannot abort (network-unlock,\n"          \
+#define CRPC_CLI_HELP_EXIT_CODES                                                  \
+	"Exit codes:\n"                                                           \
+	"  0  success\n"                                                          \
+	"  1  the operation failed\n"                                             \
+	"  2  usage or configuration error\n"                                     \
+	"  3  environment problem: no working CRIU, not running as root\n"        \
+	"  4  done, but a hook failed where CRIU cannot abort (network-unlock,\n" \
 	"     pre-resume, post-resume); see the warnings and DIR/hooks.log\n"
 
 /* State of one invocation of the tool. */
 typedef struct crpc_cli {
-	const char *cmd;     /* command name as typed ("dump"), NULL for the tool itself */
-	const char *usage;   /* one-line usage of the command, for usage errors */
-	bool json;           /* --json */
-	int verbose;         /* -v, repeatable */
-	bool help;           /* --help seen */
-	bool version;        /* --version seen */
-	const char *criu;    /* --criu PATH */
+	const char *cmd;         /* command name as typed ("dump"), NULL for the tool itself */
+	const char *usage;       /* one-line usage of the command, for usage errors */
+	bool json;               /* --json */
+	int verbose;             /* -v, repeatable */
+	bool help;               /* --help seen */
+	bool version;            /* --version seen */
+	const char *criu;        /* --criu PATH */
 	const char *config_file; /* --config FILE */
-	bool no_config;      /* --no-config */
-	crpc_config config;  /* the configuration in effect (empty if none) */
-	char **hook_args;    /* --hook CALLBACK=COMMAND, in order */
+	bool no_config;          /* --no-config */
+	crpc_config config;      /* the configuration in effect (empty if none) */
+	char **hook_args;        /* --hook CALLBACK=COMMAND, in order */
 	size_t n_hook_args;
 	bool config_loaded;
-	char *usage_error;   /* first usage error met while parsing options */
-	char criu_path[PATH_MAX]; /* resolved CRIU binary */
-	const char *trace_file; /* --trace FILE */
-	crpc_trace *trace;   /* open trace of the session, closed by crpc_cli_trace_close() */
+	char *usage_error;              /* first usage error met while parsing options */
+	char criu_path[PATH_MAX];       /* resolved CRIU binary */
+	const char *trace_file;         /* --trace FILE */
+	crpc_trace *trace;              /* open trace of the session, closed by crpc_cli_trace_close() */
 	crpc_trace_header trace_header; /* of the trace a dump or restore opens */
-	struct timespec msg_t0; /* when the session's first message went out (-v summaries) */
-	char trace_target[PATH_MAX]; /* what the operation is about, for the trace header */
-	int argc;            /* the whole command line, for the trace header */
+	struct timespec msg_t0;         /* when the session's first message went out (-v summaries) */
+	char trace_target[PATH_MAX];    /* what the operation is about, for the trace header */
+	int argc;                       /* the whole command line, for the trace header */
 	char **argv;
 } crpc_cli;
 

@@ -18,13 +18,11 @@ const char crpc_help_check[] =
 	"machine can checkpoint and restore processes with the CRIU crpc would use.\n"
 	"Must run as root.\n"
 	"\n"
-	"Options:\n" CRPC_CLI_HELP_COMMON
-	"\n"
+	"Options:\n" CRPC_CLI_HELP_COMMON "\n"
 	"Examples:\n"
 	"  crpc check\n"
 	"  crpc check --criu /opt/crpc/criu/bin/criu --json\n"
-	"\n" CRPC_CLI_HELP_EXIT_CODES
-	"\n"
+	"\n" CRPC_CLI_HELP_EXIT_CODES "\n"
 	"A failed check exits with 3; run scripts/setup (as root) to provision a CRIU\n"
 	"that works on this kernel.\n";
 
@@ -49,8 +47,8 @@ int crpc_cmd_check(crpc_cli *cli, int argc, char **argv)
 	if (optind < argc)
 		return crpc_cli_usage(cli, true, "unexpected argument '%s'", argv[optind]);
 
-	if (crpc_cli_need_root(cli, "check", &err) < 0 ||
-	    crpc_cli_session_config(cli, &cfg, &err) < 0 || crpc_criu_check(&cfg, &v, &err) < 0) {
+	if (crpc_cli_need_root(cli, "check", &err) < 0 || crpc_cli_session_config(cli, &cfg, &err) < 0 ||
+	    crpc_criu_check(&cfg, &v, &err) < 0) {
 		rc = crpc_cli_fail(cli, err, NULL, NULL);
 		crpc_error_free(err);
 		return rc;

@@ -25,8 +25,7 @@ const char crpc_help_config[] =
 	"      --pid PID           also check the hooks against this target process\n"
 	"                          (e.g. network-lock hooks need its own network namespace)\n"
 	"      --hook CALLBACK=COMMAND\n"
-	"                          add a shell step as dump and restore would (repeatable)\n"
-	CRPC_CLI_HELP_COMMON
+	"                          add a shell step as dump and restore would (repeatable)\n" CRPC_CLI_HELP_COMMON
 	"\n"
 	"Examples:\n"
 	"  crpc config check /etc/crpc/config.yaml\n"
@@ -46,7 +45,12 @@ static const struct option config_options[] = {
 };
 
 /* How each crpc_opts field is shown. */
-enum field_type { F_BOOL, F_STR, F_U32, F_STRV };
+enum field_type {
+	F_BOOL,
+	F_STR,
+	F_U32,
+	F_STRV
+};
 
 struct field {
 	const char *name;
@@ -54,20 +58,35 @@ struct field {
 	size_t off;
 };
 
-#define FB(n) { #n, F_BOOL, offsetof(crpc_opts, n) }
-#define FS(n) { #n, F_STR, offsetof(crpc_opts, n) }
-#define FU(n) { #n, F_U32, offsetof(crpc_opts, n) }
-#define FV(n) { #n, F_STRV, offsetof(crpc_opts, n) }
+#define FB(n)                                      \
+	{                                          \
+#n, F_BOOL, offsetof(crpc_opts, n) \
+	}
+#define FS(n)                                     \
+	{                                         \
+#n, F_STR, offsetof(crpc_opts, n) \
+	}
+#define FU(n)                                     \
+	{                                         \
+#n, F_U32, offsetof(crpc_opts, n) \
+	}
+#define FV(n)                                      \
+	{                                          \
+#n, F_STRV, offsetof(crpc_opts, n) \
+	}
 
 static const struct field fields[] = {
-	FB(leave_running), FB(tcp_established), FB(tcp_close), FB(tcp_skip_in_flight),
-	FB(ext_unix_sk), FB(shell_job), FB(file_locks), FB(link_remap), FB(evasive_devices),
-	FB(orphan_pts_master), FB(leave_stopped), FB(skip_file_rwx_check), FB(manage_cgroups),
-	FU(timeout), FS(root), FB(auto_ext_mnt), FB(ext_sharing), FB(ext_masters), FB(force_irmap),
-	FB(weak_sysctls), FB(auto_dedup), FB(mntns_compat_mode), FS(parent_img), FS(lsm_profile),
-	FS(lsm_mount_context), FS(cgroup_props), FS(cgroup_props_file), FS(cgroup_yard),
-	FS(freeze_cgroup), FV(skip_mnt), FV(enable_fs), FV(irmap_scan_paths),
-	FV(cgroup_dump_controller),
+	FB(leave_running),      FB(tcp_established),  FB(tcp_close),
+	FB(tcp_skip_in_flight), FB(ext_unix_sk),      FB(shell_job),
+	FB(file_locks),         FB(link_remap),       FB(evasive_devices),
+	FB(orphan_pts_master),  FB(leave_stopped),    FB(skip_file_rwx_check),
+	FB(manage_cgroups),     FU(timeout),          FS(root),
+	FB(auto_ext_mnt),       FB(ext_sharing),      FB(ext_masters),
+	FB(force_irmap),        FB(weak_sysctls),     FB(auto_dedup),
+	FB(mntns_compat_mode),  FS(parent_img),       FS(lsm_profile),
+	FS(lsm_mount_context),  FS(cgroup_props),     FS(cgroup_props_file),
+	FS(cgroup_yard),        FS(freeze_cgroup),    FV(skip_mnt),
+	FV(enable_fs),          FV(irmap_scan_paths), FV(cgroup_dump_controller),
 };
 
 static json_t *strs_json(const char *const *v, size_t n)
@@ -85,10 +104,14 @@ static json_t *opts_json(const crpc_config *cfg, const crpc_opts *o, const char 
 	json_t *j = crpc_cli_jobj();
 	json_t *a;
 
-	crpc_cli_jset(j, "log_level", json_integer(o->log_level >= 0 ? o->log_level
-					       : cfg->criu_log_level >= 0 ? cfg->criu_log_level : 4));
-	crpc_cli_jset(j, "log_file", crpc_cli_jstr(o->log_file ? o->log_file
-					   : cfg->criu_log_file ? cfg->criu_log_file : default_log));
+	crpc_cli_jset(j, "log_level",
+		      json_integer(o->log_level >= 0          ? o->log_level
+				   : cfg->criu_log_level >= 0 ? cfg->criu_log_level
+							      : 4));
+	crpc_cli_jset(j, "log_file",
+		      crpc_cli_jstr(o->log_file          ? o->log_file
+				    : cfg->criu_log_file ? cfg->criu_log_file
+							 : default_log));
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		const char *p = (const char *)o + fields[i].off;
 
@@ -112,11 +135,13 @@ static json_t *opts_json(const crpc_config *cfg, const crpc_opts *o, const char 
 	}
 	crpc_cli_jset(j, "ghost_limit", o->ghost_limit_set ? json_integer(o->ghost_limit) : json_null());
 	crpc_cli_jset(j, "manage_cgroups_mode",
-		      o->manage_cgroups_mode == CRPC_CG_UNSET ? json_null()
-							      : crpc_cli_jstr(crpc_cg_mode_name(o->manage_cgroups_mode)));
+		      o->manage_cgroups_mode == CRPC_CG_UNSET
+			      ? json_null()
+			      : crpc_cli_jstr(crpc_cg_mode_name(o->manage_cgroups_mode)));
 	crpc_cli_jset(j, "network_lock",
-		      crpc_cli_jstr(o->network_lock == CRPC_NETLOCK_UNSET ? "iptables (CRIU's default)"
-									  : crpc_network_lock_name(o->network_lock)));
+		      crpc_cli_jstr(o->network_lock == CRPC_NETLOCK_UNSET
+					    ? "iptables (CRIU's default)"
+					    : crpc_network_lock_name(o->network_lock)));
 	crpc_cli_jset(j, "empty_ns", crpc_cli_jstr(o->empty_ns ? "net" : NULL));
 	crpc_cli_jset(j, "external", strs_json(o->external, o->n_external));
 	a = json_array();
@@ -150,7 +175,8 @@ static const char *on_failure_name(const crpc_hook_step *st, crpc_notify_kind k)
 	case CRPC_ON_FAILURE_IGNORE:
 		return "ignore";
 	default:
-		return crpc_notify_can_abort(k) ? "abort (default)" : "warn (default: CRIU cannot abort here)";
+		return crpc_notify_can_abort(k) ? "abort (default)"
+						: "warn (default: CRIU cannot abort here)";
 	}
 }
 
@@ -236,35 +262,43 @@ static json_t *hook_warnings(const crpc_cli *cli, const crpc_config *c, pid_t pi
 	json_t *w = json_array();
 
 	if (h->n_steps[CRPC_NOTIFY_PRE_STREAM])
-		warn_add(w, cli, "pre-stream hooks never fire: CRIU sends pre-stream only when "
-				 "streaming images, which crpc does not do");
+		warn_add(w, cli,
+			 "pre-stream hooks never fire: CRIU sends pre-stream only when "
+			 "streaming images, which crpc does not do");
 	if (h->n_steps[CRPC_NOTIFY_STATUS_READY])
-		warn_add(w, cli, "status-ready hooks never fire: CRIU sends status-ready only for lazy "
-				 "pages or a page server, which crpc does not use");
+		warn_add(w, cli,
+			 "status-ready hooks never fire: CRIU sends status-ready only for lazy "
+			 "pages or a page server, which crpc does not use");
 	if (h->n_steps[CRPC_NOTIFY_SETUP_NAMESPACES] || h->n_steps[CRPC_NOTIFY_POST_SETUP_NAMESPACES])
-		warn_add(w, cli, "setup-namespaces and post-setup-namespaces hooks fire only when a "
-				 "restore recreates namespaces (a tree dumped with its own namespaces); "
-				 "a plain process restore does not send them");
+		warn_add(w, cli,
+			 "setup-namespaces and post-setup-namespaces hooks fire only when a "
+			 "restore recreates namespaces (a tree dumped with its own namespaces); "
+			 "a plain process restore does not send them");
 	if (h->n_steps[CRPC_NOTIFY_ORPHAN_PTS_MASTER] && !c->restore.orphan_pts_master)
-		warn_add(w, cli, "orphan-pts-master hooks fire only when restore: orphan_pts_master is "
-				 "true, which this configuration does not set");
+		warn_add(w, cli,
+			 "orphan-pts-master hooks fire only when restore: orphan_pts_master is "
+			 "true, which this configuration does not set");
 	if (h->n_steps[CRPC_NOTIFY_NETWORK_LOCK] || h->n_steps[CRPC_NOTIFY_NETWORK_UNLOCK]) {
 		int own = pid > 0 ? own_netns(pid) : -1;
 
 		if (own == 0)
-			warn_add(w, cli, "network-lock and network-unlock hooks will not fire for PID %d: "
-					 "it shares crpc's network namespace (CRIU sends them only for a "
-					 "tree that owns its network namespace)", (int)pid);
+			warn_add(w, cli,
+				 "network-lock and network-unlock hooks will not fire for PID %d: "
+				 "it shares crpc's network namespace (CRIU sends them only for a "
+				 "tree that owns its network namespace)",
+				 (int)pid);
 		else if (own < 0)
-			warn_add(w, cli, "network-lock and network-unlock hooks fire only for a tree that "
-					 "owns its network namespace (check a target with --pid)");
+			warn_add(w, cli,
+				 "network-lock and network-unlock hooks fire only for a tree that "
+				 "owns its network namespace (check a target with --pid)");
 	}
 	for (int k = 1; k < CRPC_NOTIFY__COUNT; k++)
 		for (size_t i = 0; i < h->n_steps[k]; i++)
 			if (h->steps[k][i].on_failure == CRPC_ON_FAILURE_ABORT &&
 			    !crpc_notify_can_abort((crpc_notify_kind)k))
-				warn_add(w, cli, "%s step '%s' (%s) has on_failure: abort, but CRIU cannot "
-						 "abort at %s: a failure is reported as a warning (exit code 4)",
+				warn_add(w, cli,
+					 "%s step '%s' (%s) has on_failure: abort, but CRIU cannot "
+					 "abort at %s: a failure is reported as a warning (exit code 4)",
 					 crpc_notify_kind_name((crpc_notify_kind)k), h->steps[k][i].name,
 					 h->steps[k][i].origin, crpc_notify_kind_name((crpc_notify_kind)k));
 	return w;
@@ -276,8 +310,8 @@ static void print_human(const crpc_config *c, json_t *doc)
 	json_t *v;
 
 	printf("configuration: %s\n", c->path ? c->path : "(none: defaults)");
-	printf("criu:\n  binary: %s\n", c->criu_binary ? c->criu_binary
-						      : "(--criu, $CRPC_CRIU or criu on PATH)");
+	printf("criu:\n  binary: %s\n",
+	       c->criu_binary ? c->criu_binary : "(--criu, $CRPC_CRIU or criu on PATH)");
 	json_object_foreach(doc, key, v) {
 		char *text;
 
@@ -328,8 +362,8 @@ static int config_check(crpc_cli *cli, int argc, char **argv)
 		json_t *criu = crpc_cli_jobj();
 
 		crpc_cli_jset(criu, "binary", crpc_cli_jstr(cli->config.criu_binary));
-		crpc_cli_jset(criu, "log_level", json_integer(cli->config.criu_log_level >= 0
-								      ? cli->config.criu_log_level : 4));
+		crpc_cli_jset(criu, "log_level",
+			      json_integer(cli->config.criu_log_level >= 0 ? cli->config.criu_log_level : 4));
 		crpc_cli_jset(criu, "log_file", crpc_cli_jstr(cli->config.criu_log_file));
 		crpc_cli_jset(doc, "criu", criu);
 	}
@@ -363,7 +397,6 @@ int crpc_cmd_config(crpc_cli *cli, int argc, char **argv)
 		return crpc_cli_usage(cli, true, "missing subcommand: the only one is 'check'");
 	}
 	if (strcmp(argv[1], "check") != 0)
-		return crpc_cli_usage(cli, true, "unknown subcommand '%s': the only one is 'check'",
-				      argv[1]);
+		return crpc_cli_usage(cli, true, "unknown subcommand '%s': the only one is 'check'", argv[1]);
 	return config_check(cli, argc - 1, argv + 1);
 }

@@ -15,43 +15,40 @@ const char crpc_help_dump[] =
 	"created (mode 0700) if it does not exist; its parent must exist. By default\n"
 	"the process tree is killed once its checkpoint is complete. Must run as root.\n"
 	"\n"
-	"Options:\n"
-	CRPC_OPTS_TABLE(CLI_HELP_DUMP)
-	CRPC_OPTS_TABLE(CLI_HELP_DUMP_LAST)
-	"      --force             overwrite a checkpoint already in DIR\n"
-	"      --hook CALLBACK=COMMAND\n"
-	"                          also run COMMAND (through /bin/sh) at CRIU's CALLBACK,\n"
-	"                          e.g. --hook post-dump='sync' (repeatable; see crpc.yaml(5))\n"
-	"      --no-auto           do not inspect the tree first nor add the options it needs\n"
-	CRPC_CLI_HELP_COMMON
-	"\n"
-	"First crpc inspects the tree as 'crpc inspect' does and adds the CRIU options\n"
-	"it needs (tcp_established, ext_unix_sk, shell_job, file_locks, ghost_limit,\n"
-	"link_remap, ...), printing each with its reason ('crpc: auto: ...'); options\n"
-	"given here or in the configuration win. A blocker (a traced task, io_uring, a\n"
-	"missing kernel feature, ...) stops the dump before CRIU is started, the tree\n"
-	"untouched (exit 1). --no-auto turns this off.\n"
-	"Before calling CRIU, crpc refuses PID 1, its own PID and its ancestors,\n"
-	"kernel threads, zombies and threads (give the process ID), a DIR that is not a\n"
-	"writable directory, a DIR of another user, a DIR that holds other files than\n"
-	"a crpc checkpoint's, and a DIR that already holds a checkpoint (unless\n"
-	"--force, which replaces only the files its crpc.json lists). An existing DIR\n"
-	"is made private (mode 0700): it will hold the tree's memory.\n"
-	"A dump is complete only once CRIU succeeded and the post-dump hooks passed:\n"
-	"then crpc writes DIR/crpc.json, a manifest of the checkpoint (versions,\n"
-	"options, process tree, every file's size and SHA-256) that crpc restore\n"
-	"verifies. A DIR that does not exist yet is written as DIR.crpc-tmp-XXXXXX and\n"
-	"renamed to DIR once complete; an existing DIR is written in place, marked\n"
-	"unfinished until then. If the dump fails, the image files are removed and\n"
-	"DIR/dump.log is kept; a dump that is killed leaves no DIR restore accepts.\n"
-	"Options from the configuration file's dump: section apply under those given\n"
-	"here; its hooks run at CRIU's notifications, their output in DIR/hooks.log.\n"
-	"\n"
-	"Examples:\n"
-	"  crpc dump 1234 /var/tmp/ckpt\n"
-	"  crpc dump --leave-running --tcp-established 1234 /var/tmp/ckpt\n"
-	"  crpc checkpoint --force --json -v 1234 /var/tmp/ckpt\n"
-	"\n" CRPC_CLI_HELP_EXIT_CODES;
+	"Options:\n" CRPC_OPTS_TABLE(CLI_HELP_DUMP) CRPC_OPTS_TABLE(
+		CLI_HELP_DUMP_LAST) "      --force             overwrite a checkpoint already in DIR\n"
+				    "      --hook CALLBACK=COMMAND\n"
+				    "                          also run COMMAND (through /bin/sh) at CRIU's CALLBACK,\n"
+				    "                          e.g. --hook post-dump='sync' (repeatable; see crpc.yaml(5))\n"
+				    "      --no-auto           do not inspect the tree first nor add the options it needs\n" CRPC_CLI_HELP_COMMON
+				    "\n"
+				    "First crpc inspects the tree as 'crpc inspect' does and adds the CRIU options\n"
+				    "it needs (tcp_established, ext_unix_sk, shell_job, file_locks, ghost_limit,\n"
+				    "link_remap, ...), printing each with its reason ('crpc: auto: ...'); options\n"
+				    "given here or in the configuration win. A blocker (a traced task, io_uring, a\n"
+				    "missing kernel feature, ...) stops the dump before CRIU is started, the tree\n"
+				    "untouched (exit 1). --no-auto turns this off.\n"
+				    "Before calling CRIU, crpc refuses PID 1, its own PID and its ancestors,\n"
+				    "kernel threads, zombies and threads (give the process ID), a DIR that is not a\n"
+				    "writable directory, a DIR of another user, a DIR that holds other files than\n"
+				    "a crpc checkpoint's, and a DIR that already holds a checkpoint (unless\n"
+				    "--force, which replaces only the files its crpc.json lists). An existing DIR\n"
+				    "is made private (mode 0700): it will hold the tree's memory.\n"
+				    "A dump is complete only once CRIU succeeded and the post-dump hooks passed:\n"
+				    "then crpc writes DIR/crpc.json, a manifest of the checkpoint (versions,\n"
+				    "options, process tree, every file's size and SHA-256) that crpc restore\n"
+				    "verifies. A DIR that does not exist yet is written as DIR.crpc-tmp-XXXXXX and\n"
+				    "renamed to DIR once complete; an existing DIR is written in place, marked\n"
+				    "unfinished until then. If the dump fails, the image files are removed and\n"
+				    "DIR/dump.log is kept; a dump that is killed leaves no DIR restore accepts.\n"
+				    "Options from the configuration file's dump: section apply under those given\n"
+				    "here; its hooks run at CRIU's notifications, their output in DIR/hooks.log.\n"
+				    "\n"
+				    "Examples:\n"
+				    "  crpc dump 1234 /var/tmp/ckpt\n"
+				    "  crpc dump --leave-running --tcp-established 1234 /var/tmp/ckpt\n"
+				    "  crpc checkpoint --force --json -v 1234 /var/tmp/ckpt\n"
+				    "\n" CRPC_CLI_HELP_EXIT_CODES;
 
 enum {
 	OPT_FORCE = CLI_OPT_FIRST_CMD,
@@ -62,20 +59,18 @@ enum {
 static const struct option dump_options[] = {
 	CRPC_CLI_COMMON_OPTIONS,
 	CRPC_OPTS_TABLE(CLI_LONGOPTS_DUMP)
-	CRPC_OPTS_TABLE(CLI_LONGOPTS_DUMP_LAST)
-	{ "force", no_argument, NULL, OPT_FORCE },
+		CRPC_OPTS_TABLE(CLI_LONGOPTS_DUMP_LAST){ "force", no_argument, NULL, OPT_FORCE },
 	{ "hook", required_argument, NULL, OPT_HOOK },
 	{ "no-auto", no_argument, NULL, OPT_NO_AUTO },
 	{ NULL, 0, NULL, 0 },
 };
 
-
 typedef struct dump_ctx {
 	crpc_cli *cli;
 	pid_t pid;
-	const char *dir;    /* as given */
+	const char *dir; /* as given */
 	bool force;
-	crpc_opts opts;     /* the command line's */
+	crpc_opts opts; /* the command line's */
 	struct {
 		bool disabled; /* --no-auto */
 	} autoopt;
@@ -134,8 +129,8 @@ static void target_json(const crpc_checkpoint_result *r, json_t *extra, char *hu
 		crpc_cli_jset(t, "exists", json_boolean(false));
 	} else {
 		if (!x->running)
-			snprintf(human, humansz, "crpc: target PID %d (%s) exists but is stopped\n", (int)r->pid,
-				 x->comm);
+			snprintf(human, humansz, "crpc: target PID %d (%s) exists but is stopped\n",
+				 (int)r->pid, x->comm);
 		else if (x->sent_sigcont)
 			snprintf(human, humansz,
 				 "crpc: target PID %d (%s) was left stopped; crpc sent it SIGCONT and it "
@@ -169,7 +164,8 @@ static int fail_blocked(dump_ctx *c, const crpc_checkpoint_result *r, const crpc
 	}
 	crpc_cli_jset(extra, "pid", json_integer(c->pid));
 	crpc_cli_jset(extra, "images_dir", crpc_cli_jstr(c->dir));
-	crpc_cli_jset(extra, "blockers", crpc_cli_verdict_items_json(v->blockers, v->n_blockers, "blocker", false));
+	crpc_cli_jset(extra, "blockers",
+		      crpc_cli_verdict_items_json(v->blockers, v->n_blockers, "blocker", false));
 	crpc_cli_jset(extra, "auto", crpc_cli_verdict_items_json(v->options, v->n_options, "option", true));
 	rc = crpc_cli_fail(c->cli, err, extra, human);
 	free(human);
@@ -247,10 +243,12 @@ static void summary(dump_ctx *c, const crpc_checkpoint_result *r)
 		crpc_cli_jset(doc, "log_file", crpc_cli_jstr(logp));
 		crpc_cli_jset(doc, "notifications", json_integer(r->notifications));
 		crpc_cli_jset(doc, "criu", crpc_cli_result_criu_json(r));
-		crpc_cli_jset(doc, "stats", r->have_stats ? crpc_cli_stats_json(&r->stats, false) : json_null());
+		crpc_cli_jset(doc, "stats",
+			      r->have_stats ? crpc_cli_stats_json(&r->stats, false) : json_null());
 		crpc_cli_jset(doc, "auto", auto_json(r));
 		crpc_cli_jset(doc, "inspect_warnings",
-			      crpc_cli_verdict_items_json(r->verdict.warnings, r->verdict.n_warnings, "warning", false));
+			      crpc_cli_verdict_items_json(r->verdict.warnings, r->verdict.n_warnings,
+							  "warning", false));
 		crpc_cli_jset(doc, "manifest", manifest_json(r));
 		crpc_cli_emit(doc);
 		return;

@@ -13,8 +13,7 @@ const char crpc_help_features[] =
 	"  lazy_pages   userfaultfd, needed for lazy (post-copy) restore\n"
 	"  pidfd_store  pidfd_open/pidfd_getfd, used to detect PID reuse between dumps\n"
 	"\n"
-	"Options:\n" CRPC_CLI_HELP_COMMON
-	"\n"
+	"Options:\n" CRPC_CLI_HELP_COMMON "\n"
 	"Examples:\n"
 	"  crpc features\n"
 	"  crpc features --json\n"
@@ -57,7 +56,8 @@ int crpc_cmd_features(crpc_cli *cli, int argc, char **argv)
 
 		crpc_cli_jset(fo, "mem_track", json_boolean(f.mem_track));
 		crpc_cli_jset(fo, "lazy_pages", json_boolean(f.lazy_pages));
-		crpc_cli_jset(fo, "pidfd_store", f.has_pidfd_store ? json_boolean(f.pidfd_store) : json_null());
+		crpc_cli_jset(fo, "pidfd_store",
+			      f.has_pidfd_store ? json_boolean(f.pidfd_store) : json_null());
 		crpc_cli_jset(doc, "ok", json_true());
 		crpc_cli_jset(doc, "criu", crpc_cli_json_criu(s));
 		crpc_cli_jset(doc, "features", fo);
@@ -67,8 +67,8 @@ int crpc_cmd_features(crpc_cli *cli, int argc, char **argv)
 		printf("  mem_track    %s\n", f.mem_track ? "yes" : "no");
 		printf("  lazy_pages   %s\n", f.lazy_pages ? "yes" : "no");
 		printf("  pidfd_store  %s\n", !f.has_pidfd_store ? "unknown (not reported)"
-					  : f.pidfd_store    ? "yes"
-							     : "no");
+					      : f.pidfd_store    ? "yes"
+								 : "no");
 		rc = 0;
 	}
 	crpc_session_close(s);

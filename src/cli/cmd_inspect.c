@@ -27,8 +27,7 @@ const char crpc_help_inspect[] =
 	"'crpc dump' runs the same inspection first and sets the options itself.\n"
 	"Must run as root.\n"
 	"\n"
-	"Options:\n" CRPC_CLI_HELP_COMMON
-	"\n"
+	"Options:\n" CRPC_CLI_HELP_COMMON "\n"
 	"With -v, also the threads of each process and each fd's flags and position.\n"
 	"\n"
 	"Examples:\n"
@@ -130,17 +129,20 @@ static json_t *fd_json(const crpc_fd_info *fi)
 		crpc_cli_jset(o, "rx_queue", json_integer(fi->rx_queue));
 		crpc_cli_jset(o, "tx_queue", json_integer(fi->tx_queue));
 		crpc_cli_jset(o, "peer", crpc_cli_jstr(crpc_peer_name(fi->peer)));
-		crpc_cli_jset(o, "peer_inode", fi->peer_inode ? json_integer((json_int_t)fi->peer_inode) : json_null());
+		crpc_cli_jset(o, "peer_inode",
+			      fi->peer_inode ? json_integer((json_int_t)fi->peer_inode) : json_null());
 		crpc_cli_jset(o, "peer_pids", pids_json(fi->peer_pids, fi->n_peer_pids));
 		break;
 	case CRPC_FD_UNIX:
 		crpc_cli_jset(o, "protocol", crpc_cli_jstr(fi->protocol));
-		crpc_cli_jset(o, "sock_type", crpc_cli_jstr(fi->sock_type ? crpc_sock_type_name(fi->sock_type) : NULL));
+		crpc_cli_jset(o, "sock_type",
+			      crpc_cli_jstr(fi->sock_type ? crpc_sock_type_name(fi->sock_type) : NULL));
 		crpc_cli_jset(o, "state", crpc_cli_jstr(fi->state ? crpc_tcp_state_name(fi->state) : NULL));
 		crpc_cli_jset(o, "name", crpc_cli_jstr(fi->name));
 		crpc_cli_jset(o, "abstract", json_boolean(fi->abstract));
 		crpc_cli_jset(o, "peer", crpc_cli_jstr(crpc_peer_name(fi->peer)));
-		crpc_cli_jset(o, "peer_inode", fi->peer_inode ? json_integer((json_int_t)fi->peer_inode) : json_null());
+		crpc_cli_jset(o, "peer_inode",
+			      fi->peer_inode ? json_integer((json_int_t)fi->peer_inode) : json_null());
 		crpc_cli_jset(o, "peer_name", crpc_cli_jstr(fi->peer_name));
 		crpc_cli_jset(o, "peer_pids", pids_json(fi->peer_pids, fi->n_peer_pids));
 		break;
@@ -200,7 +202,8 @@ static json_t *fd_json(const crpc_fd_info *fi)
 		crpc_cli_jset(o, "mount", crpc_cli_jstr(fi->mount));
 		if (fi->type == CRPC_FD_PTY) {
 			crpc_cli_jset(o, "pty_side", crpc_cli_jstr(fi->pty_master ? "master" : "slave"));
-			crpc_cli_jset(o, "index", fi->pty_index >= 0 ? json_integer(fi->pty_index) : json_null());
+			crpc_cli_jset(o, "index",
+				      fi->pty_index >= 0 ? json_integer(fi->pty_index) : json_null());
 			if (!fi->pty_master)
 				crpc_cli_jset(o, "master_closed", json_boolean(fi->pty_master_closed));
 		}
@@ -256,7 +259,8 @@ static json_t *proc_json(const crpc_inspect_result *r, const crpc_proc_info *p)
 	crpc_cli_jset(o, "memory", mem_json(&p->mem));
 	for (int t = 0; t < CRPC_NS__COUNT; t++)
 		if (p->ns[t] && p->ns[t] != r->self_ns[t])
-			crpc_cli_jset(ns, crpc_ns_type_name((crpc_ns_type)t), json_integer((json_int_t)p->ns[t]));
+			crpc_cli_jset(ns, crpc_ns_type_name((crpc_ns_type)t),
+				      json_integer((json_int_t)p->ns[t]));
 	crpc_cli_jset(o, "namespaces", ns);
 	for (size_t i = 0; i < p->n_cgroups; i++) {
 		json_t *c = crpc_cli_jobj();
@@ -346,8 +350,10 @@ json_t *crpc_cli_inspect_json(const crpc_inspect_result *r, const crpc_verdict *
 	crpc_cli_jset(doc, "namespaces", ns);
 	crpc_cli_jset(doc, "memory", mem_json(&r->mem));
 	crpc_cli_jset(doc, "options", crpc_cli_verdict_items_json(v->options, v->n_options, "option", true));
-	crpc_cli_jset(doc, "blockers", crpc_cli_verdict_items_json(v->blockers, v->n_blockers, "blocker", false));
-	crpc_cli_jset(doc, "warnings", crpc_cli_verdict_items_json(v->warnings, v->n_warnings, "warning", false));
+	crpc_cli_jset(doc, "blockers",
+		      crpc_cli_verdict_items_json(v->blockers, v->n_blockers, "blocker", false));
+	crpc_cli_jset(doc, "warnings",
+		      crpc_cli_verdict_items_json(v->warnings, v->n_warnings, "warning", false));
 	return doc;
 }
 
@@ -450,7 +456,9 @@ static void print_fd(const crpc_inspect_result *r, const crpc_fd_info *fi, int v
 	case CRPC_FD_FIFO:
 		peer_text(r, fi, peer, sizeof(peer));
 		printf("%s %s end, %s", fi->type == CRPC_FD_FIFO && fi->path ? fi->path : fi->target,
-		       (fi->flags & O_ACCMODE) == O_RDONLY ? "read" : (fi->flags & O_ACCMODE) == O_WRONLY ? "write" : "read/write",
+		       (fi->flags & O_ACCMODE) == O_RDONLY   ? "read"
+		       : (fi->flags & O_ACCMODE) == O_WRONLY ? "write"
+							     : "read/write",
 		       peer);
 		break;
 	case CRPC_FD_EVENTFD:
@@ -523,7 +531,8 @@ static void print_fd(const crpc_inspect_result *r, const crpc_fd_info *fi, int v
 	printf("\n");
 }
 
-static void print_items(const char *title, const crpc_verdict_item *v, size_t n, bool values, const char *none)
+static void print_items(const char *title, const crpc_verdict_item *v, size_t n, bool values,
+			const char *none)
 {
 	printf("%s\n", title);
 	if (!n)
@@ -551,8 +560,8 @@ static void print_human(const crpc_cli *cli, const crpc_inspect_result *r, const
 	for (size_t i = 0; i < r->n_procs; i++) {
 		const crpc_proc_info *p = &r->procs[i];
 
-		printf("  %*s%d %s  state %c  ppid %d pgid %d sid %d", (int)(p->depth * 2), "", (int)p->pid, p->comm,
-		       p->state ? p->state : '?', (int)p->ppid, (int)p->pgid, (int)p->sid);
+		printf("  %*s%d %s  state %c  ppid %d pgid %d sid %d", (int)(p->depth * 2), "", (int)p->pid,
+		       p->comm, p->state ? p->state : '?', (int)p->ppid, (int)p->pgid, (int)p->sid);
 		if (p->tty[0])
 			printf("  tty %s", p->tty);
 		if (p->n_threads > 1)
@@ -570,8 +579,9 @@ static void print_human(const crpc_cli *cli, const crpc_inspect_result *r, const
 		printf("\n");
 		if (cli->verbose && p->n_threads > 1)
 			for (size_t t = 0; t < p->n_threads; t++)
-				printf("  %*s  thread %d %s state %c%s\n", (int)(p->depth * 2), "", (int)p->threads[t].tid,
-				       p->threads[t].comm, p->threads[t].state ? p->threads[t].state : '?',
+				printf("  %*s  thread %d %s state %c%s\n", (int)(p->depth * 2), "",
+				       (int)p->threads[t].tid, p->threads[t].comm,
+				       p->threads[t].state ? p->threads[t].state : '?',
 				       p->threads[t].tracer_pid ? " TRACED" : "");
 	}
 	printf("\nOpen files\n");
@@ -580,7 +590,8 @@ static void print_human(const crpc_cli *cli, const crpc_inspect_result *r, const
 
 		if (!p->n_fds && !p->fds_unreadable && !p->n_mapped_deleted)
 			continue;
-		printf("  PID %d (%s)%s\n", (int)p->pid, p->comm, p->fds_unreadable ? ": fds not readable" : "");
+		printf("  PID %d (%s)%s\n", (int)p->pid, p->comm,
+		       p->fds_unreadable ? ": fds not readable" : "");
 		for (size_t f = 0; f < p->n_fds; f++)
 			print_fd(r, &p->fds[f], cli->verbose);
 		for (size_t f = 0; f < p->n_mapped_deleted; f++) {
@@ -596,7 +607,8 @@ static void print_human(const crpc_cli *cli, const crpc_inspect_result *r, const
 	for (size_t i = 0; i < r->n_locks; i++) {
 		const crpc_lock_info *l = &r->locks[i];
 
-		printf("  %s %s %s on %s (PID %d", l->lock_class, l->kind, l->mode, l->path ? l->path : "?", (int)l->pid);
+		printf("  %s %s %s on %s (PID %d", l->lock_class, l->kind, l->mode, l->path ? l->path : "?",
+		       (int)l->pid);
 		if (l->fd >= 0)
 			printf(" fd %d", l->fd);
 		printf(")\n");
@@ -612,7 +624,8 @@ static void print_human(const crpc_cli *cli, const crpc_inspect_result *r, const
 	}
 	printf("\nCgroups of PID %d\n", (int)root->pid);
 	for (size_t i = 0; i < root->n_cgroups; i++)
-		printf("  %d:%s:%s\n", root->cgroups[i].hierarchy, root->cgroups[i].controllers, root->cgroups[i].path);
+		printf("  %d:%s:%s\n", root->cgroups[i].hierarchy, root->cgroups[i].controllers,
+		       root->cgroups[i].path);
 	if (!root->n_cgroups)
 		printf("  unknown\n");
 	crpc_cli_fmt_size(r->mem.rss, sz[0], sizeof(sz[0]));
@@ -632,8 +645,8 @@ static void print_human(const crpc_cli *cli, const crpc_inspect_result *r, const
 	}
 	printf("\n");
 	if (v->n_blockers)
-		printf("Verdict: PID %d cannot be checkpointed (%zu blocker%s)\n", (int)root->pid, v->n_blockers,
-		       v->n_blockers == 1 ? "" : "s");
+		printf("Verdict: PID %d cannot be checkpointed (%zu blocker%s)\n", (int)root->pid,
+		       v->n_blockers, v->n_blockers == 1 ? "" : "s");
 	else if (v->n_options)
 		printf("Verdict: PID %d can be checkpointed with the options above ('crpc dump' sets them)\n",
 		       (int)root->pid);
@@ -660,7 +673,8 @@ int crpc_cmd_inspect(crpc_cli *cli, int argc, char **argv)
 	if (optind + 1 < argc)
 		return crpc_cli_usage(cli, true, "unexpected argument '%s'", argv[optind + 1]);
 	if (crpc_cli_parse_ulong(argv[optind], INT32_MAX, &pidv) < 0 || pidv == 0)
-		return crpc_cli_usage(cli, true, "invalid PID '%s': must be a positive integer", argv[optind]);
+		return crpc_cli_usage(cli, true, "invalid PID '%s': must be a positive integer",
+				      argv[optind]);
 
 	if (crpc_cli_need_root(cli, "inspect", &err) < 0 ||
 	    crpc_inspect_tree((pid_t)pidv, CRPC_INSPECT_PEER_PIDS, &r, &err) < 0 ||

@@ -283,8 +283,10 @@ int crpc_cli_replay_peer(int argc, char **argv)
 	}
 
 	if (crpc_trace_file_read(&t, trace_path, &err) < 0 || crpc_replay_check(t, &err) < 0) {
-		snprintf(text, sizeof(text), "%s%s%s", err && err->message ? err->message : "cannot read the trace",
-			 err && err->sys_errno ? ": " : "", err && err->sys_errno ? strerror(err->sys_errno) : "");
+		snprintf(text, sizeof(text), "%s%s%s",
+			 err && err->message ? err->message : "cannot read the trace",
+			 err && err->sys_errno ? ": " : "",
+			 err && err->sys_errno ? strerror(err->sys_errno) : "");
 		crpc_error_free(err);
 		crpc_trace_file_free(t);
 		return peer_fail(state, session, sk, "trace-error", text, CRPC_EXIT_USAGE);
@@ -328,12 +330,15 @@ int crpc_cli_replay_peer(int argc, char **argv)
 		json_object_set_new(doc, "matched", json_integer((json_int_t)rep.matched));
 		if (rep.outcome != CRPC_REPLAY_MATCHED) {
 			json_object_set_new(doc, "at", json_integer((json_int_t)rep.at));
-			json_object_set_new(doc, "line", rep.line ? json_integer((json_int_t)rep.line) : json_null());
-			json_object_set_new(doc, "dir", json_string(rep.dir == CRPC_TO_CRIU ? "to_criu" : "from_criu"));
+			json_object_set_new(doc, "line",
+					    rep.line ? json_integer((json_int_t)rep.line) : json_null());
+			json_object_set_new(doc, "dir",
+					    json_string(rep.dir == CRPC_TO_CRIU ? "to_criu" : "from_criu"));
 			json_object_set_new(doc, "msg_type", json_string(rep.msg_type));
 		}
 		if (rep.outcome == CRPC_REPLAY_DIVERGED || rep.outcome == CRPC_REPLAY_EXTRA_MESSAGE) {
-			json_object_set_new(doc, "field", rep.diff.field[0] ? json_string(rep.diff.field) : json_null());
+			json_object_set_new(doc, "field",
+					    rep.diff.field[0] ? json_string(rep.diff.field) : json_null());
 			json_object_set_new(doc, "recorded", json_string(rep.diff.recorded));
 			json_object_set_new(doc, "received", json_string(rep.diff.received));
 		}
@@ -357,15 +362,15 @@ typedef struct replay_ctx {
 	crpc_cli *cli;
 	const char *file;
 	char trace_abs[PATH_MAX];
-	char dir[PATH_MAX];          /* the private directory, "" until made */
+	char dir[PATH_MAX]; /* the private directory, "" until made */
 	const char **ignore;
 	size_t n_ignore;
 	unsigned long timeout_s;
-	char **client;               /* argv of the client, NULL-terminated */
+	char **client; /* argv of the client, NULL-terminated */
 	crpc_trace_file *t;
-	json_t *header;              /* the trace's header line */
-	char what[PATH_MAX + 64];    /* "dump 1234": what the trace recorded */
-	int status;                  /* the client's wait status */
+	json_t *header;           /* the trace's header line */
+	char what[PATH_MAX + 64]; /* "dump 1234": what the trace recorded */
+	int status;               /* the client's wait status */
 } replay_ctx;
 
 /* Remove the private directory and what is in it (it holds no subdirectory). */
@@ -416,8 +421,7 @@ static int make_dir(replay_ctx *c, crpc_error **err)
 }
 
 /* In the child: the environment that leads the client's CRIU to the stand-in. */
-static void __attribute__((noreturn)) exec_client(replay_ctx *c, const sigset_t *mask, int out_fd,
-						  int errfd)
+static void __attribute__((noreturn)) exec_client(replay_ctx *c, const sigset_t *mask, int out_fd, int errfd)
 {
 	const char *path = getenv("PATH");
 	char *newpath = NULL, crui[PATH_MAX + 8], timeout[32], *ignore = NULL;
@@ -705,8 +709,7 @@ static void print_log(replay_ctx *c, json_t *first)
 
 	if (!c->cli->verbose || c->cli->json)
 		return;
-	json_array_foreach(log, i, m)
-	{
+	json_array_foreach(log, i, m) {
 		bool in = strcmp(jstr(m, "dir") ? jstr(m, "dir") : "", "to_criu") == 0;
 
 		fprintf(stderr, "crpc: replay: message %lld %s %s %s as recorded\n",
@@ -753,7 +756,8 @@ static int report(replay_ctx *c, json_t *reports, unsigned n_sessions, int out_f
 			json_decref(client);
 			fflush(stdout);
 			fprintf(stderr, "crpc: replay of %s matched: %s; the client %s\n", c->what,
-				jstr(first, "text") ? jstr(first, "text") : "all messages replayed as recorded",
+				jstr(first, "text") ? jstr(first, "text")
+						    : "all messages replayed as recorded",
 				how);
 		}
 		return code;
@@ -773,9 +777,10 @@ static int report(replay_ctx *c, json_t *reports, unsigned n_sessions, int out_f
 		crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op, "%s",
 			       jstr(decide, "text") ? jstr(decide, "text") : "the replay failed");
 		if (e && outcome && strcmp(outcome, "diverged") == 0)
-			crpc_error_set_hint(e, "the client's request differs from the recorded one; if "
-					       "this field differs from run to run by nature, add "
-					       "--ignore %s",
+			crpc_error_set_hint(e,
+					    "the client's request differs from the recorded one; if "
+					    "this field differs from run to run by nature, add "
+					    "--ignore %s",
 					    jstr(decide, "field") ? jstr(decide, "field") : "FIELD");
 	}
 	if (decide && jstr(decide, "recorded") && jstr(decide, "received")) {
@@ -796,8 +801,8 @@ static int report(replay_ctx *c, json_t *reports, unsigned n_sessions, int out_f
 	crpc_cli_jset(extra, "sessions", json_integer(n_sessions));
 	if (decide) {
 		json_t *dv = crpc_cli_jobj();
-		static const char *const keys[] = { "at", "line", "dir", "msg_type", "field", "recorded",
-						    "received", "text" };
+		static const char *const keys[] = { "at",    "line",     "dir",      "msg_type",
+						    "field", "recorded", "received", "text" };
 
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 			json_t *v = json_object_get(decide, keys[i]);
@@ -864,7 +869,8 @@ int crpc_cli_trace_replay(crpc_cli *cli, int argc, char **argv)
 			break;
 		case OPT_TIMEOUT:
 			if (crpc_cli_parse_ulong(optarg, 86400, &v) < 0 || v == 0)
-				crpc_cli_usage_errorf(cli, "invalid --timeout '%s': seconds, 1 to 86400", optarg);
+				crpc_cli_usage_errorf(cli, "invalid --timeout '%s': seconds, 1 to 86400",
+						      optarg);
 			else
 				c.timeout_s = v;
 			break;
@@ -877,8 +883,9 @@ int crpc_cli_trace_replay(crpc_cli *cli, int argc, char **argv)
 	if (crpc_cli_early_exit(cli, crpc_help_trace_replay, &rc))
 		goto out;
 	if (cli->criu || cli->trace_file) {
-		rc = crpc_cli_usage(cli, true, "%s does not apply to trace replay: no CRIU runs (give the "
-						"client its own options after --)",
+		rc = crpc_cli_usage(cli, true,
+				    "%s does not apply to trace replay: no CRIU runs (give the "
+				    "client its own options after --)",
 				    cli->criu ? "--criu" : "--trace");
 		goto out;
 	}
@@ -887,13 +894,15 @@ int crpc_cli_trace_replay(crpc_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (optind + 1 < (dd >= 0 ? dd : argc)) {
-		rc = crpc_cli_usage(cli, true, "unexpected argument '%s' (the client's command goes after --)",
+		rc = crpc_cli_usage(cli, true,
+				    "unexpected argument '%s' (the client's command goes after --)",
 				    argv[optind + 1]);
 		goto out;
 	}
 	if (dd < 0 || dd + 1 >= argc) {
-		rc = crpc_cli_usage(cli, true, "missing '-- CLIENT [ARGS...]': the command to run against the "
-						"recording");
+		rc = crpc_cli_usage(cli, true,
+				    "missing '-- CLIENT [ARGS...]': the command to run against the "
+				    "recording");
 		goto out;
 	}
 	c.file = argv[optind];

@@ -46,33 +46,30 @@ const char crpc_help_restore[] =
 	"Options:\n"
 	"  -w, --wait              stay the tree's parent and exit with the root's status\n"
 	"      --pid-wait SECONDS  how long to wait for zombies holding the tree's PIDs\n"
-	"                          (default 5, decimals allowed, 0 to not wait)\n"
-	CRPC_OPTS_TABLE(CLI_HELP_RESTORE)
-	"      --no-checkpoint-options\n"
-	"                          take no option from the checkpoint's crpc.json and\n"
-	"                          re-attach no pipe: only what is given here and in\n"
-	"                          the configuration\n"
-	CRPC_OPTS_TABLE(CLI_HELP_RESTORE_LAST)
-	"      --force             restore without verifying the checkpoint against its\n"
-	"                          manifest (crpc.json): missing, unfinished or modified\n"
-	"                          checkpoints are accepted\n"
-	"      --trust-owner USER  also trust DIR and files of USER (name or uid); by\n"
-	"                          default everything in DIR must be root's or yours and\n"
-	"                          writable by nobody else, even with --force\n"
-	"      --hook CALLBACK=COMMAND\n"
-	"                          also run COMMAND (through /bin/sh) at CRIU's CALLBACK,\n"
-	"                          e.g. --hook post-restore='logger restored' (repeatable)\n"
-	CRPC_CLI_HELP_COMMON
-	"\n"
-	"Examples:\n"
-	"  crpc restore /var/tmp/ckpt\n"
-	"  crpc restore --wait /var/tmp/ckpt; echo \"exit status $?\"\n"
-	"  crpc restore --json --pid-wait 10 /var/tmp/ckpt\n"
-	"  crpc restore --force /var/tmp/images-of-criu-dump\n"
-	"\n" CRPC_CLI_HELP_EXIT_CODES
-	"With --wait, once the tree is restored the exit code is the restored root's.\n"
-	"A signal crpc was started with as ignored (e.g. SIGINT in a background job of\n"
-	"a script) stays ignored and is not forwarded.\n";
+	"                          (default 5, decimals allowed, 0 to not wait)\n" CRPC_OPTS_TABLE(
+		CLI_HELP_RESTORE) "      --no-checkpoint-options\n"
+				  "                          take no option from the checkpoint's crpc.json and\n"
+				  "                          re-attach no pipe: only what is given here and in\n"
+				  "                          the configuration\n" CRPC_OPTS_TABLE(
+					  CLI_HELP_RESTORE_LAST) "      --force             restore without verifying the checkpoint against its\n"
+								 "                          manifest (crpc.json): missing, unfinished or modified\n"
+								 "                          checkpoints are accepted\n"
+								 "      --trust-owner USER  also trust DIR and files of USER (name or uid); by\n"
+								 "                          default everything in DIR must be root's or yours and\n"
+								 "                          writable by nobody else, even with --force\n"
+								 "      --hook CALLBACK=COMMAND\n"
+								 "                          also run COMMAND (through /bin/sh) at CRIU's CALLBACK,\n"
+								 "                          e.g. --hook post-restore='logger restored' (repeatable)\n" CRPC_CLI_HELP_COMMON
+								 "\n"
+								 "Examples:\n"
+								 "  crpc restore /var/tmp/ckpt\n"
+								 "  crpc restore --wait /var/tmp/ckpt; echo \"exit status $?\"\n"
+								 "  crpc restore --json --pid-wait 10 /var/tmp/ckpt\n"
+								 "  crpc restore --force /var/tmp/images-of-criu-dump\n"
+								 "\n" CRPC_CLI_HELP_EXIT_CODES
+								 "With --wait, once the tree is restored the exit code is the restored root's.\n"
+								 "A signal crpc was started with as ignored (e.g. SIGINT in a background job of\n"
+								 "a script) stays ignored and is not forwarded.\n";
 
 enum {
 	OPT_PID_WAIT = CLI_OPT_FIRST_CMD,
@@ -87,8 +84,7 @@ static const struct option restore_options[] = {
 	{ "wait", no_argument, NULL, 'w' },
 	{ "pid-wait", required_argument, NULL, OPT_PID_WAIT },
 	CRPC_OPTS_TABLE(CLI_LONGOPTS_RESTORE)
-	CRPC_OPTS_TABLE(CLI_LONGOPTS_RESTORE_LAST)
-	{ "hook", required_argument, NULL, OPT_HOOK },
+		CRPC_OPTS_TABLE(CLI_LONGOPTS_RESTORE_LAST){ "hook", required_argument, NULL, OPT_HOOK },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "no-checkpoint-options", no_argument, NULL, OPT_NO_CKPT_OPTS },
 	{ "trust-owner", required_argument, NULL, OPT_TRUST_OWNER },
@@ -102,10 +98,10 @@ typedef struct restore_ctx {
 	const char *dir;
 	bool wait;
 	unsigned pid_wait_ms;
-	crpc_opts opts;            /* the command line's */
-	bool force;                /* --force: no verification */
-	bool no_ckpt_opts;         /* --no-checkpoint-options */
-	uid_t trust_owner;         /* --trust-owner, (uid_t)-1 if none */
+	crpc_opts opts;    /* the command line's */
+	bool force;        /* --force: no verification */
+	bool no_ckpt_opts; /* --no-checkpoint-options */
+	uid_t trust_owner; /* --trust-owner, (uid_t)-1 if none */
 } restore_ctx;
 
 /* "5", "0.5", "2.", ".25": digits and at most one dot, nothing else. */
@@ -197,7 +193,8 @@ static void ckpt_json(const crpc_checkpoint_result *r, json_t *doc)
 	static const crpc_pipe_attachments no_pipes;
 
 	crpc_cli_jset(doc, "checkpoint_options", ckpt_options_json(r ? &r->applied : &none, "reason"));
-	crpc_cli_jset(doc, "checkpoint_options_not_applied", ckpt_options_json(r ? &r->not_applied : &none, "why"));
+	crpc_cli_jset(doc, "checkpoint_options_not_applied",
+		      ckpt_options_json(r ? &r->not_applied : &none, "why"));
 	crpc_cli_jset(doc, "outside_pipes", pipes_json(r ? &r->pipes : &no_pipes));
 }
 
@@ -221,12 +218,13 @@ static void print_more_problems(const crpc_checkpoint_result *r)
 		switch (m->problem) {
 		case CRPC_FILE_CHECKSUM:
 			if (strcmp(m->name, CRPC_MANIFEST_NAME) == 0)
-				fprintf(stderr, "  also: %s was changed after the dump (it records sha256 %s "
-						"of its content, the content has %s)\n",
+				fprintf(stderr,
+					"  also: %s was changed after the dump (it records sha256 %s "
+					"of its content, the content has %s)\n",
 					m->name, m->expected_sha256, m->sha256);
 			else
-				fprintf(stderr, "  also: %s sha256 mismatch (expected %s, got %s)\n", m->name,
-					m->expected_sha256, m->sha256);
+				fprintf(stderr, "  also: %s sha256 mismatch (expected %s, got %s)\n",
+					m->name, m->expected_sha256, m->sha256);
 			break;
 		case CRPC_FILE_SIZE:
 			fprintf(stderr, "  also: %s has %llu bytes, crpc.json lists %llu\n", m->name,
@@ -260,29 +258,33 @@ static int parse_inherit_fd(restore_ctx *c, char *arg)
 	int fl;
 
 	if (strncmp(arg, "fd[", 3) != 0 || arg[3] < '0' || arg[3] > '9') {
-		crpc_cli_usage_errorf(c->cli, "invalid --inherit-fd '%s': expected fd[N]:KEY, e.g. "
-					      "'fd[3]:socket:[12345]'",
+		crpc_cli_usage_errorf(c->cli,
+				      "invalid --inherit-fd '%s': expected fd[N]:KEY, e.g. "
+				      "'fd[3]:socket:[12345]'",
 				      arg);
 		return -1;
 	}
 	errno = 0;
 	fd = strtol(arg + 3, &end, 10);
 	if (errno || fd > INT_MAX || strncmp(end, "]:", 2) != 0 || !end[2]) {
-		crpc_cli_usage_errorf(c->cli, "invalid --inherit-fd '%s': expected fd[N]:KEY, e.g. "
-					      "'fd[3]:socket:[12345]'",
+		crpc_cli_usage_errorf(c->cli,
+				      "invalid --inherit-fd '%s': expected fd[N]:KEY, e.g. "
+				      "'fd[3]:socket:[12345]'",
 				      arg);
 		return -1;
 	}
 	if (fd < 3) {
-		crpc_cli_usage_errorf(c->cli, "--inherit-fd '%s': fd %ld cannot be passed (CRIU's stdin, "
-					      "stdout and stderr are its own): use 3 or above",
+		crpc_cli_usage_errorf(c->cli,
+				      "--inherit-fd '%s': fd %ld cannot be passed (CRIU's stdin, "
+				      "stdout and stderr are its own): use 3 or above",
 				      arg, fd);
 		return -1;
 	}
 	fl = fcntl((int)fd, F_GETFD);
 	if (fl < 0) {
-		crpc_cli_usage_errorf(c->cli, "--inherit-fd '%s': fd %ld is not open in crpc (open it in "
-					      "the shell, e.g. %ld<>PATH)",
+		crpc_cli_usage_errorf(c->cli,
+				      "--inherit-fd '%s': fd %ld is not open in crpc (open it in "
+				      "the shell, e.g. %ld<>PATH)",
 				      arg, fd, fd);
 		return -1;
 	}
@@ -315,12 +317,14 @@ static void summary(restore_ctx *c, const crpc_checkpoint_result *r, json_t **do
 		crpc_cli_jset(doc, "pid", json_integer(r->pid));
 		crpc_cli_jset(doc, "pids", pids_json(&r->tree));
 		crpc_cli_jset(doc, "images_dir", crpc_cli_jstr(dir));
-		crpc_cli_jset(doc, "image_bytes", r->have_image_bytes ? json_integer((json_int_t)r->image_bytes) : json_null());
+		crpc_cli_jset(doc, "image_bytes",
+			      r->have_image_bytes ? json_integer((json_int_t)r->image_bytes) : json_null());
 		crpc_cli_jset(doc, "wall_time_ms", json_real(r->wall_seconds * 1e3));
 		crpc_cli_jset(doc, "log_file", crpc_cli_jstr(logp));
 		crpc_cli_jset(doc, "notifications", json_integer(r->notifications));
 		crpc_cli_jset(doc, "criu", crpc_cli_result_criu_json(r));
-		crpc_cli_jset(doc, "stats", r->have_stats ? crpc_cli_stats_json(&r->stats, true) : json_null());
+		crpc_cli_jset(doc, "stats",
+			      r->have_stats ? crpc_cli_stats_json(&r->stats, true) : json_null());
 		crpc_cli_jset(doc, "wait", json_boolean(c->wait));
 		ckpt_json(r, doc);
 		if (r->verified) {

@@ -63,13 +63,13 @@ typedef struct show_ctx {
 	char *dir_real;
 	int dirfd;
 	bool verify;
-	uid_t trust_owner; /* --trust-owner, (uid_t)-1 if none */
-	bool unfinished;       /* the in-progress marker is there */
-	json_t *manifest;      /* crpc.json, NULL when absent or unreadable */
+	uid_t trust_owner;        /* --trust-owner, (uid_t)-1 if none */
+	bool unfinished;          /* the in-progress marker is there */
+	json_t *manifest;         /* crpc.json, NULL when absent or unreadable */
 	crpc_error *manifest_err; /* why it could not be read (NULL: absent or fine) */
 	bool have_info;
 	crpc_images_info info;
-	crpc_error *info_err;  /* why the images could not be read */
+	crpc_error *info_err; /* why the images could not be read */
 	bool verified;
 	crpc_manifest_check check;
 	crpc_error *verify_err;
@@ -156,15 +156,17 @@ static json_t *processes_json(const crpc_images_info *info)
 			json_t *x = crpc_cli_jobj();
 
 			crpc_cli_jset(x, "tid", json_integer(t->task.threads[j]));
-			crpc_cli_jset(x, "comm", t->thread_comm && t->thread_comm[j].comm[0]
-							 ? crpc_cli_jstr(t->thread_comm[j].comm)
-							 : json_null());
+			crpc_cli_jset(x, "comm",
+				      t->thread_comm && t->thread_comm[j].comm[0]
+					      ? crpc_cli_jstr(t->thread_comm[j].comm)
+					      : json_null());
 			crpc_cli_jappend(th, x);
 		}
 		crpc_cli_jset(o, "threads", th);
 		crpc_cli_jset(o, "files_id", t->have_files_id ? json_integer(t->files_id) : json_null());
 		crpc_cli_jset(o, "fds", t->have_fds ? counts_json(&t->fds) : json_null());
-		crpc_cli_jset(o, "memory", t->have_pages ? pages_json(&t->pages, info->page_size) : json_null());
+		crpc_cli_jset(o, "memory",
+			      t->have_pages ? pages_json(&t->pages, info->page_size) : json_null());
 		crpc_cli_jappend(a, o);
 	}
 	return a;
@@ -205,7 +207,8 @@ static void emit_json(show_ctx *c)
 		crpc_cli_jset(doc, "memory", mem);
 		crpc_cli_jset(doc, "image_files", json_integer((json_int_t)in->n_files));
 		crpc_cli_jset(doc, "image_bytes", json_integer((json_int_t)in->image_bytes));
-		crpc_cli_jset(doc, "stats", in->have_stats ? crpc_cli_stats_json(&in->stats, false) : json_null());
+		crpc_cli_jset(doc, "stats",
+			      in->have_stats ? crpc_cli_stats_json(&in->stats, false) : json_null());
 		for (size_t i = 0; i < in->n_warnings; i++)
 			crpc_cli_jappend(w, crpc_cli_jstr(in->warnings[i]));
 	} else {
@@ -239,7 +242,8 @@ static void print_manifest(const show_ctx *c)
 		printf("  status:        complete (%s, format %lld)\n", CRPC_MANIFEST_NAME,
 		       (long long)json_integer_value(json_object_get(m, "format_version")));
 	else if (c->manifest_err)
-		printf("  status:        %s cannot be read: %s\n", CRPC_MANIFEST_NAME, c->manifest_err->message);
+		printf("  status:        %s cannot be read: %s\n", CRPC_MANIFEST_NAME,
+		       c->manifest_err->message);
 	else
 		printf("  status:        no %s: not made by crpc dump, or its dump did not finish\n",
 		       CRPC_MANIFEST_NAME);
@@ -295,10 +299,11 @@ static void print_human(const show_ctx *c)
 		if (c->check.verdict == CRPC_MANIFEST_OK) {
 			crpc_cli_fmt_size(c->check.st.bytes, a, sizeof(a));
 			crpc_cli_fmt_seconds(c->check.st.hash_seconds, b, sizeof(b));
-			printf("  verified:      ok: %zu files (%s) match %s, sha256 in %s\n", c->check.st.files, a,
-			       CRPC_MANIFEST_NAME, b);
+			printf("  verified:      ok: %zu files (%s) match %s, sha256 in %s\n",
+			       c->check.st.files, a, CRPC_MANIFEST_NAME, b);
 		} else {
-			printf("  verified:      FAILED (%s): %s\n", crpc_manifest_verdict_name(c->check.verdict),
+			printf("  verified:      FAILED (%s): %s\n",
+			       crpc_manifest_verdict_name(c->check.verdict),
 			       c->verify_err && c->verify_err->message ? c->verify_err->message : "?");
 		}
 	}

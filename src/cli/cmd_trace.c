@@ -37,8 +37,7 @@ const char crpc_help_trace[] =
 	"and no CRIU needed, and any request that differs from the recorded one is\n"
 	"reported with the field that differs ('crpc trace replay --help').\n"
 	"\n"
-	"Options:\n" CRPC_CLI_HELP_COMMON
-	"\n"
+	"Options:\n" CRPC_CLI_HELP_COMMON "\n"
 	"Examples:\n"
 	"  crpc dump --trace dump.trace 1234 /var/tmp/ckpt\n"
 	"  crpc trace show dump.trace\n"
@@ -289,10 +288,10 @@ static void summary(json_t *m, char *buf, size_t bufsz)
 	json_t *v;
 	size_t o = 0;
 
-#define ADD(...)                                                                        \
-	do {                                                                            \
-		if (o < bufsz)                                                          \
-			o += (size_t)snprintf(buf + o, bufsz - o, __VA_ARGS__);         \
+#define ADD(...)                                                                \
+	do {                                                                    \
+		if (o < bufsz)                                                  \
+			o += (size_t)snprintf(buf + o, bufsz - o, __VA_ARGS__); \
 	} while (0)
 
 	buf[0] = '\0';
@@ -305,7 +304,9 @@ static void summary(json_t *m, char *buf, size_t bufsz)
 
 		if (is_notify(m)) {
 			v = json_object_get(f, "notify_success");
-			ADD("notify_success %s", json_is_true(v) ? "true" : json_is_false(v) ? "false" : "unset");
+			ADD("notify_success %s", json_is_true(v)    ? "true"
+						 : json_is_false(v) ? "false"
+								    : "unset");
 			return;
 		}
 		if ((v = json_object_get(opts, "pid")) && json_is_integer(v))
@@ -331,7 +332,8 @@ static void summary(json_t *m, char *buf, size_t bufsz)
 	v = json_object_get(f, "success");
 	ADD("%s", json_is_true(v) ? "success" : json_is_false(v) ? "FAILED" : "success unset");
 	if ((v = json_object_get(f, "version")) && json_is_object(v))
-		ADD(", CRIU %lld.%lld.%lld", (long long)json_integer_value(json_object_get(v, "major_number")),
+		ADD(", CRIU %lld.%lld.%lld",
+		    (long long)json_integer_value(json_object_get(v, "major_number")),
 		    (long long)json_integer_value(json_object_get(v, "minor_number")),
 		    (long long)json_integer_value(json_object_get(v, "sublevel")));
 	if ((v = json_object_get(json_object_get(f, "restore"), "pid")) && json_is_integer(v))
@@ -405,7 +407,8 @@ static bool version_reply(json_t *msgs, char *buf, size_t bufsz)
 		    !json_is_integer(json_object_get(v, "major_number")) ||
 		    !json_is_integer(json_object_get(v, "minor_number")))
 			continue;
-		snprintf(buf, bufsz, "%lld.%lld", (long long)json_integer_value(json_object_get(v, "major_number")),
+		snprintf(buf, bufsz, "%lld.%lld",
+			 (long long)json_integer_value(json_object_get(v, "major_number")),
 			 (long long)json_integer_value(json_object_get(v, "minor_number")));
 		if (json_is_integer(sub)) {
 			size_t len = strlen(buf);
@@ -425,8 +428,7 @@ static void print_human(struct show *sh, struct analysis *a)
 	char dur[64];
 
 	/* time 0 is the first message, or an event recorded before it */
-	if (n_ev && (!n || line_of(json_array_get(sh->events, 0)) <
-				   line_of(json_array_get(sh->messages, 0))))
+	if (n_ev && (!n || line_of(json_array_get(sh->events, 0)) < line_of(json_array_get(sh->messages, 0))))
 		t0 = mono_of(json_array_get(sh->events, 0));
 
 	if (sh->header) {
@@ -435,7 +437,8 @@ static void print_human(struct show *sh, struct analysis *a)
 		const char *target = mstr(sh->header, "target");
 
 		printf("Trace of %s%s%s by crpc %s", op ? op : "(unknown operation)", target ? " " : "",
-		       target ? target : "", mstr(sh->header, "crpc_version") ? mstr(sh->header, "crpc_version") : "?");
+		       target ? target : "",
+		       mstr(sh->header, "crpc_version") ? mstr(sh->header, "crpc_version") : "?");
 		if (mstr(sh->header, "wall"))
 			printf(", started %s", mstr(sh->header, "wall"));
 		printf("\n");
@@ -501,13 +504,13 @@ static void print_human(struct show *sh, struct analysis *a)
 
 		printf("\nPhases:\n");
 		json_array_foreach(a->phases, i, p)
-			printf("  %-6s %-40s %10.3f ms\n", strcmp(mstr(p, "kind"), "hooks") == 0 ? "hooks" : "CRIU",
-			       mstr(p, "name"), json_real_value(json_object_get(p, "ms")));
+			printf("  %-6s %-40s %10.3f ms\n",
+			       strcmp(mstr(p, "kind"), "hooks") == 0 ? "hooks" : "CRIU", mstr(p, "name"),
+			       json_real_value(json_object_get(p, "ms")));
 	}
 	printf("\n");
 	crpc_cli_fmt_us((uint64_t)(a->total_ms * 1000.0 + 0.5), dur, sizeof(dur));
-	printf("Total: %s over %zu messages (CRIU %.3f ms, hooks %.3f ms)", dur, n, a->criu_ms,
-	       a->hooks_ms);
+	printf("Total: %s over %zu messages (CRIU %.3f ms, hooks %.3f ms)", dur, n, a->criu_ms, a->hooks_ms);
 	if (n_ev)
 		printf(", %zu event(s)", n_ev);
 	printf("\n");

@@ -11,8 +11,7 @@ const char crpc_help_version[] =
 	"reports and the binary it runs. If CRIU cannot be started, crpc's version and\n"
 	"the reason are printed on stderr (with --json: in the JSON document).\n"
 	"\n"
-	"Options:\n" CRPC_CLI_HELP_COMMON
-	"\n"
+	"Options:\n" CRPC_CLI_HELP_COMMON "\n"
 	"Examples:\n"
 	"  crpc version\n"
 	"  crpc version --criu /usr/sbin/criu --json\n"

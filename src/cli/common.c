@@ -70,7 +70,8 @@ static void bad_long_option(crpc_cli *cli, const char *arg, const struct option 
 		}
 	}
 	if (n > 1 && len > 0)
-		crpc_cli_usage_errorf(cli, "ambiguous option '--%.*s' (could be %s)", (int)len, name, matches);
+		crpc_cli_usage_errorf(cli, "ambiguous option '--%.*s' (could be %s)", (int)len, name,
+				      matches);
 	else
 		crpc_cli_usage_errorf(cli, "unknown option '--%.*s'", (int)len, name);
 }
@@ -621,9 +622,11 @@ void crpc_cli_diagnose_criu(crpc_cli *cli, crpc_error *e)
 	why = chk && chk->message ? chk->message : "it fails";
 	len = strcspn(why, "\n");
 	e->exit_class = CRPC_EXIT_ENV;
-	crpc_error_set_hint(e, "%s fails CRIU's own kernel check (%.*s): it cannot work on this "
-			       "kernel; run scripts/setup to provision a CRIU that does, or pass one "
-			       "with --criu PATH", cli->criu_path, (int)len, why);
+	crpc_error_set_hint(e,
+			    "%s fails CRIU's own kernel check (%.*s): it cannot work on this "
+			    "kernel; run scripts/setup to provision a CRIU that does, or pass one "
+			    "with --criu PATH",
+			    cli->criu_path, (int)len, why);
 	crpc_error_free(chk);
 }
 
@@ -805,13 +808,13 @@ enum cli_opt_kind {
 };
 
 struct cli_opt {
-	const char *name;  /* the crpc_opts field */
-	const char *flag;  /* without "--", "" for none */
+	const char *name; /* the crpc_opts field */
+	const char *flag; /* without "--", "" for none */
 	int shortopt;
 	enum cli_opt_kind kind;
-	unsigned flags;    /* CRPC_OPTF_* */
+	unsigned flags; /* CRPC_OPTF_* */
 	size_t off;
-	size_t off_set;    /* CLIK_SIZE: its _set flag */
+	size_t off_set; /* CLIK_SIZE: its _set flag */
 };
 
 #define CLI_OFF_SET_BOOL(f) 0
@@ -825,7 +828,7 @@ struct cli_opt {
 #define CLI_OFF_SET_NETLOCK(f) 0
 #define CLI_OFF_SET_INHERIT_FD(f) 0
 #define CLI_OFF_SET_CG_ROOT(f) 0
-#define CLI_OPT_ROW(f, kind, yaml, ops, flags, gate, restore, cli, shortopt, longopt, ...)       \
+#define CLI_OPT_ROW(f, kind, yaml, ops, flags, gate, restore, cli, shortopt, longopt, ...) \
 	{ #f, longopt, shortopt, CLIK_##kind, flags, offsetof(crpc_opts, f), CLI_OFF_SET_##kind(f) },
 
 static const struct cli_opt cli_opts[] = { CRPC_OPTS_TABLE(CLI_OPT_ROW) };
@@ -864,7 +867,8 @@ bool cli_opt_apply(crpc_cli *cli, const char *request, crpc_opts *o, int opt, co
 		break;
 	case CLIK_LEVEL:
 		if (crpc_cli_parse_ulong(arg, 4, &level) < 0) {
-			crpc_cli_usage_errorf(cli, "invalid --%s '%s': must be 0, 1, 2, 3 or 4", d->flag, arg);
+			crpc_cli_usage_errorf(cli, "invalid --%s '%s': must be 0, 1, 2, 3 or 4", d->flag,
+					      arg);
 			break;
 		}
 		*(int *)opt_ptr(o, d->off) = (int)level;
@@ -887,7 +891,8 @@ bool cli_opt_apply(crpc_cli *cli, const char *request, crpc_opts *o, int opt, co
 	case CLIK_EXTERNAL:
 		if (!*arg)
 			crpc_cli_usage_errorf(cli, "--%s needs a resource, e.g. '%s'", d->flag,
-					      strcmp(request, "dump") == 0 ? "mnt[/data]:data" : "mnt[data]:/srv/data");
+					      strcmp(request, "dump") == 0 ? "mnt[/data]:data"
+									   : "mnt[data]:/srv/data");
 		else if (crpc_opts_add_external(o, arg, &perr) < 0)
 			crpc_cli_usage_errorf(cli, "cannot add --%s '%s': out of memory", d->flag, arg);
 		break;
@@ -949,7 +954,8 @@ void crpc_cli_stats_print(FILE *f, const crpc_stats *st, bool restore)
 		crpc_cli_fmt_us(st->restore_time, b, sizeof(b));
 		fprintf(f, "  CRIU times:    forking %s, restore %s\n", a, b);
 		crpc_cli_fmt_size(st->pages_restored * ps, a, sizeof(a));
-		fprintf(f, "  pages:         %llu restored (%s)\n", (unsigned long long)st->pages_restored, a);
+		fprintf(f, "  pages:         %llu restored (%s)\n", (unsigned long long)st->pages_restored,
+			a);
 	}
 }
 

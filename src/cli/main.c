@@ -20,17 +20,14 @@ static const cli_command commands[] = {
 	{ "version", NULL, "show the versions of crpc and CRIU", crpc_cmd_version, crpc_help_version },
 	{ "features", NULL, "show which optional CRIU features work here", crpc_cmd_features,
 	  crpc_help_features },
-	{ "dump", "checkpoint", "checkpoint a process tree into a directory", crpc_cmd_dump,
-	  crpc_help_dump },
-	{ "restore", NULL, "restore a process tree from a directory", crpc_cmd_restore,
-	  crpc_help_restore },
+	{ "dump", "checkpoint", "checkpoint a process tree into a directory", crpc_cmd_dump, crpc_help_dump },
+	{ "restore", NULL, "restore a process tree from a directory", crpc_cmd_restore, crpc_help_restore },
 	{ "show", NULL, "show what a checkpoint holds", crpc_cmd_show, crpc_help_show },
-	{ "inspect", NULL, "show what a running process tree holds and what a dump needs",
-	  crpc_cmd_inspect, crpc_help_inspect },
+	{ "inspect", NULL, "show what a running process tree holds and what a dump needs", crpc_cmd_inspect,
+	  crpc_help_inspect },
 	{ "config", NULL, "validate a configuration file and show the one in effect", crpc_cmd_config,
 	  crpc_help_config },
-	{ "trace", NULL, "show or replay a trace written by --trace", crpc_cmd_trace,
-	  crpc_help_trace },
+	{ "trace", NULL, "show or replay a trace written by --trace", crpc_cmd_trace, crpc_help_trace },
 	{ "shim", NULL, "stand in for CRIU between a client (runc, podman) and CRIU", crpc_cmd_shim,
 	  crpc_help_shim },
 };
@@ -56,15 +53,13 @@ static const char help_main[] =
 	"  shim ARGS   stand in for CRIU (also: crpc run as a symlink named criu)\n"
 	"  help [CMD]  show this help, or the help of a command\n"
 	"\n"
-	"Options (accepted before or after the command):\n" CRPC_CLI_HELP_COMMON
-	"\n"
+	"Options (accepted before or after the command):\n" CRPC_CLI_HELP_COMMON "\n"
 	"Examples:\n"
 	"  crpc check\n"
 	"  crpc dump 1234 /var/tmp/ckpt\n"
 	"  crpc restore /var/tmp/ckpt\n"
 	"  crpc help dump\n"
-	"\n" CRPC_CLI_HELP_EXIT_CODES
-	"\n"
+	"\n" CRPC_CLI_HELP_EXIT_CODES "\n"
 	"Run 'crpc COMMAND --help' for the options of a command.\n";
 
 static const struct option main_options[] = {
@@ -86,10 +81,11 @@ static const cli_command *find_command(const char *name)
 static int unknown_command(crpc_cli *cli, const char *name)
 {
 	cli->cmd = NULL;
-	return crpc_cli_usage(cli, false,
-			      "unknown command '%s'\n"
-			      "Commands: check, version, features, dump (alias checkpoint), restore, show, inspect, config, trace, shim, help",
-			      name);
+	return crpc_cli_usage(
+		cli, false,
+		"unknown command '%s'\n"
+		"Commands: check, version, features, dump (alias checkpoint), restore, show, inspect, config, trace, shim, help",
+		name);
 }
 
 /* crpc help [COMMAND] */
@@ -162,9 +158,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (first >= argc) {
-		rc = crpc_cli_usage(&cli, true,
-				    "missing COMMAND\n"
-				    "Commands: check, version, features, dump (alias checkpoint), restore, show, inspect, config, trace, shim, help");
+		rc = crpc_cli_usage(
+			&cli, true,
+			"missing COMMAND\n"
+			"Commands: check, version, features, dump (alias checkpoint), restore, show, inspect, config, trace, shim, help");
 		goto out;
 	}
 

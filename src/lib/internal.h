@@ -66,10 +66,10 @@ int crpc_msg_recv(int sk, size_t max, uint8_t **buf, size_t *len, int *fd, crpc_
 
 /* One SOCK_SEQPACKET record and the fds passed with it. */
 typedef struct crpc_record {
-	uint8_t *buf;   /* the payload (malloc'ed) */
-	size_t len;     /* its length; after EMSGSIZE or EBADMSG the record's size */
-	size_t got;     /* after EBADMSG: the bytes that arrived */
-	bool ctrunc;    /* after EBADMSG: some of its fds were cut */
+	uint8_t *buf;                 /* the payload (malloc'ed) */
+	size_t len;                   /* its length; after EMSGSIZE or EBADMSG the record's size */
+	size_t got;                   /* after EBADMSG: the bytes that arrived */
+	bool ctrunc;                  /* after EBADMSG: some of its fds were cut */
 	int fds[CRPC_RECORD_MAX_FDS]; /* O_CLOEXEC */
 	size_t nfds;
 } crpc_record;
@@ -178,14 +178,14 @@ struct opt_desc {
 	const char *name; /* first: cfg_closest() reads the entries' names */
 	enum opt_kind kind;
 	enum opt_yaml yaml;
-	unsigned ops;     /* OP_*, 0: not a key of the configuration */
-	unsigned flags;   /* CRPC_OPTF_* */
-	int since;        /* 0, or the CRIU version the option needs ... */
+	unsigned ops;          /* OP_*, 0: not a key of the configuration */
+	unsigned flags;        /* CRPC_OPTF_* */
+	int since;             /* 0, or the CRIU version the option needs ... */
 	const char *gate_name; /* ... spelt so ... */
-	int gate_value;   /* ... when its value is this (see opt_value()) */
+	int gate_value;        /* ... when its value is this (see opt_value()) */
 	enum restore_kind restore;
-	size_t off;       /* offsetof(crpc_opts, field) */
-	size_t off_set;   /* OPTK_SIZE: offsetof(crpc_opts, field_set) */
+	size_t off;     /* offsetof(crpc_opts, field) */
+	size_t off_set; /* OPTK_SIZE: offsetof(crpc_opts, field_set) */
 };
 
 extern const struct opt_desc opt_descs[];
@@ -263,17 +263,17 @@ bool crpc_pb_field_present(const ProtobufCFieldDescriptor *f, const char *base);
  * 0, or -1 with errno ENOMEM and arr untouched. Macros, so that the realloc
  * is typed: the static analyzer then follows what the array owns.
  */
-#define ARRAY_RESIZE(arr, n)                                                           \
-	__extension__({                                                                \
-		size_t ar_n_ = (n);                                                    \
-		__typeof__(arr) ar_np_ = NULL;                                         \
-		if (ar_n_ <= SIZE_MAX / sizeof(*(arr)))                                \
-			ar_np_ = realloc((arr), ar_n_ * sizeof(*(arr)));               \
-		if (ar_np_)                                                            \
-			(arr) = ar_np_;                                                \
-		else                                                                   \
-			errno = ENOMEM;                                                \
-		ar_np_ ? 0 : -1;                                                       \
+#define ARRAY_RESIZE(arr, n)                                             \
+	__extension__({                                                  \
+		size_t ar_n_ = (n);                                      \
+		__typeof__(arr) ar_np_ = NULL;                           \
+		if (ar_n_ <= SIZE_MAX / sizeof(*(arr)))                  \
+			ar_np_ = realloc((arr), ar_n_ * sizeof(*(arr))); \
+		if (ar_np_)                                              \
+			(arr) = ar_np_;                                  \
+		else                                                     \
+			errno = ENOMEM;                                  \
+		ar_np_ ? 0 : -1;                                         \
 	})
 
 /*
@@ -281,22 +281,22 @@ bool crpc_pb_field_present(const ProtobufCFieldDescriptor *f, const char *base);
  * the capacity doubles, from first (> 0) when it is 0. 0, or -1 with errno
  * ENOMEM and arr and *capp untouched. New elements are not initialised.
  */
-#define ARRAY_GROW(arr, capp, need, first)                                             \
-	__extension__({                                                                \
-		size_t ag_need_ = (need), ag_nc_ = *(capp);                            \
-		int ag_rc_ = 0;                                                        \
-		if (ag_need_ > ag_nc_) {                                               \
-			if (!ag_nc_)                                                   \
-				ag_nc_ = (first);                                      \
-			while (ag_nc_ < ag_need_ && ag_nc_ <= SIZE_MAX / 2)            \
-				ag_nc_ *= 2;                                           \
-			if (ag_nc_ < ag_need_)                                         \
-				ag_nc_ = ag_need_;                                     \
-			ag_rc_ = ARRAY_RESIZE(arr, ag_nc_);                            \
-			if (!ag_rc_)                                                   \
-				*(capp) = ag_nc_;                                      \
-		}                                                                      \
-		ag_rc_;                                                                \
+#define ARRAY_GROW(arr, capp, need, first)                                  \
+	__extension__({                                                     \
+		size_t ag_need_ = (need), ag_nc_ = *(capp);                 \
+		int ag_rc_ = 0;                                             \
+		if (ag_need_ > ag_nc_) {                                    \
+			if (!ag_nc_)                                        \
+				ag_nc_ = (first);                           \
+			while (ag_nc_ < ag_need_ && ag_nc_ <= SIZE_MAX / 2) \
+				ag_nc_ *= 2;                                \
+			if (ag_nc_ < ag_need_)                              \
+				ag_nc_ = ag_need_;                          \
+			ag_rc_ = ARRAY_RESIZE(arr, ag_nc_);                 \
+			if (!ag_rc_)                                        \
+				*(capp) = ag_nc_;                           \
+		}                                                           \
+		ag_rc_;                                                     \
 	})
 
 /* ---- I/O retried on EINTR (io.c) ---- */
@@ -312,18 +312,18 @@ int io_write_full(int fd, const void *buf, size_t len);
 
 /* ---- the session (swrk.c, rpc.c) ---- */
 struct crpc_session {
-	int sk;            /* our end of the socketpair */
-	int out_fd;        /* memfd holding CRIU's stdout and stderr */
-	pid_t criu_pid;    /* the swrk worker, 0 once reaped */
-	int criu_status;   /* its wait status once reaped */
+	int sk;          /* our end of the socketpair */
+	int out_fd;      /* memfd holding CRIU's stdout and stderr */
+	pid_t criu_pid;  /* the swrk worker, 0 once reaped */
+	int criu_status; /* its wait status once reaped */
 	bool reaped;
-	bool worker_done;  /* the worker ended (after a one-shot request) */
+	bool worker_done; /* the worker ended (after a one-shot request) */
 	char *criu_path;
 	crpc_version version;
 	crpc_message_fn on_message;
 	void *on_message_data;
-	unsigned timeout_ms; /* per request, 0: none */
-	int criu_pidfd;    /* pidfd of the worker (-1 without pidfds): its death wakes a wait */
+	unsigned timeout_ms;  /* per request, 0: none */
+	int criu_pidfd;       /* pidfd of the worker (-1 without pidfds): its death wakes a wait */
 	uint64_t criu_sk_ino; /* inode of CRIU's end of the socketpair */
 };
 

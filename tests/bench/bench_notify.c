@@ -36,8 +36,8 @@ static int cmp_double(const void *a, const void *b)
 static void report(const char *what, double *v, int n, double goal_us)
 {
 	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	printf("%-36s median %9.1f us   p90 %9.1f us   (goal <= %.0f us, n=%d)\n", what,
-	       v[n / 2] * 1e6, v[n * 9 / 10] * 1e6, goal_us, n);
+	printf("%-36s median %9.1f us   p90 %9.1f us   (goal <= %.0f us, n=%d)\n", what, v[n / 2] * 1e6,
+	       v[n * 9 / 10] * 1e6, goal_us, n);
 }
 
 static ssize_t send_packed(int sk, const CriuResp *r)
@@ -121,8 +121,11 @@ static int bench_hook(int n)
 {
 	char dir[] = "/tmp/crpc-bench.XXXXXX";
 	char *argv[] = { (char *)"/bin/true", NULL };
-	crpc_hook_step step = { .name = (char *)"true", .kind = CRPC_STEP_RUN, .argv = argv,
-				.timeout_ms = 10000, .origin = (char *)"bench" };
+	crpc_hook_step step = { .name = (char *)"true",
+				.kind = CRPC_STEP_RUN,
+				.argv = argv,
+				.timeout_ms = 10000,
+				.origin = (char *)"bench" };
 	crpc_hooks hooks = { 0 };
 	crpc_hook_context ctx = { .operation = "dump", .pid = getpid() };
 	crpc_hook_runner *r = NULL;
@@ -140,7 +143,9 @@ static int bench_hook(int n)
 	if (crpc_hook_runner_new(&r, &hooks, &ctx, &err) < 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
-		crpc_notify note = { .kind = CRPC_NOTIFY_POST_DUMP, .name = "post-dump", .fd = -1,
+		crpc_notify note = { .kind = CRPC_NOTIFY_POST_DUMP,
+				     .name = "post-dump",
+				     .fd = -1,
 				     .operation = "dump" };
 		double t0 = crpc_now();
 

@@ -184,8 +184,10 @@ int main(int argc, char **argv)
 	{
 		socklen_t len = sizeof(listen_addr);
 
-		if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&listen_addr, sizeof(listen_addr)) < 0 ||
-		    listen(listen_fd, 4096) < 0 || getsockname(listen_fd, (struct sockaddr *)&listen_addr, &len) < 0)
+		if (listen_fd < 0 ||
+		    bind(listen_fd, (struct sockaddr *)&listen_addr, sizeof(listen_addr)) < 0 ||
+		    listen(listen_fd, 4096) < 0 ||
+		    getsockname(listen_fd, (struct sockaddr *)&listen_addr, &len) < 0)
 			die("listen");
 	}
 	/* the fds each process opens besides its 3 stdio fds; a two-level tree */

@@ -20,9 +20,9 @@
 #include "fuzz_common.h"
 
 static const char *const fz_names[] = {
-	"pstree.img",   "inventory.img",  "core-%u.img",           "ids-%u.img",
-	"fdinfo-%u.img", "files.img",     "pagemap-%u.img",        "pages-%u.img",
-	"stats-dump",   "stats-restore", CRPC_INPROGRESS_MARKER, "mm-%u.img",
+	"pstree.img",    "inventory.img", "core-%u.img",          "ids-%u.img",
+	"fdinfo-%u.img", "files.img",     "pagemap-%u.img",       "pages-%u.img",
+	"stats-dump",    "stats-restore", CRPC_INPROGRESS_MARKER, "mm-%u.img",
 };
 #define FZ_KINDS (sizeof(fz_names) / sizeof(fz_names[0]))
 

@@ -15,8 +15,18 @@
 #include "inspect/inspect_int.h"
 #include "internal.h"
 
-enum { FZ_STAT, FZ_STATUS, FZ_INET, FZ_INET6, FZ_LOCKS, FZ_FDINFO, FZ_MOUNTINFO, FZ_LINK, FZ_LOG,
-       FZ_PARSERS };
+enum {
+	FZ_STAT,
+	FZ_STATUS,
+	FZ_INET,
+	FZ_INET6,
+	FZ_LOCKS,
+	FZ_FDINFO,
+	FZ_MOUNTINFO,
+	FZ_LINK,
+	FZ_LOG,
+	FZ_PARSERS
+};
 
 static void fz_line(int which, const char *line)
 {

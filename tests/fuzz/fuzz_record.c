@@ -124,8 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		crpc_replay_compare((crpc_direction)d, data, half, data + half, size - half,
 				    crpc_replay_default_ignore, 5, &diff);
-		crpc_replay_compare((crpc_direction)d, data, half, data + half, size - half, NULL, 0,
-				    &diff);
+		crpc_replay_compare((crpc_direction)d, data, half, data + half, size - half, NULL, 0, &diff);
 	}
 
 	/* short inputs also as a field path and a CRIU version */

@@ -162,8 +162,8 @@ static void assert_pristine(const crpc_config *c)
 }
 
 /* Load path, expect a usage error containing `want` (and `also`) at line:col. */
-static void expect_load_error(const char *path, const char *want, const char *also,
-			      unsigned line, unsigned col)
+static void expect_load_error(const char *path, const char *want, const char *also, unsigned line,
+			      unsigned col)
 {
 	crpc_config c;
 	crpc_error *err = NULL;
@@ -198,43 +198,35 @@ static const struct bad_case {
 	const char *also;
 	unsigned line, col;
 } bad_cases[] = {
-	{ "bad-unknown-key.yaml", "unknown key 'tcp_establised' in dump",
-	  "did you mean 'tcp_established'?", 4, 3 },
+	{ "bad-unknown-key.yaml", "unknown key 'tcp_establised' in dump", "did you mean 'tcp_established'?",
+	  4, 3 },
 	{ "bad-unknown-section.yaml", "unknown section 'hook'", "did you mean 'hooks'?", 1, 1 },
-	{ "bad-step-key.yaml", "unknown key 'tiemout' in a hook step", "did you mean 'timeout'?",
-	  4, 7 },
+	{ "bad-step-key.yaml", "unknown key 'tiemout' in a hook step", "did you mean 'timeout'?", 4, 7 },
 	{ "bad-wrong-section.yaml", "key 'root' only applies to restore", "restore: section", 3, 3 },
-	{ "bad-wrong-section-restore.yaml", "key 'leave_running' only applies to dump", NULL, 2,
-	  3 },
-	{ "bad-bool.yaml", "key 'leave_running': expected true or false, got 'yes please'", NULL,
-	  2, 18 },
-	{ "bad-bool-quoted.yaml", "key 'shell_job': expected true or false",
-	  "quoted string \"true\"", 2, 14 },
-	{ "bad-int.yaml", "key 'log_level': expected an integer from 0 to 4, got 'verbose'", NULL,
-	  2, 14 },
+	{ "bad-wrong-section-restore.yaml", "key 'leave_running' only applies to dump", NULL, 2, 3 },
+	{ "bad-bool.yaml", "key 'leave_running': expected true or false, got 'yes please'", NULL, 2, 18 },
+	{ "bad-bool-quoted.yaml", "key 'shell_job': expected true or false", "quoted string \"true\"", 2,
+	  14 },
+	{ "bad-int.yaml", "key 'log_level': expected an integer from 0 to 4, got 'verbose'", NULL, 2, 14 },
 	{ "bad-int-range.yaml", "expected an integer from 0 to 4, got '7'", NULL, 2, 14 },
-	{ "bad-list.yaml", "key 'external': expected a list of strings, got 'mnt[]:sm'", NULL, 2,
-	  13 },
-	{ "bad-list-item.yaml", "key 'skip_mnt', item 2: expected a non-empty string",
-	  "got a mapping", 4, 7 },
-	{ "bad-mapping.yaml", "section 'criu': expected a mapping", "got '/usr/sbin/criu'", 1,
+	{ "bad-list.yaml", "key 'external': expected a list of strings, got 'mnt[]:sm'", NULL, 2, 13 },
+	{ "bad-list-item.yaml", "key 'skip_mnt', item 2: expected a non-empty string", "got a mapping", 4,
 	  7 },
-	{ "bad-null-string.yaml", "key 'root': expected a string, got an empty value", NULL, 2,
-	  8 },
+	{ "bad-mapping.yaml", "section 'criu': expected a mapping", "got '/usr/sbin/criu'", 1, 7 },
+	{ "bad-null-string.yaml", "key 'root': expected a string, got an empty value", NULL, 2, 8 },
 	{ "bad-duration.yaml", "key 'timeout': invalid duration '5 minutes'", "500ms", 4, 16 },
 	{ "bad-size.yaml", "key 'ghost_limit': invalid size '10X'", NULL, 2, 16 },
 	{ "bad-size-range.yaml", "key 'ghost_limit': size '8G' is too large", NULL, 2, 16 },
-	{ "bad-duplicate-key.yaml", "duplicate key 'tcp_established'",
-	  "first at line 2, column 3", 4, 3 },
-	{ "bad-duplicate-callback.yaml", "duplicate key 'pre-dump'", "first at line 2, column 3",
-	  6, 3 },
+	{ "bad-duplicate-key.yaml", "duplicate key 'tcp_established'", "first at line 2, column 3", 4, 3 },
+	{ "bad-duplicate-callback.yaml", "duplicate key 'pre-dump'", "first at line 2, column 3", 6, 3 },
 	{ "bad-tab.yaml", "tabs are not allowed for indentation", NULL, 2, 1 },
 	{ "bad-tab-after-spaces.yaml", "tabs are not allowed for indentation", NULL, 4, 3 },
 	{ "bad-callback.yaml", "unknown callback 'pre-dumpp'", "did you mean 'pre-dump'?", 2, 3 },
 	{ "bad-callback-unrelated.yaml", "unknown callback 'before-checkpoint'",
 	  "pre-stream, pre-dump, post-dump, pre-restore, post-restore, network-lock, "
 	  "network-unlock, setup-namespaces, post-setup-namespaces, pre-resume, post-resume, "
-	  "orphan-pts-master, status-ready, query-ext-files", 2, 3 },
+	  "orphan-pts-master, status-ready, query-ext-files",
+	  2, 3 },
 	{ "bad-empty.yaml", "bad-empty.yaml is empty", NULL, 0, 0 },
 	{ "bad-blank.yaml", "bad-blank.yaml is empty", NULL, 0, 0 },
 	{ "bad-comments.yaml", "holds only comments and blank lines", NULL, 0, 0 },
@@ -243,24 +235,20 @@ static const struct bad_case {
 	{ "bad-alias-only.yaml", "aliases (*ext) are not supported", NULL, 2, 13 },
 	{ "bad-tag.yaml", "YAML tags (!!str) are not supported", NULL, 2, 9 },
 	{ "bad-two-documents.yaml", "a second YAML document starts here", NULL, 3, 1 },
-	{ "bad-top-level-list.yaml", "the top level must be a mapping of sections", "got a list",
+	{ "bad-top-level-list.yaml", "the top level must be a mapping of sections", "got a list", 1, 1 },
+	{ "bad-top-level-scalar.yaml", "the top level must be a mapping of sections", "got 'leave_running'",
 	  1, 1 },
-	{ "bad-top-level-scalar.yaml", "the top level must be a mapping of sections",
-	  "got 'leave_running'", 1, 1 },
-	{ "bad-empty-document.yaml", "the top level must be a mapping",
-	  "got an empty document", 2, 1 },
-	{ "bad-syntax.yaml", "invalid YAML: did not find expected key", "line 1, column 1", 3,
-	  2 },
+	{ "bad-empty-document.yaml", "the top level must be a mapping", "got an empty document", 2, 1 },
+	{ "bad-syntax.yaml", "invalid YAML: did not find expected key", "line 1, column 1", 3, 2 },
 	{ "bad-run-and-shell.yaml", "a step takes either run: or shell:, not both", NULL, 4, 7 },
 	{ "bad-step-neither.yaml", "post-restore step 1 has neither run: nor shell:", NULL, 3, 7 },
-	{ "bad-step-string.yaml", "post-resume step 1: expected a mapping with run: or shell:",
-	  "write shell:", 3, 7 },
-	{ "bad-steps-mapping.yaml", "callback 'pre-dump': expected a list of steps",
-	  "got a mapping", 3, 5 },
+	{ "bad-step-string.yaml",
+	  "post-resume step 1: expected a mapping with run: or shell:", "write shell:", 3, 7 },
+	{ "bad-steps-mapping.yaml", "callback 'pre-dump': expected a list of steps", "got a mapping", 3, 5 },
 	{ "bad-run-empty.yaml", "key 'run': the list is empty", NULL, 3, 12 },
 	{ "bad-run-string.yaml", "key 'run': expected a list of strings", "use shell:", 3, 12 },
-	{ "bad-on-failure.yaml", "key 'on_failure': expected abort, warn or ignore, got 'retry'",
-	  NULL, 4, 19 },
+	{ "bad-on-failure.yaml", "key 'on_failure': expected abort, warn or ignore, got 'retry'", NULL, 4,
+	  19 },
 	{ "bad-env-not-mapping.yaml", "key 'env': expected a mapping", "got a list", 4, 12 },
 	{ "bad-env-name.yaml", "env: '2FAST' is not a valid variable name", NULL, 6, 9 },
 	{ "bad-timeout-zero.yaml", "key 'timeout': must be more than 0", NULL, 4, 16 },
@@ -270,11 +258,9 @@ static const struct bad_case {
 	  "expected none, props, soft, full, strict, ignore or default", 2, 24 },
 	{ "bad-network-lock.yaml", "key 'network_lock': invalid network lock method 'ebtables'",
 	  "expected iptables, nftables or skip", 2, 17 },
-	{ "bad-inherit-fd.yaml", "key 'inherit_fd', item 2: needs both key: and fd:", NULL, 5,
-	  7 },
+	{ "bad-inherit-fd.yaml", "key 'inherit_fd', item 2: needs both key: and fd:", NULL, 5, 7 },
 	{ "bad-cg-root.yaml", "key 'cg_root', item 1: needs path:", NULL, 3, 7 },
-	{ "bad-first-error.yaml", "key 'tcp_established': expected true or false, got 'maybe'",
-	  NULL, 3, 20 },
+	{ "bad-first-error.yaml", "key 'tcp_established': expected true or false, got 'maybe'", NULL, 3, 20 },
 	{ "bad-nul-escape.yaml", "the value contains a NUL character", NULL, 2, 9 },
 };
 
@@ -318,7 +304,8 @@ static void test_bad_files_all_covered(void **state)
 
 static void test_binary_file(void **state)
 {
-	static const char bin[] = "dump:\n  leave_running: true\n\x7f" "ELF\x02\x01\x01\0\0\0\0";
+	static const char bin[] = "dump:\n  leave_running: true\n\x7f"
+				  "ELF\x02\x01\x01\0\0\0\0";
 	char path[PATH_MAX];
 
 	(void)state;
@@ -627,8 +614,10 @@ static void test_permissions_file(void **state)
 	crpc_config_release(&c);
 
 	assert_int_equal(chmod(path, 0666), 0);
-	expect_load_error(path, "is writable by group/others; refusing it when running as root "
-				"(like sudo and ssh): chmod go-w", NULL, 0, 0);
+	expect_load_error(path,
+			  "is writable by group/others; refusing it when running as root "
+			  "(like sudo and ssh): chmod go-w",
+			  NULL, 0, 0);
 	assert_int_equal(chmod(path, 0664), 0);
 	expect_load_error(path, "is writable by group/others", NULL, 0, 0);
 	assert_int_equal(chmod(path, 0644), 0);
@@ -681,20 +670,17 @@ static void test_permissions_run(void **state)
 	crpc_config_release(&c);
 
 	assert_int_equal(chmod(prog, 0777), 0);
-	expect_load_error(path, "is writable by group/others; refusing to run it as root", prog, 3,
-			  13);
+	expect_load_error(path, "is writable by group/others; refusing to run it as root", prog, 3, 13);
 	/* from memory there are no checks, as documented */
 	assert_int_equal(crpc_config_parse(&c, "mem", text, strlen(text), NULL), 0);
 	crpc_config_release(&c);
 
 	assert_int_equal(chmod(prog, 0755), 0);
 	assert_int_equal(chown(prog, NOBODY, NOBODY), 0);
-	expect_load_error(path, "is owned by uid 65534, not root; refusing to run it as root", NULL,
-			  3, 13);
+	expect_load_error(path, "is owned by uid 65534, not root; refusing to run it as root", NULL, 3, 13);
 
 	/* a program looked up on PATH, or one that does not exist yet, is the runner's business */
-	snprintf(text, sizeof(text), "hooks:\n  post-dump:\n    - run: [true]\n    - run: [%s.none]\n",
-		 prog);
+	snprintf(text, sizeof(text), "hooks:\n  post-dump:\n    - run: [true]\n    - run: [%s.none]\n", prog);
 	write_file(path, text, strlen(text), 0644);
 	assert_int_equal(crpc_config_load(&c, path, NULL), 0);
 	crpc_config_release(&c);
@@ -911,9 +897,28 @@ static void test_parse_duration(void **state)
 		{ "4294967.295", UINT_MAX },
 	};
 	static const char *const bad[] = {
-		"",     "-1s",  "+1s",	 "1x",	  "1 s",   " 1s",  "1s ",	  ".5s",
-		"1.",   "1.s",	"s",	 "ms",	  "1S",	   "1sec", "1m30s",	  "0x10",
-		"1e3",  "1,5s", "1194h", "4294967296ms", "4294968", "99999999999999999999s",
+		"",
+		"-1s",
+		"+1s",
+		"1x",
+		"1 s",
+		" 1s",
+		"1s ",
+		".5s",
+		"1.",
+		"1.s",
+		"s",
+		"ms",
+		"1S",
+		"1sec",
+		"1m30s",
+		"0x10",
+		"1e3",
+		"1,5s",
+		"1194h",
+		"4294967296ms",
+		"4294968",
+		"99999999999999999999s",
 		"1.0000000001s",
 	};
 	(void)state;
@@ -1026,20 +1031,13 @@ static void test_example_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_files),
-		cmocka_unit_test(test_bad_files_all_covered),
-		cmocka_unit_test(test_binary_file),
-		cmocka_unit_test(test_too_large),
-		cmocka_unit_test(test_not_regular),
-		cmocka_unit_test(test_full_config),
-		cmocka_unit_test(test_minimal_config),
-		cmocka_unit_test(test_parse_from_memory),
-		cmocka_unit_test(test_permissions_file),
-		cmocka_unit_test(test_permissions_symlink),
-		cmocka_unit_test(test_permissions_run),
-		cmocka_unit_test(test_locate),
-		cmocka_unit_test(test_add_hook_arg),
-		cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_bad_files),        cmocka_unit_test(test_bad_files_all_covered),
+		cmocka_unit_test(test_binary_file),      cmocka_unit_test(test_too_large),
+		cmocka_unit_test(test_not_regular),      cmocka_unit_test(test_full_config),
+		cmocka_unit_test(test_minimal_config),   cmocka_unit_test(test_parse_from_memory),
+		cmocka_unit_test(test_permissions_file), cmocka_unit_test(test_permissions_symlink),
+		cmocka_unit_test(test_permissions_run),  cmocka_unit_test(test_locate),
+		cmocka_unit_test(test_add_hook_arg),     cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_example_config),
 	};
 

@@ -99,16 +99,16 @@ static unsigned count_of(const char *s, const char *sub)
 	return n;
 }
 
-#define assert_contains(s, sub)                                                                    \
-	do {                                                                                       \
-		if (!strstr((s), (sub)))                                                           \
-			fail_msg("\"%s\" not found in:\n%s", (sub), (s));                          \
+#define assert_contains(s, sub)                                           \
+	do {                                                              \
+		if (!strstr((s), (sub)))                                  \
+			fail_msg("\"%s\" not found in:\n%s", (sub), (s)); \
 	} while (0)
 
-#define assert_not_contains(s, sub)                                                                \
-	do {                                                                                       \
-		if (strstr((s), (sub)))                                                            \
-			fail_msg("\"%s\" unexpectedly found in:\n%s", (sub), (s));                 \
+#define assert_not_contains(s, sub)                                                \
+	do {                                                                       \
+		if (strstr((s), (sub)))                                            \
+			fail_msg("\"%s\" unexpectedly found in:\n%s", (sub), (s)); \
 	} while (0)
 
 /* An error for a sample log, classified for request `op`. */
@@ -191,8 +191,7 @@ static void test_first_error_wins(void **state)
 	/* no place to store it: still -1 */
 	assert_int_equal(crpc_error_set(NULL, CRPC_EXIT_FAIL, EIO, "x", "y %d", 1), -1);
 
-	assert_int_equal(crpc_error_set(&e, CRPC_EXIT_ENV, ENOENT, "dump of PID 42", "no %s at %d",
-					"criu", 7),
+	assert_int_equal(crpc_error_set(&e, CRPC_EXIT_ENV, ENOENT, "dump of PID 42", "no %s at %d", "criu", 7),
 			 -1);
 	assert_non_null(e);
 	first = e;
@@ -266,8 +265,7 @@ static void test_excerpt_empty(void **state)
 	x = crpc_log_excerpt("", 0, 3, 3);
 	assert_string_equal(x, "");
 	free(x);
-	x = excerpt_str("(00.000001) all fine\n(00.000002) Warn  (criu/x.c:1): just a warning\n", 3,
-			3);
+	x = excerpt_str("(00.000001) all fine\n(00.000002) Warn  (criu/x.c:1): just a warning\n", 3, 3);
 	assert_string_equal(x, "");
 	free(x);
 	x = excerpt_str("\n\n\n", 3, 3);
@@ -363,18 +361,17 @@ static void test_excerpt_overlap_and_gaps(void **state)
 
 static void test_excerpt_noise(void **state)
 {
-	const char *log =
-		"(00.01) alpha\n"
-		"(00.02) beta\n"
-		"(00.03) Error (criu/util.c:1534): rlimit: Can't setup RLIMIT_NOFILE for self: "
-		"Operation not permitted\n"
-		"(00.04) \n"
-		"(00.05) ----------------------------------------\n"
-		"\n"
-		"Error: Could not process rule: No such file or directory\n"
-		"delete table inet CRIU-2e4b4949-4b5d-4964-ad\n"
-		"                  ^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
-		"(00.06) Error (criu/b.c:9): the real cause\n";
+	const char *log = "(00.01) alpha\n"
+			  "(00.02) beta\n"
+			  "(00.03) Error (criu/util.c:1534): rlimit: Can't setup RLIMIT_NOFILE for self: "
+			  "Operation not permitted\n"
+			  "(00.04) \n"
+			  "(00.05) ----------------------------------------\n"
+			  "\n"
+			  "Error: Could not process rule: No such file or directory\n"
+			  "delete table inet CRIU-2e4b4949-4b5d-4964-ad\n"
+			  "                  ^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
+			  "(00.06) Error (criu/b.c:9): the real cause\n";
 	char *x;
 
 	(void)state;
@@ -537,8 +534,7 @@ static void test_excerpt_long_and_binary(void **state)
 
 static void test_excerpt_bounded(void **state)
 {
-	const char text[] =
-		"(00.01) a\n(00.02) Error (x.c:1): inside\n(00.03) Error (x.c:2): beyond\n";
+	const char text[] = "(00.01) a\n(00.02) Error (x.c:1): inside\n(00.03) Error (x.c:2): beyond\n";
 	size_t inside = strlen("(00.01) a\n(00.02) Error (x.c:1): inside\n");
 	char *buf = malloc(sizeof(text) - 1);
 	char *x;
@@ -560,12 +556,10 @@ static void test_excerpt_bounded(void **state)
 static void test_excerpt_real_logs(void **state)
 {
 	static const char *const failing[] = {
-		"dump-tcp-established.log",    "dump-ext-unix.log",
-		"dump-shell-job.log",	       "dump-shell-job-leader.log",
-		"dump-not-session-leader.log", "restore-pid-in-use.log",
-		"dump-no-process.log",	       "pre-dump-no-soft-dirty.log",
-		"dump-criu41-sockopt.log",     "restore-ext-unix.log",
-		"dump-session-zero.log",
+		"dump-tcp-established.log",  "dump-ext-unix.log",           "dump-shell-job.log",
+		"dump-shell-job-leader.log", "dump-not-session-leader.log", "restore-pid-in-use.log",
+		"dump-no-process.log",       "pre-dump-no-soft-dirty.log",  "dump-criu41-sockopt.log",
+		"restore-ext-unix.log",      "dump-session-zero.log",
 	};
 	size_t i;
 	char *x;
@@ -580,19 +574,18 @@ static void test_excerpt_real_logs(void **state)
 	}
 
 	x = excerpt_of("dump-tcp-established.log");
-	assert_string_equal(
-		x,
-		"(00.101737) inet: \tDumped: family AF_INET    type SOCK_STREAM    proto "
-		"IPPROTO_TCP"
-		"      port 51581 state 0                src_addr 127.0.0.1\n"
-		"(00.101779) 20476 fdinfo 4: pos:                0 flags:                2/0x1\n"
-		"(00.101788) sockets: Searching for socket 0xab50 family 2\n"
-		"(00.101791) Error (criu/sk-inet.c:200): inet: Connected TCP socket, consider "
-		"using "
-		"--tcp-established option.\n"
-		"(00.101833) Error (criu/cr-dump.c:1545): Dump files (pid: 20476) failed with -1\n"
-		"...\n"
-		"(00.103842) Error (criu/cr-dump.c:1975): Dumping FAILED.\n");
+	assert_string_equal(x,
+			    "(00.101737) inet: \tDumped: family AF_INET    type SOCK_STREAM    proto "
+			    "IPPROTO_TCP"
+			    "      port 51581 state 0                src_addr 127.0.0.1\n"
+			    "(00.101779) 20476 fdinfo 4: pos:                0 flags:                2/0x1\n"
+			    "(00.101788) sockets: Searching for socket 0xab50 family 2\n"
+			    "(00.101791) Error (criu/sk-inet.c:200): inet: Connected TCP socket, consider "
+			    "using "
+			    "--tcp-established option.\n"
+			    "(00.101833) Error (criu/cr-dump.c:1545): Dump files (pid: 20476) failed with -1\n"
+			    "...\n"
+			    "(00.103842) Error (criu/cr-dump.c:1975): Dumping FAILED.\n");
 	free(x);
 
 	/* the nft complaint of the unlock is left out, the separator too */
@@ -674,8 +667,7 @@ static void test_attach_log_tail(void **state)
 	assert_non_null(f);
 	fputs("(00.000001) Error (criu/head.c:1): at the head, beyond the 4 MiB read\n", f);
 	while (total < (5u << 20)) {
-		int n = snprintf(line, sizeof(line), "(00.%06zu) filler line of the log\n",
-				 total % 1000000);
+		int n = snprintf(line, sizeof(line), "(00.%06zu) filler line of the log\n", total % 1000000);
 
 		fputs(line, f);
 		total += (size_t)n;
@@ -1046,13 +1038,12 @@ static void test_format_parts(void **state)
 	e->log_excerpt = strdup("line one\nline two\n");
 	e->criu_errmsg = strdup("first\nsecond");
 	s = crpc_error_format(e);
-	assert_string_equal(s,
-			    "crpc: dump?[2J failed: bad\tthing (errno 4000: Unknown error 4000)\n"
-			    "  CRIU says: first\n"
-			    "    second\n"
-			    "  CRIU log:\n"
-			    "    line one\n"
-			    "    line two\n");
+	assert_string_equal(s, "crpc: dump?[2J failed: bad\tthing (errno 4000: Unknown error 4000)\n"
+			       "  CRIU says: first\n"
+			       "    second\n"
+			       "  CRIU log:\n"
+			       "    line one\n"
+			       "    line two\n");
 	free(s);
 	crpc_error_freep(&e);
 }

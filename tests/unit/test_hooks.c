@@ -35,7 +35,7 @@
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 struct fx {
-	char dir[64];       /* the images dir, as created */
+	char dir[64];        /* the images dir, as created */
 	char real[PATH_MAX]; /* its real path */
 	int dirfd;
 	crpc_hooks hooks;
@@ -448,8 +448,7 @@ static void test_env_override(void **state)
 	char *s;
 
 	steps[0].cwd = f->real;
-	steps[0].env = ENV("CRPC_OPERATION=mine", "HOOK_EXTRA=first", "HOOK_EXTRA=last",
-			   "NOT_A_DEFINITION");
+	steps[0].env = ENV("CRPC_OPERATION=mine", "HOOK_EXTRA=first", "HOOK_EXTRA=last", "NOT_A_DEFINITION");
 	set_steps(f, CRPC_NOTIFY_PRE_DUMP, steps, N_OF(steps));
 	new_runner(f, "dump", 4242, 0);
 	assert_int_equal(notify(f, CRPC_NOTIFY_PRE_DUMP, 0, &err), 0);
@@ -665,8 +664,8 @@ static void test_timeout_stopped_step(void **state)
 static void test_signal_state_reset(void **state)
 {
 	struct fx *f = *state;
-	crpc_hook_step steps[] = { run_step("sig", ARGV("/bin/grep", "-E", "^Sig(Blk|Ign)",
-						       "/proc/self/status")) };
+	crpc_hook_step steps[] = { run_step("sig",
+					    ARGV("/bin/grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status")) };
 	struct sigaction ign = { .sa_handler = SIG_IGN }, old_pipe, old_int;
 	sigset_t block, old_mask;
 	crpc_error *err = NULL;
@@ -744,8 +743,7 @@ static void test_background_keeps_pipe(void **state)
 static void test_warn_goes_on(void **state)
 {
 	struct fx *f = *state;
-	crpc_hook_step steps[] = { run_step("w", ARGV("/bin/false")),
-				   shell_step("after", "touch after") };
+	crpc_hook_step steps[] = { run_step("w", ARGV("/bin/false")), shell_step("after", "touch after") };
 	const char *const *w;
 	crpc_error *err = NULL;
 
@@ -765,8 +763,7 @@ static void test_warn_goes_on(void **state)
 static void test_ignore(void **state)
 {
 	struct fx *f = *state;
-	crpc_hook_step steps[] = { run_step("i", ARGV("/bin/false")),
-				   shell_step("after", "touch after") };
+	crpc_hook_step steps[] = { run_step("i", ARGV("/bin/false")), shell_step("after", "touch after") };
 	crpc_error *err = NULL;
 	char *log;
 
@@ -837,8 +834,7 @@ static void test_default_warns_where_criu_cannot(void **state)
 static void test_abort_where_criu_cannot(void **state)
 {
 	struct fx *f = *state;
-	crpc_hook_step steps[] = { run_step("a", ARGV("/bin/false")),
-				   shell_step("after", "touch after") };
+	crpc_hook_step steps[] = { run_step("a", ARGV("/bin/false")), shell_step("after", "touch after") };
 	const char *const *w;
 	crpc_error *err = NULL;
 

@@ -164,8 +164,8 @@ static void write_inventory(int dirfd)
 	write_buf(dirfd, "inventory.img", &b);
 }
 
-static void buf_pstree_entry(struct buf *b, uint32_t pid, uint32_t ppid, uint32_t pgid,
-			     uint32_t sid, uint32_t *threads, size_t n_threads)
+static void buf_pstree_entry(struct buf *b, uint32_t pid, uint32_t ppid, uint32_t pgid, uint32_t sid,
+			     uint32_t *threads, size_t n_threads)
 {
 	PstreeEntry pe = PSTREE_ENTRY__INIT;
 	uint8_t *tmp;
@@ -507,7 +507,6 @@ static void test_check_pstree_bad_pid(void **state)
 	buf_pstree_entry(&b, 0, 0, 1, 1, NULL, 0);
 	write_buf(f->dirfd, "pstree.img", &b);
 	expect_check_fails(f, "pstree.img is corrupt", "task 1 has PID 0", NULL);
-
 }
 
 /* CRIU records a zombie's threads as a placeholder (0xdeadbeef): not an error. */
@@ -773,8 +772,7 @@ static void test_pids_free_self(void **state)
 	int r;
 
 	self_comm(comm, sizeof(comm));
-	snprintf(want, sizeof(want), "in use by a running process: %s (PID %d)", comm,
-		 (int)getpid());
+	snprintf(want, sizeof(want), "in use by a running process: %s (PID %d)", comm, (int)getpid());
 	snprintf(pid_s, sizeof(pid_s), "PID %d ", (int)getpid());
 	one_task(&o, getpid(), 0);
 	t0 = now();
@@ -811,8 +809,7 @@ static void *thread_main(void *p)
 /* A tree whose thread id is taken by one of our threads. */
 static void test_pids_free_thread(void **state)
 {
-	struct thread_arg a = { .lock = PTHREAD_MUTEX_INITIALIZER,
-				.cond = PTHREAD_COND_INITIALIZER };
+	struct thread_arg a = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 	struct one_task o;
 	crpc_error *e = NULL;
 	pthread_t th;
@@ -837,8 +834,7 @@ static void test_pids_free_thread(void **state)
 	self_comm(comm, sizeof(comm));
 	snprintf(want, sizeof(want), "PID %d needed by the checkpoint is in use", (int)a.tid);
 	check_error(r, e, want, NULL);
-	snprintf(want, sizeof(want), "thread of a running process: %s (PID %d)", comm,
-		 (int)getpid());
+	snprintf(want, sizeof(want), "thread of a running process: %s (PID %d)", comm, (int)getpid());
 	check_error(r, e, want, NULL);
 	assert_int_equal(e->cause, CRPC_CAUSE_PID_IN_USE);
 	crpc_error_free(e);
@@ -1110,8 +1106,7 @@ static void test_stats_restore(void **state)
 	assert_int_equal(st.restore_time, 4000);
 }
 
-static void expect_stats_fails(struct fixture *f, const char *name, const char *s1,
-			       const char *s2)
+static void expect_stats_fails(struct fixture *f, const char *name, const char *s1, const char *s2)
 {
 	crpc_stats st;
 	crpc_error *e = NULL;

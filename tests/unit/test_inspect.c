@@ -54,9 +54,10 @@ static void test_parse_stat(void **state)
 
 static void test_parse_status(void **state)
 {
-	static const char buf[] = "Name:\tbash\nState:\tT (stopped)\nTgid:\t77\nNgid:\t0\nPid:\t77\nPPid:\t5\n"
-				  "TracerPid:\t12\nThreads:\t3\nNSpid:\t77\t1\nVmRSS:\t    2048 kB\n"
-				  "RssAnon:\t    1024 kB\nRssFile:\t     512 kB\nRssShmem:\t       4 kB\nKthread:\t0\n";
+	static const char buf[] =
+		"Name:\tbash\nState:\tT (stopped)\nTgid:\t77\nNgid:\t0\nPid:\t77\nPPid:\t5\n"
+		"TracerPid:\t12\nThreads:\t3\nNSpid:\t77\t1\nVmRSS:\t    2048 kB\n"
+		"RssAnon:\t    1024 kB\nRssFile:\t     512 kB\nRssShmem:\t       4 kB\nKthread:\t0\n";
 	ins_status s;
 
 	(void)state;
@@ -83,10 +84,11 @@ static void test_parse_inet(void **state)
 					     "retrnsmt   uid  timeout inode",
 					     2, &s),
 			 -1);
-	assert_int_equal(ins_parse_inet_line("   0: 0100007F:1388 0100007F:A1B2 01 00000010:00000020 00:00000000 "
-					     "00000000     0        0 123456 1 0000000000000000 20 4 30 10 -1",
-					     2 /* AF_INET */, &s),
-			 0);
+	assert_int_equal(
+		ins_parse_inet_line("   0: 0100007F:1388 0100007F:A1B2 01 00000010:00000020 00:00000000 "
+				    "00000000     0        0 123456 1 0000000000000000 20 4 30 10 -1",
+				    2 /* AF_INET */, &s),
+		0);
 	assert_string_equal(s.local.addr, "127.0.0.1");
 	assert_int_equal(s.local.port, 5000);
 	assert_string_equal(s.remote.addr, "127.0.0.1");
@@ -95,11 +97,12 @@ static void test_parse_inet(void **state)
 	assert_int_equal(s.tx_queue, 0x10);
 	assert_int_equal(s.rx_queue, 0x20);
 	assert_int_equal(s.inode, 123456);
-	assert_int_equal(ins_parse_inet_line("   1: 00000000000000000000000001000000:0050 "
-					     "0000000000000000FFFF00000100007F:D431 0A 00000000:00000003 00:00000000 "
-					     "00000000     0        0 777 1 0000000000000000 100 0 0 10 0",
-					     10 /* AF_INET6 */, &s),
-			 0);
+	assert_int_equal(
+		ins_parse_inet_line("   1: 00000000000000000000000001000000:0050 "
+				    "0000000000000000FFFF00000100007F:D431 0A 00000000:00000003 00:00000000 "
+				    "00000000     0        0 777 1 0000000000000000 100 0 0 10 0",
+				    10 /* AF_INET6 */, &s),
+		0);
 	assert_string_equal(s.local.addr, "::1");
 	assert_int_equal(s.local.port, 80);
 	assert_string_equal(s.remote.addr, "::ffff:127.0.0.1");
@@ -114,7 +117,8 @@ static void test_parse_locks(void **state)
 	bool blocked;
 
 	(void)state;
-	assert_int_equal(ins_parse_lock_line("1: POSIX  ADVISORY  WRITE 1234 08:01:5678 0 EOF", &l, &blocked), 0);
+	assert_int_equal(ins_parse_lock_line("1: POSIX  ADVISORY  WRITE 1234 08:01:5678 0 EOF", &l, &blocked),
+			 0);
 	assert_false(blocked);
 	assert_string_equal(l.lock_class, "POSIX");
 	assert_string_equal(l.kind, "ADVISORY");
@@ -129,7 +133,8 @@ static void test_parse_locks(void **state)
 	assert_int_equal(l.pid, -1);
 	assert_int_equal(l.dev_major, 0xfd);
 	assert_int_equal(l.end, 20);
-	assert_int_equal(ins_parse_lock_line("3: -> FLOCK  ADVISORY  WRITE 99 00:1a:3 0 EOF", &l, &blocked), 0);
+	assert_int_equal(ins_parse_lock_line("3: -> FLOCK  ADVISORY  WRITE 99 00:1a:3 0 EOF", &l, &blocked),
+			 0);
 	assert_true(blocked);
 	assert_int_equal(ins_parse_lock_line("nonsense", &l, &blocked), -1);
 }
@@ -153,11 +158,12 @@ static void test_parse_fdinfo(void **state)
 	ins_fd_release(&fi);
 
 	memset(&fi, 0, sizeof(fi));
-	assert_int_equal(ins_parse_fdinfo("pos:\t0\nflags:\t02\nmnt_id:\t16\nino:\t1\n"
-					  "tfd:        5 events:       19 data:                5  pos:0 ino:a sdev:f\n"
-					  "tfd:        7 events:       19 data:                7  pos:0 ino:b sdev:f\n",
-					  &fi, &x),
-			 0);
+	assert_int_equal(
+		ins_parse_fdinfo("pos:\t0\nflags:\t02\nmnt_id:\t16\nino:\t1\n"
+				 "tfd:        5 events:       19 data:                5  pos:0 ino:a sdev:f\n"
+				 "tfd:        7 events:       19 data:                7  pos:0 ino:b sdev:f\n",
+				 &fi, &x),
+		0);
 	assert_int_equal(fi.watches, 2);
 	assert_int_equal(fi.n_targets, 2);
 	assert_int_equal(fi.targets[0], 5);
@@ -228,7 +234,8 @@ static void test_parse_fdinfo_locks(void **state)
 
 	/* a second parse into the same x starts afresh; no lock line, no lock */
 	memset(&fi, 0, sizeof(fi));
-	assert_int_equal(ins_parse_fdinfo("pos:\t0\nflags:\t02\nmnt_id:\t22\nino:\t6\nlocks:\t1\n", &fi, &x), 0);
+	assert_int_equal(ins_parse_fdinfo("pos:\t0\nflags:\t02\nmnt_id:\t22\nino:\t6\nlocks:\t1\n", &fi, &x),
+			 0);
 	assert_int_equal(x.n_locks, 0);
 	assert_int_equal(x.tty_index, -1);
 	ins_fd_release(&fi);
@@ -379,7 +386,8 @@ static void test_verdict_zombie_kthread(void **state)
 	r->procs[0].kernel_thread = true;
 	assert_int_equal(crpc_inspect_verdict(r, &v, NULL), 0);
 	assert_int_equal(v.n_blockers, 1);
-	assert_non_null(strstr(find_item(v.blockers, v.n_blockers, "kernel-thread")->reason, "kernel thread"));
+	assert_non_null(
+		strstr(find_item(v.blockers, v.n_blockers, "kernel-thread")->reason, "kernel thread"));
 	crpc_verdict_release(&v);
 	crpc_inspect_free(r);
 }
@@ -586,7 +594,7 @@ static void test_apply_user_wins(void **state)
 	assert_int_equal(crpc_inspect_apply(&v, &user, &config, &eff, &reasons, NULL), 0);
 	assert_false(eff.tcp_established);
 	assert_int_equal(eff.ghost_limit, 1u << 20);
-	assert_true(eff.shell_job); /* added */
+	assert_true(eff.shell_job);          /* added */
 	assert_int_equal(eff.n_external, 1); /* not added twice */
 	e = find_reason(&reasons, "shell_job");
 	assert_non_null(e);
@@ -774,7 +782,9 @@ static void test_live_child_and_errors(void **state)
 	r = NULL;
 
 	/* the child alone: its pipe's other end is outside */
-	assert_int_equal(crpc_inspect_tree(c, CRPC_INSPECT_NO_KERNEL_CHECKS | CRPC_INSPECT_PEER_PIDS, &r, &err), 0);
+	assert_int_equal(crpc_inspect_tree(c, CRPC_INSPECT_NO_KERNEL_CHECKS | CRPC_INSPECT_PEER_PIDS, &r,
+					   &err),
+			 0);
 	assert_int_equal(r->n_procs, 1);
 	{
 		const crpc_fd_info *fi = fd_of(&r->procs[0], pfd[0]);

@@ -126,15 +126,15 @@ static void buf_u32(struct buf *b, uint32_t v)
 }
 
 /* Append one entry (length, packed message) packed by `pack` into a scratch buffer. */
-#define BUF_MSG(b, type, msg)                                      \
-	do {                                                       \
-		size_t n_ = type##__get_packed_size(msg);          \
-		uint8_t *t_ = malloc(n_ ? n_ : 1);                 \
-		assert_non_null(t_);                               \
-		type##__pack(msg, t_);                             \
-		buf_u32(b, (uint32_t)n_);                          \
-		buf_put(b, t_, n_);                                \
-		free(t_);                                          \
+#define BUF_MSG(b, type, msg)                             \
+	do {                                              \
+		size_t n_ = type##__get_packed_size(msg); \
+		uint8_t *t_ = malloc(n_ ? n_ : 1);        \
+		assert_non_null(t_);                      \
+		type##__pack(msg, t_);                    \
+		buf_u32(b, (uint32_t)n_);                 \
+		buf_put(b, t_, n_);                       \
+		free(t_);                                 \
 	} while (0)
 
 static void write_file(int dirfd, const char *name, const void *data, size_t len)
@@ -327,7 +327,7 @@ static void write_checkpoint(int dirfd)
 	static const uint32_t fds_102[] = { 1, 4 };
 	static const uint32_t files[] = { 1, 1, 2, 5, 4 };
 	static const long pm100[] = { 10, 4, 3, 6, 2, 1 }; /* present, present+lazy, in parent */
-	static const long pm101[] = { 5, -1 };              /* old style: present */
+	static const long pm101[] = { 5, -1 };             /* old style: present */
 	static const long pm102[] = { 7, 4 };
 
 	write_inventory(dirfd);
@@ -416,7 +416,8 @@ static void test_sha256_incremental(void **state)
 	assert_int_equal(crpc_sha256_update(h, "junk", 4), 0);
 	assert_int_equal(crpc_sha256_reset(h), 0);
 	for (size_t i = 0; i < strlen(msg); i += 7)
-		assert_int_equal(crpc_sha256_update(h, msg + i, strlen(msg) - i < 7 ? strlen(msg) - i : 7), 0);
+		assert_int_equal(crpc_sha256_update(h, msg + i, strlen(msg) - i < 7 ? strlen(msg) - i : 7),
+				 0);
 	assert_int_equal(crpc_sha256_final(h, hex), 0);
 	assert_string_equal(hex, want);
 	crpc_sha256_free(h);
@@ -441,7 +442,8 @@ static void test_write_read(void **state)
 	assert_non_null(m);
 	assert_string_equal(json_string_value(json_object_get(m, "format")), "crpc-checkpoint");
 	assert_int_equal(json_integer_value(json_object_get(m, "format_version")), 1);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(m, "criu"), "version")), "4.2.1");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(m, "criu"), "version")),
+			    "4.2.1");
 	assert_non_null(json_string_value(json_object_get(json_object_get(m, "kernel"), "release")));
 	assert_non_null(json_string_value(json_object_get(m, "created")));
 	/* the command comes from the root's core image when the caller gives none */
@@ -480,8 +482,7 @@ static void test_write_read(void **state)
 	json_decref(m);
 }
 
-static void expect_verdict(int dirfd, const char *const *ignore, crpc_manifest_verdict v,
-			   const char *needle)
+static void expect_verdict(int dirfd, const char *const *ignore, crpc_manifest_verdict v, const char *needle)
 {
 	crpc_manifest_check c;
 	crpc_error *e = NULL;
@@ -616,7 +617,8 @@ static void test_verify_invalid(void **state)
 	expect_verdict(f->dirfd, NULL, CRPC_MANIFEST_INVALID, "not valid JSON");
 	write_str(f->dirfd, "crpc.json", "{\"format\": \"something-else\", \"format_version\": 1}");
 	expect_verdict(f->dirfd, NULL, CRPC_MANIFEST_INVALID, "not a crpc checkpoint manifest");
-	write_str(f->dirfd, "crpc.json", "{\"format\": \"crpc-checkpoint\", \"format_version\": 99, \"files\": []}");
+	write_str(f->dirfd, "crpc.json",
+		  "{\"format\": \"crpc-checkpoint\", \"format_version\": 99, \"files\": []}");
 	expect_verdict(f->dirfd, NULL, CRPC_MANIFEST_INVALID, "format version 99");
 	write_str(f->dirfd, "crpc.json", "{\"format\": \"crpc-checkpoint\", \"format_version\": 1}");
 	expect_verdict(f->dirfd, NULL, CRPC_MANIFEST_INVALID, "no \"files\" list");
@@ -658,7 +660,8 @@ static void test_options(void **state)
 	eff.log_file = "dump.log";
 	assert_int_equal(crpc_opts_add_external(&eff, "unix[123]", &e), 0);
 	/* an automatic option with its reason, given first, is kept as it is */
-	assert_int_equal(crpc_manifest_options_add(&l, "tcp_established", "true", "auto", "TCP in pid 1", &e), 0);
+	assert_int_equal(crpc_manifest_options_add(&l, "tcp_established", "true", "auto", "TCP in pid 1", &e),
+			 0);
 	assert_int_equal(crpc_manifest_options_from_opts(&l, &eff, &cfg, &e), 0);
 	for (size_t i = 0; i < l.n; i++) {
 		const crpc_manifest_option *o = &l.v[i];
@@ -961,7 +964,9 @@ static void write_manifest_opts(int dirfd, const char *const (*opts)[4], size_t 
 	crpc_error *e = NULL;
 
 	for (size_t i = 0; i < n; i++)
-		assert_int_equal(crpc_manifest_options_add(&o, opts[i][0], opts[i][1], opts[i][2], opts[i][3], &e), 0);
+		assert_int_equal(crpc_manifest_options_add(&o, opts[i][0], opts[i][1], opts[i][2],
+							   opts[i][3], &e),
+				 0);
 	mi.pid = 100;
 	mi.options = &o;
 	mi.log_files = logs;
@@ -1037,7 +1042,8 @@ static void test_restore_opts(void **state)
 	assert_int_equal(not_applied.n, 5);
 	assert_non_null(strstr(find_opt(&not_applied, "ghost_limit")->reason, "dump only"));
 	assert_non_null(strstr(find_opt(&not_applied, "leave_running")->reason, "dump only"));
-	assert_non_null(strstr(find_opt(&not_applied, "external")->reason, "--external in the restore's form"));
+	assert_non_null(
+		strstr(find_opt(&not_applied, "external")->reason, "--external in the restore's form"));
 	assert_non_null(strstr(find_opt(&not_applied, "log_level")->reason, "its own"));
 	crpc_manifest_options_release(&applied);
 	crpc_manifest_options_release(&not_applied);
@@ -1081,7 +1087,8 @@ static void test_restore_opts(void **state)
 static void test_check_externals(void **state)
 {
 	static const char *const ext[][4] = {
-		{ "external", "unix[2882799]", "auto", "UNIX stream socket fd 3 of PID 100 (x) is connected outside" },
+		{ "external", "unix[2882799]", "auto",
+		  "UNIX stream socket fd 3 of PID 100 (x) is connected outside" },
 		{ "external", "mnt[/srv]:srv", "user", NULL },
 	};
 	struct fixture *f = *state;

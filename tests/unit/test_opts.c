@@ -43,8 +43,19 @@ static void test_parse_size_ok(void **state)
 
 static void test_parse_size_bad(void **state)
 {
-	static const char *const bad[] = { "", "M", "-1", "10X", "10 M", "1.5M", "10Mi", "10MBB",
-					   " 10", "0x10", "99999999999999999999999" };
+	static const char *const bad[] = {
+		"",
+		"M",
+		"-1",
+		"10X",
+		"10 M",
+		"1.5M",
+		"10Mi",
+		"10MBB",
+		" 10",
+		"0x10",
+		"99999999999999999999999"
+	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		crpc_error *err = NULL;
@@ -354,10 +365,11 @@ static void test_dispatcher_non_abortable_warns(void **state)
 static void test_notify_names(void **state)
 {
 	static const char *const all[] = {
-		"pre-stream",	"pre-dump",	     "post-dump",	      "pre-restore",
-		"post-restore", "network-lock",	     "network-unlock",	      "setup-namespaces",
-		"post-setup-namespaces", "pre-resume", "post-resume",	      "orphan-pts-master",
-		"status-ready", "query-ext-files",
+		"pre-stream",     "pre-dump",         "post-dump",
+		"pre-restore",    "post-restore",     "network-lock",
+		"network-unlock", "setup-namespaces", "post-setup-namespaces",
+		"pre-resume",     "post-resume",      "orphan-pts-master",
+		"status-ready",   "query-ext-files",
 	};
 	(void)state;
 	assert_int_equal(sizeof(all) / sizeof(all[0]), CRPC_NOTIFY__COUNT - 1);

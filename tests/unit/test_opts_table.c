@@ -17,7 +17,13 @@
 #include "internal.h"
 
 /* The table's columns as the tests read them. */
-enum cli_where { W_NONE, W_D, W_R, W_DR, W_DR_LAST };
+enum cli_where {
+	W_NONE,
+	W_D,
+	W_R,
+	W_DR,
+	W_DR_LAST
+};
 
 struct row {
 	const char *name;
@@ -80,18 +86,28 @@ static void test_kind_and_yaml_agree(void **state)
 	static const struct {
 		const char *kind, *yaml;
 	} ok[] = {
-		{ "BOOL", "BOOL" },         { "BOOL", "NONE" },         { "SIZE", "SIZE" },
-		{ "U32", "DURATION" },      { "U32", "EMPTY_NS" },      { "LEVEL", "LOG_LEVEL" },
-		{ "STR", "STR" },           { "STR", "LOG_FILE" },      { "STRV", "STRV" },
-		{ "EXTERNAL", "EXTERNAL" }, { "CGMODE", "CG_MODE" },    { "NETLOCK", "NETLOCK" },
-		{ "INHERIT_FD", "INHERIT_FD" }, { "CG_ROOT", "CG_ROOT" },
+		{ "BOOL", "BOOL" },
+		{ "BOOL", "NONE" },
+		{ "SIZE", "SIZE" },
+		{ "U32", "DURATION" },
+		{ "U32", "EMPTY_NS" },
+		{ "LEVEL", "LOG_LEVEL" },
+		{ "STR", "STR" },
+		{ "STR", "LOG_FILE" },
+		{ "STRV", "STRV" },
+		{ "EXTERNAL", "EXTERNAL" },
+		{ "CGMODE", "CG_MODE" },
+		{ "NETLOCK", "NETLOCK" },
+		{ "INHERIT_FD", "INHERIT_FD" },
+		{ "CG_ROOT", "CG_ROOT" },
 	};
 	(void)state;
 	for (size_t i = 0; i < N_ROWS; i++) {
 		bool found = false;
 
 		for (size_t k = 0; k < sizeof(ok) / sizeof(ok[0]) && !found; k++)
-			found = strcmp(rows[i].kind, ok[k].kind) == 0 && strcmp(rows[i].yaml, ok[k].yaml) == 0;
+			found = strcmp(rows[i].kind, ok[k].kind) == 0 &&
+				strcmp(rows[i].yaml, ok[k].yaml) == 0;
 		if (!found)
 			fail_msg("%s: kind %s with configuration type %s", rows[i].name, rows[i].kind,
 				 rows[i].yaml);
@@ -165,7 +181,8 @@ static void test_help_lines(void **state)
 			assert_int_equal(r->shortopt, 0);
 		} else {
 			assert_true(strlen(r->longopt) > 1);
-			assert_int_equal(strspn(r->longopt, "abcdefghijklmnopqrstuvwxyz-"), strlen(r->longopt));
+			assert_int_equal(strspn(r->longopt, "abcdefghijklmnopqrstuvwxyz-"),
+					 strlen(r->longopt));
 		}
 		/* an argument is named in the help exactly when the flag takes one */
 		assert_int_equal(*r->argname != 0, strcmp(r->arg, "NOARG") != 0);
@@ -190,7 +207,8 @@ static void test_gates_and_restore_rules(void **state)
 		if (d->since) {
 			assert_non_null(d->gate_name);
 			assert_true(d->since >= 30000);
-			assert_true(d->kind == OPTK_BOOL || d->kind == OPTK_CGMODE || d->kind == OPTK_NETLOCK);
+			assert_true(d->kind == OPTK_BOOL || d->kind == OPTK_CGMODE ||
+				    d->kind == OPTK_NETLOCK);
 		} else {
 			assert_null(d->gate_name);
 		}
@@ -271,12 +289,9 @@ static void test_keys_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_descs_follow_table),
-		cmocka_unit_test(test_names_and_flags_unique),
-		cmocka_unit_test(test_kind_and_yaml_agree),
-		cmocka_unit_test(test_every_option_has_a_key),
-		cmocka_unit_test(test_help_lines),
-		cmocka_unit_test(test_gates_and_restore_rules),
+		cmocka_unit_test(test_descs_follow_table),  cmocka_unit_test(test_names_and_flags_unique),
+		cmocka_unit_test(test_kind_and_yaml_agree), cmocka_unit_test(test_every_option_has_a_key),
+		cmocka_unit_test(test_help_lines),          cmocka_unit_test(test_gates_and_restore_rules),
 		cmocka_unit_test(test_keys_parse),
 	};
 

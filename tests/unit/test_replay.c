@@ -318,12 +318,21 @@ static void test_diff_unknown_fields(void **state)
 static void test_field_check(void **state)
 {
 	crpc_error *err = NULL;
-	static const char *const good[] = { "type", "opts", "opts.leave_running", "opts.ps.fd",
-					     "opts.external[0]", "opts.inherit_fd.fd", "opts.#72", "#200",
-					     "opts.cg_root[2].path" };
-	static const char *const bad[] = { "", "opts.leave_runing", "opts.leave_running[0]",
-					   "type.x", "opts.", "opts.#", "opts.#7x", "opts.external[x]",
-					   "opts..pid" };
+	static const char *const good[] = {
+		"type",
+		"opts",
+		"opts.leave_running",
+		"opts.ps.fd",
+		"opts.external[0]",
+		"opts.inherit_fd.fd",
+		"opts.#72",
+		"#200",
+		"opts.cg_root[2].path"
+	};
+	static const char *const bad[] = {
+		"",       "opts.leave_runing", "opts.leave_running[0]", "type.x",   "opts.",
+		"opts.#", "opts.#7x",          "opts.external[x]",      "opts..pid"
+	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -389,7 +398,8 @@ static void test_read_crafted(void **state)
 	assert_int_equal(crpc_trace_file_read(&t, TRACES "bad-raw.trace", &err), 0);
 	assert_int_equal(crpc_trace_file_count(t), 1);
 	assert_int_equal(crpc_trace_file_problem(t, 0)->line, 3);
-	assert_string_equal(crpc_trace_file_problem(t, 0)->error, "message whose \"raw\" is not valid base64");
+	assert_string_equal(crpc_trace_file_problem(t, 0)->error,
+			    "message whose \"raw\" is not valid base64");
 	crpc_trace_file_free(t);
 
 	assert_int_equal(crpc_trace_file_read(&t, TRACES "no-raw.trace", &err), 0);
@@ -733,20 +743,13 @@ static void test_serve_extra_and_short(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_diff_equal),
-		cmocka_unit_test(test_diff_bool),
-		cmocka_unit_test(test_diff_string),
-		cmocka_unit_test(test_diff_repeated),
-		cmocka_unit_test(test_diff_nested_missing),
-		cmocka_unit_test(test_diff_enum),
-		cmocka_unit_test(test_diff_ignored),
-		cmocka_unit_test(test_diff_unknown_fields),
-		cmocka_unit_test(test_field_check),
-		cmocka_unit_test(test_read_crafted),
-		cmocka_unit_test(test_serve_matched),
-		cmocka_unit_test(test_serve_divergence),
-		cmocka_unit_test(test_serve_client_ended),
-		cmocka_unit_test(test_serve_extra_and_short),
+		cmocka_unit_test(test_diff_equal),          cmocka_unit_test(test_diff_bool),
+		cmocka_unit_test(test_diff_string),         cmocka_unit_test(test_diff_repeated),
+		cmocka_unit_test(test_diff_nested_missing), cmocka_unit_test(test_diff_enum),
+		cmocka_unit_test(test_diff_ignored),        cmocka_unit_test(test_diff_unknown_fields),
+		cmocka_unit_test(test_field_check),         cmocka_unit_test(test_read_crafted),
+		cmocka_unit_test(test_serve_matched),       cmocka_unit_test(test_serve_divergence),
+		cmocka_unit_test(test_serve_client_ended),  cmocka_unit_test(test_serve_extra_and_short),
 	};
 
 	return cmocka_run_group_tests(tests, replay_setup, replay_teardown);

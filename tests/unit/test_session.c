@@ -111,8 +111,8 @@ static void test_exec_failure(void **state)
 /* children reaped by the kernel: refused before anything starts, then fine again */
 static void test_sigchld_ignored(void **state)
 {
-	struct sigaction ign = { .sa_handler = SIG_IGN }, nocldwait = { .sa_handler = SIG_DFL,
-									 .sa_flags = SA_NOCLDWAIT };
+	struct sigaction ign = { .sa_handler = SIG_IGN },
+			 nocldwait = { .sa_handler = SIG_DFL, .sa_flags = SA_NOCLDWAIT };
 	struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
 	crpc_error *err = NULL;
 	crpc_session *s;

@@ -143,7 +143,8 @@ static void test_criu_dies_before_reply(void **state)
 	assert_non_null(s);
 	assert_int_equal(dump(s, NULL, &err), -1);
 	assert_non_null(err->criu_errmsg);
-	assert_non_null(strstr(err->criu_errmsg, "exited with status 3 before it replied to the DUMP request"));
+	assert_non_null(
+		strstr(err->criu_errmsg, "exited with status 3 before it replied to the DUMP request"));
 	crpc_error_free(err);
 	crpc_session_close(s);
 }

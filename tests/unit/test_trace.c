@@ -470,7 +470,8 @@ static void test_message_summary(void **state)
 	notify.script = "post-restore";
 	notify.has_pid = true;
 	notify.pid = 77;
-	assert_non_null(strstr(summary(CRPC_FROM_CRIU, &resp.base, 5), "<- NOTIFY post-restore pid=77 +fd ("));
+	assert_non_null(
+		strstr(summary(CRPC_FROM_CRIU, &resp.base, 5), "<- NOTIFY post-restore pid=77 +fd ("));
 
 	resp = (CriuResp)CRIU_RESP__INIT;
 	resp.type = CRIU_REQ_TYPE__RESTORE;
@@ -499,10 +500,8 @@ static void test_message_summary(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_trace_messages),
-		cmocka_unit_test(test_trace_open_fails),
-		cmocka_unit_test(test_trace_events),
-		cmocka_unit_test(test_trace_events_damaged),
+		cmocka_unit_test(test_trace_messages),  cmocka_unit_test(test_trace_open_fails),
+		cmocka_unit_test(test_trace_events),    cmocka_unit_test(test_trace_events_damaged),
 		cmocka_unit_test(test_message_summary),
 	};
 

@@ -118,8 +118,8 @@ static void check_signalfd(void)
 	if (zoo_check(n == (ssize_t)sizeof(si), "SIGUSR2 sent now is not on the signalfd: %s",
 		      n < 0 ? strerror(errno) : "short read"))
 		zoo_check(si.ssi_signo == SIGUSR2 && si.ssi_pid == (uint32_t)getpid(),
-			  "signalfd gave signal %u from %u, expected SIGUSR2 from %ld", si.ssi_signo, si.ssi_pid,
-			  (long)getpid());
+			  "signalfd gave signal %u from %u, expected SIGUSR2 from %ld", si.ssi_signo,
+			  si.ssi_pid, (long)getpid());
 	queue_token(); /* pending again for the next round */
 }
 
@@ -157,7 +157,8 @@ static void check_timerfd(void)
 		  "timer interval is %ld.%09ld s, expected %d s", (long)its.it_interval.tv_sec,
 		  its.it_interval.tv_nsec, TIMER_S);
 	zoo_check(its.it_value.tv_sec != 0 || its.it_value.tv_nsec != 0, "the timer is disarmed");
-	zoo_check(its.it_value.tv_sec < TIMER_S || (its.it_value.tv_sec == TIMER_S && its.it_value.tv_nsec == 0),
+	zoo_check(its.it_value.tv_sec < TIMER_S ||
+			  (its.it_value.tv_sec == TIMER_S && its.it_value.tv_nsec == 0),
 		  "next expiration in %ld.%09ld s, more than the interval", (long)its.it_value.tv_sec,
 		  its.it_value.tv_nsec);
 	/* the next expiration must come within an interval */
@@ -188,8 +189,10 @@ static void check_inotify(void)
 			struct inotify_event *ev = (struct inotify_event *)p;
 
 			if (ev->len && strcmp(ev->name, name) == 0) {
-				zoo_check(ev->wd == wd, "inotify event for watch %d, expected %d", ev->wd, wd);
-				zoo_check(ev->mask & IN_CREATE, "inotify event mask %#x lacks IN_CREATE", ev->mask);
+				zoo_check(ev->wd == wd, "inotify event for watch %d, expected %d", ev->wd,
+					  wd);
+				zoo_check(ev->mask & IN_CREATE, "inotify event mask %#x lacks IN_CREATE",
+					  ev->mask);
 				seen = true;
 			}
 			p += sizeof(*ev) + ev->len;

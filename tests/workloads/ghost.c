@@ -72,7 +72,8 @@ int main(int argc, char **argv)
 
 				if (n < 0 && errno == EINTR)
 					continue;
-				if (!zoo_check(n > 0, "read at %zu: %s", done, n < 0 ? strerror(errno) : "end of file"))
+				if (!zoo_check(n > 0, "read at %zu: %s", done,
+					       n < 0 ? strerror(errno) : "end of file"))
 					break;
 				for (ssize_t i = 0; i < n; i++)
 					if (buf[i] != pattern(done + (size_t)i)) {

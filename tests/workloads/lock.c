@@ -42,9 +42,12 @@ static int probe(const char *fpath, const char *ppath, pid_t owner)
 int main(int argc, char **argv)
 {
 	static const char *const why[] = {
-		[10] = "cannot open the lock files", [11] = "the flock lock is not held",
-		[12] = "flock probe failed",         [13] = "the POSIX lock is not held",
-		[14] = "fcntl probe failed",         [15] = "F_GETLK failed",
+		[10] = "cannot open the lock files",
+		[11] = "the flock lock is not held",
+		[12] = "flock probe failed",
+		[13] = "the POSIX lock is not held",
+		[14] = "fcntl probe failed",
+		[15] = "F_GETLK failed",
 		[16] = "F_GETLK shows another lock or owner",
 	};
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 100, .l_len = 100 };
@@ -80,8 +83,8 @@ int main(int argc, char **argv)
 				    why[WEXITSTATUS(status)])
 					zoo_check(false, "%s", why[WEXITSTATUS(status)]);
 				else
-					zoo_check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "probe ended with status %#x",
-						  status);
+					zoo_check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+						  "probe ended with status %#x", status);
 			}
 			zoo_finish("seq %u", seq);
 		}

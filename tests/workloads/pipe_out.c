@@ -28,7 +28,8 @@ int main(int argc, char **argv)
 	for (;;) {
 		if (zoo_verify_requested()) {
 			++seq;
-			zoo_check(fstat(STDOUT_FILENO, &st) == 0 && S_ISFIFO(st.st_mode), "stdout is no longer a pipe");
+			zoo_check(fstat(STDOUT_FILENO, &st) == 0 && S_ISFIFO(st.st_mode),
+				  "stdout is no longer a pipe");
 			snprintf(line, sizeof(line), "verify %u\n", seq);
 			if (zoo_write_all(STDOUT_FILENO, line, strlen(line)) < 0)
 				zoo_check(false, "write to the pipe: %s", strerror(errno));

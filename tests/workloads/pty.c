@@ -26,8 +26,9 @@ static void check_tty(void)
 	if (fd >= 0)
 		close(fd);
 	zoo_check(getsid(0) != getpid(), "the process leads its own session");
-	zoo_check(tcgetpgrp(STDIN_FILENO) == getpgrp(), "not in the terminal's foreground group (%ld, own %ld)",
-		  (long)tcgetpgrp(STDIN_FILENO), (long)getpgrp());
+	zoo_check(tcgetpgrp(STDIN_FILENO) == getpgrp(),
+		  "not in the terminal's foreground group (%ld, own %ld)", (long)tcgetpgrp(STDIN_FILENO),
+		  (long)getpgrp());
 }
 
 int main(int argc, char **argv)

@@ -94,15 +94,16 @@ static void verify(unsigned seq)
 
 		if (zoo_check(sigblk(atomic_load(&tids[i]), &mask), "no SigBlk for thread %d", tids[i]))
 			zoo_check((mask & ~(1ULL << (SIGUSR1 - 1))) == want,
-				  "thread %d blocks %#llx, expected %#llx (and SIGUSR1)", tids[i], mask, want);
+				  "thread %d blocks %#llx, expected %#llx (and SIGUSR1)", tids[i], mask,
+				  want);
 	}
 	zoo_check(atomic_load(&broken) < 0, "thread %d lost its own count", atomic_load(&broken));
 	zoo_sleep_ms(200);
 	for (int i = 0; i < NTHREADS; i++)
 		zoo_check(atomic_load(&counters[i]) > before[i], "thread %d (tid %d) does not count: %lu", i,
 			  tids[i], before[i]);
-	zoo_finish("seq %u counters %lu %lu %lu %lu", seq, atomic_load(&counters[0]), atomic_load(&counters[1]),
-		   atomic_load(&counters[2]), atomic_load(&counters[3]));
+	zoo_finish("seq %u counters %lu %lu %lu %lu", seq, atomic_load(&counters[0]),
+		   atomic_load(&counters[1]), atomic_load(&counters[2]), atomic_load(&counters[3]));
 }
 
 int main(int argc, char **argv)

@@ -94,8 +94,8 @@ static int check_subtree(struct node *me, unsigned seq)
 	snprintf(line, sizeof(line), "verify %u\n", seq);
 	for (int i = 0; i < me->nkids; i++)
 		if (zoo_write_all(me->kdown[i], line, strlen(line)) < 0)
-			zoo_check(false, "PID %ld: cannot reach child %ld: %s", (long)getpid(), (long)me->kids[i],
-				  strerror(errno));
+			zoo_check(false, "PID %ld: cannot reach child %ld: %s", (long)getpid(),
+				  (long)me->kids[i], strerror(errno));
 	if (me->down >= 0)
 		zoo_check(getppid() == me->parent, "PID %ld: parent is %ld, expected %ld", (long)getpid(),
 			  (long)getppid(), (long)me->parent);
@@ -103,11 +103,11 @@ static int check_subtree(struct node *me, unsigned seq)
 		pid_t pp = ppid_of(me->kids[i]);
 		int n;
 
-		zoo_check(pp == getpid(), "PID %ld: child %ld has parent %ld", (long)getpid(), (long)me->kids[i],
-			  (long)pp);
+		zoo_check(pp == getpid(), "PID %ld: child %ld has parent %ld", (long)getpid(),
+			  (long)me->kids[i], (long)pp);
 		if (zoo_read_line(me->kup[i], line, sizeof(line), 5000) < 0) {
-			zoo_check(false, "PID %ld: no report from child %ld: %s", (long)getpid(), (long)me->kids[i],
-				  strerror(errno));
+			zoo_check(false, "PID %ld: no report from child %ld: %s", (long)getpid(),
+				  (long)me->kids[i], strerror(errno));
 			continue;
 		}
 		if (sscanf(line, "ok %d", &n) == 1)

@@ -263,7 +263,8 @@ bool zoo_ping(int rfd, int wfd, unsigned seq, int timeout_ms)
 	snprintf(want, sizeof(want), "pong %u ", seq);
 	if (!zoo_check(strncmp(line, want, strlen(want)) == 0, "ping %u answered with '%s'", seq, line))
 		return false;
-	if (!zoo_check(sscanf(line, "pong %u %u", &got_seq, &count) == 2, "ping %u answered with '%s'", seq, line))
+	if (!zoo_check(sscanf(line, "pong %u %u", &got_seq, &count) == 2, "ping %u answered with '%s'", seq,
+		       line))
 		return false;
 	return zoo_check(count == seq, "ping %u: the peer counted %u pings ('%s')", seq, count, line);
 }

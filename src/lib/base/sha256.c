@@ -56,10 +56,10 @@ static void lc_load(void)
 		return;
 	}
 	/* dlsym returns void *: a function pointer is stored through memcpy, as POSIX allows */
-#define LOAD(field, name)                                  \
-	do {                                               \
-		void *p_ = sym(dl, name);                  \
-		memcpy(&lc.field, &p_, sizeof(lc.field));  \
+#define LOAD(field, name)                                 \
+	do {                                              \
+		void *p_ = sym(dl, name);                 \
+		memcpy(&lc.field, &p_, sizeof(lc.field)); \
 	} while (0)
 	LOAD(md_fetch, "EVP_MD_fetch");
 	LOAD(md_free, "EVP_MD_free");

@@ -49,8 +49,10 @@ int util_open_private(int dirfd, const char *name, bool append, const char *op, 
 		const char *why;
 		int flags;
 
-		fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
-						  (append ? O_APPEND : 0), 0600);
+		fd = openat(dirfd, name,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
+				    (append ? O_APPEND : 0),
+			    0600);
 		if (fd >= 0) {
 			/* the umask may have taken bits away, never added any */
 			int r = fd;
@@ -59,22 +61,27 @@ int util_open_private(int dirfd, const char *name, bool append, const char *op, 
 			return r;
 		}
 		if (errno != EEXIST)
-			return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op, "cannot create %s %s", what, name);
+			return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op, "cannot create %s %s", what,
+					      name);
 		/* it exists: never through a symlink, never waiting on a FIFO */
-		fd = openat(dirfd, name, O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC |
-						  (append ? O_APPEND : 0));
+		fd = openat(dirfd, name,
+			    O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC |
+				    (append ? O_APPEND : 0));
 		if (fd < 0 && errno == ENOENT)
-			continue; /* removed meanwhile: create it again */
+			continue;             /* removed meanwhile: create it again */
 		if (fd < 0 && errno == ENXIO) /* a FIFO no one reads, a socket */
 			return crpc_error_set(err, CRPC_EXIT_USAGE, ENXIO, op,
-					      "refusing to write %s %s: it is not a regular file", what, name);
+					      "refusing to write %s %s: it is not a regular file", what,
+					      name);
 		if (fd < 0 && (errno == ELOOP || errno == EMLINK))
 			return crpc_error_set(err, CRPC_EXIT_USAGE, ELOOP, op,
 					      "refusing to write %s %s: it is a symbolic link", what, name);
 		if (fd < 0)
-			return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op, "cannot open %s %s", what, name);
+			return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op, "cannot open %s %s", what,
+					      name);
 		if (fstat(fd, &st) < 0)
-			return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op, "cannot stat %s %s", what, name);
+			return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op, "cannot stat %s %s", what,
+					      name);
 		if (S_ISCHR(st.st_mode)) {
 			/* /dev/null, a terminal: nothing to truncate or keep private; only
 			 * root can make a device node, so none was planted */
@@ -92,7 +99,8 @@ int util_open_private(int dirfd, const char *name, bool append, const char *op, 
 		flags = fcntl(fd, F_GETFL);
 		if ((!append && ftruncate(fd, 0) < 0) || fchmod(fd, 0600) < 0 || flags < 0 ||
 		    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
-			return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op, "cannot set up %s %s", what, name);
+			return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op, "cannot set up %s %s", what,
+					      name);
 		{
 			int r = fd;
 
@@ -114,8 +122,9 @@ int util_open_private_dir(const char *path, const char *op, const char *what, cr
 		/* O_DIRECTORY | O_NOFOLLOW on a symlink fails with ENOTDIR */
 		bool link = lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
 
-		return crpc_error_set(err, CRPC_EXIT_USAGE, link ? ELOOP : ENOTDIR, op, "refusing to use %s %s: %s",
-				      what, path, link ? "it is a symbolic link" : "it is not a directory");
+		return crpc_error_set(err, CRPC_EXIT_USAGE, link ? ELOOP : ENOTDIR, op,
+				      "refusing to use %s %s: %s", what, path,
+				      link ? "it is a symbolic link" : "it is not a directory");
 	}
 	if (fd < 0)
 		return crpc_error_set(err, CRPC_EXIT_USAGE, errno, op, "cannot open %s %s", what, path);

@@ -21,15 +21,17 @@ static int blocked(ck_op *o, crpc_error **err)
 	/* the message names the blockers; the result holds their reasons */
 	names[0] = '\0';
 	for (size_t i = 0, used = 0; i < v->n_blockers && used < sizeof(names); i++) {
-		int n = snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "", v->blockers[i].name);
+		int n = snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "",
+				 v->blockers[i].name);
 
 		if (n < 0)
 			break;
 		used += (size_t)n;
 	}
 	o->res->failed_step = CRPC_CHECKPOINT_BLOCKED;
-	crpc_error_set(err, CRPC_EXIT_FAIL, 0, o->op, "the process tree cannot be checkpointed: %zu blocker%s (%s)",
-		       v->n_blockers, v->n_blockers == 1 ? "" : "s", names);
+	crpc_error_set(err, CRPC_EXIT_FAIL, 0, o->op,
+		       "the process tree cannot be checkpointed: %zu blocker%s (%s)", v->n_blockers,
+		       v->n_blockers == 1 ? "" : "s", names);
 	if (err && *err) {
 		crpc_error *e = *err;
 
@@ -78,8 +80,8 @@ int ck_auto_dump(ck_op *o, crpc_error **err)
 		crpc_inspect_free(r);
 		return -1;
 	}
-	ck_info(o, "inspected PID %d: %zu process(es), %zu fd(s) in %.1f ms", (int)o->p.pid, r->n_procs, r->n_fds,
-		r->elapsed * 1e3);
+	ck_info(o, "inspected PID %d: %zu process(es), %zu fd(s) in %.1f ms", (int)o->p.pid, r->n_procs,
+		r->n_fds, r->elapsed * 1e3);
 	crpc_inspect_free(r);
 	/* what the dump will break or lose (a pipe or socket to the outside, ...): always said */
 	for (size_t i = 0; i < res->verdict.n_warnings; i++)

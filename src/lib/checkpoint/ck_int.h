@@ -20,21 +20,21 @@ typedef struct ck_op {
 	crpc_opts opts;              /* the options in effect: the caller's over the configuration's */
 	bool log_level_given;        /* by the caller (else configuration or default) */
 	bool log_file_given;
-	crpc_config extra;           /* holds the extra hook steps (p.hooks) */
+	crpc_config extra; /* holds the extra hook steps (p.hooks) */
 	bool have_extra;
-	crpc_hooks hooks;            /* the configuration's steps, then the extra ones */
+	crpc_hooks hooks;                     /* the configuration's steps, then the extra ones */
 	bool hooks_owned[CRPC_NOTIFY__COUNT]; /* hooks.steps[k] allocated here (else the configuration's) */
-	char **step_names;           /* names of the extra steps, numbered after the configuration's */
+	char **step_names; /* names of the extra steps, numbered after the configuration's */
 	size_t n_step_names;
 	crpc_session *s;
 	crpc_dispatcher *d;
 	crpc_hook_runner *runner;
-	crpc_trace *trace;           /* the session's trace: p.trace, or opened (then res->trace) */
+	crpc_trace *trace; /* the session's trace: p.trace, or opened (then res->trace) */
 	char criu_path[PATH_MAX];
-	int dirfd;                   /* the images directory */
-	char *dir_real;              /* its real path */
-	double t0;                   /* when the session started */
-	crpc_manifest manifest;      /* restore: what crpc.json recorded */
+	int dirfd;              /* the images directory */
+	char *dir_real;         /* its real path */
+	double t0;              /* when the session started */
+	crpc_manifest manifest; /* restore: what crpc.json recorded */
 	bool have_manifest;
 } ck_op;
 
@@ -102,11 +102,11 @@ typedef struct ck_dump {
 	bool dir_existed;
 	bool created_dir;
 	bool marker;
-	char state_before;  /* the target's state before the dump */
-	char **pre_files;   /* checkpoint-like files DIR held before this dump */
+	char state_before; /* the target's state before the dump */
+	char **pre_files;  /* checkpoint-like files DIR held before this dump */
 	size_t n_pre_files;
-	char *tmp_path;     /* DIR.crpc-tmp-XXXXXX the dump runs in (DIR did not exist), or NULL */
-	char *tmp_real;     /* its real path, as CRIU and the hooks saw it */
+	char *tmp_path; /* DIR.crpc-tmp-XXXXXX the dump runs in (DIR did not exist), or NULL */
+	char *tmp_real; /* its real path, as CRIU and the hooks saw it */
 } ck_dump;
 
 /* Checks on DIR that change nothing (besides a probe file created and removed). */

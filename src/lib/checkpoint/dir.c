@@ -216,8 +216,8 @@ static void manifest_names(int dirfd, char ***names, size_t *n)
  */
 static int check_contents(ck_dump *c, const char *op, crpc_error **err)
 {
-	static const char *const logs[] = { DUMP_LOG, "restore.log", "hooks.log", "stats-dump", "stats-restore",
-					    NULL };
+	static const char *const logs[] = { DUMP_LOG,     "restore.log",   "hooks.log",
+					    "stats-dump", "stats-restore", NULL };
 	bool marker = file_exists_at(c->o.dirfd, CRPC_INPROGRESS_MARKER);
 	char **listed = NULL, others[3][64];
 	size_t n_listed = 0, n_others = 0;
@@ -242,7 +242,8 @@ static int check_contents(ck_dump *c, const char *op, crpc_error **err)
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			continue;
 		own = fstatat(c->o.dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-		      ((n_listed && (strcmp(name, CRPC_MANIFEST_NAME) == 0 || in_list(listed, n_listed, name))) ||
+		      ((n_listed &&
+			(strcmp(name, CRPC_MANIFEST_NAME) == 0 || in_list(listed, n_listed, name))) ||
 		       (marker && is_ckpt_file(name, CLEAN_FORCE)));
 		for (size_t i = 0; !own && logs[i]; i++)
 			own = (marker || n_listed) && strcmp(name, logs[i]) == 0;
@@ -259,8 +260,8 @@ static int check_contents(ck_dump *c, const char *op, crpc_error **err)
 			       "would mix with %s",
 			       c->o.p.dir, n_others, n_others == 1 ? "" : "s", n_others == 1 ? "is" : "are",
 			       others[0], n_others > 1 ? ", " : "", n_others > 1 ? others[1] : "",
-			       n_others > 2 ? ", " : "", n_others > 2 ? others[2] : "", n_others > 3 ? ", ..." : "",
-			       n_others == 1 ? "it" : "them");
+			       n_others > 2 ? ", " : "", n_others > 2 ? others[2] : "",
+			       n_others > 3 ? ", ..." : "", n_others == 1 ? "it" : "them");
 		if (err && *err)
 			crpc_error_set_hint(*err, "dump into a new or empty directory (--force replaces only "
 						  "a crpc checkpoint, never other files)");
@@ -281,8 +282,8 @@ static int make_private(ck_dump *c, bool apply, const char *op, crpc_error **err
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot stat %s", c->o.p.dir);
 	if (!apply && st.st_uid != geteuid()) {
 		crpc_error_set(err, CRPC_EXIT_USAGE, EPERM, op,
-			       "%s belongs to uid %u: its owner could read or change the checkpoint", c->o.p.dir,
-			       (unsigned)st.st_uid);
+			       "%s belongs to uid %u: its owner could read or change the checkpoint",
+			       c->o.p.dir, (unsigned)st.st_uid);
 		if (err && *err)
 			crpc_error_set_hint(*err, "dump into a directory of your own, or a new one");
 		return -1;
@@ -291,8 +292,8 @@ static int make_private(ck_dump *c, bool apply, const char *op, crpc_error **err
 		if (fchmod(c->o.dirfd, 0700) < 0)
 			return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot make %s private",
 					      c->o.p.dir);
-		ck_notice(&c->o, "made %s private (mode %04o -> 0700): it holds the memory of PID %d", c->o.p.dir,
-			  (unsigned)(st.st_mode & 07777), (int)c->o.p.pid);
+		ck_notice(&c->o, "made %s private (mode %04o -> 0700): it holds the memory of PID %d",
+			  c->o.p.dir, (unsigned)(st.st_mode & 07777), (int)c->o.p.pid);
 	}
 	return 0;
 }
@@ -308,7 +309,8 @@ int ck_dir_check(ck_dump *c, const char *op, crpc_error **err)
 					      c->o.p.dir);
 		c->dir_existed = true;
 		if (open_dir(c, op, err) < 0 || check_contents(c, op, err) < 0 ||
-		    make_private(c, false, op, err) < 0 || probe_writable(c->o.dirfd, c->o.p.dir, op, err) < 0)
+		    make_private(c, false, op, err) < 0 ||
+		    probe_writable(c->o.dirfd, c->o.p.dir, op, err) < 0)
 			return -1;
 		if (file_exists_at(c->o.dirfd, CRPC_INPROGRESS_MARKER) && !c->o.p.force) {
 			crpc_error_set(err, CRPC_EXIT_FAIL, EEXIST, op,
@@ -316,7 +318,8 @@ int ck_dir_check(ck_dump *c, const char *op, crpc_error **err)
 				       "dump may be writing into it, or one was interrupted",
 				       c->o.p.dir, CRPC_INPROGRESS_MARKER);
 			if (*err)
-				crpc_error_set_hint(*err, "use --force to overwrite it, or choose another DIR");
+				crpc_error_set_hint(*err,
+						    "use --force to overwrite it, or choose another DIR");
 			return -1;
 		}
 		if ((crpc_images_present(c->o.dirfd) || file_exists_at(c->o.dirfd, CRPC_MANIFEST_NAME)) &&
@@ -324,7 +327,8 @@ int ck_dir_check(ck_dump *c, const char *op, crpc_error **err)
 			crpc_error_set(err, CRPC_EXIT_FAIL, EEXIST, op, "%s already holds a checkpoint",
 				       c->o.p.dir);
 			if (*err)
-				crpc_error_set_hint(*err, "use --force to overwrite it, or choose another DIR");
+				crpc_error_set_hint(*err,
+						    "use --force to overwrite it, or choose another DIR");
 			return -1;
 		}
 		return 0;
@@ -393,12 +397,11 @@ int ck_dir_prepare(ck_dump *c, const char *op, crpc_error **err)
 						      c->o.p.dir, CRPC_MANIFEST_NAME);
 			if (walk_ckpt_files(c->o.dirfd, CLEAN_FORCE, NULL, 0, NULL, NULL, err) < 0)
 				return -1;
-			ck_info(&c->o, "--force: removed the previous checkpoint files from %s",
-				      c->o.p.dir);
+			ck_info(&c->o, "--force: removed the previous checkpoint files from %s", c->o.p.dir);
 		}
 		/* files a failed dump must not remove: they were there before */
-		if (walk_ckpt_files(c->o.dirfd, CLEAN_FAILED, NULL, 0, &c->pre_files, &c->n_pre_files,
-				    err) < 0)
+		if (walk_ckpt_files(c->o.dirfd, CLEAN_FAILED, NULL, 0, &c->pre_files, &c->n_pre_files, err) <
+		    0)
 			return -1;
 	}
 	fd = openat(c->o.dirfd, CRPC_INPROGRESS_MARKER, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
@@ -421,7 +424,7 @@ int ck_dir_move_into_place(ck_dump *c)
 
 	if (crpc_dumpdir_commit(c->tmp_path, c->o.p.dir, &e) < 0) {
 		ck_warn(&c->o, "%s; what the dump left is in %s", e && e->message ? e->message : "?",
-			      c->tmp_path);
+			c->tmp_path);
 		crpc_error_free(e);
 		return -1;
 	}
@@ -431,7 +434,6 @@ int ck_dir_move_into_place(ck_dump *c)
 	c->o.dir_real = realpath(c->o.p.dir, NULL);
 	return 0;
 }
-
 
 /* After a failed dump: leave nothing that looks like a checkpoint. */
 void ck_dir_cleanup_failed(ck_dump *c)
@@ -461,4 +463,3 @@ void ck_dir_cleanup_failed(ck_dump *c)
 	if (c->tmp_path)
 		ck_dir_move_into_place(c);
 }
-

@@ -34,8 +34,8 @@ static int log_option_sources(const ck_dump *c, crpc_manifest_options *l, crpc_e
 	if (!c->o.log_file_given && c->o.opts.log_file) {
 		bool from_cfg = cfg && (cfg->dump.log_file || cfg->criu_log_file);
 
-		if (crpc_manifest_options_add(l, "log_file", c->o.opts.log_file, from_cfg ? "config" : "default",
-					      NULL, err) < 0)
+		if (crpc_manifest_options_add(l, "log_file", c->o.opts.log_file,
+					      from_cfg ? "config" : "default", NULL, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -74,7 +74,8 @@ static int finalize(ck_dump *c, double criu_seconds, const char *op, crpc_error 
 	if (rc == 0)
 		rc = log_option_sources(c, &options, err);
 	if (rc == 0)
-		rc = crpc_manifest_options_from_opts(&options, &c->o.opts, c->o.p.config ? &c->o.p.config->dump : NULL, err);
+		rc = crpc_manifest_options_from_opts(&options, &c->o.opts,
+						     c->o.p.config ? &c->o.p.config->dump : NULL, err);
 	if (rc == 0)
 		rc = crpc_manifest_write(c->o.dirfd, &mi, &c->o.res->manifest, err);
 	crpc_manifest_options_release(&options);
@@ -83,15 +84,16 @@ static int finalize(ck_dump *c, double criu_seconds, const char *op, crpc_error 
 			crpc_error_set_hint(*err,
 					    "the images are kept in %s without %s: crpc restore --force "
 					    "restores them unverified",
-					    c->tmp_path ? c->o.p.dir : (c->o.dir_real ? c->o.dir_real : c->o.p.dir),
+					    c->tmp_path ? c->o.p.dir
+							: (c->o.dir_real ? c->o.dir_real : c->o.p.dir),
 					    CRPC_MANIFEST_NAME);
 		if (c->tmp_path)
 			ck_dir_move_into_place(c);
 		return -1;
 	}
-	ck_info(&c->o, "%s: %zu files, %llu bytes, sha256 in %.1f ms, sync in %.1f ms",
-		      CRPC_MANIFEST_NAME, c->o.res->manifest.files, (unsigned long long)c->o.res->manifest.bytes,
-		      c->o.res->manifest.hash_seconds * 1e3, c->o.res->manifest.sync_seconds * 1e3);
+	ck_info(&c->o, "%s: %zu files, %llu bytes, sha256 in %.1f ms, sync in %.1f ms", CRPC_MANIFEST_NAME,
+		c->o.res->manifest.files, (unsigned long long)c->o.res->manifest.bytes,
+		c->o.res->manifest.hash_seconds * 1e3, c->o.res->manifest.sync_seconds * 1e3);
 	if (unlinkat(c->o.dirfd, CRPC_INPROGRESS_MARKER, 0) < 0 && errno != ENOENT)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op,
 				      "the dump succeeded but the marker %s/%s cannot be removed",
@@ -102,7 +104,8 @@ static int finalize(ck_dump *c, double criu_seconds, const char *op, crpc_error 
 				      c->o.dir_real ? c->o.dir_real : c->o.p.dir);
 	if (c->tmp_path && crpc_dumpdir_commit(c->tmp_path, c->o.p.dir, err) < 0) {
 		if (*err)
-			crpc_error_set_hint(*err, "the complete checkpoint is in %s: move it where you want it",
+			crpc_error_set_hint(*err,
+					    "the complete checkpoint is in %s: move it where you want it",
 					    c->tmp_path);
 		return -1;
 	}
@@ -114,7 +117,6 @@ static int finalize(ck_dump *c, double criu_seconds, const char *op, crpc_error 
 	}
 	return 0;
 }
-
 
 /* In *s, replace the first "FROM/" with "TO/" (a path that moved). */
 static void repath(char **s, const char *from, const char *to)
@@ -155,7 +157,8 @@ static void figures(ck_dump *c)
 
 	r->have_image_bytes = ck_images_bytes(c->o.dirfd, &r->image_bytes, &e) == 0;
 	if (!r->have_image_bytes) {
-		ck_warn(&c->o, "cannot compute the checkpoint's size: %s", e && e->message ? e->message : "?");
+		ck_warn(&c->o, "cannot compute the checkpoint's size: %s",
+			e && e->message ? e->message : "?");
 		crpc_error_free(e);
 		e = NULL;
 	}
@@ -188,7 +191,8 @@ static int dump(ck_dump *c, crpc_error **err)
 		return failed(c, CRPC_CHECKPOINT_SETUP, true, err);
 
 	o->t0 = crpc_now();
-	if (ck_session_open(o, err) < 0 || crpc_opts_check_version(&o->opts, crpc_session_version(o->s), err) < 0 ||
+	if (ck_session_open(o, err) < 0 ||
+	    crpc_opts_check_version(&o->opts, crpc_session_version(o->s), err) < 0 ||
 	    ck_dir_prepare(c, op, err) < 0)
 		return failed(c, CRPC_CHECKPOINT_SETUP, true, err);
 	o->opts.images_dir_fd = o->dirfd;

@@ -47,8 +47,9 @@ CRPC_API int crpc_dumpdir_create(const char *dir, char **tmp_path, crpc_error **
 		if (err && *err && e == EROFS)
 			crpc_error_set_hint(*err, "choose a directory on a writable file system");
 		else if (err && *err && (e == EACCES || e == EPERM))
-			crpc_error_set_hint(*err, "the parent of %s must be writable; or create %s first "
-						  "(an existing directory is written in place)",
+			crpc_error_set_hint(*err,
+					    "the parent of %s must be writable; or create %s first "
+					    "(an existing directory is written in place)",
 					    base, base);
 		free(t);
 		return -1;
@@ -76,12 +77,13 @@ CRPC_API int crpc_dumpdir_commit(const char *tmp_path, const char *dir, crpc_err
 	cleanup_free char *base = trim_slashes(dir);
 
 	if (!base)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "completing the checkpoint", "out of memory");
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "completing the checkpoint",
+				      "out of memory");
 	if (rename(tmp_path, base) < 0) {
 		int e = errno;
 
-		crpc_error_set(err, CRPC_EXIT_FAIL, e, "completing the checkpoint", "cannot rename %s to %s%s",
-			       tmp_path, base,
+		crpc_error_set(err, CRPC_EXIT_FAIL, e, "completing the checkpoint",
+			       "cannot rename %s to %s%s", tmp_path, base,
 			       e == EEXIST || e == ENOTEMPTY ? ": something else created it meanwhile" : "");
 		return -1;
 	}
@@ -159,7 +161,8 @@ CRPC_API void crpc_dumpdir_hint(crpc_error *e, const char *dir, const char *left
 				    "tree was left running): not a checkpoint; dump again",
 				    dir, leftover);
 	else
-		crpc_error_set_hint(e, "CRIU did not finish the dump into %s (the tree was left running): "
-				       "dump again, into an empty directory",
+		crpc_error_set_hint(e,
+				    "CRIU did not finish the dump into %s (the tree was left running): "
+				    "dump again, into an empty directory",
 				    dir);
 }

@@ -92,8 +92,7 @@ static int read_whole(int dirfd, const char *name, size_t max, struct blob *b)
 	b->len = 0;
 
 	do
-		fd = openat(dirfd, name,
-			    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0) {
 		if (errno == ELOOP)
@@ -173,8 +172,8 @@ static int cursor_u32(struct cursor *c, uint32_t *v)
 }
 
 /* See imgfile.h. */
-int crpc_img_open(int dirfd, const char *name, size_t max, uint32_t magic1, uint32_t magic2,
-		  const char *op, struct blob *b, struct cursor *c, crpc_error **err)
+int crpc_img_open(int dirfd, const char *name, size_t max, uint32_t magic1, uint32_t magic2, const char *op,
+		  struct blob *b, struct cursor *c, crpc_error **err)
 {
 	uint32_t m;
 
@@ -186,8 +185,8 @@ int crpc_img_open(int dirfd, const char *name, size_t max, uint32_t magic1, uint
 			return fail(err, e, op, NULL, "%s is missing", name);
 		case EFBIG:
 			return fail(err, 0, op, NULL,
-				    "%s is larger than %zu MiB; it is not an image crpc can read",
-				    name, max >> 20);
+				    "%s is larger than %zu MiB; it is not an image crpc can read", name,
+				    max >> 20);
 		case EINVAL:
 			return fail(err, 0, op, NULL, "%s is not a regular file", name);
 		default:
@@ -199,31 +198,31 @@ int crpc_img_open(int dirfd, const char *name, size_t max, uint32_t magic1, uint
 
 	if (cursor_u32(c, &m) < 0)
 		return fail(err, 0, op, NULL,
-			    "%s is not a CRIU image (only %zu bytes, too short for its magic)",
-			    name, b->len);
+			    "%s is not a CRIU image (only %zu bytes, too short for its magic)", name, b->len);
 	if (m != magic1) {
 		if (magic2 == 0)
 			return fail(err, 0, op, NULL,
 				    "%s is not a CRIU image (bad magic 0x%08" PRIx32
-				    ", expected 0x%08" PRIx32 ")", name, m, magic1);
-		return fail(err, 0, op, NULL,
-			    "%s is not a CRIU image (bad magic 0x%08" PRIx32 ")", name, m);
+				    ", expected 0x%08" PRIx32 ")",
+				    name, m, magic1);
+		return fail(err, 0, op, NULL, "%s is not a CRIU image (bad magic 0x%08" PRIx32 ")", name, m);
 	}
 	if (magic2 == 0)
 		return 0;
 	if (cursor_u32(c, &m) < 0)
-		return fail(err, 0, op, NULL,
-			    "%s is truncated: it ends before its second magic number", name);
+		return fail(err, 0, op, NULL, "%s is truncated: it ends before its second magic number",
+			    name);
 	if (m != magic2)
 		return fail(err, 0, op, NULL,
 			    "%s is a CRIU image of another kind (type magic 0x%08" PRIx32
-			    ", expected 0x%08" PRIx32 ")", name, m, magic2);
+			    ", expected 0x%08" PRIx32 ")",
+			    name, m, magic2);
 	return 0;
 }
 
 /* See imgfile.h. */
-int crpc_img_next(struct cursor *c, const char *name, size_t index, const char *op,
-		  const uint8_t **data, size_t *len, crpc_error **err)
+int crpc_img_next(struct cursor *c, const char *name, size_t index, const char *op, const uint8_t **data,
+		  size_t *len, crpc_error **err)
 {
 	uint32_t n;
 
@@ -231,16 +230,15 @@ int crpc_img_next(struct cursor *c, const char *name, size_t index, const char *
 		return 0;
 	if (cursor_u32(c, &n) < 0)
 		return fail(err, 0, op, NULL,
-			    "%s is truncated: %zu stray bytes where entry %zu's length should be",
-			    name, c->left, index + 1);
+			    "%s is truncated: %zu stray bytes where entry %zu's length should be", name,
+			    c->left, index + 1);
 	if (n > ENTRY_MAX)
-		return fail(err, 0, op, NULL,
-			    "%s is corrupt: entry %zu claims %" PRIu32 " bytes (limit %u)",
+		return fail(err, 0, op, NULL, "%s is corrupt: entry %zu claims %" PRIu32 " bytes (limit %u)",
 			    name, index + 1, n, ENTRY_MAX);
 	if (n > c->left)
 		return fail(err, 0, op, NULL,
-			    "%s is truncated: entry %zu needs %" PRIu32 " bytes but only %zu are left",
-			    name, index + 1, n, c->left);
+			    "%s is truncated: entry %zu needs %" PRIu32 " bytes but only %zu are left", name,
+			    index + 1, n, c->left);
 	*data = c->p;
 	*len = n;
 	c->p += n;
@@ -317,8 +315,7 @@ static int inventory_check(int dirfd, const char *op, crpc_error **err)
 		goto out;
 	ie = inventory_entry__unpack(NULL, len, data);
 	if (!ie) {
-		r = fail(err, 0, op, NULL, "%s is corrupt: its entry cannot be decoded",
-			 INVENTORY_NAME);
+		r = fail(err, 0, op, NULL, "%s is corrupt: its entry cannot be decoded", INVENTORY_NAME);
 		goto out;
 	}
 	inventory_entry__free_unpacked(ie, NULL);
@@ -343,8 +340,8 @@ static int task_from_entry(const PstreeEntry *pe, crpc_task *t, size_t index, co
 	size_t n = pe->n_threads ? pe->n_threads : 1;
 
 	if (pid_from_wire(pe->pid, &t->pid) < 0)
-		return fail(err, 0, op, NULL, "%s is corrupt: task %zu has PID %" PRIu32,
-			    PSTREE_NAME, index + 1, pe->pid);
+		return fail(err, 0, op, NULL, "%s is corrupt: task %zu has PID %" PRIu32, PSTREE_NAME,
+			    index + 1, pe->pid);
 	/* The root's parent is 0; pgid and sid may be outside the tree. */
 	t->ppid = pe->ppid <= INT_MAX ? (pid_t)pe->ppid : 0;
 	t->pgid = pe->pgid <= INT_MAX ? (pid_t)pe->pgid : 0;
@@ -390,8 +387,7 @@ static int pstree_read(int dirfd, const char *op, crpc_pstree *out, crpc_error *
 	size_t cap = 0;
 	int r;
 
-	r = crpc_img_open(dirfd, PSTREE_NAME, PSTREE_MAX, IMG_COMMON_MAGIC, PSTREE_MAGIC, op, &b, &c,
-		       err);
+	r = crpc_img_open(dirfd, PSTREE_NAME, PSTREE_MAX, IMG_COMMON_MAGIC, PSTREE_MAGIC, op, &b, &c, err);
 	if (r < 0)
 		goto out;
 
@@ -407,8 +403,8 @@ static int pstree_read(int dirfd, const char *op, crpc_pstree *out, crpc_error *
 			break;
 		pe = pstree_entry__unpack(NULL, len, data);
 		if (!pe) {
-			r = fail(err, 0, op, NULL, "%s is corrupt: entry %zu cannot be decoded",
-				 PSTREE_NAME, t.n_tasks + 1);
+			r = fail(err, 0, op, NULL, "%s is corrupt: entry %zu cannot be decoded", PSTREE_NAME,
+				 t.n_tasks + 1);
 			goto out;
 		}
 		if (t.n_tasks == cap) {
@@ -449,8 +445,7 @@ CRPC_API int crpc_images_check(int dirfd, const char *dir_name, crpc_error **err
 	return crpc_images_validate(dirfd, dir_name, false, err);
 }
 
-CRPC_API int crpc_images_validate(int dirfd, const char *dir_name, bool allow_unfinished,
-				  crpc_error **err)
+CRPC_API int crpc_images_validate(int dirfd, const char *dir_name, bool allow_unfinished, crpc_error **err)
 {
 	const char *top = "checking the checkpoint";
 	const char *redo = "check the path: it should be a directory `crpc dump` wrote into";
@@ -463,7 +458,8 @@ CRPC_API int crpc_images_validate(int dirfd, const char *dir_name, bool allow_un
 	if (!allow_unfinished && fstatat(dirfd, CRPC_INPROGRESS_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		bool whole = crpc_dumpdir_criu_finished(dirfd);
 
-		fail(err, 0, top, NULL, "a dump into %s did not complete (found %s)%s", dn, CRPC_INPROGRESS_MARKER,
+		fail(err, 0, top, NULL, "a dump into %s did not complete (found %s)%s", dn,
+		     CRPC_INPROGRESS_MARKER,
 		     whole ? ": crpc was stopped after CRIU had finished it" : "; the images are not usable");
 		if (err && *err)
 			crpc_dumpdir_hint(*err, dn, NULL);
@@ -472,13 +468,10 @@ CRPC_API int crpc_images_validate(int dirfd, const char *dir_name, bool allow_un
 
 	if (fstatat(dirfd, INVENTORY_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
-			return fail(err, errno, top, NULL, "cannot access %s in %s",
-				    INVENTORY_NAME, dn);
+			return fail(err, errno, top, NULL, "cannot access %s in %s", INVENTORY_NAME, dn);
 		if (dir_count(dirfd) == 0)
-			return fail(err, 0, top, redo,
-				    "%s holds no checkpoint: the directory is empty", dn);
-		return fail(err, 0, top, redo, "%s holds no checkpoint: %s is missing", dn,
-			    INVENTORY_NAME);
+			return fail(err, 0, top, redo, "%s holds no checkpoint: the directory is empty", dn);
+		return fail(err, 0, top, redo, "%s holds no checkpoint: %s is missing", dn, INVENTORY_NAME);
 	}
 
 	if (asprintf(&op, "checking the checkpoint in %s", dn) < 0) {
@@ -486,13 +479,11 @@ CRPC_API int crpc_images_validate(int dirfd, const char *dir_name, bool allow_un
 		return fail(err, ENOMEM, top, NULL, "out of memory");
 	}
 	if (inventory_check(dirfd, op, &e) < 0) {
-		crpc_error_set_hint(e, "%s is damaged or is not a CRIU checkpoint; dump again",
-				    dn);
+		crpc_error_set_hint(e, "%s is damaged or is not a CRIU checkpoint; dump again", dn);
 		goto fail;
 	}
 	if (pstree_read(dirfd, op, &t, &e) < 0) {
-		crpc_error_set_hint(e, "the checkpoint in %s is incomplete or damaged; dump again",
-				    dn);
+		crpc_error_set_hint(e, "the checkpoint in %s is incomplete or damaged; dump again", dn);
 		goto fail;
 	}
 	crpc_pstree_release(&t);
@@ -581,19 +572,22 @@ static int pid_in_use(pid_t pid, const char *op, crpc_error **err)
 		crpc_proc_comm(tgid, comm, sizeof(comm));
 		crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op,
 			       "PID %d needed by the checkpoint is in use by a thread of a running "
-			       "process: %s (PID %d)", (int)pid, comm, (int)tgid);
+			       "process: %s (PID %d)",
+			       (int)pid, comm, (int)tgid);
 	} else {
 		crpc_proc_comm(pid, comm, sizeof(comm));
 		crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op,
 			       "PID %d needed by the checkpoint is in use by a running process: "
-			       "%s (PID %d)", (int)pid, comm, (int)pid);
+			       "%s (PID %d)",
+			       (int)pid, comm, (int)pid);
 		tgid = pid;
 	}
 	if (e) {
 		e->cause = CRPC_CAUSE_PID_IN_USE;
 		crpc_error_set_hint(e,
 				    "end %s (PID %d) and restore again, or restore into a new PID "
-				    "namespace", comm, (int)tgid);
+				    "namespace",
+				    comm, (int)tgid);
 	}
 	if (err && !*err)
 		*err = e;
@@ -617,7 +611,8 @@ static int pid_zombie(pid_t pid, unsigned wait_ms, const char *op, crpc_error **
 		snprintf(pcomm, sizeof(pcomm), "?");
 	crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op,
 		       "PID %d is held by a zombie (%s, parent PID %d) that was not reaped "
-		       "within %g s", (int)pid, comm, (int)ppid, wait_ms / 1000.0);
+		       "within %g s",
+		       (int)pid, comm, (int)ppid, wait_ms / 1000.0);
 	if (e) {
 		e->cause = CRPC_CAUSE_PID_IN_USE;
 		crpc_error_set_hint(e,
@@ -726,12 +721,14 @@ static int group_holder(const crpc_pstree *t, const char *op, pid_t *zombie_pid,
 		crpc_proc_comm(pid, comm, sizeof(comm));
 		crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op,
 			       "PID %d needed by the checkpoint is still in use as the %s ID of a "
-			       "running process: %s (PID %d)", (int)which,
-			       which == sid ? "session" : "process group", comm, (int)pid);
+			       "running process: %s (PID %d)",
+			       (int)which, which == sid ? "session" : "process group", comm, (int)pid);
 		if (e) {
 			e->cause = CRPC_CAUSE_PID_IN_USE;
-			crpc_error_set_hint(e, "end %s (PID %d) and restore again, or restore into a "
-					       "new PID namespace", comm, (int)pid);
+			crpc_error_set_hint(e,
+					    "end %s (PID %d) and restore again, or restore into a "
+					    "new PID namespace",
+					    comm, (int)pid);
 		}
 		if (err && !*err)
 			*err = e;
@@ -797,10 +794,11 @@ CRPC_API int crpc_pstree_pids_available(const crpc_pstree *t, unsigned wait_ms, 
 			if (e) {
 				char *m = NULL;
 
-				if (asprintf(&m, "PID %d needed by the checkpoint is still the session "
-						 "or process group ID of a zombie (PID %d) that was not "
-						 "reaped within %g s", (int)held, (int)zombie,
-					     wait_ms / 1000.0) >= 0) {
+				if (asprintf(&m,
+					     "PID %d needed by the checkpoint is still the session "
+					     "or process group ID of a zombie (PID %d) that was not "
+					     "reaped within %g s",
+					     (int)held, (int)zombie, wait_ms / 1000.0) >= 0) {
 					free(e->message);
 					e->message = m;
 				}

@@ -52,11 +52,10 @@
 #define OP "reading the checkpoint's images"
 
 static const char *const fd_type_names[] = {
-	[0] = "undefined", [1] = "reg",        [2] = "pipe",       [3] = "fifo",
-	[4] = "inetsk",    [5] = "unixsk",     [6] = "eventfd",    [7] = "eventpoll",
-	[8] = "inotify",   [9] = "signalfd",   [10] = "packetsk",  [11] = "tty",
-	[12] = "fanotify", [13] = "netlinksk", [14] = "ns",        [15] = "tunf",
-	[16] = "ext",      [17] = "timerfd",   [18] = "memfd",     [19] = "bpfmap",
+	[0] = "undefined", [1] = "reg",     [2] = "pipe",      [3] = "fifo",       [4] = "inetsk",
+	[5] = "unixsk",    [6] = "eventfd", [7] = "eventpoll", [8] = "inotify",    [9] = "signalfd",
+	[10] = "packetsk", [11] = "tty",    [12] = "fanotify", [13] = "netlinksk", [14] = "ns",
+	[15] = "tunf",     [16] = "ext",    [17] = "timerfd",  [18] = "memfd",     [19] = "bpfmap",
 	[20] = "pidfd",
 };
 
@@ -109,8 +108,8 @@ static void warn_error(crpc_images_info *info, crpc_error *e)
  * cursor set, 0 when the file does not exist (nothing stored), -1 with a
  * warning when it cannot be read or is not such an image.
  */
-static int img_open_opt(int dirfd, crpc_images_info *info, const char *name, size_t max,
-			uint32_t magic, struct blob *b, struct cursor *c)
+static int img_open_opt(int dirfd, crpc_images_info *info, const char *name, size_t max, uint32_t magic,
+			struct blob *b, struct cursor *c)
 {
 	crpc_error *e = NULL;
 
@@ -214,7 +213,8 @@ static int task_names(int dirfd, crpc_images_info *info, crpc_task_info *t)
 			}
 		}
 		if (ce->thread_core && ce->thread_core->comm)
-			copy_comm(t->thread_comm[i].comm, sizeof(t->thread_comm[i].comm), ce->thread_core->comm);
+			copy_comm(t->thread_comm[i].comm, sizeof(t->thread_comm[i].comm),
+				  ce->thread_core->comm);
 		core_entry__free_unpacked(ce, NULL);
 	}
 	/* a leader whose task part lacks a name: its thread name is the same */
@@ -275,8 +275,8 @@ static void count_entry(const ProtobufCMessage *m, size_t index, void *arg)
 }
 
 /* Count the entries of fdinfo-ID.img or files.img by type. 1 ok, 0 missing, -1 damaged. */
-static int count_table(int dirfd, crpc_images_info *info, const char *name, uint32_t magic,
-		       bool files, crpc_fd_counts *out)
+static int count_table(int dirfd, crpc_images_info *info, const char *name, uint32_t magic, bool files,
+		       crpc_fd_counts *out)
 {
 	struct blob b;
 	struct cursor c;

@@ -131,8 +131,7 @@ void mf_hasher_release(struct mf_hasher *h)
 	free(h->buf);
 }
 
-int mf_hash_file(struct mf_hasher *h, int dirfd, const char *name, bool sync, uint64_t *size,
-		 char hex[65])
+int mf_hash_file(struct mf_hasher *h, int dirfd, const char *name, bool sync, uint64_t *size, char hex[65])
 {
 	int fd = mf_open_regular(dirfd, name);
 	int r;
@@ -268,8 +267,7 @@ int mf_load(int dirfd, json_t **out, char **text, size_t *len, crpc_error **err)
 		json_decref(root);
 		free(data);
 		crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
-			       "%s has format version %" JSON_INTEGER_FORMAT
-			       "; this crpc reads version %d",
+			       "%s has format version %" JSON_INTEGER_FORMAT "; this crpc reads version %d",
 			       CRPC_MANIFEST_NAME, v, CRPC_MANIFEST_VERSION);
 		if (err && *err && v > CRPC_MANIFEST_VERSION)
 			crpc_error_set_hint(*err, "it was written by a newer crpc: use that one");

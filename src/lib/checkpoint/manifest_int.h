@@ -43,8 +43,7 @@ struct mf_hasher {
 int mf_hasher_init(struct mf_hasher *h, const char *op, crpc_error **err);
 void mf_hasher_release(struct mf_hasher *h);
 /* Hash dirfd/name (fsync'ed with sync). -1 with errno. */
-int mf_hash_file(struct mf_hasher *h, int dirfd, const char *name, bool sync, uint64_t *size,
-		 char hex[65]);
+int mf_hash_file(struct mf_hasher *h, int dirfd, const char *name, bool sync, uint64_t *size, char hex[65]);
 
 /* ---- the manifest's own checksum ---- */
 

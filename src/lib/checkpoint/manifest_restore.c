@@ -280,10 +280,12 @@ CRPC_API int crpc_manifest_restore_opts(const crpc_manifest *m, crpc_opts *o, cr
 		const char *why = restore_one(m, d, &user, o, buf, sizeof(buf));
 
 		if (!why) {
-			if (crpc_manifest_options_add(applied, d->option, d->value, d->source, d->reason, err) < 0)
+			if (crpc_manifest_options_add(applied, d->option, d->value, d->source, d->reason,
+						      err) < 0)
 				return -1;
 		} else if (not_applied && strcmp(why, "not set") != 0) {
-			if (crpc_manifest_options_add(not_applied, d->option, d->value, d->source, why, err) < 0)
+			if (crpc_manifest_options_add(not_applied, d->option, d->value, d->source, why, err) <
+			    0)
 				return -1;
 		}
 	}
@@ -333,8 +335,7 @@ CRPC_API int crpc_manifest_check_externals(const crpc_manifest *m, const crpc_op
 		       "tree%s%s%s: that end closed when the tree was dumped, so the socket cannot be "
 		       "restored connected%s",
 		       first_ino, first->reason ? " (dump: " : "", first->reason ? first->reason : "",
-		       first->reason ? ")" : "",
-		       missing > 1 ? " (and more sockets like it)" : "");
+		       first->reason ? ")" : "", missing > 1 ? " (and more sockets like it)" : "");
 	if (err && *err) {
 		(*err)->cause = CRPC_CAUSE_EXT_UNIX_SK;
 		crpc_error_set_hint(*err,
@@ -387,7 +388,8 @@ static int open_pipe_of(const crpc_manifest_pipe_holder *h, bool writes)
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)h->pid, h->fd);
 	do
-		fd = open(path, (writes ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_NOCTTY); /* no O_CLOEXEC: for CRIU */
+		fd = open(path, (writes ? O_WRONLY : O_RDONLY) | O_NONBLOCK |
+					O_NOCTTY); /* no O_CLOEXEC: for CRIU */
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return -1;
@@ -455,8 +457,9 @@ CRPC_API int crpc_manifest_reattach_pipes(const crpc_manifest *m, crpc_opts *o, 
 			continue;
 		}
 		if (!held)
-			snprintf(a->why, sizeof(a->why), "%s", p->n_holders == 1 ? "its holder is gone or closed it"
-									      : "its holders are gone or closed it");
+			snprintf(a->why, sizeof(a->why), "%s",
+				 p->n_holders == 1 ? "its holder is gone or closed it"
+						   : "its holders are gone or closed it");
 		else if (!other_end)
 			snprintf(a->why, sizeof(a->why), "nobody %s it any more",
 				 p->tree_writes ? "reads" : "writes to");

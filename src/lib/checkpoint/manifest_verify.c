@@ -35,10 +35,8 @@ CRPC_API const char *crpc_manifest_verdict_name(crpc_manifest_verdict v)
 }
 
 static const char *const file_problem_names[] = {
-	[CRPC_FILE_MISSING] = "missing",
-	[CRPC_FILE_SIZE] = "size",
-	[CRPC_FILE_CHECKSUM] = "checksum",
-	[CRPC_FILE_UNLISTED] = "unlisted",
+	[CRPC_FILE_MISSING] = "missing",       [CRPC_FILE_SIZE] = "size",
+	[CRPC_FILE_CHECKSUM] = "checksum",     [CRPC_FILE_UNLISTED] = "unlisted",
 	[CRPC_FILE_UNREADABLE] = "unreadable",
 };
 
@@ -167,8 +165,9 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 		c->st.files++;
 		c->st.bytes += size;
 		if (size != (uint64_t)json_integer_value(js) || strcmp(hex, json_string_value(jh)) != 0) {
-			m = add_mismatch(c, size != (uint64_t)json_integer_value(js) ? CRPC_FILE_SIZE
-										: CRPC_FILE_CHECKSUM,
+			m = add_mismatch(c,
+					 size != (uint64_t)json_integer_value(js) ? CRPC_FILE_SIZE
+										  : CRPC_FILE_CHECKSUM,
 					 name);
 			if (!m)
 				goto oom;
@@ -265,7 +264,8 @@ CRPC_API int crpc_manifest_verify(int dirfd, const char *dir_name, const char *c
 		memset(out, 0, sizeof(*out));
 	if (asprintf(&op, "verifying the checkpoint in %s", dn) < 0) {
 		op = NULL;
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "verifying the checkpoint", "out of memory");
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "verifying the checkpoint",
+				      "out of memory");
 	}
 	if (dir_name)
 		c.leftover = crpc_dumpdir_leftover(dir_name);
@@ -307,16 +307,14 @@ CRPC_API int crpc_manifest_verify(int dirfd, const char *dir_name, const char *c
 					       "dump (e.g. a plain `criu dump`, or a copy without %s), or "
 					       "its dump did not finish",
 					       dn, CRPC_MANIFEST_NAME, CRPC_MANIFEST_NAME);
-			crpc_error_set_hint(e,
-					    "crpc restore --force restores it without verification, if "
-					    "you trust the images");
+			crpc_error_set_hint(e, "crpc restore --force restores it without verification, if "
+					       "you trust the images");
 			goto out;
 		}
 		c.verdict = CRPC_MANIFEST_INVALID;
 		if (e && !e->hint)
-			crpc_error_set_hint(e,
-					    "dump again, or restore --force to restore the images without "
-					    "verification");
+			crpc_error_set_hint(e, "dump again, or restore --force to restore the images without "
+					       "verification");
 		goto out;
 	}
 	files = json_object_get(root, "files");

@@ -79,9 +79,8 @@ static const char *file_kind(const char *const *logs, const char *name)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
 #endif
-CRPC_API int crpc_manifest_options_add(crpc_manifest_options *l, const char *option,
-				       const char *value, const char *source, const char *reason,
-				       crpc_error **err)
+CRPC_API int crpc_manifest_options_add(crpc_manifest_options *l, const char *option, const char *value,
+				       const char *source, const char *reason, crpc_error **err)
 {
 	crpc_manifest_option *slot;
 	bool oom = false;
@@ -147,8 +146,7 @@ static int add_u64(crpc_manifest_options *l, const char *name, bool set, uint64_
 	if (!set)
 		return 0;
 	snprintf(buf, sizeof(buf), "%" PRIu64, v);
-	return crpc_manifest_options_add(l, name, buf, cfg_set && cfg_v == v ? "config" : "user", NULL,
-					 err);
+	return crpc_manifest_options_add(l, name, buf, cfg_set && cfg_v == v ? "config" : "user", NULL, err);
 }
 
 static int add_str(crpc_manifest_options *l, const char *name, const char *v, const char *cfg,
@@ -156,8 +154,8 @@ static int add_str(crpc_manifest_options *l, const char *name, const char *v, co
 {
 	if (!v)
 		return 0;
-	return crpc_manifest_options_add(l, name, v, cfg && strcmp(cfg, v) == 0 ? "config" : "user",
-					 NULL, err);
+	return crpc_manifest_options_add(l, name, v, cfg && strcmp(cfg, v) == 0 ? "config" : "user", NULL,
+					 err);
 }
 
 static int add_list(crpc_manifest_options *l, const char *name, const char *const *v, size_t n,
@@ -168,8 +166,8 @@ static int add_list(crpc_manifest_options *l, const char *name, const char *cons
 
 		for (size_t j = 0; j < n_cfg && !from_cfg; j++)
 			from_cfg = cfg[j] && v[i] && strcmp(cfg[j], v[i]) == 0;
-		if (v[i] && crpc_manifest_options_add(l, name, v[i], from_cfg ? "config" : "user", NULL,
-						      err) < 0)
+		if (v[i] &&
+		    crpc_manifest_options_add(l, name, v[i], from_cfg ? "config" : "user", NULL, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -189,26 +187,26 @@ static int add_inherit_fd(crpc_manifest_options *l, const char *name, const crpc
 #define RECORD_BOOL(f) add_bool(l, #f, o->f, c->f, err)
 #define RECORD_SIZE(f) add_u64(l, #f, o->f##_set, o->f, c->f##_set, c->f, err)
 #define RECORD_U32(f) add_u64(l, #f, o->f != 0, o->f, c->f != 0, c->f, err)
-#define RECORD_LEVEL(f)                                                                        \
-	add_u64(l, #f, o->f >= 0, (uint64_t)(o->f < 0 ? 0 : o->f), c->f >= 0,                   \
+#define RECORD_LEVEL(f)                                                       \
+	add_u64(l, #f, o->f >= 0, (uint64_t)(o->f < 0 ? 0 : o->f), c->f >= 0, \
 		(uint64_t)(c->f < 0 ? 0 : c->f), err)
 #define RECORD_STR(f) add_str(l, #f, o->f, c->f, err)
 #define RECORD_STRV(f) add_list(l, #f, o->f.v, o->f.n, c->f.v, c->f.n, err)
 #define RECORD_EXTERNAL(f) add_list(l, #f, o->f, o->n_##f, c->f, c->n_##f, err)
 /* the mode only with manage_cgroups itself */
-#define RECORD_CGMODE(f)                                                                       \
-	(o->manage_cgroups && o->f != CRPC_CG_UNSET                                             \
-		 ? add_str(l, #f, crpc_cg_mode_name(o->f),                                      \
-			   c->f == o->f ? crpc_cg_mode_name(c->f) : NULL, err)                  \
+#define RECORD_CGMODE(f)                                                                                  \
+	(o->manage_cgroups && o->f != CRPC_CG_UNSET                                                       \
+		 ? add_str(l, #f, crpc_cg_mode_name(o->f), c->f == o->f ? crpc_cg_mode_name(c->f) : NULL, \
+			   err)                                                                           \
 		 : 0)
-#define RECORD_NETLOCK(f)                                                                      \
-	(o->f != CRPC_NETLOCK_UNSET ? add_str(l, #f, crpc_network_lock_name(o->f),               \
+#define RECORD_NETLOCK(f)                                                                              \
+	(o->f != CRPC_NETLOCK_UNSET ? add_str(l, #f, crpc_network_lock_name(o->f),                     \
 					      c->f == o->f ? crpc_network_lock_name(c->f) : NULL, err) \
 				    : 0)
 #define RECORD_INHERIT_FD(f) add_inherit_fd(l, #f, o->f, o->n_##f, err)
 #define RECORD_CG_ROOT(f) 0
-#define X_RECORD(field, kind, yaml, ops, flags, ...)                  \
-	if (((flags) & CRPC_OPTF_RECORD) && RECORD_##kind(field) < 0) \
+#define X_RECORD(field, kind, yaml, ops, flags, ...)                \
+	if (((flags)&CRPC_OPTF_RECORD) && RECORD_##kind(field) < 0) \
 		return -1;
 
 CRPC_API int crpc_manifest_options_from_opts(crpc_manifest_options *l, const crpc_opts *o,
@@ -724,7 +722,8 @@ static int write_manifest_file(int dirfd, const char *text, crpc_error **err)
 	int fd, e;
 
 	if (unlinkat(dirfd, MANIFEST_TMP, 0) < 0 && errno != ENOENT)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot remove a stale %s", MANIFEST_TMP);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot remove a stale %s",
+				      MANIFEST_TMP);
 	do
 		fd = openat(dirfd, MANIFEST_TMP, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	while (fd < 0 && errno == EINTR);
@@ -858,8 +857,9 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 	have_info = crpc_images_info_read(dirfd, &info, &ie) == 0;
 	json_object_set_new(root, "command",
 			    crpc_json_text(mi->command ? mi->command
-					     : have_info && info.n_tasks && info.tasks[0].comm[0] ? info.tasks[0].comm
-												 : NULL));
+					   : have_info && info.n_tasks && info.tasks[0].comm[0]
+						   ? info.tasks[0].comm
+						   : NULL));
 	json_object_set_new(root, "leave_running", json_boolean(mi->leave_running));
 	json_object_set_new(root, "options", options_json(mi->options));
 	if (have_info)

@@ -58,7 +58,8 @@ int ck_begin(ck_op *o, const crpc_checkpoint_params *p, const char *operation, c
 	memcpy(&o->p, p, p->size < sizeof(o->p) ? p->size : sizeof(o->p));
 	o->p.size = sizeof(o->p);
 	if (!o->p.dir || !*o->p.dir)
-		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, operation, "no checkpoint directory given");
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, operation,
+				      "no checkpoint directory given");
 	o->res = calloc(1, sizeof(*o->res));
 	if (o->res)
 		o->res->images_dir = strdup(o->p.dir);
@@ -201,8 +202,8 @@ int ck_session_open(ck_op *o, crpc_error **err)
 			snprintf(target, sizeof(target), "%d", (int)o->p.pid);
 		else
 			snprintf(target, sizeof(target), "%s", o->p.dir);
-		if (crpc_trace_open(&o->res->trace, o->p.trace_path, o->p.trace_header ? o->p.trace_header : &h,
-				    err) < 0)
+		if (crpc_trace_open(&o->res->trace, o->p.trace_path,
+				    o->p.trace_header ? o->p.trace_header : &h, err) < 0)
 			return -1;
 		o->trace = o->res->trace;
 	}
@@ -313,7 +314,8 @@ static const char *yn(bool b)
 }
 
 /* One option line of -v: "  LABEL             VALUE". */
-static void print_opt(const ck_op *o, const char *label, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void print_opt(const ck_op *o, const char *label, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static void print_opt(const ck_op *o, const char *label, const char *fmt, ...)
 {
@@ -336,7 +338,8 @@ void ck_print_opts(const ck_op *o, const char *request, const char *dir)
 	if (x->pid)
 		ck_info(o, "  pid               %d", x->pid);
 	ck_info(o, "  images dir        %s (fd %d)", dir, x->images_dir_fd);
-	ck_info(o, "  log               %s, level %d", x->log_file ? x->log_file : "(CRIU default)", x->log_level);
+	ck_info(o, "  log               %s, level %d", x->log_file ? x->log_file : "(CRIU default)",
+		x->log_level);
 	/* every other option that is set (some always), in the table's order */
 	for (size_t i = 0; i < n_opt_descs; i++) {
 		const struct opt_desc *d = &opt_descs[i];
@@ -407,7 +410,8 @@ void ck_print_opts(const ck_op *o, const char *request, const char *dir)
 			break;
 		case OPTK_CG_ROOT:
 			for (size_t k = 0; k < x->n_cg_root; k++)
-				print_opt(o, label, "%s %s", x->cg_root[k].ctrl ? x->cg_root[k].ctrl : "(all)",
+				print_opt(o, label, "%s %s",
+					  x->cg_root[k].ctrl ? x->cg_root[k].ctrl : "(all)",
 					  x->cg_root[k].path);
 			break;
 		}

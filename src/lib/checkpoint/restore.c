@@ -65,9 +65,9 @@ static int check_dir(ck_op *o, const char *op, crpc_error **err)
 		o->res->verified = true;
 		if (crpc_manifest_verify(o->dirfd, o->p.dir, ignore, &o->res->check, err) < 0)
 			return -1;
-		ck_info(o, "verified %zu files (%llu bytes) against %s in %.1f ms",
-			      o->res->check.st.files, (unsigned long long)o->res->check.st.bytes,
-			      CRPC_MANIFEST_NAME, o->res->check.st.hash_seconds * 1e3);
+		ck_info(o, "verified %zu files (%llu bytes) against %s in %.1f ms", o->res->check.st.files,
+			(unsigned long long)o->res->check.st.bytes, CRPC_MANIFEST_NAME,
+			o->res->check.st.hash_seconds * 1e3);
 	} else {
 		ck_info(o, "--force: not verifying %s against %s", o->p.dir, CRPC_MANIFEST_NAME);
 	}
@@ -77,8 +77,8 @@ static int check_dir(ck_op *o, const char *op, crpc_error **err)
 		return -1;
 	o->res->have_tree = true;
 	if (o->res->tree.n_tasks == 0)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, op,
-				      "%s/pstree.img holds no process", o->p.dir);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, op, "%s/pstree.img holds no process",
+				      o->p.dir);
 	return 0;
 }
 
@@ -110,15 +110,16 @@ static int checkpoint_options(ck_op *o, crpc_error **err)
 			ck_info(o, "no options from the checkpoint: it has no %s", CRPC_MANIFEST_NAME);
 		else
 			ck_warn(o, "no options from the checkpoint: %s",
-				      e && e->message ? e->message : "its manifest cannot be read");
+				e && e->message ? e->message : "its manifest cannot be read");
 		crpc_error_free(e);
 		return 0;
 	}
 	o->have_manifest = true;
 	if (o->p.no_checkpoint_options) {
-		ck_info(o, "--no-checkpoint-options: %zu option(s) of the dump and %zu outside "
-				      "pipe(s) in %s are left alone",
-			      o->manifest.options.n, o->manifest.n_outside_pipes, CRPC_MANIFEST_NAME);
+		ck_info(o,
+			"--no-checkpoint-options: %zu option(s) of the dump and %zu outside "
+			"pipe(s) in %s are left alone",
+			o->manifest.options.n, o->manifest.n_outside_pipes, CRPC_MANIFEST_NAME);
 		return 0;
 	}
 	if (crpc_manifest_check_externals(&o->manifest, &o->opts, err) < 0)
@@ -127,25 +128,29 @@ static int checkpoint_options(ck_op *o, crpc_error **err)
 		for (size_t i = 0; i < o->manifest.options.n; i++) {
 			const crpc_manifest_option *x = &o->manifest.options.v[i];
 
-			if (strcmp(x->option, "external") == 0 && x->value && strncmp(x->value, "unix[", 5) == 0)
-				ck_warn(o, "--ext-unix-sk: socket %s of the checkpoint, connected outside the "
-					      "tree at the dump, is restored unconnected",
-					      x->value);
+			if (strcmp(x->option, "external") == 0 && x->value &&
+			    strncmp(x->value, "unix[", 5) == 0)
+				ck_warn(o,
+					"--ext-unix-sk: socket %s of the checkpoint, connected outside the "
+					"tree at the dump, is restored unconnected",
+					x->value);
 		}
-	if (crpc_manifest_restore_opts(&o->manifest, &o->opts, &o->res->applied, &o->res->not_applied, err) < 0)
+	if (crpc_manifest_restore_opts(&o->manifest, &o->opts, &o->res->applied, &o->res->not_applied, err) <
+	    0)
 		return -1;
 	for (size_t i = 0; i < o->res->applied.n; i++) {
 		const crpc_manifest_option *x = &o->res->applied.v[i];
 		bool flag = x->value && strcmp(x->value, "true") == 0;
 
 		ck_notice(o, "from the checkpoint: %s%s%s (dump: %s)", x->option, flag ? "" : "=",
-			flag ? "" : (x->value ? x->value : ""), x->reason ? x->reason : source_words(x->source));
+			  flag ? "" : (x->value ? x->value : ""),
+			  x->reason ? x->reason : source_words(x->source));
 	}
 	for (size_t i = 0; i < o->res->not_applied.n; i++) {
 		const crpc_manifest_option *x = &o->res->not_applied.v[i];
 
 		ck_info(o, "not from the checkpoint: %s=%s: %s", x->option, x->value ? x->value : "",
-			      x->reason);
+			x->reason);
 	}
 	return 0;
 }
@@ -167,22 +172,23 @@ static int reattach_pipes(ck_op *o, crpc_error **err)
 		if (a->user) {
 			ck_info(o, "%s: passed by you with inherit_fd", a->key);
 		} else if (a->reattached) {
-			ck_notice(o, "re-attached %s (the tree's %s end) to the pipe of PID %d (%s) "
-					"fd %d, as at the dump",
-					a->key, end, (int)a->holder.pid, a->holder.comm[0] ? a->holder.comm : "?",
-					a->holder.fd);
+			ck_notice(o,
+				  "re-attached %s (the tree's %s end) to the pipe of PID %d (%s) "
+				  "fd %d, as at the dump",
+				  a->key, end, (int)a->holder.pid, a->holder.comm[0] ? a->holder.comm : "?",
+				  a->holder.fd);
 		} else {
-			ck_warn(o, "%s (the tree's %s end, shared with PID %d (%s) at the dump) is not "
-				      "re-attached: %s; the restored tree gets a new pipe with no %s",
-				      a->key, end, (int)a->holder.pid, a->holder.comm[0] ? a->holder.comm : "?",
-				      a->why, a->tree_writes ? "reader" : "writer");
+			ck_warn(o,
+				"%s (the tree's %s end, shared with PID %d (%s) at the dump) is not "
+				"re-attached: %s; the restored tree gets a new pipe with no %s",
+				a->key, end, (int)a->holder.pid, a->holder.comm[0] ? a->holder.comm : "?",
+				a->why, a->tree_writes ? "reader" : "writer");
 		}
 	}
 	for (size_t i = 0; i < o->opts.n_inherit_fd; i++)
 		ck_info(o, "inherit fd %d as %s", o->opts.inherit_fd[i].fd, o->opts.inherit_fd[i].key);
 	return 0;
 }
-
 
 static int restore(ck_op *o, crpc_error **err)
 {
@@ -258,7 +264,8 @@ static int restore(ck_op *o, crpc_error **err)
 	r->have_image_bytes = ck_images_bytes(o->dirfd, &r->image_bytes, &e) == 0;
 	crpc_error_free(e);
 	e = NULL;
-	r->have_stats = crpc_stats_read(o->dirfd, "stats-restore", &r->stats, &e) == 0 && r->stats.have_restore;
+	r->have_stats = crpc_stats_read(o->dirfd, "stats-restore", &r->stats, &e) == 0 &&
+			r->stats.have_restore;
 	if (!r->have_stats)
 		ck_info(o, "no CRIU statistics: %s", e && e->message ? e->message : "none in stats-restore");
 	crpc_error_free(e);
@@ -277,8 +284,8 @@ CRPC_API int crpc_checkpoint_restore(const crpc_checkpoint_params *p, crpc_check
 		err = &local; /* the steps look at the error they set */
 	if (res)
 		*res = NULL;
-	snprintf(op, sizeof(op), "restore from %s", p && p->size > offsetof(crpc_checkpoint_params, dir) && p->dir
-							? p->dir : "?");
+	snprintf(op, sizeof(op), "restore from %s",
+		 p && p->size > offsetof(crpc_checkpoint_params, dir) && p->dir ? p->dir : "?");
 	if (ck_begin(&o, p, op, err) < 0) {
 		ck_end(&o);
 		crpc_checkpoint_result_free(o.res);
@@ -295,8 +302,8 @@ CRPC_API int crpc_checkpoint_restore(const crpc_checkpoint_params *p, crpc_check
 	return rc;
 }
 
-CRPC_API int crpc_checkpoint_wait(const crpc_checkpoint_result *res, const crpc_checkpoint_params *p, int *status,
-				  crpc_error **err)
+CRPC_API int crpc_checkpoint_wait(const crpc_checkpoint_result *res, const crpc_checkpoint_params *p,
+				  int *status, crpc_error **err)
 {
 	pid_t root = res ? res->pid : 0, w;
 	ck_op ev; /* only for the events */
@@ -353,7 +360,7 @@ CRPC_API int crpc_checkpoint_wait(const crpc_checkpoint_result *res, const crpc_
 		if (kill(root, sig) < 0) {
 			if (errno != ESRCH)
 				ck_warn(&ev, "cannot forward SIG%s to PID %d: %s", sigabbrev_np(sig),
-					      (int)root, strerror(errno));
+					(int)root, strerror(errno));
 		} else {
 			ck_info(&ev, "forwarded SIG%s to PID %d", sigabbrev_np(sig), (int)root);
 		}

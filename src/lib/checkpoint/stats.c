@@ -59,25 +59,22 @@ CRPC_API int crpc_stats_read(int dirfd, const char *name, crpc_stats *st, crpc_e
 	if (crpc_read_whole_at(dirfd, name, STATS_MAX, &buf, &len) < 0) {
 		switch (errno) {
 		case ENOENT:
-			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, op,
-					      "%s is missing", name);
+			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, op, "%s is missing", name);
 		case EFBIG:
 			return crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
 					      "%s is larger than %u KiB; it is not a CRIU "
-					      "statistics file", name, STATS_MAX / 1024);
+					      "statistics file",
+					      name, STATS_MAX / 1024);
 		case EINVAL:
 		case ELOOP:
-			return crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
-					      "%s is not a regular file", name);
+			return crpc_error_set(err, CRPC_EXIT_FAIL, 0, op, "%s is not a regular file", name);
 		default:
-			return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot read %s",
-					      name);
+			return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot read %s", name);
 		}
 	}
 	if (len < 2 * sizeof(uint32_t))
 		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
-				      "%s is not a CRIU statistics file (only %zu bytes)", name,
-				      len);
+				      "%s is not a CRIU statistics file (only %zu bytes)", name, len);
 	memcpy(hdr, buf, 2 * sizeof(uint32_t));
 	if (hdr[0] != IMG_SERVICE_MAGIC || hdr[1] != STATS_MAGIC)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
@@ -91,7 +88,8 @@ CRPC_API int crpc_stats_read(int dirfd, const char *name, crpc_stats *st, crpc_e
 	if (hdr[2] > len - STATS_HDR)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
 				      "%s is truncated: its entry needs %" PRIu32
-				      " bytes but only %zu are left", name, hdr[2], len - STATS_HDR);
+				      " bytes but only %zu are left",
+				      name, hdr[2], len - STATS_HDR);
 
 	se = stats_entry__unpack(NULL, hdr[2], buf + STATS_HDR);
 	if (!se)

@@ -59,16 +59,18 @@ static int check_one(const struct stat *st, const char *dir, const char *name, u
 	}
 	if (name && S_ISLNK(st->st_mode)) {
 		crpc_error_set(err, CRPC_EXIT_FAIL, ELOOP, op,
-			       "refusing to restore from %s: %s is a symbolic link (a checkpoint has none)", dir,
-			       what);
+			       "refusing to restore from %s: %s is a symbolic link (a checkpoint has none)",
+			       dir, what);
 		return -1;
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
 		crpc_error_set(err, CRPC_EXIT_FAIL, EPERM, op,
 			       "refusing to restore from %s: %s is writable by %s (mode %04o)", dir, what,
-			       (st->st_mode & S_IWOTH) ? "others" : "its group", (unsigned)(st->st_mode & 07777));
+			       (st->st_mode & S_IWOTH) ? "others" : "its group",
+			       (unsigned)(st->st_mode & 07777));
 		if (err && *err)
-			crpc_error_set_hint(*err, "make it private (chmod go-w) once you know nobody changed it");
+			crpc_error_set_hint(*err,
+					    "make it private (chmod go-w) once you know nobody changed it");
 		return -1;
 	}
 	return 0;

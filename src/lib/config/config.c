@@ -209,8 +209,8 @@ static int parse_text(crpc_config *c, const char *name, const char *text, size_t
 		if (!root && !p.emsg && !p.oom) {
 			crpc_error_set(err, CRPC_EXIT_USAGE, 0, NULL,
 				       cfg_only_blanks(&p) ? "%s is empty (only blank lines)"
-						       : "%s holds only comments and blank lines: no "
-							 "settings",
+							   : "%s holds only comments and blank lines: no "
+							     "settings",
 				       name);
 			goto fail;
 		}
@@ -223,8 +223,7 @@ static int parse_text(crpc_config *c, const char *name, const char *text, size_t
 		goto fail;
 	}
 	if (p.emsg) {
-		crpc_error_set(err, CRPC_EXIT_USAGE, 0, NULL, "%s:%u:%u: %s", name, p.eline, p.ecol,
-			       p.emsg);
+		crpc_error_set(err, CRPC_EXIT_USAGE, 0, NULL, "%s:%u:%u: %s", name, p.eline, p.ecol, p.emsg);
 		goto fail;
 	}
 	return 0;
@@ -300,13 +299,13 @@ CRPC_API int crpc_config_load(crpc_config *c, const char *path, crpc_error **err
 	/* O_NONBLOCK: opening a FIFO must not hang; regular files ignore it */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
-		return crpc_error_set(err, CRPC_EXIT_USAGE, errno, NULL,
-				      "cannot open configuration file %s", path);
+		return crpc_error_set(err, CRPC_EXIT_USAGE, errno, NULL, "cannot open configuration file %s",
+				      path);
 	if (fstat(fd, &st) < 0)
 		return crpc_error_set(err, CRPC_EXIT_USAGE, errno, NULL, "cannot stat %s", path);
 	if (!S_ISREG(st.st_mode))
-		return crpc_error_set(err, CRPC_EXIT_USAGE, 0, NULL, "%s is %s, not a regular file",
-				      path, S_ISDIR(st.st_mode) ? "a directory" : "a special file");
+		return crpc_error_set(err, CRPC_EXIT_USAGE, 0, NULL, "%s is %s, not a regular file", path,
+				      S_ISDIR(st.st_mode) ? "a directory" : "a special file");
 	if (check_owner(path, &st, err) < 0)
 		return -1;
 	if ((uint64_t)st.st_size > CRPC_CONFIG_MAX_SIZE)
@@ -356,8 +355,7 @@ static int try_candidate(char *buf, size_t bufsz, const char *a, const char *b, 
 	return 0;
 }
 
-CRPC_API int crpc_config_locate(const crpc_config_source *src, char *buf, size_t bufsz,
-				crpc_error **err)
+CRPC_API int crpc_config_locate(const crpc_config_source *src, char *buf, size_t bufsz, crpc_error **err)
 {
 	const char *env, *home;
 	struct stat st;
@@ -374,8 +372,7 @@ CRPC_API int crpc_config_locate(const crpc_config_source *src, char *buf, size_t
 		return 0;
 	if (src && src->explicit_path) {
 		if (!*src->explicit_path)
-			return crpc_error_set(err, CRPC_EXIT_USAGE, 0, NULL,
-					      "--config: the path is empty");
+			return crpc_error_set(err, CRPC_EXIT_USAGE, 0, NULL, "--config: the path is empty");
 		if (stat(src->explicit_path, &st) < 0) {
 			int e = errno;
 

@@ -41,9 +41,16 @@ static void callback_list(char *buf, size_t bufsz)
 /* ------------------------------------------------------------------------ */
 /* hooks:                                                                   */
 
-static const char *const step_keys[] = { "run", "shell", "timeout", "on_failure", "env", "cwd",
-					 "name" };
-enum { SK_RUN, SK_SHELL, SK_TIMEOUT, SK_ON_FAILURE, SK_ENV, SK_CWD, SK_NAME };
+static const char *const step_keys[] = { "run", "shell", "timeout", "on_failure", "env", "cwd", "name" };
+enum {
+	SK_RUN,
+	SK_SHELL,
+	SK_TIMEOUT,
+	SK_ON_FAILURE,
+	SK_ENV,
+	SK_CWD,
+	SK_NAME
+};
 
 static const char *const on_failure_words[] = { "abort", "warn", "ignore" };
 
@@ -55,12 +62,14 @@ static void check_exec(struct cfg_parse *p, const struct cfg_node *arg0)
 	if (!p->secure || arg0->str[0] != '/' || stat(arg0->str, &st) < 0)
 		return; /* relative or missing: the runner reports it when it runs */
 	if (st.st_uid != 0)
-		cfg_node_error(p, arg0, "run: '%s' is owned by uid %u, not root; refusing to run it as "
-					"root (like sudo and ssh): chown root %s",
+		cfg_node_error(p, arg0,
+			       "run: '%s' is owned by uid %u, not root; refusing to run it as "
+			       "root (like sudo and ssh): chown root %s",
 			       arg0->str, (unsigned)st.st_uid, arg0->str);
 	else if (st.st_mode & (S_IWGRP | S_IWOTH))
-		cfg_node_error(p, arg0, "run: '%s' is writable by group/others; refusing to run it as "
-					"root (like sudo and ssh): chmod go-w %s",
+		cfg_node_error(p, arg0,
+			       "run: '%s' is writable by group/others; refusing to run it as "
+			       "root (like sudo and ssh): chmod go-w %s",
 			       arg0->str, arg0->str);
 }
 
@@ -72,9 +81,10 @@ static char **parse_run(struct cfg_parse *p, const struct cfg_node *v)
 	bool ok = true;
 
 	if (v->kind != CFG_NODE_SEQ) {
-		cfg_node_error(p, v, "key 'run': expected a list of strings (the program and its "
-				     "arguments, run without a shell), got %s; write run: [PROGRAM, "
-				     "ARG...], or use shell: for a command line",
+		cfg_node_error(p, v,
+			       "key 'run': expected a list of strings (the program and its "
+			       "arguments, run without a shell), got %s; write run: [PROGRAM, "
+			       "ARG...], or use shell: for a command line",
 			       cfg_describe(v, buf, sizeof(buf)));
 		return NULL;
 	}
@@ -116,8 +126,10 @@ static char **parse_env(struct cfg_parse *p, const struct cfg_node *v)
 	if (cfg_is_null(v))
 		return NULL;
 	if (v->kind != CFG_NODE_MAP) {
-		cfg_node_error(p, v, "key 'env': expected a mapping of variable names to values "
-				     "(NAME: value), got %s", cfg_describe(v, buf, sizeof(buf)));
+		cfg_node_error(p, v,
+			       "key 'env': expected a mapping of variable names to values "
+			       "(NAME: value), got %s",
+			       cfg_describe(v, buf, sizeof(buf)));
 		return NULL;
 	}
 	env = cfg_own_alloc(p->c, (v->n / 2 + 1) * sizeof(*env));
@@ -131,13 +143,17 @@ static char **parse_env(struct cfg_parse *p, const struct cfg_node *v)
 		if (k->kind != CFG_NODE_SCALAR)
 			continue; /* reported by check_keys() */
 		if (!env_name_ok(k->str)) {
-			cfg_node_error(p, k, "env: '%s' is not a valid variable name (letters, digits and "
-					     "'_', not starting with a digit)", cfg_shown(k->str, buf, sizeof(buf)));
+			cfg_node_error(p, k,
+				       "env: '%s' is not a valid variable name (letters, digits and "
+				       "'_', not starting with a digit)",
+				       cfg_shown(k->str, buf, sizeof(buf)));
 			continue;
 		}
 		if (val->kind != CFG_NODE_SCALAR || cfg_is_null(val)) {
-			cfg_node_error(p, val, "env: %s: expected a string, got %s (write \"\" for an "
-					       "empty value)", k->str, cfg_describe(val, buf, sizeof(buf)));
+			cfg_node_error(p, val,
+				       "env: %s: expected a string, got %s (write \"\" for an "
+				       "empty value)",
+				       k->str, cfg_describe(val, buf, sizeof(buf)));
 			continue;
 		}
 		env[n] = cfg_own_printf(p->c, "%s=%s", k->str, val->str);
@@ -160,8 +176,9 @@ static void parse_step(struct cfg_parse *p, crpc_notify_kind kind, size_t index,
 
 	if (v->kind != CFG_NODE_MAP) {
 		if (v->kind == CFG_NODE_SCALAR && !cfg_is_null(v))
-			cfg_node_error(p, v, "%s step %zu: expected a mapping with run: or shell:, got %s; "
-					     "for a command line write shell: \"...\"",
+			cfg_node_error(p, v,
+				       "%s step %zu: expected a mapping with run: or shell:, got %s; "
+				       "for a command line write shell: \"...\"",
 				       cb, index + 1, cfg_describe(v, buf, sizeof(buf)));
 		else
 			cfg_node_error(p, v, "%s step %zu: expected a mapping with run: or shell:, got %s",
@@ -174,7 +191,7 @@ static void parse_step(struct cfg_parse *p, crpc_notify_kind kind, size_t index,
 		const struct cfg_node *k = v->kids[i], *val = v->kids[i + 1];
 
 		switch (cfg_lookup(p, k, step_keys, 7, sizeof(step_keys[0]), "a hook step",
-			       "run, shell, timeout, on_failure, env, cwd, name")) {
+				   "run, shell, timeout, on_failure, env, cwd, name")) {
 		case SK_RUN:
 		case SK_SHELL:
 			if (run || shell) {
@@ -198,14 +215,14 @@ static void parse_step(struct cfg_parse *p, crpc_notify_kind kind, size_t index,
 			if (!cfg_get_duration(p, "timeout", val, &s.timeout_ms)) {
 				ok = false;
 			} else if (s.timeout_ms == 0) {
-				cfg_node_error(p, val, "key 'timeout': must be more than 0 (the step is "
-						       "killed when it expires)");
+				cfg_node_error(p, val,
+					       "key 'timeout': must be more than 0 (the step is "
+					       "killed when it expires)");
 				ok = false;
 			}
 			break;
 		case SK_ON_FAILURE:
-			w = cfg_get_word(p, "on_failure", val, on_failure_words, 3,
-					 "abort, warn or ignore");
+			w = cfg_get_word(p, "on_failure", val, on_failure_words, 3, "abort, warn or ignore");
 			if (w >= 0)
 				s.on_failure = (crpc_on_failure)(CRPC_ON_FAILURE_ABORT + w);
 			ok = ok && w >= 0;
@@ -227,8 +244,10 @@ static void parse_step(struct cfg_parse *p, crpc_notify_kind kind, size_t index,
 		}
 	}
 	if (!run && !shell) {
-		cfg_node_error(p, v, "%s step %zu has neither run: nor shell:; add run: [PROGRAM, "
-				     "ARG...] or shell: \"COMMAND\"", cb, index + 1);
+		cfg_node_error(p, v,
+			       "%s step %zu has neither run: nor shell:; add run: [PROGRAM, "
+			       "ARG...] or shell: \"COMMAND\"",
+			       cb, index + 1);
 		return;
 	}
 	if (!ok || p->oom)
@@ -263,9 +282,10 @@ void cfg_parse_hooks(struct cfg_parse *p, const struct cfg_node *sec)
 			best = cfg_closest(k->str, names, CRPC_NOTIFY__COUNT - 1, sizeof(names[0]), NULL,
 					   NULL);
 			if (best)
-				cfg_node_error(p, k, "unknown callback '%s' in hooks: did you mean '%s'? The "
-						     "callbacks are: %s", cfg_shown(k->str, buf, sizeof(buf)),
-					       best, list);
+				cfg_node_error(p, k,
+					       "unknown callback '%s' in hooks: did you mean '%s'? The "
+					       "callbacks are: %s",
+					       cfg_shown(k->str, buf, sizeof(buf)), best, list);
 			else
 				cfg_node_error(p, k, "unknown callback '%s' in hooks; the callbacks are: %s",
 					       cfg_shown(k->str, buf, sizeof(buf)), list);
@@ -274,8 +294,10 @@ void cfg_parse_hooks(struct cfg_parse *p, const struct cfg_node *sec)
 		if (cfg_is_null(v))
 			continue;
 		if (v->kind != CFG_NODE_SEQ) {
-			cfg_node_error(p, v, "callback '%s': expected a list of steps (each starting with "
-					     "'- '), got %s", k->str, cfg_describe(v, buf, sizeof(buf)));
+			cfg_node_error(p, v,
+				       "callback '%s': expected a list of steps (each starting with "
+				       "'- '), got %s",
+				       k->str, cfg_describe(v, buf, sizeof(buf)));
 			continue;
 		}
 		for (size_t j = 0; j < v->n; j++)
@@ -321,8 +343,7 @@ CRPC_API int crpc_config_add_hook_arg(crpc_config *c, const char *arg, crpc_erro
 	while (isspace((unsigned char)*cmd))
 		cmd++;
 	if (!*cmd)
-		return crpc_error_set(err, CRPC_EXIT_USAGE, 0, NULL,
-				      "--hook %s: the command is empty", name);
+		return crpc_error_set(err, CRPC_EXIT_USAGE, 0, NULL, "--hook %s: the command is empty", name);
 	s.kind = CRPC_STEP_SHELL;
 	s.timeout_ms = CRPC_HOOK_DEFAULT_TIMEOUT_MS;
 	s.on_failure = CRPC_ON_FAILURE_DEFAULT;

@@ -57,10 +57,10 @@ const char *cfg_shown(const char *s, char *buf, size_t bufsz);
 
 struct cfg_parse {
 	crpc_config *c;
-	const char *name;  /* the file, in messages */
-	const char *text;  /* without a UTF-8 BOM */
+	const char *name; /* the file, in messages */
+	const char *text; /* without a UTF-8 BOM */
 	size_t len;
-	bool secure;       /* running as root: check run: executables */
+	bool secure; /* running as root: check run: executables */
 	bool oom;
 	unsigned doc_line, doc_col; /* where the document starts */
 	/* the first error by position */
@@ -98,25 +98,22 @@ const char *cfg_closest(const char *s, const void *tab, size_t n, size_t stride,
 			bool (*valid)(const void *entry, const void *arg), const void *arg);
 
 /* A string; `empty_ok`: "" is accepted. The result is owned by the config. */
-const char *cfg_get_str(struct cfg_parse *p, const char *key, const struct cfg_node *v,
-			bool empty_ok);
+const char *cfg_get_str(struct cfg_parse *p, const char *key, const struct cfg_node *v, bool empty_ok);
 /* A duration (crpc_parse_duration()) in milliseconds. */
-bool cfg_get_duration(struct cfg_parse *p, const char *key, const struct cfg_node *v,
-		      unsigned *ms);
+bool cfg_get_duration(struct cfg_parse *p, const char *key, const struct cfg_node *v, unsigned *ms);
 /* One of a fixed set of words (plain or quoted); index or -1. */
-int cfg_get_word(struct cfg_parse *p, const char *key, const struct cfg_node *v,
-		 const char *const *words, size_t n, const char *expected);
+int cfg_get_word(struct cfg_parse *p, const char *key, const struct cfg_node *v, const char *const *words,
+		 size_t n, const char *expected);
 /*
  * Look a key up in a table whose entries start with the name. Unknown keys
  * are reported with a suggestion; `what` names the mapping ("criu", "a hook
  * step"; NULL: the top level, whose keys are sections), `list` names the
  * valid keys.
  */
-int cfg_lookup(struct cfg_parse *p, const struct cfg_node *k, const void *tab, size_t n,
-	       size_t stride, const char *what, const char *list);
+int cfg_lookup(struct cfg_parse *p, const struct cfg_node *k, const void *tab, size_t n, size_t stride,
+	       const char *what, const char *list);
 /* A section or other mapping: an empty value is an empty mapping. */
-bool cfg_want_map(struct cfg_parse *p, const char *what, const struct cfg_node *v,
-		  const char *expected);
+bool cfg_want_map(struct cfg_parse *p, const char *what, const struct cfg_node *v, const char *expected);
 
 /* The whole document: its sections into p->c. */
 void cfg_parse_root(struct cfg_parse *p, const struct cfg_node *root);

@@ -143,8 +143,7 @@ bad:
 	return false;
 }
 
-const char *cfg_get_str(struct cfg_parse *p, const char *key, const struct cfg_node *v,
-			bool empty_ok)
+const char *cfg_get_str(struct cfg_parse *p, const char *key, const struct cfg_node *v, bool empty_ok)
 {
 	char buf[CFG_SHOWN_MAX * 4 + 32];
 
@@ -165,18 +164,18 @@ static const char *get_log_file(struct cfg_parse *p, const char *key, const stru
 {
 	char buf[CFG_SHOWN_MAX * 4 + 32];
 
-	if (v->kind == CFG_NODE_SCALAR && !cfg_is_null(v) && (strchr(v->str, '/') || !strcmp(v->str, ".") ||
-						      !strcmp(v->str, ".."))) {
-		cfg_node_error(p, v, "key '%s': expected a file name without '/' (CRIU writes its log "
-				     "in the images directory), got %s",
+	if (v->kind == CFG_NODE_SCALAR && !cfg_is_null(v) &&
+	    (strchr(v->str, '/') || !strcmp(v->str, ".") || !strcmp(v->str, ".."))) {
+		cfg_node_error(p, v,
+			       "key '%s': expected a file name without '/' (CRIU writes its log "
+			       "in the images directory), got %s",
 			       key, cfg_describe(v, buf, sizeof(buf)));
 		return NULL;
 	}
 	return cfg_get_str(p, key, v, false);
 }
 
-bool cfg_get_duration(struct cfg_parse *p, const char *key, const struct cfg_node *v,
-		      unsigned *ms)
+bool cfg_get_duration(struct cfg_parse *p, const char *key, const struct cfg_node *v, unsigned *ms)
 {
 	char buf[CFG_SHOWN_MAX * 4 + 32];
 	crpc_error *e = NULL;
@@ -211,8 +210,8 @@ static bool get_size(struct cfg_parse *p, const char *key, const struct cfg_node
 	return false;
 }
 
-int cfg_get_word(struct cfg_parse *p, const char *key, const struct cfg_node *v,
-		 const char *const *words, size_t n, const char *expected)
+int cfg_get_word(struct cfg_parse *p, const char *key, const struct cfg_node *v, const char *const *words,
+		 size_t n, const char *expected)
 {
 	char buf[CFG_SHOWN_MAX * 4 + 32];
 
@@ -238,8 +237,10 @@ static ssize_t get_list(struct cfg_parse *p, const char *key, const struct cfg_n
 	if (cfg_is_null(v))
 		return 0;
 	if (v->kind != CFG_NODE_SEQ) {
-		cfg_node_error(p, v, "key '%s': expected a list of strings, got %s (write [\"...\"] or "
-				     "'- ...' items)", key, cfg_describe(v, buf, sizeof(buf)));
+		cfg_node_error(p, v,
+			       "key '%s': expected a list of strings, got %s (write [\"...\"] or "
+			       "'- ...' items)",
+			       key, cfg_describe(v, buf, sizeof(buf)));
 		return -1;
 	}
 	for (size_t i = 0; i < v->n; i++) {
@@ -247,8 +248,8 @@ static ssize_t get_list(struct cfg_parse *p, const char *key, const struct cfg_n
 		const char *s;
 
 		if (it->kind != CFG_NODE_SCALAR || cfg_is_null(it) || !it->str[0]) {
-			cfg_node_error(p, it, "key '%s', item %zu: expected a non-empty string, got %s",
-				       key, i + 1, cfg_describe(it, buf, sizeof(buf)));
+			cfg_node_error(p, it, "key '%s', item %zu: expected a non-empty string, got %s", key,
+				       i + 1, cfg_describe(it, buf, sizeof(buf)));
 			count = -1;
 			continue;
 		}
@@ -273,8 +274,8 @@ static int add_external(struct cfg_parse *p, void *arg, const char *s)
 	return crpc_opts_add_external(arg, s, NULL);
 }
 
-int cfg_lookup(struct cfg_parse *p, const struct cfg_node *k, const void *tab, size_t n,
-	       size_t stride, const char *what, const char *list)
+int cfg_lookup(struct cfg_parse *p, const struct cfg_node *k, const void *tab, size_t n, size_t stride,
+	       const char *what, const char *list)
 {
 	char buf[CFG_SHOWN_MAX * 4 + 16];
 	const char *best;
@@ -297,8 +298,7 @@ int cfg_lookup(struct cfg_parse *p, const struct cfg_node *k, const void *tab, s
 	return -1;
 }
 
-bool cfg_want_map(struct cfg_parse *p, const char *what, const struct cfg_node *v,
-		  const char *expected)
+bool cfg_want_map(struct cfg_parse *p, const char *what, const struct cfg_node *v, const char *expected)
 {
 	char buf[CFG_SHOWN_MAX * 4 + 32];
 
@@ -326,7 +326,7 @@ static void parse_criu(struct cfg_parse *p, const struct cfg_node *sec)
 		unsigned lvl;
 
 		switch (cfg_lookup(p, k, criu_keys, 3, sizeof(criu_keys[0]), "criu",
-			       "binary, log_level, log_file")) {
+				   "binary, log_level, log_file")) {
 		case 0:
 			p->c->criu_binary = (char *)cfg_get_str(p, "binary", v, false);
 			break;
@@ -345,11 +345,10 @@ static void parse_criu(struct cfg_parse *p, const struct cfg_node *sec)
 
 static const struct {
 	const char *name;
-} shim_keys[] = { { "trace_dir" },	    { "trace" },		{ "trace_max_files" },
-		  { "trace_max_total" },    { "trace_max_file_size" }, { "verbose" } };
+} shim_keys[] = { { "trace_dir" },           { "trace" },  { "trace_max_files" }, { "trace_max_total" },
+		  { "trace_max_file_size" }, { "verbose" } };
 
-#define SHIM_KEY_LIST                                                                          \
-	"trace_dir, trace, trace_max_files, trace_max_total, trace_max_file_size, verbose"
+#define SHIM_KEY_LIST "trace_dir, trace, trace_max_files, trace_max_total, trace_max_file_size, verbose"
 
 static void parse_shim(struct cfg_parse *p, const struct cfg_node *sec)
 {
@@ -362,7 +361,7 @@ static void parse_shim(struct cfg_parse *p, const struct cfg_node *sec)
 		bool b;
 
 		switch (cfg_lookup(p, k, shim_keys, sizeof(shim_keys) / sizeof(shim_keys[0]),
-			       sizeof(shim_keys[0]), "shim", SHIM_KEY_LIST)) {
+				   sizeof(shim_keys[0]), "shim", SHIM_KEY_LIST)) {
 		case 0:
 			p->c->trace_dir = (char *)cfg_get_str(p, "trace_dir", v, false);
 			break;
@@ -377,7 +376,8 @@ static void parse_shim(struct cfg_parse *p, const struct cfg_node *sec)
 		case 3:
 			if (get_size(p, "trace_max_total", v, UINT64_MAX / 2, &size)) {
 				if (size < 4096)
-					cfg_node_error(p, v, "key 'trace_max_total': at least 4K, got %ju bytes",
+					cfg_node_error(p, v,
+						       "key 'trace_max_total': at least 4K, got %ju bytes",
 						       (uintmax_t)size);
 				else
 					p->c->shim_trace_max_total = size;
@@ -386,7 +386,8 @@ static void parse_shim(struct cfg_parse *p, const struct cfg_node *sec)
 		case 4:
 			if (get_size(p, "trace_max_file_size", v, UINT64_MAX / 2, &size)) {
 				if (size < 4096)
-					cfg_node_error(p, v, "key 'trace_max_file_size': at least 4K, got %ju bytes",
+					cfg_node_error(p, v,
+						       "key 'trace_max_file_size': at least 4K, got %ju bytes",
 						       (uintmax_t)size);
 				else
 					p->c->shim_trace_max_file_size = size;
@@ -424,8 +425,10 @@ static void parse_inherit_fd(struct cfg_parse *p, crpc_opts *o, const struct cfg
 	if (cfg_is_null(v))
 		return;
 	if (v->kind != CFG_NODE_SEQ) {
-		cfg_node_error(p, v, "key 'inherit_fd': expected a list of {key: ..., fd: N} mappings, "
-				     "got %s", cfg_describe(v, buf, sizeof(buf)));
+		cfg_node_error(p, v,
+			       "key 'inherit_fd': expected a list of {key: ..., fd: N} mappings, "
+			       "got %s",
+			       cfg_describe(v, buf, sizeof(buf)));
 		return;
 	}
 	for (size_t i = 0; i < v->n; i++) {
@@ -435,15 +438,17 @@ static void parse_inherit_fd(struct cfg_parse *p, crpc_opts *o, const struct cfg
 		bool seen_key = false, seen_fd = false, ok = true;
 
 		if (it->kind != CFG_NODE_MAP) {
-			cfg_node_error(p, it, "key 'inherit_fd', item %zu: expected a mapping {key: "
-					      "RESOURCE, fd: N}, got %s", i + 1, cfg_describe(it, buf, sizeof(buf)));
+			cfg_node_error(p, it,
+				       "key 'inherit_fd', item %zu: expected a mapping {key: "
+				       "RESOURCE, fd: N}, got %s",
+				       i + 1, cfg_describe(it, buf, sizeof(buf)));
 			continue;
 		}
 		for (size_t j = 0; j + 1 < it->n; j += 2) {
 			const struct cfg_node *k = it->kids[j], *val = it->kids[j + 1];
 
 			switch (cfg_lookup(p, k, inherit_fd_keys, 2, sizeof(inherit_fd_keys[0]),
-				       "an inherit_fd item", "key, fd")) {
+					   "an inherit_fd item", "key, fd")) {
 			case 0:
 				seen_key = true;
 				key = cfg_get_str(p, "key", val, false);
@@ -477,8 +482,10 @@ static void parse_cg_root(struct cfg_parse *p, crpc_opts *o, const struct cfg_no
 	if (cfg_is_null(v))
 		return;
 	if (v->kind != CFG_NODE_SEQ) {
-		cfg_node_error(p, v, "key 'cg_root': expected a list of {ctrl: ..., path: ...} mappings, "
-				     "got %s", cfg_describe(v, buf, sizeof(buf)));
+		cfg_node_error(p, v,
+			       "key 'cg_root': expected a list of {ctrl: ..., path: ...} mappings, "
+			       "got %s",
+			       cfg_describe(v, buf, sizeof(buf)));
 		return;
 	}
 	for (size_t i = 0; i < v->n; i++) {
@@ -487,16 +494,17 @@ static void parse_cg_root(struct cfg_parse *p, crpc_opts *o, const struct cfg_no
 		bool seen_path = false, ok = true;
 
 		if (it->kind != CFG_NODE_MAP) {
-			cfg_node_error(p, it, "key 'cg_root', item %zu: expected a mapping {ctrl: "
-					      "CONTROLLER, path: PATH}, got %s", i + 1,
-				       cfg_describe(it, buf, sizeof(buf)));
+			cfg_node_error(p, it,
+				       "key 'cg_root', item %zu: expected a mapping {ctrl: "
+				       "CONTROLLER, path: PATH}, got %s",
+				       i + 1, cfg_describe(it, buf, sizeof(buf)));
 			continue;
 		}
 		for (size_t j = 0; j + 1 < it->n; j += 2) {
 			const struct cfg_node *k = it->kids[j], *val = it->kids[j + 1];
 
-			switch (cfg_lookup(p, k, cg_root_keys, 2, sizeof(cg_root_keys[0]),
-				       "a cg_root item", "ctrl, path")) {
+			switch (cfg_lookup(p, k, cg_root_keys, 2, sizeof(cg_root_keys[0]), "a cg_root item",
+					   "ctrl, path")) {
 			case 0:
 				ctrl = cfg_get_str(p, "ctrl", val, false);
 				ok = ok && ctrl;
@@ -523,8 +531,7 @@ static void parse_cg_root(struct cfg_parse *p, crpc_opts *o, const struct cfg_no
 }
 
 /* A scalar that is not empty, else an error naming what was expected. */
-static bool want_scalar(struct cfg_parse *p, const char *key, const struct cfg_node *v,
-			const char *expected)
+static bool want_scalar(struct cfg_parse *p, const char *key, const struct cfg_node *v, const char *expected)
 {
 	char buf[CFG_SHOWN_MAX * 4 + 32];
 
@@ -535,8 +542,7 @@ static bool want_scalar(struct cfg_parse *p, const char *key, const struct cfg_n
 	return false;
 }
 
-static void parse_opt(struct cfg_parse *p, crpc_opts *o, const struct opt_desc *key,
-		      const struct cfg_node *v)
+static void parse_opt(struct cfg_parse *p, crpc_opts *o, const struct opt_desc *key, const struct cfg_node *v)
 {
 	char *base = (char *)o;
 	char buf[CFG_SHOWN_MAX * 4 + 32];
@@ -596,8 +602,9 @@ static void parse_opt(struct cfg_parse *p, crpc_opts *o, const struct opt_desc *
 	case OT_CG_MODE: {
 		crpc_cg_mode mode;
 
-		if (!want_scalar(p, key->name, v, "none, props, soft, full, strict, ignore or "
-						  "default"))
+		if (!want_scalar(p, key->name, v,
+				 "none, props, soft, full, strict, ignore or "
+				 "default"))
 			break;
 		if (crpc_parse_cg_mode(v->str, &mode, &e) < 0)
 			cfg_node_error(p, v, "key '%s': %s", key->name, e && e->message ? e->message : "?");
@@ -700,7 +707,7 @@ void cfg_parse_root(struct cfg_parse *p, const struct cfg_node *root)
 		const struct cfg_node *k = root->kids[i], *v = root->kids[i + 1];
 
 		switch (cfg_lookup(p, k, sections, 5, sizeof(sections[0]), NULL,
-			       "criu, dump, restore, hooks, shim")) {
+				   "criu, dump, restore, hooks, shim")) {
 		case 0:
 			parse_criu(p, v);
 			break;

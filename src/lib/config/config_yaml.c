@@ -203,15 +203,18 @@ int cfg_check_text(struct cfg_parse *p)
 
 		if (s[i] == 0) {
 			offset_pos(p, i, &line, &col);
-			cfg_error_at(p, line, col, "NUL byte: this looks like a binary file, not a YAML "
-						   "configuration");
+			cfg_error_at(p, line, col,
+				     "NUL byte: this looks like a binary file, not a YAML "
+				     "configuration");
 			return -1;
 		}
 		n = utf8_len(s + i, p->len - i);
 		if (!n) {
 			offset_pos(p, i, &line, &col);
-			cfg_error_at(p, line, col, "invalid UTF-8 (byte 0x%02x): the configuration must "
-						   "be UTF-8 text", s[i]);
+			cfg_error_at(p, line, col,
+				     "invalid UTF-8 (byte 0x%02x): the configuration must "
+				     "be UTF-8 text",
+				     s[i]);
 			return -1;
 		}
 		i += n;
@@ -285,7 +288,8 @@ static void check_keys(struct cfg_parse *p, const struct cfg_node *map)
 		struct cfg_node *k = map->kids[2 * i];
 
 		if (k->kind != CFG_NODE_SCALAR) {
-			cfg_node_error(p, k, "keys must be strings, got %s", cfg_describe(k, buf, sizeof(buf)));
+			cfg_node_error(p, k, "keys must be strings, got %s",
+				       cfg_describe(k, buf, sizeof(buf)));
 			continue;
 		}
 		keys[m++] = k;
@@ -322,8 +326,7 @@ static void yaml_failure(struct cfg_parse *p, const yaml_parser_t *y)
 	 * and flow collections are legal, so only the failing line is looked at.
 	 */
 	off = pos_offset(p, line, 1);
-	for (unsigned c = 1; off < p->len && (p->text[off] == ' ' || p->text[off] == '\t');
-	     off++, c++) {
+	for (unsigned c = 1; off < p->len && (p->text[off] == ' ' || p->text[off] == '\t'); off++, c++) {
 		if (p->text[off] == '\t') {
 			cfg_error_at(p, line, c, "tabs are not allowed for indentation; indent with spaces");
 			return;
@@ -331,8 +334,9 @@ static void yaml_failure(struct cfg_parse *p, const yaml_parser_t *y)
 	}
 	off = pos_offset(p, line, col);
 	if (off < p->len && p->text[off] == '\t') {
-		cfg_error_at(p, line, col, "tab character: tabs are not allowed for indentation or "
-					   "after '-', '?' and ':' in YAML; use spaces");
+		cfg_error_at(p, line, col,
+			     "tab character: tabs are not allowed for indentation or "
+			     "after '-', '?' and ':' in YAML; use spaces");
 		return;
 	}
 	if (y->context)
@@ -351,8 +355,9 @@ static void check_props(struct cfg_parse *p, const yaml_mark_t *m, const yaml_ch
 	unsigned line = (unsigned)m->line + 1, col = (unsigned)m->column + 1;
 
 	if (anchor)
-		cfg_error_at(p, line, col, "anchors and aliases (&%s, *%s) are not supported; write "
-					   "the value out in full",
+		cfg_error_at(p, line, col,
+			     "anchors and aliases (&%s, *%s) are not supported; write "
+			     "the value out in full",
 			     cfg_shown((const char *)anchor, buf, sizeof(buf)), buf);
 	else if (tag && strncmp((const char *)tag, "tag:yaml.org,2002:", 18) == 0)
 		cfg_error_at(p, line, col, "YAML tags (!!%s) are not supported",

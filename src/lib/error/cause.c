@@ -16,8 +16,8 @@
 #include "internal.h"
 
 /* Where a rule's pattern is looked for. */
-#define IN_ERRMSG 0x1u	/* CRIU's cr_errmsg */
-#define IN_LOG 0x2u	/* the error lines of the log excerpt */
+#define IN_ERRMSG 0x1u  /* CRIU's cr_errmsg */
+#define IN_LOG 0x2u     /* the error lines of the log excerpt */
 #define IN_MESSAGE 0x4u /* libcrpc's own message */
 #define IN_LOG_ALL 0x8u /* any line of the excerpt (CRIU's output may have no error lines) */
 #define IN_CRIU (IN_ERRMSG | IN_LOG)
@@ -28,10 +28,10 @@
 #define ONLY_NONROOT 0x1u /* only when the caller is not root */
 
 struct cause_rule {
-	const char *op;	     /* request the rule applies to, NULL: any */
-	int errnum;	     /* errno (ours or CRIU's) that must match, 0: none */
+	const char *op;      /* request the rule applies to, NULL: any */
+	int errnum;          /* errno (ours or CRIU's) that must match, 0: none */
 	const char *pattern; /* text that must be found, NULL: none */
-	unsigned where;	     /* where the text is looked for */
+	unsigned where;      /* where the text is looked for */
 	unsigned flags;
 	crpc_cause cause;
 	crpc_exit exit_class;  /* CRPC_EXIT_OK: keep the error's exit class */
@@ -134,14 +134,8 @@ static const struct cause_rule cause_rules[] = {
 
 	/* privileges: CRIU's own capability check */
 	{ .pattern = "CAP_SYS_ADMIN", .where = IN_ANY, .cause = NOT_ROOT, .exit_class = ENV },
-	{ .pattern = "CAP_CHECKPOINT_RESTORE",
-	  .where = IN_ANY,
-	  .cause = NOT_ROOT,
-	  .exit_class = ENV },
-	{ .pattern = "Effective capability",
-	  .where = IN_ANY,
-	  .cause = NOT_ROOT,
-	  .exit_class = ENV },
+	{ .pattern = "CAP_CHECKPOINT_RESTORE", .where = IN_ANY, .cause = NOT_ROOT, .exit_class = ENV },
+	{ .pattern = "Effective capability", .where = IN_ANY, .cause = NOT_ROOT, .exit_class = ENV },
 
 	/* CRIU's own ptrace probe failed: it is being traced, or ptrace is restricted */
 	{ .pattern = "ptrace(PTRACE_TRACEME)",
@@ -202,16 +196,13 @@ static const char *const cause_hints[] = {
 		"a PID of the saved tree is taken by another process; wait for it to exit or end "
 		"it, then restore again (a tree dumped without --leave-running can linger as "
 		"zombies for a second or two)",
-	[CRPC_CAUSE_TCP_ESTABLISHED] =
-		"the process has an established TCP connection; add --tcp-established",
+	[CRPC_CAUSE_TCP_ESTABLISHED] = "the process has an established TCP connection; add --tcp-established",
 	[CRPC_CAUSE_EXT_UNIX_SK] =
 		"a UNIX socket of the process is connected to a peer outside the dumped tree; add "
 		"--ext-unix-sk, or --external unix[INODE] for that one socket",
-	[CRPC_CAUSE_SHELL_JOB] =
-		"the process uses a terminal or session from outside the dumped tree (a shell "
-		"job); add --shell-job (for the restore too)",
-	[CRPC_CAUSE_NOT_ROOT] =
-		"CRIU needs root (CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE); run crpc as root",
+	[CRPC_CAUSE_SHELL_JOB] = "the process uses a terminal or session from outside the dumped tree (a shell "
+				 "job); add --shell-job (for the restore too)",
+	[CRPC_CAUSE_NOT_ROOT] = "CRIU needs root (CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE); run crpc as root",
 	[CRPC_CAUSE_KERNEL] = "this CRIU lacks support for this kernel or the kernel lacks a "
 			      "feature CRIU needs; run scripts/setup to provision a CRIU that "
 			      "works on this kernel",
@@ -232,8 +223,7 @@ static const char *cause_hint(crpc_cause c)
 }
 
 /* Is `pattern` in a (error) line of the excerpt? Sets *found to that line. */
-static bool excerpt_has(const char *excerpt, const char *pattern, bool errors_only,
-			struct err_line *found)
+static bool excerpt_has(const char *excerpt, const char *pattern, bool errors_only, struct err_line *found)
 {
 	struct err_line_walk w;
 	enum err_line_kind k;

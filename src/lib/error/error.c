@@ -118,8 +118,8 @@ char *err_sb_take(struct err_sbuf *sb)
 /* ------------------------------------------------------------------------ */
 /* the error object                                                         */
 
-CRPC_API int crpc_error_setv(crpc_error **err, crpc_exit exit_class, int sys_errno,
-			     const char *operation, const char *fmt, va_list ap)
+CRPC_API int crpc_error_setv(crpc_error **err, crpc_exit exit_class, int sys_errno, const char *operation,
+			     const char *fmt, va_list ap)
 {
 	crpc_error *e;
 
@@ -138,8 +138,8 @@ CRPC_API int crpc_error_setv(crpc_error **err, crpc_exit exit_class, int sys_err
 	return -1;
 }
 
-CRPC_API int crpc_error_set(crpc_error **err, crpc_exit exit_class, int sys_errno,
-			    const char *operation, const char *fmt, ...)
+CRPC_API int crpc_error_set(crpc_error **err, crpc_exit exit_class, int sys_errno, const char *operation,
+			    const char *fmt, ...)
 {
 	va_list ap;
 

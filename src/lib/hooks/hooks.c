@@ -263,8 +263,8 @@ log_event(const crpc_hook_runner *r, const char *cb, const char *step, const cha
 }
 
 /* A line of a step's output: to hooks.log, and to the verbose stream. */
-static void output_line(const crpc_hook_runner *r, const char *cb, const char *step,
-			const char *text, size_t len)
+static void output_line(const crpc_hook_runner *r, const char *cb, const char *step, const char *text,
+			size_t len)
 {
 	log_text(r, cb, step, text, len);
 	if (r->verbose) {
@@ -320,8 +320,8 @@ CRPC_API int crpc_hook_runner_new(crpc_hook_runner **out, const crpc_hooks *hook
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "set up hooks", "out of memory");
 	}
 	if (ctx->images_dir_fd >= 0) {
-		r->log_fd = util_open_private(ctx->images_dir_fd, "hooks.log", true, "set up hooks", "hook log",
-					      err);
+		r->log_fd = util_open_private(ctx->images_dir_fd, "hooks.log", true, "set up hooks",
+					      "hook log", err);
 		if (r->log_fd < 0) {
 			if (err && *err)
 				(*err)->exit_class = CRPC_EXIT_FAIL;
@@ -409,12 +409,11 @@ static bool step_sets(const crpc_hook_step *st, const char *kv)
  * crpc's environment (minus the variables crpc manages), then crpc's
  * variables, then the step's env; a later definition replaces an earlier one.
  */
-static int build_env(const crpc_hook_runner *r, const crpc_notify *n, const crpc_hook_step *st,
-		     bool pts, struct step_env *e)
+static int build_env(const crpc_hook_runner *r, const crpc_notify *n, const crpc_hook_step *st, bool pts,
+		     struct step_env *e)
 {
 	const char *cb = n->name && *n->name ? n->name : crpc_notify_kind_name(n->kind);
-	const char *op = r->operation && *r->operation ? r->operation
-						       : (n->operation ? n->operation : "");
+	const char *op = r->operation && *r->operation ? r->operation : (n->operation ? n->operation : "");
 	bool restore = strcmp(op, "restore") == 0;
 	pid_t init_pid, pid;
 	size_t count = 0, k = 0;
@@ -499,8 +498,7 @@ static void from_step_cwd(const char *cwd, const char *path, char *buf, size_t s
  * The path execvp() would run for argv0 with this PATH: argv0 itself when it
  * has a slash, else the first executable file on PATH. false if none.
  */
-static bool resolve_exec(const char *argv0, const char *path_env, const char *cwd, char *out,
-			 size_t outsz)
+static bool resolve_exec(const char *argv0, const char *path_env, const char *cwd, char *out, size_t outsz)
 {
 	if (strchr(argv0, '/')) {
 		snprintf(out, outsz, "%s", argv0);
@@ -540,8 +538,7 @@ static bool trusted_executable(const char *path, char *why, size_t whysz)
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		snprintf(why, whysz, "it is writable by %s (mode %04o)",
-			 (st.st_mode & S_IWOTH) ? "others" : "its group",
-			 (unsigned)(st.st_mode & 07777));
+			 (st.st_mode & S_IWOTH) ? "others" : "its group", (unsigned)(st.st_mode & 07777));
 		return false;
 	}
 	return true;
@@ -559,10 +556,10 @@ static bool script_operand(char *const *argv, char *out, size_t outsz, const cha
 	static const struct {
 		const char *name, *inline_opts;
 	} interpreters[] = {
-		{ "sh", "-c" },	    { "bash", "-c" },	 { "dash", "-c" },    { "zsh", "-c" },
-		{ "ksh", "-c" },    { "mksh", "-c" },	 { "ash", "-c" },     { "python", "-c -m" },
+		{ "sh", "-c" },         { "bash", "-c" },       { "dash", "-c" },    { "zsh", "-c" },
+		{ "ksh", "-c" },        { "mksh", "-c" },       { "ash", "-c" },     { "python", "-c -m" },
 		{ "python2", "-c -m" }, { "python3", "-c -m" }, { "perl", "-e -E" }, { "ruby", "-e" },
-		{ "node", "-e -p" }, { "nodejs", "-e -p" }, { "php", "-r" },  { "lua", "-e" },
+		{ "node", "-e -p" },    { "nodejs", "-e -p" },  { "php", "-r" },     { "lua", "-e" },
 		{ "tclsh", "" },
 	};
 	const char *base = strrchr(argv[0], '/'), *inl = NULL;
@@ -597,7 +594,12 @@ static bool script_operand(char *const *argv, char *out, size_t outsz, const cha
 /* ------------------------------------------------------------------------ */
 /* the child                                                                */
 
-enum child_stage { STAGE_NONE = 0, STAGE_SETUP, STAGE_CHDIR, STAGE_EXEC };
+enum child_stage {
+	STAGE_NONE = 0,
+	STAGE_SETUP,
+	STAGE_CHDIR,
+	STAGE_EXEC
+};
 
 struct child_report {
 	int stage;
@@ -659,9 +661,7 @@ static void cloexec_from(int first)
 		close(dfd);
 		return;
 	}
-	maxfd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-			? (long)rl.rlim_cur
-			: 65536;
+	maxfd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 65536;
 	if (maxfd > 65536)
 		maxfd = 65536;
 	for (long fd = first; fd < maxfd; fd++)
@@ -710,15 +710,15 @@ static void __attribute__((noreturn)) run_child(const struct child_plan *p)
 	if (status < 0 || in < 0 || out < 0 || errfd < 0 || (p->pts_fd >= 0 && pts < 0))
 		child_fail(p->out_fd, status >= 0 ? status : p->status_fd, STAGE_SETUP, errno,
 			   "cannot set up the step's file descriptors", NULL, 126);
-	if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
-	    dup2(errfd, STDERR_FILENO) < 0 || (pts >= 0 && dup2(pts, PTS_FD) < 0))
+	if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 || dup2(errfd, STDERR_FILENO) < 0 ||
+	    (pts >= 0 && dup2(pts, PTS_FD) < 0))
 		child_fail(out, status, STAGE_SETUP, errno, "cannot set up the step's file descriptors",
 			   NULL, 126);
 	cloexec_from(pts >= 0 ? PTS_FD + 1 : STDERR_FILENO + 1);
 
 	if (p->cwd && chdir(p->cwd) < 0)
-		child_fail(STDERR_FILENO, status, STAGE_CHDIR, errno, "cannot change to directory ",
-			   p->cwd, 126);
+		child_fail(STDERR_FILENO, status, STAGE_CHDIR, errno, "cannot change to directory ", p->cwd,
+			   126);
 	if (p->shell) {
 		char *const sh_argv[] = { (char *)"sh", (char *)"-c", (char *)p->shell, NULL };
 
@@ -757,9 +757,9 @@ struct step_run {
 	/* outcome */
 	pid_t pid;
 	int status;
-	bool waited;       /* status is valid */
+	bool waited; /* status is valid */
 	bool timed_out;
-	bool sigkilled;    /* SIGKILL sent after the grace */
+	bool sigkilled; /* SIGKILL sent after the grace */
 	struct child_report rep;
 	double secs;
 };
@@ -919,7 +919,11 @@ static void signal_step(pid_t pid, int sig)
 		kill(pid, sig);
 }
 
-enum phase { PH_RUNNING, PH_TERMINATING, PH_KILLED };
+enum phase {
+	PH_RUNNING,
+	PH_TERMINATING,
+	PH_KILLED
+};
 
 /* Read the step's output until it is over (see the top of the file). */
 static void supervise(struct step_run *sr, int pidfd, unsigned timeout_ms, unsigned grace_ms)
@@ -1059,8 +1063,7 @@ static void describe_outcome(const struct step_run *sr, const crpc_hook_step *st
 		return;
 	}
 	if (sr->rep.stage == STAGE_SETUP) {
-		snprintf(buf, sz, "could not be started: cannot set up its file descriptors: %s",
-			 desc);
+		snprintf(buf, sz, "could not be started: cannot set up its file descriptors: %s", desc);
 		return;
 	}
 	if (!sr->waited) {
@@ -1078,8 +1081,8 @@ static void describe_outcome(const struct step_run *sr, const crpc_hook_step *st
 			snprintf(buf, sz, "timed out after %s and was killed by SIG%s", tmo,
 				 sig_name(WTERMSIG(status)));
 		else
-			snprintf(buf, sz, "timed out after %s and exited with status %d after SIGTERM",
-				 tmo, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+			snprintf(buf, sz, "timed out after %s and exited with status %d after SIGTERM", tmo,
+				 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		return;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -1091,13 +1094,11 @@ static void describe_outcome(const struct step_run *sr, const crpc_hook_step *st
 }
 
 /* The failure as the user reads it: callback, step, origin, what, last output. */
-static void failure_message(const struct step_run *sr, const crpc_hook_step *st, const char *what,
-			    char *buf, size_t sz)
+static void failure_message(const struct step_run *sr, const crpc_hook_step *st, const char *what, char *buf,
+			    size_t sz)
 {
 	/* when it could not be exec'ed, its only output is the same message */
-	unsigned n = sr->rep.stage != STAGE_NONE ? 0
-		     : sr->n_lines < LAST_LINES  ? sr->n_lines
-						 : LAST_LINES;
+	unsigned n = sr->rep.stage != STAGE_NONE ? 0 : sr->n_lines < LAST_LINES ? sr->n_lines : LAST_LINES;
 	size_t pos = 0;
 
 	bprintf(buf, sz, &pos, "%s step '%s'", sr->cb, sr->name);
@@ -1183,8 +1184,8 @@ fail:
  * Run one step to its end. Returns true if it succeeded; else `what` says
  * what happened. sr is filled in (output lines, entries).
  */
-static bool run_step(struct step_run *sr, const crpc_hook_step *st, const crpc_notify *n,
-		     char *what, size_t whatsz)
+static bool run_step(struct step_run *sr, const crpc_hook_step *st, const crpc_notify *n, char *what,
+		     size_t whatsz)
 {
 	const crpc_hook_runner *r = sr->r;
 	unsigned timeout_ms = st->timeout_ms ? st->timeout_ms : CRPC_HOOK_DEFAULT_TIMEOUT_MS;
@@ -1214,15 +1215,16 @@ static bool run_step(struct step_run *sr, const crpc_hook_step *st, const crpc_n
 	exec_path[0] = '\0';
 	if (st->kind == CRPC_STEP_RUN) {
 		snprintf(exec_path, sizeof(exec_path), "%s", st->argv[0]);
-		if (geteuid() == 0 &&
-		    resolve_exec(st->argv[0], env_get(env.envp, "PATH"), st->cwd, exec_path,
-				 sizeof(exec_path))) {
+		if (geteuid() == 0 && resolve_exec(st->argv[0], env_get(env.envp, "PATH"), st->cwd,
+						   exec_path, sizeof(exec_path))) {
 			char check[PATH_MAX], why[256];
 
 			from_step_cwd(st->cwd, exec_path, check, sizeof(check));
 			if (!trusted_executable(check, why, sizeof(why))) {
-				if (snprintf(what, whatsz, "was refused: crpc runs as root and will not "
-							   "run %s: %s", check, why) >= (int)whatsz)
+				if (snprintf(what, whatsz,
+					     "was refused: crpc runs as root and will not "
+					     "run %s: %s",
+					     check, why) >= (int)whatsz)
 					what[whatsz - 1] = '\0';
 				step_env_release(&env);
 				goto not_started;
@@ -1230,8 +1232,10 @@ static bool run_step(struct step_run *sr, const crpc_hook_step *st, const crpc_n
 			/* an interpreter runs its script: the script is what must be root's */
 			if (script_operand(st->argv, check, sizeof(check), st->cwd) &&
 			    !trusted_executable(check, why, sizeof(why))) {
-				if (snprintf(what, whatsz, "was refused: crpc runs as root and will not "
-							   "run the script %s: %s", check, why) >= (int)whatsz)
+				if (snprintf(what, whatsz,
+					     "was refused: crpc runs as root and will not "
+					     "run the script %s: %s",
+					     check, why) >= (int)whatsz)
 					what[whatsz - 1] = '\0';
 				step_env_release(&env);
 				goto not_started;
@@ -1280,7 +1284,6 @@ static void free_entries(struct step_run *sr)
 /* Hand the entries of a successful query-ext-files step over to n. */
 static int take_entries(struct step_run *sr, crpc_notify *n)
 {
-
 	if (!sr->n_entries)
 		return 0;
 	if (sr->n_entries > SIZE_MAX - n->n_external ||
@@ -1316,8 +1319,7 @@ CRPC_API int crpc_hook_runner_notify(crpc_notify *n, void *runner, crpc_error **
 		return 0;
 	if (n->pid > 0)
 		log_event(r, cb, NULL, "notification %u of the %s (pid %d): %zu step%s", n->seq,
-			  r->operation[0] ? r->operation : "operation", n->pid, count,
-			  count == 1 ? "" : "s");
+			  r->operation[0] ? r->operation : "operation", n->pid, count, count == 1 ? "" : "s");
 	else
 		log_event(r, cb, NULL, "notification %u of the %s: %zu step%s", n->seq,
 			  r->operation[0] ? r->operation : "operation", count, count == 1 ? "" : "s");
@@ -1347,8 +1349,7 @@ CRPC_API int crpc_hook_runner_notify(crpc_notify *n, void *runner, crpc_error **
 			free_entries(sr);
 			free(sr);
 			if (rc < 0)
-				return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "hook",
-						      "out of memory");
+				return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "hook", "out of memory");
 			continue;
 		}
 		free_entries(sr); /* a failed step's entries are not trusted */

@@ -221,7 +221,6 @@ static int read_all_at(int dirfd, const char *name, size_t max, char **out, size
 
 int ins_pid_add(pid_t **v, size_t *n, pid_t pid)
 {
-
 	for (size_t i = 0; i < *n; i++)
 		if ((*v)[i] == pid)
 			return 0;
@@ -259,19 +258,32 @@ int ins_strv_addf(char ***v, size_t *n, const char *fmt, ...)
 /* ---- names ------------------------------------------------------------------------ */
 
 static const char *const fd_type_names[CRPC_FD__COUNT] = {
-	[CRPC_FD_UNKNOWN] = "unknown",   [CRPC_FD_TCP] = "tcp",
-	[CRPC_FD_UDP] = "udp",           [CRPC_FD_RAW] = "raw",
-	[CRPC_FD_UNIX] = "unix",         [CRPC_FD_NETLINK] = "netlink",
-	[CRPC_FD_PACKET] = "packet",     [CRPC_FD_SOCKET] = "socket",
-	[CRPC_FD_PIPE] = "pipe",         [CRPC_FD_FIFO] = "fifo",
-	[CRPC_FD_EVENTFD] = "eventfd",   [CRPC_FD_SIGNALFD] = "signalfd",
-	[CRPC_FD_TIMERFD] = "timerfd",   [CRPC_FD_INOTIFY] = "inotify",
-	[CRPC_FD_FANOTIFY] = "fanotify", [CRPC_FD_EPOLL] = "epoll",
-	[CRPC_FD_IO_URING] = "io_uring", [CRPC_FD_PIDFD] = "pidfd",
-	[CRPC_FD_USERFAULTFD] = "userfaultfd", [CRPC_FD_ANON] = "anon",
-	[CRPC_FD_MEMFD] = "memfd",       [CRPC_FD_FILE] = "file",
-	[CRPC_FD_DIR] = "dir",           [CRPC_FD_DEVICE] = "device",
-	[CRPC_FD_TTY] = "tty",           [CRPC_FD_PTY] = "pty",
+	[CRPC_FD_UNKNOWN] = "unknown",
+	[CRPC_FD_TCP] = "tcp",
+	[CRPC_FD_UDP] = "udp",
+	[CRPC_FD_RAW] = "raw",
+	[CRPC_FD_UNIX] = "unix",
+	[CRPC_FD_NETLINK] = "netlink",
+	[CRPC_FD_PACKET] = "packet",
+	[CRPC_FD_SOCKET] = "socket",
+	[CRPC_FD_PIPE] = "pipe",
+	[CRPC_FD_FIFO] = "fifo",
+	[CRPC_FD_EVENTFD] = "eventfd",
+	[CRPC_FD_SIGNALFD] = "signalfd",
+	[CRPC_FD_TIMERFD] = "timerfd",
+	[CRPC_FD_INOTIFY] = "inotify",
+	[CRPC_FD_FANOTIFY] = "fanotify",
+	[CRPC_FD_EPOLL] = "epoll",
+	[CRPC_FD_IO_URING] = "io_uring",
+	[CRPC_FD_PIDFD] = "pidfd",
+	[CRPC_FD_USERFAULTFD] = "userfaultfd",
+	[CRPC_FD_ANON] = "anon",
+	[CRPC_FD_MEMFD] = "memfd",
+	[CRPC_FD_FILE] = "file",
+	[CRPC_FD_DIR] = "dir",
+	[CRPC_FD_DEVICE] = "device",
+	[CRPC_FD_TTY] = "tty",
+	[CRPC_FD_PTY] = "pty",
 	[CRPC_FD_NSFILE] = "nsfile",
 };
 
@@ -304,8 +316,8 @@ CRPC_API const char *crpc_ns_type_name(crpc_ns_type t)
 CRPC_API const char *crpc_tcp_state_name(int state)
 {
 	static const char *const names[] = {
-		"?",         "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
-		"CLOSE",     "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "NEW_SYN_RECV",
+		"?",     "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",    "TIME_WAIT",
+		"CLOSE", "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "NEW_SYN_RECV",
 	};
 
 	if (state <= 0 || (size_t)state >= sizeof(names) / sizeof(names[0]))
@@ -314,13 +326,8 @@ CRPC_API const char *crpc_tcp_state_name(int state)
 }
 
 static const char *const sock_type_names[] = {
-	[1] = "stream",
-	[2] = "dgram",
-	[3] = "raw",
-	[4] = "rdm",
-	[5] = "seqpacket",
-	[6] = "dccp",
-	[10] = "packet",
+	[1] = "stream",    [2] = "dgram", [3] = "raw",     [4] = "rdm",
+	[5] = "seqpacket", [6] = "dccp",  [10] = "packet",
 };
 
 CRPC_API const char *crpc_sock_type_name(int t)
@@ -447,8 +454,8 @@ int ins_parse_lock_line(const char *line, crpc_lock_info *l, bool *blocked)
 		*blocked = true;
 		p += 2;
 	}
-	n = sscanf(p, "%15s %15s %15s %d %x:%x:%llu %llu %31s", cls, kind, mode, &pid, &maj, &min, &ino, &start,
-		   endbuf);
+	n = sscanf(p, "%15s %15s %15s %d %x:%x:%llu %llu %31s", cls, kind, mode, &pid, &maj, &min, &ino,
+		   &start, endbuf);
 	if (n != 9)
 		return -1;
 	snprintf(l->lock_class, sizeof(l->lock_class), "%s", cls);
@@ -672,7 +679,8 @@ static int read_threads(ins_ctx *c, crpc_proc_info *p, int piddir, unsigned n_th
 			ins_status ss;
 
 			snprintf(path, sizeof(path), "task/%ld/stat", tid);
-			if (ins_read_at(piddir, path, c->buf, c->bufsz) < 0 || ins_parse_stat(c->buf, &st) < 0)
+			if (ins_read_at(piddir, path, c->buf, c->bufsz) < 0 ||
+			    ins_parse_stat(c->buf, &st) < 0)
 				continue; /* the thread ended meanwhile */
 			snprintf(t->comm, sizeof(t->comm), "%s", st.comm);
 			t->state = st.state;
@@ -705,7 +713,8 @@ static int read_proc(ins_ctx *c, size_t idx, crpc_error **err)
 			p->gone = true;
 			return 0;
 		}
-		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "inspect", "cannot open /proc/%d", (int)p->pid);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "inspect", "cannot open /proc/%d",
+				      (int)p->pid);
 	}
 	/* fresh state through the dirfd (bound to this process); the rest of stat from the scan */
 	if (ins_read_at(piddir, "status", c->buf, c->bufsz) < 0) {
@@ -732,7 +741,8 @@ static int read_proc(ins_ctx *c, size_t idx, crpc_error **err)
 		close(piddir);
 		return 0;
 	}
-	if (read_threads(c, p, piddir, ss.threads) < 0 || ins_read_fds(c, idx, piddir, err) < 0 || read_cgroups(c, p, piddir) < 0) {
+	if (read_threads(c, p, piddir, ss.threads) < 0 || ins_read_fds(c, idx, piddir, err) < 0 ||
+	    read_cgroups(c, p, piddir) < 0) {
 		close(piddir);
 		if (err && *err)
 			return -1;
@@ -941,7 +951,8 @@ static int match_lock_fd(const crpc_proc_info *p, const crpc_lock_info *l)
 	for (size_t f = 0; f < p->n_fds; f++) {
 		const crpc_fd_info *fi = &p->fds[f];
 
-		if (fi->inode == l->inode && major(fi->dev) == l->dev_major && minor(fi->dev) == l->dev_minor &&
+		if (fi->inode == l->inode && major(fi->dev) == l->dev_major &&
+		    minor(fi->dev) == l->dev_minor &&
 		    (fi->type == CRPC_FD_FILE || fi->type == CRPC_FD_DIR || fi->type == CRPC_FD_MEMFD ||
 		     fi->type == CRPC_FD_FIFO || fi->type == CRPC_FD_DEVICE))
 			return (int)f;
@@ -1034,7 +1045,8 @@ static int add_pid_locks(ins_ctx *c, ins_map *by_pid, size_t *cap, crpc_error **
 		bool blocked;
 		uint64_t pi = 0;
 
-		if (ins_parse_lock_line(line, &l, &blocked) < 0 || blocked || strcmp(l.lock_class, "OFDLCK") == 0)
+		if (ins_parse_lock_line(line, &l, &blocked) < 0 || blocked ||
+		    strcmp(l.lock_class, "OFDLCK") == 0)
 			continue;
 		if (l.pid <= 0 || !ins_map_get(by_pid, (uint64_t)l.pid, &pi))
 			continue;
@@ -1063,7 +1075,8 @@ static int add_ofd_locks(ins_ctx *c, size_t *cap, crpc_error **err)
 			if (seen_ofd_lock(r, from, &o->v[k]))
 				continue;
 			if (add_lock(r, cap, pi, find_fd(&r->procs[pi], o->v[k].fd), o->v[k]) < 0)
-				return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
+				return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect",
+						      "out of memory");
 		}
 	}
 	return 0;
@@ -1241,7 +1254,8 @@ CRPC_API int crpc_inspect_tree(pid_t pid, unsigned flags, crpc_inspect_result **
 		if (gone_errno(errno))
 			no_process(err, pid, "does not exist");
 		else
-			crpc_error_set(err, CRPC_EXIT_FAIL, errno, "inspect", "cannot read /proc/%d/status", (int)pid);
+			crpc_error_set(err, CRPC_EXIT_FAIL, errno, "inspect", "cannot read /proc/%d/status",
+				       (int)pid);
 		goto out;
 	}
 	{
@@ -1250,8 +1264,8 @@ CRPC_API int crpc_inspect_tree(pid_t pid, unsigned flags, crpc_inspect_result **
 		ins_parse_status(c.buf, &ss);
 		if (ss.tgid > 0 && ss.tgid != pid) {
 			crpc_error_set(err, CRPC_EXIT_USAGE, 0, "inspect",
-				       "%d is a thread of process %d, not a process; give the process ID %d", (int)pid,
-				       (int)ss.tgid, (int)ss.tgid);
+				       "%d is a thread of process %d, not a process; give the process ID %d",
+				       (int)pid, (int)ss.tgid, (int)ss.tgid);
 			goto out;
 		}
 	}
@@ -1286,7 +1300,8 @@ CRPC_API int crpc_inspect_tree(pid_t pid, unsigned flags, crpc_inspect_result **
 		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
 		goto out;
 	}
-	if (ins_resolve_net(&c, err) < 0 || ins_resolve_files(&c, err) < 0 || read_locks(&c, &by_pid, err) < 0)
+	if (ins_resolve_net(&c, err) < 0 || ins_resolve_files(&c, err) < 0 ||
+	    read_locks(&c, &by_pid, err) < 0)
 		goto out;
 	if (summarize_ns(r) < 0) {
 		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");

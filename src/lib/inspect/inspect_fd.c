@@ -93,12 +93,18 @@ crpc_fd_type ins_classify_proto(const char *proto, int *family)
 		crpc_fd_type type;
 		int family;
 	} tab[] = {
-		{ "TCP", CRPC_FD_TCP, AF_INET },        { "TCPv6", CRPC_FD_TCP, AF_INET6 },
-		{ "UDP", CRPC_FD_UDP, AF_INET },        { "UDPv6", CRPC_FD_UDP, AF_INET6 },
-		{ "UDP-Lite", CRPC_FD_UDP, AF_INET },   { "UDPLITEv6", CRPC_FD_UDP, AF_INET6 },
-		{ "RAW", CRPC_FD_RAW, AF_INET },        { "RAWv6", CRPC_FD_RAW, AF_INET6 },
-		{ "PING", CRPC_FD_RAW, AF_INET },       { "PINGv6", CRPC_FD_RAW, AF_INET6 },
-		{ "NETLINK", CRPC_FD_NETLINK, AF_NETLINK }, { "PACKET", CRPC_FD_PACKET, AF_PACKET },
+		{ "TCP", CRPC_FD_TCP, AF_INET },
+		{ "TCPv6", CRPC_FD_TCP, AF_INET6 },
+		{ "UDP", CRPC_FD_UDP, AF_INET },
+		{ "UDPv6", CRPC_FD_UDP, AF_INET6 },
+		{ "UDP-Lite", CRPC_FD_UDP, AF_INET },
+		{ "UDPLITEv6", CRPC_FD_UDP, AF_INET6 },
+		{ "RAW", CRPC_FD_RAW, AF_INET },
+		{ "RAWv6", CRPC_FD_RAW, AF_INET6 },
+		{ "PING", CRPC_FD_RAW, AF_INET },
+		{ "PINGv6", CRPC_FD_RAW, AF_INET6 },
+		{ "NETLINK", CRPC_FD_NETLINK, AF_NETLINK },
+		{ "PACKET", CRPC_FD_PACKET, AF_PACKET },
 	};
 
 	*family = 0;
@@ -183,14 +189,12 @@ int ins_parse_fdinfo(const char *buf, crpc_fd_info *fi, ins_fdinfo_extra *x)
 				else
 					fi->interval_ns = sec * 1000000000ULL + nsec;
 			}
-		}
-		else if ((v = line_value(line, "tty-index")))
+		} else if ((v = line_value(line, "tty-index")))
 			x->tty_index = (int)strtol(v, NULL, 10);
 		else if ((v = line_value(line, "lock"))) {
 			if (add_fdinfo_lock(x, v) < 0)
 				return -1;
-		}
-		else if ((v = line_value(line, "tfd"))) {
+		} else if ((v = line_value(line, "tfd"))) {
 			fi->watches++;
 			if (INS_GROW(fi->targets, &tcap, fi->n_targets) < 0)
 				return -1;
@@ -365,7 +369,8 @@ int ins_index_fds(ins_ctx *c)
 			uint64_t key = fi->inode, bits = 0;
 
 			if (fi->family || fi->protocol || fi->type == CRPC_FD_SOCKET) {
-				if (ins_map_put(&c->sock_owner, fi->inode, ((uint64_t)pi << 32 | (uint64_t)f) + 1) < 0)
+				if (ins_map_put(&c->sock_owner, fi->inode,
+						((uint64_t)pi << 32 | (uint64_t)f) + 1) < 0)
 					return -1;
 				continue;
 			}
@@ -413,8 +418,8 @@ static int read_one_fd(ins_ctx *c, crpc_proc_info *p, size_t pi, int fddir, int 
 		return -1;
 	fi->type = ins_classify_link(link);
 	/* fdinfo: flags, position, mount and the type's own state; sockets have nothing there we use */
-	if (fi->type != CRPC_FD_SOCKET && infodir >= 0 && ins_read_at(infodir, name, c->buf, c->bufsz) >= 0 &&
-	    ins_parse_fdinfo(c->buf, fi, x) < 0)
+	if (fi->type != CRPC_FD_SOCKET && infodir >= 0 &&
+	    ins_read_at(infodir, name, c->buf, c->bufsz) >= 0 && ins_parse_fdinfo(c->buf, fi, x) < 0)
 		return -1;
 
 	switch (fi->type) {
@@ -476,7 +481,8 @@ static int read_one_fd(ins_ctx *c, crpc_proc_info *p, size_t pi, int fddir, int 
 	} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
 		classify_dev(fi, &st, x->tty_index);
 		fi->deleted = false; /* devpts paths are not files */
-		if (fi->type == CRPC_FD_PTY && !fi->pty_master && major(st.st_rdev) >= 136 && major(st.st_rdev) <= 143)
+		if (fi->type == CRPC_FD_PTY && !fi->pty_master && major(st.st_rdev) >= 136 &&
+		    major(st.st_rdev) <= 143)
 			fi->pty_master_closed = pty_master_closed(fddir, name);
 	} else if (S_ISSOCK(st.st_mode)) {
 		fi->type = CRPC_FD_SOCKET; /* a socket with a path target: should not happen */
@@ -534,7 +540,8 @@ static int read_mapped_deleted(ins_ctx *c, crpc_proc_info *p, int piddir)
 		len = strlen(line);
 		if (len <= sl || strcmp(line + len - sl, DELETED_SUFFIX) != 0)
 			continue;
-		if (sscanf(line, "%63s %7s %llx %x:%x %llu %n", range, perms, &off, &maj, &min, &ino, &consumed) != 6 ||
+		if (sscanf(line, "%63s %7s %llx %x:%x %llu %n", range, perms, &off, &maj, &min, &ino,
+			   &consumed) != 6 ||
 		    !consumed)
 			continue;
 		snprintf(path, sizeof(path), "%.*s", (int)(len - sl - (size_t)consumed), line + consumed);
@@ -730,9 +737,10 @@ void ins_mnt_free(ins_ctx *c)
 
 static bool has_path_fd(const crpc_fd_info *fi)
 {
-	return fi->mount_id >= 0 && (fi->type == CRPC_FD_FILE || fi->type == CRPC_FD_DIR || fi->type == CRPC_FD_FIFO ||
-				     fi->type == CRPC_FD_DEVICE || fi->type == CRPC_FD_TTY || fi->type == CRPC_FD_PTY ||
-				     fi->type == CRPC_FD_MEMFD);
+	return fi->mount_id >= 0 &&
+	       (fi->type == CRPC_FD_FILE || fi->type == CRPC_FD_DIR || fi->type == CRPC_FD_FIFO ||
+		fi->type == CRPC_FD_DEVICE || fi->type == CRPC_FD_TTY || fi->type == CRPC_FD_PTY ||
+		fi->type == CRPC_FD_MEMFD);
 }
 
 /* A deleted file still linked elsewhere: is its old path free, or taken by another file? */
@@ -771,7 +779,8 @@ int ins_resolve_files(ins_ctx *c, crpc_error **err)
 			if (!m) {
 				m = get_mntns(c, p);
 				if (!m)
-					return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
+					return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect",
+							      "out of memory");
 			}
 			for (size_t k = 0; k < m->n_mounts; k++)
 				if (m->mounts[k].id == fi->mount_id) {

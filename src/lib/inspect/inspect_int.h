@@ -20,7 +20,7 @@
 typedef struct ins_map {
 	uint64_t *keys;
 	uint64_t *vals;
-	size_t cap;  /* power of two, 0 when empty */
+	size_t cap; /* power of two, 0 when empty */
 	size_t n;
 } ins_map;
 
@@ -36,13 +36,13 @@ void ins_map_free(ins_map *m);
  * Grow the array `arr` (capacity *capp) so that it holds at least n+1
  * elements, new ones zeroed. -1 on ENOMEM (arr untouched), else 0.
  */
-#define INS_GROW(arr, capp, n)                                                              \
-	__extension__({                                                                     \
-		size_t ins_oc_ = *(capp);                                                   \
-		int ins_rc_ = ARRAY_GROW(arr, capp, (size_t)(n) + 1, 8);                    \
-		if (!ins_rc_ && *(capp) > ins_oc_)                                          \
-			memset((arr) + ins_oc_, 0, (*(capp) - ins_oc_) * sizeof(*(arr)));  \
-		ins_rc_;                                                                    \
+#define INS_GROW(arr, capp, n)                                                          \
+	__extension__({                                                                 \
+		size_t ins_oc_ = *(capp);                                               \
+		int ins_rc_ = ARRAY_GROW(arr, capp, (size_t)(n) + 1, 8);                \
+		if (!ins_rc_ && *(capp) > ins_oc_)                                      \
+			memset((arr) + ins_oc_, 0, (*(capp)-ins_oc_) * sizeof(*(arr))); \
+		ins_rc_;                                                                \
 	})
 
 /*
@@ -73,7 +73,7 @@ int ins_parse_stat(const char *buf, ins_stat *out);
 
 /* The fields of /proc/PID/status inspect uses. */
 typedef struct ins_status {
-	char state;       /* 0 if absent */
+	char state; /* 0 if absent */
 	pid_t tgid, ppid, tracer_pid, ns_pid;
 	unsigned threads; /* 0 if absent */
 	bool kthread;     /* "Kthread: 1" (newer kernels) */
@@ -148,12 +148,12 @@ typedef struct ins_ofd_locks {
 typedef struct ins_ctx {
 	unsigned flags;
 	crpc_inspect_result *r;
-	char *buf;      /* scratch buffer of bufsz bytes */
+	char *buf; /* scratch buffer of bufsz bytes */
 	size_t bufsz;
-	int proc_fd;    /* /proc */
-	ins_map sock_owner; /* socket inode -> (proc index << 32 | fd index) + 1, tree only */
-	ins_map pipe_ends;  /* pipe inode -> bit 0 read end, bit 1 write end seen in the tree */
-	ins_map fifo_ends;  /* the same for FIFOs, keyed by (st_dev, st_ino) */
+	int proc_fd;              /* /proc */
+	ins_map sock_owner;       /* socket inode -> (proc index << 32 | fd index) + 1, tree only */
+	ins_map pipe_ends;        /* pipe inode -> bit 0 read end, bit 1 write end seen in the tree */
+	ins_map fifo_ends;        /* the same for FIFOs, keyed by (st_dev, st_ino) */
 	ins_ofd_locks *ofd_locks; /* one per process of the tree, each written by the reader of that process */
 	size_t n_ofd_locks;       /* n_procs once the tree is built */
 	ins_netns *netns;

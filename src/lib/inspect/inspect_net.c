@@ -90,7 +90,7 @@ struct ins_netns {
 	int unix_errno;
 	unix_ent *u;
 	size_t nu, capu;
-	ins_map uidx;          /* inode -> index + 1 */
+	ins_map uidx; /* inode -> index + 1 */
 };
 
 /* ---- /proc/net parsing ------------------------------------------------------------- */
@@ -462,8 +462,8 @@ static int load_unix_proc(ins_ctx *c, ins_netns *n)
 		unix_ent e = { 0 };
 		const char *path;
 
-		if (sscanf(line, "%*[0-9a-fA-F]: %lx %lx %lx %lx %lx %llu%n", &refc, &proto, &flags, &type, &st, &ino,
-			   &consumed) != 6)
+		if (sscanf(line, "%*[0-9a-fA-F]: %lx %lx %lx %lx %lx %llu%n", &refc, &proto, &flags, &type,
+			   &st, &ino, &consumed) != 6)
 			continue;
 		path = line + consumed;
 		while (*path == ' ')
@@ -533,12 +533,15 @@ static int resolve_inet(ins_ctx *c, ins_netns *n, crpc_fd_info *fi)
 		return 0;
 	if (load_table(c, n, t) < 0)
 		return -1;
-	fi->sock_type = fi->type == CRPC_FD_TCP ? SOCK_STREAM : fi->type == CRPC_FD_UDP ? SOCK_DGRAM : SOCK_RAW;
+	fi->sock_type = fi->type == CRPC_FD_TCP   ? SOCK_STREAM
+			: fi->type == CRPC_FD_UDP ? SOCK_DGRAM
+						  : SOCK_RAW;
 	if (!ins_map_get(&n->idx[t], fi->inode, &ix)) {
 		/* not hashed: neither bound nor connected (CLOSE) */
 		fi->state = 7;
 		fi->peer = CRPC_PEER_NONE;
-		snprintf(fi->local.addr, sizeof(fi->local.addr), "%s", fi->family == AF_INET6 ? "::" : "0.0.0.0");
+		snprintf(fi->local.addr, sizeof(fi->local.addr), "%s",
+			 fi->family == AF_INET6 ? "::" : "0.0.0.0");
 		snprintf(fi->remote.addr, sizeof(fi->remote.addr), "%s", fi->local.addr);
 		return 0;
 	}
@@ -801,7 +804,8 @@ int ins_resolve_net(ins_ctx *c, crpc_error **err)
 			case CRPC_FD_UNIX:
 				if (!n && !(n = get_netns(c, p)))
 					goto oom;
-				rc = fi->type == CRPC_FD_UNIX ? resolve_unix(c, n, fi) : resolve_inet(c, n, fi);
+				rc = fi->type == CRPC_FD_UNIX ? resolve_unix(c, n, fi)
+							      : resolve_inet(c, n, fi);
 				break;
 			case CRPC_FD_NETLINK:
 			case CRPC_FD_PACKET:
@@ -920,7 +924,8 @@ void ins_check_net_features(ins_ctx *c)
 		}
 	if (unx && c->unix_diag_errno && c->unix_diag_errno != EPERM && c->unix_diag_errno != EACCES)
 		ins_strv_addf(&r->missing_features, &r->n_missing_features,
-			      "sock_diag for UNIX sockets (CONFIG_UNIX_DIAG): %s", strerror(c->unix_diag_errno));
+			      "sock_diag for UNIX sockets (CONFIG_UNIX_DIAG): %s",
+			      strerror(c->unix_diag_errno));
 	if (tcp && probe_diag(c, AF_INET, IPPROTO_TCP) == ENOENT)
 		ins_strv_addf(&r->missing_features, &r->n_missing_features,
 			      "sock_diag for TCP sockets (CONFIG_INET_TCP_DIAG)");
@@ -940,8 +945,9 @@ void ins_check_net_features(ins_ctx *c)
 		if (sk >= 0) {
 			if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR, &one, sizeof(one)) < 0 &&
 			    (errno == ENOPROTOOPT || errno == EINVAL))
-				ins_strv_addf(&r->missing_features, &r->n_missing_features,
-					      "TCP repair mode (TCP_REPAIR), needed to checkpoint TCP connections");
+				ins_strv_addf(
+					&r->missing_features, &r->n_missing_features,
+					"TCP repair mode (TCP_REPAIR), needed to checkpoint TCP connections");
 			close(sk);
 		}
 	}

@@ -94,12 +94,12 @@ static bool same_value(const crpc_verdict_item *a, crpc_value_kind kind, bool b,
 }
 
 /* Add an entry; one with the same name and value only counts as "more". */
-static crpc_verdict_item *vadd(vbuild *vb, vlist *l, const char *name, crpc_value_kind kind, bool b, uint64_t u,
-			       const char *s, pid_t pid, int fd, const char *fmt, ...)
+static crpc_verdict_item *vadd(vbuild *vb, vlist *l, const char *name, crpc_value_kind kind, bool b,
+			       uint64_t u, const char *s, pid_t pid, int fd, const char *fmt, ...)
 	__attribute__((format(printf, 10, 11)));
 
-static crpc_verdict_item *vadd(vbuild *vb, vlist *l, const char *name, crpc_value_kind kind, bool b, uint64_t u,
-			       const char *s, pid_t pid, int fd, const char *fmt, ...)
+static crpc_verdict_item *vadd(vbuild *vb, vlist *l, const char *name, crpc_value_kind kind, bool b,
+			       uint64_t u, const char *s, pid_t pid, int fd, const char *fmt, ...)
 {
 	crpc_verdict_item *it;
 	va_list ap;
@@ -113,8 +113,7 @@ static crpc_verdict_item *vadd(vbuild *vb, vlist *l, const char *name, crpc_valu
 				l->more[i]++;
 			return &(*l->v)[i];
 		}
-	if (INS_GROW((*l->v), &l->cap, *l->n) < 0 ||
-	    INS_GROW(l->more, &l->more_cap, *l->n) < 0)
+	if (INS_GROW((*l->v), &l->cap, *l->n) < 0 || INS_GROW(l->more, &l->more_cap, *l->n) < 0)
 		goto oom;
 	it = &(*l->v)[*l->n];
 	memset(it, 0, sizeof(*it));
@@ -145,8 +144,10 @@ oom:
 
 #define OPT_BOOL(vb, name, pid, fd, ...) \
 	vadd(vb, &(vb)->opts, name, CRPC_VALUE_BOOL, true, 0, NULL, pid, fd, __VA_ARGS__)
-#define BLOCK(vb, name, pid, fd, ...) vadd(vb, &(vb)->blocks, name, CRPC_VALUE_BOOL, true, 0, NULL, pid, fd, __VA_ARGS__)
-#define WARN(vb, name, pid, fd, ...) vadd(vb, &(vb)->warns, name, CRPC_VALUE_BOOL, true, 0, NULL, pid, fd, __VA_ARGS__)
+#define BLOCK(vb, name, pid, fd, ...) \
+	vadd(vb, &(vb)->blocks, name, CRPC_VALUE_BOOL, true, 0, NULL, pid, fd, __VA_ARGS__)
+#define WARN(vb, name, pid, fd, ...) \
+	vadd(vb, &(vb)->warns, name, CRPC_VALUE_BOOL, true, 0, NULL, pid, fd, __VA_ARGS__)
 
 /* Append " (and N more)" to entries that stand for several causes. */
 static void finish_list(vbuild *vb, vlist *l)
@@ -254,8 +255,8 @@ static void deleted_file(vbuild *vb, const crpc_proc_info *p, const crpc_fd_info
 		 fi->path ? fi->path : "?", how, w);
 }
 
-static void check_fd(vbuild *vb, const crpc_inspect_result *r, const crpc_proc_info *p, const crpc_fd_info *fi,
-		     ghost *g)
+static void check_fd(vbuild *vb, const crpc_inspect_result *r, const crpc_proc_info *p,
+		     const crpc_fd_info *fi, ghost *g)
 {
 	char w[96], a[80], b[80], peer[128];
 	unsigned maj = major(fi->rdev), min = minor(fi->rdev);
@@ -267,13 +268,16 @@ static void check_fd(vbuild *vb, const crpc_inspect_result *r, const crpc_proc_i
 		endpoint(&fi->local, fi->family, a, sizeof(a));
 		endpoint(&fi->remote, fi->family, b, sizeof(b));
 		if (tcp_connected_state(fi->state))
-			OPT_BOOL(vb, "tcp_established", p->pid, fi->fd, "%s TCP connection %s -> %s in %s fd %d",
-				 fi->state == 1 ? "established" : fi->state == 2 ? "connecting" : "closing", a, b, w,
-				 fi->fd);
+			OPT_BOOL(vb, "tcp_established", p->pid, fi->fd,
+				 "%s TCP connection %s -> %s in %s fd %d",
+				 fi->state == 1   ? "established"
+				 : fi->state == 2 ? "connecting"
+						  : "closing",
+				 a, b, w, fi->fd);
 		else if (fi->state == 10 && fi->rx_queue > 0)
 			OPT_BOOL(vb, "tcp_skip_in_flight", p->pid, fi->fd,
-				 "%u connection(s) waiting to be accepted on %s in %s fd %d", fi->rx_queue, a, w,
-				 fi->fd);
+				 "%u connection(s) waiting to be accepted on %s in %s fd %d", fi->rx_queue,
+				 a, w, fi->fd);
 		break;
 	case CRPC_FD_UNIX:
 		if (fi->peer == CRPC_PEER_UNKNOWN) {
@@ -288,17 +292,19 @@ static void check_fd(vbuild *vb, const crpc_inspect_result *r, const crpc_proc_i
 		peer_desc(fi, peer, sizeof(peer));
 		if (fi->sock_type == SOCK_DGRAM && fi->peer_name) {
 			OPT_BOOL(vb, "ext_unix_sk", p->pid, fi->fd,
-				 "UNIX datagram socket fd %d of %s is connected to %s, held by %s", fi->fd, w,
-				 fi->peer_name, peer);
+				 "UNIX datagram socket fd %d of %s is connected to %s, held by %s", fi->fd,
+				 w, fi->peer_name, peer);
 		} else {
 			char ext[40];
 
 			snprintf(ext, sizeof(ext), "unix[%" PRIu64 "]", fi->inode);
 			vadd(vb, &vb->opts, "external", CRPC_VALUE_STRING, false, 0, ext, p->pid, fi->fd,
-			     "UNIX %s socket fd %d of %s is connected to %s%s%s", crpc_sock_type_name(fi->sock_type),
-			     fi->fd, w, peer, fi->peer_name ? " at " : "", fi->peer_name ? fi->peer_name : "");
+			     "UNIX %s socket fd %d of %s is connected to %s%s%s",
+			     crpc_sock_type_name(fi->sock_type), fi->fd, w, peer,
+			     fi->peer_name ? " at " : "", fi->peer_name ? fi->peer_name : "");
 			WARN(vb, "unix-external", p->pid, fi->fd,
-			     "UNIX socket fd %d of %s (socket:[%" PRIu64 "]): its peer outside the tree loses "
+			     "UNIX socket fd %d of %s (socket:[%" PRIu64
+			     "]): its peer outside the tree loses "
 			     "the connection when the dump ends the tree; a restore needs a replacement socket "
 			     "(--inherit-fd 'fd[N]:socket:[%" PRIu64 "]')",
 			     fi->fd, w, fi->inode, fi->inode);
@@ -306,8 +312,8 @@ static void check_fd(vbuild *vb, const crpc_inspect_result *r, const crpc_proc_i
 		break;
 	case CRPC_FD_SOCKET:
 		if (!fi->protocol) {
-			WARN(vb, "socket-unknown", p->pid, fi->fd, "the protocol of socket fd %d of %s is unknown",
-			     fi->fd, w);
+			WARN(vb, "socket-unknown", p->pid, fi->fd,
+			     "the protocol of socket fd %d of %s is unknown", fi->fd, w);
 		} else if (strncmp(fi->protocol, "MPTCP", 5) == 0) {
 			BLOCK(vb, "unsupported-fd", p->pid, fi->fd,
 			      "MPTCP socket fd %d of %s: CRIU cannot checkpoint multipath TCP", fi->fd, w);
@@ -342,7 +348,8 @@ static void check_fd(vbuild *vb, const crpc_inspect_result *r, const crpc_proc_i
 			WARN(vb, "timerfd", p->pid, fi->fd,
 			     "periodic timerfd fd %d of %s (every %.3f s%s): an expiration pending when the "
 			     "tree is frozen makes CRIU restore the timer disarmed",
-			     fi->fd, w, (double)fi->interval_ns / 1e9, fi->ticks ? ", expirations not read yet" : "");
+			     fi->fd, w, (double)fi->interval_ns / 1e9,
+			     fi->ticks ? ", expirations not read yet" : "");
 		break;
 	case CRPC_FD_IO_URING:
 		BLOCK(vb, "io_uring", p->pid, fi->fd,
@@ -351,15 +358,16 @@ static void check_fd(vbuild *vb, const crpc_inspect_result *r, const crpc_proc_i
 		      fi->fd, w);
 		break;
 	case CRPC_FD_USERFAULTFD:
-		BLOCK(vb, "userfaultfd", p->pid, fi->fd, "userfaultfd fd %d of %s: CRIU cannot checkpoint userfaultfd",
-		      fi->fd, w);
+		BLOCK(vb, "userfaultfd", p->pid, fi->fd,
+		      "userfaultfd fd %d of %s: CRIU cannot checkpoint userfaultfd", fi->fd, w);
 		break;
 	case CRPC_FD_ANON:
 		if (fi->target && strstr(fi->target, "bpf-map"))
 			WARN(vb, "bpf-map", p->pid, fi->fd,
 			     "BPF map fd %d of %s: checkpointed only by a CRIU built with libbpf", fi->fd, w);
 		else
-			BLOCK(vb, "unsupported-fd", p->pid, fi->fd, "%s fd %d of %s: CRIU cannot checkpoint it",
+			BLOCK(vb, "unsupported-fd", p->pid, fi->fd,
+			      "%s fd %d of %s: CRIU cannot checkpoint it",
 			      fi->target ? fi->target : "anon inode", fi->fd, w);
 		break;
 	case CRPC_FD_FILE:
@@ -369,14 +377,17 @@ static void check_fd(vbuild *vb, const crpc_inspect_result *r, const crpc_proc_i
 	case CRPC_FD_DEVICE:
 		if (!fi->block_device && (maj == 1 || (maj == 10 && (min == 200 || min == 235))))
 			break; /* /dev/null & co, /dev/net/tun, autofs */
-		BLOCK(vb, "unsupported-fd", p->pid, fi->fd, "%s device %u:%u (%s) open as fd %d of %s: CRIU cannot "
+		BLOCK(vb, "unsupported-fd", p->pid, fi->fd,
+		      "%s device %u:%u (%s) open as fd %d of %s: CRIU cannot "
 		      "checkpoint it",
-		      fi->block_device ? "block" : "character", maj, min, fi->path ? fi->path : "?", fi->fd, w);
+		      fi->block_device ? "block" : "character", maj, min, fi->path ? fi->path : "?", fi->fd,
+		      w);
 		break;
 	case CRPC_FD_TTY:
 		if (maj == 5 || maj == 188 || maj == 204 || (maj == 4 && min >= 1 && min <= 63))
 			break;
-		BLOCK(vb, "unsupported-fd", p->pid, fi->fd, "terminal %u:%u (%s) open as fd %d of %s: CRIU cannot "
+		BLOCK(vb, "unsupported-fd", p->pid, fi->fd,
+		      "terminal %u:%u (%s) open as fd %d of %s: CRIU cannot "
 		      "checkpoint this kind of terminal",
 		      maj, min, fi->path ? fi->path : "?", fi->fd, w);
 		break;
@@ -442,13 +453,15 @@ static void check_ttys(vbuild *vb, const crpc_inspect_result *r)
 			bool paired = false;
 
 			/* a slave whose master is closed everywhere is restored with a master of CRIU's own */
-			if (fi->type != CRPC_FD_PTY || fi->pty_master || fi->pty_index < 0 || fi->pty_master_closed)
+			if (fi->type != CRPC_FD_PTY || fi->pty_master || fi->pty_index < 0 ||
+			    fi->pty_master_closed)
 				continue;
 			for (size_t j = 0; j < r->n_procs && !paired; j++)
 				for (size_t k = 0; k < r->procs[j].n_fds && !paired; k++) {
 					const crpc_fd_info *m = &r->procs[j].fds[k];
 
-					paired = m->type == CRPC_FD_PTY && m->pty_master && m->pty_index == fi->pty_index;
+					paired = m->type == CRPC_FD_PTY && m->pty_master &&
+						 m->pty_index == fi->pty_index;
 				}
 			if (paired)
 				continue;
@@ -468,8 +481,8 @@ static void check_ttys(vbuild *vb, const crpc_inspect_result *r)
 
 static void check_ns(vbuild *vb, const crpc_inspect_result *r)
 {
-	static const crpc_ns_type nested_forbidden[] = { CRPC_NS_CGROUP, CRPC_NS_IPC, CRPC_NS_PID,
-							 CRPC_NS_TIME, CRPC_NS_USER, CRPC_NS_UTS };
+	static const crpc_ns_type nested_forbidden[] = { CRPC_NS_CGROUP, CRPC_NS_IPC,  CRPC_NS_PID,
+							 CRPC_NS_TIME,   CRPC_NS_USER, CRPC_NS_UTS };
 	const crpc_proc_info *root = &r->procs[0];
 	char w[96];
 
@@ -531,7 +544,8 @@ CRPC_API int crpc_inspect_verdict(const crpc_inspect_result *r, crpc_verdict *v,
 	who(root, w, sizeof(w));
 
 	if (root->pid == 1)
-		BLOCK(&vb, "init", 1, -1, "PID 1 (%s) is the system's init: it cannot be checkpointed", root->comm);
+		BLOCK(&vb, "init", 1, -1, "PID 1 (%s) is the system's init: it cannot be checkpointed",
+		      root->comm);
 	if (root->zombie)
 		BLOCK(&vb, "zombie-root", root->pid, -1,
 		      "%s is a zombie: it has exited and waits to be reaped by its parent PID %d; there is "
@@ -549,7 +563,8 @@ CRPC_API int crpc_inspect_verdict(const crpc_inspect_result *r, crpc_verdict *v,
 		who(p, w, sizeof(w));
 		if (p->pid == getpid())
 			BLOCK(&vb, "crpc", p->pid, -1,
-			      "the tree contains the inspecting process itself (%s): it would checkpoint itself", w);
+			      "the tree contains the inspecting process itself (%s): it would checkpoint itself",
+			      w);
 		if (p->gone) {
 			WARN(&vb, "gone", p->pid, -1, "%s exited while it was inspected", w);
 			continue;
@@ -576,7 +591,8 @@ CRPC_API int crpc_inspect_verdict(const crpc_inspect_result *r, crpc_verdict *v,
 				      (int)th->tid, w, (int)th->tracer_pid, comm);
 		}
 		if (p->stopped)
-			WARN(&vb, "stopped", p->pid, -1, "%s is stopped (job control); it is checkpointed and restored "
+			WARN(&vb, "stopped", p->pid, -1,
+			     "%s is stopped (job control); it is checkpointed and restored "
 			     "stopped",
 			     w);
 		if (p->zombie && i > 0)
@@ -592,8 +608,8 @@ CRPC_API int crpc_inspect_verdict(const crpc_inspect_result *r, crpc_verdict *v,
 		const crpc_lock_info *l = &r->locks[0];
 		const crpc_proc_info *p = find_proc(r, l->pid);
 
-		OPT_BOOL(&vb, "file_locks", l->pid, l->fd, "%s %s lock on %s held by %s%s", l->lock_class, l->mode,
-			 l->path ? l->path : "a file", p ? who(p, w, sizeof(w)) : "the tree",
+		OPT_BOOL(&vb, "file_locks", l->pid, l->fd, "%s %s lock on %s held by %s%s", l->lock_class,
+			 l->mode, l->path ? l->path : "a file", p ? who(p, w, sizeof(w)) : "the tree",
 			 r->n_locks > 1 ? " and others" : "");
 	}
 	if (g.max > CRIU_DEFAULT_GHOST_LIMIT) {
@@ -784,7 +800,8 @@ CRPC_API int crpc_inspect_apply(const crpc_verdict *v, const crpc_opts *user, co
 				if (asprintf(&s, "not set: tcp_close was given instead (%s)", it->reason) < 0)
 					goto oom;
 				if (reason_add(reasons, "tcp_established", "false",
-					       source_of(cbool(user, "tcp_close"), cbool(config, "tcp_close")), true, s) < 0) {
+					       source_of(cbool(user, "tcp_close"), cbool(config, "tcp_close")),
+					       true, s) < 0) {
 					free(s);
 					goto oom;
 				}
@@ -792,7 +809,8 @@ CRPC_API int crpc_inspect_apply(const crpc_verdict *v, const crpc_opts *user, co
 				continue;
 			}
 			*f = true;
-			if (reason_add(reasons, it->name, "true", CRPC_OPT_SOURCE_AUTO, false, it->reason) < 0)
+			if (reason_add(reasons, it->name, "true", CRPC_OPT_SOURCE_AUTO, false, it->reason) <
+			    0)
 				goto oom;
 		} else if (strcmp(it->name, "ghost_limit") == 0) {
 			if (effective->ghost_limit_set) {
@@ -803,7 +821,8 @@ CRPC_API int crpc_inspect_apply(const crpc_verdict *v, const crpc_opts *user, co
 
 				snprintf(val, sizeof(val), "%" PRIu32, effective->ghost_limit);
 				if (asprintf(&s, "%s%s%" PRIu64 " bytes: %s", source_reason(src),
-					     smaller ? "; kept although the inspection asks for " : "; the inspection asks for ",
+					     smaller ? "; kept although the inspection asks for "
+						     : "; the inspection asks for ",
 					     it->u, it->reason) < 0)
 					goto oom;
 				if (reason_add(reasons, "ghost_limit", val, src, smaller, s) < 0) {
@@ -817,7 +836,8 @@ CRPC_API int crpc_inspect_apply(const crpc_verdict *v, const crpc_opts *user, co
 			effective->ghost_limit_set = true;
 			effective->ghost_limit = (uint32_t)(it->u > UINT32_MAX ? UINT32_MAX : it->u);
 			snprintf(val, sizeof(val), "%" PRIu32, effective->ghost_limit);
-			if (reason_add(reasons, "ghost_limit", val, CRPC_OPT_SOURCE_AUTO, false, it->reason) < 0)
+			if (reason_add(reasons, "ghost_limit", val, CRPC_OPT_SOURCE_AUTO, false,
+				       it->reason) < 0)
 				goto oom;
 			listed_ghost = true;
 		} else if (strcmp(it->name, "external") == 0 && it->s) {
@@ -825,7 +845,8 @@ CRPC_API int crpc_inspect_apply(const crpc_verdict *v, const crpc_opts *user, co
 				continue;
 			if (crpc_opts_add_external(effective, it->s, err) < 0)
 				return -1;
-			if (reason_add(reasons, "external", it->s, CRPC_OPT_SOURCE_AUTO, false, it->reason) < 0)
+			if (reason_add(reasons, "external", it->s, CRPC_OPT_SOURCE_AUTO, false, it->reason) <
+			    0)
 				goto oom;
 		}
 	}
@@ -846,8 +867,10 @@ CRPC_API int crpc_inspect_apply(const crpc_verdict *v, const crpc_opts *user, co
 		if (reason_add(reasons, name, "true", src, false, source_reason(src)) < 0)
 			goto oom;
 	}
-	if (!listed_ghost && effective->ghost_limit_set && ((user && user->ghost_limit_set) || (config && config->ghost_limit_set))) {
-		crpc_opt_source src = source_of(user && user->ghost_limit_set, config && config->ghost_limit_set);
+	if (!listed_ghost && effective->ghost_limit_set &&
+	    ((user && user->ghost_limit_set) || (config && config->ghost_limit_set))) {
+		crpc_opt_source src = source_of(user && user->ghost_limit_set,
+						config && config->ghost_limit_set);
 
 		snprintf(val, sizeof(val), "%" PRIu32, effective->ghost_limit);
 		if (reason_add(reasons, "ghost_limit", val, src, false, source_reason(src)) < 0)

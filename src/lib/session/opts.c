@@ -86,9 +86,9 @@ CRPC_API int crpc_opts_add_cg_root(crpc_opts *o, const char *ctrl, const char *p
 #define RELEASE_LEVEL(f)
 #define RELEASE_STR(f)
 #define RELEASE_STRV(f) crpc_strv_release(&o->f);
-#define RELEASE_ARRAY(f)          \
-	free(o->f);               \
-	o->f = NULL;              \
+#define RELEASE_ARRAY(f) \
+	free(o->f);      \
+	o->f = NULL;     \
 	o->n_##f = 0;
 #define RELEASE_EXTERNAL(f) RELEASE_ARRAY(f)
 #define RELEASE_CGMODE(f)
@@ -112,32 +112,32 @@ static int merge_strv(crpc_strv *dst, const crpc_strv *under, crpc_error **err)
 
 /* A flag set in either is set, a value set in dst wins, lists are appended. */
 #define MERGE_BOOL(f) dst->f = dst->f || under->f;
-#define MERGE_SIZE(f)                                  \
-	if (!dst->f##_set && under->f##_set) {         \
-		dst->f##_set = true;                   \
-		dst->f = under->f;                     \
+#define MERGE_SIZE(f)                          \
+	if (!dst->f##_set && under->f##_set) { \
+		dst->f##_set = true;           \
+		dst->f = under->f;             \
 	}
-#define MERGE_U32(f)              \
-	if (!dst->f)              \
+#define MERGE_U32(f) \
+	if (!dst->f) \
 		dst->f = under->f;
-#define MERGE_LEVEL(f)            \
-	if (dst->f < 0)           \
+#define MERGE_LEVEL(f)  \
+	if (dst->f < 0) \
 		dst->f = under->f;
-#define MERGE_STR(f)              \
-	if (!dst->f)              \
+#define MERGE_STR(f) \
+	if (!dst->f) \
 		dst->f = under->f;
-#define MERGE_STRV(f)                                        \
-	if (merge_strv(&dst->f, &under->f, err) < 0)         \
+#define MERGE_STRV(f)                                \
+	if (merge_strv(&dst->f, &under->f, err) < 0) \
 		return -1;
-#define MERGE_EXTERNAL(f)                                                    \
-	for (size_t i = 0; i < under->n_##f; i++)                            \
-		if (ptrv_add(&dst->f, &dst->n_##f, under->f[i], err) < 0)    \
+#define MERGE_EXTERNAL(f)                                                 \
+	for (size_t i = 0; i < under->n_##f; i++)                         \
+		if (ptrv_add(&dst->f, &dst->n_##f, under->f[i], err) < 0) \
 			return -1;
-#define MERGE_CGMODE(f)                       \
-	if (dst->f == CRPC_CG_UNSET)          \
+#define MERGE_CGMODE(f)              \
+	if (dst->f == CRPC_CG_UNSET) \
 		dst->f = under->f;
-#define MERGE_NETLOCK(f)                      \
-	if (dst->f == CRPC_NETLOCK_UNSET)     \
+#define MERGE_NETLOCK(f)                  \
+	if (dst->f == CRPC_NETLOCK_UNSET) \
 		dst->f = under->f;
 #define MERGE_INHERIT_FD(f)                                                                  \
 	for (size_t i = 0; i < under->n_##f; i++)                                            \
@@ -178,9 +178,16 @@ CRPC_API int crpc_opts_merge(crpc_opts *dst, const crpc_opts *under, crpc_error 
 #define OFF_SET_NETLOCK(f) 0
 #define OFF_SET_INHERIT_FD(f) 0
 #define OFF_SET_CG_ROOT(f) 0
-#define X_DESC(field, kind, yaml, ops, flags, gate, restore, ...)                                 \
-	{ #field, OPTK_##kind, OT_##yaml, OPS_##ops, flags, GATE_##gate, restore,                \
-	  offsetof(crpc_opts, field), OFF_SET_##kind(field) },
+#define X_DESC(field, kind, yaml, ops, flags, gate, restore, ...) \
+	{ #field,                                                 \
+	  OPTK_##kind,                                            \
+	  OT_##yaml,                                              \
+	  OPS_##ops,                                              \
+	  flags,                                                  \
+	  GATE_##gate,                                            \
+	  restore,                                                \
+	  offsetof(crpc_opts, field),                             \
+	  OFF_SET_##kind(field) },
 
 const struct opt_desc opt_descs[] = { CRPC_OPTS_TABLE(X_DESC) };
 const size_t n_opt_descs = sizeof(opt_descs) / sizeof(opt_descs[0]);
@@ -228,13 +235,16 @@ CRPC_API int crpc_opts_check_version(const crpc_opts *o, const crpc_version *v, 
 
 		if (!g->since || opt_value(g, o) != g->gate_value || v->code >= g->since)
 			continue;
-		crpc_error_set(err, CRPC_EXIT_ENV, 0, "options",
-			       "%s needs CRIU %d.%d or newer, but the CRIU in use is %d.%d.%d and would ignore it",
-			       g->gate_name, g->since / 10000, g->since / 100 % 100, v->major, v->minor,
-			       v->sublevel);
+		crpc_error_set(
+			err, CRPC_EXIT_ENV, 0, "options",
+			"%s needs CRIU %d.%d or newer, but the CRIU in use is %d.%d.%d and would ignore it",
+			g->gate_name, g->since / 10000, g->since / 100 % 100, v->major, v->minor,
+			v->sublevel);
 		if (err && *err)
-			crpc_error_set_hint(*err, "drop %s, or point crpc at a newer CRIU (--criu PATH, "
-						  "or run scripts/setup)", g->gate_name);
+			crpc_error_set_hint(*err,
+					    "drop %s, or point crpc at a newer CRIU (--criu PATH, "
+					    "or run scripts/setup)",
+					    g->gate_name);
 		return -1;
 	}
 	return 0;
@@ -295,15 +305,16 @@ CRPC_API int crpc_parse_size(const char *s, uint64_t max, uint64_t *out, crpc_er
 bad:
 	return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "options",
 			      "invalid size '%s': expected a number with an optional unit K, M, G or T "
-			      "(e.g. 512K, 10M)", s ? s : "");
+			      "(e.g. 512K, 10M)",
+			      s ? s : "");
 too_big:
 	return crpc_error_set(err, CRPC_EXIT_USAGE, ERANGE, "options",
 			      "size '%s' is too large (at most %" PRIu64 " bytes)", s, max);
 }
 
 static const char *const cg_mode_names[] = {
-	[CRPC_CG_IGNORE] = "ignore", [CRPC_CG_NONE] = "none",	[CRPC_CG_PROPS] = "props",
-	[CRPC_CG_SOFT] = "soft",     [CRPC_CG_FULL] = "full",	[CRPC_CG_STRICT] = "strict",
+	[CRPC_CG_IGNORE] = "ignore",   [CRPC_CG_NONE] = "none", [CRPC_CG_PROPS] = "props",
+	[CRPC_CG_SOFT] = "soft",       [CRPC_CG_FULL] = "full", [CRPC_CG_STRICT] = "strict",
 	[CRPC_CG_DEFAULT] = "default",
 };
 
@@ -320,7 +331,8 @@ CRPC_API int crpc_parse_cg_mode(const char *s, crpc_cg_mode *out, crpc_error **e
 		}
 	return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "options",
 			      "invalid cgroup mode '%s': expected none, props, soft, full, strict, "
-			      "ignore or default", s);
+			      "ignore or default",
+			      s);
 }
 
 CRPC_API const char *crpc_cg_mode_name(crpc_cg_mode m)
@@ -431,25 +443,25 @@ static int cg_root_to_wire(const crpc_opts *o, CriuOpts *w)
 #define WIRE_LEVEL(f) WIRE_SCALAR(f, o->f >= 0, o->f)
 #define WIRE_STR(f) w->f = (char *)o->f;
 /* The wire arrays only point at o's strings; crpc_opts_wire_release() frees them. */
-#define WIRE_STRV(f)                                                    \
-	if (strv_to_wire(o->f.v, o->f.n, &w->f, &w->n_##f) < 0)         \
+#define WIRE_STRV(f)                                            \
+	if (strv_to_wire(o->f.v, o->f.n, &w->f, &w->n_##f) < 0) \
 		goto nomem;
-#define WIRE_EXTERNAL(f)                                                \
-	if (strv_to_wire(o->f, o->n_##f, &w->f, &w->n_##f) < 0)         \
+#define WIRE_EXTERNAL(f)                                        \
+	if (strv_to_wire(o->f, o->n_##f, &w->f, &w->n_##f) < 0) \
 		goto nomem;
 /* a cgroup mode implies manage_cgroups */
-#define WIRE_CGMODE(f)                                                  \
-	if (o->f != CRPC_CG_UNSET) {                                    \
-		w->has_manage_cgroups = 1;                              \
-		w->manage_cgroups = 1;                                  \
-	}                                                               \
+#define WIRE_CGMODE(f)                     \
+	if (o->f != CRPC_CG_UNSET) {       \
+		w->has_manage_cgroups = 1; \
+		w->manage_cgroups = 1;     \
+	}                                  \
 	WIRE_SCALAR(f, o->f != CRPC_CG_UNSET, (CriuCgMode)o->f)
 #define WIRE_NETLOCK(f) WIRE_SCALAR(f, o->f != CRPC_NETLOCK_UNSET, (CriuNetworkLockMethod)o->f)
-#define WIRE_INHERIT_FD(f)                    \
-	if (inherit_fd_to_wire(o, w) < 0)     \
+#define WIRE_INHERIT_FD(f)                \
+	if (inherit_fd_to_wire(o, w) < 0) \
 		goto nomem;
-#define WIRE_CG_ROOT(f)                       \
-	if (cg_root_to_wire(o, w) < 0)        \
+#define WIRE_CG_ROOT(f)                \
+	if (cg_root_to_wire(o, w) < 0) \
 		goto nomem;
 #define X_WIRE(field, kind, ...) WIRE_##kind(field)
 
@@ -481,9 +493,9 @@ nomem:
 #define WIRE_RELEASE_CGMODE(f)
 #define WIRE_RELEASE_NETLOCK(f)
 /* the first pointer owns the block of messages */
-#define WIRE_RELEASE_BLOCK(f)          \
-	if (w->f && w->n_##f)          \
-		free(w->f[0]);         \
+#define WIRE_RELEASE_BLOCK(f)  \
+	if (w->f && w->n_##f)  \
+		free(w->f[0]); \
 	WIRE_RELEASE_ARRAY(f)
 #define WIRE_RELEASE_INHERIT_FD(f) WIRE_RELEASE_BLOCK(f)
 #define WIRE_RELEASE_CG_ROOT(f) WIRE_RELEASE_BLOCK(f)

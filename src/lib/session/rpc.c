@@ -41,11 +41,14 @@ static int report_criu_gone(crpc_session *s, const char *op, crpc_error **err)
 	crpc_session_reap(s, 5000);
 	n = swrk_end_leftovers(s, pids, sizeof(pids) / sizeof(pids[0]));
 	if (n) {
-		int len = snprintf(left, sizeof(left), "; %zu process%s it started still held its socket "
-				   "and %s ended (PID", n, n == 1 ? "" : "es", n == 1 ? "was" : "were");
+		int len = snprintf(left, sizeof(left),
+				   "; %zu process%s it started still held its socket "
+				   "and %s ended (PID",
+				   n, n == 1 ? "" : "es", n == 1 ? "was" : "were");
 
 		for (size_t i = 0; i < n && i < sizeof(pids) / sizeof(pids[0]) && len > 0 &&
-				   (size_t)len < sizeof(left) - 16; i++)
+				   (size_t)len < sizeof(left) - 16;
+		     i++)
 			len += snprintf(left + len, sizeof(left) - (size_t)len, " %d", (int)pids[i]);
 		if (len > 0 && (size_t)len < sizeof(left) - 2)
 			snprintf(left + len, sizeof(left) - (size_t)len, ")");
@@ -70,7 +73,8 @@ static int report_criu_gone(crpc_session *s, const char *op, crpc_error **err)
 static int wait_readable(crpc_session *s, double t0)
 {
 	for (;;) {
-		struct pollfd p[2] = { { .fd = s->sk, .events = POLLIN }, { .fd = s->criu_pidfd, .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = s->sk, .events = POLLIN },
+				       { .fd = s->criu_pidfd, .events = POLLIN } };
 		int ms = -1, n;
 
 		if (s->timeout_ms) {
@@ -127,8 +131,8 @@ static int send_req(crpc_session *s, const CriuReq *req, crpc_error **err)
 }
 
 /* Answer one notification: run the dispatcher, then ack with the verdict. */
-static int answer_notify(crpc_session *s, const CriuResp *r, int fd, crpc_dispatcher *d,
-			 const char *op, unsigned seq, double t0, crpc_error **err)
+static int answer_notify(crpc_session *s, const CriuResp *r, int fd, crpc_dispatcher *d, const char *op,
+			 unsigned seq, double t0, crpc_error **err)
 {
 	crpc_notify n = { 0 };
 	CriuReq ack = CRIU_REQ__INIT;
@@ -147,8 +151,10 @@ static int answer_notify(crpc_session *s, const CriuResp *r, int fd, crpc_dispat
 
 	if (d) {
 		if (n.kind == CRPC_NOTIFY_UNKNOWN)
-			crpc_dispatcher_warn(d, "CRIU sent notification '%s' crpc does not know; "
-						"acknowledged it", n.name);
+			crpc_dispatcher_warn(d,
+					     "CRIU sent notification '%s' crpc does not know; "
+					     "acknowledged it",
+					     n.name);
 		if (crpc_dispatcher_dispatch(d, &n, &lerr) < 0)
 			ok = false;
 	}
@@ -309,8 +315,8 @@ static void use_log_reason(crpc_error *e)
 }
 
 /* Turn a failed reply (or a dead worker) into a full error. */
-static int fail_request(crpc_session *s, const CriuResp *r, const char *op, const char *what,
-			int dirfd, const char *log_file, crpc_error **err)
+static int fail_request(crpc_session *s, const CriuResp *r, const char *op, const char *what, int dirfd,
+			const char *log_file, crpc_error **err)
 {
 	char logp[PATH_MAX + 64];
 	/* A listener (a hook) refused a notification: its reason is the cause. */
@@ -348,8 +354,8 @@ static int fail_request(crpc_session *s, const CriuResp *r, const char *op, cons
 	return -1;
 }
 
-static int one_shot(crpc_session *s, CriuReq *req, crpc_dispatcher *d, const char *op,
-		    unsigned *n_notify, CriuResp **out, crpc_error **err)
+static int one_shot(crpc_session *s, CriuReq *req, crpc_dispatcher *d, const char *op, unsigned *n_notify,
+		    CriuResp **out, crpc_error **err)
 {
 	int rc = crpc_session_call(s, req, d, op, n_notify, out, err);
 
@@ -414,9 +420,11 @@ CRPC_API int crpc_session_check(crpc_session *s, int images_dir_fd, crpc_error *
 		fail_request(s, r, "check", "CRIU's kernel check", images_dir_fd, o.log_file, err);
 		if (err && *err) {
 			(*err)->exit_class = CRPC_EXIT_ENV;
-			crpc_error_set_hint(*err, "%s cannot checkpoint on this kernel; run scripts/setup "
-						  "to provision a CRIU that can (it keeps a working "
-						  "system criu)", s->criu_path);
+			crpc_error_set_hint(*err,
+					    "%s cannot checkpoint on this kernel; run scripts/setup "
+					    "to provision a CRIU that can (it keeps a working "
+					    "system criu)",
+					    s->criu_path);
 		}
 		rc = -1;
 	}
@@ -442,8 +450,7 @@ static void remove_tmpdir(const char *path, int dirfd)
 	rmdir(path);
 }
 
-CRPC_API int crpc_criu_check(const crpc_session_config *cfg, crpc_version *version,
-			     crpc_error **err)
+CRPC_API int crpc_criu_check(const crpc_session_config *cfg, crpc_version *version, crpc_error **err)
 {
 	const char *tmp = getenv("TMPDIR");
 	crpc_session *s = NULL;
@@ -452,8 +459,7 @@ CRPC_API int crpc_criu_check(const crpc_session_config *cfg, crpc_version *versi
 
 	if (!tmp || !*tmp)
 		tmp = "/tmp";
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/crpc-check.XXXXXX", tmp) >= sizeof(dir) ||
-	    !mkdtemp(dir))
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/crpc-check.XXXXXX", tmp) >= sizeof(dir) || !mkdtemp(dir))
 		return crpc_error_set(err, CRPC_EXIT_ENV, errno, "check",
 				      "cannot create a temporary directory in %s", tmp);
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -529,8 +535,7 @@ CRPC_API int crpc_session_dump(crpc_session *s, const crpc_opts *opts, crpc_disp
 	if (opts->images_dir_fd < 0)
 		return crpc_error_set(err, CRPC_EXIT_USAGE, EBADF, "dump", "no images directory given");
 	snprintf(what, sizeof(what), "dump of PID %d", opts->pid);
-	if (run_operation(s, CRIU_REQ_TYPE__DUMP, opts, d, "dump", what, &res->notifications, &r,
-			  err) < 0)
+	if (run_operation(s, CRIU_REQ_TYPE__DUMP, opts, d, "dump", what, &res->notifications, &r, err) < 0)
 		return -1;
 	res->restored = r->dump && r->dump->has_restored && r->dump->restored;
 	criu_resp__free_unpacked(r, NULL);
@@ -545,8 +550,8 @@ CRPC_API int crpc_session_restore(crpc_session *s, const crpc_opts *opts, crpc_d
 	memset(res, 0, sizeof(*res));
 	if (opts->images_dir_fd < 0)
 		return crpc_error_set(err, CRPC_EXIT_USAGE, EBADF, "restore", "no images directory given");
-	if (run_operation(s, CRIU_REQ_TYPE__RESTORE, opts, d, "restore", "restore",
-			  &res->notifications, &r, err) < 0)
+	if (run_operation(s, CRIU_REQ_TYPE__RESTORE, opts, d, "restore", "restore", &res->notifications, &r,
+			  err) < 0)
 		return -1;
 	if (!r->restore || r->restore->pid <= 0) {
 		criu_resp__free_unpacked(r, NULL);

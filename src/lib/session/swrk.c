@@ -201,7 +201,8 @@ int crpc_msg_recv(int sk, size_t max, uint8_t **buf, size_t *len, int *fd, crpc_
 	if (rc < 0) {
 		switch (errno) {
 		case ENOMEM:
-			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "receive from CRIU", "out of memory");
+			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "receive from CRIU",
+					      "out of memory");
 		case EMSGSIZE:
 			return crpc_error_set(err, CRPC_EXIT_FAIL, EMSGSIZE, "receive from CRIU",
 					      "CRIU sent a %zu-byte message, more than the %zu bytes crpc "
@@ -209,8 +210,8 @@ int crpc_msg_recv(int sk, size_t max, uint8_t **buf, size_t *len, int *fd, crpc_
 					      r.len, max);
 		case EBADMSG:
 			return crpc_error_set(err, CRPC_EXIT_FAIL, EBADMSG, "receive from CRIU",
-					      "CRIU's message was truncated (%zu of %zu bytes%s)", r.got, r.len,
-					      r.ctrunc ? ", control data cut" : "");
+					      "CRIU's message was truncated (%zu of %zu bytes%s)", r.got,
+					      r.len, r.ctrunc ? ", control data cut" : "");
 		default:
 			return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "receive from CRIU",
 					      "cannot read CRIU's reply");
@@ -275,9 +276,8 @@ CRPC_API int crpc_criu_resolve(const char *explicit_path, char *buf, size_t bufs
 			return -1;
 		}
 		if (!S_ISREG(st.st_mode) || access(want, X_OK) < 0) {
-			crpc_error_set(err, CRPC_EXIT_ENV, S_ISREG(st.st_mode) ? EACCES : EISDIR,
-				       "find CRIU", "CRIU binary %s (from %s) is not an executable file",
-				       want, from);
+			crpc_error_set(err, CRPC_EXIT_ENV, S_ISREG(st.st_mode) ? EACCES : EISDIR, "find CRIU",
+				       "CRIU binary %s (from %s) is not an executable file", want, from);
 			if (err && *err)
 				crpc_error_set_hint(*err, "check its permissions, or run scripts/setup");
 			return -1;
@@ -392,7 +392,8 @@ static int spawn_criu(crpc_session *s, crpc_error **err)
 	argv[1] = (char *)"swrk";
 	argv[2] = fdstr;
 	argv[3] = NULL;
-	pid = crpc_spawn(s->criu_path, argv, NULL, sv[1], criu_child_setup, &s->out_fd, &child_errno, &failed);
+	pid = crpc_spawn(s->criu_path, argv, NULL, sv[1], criu_child_setup, &s->out_fd, &child_errno,
+			 &failed);
 	if (pid < 0) {
 		int e = errno;
 
@@ -430,7 +431,9 @@ static int spawn_criu(crpc_session *s, crpc_error **err)
 
 void crpc_session_attach_output(const crpc_session *s, crpc_error *e)
 {
-	enum { TAIL = 64 * 1024 };
+	enum {
+		TAIL = 64 * 1024
+	};
 	char *buf, *excerpt;
 	struct stat st;
 	off_t off;
@@ -666,8 +669,9 @@ CRPC_API int crpc_session_open(crpc_session **out, const crpc_session_config *cf
 			(*err)->exit_class = CRPC_EXIT_ENV;
 			crpc_session_attach_output(s, *err);
 			if (!(*err)->hint)
-				crpc_error_set_hint(*err, "%s does not work as a CRIU swrk worker; run "
-							  "'%s check' or scripts/setup",
+				crpc_error_set_hint(*err,
+						    "%s does not work as a CRIU swrk worker; run "
+						    "'%s check' or scripts/setup",
 						    s->criu_path, s->criu_path);
 		}
 		crpc_session_close(s);

@@ -91,8 +91,7 @@ void __attribute__((format(printf, 2, 3))) shim_vlog(const struct shim *s, const
 	fflush(s->cfg->verbose);
 }
 
-void __attribute__((format(printf, 3, 4)))
-shim_note(const struct shim *s, int prio, const char *fmt, ...)
+void __attribute__((format(printf, 3, 4))) shim_note(const struct shim *s, int prio, const char *fmt, ...)
 {
 	char msg[2048];
 	va_list ap;
@@ -377,8 +376,8 @@ CRPC_API int crpc_shim_run(const crpc_shim_config *cfg, int client_fd, crpc_erro
 	sig_criu_pid = 0;
 	sig_pending = 0;
 	if (fcntl(client_fd, F_SETFD, FD_CLOEXEC) < 0) {
-		crpc_error_set(err, CRPC_EXIT_USAGE, errno, "shim",
-			       "fd %d (from `swrk %d`) is not open", client_fd, client_fd);
+		crpc_error_set(err, CRPC_EXIT_USAGE, errno, "shim", "fd %d (from `swrk %d`) is not open",
+			       client_fd, client_fd);
 		return CRPC_EXIT_USAGE;
 	}
 	client_identity(&s);
@@ -549,11 +548,12 @@ CRPC_API int crpc_shim_check_depth(crpc_error **err)
 static int refuse_self(const char *path, const char *from, crpc_error **err)
 {
 	crpc_error_set(err, CRPC_EXIT_ENV, ELOOP, "shim",
-		       "the CRIU binary %s (from %s) is crpc itself: the shim would run itself", path,
-		       from);
+		       "the CRIU binary %s (from %s) is crpc itself: the shim would run itself", path, from);
 	if (err && *err)
-		crpc_error_set_hint(*err, "point %s at the real CRIU (e.g. /usr/sbin/criu, or the path "
-					  "in /etc/crpc/criu-path)", from);
+		crpc_error_set_hint(*err,
+				    "point %s at the real CRIU (e.g. /usr/sbin/criu, or the path "
+				    "in /etc/crpc/criu-path)",
+				    from);
 	return -1;
 }
 
@@ -581,8 +581,8 @@ CRPC_API int crpc_shim_resolve_criu(const char *explicit_path, const char *confi
 					      "the CRIU binary %s (from %s) does not exist", want, from);
 		if (!S_ISREG(st.st_mode) || access(want, X_OK) < 0)
 			return crpc_error_set(err, CRPC_EXIT_ENV, EACCES, "shim",
-					      "the CRIU binary %s (from %s) is not an executable file",
-					      want, from);
+					      "the CRIU binary %s (from %s) is not an executable file", want,
+					      from);
 		if (is_self(want))
 			return refuse_self(want, from, err);
 		if ((size_t)snprintf(buf, bufsz, "%s", want) >= bufsz)

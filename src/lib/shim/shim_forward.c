@@ -212,8 +212,8 @@ static void log_append(const struct shim *s, const char *msg)
 		return;
 	if (strncmp(msg, "crpc shim: ", 11) == 0)
 		msg += 11;
-	fd = openat(s->log_dirfd, s->log_name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
-							  O_NONBLOCK);
+	fd = openat(s->log_dirfd, s->log_name,
+		    O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return;
 	n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? asprintf(&line, "Error (crpc shim): %s\n", msg) : -1;
@@ -255,9 +255,11 @@ static int request_hooks(struct shim *s, const CriuReq *req, char *why, size_t w
 	s->disp = crpc_dispatcher_new();
 	if (!s->disp || crpc_hook_runner_new(&s->runner, s->cfg->hooks, &ctx, &e) < 0 ||
 	    crpc_dispatcher_add(s->disp, "hooks", crpc_hook_runner_notify, s->runner) < 0) {
-		snprintf(why, whysz, "crpc shim: cannot set up the hooks of the %s: %s%s%s; the request "
-			 "was not passed to CRIU", op, e && e->message ? e->message : "out of memory",
-			 e && e->sys_errno ? ": " : "", e && e->sys_errno ? strerror(e->sys_errno) : "");
+		snprintf(why, whysz,
+			 "crpc shim: cannot set up the hooks of the %s: %s%s%s; the request "
+			 "was not passed to CRIU",
+			 op, e && e->message ? e->message : "out of memory", e && e->sys_errno ? ": " : "",
+			 e && e->sys_errno ? strerror(e->sys_errno) : "");
 		crpc_error_free(e);
 		return -1;
 	}
@@ -355,7 +357,8 @@ int shim_from_client(struct shim *s, crpc_error **err)
 	rc = shim_record_recv(s->client, &rec);
 	if (rc == CRPC_RECV_EOF) {
 		s->client_gone = true;
-		shim_vlog(s, "the client closed its socket%s", s->outstanding ? " with a request in flight" : "");
+		shim_vlog(s, "the client closed its socket%s",
+			  s->outstanding ? " with a request in flight" : "");
 		return 1;
 	}
 	if (rc < 0)
@@ -419,7 +422,8 @@ int shim_from_client(struct shim *s, crpc_error **err)
 			if (!s->client_notify) {
 				req->opts->has_notify_scripts = 1;
 				req->opts->notify_scripts = 1;
-				shim_vlog(s, "notifications turned on for the hooks; the client does not see them");
+				shim_vlog(s,
+					  "notifications turned on for the hooks; the client does not see them");
 			}
 		}
 	}
@@ -454,8 +458,8 @@ int shim_from_client(struct shim *s, crpc_error **err)
 		if (e != EPIPE && e != ECONNRESET) {
 			/* a CRIU that hung up shows on its socket; anything else ends here */
 			snprintf(why, sizeof(why),
-				 "crpc shim: the %zu-byte %s request could not be passed to CRIU (%s)", outlen,
-				 shim_type_name(s->req_type), strerror(e));
+				 "crpc shim: the %zu-byte %s request could not be passed to CRIU (%s)",
+				 outlen, shim_type_name(s->req_type), strerror(e));
 			free(out);
 			crpc_record_release(&rec);
 			return session_fail(s, s->req_type, why, err);
@@ -597,8 +601,10 @@ int shim_from_criu(struct shim *s, crpc_error **err)
 	r = criu_resp__unpack(NULL, rec.len, rec.buf);
 	if (!r) {
 		/* transparent: the client gets what CRIU sent */
-		shim_note(s, LOG_NOTICE, "CRIU sent a %zu-byte message that is not a valid criu_resp; "
-					 "forwarded unchanged", rec.len);
+		shim_note(s, LOG_NOTICE,
+			  "CRIU sent a %zu-byte message that is not a valid criu_resp; "
+			  "forwarded unchanged",
+			  rec.len);
 		to_client(s, rec.buf, rec.len, rec.fds, rec.nfds);
 		crpc_record_release(&rec);
 		return 0;
@@ -607,9 +613,8 @@ int shim_from_criu(struct shim *s, crpc_error **err)
 		shim_version_cache_write(s, r->version);
 	if (r->type == CRIU_REQ_TYPE__NOTIFY) {
 		if (criu_notify(s, &rec, r) < 0)
-			shim_vlog(s, "could not pass the %s notification on", r->notify && r->notify->script
-										? r->notify->script
-										: "?");
+			shim_vlog(s, "could not pass the %s notification on",
+				  r->notify && r->notify->script ? r->notify->script : "?");
 	} else if (s->outstanding) {
 		criu_reply(s, &rec, r);
 	} else {
@@ -640,7 +645,8 @@ int shim_criu_gone(struct shim *s, crpc_error **err)
 			 s->abort_cb, s->abort_reason->message ? s->abort_reason->message : "failed",
 			 s->cfg->criu_path, (int)s->criu_pid, how, shim_type_name(type));
 	else
-		snprintf(why, sizeof(why), "crpc shim: CRIU (%s, pid %d) %s before it replied to the %s request",
+		snprintf(why, sizeof(why),
+			 "crpc shim: CRIU (%s, pid %d) %s before it replied to the %s request",
 			 s->cfg->criu_path, (int)s->criu_pid, how, shim_type_name(type));
 	reply_failure(s, type, why);
 	log_append(s, why);

@@ -26,12 +26,12 @@
 /* The trace of a session and its size bound. */
 struct shim_trace {
 	crpc_trace *t;
-	int dirfd;       /* the trace directory */
-	int fd;          /* the file, O_APPEND: sizes, and the final "truncated" line */
-	char name[256];  /* current name in dirfd */
-	char stamp[64];  /* TIME-PID part of the name */
-	bool named_op;   /* the name carries an operation other than version/feature-check */
-	bool stopped;    /* truncated or failed: nothing more is recorded */
+	int dirfd;      /* the trace directory */
+	int fd;         /* the file, O_APPEND: sizes, and the final "truncated" line */
+	char name[256]; /* current name in dirfd */
+	char stamp[64]; /* TIME-PID part of the name */
+	bool named_op;  /* the name carries an operation other than version/feature-check */
+	bool stopped;   /* truncated or failed: nothing more is recorded */
 	uint64_t max_size;
 };
 
@@ -39,28 +39,28 @@ struct shim {
 	const crpc_shim_config *cfg;
 	double t0;
 
-	int client;          /* the client's socket */
+	int client; /* the client's socket */
 	bool client_gone;
 	pid_t client_pid;
-	int client_pidfd;    /* -1 if none */
+	int client_pidfd; /* -1 if none */
 	char client_comm[64];
 
-	int criu_sk;         /* -1 until CRIU runs and after it hung up */
-	pid_t criu_pid;      /* 0 until started */
-	int criu_pidfd;      /* -1 if none */
+	int criu_sk;    /* -1 until CRIU runs and after it hung up */
+	pid_t criu_pid; /* 0 until started */
+	int criu_pidfd; /* -1 if none */
 	bool criu_reaped;
 	int criu_status;
 
 	/* the request in flight */
 	bool outstanding;
 	int req_type;
-	int held[4];         /* fds taken from the client for it */
+	int held[4]; /* fds taken from the client for it */
 	size_t n_held;
-	int log_dirfd;       /* CRIU's work dir for it (one of held), -1 if none */
-	char *log_name;      /* CRIU's log file in there */
-	bool client_notify;  /* the client asked for notifications */
-	bool await_ack;      /* a notification went to the client; its answer is due */
-	char **ext;          /* hook entries for the query-ext-files the client answers */
+	int log_dirfd;      /* CRIU's work dir for it (one of held), -1 if none */
+	char *log_name;     /* CRIU's log file in there */
+	bool client_notify; /* the client asked for notifications */
+	bool await_ack;     /* a notification went to the client; its answer is due */
+	char **ext;         /* hook entries for the query-ext-files the client answers */
 	size_t n_ext;
 	crpc_dispatcher *disp;
 	crpc_hook_runner *runner;
@@ -69,7 +69,7 @@ struct shim {
 	unsigned seq;
 	double req_t0;
 
-	char *broken;        /* why a message could not be passed on: the session ends */
+	char *broken; /* why a message could not be passed on: the session ends */
 
 	struct shim_trace tr;
 	bool trace_tried;
@@ -81,8 +81,7 @@ struct shim {
 /* A line on the verbose stream (if any), with the time since the session started. */
 void __attribute__((format(printf, 2, 3))) shim_vlog(const struct shim *s, const char *fmt, ...);
 /* A problem worth a line in the system log (and the verbose stream). */
-void __attribute__((format(printf, 3, 4)))
-shim_note(const struct shim *s, int prio, const char *fmt, ...);
+void __attribute__((format(printf, 3, 4))) shim_note(const struct shim *s, int prio, const char *fmt, ...);
 /* The name of a request type ("DUMP"; "UNKNOWN" for one this build does not know). */
 const char *shim_type_name(int type);
 /* The request type as a word: "dump", "pre-dump", "feature-check". */

@@ -108,8 +108,8 @@ static void prune_traces(int dirfd, unsigned max_files, uint64_t max_total, uint
 	while ((de = readdir(d))) {
 		struct stat st;
 
-		if (!is_trace_name(de->d_name) ||
-		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		if (!is_trace_name(de->d_name) || fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
 			continue;
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 64;
@@ -157,7 +157,8 @@ static void trace_warn_error(struct shim *s, const char *what, crpc_error **e)
 {
 	if (*e && (*e)->message && !s->warned_trace) {
 		s->warned_trace = true;
-		shim_note(s, LOG_WARNING, "no trace for this session: %s; the session goes on", (*e)->message);
+		shim_note(s, LOG_WARNING, "no trace for this session: %s; the session goes on",
+			  (*e)->message);
 	} else {
 		trace_warn_once(s, what, *e && (*e)->sys_errno ? (*e)->sys_errno : EIO);
 	}
@@ -261,8 +262,7 @@ void shim_trace_start(struct shim *s, int first_type)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%S", &tm);
-	snprintf(tr->stamp, sizeof(tr->stamp), "%s.%06ldZ-%d", ts, (long)(now.tv_nsec / 1000),
-		 (int)getpid());
+	snprintf(tr->stamp, sizeof(tr->stamp), "%s.%06ldZ-%d", ts, (long)(now.tv_nsec / 1000), (int)getpid());
 	shim_op_word(first_type, op, sizeof(op));
 	tr->named_op = first_type != CRIU_REQ_TYPE__VERSION && first_type != CRIU_REQ_TYPE__FEATURE_CHECK;
 	snprintf(tr->name, sizeof(tr->name), TRACE_PREFIX "%s-%s" TRACE_SUFFIX, tr->stamp, op);

@@ -309,8 +309,7 @@ bool crpc_pb_path_ignored(const char *path, const char *const *ignore, size_t n_
 	return false;
 }
 
-bool crpc_pb_path_valid(const ProtobufCMessageDescriptor *desc, const char *path, char *buf,
-			size_t bufsz)
+bool crpc_pb_path_valid(const ProtobufCMessageDescriptor *desc, const char *path, char *buf, size_t bufsz)
 {
 	const char *p = path;
 
@@ -328,7 +327,8 @@ bool crpc_pb_path_valid(const ProtobufCMessageDescriptor *desc, const char *path
 			size_t digits = strspn(p + 1, "0123456789");
 
 			if (digits == 0 || p[1 + digits] != '\0') {
-				snprintf(buf, bufsz, "'%s': '#' must be followed by a field number and end the path",
+				snprintf(buf, bufsz,
+					 "'%s': '#' must be followed by a field number and end the path",
 					 path);
 				return false;
 			}
@@ -589,8 +589,8 @@ static int diff_message(walk *w, const ProtobufCMessage *a, const ProtobufCMessa
 	return diff_unknown(w, a, b, path);
 }
 
-int crpc_pb_diff(const ProtobufCMessage *expected, const ProtobufCMessage *actual,
-		 const char *const *ignore, size_t n_ignore, crpc_pb_difference *out)
+int crpc_pb_diff(const ProtobufCMessage *expected, const ProtobufCMessage *actual, const char *const *ignore,
+		 size_t n_ignore, crpc_pb_difference *out)
 {
 	walk w = { .ignore = ignore, .n_ignore = n_ignore, .out = out };
 

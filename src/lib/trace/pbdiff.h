@@ -40,8 +40,8 @@ typedef struct crpc_pb_difference {
  * skipped. Returns 0 when equal, 1 when they differ (*out describes the
  * first difference in field order), -1 when the descriptors differ.
  */
-int crpc_pb_diff(const ProtobufCMessage *expected, const ProtobufCMessage *actual,
-		 const char *const *ignore, size_t n_ignore, crpc_pb_difference *out);
+int crpc_pb_diff(const ProtobufCMessage *expected, const ProtobufCMessage *actual, const char *const *ignore,
+		 size_t n_ignore, crpc_pb_difference *out);
 
 /*
  * Does `path` match one of the patterns? A pattern matches the path with
@@ -55,7 +55,6 @@ bool crpc_pb_path_ignored(const char *path, const char *const *ignore, size_t n_
  * Is `path` a field of messages of type `desc` (indices and "#N" allowed)?
  * On false, buf says what is wrong with it.
  */
-bool crpc_pb_path_valid(const ProtobufCMessageDescriptor *desc, const char *path, char *buf,
-			size_t bufsz);
+bool crpc_pb_path_valid(const ProtobufCMessageDescriptor *desc, const char *path, char *buf, size_t bufsz);
 
 #endif /* CRPC_PBDIFF_H */

@@ -16,17 +16,14 @@
 #include "pbdiff.h"
 
 CRPC_API const char *const crpc_replay_default_ignore[] = {
-	"opts.images_dir_fd", "opts.work_dir_fd", "opts.status_fd", "opts.pidfd_store_sk", "opts.ps.fd",
-	NULL,
+	"opts.images_dir_fd",  "opts.work_dir_fd", "opts.status_fd",
+	"opts.pidfd_store_sk", "opts.ps.fd",       NULL,
 };
 
 static const char *const outcome_names[] = {
-	[CRPC_REPLAY_MATCHED] = "matched",
-	[CRPC_REPLAY_DIVERGED] = "diverged",
-	[CRPC_REPLAY_CLIENT_ENDED] = "client-ended",
-	[CRPC_REPLAY_EXTRA_MESSAGE] = "extra-message",
-	[CRPC_REPLAY_TIMEOUT] = "timeout",
-	[CRPC_REPLAY_TRACE_ENDS] = "trace-ends",
+	[CRPC_REPLAY_MATCHED] = "matched",           [CRPC_REPLAY_DIVERGED] = "diverged",
+	[CRPC_REPLAY_CLIENT_ENDED] = "client-ended", [CRPC_REPLAY_EXTRA_MESSAGE] = "extra-message",
+	[CRPC_REPLAY_TIMEOUT] = "timeout",           [CRPC_REPLAY_TRACE_ENDS] = "trace-ends",
 	[CRPC_REPLAY_IO_ERROR] = "io-error",
 };
 
@@ -101,13 +98,15 @@ CRPC_API int crpc_replay_compare(crpc_direction dir, const uint8_t *recorded, si
 
 			type_of(dir, recorded, recorded_len, t, sizeof(t));
 			if (a)
-				snprintf(diff->recorded, sizeof(diff->recorded), "a valid %s (%s)", d->name, t);
+				snprintf(diff->recorded, sizeof(diff->recorded), "a valid %s (%s)", d->name,
+					 t);
 			else
 				snprintf(diff->recorded, sizeof(diff->recorded),
 					 "%zu bytes that are not a valid %s", recorded_len, d->name);
 			type_of(dir, received, received_len, t, sizeof(t));
 			if (b)
-				snprintf(diff->received, sizeof(diff->received), "a valid %s (%s)", d->name, t);
+				snprintf(diff->received, sizeof(diff->received), "a valid %s (%s)", d->name,
+					 t);
 			else
 				snprintf(diff->received, sizeof(diff->received),
 					 "%zu bytes that are not a valid %s", received_len, d->name);
@@ -139,12 +138,12 @@ CRPC_API int crpc_replay_check(const crpc_trace_file *t, crpc_error **err)
 	if (np) {
 		const crpc_trace_problem *p = crpc_trace_file_problem(t, 0);
 
-		crpc_error_set(err, CRPC_EXIT_USAGE, 0, "replay",
-			       "trace %s is damaged: line %lu: %s%s", path, p->line, p->error,
-			       np > 1 ? " (and more damaged lines)" : "");
+		crpc_error_set(err, CRPC_EXIT_USAGE, 0, "replay", "trace %s is damaged: line %lu: %s%s",
+			       path, p->line, p->error, np > 1 ? " (and more damaged lines)" : "");
 		if (err && *err)
-			crpc_error_set_hint(*err, "'crpc trace show %s' lists every damaged line; a trace "
-						  "can only be replayed whole",
+			crpc_error_set_hint(*err,
+					    "'crpc trace show %s' lists every damaged line; a trace "
+					    "can only be replayed whole",
 					    path);
 		return -1;
 	}
@@ -237,8 +236,8 @@ typedef struct serve {
 
 static void describe(char *buf, size_t bufsz, const crpc_trace_record *r)
 {
-	snprintf(buf, bufsz, "%s %s", r->dir == CRPC_TO_CRIU ? "to CRIU:" : "from CRIU:",
-		 r->msg_type ? r->msg_type : "?");
+	snprintf(buf, bufsz, "%s %s",
+		 r->dir == CRPC_TO_CRIU ? "to CRIU:" : "from CRIU:", r->msg_type ? r->msg_type : "?");
 }
 
 /* Stop at record r with this outcome; text formatted after "... message K of N (...)". */
@@ -259,8 +258,8 @@ static void stop_at(serve *s, crpc_replay_outcome o, const crpc_trace_record *r,
 		rep->dir = r->dir;
 		snprintf(rep->msg_type, sizeof(rep->msg_type), "%s", r->msg_type ? r->msg_type : "");
 		describe(what, sizeof(what), r);
-		n = snprintf(rep->text, sizeof(rep->text), "message %lu of %zu (%s, trace line %lu): ",
-			     r->seq, rep->total, what, r->line);
+		n = snprintf(rep->text, sizeof(rep->text),
+			     "message %lu of %zu (%s, trace line %lu): ", r->seq, rep->total, what, r->line);
 		if (n < 0 || (size_t)n >= sizeof(rep->text))
 			n = 0;
 	}
@@ -388,15 +387,15 @@ static void serve_end(serve *s, unsigned eof_timeout_ms)
 		rep->msg_type[sizeof(rep->msg_type) - 1] = '\0';
 		snprintf(rep->diff.recorded, sizeof(rep->diff.recorded), "(no message)");
 		if (t[0])
-			snprintf(rep->diff.received, sizeof(rep->diff.received), "a %s request (%zu bytes)", t,
-				 len);
+			snprintf(rep->diff.received, sizeof(rep->diff.received), "a %s request (%zu bytes)",
+				 t, len);
 		else
 			snprintf(rep->diff.received, sizeof(rep->diff.received),
 				 "%zu bytes that are not a valid criu_req", len);
 	}
 	snprintf(rep->text, sizeof(rep->text),
-		 "the client sent more than recorded: message %lu (%s) after the %zu of the trace",
-		 rep->at, rc == CRPC_RECV_OK ? rep->diff.received : "unreadable", rep->total);
+		 "the client sent more than recorded: message %lu (%s) after the %zu of the trace", rep->at,
+		 rc == CRPC_RECV_OK ? rep->diff.received : "unreadable", rep->total);
 	free(buf);
 	answer_failure(s);
 }

@@ -20,8 +20,8 @@
 struct crpc_trace {
 	int fd;
 	unsigned long seq;
-	struct timespec prev;   /* monotonic time of the previous message (or the header) */
-	int write_errno;        /* first write error, 0 if none */
+	struct timespec prev; /* monotonic time of the previous message (or the header) */
+	int write_errno;      /* first write error, 0 if none */
 };
 
 /* ---- small helpers ---- */
@@ -280,8 +280,8 @@ int trace_open_at(crpc_trace **out, int dirfd, const char *path, const crpc_trac
 		json_object_set_new(h, "type", json_string("header"));
 		json_object_set_new(h, "format", json_integer(1));
 		json_object_set_new(h, "crpc_version", json_string(crpc_version_string()));
-		json_object_set_new(h, "operation", hdr && hdr->operation ? string_json(hdr->operation)
-									: json_null());
+		json_object_set_new(h, "operation",
+				    hdr && hdr->operation ? string_json(hdr->operation) : json_null());
 		json_object_set_new(h, "target", hdr && hdr->target ? string_json(hdr->target) : json_null());
 		json_object_set_new(h, "argv", argv ? argv : json_null());
 		json_object_set_new(h, "pid", json_integer(getpid()));
@@ -310,12 +310,11 @@ CRPC_API void crpc_trace_set_criu(crpc_trace *t, const char *criu_path, const ch
 				criu_version ? string_json(criu_version) : json_null()));
 }
 
-CRPC_API void crpc_trace_message(crpc_direction dir, const uint8_t *msg, size_t len, int fd,
-				 void *trace)
+CRPC_API void crpc_trace_message(crpc_direction dir, const uint8_t *msg, size_t len, int fd, void *trace)
 {
 	crpc_trace *t = trace;
-	const ProtobufCMessageDescriptor *desc =
-		dir == CRPC_TO_CRIU ? &criu_req__descriptor : &criu_resp__descriptor;
+	const ProtobufCMessageDescriptor *desc = dir == CRPC_TO_CRIU ? &criu_req__descriptor
+								     : &criu_resp__descriptor;
 	ProtobufCMessage *m;
 	struct timespec now;
 	json_t *line;
@@ -354,8 +353,7 @@ CRPC_API void crpc_trace_message(crpc_direction dir, const uint8_t *msg, size_t 
 	write_line(t, line);
 }
 
-CRPC_API void crpc_trace_event(crpc_trace *t, const char *event, const char *callback,
-			       const char *text)
+CRPC_API void crpc_trace_event(crpc_trace *t, const char *event, const char *callback, const char *text)
 {
 	struct timespec now;
 	json_t *line;

@@ -38,7 +38,13 @@ struct crpc_trace_file {
 	bool nomem;
 };
 
-enum line_status { LINE_OK, LINE_EOF, LINE_TOO_LONG, LINE_NO_NEWLINE, LINE_READ_ERROR };
+enum line_status {
+	LINE_OK,
+	LINE_EOF,
+	LINE_TOO_LONG,
+	LINE_NO_NEWLINE,
+	LINE_READ_ERROR
+};
 
 /* Read one line (without its newline) into buf (TRACE_MAX_LINE + 1 bytes). */
 static enum line_status read_line(FILE *f, char *buf, size_t *len)
@@ -193,8 +199,8 @@ static const char *check_message(json_t *m)
 		return "message without \"fields\" or \"decode_error\"";
 	if (json_object_get(m, "raw") && !json_is_string(json_object_get(m, "raw")))
 		return "message whose \"raw\" is not a string";
-	if (fd && !json_is_null(fd) && (!json_is_integer(fd) || json_integer_value(fd) < 0 ||
-					json_integer_value(fd) > INT32_MAX))
+	if (fd && !json_is_null(fd) &&
+	    (!json_is_integer(fd) || json_integer_value(fd) < 0 || json_integer_value(fd) > INT32_MAX))
 		return "message whose \"fd\" is neither null nor an fd number";
 	return NULL;
 }
@@ -231,8 +237,9 @@ static void add_message(crpc_trace_file *t, unsigned long lineno, const char *te
 	r->line = lineno;
 	r->seq = (unsigned long)json_integer_value(json_object_get(j, "seq"));
 	r->mono = json_number_value(json_object_get(j, "mono"));
-	r->dir = strcmp(json_string_value(json_object_get(j, "dir")), "to_criu") == 0 ? CRPC_TO_CRIU
-										  : CRPC_FROM_CRIU;
+	r->dir = strcmp(json_string_value(json_object_get(j, "dir")), "to_criu") == 0
+			 ? CRPC_TO_CRIU
+			 : CRPC_FROM_CRIU;
 	r->decode_error = json_object_get(j, "decode_error") != NULL;
 	r->raw = bytes;
 	r->raw_len = blen;
@@ -368,8 +375,10 @@ CRPC_API int crpc_trace_file_read(crpc_trace_file **out, const char *path, crpc_
 			       "trace file %s is %llu MiB; crpc reads traces of up to %llu MiB", path,
 			       (unsigned long long)st.st_size >> 20, TRACE_MAX_FILE >> 20);
 		if (err && *err)
-			crpc_error_set_hint(*err, "keep the lines wanted, e.g. head -n 100000 %s > part.trace "
-						  "(a cut trace reads as cut)", path);
+			crpc_error_set_hint(*err,
+					    "keep the lines wanted, e.g. head -n 100000 %s > part.trace "
+					    "(a cut trace reads as cut)",
+					    path);
 		return -1;
 	}
 	t = calloc(1, sizeof(*t));
