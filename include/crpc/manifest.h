@@ -227,8 +227,8 @@ int crpc_sha256_file_at(int dirfd, const char *name, bool sync, uint64_t *size, 
 
 /**
  * Create the temporary sibling of `dir` a dump runs in:
- * DIR.crpc-tmp-XXXXXX, mode 0700, on the same file system. *tmp_path gets
- * its malloc'ed path.
+ * DIR.crpc-tmp-XXXXXX, mode 0700, on the same file system, holding the
+ * in-progress marker from the start. *tmp_path gets its malloc'ed path.
  */
 int crpc_dumpdir_create(const char *dir, char **tmp_path, crpc_error **err);
 

@@ -182,30 +182,32 @@ static int open_dir(ck_dump *c, const char *op, crpc_error **err)
 	return 0;
 }
 
-/* The names crpc.json lists under "files" (NULL, 0 when it lists none or is not readable). */
-static void manifest_names(int dirfd, char ***names, size_t *n)
+/* crpc.json of dirfd, parsed (NULL when there is none or it cannot be read). */
+static json_t *manifest_json(int dirfd)
 {
 	char *text = NULL;
-	json_t *root, *files, *f;
-	size_t i;
+	json_t *root;
 
-	*names = NULL;
-	*n = 0;
 	if (crpc_manifest_read(dirfd, &text, NULL, NULL) < 0 || !text)
-		return;
+		return NULL;
 	root = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
 	free(text);
-	files = root ? json_object_get(root, "files") : NULL;
-	if (json_is_array(files) && json_array_size(files) > 0)
-		*names = calloc(json_array_size(files), sizeof(**names));
-	if (*names)
-		json_array_foreach(files, i, f) {
-			const char *name = json_string_value(json_object_get(f, "name"));
+	return root;
+}
 
-			if (name && ((*names)[*n] = strdup(name)))
-				(*n)++;
-		}
-	json_decref(root);
+/* Whether the manifest root lists `name` under "files". */
+static bool manifest_lists(json_t *root, const char *name)
+{
+	json_t *f;
+	size_t i;
+
+	json_array_foreach(json_object_get(root, "files"), i, f) {
+		const char *n = json_string_value(json_object_get(f, "name"));
+
+		if (n && strcmp(n, name) == 0)
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -219,7 +221,8 @@ static int check_contents(ck_dump *c, const char *op, crpc_error **err)
 	static const char *const logs[] = { DUMP_LOG,     "restore.log",   "hooks.log",
 					    "stats-dump", "stats-restore", NULL };
 	bool marker = file_exists_at(c->o.dirfd, CRPC_INPROGRESS_MARKER);
-	char **listed = NULL, others[3][64];
+	json_t *manifest = NULL;
+	char others[3][64];
 	size_t n_listed = 0, n_others = 0;
 	int fd = openat(c->o.dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
@@ -233,7 +236,8 @@ static int check_contents(ck_dump *c, const char *op, crpc_error **err)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot read %s", c->o.p.dir);
 	}
 	if (file_exists_at(c->o.dirfd, CRPC_MANIFEST_NAME))
-		manifest_names(c->o.dirfd, &listed, &n_listed);
+		manifest = manifest_json(c->o.dirfd);
+	n_listed = json_array_size(json_object_get(manifest, "files"));
 	while ((de = readdir(d))) {
 		const char *name = de->d_name;
 		struct stat st;
@@ -243,7 +247,7 @@ static int check_contents(ck_dump *c, const char *op, crpc_error **err)
 			continue;
 		own = fstatat(c->o.dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
 		      ((n_listed &&
-			(strcmp(name, CRPC_MANIFEST_NAME) == 0 || in_list(listed, n_listed, name))) ||
+			(strcmp(name, CRPC_MANIFEST_NAME) == 0 || manifest_lists(manifest, name))) ||
 		       (marker && is_ckpt_file(name, CLEAN_FORCE)));
 		for (size_t i = 0; !own && logs[i]; i++)
 			own = (marker || n_listed) && strcmp(name, logs[i]) == 0;
@@ -251,9 +255,7 @@ static int check_contents(ck_dump *c, const char *op, crpc_error **err)
 			snprintf(others[n_others - 1], sizeof(others[0]), "%.60s", name);
 	}
 	closedir(d);
-	for (size_t i = 0; i < n_listed; i++)
-		free(listed[i]);
-	free(listed);
+	json_decref(manifest);
 	if (n_others) {
 		crpc_error_set(err, CRPC_EXIT_USAGE, EEXIST, op,
 			       "%s holds %zu file%s that %s not part of a crpc checkpoint (%s%s%s%s%s%s): a dump "
@@ -404,8 +406,9 @@ int ck_dir_prepare(ck_dump *c, const char *op, crpc_error **err)
 		    0)
 			return -1;
 	}
-	fd = openat(c->o.dirfd, CRPC_INPROGRESS_MARKER, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		    0600);
+	/* a temporary directory has it from its creation (crpc_dumpdir_create()) */
+	fd = openat(c->o.dirfd, CRPC_INPROGRESS_MARKER,
+		    O_WRONLY | O_CLOEXEC | O_NOFOLLOW | (c->created_dir ? O_TRUNC : O_CREAT | O_EXCL), 0600);
 	if (fd < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot create %s/%s", c->o.p.dir,
 				      CRPC_INPROGRESS_MARKER);

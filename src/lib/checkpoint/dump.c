@@ -4,6 +4,9 @@
  * verifiable checkpoint in DIR, or leaves nothing restore accepts.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +50,31 @@ static int log_option_sources(const ck_dump *c, crpc_manifest_options *l, crpc_e
  * marker, and move a temporary directory into place as DIR. On failure the
  * images are kept (without crpc.json: restore --force takes them).
  */
+/*
+ * CRIU writes its images 0644: private (0600) they stay wherever DIR goes
+ * later; until now DIR (0700) kept them from everyone else.
+ */
+static void make_files_private(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    (st.st_mode & 077))
+			(void)fchmodat(dirfd, de->d_name, st.st_mode & 0700, 0);
+	}
+	closedir(d);
+}
+
 static int finalize(ck_dump *c, double criu_seconds, const char *op, crpc_error **err)
 {
 	const char *const logs[] = { c->o.opts.log_file ? c->o.opts.log_file : DUMP_LOG, "hooks.log", NULL };
@@ -76,8 +104,10 @@ static int finalize(ck_dump *c, double criu_seconds, const char *op, crpc_error 
 	if (rc == 0)
 		rc = crpc_manifest_options_from_opts(&options, &c->o.opts,
 						     c->o.p.config ? &c->o.p.config->dump : NULL, err);
-	if (rc == 0)
+	if (rc == 0) {
+		make_files_private(c->o.dirfd);
 		rc = crpc_manifest_write(c->o.dirfd, &mi, &c->o.res->manifest, err);
+	}
 	crpc_manifest_options_release(&options);
 	if (rc < 0) {
 		if (*err)

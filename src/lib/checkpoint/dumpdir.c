@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -53,6 +54,24 @@ CRPC_API int crpc_dumpdir_create(const char *dir, char **tmp_path, crpc_error **
 					    base, base);
 		free(t);
 		return -1;
+	}
+	/* unfinished from the start: a crpc killed right now leaves a directory that says so */
+	{
+		char marker[PATH_MAX];
+		int fd;
+
+		snprintf(marker, sizeof(marker), "%s/%s", t, CRPC_INPROGRESS_MARKER);
+		fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0) {
+			int e = errno;
+
+			rmdir(t);
+			crpc_error_set(err, CRPC_EXIT_FAIL, e, "preparing the images directory",
+				       "cannot create %s", marker);
+			free(t);
+			return -1;
+		}
+		close(fd);
 	}
 	*tmp_path = t;
 	return 0;

@@ -3,7 +3,8 @@
 # private before the tree's memory goes into it (also a 1777 mount-point
 # style directory, under umask 022); a DIR of another user is refused; a DIR
 # holding anything but a crpc checkpoint or a dump's remains is refused
-# (`crpc dump PID /`), and --force never removes a file crpc did not write.
+# (`crpc dump PID /`), and --force never removes a file crpc did not write;
+# every file of a checkpoint ends up 0600 whatever the umask.
 . "$(dirname "$0")/../lib.sh"
 
 umask 022
@@ -17,6 +18,14 @@ for mode in 0755 1777; do
 	expect_exit 0 "$CRPC_BIN" dump --no-config -R "$pid" "$d"
 	assert_contains "$ERR" "made $d private (mode $mode -> 0700)" "the notice"
 	[ "$(stat -c %a "$d")" = 700 ] || fail "$d has mode $(stat -c %a "$d") after the dump"
+done
+
+# --- every file of a checkpoint is private, in a new DIR and an existing one
+expect_exit 0 "$CRPC_BIN" dump --no-config -R "$pid" "$TMP/new"
+[ "$(stat -c %a "$TMP/new")" = 700 ] || fail "a new DIR has mode $(stat -c %a "$TMP/new")"
+for d in "$TMP/new" "$TMP/dir-0755"; do
+	open=$(find "$d" -type f -perm /077 -printf '%f %m\n')
+	[ -z "$open" ] || fail "files of $d others can read or write: $open"
 done
 
 # --- a DIR of another user: refused before anything is written
