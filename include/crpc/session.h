@@ -170,6 +170,13 @@ int crpc_version_parse(const char *s, crpc_version *v);
 /** Format a version as "4.2.1" (plus " (git ID)" when set) into buf. */
 void crpc_version_format(const crpc_version *v, char *buf, size_t bufsz);
 
+/**
+ * -1 with an error (CRPC_EXIT_ENV, cause CRPC_CAUSE_NOT_ROOT, a hint) unless
+ * the caller runs as root, which CRIU needs to checkpoint and restore;
+ * operation names what was refused.
+ */
+int crpc_require_root(const char *operation, crpc_error **err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -288,9 +288,6 @@ uint64_t crpc_cli_page_size(void);
 
 /* ---- sessions (common.c) ---- */
 
-/* Fail with exit code 3 unless running as root. */
-int crpc_cli_need_root(const crpc_cli *cli, const char *operation, crpc_error **err);
-
 /*
  * Locate and load the configuration (--config, --no-config, $CRPC_CONFIG,
  * XDG, /etc), then add the --hook steps given. Errors are USAGE class.

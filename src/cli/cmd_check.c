@@ -47,7 +47,7 @@ int crpc_cmd_check(crpc_cli *cli, int argc, char **argv)
 	if (optind < argc)
 		return crpc_cli_usage(cli, true, "unexpected argument '%s'", argv[optind]);
 
-	if (crpc_cli_need_root(cli, "check", &err) < 0 || crpc_cli_session_config(cli, &cfg, &err) < 0 ||
+	if (crpc_require_root("check", &err) < 0 || crpc_cli_session_config(cli, &cfg, &err) < 0 ||
 	    crpc_criu_check(&cfg, &v, &err) < 0) {
 		rc = crpc_cli_fail(cli, err, NULL, NULL);
 		crpc_error_free(err);

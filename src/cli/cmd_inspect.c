@@ -676,7 +676,7 @@ int crpc_cmd_inspect(crpc_cli *cli, int argc, char **argv)
 		return crpc_cli_usage(cli, true, "invalid PID '%s': must be a positive integer",
 				      argv[optind]);
 
-	if (crpc_cli_need_root(cli, "inspect", &err) < 0 ||
+	if (crpc_require_root("inspect", &err) < 0 ||
 	    crpc_inspect_tree((pid_t)pidv, CRPC_INSPECT_PEER_PIDS, &r, &err) < 0 ||
 	    crpc_inspect_verdict(r, &v, &err) < 0) {
 		json_t *extra = crpc_cli_jobj();

@@ -542,20 +542,6 @@ uint64_t crpc_cli_page_size(void)
 
 /* ---- sessions ---- */
 
-int crpc_cli_need_root(const crpc_cli *cli, const char *operation, crpc_error **err)
-{
-	if (geteuid() == 0)
-		return 0;
-	crpc_error_set(err, CRPC_EXIT_ENV, EPERM, operation,
-		       "crpc must run as root (CRIU needs CAP_SYS_ADMIN and other privileges to "
-		       "checkpoint and restore processes)");
-	if (err && *err) {
-		(*err)->cause = CRPC_CAUSE_NOT_ROOT;
-		crpc_error_set_hint(*err, "run it as root, e.g. with sudo");
-	}
-	return -1;
-}
-
 int crpc_cli_config_read(crpc_cli *cli, crpc_error **err)
 {
 	crpc_config_source src = { .explicit_path = cli->config_file, .none = cli->no_config };

@@ -61,9 +61,6 @@ int ck_begin(ck_op *o, const crpc_checkpoint_params *p, const char *operation, c
  */
 int ck_options(ck_op *o, const crpc_opts *section, const char *default_log, crpc_error **err);
 
-/* Fail with CRPC_EXIT_ENV unless running as root. */
-int ck_need_root(const char *operation, crpc_error **err);
-
 /* A dispatcher when the caller wants notifications. */
 int ck_dispatcher(ck_op *o, crpc_error **err);
 

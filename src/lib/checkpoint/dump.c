@@ -210,7 +210,7 @@ static int dump(ck_dump *c, crpc_error **err)
 	if (ck_options(o, o->p.config ? &o->p.config->dump : NULL, DUMP_LOG, err) < 0)
 		return -1;
 	/* everything that can be checked without touching anything */
-	if (ck_target_check(o, &c->state_before, err) < 0 || ck_need_root(op, err) < 0 ||
+	if (ck_target_check(o, &c->state_before, err) < 0 || crpc_require_root(op, err) < 0 ||
 	    ck_dir_check(c, op, err) < 0)
 		return -1;
 	/* inspect the tree: stop on blockers, add the options it needs (auto.c) */

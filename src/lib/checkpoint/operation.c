@@ -145,7 +145,7 @@ int ck_options(ck_op *o, const crpc_opts *section, const char *default_log, crpc
 	return 0;
 }
 
-int ck_need_root(const char *operation, crpc_error **err)
+CRPC_API int crpc_require_root(const char *operation, crpc_error **err)
 {
 	if (geteuid() == 0)
 		return 0;
