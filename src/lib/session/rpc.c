@@ -130,7 +130,10 @@ static int send_req(crpc_session *s, const CriuReq *req, crpc_error **err)
 	return rc;
 }
 
-/* Answer one notification: run the dispatcher, then ack with the verdict. */
+/*
+ * Answer one notification: run the dispatcher, then ack with the verdict.
+ * 1 when the worker is gone and the answer could not be sent.
+ */
 static int answer_notify(crpc_session *s, const CriuResp *r, int fd, crpc_dispatcher *d, const char *op,
 			 unsigned seq, double t0, crpc_error **err)
 {
@@ -171,6 +174,14 @@ static int answer_notify(crpc_session *s, const CriuResp *r, int fd, crpc_dispat
 	for (size_t i = 0; i < n.n_external; i++)
 		free(n.external[i]);
 	free(n.external);
+	if (rc < 0 && err && *err && ((*err)->sys_errno == EPIPE || (*err)->sys_errno == ECONNRESET)) {
+		/* the worker is gone, but what it sent before (a final reply saying
+		 * why, from a shim) may still wait in the socket: read on */
+		crpc_error_free(*err);
+		*err = NULL;
+		crpc_error_free(lerr);
+		return 1;
+	}
 	if (rc < 0) {
 		crpc_error_free(lerr);
 		return -1;
@@ -261,6 +272,8 @@ int crpc_session_call(crpc_session *s, const CriuReq *req, crpc_dispatcher *d, c
 		if (fd >= 0)
 			close(fd);
 		criu_resp__free_unpacked(r, NULL);
+		if (rc > 0)
+			continue; /* the answer could not go: the reply or EOF comes next */
 		if (rc < 0) {
 			crpc_error_free(reason);
 			return report_criu_gone(s, op, err);
