@@ -122,8 +122,20 @@ int crpc_record_recv(int sk, size_t max, size_t max_fds, crpc_record *r)
 	do
 		size = recv(sk, NULL, 0, MSG_PEEK | MSG_TRUNC);
 	while (size < 0 && errno == EINTR);
+	if (size < 0 && errno == ECONNRESET) {
+		/*
+		 * The peer closed its end with something of ours unread: the kernel
+		 * reports that once, before the messages it sent us first (a final
+		 * reply saying why it ends). Those are still to be read.
+		 */
+		do
+			size = recv(sk, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+		while (size < 0 && errno == EINTR);
+		if (size < 0)
+			return CRPC_RECV_EOF;
+	}
 	if (size < 0)
-		return errno == ECONNRESET ? CRPC_RECV_EOF : -1;
+		return -1;
 	/* too large (or empty): the record is consumed with its fds, then refused */
 	if (size > 0 && (size_t)size <= max) {
 		r->buf = malloc((size_t)size);
