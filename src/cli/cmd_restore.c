@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 
 #include "cli.h"
-#include "base/jsonutil.h"
+#include "jsonutil.h"
 
 const char crpc_help_restore[] =
 	"Usage: crpc restore [OPTIONS] DIR\n"
@@ -147,7 +147,7 @@ static json_t *ckpt_options_json(const crpc_manifest_options *l, const char *why
 		json_t *o = crpc_cli_jobj();
 
 		crpc_cli_jset(o, "option", crpc_cli_jstr(l->v[i].option));
-		crpc_cli_jset(o, "value", crpc_json_option_value(l->v[i].value));
+		crpc_cli_jset(o, "value", crpc__json_option_value(l->v[i].value));
 		crpc_cli_jset(o, "source", crpc_cli_jstr(l->v[i].source));
 		crpc_cli_jset(o, why_key, crpc_cli_jstr(l->v[i].reason));
 		crpc_cli_jappend(a, o);

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "base/jsonutil.h"
+#include "jsonutil.h"
 
 /* ---- small string helpers ---- */
 
@@ -212,7 +212,7 @@ void crpc_cli_jappend(json_t *array, json_t *value)
 json_t *crpc_cli_jstr(const char *s)
 {
 	/* not valid UTF-8 is kept with '?' (file names in CRIU's log can be anything) */
-	json_t *j = crpc_json_text(s);
+	json_t *j = crpc__json_text(s);
 
 	if (!j)
 		json_failed = true;

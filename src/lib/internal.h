@@ -19,18 +19,18 @@
 #define CRPC_API __attribute__((visibility("default")))
 
 /* ---- cleanup helpers (crun style) ---- */
-static inline void crpc_freep(void *p)
+static inline void crpc__freep(void *p)
 {
 	free(*(void **)p);
 }
-static inline void crpc_closep(int *fd)
+static inline void crpc__closep(int *fd)
 {
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
 }
-#define cleanup_free __attribute__((cleanup(crpc_freep)))
-#define cleanup_close __attribute__((cleanup(crpc_closep)))
+#define cleanup_free __attribute__((cleanup(crpc__freep)))
+#define cleanup_close __attribute__((cleanup(crpc__closep)))
 
 /*
  * The name of enum value v in a table of names indexed by value
@@ -43,56 +43,56 @@ static inline void crpc_closep(int *fd)
 
 /* ---- message framing (swrk.c) ---- */
 
-/* Result of crpc_msg_recv() besides errors. */
-#define CRPC_RECV_OK 0
-#define CRPC_RECV_EOF 1
+/* Result of crpc__msg_recv() besides errors. */
+#define CRPC__RECV_OK 0
+#define CRPC__RECV_EOF 1
 
 /* Send one packed message as one SOCK_SEQPACKET record (EINTR-safe). */
-int crpc_msg_send(int sk, const uint8_t *buf, size_t len, crpc_error **err);
+int crpc__msg_send(int sk, const uint8_t *buf, size_t len, crpc_error **err);
 
 /*
  * Receive one record. Its size is read first with MSG_PEEK|MSG_TRUNC and a
  * record larger than `max` is consumed and refused. At most one fd passed
  * with SCM_RIGHTS is returned in *fd (O_CLOEXEC), extra ones are closed;
- * *fd is -1 if none. Returns CRPC_RECV_OK with a malloc'ed *buf, CRPC_RECV_EOF
+ * *fd is -1 if none. Returns CRPC__RECV_OK with a malloc'ed *buf, CRPC__RECV_EOF
  * on a zero-length record or closed peer, -1 on error.
  */
-int crpc_msg_recv(int sk, size_t max, uint8_t **buf, size_t *len, int *fd, crpc_error **err);
+int crpc__msg_recv(int sk, size_t max, uint8_t **buf, size_t *len, int *fd, crpc_error **err);
 
 /* ---- records and the worker process (swrk.c, shim.c) ---- */
 
-/* Most fds crpc_record_recv() takes from one record. */
-#define CRPC_RECORD_MAX_FDS 16
+/* Most fds crpc__record_recv() takes from one record. */
+#define CRPC__RECORD_MAX_FDS 16
 
 /* One SOCK_SEQPACKET record and the fds passed with it. */
-typedef struct crpc_record {
-	uint8_t *buf;                 /* the payload (malloc'ed) */
-	size_t len;                   /* its length; after EMSGSIZE or EBADMSG the record's size */
-	size_t got;                   /* after EBADMSG: the bytes that arrived */
-	bool ctrunc;                  /* after EBADMSG: some of its fds were cut */
-	int fds[CRPC_RECORD_MAX_FDS]; /* O_CLOEXEC */
+typedef struct crpc__record {
+	uint8_t *buf;                  /* the payload (malloc'ed) */
+	size_t len;                    /* its length; after EMSGSIZE or EBADMSG the record's size */
+	size_t got;                    /* after EBADMSG: the bytes that arrived */
+	bool ctrunc;                   /* after EBADMSG: some of its fds were cut */
+	int fds[CRPC__RECORD_MAX_FDS]; /* O_CLOEXEC */
 	size_t nfds;
-} crpc_record;
+} crpc__record;
 
 /*
  * Receive one record whole into r, its size peeked first, with up to
- * max_fds (at most CRPC_RECORD_MAX_FDS) of the fds passed with it; any
- * further fds are closed. Returns CRPC_RECV_OK (r holds the record),
- * CRPC_RECV_EOF (the peer closed or reset, or an empty record), or -1 with
+ * max_fds (at most CRPC__RECORD_MAX_FDS) of the fds passed with it; any
+ * further fds are closed. Returns CRPC__RECV_OK (r holds the record),
+ * CRPC__RECV_EOF (the peer closed or reset, or an empty record), or -1 with
  * errno: EMSGSIZE (larger than max: consumed and dropped), EBADMSG (cut
- * short), ENOMEM, or recv's. Only with CRPC_RECV_OK does r hold anything.
+ * short), ENOMEM, or recv's. Only with CRPC__RECV_OK does r hold anything.
  */
-int crpc_record_recv(int sk, size_t max, size_t max_fds, crpc_record *r);
+int crpc__record_recv(int sk, size_t max, size_t max_fds, crpc__record *r);
 /* Free r's payload and close its fds. */
-void crpc_record_release(crpc_record *r);
+void crpc__record_release(crpc__record *r);
 
 /*
  * Send one record of len bytes (0: an empty record, which the peer reads
- * as EOF) with nfds fds (at most CRPC_RECORD_MAX_FDS) as SCM_RIGHTS. A
+ * as EOF) with nfds fds (at most CRPC__RECORD_MAX_FDS) as SCM_RIGHTS. A
  * record too large for the send buffer grows the buffer once. 0, or -1
  * with errno.
  */
-int crpc_record_send(int sk, const uint8_t *buf, size_t len, const int *fds, size_t nfds);
+int crpc__record_send(int sk, const uint8_t *buf, size_t len, const int *fds, size_t nfds);
 
 /*
  * Fork and exec path with argv and envp (NULL: this environment), keep_fd
@@ -102,22 +102,22 @@ int crpc_record_send(int sk, const uint8_t *buf, size_t len, const int *fds, siz
  * then exits 127 and is the caller's to reap). -1 with errno when no child
  * was started; *failed names the step: "pipe" or "fork".
  */
-pid_t crpc_spawn(const char *path, char *const argv[], char *const envp[], int keep_fd,
-		 int (*child_setup)(void *arg), void *arg, int *exec_errno, const char **failed);
+pid_t crpc__spawn(const char *path, char *const argv[], char *const envp[], int keep_fd,
+		  int (*child_setup)(void *arg), void *arg, int *exec_errno, const char **failed);
 
 /*
  * Look for an executable regular file named criu in the directories of
  * $PATH (a usual list when it is unset), passing over those for which
  * skip(path) (if given) is true. true with its path in buf.
  */
-bool crpc_criu_search_path(char *buf, size_t bufsz, bool (*skip)(const char *path));
+bool crpc__criu_search_path(char *buf, size_t bufsz, bool (*skip)(const char *path));
 
 /* ---- options (opts.c) ---- */
 
 /* Fill a CriuOpts (already initialised) from o; strings point into o. */
-int crpc_opts_to_wire(const crpc_opts *o, CriuOpts *w, crpc_error **err);
-/* Free what crpc_opts_to_wire() allocated (arrays, not strings). */
-void crpc_opts_wire_release(CriuOpts *w);
+int crpc__opts_to_wire(const crpc_opts *o, CriuOpts *w, crpc_error **err);
+/* Free what crpc__opts_to_wire() allocated (arrays, not strings). */
+void crpc__opts_wire_release(CriuOpts *w);
 
 /*
  * The options of crpc_opts as data, one entry per row of CRPC_OPTS_TABLE
@@ -200,23 +200,23 @@ int opt_value(const struct opt_desc *d, const crpc_opts *o);
 /* ---- errors (error.c) ---- */
 
 /* Record CRIU's own errno and message (copied) in e. */
-void crpc_error_set_criu(crpc_error *e, int cr_errno, const char *cr_errmsg);
+void crpc__error_set_criu(crpc_error *e, int cr_errno, const char *cr_errmsg);
 
 /* Give e the excerpt (taken over, freed on failure) and where it came from. */
-void crpc_error_take_excerpt(crpc_error *e, char *excerpt, const char *source);
+void crpc__error_take_excerpt(crpc_error *e, char *excerpt, const char *source);
 
 /* ---- misc (util.c) ---- */
 
 /* Monotonic time in seconds. */
-double crpc_now(void);
+double crpc__now(void);
 /*
  * Read the whole regular file dirfd/name (symlinks not followed, FIFOs never
  * waited on) into a malloc'ed *data, refusing more than max bytes. -1 with
  * errno: ENOENT missing, EFBIG too large, EINVAL not a regular file (images.c).
  */
-int crpc_read_whole_at(int dirfd, const char *name, size_t max, uint8_t **data, size_t *size);
+int crpc__read_whole_at(int dirfd, const char *name, size_t max, uint8_t **data, size_t *size);
 /* Read a whole small file at dirfd/name, at most max bytes (+NUL). */
-int crpc_read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len, crpc_error **err);
+int crpc__read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len, crpc_error **err);
 /*
  * Open dirfd/name for writing as a private file of the caller, whoever could
  * write the directory it is in: created with mode 0600 when it does not
@@ -238,23 +238,23 @@ int util_open_private_dir(const char *path, const char *op, const char *what, cr
 int trace_open_at(crpc_trace **out, int dirfd, const char *path, const crpc_trace_header *hdr,
 		  crpc_error **err);
 /* Describe a wait status: "exited with status 1", "killed by signal 9 (SIGKILL)". */
-void crpc_wait_status_str(int status, char *buf, size_t bufsz);
+void crpc__wait_status_str(int status, char *buf, size_t bufsz);
 /* Command name of a pid from /proc/PID/comm (buf gets "?" if unknown). */
-void crpc_proc_comm(pid_t pid, char *buf, size_t bufsz);
+void crpc__proc_comm(pid_t pid, char *buf, size_t bufsz);
 /* State letter of a pid from /proc/PID/stat, 0 if the pid does not exist. */
-char crpc_proc_state(pid_t pid);
+char crpc__proc_state(pid_t pid);
 
 /* ---- protobuf-c descriptor helpers (util.c) ---- */
 
 /* Size of one element of a repeated field of this type (0 if unknown). */
-size_t crpc_pb_elem_size(ProtobufCType type);
+size_t crpc__pb_elem_size(ProtobufCType type);
 /*
  * Is the non-repeated field f set in the message at base? Oneof members by
  * their case, strings and messages by a non-NULL pointer (an optional string
  * left at its default counts as unset), optional scalars by has_*; required
  * fields and proto3 fields without presence always count as set.
  */
-bool crpc_pb_field_present(const ProtobufCFieldDescriptor *f, const char *base);
+bool crpc__pb_field_present(const ProtobufCFieldDescriptor *f, const char *base);
 
 /* ---- growable arrays ---- */
 
@@ -339,17 +339,17 @@ size_t swrk_end_leftovers(const crpc_session *s, pid_t *pids, size_t max);
  * When e has no log excerpt yet, give it the lines of CRIU's own output
  * (stdout/stderr, captured by the session) that explain the failure.
  */
-void crpc_session_attach_output(const crpc_session *s, crpc_error *e);
+void crpc__session_attach_output(const crpc_session *s, crpc_error *e);
 
 /* Wait for the worker to exit, at most timeout_ms, then SIGKILL it. */
-void crpc_session_reap(crpc_session *s, unsigned timeout_ms);
+void crpc__session_reap(crpc_session *s, unsigned timeout_ms);
 
 /*
  * Send req and read replies until the one that is not a notification,
  * answering every notification through d (NULL: acknowledge them all).
  * On EOF the worker is reaped and its fate reported.
  */
-int crpc_session_call(crpc_session *s, const CriuReq *req, crpc_dispatcher *d, const char *op,
-		      unsigned *n_notify, CriuResp **out, crpc_error **err);
+int crpc__session_call(crpc_session *s, const CriuReq *req, crpc_dispatcher *d, const char *op,
+		       unsigned *n_notify, CriuResp **out, crpc_error **err);
 
 #endif /* CRPC_INTERNAL_H */

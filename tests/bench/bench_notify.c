@@ -63,11 +63,11 @@ static void *peer(void *arg)
 	if (recv(sk, buf, sizeof(buf), 0) <= 0) /* the DUMP request */
 		return NULL;
 	for (int i = 0; i < rounds; i++) {
-		double t0 = crpc_now();
+		double t0 = crpc__now();
 
 		if (send_packed(sk, &r) < 0 || recv(sk, buf, sizeof(buf), 0) <= 0)
 			return NULL;
-		rtt[i] = crpc_now() - t0;
+		rtt[i] = crpc__now() - t0;
 	}
 	r.type = CRIU_REQ_TYPE__DUMP;
 	r.notify = NULL;
@@ -104,7 +104,7 @@ static int bench_roundtrip(void)
 	req.type = CRIU_REQ_TYPE__DUMP;
 	req.opts = &opts;
 	pthread_create(&th, NULL, peer, &sv[1]);
-	if (crpc_session_call(&s, &req, d, "dump", NULL, &out, &err) < 0) {
+	if (crpc__session_call(&s, &req, d, "dump", NULL, &out, &err) < 0) {
 		fprintf(stderr, "bench: %s\n", err && err->message ? err->message : "failed");
 		return -1;
 	}
@@ -147,13 +147,13 @@ static int bench_hook(int n)
 				     .name = "post-dump",
 				     .fd = -1,
 				     .operation = "dump" };
-		double t0 = crpc_now();
+		double t0 = crpc__now();
 
 		if (crpc_hook_runner_notify(&note, r, &err) < 0) {
 			fprintf(stderr, "bench: hook failed: %s\n", err ? err->message : "?");
 			return -1;
 		}
-		t[i] = crpc_now() - t0;
+		t[i] = crpc__now() - t0;
 	}
 	crpc_hook_runner_free(r);
 	unlinkat(dirfd, "hooks.log", 0);
@@ -172,7 +172,7 @@ static int bench_bare(int n)
 	if (!t)
 		return -1;
 	for (int i = 0; i < n; i++) {
-		double t0 = crpc_now();
+		double t0 = crpc__now();
 		pid_t pid = fork();
 
 		if (pid == 0) {
@@ -181,7 +181,7 @@ static int bench_bare(int n)
 		}
 		if (pid < 0 || waitpid(pid, NULL, 0) != pid)
 			return -1;
-		t[i] = crpc_now() - t0;
+		t[i] = crpc__now() - t0;
 	}
 	report("bare fork+exec+wait of /bin/true", t, n, 2000);
 	free(t);

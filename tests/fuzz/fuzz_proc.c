@@ -82,8 +82,8 @@ static void fz_log(const char *text, size_t len, uint8_t criu_errno)
 	crpc_error_set(&e, CRPC_EXIT_FAIL, 0, "dump", "CRIU refused the request");
 	if (!e)
 		abort();
-	crpc_error_set_criu(e, criu_errno, first);
-	crpc_error_take_excerpt(e, x, "fuzz.log");
+	crpc__error_set_criu(e, criu_errno, first);
+	crpc__error_take_excerpt(e, x, "fuzz.log");
 	crpc_error_classify(e, (criu_errno & 1) ? "dump" : "restore");
 	s = crpc_error_format(e);
 	free(s);

@@ -2,7 +2,7 @@
 /*
  * fuzz_record.c - one message from either side of the swrk socket: the
  * bytes are received through a real SOCK_SEQPACKET socketpair with
- * crpc_record_recv() (with an fd passed along for some inputs), unpacked as
+ * crpc__record_recv() (with an fd passed along for some inputs), unpacked as
  * criu_req and criu_resp, summarised (crpc_message_summary()), decoded into
  * a trace written to /dev/null (crpc_trace_message()), and compared field
  * by field (crpc_replay_compare(): halves of the input with each other, and
@@ -19,7 +19,7 @@
 #include "internal.h"
 #include "rpc.pb-c.h"
 
-/* Larger records than this are refused by crpc_record_recv() (the EMSGSIZE path). */
+/* Larger records than this are refused by crpc__record_recv() (the EMSGSIZE path). */
 #define FZ_RECORD_MAX 8192
 
 static int fz_sk[2] = { -1, -1 };
@@ -63,7 +63,7 @@ static void fz_record_init(void)
 static int fz_send(const uint8_t *data, size_t size, bool with_fd)
 {
 	int fd = with_fd ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
-	int rc = crpc_record_send(fz_sk[0], data, size, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
+	int rc = crpc__record_send(fz_sk[0], data, size, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
 
 	if (fd >= 0)
 		close(fd);
@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	crpc_replay_diff diff;
 	crpc_error *err = NULL;
-	crpc_record r;
+	crpc__record r;
 	CriuReq *req;
 	CriuResp *resp;
 	size_t half = size / 2;
@@ -93,15 +93,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* through the socket, as the session and the shim receive it */
 	if (fz_send(data, size, size % 3 == 0) == 0) {
-		int rc = crpc_record_recv(fz_sk[1], FZ_RECORD_MAX, CRPC_RECORD_MAX_FDS, &r);
+		int rc = crpc__record_recv(fz_sk[1], FZ_RECORD_MAX, CRPC__RECORD_MAX_FDS, &r);
 
-		if (rc == CRPC_RECV_OK) {
+		if (rc == CRPC__RECV_OK) {
 			if (r.len != size || memcmp(r.buf, data, size))
 				abort();
 			fz_decode(CRPC_TO_CRIU, r.buf, r.len, r.nfds ? r.fds[0] : -1);
 			fz_decode(CRPC_FROM_CRIU, r.buf, r.len, r.nfds ? r.fds[0] : -1);
-			crpc_record_release(&r);
-		} else if (rc == CRPC_RECV_EOF ? size != 0 : (errno != EMSGSIZE || size <= FZ_RECORD_MAX)) {
+			crpc__record_release(&r);
+		} else if (rc == CRPC__RECV_EOF ? size != 0 : (errno != EMSGSIZE || size <= FZ_RECORD_MAX)) {
 			abort();
 		}
 	}

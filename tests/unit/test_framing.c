@@ -80,8 +80,8 @@ static void test_roundtrip(void **state)
 	int fd = 7;
 
 	(void)state;
-	assert_int_equal(crpc_msg_send(pair[1], msg, sizeof(msg), NULL), 0);
-	assert_int_equal(crpc_msg_recv(pair[0], 1024, &buf, &len, &fd, NULL), CRPC_RECV_OK);
+	assert_int_equal(crpc__msg_send(pair[1], msg, sizeof(msg), NULL), 0);
+	assert_int_equal(crpc__msg_recv(pair[0], 1024, &buf, &len, &fd, NULL), CRPC__RECV_OK);
 	assert_int_equal(len, sizeof(msg));
 	assert_memory_equal(buf, msg, sizeof(msg));
 	assert_int_equal(fd, -1);
@@ -95,13 +95,13 @@ static void test_records_stay_separate(void **state)
 	int fd;
 
 	(void)state;
-	assert_int_equal(crpc_msg_send(pair[1], (const uint8_t *)"abc", 3, NULL), 0);
-	assert_int_equal(crpc_msg_send(pair[1], (const uint8_t *)"defgh", 5, NULL), 0);
-	assert_int_equal(crpc_msg_recv(pair[0], 1024, &buf, &len, &fd, NULL), CRPC_RECV_OK);
+	assert_int_equal(crpc__msg_send(pair[1], (const uint8_t *)"abc", 3, NULL), 0);
+	assert_int_equal(crpc__msg_send(pair[1], (const uint8_t *)"defgh", 5, NULL), 0);
+	assert_int_equal(crpc__msg_recv(pair[0], 1024, &buf, &len, &fd, NULL), CRPC__RECV_OK);
 	assert_int_equal(len, 3);
 	assert_memory_equal(buf, "abc", 3);
 	free(buf);
-	assert_int_equal(crpc_msg_recv(pair[0], 1024, &buf, &len, &fd, NULL), CRPC_RECV_OK);
+	assert_int_equal(crpc__msg_recv(pair[0], 1024, &buf, &len, &fd, NULL), CRPC__RECV_OK);
 	assert_int_equal(len, 5);
 	assert_memory_equal(buf, "defgh", 5);
 	free(buf);
@@ -122,9 +122,9 @@ static void test_oversize_refused_then_next_ok(void **state)
 	before = count_open_fds();
 	/* an oversize record carrying an fd: both must be dropped */
 	send_with_fds(pair[1], big, sizeof(big), &p[0], 1);
-	assert_int_equal(crpc_msg_send(pair[1], (const uint8_t *)"ok", 2, NULL), 0);
+	assert_int_equal(crpc__msg_send(pair[1], (const uint8_t *)"ok", 2, NULL), 0);
 
-	assert_int_equal(crpc_msg_recv(pair[0], 1000, &buf, &len, &fd, &err), -1);
+	assert_int_equal(crpc__msg_recv(pair[0], 1000, &buf, &len, &fd, &err), -1);
 	assert_non_null(err);
 	assert_int_equal(err->sys_errno, EMSGSIZE);
 	assert_non_null(strstr(err->message, "4096-byte"));
@@ -133,7 +133,7 @@ static void test_oversize_refused_then_next_ok(void **state)
 	assert_int_equal(count_open_fds(), before); /* the passed fd did not leak */
 	crpc_error_free(err);
 
-	assert_int_equal(crpc_msg_recv(pair[0], 1000, &buf, &len, &fd, NULL), CRPC_RECV_OK);
+	assert_int_equal(crpc__msg_recv(pair[0], 1000, &buf, &len, &fd, NULL), CRPC__RECV_OK);
 	assert_int_equal(len, 2);
 	free(buf);
 	close(p[0]);
@@ -149,8 +149,8 @@ static void test_exactly_max_accepted(void **state)
 
 	(void)state;
 	memset(msg, 1, sizeof(msg));
-	assert_int_equal(crpc_msg_send(pair[1], msg, sizeof(msg), NULL), 0);
-	assert_int_equal(crpc_msg_recv(pair[0], sizeof(msg), &buf, &len, &fd, NULL), CRPC_RECV_OK);
+	assert_int_equal(crpc__msg_send(pair[1], msg, sizeof(msg), NULL), 0);
+	assert_int_equal(crpc__msg_recv(pair[0], sizeof(msg), &buf, &len, &fd, NULL), CRPC__RECV_OK);
 	assert_int_equal(len, sizeof(msg));
 	free(buf);
 }
@@ -164,7 +164,7 @@ static void test_eof_on_close(void **state)
 	(void)state;
 	close(pair[1]);
 	pair[1] = -1;
-	assert_int_equal(crpc_msg_recv(pair[0], 1024, &buf, &len, &fd, NULL), CRPC_RECV_EOF);
+	assert_int_equal(crpc__msg_recv(pair[0], 1024, &buf, &len, &fd, NULL), CRPC__RECV_EOF);
 	assert_null(buf);
 }
 
@@ -176,7 +176,7 @@ static void test_empty_record_is_eof(void **state)
 
 	(void)state;
 	assert_int_equal(send(pair[1], "", 0, 0), 0);
-	assert_int_equal(crpc_msg_recv(pair[0], 1024, &buf, &len, &fd, NULL), CRPC_RECV_EOF);
+	assert_int_equal(crpc__msg_recv(pair[0], 1024, &buf, &len, &fd, NULL), CRPC__RECV_EOF);
 }
 
 static void test_fd_received_cloexec(void **state)
@@ -189,7 +189,7 @@ static void test_fd_received_cloexec(void **state)
 	(void)state;
 	assert_int_equal(pipe(p), 0); /* deliberately without O_CLOEXEC */
 	send_with_fds(pair[1], "pts", 3, &p[1], 1);
-	assert_int_equal(crpc_msg_recv(pair[0], 1024, &buf, &len, &fd, NULL), CRPC_RECV_OK);
+	assert_int_equal(crpc__msg_recv(pair[0], 1024, &buf, &len, &fd, NULL), CRPC__RECV_OK);
 	assert_true(fd >= 0);
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	/* it really is the pipe's write end */
@@ -217,7 +217,7 @@ static void test_extra_fds_closed(void **state)
 	fds[2] = q[0];
 	before = count_open_fds();
 	send_with_fds(pair[1], "m", 1, fds, 3);
-	assert_int_equal(crpc_msg_recv(pair[0], 1024, &buf, &len, &fd, NULL), CRPC_RECV_OK);
+	assert_int_equal(crpc__msg_recv(pair[0], 1024, &buf, &len, &fd, NULL), CRPC__RECV_OK);
 	assert_true(fd >= 0);
 	assert_int_equal(count_open_fds(), before + 1); /* one kept, two closed */
 	close(fd);
@@ -237,7 +237,7 @@ static void *late_sender(void *arg)
 {
 	(void)arg;
 	usleep(200000);
-	crpc_msg_send(pair[1], (const uint8_t *)"late", 4, NULL);
+	crpc__msg_send(pair[1], (const uint8_t *)"late", 4, NULL);
 	return NULL;
 }
 
@@ -256,7 +256,7 @@ static void test_eintr_retried(void **state)
 	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
 	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
 	assert_int_equal(pthread_create(&th, NULL, late_sender, NULL), 0);
-	assert_int_equal(crpc_msg_recv(pair[0], 1024, &buf, &len, &fd, NULL), CRPC_RECV_OK);
+	assert_int_equal(crpc__msg_recv(pair[0], 1024, &buf, &len, &fd, NULL), CRPC__RECV_OK);
 	setitimer(ITIMER_REAL, &off, NULL);
 	pthread_join(th, NULL);
 	assert_int_equal(len, 4);
@@ -272,7 +272,7 @@ static void test_send_to_closed_peer(void **state)
 	close(pair[0]);
 	pair[0] = -1;
 	/* MSG_NOSIGNAL: an error, not a SIGPIPE that kills us */
-	assert_int_equal(crpc_msg_send(pair[1], (const uint8_t *)"x", 1, &err), -1);
+	assert_int_equal(crpc__msg_send(pair[1], (const uint8_t *)"x", 1, &err), -1);
 	assert_non_null(err);
 	assert_int_equal(err->sys_errno, EPIPE);
 	crpc_error_free(err);

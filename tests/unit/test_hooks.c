@@ -160,7 +160,7 @@ static char *slurp(struct fx *f, const char *name)
 {
 	char *s = NULL;
 
-	if (crpc_read_file_at(f->dirfd, name, 1 << 20, &s, NULL, NULL) < 0 || !s)
+	if (crpc__read_file_at(f->dirfd, name, 1 << 20, &s, NULL, NULL) < 0 || !s)
 		s = strdup("");
 	if (!s)
 		abort();
@@ -514,9 +514,9 @@ static void test_stdin_is_dev_null(void **state)
 	steps[1].cwd = f->real;
 	set_steps(f, CRPC_NOTIFY_PRE_DUMP, steps, N_OF(steps));
 	new_runner(f, "dump", 4242, 0);
-	t0 = crpc_now();
+	t0 = crpc__now();
 	assert_int_equal(notify(f, CRPC_NOTIFY_PRE_DUMP, 0, &err), 0);
-	assert_true(crpc_now() - t0 < 1.0);
+	assert_true(crpc__now() - t0 < 1.0);
 	s = slurp(f, "stdin.txt");
 	assert_string_equal(s, "/dev/null\n");
 	free(s);
@@ -585,9 +585,9 @@ static void test_timeout_kills_group(void **state)
 	steps[0].timeout_ms = 1000;
 	set_steps(f, CRPC_NOTIFY_PRE_DUMP, steps, N_OF(steps));
 	new_runner(f, "dump", 4242, 200);
-	t0 = crpc_now();
+	t0 = crpc__now();
 	assert_int_equal(notify(f, CRPC_NOTIFY_PRE_DUMP, 0, &err), -1);
-	dt = crpc_now() - t0;
+	dt = crpc__now() - t0;
 	/* the timeout, then SIGTERM works at once (slack for a loaded machine) */
 	assert_true(dt >= 0.95 && dt < 1.0 + 0.2 + 1.0);
 	assert_non_null(err);
@@ -599,7 +599,7 @@ static void test_timeout_kills_group(void **state)
 	bg = read_pid(f, "bg.pid");
 	assert_true(main_pid > 0 && bg > 0);
 	/* the step's own process was reaped by the runner */
-	assert_int_equal(crpc_proc_state(main_pid), 0);
+	assert_int_equal(crpc__proc_state(main_pid), 0);
 	/* its child got SIGTERM too (it is reparented to us: we are a subreaper) */
 	st = reap_within(bg);
 	assert_true(WIFSIGNALED(st));
@@ -621,9 +621,9 @@ static void test_timeout_sigterm_ignored(void **state)
 	steps[0].timeout_ms = 300;
 	set_steps(f, CRPC_NOTIFY_PRE_DUMP, steps, N_OF(steps));
 	new_runner(f, "dump", 4242, 200);
-	t0 = crpc_now();
+	t0 = crpc__now();
 	assert_int_equal(notify(f, CRPC_NOTIFY_PRE_DUMP, 0, &err), -1);
-	dt = crpc_now() - t0;
+	dt = crpc__now() - t0;
 	/* timeout + grace, plus slack for a loaded machine */
 	assert_true(dt >= 0.5 && dt < 1.5);
 	assert_contains(err->message, "timed out after 300.0 ms and was killed by SIGKILL after a "
@@ -651,9 +651,9 @@ static void test_timeout_stopped_step(void **state)
 	steps[0].timeout_ms = 300;
 	set_steps(f, CRPC_NOTIFY_PRE_DUMP, steps, N_OF(steps));
 	new_runner(f, "dump", 4242, 5000);
-	t0 = crpc_now();
+	t0 = crpc__now();
 	assert_int_equal(notify(f, CRPC_NOTIFY_PRE_DUMP, 0, &err), -1);
-	dt = crpc_now() - t0;
+	dt = crpc__now() - t0;
 	/* well before the 5 s grace */
 	assert_true(dt >= 0.3 && dt < 2.0);
 	assert_contains(err->message, "timed out after 300.0 ms and was killed by SIGTERM");
@@ -724,10 +724,10 @@ static void test_background_keeps_pipe(void **state)
 	steps[0].cwd = f->real;
 	set_steps(f, CRPC_NOTIFY_POST_RESTORE, steps, N_OF(steps));
 	new_runner(f, "restore", 0, 0);
-	t0 = crpc_now();
+	t0 = crpc__now();
 	/* the background sleep holds the output pipe: the step still ends */
 	assert_int_equal(notify(f, CRPC_NOTIFY_POST_RESTORE, 0, &err), 0);
-	assert_true(crpc_now() - t0 < 1.0);
+	assert_true(crpc__now() - t0 < 1.0);
 	log = slurp(f, "hooks.log");
 	assert_contains(log, "] post-restore daemon: started\n");
 	free(log);
@@ -1037,8 +1037,8 @@ static void test_criu_action_script(void **state)
 	int fd;
 
 	/* a private copy: owned by whoever runs the tests, not writable by others */
-	assert_int_equal(crpc_read_file_at(AT_FDCWD, CRPC_TEST_DATA "/hooks/criu-action-script", 65536,
-					   &text, &len, NULL),
+	assert_int_equal(crpc__read_file_at(AT_FDCWD, CRPC_TEST_DATA "/hooks/criu-action-script", 65536,
+					    &text, &len, NULL),
 			 0);
 	fd = openat(f->dirfd, "action-script", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
 	assert_true(fd >= 0);

@@ -405,23 +405,23 @@ static void test_sha256_incremental(void **state)
 {
 	static const char msg[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
 	static const char want[] = "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
-	crpc_sha256 *h = NULL;
+	crpc__sha256 *h = NULL;
 	crpc_error *e = NULL;
 	char hex[65];
 
 	(void)state;
-	assert_int_equal(crpc_sha256_buffer(msg, strlen(msg), hex, &e), 0);
+	assert_int_equal(crpc__sha256_buffer(msg, strlen(msg), hex, &e), 0);
 	assert_string_equal(hex, want);
-	assert_int_equal(crpc_sha256_new(&h, &e), 0);
-	assert_int_equal(crpc_sha256_update(h, "junk", 4), 0);
-	assert_int_equal(crpc_sha256_reset(h), 0);
+	assert_int_equal(crpc__sha256_new(&h, &e), 0);
+	assert_int_equal(crpc__sha256_update(h, "junk", 4), 0);
+	assert_int_equal(crpc__sha256_reset(h), 0);
 	for (size_t i = 0; i < strlen(msg); i += 7)
-		assert_int_equal(crpc_sha256_update(h, msg + i, strlen(msg) - i < 7 ? strlen(msg) - i : 7),
+		assert_int_equal(crpc__sha256_update(h, msg + i, strlen(msg) - i < 7 ? strlen(msg) - i : 7),
 				 0);
-	assert_int_equal(crpc_sha256_final(h, hex), 0);
+	assert_int_equal(crpc__sha256_final(h, hex), 0);
 	assert_string_equal(hex, want);
-	crpc_sha256_free(h);
-	crpc_sha256_free(NULL);
+	crpc__sha256_free(h);
+	crpc__sha256_free(NULL);
 }
 
 static void test_write_read(void **state)

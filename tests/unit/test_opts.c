@@ -193,7 +193,7 @@ static void test_opts_to_wire(void **state)
 	o.network_lock = CRPC_NETLOCK_NFTABLES;
 	assert_int_equal(crpc_opts_add_external(&o, "unix[1234]", NULL), 0);
 	assert_int_equal(crpc_opts_add_external(&o, "net[4026531992]:extnet", NULL), 0);
-	assert_int_equal(crpc_opts_to_wire(&o, &w, NULL), 0);
+	assert_int_equal(crpc__opts_to_wire(&o, &w, NULL), 0);
 
 	/* through the real wire format and back */
 	len = criu_opts__get_packed_size(&w);
@@ -223,7 +223,7 @@ static void test_opts_to_wire(void **state)
 	assert_string_equal(back->external[1], "net[4026531992]:extnet");
 	criu_opts__free_unpacked(back, NULL);
 	free(buf);
-	crpc_opts_wire_release(&w);
+	crpc__opts_wire_release(&w);
 	crpc_opts_release(&o);
 }
 
@@ -248,7 +248,7 @@ static void test_opts_lists_to_wire(void **state)
 	assert_int_equal(crpc_opts_add_inherit_fd(&o, "pipe:[123]", 5, NULL), 0);
 	assert_int_equal(crpc_opts_add_cg_root(&o, "cpu", "/restored", NULL), 0);
 	assert_int_equal(crpc_opts_add_cg_root(&o, NULL, "/all", NULL), 0);
-	assert_int_equal(crpc_opts_to_wire(&o, &w, NULL), 0);
+	assert_int_equal(crpc__opts_to_wire(&o, &w, NULL), 0);
 	len = criu_opts__get_packed_size(&w);
 	buf = malloc(len);
 	assert_non_null(buf);
@@ -272,7 +272,7 @@ static void test_opts_lists_to_wire(void **state)
 	assert_string_equal(back->cg_root[1]->path, "/all");
 	criu_opts__free_unpacked(back, NULL);
 	free(buf);
-	crpc_opts_wire_release(&w);
+	crpc__opts_wire_release(&w);
 	crpc_opts_release(&o);
 }
 
@@ -286,7 +286,7 @@ static void test_opts_defaults_on_wire(void **state)
 
 	(void)state;
 	crpc_opts_init(&o);
-	assert_int_equal(crpc_opts_to_wire(&o, &w, NULL), 0);
+	assert_int_equal(crpc__opts_to_wire(&o, &w, NULL), 0);
 	/* nothing set: only the required images_dir_fd (-1) goes out */
 	len = criu_opts__pack(&w, buf);
 	back = criu_opts__unpack(NULL, len, buf);

@@ -33,11 +33,11 @@ static uint8_t *pack(const ProtobufCMessage *m, size_t *len)
 	return buf;
 }
 
-/* Compare two requests with an ignore list; returns the crpc_pb_diff result. */
+/* Compare two requests with an ignore list; returns the crpc__pb_diff result. */
 static int diff_req(const CriuReq *a, const CriuReq *b, const char *const *ignore, size_t n,
-		    crpc_pb_difference *d)
+		    crpc__pb_difference *d)
 {
-	return crpc_pb_diff(&a->base, &b->base, ignore, n, d);
+	return crpc__pb_diff(&a->base, &b->base, ignore, n, d);
 }
 
 /* A DUMP request as crpc sends it. */
@@ -63,7 +63,7 @@ static void test_diff_equal(void **state)
 {
 	CriuReq a, b;
 	CriuOpts oa, ob;
-	crpc_pb_difference d;
+	crpc__pb_difference d;
 
 	(void)state;
 	dump_req(&a, &oa);
@@ -71,14 +71,14 @@ static void test_diff_equal(void **state)
 	assert_int_equal(diff_req(&a, &b, NULL, 0, &d), 0);
 	assert_string_equal(d.path, "");
 	/* a different descriptor is refused */
-	assert_int_equal(crpc_pb_diff(&a.base, &oa.base, NULL, 0, &d), -1);
+	assert_int_equal(crpc__pb_diff(&a.base, &oa.base, NULL, 0, &d), -1);
 }
 
 static void test_diff_bool(void **state)
 {
 	CriuReq a, b;
 	CriuOpts oa, ob;
-	crpc_pb_difference d;
+	crpc__pb_difference d;
 
 	(void)state;
 	dump_req(&a, &oa);
@@ -108,7 +108,7 @@ static void test_diff_string(void **state)
 {
 	CriuReq a, b;
 	CriuOpts oa, ob;
-	crpc_pb_difference d;
+	crpc__pb_difference d;
 
 	(void)state;
 	dump_req(&a, &oa);
@@ -127,7 +127,7 @@ static void test_diff_repeated(void **state)
 {
 	CriuReq a, b;
 	CriuOpts oa, ob;
-	crpc_pb_difference d;
+	crpc__pb_difference d;
 	char *ea[] = { "mnt[/a]:x", "dev[1/2]:y" };
 	char *eb[] = { "mnt[/a]:x", "dev[1/3]:y" };
 	CgroupRoot ra = CGROUP_ROOT__INIT, rb = CGROUP_ROOT__INIT;
@@ -181,7 +181,7 @@ static void test_diff_nested_missing(void **state)
 	CriuReq a, b;
 	CriuOpts oa, ob;
 	CriuPageServerInfo ps = CRIU_PAGE_SERVER_INFO__INIT;
-	crpc_pb_difference d;
+	crpc__pb_difference d;
 
 	(void)state;
 	dump_req(&a, &oa);
@@ -207,7 +207,7 @@ static void test_diff_enum(void **state)
 {
 	CriuReq a, b;
 	CriuOpts oa, ob;
-	crpc_pb_difference d;
+	crpc__pb_difference d;
 
 	(void)state;
 	dump_req(&a, &oa);
@@ -236,7 +236,7 @@ static void test_diff_ignored(void **state)
 {
 	CriuReq a, b;
 	CriuOpts oa, ob;
-	crpc_pb_difference d;
+	crpc__pb_difference d;
 	const char *fds[] = { "opts.images_dir_fd" };
 	const char *sub[] = { "opts" };
 
@@ -258,17 +258,17 @@ static void test_diff_ignored(void **state)
 	assert_int_equal(diff_req(&a, &b, sub, 1, &d), 0);
 
 	/* matching rules */
-	assert_true(crpc_pb_path_ignored("opts.ps.fd", sub, 1));
-	assert_true(crpc_pb_path_ignored("opts", sub, 1));
-	assert_false(crpc_pb_path_ignored("optsx", sub, 1));
+	assert_true(crpc__pb_path_ignored("opts.ps.fd", sub, 1));
+	assert_true(crpc__pb_path_ignored("opts", sub, 1));
+	assert_false(crpc__pb_path_ignored("optsx", sub, 1));
 	{
 		const char *p[] = { "opts.ps" };
 		const char *idx[] = { "opts.external[1]" };
 
-		assert_false(crpc_pb_path_ignored("opts.pid", p, 1));
-		assert_true(crpc_pb_path_ignored("opts.ps.fd", p, 1));
-		assert_true(crpc_pb_path_ignored("opts.external[1]", idx, 1));
-		assert_false(crpc_pb_path_ignored("opts.external[0]", idx, 1));
+		assert_false(crpc__pb_path_ignored("opts.pid", p, 1));
+		assert_true(crpc__pb_path_ignored("opts.ps.fd", p, 1));
+		assert_true(crpc__pb_path_ignored("opts.external[1]", idx, 1));
+		assert_false(crpc__pb_path_ignored("opts.external[0]", idx, 1));
 	}
 }
 
@@ -548,7 +548,7 @@ static crpc_replay_outcome end_peer(peer *pe, crpc_replay_report *rep)
 
 static void send_msg(int sk, const uint8_t *m, size_t n)
 {
-	assert_int_equal(crpc_msg_send(sk, m, n, NULL), 0);
+	assert_int_equal(crpc__msg_send(sk, m, n, NULL), 0);
 }
 
 /* Receive one message; it must be `want`. Returns the fd passed with it. */
@@ -558,7 +558,7 @@ static int expect_msg(int sk, const uint8_t *want, size_t n)
 	size_t len = 0;
 	int fd = -1;
 
-	assert_int_equal(crpc_msg_recv(sk, CRPC_MSG_MAX, &buf, &len, &fd, NULL), CRPC_RECV_OK);
+	assert_int_equal(crpc__msg_recv(sk, CRPC_MSG_MAX, &buf, &len, &fd, NULL), CRPC__RECV_OK);
 	assert_int_equal(len, n);
 	assert_memory_equal(buf, want, n);
 	free(buf);
@@ -574,7 +574,7 @@ static char *expect_failure(int sk)
 	CriuResp *r;
 	char *msg;
 
-	assert_int_equal(crpc_msg_recv(sk, CRPC_MSG_MAX, &buf, &len, &fd, NULL), CRPC_RECV_OK);
+	assert_int_equal(crpc__msg_recv(sk, CRPC_MSG_MAX, &buf, &len, &fd, NULL), CRPC__RECV_OK);
 	r = criu_resp__unpack(NULL, len, buf);
 	free(buf);
 	assert_non_null(r);
@@ -722,7 +722,7 @@ static void test_serve_extra_and_short(void **state)
 		size_t len = 0;
 		int fd = -1;
 
-		assert_int_equal(crpc_msg_recv(pe.sk, CRPC_MSG_MAX, &buf, &len, &fd, NULL), CRPC_RECV_EOF);
+		assert_int_equal(crpc__msg_recv(pe.sk, CRPC_MSG_MAX, &buf, &len, &fd, NULL), CRPC__RECV_EOF);
 	}
 	assert_int_equal(end_peer(&pe, &rep), CRPC_REPLAY_TRACE_ENDS);
 	assert_int_equal(rep.at, 3);

@@ -209,10 +209,10 @@ static void test_criu_killed_child_holds_socket(void **state)
 	setenv("CRPC_FAKE_CHILD_FILE", file, 1);
 	s = open_fake("child-holds-socket", &err);
 	assert_non_null(s);
-	t0 = crpc_now();
+	t0 = crpc__now();
 	assert_int_equal(dump(s, NULL, &err), -1);
 	/* noticed at once, not when the stopped child goes away */
-	assert_true(crpc_now() - t0 < 3.0);
+	assert_true(crpc__now() - t0 < 3.0);
 	assert_int_equal(err->cause, CRPC_CAUSE_CRIU_DIED);
 	assert_non_null(strstr(err->message, "killed by signal 9 (SIGKILL)"));
 	assert_non_null(strstr(err->message, "1 process it started still held its socket and was ended"));
@@ -242,9 +242,9 @@ static void test_deadline_stops_hung_criu(void **state)
 	setenv("CRPC_FAKE_MODE", "hang-mid-dump", 1);
 	assert_int_equal(crpc_session_open(&s, &cfg, &err), 0);
 	pid = crpc_session_criu_pid(s);
-	t0 = crpc_now();
+	t0 = crpc__now();
 	assert_int_equal(dump(s, NULL, &err), -1);
-	assert_true(crpc_now() - t0 < 3.0);
+	assert_true(crpc__now() - t0 < 3.0);
 	assert_int_equal(err->sys_errno, ETIMEDOUT);
 	assert_non_null(strstr(err->message, "within 0.3 s"));
 	assert_int_equal(kill(pid, 0), -1); /* stopped and reaped */

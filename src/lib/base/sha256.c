@@ -87,13 +87,13 @@ static int lc_ready(crpc_error **err)
 	return -1;
 }
 
-struct crpc_sha256 {
+struct crpc__sha256 {
 	EVP_MD_CTX *ctx;
 };
 
-int crpc_sha256_new(crpc_sha256 **out, crpc_error **err)
+int crpc__sha256_new(crpc__sha256 **out, crpc_error **err)
 {
-	crpc_sha256 *h;
+	crpc__sha256 *h;
 
 	*out = NULL;
 	if (lc_ready(err) < 0)
@@ -104,8 +104,8 @@ int crpc_sha256_new(crpc_sha256 **out, crpc_error **err)
 		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "SHA-256", "out of memory");
 		return -1;
 	}
-	if (crpc_sha256_reset(h) < 0) {
-		crpc_sha256_free(h);
+	if (crpc__sha256_reset(h) < 0) {
+		crpc__sha256_free(h);
 		crpc_error_set(err, CRPC_EXIT_FAIL, EIO, "SHA-256", "libcrypto cannot start a digest");
 		return -1;
 	}
@@ -113,17 +113,17 @@ int crpc_sha256_new(crpc_sha256 **out, crpc_error **err)
 	return 0;
 }
 
-int crpc_sha256_reset(crpc_sha256 *h)
+int crpc__sha256_reset(crpc__sha256 *h)
 {
 	return lc.init(h->ctx, lc.sha256, NULL) == 1 ? 0 : -1;
 }
 
-int crpc_sha256_update(crpc_sha256 *h, const void *data, size_t len)
+int crpc__sha256_update(crpc__sha256 *h, const void *data, size_t len)
 {
 	return lc.update(h->ctx, data, len) == 1 ? 0 : -1;
 }
 
-int crpc_sha256_final(crpc_sha256 *h, char hex[65])
+int crpc__sha256_final(crpc__sha256 *h, char hex[65])
 {
 	static const char digits[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -139,7 +139,7 @@ int crpc_sha256_final(crpc_sha256 *h, char hex[65])
 	return 0;
 }
 
-void crpc_sha256_free(crpc_sha256 *h)
+void crpc__sha256_free(crpc__sha256 *h)
 {
 	if (!h)
 		return;
@@ -148,15 +148,15 @@ void crpc_sha256_free(crpc_sha256 *h)
 	free(h);
 }
 
-int crpc_sha256_buffer(const void *data, size_t len, char hex[65], crpc_error **err)
+int crpc__sha256_buffer(const void *data, size_t len, char hex[65], crpc_error **err)
 {
-	crpc_sha256 *h;
+	crpc__sha256 *h;
 	int rc;
 
-	if (crpc_sha256_new(&h, err) < 0)
+	if (crpc__sha256_new(&h, err) < 0)
 		return -1;
-	rc = crpc_sha256_update(h, data, len) == 0 && crpc_sha256_final(h, hex) == 0 ? 0 : -1;
-	crpc_sha256_free(h);
+	rc = crpc__sha256_update(h, data, len) == 0 && crpc__sha256_final(h, hex) == 0 ? 0 : -1;
+	crpc__sha256_free(h);
 	if (rc < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, EIO, "SHA-256", "libcrypto failed to hash");
 	return 0;

@@ -18,27 +18,27 @@
 #include "crpc/error.h"
 
 /** One running digest. */
-typedef struct crpc_sha256 crpc_sha256;
+typedef struct crpc__sha256 crpc__sha256;
 
 /**
  * A new digest context (libcrypto is loaded on the first call). -1 with
  * *err (CRPC_EXIT_ENV when libcrypto cannot be loaded).
  */
-int crpc_sha256_new(crpc_sha256 **out, crpc_error **err);
+int crpc__sha256_new(crpc__sha256 **out, crpc_error **err);
 
 /** Start over: forget what was fed so far. -1 on a libcrypto failure. */
-int crpc_sha256_reset(crpc_sha256 *h);
+int crpc__sha256_reset(crpc__sha256 *h);
 
 /** Feed len bytes. -1 on a libcrypto failure. */
-int crpc_sha256_update(crpc_sha256 *h, const void *data, size_t len);
+int crpc__sha256_update(crpc__sha256 *h, const void *data, size_t len);
 
 /** The digest of what was fed, as 64 lowercase hex digits. -1 on a libcrypto failure. */
-int crpc_sha256_final(crpc_sha256 *h, char hex[65]);
+int crpc__sha256_final(crpc__sha256 *h, char hex[65]);
 
 /** Free a context. NULL is fine. */
-void crpc_sha256_free(crpc_sha256 *h);
+void crpc__sha256_free(crpc__sha256 *h);
 
 /** The digest of one buffer as hex. -1 with *err. */
-int crpc_sha256_buffer(const void *data, size_t len, char hex[65], crpc_error **err);
+int crpc__sha256_buffer(const void *data, size_t len, char hex[65], crpc_error **err);
 
 #endif /* CRPC_SHA256_H */

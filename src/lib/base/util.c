@@ -11,14 +11,13 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "jsonutil.h"
 
 CRPC_API const char *crpc_version_string(void)
 {
 	return CRPC_VERSION_STRING;
 }
 
-double crpc_now(void)
+double crpc__now(void)
 {
 	struct timespec ts;
 
@@ -139,7 +138,7 @@ int util_open_private_dir(const char *path, const char *op, const char *what, cr
 	return r;
 }
 
-int crpc_read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len, crpc_error **err)
+int crpc__read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len, crpc_error **err)
 {
 	cleanup_close int fd = -1;
 	char *buf = NULL, probe;
@@ -175,7 +174,7 @@ int crpc_read_file_at(int dirfd, const char *name, size_t max, char **out, size_
 	return 0;
 }
 
-void crpc_wait_status_str(int status, char *buf, size_t bufsz)
+void crpc__wait_status_str(int status, char *buf, size_t bufsz)
 {
 	if (WIFEXITED(status))
 		snprintf(buf, bufsz, "exited with status %d", WEXITSTATUS(status));
@@ -186,7 +185,7 @@ void crpc_wait_status_str(int status, char *buf, size_t bufsz)
 		snprintf(buf, bufsz, "changed state (wait status 0x%x)", (unsigned)status);
 }
 
-void crpc_proc_comm(pid_t pid, char *buf, size_t bufsz)
+void crpc__proc_comm(pid_t pid, char *buf, size_t bufsz)
 {
 	char path[64];
 	char *s = NULL;
@@ -196,7 +195,7 @@ void crpc_proc_comm(pid_t pid, char *buf, size_t bufsz)
 	if (bufsz == 0)
 		return;
 	snprintf(buf, bufsz, "?");
-	if (crpc_read_file_at(AT_FDCWD, path, 256, &s, &len, NULL) < 0 || !s)
+	if (crpc__read_file_at(AT_FDCWD, path, 256, &s, &len, NULL) < 0 || !s)
 		return;
 	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\0'))
 		s[--len] = '\0';
@@ -204,7 +203,7 @@ void crpc_proc_comm(pid_t pid, char *buf, size_t bufsz)
 	free(s);
 }
 
-char crpc_proc_state(pid_t pid)
+char crpc__proc_state(pid_t pid)
 {
 	char path[64];
 	char *s = NULL;
@@ -212,7 +211,7 @@ char crpc_proc_state(pid_t pid)
 	char st = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (crpc_read_file_at(AT_FDCWD, path, 4096, &s, NULL, NULL) < 0 || !s)
+	if (crpc__read_file_at(AT_FDCWD, path, 4096, &s, NULL, NULL) < 0 || !s)
 		return 0;
 	/* comm may hold spaces and parentheses: the state follows the last ')' */
 	rp = strrchr(s, ')');
@@ -222,7 +221,7 @@ char crpc_proc_state(pid_t pid)
 	return st;
 }
 
-size_t crpc_pb_elem_size(ProtobufCType type)
+size_t crpc__pb_elem_size(ProtobufCType type)
 {
 	switch (type) {
 	case PROTOBUF_C_TYPE_INT32:
@@ -252,7 +251,7 @@ size_t crpc_pb_elem_size(ProtobufCType type)
 	return 0;
 }
 
-bool crpc_pb_field_present(const ProtobufCFieldDescriptor *f, const char *base)
+bool crpc__pb_field_present(const ProtobufCFieldDescriptor *f, const char *base)
 {
 	const void *q = base + f->quantifier_offset;
 
@@ -278,43 +277,4 @@ bool crpc_pb_field_present(const ProtobufCFieldDescriptor *f, const char *base)
 		return has;
 	}
 	return true; /* required, or proto3 without presence */
-}
-
-/* ---- JSON values shared with the tool (jsonutil.h) ---- */
-
-json_t *crpc_json_text(const char *s)
-{
-	json_t *j;
-	char *copy;
-
-	if (!s)
-		return json_null();
-	j = json_string(s);
-	if (j)
-		return j;
-	copy = strdup(s);
-	if (!copy)
-		return NULL;
-	for (char *p = copy; *p; p++)
-		if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
-			*p = (*p == '\n' || *p == '\t') ? *p : '?';
-	j = json_string(copy);
-	free(copy);
-	return j;
-}
-
-json_t *crpc_json_option_value(const char *v)
-{
-	size_t n;
-
-	if (!v)
-		return json_null();
-	if (strcmp(v, "true") == 0)
-		return json_true();
-	if (strcmp(v, "false") == 0)
-		return json_false();
-	n = strlen(v);
-	if (n > 0 && n <= 18 && strspn(v, "0123456789") == n && (v[0] != '0' || n == 1))
-		return json_integer((json_int_t)strtoll(v, NULL, 10));
-	return crpc_json_text(v);
 }

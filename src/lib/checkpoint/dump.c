@@ -220,7 +220,7 @@ static int dump(ck_dump *c, crpc_error **err)
 	if (ck_dispatcher(o, err) < 0 || ck_dir_create(c, op, err) < 0)
 		return failed(c, CRPC_CHECKPOINT_SETUP, true, err);
 
-	o->t0 = crpc_now();
+	o->t0 = crpc__now();
 	if (ck_session_open(o, err) < 0 ||
 	    crpc_opts_check_version(&o->opts, crpc_session_version(o->s), err) < 0 ||
 	    ck_dir_prepare(c, op, err) < 0)
@@ -242,9 +242,9 @@ static int dump(ck_dump *c, crpc_error **err)
 	r->notifications = dr.notifications;
 	ck_hook_warnings(o);
 	/* complete: the manifest, then DIR in place */
-	if (finalize(c, crpc_now() - o->t0, op, err) < 0)
+	if (finalize(c, crpc__now() - o->t0, op, err) < 0)
 		return failed(c, CRPC_CHECKPOINT_FINISH, false, err);
-	r->wall_seconds = crpc_now() - o->t0;
+	r->wall_seconds = crpc__now() - o->t0;
 	figures(c);
 	r->failed_step = CRPC_CHECKPOINT_DONE;
 	return 0;

@@ -25,7 +25,7 @@
 #include "inventory.pb-c.h"
 #include "pstree.pb-c.h"
 
-#define IMG_COMMON_MAGIC CRPC_IMG_COMMON_MAGIC
+#define IMG_COMMON_MAGIC CRPC__IMG_COMMON_MAGIC
 #define INVENTORY_MAGIC 0x58313116u
 #define PSTREE_MAGIC 0x50273030u
 
@@ -70,7 +70,7 @@ fail(crpc_error **err, int sys_errno, const char *op, const char *hint, const ch
  */
 static int read_whole(int dirfd, const char *name, size_t max, struct blob *b);
 
-int crpc_read_whole_at(int dirfd, const char *name, size_t max, uint8_t **data, size_t *size)
+int crpc__read_whole_at(int dirfd, const char *name, size_t max, uint8_t **data, size_t *size)
 {
 	struct blob blob = { NULL, 0 }, *b = &blob;
 	int r = read_whole(dirfd, name, max, b);
@@ -172,8 +172,8 @@ static int cursor_u32(struct cursor *c, uint32_t *v)
 }
 
 /* See imgfile.h. */
-int crpc_img_open(int dirfd, const char *name, size_t max, uint32_t magic1, uint32_t magic2, const char *op,
-		  struct blob *b, struct cursor *c, crpc_error **err)
+int crpc__img_open(int dirfd, const char *name, size_t max, uint32_t magic1, uint32_t magic2, const char *op,
+		   struct blob *b, struct cursor *c, crpc_error **err)
 {
 	uint32_t m;
 
@@ -221,8 +221,8 @@ int crpc_img_open(int dirfd, const char *name, size_t max, uint32_t magic1, uint
 }
 
 /* See imgfile.h. */
-int crpc_img_next(struct cursor *c, const char *name, size_t index, const char *op, const uint8_t **data,
-		  size_t *len, crpc_error **err)
+int crpc__img_next(struct cursor *c, const char *name, size_t index, const char *op, const uint8_t **data,
+		   size_t *len, crpc_error **err)
 {
 	uint32_t n;
 
@@ -303,10 +303,10 @@ static int inventory_check(int dirfd, const char *op, crpc_error **err)
 	InventoryEntry *ie;
 	int r;
 
-	r = crpc_img_open(dirfd, INVENTORY_NAME, INVENTORY_MAX, INVENTORY_MAGIC, 0, op, &b, &c, err);
+	r = crpc__img_open(dirfd, INVENTORY_NAME, INVENTORY_MAX, INVENTORY_MAGIC, 0, op, &b, &c, err);
 	if (r < 0)
 		goto out;
-	r = crpc_img_next(&c, INVENTORY_NAME, 0, op, &data, &len, err);
+	r = crpc__img_next(&c, INVENTORY_NAME, 0, op, &data, &len, err);
 	if (r == 0) {
 		r = fail(err, 0, op, NULL, "%s holds no entry", INVENTORY_NAME);
 		goto out;
@@ -387,7 +387,7 @@ static int pstree_read(int dirfd, const char *op, crpc_pstree *out, crpc_error *
 	size_t cap = 0;
 	int r;
 
-	r = crpc_img_open(dirfd, PSTREE_NAME, PSTREE_MAX, IMG_COMMON_MAGIC, PSTREE_MAGIC, op, &b, &c, err);
+	r = crpc__img_open(dirfd, PSTREE_NAME, PSTREE_MAX, IMG_COMMON_MAGIC, PSTREE_MAGIC, op, &b, &c, err);
 	if (r < 0)
 		goto out;
 
@@ -396,7 +396,7 @@ static int pstree_read(int dirfd, const char *op, crpc_pstree *out, crpc_error *
 		size_t len;
 		PstreeEntry *pe;
 
-		r = crpc_img_next(&c, PSTREE_NAME, t.n_tasks, op, &data, &len, err);
+		r = crpc__img_next(&c, PSTREE_NAME, t.n_tasks, op, &data, &len, err);
 		if (r < 0)
 			goto out;
 		if (r == 0)
@@ -569,13 +569,13 @@ static int pid_in_use(pid_t pid, const char *op, crpc_error **err)
 
 	proc_ids(pid, &tgid, &ppid, &threads);
 	if (tgid > 0 && tgid != pid) {
-		crpc_proc_comm(tgid, comm, sizeof(comm));
+		crpc__proc_comm(tgid, comm, sizeof(comm));
 		crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op,
 			       "PID %d needed by the checkpoint is in use by a thread of a running "
 			       "process: %s (PID %d)",
 			       (int)pid, comm, (int)tgid);
 	} else {
-		crpc_proc_comm(pid, comm, sizeof(comm));
+		crpc__proc_comm(pid, comm, sizeof(comm));
 		crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op,
 			       "PID %d needed by the checkpoint is in use by a running process: "
 			       "%s (PID %d)",
@@ -603,10 +603,10 @@ static int pid_zombie(pid_t pid, unsigned wait_ms, const char *op, crpc_error **
 	long threads;
 	crpc_error *e = NULL;
 
-	crpc_proc_comm(pid, comm, sizeof(comm));
+	crpc__proc_comm(pid, comm, sizeof(comm));
 	proc_ids(pid, &tgid, &ppid, &threads);
 	if (ppid > 0)
-		crpc_proc_comm(ppid, pcomm, sizeof(pcomm));
+		crpc__proc_comm(ppid, pcomm, sizeof(pcomm));
 	else
 		snprintf(pcomm, sizeof(pcomm), "?");
 	crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op,
@@ -718,7 +718,7 @@ static int group_holder(const crpc_pstree *t, const char *op, pid_t *zombie_pid,
 			continue;
 		}
 		closedir(d);
-		crpc_proc_comm(pid, comm, sizeof(comm));
+		crpc__proc_comm(pid, comm, sizeof(comm));
 		crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op,
 			       "PID %d needed by the checkpoint is still in use as the %s ID of a "
 			       "running process: %s (PID %d)",
@@ -743,7 +743,7 @@ static int group_holder(const crpc_pstree *t, const char *op, pid_t *zombie_pid,
 CRPC_API int crpc_pstree_pids_available(const crpc_pstree *t, unsigned wait_ms, crpc_error **err)
 {
 	const char *op = "checking the checkpoint's PIDs are free";
-	double deadline = crpc_now() + wait_ms / 1000.0;
+	double deadline = crpc__now() + wait_ms / 1000.0;
 
 	if (!t)
 		return 0;
@@ -757,7 +757,7 @@ CRPC_API int crpc_pstree_pids_available(const crpc_pstree *t, unsigned wait_ms, 
 			if (j > 0 && pid == task->pid)
 				continue;
 			for (bool first = true;; first = false) {
-				char state = crpc_proc_state(pid);
+				char state = crpc__proc_state(pid);
 				double left;
 
 				if (state == 0)
@@ -771,7 +771,7 @@ CRPC_API int crpc_pstree_pids_available(const crpc_pstree *t, unsigned wait_ms, 
 				 */
 				if (first && zombie_has_threads(pid))
 					return pid_in_use(pid, op, err);
-				left = deadline - crpc_now();
+				left = deadline - crpc__now();
 				if (left <= 0)
 					return pid_zombie(pid, wait_ms, op, err);
 				sleep_ms(left * 1000 < ZOMBIE_POLL_MS ? (unsigned)(left * 1000) + 1
@@ -786,7 +786,7 @@ CRPC_API int crpc_pstree_pids_available(const crpc_pstree *t, unsigned wait_ms, 
 
 		if (r <= 0)
 			return r;
-		left = deadline - crpc_now();
+		left = deadline - crpc__now();
 		if (left <= 0) {
 			crpc_error *e = NULL;
 

@@ -15,7 +15,7 @@
 
 #include "crpc/error.h"
 
-#define CRPC_IMG_COMMON_MAGIC 0x54564319u
+#define CRPC__IMG_COMMON_MAGIC 0x54564319u
 
 /* A file's contents, read whole. */
 struct blob {
@@ -34,15 +34,15 @@ struct cursor {
  * (magic2 == 0: only one magic). Errors name the file and say what is
  * wrong with it. b->data is to be freed by the caller, also on failure.
  */
-int crpc_img_open(int dirfd, const char *name, size_t max, uint32_t magic1, uint32_t magic2, const char *op,
-		  struct blob *b, struct cursor *c, crpc_error **err);
+int crpc__img_open(int dirfd, const char *name, size_t max, uint32_t magic1, uint32_t magic2, const char *op,
+		   struct blob *b, struct cursor *c, crpc_error **err);
 
 /*
  * Take the next entry from c: 1 with the entry in data and len, 0 at a
  * clean end of file, -1 (error stored) when the file is truncated or
  * corrupt. `index` is the entry's number, for messages.
  */
-int crpc_img_next(struct cursor *c, const char *name, size_t index, const char *op, const uint8_t **data,
-		  size_t *len, crpc_error **err);
+int crpc__img_next(struct cursor *c, const char *name, size_t index, const char *op, const uint8_t **data,
+		   size_t *len, crpc_error **err);
 
 #endif /* CRPC_IMGFILE_H */

@@ -114,7 +114,7 @@ static int img_open_opt(int dirfd, crpc_images_info *info, const char *name, siz
 	crpc_error *e = NULL;
 
 	b->data = NULL;
-	if (crpc_img_open(dirfd, name, max, CRPC_IMG_COMMON_MAGIC, magic, OP, b, c, &e) == 0)
+	if (crpc__img_open(dirfd, name, max, CRPC__IMG_COMMON_MAGIC, magic, OP, b, c, &e) == 0)
 		return 1;
 	free(b->data);
 	b->data = NULL;
@@ -147,7 +147,7 @@ static ProtobufCMessage *first_entry(int dirfd, crpc_images_info *info, const ch
 		warn(info, "%s is missing%s", name, missing);
 	if (r <= 0)
 		return NULL;
-	r = crpc_img_next(&c, name, 0, OP, &data, &len, &e);
+	r = crpc__img_next(&c, name, 0, OP, &data, &len, &e);
 	if (r == 0)
 		warn(info, "%s holds no entry", name);
 	else if (r < 0)
@@ -243,7 +243,7 @@ static int each_entry(crpc_images_info *info, const char *name, struct cursor *c
 		size_t len;
 		bool head = i == 0 && head_desc;
 		ProtobufCMessage *m;
-		int r = crpc_img_next(c, name, i, OP, &data, &len, &e);
+		int r = crpc__img_next(c, name, i, OP, &data, &len, &e);
 
 		if (r == 0)
 			return 0;

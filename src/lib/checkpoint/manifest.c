@@ -58,11 +58,11 @@ bool mf_is_image_name(const char *name)
 /* ---- hashing ---------------------------------------------------------------- */
 
 /* Hash an open file through buf; size read into *size. -1 with errno. */
-static int hash_fd(int fd, crpc_sha256 *sh, uint8_t *buf, size_t bufsz, uint64_t *size, char hex[65])
+static int hash_fd(int fd, crpc__sha256 *sh, uint8_t *buf, size_t bufsz, uint64_t *size, char hex[65])
 {
 	uint64_t total = 0;
 
-	if (crpc_sha256_reset(sh) < 0) {
+	if (crpc__sha256_reset(sh) < 0) {
 		errno = EIO;
 		return -1;
 	}
@@ -74,13 +74,13 @@ static int hash_fd(int fd, crpc_sha256 *sh, uint8_t *buf, size_t bufsz, uint64_t
 			return -1;
 		if (n == 0)
 			break;
-		if (crpc_sha256_update(sh, buf, (size_t)n) < 0) {
+		if (crpc__sha256_update(sh, buf, (size_t)n) < 0) {
 			errno = EIO;
 			return -1;
 		}
 		total += (uint64_t)n;
 	}
-	if (crpc_sha256_final(sh, hex) < 0) {
+	if (crpc__sha256_final(sh, hex) < 0) {
 		errno = EIO;
 		return -1;
 	}
@@ -114,11 +114,11 @@ int mf_open_regular(int dirfd, const char *name)
 int mf_hasher_init(struct mf_hasher *h, const char *op, crpc_error **err)
 {
 	memset(h, 0, sizeof(*h));
-	if (crpc_sha256_new(&h->sh, err) < 0)
+	if (crpc__sha256_new(&h->sh, err) < 0)
 		return -1;
 	h->buf = malloc(HASH_BUF);
 	if (!h->buf) {
-		crpc_sha256_free(h->sh);
+		crpc__sha256_free(h->sh);
 		h->sh = NULL;
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
 	}
@@ -127,7 +127,7 @@ int mf_hasher_init(struct mf_hasher *h, const char *op, crpc_error **err)
 
 void mf_hasher_release(struct mf_hasher *h)
 {
-	crpc_sha256_free(h->sh);
+	crpc__sha256_free(h->sh);
 	free(h->buf);
 }
 
@@ -200,7 +200,7 @@ int mf_self_sha256(json_t *root, char hex[65])
 	json_decref(copy);
 	if (!text)
 		return -1;
-	if (crpc_sha256_buffer(text, strlen(text), hex, NULL) == 0)
+	if (crpc__sha256_buffer(text, strlen(text), hex, NULL) == 0)
 		rc = 0;
 	free(text);
 	return rc;
@@ -218,7 +218,7 @@ int mf_load(int dirfd, json_t **out, char **text, size_t *len, crpc_error **err)
 	char *t;
 
 	*out = NULL;
-	if (crpc_read_whole_at(dirfd, CRPC_MANIFEST_NAME, MANIFEST_MAX, &data, &size) < 0) {
+	if (crpc__read_whole_at(dirfd, CRPC_MANIFEST_NAME, MANIFEST_MAX, &data, &size) < 0) {
 		switch (errno) {
 		case ENOENT:
 			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, op, "%s is missing",

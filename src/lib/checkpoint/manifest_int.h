@@ -35,7 +35,7 @@ int mf_open_regular(int dirfd, const char *name);
 
 /* A hashing context with its buffer (one for all the files). */
 struct mf_hasher {
-	crpc_sha256 *sh;
+	crpc__sha256 *sh;
 	uint8_t *buf;
 };
 

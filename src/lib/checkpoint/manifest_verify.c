@@ -149,7 +149,7 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 		listed[i] = name;
 		if (jk && strcmp(json_string_value(jk), "log") == 0)
 			continue; /* logs may grow after the dump (hooks.log on restore) */
-		t0 = crpc_now();
+		t0 = crpc__now();
 		if (mf_hash_file(&h, dirfd, name, false, &size, hex) < 0) {
 			int e = errno;
 
@@ -161,7 +161,7 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 			snprintf(m->expected_sha256, sizeof(m->expected_sha256), "%s", json_string_value(jh));
 			continue;
 		}
-		c->st.hash_seconds += crpc_now() - t0;
+		c->st.hash_seconds += crpc__now() - t0;
 		c->st.files++;
 		c->st.bytes += size;
 		if (size != (uint64_t)json_integer_value(js) || strcmp(hex, json_string_value(jh)) != 0) {

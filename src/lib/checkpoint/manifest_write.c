@@ -25,7 +25,7 @@
 #include "imgfile.h"
 #include "internal.h"
 #include "manifest_int.h"
-#include "base/jsonutil.h"
+#include "jsonutil.h"
 
 #define MANIFEST_TMP CRPC_MANIFEST_NAME ".tmp"
 
@@ -359,8 +359,8 @@ static int tree_half_pipes(int dirfd, struct tree_pipe **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	if (crpc_img_open(dirfd, FILES_IMG, FILES_MAX, CRPC_IMG_COMMON_MAGIC, FILES_MAGIC,
-			  "reading files.img", &b, &c, &e) < 0) {
+	if (crpc__img_open(dirfd, FILES_IMG, FILES_MAX, CRPC__IMG_COMMON_MAGIC, FILES_MAGIC,
+			   "reading files.img", &b, &c, &e) < 0) {
 		crpc_error_free(e);
 		free(b.data);
 		return 0;
@@ -369,7 +369,7 @@ static int tree_half_pipes(int dirfd, struct tree_pipe **out, size_t *n)
 		const uint8_t *data;
 		size_t len, j;
 		uint32_t ino = 0, flags = 0;
-		int r = crpc_img_next(&c, FILES_IMG, i, "reading files.img", &data, &len, &e);
+		int r = crpc__img_next(&c, FILES_IMG, i, "reading files.img", &data, &len, &e);
 
 		if (r <= 0) {
 			crpc_error_free(e);
@@ -501,7 +501,7 @@ static void find_pipe_holders(const crpc_images_info *info, struct tree_pipe *v,
 			fl = fd_flags(procfd, pid, fe->d_name);
 			/* an end of unknown mode counts as the other end than the tree's */
 			h->writes = fl >= 0 ? (fl & O_ACCMODE) != O_RDONLY : tp->reads;
-			crpc_proc_comm(pid, h->comm, sizeof(h->comm));
+			crpc__proc_comm(pid, h->comm, sizeof(h->comm));
 		}
 		closedir(fds);
 	}
@@ -557,7 +557,7 @@ static json_t *outside_pipes_json(int dirfd, const crpc_images_info *info)
 			json_object_set_new(ho, "pid", json_integer(h->pid));
 			json_object_set_new(ho, "fd", json_integer(h->fd));
 			json_object_set_new(ho, "end", json_string(h->writes ? "write" : "read"));
-			json_object_set_new(ho, "comm", crpc_json_text(h->comm));
+			json_object_set_new(ho, "comm", crpc__json_text(h->comm));
 			json_array_append_new(ha, ho);
 		}
 		json_object_set_new(o, "holders", ha);
@@ -690,7 +690,7 @@ static json_t *tree_json(const crpc_images_info *info)
 		json_object_set_new(o, "ppid", json_integer(t->task.ppid));
 		json_object_set_new(o, "pgid", json_integer(t->task.pgid));
 		json_object_set_new(o, "sid", json_integer(t->task.sid));
-		json_object_set_new(o, "comm", t->comm[0] ? crpc_json_text(t->comm) : json_null());
+		json_object_set_new(o, "comm", t->comm[0] ? crpc__json_text(t->comm) : json_null());
 		for (size_t j = 0; j < t->task.n_threads; j++)
 			json_array_append_new(th, json_integer(t->task.threads[j]));
 		json_object_set_new(o, "threads", th);
@@ -706,10 +706,10 @@ static json_t *options_json(const crpc_manifest_options *l)
 	for (size_t i = 0; l && i < l->n; i++) {
 		json_t *o = json_object();
 
-		json_object_set_new(o, "option", crpc_json_text(l->v[i].option));
-		json_object_set_new(o, "value", crpc_json_option_value(l->v[i].value));
-		json_object_set_new(o, "source", crpc_json_text(l->v[i].source));
-		json_object_set_new(o, "reason", crpc_json_text(l->v[i].reason));
+		json_object_set_new(o, "option", crpc__json_text(l->v[i].option));
+		json_object_set_new(o, "value", crpc__json_option_value(l->v[i].value));
+		json_object_set_new(o, "source", crpc__json_text(l->v[i].source));
+		json_object_set_new(o, "reason", crpc__json_text(l->v[i].reason));
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -784,13 +784,13 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 		goto oom;
 
 	/* every file: size and SHA-256 */
-	t0 = crpc_now();
+	t0 = crpc__now();
 	start_writeback(dirfd, names, n);
 	for (size_t i = 0; i < n; i++) {
 		json_t *f = json_object();
 		char hex[65];
 		uint64_t size;
-		double ts = crpc_now();
+		double ts = crpc__now();
 
 		if (!f)
 			goto oom;
@@ -799,7 +799,7 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 			crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot read %s to hash it", names[i]);
 			goto out;
 		}
-		s.hash_seconds += crpc_now() - ts;
+		s.hash_seconds += crpc__now() - ts;
 		s.files++;
 		s.bytes += size;
 		json_object_set_new(f, "name", json_string(names[i]));
@@ -829,26 +829,26 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 		}
 		close(fd);
 	}
-	s.sync_seconds = crpc_now() - t0 - s.hash_seconds;
+	s.sync_seconds = crpc__now() - t0 - s.hash_seconds;
 
 	json_object_set_new(root, "format", json_string(CRPC_MANIFEST_FORMAT));
 	json_object_set_new(root, "format_version", json_integer(CRPC_MANIFEST_VERSION));
 	json_object_set_new(root, "crpc_version", json_string(crpc_version_string()));
 	criu = json_object();
-	json_object_set_new(criu, "version", crpc_json_text(mi->criu_version));
-	json_object_set_new(criu, "path", crpc_json_text(mi->criu_path));
+	json_object_set_new(criu, "version", crpc__json_text(mi->criu_version));
+	json_object_set_new(criu, "path", crpc__json_text(mi->criu_path));
 	json_object_set_new(root, "criu", criu);
 	kernel = json_object();
 	if (uname(&un) == 0) {
-		json_object_set_new(kernel, "sysname", crpc_json_text(un.sysname));
-		json_object_set_new(kernel, "release", crpc_json_text(un.release));
-		json_object_set_new(kernel, "version", crpc_json_text(un.version));
-		json_object_set_new(kernel, "machine", crpc_json_text(un.machine));
+		json_object_set_new(kernel, "sysname", crpc__json_text(un.sysname));
+		json_object_set_new(kernel, "release", crpc__json_text(un.release));
+		json_object_set_new(kernel, "version", crpc__json_text(un.version));
+		json_object_set_new(kernel, "machine", crpc__json_text(un.machine));
 	}
 	json_object_set_new(root, "kernel", kernel);
 	if (gethostname(host, sizeof(host)) == 0) {
 		host[sizeof(host) - 1] = '\0';
-		json_object_set_new(root, "hostname", crpc_json_text(host));
+		json_object_set_new(root, "hostname", crpc__json_text(host));
 	}
 	json_object_set_new(root, "created", json_string(now));
 	json_object_set_new(root, "pid", json_integer(mi->pid));
@@ -856,10 +856,10 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 	/* what the images say: the tree with command names, and CRIU's statistics */
 	have_info = crpc_images_info_read(dirfd, &info, &ie) == 0;
 	json_object_set_new(root, "command",
-			    crpc_json_text(mi->command ? mi->command
-					   : have_info && info.n_tasks && info.tasks[0].comm[0]
-						   ? info.tasks[0].comm
-						   : NULL));
+			    crpc__json_text(mi->command ? mi->command
+					    : have_info && info.n_tasks && info.tasks[0].comm[0]
+						    ? info.tasks[0].comm
+						    : NULL));
 	json_object_set_new(root, "leave_running", json_boolean(mi->leave_running));
 	json_object_set_new(root, "options", options_json(mi->options));
 	if (have_info)
@@ -887,10 +887,10 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 	text = json_dumps(root, JSON_INDENT(2));
 	if (!text)
 		goto oom;
-	t0 = crpc_now();
+	t0 = crpc__now();
 	if (write_manifest_file(dirfd, text, err) < 0)
 		goto out;
-	s.sync_seconds += crpc_now() - t0;
+	s.sync_seconds += crpc__now() - t0;
 	if (st)
 		*st = s;
 	rc = 0;

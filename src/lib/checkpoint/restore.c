@@ -224,7 +224,7 @@ static int restore(ck_op *o, crpc_error **err)
 	/* every PID of the tree must be free (zombies are waited for) */
 	if (crpc_pstree_pids_available(&r->tree, o->p.pid_wait_ms, err) < 0)
 		return -1;
-	o->t0 = crpc_now();
+	o->t0 = crpc__now();
 	/* the fds of re-attached pipes are inheritable: open them right before CRIU starts */
 	if (reattach_pipes(o, err) < 0 || ck_session_open(o, err) < 0 ||
 	    crpc_opts_check_version(&o->opts, crpc_session_version(o->s), err) < 0)
@@ -256,7 +256,7 @@ static int restore(ck_op *o, crpc_error **err)
 			r->pipes.v[i].fd = -1;
 		}
 	ck_hook_warnings(o);
-	r->wall_seconds = crpc_now() - o->t0;
+	r->wall_seconds = crpc__now() - o->t0;
 	r->pid = rr.pid;
 	r->notifications = rr.notifications;
 	r->failed_step = CRPC_CHECKPOINT_DONE;

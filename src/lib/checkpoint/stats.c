@@ -56,7 +56,7 @@ CRPC_API int crpc_stats_read(int dirfd, const char *name, crpc_stats *st, crpc_e
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "reading CRIU's statistics",
 				      "out of memory");
 	}
-	if (crpc_read_whole_at(dirfd, name, STATS_MAX, &buf, &len) < 0) {
+	if (crpc__read_whole_at(dirfd, name, STATS_MAX, &buf, &len) < 0) {
 		switch (errno) {
 		case ENOENT:
 			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, op, "%s is missing", name);

@@ -439,7 +439,7 @@ CRPC_API char *crpc_error_format(const crpc_error *e)
 	return err_sb_take(&sb);
 }
 
-void crpc_error_take_excerpt(crpc_error *e, char *excerpt, const char *source)
+void crpc__error_take_excerpt(crpc_error *e, char *excerpt, const char *source)
 {
 	char *src = source ? strdup(source) : NULL;
 
@@ -454,7 +454,7 @@ void crpc_error_take_excerpt(crpc_error *e, char *excerpt, const char *source)
 	e->log_path = src;
 }
 
-void crpc_error_set_criu(crpc_error *e, int cr_errno, const char *cr_errmsg)
+void crpc__error_set_criu(crpc_error *e, int cr_errno, const char *cr_errmsg)
 {
 	if (!e)
 		return;

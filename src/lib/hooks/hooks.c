@@ -928,7 +928,7 @@ enum phase {
 /* Read the step's output until it is over (see the top of the file). */
 static void supervise(struct step_run *sr, int pidfd, unsigned timeout_ms, unsigned grace_ms)
 {
-	const double t0 = crpc_now();
+	const double t0 = crpc__now();
 	const double deadline = t0 + timeout_ms / 1000.0;
 	double kill_at = 0, drain_until = 0;
 	enum phase ph = PH_RUNNING;
@@ -938,7 +938,7 @@ static void supervise(struct step_run *sr, int pidfd, unsigned timeout_ms, unsig
 		struct pollfd pfd[3];
 		struct stream *ps[3];
 		nfds_t np = 0;
-		double now = crpc_now(), wake = -1;
+		double now = crpc__now(), wake = -1;
 		int timeout, rc;
 
 		if (!exited && child_exited(sr->pid)) {
@@ -1019,7 +1019,7 @@ static void supervise(struct step_run *sr, int pidfd, unsigned timeout_ms, unsig
 			continue;
 		break;
 	}
-	sr->secs = crpc_now() - t0;
+	sr->secs = crpc__now() - t0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1090,7 +1090,7 @@ static void describe_outcome(const struct step_run *sr, const crpc_hook_step *st
 			snprintf(buf, sz, "%s", sr->entry_error);
 		return;
 	}
-	crpc_wait_status_str(status, buf, sz);
+	crpc__wait_status_str(status, buf, sz);
 }
 
 /* The failure as the user reads it: callback, step, origin, what, last output. */

@@ -1222,7 +1222,7 @@ CRPC_API int crpc_inspect_tree(pid_t pid, unsigned flags, crpc_inspect_result **
 	scan s = { 0 };
 	ins_map by_pid = { 0 };
 	crpc_inspect_result *r = NULL;
-	double t0 = crpc_now();
+	double t0 = crpc__now();
 	char name[32];
 	int rc = -1, tr;
 
@@ -1325,7 +1325,7 @@ CRPC_API int crpc_inspect_tree(pid_t pid, unsigned flags, crpc_inspect_result **
 		r->mem.file += p->mem.file;
 		r->mem.shmem += p->mem.shmem;
 	}
-	r->elapsed = crpc_now() - t0;
+	r->elapsed = crpc__now() - t0;
 	*result = r;
 	r = NULL;
 	rc = 0;

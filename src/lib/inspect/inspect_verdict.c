@@ -177,7 +177,7 @@ static const char *who(const crpc_proc_info *p, char *buf, size_t bufsz)
 
 static void proc_comm(pid_t pid, char *buf, size_t bufsz)
 {
-	crpc_proc_comm(pid, buf, bufsz);
+	crpc__proc_comm(pid, buf, bufsz);
 }
 
 static bool tcp_connected_state(int st)

@@ -442,7 +442,7 @@ static int cg_root_to_wire(const crpc_opts *o, CriuOpts *w)
 #define WIRE_U32(f) WIRE_SCALAR(f, o->f, o->f)
 #define WIRE_LEVEL(f) WIRE_SCALAR(f, o->f >= 0, o->f)
 #define WIRE_STR(f) w->f = (char *)o->f;
-/* The wire arrays only point at o's strings; crpc_opts_wire_release() frees them. */
+/* The wire arrays only point at o's strings; crpc__opts_wire_release() frees them. */
 #define WIRE_STRV(f)                                            \
 	if (strv_to_wire(o->f.v, o->f.n, &w->f, &w->n_##f) < 0) \
 		goto nomem;
@@ -465,7 +465,7 @@ static int cg_root_to_wire(const crpc_opts *o, CriuOpts *w)
 		goto nomem;
 #define X_WIRE(field, kind, ...) WIRE_##kind(field)
 
-int crpc_opts_to_wire(const crpc_opts *o, CriuOpts *w, crpc_error **err)
+int crpc__opts_to_wire(const crpc_opts *o, CriuOpts *w, crpc_error **err)
 {
 	w->images_dir_fd = o->images_dir_fd;
 	if (o->pid > 0) {
@@ -475,7 +475,7 @@ int crpc_opts_to_wire(const crpc_opts *o, CriuOpts *w, crpc_error **err)
 	CRPC_OPTS_TABLE(X_WIRE)
 	return 0;
 nomem:
-	crpc_opts_wire_release(w);
+	crpc__opts_wire_release(w);
 	return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "options", "out of memory");
 }
 
@@ -501,7 +501,7 @@ nomem:
 #define WIRE_RELEASE_CG_ROOT(f) WIRE_RELEASE_BLOCK(f)
 #define X_WIRE_RELEASE(field, kind, ...) WIRE_RELEASE_##kind(field)
 
-void crpc_opts_wire_release(CriuOpts *w)
+void crpc__opts_wire_release(CriuOpts *w)
 {
 	CRPC_OPTS_TABLE(X_WIRE_RELEASE)
 }

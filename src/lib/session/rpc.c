@@ -2,7 +2,7 @@
 /*
  * rpc.c - requests to the CRIU worker and the notify loop.
  *
- * Every request goes out through crpc_session_call(), which reads replies
+ * Every request goes out through crpc__session_call(), which reads replies
  * until the one that ends the request, answering each notification on the
  * way through the caller's dispatcher.
  */
@@ -38,7 +38,7 @@ static int report_criu_gone(crpc_session *s, const char *op, crpc_error **err)
 	close(s->sk);
 	s->sk = -1;
 	s->worker_done = true;
-	crpc_session_reap(s, 5000);
+	crpc__session_reap(s, 5000);
 	n = swrk_end_leftovers(s, pids, sizeof(pids) / sizeof(pids[0]));
 	if (n) {
 		int len = snprintf(left, sizeof(left),
@@ -53,13 +53,13 @@ static int report_criu_gone(crpc_session *s, const char *op, crpc_error **err)
 		if (len > 0 && (size_t)len < sizeof(left) - 2)
 			snprintf(left + len, sizeof(left) - (size_t)len, ")");
 	}
-	crpc_wait_status_str(s->criu_status, how, sizeof(how));
+	crpc__wait_status_str(s->criu_status, how, sizeof(how));
 	crpc_error_set(err, CRPC_EXIT_FAIL, ECONNRESET, op,
 		       "CRIU (%s, pid %d) %s before it answered the %s request%s", s->criu_path,
 		       (int)s->criu_pid, how, op, left);
 	if (err && *err) {
 		(*err)->cause = CRPC_CAUSE_CRIU_DIED;
-		crpc_session_attach_output(s, *err);
+		crpc__session_attach_output(s, *err);
 	}
 	return -1;
 }
@@ -78,7 +78,7 @@ static int wait_readable(crpc_session *s, double t0)
 		int ms = -1, n;
 
 		if (s->timeout_ms) {
-			double left = (double)s->timeout_ms / 1000.0 - (crpc_now() - t0);
+			double left = (double)s->timeout_ms / 1000.0 - (crpc__now() - t0);
 
 			if (left <= 0)
 				return -1;
@@ -102,7 +102,7 @@ static int report_timeout(crpc_session *s, const char *op, crpc_error **err)
 	close(s->sk);
 	s->sk = -1;
 	s->worker_done = true;
-	crpc_session_reap(s, 5000);
+	crpc__session_reap(s, 5000);
 	crpc_error_set(err, CRPC_EXIT_FAIL, ETIMEDOUT, op,
 		       "CRIU (pid %d) did not finish the %s request within %.1f s and was stopped",
 		       (int)s->criu_pid, op, (double)s->timeout_ms / 1000.0);
@@ -125,7 +125,7 @@ static int send_req(crpc_session *s, const CriuReq *req, crpc_error **err)
 	criu_req__pack(req, buf);
 	if (s->on_message)
 		s->on_message(CRPC_TO_CRIU, buf, len, -1, s->on_message_data);
-	rc = crpc_msg_send(s->sk, buf, len, err);
+	rc = crpc__msg_send(s->sk, buf, len, err);
 	free(buf);
 	return rc;
 }
@@ -150,7 +150,7 @@ static int answer_notify(crpc_session *s, const CriuResp *r, int fd, crpc_dispat
 	n.fd = fd;
 	n.operation = op;
 	n.seq = seq;
-	n.elapsed = crpc_now() - t0;
+	n.elapsed = crpc__now() - t0;
 
 	if (d) {
 		if (n.kind == CRPC_NOTIFY_UNKNOWN)
@@ -196,12 +196,12 @@ static int answer_notify(crpc_session *s, const CriuResp *r, int fd, crpc_dispat
 	return 0;
 }
 
-int crpc_session_call(crpc_session *s, const CriuReq *req, crpc_dispatcher *d, const char *op,
-		      unsigned *n_notify, CriuResp **out, crpc_error **err)
+int crpc__session_call(crpc_session *s, const CriuReq *req, crpc_dispatcher *d, const char *op,
+		       unsigned *n_notify, CriuResp **out, crpc_error **err)
 {
 	crpc_error *reason = NULL; /* why a listener failed, if one did */
 	unsigned seq = 0;
-	double t0 = crpc_now();
+	double t0 = crpc__now();
 
 	*out = NULL;
 	if (s->sk < 0 || s->worker_done)
@@ -231,9 +231,9 @@ int crpc_session_call(crpc_session *s, const CriuReq *req, crpc_dispatcher *d, c
 			crpc_error_free(reason);
 			return report_criu_gone(s, op, err);
 		}
-		rc = crpc_msg_recv(s->sk, CRPC_MSG_MAX, &buf, &len, &fd, err);
+		rc = crpc__msg_recv(s->sk, CRPC_MSG_MAX, &buf, &len, &fd, err);
 
-		if (rc == CRPC_RECV_EOF) {
+		if (rc == CRPC__RECV_EOF) {
 			crpc_error_free(reason);
 			return report_criu_gone(s, op, err);
 		}
@@ -345,7 +345,7 @@ static int fail_request(crpc_session *s, const CriuResp *r, const char *op, cons
 		else
 			crpc_error_set(err, CRPC_EXIT_FAIL, cr_errno, what, "CRIU reported failure");
 		if (err)
-			crpc_error_set_criu(*err, cr_errno, r->cr_errmsg);
+			crpc__error_set_criu(*err, cr_errno, r->cr_errmsg);
 	}
 	e = err ? *err : NULL;
 	if (!e)
@@ -357,10 +357,10 @@ static int fail_request(crpc_session *s, const CriuResp *r, const char *op, cons
 	}
 	if (listener_failed) {
 		if (r->has_cr_errno || r->cr_errmsg)
-			crpc_error_set_criu(e, r->has_cr_errno ? r->cr_errno : 0, r->cr_errmsg);
+			crpc__error_set_criu(e, r->has_cr_errno ? r->cr_errno : 0, r->cr_errmsg);
 		return -1;
 	}
-	crpc_session_attach_output(s, e);
+	crpc__session_attach_output(s, e);
 	crpc_error_classify(e, op);
 	if (r && r->type != CRIU_REQ_TYPE__EMPTY)
 		use_log_reason(e);
@@ -370,7 +370,7 @@ static int fail_request(crpc_session *s, const CriuResp *r, const char *op, cons
 static int one_shot(crpc_session *s, CriuReq *req, crpc_dispatcher *d, const char *op, unsigned *n_notify,
 		    CriuResp **out, crpc_error **err)
 {
-	int rc = crpc_session_call(s, req, d, op, n_notify, out, err);
+	int rc = crpc__session_call(s, req, d, op, n_notify, out, err);
 
 	/* DUMP, RESTORE and CHECK end the worker: reap it now. */
 	s->worker_done = true;
@@ -378,7 +378,7 @@ static int one_shot(crpc_session *s, CriuReq *req, crpc_dispatcher *d, const cha
 		close(s->sk);
 		s->sk = -1;
 	}
-	crpc_session_reap(s, 5000);
+	crpc__session_reap(s, 5000);
 	return rc;
 }
 
@@ -396,7 +396,7 @@ CRPC_API int crpc_session_features(crpc_session *s, crpc_features *out, crpc_err
 	req.type = CRIU_REQ_TYPE__FEATURE_CHECK;
 	req.features = &want;
 	req.has_keep_open = req.keep_open = 1;
-	if (crpc_session_call(s, &req, NULL, "features", NULL, &r, err) < 0)
+	if (crpc__session_call(s, &req, NULL, "features", NULL, &r, err) < 0)
 		return -1;
 	if (r->type != CRIU_REQ_TYPE__FEATURE_CHECK || !r->success || !r->features) {
 		rc = crpc_error_set(err, CRPC_EXIT_ENV, r->has_cr_errno ? r->cr_errno : 0, "features",
@@ -518,12 +518,12 @@ static int run_operation(crpc_session *s, CriuReqType type, const crpc_opts *opt
 	o.notify_scripts = true;
 	if (crpc_opts_check_version(&o, &s->version, err) < 0)
 		return -1;
-	if (crpc_opts_to_wire(&o, &w, err) < 0)
+	if (crpc__opts_to_wire(&o, &w, err) < 0)
 		return -1;
 	req.type = type;
 	req.opts = &w;
 	rc = one_shot(s, &req, d, op, n_notify, out, err);
-	crpc_opts_wire_release(&w);
+	crpc__opts_wire_release(&w);
 	if (rc < 0 || !*out)
 		return fail_request(s, NULL, op, what, o.images_dir_fd, o.log_file, err);
 	if ((*out)->type != type || !(*out)->success) {

@@ -23,7 +23,7 @@
 /* Up to this many fds are accepted in one message; CRIU sends at most one. */
 #define MAX_FDS_PER_MSG 8
 
-int crpc_msg_send(int sk, const uint8_t *buf, size_t len, crpc_error **err)
+int crpc__msg_send(int sk, const uint8_t *buf, size_t len, crpc_error **err)
 {
 	ssize_t n;
 
@@ -39,7 +39,7 @@ int crpc_msg_send(int sk, const uint8_t *buf, size_t len, crpc_error **err)
 	return 0;
 }
 
-void crpc_record_release(crpc_record *r)
+void crpc__record_release(crpc__record *r)
 {
 	free(r->buf);
 	r->buf = NULL;
@@ -50,10 +50,10 @@ void crpc_record_release(crpc_record *r)
 	r->nfds = 0;
 }
 
-int crpc_record_send(int sk, const uint8_t *buf, size_t len, const int *fds, size_t nfds)
+int crpc__record_send(int sk, const uint8_t *buf, size_t len, const int *fds, size_t nfds)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * CRPC_RECORD_MAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * CRPC__RECORD_MAX_FDS)];
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
@@ -61,7 +61,7 @@ int crpc_record_send(int sk, const uint8_t *buf, size_t len, const int *fds, siz
 	uint8_t empty = 0;
 	ssize_t n;
 
-	if (nfds > CRPC_RECORD_MAX_FDS) {
+	if (nfds > CRPC__RECORD_MAX_FDS) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -105,10 +105,10 @@ int crpc_record_send(int sk, const uint8_t *buf, size_t len, const int *fds, siz
 	return 0;
 }
 
-int crpc_record_recv(int sk, size_t max, size_t max_fds, crpc_record *r)
+int crpc__record_recv(int sk, size_t max, size_t max_fds, crpc__record *r)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * CRPC_RECORD_MAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * CRPC__RECORD_MAX_FDS)];
 		struct cmsghdr align;
 	} ctl;
 	struct msghdr mh = { 0 };
@@ -117,8 +117,8 @@ int crpc_record_recv(int sk, size_t max, size_t max_fds, crpc_record *r)
 	char discard;
 
 	memset(r, 0, sizeof(*r));
-	if (max_fds > CRPC_RECORD_MAX_FDS)
-		max_fds = CRPC_RECORD_MAX_FDS;
+	if (max_fds > CRPC__RECORD_MAX_FDS)
+		max_fds = CRPC__RECORD_MAX_FDS;
 	do
 		size = recv(sk, NULL, 0, MSG_PEEK | MSG_TRUNC);
 	while (size < 0 && errno == EINTR);
@@ -132,7 +132,7 @@ int crpc_record_recv(int sk, size_t max, size_t max_fds, crpc_record *r)
 			size = recv(sk, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
 		while (size < 0 && errno == EINTR);
 		if (size < 0)
-			return CRPC_RECV_EOF;
+			return CRPC__RECV_EOF;
 	}
 	if (size < 0)
 		return -1;
@@ -156,9 +156,9 @@ int crpc_record_recv(int sk, size_t max, size_t max_fds, crpc_record *r)
 	if (n < 0) {
 		int e = errno;
 
-		crpc_record_release(r);
+		crpc__record_release(r);
 		errno = e;
-		return e == ECONNRESET ? CRPC_RECV_EOF : -1;
+		return e == ECONNRESET ? CRPC__RECV_EOF : -1;
 	}
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		size_t k;
@@ -178,17 +178,17 @@ int crpc_record_recv(int sk, size_t max, size_t max_fds, crpc_record *r)
 	}
 	if (size == 0) {
 		/* a zero-length record, or the peer closed its end */
-		crpc_record_release(r);
-		return CRPC_RECV_EOF;
+		crpc__record_release(r);
+		return CRPC__RECV_EOF;
 	}
 	if (!r->buf) {
-		crpc_record_release(r);
+		crpc__record_release(r);
 		r->len = (size_t)size;
 		errno = EMSGSIZE;
 		return -1;
 	}
 	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n != size) {
-		crpc_record_release(r);
+		crpc__record_release(r);
 		r->len = (size_t)size;
 		r->got = (size_t)n;
 		r->ctrunc = (mh.msg_flags & MSG_CTRUNC) != 0;
@@ -196,20 +196,20 @@ int crpc_record_recv(int sk, size_t max, size_t max_fds, crpc_record *r)
 		return -1;
 	}
 	r->len = (size_t)n;
-	return CRPC_RECV_OK;
+	return CRPC__RECV_OK;
 }
 
-int crpc_msg_recv(int sk, size_t max, uint8_t **buf, size_t *len, int *fd, crpc_error **err)
+int crpc__msg_recv(int sk, size_t max, uint8_t **buf, size_t *len, int *fd, crpc_error **err)
 {
-	crpc_record r;
+	crpc__record r;
 	int rc;
 
 	*buf = NULL;
 	*len = 0;
 	*fd = -1;
-	rc = crpc_record_recv(sk, max, MAX_FDS_PER_MSG, &r);
-	if (rc == CRPC_RECV_EOF)
-		return CRPC_RECV_EOF;
+	rc = crpc__record_recv(sk, max, MAX_FDS_PER_MSG, &r);
+	if (rc == CRPC__RECV_EOF)
+		return CRPC__RECV_EOF;
 	if (rc < 0) {
 		switch (errno) {
 		case ENOMEM:
@@ -238,7 +238,7 @@ int crpc_msg_recv(int sk, size_t max, uint8_t **buf, size_t *len, int *fd, crpc_
 	}
 	*buf = r.buf;
 	*len = r.len;
-	return CRPC_RECV_OK;
+	return CRPC__RECV_OK;
 }
 
 static bool is_executable_file(const char *path)
@@ -248,7 +248,7 @@ static bool is_executable_file(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
-bool crpc_criu_search_path(char *buf, size_t bufsz, bool (*skip)(const char *path))
+bool crpc__criu_search_path(char *buf, size_t bufsz, bool (*skip)(const char *path))
 {
 	const char *path_env = getenv("PATH");
 
@@ -300,7 +300,7 @@ CRPC_API int crpc_criu_resolve(const char *explicit_path, char *buf, size_t bufs
 		return 0;
 	}
 
-	if (crpc_criu_search_path(buf, bufsz, NULL))
+	if (crpc__criu_search_path(buf, bufsz, NULL))
 		return 0;
 	crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "find CRIU", "no criu binary found on $PATH");
 	if (err && *err)
@@ -309,8 +309,8 @@ CRPC_API int crpc_criu_resolve(const char *explicit_path, char *buf, size_t bufs
 	return -1;
 }
 
-pid_t crpc_spawn(const char *path, char *const argv[], char *const envp[], int keep_fd,
-		 int (*child_setup)(void *arg), void *arg, int *exec_errno, const char **failed)
+pid_t crpc__spawn(const char *path, char *const argv[], char *const envp[], int keep_fd,
+		  int (*child_setup)(void *arg), void *arg, int *exec_errno, const char **failed)
 {
 	int ep[2];
 	ssize_t n;
@@ -404,8 +404,8 @@ static int spawn_criu(crpc_session *s, crpc_error **err)
 	argv[1] = (char *)"swrk";
 	argv[2] = fdstr;
 	argv[3] = NULL;
-	pid = crpc_spawn(s->criu_path, argv, NULL, sv[1], criu_child_setup, &s->out_fd, &child_errno,
-			 &failed);
+	pid = crpc__spawn(s->criu_path, argv, NULL, sv[1], criu_child_setup, &s->out_fd, &child_errno,
+			  &failed);
 	if (pid < 0) {
 		int e = errno;
 
@@ -430,7 +430,7 @@ static int spawn_criu(crpc_session *s, crpc_error **err)
 	 * its keeps the socket open (pidfds are close-on-exec) */
 	s->criu_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (child_errno) {
-		crpc_session_reap(s, 1000);
+		crpc__session_reap(s, 1000);
 		crpc_error_set(err, CRPC_EXIT_ENV, child_errno, "start CRIU", "cannot execute %s",
 			       s->criu_path);
 		if (err && *err)
@@ -441,7 +441,7 @@ static int spawn_criu(crpc_session *s, crpc_error **err)
 	return 0;
 }
 
-void crpc_session_attach_output(const crpc_session *s, crpc_error *e)
+void crpc__session_attach_output(const crpc_session *s, crpc_error *e)
 {
 	enum {
 		TAIL = 64 * 1024
@@ -477,7 +477,7 @@ void crpc_session_attach_output(const crpc_session *s, crpc_error *e)
 		free(excerpt);
 		return;
 	}
-	crpc_error_take_excerpt(e, excerpt, "CRIU's output");
+	crpc__error_take_excerpt(e, excerpt, "CRIU's output");
 }
 
 /*
@@ -489,14 +489,14 @@ static bool wait_exit_pidfd(pid_t pid, unsigned timeout_ms)
 {
 	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	struct pollfd p;
-	double deadline = crpc_now() + timeout_ms / 1000.0;
+	double deadline = crpc__now() + timeout_ms / 1000.0;
 
 	if (fd < 0)
 		return false;
 	p.fd = fd;
 	p.events = POLLIN;
 	for (;;) {
-		double left = deadline - crpc_now();
+		double left = deadline - crpc__now();
 		int n;
 
 		if (left <= 0)
@@ -509,7 +509,7 @@ static bool wait_exit_pidfd(pid_t pid, unsigned timeout_ms)
 	return true;
 }
 
-void crpc_session_reap(crpc_session *s, unsigned timeout_ms)
+void crpc__session_reap(crpc_session *s, unsigned timeout_ms)
 {
 	unsigned waited = 0;
 	int status;
@@ -671,7 +671,7 @@ CRPC_API int crpc_session_open(crpc_session **out, const crpc_session_config *cf
 	req.type = CRIU_REQ_TYPE__VERSION;
 	req.has_keep_open = 1;
 	req.keep_open = 1;
-	rc = crpc_session_call(s, &req, NULL, "version", NULL, &resp, err);
+	rc = crpc__session_call(s, &req, NULL, "version", NULL, &resp, err);
 	if (rc == 0)
 		rc = parse_version_reply(s, resp, err);
 	if (resp)
@@ -679,7 +679,7 @@ CRPC_API int crpc_session_open(crpc_session **out, const crpc_session_config *cf
 	if (rc < 0) {
 		if (err && *err) {
 			(*err)->exit_class = CRPC_EXIT_ENV;
-			crpc_session_attach_output(s, *err);
+			crpc__session_attach_output(s, *err);
 			if (!(*err)->hint)
 				crpc_error_set_hint(*err,
 						    "%s does not work as a CRIU swrk worker; run "
@@ -715,7 +715,7 @@ CRPC_API void crpc_session_close(crpc_session *s)
 	if (s->sk >= 0)
 		close(s->sk); /* EOF makes an idle worker exit */
 	s->sk = -1;
-	crpc_session_reap(s, 3000);
+	crpc__session_reap(s, 3000);
 	if (s->out_fd >= 0)
 		close(s->out_fd);
 	if (s->criu_pidfd >= 0)

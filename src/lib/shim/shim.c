@@ -51,7 +51,7 @@ extern char **environ;
 #define SYS_pidfd_open 434
 #endif
 
-_Static_assert(SHIM_MAX_FDS <= CRPC_RECORD_MAX_FDS, "a record holds SHIM_MAX_FDS fds");
+_Static_assert(SHIM_MAX_FDS <= CRPC__RECORD_MAX_FDS, "a record holds SHIM_MAX_FDS fds");
 
 /* ---- signals: passed on to CRIU ---------------------------------------- */
 
@@ -81,7 +81,7 @@ void __attribute__((format(printf, 2, 3))) shim_vlog(const struct shim *s, const
 
 	if (!s->cfg->verbose)
 		return;
-	n = snprintf(line, sizeof(line), "crpc shim[%d]: [+%.3fs] ", (int)getpid(), crpc_now() - s->t0);
+	n = snprintf(line, sizeof(line), "crpc shim[%d]: [+%.3fs] ", (int)getpid(), crpc__now() - s->t0);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	va_start(ap, fmt);
@@ -149,9 +149,9 @@ void shim_op_word(int type, char *buf, size_t sz)
 
 /* ---- records ------------------------------------------------------------- */
 
-int shim_record_recv(int sk, crpc_record *r)
+int shim_record_recv(int sk, crpc__record *r)
 {
-	return crpc_record_recv(sk, SHIM_MSG_MAX, SHIM_MAX_FDS, r);
+	return crpc__record_recv(sk, SHIM_MSG_MAX, SHIM_MAX_FDS, r);
 }
 
 /* ---- replies the shim writes itself ---------------------------------------- */
@@ -173,7 +173,7 @@ int shim_send_failure(int fd, int type, char *text)
 		return -1;
 	}
 	criu_resp__pack(&r, buf);
-	rc = crpc_record_send(fd, buf, len, NULL, 0);
+	rc = crpc__record_send(fd, buf, len, NULL, 0);
 	free(buf);
 	return rc;
 }
@@ -245,7 +245,7 @@ int shim_start_criu(struct shim *s, crpc_error **err)
 	argv[2 + nopt] = fdstr;
 	argv[3 + nopt] = NULL;
 
-	pid = crpc_spawn(c->criu_path, argv, envp, sv[1], criu_child_setup, NULL, &child_errno, &failed);
+	pid = crpc__spawn(c->criu_path, argv, envp, sv[1], criu_child_setup, NULL, &child_errno, &failed);
 	free(argv);
 	free(envp);
 	if (pid < 0) {
@@ -299,14 +299,14 @@ static bool criu_exited(struct shim *s)
 
 void shim_criu_wait(struct shim *s, unsigned timeout_ms)
 {
-	double deadline = crpc_now() + timeout_ms / 1000.0;
+	double deadline = crpc__now() + timeout_ms / 1000.0;
 
 	if (s->criu_sk >= 0) {
 		close(s->criu_sk); /* EOF: CRIU stops at its next read */
 		s->criu_sk = -1;
 	}
 	while (!criu_exited(s)) {
-		double left = deadline - crpc_now();
+		double left = deadline - crpc__now();
 		struct pollfd p = { .fd = s->criu_pidfd, .events = POLLIN };
 
 		if (timeout_ms == 0)
@@ -351,7 +351,7 @@ static void client_identity(struct shim *s)
 		s->client_pid = cred.pid;
 	else
 		s->client_pid = getppid();
-	crpc_proc_comm(s->client_pid, s->client_comm, sizeof(s->client_comm));
+	crpc__proc_comm(s->client_pid, s->client_comm, sizeof(s->client_comm));
 	s->client_pidfd = (int)syscall(SYS_pidfd_open, s->client_pid, 0);
 	if (s->client_pidfd >= 0)
 		fcntl(s->client_pidfd, F_SETFD, FD_CLOEXEC);
@@ -366,7 +366,7 @@ CRPC_API int crpc_shim_run(const crpc_shim_config *cfg, int client_fd, crpc_erro
 
 	memset(&s, 0, sizeof(s));
 	s.cfg = cfg;
-	s.t0 = crpc_now();
+	s.t0 = crpc__now();
 	s.client = client_fd;
 	s.criu_sk = -1;
 	s.criu_pidfd = -1;
@@ -496,13 +496,13 @@ CRPC_API int crpc_shim_run(const crpc_shim_config *cfg, int client_fd, crpc_erro
 CRPC_API void crpc_shim_refuse(int client_fd, const char *message, unsigned wait_ms)
 {
 	struct pollfd p = { .fd = client_fd, .events = POLLIN };
-	double deadline = crpc_now() + wait_ms / 1000.0;
+	double deadline = crpc__now() + wait_ms / 1000.0;
 	char text[SHIM_ERRMSG_MAX + 1];
-	crpc_record rec;
+	crpc__record rec;
 	int type = CRIU_REQ_TYPE__EMPTY;
 
 	for (;;) {
-		double left = deadline - crpc_now();
+		double left = deadline - crpc__now();
 		int n;
 
 		if (left <= 0)
@@ -513,14 +513,14 @@ CRPC_API void crpc_shim_refuse(int client_fd, const char *message, unsigned wait
 		if (n < 0 && errno != EINTR)
 			goto out;
 	}
-	if (shim_record_recv(client_fd, &rec) == CRPC_RECV_OK) {
+	if (shim_record_recv(client_fd, &rec) == CRPC__RECV_OK) {
 		CriuReq *req = criu_req__unpack(NULL, rec.len, rec.buf);
 
 		if (req) {
 			type = req->type;
 			criu_req__free_unpacked(req, NULL);
 		}
-		crpc_record_release(&rec);
+		crpc__record_release(&rec);
 		snprintf(text, sizeof(text), "%s", message ? message : "crpc shim failed");
 		shim_sanitize(text);
 		(void)shim_send_failure(client_fd, type, text);
@@ -589,7 +589,7 @@ CRPC_API int crpc_shim_resolve_criu(const char *explicit_path, const char *confi
 			return crpc_error_set(err, CRPC_EXIT_ENV, ENAMETOOLONG, "shim", "CRIU path too long");
 		return 0;
 	}
-	if (crpc_criu_search_path(buf, bufsz, is_self))
+	if (crpc__criu_search_path(buf, bufsz, is_self))
 		return 0;
 	buf[0] = '\0';
 	crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "shim",

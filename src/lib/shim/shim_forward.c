@@ -74,7 +74,7 @@ static int ack_criu(struct shim *s, bool ok, char **ext, size_t n_ext)
 		return -1;
 	criu_req__pack(&ack, buf);
 	shim_trace_msg(s, CRPC_TO_CRIU, buf, len, -1);
-	rc = crpc_record_send(s->criu_sk, buf, len, NULL, 0);
+	rc = crpc__record_send(s->criu_sk, buf, len, NULL, 0);
 	free(buf);
 	return rc;
 }
@@ -295,7 +295,7 @@ static int recv_failed(struct shim *s, const char *who, int e, size_t rec_len, c
 }
 
 /* A NOTIFY answer of the client for a notification it was given. */
-static int client_ack(struct shim *s, crpc_record *rec, CriuReq *req)
+static int client_ack(struct shim *s, crpc__record *rec, CriuReq *req)
 {
 	uint8_t *buf = rec->buf;
 	size_t len = rec->len;
@@ -335,7 +335,7 @@ static int client_ack(struct shim *s, crpc_record *rec, CriuReq *req)
 	}
 	free_ext(s);
 	shim_trace_msg(s, CRPC_TO_CRIU, buf, len, rec->nfds ? rec->fds[0] : -1);
-	rc = crpc_record_send(s->criu_sk, buf, len, rec->fds, rec->nfds);
+	rc = crpc__record_send(s->criu_sk, buf, len, rec->fds, rec->nfds);
 	if (buf != rec->buf)
 		free(buf);
 	return rc;
@@ -347,7 +347,7 @@ static int client_ack(struct shim *s, crpc_record *rec, CriuReq *req)
  */
 int shim_from_client(struct shim *s, crpc_error **err)
 {
-	crpc_record rec;
+	crpc__record rec;
 	CriuReq *req;
 	char why[1024];
 	uint8_t *out = NULL;
@@ -355,7 +355,7 @@ int shim_from_client(struct shim *s, crpc_error **err)
 	int rc;
 
 	rc = shim_record_recv(s->client, &rec);
-	if (rc == CRPC_RECV_EOF) {
+	if (rc == CRPC__RECV_EOF) {
 		s->client_gone = true;
 		shim_vlog(s, "the client closed its socket%s",
 			  s->outstanding ? " with a request in flight" : "");
@@ -372,7 +372,7 @@ int shim_from_client(struct shim *s, crpc_error **err)
 			 "crpc shim: the client sent a %zu-byte message that is not a valid criu_req; it "
 			 "was not passed to CRIU and the session was ended",
 			 rec.len);
-		crpc_record_release(&rec);
+		crpc__record_release(&rec);
 		return session_fail(s, s->outstanding ? s->req_type : CRIU_REQ_TYPE__EMPTY, why, err);
 	}
 	if (!s->trace_tried)
@@ -383,7 +383,7 @@ int shim_from_client(struct shim *s, crpc_error **err)
 		if (client_ack(s, &rec, req) < 0)
 			shim_vlog(s, "cannot pass the client's answer on to CRIU: %s", strerror(errno));
 		criu_req__free_unpacked(req, NULL);
-		crpc_record_release(&rec);
+		crpc__record_release(&rec);
 		return 0; /* a dead CRIU shows up on its socket */
 	}
 
@@ -395,17 +395,17 @@ int shim_from_client(struct shim *s, crpc_error **err)
 			 "crpc shim: a DUMP without a pid (CRIU dumping its client) cannot go through "
 			 "the shim: CRIU would dump the shim; give the pid to dump");
 		criu_req__free_unpacked(req, NULL);
-		crpc_record_release(&rec);
+		crpc__record_release(&rec);
 		return session_fail(s, CRIU_REQ_TYPE__DUMP, why, err);
 	}
 	s->req_type = req->type;
-	s->req_t0 = crpc_now();
+	s->req_t0 = crpc__now();
 	if (req->opts) {
 		if (translate_fds(s, req->opts, why, sizeof(why)) < 0) {
 			int t = req->type;
 
 			criu_req__free_unpacked(req, NULL);
-			crpc_record_release(&rec);
+			crpc__record_release(&rec);
 			return session_fail(s, t, why, err);
 		}
 		log_location(s, req->opts);
@@ -416,7 +416,7 @@ int shim_from_client(struct shim *s, crpc_error **err)
 				int t = req->type;
 
 				criu_req__free_unpacked(req, NULL);
-				crpc_record_release(&rec);
+				crpc__record_release(&rec);
 				return session_fail(s, t, why, err);
 			}
 			if (!s->client_notify) {
@@ -434,7 +434,7 @@ int shim_from_client(struct shim *s, crpc_error **err)
 		snprintf(why, sizeof(why), "crpc shim: cannot start CRIU %s: %s", s->cfg->criu_path,
 			 err && *err && (*err)->sys_errno ? strerror((*err)->sys_errno) : "failed");
 		criu_req__free_unpacked(req, NULL);
-		crpc_record_release(&rec);
+		crpc__record_release(&rec);
 		reply_failure(s, t, why);
 		return -1;
 	}
@@ -444,14 +444,14 @@ int shim_from_client(struct shim *s, crpc_error **err)
 		int t = req->type;
 
 		criu_req__free_unpacked(req, NULL);
-		crpc_record_release(&rec);
+		crpc__record_release(&rec);
 		return session_fail(s, t, "crpc shim: out of memory", err);
 	}
 	criu_req__pack(req, out);
 	s->outstanding = true;
 	criu_req__free_unpacked(req, NULL);
 	shim_trace_msg(s, CRPC_TO_CRIU, out, outlen, rec.nfds ? rec.fds[0] : -1);
-	if (s->criu_sk >= 0 && crpc_record_send(s->criu_sk, out, outlen, rec.fds, rec.nfds) < 0) {
+	if (s->criu_sk >= 0 && crpc__record_send(s->criu_sk, out, outlen, rec.fds, rec.nfds) < 0) {
 		int e = errno;
 
 		shim_vlog(s, "cannot send the request to CRIU: %s", strerror(e));
@@ -461,12 +461,12 @@ int shim_from_client(struct shim *s, crpc_error **err)
 				 "crpc shim: the %zu-byte %s request could not be passed to CRIU (%s)",
 				 outlen, shim_type_name(s->req_type), strerror(e));
 			free(out);
-			crpc_record_release(&rec);
+			crpc__record_release(&rec);
 			return session_fail(s, s->req_type, why, err);
 		}
 	}
 	free(out);
-	crpc_record_release(&rec);
+	crpc__record_release(&rec);
 	return 0;
 }
 
@@ -477,7 +477,7 @@ static void to_client(struct shim *s, const uint8_t *buf, size_t len, const int 
 {
 	if (s->client_gone)
 		return;
-	if (crpc_record_send(s->client, buf, len, fds, nfds) < 0) {
+	if (crpc__record_send(s->client, buf, len, fds, nfds) < 0) {
 		int e = errno;
 
 		shim_vlog(s, "cannot forward to the client: %s", strerror(e));
@@ -499,7 +499,7 @@ static void to_client(struct shim *s, const uint8_t *buf, size_t len, const int 
 }
 
 /* A notification: hooks first, then the client (if it asked) or our own answer. */
-static int criu_notify(struct shim *s, crpc_record *rec, const CriuResp *r)
+static int criu_notify(struct shim *s, crpc__record *rec, const CriuResp *r)
 {
 	crpc_notify n = { 0 };
 	crpc_error *lerr = NULL;
@@ -514,7 +514,7 @@ static int criu_notify(struct shim *s, crpc_record *rec, const CriuResp *r)
 	shim_op_word(s->req_type, op, sizeof(op));
 	n.operation = op;
 	n.seq = ++s->seq;
-	n.elapsed = crpc_now() - s->req_t0;
+	n.elapsed = crpc__now() - s->req_t0;
 	if (s->disp && crpc_dispatcher_dispatch(s->disp, &n, &lerr) < 0)
 		ok = false;
 
@@ -550,7 +550,7 @@ static int criu_notify(struct shim *s, crpc_record *rec, const CriuResp *r)
 }
 
 /* CRIU's final reply to a request: the hook's reason goes into cr_errmsg. */
-static void criu_reply(struct shim *s, crpc_record *rec, CriuResp *r)
+static void criu_reply(struct shim *s, crpc__record *rec, CriuResp *r)
 {
 	uint8_t *buf = rec->buf;
 	size_t len = rec->len;
@@ -588,12 +588,12 @@ static void criu_reply(struct shim *s, crpc_record *rec, CriuResp *r)
 /* A message from CRIU. 0: go on; 1: CRIU hung up. */
 int shim_from_criu(struct shim *s, crpc_error **err)
 {
-	crpc_record rec;
+	crpc__record rec;
 	CriuResp *r;
 	int rc;
 
 	rc = shim_record_recv(s->criu_sk, &rec);
-	if (rc == CRPC_RECV_EOF)
+	if (rc == CRPC__RECV_EOF)
 		return 1;
 	if (rc < 0)
 		return recv_failed(s, "CRIU", errno, rec.len, err);
@@ -606,7 +606,7 @@ int shim_from_criu(struct shim *s, crpc_error **err)
 			  "forwarded unchanged",
 			  rec.len);
 		to_client(s, rec.buf, rec.len, rec.fds, rec.nfds);
-		crpc_record_release(&rec);
+		crpc__record_release(&rec);
 		return 0;
 	}
 	if (r->type == CRIU_REQ_TYPE__VERSION && r->success && r->version)
@@ -621,7 +621,7 @@ int shim_from_criu(struct shim *s, crpc_error **err)
 		to_client(s, rec.buf, rec.len, rec.fds, rec.nfds);
 	}
 	criu_resp__free_unpacked(r, NULL);
-	crpc_record_release(&rec);
+	crpc__record_release(&rec);
 	return 0;
 }
 
@@ -632,7 +632,7 @@ int shim_criu_gone(struct shim *s, crpc_error **err)
 	int type = s->req_type;
 
 	shim_criu_wait(s, s->outstanding ? CRIU_EXIT_WAIT_MS : 0);
-	crpc_wait_status_str(s->criu_status, how, sizeof(how));
+	crpc__wait_status_str(s->criu_status, how, sizeof(how));
 	shim_vlog(s, "CRIU (pid %d) %s", (int)s->criu_pid, how);
 	if (!s->outstanding || s->client_gone) {
 		shim_request_end(s);

@@ -89,11 +89,11 @@ void shim_op_word(int type, char *buf, size_t sz);
 /* Keep a message fit for cr_errmsg: printable ASCII, one line, bounded. */
 void shim_sanitize(char *s);
 /*
- * Read one record with its fds. CRPC_RECV_OK, CRPC_RECV_EOF (peer closed or
+ * Read one record with its fds. CRPC__RECV_OK, CRPC__RECV_EOF (peer closed or
  * an empty record) or -1 with errno (EMSGSIZE: larger than SHIM_MSG_MAX, the
  * record was consumed; EBADMSG: cut short).
  */
-int shim_record_recv(int sk, crpc_record *r);
+int shim_record_recv(int sk, crpc__record *r);
 /* A failed reply of `type` carrying text (already fit for cr_errmsg) sent on fd. -1 with errno. */
 int shim_send_failure(int fd, int type, char *text);
 

@@ -188,7 +188,7 @@ static bool version_cache_read(struct shim *s, char *ver, size_t versz)
 	bool ok;
 
 	if (s->tr.dirfd < 0 || !criu_identity(s->cfg->criu_path, id, sizeof(id)) ||
-	    crpc_read_file_at(s->tr.dirfd, VERSION_CACHE, 255, &line, &len, NULL) < 0)
+	    crpc__read_file_at(s->tr.dirfd, VERSION_CACHE, 255, &line, &len, NULL) < 0)
 		return false;
 	nl = strchr(line, '\n');
 	if (nl)

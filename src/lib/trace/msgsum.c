@@ -74,7 +74,7 @@ static unsigned opts_fields_set(const CriuOpts *o)
 				n++;
 			break;
 		default:
-			if (crpc_pb_field_present(f, base))
+			if (crpc__pb_field_present(f, base))
 				n++;
 			break;
 		}

@@ -202,7 +202,7 @@ static void render_value(text *t, const ProtobufCFieldDescriptor *f, const void 
 static void render_array(text *t, const ProtobufCFieldDescriptor *f, const char *arr, size_t n,
 			 unsigned depth)
 {
-	size_t sz = crpc_pb_elem_size(f->type);
+	size_t sz = crpc__pb_elem_size(f->type);
 
 	put(t, "[");
 	for (size_t k = 0; k < n && !t->cut; k++) {
@@ -259,7 +259,7 @@ static void render_message(text *t, const ProtobufCMessage *m, unsigned depth)
 				continue;
 			put(t, "%s%s: ", first ? "" : ", ", f->name);
 			render_array(t, f, arr, n, depth);
-		} else if (crpc_pb_field_present(f, base)) {
+		} else if (crpc__pb_field_present(f, base)) {
 			put(t, "%s%s: ", first ? "" : ", ", f->name);
 			render_value(t, f, base + f->offset, depth);
 		} else {
@@ -285,9 +285,9 @@ static bool covers(const char *p, const char *s)
 	return n && strncmp(p, s, n) == 0 && (s[n] == '\0' || s[n] == '.' || s[n] == '[');
 }
 
-bool crpc_pb_path_ignored(const char *path, const char *const *ignore, size_t n_ignore)
+bool crpc__pb_path_ignored(const char *path, const char *const *ignore, size_t n_ignore)
 {
-	char bare[CRPC_PB_PATH_MAX];
+	char bare[CRPC__PB_PATH_MAX];
 	size_t o = 0;
 
 	/* the path without its [i] indices */
@@ -309,7 +309,7 @@ bool crpc_pb_path_ignored(const char *path, const char *const *ignore, size_t n_
 	return false;
 }
 
-bool crpc_pb_path_valid(const ProtobufCMessageDescriptor *desc, const char *path, char *buf, size_t bufsz)
+bool crpc__pb_path_valid(const ProtobufCMessageDescriptor *desc, const char *path, char *buf, size_t bufsz)
 {
 	const char *p = path;
 
@@ -381,7 +381,7 @@ bool crpc_pb_path_valid(const ProtobufCMessageDescriptor *desc, const char *path
 typedef struct walk {
 	const char *const *ignore;
 	size_t n_ignore;
-	crpc_pb_difference *out;
+	crpc__pb_difference *out;
 } walk;
 
 /* Path of a field below `parent` into buf; false when it does not fit. */
@@ -434,7 +434,7 @@ static bool values_equal(const ProtobufCFieldDescriptor *f, const void *a, const
 	case PROTOBUF_C_TYPE_MESSAGE:
 		return false; /* compared field by field, not here */
 	default:
-		return memcmp(a, b, crpc_pb_elem_size(f->type)) == 0;
+		return memcmp(a, b, crpc__pb_elem_size(f->type)) == 0;
 	}
 }
 
@@ -470,9 +470,9 @@ static int diff_value(walk *w, const ProtobufCFieldDescriptor *f, const void *a,
 static int diff_repeated(walk *w, const ProtobufCFieldDescriptor *f, const char *ba, const char *bb,
 			 const char *path, unsigned depth)
 {
-	size_t na, nb, sz = crpc_pb_elem_size(f->type);
+	size_t na, nb, sz = crpc__pb_elem_size(f->type);
 	const char *xa, *xb;
-	char epath[CRPC_PB_PATH_MAX];
+	char epath[CRPC__PB_PATH_MAX];
 	text ta, tb;
 
 	repeated(f, ba, &na, &xa);
@@ -482,7 +482,7 @@ static int diff_repeated(walk *w, const ProtobufCFieldDescriptor *f, const char 
 
 		if (n < 0 || (size_t)n >= sizeof(epath))
 			snprintf(epath, sizeof(epath), "%s", path);
-		if (crpc_pb_path_ignored(epath, w->ignore, w->n_ignore))
+		if (crpc__pb_path_ignored(epath, w->ignore, w->n_ignore))
 			continue;
 		if (diff_value(w, f, xa + k * sz, xb + k * sz, epath, depth))
 			return 1;
@@ -509,7 +509,7 @@ static bool unknown_equal(const ProtobufCMessageUnknownField *x, const ProtobufC
 static int diff_unknown(walk *w, const ProtobufCMessage *a, const ProtobufCMessage *b, const char *path)
 {
 	unsigned na = a->n_unknown_fields, nb = b->n_unknown_fields;
-	char upath[CRPC_PB_PATH_MAX];
+	char upath[CRPC__PB_PATH_MAX];
 	text ta, tb;
 
 	for (unsigned i = 0; i < na || i < nb; i++) {
@@ -521,7 +521,7 @@ static int diff_unknown(walk *w, const ProtobufCMessage *a, const ProtobufCMessa
 			tag = x->tag < y->tag ? x->tag : y->tag;
 		if (!child_path(upath, sizeof(upath), path, "#%u", (unsigned)tag))
 			snprintf(upath, sizeof(upath), "%s", path);
-		if (crpc_pb_path_ignored(upath, w->ignore, w->n_ignore))
+		if (crpc__pb_path_ignored(upath, w->ignore, w->n_ignore))
 			continue;
 		if (x && y && unknown_equal(x, y))
 			continue;
@@ -546,7 +546,7 @@ static int diff_message(walk *w, const ProtobufCMessage *a, const ProtobufCMessa
 {
 	const ProtobufCMessageDescriptor *d = a->descriptor;
 	const char *ba = (const char *)a, *bb = (const char *)b;
-	char fpath[CRPC_PB_PATH_MAX];
+	char fpath[CRPC__PB_PATH_MAX];
 	text ta, tb;
 
 	if (depth > 32)
@@ -557,15 +557,15 @@ static int diff_message(walk *w, const ProtobufCMessage *a, const ProtobufCMessa
 
 		if (!child_path(fpath, sizeof(fpath), path, "%s", f->name))
 			snprintf(fpath, sizeof(fpath), "%s", path);
-		if (crpc_pb_path_ignored(fpath, w->ignore, w->n_ignore))
+		if (crpc__pb_path_ignored(fpath, w->ignore, w->n_ignore))
 			continue;
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			if (diff_repeated(w, f, ba, bb, fpath, depth))
 				return 1;
 			continue;
 		}
-		pa = crpc_pb_field_present(f, ba);
-		pb = crpc_pb_field_present(f, bb);
+		pa = crpc__pb_field_present(f, ba);
+		pb = crpc__pb_field_present(f, bb);
 		if (pa && pb) {
 			if (diff_value(w, f, ba + f->offset, bb + f->offset, fpath, depth))
 				return 1;
@@ -589,8 +589,8 @@ static int diff_message(walk *w, const ProtobufCMessage *a, const ProtobufCMessa
 	return diff_unknown(w, a, b, path);
 }
 
-int crpc_pb_diff(const ProtobufCMessage *expected, const ProtobufCMessage *actual, const char *const *ignore,
-		 size_t n_ignore, crpc_pb_difference *out)
+int crpc__pb_diff(const ProtobufCMessage *expected, const ProtobufCMessage *actual,
+		  const char *const *ignore, size_t n_ignore, crpc__pb_difference *out)
 {
 	walk w = { .ignore = ignore, .n_ignore = n_ignore, .out = out };
 

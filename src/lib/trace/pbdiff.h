@@ -16,32 +16,32 @@
 #include <protobuf-c/protobuf-c.h>
 
 /* Longest field path and value text kept; longer ones are cut with "...". */
-#define CRPC_PB_PATH_MAX 256
-#define CRPC_PB_TEXT_MAX 256
+#define CRPC__PB_PATH_MAX 256
+#define CRPC__PB_TEXT_MAX 256
 
 /* The first difference found. */
-typedef struct crpc_pb_difference {
+typedef struct crpc__pb_difference {
 	/*
 	 * Path of the field: .proto names joined with '.', "[i]" for an
 	 * element of a repeated field ("opts.external[1]"), "#N" for a field
 	 * this build does not know ("opts.#72").
 	 */
-	char path[CRPC_PB_PATH_MAX];
-	char expected[CRPC_PB_TEXT_MAX]; /* value in the first message, "(not set)" when absent */
-	char actual[CRPC_PB_TEXT_MAX];   /* value in the second */
-} crpc_pb_difference;
+	char path[CRPC__PB_PATH_MAX];
+	char expected[CRPC__PB_TEXT_MAX]; /* value in the first message, "(not set)" when absent */
+	char actual[CRPC__PB_TEXT_MAX];   /* value in the second */
+} crpc__pb_difference;
 
 /*
  * Compare `expected` and `actual` (same descriptor) and every message nested
  * in them: scalar values, strings, bytes, enums (shown by name), presence
  * of optional fields, repeated fields element by element, then their
  * lengths, and unknown fields (number, wire type and bytes). Fields whose
- * path matches an entry of `ignore` (see crpc_pb_path_ignored()) are
+ * path matches an entry of `ignore` (see crpc__pb_path_ignored()) are
  * skipped. Returns 0 when equal, 1 when they differ (*out describes the
  * first difference in field order), -1 when the descriptors differ.
  */
-int crpc_pb_diff(const ProtobufCMessage *expected, const ProtobufCMessage *actual, const char *const *ignore,
-		 size_t n_ignore, crpc_pb_difference *out);
+int crpc__pb_diff(const ProtobufCMessage *expected, const ProtobufCMessage *actual,
+		  const char *const *ignore, size_t n_ignore, crpc__pb_difference *out);
 
 /*
  * Does `path` match one of the patterns? A pattern matches the path with
@@ -49,12 +49,12 @@ int crpc_pb_diff(const ProtobufCMessage *expected, const ProtobufCMessage *actua
  * "opts.inherit_fd[2].fd"), and everything under it ("opts.ps" matches
  * "opts.ps.fd").
  */
-bool crpc_pb_path_ignored(const char *path, const char *const *ignore, size_t n_ignore);
+bool crpc__pb_path_ignored(const char *path, const char *const *ignore, size_t n_ignore);
 
 /*
  * Is `path` a field of messages of type `desc` (indices and "#N" allowed)?
  * On false, buf says what is wrong with it.
  */
-bool crpc_pb_path_valid(const ProtobufCMessageDescriptor *desc, const char *path, char *buf, size_t bufsz);
+bool crpc__pb_path_valid(const ProtobufCMessageDescriptor *desc, const char *path, char *buf, size_t bufsz);
 
 #endif /* CRPC_PBDIFF_H */

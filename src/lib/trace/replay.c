@@ -36,7 +36,7 @@ CRPC_API int crpc_replay_field_check(const char *path, crpc_error **err)
 {
 	char why[256];
 
-	if (!path || !crpc_pb_path_valid(&criu_req__descriptor, path ? path : "", why, sizeof(why)))
+	if (!path || !crpc__pb_path_valid(&criu_req__descriptor, path ? path : "", why, sizeof(why)))
 		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "replay", "invalid field %s",
 				      path ? why : "(null)");
 	return 0;
@@ -79,7 +79,7 @@ CRPC_API int crpc_replay_compare(crpc_direction dir, const uint8_t *recorded, si
 {
 	const ProtobufCMessageDescriptor *d = desc_of(dir);
 	ProtobufCMessage *a, *b;
-	crpc_pb_difference pd;
+	crpc__pb_difference pd;
 	int rc;
 
 	if (!diff || (!recorded && recorded_len) || (!received && received_len))
@@ -117,7 +117,7 @@ CRPC_API int crpc_replay_compare(crpc_direction dir, const uint8_t *recorded, si
 			protobuf_c_message_free_unpacked(b, NULL);
 		return rc;
 	}
-	rc = crpc_pb_diff(a, b, ignore, n_ignore, &pd);
+	rc = crpc__pb_diff(a, b, ignore, n_ignore, &pd);
 	if (rc == 1) {
 		snprintf(diff->field, sizeof(diff->field), "%s", pd.path);
 		snprintf(diff->recorded, sizeof(diff->recorded), "%s", pd.expected);
@@ -197,7 +197,7 @@ CRPC_API int crpc_replay_send_failure(int sk, const char *errmsg, crpc_error **e
 	if (!buf)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "replay", "out of memory");
 	criu_resp__pack(&r, buf);
-	if (crpc_record_send(sk, buf, len, NULL, 0) < 0)
+	if (crpc__record_send(sk, buf, len, NULL, 0) < 0)
 		rc = crpc_error_set(err, CRPC_EXIT_FAIL, errno, "replay",
 				    "cannot send the failure reply to the client");
 	free(buf);
@@ -207,11 +207,11 @@ CRPC_API int crpc_replay_send_failure(int sk, const char *errmsg, crpc_error **e
 /* Wait until sk is readable (or hung up) or timeout_ms passed: 1, 0 on timeout, -1 on error. */
 static int wait_readable(int sk, unsigned timeout_ms)
 {
-	double deadline = crpc_now() + timeout_ms / 1000.0;
+	double deadline = crpc__now() + timeout_ms / 1000.0;
 
 	for (;;) {
 		struct pollfd p = { .fd = sk, .events = POLLIN };
-		double left = deadline - crpc_now();
+		double left = deadline - crpc__now();
 		int n;
 
 		if (left <= 0)
@@ -290,11 +290,11 @@ static int receive(serve *s, const crpc_trace_record *r, unsigned timeout_ms, ui
 		answer_failure(s);
 		return -1;
 	}
-	rc = crpc_msg_recv(s->sk, CRPC_MSG_MAX, buf, len, &fd, &e);
+	rc = crpc__msg_recv(s->sk, CRPC_MSG_MAX, buf, len, &fd, &e);
 	if (fd >= 0)
 		close(fd); /* nothing the client sends carries an fd; not part of the compare */
-	if (rc == CRPC_RECV_OK || rc == CRPC_RECV_EOF)
-		return rc == CRPC_RECV_OK ? 0 : 1;
+	if (rc == CRPC__RECV_OK || rc == CRPC__RECV_EOF)
+		return rc == CRPC__RECV_OK ? 0 : 1;
 	if (e && e->sys_errno == EMSGSIZE)
 		stop_at(s, CRPC_REPLAY_IO_ERROR, r,
 			"the client sent a message larger than the %u bytes crpc accepts",
@@ -336,7 +336,7 @@ static int serve_to_criu(serve *s, const crpc_trace_record *r, unsigned timeout_
 static int serve_from_criu(serve *s, const crpc_trace_record *r)
 {
 	int fd = r->fd >= 0 ? stand_in_fd() : -1;
-	int rc = crpc_record_send(s->sk, r->raw, r->raw_len, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
+	int rc = crpc__record_send(s->sk, r->raw, r->raw_len, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
 	int e = errno;
 
 	if (fd >= 0)
@@ -369,11 +369,11 @@ static void serve_end(serve *s, unsigned eof_timeout_ms)
 			 rep->total, eof_timeout_ms / 1000.0);
 		return;
 	}
-	rc = crpc_msg_recv(s->sk, CRPC_MSG_MAX, &buf, &len, &fd, &e);
+	rc = crpc__msg_recv(s->sk, CRPC_MSG_MAX, &buf, &len, &fd, &e);
 	if (fd >= 0)
 		close(fd);
 	crpc_error_free(e);
-	if (rc == CRPC_RECV_EOF) {
+	if (rc == CRPC__RECV_EOF) {
 		snprintf(rep->text, sizeof(rep->text), "all %zu messages replayed as recorded", rep->total);
 		return;
 	}
@@ -381,7 +381,7 @@ static void serve_end(serve *s, unsigned eof_timeout_ms)
 	rep->at = rep->total + 1;
 	rep->line = 0;
 	rep->dir = CRPC_TO_CRIU;
-	if (rc == CRPC_RECV_OK) {
+	if (rc == CRPC__RECV_OK) {
 		type_of(CRPC_TO_CRIU, buf, len, t, sizeof(t));
 		memcpy(rep->msg_type, t, sizeof(rep->msg_type) - 1);
 		rep->msg_type[sizeof(rep->msg_type) - 1] = '\0';
@@ -395,7 +395,7 @@ static void serve_end(serve *s, unsigned eof_timeout_ms)
 	}
 	snprintf(rep->text, sizeof(rep->text),
 		 "the client sent more than recorded: message %lu (%s) after the %zu of the trace", rep->at,
-		 rc == CRPC_RECV_OK ? rep->diff.received : "unreadable", rep->total);
+		 rc == CRPC__RECV_OK ? rep->diff.received : "unreadable", rep->total);
 	free(buf);
 	answer_failure(s);
 }

@@ -190,7 +190,7 @@ static json_t *decode_message(const ProtobufCMessage *m)
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n, sz = crpc_pb_elem_size(f->type);
+			size_t n, sz = crpc__pb_elem_size(f->type);
 			const char *arr;
 			json_t *a;
 
@@ -202,7 +202,7 @@ static json_t *decode_message(const ProtobufCMessage *m)
 			for (size_t k = 0; a && arr && k < n; k++)
 				json_array_append_new(a, decode_value(f, arr + k * sz));
 			json_object_set_new(obj, f->name, a);
-		} else if (crpc_pb_field_present(f, base)) {
+		} else if (crpc__pb_field_present(f, base)) {
 			json_object_set_new(obj, f->name, decode_value(f, base + f->offset));
 		}
 	}

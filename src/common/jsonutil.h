@@ -13,12 +13,12 @@
  * names, CRIU's log lines) is kept with such bytes and control characters
  * other than newline and tab replaced by '?'. NULL only on ENOMEM.
  */
-json_t *crpc_json_text(const char *s);
+json_t *crpc__json_text(const char *s);
 
 /*
  * An option's value as recorded in text: "true"/"false" become booleans,
  * plain decimal numbers integers, anything else a string (NULL: null).
  */
-json_t *crpc_json_option_value(const char *v);
+json_t *crpc__json_option_value(const char *v);
 
 #endif /* CRPC_JSONUTIL_H */
