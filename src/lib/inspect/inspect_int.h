@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * inspect_int.h - private declarations shared by inspect.c, inspect_fd.c,
- * inspect_net.c and inspect_verdict.c (and their unit tests).
+ * inspect_int.h - private declarations shared by inspect.c, inspect_proc.c,
+ * inspect_tree.c, inspect_fd.c, inspect_net.c and inspect_verdict.c (and
+ * their unit tests).
  */
 #ifndef CRPC_INSPECT_INT_H
 #define CRPC_INSPECT_INT_H
@@ -50,6 +51,13 @@ void ins_map_free(ins_map *m);
  * bytes. Returns the length, or -1 with errno.
  */
 ssize_t ins_read_at(int dirfd, const char *name, char *buf, size_t bufsz);
+
+/*
+ * Read a whole /proc file of unknown size, at most max bytes (the rest is
+ * dropped), into a malloc'ed NUL-terminated *out of *len bytes (len may be
+ * NULL). -1 with errno.
+ */
+int ins_read_all_at(int dirfd, const char *name, size_t max, char **out, size_t *len);
 
 /* Append a pid to a list unless present. -1 on ENOMEM. */
 int ins_pid_add(pid_t **v, size_t *n, pid_t pid);
@@ -163,6 +171,22 @@ typedef struct ins_ctx {
 	bool kernel_checks_done;
 	int unix_diag_errno; /* errno of the sock_diag UNIX dump, 0 if it worked */
 } ins_ctx;
+
+/*
+ * inspect_tree.c: scan /proc and fill c->r->procs with the tree of root in
+ * pre-order (children in ascending PID order), their stat read. 1 when root
+ * is not there (any more), -1 on error.
+ */
+int ins_build_tree(ins_ctx *c, pid_t root, crpc_error **err);
+
+/* inspect_tree.c: read every process of the tree (threads for a large tree). */
+int ins_read_procs(ins_ctx *c, crpc_error **err);
+
+/* inspect_tree.c: the namespaces' inodes under dirfd/prefix ("ns/", "self/ns/"), 0 if unreadable. */
+void ins_read_ns(int dirfd, const char *prefix, uint64_t ns[CRPC_NS__COUNT]);
+
+/* Does this errno mean the process is gone? */
+bool ins_gone_errno(int e);
 
 /* inspect_fd.c: read and classify the fds of procs[pi] (pidfd = /proc/PID dirfd). */
 int ins_read_fds(ins_ctx *c, size_t pi, int piddir, crpc_error **err);
