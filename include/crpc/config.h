@@ -124,12 +124,6 @@ int crpc_config_parse(crpc_config *c, const char *name, const char *text, size_t
  */
 int crpc_config_add_hook_arg(crpc_config *c, const char *arg, crpc_error **err);
 
-/**
- * Parse a duration: "500ms", "2s", "1m", "1h", "1.5s", or a plain number of
- * seconds. Refuses negative, empty and overflowing values.
- */
-int crpc_parse_duration(const char *s, unsigned *ms, crpc_error **err);
-
 #ifdef __cplusplus
 }
 #endif

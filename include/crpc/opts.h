@@ -163,19 +163,6 @@ int crpc_opts_merge(crpc_opts *dst, const crpc_opts *under, crpc_error **err);
  */
 int crpc_opts_check_version(const crpc_opts *o, const crpc_version *v, crpc_error **err);
 
-/**
- * Parse a size such as "1048576", "512K", "10M", "1G" (binary units, an
- * optional trailing "B"/"iB") into bytes. -1 with a USAGE error if invalid
- * or above `max`.
- */
-int crpc_parse_size(const char *s, uint64_t max, uint64_t *out, crpc_error **err);
-
-/** Parse "none|props|soft|full|strict|ignore|default" (or NULL: CRIU's default mode). */
-int crpc_parse_cg_mode(const char *s, crpc_cg_mode *out, crpc_error **err);
-
-/** Parse "iptables|nftables|skip". */
-int crpc_parse_network_lock(const char *s, crpc_network_lock *out, crpc_error **err);
-
 /** Name of a cgroup mode / network lock method (for summaries). */
 const char *crpc_cg_mode_name(crpc_cg_mode m);
 const char *crpc_network_lock_name(crpc_network_lock m);

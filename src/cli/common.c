@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "jsonutil.h"
+#include "parse.h"
 
 /* ---- small string helpers ---- */
 
@@ -843,7 +844,7 @@ bool cli_opt_apply(crpc_cli *cli, const char *request, crpc_opts *o, int opt, co
 		*(bool *)opt_ptr(o, d->off) = true;
 		break;
 	case CLIK_SIZE:
-		if (crpc_parse_size(arg, UINT32_MAX, &v, &perr) < 0) {
+		if (crpc__parse_size(arg, UINT32_MAX, &v, &perr) < 0) {
 			crpc_cli_usage_errorf(cli, "--%s: %s", d->flag,
 					      perr && perr->message ? perr->message : "not a size below 4G");
 			break;
@@ -861,7 +862,7 @@ bool cli_opt_apply(crpc_cli *cli, const char *request, crpc_opts *o, int opt, co
 		break;
 	case CLIK_CGMODE:
 		/* the mode of manage_cgroups, which the option sets */
-		if (crpc_parse_cg_mode(arg, (crpc_cg_mode *)opt_ptr(o, d->off), &perr) < 0) {
+		if (crpc__parse_cg_mode(arg, (crpc_cg_mode *)opt_ptr(o, d->off), &perr) < 0) {
 			crpc_cli_usage_errorf(cli, "--%s: %s", d->flag,
 					      perr && perr->message ? perr->message : "invalid mode");
 			break;
@@ -869,7 +870,7 @@ bool cli_opt_apply(crpc_cli *cli, const char *request, crpc_opts *o, int opt, co
 		o->manage_cgroups = true;
 		break;
 	case CLIK_NETLOCK:
-		if (crpc_parse_network_lock(arg, (crpc_network_lock *)opt_ptr(o, d->off), &perr) < 0)
+		if (crpc__parse_network_lock(arg, (crpc_network_lock *)opt_ptr(o, d->off), &perr) < 0)
 			crpc_cli_usage_errorf(cli, "--%s: %s", d->flag,
 					      perr && perr->message ? perr->message
 								    : "must be iptables, nftables or skip");

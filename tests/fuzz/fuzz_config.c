@@ -10,6 +10,7 @@
 #include "crpc/config.h"
 #include "crpc/crpc.h"
 #include "fuzz_common.h"
+#include "parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -35,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (crpc_config_add_hook_arg(&c, first, &err) < 0)
 			fz_drop_error(&err);
-		if (crpc_parse_duration(first, &ms, &err) < 0)
+		if (crpc__parse_duration(first, &ms, &err) < 0)
 			fz_drop_error(&err);
 		free(first);
 	}

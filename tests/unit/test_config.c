@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "crpc/config.h"
+#include "parse.h"
 
 #ifndef CRPC_TEST_DATA
 #error "CRPC_TEST_DATA must name the tests/data directory"
@@ -926,7 +927,7 @@ static void test_parse_duration(void **state)
 		unsigned ms = 12345;
 		crpc_error *err = NULL;
 
-		if (crpc_parse_duration(ok[i].in, &ms, &err) < 0)
+		if (crpc__parse_duration(ok[i].in, &ms, &err) < 0)
 			fail_msg("'%s': %s", ok[i].in, err->message);
 		if (ms != ok[i].ms)
 			fail_msg("'%s': %u ms, expected %u", ok[i].in, ms, ok[i].ms);
@@ -935,14 +936,14 @@ static void test_parse_duration(void **state)
 		unsigned ms = 77;
 		crpc_error *err = NULL;
 
-		if (crpc_parse_duration(bad[i], &ms, &err) == 0)
+		if (crpc__parse_duration(bad[i], &ms, &err) == 0)
 			fail_msg("'%s' was accepted as %u ms", bad[i], ms);
 		assert_non_null(err);
 		assert_int_equal(err->exit_class, CRPC_EXIT_USAGE);
 		assert_int_equal(ms, 77);
 		crpc_error_free(err);
 	}
-	assert_int_equal(crpc_parse_duration(NULL, &(unsigned){ 0 }, NULL), -1);
+	assert_int_equal(crpc__parse_duration(NULL, &(unsigned){ 0 }, NULL), -1);
 }
 
 /* ---- the example configuration -------------------------------------------- */

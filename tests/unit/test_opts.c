@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "parse.h"
 
 static void test_parse_size_ok(void **state)
 {
@@ -36,7 +37,7 @@ static void test_parse_size_ok(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint64_t v = 1234;
 
-		assert_int_equal(crpc_parse_size(cases[i].in, UINT64_MAX, &v, NULL), 0);
+		assert_int_equal(crpc__parse_size(cases[i].in, UINT64_MAX, &v, NULL), 0);
 		assert_int_equal(v, cases[i].want);
 	}
 }
@@ -61,7 +62,7 @@ static void test_parse_size_bad(void **state)
 		crpc_error *err = NULL;
 		uint64_t v = 77;
 
-		assert_int_equal(crpc_parse_size(bad[i], UINT64_MAX, &v, &err), -1);
+		assert_int_equal(crpc__parse_size(bad[i], UINT64_MAX, &v, &err), -1);
 		assert_non_null(err);
 		assert_int_equal(err->exit_class, CRPC_EXIT_USAGE);
 		assert_int_equal(v, 77); /* untouched */
@@ -75,14 +76,14 @@ static void test_parse_size_max(void **state)
 	uint64_t v;
 
 	(void)state;
-	assert_int_equal(crpc_parse_size("4095M", UINT32_MAX, &v, NULL), 0);
-	assert_int_equal(crpc_parse_size("4G", UINT32_MAX, &v, &err), -1);
+	assert_int_equal(crpc__parse_size("4095M", UINT32_MAX, &v, NULL), 0);
+	assert_int_equal(crpc__parse_size("4G", UINT32_MAX, &v, &err), -1);
 	assert_non_null(err);
 	assert_non_null(strstr(err->message, "too large"));
 	crpc_error_free(err);
 	/* overflow of the multiplication itself */
 	err = NULL;
-	assert_int_equal(crpc_parse_size("20000000T", UINT64_MAX, &v, &err), -1);
+	assert_int_equal(crpc__parse_size("20000000T", UINT64_MAX, &v, &err), -1);
 	crpc_error_free(err);
 }
 
@@ -93,21 +94,21 @@ static void test_parse_enums(void **state)
 	crpc_error *err = NULL;
 
 	(void)state;
-	assert_int_equal(crpc_parse_cg_mode("soft", &m, NULL), 0);
+	assert_int_equal(crpc__parse_cg_mode("soft", &m, NULL), 0);
 	assert_int_equal(m, CRPC_CG_SOFT);
-	assert_int_equal(crpc_parse_cg_mode("FULL", &m, NULL), 0);
+	assert_int_equal(crpc__parse_cg_mode("FULL", &m, NULL), 0);
 	assert_int_equal(m, CRPC_CG_FULL);
-	assert_int_equal(crpc_parse_cg_mode(NULL, &m, NULL), 0);
+	assert_int_equal(crpc__parse_cg_mode(NULL, &m, NULL), 0);
 	assert_int_equal(m, CRPC_CG_UNSET);
-	assert_int_equal(crpc_parse_cg_mode("hard", &m, &err), -1);
+	assert_int_equal(crpc__parse_cg_mode("hard", &m, &err), -1);
 	assert_int_equal(err->exit_class, CRPC_EXIT_USAGE);
 	crpc_error_free(err);
 	err = NULL;
-	assert_int_equal(crpc_parse_network_lock("nftables", &l, NULL), 0);
+	assert_int_equal(crpc__parse_network_lock("nftables", &l, NULL), 0);
 	assert_int_equal(l, CRPC_NETLOCK_NFTABLES);
-	assert_int_equal(crpc_parse_network_lock("skip", &l, NULL), 0);
+	assert_int_equal(crpc__parse_network_lock("skip", &l, NULL), 0);
 	assert_int_equal(l, CRPC_NETLOCK_SKIP);
-	assert_int_equal(crpc_parse_network_lock("pf", &l, &err), -1);
+	assert_int_equal(crpc__parse_network_lock("pf", &l, &err), -1);
 	crpc_error_free(err);
 	assert_string_equal(crpc_cg_mode_name(CRPC_CG_STRICT), "strict");
 	assert_string_equal(crpc_network_lock_name(CRPC_NETLOCK_IPTABLES), "iptables");

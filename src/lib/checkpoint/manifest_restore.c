@@ -18,6 +18,7 @@
 #include "crpc/manifest.h"
 #include "internal.h"
 #include "manifest_int.h"
+#include "parse.h"
 
 /* An option's value as text, as crpc_manifest_options holds it; NULL for null. */
 static char *value_text(json_t *v, bool *oom)
@@ -212,7 +213,7 @@ static const char *restore_one(const crpc_manifest *m, const crpc_manifest_optio
 
 			if (!is_true(dump_value(m, "manage_cgroups")))
 				return "not set";
-			if (crpc_parse_cg_mode(v, &mode, NULL) < 0 || mode == CRPC_CG_UNSET)
+			if (crpc__parse_cg_mode(v, &mode, NULL) < 0 || mode == CRPC_CG_UNSET)
 				return "a mode this crpc does not know";
 			/* applied together with manage_cgroups, below */
 			return NULL;
@@ -222,7 +223,7 @@ static const char *restore_one(const crpc_manifest *m, const crpc_manifest_optio
 			const char *mv = dump_value(m, "manage_cgroups_mode");
 			crpc_cg_mode mode;
 
-			if (mv && crpc_parse_cg_mode(mv, &mode, NULL) == 0)
+			if (mv && crpc__parse_cg_mode(mv, &mode, NULL) == 0)
 				o->manage_cgroups_mode = mode;
 		}
 		return NULL;
@@ -231,7 +232,7 @@ static const char *restore_one(const crpc_manifest *m, const crpc_manifest_optio
 
 		if (user->network_lock != CRPC_NETLOCK_UNSET)
 			return "your network_lock wins";
-		if (crpc_parse_network_lock(v, &nl, NULL) < 0)
+		if (crpc__parse_network_lock(v, &nl, NULL) < 0)
 			return "a method this crpc does not know";
 		o->network_lock = nl;
 		return NULL;

@@ -123,62 +123,6 @@ int cfg_step_append(crpc_config *c, crpc_notify_kind k, const crpc_hook_step *s)
 }
 
 /* ------------------------------------------------------------------------ */
-/* durations                                                                */
-
-CRPC_API int crpc_parse_duration(const char *s, unsigned *ms, crpc_error **err)
-{
-	uint64_t ip = 0, frac = 0, fdiv = 1, unit, total, num;
-	const char *p = s;
-	unsigned nfrac = 0;
-
-	if (!s || !isdigit((unsigned char)*p))
-		goto bad;
-	for (; isdigit((unsigned char)*p); p++) {
-		ip = ip * 10 + (uint64_t)(*p - '0');
-		if (ip > UINT_MAX)
-			goto too_long;
-	}
-	if (*p == '.') {
-		p++;
-		if (!isdigit((unsigned char)*p))
-			goto bad;
-		for (; isdigit((unsigned char)*p); p++) {
-			if (++nfrac > 9)
-				goto bad;
-			frac = frac * 10 + (uint64_t)(*p - '0');
-			fdiv *= 10;
-		}
-	}
-	if (*p == '\0' || strcmp(p, "s") == 0)
-		unit = 1000;
-	else if (strcmp(p, "ms") == 0)
-		unit = 1;
-	else if (strcmp(p, "m") == 0)
-		unit = 60 * 1000;
-	else if (strcmp(p, "h") == 0)
-		unit = 60 * 60 * 1000;
-	else
-		goto bad;
-	/* ip <= UINT_MAX and unit <= 3.6e6: no overflow in 64 bits */
-	total = ip * unit;
-	/* the fraction is rounded up to a whole millisecond */
-	num = frac * unit;
-	total += num / fdiv + (num % fdiv ? 1 : 0);
-	if (total > UINT_MAX)
-		goto too_long;
-	*ms = (unsigned)total;
-	return 0;
-bad:
-	return crpc_error_set(err, CRPC_EXIT_USAGE, 0, NULL,
-			      "invalid duration '%s': expected a number with an optional unit ms, "
-			      "s, m or h (e.g. 500ms, 2s, 1.5m); a plain number is seconds",
-			      s ? s : "");
-too_long:
-	return crpc_error_set(err, CRPC_EXIT_USAGE, 0, NULL,
-			      "duration '%s' is too long (at most %u ms, about 49 days)", s, UINT_MAX);
-}
-
-/* ------------------------------------------------------------------------ */
 /* the whole text                                                           */
 
 /* Parse text into c (initialised); on failure c is released. */

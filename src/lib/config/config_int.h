@@ -99,7 +99,7 @@ const char *cfg_closest(const char *s, const void *tab, size_t n, size_t stride,
 
 /* A string; `empty_ok`: "" is accepted. The result is owned by the config. */
 const char *cfg_get_str(struct cfg_parse *p, const char *key, const struct cfg_node *v, bool empty_ok);
-/* A duration (crpc_parse_duration()) in milliseconds. */
+/* A duration (crpc__parse_duration()) in milliseconds. */
 bool cfg_get_duration(struct cfg_parse *p, const char *key, const struct cfg_node *v, unsigned *ms);
 /* One of a fixed set of words (plain or quoted); index or -1. */
 int cfg_get_word(struct cfg_parse *p, const char *key, const struct cfg_node *v, const char *const *words,

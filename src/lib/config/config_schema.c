@@ -17,6 +17,7 @@
 #include "crpc/config.h"
 #include "config_int.h"
 #include "internal.h"
+#include "parse.h"
 
 /* Keys longer than this get no "did you mean". */
 #define SUGGEST_MAX 64
@@ -185,7 +186,7 @@ bool cfg_get_duration(struct cfg_parse *p, const char *key, const struct cfg_nod
 			       key, cfg_describe(v, buf, sizeof(buf)));
 		return false;
 	}
-	if (crpc_parse_duration(v->str, ms, &e) == 0)
+	if (crpc__parse_duration(v->str, ms, &e) == 0)
 		return true;
 	cfg_node_error(p, v, "key '%s': %s", key, e && e->message ? e->message : "invalid duration");
 	crpc_error_free(e);
@@ -203,7 +204,7 @@ static bool get_size(struct cfg_parse *p, const char *key, const struct cfg_node
 			       cfg_describe(v, buf, sizeof(buf)));
 		return false;
 	}
-	if (crpc_parse_size(v->str, max, out, &e) == 0)
+	if (crpc__parse_size(v->str, max, out, &e) == 0)
 		return true;
 	cfg_node_error(p, v, "key '%s': %s", key, e && e->message ? e->message : "invalid size");
 	crpc_error_free(e);
@@ -606,7 +607,7 @@ static void parse_opt(struct cfg_parse *p, crpc_opts *o, const struct opt_desc *
 				 "none, props, soft, full, strict, ignore or "
 				 "default"))
 			break;
-		if (crpc_parse_cg_mode(v->str, &mode, &e) < 0)
+		if (crpc__parse_cg_mode(v->str, &mode, &e) < 0)
 			cfg_node_error(p, v, "key '%s': %s", key->name, e && e->message ? e->message : "?");
 		else
 			memcpy(base + key->off, &mode, sizeof(mode));
@@ -617,7 +618,7 @@ static void parse_opt(struct cfg_parse *p, crpc_opts *o, const struct opt_desc *
 
 		if (!want_scalar(p, key->name, v, "iptables, nftables or skip"))
 			break;
-		if (crpc_parse_network_lock(v->str, &nl, &e) < 0)
+		if (crpc__parse_network_lock(v->str, &nl, &e) < 0)
 			cfg_node_error(p, v, "key '%s': %s", key->name, e && e->message ? e->message : "?");
 		else
 			memcpy(base + key->off, &nl, sizeof(nl));

@@ -250,90 +250,11 @@ CRPC_API int crpc_opts_check_version(const crpc_opts *o, const crpc_version *v, 
 	return 0;
 }
 
-CRPC_API int crpc_parse_size(const char *s, uint64_t max, uint64_t *out, crpc_error **err)
-{
-	const char *p = s;
-	uint64_t value = 0, mult = 1;
-
-	if (!s || !isdigit((unsigned char)*p))
-		goto bad;
-	for (; isdigit((unsigned char)*p); p++) {
-		unsigned d = (unsigned)(*p - '0');
-
-		if (value > (UINT64_MAX - d) / 10)
-			goto too_big;
-		value = value * 10 + d;
-	}
-	switch (toupper((unsigned char)*p)) {
-	case '\0':
-		break;
-	case 'K':
-		mult = 1ull << 10;
-		p++;
-		break;
-	case 'M':
-		mult = 1ull << 20;
-		p++;
-		break;
-	case 'G':
-		mult = 1ull << 30;
-		p++;
-		break;
-	case 'T':
-		mult = 1ull << 40;
-		p++;
-		break;
-	case 'B':
-		break;
-	default:
-		goto bad;
-	}
-	/* accept "10M", "10MB", "10MiB", "100B" */
-	if (mult > 1 && (*p == 'i' || *p == 'I') && toupper((unsigned char)p[1]) == 'B')
-		p += 2;
-	else if (toupper((unsigned char)*p) == 'B')
-		p++;
-	if (*p)
-		goto bad;
-	if (value > UINT64_MAX / mult)
-		goto too_big;
-	value *= mult;
-	if (value > max)
-		goto too_big;
-	*out = value;
-	return 0;
-bad:
-	return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "options",
-			      "invalid size '%s': expected a number with an optional unit K, M, G or T "
-			      "(e.g. 512K, 10M)",
-			      s ? s : "");
-too_big:
-	return crpc_error_set(err, CRPC_EXIT_USAGE, ERANGE, "options",
-			      "size '%s' is too large (at most %" PRIu64 " bytes)", s, max);
-}
-
 static const char *const cg_mode_names[] = {
 	[CRPC_CG_IGNORE] = "ignore",   [CRPC_CG_NONE] = "none", [CRPC_CG_PROPS] = "props",
 	[CRPC_CG_SOFT] = "soft",       [CRPC_CG_FULL] = "full", [CRPC_CG_STRICT] = "strict",
 	[CRPC_CG_DEFAULT] = "default",
 };
-
-CRPC_API int crpc_parse_cg_mode(const char *s, crpc_cg_mode *out, crpc_error **err)
-{
-	if (!s) {
-		*out = CRPC_CG_UNSET;
-		return 0;
-	}
-	for (int m = CRPC_CG_IGNORE; m <= CRPC_CG_DEFAULT; m++)
-		if (strcasecmp(s, cg_mode_names[m]) == 0) {
-			*out = (crpc_cg_mode)m;
-			return 0;
-		}
-	return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "options",
-			      "invalid cgroup mode '%s': expected none, props, soft, full, strict, "
-			      "ignore or default",
-			      s);
-}
 
 CRPC_API const char *crpc_cg_mode_name(crpc_cg_mode m)
 {
@@ -346,18 +267,6 @@ static const char *const netlock_names[] = {
 	[CRPC_NETLOCK_NFTABLES] = "nftables",
 	[CRPC_NETLOCK_SKIP] = "skip",
 };
-
-CRPC_API int crpc_parse_network_lock(const char *s, crpc_network_lock *out, crpc_error **err)
-{
-	for (int m = CRPC_NETLOCK_IPTABLES; s && m <= CRPC_NETLOCK_SKIP; m++)
-		if (strcasecmp(s, netlock_names[m]) == 0) {
-			*out = (crpc_network_lock)m;
-			return 0;
-		}
-	return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "options",
-			      "invalid network lock method '%s': expected iptables, nftables or skip",
-			      s ? s : "");
-}
 
 CRPC_API const char *crpc_network_lock_name(crpc_network_lock m)
 {
