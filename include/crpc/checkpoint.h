@@ -266,6 +266,16 @@ int crpc_checkpoint_restore(const crpc_checkpoint_params *p, crpc_checkpoint_res
 int crpc_checkpoint_wait(const crpc_checkpoint_result *res, const crpc_checkpoint_params *p, int *status,
 			 crpc_error **err);
 
+/**
+ * Open the checkpoint directory dir for reading (O_DIRECTORY, close-on-exec)
+ * and return its fd, or -1 with an error that `op` names: a dir that does
+ * not exist (with, when an interrupted dump left its temporary sibling
+ * DIR.crpc-tmp-*, a hint saying what that holds), a path that is not a
+ * directory (CRPC_EXIT_USAGE), one that cannot be opened. The restore opens
+ * its DIR with it.
+ */
+int crpc_checkpoint_dir_open(const char *dir, const char *op, crpc_error **err);
+
 /** Free a result (NULL is fine); closes the trace it still holds. */
 void crpc_checkpoint_result_free(crpc_checkpoint_result *res);
 

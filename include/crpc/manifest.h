@@ -225,40 +225,6 @@ const char *crpc_file_problem_name(crpc_file_problem p);
 int crpc_sha256_file_at(int dirfd, const char *name, bool sync, uint64_t *size, char hex[65],
 			crpc_error **err);
 
-/**
- * Create the temporary sibling of `dir` a dump runs in:
- * DIR.crpc-tmp-XXXXXX, mode 0700, on the same file system, holding the
- * in-progress marker from the start. *tmp_path gets its malloc'ed path.
- */
-int crpc_dumpdir_create(const char *dir, char **tmp_path, crpc_error **err);
-
-/**
- * Move a finished temporary directory into place: rename tmp_path to dir
- * (dir must not exist, or be an empty directory) and fsync the parent.
- */
-int crpc_dumpdir_commit(const char *tmp_path, const char *dir, crpc_error **err);
-
-/**
- * A temporary sibling of `dir` an interrupted dump left (DIR.crpc-tmp-*),
- * as a malloc'ed path, or NULL when there is none.
- */
-char *crpc_dumpdir_leftover(const char *dir);
-
-/**
- * Whether CRIU finished the dump in dirfd (its statistics, written last and
- * only on success, are there): the images are whole even when crpc was
- * stopped before it wrote crpc.json.
- */
-bool crpc_dumpdir_criu_finished(int dirfd);
-
-/**
- * Give e the hint for an unfinished dump: in `leftover` (the temporary
- * sibling of dir, see crpc_dumpdir_leftover()), or in dir itself when
- * leftover is NULL. A dump CRIU finished is said to be whole and how to
- * restore it; nothing is ever suggested that would remove the only copy.
- */
-void crpc_dumpdir_hint(crpc_error *e, const char *dir, const char *leftover);
-
 /* ---- what a restore takes from the manifest --------------------------- */
 
 /** A process outside the tree that held a pipe of the tree when the dump completed. */

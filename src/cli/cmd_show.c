@@ -428,25 +428,8 @@ int crpc_cmd_show(crpc_cli *cli, int argc, char **argv)
 		goto out;
 	op = "showing the checkpoint";
 
-	if (stat(c.dir, &st) < 0) {
-		char *left = errno == ENOENT ? crpc_dumpdir_leftover(c.dir) : NULL;
-
-		crpc_error_set(&err, errno == ENOTDIR ? CRPC_EXIT_USAGE : CRPC_EXIT_FAIL, errno, op,
-			       errno == ENOENT ? "%s does not exist" : "cannot access %s", c.dir);
-		if (left && err)
-			crpc_dumpdir_hint(err, c.dir, left);
-		free(left);
-		rc = crpc_cli_fail(cli, err, base_json(&c), NULL);
-		goto out;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		crpc_error_set(&err, CRPC_EXIT_USAGE, ENOTDIR, op, "%s is not a directory", c.dir);
-		rc = crpc_cli_fail(cli, err, base_json(&c), NULL);
-		goto out;
-	}
-	c.dirfd = open(c.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	c.dirfd = crpc_checkpoint_dir_open(c.dir, op, &err);
 	if (c.dirfd < 0) {
-		crpc_error_set(&err, CRPC_EXIT_FAIL, errno, op, "cannot open %s", c.dir);
 		rc = crpc_cli_fail(cli, err, base_json(&c), NULL);
 		goto out;
 	}

@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "checkpoint/ck_int.h"
 #include "core.pb-c.h"
 #include "crpc/crpc.h"
 #include "fdinfo.pb-c.h"
@@ -699,13 +700,13 @@ static void test_dumpdir(void **state)
 	struct stat st;
 
 	snprintf(dir, sizeof(dir), "%s/ckpt", f->path);
-	assert_null(crpc_dumpdir_leftover(dir));
-	assert_int_equal(crpc_dumpdir_create(dir, &tmp, &e), 0);
+	assert_null(ck_dumpdir_leftover(dir));
+	assert_int_equal(ck_dumpdir_create(dir, &tmp, &e), 0);
 	assert_non_null(strstr(tmp, "/ckpt.crpc-tmp-"));
 	assert_int_equal(stat(tmp, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0700);
-	left = crpc_dumpdir_leftover(dir);
+	left = ck_dumpdir_leftover(dir);
 	assert_non_null(left);
 	assert_string_equal(left, tmp);
 	free(left);
@@ -714,12 +715,12 @@ static void test_dumpdir(void **state)
 		char other[160];
 
 		snprintf(other, sizeof(other), "%s/ckpt2", f->path);
-		assert_null(crpc_dumpdir_leftover(other));
+		assert_null(ck_dumpdir_leftover(other));
 	}
-	assert_int_equal(crpc_dumpdir_commit(tmp, dir, &e), 0);
+	assert_int_equal(ck_dumpdir_commit(tmp, dir, &e), 0);
 	assert_int_equal(stat(dir, &st), 0);
 	assert_int_equal(stat(tmp, &st), -1);
-	assert_null(crpc_dumpdir_leftover(dir));
+	assert_null(ck_dumpdir_leftover(dir));
 	free(tmp);
 	/* DIR exists and is not empty: the temporary directory stays */
 	{
@@ -728,8 +729,8 @@ static void test_dumpdir(void **state)
 		snprintf(f2, sizeof(f2), "%s/x", dir);
 		assert_int_equal(close(open(f2, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)), 0);
 	}
-	assert_int_equal(crpc_dumpdir_create(dir, &tmp, &e), 0);
-	assert_int_equal(crpc_dumpdir_commit(tmp, dir, &e), -1);
+	assert_int_equal(ck_dumpdir_create(dir, &tmp, &e), 0);
+	assert_int_equal(ck_dumpdir_commit(tmp, dir, &e), -1);
 	assert_non_null(e);
 	assert_int_equal(stat(tmp, &st), 0);
 	crpc_error_free(e);

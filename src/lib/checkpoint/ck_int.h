@@ -138,4 +138,40 @@ void ck_target_after(ck_op *o, char state_before);
  */
 int ck_auto_dump(ck_op *o, crpc_error **err);
 
+/* ---- dumpdir.c: the temporary directory of a dump into a new DIR ---- */
+
+/*
+ * Create the temporary sibling of `dir` a dump runs in:
+ * DIR.crpc-tmp-XXXXXX, mode 0700, on the same file system, holding the
+ * in-progress marker from the start. *tmp_path gets its malloc'ed path.
+ */
+int ck_dumpdir_create(const char *dir, char **tmp_path, crpc_error **err);
+
+/*
+ * Move a finished temporary directory into place: rename tmp_path to dir
+ * (dir must not exist, or be an empty directory) and fsync the parent.
+ */
+int ck_dumpdir_commit(const char *tmp_path, const char *dir, crpc_error **err);
+
+/*
+ * A temporary sibling of `dir` an interrupted dump left (DIR.crpc-tmp-*),
+ * as a malloc'ed path, or NULL when there is none.
+ */
+char *ck_dumpdir_leftover(const char *dir);
+
+/*
+ * Whether CRIU finished the dump in dirfd (its statistics, written last and
+ * only on success, are there): the images are whole even when crpc was
+ * stopped before it wrote crpc.json.
+ */
+bool ck_dumpdir_criu_finished(int dirfd);
+
+/*
+ * Give e the hint for an unfinished dump: in `leftover` (the temporary
+ * sibling of dir, see ck_dumpdir_leftover()), or in dir itself when
+ * leftover is NULL. A dump CRIU finished is said to be whole and how to
+ * restore it; nothing is ever suggested that would remove the only copy.
+ */
+void ck_dumpdir_hint(crpc_error *e, const char *dir, const char *leftover);
+
 #endif /* CRPC_CK_INT_H */

@@ -377,7 +377,7 @@ int ck_dir_create(ck_dump *c, const char *op, crpc_error **err)
 {
 	if (c->dir_existed)
 		return 0;
-	if (crpc_dumpdir_create(c->o.p.dir, &c->tmp_path, err) < 0)
+	if (ck_dumpdir_create(c->o.p.dir, &c->tmp_path, err) < 0)
 		return -1;
 	c->created_dir = true;
 	ck_info(&c->o, "writing the checkpoint into %s until it is complete", c->tmp_path);
@@ -406,7 +406,7 @@ int ck_dir_prepare(ck_dump *c, const char *op, crpc_error **err)
 		    0)
 			return -1;
 	}
-	/* a temporary directory has it from its creation (crpc_dumpdir_create()) */
+	/* a temporary directory has it from its creation (ck_dumpdir_create()) */
 	fd = openat(c->o.dirfd, CRPC_INPROGRESS_MARKER,
 		    O_WRONLY | O_CLOEXEC | O_NOFOLLOW | (c->created_dir ? O_TRUNC : O_CREAT | O_EXCL), 0600);
 	if (fd < 0)
@@ -425,7 +425,7 @@ int ck_dir_move_into_place(ck_dump *c)
 {
 	crpc_error *e = NULL;
 
-	if (crpc_dumpdir_commit(c->tmp_path, c->o.p.dir, &e) < 0) {
+	if (ck_dumpdir_commit(c->tmp_path, c->o.p.dir, &e) < 0) {
 		ck_warn(&c->o, "%s; what the dump left is in %s", e && e->message ? e->message : "?",
 			c->tmp_path);
 		crpc_error_free(e);

@@ -132,7 +132,7 @@ static int finalize(ck_dump *c, double criu_seconds, const char *op, crpc_error 
 	if (fsync(c->o.dirfd) < 0 && errno != EINVAL && errno != EROFS)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot sync %s",
 				      c->o.dir_real ? c->o.dir_real : c->o.p.dir);
-	if (c->tmp_path && crpc_dumpdir_commit(c->tmp_path, c->o.p.dir, err) < 0) {
+	if (c->tmp_path && ck_dumpdir_commit(c->tmp_path, c->o.p.dir, err) < 0) {
 		if (*err)
 			crpc_error_set_hint(*err,
 					    "the complete checkpoint is in %s: move it where you want it",

@@ -2,7 +2,8 @@
 /*
  * dumpdir.c - the temporary directory a dump into a new DIR runs in: made
  * next to DIR, renamed to DIR once the checkpoint is complete, and found
- * again when an interrupted dump left it behind. See crpc/manifest.h.
+ * again when an interrupted dump left it behind (see crpc/manifest.h), and
+ * crpc_checkpoint_dir_open(), which names such a leftover.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkpoint/ck_int.h"
 #include "crpc/manifest.h"
 #include "internal.h"
 
@@ -31,7 +33,7 @@ static char *trim_slashes(const char *dir)
 	return d;
 }
 
-CRPC_API int crpc_dumpdir_create(const char *dir, char **tmp_path, crpc_error **err)
+int ck_dumpdir_create(const char *dir, char **tmp_path, crpc_error **err)
 {
 	cleanup_free char *base = trim_slashes(dir);
 	char *t = NULL;
@@ -91,7 +93,7 @@ static void sync_parent(const char *path)
 	close(fd);
 }
 
-CRPC_API int crpc_dumpdir_commit(const char *tmp_path, const char *dir, crpc_error **err)
+int ck_dumpdir_commit(const char *tmp_path, const char *dir, crpc_error **err)
 {
 	cleanup_free char *base = trim_slashes(dir);
 
@@ -110,7 +112,7 @@ CRPC_API int crpc_dumpdir_commit(const char *tmp_path, const char *dir, crpc_err
 	return 0;
 }
 
-CRPC_API char *crpc_dumpdir_leftover(const char *dir)
+char *ck_dumpdir_leftover(const char *dir)
 {
 	cleanup_free char *base = trim_slashes(dir);
 	cleanup_free char *c1 = NULL, *c2 = NULL;
@@ -143,7 +145,7 @@ CRPC_API char *crpc_dumpdir_leftover(const char *dir)
 	return found;
 }
 
-CRPC_API bool crpc_dumpdir_criu_finished(int dirfd)
+bool ck_dumpdir_criu_finished(int dirfd)
 {
 	struct stat st;
 
@@ -153,7 +155,7 @@ CRPC_API bool crpc_dumpdir_criu_finished(int dirfd)
 	return fstatat(dirfd, "stats-dump", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
 }
 
-CRPC_API void crpc_dumpdir_hint(crpc_error *e, const char *dir, const char *leftover)
+void ck_dumpdir_hint(crpc_error *e, const char *dir, const char *leftover)
 {
 	const char *where = leftover ? leftover : dir;
 	int fd;
@@ -162,7 +164,7 @@ CRPC_API void crpc_dumpdir_hint(crpc_error *e, const char *dir, const char *left
 	if (!e || !where)
 		return;
 	fd = open(where, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	finished = fd >= 0 && crpc_dumpdir_criu_finished(fd);
+	finished = fd >= 0 && ck_dumpdir_criu_finished(fd);
 	if (fd >= 0)
 		close(fd);
 	if (finished)
@@ -184,4 +186,31 @@ CRPC_API void crpc_dumpdir_hint(crpc_error *e, const char *dir, const char *left
 				    "CRIU did not finish the dump into %s (the tree was left running): "
 				    "dump again, into an empty directory",
 				    dir);
+}
+
+CRPC_API int crpc_checkpoint_dir_open(const char *dir, const char *op, crpc_error **err)
+{
+	struct stat st;
+	int fd;
+
+	if (stat(dir, &st) < 0) {
+		if (errno == ENOENT) {
+			cleanup_free char *left = ck_dumpdir_leftover(dir);
+
+			crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, op, "%s does not exist", dir);
+			if (left && err && *err)
+				ck_dumpdir_hint(*err, dir, left);
+			return -1;
+		}
+		if (errno == ENOTDIR)
+			return crpc_error_set(err, CRPC_EXIT_USAGE, ENOTDIR, op,
+					      "%s: a component of the path is not a directory", dir);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot access %s", dir);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return crpc_error_set(err, CRPC_EXIT_USAGE, ENOTDIR, op, "%s is not a directory", dir);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot open %s", dir);
+	return fd;
 }

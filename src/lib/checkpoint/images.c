@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "checkpoint/ck_int.h"
 #include "imgfile.h"
 #include "internal.h"
 #include "inventory.pb-c.h"
@@ -456,13 +457,13 @@ CRPC_API int crpc_images_validate(int dirfd, const char *dir_name, bool allow_un
 	const char *dn = dir_name ? dir_name : ".";
 
 	if (!allow_unfinished && fstatat(dirfd, CRPC_INPROGRESS_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		bool whole = crpc_dumpdir_criu_finished(dirfd);
+		bool whole = ck_dumpdir_criu_finished(dirfd);
 
 		fail(err, 0, top, NULL, "a dump into %s did not complete (found %s)%s", dn,
 		     CRPC_INPROGRESS_MARKER,
 		     whole ? ": crpc was stopped after CRIU had finished it" : "; the images are not usable");
 		if (err && *err)
-			crpc_dumpdir_hint(*err, dn, NULL);
+			ck_dumpdir_hint(*err, dn, NULL);
 		return -1;
 	}
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "checkpoint/ck_int.h"
 #include "crpc/manifest.h"
 #include "internal.h"
 #include "manifest_int.h"
@@ -268,7 +269,7 @@ CRPC_API int crpc_manifest_verify(int dirfd, const char *dir_name, const char *c
 				      "out of memory");
 	}
 	if (dir_name)
-		c.leftover = crpc_dumpdir_leftover(dir_name);
+		c.leftover = ck_dumpdir_leftover(dir_name);
 
 	/* a dump still running, or killed */
 	if (fstatat(dirfd, CRPC_INPROGRESS_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -280,7 +281,7 @@ CRPC_API int crpc_manifest_verify(int dirfd, const char *dir_name, const char *c
 			       fstatat(dirfd, CRPC_MANIFEST_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0
 				       ? ""
 				       : ", " CRPC_MANIFEST_NAME " is missing");
-		crpc_dumpdir_hint(e, dn, NULL);
+		ck_dumpdir_hint(e, dn, NULL);
 		goto out;
 	}
 
@@ -292,7 +293,7 @@ CRPC_API int crpc_manifest_verify(int dirfd, const char *dir_name, const char *c
 				/* not even CRIU's images: that says more */
 				c.verdict = CRPC_MANIFEST_NOT_CHECKPOINT;
 				if (e && c.leftover)
-					crpc_dumpdir_hint(e, dn, c.leftover);
+					ck_dumpdir_hint(e, dn, c.leftover);
 				goto out;
 			}
 			c.verdict = CRPC_MANIFEST_MISSING;

@@ -32,28 +32,9 @@ static void wait_set(sigset_t *set)
 /* Checks that change nothing: DIR, its images, the tree's PIDs. */
 static int check_dir(ck_op *o, const char *op, crpc_error **err)
 {
-	struct stat st;
-
-	if (stat(o->p.dir, &st) < 0) {
-		if (errno == ENOENT) {
-			char *left = crpc_dumpdir_leftover(o->p.dir);
-
-			crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, op, "%s does not exist", o->p.dir);
-			if (left && *err)
-				crpc_dumpdir_hint(*err, o->p.dir, left);
-			free(left);
-			return -1;
-		}
-		if (errno == ENOTDIR)
-			return crpc_error_set(err, CRPC_EXIT_USAGE, ENOTDIR, op,
-					      "%s: a component of the path is not a directory", o->p.dir);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot access %s", o->p.dir);
-	}
-	if (!S_ISDIR(st.st_mode))
-		return crpc_error_set(err, CRPC_EXIT_USAGE, ENOTDIR, op, "%s is not a directory", o->p.dir);
-	o->dirfd = open(o->p.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	o->dirfd = crpc_checkpoint_dir_open(o->p.dir, op, err);
 	if (o->dirfd < 0)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot open %s", o->p.dir);
+		return -1;
 	o->dir_real = realpath(o->p.dir, NULL);
 	/* who could have written what is about to run: before anything is read */
 	if (crpc_manifest_check_trust(o->dirfd, o->p.dir, o->p.trust_owner, err) < 0)
