@@ -153,25 +153,19 @@ extern const char *const crpc_replay_default_ignore[];
  */
 int crpc_replay_field_check(const char *path, crpc_error **err);
 
-/**
- * Compare two packed messages: criu_req when dir is CRPC_TO_CRIU, else
- * criu_resp. Fields covered by `ignore` (n_ignore patterns, see
- * crpc_replay_field_check()) are skipped; the default ignore list is not
- * added here. Returns 0 when they are equal, 1 when they differ (*diff
- * says where; a message that does not decode gives an empty field and says
- * so in its value), -1 on bad arguments.
- */
-int crpc_replay_compare(crpc_direction dir, const uint8_t *recorded, size_t recorded_len,
-			const uint8_t *received, size_t received_len, const char *const *ignore,
-			size_t n_ignore, crpc_replay_diff *diff);
-
 /* ---- replaying ---- */
 
 /** How long to wait for each message of the client by default (seconds). */
 #define CRPC_REPLAY_TIMEOUT_DEFAULT 120
 
-/** Options of crpc_replay_serve(). All members may be 0 / NULL. */
+/**
+ * Options of crpc_replay_serve(), initialised by crpc_replay_options_init(),
+ * which sets `size` and makes every other member 0 / NULL (the defaults).
+ * Members may be added at the end in later versions: the library reads only
+ * the first `size` bytes.
+ */
 typedef struct crpc_replay_options {
+	size_t size;               /**< sizeof(crpc_replay_options), set by the init function */
 	const char *const *ignore; /**< fields to ignore besides crpc_replay_default_ignore */
 	size_t n_ignore;
 	bool no_default_ignore;  /**< compare the fd-number fields too */
@@ -182,6 +176,9 @@ typedef struct crpc_replay_options {
 	void (*on_message)(const crpc_trace_record *r, void *data);
 	void *on_message_data;
 } crpc_replay_options;
+
+/** Set o->size and the defaults (every other member 0 / NULL). */
+void crpc_replay_options_init(crpc_replay_options *o);
 
 /** How a replay ended. */
 typedef enum crpc_replay_outcome {
@@ -220,7 +217,8 @@ int crpc_replay_check(const crpc_trace_file *t, crpc_error **err);
 
 /**
  * Replay trace `t` (checked with crpc_replay_check()) to the client at the
- * other end of the SOCK_SEQPACKET socket `sk`, standing in for CRIU:
+ * other end of the SOCK_SEQPACKET socket `sk`, standing in for CRIU (opts
+ * NULL: the defaults; else set up with crpc_replay_options_init()):
  *
  * - a recorded message to CRIU: one message is received (bounded in size,
  *   at most opts->timeout_ms) and compared with the recorded one;
@@ -235,7 +233,8 @@ int crpc_replay_check(const crpc_trace_file *t, crpc_error **err);
  * request it cannot serve (type EMPTY, success false) with cr_errmsg
  * "crpc replay: ..." saying why. The outcome is in *rep either way.
  * Returns 0 when the replay matched, 1 when it did not, -1 (with *err)
- * only on bad arguments. `sk` is not closed.
+ * only on bad arguments (options without their size among them). `sk` is
+ * not closed.
  */
 int crpc_replay_serve(const crpc_trace_file *t, int sk, const crpc_replay_options *opts,
 		      crpc_replay_report *rep, crpc_error **err);

@@ -244,7 +244,7 @@ int crpc_cli_replay_peer(int argc, char **argv)
 	const char *timeout_env = getenv(ENV_TIMEOUT);
 	const char *ignore[MAX_SESSIONS];
 	char *ignore_buf = NULL;
-	crpc_replay_options o = { 0 };
+	crpc_replay_options o;
 	crpc_replay_report rep;
 	crpc_trace_file *t = NULL;
 	crpc_error *err = NULL;
@@ -254,6 +254,7 @@ int crpc_cli_replay_peer(int argc, char **argv)
 	char text[1024];
 	int sk, rc;
 
+	crpc_replay_options_init(&o);
 	if (state && !*state)
 		state = NULL;
 	if (argc != 3 || strcmp(argv[1], "swrk") != 0) {

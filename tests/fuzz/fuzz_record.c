@@ -5,7 +5,7 @@
  * crpc__record_recv() (with an fd passed along for some inputs), unpacked as
  * criu_req and criu_resp, summarised (crpc_message_summary()), decoded into
  * a trace written to /dev/null (crpc_trace_message()), and compared field
- * by field (crpc_replay_compare(): halves of the input with each other, and
+ * by field (crpc__replay_compare(): halves of the input with each other, and
  * the input with itself, which must always be equal, decodable or not).
  */
 #include <stdbool.h>
@@ -18,6 +18,7 @@
 #include "fuzz_common.h"
 #include "internal.h"
 #include "rpc.pb-c.h"
+#include "trace/pbdiff.h"
 
 /* Larger records than this are refused by crpc__record_recv() (the EMSGSIZE path). */
 #define FZ_RECORD_MAX 8192
@@ -118,13 +119,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* the replay's compare: the same bytes are always equal */
 	for (int d = CRPC_TO_CRIU; d <= CRPC_FROM_CRIU; d++) {
-		int rc = crpc_replay_compare((crpc_direction)d, data, size, data, size, NULL, 0, &diff);
+		int rc = crpc__replay_compare((crpc_direction)d, data, size, data, size, NULL, 0, &diff);
 
 		if (rc != 0)
 			abort();
-		crpc_replay_compare((crpc_direction)d, data, half, data + half, size - half,
-				    crpc_replay_default_ignore, 5, &diff);
-		crpc_replay_compare((crpc_direction)d, data, half, data + half, size - half, NULL, 0, &diff);
+		crpc__replay_compare((crpc_direction)d, data, half, data + half, size - half,
+				     crpc_replay_default_ignore, 5, &diff);
+		crpc__replay_compare((crpc_direction)d, data, half, data + half, size - half, NULL, 0, &diff);
 	}
 
 	/* short inputs also as a field path and a CRIU version */

@@ -12,6 +12,7 @@
 #include "crpc/replay.h"
 #include "crpc/trace.h"
 #include "fuzz_common.h"
+#include "trace/pbdiff.h"
 
 static size_t fz_len(const char *s)
 {
@@ -61,8 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (o->dir != r->dir)
 				continue;
-			crpc_replay_compare(r->dir, r->raw, r->raw_len, o->raw, o->raw_len,
-					    crpc_replay_default_ignore, 5, &diff);
+			crpc__replay_compare(r->dir, r->raw, r->raw_len, o->raw, o->raw_len,
+					     crpc_replay_default_ignore, 5, &diff);
 			break;
 		}
 	}

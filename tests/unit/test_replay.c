@@ -293,19 +293,20 @@ static void test_diff_unknown_fields(void **state)
 	z[nz++] = 0x0c;
 	z[nz++] = 0x02;
 
-	assert_int_equal(crpc_replay_compare(CRPC_TO_CRIU, x, nx, x, nx, NULL, 0, &d), 0);
-	assert_int_equal(crpc_replay_compare(CRPC_TO_CRIU, x, nx, y, ny, NULL, 0, &d), 1);
+	assert_int_equal(crpc__replay_compare(CRPC_TO_CRIU, x, nx, x, nx, NULL, 0, &d), 0);
+	assert_int_equal(crpc__replay_compare(CRPC_TO_CRIU, x, nx, y, ny, NULL, 0, &d), 1);
 	assert_string_equal(d.field, "#200");
 	assert_string_equal(d.recorded, "(not set)");
 	assert_string_equal(d.received, "unknown field 200 (varint, 1 byte: 01)");
-	assert_int_equal(crpc_replay_compare(CRPC_TO_CRIU, y, ny, z, nz, NULL, 0, &d), 1);
+	assert_int_equal(crpc__replay_compare(CRPC_TO_CRIU, y, ny, z, nz, NULL, 0, &d), 1);
 	assert_string_equal(d.field, "#200");
 	assert_string_equal(d.recorded, "unknown field 200 (varint, 1 byte: 01)");
 	assert_string_equal(d.received, "unknown field 200 (varint, 1 byte: 02)");
-	assert_int_equal(crpc_replay_compare(CRPC_TO_CRIU, y, ny, z, nz, ign, 1, &d), 0);
+	assert_int_equal(crpc__replay_compare(CRPC_TO_CRIU, y, ny, z, nz, ign, 1, &d), 0);
 
 	/* bytes that do not decode */
-	assert_int_equal(crpc_replay_compare(CRPC_TO_CRIU, x, nx, (const uint8_t *)"\xff\xff", 2, NULL, 0, &d),
+	assert_int_equal(crpc__replay_compare(CRPC_TO_CRIU, x, nx, (const uint8_t *)"\xff\xff", 2, NULL, 0,
+					      &d),
 			 1);
 	assert_string_equal(d.field, "");
 	assert_string_equal(d.recorded, "a valid criu_req (VERSION)");
@@ -514,10 +515,13 @@ static peer start_peer(crpc_trace_file *f, unsigned timeout_ms)
 	pe.pid = fork();
 	assert_true(pe.pid >= 0);
 	if (pe.pid == 0) {
-		crpc_replay_options o = { .timeout_ms = timeout_ms, .eof_timeout_ms = 2000 };
+		crpc_replay_options o;
 		crpc_replay_report rep;
 		ssize_t w;
 
+		crpc_replay_options_init(&o);
+		o.timeout_ms = timeout_ms;
+		o.eof_timeout_ms = 2000;
 		close(sv[0]);
 		close(p[0]);
 		if (crpc_replay_serve(f, sv[1], &o, &rep, NULL) < 0)
@@ -638,6 +642,27 @@ static void test_serve_matched(void **state)
 	crpc_trace_file_free(f);
 }
 
+/* Options not set up by crpc_replay_options_init() are refused, not half read. */
+static void test_serve_options_size(void **state)
+{
+	crpc_trace_file *f = write_trace(6);
+	crpc_replay_options o = { .timeout_ms = 1 };
+	crpc_replay_report rep;
+	crpc_error *err = NULL;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(crpc_replay_serve(f, sv[1], &o, &rep, &err), -1);
+	assert_non_null(err);
+	assert_int_equal(err->exit_class, CRPC_EXIT_USAGE);
+	assert_non_null(strstr(err->message, "crpc_replay_options_init"));
+	crpc_error_free(err);
+	close(sv[0]);
+	close(sv[1]);
+	crpc_trace_file_free(f);
+}
+
 static void test_serve_divergence(void **state)
 {
 	crpc_trace_file *f = write_trace(6);
@@ -750,6 +775,7 @@ int main(void)
 		cmocka_unit_test(test_field_check),         cmocka_unit_test(test_read_crafted),
 		cmocka_unit_test(test_serve_matched),       cmocka_unit_test(test_serve_divergence),
 		cmocka_unit_test(test_serve_client_ended),  cmocka_unit_test(test_serve_extra_and_short),
+		cmocka_unit_test(test_serve_options_size),
 	};
 
 	return cmocka_run_group_tests(tests, replay_setup, replay_teardown);

@@ -4,8 +4,8 @@
  * field, through their descriptors, and name the first difference.
  *
  * Private to libcrpc and its unit tests (it works on protobuf-c types,
- * which the public headers do not expose); crpc/replay.h offers the same
- * compare on packed messages.
+ * which the public headers do not expose). crpc__replay_compare() (replay.c)
+ * compares packed messages with it.
  */
 #ifndef CRPC_PBDIFF_H
 #define CRPC_PBDIFF_H
@@ -14,6 +14,9 @@
 #include <stddef.h>
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
+
+#include "crpc/replay.h"
 
 /* Longest field path and value text kept; longer ones are cut with "...". */
 #define CRPC__PB_PATH_MAX 256
@@ -56,5 +59,18 @@ bool crpc__pb_path_ignored(const char *path, const char *const *ignore, size_t n
  * On false, buf says what is wrong with it.
  */
 bool crpc__pb_path_valid(const ProtobufCMessageDescriptor *desc, const char *path, char *buf, size_t bufsz);
+
+/* replay.c: */
+/*
+ * Compare two packed messages: criu_req when dir is CRPC_TO_CRIU, else
+ * criu_resp. Fields covered by `ignore` (n_ignore patterns, see
+ * crpc_replay_field_check()) are skipped; the default ignore list is not
+ * added here. Returns 0 when they are equal, 1 when they differ (*diff
+ * says where; a message that does not decode gives an empty field and says
+ * so in its value), -1 on bad arguments.
+ */
+int crpc__replay_compare(crpc_direction dir, const uint8_t *recorded, size_t recorded_len,
+			 const uint8_t *received, size_t received_len, const char *const *ignore,
+			 size_t n_ignore, crpc_replay_diff *diff);
 
 #endif /* CRPC_PBDIFF_H */

@@ -4,6 +4,7 @@
  * a recorded trace and compare what it sends with what was recorded.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -73,9 +74,9 @@ static void type_of(crpc_direction dir, const uint8_t *msg, size_t len, char *bu
 	protobuf_c_message_free_unpacked(m, NULL);
 }
 
-CRPC_API int crpc_replay_compare(crpc_direction dir, const uint8_t *recorded, size_t recorded_len,
-				 const uint8_t *received, size_t received_len, const char *const *ignore,
-				 size_t n_ignore, crpc_replay_diff *diff)
+int crpc__replay_compare(crpc_direction dir, const uint8_t *recorded, size_t recorded_len,
+			 const uint8_t *received, size_t received_len, const char *const *ignore,
+			 size_t n_ignore, crpc_replay_diff *diff)
 {
 	const ProtobufCMessageDescriptor *d = desc_of(dir);
 	ProtobufCMessage *a, *b;
@@ -320,7 +321,7 @@ static int serve_to_criu(serve *s, const crpc_trace_record *r, unsigned timeout_
 		stop_at(s, CRPC_REPLAY_CLIENT_ENDED, r, "the client hung up before sending it");
 		return -1;
 	}
-	rc = crpc_replay_compare(CRPC_TO_CRIU, r->raw, r->raw_len, buf, len, s->ignore, s->n_ignore, d);
+	rc = crpc__replay_compare(CRPC_TO_CRIU, r->raw, r->raw_len, buf, len, s->ignore, s->n_ignore, d);
 	free(buf);
 	if (rc == 0)
 		return 0;
@@ -400,18 +401,31 @@ static void serve_end(serve *s, unsigned eof_timeout_ms)
 	answer_failure(s);
 }
 
-CRPC_API int crpc_replay_serve(const crpc_trace_file *t, int sk, const crpc_replay_options *opts,
+CRPC_API void crpc_replay_options_init(crpc_replay_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->size = sizeof(*o);
+}
+
+CRPC_API int crpc_replay_serve(const crpc_trace_file *t, int sk, const crpc_replay_options *options,
 			       crpc_replay_report *rep, crpc_error **err)
 {
-	static const crpc_replay_options none;
+	crpc_replay_options given;
+	const crpc_replay_options *opts = &given;
 	serve s = { .t = t, .sk = sk, .rep = rep };
 	unsigned timeout_ms, eof_ms;
 	size_t n, n_def = 0;
 
 	if (!t || sk < 0 || !rep)
 		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "replay", "invalid arguments");
-	if (!opts)
-		opts = &none;
+	crpc_replay_options_init(&given);
+	if (options) {
+		if (options->size < offsetof(crpc_replay_options, ignore))
+			return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "replay",
+					      "options not initialised with crpc_replay_options_init()");
+		memcpy(&given, options, options->size < sizeof(given) ? options->size : sizeof(given));
+		given.size = sizeof(given);
+	}
 	memset(rep, 0, sizeof(*rep));
 	n = crpc_trace_file_count(t);
 	rep->total = n;
