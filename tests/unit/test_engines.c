@@ -156,9 +156,9 @@ static void test_resolve_no_engine(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_engines),   cmocka_unit_test(test_parse_refused),
-		cmocka_unit_test(test_is_container),    cmocka_unit_test(test_expected_warnings),
-		cmocka_unit_test(test_engine_table),    cmocka_unit_test(test_resolve_no_engine),
+		cmocka_unit_test(test_parse_engines), cmocka_unit_test(test_parse_refused),
+		cmocka_unit_test(test_is_container),  cmocka_unit_test(test_expected_warnings),
+		cmocka_unit_test(test_engine_table),  cmocka_unit_test(test_resolve_no_engine),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

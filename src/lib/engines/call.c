@@ -93,8 +93,8 @@ int crpc__engine_call_open(crpc__engine_call *call, json_t *context, crpc_error 
 	}
 	if (snprintf(call->dir, sizeof(call->dir), "%s/%s", calls, name) >= (int)sizeof(call->dir) ||
 	    snprintf(call->shim, sizeof(call->shim), "%s/criu", call->dir) >= (int)sizeof(call->shim))
-		return crpc_error_set(err, CRPC_EXIT_ENV, ENAMETOOLONG, "call directory", "%s: path too long",
-				      calls);
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENAMETOOLONG, "call directory",
+				      "%s: path too long", calls);
 	call->dirfd = openat(callsfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (call->dirfd < 0) {
 		int e = errno;
@@ -213,4 +213,135 @@ int crpc__engine_call_find(const char *argv0, json_t **context, crpc_error **err
 				      CRPC__CALL_FILE, jerr.text);
 	}
 	return 1;
+}
+
+/* ---- the shim's side ---- */
+
+struct crpc_shim_call {
+	json_t *ctx;
+	char *criu;
+	char *config;
+	char *trace_dir;
+	char **hooks;
+	char **dump_options;
+};
+
+static char **string_list(json_t *a, bool options)
+{
+	size_t n = json_array_size(a), k = 0, i;
+	char **v = calloc(n + 1, sizeof(char *));
+	json_t *e;
+
+	if (!v)
+		return NULL;
+	json_array_foreach(a, i, e) {
+		const char *s = options ? json_string_value(json_object_get(e, "name"))
+					: json_string_value(e);
+		const char *val = options ? json_string_value(json_object_get(e, "value")) : NULL;
+
+		if (!s)
+			continue;
+		if (options ? asprintf(&v[k], "%s=%s", s, val ? val : "") < 0 : !(v[k] = strdup(s))) {
+			v[k] = NULL;
+			break;
+		}
+		k++;
+	}
+	return v;
+}
+
+static void free_list(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+CRPC_API void crpc_shim_call_free(crpc_shim_call *call)
+{
+	if (!call)
+		return;
+	json_decref(call->ctx);
+	free(call->criu);
+	free(call->config);
+	free(call->trace_dir);
+	free_list(call->hooks);
+	free_list(call->dump_options);
+	free(call);
+}
+
+CRPC_API int crpc_shim_call_find(const char *argv0, crpc_shim_call **out, crpc_error **err)
+{
+	json_t *ctx = NULL;
+	crpc_shim_call *call;
+	const char *criu, *cfg;
+	const char *slash;
+	int rc;
+
+	*out = NULL;
+	rc = crpc__engine_call_find(argv0, &ctx, err);
+	if (rc <= 0)
+		return rc;
+	call = calloc(1, sizeof(*call));
+	if (!call) {
+		json_decref(ctx);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "call directory", "out of memory");
+	}
+	call->ctx = ctx;
+	criu = json_string_value(json_object_get(ctx, "criu"));
+	cfg = json_string_value(json_object_get(ctx, "config"));
+	slash = strrchr(argv0, '/');
+	call->criu = criu ? strdup(criu) : NULL;
+	call->config = cfg ? strdup(cfg) : NULL;
+	if (asprintf(&call->trace_dir, "%.*s/traces", (int)(slash - argv0), argv0) < 0)
+		call->trace_dir = NULL;
+	call->hooks = string_list(json_object_get(ctx, "hooks"), false);
+	call->dump_options = string_list(json_object_get(ctx, "dump_options"), true);
+	if (!call->criu || !*call->criu || (cfg && !call->config) || !call->trace_dir || !call->hooks ||
+	    !call->dump_options) {
+		crpc_shim_call_free(call);
+		return crpc_error_set(err, CRPC_EXIT_ENV, EINVAL, "call directory",
+				      "%s: call.json names no CRIU, or out of memory", argv0);
+	}
+	*out = call;
+	return 1;
+}
+
+CRPC_API const char *crpc_shim_call_criu(const crpc_shim_call *call)
+{
+	return call->criu;
+}
+
+CRPC_API const char *crpc_shim_call_config(const crpc_shim_call *call)
+{
+	return call->config;
+}
+
+CRPC_API char *const *crpc_shim_call_hooks(const crpc_shim_call *call)
+{
+	return call->hooks;
+}
+
+CRPC_API const char *crpc_shim_call_trace_dir(const crpc_shim_call *call)
+{
+	return call->trace_dir;
+}
+
+CRPC_API char *const *crpc_shim_call_dump_options(const crpc_shim_call *call)
+{
+	return call->dump_options;
+}
+
+CRPC_API int crpc_shim_call_setenv(const crpc_shim_call *call)
+{
+	json_t *env = json_object_get(call->ctx, "env"), *v;
+	const char *k;
+
+	json_object_foreach(env, k, v) {
+		if (strncmp(k, "CRPC_CONTAINER_", 15) != 0 || !json_is_string(v))
+			continue;
+		if (setenv(k, json_string_value(v), 1) < 0)
+			return -1;
+	}
+	return 0;
 }

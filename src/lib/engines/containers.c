@@ -94,7 +94,8 @@ CRPC_API int crpc_containers_list(const crpc_engine_env *env, bool inspect, crpc
 		if (!e->present(&ctx, st[k].why, sizeof(st[k].why)))
 			continue;
 		if (e->list(&ctx, &list, &nl, &e_err) < 0) {
-			snprintf(st[k].why, sizeof(st[k].why), "%s", e_err && e_err->message ? e_err->message : "listing failed");
+			snprintf(st[k].why, sizeof(st[k].why), "%s",
+				 e_err && e_err->message ? e_err->message : "listing failed");
 			crpc_error_free(e_err);
 			continue;
 		}

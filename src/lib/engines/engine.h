@@ -135,8 +135,8 @@ const crpc__engine *crpc__engine_find(const char *name);
 /* ---- targets (target_parse.c) ---- */
 
 typedef struct crpc__target {
-	char engine[16];      /* "" for a bare name */
-	char ref[256];        /* the name or ID */
+	char engine[16]; /* "" for a bare name */
+	char ref[256];   /* the name or ID */
 } crpc__target;
 
 /*

@@ -95,7 +95,8 @@ static int drain(int fd, char **buf, size_t *len, size_t max, bool keep_tail)
 		if (n == 0)
 			return 1;
 		if (keep_tail) {
-			size_t keep = *len + (size_t)n > max ? max - ((size_t)n > max ? max : (size_t)n) : *len;
+			size_t keep = *len + (size_t)n > max ? max - ((size_t)n > max ? max : (size_t)n)
+							     : *len;
 			size_t take = (size_t)n > max ? max : (size_t)n;
 
 			if (keep < *len)

@@ -91,7 +91,8 @@ static void fill_inspect(json_t *j, crpc__container *c)
 	cpy(c->info.runtime, sizeof(c->info.runtime), json_string_value(json_object_get(j, "OCIRuntime")));
 }
 
-static int podman_resolve(const crpc__engine_ctx *ctx, const char *ref, crpc__container *out, crpc_error **err)
+static int podman_resolve(const crpc__engine_ctx *ctx, const char *ref, crpc__container *out,
+			  crpc_error **err)
 {
 	char cli[PATH_MAX];
 	crpc__argv a = { 0 };
@@ -110,8 +111,9 @@ static int podman_resolve(const crpc__engine_ctx *ctx, const char *ref, crpc__co
 	if (st < 0)
 		return -1;
 	if (st != 0) {
-		int rc = strstr(o.err, "no such container") ? CRPC__ENGINE_NOT_FOUND
-							    : crpc__cmd_fail(err, "podman", (char *const *)a.v, st, &o);
+		int rc = strstr(o.err, "no such container")
+				 ? CRPC__ENGINE_NOT_FOUND
+				 : crpc__cmd_fail(err, "podman", (char *const *)a.v, st, &o);
 		crpc__cmd_out_release(&o);
 		return rc;
 	}
@@ -130,7 +132,8 @@ static int podman_resolve(const crpc__engine_ctx *ctx, const char *ref, crpc__co
 	fill_inspect(e, out);
 	out->recreate = json_object();
 	if (out->recreate)
-		json_object_set_new(out->recreate, "export", json_string("podman container checkpoint --export"));
+		json_object_set_new(out->recreate, "export",
+				    json_string("podman container checkpoint --export"));
 	json_decref(j);
 	podman_version(ctx, out->info.engine_version, sizeof(out->info.engine_version), NULL);
 	return CRPC__ENGINE_FOUND;
@@ -167,8 +170,8 @@ static int podman_list(const crpc__engine_ctx *ctx, crpc__container **out, size_
 	crpc__cmd_out_release(&o);
 	if (!json_is_array(j)) {
 		json_decref(j);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman", "podman ps: unreadable output: %s",
-				      jerr.text);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman",
+				      "podman ps: unreadable output: %s", jerr.text);
 	}
 	*out = calloc(json_array_size(j) + 1, sizeof(**out));
 	if (!*out) {
@@ -176,7 +179,7 @@ static int podman_list(const crpc__engine_ctx *ctx, crpc__container **out, size_
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "podman", "out of memory");
 	}
 	podman_version(ctx, ver, sizeof(ver), NULL);
-	json_array_foreach (j, i, e) {
+	json_array_foreach(j, i, e) {
 		crpc__container *c = &(*out)[*n];
 		const char *state = json_string_value(json_object_get(e, "State"));
 
@@ -209,9 +212,10 @@ static char **call_env(const crpc__engine_ctx *ctx, char **path_var)
 	for (char **p = environ; p && *p; p++)
 		n++;
 	envp = calloc(n + 2, sizeof(char *));
-	if (!envp || asprintf(path_var, "PATH=%s:%s", ctx->call_dir,
-			      path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") <
-			     0) {
+	if (!envp ||
+	    asprintf(path_var, "PATH=%s:%s", ctx->call_dir,
+		     path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") <
+		    0) {
 		free(envp);
 		*path_var = NULL;
 		return NULL;
@@ -266,7 +270,8 @@ static int podman_checkpoint(const crpc__engine_ctx *ctx, const crpc__container 
 		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
 	if (!tar_cli(tar, sizeof(tar)))
 		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "tar not found on PATH");
-	if (!ctx->call_dir || snprintf(export, sizeof(export), "%s/export.tar", ctx->call_dir) >= (int)sizeof(export))
+	if (!ctx->call_dir ||
+	    snprintf(export, sizeof(export), "%s/export.tar", ctx->call_dir) >= (int)sizeof(export))
 		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman", "no call directory");
 	envp = call_env(ctx, &path_var);
 	podman_base(ctx, cli, flag, sizeof(flag), &a);
@@ -312,7 +317,8 @@ static int podman_restore(const crpc__engine_ctx *ctx, const crpc__container *re
 		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
 	if (!tar_cli(tar, sizeof(tar)))
 		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "tar not found on PATH");
-	if (!ctx->call_dir || snprintf(import, sizeof(import), "%s/import.tar", ctx->call_dir) >= (int)sizeof(import))
+	if (!ctx->call_dir ||
+	    snprintf(import, sizeof(import), "%s/import.tar", ctx->call_dir) >= (int)sizeof(import))
 		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman", "no call directory");
 	if (!new_name) {
 		/* into the same container: it must be stopped (it is recreated from the export) */
@@ -322,9 +328,10 @@ static int podman_restore(const crpc__engine_ctx *ctx, const crpc__container *re
 		if (rc == CRPC__ENGINE_FOUND) {
 			crpc__container_release(&cur);
 			if (cur.info.running || strcmp(cur.info.state, "paused") == 0)
-				return crpc_error_set(err, CRPC_EXIT_FAIL, EEXIST, "podman restore",
-						      "podman:%s exists and is %s: restore it only when stopped or gone",
-						      rec->info.name[0] ? rec->info.name : rec->info.id, cur.info.state);
+				return crpc_error_set(
+					err, CRPC_EXIT_FAIL, EEXIST, "podman restore",
+					"podman:%s exists and is %s: restore it only when stopped or gone",
+					rec->info.name[0] ? rec->info.name : rec->info.id, cur.info.state);
 			crpc__argv_add(&a, cli);
 			crpc__argv_add(&a, "rm");
 			crpc__argv_add(&a, rec->info.id);
@@ -342,9 +349,18 @@ static int podman_restore(const crpc__engine_ctx *ctx, const crpc__container *re
 	}
 	{
 		/* the export as podman wrote it: every file crpc did not add */
-		char *targv[] = { tar, "-c", "-f", import, "-C", (char *)images_dir,
-				  "--exclude=./crpc.json", "--exclude=./hooks.log", "--exclude=./trace",
-				  "--exclude=./restore.log", ".", NULL };
+		char *targv[] = { tar,
+				  "-c",
+				  "-f",
+				  import,
+				  "-C",
+				  (char *)images_dir,
+				  "--exclude=./crpc.json",
+				  "--exclude=./hooks.log",
+				  "--exclude=./trace",
+				  "--exclude=./restore.log",
+				  ".",
+				  NULL };
 
 		if (run_tar(targv, "podman restore", err) < 0) {
 			unlink(import);

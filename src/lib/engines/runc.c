@@ -94,8 +94,8 @@ static json_t *recreate_of(const crpc__engine_ctx *ctx, const char *bundle)
 	if (!r)
 		return NULL;
 	json_object_set_new(r, "bundle", json_string(bundle ? bundle : ""));
-	json_object_set_new(r, "root", ctx->env && ctx->env->runc_root ? json_string(ctx->env->runc_root)
-								       : json_null());
+	json_object_set_new(r, "root",
+			    ctx->env && ctx->env->runc_root ? json_string(ctx->env->runc_root) : json_null());
 	if (bundle && snprintf(path, sizeof(path), "%s/config.json", bundle) < (int)sizeof(path))
 		cfg = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	json_object_set_new(r, "config", cfg ? cfg : json_null());
@@ -120,8 +120,9 @@ static int runc_resolve(const crpc__engine_ctx *ctx, const char *ref, crpc__cont
 	if (st < 0)
 		return -1;
 	if (st != 0) {
-		int rc = strstr(o.err, "does not exist") ? CRPC__ENGINE_NOT_FOUND
-							 : crpc__cmd_fail(err, "runc", (char *const *)a.v, st, &o);
+		int rc = strstr(o.err, "does not exist")
+				 ? CRPC__ENGINE_NOT_FOUND
+				 : crpc__cmd_fail(err, "runc", (char *const *)a.v, st, &o);
 		crpc__cmd_out_release(&o);
 		return rc;
 	}
@@ -129,8 +130,8 @@ static int runc_resolve(const crpc__engine_ctx *ctx, const char *ref, crpc__cont
 	crpc__cmd_out_release(&o);
 	if (!json_is_object(j)) {
 		json_decref(j);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "runc", "runc state %s: unreadable output: %s",
-				      ref, jerr.text);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "runc",
+				      "runc state %s: unreadable output: %s", ref, jerr.text);
 	}
 	fill(ctx, j, out);
 	out->recreate = recreate_of(ctx, json_string_value(json_object_get(j, "bundle")));
@@ -173,8 +174,8 @@ static int runc_list(const crpc__engine_ctx *ctx, crpc__container **out, size_t 
 	}
 	if (!json_is_array(j)) {
 		json_decref(j);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "runc", "runc list: unreadable output: %s",
-				      jerr.text);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "runc",
+				      "runc list: unreadable output: %s", jerr.text);
 	}
 	*out = calloc(json_array_size(j) + 1, sizeof(**out));
 	if (!*out) {
@@ -182,7 +183,7 @@ static int runc_list(const crpc__engine_ctx *ctx, crpc__container **out, size_t 
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "runc", "out of memory");
 	}
 	runc_version(ctx, ver, sizeof(ver), NULL);
-	json_array_foreach (j, i, e) {
+	json_array_foreach(j, i, e) {
 		fill(ctx, e, &(*out)[*n]);
 		cpy((*out)[*n].info.engine_version, sizeof((*out)[*n].info.engine_version), ver);
 		(*n)++;
@@ -244,9 +245,10 @@ static int runc_restore(const crpc__engine_ctx *ctx, const crpc__container *rec,
 		crpc_error_set(err, CRPC_EXIT_FAIL, errno ? errno : ENOTDIR, "runc restore",
 			       "the container's bundle %s is gone", bundle);
 		if (err && *err)
-			crpc_error_set_hint(*err, "runc restores a container from its bundle (config.json and "
-						  "rootfs); crpc.json's container.recreate.config holds the "
-						  "config.json it had");
+			crpc_error_set_hint(*err,
+					    "runc restores a container from its bundle (config.json and "
+					    "rootfs); crpc.json's container.recreate.config holds the "
+					    "config.json it had");
 		return -1;
 	}
 	rc = runc_resolve(ctx, id, &cur, err);

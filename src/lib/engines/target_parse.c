@@ -67,8 +67,8 @@ int crpc__target_parse(const char *arg, crpc__target *out, crpc_error **err)
 		out->engine[len] = '\0';
 		if (!crpc__engine_find(out->engine)) {
 			engine_names(names, sizeof(names));
-			crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "target", "'%s': unknown engine '%s'", arg,
-				       out->engine);
+			crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "target", "'%s': unknown engine '%s'",
+				       arg, out->engine);
 			crpc_error_set_hint(*err, "a container target is one of %s followed by a name or ID",
 					    names);
 			return -1;
@@ -78,8 +78,8 @@ int crpc__target_parse(const char *arg, crpc__target *out, crpc_error **err)
 				      "'%s' is a PID, not a container name", arg);
 	}
 	if (!*ref)
-		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "target", "'%s': no container name or ID",
-				      arg);
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "target",
+				      "'%s': no container name or ID", arg);
 	if (strlen(ref) >= sizeof(out->ref) || !valid_ref(ref))
 		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "target",
 				      "'%s': not a container name or ID (letters, digits, '_', '.', '-', "
@@ -89,8 +89,8 @@ int crpc__target_parse(const char *arg, crpc__target *out, crpc_error **err)
 	return 0;
 }
 
-static int resolve_at(const crpc__engine_ctx *ctx, const crpc__engine *e, const char *ref, crpc__container *out,
-		      crpc_error **err)
+static int resolve_at(const crpc__engine_ctx *ctx, const crpc__engine *e, const char *ref,
+		      crpc__container *out, crpc_error **err)
 {
 	int rc;
 
@@ -148,8 +148,8 @@ int crpc__target_resolve(const crpc__engine_ctx *ctx, const crpc__target *t, con
 		if (rc != CRPC__ENGINE_FOUND)
 			continue;
 		if (pos < sizeof(cands)) {
-			int n = snprintf(cands + pos, sizeof(cands) - pos, "%s%s:%s", pos ? ", " : "", (*e)->name,
-					 c.info.name[0] ? c.info.name : c.info.id);
+			int n = snprintf(cands + pos, sizeof(cands) - pos, "%s%s:%s", pos ? ", " : "",
+					 (*e)->name, c.info.name[0] ? c.info.name : c.info.id);
 			if (n > 0)
 				pos += (size_t)n;
 		}
@@ -164,15 +164,17 @@ int crpc__target_resolve(const crpc__engine_ctx *ctx, const crpc__target *t, con
 		return 0;
 	if (found > 1) {
 		crpc__container_release(out);
-		crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "target", "'%s' names %zu containers: %s", t->ref,
-			       found, cands);
+		crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "target", "'%s' names %zu containers: %s",
+			       t->ref, found, cands);
 		crpc_error_set_hint(*err, "name one as ENGINE:NAME");
 		return -1;
 	}
 	if (!asked)
 		return crpc_error_set(err, CRPC_EXIT_USAGE, ENOENT, "target",
-				      "'%s': no container engine found (runc, podman, docker) to look it up", t->ref);
-	crpc_error_set(err, CRPC_EXIT_USAGE, ENOENT, "target", "'%s': no container of that name or ID", t->ref);
+				      "'%s': no container engine found (runc, podman, docker) to look it up",
+				      t->ref);
+	crpc_error_set(err, CRPC_EXIT_USAGE, ENOENT, "target", "'%s': no container of that name or ID",
+		       t->ref);
 	crpc_error_set_hint(*err, "`crpc ps` lists the containers crpc can see; a PID is a number");
 	return -1;
 }
