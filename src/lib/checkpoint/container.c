@@ -106,8 +106,8 @@ static json_t *call_context(ck_op *o, const crpc_container *ci, const char *oper
  * in the call's trace directory: copied to dirfd/name (when dirfd >= 0)
  * and to path (when not NULL). Missing is not an error (tracing off).
  */
-static void keep_trace(ck_op *o, const crpc__engine_call *call, const char *type, int dirfd, const char *name,
-		       const char *path)
+static void keep_trace(ck_op *o, const crpc__engine_call *call, const char *type, int dirfd,
+		       const char *name, const char *path)
 {
 	char tdir[PATH_MAX + 16], suffix[32];
 	cleanup_free uint8_t *data = NULL;
@@ -246,7 +246,8 @@ int ck_container_dump(ck_dump *c, crpc_error **err)
 		crpc_engine_env_init(&dflt);
 		ctx.env = &dflt;
 	}
-	if (crpc__target_parse(o->p.target, &t, err) < 0 || crpc__target_resolve(&ctx, &t, &engine, &ct, err) < 0)
+	if (crpc__target_parse(o->p.target, &t, err) < 0 ||
+	    crpc__target_resolve(&ctx, &t, &engine, &ct, err) < 0)
 		return -1;
 	r->is_container = true;
 	r->container = ct.info;
@@ -254,7 +255,8 @@ int ck_container_dump(ck_dump *c, crpc_error **err)
 		crpc_error_set(err, CRPC_EXIT_FAIL, ESRCH, op, "%s:%s is not running (%s)", engine->name,
 			       ct.info.name[0] ? ct.info.name : ct.info.id, ct.info.state);
 		if (*err)
-			crpc_error_set_hint(*err, "a container is checkpointed while it runs; start it first");
+			crpc_error_set_hint(*err,
+					    "a container is checkpointed while it runs; start it first");
 		goto out;
 	}
 	o->p.pid = ct.info.pid;
@@ -293,16 +295,19 @@ int ck_container_dump(ck_dump *c, crpc_error **err)
 	ctx.shim_path = call.shim;
 	ctx.call_dir = call.dir;
 	r->leave_running = o->opts.leave_running;
-	ck_info(o, "%s checkpoint of %s into %s", engine->name, ct.info.id, o->dir_real ? o->dir_real : o->p.dir);
+	ck_info(o, "%s checkpoint of %s into %s", engine->name, ct.info.id,
+		o->dir_real ? o->dir_real : o->p.dir);
 
 	t0 = o->t0 = crpc__now();
 	r->failed_step = CRPC_CHECKPOINT_REQUEST;
-	if (engine->checkpoint(&ctx, &ct, o->dir_real ? o->dir_real : o->p.dir, o->opts.leave_running, err) < 0) {
+	if (engine->checkpoint(&ctx, &ct, o->dir_real ? o->dir_real : o->p.dir, o->opts.leave_running, err) <
+	    0) {
 		char log[PATH_MAX + 16];
 
 		/* the engine's CRIU log, when it wrote one into DIR */
-		if (*err && snprintf(log, sizeof(log), "%s/%s", o->dir_real ? o->dir_real : o->p.dir, DUMP_LOG) <
-				    (int)sizeof(log) &&
+		if (*err &&
+		    snprintf(log, sizeof(log), "%s/%s", o->dir_real ? o->dir_real : o->p.dir, DUMP_LOG) <
+			    (int)sizeof(log) &&
 		    access(log, R_OK) == 0)
 			crpc_error_attach_log(*err, log);
 		keep_trace(o, &call, "dump", -1, NULL, o->p.trace_path);
@@ -354,7 +359,8 @@ static json_t *recorded_container(ck_op *o, crpc_error **err, bool *failed)
 	if (!json_is_object(ct)) {
 		json_decref(root);
 		*failed = true;
-		crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, o->op, "crpc.json: \"container\" is not an object");
+		crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, o->op,
+			       "crpc.json: \"container\" is not an object");
 		return NULL;
 	}
 	json_incref(ct);

@@ -106,10 +106,12 @@ typedef struct crpc__engine {
 	 * directory crpc made; the engine's CRIU images and any file the
 	 * engine needs to restore end up directly in it), with the engine's
 	 * CRIU being ctx->shim_path. leave_running: the container keeps
-	 * running. On failure the container must be left as it was found
-	 * (running) whenever the engine allows.
+	 * running. What the restore will need besides the images (a layout,
+	 * a path) goes into c->recreate, which crpc.json records. On failure
+	 * the container must be left as it was found (running) whenever the
+	 * engine allows.
 	 */
-	int (*checkpoint)(const crpc__engine_ctx *ctx, const crpc__container *c, const char *images_dir,
+	int (*checkpoint)(const crpc__engine_ctx *ctx, crpc__container *c, const char *images_dir,
 			  bool leave_running, crpc_error **err);
 
 	/*

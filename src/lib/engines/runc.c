@@ -192,7 +192,7 @@ static int runc_list(const crpc__engine_ctx *ctx, crpc__container **out, size_t 
 	return 0;
 }
 
-static int runc_checkpoint(const crpc__engine_ctx *ctx, const crpc__container *c, const char *images_dir,
+static int runc_checkpoint(const crpc__engine_ctx *ctx, crpc__container *c, const char *images_dir,
 			   bool leave_running, crpc_error **err)
 {
 	char cli[PATH_MAX];
