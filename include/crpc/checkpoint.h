@@ -50,6 +50,7 @@
 #include <sys/types.h>
 
 #include "crpc/config.h"
+#include "crpc/container.h"
 #include "crpc/error.h"
 #include "crpc/images.h"
 #include "crpc/inspect.h"
@@ -163,6 +164,23 @@ typedef struct crpc_checkpoint_params {
 	 * crpc_manifest_check_trust(); --force does not lift this.
 	 */
 	uid_t trust_owner;
+
+	/**
+	 * Dump: a container instead of p->pid ("runc:ID", "podman:NAME",
+	 * "docker:NAME" or a bare name, see crpc/container.h; NULL, the
+	 * default: dump p->pid). The container is resolved and its tree
+	 * inspected (its own namespaces, mounts and cgroups expected), then
+	 * its engine checkpoints it with crpc as the CRIU of that call: the
+	 * hooks, the trace and the options the inspection found necessary
+	 * apply to the engine's CRIU session. opts->leave_running keeps it
+	 * running. A restore of such a checkpoint goes through the engine
+	 * crpc.json names.
+	 */
+	const char *target;
+	/** How to reach the engines (NULL: the defaults). */
+	const crpc_engine_env *engine_env;
+	/** Restore of a container: restore it as a new container of this name (NULL: the recorded one). */
+	const char *new_name;
 } crpc_checkpoint_params;
 
 /** Set p->size and the defaults: everything zero or NULL, pid_wait_ms 5000, trust_owner (uid_t)-1. */
@@ -238,6 +256,10 @@ typedef struct crpc_checkpoint_result {
 	 * this to NULL, else crpc_checkpoint_result_free() closes it.
 	 */
 	crpc_trace *trace;
+
+	/** The operation was on a container: which one (dump: as found; restore: as restored). */
+	bool is_container;
+	crpc_container container;
 } crpc_checkpoint_result;
 
 /**

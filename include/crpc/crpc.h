@@ -10,6 +10,7 @@
 
 #include "crpc/checkpoint.h"
 #include "crpc/config.h"
+#include "crpc/container.h"
 #include "crpc/error.h"
 #include "crpc/hooks.h"
 #include "crpc/images.h"

@@ -107,6 +107,12 @@ typedef struct crpc_manifest_info {
 	 */
 	const char *const *log_files;
 	double criu_seconds; /**< how long CRIU took (0: unknown) */
+	/**
+	 * A container's dump: its record as a JSON object text (engine, its
+	 * version, id, name, image, and what recreates it), written as
+	 * "container" (NULL: none).
+	 */
+	const char *container_json;
 } crpc_manifest_info;
 
 /** Files and bytes hashed by a write or a verification, and how long it took. */

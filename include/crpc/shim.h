@@ -79,7 +79,54 @@ typedef struct crpc_shim_config {
 	FILE *verbose;                /**< one line per message and hook output; NULL: quiet */
 	int argc;                     /**< the shim's command line, for the trace header */
 	char *const *argv;
+	/**
+	 * CRIU options to add to a DUMP request, "NAME=VALUE" (NULL-terminated;
+	 * may be NULL): fields of criu_opts by their RPC name, booleans
+	 * ("true") and numbers. The client's own value wins unless it is the
+	 * field's default (false, 0, unset). From a container dump's call
+	 * (crpc_shim_call_dump_options()).
+	 */
+	char *const *dump_options;
 } crpc_shim_config;
+
+/**
+ * A container operation's instructions for the shim it runs as CRIU: crpc
+ * points the engine at `criu` in a private call directory (root's, 0700)
+ * that also holds call.json. Opaque; see the accessors.
+ */
+typedef struct crpc_shim_call crpc_shim_call;
+
+/**
+ * When argv0 (the path the shim was started as) lies in such a call
+ * directory, load its instructions into *call: 1. 0 when it is an ordinary
+ * `criu`; -1 with a CRPC_EXIT_ENV error when the directory or its
+ * call.json cannot be trusted (not root's, open to others) or read.
+ */
+int crpc_shim_call_find(const char *argv0, crpc_shim_call **call, crpc_error **err);
+
+/** The real CRIU crpc resolved for the call. */
+const char *crpc_shim_call_criu(const crpc_shim_call *call);
+
+/** The configuration file the operation read, or NULL: none. */
+const char *crpc_shim_call_config(const crpc_shim_call *call);
+
+/** The --hook steps ("CALLBACK=COMMAND"), NULL-terminated. */
+char *const *crpc_shim_call_hooks(const crpc_shim_call *call);
+
+/** Where the session's trace goes (the call directory's traces/). */
+const char *crpc_shim_call_trace_dir(const crpc_shim_call *call);
+
+/** The options for the DUMP request, "NAME=VALUE", NULL-terminated (for crpc_shim_config). */
+char *const *crpc_shim_call_dump_options(const crpc_shim_call *call);
+
+/**
+ * Put the container's identity into the environment the hooks inherit:
+ * CRPC_CONTAINER_ENGINE, CRPC_CONTAINER_ID, CRPC_CONTAINER_NAME.
+ */
+int crpc_shim_call_setenv(const crpc_shim_call *call);
+
+/** Free a call (NULL is fine). */
+void crpc_shim_call_free(crpc_shim_call *call);
 
 /**
  * Find the real CRIU for the shim: `explicit_path` (crpc --criu PATH shim)

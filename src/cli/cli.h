@@ -350,6 +350,10 @@ json_t *crpc_cli_json_criu(const crpc_session *s);
 bool cli_opt_apply(crpc_cli *cli, const char *request, crpc_opts *o, int opt, const char *arg);
 /* The same of the CRIU a dump or restore ran. */
 json_t *crpc_cli_result_criu_json(const crpc_checkpoint_result *r);
+/* A container as JSON: engine, name, id, image, state, pid, runtime, engine_version. */
+json_t *crpc_cli_container_json(const crpc_container *c);
+/* "ENGINE:NAME" of a container into buf. */
+const char *crpc_cli_container_label(const crpc_container *c, char *buf, size_t size);
 
 /* CRIU's statistics as JSON (dump or restore part) and for humans. */
 json_t *crpc_cli_stats_json(const crpc_stats *st, bool restore);

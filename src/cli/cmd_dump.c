@@ -8,8 +8,8 @@
 #include "cli.h"
 
 const char crpc_help_dump[] =
-	"Usage: crpc dump [OPTIONS] PID DIR\n"
-	"       crpc checkpoint [OPTIONS] PID DIR\n"
+	"Usage: crpc dump [OPTIONS] PID|CONTAINER DIR\n"
+	"       crpc checkpoint [OPTIONS] PID|CONTAINER DIR\n"
 	"\n"
 	"Checkpoint the process tree rooted at PID into the directory DIR. DIR is\n"
 	"created (mode 0700) if it does not exist; its parent must exist. By default\n"
@@ -20,7 +20,8 @@ const char crpc_help_dump[] =
 				    "      --hook CALLBACK=COMMAND\n"
 				    "                          also run COMMAND (through /bin/sh) at CRIU's CALLBACK,\n"
 				    "                          e.g. --hook post-dump='sync' (repeatable; see crpc.yaml(5))\n"
-				    "      --no-auto           do not inspect the tree first nor add the options it needs\n" CRPC_CLI_HELP_COMMON
+				    "      --no-auto           do not inspect the tree first nor add the options it needs\n"
+				    "      --runc-root DIR     runc's state directory for runc:ID (runc --root)\n" CRPC_CLI_HELP_COMMON
 				    "\n"
 				    "First crpc inspects the tree as 'crpc inspect' does and adds the CRIU options\n"
 				    "it needs (tcp_established, ext_unix_sk, shell_job, file_locks, ghost_limit,\n"
@@ -43,17 +44,26 @@ const char crpc_help_dump[] =
 				    "DIR/dump.log is kept; a dump that is killed leaves no DIR restore accepts.\n"
 				    "Options from the configuration file's dump: section apply under those given\n"
 				    "here; its hooks run at CRIU's notifications, their output in DIR/hooks.log.\n"
+				    "A CONTAINER is runc:ID, podman:NAME|ID, docker:NAME|ID, or a name that is not\n"
+				    "a number, looked up at every engine installed. crpc inspects the container's\n"
+				    "tree, then has its engine checkpoint it with crpc as the CRIU of that call:\n"
+				    "the hooks, --hook, --trace and the automatic options apply to it, hooks see\n"
+				    "CRPC_CONTAINER_ENGINE, CRPC_CONTAINER_ID, CRPC_CONTAINER_NAME. DIR also gets\n"
+				    "the session's trace (dump.trace) and the container's record in crpc.json;\n"
+				    "crpc restore DIR restores it through its engine.\n"
 				    "\n"
 				    "Examples:\n"
 				    "  crpc dump 1234 /var/tmp/ckpt\n"
 				    "  crpc dump --leave-running --tcp-established 1234 /var/tmp/ckpt\n"
 				    "  crpc checkpoint --force --json -v 1234 /var/tmp/ckpt\n"
+				    "  crpc dump --leave-running podman:web /var/tmp/web\n"
 				    "\n" CRPC_CLI_HELP_EXIT_CODES;
 
 enum {
 	OPT_FORCE = CLI_OPT_FIRST_CMD,
 	OPT_HOOK,
 	OPT_NO_AUTO,
+	OPT_RUNC_ROOT,
 };
 
 static const struct option dump_options[] = {
@@ -62,13 +72,16 @@ static const struct option dump_options[] = {
 		CRPC_OPTS_TABLE(CLI_LONGOPTS_DUMP_LAST){ "force", no_argument, NULL, OPT_FORCE },
 	{ "hook", required_argument, NULL, OPT_HOOK },
 	{ "no-auto", no_argument, NULL, OPT_NO_AUTO },
+	{ "runc-root", required_argument, NULL, OPT_RUNC_ROOT },
 	{ NULL, 0, NULL, 0 },
 };
 
 typedef struct dump_ctx {
 	crpc_cli *cli;
 	pid_t pid;
-	const char *dir; /* as given */
+	const char *target; /* a container, or NULL */
+	const char *dir;    /* as given */
+	crpc_engine_env engines;
 	bool force;
 	crpc_opts opts; /* the command line's */
 	struct {
@@ -235,6 +248,8 @@ static void summary(dump_ctx *c, const crpc_checkpoint_result *r)
 		crpc_cli_jset(doc, "operation", crpc_cli_jstr("dump"));
 		crpc_cli_jset(doc, "pid", json_integer(r->pid));
 		crpc_cli_jset(doc, "command", crpc_cli_jstr(r->comm));
+		if (r->is_container)
+			crpc_cli_jset(doc, "container", crpc_cli_container_json(&r->container));
 		crpc_cli_jset(doc, "images_dir", crpc_cli_jstr(dir));
 		crpc_cli_jset(doc, "image_bytes",
 			      r->have_image_bytes ? json_integer((json_int_t)r->image_bytes) : json_null());
@@ -258,8 +273,18 @@ static void summary(dump_ctx *c, const crpc_checkpoint_result *r)
 		crpc_cli_fmt_size(r->image_bytes, sz, sizeof(sz));
 	else
 		snprintf(sz, sizeof(sz), "unknown");
-	printf("Checkpointed PID %d (%s) into %s\n", (int)r->pid, r->comm, dir);
-	printf("  process:       %s\n", r->leave_running ? "left running" : "ended after the dump");
+	if (r->is_container) {
+		char label[300];
+
+		printf("Checkpointed %s (%s, init PID %d) into %s\n",
+		       crpc_cli_container_label(&r->container, label, sizeof(label)), r->container.id,
+		       (int)r->pid, dir);
+		printf("  engine:        %s %s\n", r->container.engine, r->container.engine_version);
+		printf("  container:     %s\n", r->leave_running ? "left running" : "stopped after the dump");
+	} else {
+		printf("Checkpointed PID %d (%s) into %s\n", (int)r->pid, r->comm, dir);
+		printf("  process:       %s\n", r->leave_running ? "left running" : "ended after the dump");
+	}
 	printf("  image size:    %s\n", sz);
 	printf("  wall time:     %s\n", tm);
 	if (r->have_stats)
@@ -287,7 +312,8 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	c.cli = cli;
 	crpc_opts_init(&c.opts); /* log level and file: defaults once the configuration is read */
-	cli->usage = "crpc dump [OPTIONS] PID DIR";
+	crpc_engine_env_init(&c.engines);
+	cli->usage = "crpc dump [OPTIONS] PID|CONTAINER DIR";
 
 	while ((opt = crpc_cli_getopt(cli, argc, argv, ":hvR", dump_options)) != -1) {
 		switch (opt) {
@@ -299,6 +325,9 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 			break;
 		case OPT_NO_AUTO:
 			c.autoopt.disabled = true;
+			break;
+		case OPT_RUNC_ROOT:
+			c.engines.runc_root = optarg;
 			break;
 		default:
 			if (!cli_opt_apply(cli, "dump", &c.opts, opt, optarg))
@@ -317,13 +346,17 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 		rc = crpc_cli_usage(cli, true, "unexpected argument '%s'", argv[optind + 2]);
 		goto out;
 	}
-	if (crpc_cli_parse_ulong(argv[optind], INT32_MAX, &pidv) < 0 || pidv == 0) {
+	if (crpc_target_is_container(argv[optind])) {
+		c.target = argv[optind];
+		snprintf(cli->trace_target, sizeof(cli->trace_target), "%s", c.target);
+	} else if (crpc_cli_parse_ulong(argv[optind], INT32_MAX, &pidv) < 0 || pidv == 0) {
 		rc = crpc_cli_usage(cli, true, "invalid PID '%s': must be a positive integer", argv[optind]);
 		goto out;
+	} else {
+		c.pid = (pid_t)pidv;
+		snprintf(cli->trace_target, sizeof(cli->trace_target), "%d", (int)c.pid);
 	}
-	c.pid = (pid_t)pidv;
 	c.dir = argv[optind + 1];
-	snprintf(cli->trace_target, sizeof(cli->trace_target), "%d", (int)c.pid);
 	if (!*c.dir) {
 		rc = crpc_cli_usage(cli, true, "DIR must not be empty");
 		goto out;
@@ -334,6 +367,8 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	p.pid = c.pid;
+	p.target = c.target;
+	p.engine_env = &c.engines;
 	p.dir = c.dir;
 	p.opts = &c.opts;
 	p.force = c.force;

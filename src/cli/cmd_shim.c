@@ -157,6 +157,7 @@ static int shim_main(const struct shim_opts *o, int argc, char **argv)
 	crpc_shim_config sc = { 0 };
 	crpc_error *err = NULL;
 	crpc_config cfg;
+	crpc_shim_call *call = NULL;
 	FILE *vfile = NULL;
 	char **options;
 	int fd = swrk_fd(argc, argv);
@@ -167,17 +168,41 @@ static int shim_main(const struct shim_opts *o, int argc, char **argv)
 		rc = CRPC_EXIT_ENV;
 		goto fail;
 	}
+	/* started by a container operation of crpc's: its call directory says it all */
+	if (crpc_shim_call_find(argv[0], &call, &err) < 0) {
+		rc = CRPC_EXIT_ENV;
+		goto fail;
+	}
+	if (call) {
+		src.explicit_path = crpc_shim_call_config(call);
+		src.none = !src.explicit_path;
+	}
 	if (crpc_config_locate(&src, cfg_path, sizeof(cfg_path), &err) < 0 ||
 	    (cfg_path[0] && crpc_config_load(&cfg, cfg_path, &err) < 0)) {
 		rc = CRPC_EXIT_USAGE;
 		goto fail;
 	}
-	if (crpc_shim_resolve_criu(o->criu, cfg.criu_binary, criu, sizeof(criu), &err) < 0) {
+	if (call) {
+		for (char *const *h = crpc_shim_call_hooks(call); *h; h++)
+			if (crpc_config_add_hook_arg(&cfg, *h, &err) < 0) {
+				rc = CRPC_EXIT_USAGE;
+				goto fail;
+			}
+		if (crpc_shim_call_setenv(call) < 0) {
+			rc = CRPC_EXIT_FAIL;
+			crpc_error_set(&err, CRPC_EXIT_FAIL, errno, "shim",
+				       "cannot set the container's variables");
+			goto fail;
+		}
+	}
+	if (crpc_shim_resolve_criu(call ? crpc_shim_call_criu(call) : o->criu, cfg.criu_binary, criu,
+				   sizeof(criu), &err) < 0) {
 		rc = CRPC_EXIT_ENV;
 		goto fail;
 	}
 	if (fd < 0) {
 		crpc_config_release(&cfg);
+		crpc_shim_call_free(call);
 		return pass_through(criu, argc, argv);
 	}
 
@@ -185,8 +210,11 @@ static int shim_main(const struct shim_opts *o, int argc, char **argv)
 	signal(SIGCHLD, SIG_DFL);
 	sc.criu_path = criu;
 	sc.hooks = &cfg.hooks;
-	if (cfg.shim_trace)
+	if (call)
+		sc.trace_dir = crpc_shim_call_trace_dir(call);
+	else if (cfg.shim_trace)
 		sc.trace_dir = cfg.trace_dir ? cfg.trace_dir : CRPC_SHIM_TRACE_DIR;
+	sc.dump_options = call ? crpc_shim_call_dump_options(call) : NULL;
 	sc.trace_max_files = cfg.shim_trace_max_files;
 	sc.trace_max_total = cfg.shim_trace_max_total;
 	sc.trace_max_file_size = cfg.shim_trace_max_file_size;
@@ -200,6 +228,7 @@ static int shim_main(const struct shim_opts *o, int argc, char **argv)
 		if (vfile)
 			fclose(vfile);
 		crpc_config_release(&cfg);
+		crpc_shim_call_free(call);
 		return CRPC_EXIT_FAIL;
 	}
 	for (int i = 1; i < argc - 2; i++)
@@ -230,6 +259,7 @@ fail:
 	}
 	crpc_error_free(err);
 	crpc_config_release(&cfg);
+	crpc_shim_call_free(call);
 	return rc;
 }
 

@@ -975,3 +975,24 @@ json_t *crpc_cli_check_json(const crpc_manifest_check *k)
 	crpc_cli_jset(o, "leftover", crpc_cli_jstr(k->leftover));
 	return o;
 }
+
+json_t *crpc_cli_container_json(const crpc_container *c)
+{
+	json_t *o = crpc_cli_jobj();
+
+	crpc_cli_jset(o, "engine", crpc_cli_jstr(c->engine));
+	crpc_cli_jset(o, "name", crpc_cli_jstr(c->name));
+	crpc_cli_jset(o, "id", crpc_cli_jstr(c->id));
+	crpc_cli_jset(o, "image", crpc_cli_jstr(c->image));
+	crpc_cli_jset(o, "state", crpc_cli_jstr(c->state));
+	crpc_cli_jset(o, "pid", c->pid > 0 ? json_integer(c->pid) : json_null());
+	crpc_cli_jset(o, "runtime", crpc_cli_jstr(c->runtime));
+	crpc_cli_jset(o, "engine_version", crpc_cli_jstr(c->engine_version));
+	return o;
+}
+
+const char *crpc_cli_container_label(const crpc_container *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s:%s", c->engine, c->name[0] ? c->name : c->id);
+	return buf;
+}

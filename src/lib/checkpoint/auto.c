@@ -83,6 +83,24 @@ int ck_auto_dump(ck_op *o, crpc_error **err)
 	ck_info(o, "inspected PID %d: %zu process(es), %zu fd(s) in %.1f ms", (int)o->p.pid, r->n_procs,
 		r->n_fds, r->elapsed * 1e3);
 	crpc_inspect_free(r);
+	/* a container's own namespaces, mounts and cgroups are what it is made of */
+	if (o->p.target) {
+		size_t k = 0;
+
+		for (size_t i = 0; i < res->verdict.n_warnings; i++) {
+			crpc_verdict_item *w = &res->verdict.warnings[i];
+
+			if (crpc_container_expected_warning(w->name)) {
+				ck_info(o, "expected of a container: %s", w->reason);
+				free(w->name);
+				free(w->s);
+				free(w->reason);
+				continue;
+			}
+			res->verdict.warnings[k++] = *w;
+		}
+		res->verdict.n_warnings = k;
+	}
 	/* what the dump will break or lose (a pipe or socket to the outside, ...): always said */
 	for (size_t i = 0; i < res->verdict.n_warnings; i++)
 		ck_warn(o, "%s", res->verdict.warnings[i].reason);

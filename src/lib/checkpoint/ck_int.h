@@ -121,6 +121,31 @@ int ck_dir_move_into_place(ck_dump *c);
 /* After a failed dump: leave nothing that looks like a checkpoint. */
 void ck_dir_cleanup_failed(ck_dump *c);
 
+/* ---- a dump's end (dump.c) ---- */
+
+/*
+ * CRIU succeeded: write the manifest (with the container's record when
+ * container_json is not NULL), drop the marker, move a temporary
+ * directory into place as DIR.
+ */
+int ck_dump_finalize(ck_dump *c, double criu_seconds, const char *op, const char *criu_version,
+		     const char *criu_path, const char *container_json, crpc_error **err);
+/* The dump failed at step: clean up DIR (cleanup), look at the target. Returns -1. */
+int ck_dump_failed(ck_dump *c, crpc_checkpoint_step step, bool cleanup, crpc_error **err);
+/* The summary's figures: the size and CRIU's statistics. */
+void ck_dump_figures(ck_dump *c);
+
+/* ---- containers (container.c) ---- */
+
+/* crpc_checkpoint_dump() of p.target: through the container's engine. */
+int ck_container_dump(ck_dump *c, crpc_error **err);
+/*
+ * crpc_checkpoint_restore() of a checkpoint whose crpc.json records a
+ * container: 1 when it does not (a PID restore), else 0 or -1 once the
+ * engine restored it (or failed to).
+ */
+int ck_container_restore(ck_op *o, crpc_error **err);
+
 /* ---- the dump's target (target.c) ---- */
 
 /* Refuse PID 1, crpc itself and its ancestors, threads, zombies, kernel threads. */

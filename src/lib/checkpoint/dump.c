@@ -75,21 +75,20 @@ static void make_files_private(int dirfd)
 	closedir(d);
 }
 
-static int finalize(ck_dump *c, double criu_seconds, const char *op, crpc_error **err)
+int ck_dump_finalize(ck_dump *c, double criu_seconds, const char *op, const char *criu_version,
+		     const char *criu_path, const char *container_json, crpc_error **err)
 {
 	const char *const logs[] = { c->o.opts.log_file ? c->o.opts.log_file : DUMP_LOG, "hooks.log", NULL };
 	crpc_manifest_options options = { 0 };
 	const crpc_opt_reasons *why = &c->o.res->options;
-	crpc_session *s = c->o.s;
 	crpc_manifest_info mi = { 0 };
-	char ver[96];
 	int rc;
 
-	crpc_version_format(crpc_session_version(s), ver, sizeof(ver));
 	mi.pid = c->o.p.pid;
-	mi.command = c->o.res->comm;
-	mi.criu_version = ver;
-	mi.criu_path = crpc_session_criu_path(s);
+	mi.command = c->o.res->comm[0] ? c->o.res->comm : NULL;
+	mi.criu_version = criu_version;
+	mi.criu_path = criu_path;
+	mi.container_json = container_json;
 	mi.leave_running = c->o.opts.leave_running;
 	mi.log_files = logs;
 	mi.criu_seconds = criu_seconds;
@@ -163,7 +162,7 @@ static void repath(char **s, const char *from, const char *to)
 }
 
 /* The dump failed at `step`: clean up (once DIR was touched) and look at the target (after CRIU ran). */
-static int failed(ck_dump *c, crpc_checkpoint_step step, bool cleanup, crpc_error **err)
+int ck_dump_failed(ck_dump *c, crpc_checkpoint_step step, bool cleanup, crpc_error **err)
 {
 	if (cleanup)
 		ck_dir_cleanup_failed(c);
@@ -180,7 +179,7 @@ static int failed(ck_dump *c, crpc_checkpoint_step step, bool cleanup, crpc_erro
 }
 
 /* What the summary shows besides the manifest: the size and CRIU's statistics. */
-static void figures(ck_dump *c)
+void ck_dump_figures(ck_dump *c)
 {
 	crpc_checkpoint_result *r = c->o.res;
 	crpc_error *e = NULL;
@@ -204,6 +203,7 @@ static int dump(ck_dump *c, crpc_error **err)
 	crpc_checkpoint_result *r = o->res;
 	const char *op = o->op;
 	crpc_dump_result dr;
+	char ver[96];
 
 	/* the configuration: its dump: options under the caller's */
 	o->opts.pid = o->p.pid;
@@ -218,16 +218,16 @@ static int dump(ck_dump *c, crpc_error **err)
 		return -1;
 	r->failed_step = CRPC_CHECKPOINT_SETUP;
 	if (ck_dispatcher(o, err) < 0 || ck_dir_create(c, op, err) < 0)
-		return failed(c, CRPC_CHECKPOINT_SETUP, true, err);
+		return ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
 
 	o->t0 = crpc__now();
 	if (ck_session_open(o, err) < 0 ||
 	    crpc_opts_check_version(&o->opts, crpc_session_version(o->s), err) < 0 ||
 	    ck_dir_prepare(c, op, err) < 0)
-		return failed(c, CRPC_CHECKPOINT_SETUP, true, err);
+		return ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
 	o->opts.images_dir_fd = o->dirfd;
 	if (ck_hooks_attach(o, "dump", o->p.pid, o->dir_real ? o->dir_real : o->p.dir, err) < 0)
-		return failed(c, CRPC_CHECKPOINT_SETUP, true, err);
+		return ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
 	ck_print_opts(o, "dump", o->dir_real ? o->dir_real : o->p.dir);
 	ck_info(o, "dumping PID %d (%s) into %s", (int)o->p.pid, r->comm, o->p.dir);
 	r->leave_running = o->opts.leave_running;
@@ -237,15 +237,16 @@ static int dump(ck_dump *c, crpc_error **err)
 		r->notifications = dr.notifications;
 		ck_hook_warnings(o);
 		/* libcrpc attached CRIU's log and classified the failure */
-		return failed(c, CRPC_CHECKPOINT_REQUEST, true, err);
+		return ck_dump_failed(c, CRPC_CHECKPOINT_REQUEST, true, err);
 	}
 	r->notifications = dr.notifications;
 	ck_hook_warnings(o);
 	/* complete: the manifest, then DIR in place */
-	if (finalize(c, crpc__now() - o->t0, op, err) < 0)
-		return failed(c, CRPC_CHECKPOINT_FINISH, false, err);
+	crpc_version_format(crpc_session_version(o->s), ver, sizeof(ver));
+	if (ck_dump_finalize(c, crpc__now() - o->t0, op, ver, crpc_session_criu_path(o->s), NULL, err) < 0)
+		return ck_dump_failed(c, CRPC_CHECKPOINT_FINISH, false, err);
 	r->wall_seconds = crpc__now() - o->t0;
-	figures(c);
+	ck_dump_figures(c);
 	r->failed_step = CRPC_CHECKPOINT_DONE;
 	return 0;
 }
@@ -271,7 +272,10 @@ CRPC_API int crpc_checkpoint_dump(const crpc_checkpoint_params *p, crpc_checkpoi
 	}
 	c.o.kind = "dump";
 	c.o.res->pid = c.o.p.pid;
-	if (c.o.p.pid <= 0)
+	if (c.o.p.target) {
+		snprintf(c.o.op, sizeof(c.o.op), "dump of %s", c.o.p.target);
+		rc = ck_container_dump(&c, err);
+	} else if (c.o.p.pid <= 0)
 		rc = crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, c.o.op, "no process to checkpoint");
 	else
 		rc = dump(&c, err);

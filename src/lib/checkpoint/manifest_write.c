@@ -861,6 +861,18 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 						    ? info.tasks[0].comm
 						    : NULL));
 	json_object_set_new(root, "leave_running", json_boolean(mi->leave_running));
+	if (mi->container_json) {
+		json_error_t jerr;
+		json_t *ct = json_loads(mi->container_json, 0, &jerr);
+
+		if (!json_is_object(ct)) {
+			json_decref(ct);
+			crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, op,
+				       "the container's record is no JSON object: %s", jerr.text);
+			goto out;
+		}
+		json_object_set_new(root, "container", ct);
+	}
 	json_object_set_new(root, "options", options_json(mi->options));
 	if (have_info)
 		json_object_set_new(root, "process_tree", tree_json(&info));

@@ -181,8 +181,16 @@ static int restore(ck_op *o, crpc_error **err)
 	/* the configuration: its restore: options under the caller's */
 	if (ck_options(o, o->p.config ? &o->p.config->restore : NULL, RESTORE_LOG, err) < 0)
 		return -1;
-	if (crpc_require_root(op, err) < 0 || check_dir(o, op, err) < 0 || checkpoint_options(o, err) < 0 ||
-	    ck_dispatcher(o, err) < 0)
+	if (crpc_require_root(op, err) < 0 || check_dir(o, op, err) < 0)
+		return -1;
+	/* a container's checkpoint goes back through its engine */
+	{
+		int c = ck_container_restore(o, err);
+
+		if (c <= 0)
+			return c;
+	}
+	if (checkpoint_options(o, err) < 0 || ck_dispatcher(o, err) < 0)
 		return -1;
 	r->failed_step = CRPC_CHECKPOINT_SETUP;
 	if (o->p.wait) {

@@ -345,6 +345,57 @@ static int client_ack(struct shim *s, crpc__record *rec, CriuReq *req)
  * A message from the client. 0: go on; 1: the session is over (client
  * gone); -1: failed (the client was told).
  */
+/*
+ * A container dump's options (crpc_shim_config.dump_options, "NAME=VALUE")
+ * into the client's DUMP request: booleans and numbers of criu_opts by
+ * their field name, where the client left the field at its default.
+ */
+static void add_dump_options(struct shim *s, CriuOpts *o)
+{
+	for (char *const *p = s->cfg->dump_options; p && *p; p++) {
+		const char *eq = strchr(*p, '=');
+		char name[64];
+		const ProtobufCFieldDescriptor *f;
+		char *base = (char *)o;
+		unsigned long long v;
+		char *end;
+
+		if (!eq || (size_t)(eq - *p) >= sizeof(name))
+			continue;
+		memcpy(name, *p, (size_t)(eq - *p));
+		name[eq - *p] = '\0';
+		f = protobuf_c_message_descriptor_get_field_by_name(&criu_opts__descriptor, name);
+		if (!f || f->label != PROTOBUF_C_LABEL_OPTIONAL || !f->quantifier_offset)
+			continue;
+		if (f->type == PROTOBUF_C_TYPE_BOOL) {
+			protobuf_c_boolean *val = (protobuf_c_boolean *)(base + f->offset);
+
+			if (strcmp(eq + 1, "true") != 0 || *val)
+				continue;
+			*val = 1;
+		} else if (f->type == PROTOBUF_C_TYPE_UINT32 || f->type == PROTOBUF_C_TYPE_INT32 ||
+			   f->type == PROTOBUF_C_TYPE_UINT64) {
+			errno = 0;
+			v = strtoull(eq + 1, &end, 10);
+			if (errno || end == eq + 1 || *end)
+				continue;
+			if (f->type == PROTOBUF_C_TYPE_UINT64) {
+				if (*(uint64_t *)(base + f->offset))
+					continue;
+				*(uint64_t *)(base + f->offset) = v;
+			} else {
+				if (v > INT32_MAX || *(uint32_t *)(base + f->offset))
+					continue;
+				*(uint32_t *)(base + f->offset) = (uint32_t)v;
+			}
+		} else {
+			continue;
+		}
+		*(protobuf_c_boolean *)(base + f->quantifier_offset) = 1;
+		shim_vlog(s, "added %s to the DUMP request", *p);
+	}
+}
+
 int shim_from_client(struct shim *s, crpc_error **err)
 {
 	crpc__record rec;
@@ -409,6 +460,8 @@ int shim_from_client(struct shim *s, crpc_error **err)
 			return session_fail(s, t, why, err);
 		}
 		log_location(s, req->opts);
+		if (req->type == CRIU_REQ_TYPE__DUMP)
+			add_dump_options(s, req->opts);
 		s->client_notify = req->opts->has_notify_scripts && req->opts->notify_scripts;
 		if ((req->type == CRIU_REQ_TYPE__DUMP || req->type == CRIU_REQ_TYPE__RESTORE) &&
 		    have_hooks(s->cfg->hooks)) {

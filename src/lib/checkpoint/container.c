@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * container.c - a dump and a restore of a container, through its engine
+ * with crpc as the CRIU of the engine's call (src/lib/engines/).
+ *
+ * The dump resolves the container, inspects its tree (stopping on
+ * blockers before the engine is touched), makes DIR's temporary stand-in,
+ * writes the call directory the shim reads (the real CRIU, the
+ * configuration, the --hook steps, the container's identity for the hooks,
+ * the options the inspection found necessary), has the engine checkpoint
+ * into DIR, keeps the DUMP session's trace as DIR/dump.trace and writes
+ * crpc.json with the container's record. The restore verifies DIR (done by
+ * the caller), then asks the engine crpc.json names to restore.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "checkpoint/ck_int.h"
+#include "engines/engine.h"
+
+#define DUMP_LOG "dump.log"
+#define TRACE_COPY_MAX (64u << 20)
+
+/* The CRIU the engine's call goes to, resolved as for a PID (ck_session_open()). */
+static int resolve_criu(ck_op *o, crpc_error **err)
+{
+	const char *criu = o->p.criu_path;
+
+	if (!criu && !(getenv("CRPC_CRIU") && *getenv("CRPC_CRIU")) && o->p.config)
+		criu = o->p.config->criu_binary;
+	return crpc_criu_resolve(criu, o->criu_path, sizeof(o->criu_path), err);
+}
+
+/* `CRIU --version`'s "Version: X" into buf ("" when it says nothing). */
+static void criu_version(const char *criu, char *buf, size_t size)
+{
+	char *argv[] = { (char *)criu, "--version", NULL };
+	crpc__cmd_out out;
+	crpc_error *e = NULL;
+	const char *v;
+
+	buf[0] = '\0';
+	if (crpc__cmd_run(argv, NULL, &out, &e) == 0 && (v = strstr(out.out, "Version: "))) {
+		v += strlen("Version: ");
+		snprintf(buf, size, "%.*s", (int)strcspn(v, "\n "), v);
+	}
+	crpc__cmd_out_release(&out);
+	crpc_error_free(e);
+}
+
+static json_t *env_json(const crpc_container *ci)
+{
+	json_t *env = json_object();
+
+	json_object_set_new(env, "CRPC_CONTAINER_ENGINE", json_string(ci->engine));
+	json_object_set_new(env, "CRPC_CONTAINER_ID", json_string(ci->id));
+	json_object_set_new(env, "CRPC_CONTAINER_NAME", json_string(ci->name));
+	return env;
+}
+
+/* The shim's instructions for this call (see engine.h). */
+static json_t *call_context(ck_op *o, const crpc_container *ci, const char *operation, bool with_options)
+{
+	json_t *ctx = json_object(), *hooks = json_array(), *opts = json_array();
+
+	if (!ctx || !hooks || !opts) {
+		json_decref(ctx);
+		json_decref(hooks);
+		json_decref(opts);
+		return NULL;
+	}
+	json_object_set_new(ctx, "operation", json_string(operation));
+	json_object_set_new(ctx, "criu", json_string(o->criu_path));
+	json_object_set_new(ctx, "config",
+			    o->p.config && o->p.config->path ? json_string(o->p.config->path) : json_null());
+	for (size_t i = 0; i < o->p.n_hooks; i++)
+		json_array_append_new(hooks, json_string(o->p.hooks[i]));
+	json_object_set_new(ctx, "hooks", hooks);
+	json_object_set_new(ctx, "env", env_json(ci));
+	/* every option in effect the inspection knows: the shim sets those the engine left unset */
+	for (size_t i = 0; with_options && i < o->res->options.n; i++) {
+		const crpc_opt_reason *x = &o->res->options.v[i];
+		json_t *e = json_object();
+
+		json_object_set_new(e, "name", json_string(x->option));
+		json_object_set_new(e, "value", json_string(x->value));
+		json_object_set_new(e, "source", json_string(crpc_opt_source_name(x->source)));
+		json_object_set_new(e, "reason", json_string(x->reason ? x->reason : ""));
+		json_array_append_new(opts, e);
+	}
+	json_object_set_new(ctx, "dump_options", opts);
+	return ctx;
+}
+
+/*
+ * The shim's trace of the session with request `type` ("dump", "restore")
+ * in the call's trace directory: copied to dirfd/name (when dirfd >= 0)
+ * and to path (when not NULL). Missing is not an error (tracing off).
+ */
+static void keep_trace(ck_op *o, const crpc__engine_call *call, const char *type, int dirfd,
+		       const char *name, const char *path)
+{
+	char tdir[PATH_MAX + 16], suffix[32];
+	cleanup_free uint8_t *data = NULL;
+	size_t len = 0;
+	int tfd;
+	DIR *d;
+	struct dirent *de;
+	char found[256] = "";
+
+	snprintf(tdir, sizeof(tdir), "%s/traces", call->dir);
+	snprintf(suffix, sizeof(suffix), "-%s.trace", type);
+	tfd = open(tdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (tfd < 0)
+		return;
+	d = fdopendir(dup(tfd));
+	while (d && (de = readdir(d))) {
+		size_t n = strlen(de->d_name), k = strlen(suffix);
+
+		if (n > k && strcmp(de->d_name + n - k, suffix) == 0 && strlen(de->d_name) < sizeof(found))
+			snprintf(found, sizeof(found), "%s", de->d_name);
+	}
+	if (d)
+		closedir(d);
+	if (!found[0] || crpc__read_whole_at(tfd, found, TRACE_COPY_MAX, &data, &len) < 0) {
+		if (found[0])
+			ck_warn(o, "cannot read the %s session's trace %s/%s", type, tdir, found);
+		close(tfd);
+		return;
+	}
+	close(tfd);
+	if (dirfd >= 0) {
+		int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+		if (fd < 0 || io_write_full(fd, data, len) < 0 || fsync(fd) < 0)
+			ck_warn(o, "cannot write %s into the checkpoint: %s", name, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	if (path) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+		if (fd < 0 || io_write_full(fd, data, len) < 0)
+			ck_warn(o, "cannot write the trace %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+/* Make the call directory's traces/ for the shim. */
+static int call_traces(const crpc__engine_call *call, crpc_error **err)
+{
+	if (mkdirat(call->dirfd, "traces", 0700) < 0)
+		return crpc_error_set(err, CRPC_EXIT_ENV, errno, "call directory", "cannot create %s/traces",
+				      call->dir);
+	return 0;
+}
+
+static int open_call(ck_op *o, const crpc_container *ci, const char *operation, bool with_options,
+		     crpc__engine_call *call, crpc_error **err)
+{
+	json_t *ctx = call_context(o, ci, operation, with_options);
+	char tdir[PATH_MAX + 16];
+	int rc;
+
+	if (!ctx)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, o->op, "out of memory");
+	/* the trace directory is named before it exists: the call directory's own */
+	rc = crpc__engine_call_open(call, ctx, err);
+	json_decref(ctx);
+	if (rc < 0)
+		return -1;
+	snprintf(tdir, sizeof(tdir), "%s/traces", call->dir);
+	if (call_traces(call, err) < 0) {
+		crpc__engine_call_close(call);
+		return -1;
+	}
+	ck_info(o, "%s runs %s as its CRIU (%s)", ci->engine, call->shim, o->criu_path);
+	return 0;
+}
+
+/* The container's record for crpc.json. */
+static char *container_record(const crpc__container *c)
+{
+	json_t *j = json_object();
+	char *text;
+
+	json_object_set_new(j, "engine", json_string(c->info.engine));
+	json_object_set_new(j, "engine_version", json_string(c->info.engine_version));
+	json_object_set_new(j, "id", json_string(c->info.id));
+	json_object_set_new(j, "name", json_string(c->info.name));
+	json_object_set_new(j, "image", json_string(c->info.image));
+	json_object_set_new(j, "runtime", json_string(c->info.runtime));
+	json_object_set_new(j, "pid", json_integer(c->info.pid));
+	json_object_set_new(j, "recreate", c->recreate ? json_incref(c->recreate) : json_null());
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return text;
+}
+
+/* After a failed engine call: is the container still running? */
+static void container_after(ck_op *o, const crpc__engine *e, const crpc__engine_ctx *ctx, const char *id)
+{
+	crpc__container now = { 0 };
+	crpc_error *x = NULL;
+
+	o->res->target.checked = true;
+	if (e->resolve(ctx, id, &now, &x) == CRPC__ENGINE_FOUND) {
+		o->res->target.exists = true;
+		o->res->target.running = now.info.running;
+		if (!now.info.running)
+			ck_warn(o, "%s:%s is %s after the failed checkpoint", e->name, id, now.info.state);
+	}
+	crpc__container_release(&now);
+	crpc_error_free(x);
+}
+
+int ck_container_dump(ck_dump *c, crpc_error **err)
+{
+	ck_op *o = &c->o;
+	crpc_checkpoint_result *r = o->res;
+	const char *op = o->op;
+	crpc_engine_env dflt;
+	crpc__engine_ctx ctx = { 0 };
+	const crpc__engine *engine = NULL;
+	crpc__container ct = { 0 };
+	crpc__engine_call call = { .dirfd = -1 };
+	crpc__target t;
+	cleanup_free char *record = NULL;
+	char ver[96];
+	double t0;
+	int rc = -1;
+
+	if (o->p.engine_env) {
+		ctx.env = o->p.engine_env;
+	} else {
+		crpc_engine_env_init(&dflt);
+		ctx.env = &dflt;
+	}
+	if (crpc__target_parse(o->p.target, &t, err) < 0 ||
+	    crpc__target_resolve(&ctx, &t, &engine, &ct, err) < 0)
+		return -1;
+	r->is_container = true;
+	r->container = ct.info;
+	if (!ct.info.running || ct.info.pid <= 0) {
+		crpc_error_set(err, CRPC_EXIT_FAIL, ESRCH, op, "%s:%s is not running (%s)", engine->name,
+			       ct.info.name[0] ? ct.info.name : ct.info.id, ct.info.state);
+		if (*err)
+			crpc_error_set_hint(*err,
+					    "a container is checkpointed while it runs; start it first");
+		goto out;
+	}
+	o->p.pid = ct.info.pid;
+	r->pid = ct.info.pid;
+	o->opts.pid = ct.info.pid;
+	ck_info(o, "%s:%s is %s, init PID %d, %s %s", engine->name, ct.info.name, ct.info.id,
+		(int)ct.info.pid, engine->name, ct.info.engine_version);
+	if (ck_options(o, o->p.config ? &o->p.config->dump : NULL, DUMP_LOG, err) < 0)
+		goto out;
+	if (crpc_require_root(op, err) < 0 || ck_dir_check(c, op, err) < 0)
+		goto out;
+	{
+		crpc_task_status ts;
+
+		if (crpc_task_status_read(ct.info.pid, &ts) == 0)
+			snprintf(r->comm, sizeof(r->comm), "%s", ts.comm);
+	}
+	/* the tree, before the engine is touched: blockers stop here */
+	if (ck_auto_dump(o, err) < 0)
+		goto out;
+	if (resolve_criu(o, err) < 0)
+		goto out;
+	r->failed_step = CRPC_CHECKPOINT_SETUP;
+	if (ck_dir_create(c, op, err) < 0) {
+		ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
+		goto out;
+	}
+	if (open_call(o, &ct.info, "dump", true, &call, err) < 0 || ck_dir_prepare(c, op, err) < 0) {
+		ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
+		goto out;
+	}
+	for (size_t i = 0; i < r->options.n; i++)
+		if (r->options.v[i].source == CRPC_OPT_SOURCE_AUTO)
+			ck_info(o, "the shim adds %s=%s to %s's DUMP request", r->options.v[i].option,
+				r->options.v[i].value, engine->name);
+	ctx.shim_path = call.shim;
+	ctx.call_dir = call.dir;
+	r->leave_running = o->opts.leave_running;
+	ck_info(o, "%s checkpoint of %s into %s", engine->name, ct.info.id,
+		o->dir_real ? o->dir_real : o->p.dir);
+
+	t0 = o->t0 = crpc__now();
+	r->failed_step = CRPC_CHECKPOINT_REQUEST;
+	if (engine->checkpoint(&ctx, &ct, o->dir_real ? o->dir_real : o->p.dir, o->opts.leave_running, err) <
+	    0) {
+		char log[PATH_MAX + 16];
+
+		/* the engine's CRIU log, when it wrote one into DIR */
+		if (*err &&
+		    snprintf(log, sizeof(log), "%s/%s", o->dir_real ? o->dir_real : o->p.dir, DUMP_LOG) <
+			    (int)sizeof(log) &&
+		    access(log, R_OK) == 0)
+			crpc_error_attach_log(*err, log);
+		keep_trace(o, &call, "dump", -1, NULL, o->p.trace_path);
+		ck_dump_failed(c, CRPC_CHECKPOINT_REQUEST, true, err);
+		container_after(o, engine, &ctx, ct.info.id);
+		goto out;
+	}
+	keep_trace(o, &call, "dump", o->dirfd, "dump.trace", o->p.trace_path);
+	criu_version(o->criu_path, ver, sizeof(ver));
+	record = container_record(&ct);
+	if (!record) {
+		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
+		ck_dump_failed(c, CRPC_CHECKPOINT_FINISH, false, err);
+		goto out;
+	}
+	if (ck_dump_finalize(c, crpc__now() - t0, op, ver[0] ? ver : NULL, o->criu_path, record, err) < 0) {
+		ck_dump_failed(c, CRPC_CHECKPOINT_FINISH, false, err);
+		goto out;
+	}
+	r->wall_seconds = crpc__now() - t0;
+	snprintf(r->criu_version, sizeof(r->criu_version), "%s", ver);
+	ck_dump_figures(c);
+	r->failed_step = CRPC_CHECKPOINT_DONE;
+	rc = 0;
+out:
+	if (call.dir[0])
+		crpc__engine_call_close(&call);
+	crpc__container_release(&ct);
+	return rc;
+}
+
+/* crpc.json's "container" record, or NULL (a PID's checkpoint). */
+static json_t *recorded_container(ck_op *o, crpc_error **err, bool *failed)
+{
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	json_t *root, *ct;
+	json_error_t jerr;
+
+	*failed = false;
+	if (crpc_manifest_read(o->dirfd, &text, &len, NULL) < 0)
+		return NULL; /* no manifest (--force): a PID's */
+	root = json_loadb(text, len, 0, &jerr);
+	ct = json_object_get(root, "container");
+	if (!ct) {
+		json_decref(root);
+		return NULL;
+	}
+	if (!json_is_object(ct)) {
+		json_decref(root);
+		*failed = true;
+		crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, o->op,
+			       "crpc.json: \"container\" is not an object");
+		return NULL;
+	}
+	json_incref(ct);
+	json_decref(root);
+	return ct;
+}
+
+static void str_field(json_t *j, const char *key, char *buf, size_t size)
+{
+	const char *s = json_string_value(json_object_get(j, key));
+
+	snprintf(buf, size, "%s", s ? s : "");
+}
+
+int ck_container_restore(ck_op *o, crpc_error **err)
+{
+	crpc_checkpoint_result *r = o->res;
+	bool bad;
+	json_t *rec_j = recorded_container(o, err, &bad);
+	crpc__container rec = { 0 }, out = { 0 };
+	crpc__engine_call call = { .dirfd = -1 };
+	crpc_engine_env dflt;
+	crpc__engine_ctx ctx = { 0 };
+	const crpc__engine *engine;
+	char why[256] = "";
+	int rc = -1;
+
+	if (!rec_j)
+		return bad ? -1 : 1;
+	str_field(rec_j, "engine", rec.info.engine, sizeof(rec.info.engine));
+	str_field(rec_j, "engine_version", rec.info.engine_version, sizeof(rec.info.engine_version));
+	str_field(rec_j, "id", rec.info.id, sizeof(rec.info.id));
+	str_field(rec_j, "name", rec.info.name, sizeof(rec.info.name));
+	str_field(rec_j, "image", rec.info.image, sizeof(rec.info.image));
+	str_field(rec_j, "runtime", rec.info.runtime, sizeof(rec.info.runtime));
+	rec.recreate = json_incref(json_object_get(rec_j, "recreate"));
+	json_decref(rec_j);
+	r->is_container = true;
+	r->container = rec.info;
+	if (o->p.engine_env) {
+		ctx.env = o->p.engine_env;
+	} else {
+		crpc_engine_env_init(&dflt);
+		ctx.env = &dflt;
+	}
+	/* runc's root as the dump had it, unless the caller names one */
+	if (!ctx.env->runc_root && strcmp(rec.info.engine, "runc") == 0 &&
+	    json_is_string(json_object_get(rec.recreate, "root"))) {
+		dflt = *ctx.env;
+		dflt.runc_root = json_string_value(json_object_get(rec.recreate, "root"));
+		ctx.env = &dflt;
+	}
+	engine = crpc__engine_find(rec.info.engine);
+	if (!engine) {
+		crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, o->op,
+			       "the checkpoint is of a %s container, an engine this crpc does not know",
+			       rec.info.engine);
+		goto out;
+	}
+	if (!engine->present(&ctx, why, sizeof(why))) {
+		crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, o->op, "the checkpoint is of a %s container: %s",
+			       engine->name, why);
+		goto out;
+	}
+	if (o->p.new_name) {
+		crpc__target t;
+		char name[300];
+
+		snprintf(name, sizeof(name), "%s:%s", engine->name, o->p.new_name);
+		if (crpc__target_parse(name, &t, err) < 0)
+			goto out;
+	}
+	if (resolve_criu(o, err) < 0)
+		goto out;
+	r->failed_step = CRPC_CHECKPOINT_SETUP;
+	if (open_call(o, &rec.info, "restore", false, &call, err) < 0)
+		goto out;
+	ctx.shim_path = call.shim;
+	ctx.call_dir = call.dir;
+	ck_info(o, "%s restore of %s%s%s from %s", engine->name, rec.info.id, o->p.new_name ? " as " : "",
+		o->p.new_name ? o->p.new_name : "", o->dir_real ? o->dir_real : o->p.dir);
+	o->t0 = crpc__now();
+	r->failed_step = CRPC_CHECKPOINT_REQUEST;
+	if (engine->restore(&ctx, &rec, o->dir_real ? o->dir_real : o->p.dir, o->p.new_name, &out, err) < 0) {
+		char log[PATH_MAX + 16];
+
+		if (*err &&
+		    snprintf(log, sizeof(log), "%s/restore.log", o->dir_real ? o->dir_real : o->p.dir) <
+			    (int)sizeof(log) &&
+		    access(log, R_OK) == 0)
+			crpc_error_attach_log(*err, log);
+		keep_trace(o, &call, "restore", -1, NULL, o->p.trace_path);
+		goto out;
+	}
+	keep_trace(o, &call, "restore", -1, NULL, o->p.trace_path);
+	r->wall_seconds = crpc__now() - o->t0;
+	r->container = out.info;
+	r->pid = out.info.pid;
+	snprintf(r->criu_path, sizeof(r->criu_path), "%s", o->criu_path);
+	criu_version(o->criu_path, r->criu_version, sizeof(r->criu_version));
+	r->failed_step = CRPC_CHECKPOINT_DONE;
+	rc = 0;
+out:
+	if (call.dir[0])
+		crpc__engine_call_close(&call);
+	crpc__container_release(&rec);
+	crpc__container_release(&out);
+	return rc;
+}

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * call.c - the private directory of one engine call: `criu` (crpc as the
+ * shim of that call) and call.json (what the shim needs to know), below
+ * the runtime directory, root's and 0700 all the way.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engines/engine.h"
+#include "internal.h"
+
+#define CALL_MAX (1u << 20)
+
+/* A directory that is root's (or ours), no symlink, writable by nobody else. */
+static int private_dir(int fd, const char *path, crpc_error **err)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return crpc_error_set(err, CRPC_EXIT_ENV, errno, "call directory", "cannot stat %s", path);
+	if (!S_ISDIR(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 0077))
+		return crpc_error_set(err, CRPC_EXIT_ENV, EPERM, "call directory",
+				      "%s is not a private directory of root's (owner %u, mode %04o)", path,
+				      (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+/* Open (making it 0700 when missing) the directory `name` below dirfd. */
+static int open_private(int dirfd, const char *name, const char *shown, crpc_error **err)
+{
+	int fd;
+
+	if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+		return crpc_error_set(err, CRPC_EXIT_ENV, errno, "call directory", "cannot create %s", shown);
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return crpc_error_set(err, CRPC_EXIT_ENV, errno, "call directory", "cannot open %s", shown);
+	if (private_dir(fd, shown, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int crpc__engine_call_open(crpc__engine_call *call, json_t *context, crpc_error **err)
+{
+	const char *rt = getenv("CRPC_RUNTIME_DIR");
+	char self[PATH_MAX], calls[PATH_MAX], name[32];
+	cleanup_free char *text = NULL;
+	cleanup_close int rtfd = -1;
+	cleanup_close int callsfd = -1;
+	ssize_t n;
+	int fd;
+
+	memset(call, 0, sizeof(*call));
+	call->dirfd = -1;
+	if (!rt || !*rt)
+		rt = CRPC__RUNTIME_DIR;
+	if (rt[0] != '/')
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "call directory",
+				      "CRPC_RUNTIME_DIR must be an absolute path, not '%s'", rt);
+	if (mkdir(rt, 0700) < 0 && errno != EEXIST)
+		return crpc_error_set(err, CRPC_EXIT_ENV, errno, "call directory", "cannot create %s", rt);
+	rtfd = open(rt, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rtfd < 0)
+		return crpc_error_set(err, CRPC_EXIT_ENV, errno, "call directory", "cannot open %s", rt);
+	if (private_dir(rtfd, rt, err) < 0)
+		return -1;
+	snprintf(calls, sizeof(calls), "%s/calls", rt);
+	callsfd = open_private(rtfd, "calls", calls, err);
+	if (callsfd < 0)
+		return -1;
+
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return crpc_error_set(err, CRPC_EXIT_ENV, errno, "call directory",
+				      "cannot read /proc/self/exe (crpc's own path)");
+	self[n] = '\0';
+
+	for (int tries = 0;; tries++) {
+		snprintf(name, sizeof(name), "%d-%u", (int)getpid(), (unsigned)tries);
+		if (mkdirat(callsfd, name, 0700) == 0)
+			break;
+		if (errno != EEXIST || tries > 1000)
+			return crpc_error_set(err, CRPC_EXIT_ENV, errno, "call directory",
+					      "cannot create a directory in %s", calls);
+	}
+	if (snprintf(call->dir, sizeof(call->dir), "%s/%s", calls, name) >= (int)sizeof(call->dir) ||
+	    snprintf(call->shim, sizeof(call->shim), "%s/criu", call->dir) >= (int)sizeof(call->shim))
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENAMETOOLONG, "call directory",
+				      "%s: path too long", calls);
+	call->dirfd = openat(callsfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (call->dirfd < 0) {
+		int e = errno;
+
+		unlinkat(callsfd, name, AT_REMOVEDIR);
+		call->dir[0] = '\0';
+		return crpc_error_set(err, CRPC_EXIT_ENV, e, "call directory", "cannot open %s", call->dir);
+	}
+	if (fchmod(call->dirfd, 0700) < 0 || symlinkat(self, call->dirfd, "criu") < 0) {
+		int e = errno;
+
+		crpc__engine_call_close(call);
+		return crpc_error_set(err, CRPC_EXIT_ENV, e, "call directory", "cannot set up %s", calls);
+	}
+	text = json_dumps(context, JSON_COMPACT);
+	if (!text) {
+		crpc__engine_call_close(call);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "call directory", "out of memory");
+	}
+	fd = openat(call->dirfd, CRPC__CALL_FILE, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || io_write_full(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		crpc__engine_call_close(call);
+		return crpc_error_set(err, CRPC_EXIT_ENV, e, "call directory", "cannot write %s/%s", calls,
+				      CRPC__CALL_FILE);
+	}
+	close(fd);
+	return 0;
+}
+
+/* Remove what the directory dirfd holds, subdirectories (made by the
+ * engine's CRIU or the shim, never followed through a symlink) down to
+ * `depth` levels. */
+static void remove_contents(int dirfd, int depth)
+{
+	int fd = dup(dirfd);
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dirfd, de->d_name, 0) == 0 || errno != EISDIR)
+			continue;
+		if (depth > 0) {
+			int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0) {
+				remove_contents(sub, depth - 1);
+				close(sub);
+			}
+		}
+		unlinkat(dirfd, de->d_name, AT_REMOVEDIR);
+	}
+	closedir(d);
+}
+
+void crpc__engine_call_close(crpc__engine_call *call)
+{
+	if (call->dirfd >= 0) {
+		remove_contents(call->dirfd, 3);
+		close(call->dirfd);
+		call->dirfd = -1;
+	}
+	if (call->dir[0])
+		rmdir(call->dir);
+	call->dir[0] = '\0';
+}
+
+int crpc__engine_call_find(const char *argv0, json_t **context, crpc_error **err)
+{
+	char dir[PATH_MAX];
+	const char *slash;
+	cleanup_close int dfd = -1;
+	cleanup_close int fd = -1;
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	struct stat st;
+	json_error_t jerr;
+
+	*context = NULL;
+	if (!argv0 || argv0[0] != '/' || !(slash = strrchr(argv0, '/')) || strcmp(slash + 1, "criu") != 0)
+		return 0;
+	if ((size_t)(slash - argv0) >= sizeof(dir) || slash == argv0)
+		return 0;
+	memcpy(dir, argv0, (size_t)(slash - argv0));
+	dir[slash - argv0] = '\0';
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return 0;
+	fd = openat(dfd, CRPC__CALL_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* an ordinary installation of the shim */
+	if (private_dir(dfd, dir, err) < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 0077))
+		return crpc_error_set(err, CRPC_EXIT_ENV, EPERM, "call directory",
+				      "%s/%s is not a private file of root's", dir, CRPC__CALL_FILE);
+	if (crpc__read_file_at(dfd, CRPC__CALL_FILE, CALL_MAX, &text, &len, err) < 0)
+		return -1;
+	*context = json_loadb(text, len, 0, &jerr);
+	if (!*context || !json_is_object(*context)) {
+		json_decref(*context);
+		*context = NULL;
+		return crpc_error_set(err, CRPC_EXIT_ENV, EINVAL, "call directory", "%s/%s: %s", dir,
+				      CRPC__CALL_FILE, jerr.text);
+	}
+	return 1;
+}
+
+/* ---- the shim's side ---- */
+
+struct crpc_shim_call {
+	json_t *ctx;
+	char *criu;
+	char *config;
+	char *trace_dir;
+	char **hooks;
+	char **dump_options;
+};
+
+static char **string_list(json_t *a, bool options)
+{
+	size_t n = json_array_size(a), k = 0, i;
+	char **v = calloc(n + 1, sizeof(char *));
+	json_t *e;
+
+	if (!v)
+		return NULL;
+	json_array_foreach(a, i, e) {
+		const char *s = options ? json_string_value(json_object_get(e, "name"))
+					: json_string_value(e);
+		const char *val = options ? json_string_value(json_object_get(e, "value")) : NULL;
+
+		if (!s)
+			continue;
+		if (options ? asprintf(&v[k], "%s=%s", s, val ? val : "") < 0 : !(v[k] = strdup(s))) {
+			v[k] = NULL;
+			break;
+		}
+		k++;
+	}
+	return v;
+}
+
+static void free_list(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+CRPC_API void crpc_shim_call_free(crpc_shim_call *call)
+{
+	if (!call)
+		return;
+	json_decref(call->ctx);
+	free(call->criu);
+	free(call->config);
+	free(call->trace_dir);
+	free_list(call->hooks);
+	free_list(call->dump_options);
+	free(call);
+}
+
+CRPC_API int crpc_shim_call_find(const char *argv0, crpc_shim_call **out, crpc_error **err)
+{
+	json_t *ctx = NULL;
+	crpc_shim_call *call;
+	const char *criu, *cfg;
+	const char *slash;
+	int rc;
+
+	*out = NULL;
+	rc = crpc__engine_call_find(argv0, &ctx, err);
+	if (rc <= 0)
+		return rc;
+	call = calloc(1, sizeof(*call));
+	if (!call) {
+		json_decref(ctx);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "call directory", "out of memory");
+	}
+	call->ctx = ctx;
+	criu = json_string_value(json_object_get(ctx, "criu"));
+	cfg = json_string_value(json_object_get(ctx, "config"));
+	slash = strrchr(argv0, '/');
+	call->criu = criu ? strdup(criu) : NULL;
+	call->config = cfg ? strdup(cfg) : NULL;
+	if (asprintf(&call->trace_dir, "%.*s/traces", (int)(slash - argv0), argv0) < 0)
+		call->trace_dir = NULL;
+	call->hooks = string_list(json_object_get(ctx, "hooks"), false);
+	call->dump_options = string_list(json_object_get(ctx, "dump_options"), true);
+	if (!call->criu || !*call->criu || (cfg && !call->config) || !call->trace_dir || !call->hooks ||
+	    !call->dump_options) {
+		crpc_shim_call_free(call);
+		return crpc_error_set(err, CRPC_EXIT_ENV, EINVAL, "call directory",
+				      "%s: call.json names no CRIU, or out of memory", argv0);
+	}
+	*out = call;
+	return 1;
+}
+
+CRPC_API const char *crpc_shim_call_criu(const crpc_shim_call *call)
+{
+	return call->criu;
+}
+
+CRPC_API const char *crpc_shim_call_config(const crpc_shim_call *call)
+{
+	return call->config;
+}
+
+CRPC_API char *const *crpc_shim_call_hooks(const crpc_shim_call *call)
+{
+	return call->hooks;
+}
+
+CRPC_API const char *crpc_shim_call_trace_dir(const crpc_shim_call *call)
+{
+	return call->trace_dir;
+}
+
+CRPC_API char *const *crpc_shim_call_dump_options(const crpc_shim_call *call)
+{
+	return call->dump_options;
+}
+
+CRPC_API int crpc_shim_call_setenv(const crpc_shim_call *call)
+{
+	json_t *env = json_object_get(call->ctx, "env"), *v;
+	const char *k;
+
+	json_object_foreach(env, k, v) {
+		if (strncmp(k, "CRPC_CONTAINER_", 15) != 0 || !json_is_string(v))
+			continue;
+		if (setenv(k, json_string_value(v), 1) < 0)
+			return -1;
+	}
+	return 0;
+}

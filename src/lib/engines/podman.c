@@ -1,0 +1,604 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * podman.c - podman, through its CLI. podman runs the OCI runtime itself
+ * (no daemon); `--runtime-flag criu=SHIM` makes runc take crpc as its CRIU
+ * for the checkpoint, and conmon hands the same flag to `runc restore`.
+ * podman checks CRIU's version on its own with the `criu` on PATH, so the
+ * call directory also goes first on PATH for it. A checkpoint is podman's
+ * export (`checkpoint --export`, uncompressed) unpacked into DIR: CRIU's
+ * images in checkpoint/, the container's configuration beside them; a
+ * restore packs the same files and imports them (`restore --import`),
+ * which recreates the container with its ID and name (or as --name).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engines/engine.h"
+#include "internal.h"
+
+extern char **environ;
+
+static bool podman_cli(char *buf, size_t size)
+{
+	return crpc__engine_cli("CRPC_PODMAN", "podman", buf, size);
+}
+
+static bool podman_present(const crpc__engine_ctx *ctx, char *why, size_t size)
+{
+	char cli[PATH_MAX];
+
+	if (podman_cli(cli, sizeof(cli)))
+		return true;
+	snprintf(why, size, "podman not found (%s)", getenv("CRPC_PODMAN") ? "$CRPC_PODMAN" : "not on PATH");
+	return false;
+}
+
+static void cpy(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+/* Run podman ARGS; stdout into *o. <0 on error, else the status. */
+static int podman_run(const crpc__argv *a, char *const envp[], crpc__cmd_out *o, crpc_error **err)
+{
+	return crpc__argv_run(a, envp, o, err);
+}
+
+static int podman_version(const crpc__engine_ctx *ctx, char *buf, size_t size, crpc_error **err)
+{
+	char cli[PATH_MAX];
+	crpc__argv a = { 0 };
+	crpc__cmd_out o;
+	int st;
+
+	if (!podman_cli(cli, sizeof(cli)))
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
+	crpc__argv_add(&a, cli);
+	crpc__argv_add(&a, "--version");
+	st = podman_run(&a, NULL, &o, err);
+	if (st < 0)
+		return -1;
+	buf[0] = '\0';
+	/* "podman version 4.3.1" */
+	if (st == 0 && sscanf(o.out, "podman version %63s", buf) != 1)
+		buf[0] = '\0';
+	if (st != 0)
+		crpc__cmd_fail(err, "podman", (char *const *)a.v, st, &o);
+	crpc__cmd_out_release(&o);
+	return st == 0 ? 0 : -1;
+}
+
+/* One element of `podman container inspect`. */
+static void fill_inspect(json_t *j, crpc__container *c)
+{
+	json_t *state = json_object_get(j, "State");
+	const char *status = json_string_value(json_object_get(state, "Status"));
+
+	cpy(c->info.engine, sizeof(c->info.engine), "podman");
+	cpy(c->info.id, sizeof(c->info.id), json_string_value(json_object_get(j, "Id")));
+	cpy(c->info.name, sizeof(c->info.name), json_string_value(json_object_get(j, "Name")));
+	cpy(c->info.image, sizeof(c->info.image), json_string_value(json_object_get(j, "ImageName")));
+	if (!c->info.image[0])
+		cpy(c->info.image, sizeof(c->info.image), json_string_value(json_object_get(j, "Image")));
+	cpy(c->info.state, sizeof(c->info.state), status);
+	c->info.running = json_is_true(json_object_get(state, "Running"));
+	c->info.pid = c->info.running ? (pid_t)json_integer_value(json_object_get(state, "Pid")) : 0;
+	cpy(c->info.runtime, sizeof(c->info.runtime), json_string_value(json_object_get(j, "OCIRuntime")));
+}
+
+static int podman_resolve(const crpc__engine_ctx *ctx, const char *ref, crpc__container *out,
+			  crpc_error **err)
+{
+	char cli[PATH_MAX];
+	crpc__argv a = { 0 };
+	crpc__cmd_out o;
+	json_t *j, *e;
+	json_error_t jerr;
+	int st;
+
+	if (!podman_cli(cli, sizeof(cli)))
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
+	crpc__argv_add(&a, cli);
+	crpc__argv_add(&a, "container");
+	crpc__argv_add(&a, "inspect");
+	crpc__argv_add(&a, ref);
+	st = podman_run(&a, NULL, &o, err);
+	if (st < 0)
+		return -1;
+	if (st != 0) {
+		int rc = strstr(o.err, "no such container")
+				 ? CRPC__ENGINE_NOT_FOUND
+				 : crpc__cmd_fail(err, "podman", (char *const *)a.v, st, &o);
+		crpc__cmd_out_release(&o);
+		return rc;
+	}
+	j = json_loadb(o.out, o.out_len, 0, &jerr);
+	crpc__cmd_out_release(&o);
+	e = json_array_get(j, 0);
+	if (!json_is_object(e)) {
+		bool empty = json_is_array(j) && json_array_size(j) == 0;
+
+		json_decref(j);
+		if (empty)
+			return CRPC__ENGINE_NOT_FOUND;
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman",
+				      "podman container inspect %s: unreadable output: %s", ref, jerr.text);
+	}
+	fill_inspect(e, out);
+	out->recreate = json_object();
+	if (out->recreate)
+		json_object_set_new(out->recreate, "export",
+				    json_string("podman container checkpoint --export"));
+	json_decref(j);
+	podman_version(ctx, out->info.engine_version, sizeof(out->info.engine_version), NULL);
+	return CRPC__ENGINE_FOUND;
+}
+
+static int podman_list(const crpc__engine_ctx *ctx, crpc__container **out, size_t *n, crpc_error **err)
+{
+	char cli[PATH_MAX], ver[64] = "";
+	crpc__argv a = { 0 };
+	crpc__cmd_out o;
+	json_t *j, *e;
+	json_error_t jerr;
+	size_t i;
+	int st;
+
+	*out = NULL;
+	*n = 0;
+	if (!podman_cli(cli, sizeof(cli)))
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
+	crpc__argv_add(&a, cli);
+	crpc__argv_add(&a, "ps");
+	crpc__argv_add(&a, "--all");
+	crpc__argv_add(&a, "--format");
+	crpc__argv_add(&a, "json");
+	st = podman_run(&a, NULL, &o, err);
+	if (st < 0)
+		return -1;
+	if (st != 0) {
+		crpc__cmd_fail(err, "podman", (char *const *)a.v, st, &o);
+		crpc__cmd_out_release(&o);
+		return -1;
+	}
+	j = json_loadb(o.out, o.out_len, JSON_DECODE_ANY, &jerr);
+	crpc__cmd_out_release(&o);
+	if (!json_is_array(j)) {
+		json_decref(j);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman",
+				      "podman ps: unreadable output: %s", jerr.text);
+	}
+	*out = calloc(json_array_size(j) + 1, sizeof(**out));
+	if (!*out) {
+		json_decref(j);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "podman", "out of memory");
+	}
+	podman_version(ctx, ver, sizeof(ver), NULL);
+	json_array_foreach(j, i, e) {
+		crpc__container *c = &(*out)[*n];
+		const char *state = json_string_value(json_object_get(e, "State"));
+
+		cpy(c->info.engine, sizeof(c->info.engine), "podman");
+		cpy(c->info.id, sizeof(c->info.id), json_string_value(json_object_get(e, "Id")));
+		cpy(c->info.name, sizeof(c->info.name),
+		    json_string_value(json_array_get(json_object_get(e, "Names"), 0)));
+		cpy(c->info.image, sizeof(c->info.image), json_string_value(json_object_get(e, "Image")));
+		cpy(c->info.state, sizeof(c->info.state), state);
+		c->info.running = state && strcmp(state, "running") == 0;
+		c->info.pid = c->info.running ? (pid_t)json_integer_value(json_object_get(e, "Pid")) : 0;
+		cpy(c->info.engine_version, sizeof(c->info.engine_version), ver);
+		(*n)++;
+	}
+	json_decref(j);
+	return 0;
+}
+
+/* podman's environment with the call directory first on PATH (podman
+ * looks for `criu` there to check its version, runc and conmon too). */
+static char **call_env(const crpc__engine_ctx *ctx, char **path_var)
+{
+	size_t n = 0, k = 0;
+	const char *path = getenv("PATH");
+	char **envp;
+
+	*path_var = NULL;
+	if (!ctx->call_dir)
+		return NULL;
+	for (char **p = environ; p && *p; p++)
+		n++;
+	envp = calloc(n + 2, sizeof(char *));
+	if (!envp ||
+	    asprintf(path_var, "PATH=%s:%s", ctx->call_dir,
+		     path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") <
+		    0) {
+		free(envp);
+		*path_var = NULL;
+		return NULL;
+	}
+	for (char **p = environ; p && *p; p++)
+		if (strncmp(*p, "PATH=", 5) != 0)
+			envp[k++] = *p;
+	envp[k++] = *path_var;
+	envp[k] = NULL;
+	return envp;
+}
+
+/* podman [--runtime-flag criu=SHIM] */
+static void podman_base(const crpc__engine_ctx *ctx, const char *cli, char *flag, size_t size, crpc__argv *a)
+{
+	crpc__argv_add(a, cli);
+	if (ctx->shim_path && snprintf(flag, size, "criu=%s", ctx->shim_path) < (int)size) {
+		crpc__argv_add(a, "--runtime-flag");
+		crpc__argv_add(a, flag);
+	}
+}
+
+static int run_tar(char *const argv[], const char *what, crpc_error **err)
+{
+	crpc__cmd_out o;
+	int st = crpc__cmd_run(argv, NULL, &o, err);
+
+	if (st < 0)
+		return -1;
+	if (st != 0)
+		crpc__cmd_fail(err, what, argv, st, &o);
+	crpc__cmd_out_release(&o);
+	return st == 0 ? 0 : -1;
+}
+
+static bool tar_cli(char *buf, size_t size)
+{
+	return crpc__engine_cli(NULL, "tar", buf, size);
+}
+
+/* Files crpc adds to a checkpoint, never part of podman's export. */
+static bool crpc_file(const char *name)
+{
+	return strcmp(name, "crpc.json") == 0 || strcmp(name, "dump.trace") == 0 ||
+	       strcmp(name, "restore.log") == 0 || strncmp(name, ".crpc", 5) == 0;
+}
+
+static bool json_list_has(json_t *a, const char *name)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(a, i, e)
+		if (json_is_string(e) && strcmp(json_string_value(e), name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The export's members: CRIU's images in checkpoint/, podman's own files
+ * (config.dump, spec.dump, ...) and empty directories at the top. DIR
+ * holds them all side by side; *layout records which are podman's.
+ */
+static int export_layout(const char *tar, const char *export, json_t **layout, crpc_error **err)
+{
+	char *targv[] = { (char *)tar, "-t", "-f", (char *)export, NULL };
+	json_t *files = json_array(), *dirs = json_array(), *images = json_array();
+	crpc__cmd_out o;
+	char *line, *save = NULL;
+	int st, rc = 0;
+
+	*layout = NULL;
+	st = crpc__cmd_run(targv, NULL, &o, err);
+	if (st < 0)
+		goto fail_nocmd;
+	if (st != 0) {
+		crpc__cmd_fail(err, "podman checkpoint", targv, st, &o);
+		goto fail;
+	}
+	for (line = strtok_r(o.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		size_t len;
+		char *slash;
+
+		if (strncmp(line, "./", 2) == 0)
+			line += 2;
+		len = strlen(line);
+		if (len == 0)
+			continue;
+		if (line[len - 1] == '/') {
+			line[len - 1] = '\0';
+			if (strchr(line, '/')) {
+				rc = crpc_error_set(err, CRPC_EXIT_FAIL, ENOTSUP, "podman checkpoint",
+						    "podman's export holds a directory %s/ crpc cannot keep",
+						    line);
+				goto fail;
+			}
+			if (strcmp(line, "checkpoint") != 0)
+				json_array_append_new(dirs, json_string(line));
+			continue;
+		}
+		slash = strchr(line, '/');
+		if (!slash) {
+			json_array_append_new(files, json_string(line));
+		} else if (strncmp(line, "checkpoint/", 11) == 0 && !strchr(line + 11, '/')) {
+			json_array_append_new(images, json_string(line + 11));
+		} else {
+			rc = crpc_error_set(err, CRPC_EXIT_FAIL, ENOTSUP, "podman checkpoint",
+					    "podman's export holds %s, in a directory crpc cannot keep",
+					    line);
+			goto fail;
+		}
+	}
+	{
+		size_t i;
+		json_t *e;
+
+		json_array_foreach(images, i, e) {
+			const char *n = json_string_value(e);
+
+			if (json_list_has(files, n) || crpc_file(n)) {
+				rc = crpc_error_set(
+					err, CRPC_EXIT_FAIL, ENOTSUP, "podman checkpoint",
+					"podman's export holds %s twice (or a file named as crpc's)", n);
+				goto fail;
+			}
+		}
+	}
+	crpc__cmd_out_release(&o);
+	*layout = json_object();
+	json_object_set_new(*layout, "files", files);
+	json_object_set_new(*layout, "dirs", dirs);
+	json_object_set_new(*layout, "images", images);
+	return 0;
+fail:
+	crpc__cmd_out_release(&o);
+fail_nocmd:
+	json_decref(files);
+	json_decref(dirs);
+	json_decref(images);
+	(void)rc;
+	return -1;
+}
+
+/* checkpoint/NAME -> NAME for every image; the export's directories removed. */
+static int flatten(const char *images_dir, json_t *layout, crpc_error **err)
+{
+	cleanup_close int dfd = open(images_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int cfd = -1;
+	size_t i;
+	json_t *e;
+
+	if (dfd < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "podman checkpoint", "cannot open %s",
+				      images_dir);
+	cfd = openat(dfd, "checkpoint", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (cfd < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "podman checkpoint",
+				      "podman's export has no checkpoint/ directory");
+	json_array_foreach(json_object_get(layout, "images"), i, e)
+		if (renameat(cfd, json_string_value(e), dfd, json_string_value(e)) < 0)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "podman checkpoint",
+					      "cannot move %s/checkpoint/%s", images_dir,
+					      json_string_value(e));
+	if (unlinkat(dfd, "checkpoint", AT_REMOVEDIR) < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "podman checkpoint",
+				      "cannot remove %s/checkpoint", images_dir);
+	json_array_foreach(json_object_get(layout, "dirs"), i, e)
+		if (unlinkat(dfd, json_string_value(e), AT_REMOVEDIR) < 0)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "podman checkpoint",
+					      "cannot remove %s/%s (crpc keeps only empty directories of the "
+					      "export)",
+					      images_dir, json_string_value(e));
+	return 0;
+}
+
+static int podman_checkpoint(const crpc__engine_ctx *ctx, crpc__container *c, const char *images_dir,
+			     bool leave_running, crpc_error **err)
+{
+	char cli[PATH_MAX], tar[PATH_MAX], flag[PATH_MAX + 8], export[PATH_MAX];
+	cleanup_free char *path_var = NULL;
+	cleanup_free char **envp = NULL;
+	json_t *layout = NULL;
+	crpc__argv a = { 0 };
+	crpc__cmd_out o;
+	int st;
+
+	if (!podman_cli(cli, sizeof(cli)))
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
+	if (!tar_cli(tar, sizeof(tar)))
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "tar not found on PATH");
+	if (!ctx->call_dir ||
+	    snprintf(export, sizeof(export), "%s/export.tar", ctx->call_dir) >= (int)sizeof(export))
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman", "no call directory");
+	envp = call_env(ctx, &path_var);
+	podman_base(ctx, cli, flag, sizeof(flag), &a);
+	crpc__argv_add(&a, "container");
+	crpc__argv_add(&a, "checkpoint");
+	crpc__argv_add(&a, "--export");
+	crpc__argv_add(&a, export);
+	crpc__argv_add(&a, "--compress");
+	crpc__argv_add(&a, "none");
+	if (leave_running)
+		crpc__argv_add(&a, "--leave-running");
+	crpc__argv_add(&a, c->info.id);
+	st = podman_run(&a, envp, &o, err);
+	if (st < 0)
+		return -1;
+	if (st != 0) {
+		crpc__cmd_fail(err, "podman checkpoint", (char *const *)a.v, st, &o);
+		crpc__cmd_out_release(&o);
+		return -1;
+	}
+	crpc__cmd_out_release(&o);
+	if (export_layout(tar, export, &layout, err) < 0) {
+		unlink(export);
+		return -1;
+	}
+	{
+		char *targv[] = { tar, "-x", "--no-same-owner", "-f", export, "-C", (char *)images_dir, NULL };
+
+		st = run_tar(targv, "podman checkpoint", err);
+	}
+	unlink(export);
+	if (st == 0)
+		st = flatten(images_dir, layout, err);
+	if (st == 0) {
+		if (!c->recreate)
+			c->recreate = json_object();
+		json_object_set_new(c->recreate, "export", layout);
+	} else {
+		json_decref(layout);
+	}
+	return st;
+}
+
+/* The call directory's import/: podman's export rebuilt from DIR with symbolic links. */
+static int stage_import(const crpc__engine_ctx *ctx, const char *images_dir, json_t *layout, char *stage,
+			size_t size, crpc_error **err)
+{
+	cleanup_close int dfd = open(images_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int sfd = -1;
+	json_t *files = json_object_get(layout, "files");
+	DIR *d;
+	struct dirent *de;
+	size_t i;
+	json_t *e;
+	char target[PATH_MAX];
+
+	if (dfd < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "podman restore", "cannot open %s",
+				      images_dir);
+	if (snprintf(stage, size, "%s/import", ctx->call_dir) >= (int)size || mkdir(stage, 0700) < 0 ||
+	    (sfd = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    mkdirat(sfd, "checkpoint", 0700) < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "podman restore", "cannot make %s", stage);
+	json_array_foreach(json_object_get(layout, "dirs"), i, e)
+		if (mkdirat(sfd, json_string_value(e), 0700) < 0)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "podman restore",
+					      "cannot make %s/%s", stage, json_string_value(e));
+	d = fdopendir(dup(dfd));
+	if (!d)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "podman restore", "cannot read %s",
+				      images_dir);
+	while ((de = readdir(d))) {
+		struct stat st;
+		char link[NAME_MAX + 16];
+
+		if (de->d_name[0] == '.' || crpc_file(de->d_name) ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		snprintf(target, sizeof(target), "%s/%s", images_dir, de->d_name);
+		snprintf(link, sizeof(link), "%s%s", json_list_has(files, de->d_name) ? "" : "checkpoint/",
+			 de->d_name);
+		if (symlinkat(target, sfd, link) < 0) {
+			int x = errno;
+
+			closedir(d);
+			return crpc_error_set(err, CRPC_EXIT_FAIL, x, "podman restore", "cannot link %s/%s",
+					      stage, link);
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+static int podman_restore(const crpc__engine_ctx *ctx, const crpc__container *rec, const char *images_dir,
+			  const char *new_name, crpc__container *out, crpc_error **err)
+{
+	char cli[PATH_MAX], tar[PATH_MAX], flag[PATH_MAX + 8], import[PATH_MAX], stage[PATH_MAX];
+	cleanup_free char *path_var = NULL;
+	cleanup_free char **envp = NULL;
+	json_t *layout = json_object_get(rec->recreate, "export");
+	crpc__container cur = { 0 };
+	crpc__argv a = { 0 };
+	crpc__cmd_out o;
+	int st, rc;
+
+	if (!podman_cli(cli, sizeof(cli)))
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
+	if (!tar_cli(tar, sizeof(tar)))
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "tar not found on PATH");
+	if (!json_is_object(layout))
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman restore",
+				      "crpc.json records no podman export layout (container.recreate.export)");
+	if (!ctx->call_dir ||
+	    snprintf(import, sizeof(import), "%s/import.tar", ctx->call_dir) >= (int)sizeof(import))
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman", "no call directory");
+	/* the name it will have must be free, or the same container stopped */
+	rc = podman_resolve(ctx, new_name ? new_name : rec->info.id, &cur, err);
+	if (rc < 0)
+		return -1;
+	if (rc == CRPC__ENGINE_FOUND) {
+		bool same = strcmp(cur.info.id, rec->info.id) == 0;
+
+		crpc__container_release(&cur);
+		if (new_name && !same)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, EEXIST, "podman restore",
+					      "podman:%s exists: choose another --name", new_name);
+		if (cur.info.running || strcmp(cur.info.state, "paused") == 0)
+			return crpc_error_set(
+				err, CRPC_EXIT_FAIL, EEXIST, "podman restore",
+				"podman:%s exists and is %s: restore it only when stopped or gone",
+				rec->info.name[0] ? rec->info.name : rec->info.id, cur.info.state);
+		/* stopped: podman imports a checkpoint only as a new container of its ID */
+		crpc__argv_add(&a, cli);
+		crpc__argv_add(&a, "rm");
+		crpc__argv_add(&a, rec->info.id);
+		st = podman_run(&a, NULL, &o, err);
+		if (st < 0)
+			return -1;
+		if (st != 0) {
+			crpc__cmd_fail(err, "podman restore", (char *const *)a.v, st, &o);
+			crpc__cmd_out_release(&o);
+			return -1;
+		}
+		crpc__cmd_out_release(&o);
+		a = (crpc__argv){ 0 };
+	}
+	if (stage_import(ctx, images_dir, layout, stage, sizeof(stage), err) < 0)
+		return -1;
+	{
+		char *targv[] = { tar, "-c", "-h", "-f", import, "-C", stage, ".", NULL };
+
+		if (run_tar(targv, "podman restore", err) < 0) {
+			unlink(import);
+			return -1;
+		}
+	}
+	envp = call_env(ctx, &path_var);
+	podman_base(ctx, cli, flag, sizeof(flag), &a);
+	crpc__argv_add(&a, "container");
+	crpc__argv_add(&a, "restore");
+	crpc__argv_add(&a, "--import");
+	crpc__argv_add(&a, import);
+	if (new_name) {
+		crpc__argv_add(&a, "--name");
+		crpc__argv_add(&a, new_name);
+	}
+	st = podman_run(&a, envp, &o, err);
+	unlink(import);
+	if (st < 0)
+		return -1;
+	if (st != 0) {
+		crpc__cmd_fail(err, "podman restore", (char *const *)a.v, st, &o);
+		crpc__cmd_out_release(&o);
+		return -1;
+	}
+	crpc__cmd_out_release(&o);
+	rc = podman_resolve(ctx, new_name ? new_name : rec->info.id, out, err);
+	if (rc == CRPC__ENGINE_NOT_FOUND)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, "podman restore",
+				      "podman restore succeeded but podman does not know %s",
+				      new_name ? new_name : rec->info.id);
+	return rc < 0 ? -1 : 0;
+}
+
+const crpc__engine crpc__engine_podman = {
+	.name = "podman",
+	.present = podman_present,
+	.version = podman_version,
+	.resolve = podman_resolve,
+	.list = podman_list,
+	.checkpoint = podman_checkpoint,
+	.restore = podman_restore,
+};

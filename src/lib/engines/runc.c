@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runc.c - runc, through its CLI: `runc state`, `runc list`, and
+ * `runc --criu SHIM checkpoint|restore` with crpc as the CRIU of the call.
+ * A container is its ID under runc's root (--root, default /run/runc);
+ * what recreates it is its bundle (the path, and config.json as it was).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engines/engine.h"
+#include "internal.h"
+
+static bool runc_cli(char *buf, size_t size)
+{
+	return crpc__engine_cli("CRPC_RUNC", "runc", buf, size);
+}
+
+/* runc [--root R] */
+static void runc_base(const crpc__engine_ctx *ctx, const char *cli, crpc__argv *a)
+{
+	crpc__argv_add(a, cli);
+	if (ctx->env && ctx->env->runc_root) {
+		crpc__argv_add(a, "--root");
+		crpc__argv_add(a, ctx->env->runc_root);
+	}
+}
+
+static bool runc_present(const crpc__engine_ctx *ctx, char *why, size_t size)
+{
+	char cli[PATH_MAX];
+
+	if (runc_cli(cli, sizeof(cli)))
+		return true;
+	snprintf(why, size, "runc not found (%s)", getenv("CRPC_RUNC") ? "$CRPC_RUNC" : "not on PATH");
+	return false;
+}
+
+static int runc_version(const crpc__engine_ctx *ctx, char *buf, size_t size, crpc_error **err)
+{
+	char cli[PATH_MAX];
+	crpc__argv a = { 0 };
+	crpc__cmd_out o;
+	int st;
+
+	if (!runc_cli(cli, sizeof(cli)))
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "runc", "runc not found");
+	crpc__argv_add(&a, cli);
+	crpc__argv_add(&a, "--version");
+	st = crpc__argv_run(&a, NULL, &o, err);
+	if (st < 0)
+		return -1;
+	buf[0] = '\0';
+	/* "runc version 1.1.5+ds1\ncommit: ..." */
+	if (st == 0 && sscanf(o.out, "runc version %63s", buf) != 1)
+		buf[0] = '\0';
+	if (st != 0)
+		crpc__cmd_fail(err, "runc", (char *const *)a.v, st, &o);
+	crpc__cmd_out_release(&o);
+	return st == 0 ? 0 : -1;
+}
+
+static void cpy(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+/* One entry of `runc state` / `runc list --format json`. */
+static void fill(const crpc__engine_ctx *ctx, json_t *j, crpc__container *c)
+{
+	const char *status = json_string_value(json_object_get(j, "status"));
+
+	cpy(c->info.engine, sizeof(c->info.engine), "runc");
+	cpy(c->info.id, sizeof(c->info.id), json_string_value(json_object_get(j, "id")));
+	cpy(c->info.name, sizeof(c->info.name), c->info.id);
+	cpy(c->info.state, sizeof(c->info.state), status);
+	c->info.running = status && strcmp(status, "running") == 0;
+	c->info.pid = c->info.running ? (pid_t)json_integer_value(json_object_get(j, "pid")) : 0;
+	cpy(c->info.runtime, sizeof(c->info.runtime), "runc");
+}
+
+/* {"bundle": B, "root": R|null, "config": config.json} */
+static json_t *recreate_of(const crpc__engine_ctx *ctx, const char *bundle)
+{
+	json_t *r = json_object(), *cfg = NULL;
+	char path[PATH_MAX];
+	json_error_t jerr;
+
+	if (!r)
+		return NULL;
+	json_object_set_new(r, "bundle", json_string(bundle ? bundle : ""));
+	json_object_set_new(r, "root",
+			    ctx->env && ctx->env->runc_root ? json_string(ctx->env->runc_root) : json_null());
+	if (bundle && snprintf(path, sizeof(path), "%s/config.json", bundle) < (int)sizeof(path))
+		cfg = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	json_object_set_new(r, "config", cfg ? cfg : json_null());
+	return r;
+}
+
+static int runc_resolve(const crpc__engine_ctx *ctx, const char *ref, crpc__container *out, crpc_error **err)
+{
+	char cli[PATH_MAX];
+	crpc__argv a = { 0 };
+	crpc__cmd_out o;
+	json_t *j;
+	json_error_t jerr;
+	int st;
+
+	if (!runc_cli(cli, sizeof(cli)))
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "runc", "runc not found");
+	runc_base(ctx, cli, &a);
+	crpc__argv_add(&a, "state");
+	crpc__argv_add(&a, ref);
+	st = crpc__argv_run(&a, NULL, &o, err);
+	if (st < 0)
+		return -1;
+	if (st != 0) {
+		int rc = strstr(o.err, "does not exist")
+				 ? CRPC__ENGINE_NOT_FOUND
+				 : crpc__cmd_fail(err, "runc", (char *const *)a.v, st, &o);
+		crpc__cmd_out_release(&o);
+		return rc;
+	}
+	j = json_loadb(o.out, o.out_len, 0, &jerr);
+	crpc__cmd_out_release(&o);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "runc",
+				      "runc state %s: unreadable output: %s", ref, jerr.text);
+	}
+	fill(ctx, j, out);
+	out->recreate = recreate_of(ctx, json_string_value(json_object_get(j, "bundle")));
+	json_decref(j);
+	runc_version(ctx, out->info.engine_version, sizeof(out->info.engine_version), NULL);
+	return CRPC__ENGINE_FOUND;
+}
+
+static int runc_list(const crpc__engine_ctx *ctx, crpc__container **out, size_t *n, crpc_error **err)
+{
+	char cli[PATH_MAX], ver[64] = "";
+	crpc__argv a = { 0 };
+	crpc__cmd_out o;
+	json_t *j, *e;
+	json_error_t jerr;
+	size_t i;
+	int st;
+
+	*out = NULL;
+	*n = 0;
+	if (!runc_cli(cli, sizeof(cli)))
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "runc", "runc not found");
+	runc_base(ctx, cli, &a);
+	crpc__argv_add(&a, "list");
+	crpc__argv_add(&a, "--format");
+	crpc__argv_add(&a, "json");
+	st = crpc__argv_run(&a, NULL, &o, err);
+	if (st < 0)
+		return -1;
+	if (st != 0) {
+		crpc__cmd_fail(err, "runc", (char *const *)a.v, st, &o);
+		crpc__cmd_out_release(&o);
+		return -1;
+	}
+	j = json_loadb(o.out, o.out_len, JSON_DECODE_ANY, &jerr);
+	crpc__cmd_out_release(&o);
+	if (json_is_null(j)) { /* no container */
+		json_decref(j);
+		return 0;
+	}
+	if (!json_is_array(j)) {
+		json_decref(j);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "runc",
+				      "runc list: unreadable output: %s", jerr.text);
+	}
+	*out = calloc(json_array_size(j) + 1, sizeof(**out));
+	if (!*out) {
+		json_decref(j);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "runc", "out of memory");
+	}
+	runc_version(ctx, ver, sizeof(ver), NULL);
+	json_array_foreach(j, i, e) {
+		fill(ctx, e, &(*out)[*n]);
+		cpy((*out)[*n].info.engine_version, sizeof((*out)[*n].info.engine_version), ver);
+		(*n)++;
+	}
+	json_decref(j);
+	return 0;
+}
+
+static int runc_checkpoint(const crpc__engine_ctx *ctx, crpc__container *c, const char *images_dir,
+			   bool leave_running, crpc_error **err)
+{
+	char cli[PATH_MAX];
+	crpc__argv a = { 0 };
+	crpc__cmd_out o;
+	int st;
+
+	if (!runc_cli(cli, sizeof(cli)))
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "runc", "runc not found");
+	runc_base(ctx, cli, &a);
+	if (ctx->shim_path) {
+		crpc__argv_add(&a, "--criu");
+		crpc__argv_add(&a, ctx->shim_path);
+	}
+	crpc__argv_add(&a, "checkpoint");
+	crpc__argv_add(&a, "--image-path");
+	crpc__argv_add(&a, images_dir);
+	crpc__argv_add(&a, "--work-path");
+	crpc__argv_add(&a, ctx->work_dir ? ctx->work_dir : images_dir);
+	if (leave_running)
+		crpc__argv_add(&a, "--leave-running");
+	crpc__argv_add(&a, c->info.id);
+	st = crpc__argv_run(&a, NULL, &o, err);
+	if (st < 0)
+		return -1;
+	if (st != 0)
+		crpc__cmd_fail(err, "runc checkpoint", (char *const *)a.v, st, &o);
+	crpc__cmd_out_release(&o);
+	return st == 0 ? 0 : -1;
+}
+
+static int runc_restore(const crpc__engine_ctx *ctx, const crpc__container *rec, const char *images_dir,
+			const char *new_name, crpc__container *out, crpc_error **err)
+{
+	const char *id = new_name ? new_name : rec->info.id;
+	const char *bundle = json_string_value(json_object_get(rec->recreate, "bundle"));
+	crpc__container cur = { 0 };
+	char cli[PATH_MAX];
+	crpc__argv a = { 0 };
+	crpc__cmd_out o;
+	struct stat sb;
+	int st, rc;
+
+	if (!runc_cli(cli, sizeof(cli)))
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "runc", "runc not found");
+	if (!bundle || !*bundle)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "runc restore",
+				      "the checkpoint records no bundle for runc:%s", rec->info.id);
+	if (stat(bundle, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+		crpc_error_set(err, CRPC_EXIT_FAIL, errno ? errno : ENOTDIR, "runc restore",
+			       "the container's bundle %s is gone", bundle);
+		if (err && *err)
+			crpc_error_set_hint(*err,
+					    "runc restores a container from its bundle (config.json and "
+					    "rootfs); crpc.json's container.recreate.config holds the "
+					    "config.json it had");
+		return -1;
+	}
+	rc = runc_resolve(ctx, id, &cur, err);
+	if (rc < 0)
+		return -1;
+	if (rc == CRPC__ENGINE_FOUND) {
+		bool stopped = strcmp(cur.info.state, "stopped") == 0;
+
+		crpc__container_release(&cur);
+		if (!stopped)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, EEXIST, "runc restore",
+					      "runc:%s exists and is %s: restore it only when stopped or gone",
+					      id, cur.info.state);
+		/* the same container, stopped: runc restores only into a new one of its ID */
+		runc_base(ctx, cli, &a);
+		crpc__argv_add(&a, "delete");
+		crpc__argv_add(&a, id);
+		st = crpc__argv_run(&a, NULL, &o, err);
+		if (st < 0)
+			return -1;
+		if (st != 0) {
+			crpc__cmd_fail(err, "runc restore", (char *const *)a.v, st, &o);
+			crpc__cmd_out_release(&o);
+			return -1;
+		}
+		crpc__cmd_out_release(&o);
+		a = (crpc__argv){ 0 };
+	}
+	runc_base(ctx, cli, &a);
+	if (ctx->shim_path) {
+		crpc__argv_add(&a, "--criu");
+		crpc__argv_add(&a, ctx->shim_path);
+	}
+	crpc__argv_add(&a, "restore");
+	crpc__argv_add(&a, "--detach");
+	crpc__argv_add(&a, "--image-path");
+	crpc__argv_add(&a, images_dir);
+	crpc__argv_add(&a, "--work-path");
+	crpc__argv_add(&a, ctx->work_dir ? ctx->work_dir : images_dir);
+	crpc__argv_add(&a, "--bundle");
+	crpc__argv_add(&a, bundle);
+	crpc__argv_add(&a, id);
+	st = crpc__argv_run(&a, NULL, &o, err);
+	if (st < 0)
+		return -1;
+	if (st != 0) {
+		crpc__cmd_fail(err, "runc restore", (char *const *)a.v, st, &o);
+		crpc__cmd_out_release(&o);
+		return -1;
+	}
+	crpc__cmd_out_release(&o);
+	rc = runc_resolve(ctx, id, out, err);
+	if (rc == CRPC__ENGINE_NOT_FOUND)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, "runc restore",
+				      "runc restore succeeded but runc does not know %s", id);
+	return rc < 0 ? -1 : 0;
+}
+
+const crpc__engine crpc__engine_runc = {
+	.name = "runc",
+	.present = runc_present,
+	.version = runc_version,
+	.resolve = runc_resolve,
+	.list = runc_list,
+	.checkpoint = runc_checkpoint,
+	.restore = runc_restore,
+};
