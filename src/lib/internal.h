@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "crpc/crpc.h"
@@ -217,6 +218,22 @@ double crpc__now(void);
 int crpc__read_whole_at(int dirfd, const char *name, size_t max, uint8_t **data, size_t *size);
 /* Read a whole small file at dirfd/name, at most max bytes (+NUL). */
 int crpc__read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len, crpc_error **err);
+/* What the ownership rule says of a file or directory (crpc__owner_check()). */
+typedef enum crpc__owner_verdict {
+	CRPC__OWNER_OK = 0,
+	CRPC__OWNER_FOREIGN,  /* it belongs to neither root, the caller nor the user also trusted */
+	CRPC__OWNER_WRITABLE, /* its group or others can write it */
+} crpc__owner_verdict;
+/*
+ * The one rule for what crpc trusts as root (sshd's StrictModes, as sudo
+ * has it too): st belongs to root, to the caller (effective uid) or to
+ * also_trusted ((uid_t)-1: nobody else), and neither its group nor others
+ * can write it. The owner is looked at first. Each caller words the refusal
+ * its own way; crpc__writable_by() names who can write.
+ */
+crpc__owner_verdict crpc__owner_check(const struct stat *st, uid_t also_trusted);
+/* "others" when others can write st, else "its group". */
+const char *crpc__writable_by(const struct stat *st);
 /*
  * Open dirfd/name for writing as a private file of the caller, whoever could
  * write the directory it is in: created with mode 0600 when it does not

@@ -25,17 +25,46 @@ double crpc__now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* What is wrong with st for a file or directory of the caller's, NULL if nothing. */
+crpc__owner_verdict crpc__owner_check(const struct stat *st, uid_t also_trusted)
+{
+	uid_t uid = st->st_uid;
+
+	if (uid != 0 && uid != geteuid() && (also_trusted == (uid_t)-1 || uid != also_trusted))
+		return CRPC__OWNER_FOREIGN;
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return CRPC__OWNER_WRITABLE;
+	return CRPC__OWNER_OK;
+}
+
+const char *crpc__writable_by(const struct stat *st)
+{
+	return (st->st_mode & S_IWOTH) ? "others" : "its group";
+}
+
+/*
+ * What is wrong with st for a file or directory of the caller's, NULL if
+ * nothing: a directory is held to the ownership rule; a file crpc is about
+ * to write must be the caller's own, with no other link to it.
+ */
 static const char *foreign(const struct stat *st, bool dir)
 {
 	if (dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
 		return dir ? "it is not a directory" : "it is not a regular file";
-	if (st->st_uid != geteuid() && !(dir && st->st_uid == 0))
+	if (dir) {
+		switch (crpc__owner_check(st, (uid_t)-1)) {
+		case CRPC__OWNER_FOREIGN:
+			return "it belongs to another user";
+		case CRPC__OWNER_WRITABLE:
+			return "group or others can write it";
+		case CRPC__OWNER_OK:
+			break;
+		}
+		return NULL;
+	}
+	if (st->st_uid != geteuid())
 		return "it belongs to another user";
-	if (!dir && st->st_nlink != 1)
+	if (st->st_nlink != 1)
 		return "it has other hard links";
-	if (dir && (st->st_mode & (S_IWGRP | S_IWOTH)))
-		return "group or others can write it";
 	return NULL;
 }
 

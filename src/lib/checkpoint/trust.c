@@ -20,11 +20,6 @@
 
 #include "internal.h"
 
-static bool trusted_owner(uid_t uid, uid_t also)
-{
-	return uid == 0 || uid == geteuid() || (also != (uid_t)-1 && uid == also);
-}
-
 static void user_name(uid_t uid, char *buf, size_t bufsz)
 {
 	struct passwd pw, *res = NULL;
@@ -40,13 +35,14 @@ static void user_name(uid_t uid, char *buf, size_t bufsz)
 static int check_one(const struct stat *st, const char *dir, const char *name, uid_t also, const char *op,
 		     crpc_error **err)
 {
+	crpc__owner_verdict v = crpc__owner_check(st, also);
 	char who[160], what[PATH_MAX + 64];
 
 	if (name)
 		snprintf(what, sizeof(what), "%s/%s", dir, name);
 	else
 		snprintf(what, sizeof(what), "%s", dir);
-	if (!trusted_owner(st->st_uid, also)) {
+	if (v == CRPC__OWNER_FOREIGN) {
 		user_name(st->st_uid, who, sizeof(who));
 		crpc_error_set(err, CRPC_EXIT_FAIL, EPERM, op,
 			       "refusing to restore from %s: %s belongs to %s, neither root nor the caller: "
@@ -63,11 +59,11 @@ static int check_one(const struct stat *st, const char *dir, const char *name, u
 			       dir, what);
 		return -1;
 	}
-	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+	/* a symbolic link's mode says nothing: it is refused above */
+	if (v == CRPC__OWNER_WRITABLE) {
 		crpc_error_set(err, CRPC_EXIT_FAIL, EPERM, op,
 			       "refusing to restore from %s: %s is writable by %s (mode %04o)", dir, what,
-			       (st->st_mode & S_IWOTH) ? "others" : "its group",
-			       (unsigned)(st->st_mode & 07777));
+			       crpc__writable_by(st), (unsigned)(st->st_mode & 07777));
 		if (err && *err)
 			crpc_error_set_hint(*err,
 					    "make it private (chmod go-w) once you know nobody changed it");

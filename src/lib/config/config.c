@@ -194,16 +194,21 @@ static int check_owner(const char *path, const struct stat *st, crpc_error **err
 {
 	if (geteuid() != 0)
 		return 0;
-	if (st->st_uid != 0)
+	/* as root: the owner must be root */
+	switch (crpc__owner_check(st, (uid_t)-1)) {
+	case CRPC__OWNER_FOREIGN:
 		return crpc_error_set(err, CRPC_EXIT_USAGE, 0, NULL,
 				      "%s is owned by uid %u, not root; refusing it when running as "
 				      "root (like sudo and ssh): chown root %s",
 				      path, (unsigned)st->st_uid, path);
-	if (st->st_mode & (S_IWGRP | S_IWOTH))
+	case CRPC__OWNER_WRITABLE:
 		return crpc_error_set(err, CRPC_EXIT_USAGE, 0, NULL,
 				      "%s is writable by group/others; refusing it when running as "
 				      "root (like sudo and ssh): chmod go-w %s",
 				      path, path);
+	case CRPC__OWNER_OK:
+		break;
+	}
 	return 0;
 }
 

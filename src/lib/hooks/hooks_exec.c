@@ -75,14 +75,17 @@ bool hk_trusted_executable(const char *path, char *why, size_t whysz)
 
 	if (stat(path, &st) < 0)
 		return true; /* exec will tell */
-	if (st.st_uid != 0) {
+	/* only called as root: the owner must be root */
+	switch (crpc__owner_check(&st, (uid_t)-1)) {
+	case CRPC__OWNER_FOREIGN:
 		snprintf(why, whysz, "it is owned by uid %u, not by root", (unsigned)st.st_uid);
 		return false;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(why, whysz, "it is writable by %s (mode %04o)",
-			 (st.st_mode & S_IWOTH) ? "others" : "its group", (unsigned)(st.st_mode & 07777));
+	case CRPC__OWNER_WRITABLE:
+		snprintf(why, whysz, "it is writable by %s (mode %04o)", crpc__writable_by(&st),
+			 (unsigned)(st.st_mode & 07777));
 		return false;
+	case CRPC__OWNER_OK:
+		break;
 	}
 	return true;
 }
