@@ -7,6 +7,7 @@
 #define CRPC_INTERNAL_H
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -218,6 +219,14 @@ double crpc__now(void);
 int crpc__read_whole_at(int dirfd, const char *name, size_t max, uint8_t **data, size_t *size);
 /* Read a whole small file at dirfd/name, at most max bytes (+NUL). */
 int crpc__read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len, crpc_error **err);
+/* A malloc'ed formatted string, NULL on ENOMEM. */
+char *crpc__strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *crpc__strdup_vprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+/*
+ * Append s (taken over; NULL fails) to the list *v of *n strings, which is
+ * kept NULL-terminated. 0, or -1 (ENOMEM) with s freed and the list as it was.
+ */
+int crpc__strv_push(char ***v, size_t *n, char *s);
 /* What the ownership rule says of a file or directory (crpc__owner_check()). */
 typedef enum crpc__owner_verdict {
 	CRPC__OWNER_OK = 0,

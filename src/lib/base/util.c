@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +24,39 @@ double crpc__now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+char *crpc__strdup_vprintf(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		return NULL;
+	return s;
+}
+
+char *crpc__strdup_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = crpc__strdup_vprintf(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+int crpc__strv_push(char ***v, size_t *n, char *s)
+{
+	if (!s)
+		return -1;
+	if (*n > SIZE_MAX - 2 || ARRAY_RESIZE(*v, *n + 2) < 0) {
+		free(s);
+		return -1;
+	}
+	(*v)[(*n)++] = s;
+	(*v)[*n] = NULL;
+	return 0;
 }
 
 crpc__owner_verdict crpc__owner_check(const struct stat *st, uid_t also_trusted)

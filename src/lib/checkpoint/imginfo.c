@@ -80,20 +80,13 @@ static void add_counts(crpc_fd_counts *to, const crpc_fd_counts *from)
 /* Record a warning (ENOMEM: dropped silently, the info is still useful). */
 static void __attribute__((format(printf, 2, 3))) warn(crpc_images_info *info, const char *fmt, ...)
 {
-	char *msg = NULL;
 	va_list ap;
+	char *msg;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	msg = crpc__strdup_vprintf(fmt, ap);
 	va_end(ap);
-	if (!msg)
-		return;
-	if (ARRAY_RESIZE(info->warnings, info->n_warnings + 1) < 0) {
-		free(msg);
-		return;
-	}
-	info->warnings[info->n_warnings++] = msg;
+	(void)crpc__strv_push(&info->warnings, &info->n_warnings, msg);
 }
 
 /* Turn an error into a warning and free it. */

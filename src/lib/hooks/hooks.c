@@ -88,16 +88,7 @@ static const char *sig_name(int sig)
 
 static void add_warning(crpc_hook_runner *r, const char *text)
 {
-	char *s = strdup(text);
-
-	if (!s)
-		return;
-	if (ARRAY_RESIZE(r->warnings, r->n_warnings + 2) < 0) {
-		free(s);
-		return;
-	}
-	r->warnings[r->n_warnings++] = s;
-	r->warnings[r->n_warnings] = NULL;
+	(void)crpc__strv_push(&r->warnings, &r->n_warnings, strdup(text));
 }
 
 /* ------------------------------------------------------------------------ */

@@ -65,13 +65,12 @@ void hk_step_env_release(struct step_env *e)
 static int __attribute__((format(printf, 2, 3))) add_ours(struct step_env *e, const char *fmt, ...)
 {
 	va_list ap;
-	char *s = NULL;
-	int rc;
+	char *s;
 
 	va_start(ap, fmt);
-	rc = vasprintf(&s, fmt, ap);
+	s = crpc__strdup_vprintf(fmt, ap);
 	va_end(ap);
-	if (rc < 0)
+	if (!s)
 		return -1;
 	e->ours[e->n_ours++] = s;
 	return 0;

@@ -212,26 +212,19 @@ int ins_pid_add(pid_t **v, size_t *n, pid_t pid)
 int ins_strv_addf(char ***v, size_t *n, const char *fmt, ...)
 {
 	va_list ap;
-	char *s = NULL;
-	int rc;
+	char *s;
 
 	va_start(ap, fmt);
-	rc = vasprintf(&s, fmt, ap);
+	s = crpc__strdup_vprintf(fmt, ap);
 	va_end(ap);
-	if (rc < 0)
+	if (!s)
 		return -1;
 	for (size_t i = 0; i < *n; i++)
 		if (strcmp((*v)[i], s) == 0) {
 			free(s);
 			return 0;
 		}
-	if (ARRAY_RESIZE(*v, *n + 1) < 0) {
-		free(s);
-		return -1;
-	}
-	(*v)[*n] = s;
-	*n += 1;
-	return 0;
+	return crpc__strv_push(v, n, s);
 }
 
 /* ---- parsers ------------------------------------------------------------------------ */

@@ -114,21 +114,13 @@ CRPC_API int crpc_dispatcher_add(crpc_dispatcher *d, const char *name, crpc_noti
 
 CRPC_API void crpc_dispatcher_warn(crpc_dispatcher *d, const char *fmt, ...)
 {
-	char *s = NULL;
 	va_list ap;
+	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
+	s = crpc__strdup_vprintf(fmt, ap);
 	va_end(ap);
-	if (!s)
-		return;
-	if (ARRAY_RESIZE(d->warnings, d->n_warnings + 2) < 0) {
-		free(s);
-		return;
-	}
-	d->warnings[d->n_warnings++] = s;
-	d->warnings[d->n_warnings] = NULL;
+	(void)crpc__strv_push(&d->warnings, &d->n_warnings, s);
 }
 
 CRPC_API const char *const *crpc_dispatcher_warnings(const crpc_dispatcher *d)
