@@ -95,6 +95,9 @@ enum {
 		"trace", required_argument, NULL, CLI_OPT_TRACE                                           \
 	}
 
+/* A command's option table when it has only the common options. */
+extern const struct option crpc_cli_common_options[];
+
 /* Help text for the options above. */
 #define CRPC_CLI_HELP_COMMON                                                                   \
 	"      --criu PATH         CRIU binary to run (default: $CRPC_CRIU, else the\n"        \
@@ -305,8 +308,15 @@ int crpc_cli_config_read(crpc_cli *cli, crpc_error **err);
  */
 int crpc_cli_checkpoint_params(crpc_cli *cli, crpc_checkpoint_params *p, crpc_error **err);
 
-/* After crpc_checkpoint_dump() or _restore(): take the trace it opened and the CRIU it ran. */
-void crpc_cli_checkpoint_taken(crpc_cli *cli, crpc_checkpoint_result *r);
+/*
+ * After crpc_checkpoint_dump() or _restore(): take the trace it opened and
+ * the CRIU it ran; err (NULL when it succeeded): the failure, diagnosed with
+ * crpc_cli_diagnose_criu() when the request failed.
+ */
+void crpc_cli_checkpoint_taken(crpc_cli *cli, crpc_checkpoint_result *r, crpc_error *err);
+
+/* An operation's wall time, and the checkpoint's size ("unknown" if not known), for a summary. */
+void crpc_cli_fmt_figures(const crpc_checkpoint_result *r, char *tm, size_t tmsz, char *sz, size_t szsz);
 
 /* Remember a --hook CALLBACK=COMMAND argument (a usage error on ENOMEM). */
 void crpc_cli_add_hook_arg(crpc_cli *cli, char *arg);

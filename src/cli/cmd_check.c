@@ -26,11 +26,6 @@ const char crpc_help_check[] =
 	"A failed check exits with 3; run scripts/setup (as root) to provision a CRIU\n"
 	"that works on this kernel.\n";
 
-static const struct option check_options[] = {
-	CRPC_CLI_COMMON_OPTIONS,
-	{ NULL, 0, NULL, 0 },
-};
-
 int crpc_cmd_check(crpc_cli *cli, int argc, char **argv)
 {
 	crpc_session_config cfg;
@@ -40,7 +35,7 @@ int crpc_cmd_check(crpc_cli *cli, int argc, char **argv)
 	int rc;
 
 	cli->usage = "crpc check [OPTIONS]";
-	while (crpc_cli_getopt(cli, argc, argv, ":hv", check_options) != -1)
+	while (crpc_cli_getopt(cli, argc, argv, ":hv", crpc_cli_common_options) != -1)
 		;
 	if (crpc_cli_early_exit(cli, crpc_help_check, &rc))
 		return rc;

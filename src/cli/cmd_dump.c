@@ -268,11 +268,7 @@ static void summary(dump_ctx *c, const crpc_checkpoint_result *r)
 		crpc_cli_emit(doc);
 		return;
 	}
-	crpc_cli_fmt_seconds(r->wall_seconds, tm, sizeof(tm));
-	if (r->have_image_bytes)
-		crpc_cli_fmt_size(r->image_bytes, sz, sizeof(sz));
-	else
-		snprintf(sz, sizeof(sz), "unknown");
+	crpc_cli_fmt_figures(r, tm, sizeof(tm), sz, sizeof(sz));
 	if (r->is_container) {
 		char label[300];
 
@@ -374,10 +370,8 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 	p.force = c.force;
 	p.no_auto = c.autoopt.disabled;
 	rc = crpc_checkpoint_dump(&p, &res, &err);
-	crpc_cli_checkpoint_taken(cli, res);
+	crpc_cli_checkpoint_taken(cli, res, rc < 0 ? err : NULL);
 	if (rc < 0) {
-		if (res && res->failed_step == CRPC_CHECKPOINT_REQUEST)
-			crpc_cli_diagnose_criu(cli, err);
 		rc = fail(&c, res, err);
 		goto out;
 	}

@@ -19,11 +19,6 @@ const char crpc_help_features[] =
 	"  crpc features --json\n"
 	"\n" CRPC_CLI_HELP_EXIT_CODES;
 
-static const struct option features_options[] = {
-	CRPC_CLI_COMMON_OPTIONS,
-	{ NULL, 0, NULL, 0 },
-};
-
 int crpc_cmd_features(crpc_cli *cli, int argc, char **argv)
 {
 	crpc_session *s = NULL;
@@ -33,7 +28,7 @@ int crpc_cmd_features(crpc_cli *cli, int argc, char **argv)
 	int rc;
 
 	cli->usage = "crpc features [OPTIONS]";
-	while (crpc_cli_getopt(cli, argc, argv, ":hv", features_options) != -1)
+	while (crpc_cli_getopt(cli, argc, argv, ":hv", crpc_cli_common_options) != -1)
 		;
 	if (crpc_cli_early_exit(cli, crpc_help_features, &rc))
 		return rc;

@@ -41,11 +41,6 @@ const char crpc_help_inspect[] =
 	"  2  usage error\n"
 	"  3  not running as root\n";
 
-static const struct option inspect_options[] = {
-	CRPC_CLI_COMMON_OPTIONS,
-	{ NULL, 0, NULL, 0 },
-};
-
 /* ---- JSON ------------------------------------------------------------------------------ */
 
 static json_t *endpoint_json(const crpc_inet_endpoint *e)
@@ -664,7 +659,7 @@ int crpc_cmd_inspect(crpc_cli *cli, int argc, char **argv)
 
 	memset(&v, 0, sizeof(v));
 	cli->usage = "crpc inspect [OPTIONS] PID";
-	while (crpc_cli_getopt(cli, argc, argv, ":hv", inspect_options) != -1)
+	while (crpc_cli_getopt(cli, argc, argv, ":hv", crpc_cli_common_options) != -1)
 		;
 	if (crpc_cli_early_exit(cli, crpc_help_inspect, &rc))
 		return rc;

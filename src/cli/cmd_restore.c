@@ -340,11 +340,7 @@ static void summary(restore_ctx *c, const crpc_checkpoint_result *r, json_t **do
 		*doc_out = doc;
 		return;
 	}
-	crpc_cli_fmt_seconds(r->wall_seconds, tm, sizeof(tm));
-	if (r->have_image_bytes)
-		crpc_cli_fmt_size(r->image_bytes, sz, sizeof(sz));
-	else
-		snprintf(sz, sizeof(sz), "unknown");
+	crpc_cli_fmt_figures(r, tm, sizeof(tm), sz, sizeof(sz));
 	fprintf(out, "Restored PID %d from %s\n", (int)r->pid, dir);
 	if (r->tree.n_tasks > 1) {
 		fprintf(out, "  processes:     %zu (", r->tree.n_tasks);
@@ -463,10 +459,8 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	p.wait = c.wait;
 	p.pid_wait_ms = c.pid_wait_ms;
 	rc = crpc_checkpoint_restore(&p, &res, &err);
-	crpc_cli_checkpoint_taken(cli, res);
+	crpc_cli_checkpoint_taken(cli, res, rc < 0 ? err : NULL);
 	if (rc < 0) {
-		if (res && res->failed_step == CRPC_CHECKPOINT_REQUEST)
-			crpc_cli_diagnose_criu(cli, err);
 		rc = fail(&c, res, err);
 		goto out;
 	}

@@ -49,11 +49,6 @@ const char crpc_help_trace[] =
 	"  1  the trace has damaged lines (reported, the rest is shown)\n"
 	"  2  usage error, or FILE cannot be read\n";
 
-static const struct option trace_options[] = {
-	CRPC_CLI_COMMON_OPTIONS,
-	{ NULL, 0, NULL, 0 },
-};
-
 struct show {
 	crpc_cli *cli;
 	const char *path;
@@ -530,7 +525,7 @@ static int trace_show(crpc_cli *cli, int argc, char **argv)
 	int rc;
 
 	cli->usage = "crpc trace show [OPTIONS] FILE";
-	while (crpc_cli_getopt(cli, argc, argv, ":hv", trace_options) != -1)
+	while (crpc_cli_getopt(cli, argc, argv, ":hv", crpc_cli_common_options) != -1)
 		crpc_cli_usage_errorf(cli, "unhandled option");
 	if (crpc_cli_early_exit(cli, crpc_help_trace, &rc))
 		return rc;
@@ -592,7 +587,7 @@ int crpc_cmd_trace(crpc_cli *cli, int argc, char **argv)
 		int rc;
 
 		cli->usage = "crpc trace show|replay [OPTIONS] FILE ...";
-		while (crpc_cli_getopt(cli, argc, argv, ":hv", trace_options) != -1)
+		while (crpc_cli_getopt(cli, argc, argv, ":hv", crpc_cli_common_options) != -1)
 			;
 		if (crpc_cli_early_exit(cli, crpc_help_trace, &rc))
 			return rc;

@@ -17,11 +17,6 @@ const char crpc_help_version[] =
 	"  crpc version --criu /usr/sbin/criu --json\n"
 	"\n" CRPC_CLI_HELP_EXIT_CODES;
 
-static const struct option version_options[] = {
-	CRPC_CLI_COMMON_OPTIONS,
-	{ NULL, 0, NULL, 0 },
-};
-
 int crpc_cmd_version(crpc_cli *cli, int argc, char **argv)
 {
 	crpc_session *s = NULL;
@@ -31,7 +26,7 @@ int crpc_cmd_version(crpc_cli *cli, int argc, char **argv)
 	int rc;
 
 	cli->usage = "crpc version [OPTIONS]";
-	while (crpc_cli_getopt(cli, argc, argv, ":hv", version_options) != -1)
+	while (crpc_cli_getopt(cli, argc, argv, ":hv", crpc_cli_common_options) != -1)
 		;
 	if (crpc_cli_early_exit(cli, crpc_help_version, &rc))
 		return rc;

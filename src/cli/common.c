@@ -17,6 +17,11 @@
 
 /* ---- small string helpers ---- */
 
+const struct option crpc_cli_common_options[] = {
+	CRPC_CLI_COMMON_OPTIONS,
+	{ NULL, 0, NULL, 0 },
+};
+
 static char *vasprintf_or_null(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 static char *vasprintf_or_null(const char *fmt, va_list ap)
@@ -733,10 +738,12 @@ int crpc_cli_checkpoint_params(crpc_cli *cli, crpc_checkpoint_params *p, crpc_er
 	return 0;
 }
 
-void crpc_cli_checkpoint_taken(crpc_cli *cli, crpc_checkpoint_result *r)
+void crpc_cli_checkpoint_taken(crpc_cli *cli, crpc_checkpoint_result *r, crpc_error *err)
 {
 	if (!r)
 		return;
+	if (err && r->failed_step == CRPC_CHECKPOINT_REQUEST)
+		crpc_cli_diagnose_criu(cli, err);
 	if (r->trace) {
 		crpc_cli_trace_close(cli);
 		cli->trace = r->trace;
@@ -744,6 +751,15 @@ void crpc_cli_checkpoint_taken(crpc_cli *cli, crpc_checkpoint_result *r)
 	}
 	if (r->criu_path[0])
 		snprintf(cli->criu_path, sizeof(cli->criu_path), "%s", r->criu_path);
+}
+
+void crpc_cli_fmt_figures(const crpc_checkpoint_result *r, char *tm, size_t tmsz, char *sz, size_t szsz)
+{
+	crpc_cli_fmt_seconds(r->wall_seconds, tm, tmsz);
+	if (r->have_image_bytes)
+		crpc_cli_fmt_size(r->image_bytes, sz, szsz);
+	else
+		snprintf(sz, szsz, "unknown");
 }
 
 void crpc_cli_trace_close(crpc_cli *cli)

@@ -62,11 +62,6 @@ static const char help_main[] =
 	"\n" CRPC_CLI_HELP_EXIT_CODES "\n"
 	"Run 'crpc COMMAND --help' for the options of a command.\n";
 
-static const struct option main_options[] = {
-	CRPC_CLI_COMMON_OPTIONS,
-	{ NULL, 0, NULL, 0 },
-};
-
 static const cli_command *find_command(const char *name)
 {
 	for (size_t i = 0; i < N_COMMANDS; i++) {
@@ -96,7 +91,7 @@ static int cmd_help(crpc_cli *cli, int argc, char **argv)
 
 	cli->cmd = "help";
 	cli->usage = "crpc help [COMMAND]";
-	while (crpc_cli_getopt(cli, argc, argv, ":hv", main_options) != -1)
+	while (crpc_cli_getopt(cli, argc, argv, ":hv", crpc_cli_common_options) != -1)
 		;
 	if (cli->usage_error)
 		return crpc_cli_usage(cli, false, "%s", cli->usage_error);
@@ -142,7 +137,7 @@ int main(int argc, char **argv)
 	}
 
 	/* global options, up to the command ("+": stop at the first operand) */
-	while (crpc_cli_getopt(&cli, argc, argv, "+:hv", main_options) != -1)
+	while (crpc_cli_getopt(&cli, argc, argv, "+:hv", crpc_cli_common_options) != -1)
 		;
 	first = optind;
 	if (cli.help) {

@@ -6,6 +6,7 @@
 #ifndef CRPC_INTERNAL_H
 #define CRPC_INTERNAL_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -326,6 +327,20 @@ bool crpc__pb_field_present(const ProtobufCFieldDescriptor *f, const char *base)
 	})
 
 /* ---- I/O retried on EINTR (io.c) ---- */
+
+/* openat() retried while a signal interrupts it (the mode follows O_CREAT). */
+int io_openat(int dirfd, const char *name, int flags, ...);
+/*
+ * A directory stream of dirfd/name of its own (name "." reads dirfd without
+ * moving dirfd's offset), close-on-exec. NULL with errno.
+ */
+DIR *io_opendir_at(int dirfd, const char *name);
+/*
+ * Open the regular file dirfd/name for reading: symlinks not followed and
+ * never waited on (a FIFO), close-on-exec; *st (st may be NULL) gets its
+ * stat. -1 with errno, EINVAL when it is a symlink or not a regular file.
+ */
+int io_open_regular_at(int dirfd, const char *name, struct stat *st);
 
 /* One read(), retried while a signal interrupts it. */
 ssize_t io_read(int fd, void *buf, size_t len);

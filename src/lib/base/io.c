@@ -1,11 +1,75 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * io.c - read(), pread() and write() retried when a signal interrupts them.
+ * io.c - open(), read(), pread() and write() retried when a signal
+ * interrupts them, and the directory streams and regular files crpc opens.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+int io_openat(int dirfd, const char *name, int flags, ...)
+{
+	mode_t mode = 0;
+	int fd;
+
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = (mode_t)va_arg(ap, int);
+		va_end(ap);
+	}
+	do
+		fd = openat(dirfd, name, flags, mode);
+	while (fd < 0 && errno == EINTR);
+	return fd;
+}
+
+DIR *io_opendir_at(int dirfd, const char *name)
+{
+	int fd = io_openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return d;
+}
+
+int io_open_regular_at(int dirfd, const char *name, struct stat *st)
+{
+	struct stat own;
+	int fd = io_openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	int e;
+
+	if (!st)
+		st = &own;
+	if (fd < 0) {
+		if (errno == ELOOP)
+			errno = EINVAL;
+		return -1;
+	}
+	if (fstat(fd, st) < 0)
+		e = errno;
+	else if (!S_ISREG(st->st_mode))
+		e = EINVAL;
+	else
+		return fd;
+	close(fd);
+	errno = e;
+	return -1;
+}
 
 ssize_t io_read(int fd, void *buf, size_t len)
 {

@@ -57,21 +57,13 @@ static bool in_list(char *const *list, size_t n, const char *name)
 static int walk_ckpt_files(int dirfd, clean_mode mode, char *const *skip, size_t n_skip, char ***keep,
 			   size_t *n_keep, crpc_error **err)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = io_opendir_at(dirfd, ".");
 	struct dirent *de;
 	int failed = 0, first_errno = 0;
 	char first[256] = "";
-	DIR *d;
 
-	if (fd < 0)
+	if (!d)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "dump", "cannot read the images directory");
-	d = fdopendir(fd);
-	if (!d) {
-		int e = errno;
-
-		close(fd);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "dump", "cannot read the images directory");
-	}
 	for (;;) {
 		errno = 0;
 		de = readdir(d);
@@ -112,18 +104,12 @@ static int walk_ckpt_files(int dirfd, clean_mode mode, char *const *skip, size_t
 /* Whether dirfd holds only entries in `allowed` (NULL-terminated). -1 on error. */
 static int dir_only_holds(int dirfd, const char *const *allowed)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = io_opendir_at(dirfd, ".");
 	struct dirent *de;
 	int only = 1;
-	DIR *d;
 
-	if (fd < 0)
+	if (!d)
 		return -1;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -1;
-	}
 	while ((de = readdir(d)) != NULL) {
 		bool ok = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
 
@@ -224,17 +210,11 @@ static int check_contents(ck_dump *c, const char *op, crpc_error **err)
 	json_t *manifest = NULL;
 	char others[3][64];
 	size_t n_listed = 0, n_others = 0;
-	int fd = openat(c->o.dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = io_opendir_at(c->o.dirfd, ".");
 	struct dirent *de;
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 
-	if (!d) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot read %s", c->o.p.dir);
-	}
+	if (!d)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot read %s", c->o.p.dir);
 	if (file_exists_at(c->o.dirfd, CRPC_MANIFEST_NAME))
 		manifest = manifest_json(c->o.dirfd);
 	n_listed = json_array_size(json_object_get(manifest, "files"));

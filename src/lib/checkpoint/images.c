@@ -92,20 +92,9 @@ static int read_whole(int dirfd, const char *name, size_t max, struct blob *b)
 	b->data = NULL;
 	b->len = 0;
 
-	do
-		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-	while (fd < 0 && errno == EINTR);
-	if (fd < 0) {
-		if (errno == ELOOP)
-			errno = EINVAL;
+	fd = io_open_regular_at(dirfd, name, &st);
+	if (fd < 0)
 		return -1;
-	}
-	if (fstat(fd, &st) < 0)
-		return -1;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		return -1;
-	}
 	if (st.st_size < 0 || (uint64_t)st.st_size > max) {
 		errno = EFBIG;
 		return -1;
@@ -254,36 +243,12 @@ CRPC_API bool crpc_images_present(int dirfd)
 	return fstatat(dirfd, INVENTORY_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-/*
- * Open dirfd again as a directory stream of its own, so reading it does not
- * move the caller's file offset.
- */
-static DIR *dir_reopen(int dirfd)
-{
-	int fd;
-	DIR *d;
-
-	do
-		fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	while (fd < 0 && errno == EINTR);
-	if (fd < 0)
-		return NULL;
-	d = fdopendir(fd);
-	if (!d) {
-		int saved = errno;
-
-		close(fd);
-		errno = saved;
-	}
-	return d;
-}
-
 /* Number of entries in dirfd besides . and .., -1 if it cannot be read. */
 static long dir_count(int dirfd)
 {
 	struct dirent *de;
 	long n = 0;
-	DIR *d = dir_reopen(dirfd);
+	DIR *d = io_opendir_at(dirfd, ".");
 
 	if (!d)
 		return -1;
@@ -822,7 +787,7 @@ CRPC_API int crpc_images_size(int dir_fd, uint64_t *bytes, crpc_error **err)
 	DIR *d;
 
 	*bytes = 0;
-	d = dir_reopen(dir_fd);
+	d = io_opendir_at(dir_fd, ".");
 	if (!d)
 		return fail(err, errno, "measuring the checkpoint", NULL,
 			    "cannot read the checkpoint directory");

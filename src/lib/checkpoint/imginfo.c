@@ -389,19 +389,11 @@ static bool name_is(const char *name, const char *prefix, const char *suffix)
 /* Sizes of the directory's regular files and of its pages images. */
 static int dir_sizes(int dirfd, crpc_images_info *info, crpc_error **err)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = io_opendir_at(dirfd, ".");
 	struct dirent *de;
-	DIR *d;
 
-	if (fd < 0)
+	if (!d)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, OP, "cannot read the checkpoint directory");
-	d = fdopendir(fd);
-	if (!d) {
-		int e = errno;
-
-		close(fd);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, e, OP, "cannot read the checkpoint directory");
-	}
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
 

@@ -88,29 +88,6 @@ static int hash_fd(int fd, crpc__sha256 *sh, uint8_t *buf, size_t bufsz, uint64_
 	return 0;
 }
 
-int mf_open_regular(int dirfd, const char *name)
-{
-	struct stat st;
-	int fd;
-
-	do
-		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-	while (fd < 0 && errno == EINTR);
-	if (fd < 0) {
-		if (errno == ELOOP)
-			errno = EINVAL;
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		int e = S_ISREG(st.st_mode) ? errno : EINVAL;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
 int mf_hasher_init(struct mf_hasher *h, const char *op, crpc_error **err)
 {
 	memset(h, 0, sizeof(*h));
@@ -133,7 +110,7 @@ void mf_hasher_release(struct mf_hasher *h)
 
 int mf_hash_file(struct mf_hasher *h, int dirfd, const char *name, bool sync, uint64_t *size, char hex[65])
 {
-	int fd = mf_open_regular(dirfd, name);
+	int fd = io_open_regular_at(dirfd, name, NULL);
 	int r;
 
 	if (fd < 0)

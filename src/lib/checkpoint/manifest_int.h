@@ -30,9 +30,6 @@ bool mf_is_image_name(const char *name);
 
 /* ---- hashing ---- */
 
-/* Open a regular file of dirfd for reading. -1 with errno (EINVAL: not a regular file). */
-int mf_open_regular(int dirfd, const char *name);
-
 /* A hashing context with its buffer (one for all the files). */
 struct mf_hasher {
 	crpc__sha256 *sh;

@@ -388,10 +388,8 @@ static int open_pipe_of(const crpc_manifest_pipe_holder *h, bool writes)
 	int fd, fl;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)h->pid, h->fd);
-	do
-		fd = open(path, (writes ? O_WRONLY : O_RDONLY) | O_NONBLOCK |
-					O_NOCTTY); /* no O_CLOEXEC: for CRIU */
-	while (fd < 0 && errno == EINTR);
+	fd = io_openat(AT_FDCWD, path,
+		       (writes ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_NOCTTY); /* no O_CLOEXEC: for CRIU */
 	if (fd < 0)
 		return -1;
 	fl = fcntl(fd, F_GETFL);

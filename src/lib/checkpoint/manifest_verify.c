@@ -119,7 +119,6 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 	json_t *f;
 	int rc = -1;
 	DIR *d;
-	int fd;
 	struct dirent *de;
 
 	listed = calloc(n ? n : 1, sizeof(*listed));
@@ -188,14 +187,9 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 		}
 
 	/* image files the manifest does not know: CRIU would read them */
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
+	d = io_opendir_at(dirfd, ".");
 	if (!d) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot read the checkpoint directory");
+		crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot read the checkpoint directory");
 		goto out;
 	}
 	while ((de = readdir(d)) != NULL) {

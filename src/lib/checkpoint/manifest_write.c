@@ -432,9 +432,7 @@ static long fd_flags(int procfd, pid_t pid, const char *fd)
 	int ffd;
 
 	snprintf(path, sizeof(path), "%d/fdinfo/%s", (int)pid, fd);
-	do
-		ffd = openat(procfd, path, O_RDONLY | O_CLOEXEC);
-	while (ffd < 0 && errno == EINTR);
+	ffd = io_openat(procfd, path, O_RDONLY | O_CLOEXEC);
 	if (ffd < 0)
 		return -1;
 	n = io_read(ffd, buf, sizeof(buf) - 1);
@@ -450,7 +448,7 @@ static long fd_flags(int procfd, pid_t pid, const char *fd)
 static void find_pipe_holders(const crpc_images_info *info, struct tree_pipe *v, size_t n)
 {
 	int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *proc = procfd >= 0 ? fdopendir(dup(procfd)) : NULL;
+	DIR *proc = procfd >= 0 ? io_opendir_at(procfd, ".") : NULL;
 	struct dirent *de;
 
 	if (!proc) {
@@ -463,7 +461,6 @@ static void find_pipe_holders(const crpc_images_info *info, struct tree_pipe *v,
 		struct dirent *fe;
 		pid_t pid;
 		DIR *fds;
-		int dfd;
 
 		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
 		    strspn(de->d_name, "0123456789") != strlen(de->d_name))
@@ -472,14 +469,9 @@ static void find_pipe_holders(const crpc_images_info *info, struct tree_pipe *v,
 		if (in_tree(info, pid))
 			continue;
 		snprintf(path, sizeof(path), "%d/fd", (int)pid);
-		dfd = openat(procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0)
+		fds = io_opendir_at(procfd, path);
+		if (!fds)
 			continue;
-		fds = fdopendir(dfd);
-		if (!fds) {
-			close(dfd);
-			continue;
-		}
 		while ((fe = readdir(fds)) != NULL) {
 			struct tree_pipe key, *tp;
 			crpc_manifest_pipe_holder *h;
@@ -582,23 +574,15 @@ static json_t *outside_pipes_json(int dirfd, const crpc_images_info *info)
 static int list_files(int dirfd, char ***names, size_t *n, crpc_error **err)
 {
 	const char *op = "writing the checkpoint's manifest";
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = io_opendir_at(dirfd, ".");
 	struct dirent *de;
 	char **v = NULL;
 	size_t cnt = 0;
-	DIR *d;
 
 	*names = NULL;
 	*n = 0;
-	if (fd < 0)
+	if (!d)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot read the images directory");
-	d = fdopendir(fd);
-	if (!d) {
-		int e = errno;
-
-		close(fd);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot read the images directory");
-	}
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
 		char **nv;
@@ -642,7 +626,7 @@ static void free_names(char **v, size_t n)
 static void start_writeback(int dirfd, char *const *names, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int fd = mf_open_regular(dirfd, names[i]);
+		int fd = io_open_regular_at(dirfd, names[i], NULL);
 
 		if (fd < 0)
 			continue;
@@ -724,9 +708,7 @@ static int write_manifest_file(int dirfd, const char *text, crpc_error **err)
 	if (unlinkat(dirfd, MANIFEST_TMP, 0) < 0 && errno != ENOENT)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot remove a stale %s",
 				      MANIFEST_TMP);
-	do
-		fd = openat(dirfd, MANIFEST_TMP, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	while (fd < 0 && errno == EINTR);
+	fd = io_openat(dirfd, MANIFEST_TMP, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot create %s", MANIFEST_TMP);
 	if (io_write_full(fd, text, strlen(text)) < 0 || io_write_full(fd, "\n", 1) < 0 || fsync(fd) < 0) {
@@ -816,7 +798,7 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 	 */
 	synced = syncfs(dirfd) == 0;
 	for (size_t i = 0; i < (synced ? 0 : n); i++) {
-		int fd = mf_open_regular(dirfd, names[i]);
+		int fd = io_open_regular_at(dirfd, names[i], NULL);
 
 		if (fd < 0)
 			continue;

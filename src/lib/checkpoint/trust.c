@@ -78,21 +78,15 @@ CRPC_API int crpc_manifest_check_trust(int dirfd, const char *dir_name, uid_t al
 	struct stat st;
 	struct dirent *e;
 	DIR *d;
-	int fd, rc = 0;
+	int rc = 0;
 
 	if (fstat(dirfd, &st) < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot stat %s", dir_name);
 	if (check_one(&st, dir_name, NULL, also_trusted, op, err) < 0)
 		return -1;
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		int er = errno;
-
-		if (fd >= 0)
-			close(fd);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, er, op, "cannot read %s", dir_name);
-	}
+	d = io_opendir_at(dirfd, ".");
+	if (!d)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot read %s", dir_name);
 	while (rc == 0 && (e = readdir(d))) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;

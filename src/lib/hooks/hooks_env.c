@@ -3,7 +3,6 @@
  * hooks_env.c - a step's environment: crpc's own without the variables crpc
  * manages, then those (CRTOOLS_*, CRPC_*), then the step's env, which wins.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,14 +61,9 @@ void hk_step_env_release(struct step_env *e)
 	e->n_ours = 0;
 }
 
-static int __attribute__((format(printf, 2, 3))) add_ours(struct step_env *e, const char *fmt, ...)
+/* Keep s (NULL: out of memory) as one of crpc's variables. */
+static int add_ours(struct step_env *e, char *s)
 {
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	s = crpc__strdup_vprintf(fmt, ap);
-	va_end(ap);
 	if (!s)
 		return -1;
 	e->ours[e->n_ours++] = s;
@@ -103,21 +97,21 @@ int hk_build_env(const crpc_hook_runner *r, const crpc_notify *n, const crpc_hoo
 	pid = r->pid > 0 ? r->pid : (n->pid > 0 ? n->pid : 0);
 	init_pid = restore && n->pid > 0 ? n->pid : pid;
 
-	rc |= add_ours(e, "CRTOOLS_SCRIPT_ACTION=%s", cb);
-	rc |= add_ours(e, "CRPC_ACTION=%s", cb);
-	rc |= add_ours(e, "CRPC_OPERATION=%s", op);
+	rc |= add_ours(e, crpc__strdup_printf("CRTOOLS_SCRIPT_ACTION=%s", cb));
+	rc |= add_ours(e, crpc__strdup_printf("CRPC_ACTION=%s", cb));
+	rc |= add_ours(e, crpc__strdup_printf("CRPC_OPERATION=%s", op));
 	if (r->images_dir) {
-		rc |= add_ours(e, "CRTOOLS_IMAGE_DIR=%s", r->images_dir);
-		rc |= add_ours(e, "CRPC_IMAGES_DIR=%s", r->images_dir);
+		rc |= add_ours(e, crpc__strdup_printf("CRTOOLS_IMAGE_DIR=%s", r->images_dir));
+		rc |= add_ours(e, crpc__strdup_printf("CRPC_IMAGES_DIR=%s", r->images_dir));
 	}
 	if (init_pid > 0)
-		rc |= add_ours(e, "CRTOOLS_INIT_PID=%d", (int)init_pid);
+		rc |= add_ours(e, crpc__strdup_printf("CRTOOLS_INIT_PID=%d", (int)init_pid));
 	if (pid > 0)
-		rc |= add_ours(e, "CRPC_PID=%d", (int)pid);
+		rc |= add_ours(e, crpc__strdup_printf("CRPC_PID=%d", (int)pid));
 	if (n->pid > 0)
-		rc |= add_ours(e, "CRPC_NOTIFY_PID=%d", n->pid);
+		rc |= add_ours(e, crpc__strdup_printf("CRPC_NOTIFY_PID=%d", n->pid));
 	if (pts)
-		rc |= add_ours(e, "CRPC_PTS_MASTER_FD=%d", PTS_FD);
+		rc |= add_ours(e, crpc__strdup_printf("CRPC_PTS_MASTER_FD=%d", PTS_FD));
 	if (rc)
 		goto oom;
 

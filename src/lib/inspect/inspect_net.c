@@ -646,18 +646,14 @@ static int find_holders(ins_ctx *c, const ins_map *want, holder **out, size_t *n
 	size_t cap = 0;
 	struct dirent *de;
 	DIR *d;
-	int fd;
 
 	*out = NULL;
 	*n_out = 0;
 	for (size_t i = 0; i < c->r->n_procs; i++)
 		if (ins_map_put(&tree, (uint64_t)c->r->procs[i].pid, 1) < 0)
 			goto oom;
-	fd = openat(c->proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
+	d = io_opendir_at(c->proc_fd, ".");
 	if (!d) {
-		if (fd >= 0)
-			close(fd);
 		ins_map_free(&tree);
 		return 0;
 	}
@@ -667,7 +663,6 @@ static int find_holders(ins_ctx *c, const ins_map *want, holder **out, size_t *n
 		DIR *fdd;
 		long pid;
 		char *end;
-		int fdir;
 
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
@@ -675,14 +670,9 @@ static int find_holders(ins_ctx *c, const ins_map *want, holder **out, size_t *n
 		if (*end || ins_map_get(&tree, (uint64_t)pid, NULL))
 			continue;
 		snprintf(path, sizeof(path), "%ld/fd", pid);
-		fdir = openat(c->proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fdir < 0)
+		fdd = io_opendir_at(c->proc_fd, path);
+		if (!fdd)
 			continue;
-		fdd = fdopendir(fdir);
-		if (!fdd) {
-			close(fdir);
-			continue;
-		}
 		while ((fe = readdir(fdd)) != NULL) {
 			ssize_t l;
 			uint64_t ino;

@@ -54,19 +54,11 @@ typedef struct scan {
  */
 static int scan_proc(ins_ctx *c, scan *s, crpc_error **err)
 {
-	int fd = openat(c->proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = io_opendir_at(c->proc_fd, ".");
 	struct dirent *de;
-	DIR *d;
 
-	if (fd < 0)
+	if (!d)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "inspect", "cannot read /proc");
-	d = fdopendir(fd);
-	if (!d) {
-		int e = errno;
-
-		close(fd);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "inspect", "cannot read /proc");
-	}
 	while ((de = readdir(d)) != NULL) {
 		char path[64];
 		ins_stat st;
@@ -190,7 +182,6 @@ static int read_threads(ins_ctx *c, crpc_proc_info *p, int piddir, unsigned n_th
 	struct dirent *de;
 	size_t cap = 0;
 	DIR *d;
-	int fd;
 
 	if (n_threads == 1) { /* only the leader: no need to list task/ */
 		p->threads = calloc(1, sizeof(*p->threads));
@@ -203,16 +194,10 @@ static int read_threads(ins_ctx *c, crpc_proc_info *p, int piddir, unsigned n_th
 		p->n_threads = 1;
 		return 0;
 	}
-	fd = openat(piddir, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0) {
+	d = io_opendir_at(piddir, "task");
+	if (!d) {
 		if (ins_gone_errno(errno))
 			p->gone = true;
-		return 0;
-	}
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
 		return 0;
 	}
 	while ((de = readdir(d)) != NULL) {

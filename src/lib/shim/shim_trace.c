@@ -94,17 +94,10 @@ static void prune_traces(int dirfd, unsigned max_files, uint64_t max_total, uint
 	size_t n = 0, cap = 0, first = 0;
 	uint64_t total = 0, budget = max_total > max_file ? max_total - max_file : 0;
 	struct dirent *de;
-	DIR *d;
-	int fd = dup(dirfd);
+	DIR *d = io_opendir_at(dirfd, ".");
 
-	if (fd < 0)
+	if (!d)
 		return;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
-	rewinddir(d);
 	while ((de = readdir(d))) {
 		struct stat st;
 
