@@ -27,19 +27,39 @@ typedef enum clean_mode {
 	CLEAN_FAILED, /* a failed dump: what CRIU wrote, the log is kept */
 } clean_mode;
 
+/* The files of a checkpoint directory besides the images (*.img). */
+static const struct ckpt_file {
+	const char *name;
+	bool failed; /* removed after a failed dump: this dump wrote it */
+	bool force;  /* removed by --force: part of the old checkpoint */
+	bool log;    /* a log or CRIU's statistics: may stand beside a checkpoint */
+} ckpt_files[] = {
+	{ CRPC_INPROGRESS_MARKER, true, true, false },
+	{ CRPC_MANIFEST_NAME, true, true, false },
+	{ CRPC_MANIFEST_NAME ".tmp", true, true, false },
+	{ "stats-dump", true, true, true },
+	{ "stats-restore", false, true, true },
+	{ DUMP_LOG, false, true, true },
+	{ "restore.log", false, true, true },
+	{ "hooks.log", false, false, true },
+};
+
+static const struct ckpt_file *ckpt_file(const char *name)
+{
+	for (size_t i = 0; i < sizeof(ckpt_files) / sizeof(ckpt_files[0]); i++)
+		if (strcmp(name, ckpt_files[i].name) == 0)
+			return &ckpt_files[i];
+	return NULL;
+}
+
 static bool is_ckpt_file(const char *name, clean_mode mode)
 {
+	const struct ckpt_file *f = ckpt_file(name);
 	size_t len = strlen(name);
 
 	if (len > 4 && strcmp(name + len - 4, ".img") == 0)
 		return true;
-	if (strcmp(name, "stats-dump") == 0 || strcmp(name, CRPC_INPROGRESS_MARKER) == 0 ||
-	    strcmp(name, CRPC_MANIFEST_NAME) == 0 || strcmp(name, CRPC_MANIFEST_NAME ".tmp") == 0)
-		return true;
-	if (mode == CLEAN_FORCE && (strcmp(name, "stats-restore") == 0 || strcmp(name, DUMP_LOG) == 0 ||
-				    strcmp(name, "restore.log") == 0))
-		return true;
-	return false;
+	return f && (mode == CLEAN_FAILED ? f->failed : f->force);
 }
 
 static bool in_list(char *const *list, size_t n, const char *name)
@@ -204,8 +224,6 @@ static bool manifest_lists(json_t *root, const char *name)
  */
 static int check_contents(ck_dump *c, const char *op, crpc_error **err)
 {
-	static const char *const logs[] = { DUMP_LOG,     "restore.log",   "hooks.log",
-					    "stats-dump", "stats-restore", NULL };
 	bool marker = file_exists_at(c->o.dirfd, CRPC_INPROGRESS_MARKER);
 	json_t *manifest = NULL;
 	char others[3][64];
@@ -221,6 +239,7 @@ static int check_contents(ck_dump *c, const char *op, crpc_error **err)
 	while ((de = readdir(d))) {
 		const char *name = de->d_name;
 		struct stat st;
+		const struct ckpt_file *f = ckpt_file(name);
 		bool own;
 
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
@@ -229,8 +248,8 @@ static int check_contents(ck_dump *c, const char *op, crpc_error **err)
 		      ((n_listed &&
 			(strcmp(name, CRPC_MANIFEST_NAME) == 0 || manifest_lists(manifest, name))) ||
 		       (marker && is_ckpt_file(name, CLEAN_FORCE)));
-		for (size_t i = 0; !own && logs[i]; i++)
-			own = (marker || n_listed) && strcmp(name, logs[i]) == 0;
+		if (!own)
+			own = (marker || n_listed) && f && f->log;
 		if (!own && n_others++ < 3)
 			snprintf(others[n_others - 1], sizeof(others[0]), "%.60s", name);
 	}
