@@ -100,24 +100,12 @@ keeps_counting 5 || fail "the restored counter stopped at $(count)"
 restore_marks=$(<"$TMP/marks")
 note "counter: $at_ckpt at the checkpoint, $first first after the restore, now $(count)"
 
-[ "$dump_marks" = $'pre-dump\npost-dump' ] ||
-	fail "checkpoint: hooks ran as [${dump_marks//$'\n'/ }], expected [pre-dump post-dump]"
-[ "$restore_marks" = $'pre-restore\npost-restore' ] ||
-	fail "restore: hooks ran as [${restore_marks//$'\n'/ }], expected [pre-restore post-restore]"
+hooks_ran_as checkpoint "$dump_marks" $'pre-dump\npost-dump'
+hooks_ran_as restore "$restore_marks" $'pre-restore\npost-restore'
 
 # --- traces ------------------------------------------------------------------
-dump_show='' restore_show=''
-for t in "$TMP"/traces/*; do
-	[ -f "$t" ] || continue
-	expect_exit 0 "$CRPC_BIN" trace show "$t"
-	case $OUT in
-	*"-> DUMP"*) dump_show=$OUT ;;
-	*"-> RESTORE"*) restore_show=$OUT ;;
-	esac
-done
-[ -n "$dump_show" ] || fail "no trace in $TMP/traces has the DUMP request"
-[ -n "$restore_show" ] || fail "no trace in $TMP/traces has the RESTORE request"
-assert_contains "$dump_show" "<- DUMP     success" "trace show of the checkpoint"
-assert_contains "$restore_show" "<- RESTORE  success" "trace show of the restore"
+session_traces "$TMP/traces"
+assert_contains "$DUMP_SHOW" "<- DUMP     success" "trace show of the checkpoint"
+assert_contains "$RESTORE_SHOW" "<- RESTORE  success" "trace show of the restore"
 
 expect_exit 0 podman_ rm -f -t 0 "$NAME"

@@ -101,26 +101,12 @@ note "counter: $at_ckpt at the checkpoint, $first first after the restore, now $
 # during the dump and sets up its namespaces on the restore.
 want_dump=$'pre-dump\nnetwork-lock\nquery-ext-files\npost-dump'
 want_restore=$'pre-restore\nsetup-namespaces\npost-setup-namespaces\npost-restore\nnetwork-unlock\npre-resume\npost-resume'
-[ "$dump_marks" = "$want_dump" ] ||
-	fail "checkpoint: hooks ran as [${dump_marks//$'\n'/ }], expected [${want_dump//$'\n'/ }]"
-[ "$restore_marks" = "$want_restore" ] ||
-	fail "restore: hooks ran as [${restore_marks//$'\n'/ }], expected [${want_restore//$'\n'/ }]"
+hooks_ran_as checkpoint "$dump_marks" "$want_dump"
+hooks_ran_as restore "$restore_marks" "$want_restore"
 
 # --- one trace per session, readable by crpc trace show ----------------------
-shopt -s nullglob
-traces=("$TMP"/traces/*)
-shopt -u nullglob
-[ "${#traces[@]}" -ge 2 ] || fail "expected at least 2 traces (checkpoint, restore) in $TMP/traces, got ${#traces[@]}"
-dump_trace='' restore_trace=''
-for t in "${traces[@]}"; do
-	expect_exit 0 "$CRPC_BIN" trace show "$t"
-	case $OUT in
-	*"-> DUMP"*) dump_trace=$t dump_show=$OUT ;;
-	*"-> RESTORE"*) restore_trace=$t restore_show=$OUT ;;
-	esac
-done
-[ -n "$dump_trace" ] || fail "no trace has the DUMP request: ${traces[*]}"
-[ -n "$restore_trace" ] || fail "no trace has the RESTORE request: ${traces[*]}"
+session_traces "$TMP/traces"
+dump_show=$DUMP_SHOW restore_show=$RESTORE_SHOW
 for s in "<- NOTIFY   pre-dump" "post-dump" "<- DUMP     success" "Phases:" "Total:"; do
 	assert_contains "$dump_show" "$s" "trace show of the checkpoint"
 done
@@ -193,8 +179,7 @@ EOF
 	track "$pid"
 	wait_for "[ \"\$(counter py)\" -gt $at_dump ]" 10 || fail "the counter restored by pycriu does not move"
 	py_marks=$(<"$TMP/marks")
-	[ "$py_marks" = $'pre-dump\npost-dump\npre-restore\npost-restore' ] ||
-		fail "pycriu client: hooks ran as [${py_marks//$'\n'/ }], expected [pre-dump post-dump pre-restore post-restore]"
+	hooks_ran_as "pycriu client" "$py_marks" $'pre-dump\npost-dump\npre-restore\npost-restore'
 	kill -KILL "$pid"
 	wait_gone "$pid" 5 || fail "restored PID $pid does not go away"
 else

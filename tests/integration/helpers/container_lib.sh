@@ -31,3 +31,28 @@ keeps_counting() {
 	v=$(count)
 	wait_for "[ \"\$(count)\" -ge $((v + 3)) ]" "$1"
 }
+
+# hooks_ran_as WHAT GOT WANT: fail unless the hooks of WHAT ran as WANT
+# (callback names, one a line, as the marking hook wrote them).
+hooks_ran_as() {
+	[ "$2" = "$3" ] || fail "$1: hooks ran as [${2//$'\n'/ }], expected [${3//$'\n'/ }]"
+}
+
+# session_traces DIR: `crpc trace show` every trace in DIR (each must read
+# completely); DUMP_TRACE and DUMP_SHOW get the file and the output of the
+# one with the DUMP request, RESTORE_TRACE and RESTORE_SHOW those of the one
+# with the RESTORE request. Fails when either is missing.
+session_traces() {
+	local t
+	DUMP_TRACE='' DUMP_SHOW='' RESTORE_TRACE='' RESTORE_SHOW=''
+	for t in "$1"/*; do
+		[ -f "$t" ] || continue
+		expect_exit 0 "$CRPC_BIN" trace show "$t"
+		case $OUT in
+		*"-> DUMP"*) DUMP_TRACE=$t DUMP_SHOW=$OUT ;;
+		*"-> RESTORE"*) RESTORE_TRACE=$t RESTORE_SHOW=$OUT ;;
+		esac
+	done
+	[ -n "$DUMP_TRACE" ] || fail "no trace in $1 has the DUMP request: $(ls "$1")"
+	[ -n "$RESTORE_TRACE" ] || fail "no trace in $1 has the RESTORE request: $(ls "$1")"
+}
