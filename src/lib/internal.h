@@ -275,6 +275,25 @@ char crpc__proc_state(pid_t pid);
 
 /* Size of one element of a repeated field of this type (0 if unknown). */
 size_t crpc__pb_elem_size(ProtobufCType type);
+
+/* A value of a numeric field, as crpc__pb_number() read it. */
+typedef struct crpc__pb_num {
+	enum {
+		CRPC__PB_SIGNED,
+		CRPC__PB_UNSIGNED,
+		CRPC__PB_REAL,
+		CRPC__PB_BOOL
+	} kind;
+	int64_t i;  /* CRPC__PB_SIGNED (enums too), CRPC__PB_BOOL (0 or 1) */
+	uint64_t u; /* CRPC__PB_UNSIGNED */
+	double d;   /* CRPC__PB_REAL */
+} crpc__pb_num;
+/*
+ * Read the value of field f stored at p when its type is a number: the
+ * integers, float and double, bool, enum (its number). false for strings,
+ * bytes and messages.
+ */
+bool crpc__pb_number(const ProtobufCFieldDescriptor *f, const void *p, crpc__pb_num *out);
 /*
  * Is the non-repeated field f set in the message at base? Oneof members by
  * their case, strings and messages by a non-NULL pointer (an optional string

@@ -314,6 +314,69 @@ size_t crpc__pb_elem_size(ProtobufCType type)
 	return 0;
 }
 
+bool crpc__pb_number(const ProtobufCFieldDescriptor *f, const void *p, crpc__pb_num *out)
+{
+	memset(out, 0, sizeof(*out));
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_ENUM: {
+		int32_t v;
+
+		memcpy(&v, p, sizeof(v));
+		out->kind = CRPC__PB_SIGNED;
+		out->i = v;
+		return true;
+	}
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32: {
+		uint32_t v;
+
+		memcpy(&v, p, sizeof(v));
+		out->kind = CRPC__PB_UNSIGNED;
+		out->u = v;
+		return true;
+	}
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+		memcpy(&out->i, p, sizeof(out->i));
+		out->kind = CRPC__PB_SIGNED;
+		return true;
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		memcpy(&out->u, p, sizeof(out->u));
+		out->kind = CRPC__PB_UNSIGNED;
+		return true;
+	case PROTOBUF_C_TYPE_FLOAT: {
+		float v;
+
+		memcpy(&v, p, sizeof(v));
+		out->kind = CRPC__PB_REAL;
+		out->d = v;
+		return true;
+	}
+	case PROTOBUF_C_TYPE_DOUBLE:
+		memcpy(&out->d, p, sizeof(out->d));
+		out->kind = CRPC__PB_REAL;
+		return true;
+	case PROTOBUF_C_TYPE_BOOL: {
+		protobuf_c_boolean v;
+
+		memcpy(&v, p, sizeof(v));
+		out->kind = CRPC__PB_BOOL;
+		out->i = v ? 1 : 0;
+		return true;
+	}
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_BYTES:
+	case PROTOBUF_C_TYPE_MESSAGE:
+		break;
+	}
+	return false;
+}
+
 bool crpc__pb_field_present(const ProtobufCFieldDescriptor *f, const char *base)
 {
 	const void *q = base + f->quantifier_offset;

@@ -100,75 +100,37 @@ static void render_bytes(text *t, const uint8_t *p, size_t len)
 
 static void render_value(text *t, const ProtobufCFieldDescriptor *f, const void *p, unsigned depth)
 {
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32: {
-		int32_t v;
+	crpc__pb_num v;
 
-		memcpy(&v, p, sizeof(v));
-		put(t, "%d", (int)v);
-		return;
-	}
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32: {
-		uint32_t v;
-
-		memcpy(&v, p, sizeof(v));
-		put(t, "%u", (unsigned)v);
-		return;
-	}
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64: {
-		int64_t v;
-
-		memcpy(&v, p, sizeof(v));
-		put(t, "%lld", (long long)v);
-		return;
-	}
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64: {
-		uint64_t v;
-
-		memcpy(&v, p, sizeof(v));
-		put(t, "%llu", (unsigned long long)v);
-		return;
-	}
-	case PROTOBUF_C_TYPE_FLOAT: {
-		float v;
-
-		memcpy(&v, p, sizeof(v));
-		put(t, "%g", (double)v);
-		return;
-	}
-	case PROTOBUF_C_TYPE_DOUBLE: {
-		double v;
-
-		memcpy(&v, p, sizeof(v));
-		put(t, "%g", v);
-		return;
-	}
-	case PROTOBUF_C_TYPE_BOOL: {
-		protobuf_c_boolean v;
-
-		memcpy(&v, p, sizeof(v));
-		put(t, "%s", v ? "true" : "false");
-		return;
-	}
-	case PROTOBUF_C_TYPE_ENUM: {
-		int v;
+	if (crpc__pb_number(f, p, &v)) {
 		const ProtobufCEnumValue *ev;
 
-		memcpy(&v, p, sizeof(v));
-		ev = protobuf_c_enum_descriptor_get_value(f->descriptor, v);
-		if (ev)
-			put(t, "%s", ev->name);
-		else
-			put(t, "%d (not a value of %s)", v,
-			    ((const ProtobufCEnumDescriptor *)f->descriptor)->name);
+		if (f->type == PROTOBUF_C_TYPE_ENUM) {
+			ev = protobuf_c_enum_descriptor_get_value(f->descriptor, (int)v.i);
+			if (ev)
+				put(t, "%s", ev->name);
+			else
+				put(t, "%lld (not a value of %s)", (long long)v.i,
+				    ((const ProtobufCEnumDescriptor *)f->descriptor)->name);
+			return;
+		}
+		switch (v.kind) {
+		case CRPC__PB_SIGNED:
+			put(t, "%lld", (long long)v.i);
+			break;
+		case CRPC__PB_UNSIGNED:
+			put(t, "%llu", (unsigned long long)v.u);
+			break;
+		case CRPC__PB_REAL:
+			put(t, "%g", v.d);
+			break;
+		case CRPC__PB_BOOL:
+			put(t, "%s", v.i ? "true" : "false");
+			break;
+		}
 		return;
 	}
+	switch (f->type) {
 	case PROTOBUF_C_TYPE_STRING: {
 		const char *s;
 
@@ -196,6 +158,8 @@ static void render_value(text *t, const ProtobufCFieldDescriptor *f, const void 
 			put(t, "(null)");
 		return;
 	}
+	default: /* the numbers, above */
+		break;
 	}
 }
 

@@ -101,59 +101,31 @@ static json_t *decode_message(const ProtobufCMessage *m);
 /* The JSON form of one value of field f stored at p. */
 static json_t *decode_value(const ProtobufCFieldDescriptor *f, const void *p)
 {
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32: {
-		int32_t v;
-		memcpy(&v, p, sizeof(v));
-		return json_integer(v);
-	}
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32: {
-		uint32_t v;
-		memcpy(&v, p, sizeof(v));
-		return json_integer((json_int_t)v);
-	}
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64: {
-		int64_t v;
-		memcpy(&v, p, sizeof(v));
-		return json_integer((json_int_t)v);
-	}
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64: {
-		uint64_t v;
-		char buf[32];
-		memcpy(&v, p, sizeof(v));
-		if (v <= (uint64_t)INT64_MAX)
-			return json_integer((json_int_t)v);
-		snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v); /* beyond JSON integers */
-		return json_string(buf);
-	}
-	case PROTOBUF_C_TYPE_FLOAT: {
-		float v;
-		memcpy(&v, p, sizeof(v));
-		return json_real(v);
-	}
-	case PROTOBUF_C_TYPE_DOUBLE: {
-		double v;
-		memcpy(&v, p, sizeof(v));
-		return json_real(v);
-	}
-	case PROTOBUF_C_TYPE_BOOL: {
-		protobuf_c_boolean v;
-		memcpy(&v, p, sizeof(v));
-		return json_boolean(v);
-	}
-	case PROTOBUF_C_TYPE_ENUM: {
-		int v;
+	crpc__pb_num v;
+
+	if (crpc__pb_number(f, p, &v)) {
 		const ProtobufCEnumValue *ev;
-		memcpy(&v, p, sizeof(v));
-		ev = protobuf_c_enum_descriptor_get_value(f->descriptor, v);
-		return ev ? json_string(ev->name) : json_integer(v);
+		char buf[32];
+
+		if (f->type == PROTOBUF_C_TYPE_ENUM) {
+			ev = protobuf_c_enum_descriptor_get_value(f->descriptor, (int)v.i);
+			return ev ? json_string(ev->name) : json_integer((json_int_t)v.i);
+		}
+		switch (v.kind) {
+		case CRPC__PB_SIGNED:
+			return json_integer((json_int_t)v.i);
+		case CRPC__PB_UNSIGNED:
+			if (v.u <= (uint64_t)INT64_MAX)
+				return json_integer((json_int_t)v.u);
+			snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v.u); /* beyond JSON integers */
+			return json_string(buf);
+		case CRPC__PB_REAL:
+			return json_real(v.d);
+		case CRPC__PB_BOOL:
+			return json_boolean(v.i);
+		}
 	}
+	switch (f->type) {
 	case PROTOBUF_C_TYPE_STRING: {
 		const char *s;
 		memcpy(&s, p, sizeof(s));
@@ -169,6 +141,8 @@ static json_t *decode_value(const ProtobufCFieldDescriptor *f, const void *p)
 		memcpy(&sub, p, sizeof(sub));
 		return sub ? decode_message(sub) : json_null();
 	}
+	default: /* the numbers, above */
+		break;
 	}
 	return json_null();
 }
