@@ -214,7 +214,8 @@ void crpc__error_take_excerpt(crpc_error *e, char *excerpt, const char *source);
 double crpc__now(void);
 /*
  * Read the whole regular file dirfd/name (symlinks not followed, FIFOs never
- * waited on) into a malloc'ed *data, refusing more than max bytes. -1 with
+ * waited on) into a malloc'ed *data followed by a NUL, refusing more than
+ * max bytes. -1 with
  * errno: ENOENT missing, EFBIG too large, EINVAL not a regular file (images.c).
  */
 int crpc__read_whole_at(int dirfd, const char *name, size_t max, uint8_t **data, size_t *size);
@@ -344,6 +345,31 @@ bool crpc__pb_field_present(const ProtobufCFieldDescriptor *f, const char *base)
 		}                                                           \
 		ag_rc_;                                                     \
 	})
+
+/* ---- a growable buffer (io.c) ---- */
+
+/*
+ * Bytes that grow: data holds len bytes and a NUL after them (data is NULL
+ * while nothing was added). Start from { 0 }; free with crpc__buf_release().
+ */
+typedef struct crpc__buf {
+	char *data;
+	size_t len;
+	size_t cap;
+} crpc__buf;
+/* Make room for extra more bytes (and the NUL). 0, or -1 with errno ENOMEM, b as it was. */
+int crpc__buf_reserve(crpc__buf *b, size_t extra);
+/* Append n bytes of p. 0, or -1 with errno ENOMEM, b as it was. */
+int crpc__buf_add(crpc__buf *b, const void *p, size_t n);
+/* Free what b holds; b is empty again. */
+void crpc__buf_release(crpc__buf *b);
+/*
+ * Append what fd has to read until its end, bounded: b->len stays at most
+ * max. What lies past max is left unread (truncate: 1 is returned) or fails
+ * (-1 with errno EFBIG). 0 at the end, -1 with errno on a read error or
+ * ENOMEM; b keeps what was read either way.
+ */
+int crpc__buf_read_fd(crpc__buf *b, int fd, size_t max, bool truncate);
 
 /* ---- I/O retried on EINTR (io.c) ---- */
 

@@ -7,10 +7,95 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+int crpc__buf_reserve(crpc__buf *b, size_t extra)
+{
+	size_t need, cap;
+	char *p;
+
+	if (extra > SIZE_MAX - b->len - 1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 256;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	p = realloc(b->data, cap);
+	if (!p) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (!b->data)
+		p[0] = '\0';
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int crpc__buf_add(crpc__buf *b, const void *p, size_t n)
+{
+	if (crpc__buf_reserve(b, n) < 0)
+		return -1;
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+void crpc__buf_release(crpc__buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+int crpc__buf_read_fd(crpc__buf *b, int fd, size_t max, bool truncate)
+{
+	for (;;) {
+		size_t room;
+		ssize_t n;
+
+		if (b->len >= max) {
+			char probe;
+
+			/* at the bound: is there more? */
+			n = io_read(fd, &probe, 1);
+			if (n < 0)
+				return -1;
+			if (n == 0)
+				return 0;
+			if (truncate)
+				return 1;
+			errno = EFBIG;
+			return -1;
+		}
+		if (b->cap - (b->data ? b->len + 1 : 0) < 4096 &&
+		    crpc__buf_reserve(b, b->cap ? b->cap : 4096) < 0)
+			return -1;
+		room = b->cap - b->len - 1;
+		if (room > max - b->len)
+			room = max - b->len;
+		n = io_read(fd, b->data + b->len, room);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return 0;
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
+	}
+}
 
 int io_openat(int dirfd, const char *name, int flags, ...)
 {

@@ -204,36 +204,28 @@ int util_open_private_dir(const char *path, const char *op, const char *what, cr
 int crpc__read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len, crpc_error **err)
 {
 	cleanup_close int fd = -1;
-	char *buf = NULL, probe;
-	size_t used;
-	ssize_t n;
+	crpc__buf buf = { 0 };
 
 	*out = NULL;
 	if (len)
 		*len = 0;
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = io_openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "read", "cannot open %s", name);
-	buf = malloc(max + 1);
-	if (!buf)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "read", "out of memory");
-	n = io_read_full(fd, buf, max);
-	if (n < 0) {
+	if (crpc__buf_reserve(&buf, 0) < 0 || crpc__buf_read_fd(&buf, fd, max, false) < 0) {
 		int e = errno;
 
-		free(buf);
+		crpc__buf_release(&buf);
+		if (e == EFBIG)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, EFBIG, "read",
+					      "%s is larger than %zu bytes", name, max);
+		if (e == ENOMEM)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "read", "out of memory");
 		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "read", "cannot read %s", name);
 	}
-	used = (size_t)n;
-	if (used == max && io_read(fd, &probe, 1) > 0) {
-		free(buf);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, EFBIG, "read", "%s is larger than %zu bytes",
-				      name, max);
-	}
-	buf[used] = '\0';
-	*out = buf;
+	*out = buf.data;
 	if (len)
-		*len = used;
+		*len = buf.len;
 	return 0;
 }
 

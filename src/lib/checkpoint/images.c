@@ -65,8 +65,8 @@ fail(crpc_error **err, int sys_errno, const char *op, const char *hint, const ch
 /*
  * Read the whole file dirfd/name (a regular file, not followed if a symlink;
  * opened non-blocking so a FIFO cannot hang us) into b, refusing more than
- * max bytes. Files whose st_size is 0 (as in /proc) are read until end of
- * file. Returns 0, or -1 with errno set: ENOENT when
+ * max bytes; a NUL follows the data. Files whose st_size is 0 (as in /proc)
+ * are read until end of file. Returns 0, or -1 with errno set: ENOENT when
  * missing, EFBIG when larger than max, EINVAL when not a regular file.
  */
 static int read_whole(int dirfd, const char *name, size_t max, struct blob *b);
@@ -84,14 +84,11 @@ int crpc__read_whole_at(int dirfd, const char *name, size_t max, uint8_t **data,
 static int read_whole(int dirfd, const char *name, size_t max, struct blob *b)
 {
 	cleanup_close int fd = -1;
+	crpc__buf buf = { 0 };
 	struct stat st;
-	uint8_t *buf;
-	size_t cap, len = 0;
-	int saved;
 
 	b->data = NULL;
 	b->len = 0;
-
 	fd = io_open_regular_at(dirfd, name, &st);
 	if (fd < 0)
 		return -1;
@@ -99,55 +96,16 @@ static int read_whole(int dirfd, const char *name, size_t max, struct blob *b)
 		errno = EFBIG;
 		return -1;
 	}
+	/* the size it has now, and more while it grows (or has none, as in /proc) */
+	if (crpc__buf_reserve(&buf, (size_t)st.st_size) < 0 || crpc__buf_read_fd(&buf, fd, max, false) < 0) {
+		int e = errno;
 
-	/* One byte more than max so a file that grew past it is noticed. */
-	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
-	if (cap > max + 1)
-		cap = max + 1;
-	buf = malloc(cap);
-	if (!buf)
-		return -1;
-
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			size_t ncap;
-			uint8_t *nbuf;
-
-			if (cap > max) {
-				free(buf);
-				errno = EFBIG;
-				return -1;
-			}
-			ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-			nbuf = realloc(buf, ncap);
-			if (!nbuf) {
-				free(buf);
-				errno = ENOMEM;
-				return -1;
-			}
-			buf = nbuf;
-			cap = ncap;
-		}
-		n = io_read(fd, buf + len, cap - len);
-		if (n < 0) {
-			saved = errno;
-			free(buf);
-			errno = saved;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > max) {
-		free(buf);
-		errno = EFBIG;
+		crpc__buf_release(&buf);
+		errno = e;
 		return -1;
 	}
-	b->data = buf;
-	b->len = len;
+	b->data = (uint8_t *)buf.data;
+	b->len = buf.len;
 	return 0;
 }
 
@@ -496,12 +454,7 @@ static void proc_ids(pid_t pid, pid_t *tgid, pid_t *ppid, long *threads)
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	if (read_whole(AT_FDCWD, path, 64 * 1024, &b) < 0)
 		return;
-	s = realloc(b.data, b.len + 1);
-	if (!s) {
-		free(b.data);
-		return;
-	}
-	s[b.len] = '\0';
+	s = (char *)b.data; /* NUL-terminated */
 	for (line = s; *line; line++) {
 		long v;
 

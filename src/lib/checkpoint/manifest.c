@@ -192,7 +192,6 @@ int mf_load(int dirfd, json_t **out, char **text, size_t *len, crpc_error **err)
 	size_t size = 0;
 	json_error_t je;
 	json_t *root, *fmt, *ver;
-	char *t;
 
 	*out = NULL;
 	if (crpc__read_whole_at(dirfd, CRPC_MANIFEST_NAME, MANIFEST_MAX, &data, &size) < 0) {
@@ -251,14 +250,7 @@ int mf_load(int dirfd, json_t **out, char **text, size_t *len, crpc_error **err)
 		return -1;
 	}
 	if (text) {
-		t = realloc(data, size + 1);
-		if (!t) {
-			json_decref(root);
-			free(data);
-			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
-		}
-		t[size] = '\0';
-		*text = t;
+		*text = (char *)data; /* NUL-terminated */
 		if (len)
 			*len = size;
 	} else {

@@ -674,35 +674,9 @@ static ins_mntns *get_mntns(ins_ctx *c, const crpc_proc_info *p)
 	m->ns = p->ns[CRPC_NS_MNT];
 	m->pid = p->pid;
 	snprintf(name, sizeof(name), "%d/mountinfo", (int)p->pid);
-	{
-		/* mountinfo can be larger than the scratch buffer */
-		int fd = openat(c->proc_fd, name, O_RDONLY | O_CLOEXEC);
-		size_t used = 0, bcap = 65536;
-
-		if (fd < 0)
-			return m;
-		data = malloc(bcap);
-		while (data) {
-			ssize_t n;
-
-			if (used + 1 >= bcap) {
-				char *nd = bcap < (64u << 20) ? realloc(data, bcap * 2) : NULL;
-
-				if (!nd)
-					break;
-				data = nd;
-				bcap *= 2;
-			}
-			n = io_read(fd, data + used, bcap - 1 - used);
-			if (n <= 0)
-				break;
-			used += (size_t)n;
-		}
-		close(fd);
-		if (!data)
-			return NULL;
-		data[used] = '\0';
-	}
+	/* mountinfo can be larger than the scratch buffer */
+	if (ins_read_all_at(c->proc_fd, name, 64u << 20, &data, NULL) < 0)
+		return errno == ENOMEM ? NULL : m;
 	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		ins_mount mt;
 

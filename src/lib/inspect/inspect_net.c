@@ -219,42 +219,14 @@ static int table_kind(int t)
 static int load_table(ins_ctx *c, ins_netns *n, int t)
 {
 	char name[64], *data = NULL, *line, *save = NULL;
-	size_t cap = 0, used = 0, bcap = 65536;
-	int fd;
+	size_t cap = 0;
 
 	if (n->loaded[t])
 		return 0;
 	n->loaded[t] = true;
 	snprintf(name, sizeof(name), "%d/%s", (int)n->pid, tables[t].file);
-	fd = openat(c->proc_fd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0; /* e.g. no IPv6: nothing to find there */
-	data = malloc(bcap);
-	while (data) {
-		ssize_t k;
-
-		if (used + 1 >= bcap) {
-			char *nd = bcap < NET_TABLE_MAX ? realloc(data, bcap * 2) : NULL;
-
-			if (!nd) {
-				if (bcap < NET_TABLE_MAX) {
-					free(data);
-					data = NULL;
-				}
-				break;
-			}
-			data = nd;
-			bcap *= 2;
-		}
-		k = io_read(fd, data + used, bcap - 1 - used);
-		if (k <= 0)
-			break;
-		used += (size_t)k;
-	}
-	close(fd);
-	if (!data)
-		return -1;
-	data[used] = '\0';
+	if (ins_read_all_at(c->proc_fd, name, NET_TABLE_MAX, &data, NULL) < 0)
+		return errno == ENOMEM ? -1 : 0; /* e.g. no IPv6: nothing to find there */
 	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		ins_inet_sock s;
 		uint8_t cl[16], cr[16];

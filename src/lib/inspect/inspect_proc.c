@@ -150,51 +150,23 @@ ssize_t ins_read_at(int dirfd, const char *name, char *buf, size_t bufsz)
 /* Read a whole /proc file of unknown size (at most max bytes). */
 int ins_read_all_at(int dirfd, const char *name, size_t max, char **out, size_t *len)
 {
-	size_t cap = 16384, used = 0;
-	char *buf = malloc(cap);
-	int fd;
+	cleanup_close int fd = io_openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	crpc__buf buf = { 0 };
 
 	*out = NULL;
-	if (!buf)
+	if (fd < 0)
 		return -1;
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
+	/* bounded: what lies past max is dropped */
+	if (crpc__buf_reserve(&buf, 16384) < 0 || crpc__buf_read_fd(&buf, fd, max, true) < 0) {
 		int e = errno;
 
-		free(buf);
+		crpc__buf_release(&buf);
 		errno = e;
 		return -1;
 	}
-	for (;;) {
-		ssize_t n = read_into(fd, buf + used, cap - 1 - used, false);
-		char *nb;
-
-		if (n < 0) {
-			int e = errno;
-
-			free(buf);
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		used += (size_t)n;
-		if (used + 1 < cap || cap >= max)
-			break; /* EOF, or bounded: the rest is dropped */
-		nb = realloc(buf, cap * 2);
-		if (!nb) {
-			free(buf);
-			close(fd);
-			errno = ENOMEM;
-			return -1;
-		}
-		buf = nb;
-		cap *= 2;
-	}
-	close(fd);
-	buf[used] = '\0';
-	*out = buf;
+	*out = buf.data;
 	if (len)
-		*len = used;
+		*len = buf.len;
 	return 0;
 }
 
