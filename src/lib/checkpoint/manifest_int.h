@@ -45,6 +45,36 @@ void mf_hasher_release(struct mf_hasher *h);
 /* Hash dirfd/name (fsync'ed with sync). -1 with errno. */
 int mf_hash_file(struct mf_hasher *h, int dirfd, const char *name, bool sync, uint64_t *size, char hex[65]);
 
+/* ---- hashing while CRIU writes (ahead.c) ---- */
+
+typedef struct mf_ahead mf_ahead;
+
+/*
+ * Follow dirfd's files from now on and hash them as they grow, on a thread
+ * of their own. NULL when that cannot be done (no inotify, no libcrypto,
+ * no memory): the manifest then hashes every file at the end.
+ */
+mf_ahead *mf_ahead_start(int dirfd);
+/* Stop following (the thread ends; what it hashed is kept). NULL is fine. */
+void mf_ahead_stop(mf_ahead *a);
+/* Bytes hashed so far by the thread (any thread may ask). */
+uint64_t mf_ahead_bytes(const mf_ahead *a);
+/*
+ * After mf_ahead_stop(): finish the digest of dirfd/name by hashing what
+ * was added since (1, with *size and hex), or 0 when it must be hashed
+ * in full: it was not followed, or it may have changed under the digest.
+ * Each file's digest can be finished once.
+ */
+int mf_ahead_finish(mf_ahead *a, int dirfd, const char *name, uint64_t *size, char hex[65]);
+/* Stop and free. NULL is fine. */
+void mf_ahead_free(mf_ahead *a);
+
+struct crpc_manifest_info;
+struct crpc_manifest_stats;
+/* crpc_manifest_write() taking the digests `ahead` (may be NULL) has begun; stops it. */
+int mf_write(int dirfd, const struct crpc_manifest_info *mi, struct crpc_manifest_stats *st, mf_ahead *ahead,
+	     crpc_error **err);
+
 /* ---- the manifest's own checksum ---- */
 
 #define MF_SELF_SHA_KEY "manifest_sha256"
