@@ -36,6 +36,8 @@ typedef struct ck_op {
 	double t0;              /* when the session started */
 	crpc_manifest manifest; /* restore: what crpc.json recorded */
 	bool have_manifest;
+	struct mf_pending *late; /* restore: page images verified while CRIU restores */
+	bool late_done;          /* their verdict is in res->check */
 } ck_op;
 
 /* ---- events (operation.c) ---- */

@@ -75,6 +75,45 @@ struct crpc_manifest_stats;
 int mf_write(int dirfd, const struct crpc_manifest_info *mi, struct crpc_manifest_stats *st, mf_ahead *ahead,
 	     crpc_error **err);
 
+/* ---- page images verified while CRIU restores (verify_late.c) ---- */
+
+typedef struct mf_pending mf_pending;
+struct crpc_manifest_check;
+
+/* An empty list of files to check later, read from dirfd. NULL on ENOMEM. */
+mf_pending *mf_pending_new(int dirfd);
+/* Is name a file whose content may be checked while CRIU restores (pages-*.img)? */
+bool mf_pending_wanted(const char *name);
+/*
+ * Check now that dirfd/name is a regular file of `size` bytes and put it on
+ * the list: 0; 1 when its size differs (*got); -1 with errno when it cannot
+ * be opened (ENOMEM: no memory).
+ */
+int mf_pending_add(mf_pending *p, int dirfd, const char *name, uint64_t size, const char *sha256,
+		   uint64_t *got);
+/* How many files are on the list. */
+size_t mf_pending_count(const mf_pending *p);
+/* Hash them on a thread of their own (without one, mf_pending_finish() does). */
+void mf_pending_start(mf_pending *p);
+/*
+ * Wait for the hashing (cancel: stop it instead) and add every file found
+ * wrong to c->mismatches, every good one to c->st. The number of files
+ * found wrong; -1 on ENOMEM.
+ */
+int mf_pending_finish(mf_pending *p, struct crpc_manifest_check *c, bool cancel);
+/* Stop the hashing (if any) and free. NULL is fine. */
+void mf_pending_free(mf_pending *p);
+
+/*
+ * crpc_manifest_verify() that leaves the content of the files
+ * mf_pending_wanted() names to `defer` (NULL: checks everything), after
+ * checking their presence and size.
+ */
+int mf_verify(int dirfd, const char *dir_name, const char *const *ignore, struct crpc_manifest_check *out,
+	      mf_pending *defer, crpc_error **err);
+/* The error of a checkpoint found modified (c->mismatches not empty); sets c->verdict. */
+void mf_modified_error(struct crpc_manifest_check *c, const char *op, crpc_error **e);
+
 /* ---- the manifest's own checksum ---- */
 
 #define MF_SELF_SHA_KEY "manifest_sha256"
