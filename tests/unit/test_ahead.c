@@ -41,7 +41,7 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	f->dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(f->dirfd >= 0);
-	f->a = mf_ahead_start(f->dirfd);
+	f->a = mf_ahead_start(f->dirfd, NULL, NULL, 0, 0);
 	assert_non_null(f->a);
 	*state = f;
 	return 0;

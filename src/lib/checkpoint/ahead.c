@@ -44,7 +44,8 @@ struct ah_file {
 	int fd; /* open while the file is being written */
 	dev_t dev;
 	ino_t ino;
-	uint64_t off; /* bytes hashed so far */
+	uint64_t off;  /* bytes hashed so far */
+	uint64_t seen; /* its size when last looked at */
 	crpc__sha256 *sh;
 	bool pending;    /* modified since it was last read */
 	bool close_seen; /* a writer closed it: read it to the end, then close fd */
@@ -63,7 +64,12 @@ struct mf_ahead {
 	size_t n;
 	size_t n_open;
 	uint8_t *buf;
-	_Atomic uint64_t bytes; /* hashed ahead so far, for the progress */
+	_Atomic uint64_t bytes; /* hashed ahead so far */
+	uint64_t written;       /* bytes the files had when last looked at */
+	crpc_checkpoint_progress_fn progress;
+	void *progress_data;
+	uint64_t expected;
+	double t0, last;
 };
 
 static struct ah_file *ah_find(mf_ahead *a, const char *name, bool add)
@@ -158,6 +164,28 @@ static bool ah_drain(mf_ahead *a)
 	}
 }
 
+/* What f has grown to, for the progress. */
+static void ah_seen(mf_ahead *a, struct ah_file *f, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size > f->seen) {
+		a->written += (uint64_t)st.st_size - f->seen;
+		f->seen = (uint64_t)st.st_size;
+	}
+}
+
+/* The progress, when it is time. */
+static void ah_tick(mf_ahead *a)
+{
+	double now = crpc__now();
+
+	if (!a->progress || now - a->t0 < 1.0 || now - a->last < 0.25)
+		return;
+	a->last = now;
+	a->progress(a->written, a->expected, now - a->t0, a->progress_data);
+}
+
 /* Hash f from its offset up to `upto` bytes (or EOF). -1 when it cannot be read. */
 static int ah_read(mf_ahead *a, struct ah_file *f, int fd, uint64_t upto, bool count)
 {
@@ -176,8 +204,12 @@ static int ah_read(mf_ahead *a, struct ah_file *f, int fd, uint64_t upto, bool c
 			return -1;
 		}
 		f->off += (uint64_t)n;
-		if (count)
+		if (count) {
 			atomic_fetch_add(&a->bytes, (uint64_t)n);
+			if (a->progress)
+				ah_seen(a, f, fd);
+			ah_tick(a);
+		}
 	}
 	return 0;
 }
@@ -209,6 +241,7 @@ static void ah_catch_up(mf_ahead *a, struct ah_file *f)
 		f->dev = st.st_dev;
 		f->ino = st.st_ino;
 	}
+	ah_seen(a, f, f->fd);
 	if (fstat(f->fd, &st) < 0 || st.st_nlink == 0 || (uint64_t)st.st_size < f->off ||
 	    ah_read(a, f, f->fd, (uint64_t)st.st_size, true) < 0) {
 		ah_set_dirty(a, f);
@@ -226,7 +259,8 @@ static void *ah_main(void *arg)
 	struct pollfd p[2] = { { .fd = a->in_fd, .events = POLLIN }, { .fd = a->stop_fd, .events = POLLIN } };
 
 	for (;;) {
-		if (poll(p, 2, -1) < 0) {
+		ah_tick(a);
+		if (poll(p, 2, a->progress ? 250 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			a->lost = true;
@@ -237,14 +271,16 @@ static void *ah_main(void *arg)
 			a->lost = true;
 		if (a->lost || (p[1].revents & POLLIN))
 			break;
-		for (size_t i = 0; i < a->n; i++)
+		for (size_t i = 0; i < a->n; i++) {
 			if (a->v[i].pending)
 				ah_catch_up(a, &a->v[i]);
+			ah_tick(a);
+		}
 	}
 	return NULL;
 }
 
-mf_ahead *mf_ahead_start(int dirfd)
+mf_ahead *mf_ahead_start(int dirfd, crpc_checkpoint_progress_fn fn, void *data, uint64_t expected, double t0)
 {
 	mf_ahead *a = calloc(1, sizeof(*a));
 	char path[64];
@@ -254,6 +290,10 @@ mf_ahead *mf_ahead_start(int dirfd)
 		return NULL;
 	a->in_fd = a->stop_fd = -1;
 	a->dirfd = dirfd;
+	a->progress = fn;
+	a->progress_data = data;
+	a->expected = expected;
+	a->t0 = t0;
 	/* libcrypto loaded here, not in the thread: a failure leaves the hashing to the end */
 	if (crpc__sha256_new(&probe, NULL) < 0)
 		goto fail;

@@ -38,6 +38,7 @@ typedef struct ck_op {
 	bool have_manifest;
 	struct mf_pending *late; /* restore: page images verified while CRIU restores */
 	bool late_done;          /* their verdict is in res->check */
+	uint64_t expect_bytes;   /* dump: the tree's memory CRIU will write, as inspected (0: unknown) */
 } ck_op;
 
 /* ---- events (operation.c) ---- */

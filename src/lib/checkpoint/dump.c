@@ -234,7 +234,7 @@ static int dump(ck_dump *c, crpc_error **err)
 	r->leave_running = o->opts.leave_running;
 
 	/* hash the images as CRIU writes them, on the other CPU */
-	c->ahead = mf_ahead_start(o->dirfd);
+	c->ahead = mf_ahead_start(o->dirfd, o->p.on_progress, o->p.on_progress_data, o->expect_bytes, o->t0);
 	memset(&dr, 0, sizeof(dr));
 	if (crpc_session_dump(o->s, &o->opts, o->d, &dr, err) < 0) {
 		r->notifications = dr.notifications;

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "base/sha256.h"
+#include "crpc/checkpoint.h"
 #include "crpc/error.h"
 
 /* ---- file names ---- */
@@ -54,7 +55,8 @@ typedef struct mf_ahead mf_ahead;
  * of their own. NULL when that cannot be done (no inotify, no libcrypto,
  * no memory): the manifest then hashes every file at the end.
  */
-mf_ahead *mf_ahead_start(int dirfd);
+/* fn (may be NULL) gets the bytes written so far, see crpc_checkpoint_progress_fn; t0: when CRIU started. */
+mf_ahead *mf_ahead_start(int dirfd, crpc_checkpoint_progress_fn fn, void *data, uint64_t expected, double t0);
 /* Stop following (the thread ends; what it hashed is kept). NULL is fine. */
 void mf_ahead_stop(mf_ahead *a);
 /* Bytes hashed so far by the thread (any thread may ask). */
@@ -93,8 +95,8 @@ int mf_pending_add(mf_pending *p, int dirfd, const char *name, uint64_t size, co
 		   uint64_t *got);
 /* How many files are on the list. */
 size_t mf_pending_count(const mf_pending *p);
-/* Hash them on a thread of their own (without one, mf_pending_finish() does). */
-void mf_pending_start(mf_pending *p);
+/* Hash them on a thread of their own (without one, mf_pending_finish() does); fn: its progress since t0. */
+void mf_pending_start(mf_pending *p, crpc_checkpoint_progress_fn fn, void *data, double t0);
 /*
  * Wait for the hashing (cancel: stop it instead) and add every file found
  * wrong to c->mismatches, every good one to c->st. The number of files

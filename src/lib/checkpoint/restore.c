@@ -53,7 +53,7 @@ static int check_dir(ck_op *o, const char *op, crpc_error **err)
 			(unsigned long long)o->res->check.st.bytes, CRPC_MANIFEST_NAME,
 			o->res->check.st.hash_seconds * 1e3,
 			mf_pending_count(o->late) ? "; the page images while CRIU restores" : "");
-		mf_pending_start(o->late);
+		mf_pending_start(o->late, o->p.on_progress, o->p.on_progress_data, crpc__now());
 	} else {
 		ck_info(o, "--force: not verifying %s against %s", o->p.dir, CRPC_MANIFEST_NAME);
 	}

@@ -46,6 +46,10 @@ struct mf_pending {
 	pthread_t thread;
 	bool started;
 	atomic_bool cancel;
+	crpc_checkpoint_progress_fn progress;
+	void *progress_data;
+	uint64_t total, done_bytes;
+	double t0, last;
 };
 
 mf_pending *mf_pending_new(int dirfd)
@@ -106,6 +110,17 @@ size_t mf_pending_count(const mf_pending *p)
 	return p ? p->n : 0;
 }
 
+/* The progress, when it is time. */
+static void late_tick(mf_pending *p)
+{
+	double now = crpc__now();
+
+	if (!p->progress || now - p->t0 < 1.0 || now - p->last < 0.25)
+		return;
+	p->last = now;
+	p->progress(p->done_bytes, p->total, now - p->t0, p->progress_data);
+}
+
 /* Hash one file (stops early when cancelled). */
 static void late_hash(mf_pending *p, struct late_file *f, crpc__sha256 *sh, uint8_t *buf)
 {
@@ -141,6 +156,8 @@ static void late_hash(mf_pending *p, struct late_file *f, crpc__sha256 *sh, uint
 			goto out;
 		}
 		f->got_size += (uint64_t)n;
+		p->done_bytes += (uint64_t)n;
+		late_tick(p);
 	}
 	if (crpc__sha256_final(sh, f->got) < 0)
 		f->sys_errno = EIO;
@@ -174,10 +191,15 @@ static void *late_main(void *arg)
 	return NULL;
 }
 
-void mf_pending_start(mf_pending *p)
+void mf_pending_start(mf_pending *p, crpc_checkpoint_progress_fn fn, void *data, double t0)
 {
 	if (!p || !p->n || p->started)
 		return;
+	p->progress = fn;
+	p->progress_data = data;
+	p->t0 = t0;
+	for (size_t i = 0; i < p->n; i++)
+		p->total += p->v[i].size;
 	/* without a thread, mf_pending_finish() hashes them itself */
 	p->started = pthread_create(&p->thread, NULL, late_main, p) == 0;
 }
@@ -194,6 +216,7 @@ int mf_pending_finish(mf_pending *p, crpc_manifest_check *c, bool cancel)
 		pthread_join(p->thread, NULL);
 		p->started = false;
 	} else if (!cancel) {
+		p->progress = NULL; /* on the caller's thread: no progress */
 		late_all(p);
 	}
 	for (size_t i = 0; i < p->n; i++) {
@@ -210,7 +233,7 @@ int mf_pending_finish(mf_pending *p, crpc_manifest_check *c, bool cancel)
 			c->st.hash_seconds += f->seconds;
 			continue;
 		}
-		kind = f->sys_errno		 ? (f->sys_errno == ENOENT ? CRPC_FILE_MISSING : CRPC_FILE_UNREADABLE)
+		kind = f->sys_errno ? (f->sys_errno == ENOENT ? CRPC_FILE_MISSING : CRPC_FILE_UNREADABLE)
 		       : f->got_size != f->size ? CRPC_FILE_SIZE
 						: CRPC_FILE_CHECKSUM;
 		if (ARRAY_RESIZE(c->mismatches, c->n_mismatches + 1) < 0)
