@@ -82,6 +82,16 @@ typedef enum crpc_checkpoint_event {
 typedef void (*crpc_checkpoint_event_fn)(crpc_checkpoint_event kind, const char *message, void *userdata);
 
 /**
+ * Receives the progress of a dump or restore that runs longer than a
+ * second, about four times a second, on a thread of the library: `done`
+ * bytes so far (dump: the images as CRIU writes them; restore: the page
+ * images verified), `expected` bytes in all (dump: the tree's anonymous
+ * and shared memory as inspected, 0 when unknown; restore: the page
+ * images' size), `seconds` since CRIU started.
+ */
+typedef void (*crpc_checkpoint_progress_fn)(uint64_t done, uint64_t expected, double seconds, void *userdata);
+
+/**
  * Parameters of an operation. Initialise with crpc_checkpoint_params_init(),
  * which sets `size` and the defaults below; members may be added at the end
  * in later versions (the library reads only the first `size` bytes, so
@@ -181,6 +191,9 @@ typedef struct crpc_checkpoint_params {
 	const crpc_engine_env *engine_env;
 	/** Restore of a container: restore it as a new container of this name (NULL: the recorded one). */
 	const char *new_name;
+	/** Receiver of the progress (see crpc_checkpoint_progress_fn), or NULL. */
+	crpc_checkpoint_progress_fn on_progress;
+	void *on_progress_data;
 } crpc_checkpoint_params;
 
 /** Set p->size and the defaults: everything zero or NULL, pid_wait_ms 5000, trust_owner (uid_t)-1. */

@@ -129,6 +129,7 @@ typedef struct crpc_cli {
 	const char *cmd;         /* command name as typed ("dump"), NULL for the tool itself */
 	const char *usage;       /* one-line usage of the command, for usage errors */
 	bool json;               /* --json */
+	bool progress_shown;     /* a progress line is on stderr (a terminal) */
 	int verbose;             /* -v, repeatable */
 	bool help;               /* --help seen */
 	bool version;            /* --version seen */

@@ -707,6 +707,34 @@ static void cli_on_event(crpc_checkpoint_event kind, const char *message, void *
 	}
 }
 
+/*
+ * The progress of a long dump or restore, on a terminal only: one line
+ * rewritten in place (on a library thread; the operation ends it before
+ * it returns, and crpc_cli_checkpoint_taken() clears the line).
+ */
+static void cli_on_progress(uint64_t done, uint64_t expected, double seconds, void *userdata)
+{
+	crpc_cli *cli = userdata;
+	char d[32], e[32], line[160];
+	double rate = seconds > 0 ? (double)done / seconds : 0;
+	int n;
+
+	crpc_cli_fmt_size(done, d, sizeof(d));
+	if (expected) {
+		crpc_cli_fmt_size(expected, e, sizeof(e));
+		n = snprintf(line, sizeof(line), "crpc: %s: %s of %s, %.0f MB/s", cli->cmd, d, e, rate / 1e6);
+		if (rate > 0 && expected > done && n > 0 && (size_t)n < sizeof(line))
+			snprintf(line + n, sizeof(line) - (size_t)n, ", %.1f s left",
+				 (double)(expected - done) / rate);
+	} else {
+		snprintf(line, sizeof(line), "crpc: %s: %s, %.0f MB/s, %.1f s", cli->cmd, d, rate / 1e6,
+			 seconds);
+	}
+	fprintf(stderr, "\r\033[K%s", line);
+	fflush(stderr);
+	cli->progress_shown = true;
+}
+
 int crpc_cli_checkpoint_params(crpc_cli *cli, crpc_checkpoint_params *p, crpc_error **err)
 {
 	crpc_checkpoint_params_init(p);
@@ -735,11 +763,20 @@ int crpc_cli_checkpoint_params(crpc_cli *cli, crpc_checkpoint_params *p, crpc_er
 	}
 	p->on_event = cli_on_event;
 	p->on_event_data = cli;
+	/* progress: for a person at a terminal, not with --json or -v (whose lines it would cut) */
+	if (!cli->json && !cli->verbose && isatty(STDERR_FILENO)) {
+		p->on_progress = cli_on_progress;
+		p->on_progress_data = cli;
+	}
 	return 0;
 }
 
 void crpc_cli_checkpoint_taken(crpc_cli *cli, crpc_checkpoint_result *r, crpc_error *err)
 {
+	if (cli->progress_shown) {
+		fputs("\r\033[K", stderr);
+		cli->progress_shown = false;
+	}
 	if (!r)
 		return;
 	if (err && r->failed_step == CRPC_CHECKPOINT_REQUEST)

@@ -28,11 +28,15 @@ CRPC=$SRC/build/crpc
 CRIU=${CRPC_CRIU:-}
 NETLOCK= # empty: CRIU's default (iptables) for both
 KEEP=0
+RAW=
+NAME=
+HOOKS=0
 
 usage() {
 	cat <<EOF
 Usage: $PROG [-n RUNS] [-w python|bash] [-m MB] [--crpc PATH] [--criu PATH]
-       [--network-lock iptables|nftables|skip] [--warmup N] [--keep] [--help]
+       [--network-lock iptables|nftables|skip] [--warmup N] [--hooks N]
+       [--raw FILE] [--name NAME] [--keep] [--help]
 
 Dump and restore the same workload with crpc and with CRIU's own CLI,
 alternating, and print the median wall time of each and the ratio crpc/criu.
@@ -46,6 +50,11 @@ alternating, and print the median wall time of each and the ratio crpc/criu.
   --network-lock M   network lock method (iptables, nftables, skip) given to
                      both dumps (default: none given, CRIU's own default)
   --warmup N         untimed runs per tool first (default $WARMUP)
+  --hooks N          give crpc dump N hook steps (--hook post-dump=true), to
+                     measure what hooks cost against CRIU's CLI without them
+  --raw FILE         append every timed run to FILE as "NAME-dump TOOL US"
+                     and "NAME-restore TOOL US" lines (tests/bench/run)
+  --name NAME        the benchmark's name in --raw lines (default: WORKLOAD)
   --keep             keep the work directory (images and logs of the last run)
   --help             show this help
 EOF
@@ -60,6 +69,9 @@ while (($#)); do
 	--criu) CRIU=${2:?--criu needs a value}; shift ;;
 	--network-lock) NETLOCK=${2:?--network-lock needs a value}; shift ;;
 	--warmup) WARMUP=${2:?--warmup needs a value}; shift ;;
+	--hooks) HOOKS=${2:?--hooks needs a value}; shift ;;
+	--raw) RAW=${2:?--raw needs a value}; shift ;;
+	--name) NAME=${2:?--name needs a value}; shift ;;
 	--keep) KEEP=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) printf '%s: unknown argument: %s\n' "$PROG" "$1" >&2; usage >&2; exit 2 ;;
@@ -72,6 +84,10 @@ die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "-n must be a positive number"
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "--warmup must be a number"
 [[ $MEM_MB =~ ^[0-9]+$ ]] || die "-m must be a number"
+[[ $HOOKS =~ ^[0-9]+$ ]] || die "--hooks must be a number"
+NAME=${NAME:-$WORKLOAD}
+HOOK_ARGS=()
+for ((i = 0; i < HOOKS; i++)); do HOOK_ARGS+=(--hook post-dump=true); done
 [[ $WORKLOAD == python || $WORKLOAD == bash ]] || die "-w must be python or bash"
 case $NETLOCK in "" | iptables | nftables | skip) ;; *) die "--network-lock: iptables, nftables or skip" ;; esac
 ((EUID == 0)) || { printf '%s: must be run as root\n' "$PROG" >&2; exit 3; }
@@ -201,7 +217,8 @@ run() {
 		t1=$EPOCHREALTIME
 	else
 		t0=$EPOCHREALTIME
-		"$CRPC" --criu "$CRIU" dump --log-level 4 ${NETLOCK:+--network-lock "$NETLOCK"} "$PID" "$dir" \
+		"$CRPC" --criu "$CRIU" dump --log-level 4 ${NETLOCK:+--network-lock "$NETLOCK"} \
+			${HOOK_ARGS[@]+"${HOOK_ARGS[@]}"} "$PID" "$dir" \
 			>"$WORK/out" 2>&1 || rc=$?
 		t1=$EPOCHREALTIME
 	fi
@@ -267,6 +284,10 @@ for ((i = 1; i <= RUNS; i++)); do
 	line=
 	for tool in "${order[@]}"; do
 		run "$tool"
+		if [[ -n $RAW ]]; then
+			printf '%s-dump %s %s\n%s-restore %s %s\n' "$NAME" "$tool" "$DUMP_US" \
+				"$NAME" "$tool" "$RESTORE_US" >>"$RAW"
+		fi
 		if [[ $tool == crpc ]]; then
 			CRPC_D+=("$DUMP_US") CRPC_R+=("$RESTORE_US")
 		else

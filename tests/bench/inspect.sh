@@ -6,22 +6,26 @@
 # inspection's own time as it reports it. Not a test; the goal (docs/benchmarks.md) is a
 # median of at most 50 ms for 100 processes and 1000 fds.
 #
-#   tests/bench/inspect.sh [-n RUNS] [-p NPROCS] [-f NFDS] [-b BUILD_DIR]
+#   tests/bench/inspect.sh [-n RUNS] [-p NPROCS] [-f NFDS] [-b BUILD_DIR] [-r RAW]
+#
+# -r RAW appends every run to RAW as "inspect crpc US" (human output) and
+# "inspect-json crpc US" lines, for tests/bench/run.
 #
 # Needs root (like crpc inspect) and a build with the tests (the helper).
 set -euo pipefail
 
-runs=30 nprocs=100 nfds=1000
+runs=30 nprocs=100 nfds=1000 raw=""
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${CRPC_BUILD:-$src/build}
-while getopts "n:p:f:b:h" o; do
+while getopts "n:p:f:b:r:h" o; do
 	case $o in
 	n) runs=$OPTARG ;;
 	p) nprocs=$OPTARG ;;
 	f) nfds=$OPTARG ;;
 	b) build=$OPTARG ;;
+	r) raw=$OPTARG ;;
 	*)
-		sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 		exit 2
 		;;
 	esac
@@ -79,6 +83,10 @@ import json, sys
 for i in range(int(sys.argv[2])):
     print(json.load(open("%s/run.%d.json" % (sys.argv[1], i)))["elapsed_ms"])' "$tmp" "$runs" >"$tmp/lib"
 
+if [ -n "$raw" ]; then
+	awk '{ printf "inspect crpc %d\n", $1 * 1000 }' "$tmp/human" >>"$raw"
+	awk '{ printf "inspect-json crpc %d\n", $1 * 1000 }' "$tmp/json" >>"$raw"
+fi
 echo "crpc inspect: $got_procs processes, $got_fds fds, $runs runs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '  %-28s median %8.1f ms   min %8.1f ms   max %8.1f ms\n' \
 	"human output (whole command)" "$(median <"$tmp/human")" "$(sort -n "$tmp/human" | head -1)" "$(sort -n "$tmp/human" | tail -1)" \

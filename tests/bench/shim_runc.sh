@@ -26,11 +26,12 @@ CRPC=$SRC/build/crpc
 CRIU=${CRPC_CRIU:-}
 TRACE=1
 KEEP=0
+RAW=
 
 usage() {
 	cat <<EOF
 Usage: $PROG [-n RUNS] [--crpc PATH] [--criu PATH] [--no-trace] [--warmup N]
-       [--keep] [--help]
+       [--raw FILE] [--keep] [--help]
 
 Checkpoint and restore a runc container through crpc's shim and straight
 to the same CRIU, alternating, and print the median time of each and the
@@ -41,6 +42,8 @@ ratio shim/direct.
   --criu PATH    the real CRIU (default \$CRPC_CRIU, else /etc/crpc/criu-path)
   --no-trace     run the shim with shim.trace: false
   --warmup N     untimed cycles per side first (default $WARMUP)
+  --raw FILE     append every timed cycle to FILE as "runc-shim crpc US" and
+                 "runc-shim criu US" lines (tests/bench/run)
   --keep         keep the work directory
   --help         show this help
 EOF
@@ -53,6 +56,7 @@ while (($#)); do
 	--criu) CRIU=${2:?--criu needs a value}; shift ;;
 	--no-trace) TRACE=0 ;;
 	--warmup) WARMUP=${2:?--warmup needs a value}; shift ;;
+	--raw) RAW=${2:?--raw needs a value}; shift ;;
 	--keep) KEEP=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) printf '%s: unknown argument: %s\n' "$PROG" "$1" >&2; usage >&2; exit 2 ;;
@@ -162,6 +166,9 @@ for ((i = 1; i <= RUNS; i++)); do
 		read -r c r t < <(cycle "$side" "$i")
 		printf '%-4s %-7s %9s ms %9s ms %9s ms\n' "$i" "$side" "$(ms "$c")" "$(ms "$r")" "$(ms "$t")"
 		echo "$t" >>"$WORK/$side.times"
+		if [[ -n $RAW ]]; then
+			if [[ $side == shim ]]; then echo "runc-shim crpc $t"; else echo "runc-shim criu $t"; fi >>"$RAW"
+		fi
 		eval "last_$side=$t"
 	done
 	# shellcheck disable=SC2154 # set by the eval above

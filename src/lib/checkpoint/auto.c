@@ -76,6 +76,7 @@ int ck_auto_dump(ck_op *o, crpc_error **err)
 		crpc_error_free(e);
 		goto apply;
 	}
+	o->expect_bytes = r->mem.anon + r->mem.shmem; /* what the page images will hold, about */
 	if (crpc_inspect_verdict(r, &res->verdict, err) < 0) {
 		crpc_inspect_free(r);
 		return -1;

@@ -36,6 +36,9 @@ typedef struct ck_op {
 	double t0;              /* when the session started */
 	crpc_manifest manifest; /* restore: what crpc.json recorded */
 	bool have_manifest;
+	struct mf_pending *late; /* restore: page images verified while CRIU restores */
+	bool late_done;          /* their verdict is in res->check */
+	uint64_t expect_bytes;   /* dump: the tree's memory CRIU will write, as inspected (0: unknown) */
 } ck_op;
 
 /* ---- events (operation.c) ---- */
@@ -102,8 +105,9 @@ typedef struct ck_dump {
 	char state_before; /* the target's state before the dump */
 	char **pre_files;  /* checkpoint-like files DIR held before this dump */
 	size_t n_pre_files;
-	char *tmp_path; /* DIR.crpc-tmp-XXXXXX the dump runs in (DIR did not exist), or NULL */
-	char *tmp_real; /* its real path, as CRIU and the hooks saw it */
+	char *tmp_path;         /* DIR.crpc-tmp-XXXXXX the dump runs in (DIR did not exist), or NULL */
+	char *tmp_real;         /* its real path, as CRIU and the hooks saw it */
+	struct mf_ahead *ahead; /* hashing the files while CRIU writes them (manifest_int.h) */
 } ck_dump;
 
 /* Checks on DIR that change nothing (besides a probe file created and removed). */

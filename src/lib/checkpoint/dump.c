@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "checkpoint/ck_int.h"
+#include "checkpoint/manifest_int.h"
 
 #define DUMP_LOG "dump.log"
 
@@ -101,7 +102,7 @@ int ck_dump_finalize(ck_dump *c, double criu_seconds, const char *op, const char
 						     c->o.p.config ? &c->o.p.config->dump : NULL, err);
 	if (rc == 0) {
 		make_files_private(c->o.dirfd);
-		rc = crpc_manifest_write(c->o.dirfd, &mi, &c->o.res->manifest, err);
+		rc = mf_write(c->o.dirfd, &mi, &c->o.res->manifest, c->ahead, err);
 	}
 	crpc_manifest_options_release(&options);
 	if (rc < 0) {
@@ -228,6 +229,8 @@ static int dump(ck_dump *c, crpc_error **err)
 	ck_info(o, "dumping PID %d (%s) into %s", (int)o->p.pid, r->comm, o->p.dir);
 	r->leave_running = o->opts.leave_running;
 
+	/* hash the images as CRIU writes them, on the other CPU */
+	c->ahead = mf_ahead_start(o->dirfd, o->p.on_progress, o->p.on_progress_data, o->expect_bytes, o->t0);
 	memset(&dr, 0, sizeof(dr));
 	if (crpc_session_dump(o->s, &o->opts, o->d, &dr, err) < 0) {
 		r->notifications = dr.notifications;
@@ -275,6 +278,7 @@ CRPC_API int crpc_checkpoint_dump(const crpc_checkpoint_params *p, crpc_checkpoi
 		rc = crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, c.o.op, "no process to checkpoint");
 	else
 		rc = dump(&c, err);
+	mf_ahead_free(c.ahead);
 	ck_result_fill(&c.o, c.o.p.dir);
 	ck_end(&c.o);
 	ck_give_result(&c.o, res);

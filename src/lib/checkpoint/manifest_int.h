@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "base/sha256.h"
+#include "crpc/checkpoint.h"
 #include "crpc/error.h"
 
 /* ---- file names ---- */
@@ -41,6 +42,76 @@ int mf_hasher_init(struct mf_hasher *h, const char *op, crpc_error **err);
 void mf_hasher_release(struct mf_hasher *h);
 /* Hash dirfd/name (fsync'ed with sync). -1 with errno. */
 int mf_hash_file(struct mf_hasher *h, int dirfd, const char *name, bool sync, uint64_t *size, char hex[65]);
+
+/* ---- hashing while CRIU writes (ahead.c) ---- */
+
+typedef struct mf_ahead mf_ahead;
+
+/*
+ * Follow dirfd's files from now on and hash them as they grow, on a thread
+ * of their own. NULL when that cannot be done (no inotify, no libcrypto,
+ * no memory): the manifest then hashes every file at the end.
+ */
+/* fn (may be NULL) gets the bytes written so far, see crpc_checkpoint_progress_fn; t0: when CRIU started. */
+mf_ahead *mf_ahead_start(int dirfd, crpc_checkpoint_progress_fn fn, void *data, uint64_t expected, double t0);
+/* Stop following (the thread ends; what it hashed is kept). NULL is fine. */
+void mf_ahead_stop(mf_ahead *a);
+/* Bytes hashed so far by the thread (any thread may ask). */
+uint64_t mf_ahead_bytes(const mf_ahead *a);
+/*
+ * After mf_ahead_stop(): finish the digest of dirfd/name by hashing what
+ * was added since (1, with *size and hex), or 0 when it must be hashed
+ * in full: it was not followed, or it may have changed under the digest.
+ * Each file's digest can be finished once.
+ */
+int mf_ahead_finish(mf_ahead *a, int dirfd, const char *name, uint64_t *size, char hex[65]);
+/* Stop and free. NULL is fine. */
+void mf_ahead_free(mf_ahead *a);
+
+struct crpc_manifest_info;
+struct crpc_manifest_stats;
+/* crpc_manifest_write() taking the digests `ahead` (may be NULL) has begun; stops it. */
+int mf_write(int dirfd, const struct crpc_manifest_info *mi, struct crpc_manifest_stats *st, mf_ahead *ahead,
+	     crpc_error **err);
+
+/* ---- page images verified while CRIU restores (verify_late.c) ---- */
+
+typedef struct mf_pending mf_pending;
+struct crpc_manifest_check;
+
+/* An empty list of files to check later, read from dirfd. NULL on ENOMEM. */
+mf_pending *mf_pending_new(int dirfd);
+/* Is name a file whose content may be checked while CRIU restores (pages-*.img)? */
+bool mf_pending_wanted(const char *name);
+/*
+ * Check now that dirfd/name is a regular file of `size` bytes and put it on
+ * the list: 0; 1 when its size differs (*got); -1 with errno when it cannot
+ * be opened (ENOMEM: no memory).
+ */
+int mf_pending_add(mf_pending *p, int dirfd, const char *name, uint64_t size, const char *sha256,
+		   uint64_t *got);
+/* How many files are on the list. */
+size_t mf_pending_count(const mf_pending *p);
+/* Hash them on a thread of their own (without one, mf_pending_finish() does); fn: its progress since t0. */
+void mf_pending_start(mf_pending *p, crpc_checkpoint_progress_fn fn, void *data, double t0);
+/*
+ * Wait for the hashing (cancel: stop it instead) and add every file found
+ * wrong to c->mismatches, every good one to c->st. The number of files
+ * found wrong; -1 on ENOMEM.
+ */
+int mf_pending_finish(mf_pending *p, struct crpc_manifest_check *c, bool cancel);
+/* Stop the hashing (if any) and free. NULL is fine. */
+void mf_pending_free(mf_pending *p);
+
+/*
+ * crpc_manifest_verify() that leaves the content of the files
+ * mf_pending_wanted() names to `defer` (NULL: checks everything), after
+ * checking their presence and size.
+ */
+int mf_verify(int dirfd, const char *dir_name, const char *const *ignore, struct crpc_manifest_check *out,
+	      mf_pending *defer, crpc_error **err);
+/* The error of a checkpoint found modified (c->mismatches not empty); sets c->verdict. */
+void mf_modified_error(struct crpc_manifest_check *c, const char *op, crpc_error **e);
 
 /* ---- the manifest's own checksum ---- */
 

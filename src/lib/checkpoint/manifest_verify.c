@@ -111,7 +111,7 @@ static bool hex64(const char *s)
 
 /* Check every listed file; record mismatches. -1 only for an invalid manifest or ENOMEM. */
 static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc_manifest_check *c,
-		       const char *op, crpc_error **err)
+		       mf_pending *defer, const char *op, crpc_error **err)
 {
 	struct mf_hasher h;
 	size_t n = json_array_size(files), i;
@@ -149,6 +149,28 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 		listed[i] = name;
 		if (jk && strcmp(json_string_value(jk), "log") == 0)
 			continue; /* logs may grow after the dump (hooks.log on restore) */
+		if (defer && mf_pending_wanted(name)) {
+			/* there and of its size now; its content is checked while CRIU restores */
+			int r = mf_pending_add(defer, dirfd, name, (uint64_t)json_integer_value(js),
+					       json_string_value(jh), &size);
+
+			if (r == 0)
+				continue;
+			if (r < 0 && errno == ENOMEM)
+				goto oom;
+			m = add_mismatch(c,
+					 r > 0             ? CRPC_FILE_SIZE
+					 : errno == ENOENT ? CRPC_FILE_MISSING
+							   : CRPC_FILE_UNREADABLE,
+					 name);
+			if (!m)
+				goto oom;
+			m->sys_errno = r > 0 ? 0 : errno;
+			m->size = r > 0 ? size : 0;
+			m->expected_size = (uint64_t)json_integer_value(js);
+			snprintf(m->expected_sha256, sizeof(m->expected_sha256), "%s", json_string_value(jh));
+			continue;
+		}
 		t0 = crpc__now();
 		if (mf_hash_file(&h, dirfd, name, false, &size, hex) < 0) {
 			int e = errno;
@@ -243,8 +265,38 @@ static int check_self(json_t *root, crpc_manifest_check *c, const char *op, crpc
 	return 0;
 }
 
+void mf_modified_error(crpc_manifest_check *c, const char *op, crpc_error **e)
+{
+	char first[PATH_MAX + 256];
+
+	c->verdict = CRPC_MANIFEST_MODIFIED;
+	describe(&c->mismatches[0], first, sizeof(first));
+	if (c->n_mismatches == 1)
+		crpc_error_set(e, CRPC_EXIT_FAIL, 0, op, "checkpoint modified: %s", first);
+	else
+		crpc_error_set(e, CRPC_EXIT_FAIL, 0, op, "checkpoint modified: %s (and %zu more problem%s)",
+			       first, c->n_mismatches - 1, c->n_mismatches == 2 ? "" : "s");
+	if (c->n_mismatches == 1 && strcmp(c->mismatches[0].name, CRPC_MANIFEST_NAME) == 0)
+		crpc_error_set_hint(*e,
+				    "%s records how the dump was made and the options a restore "
+				    "takes from it: dump again; to restore with other options, give "
+				    "them on the command line (they win over the checkpoint's; "
+				    "--no-checkpoint-options drops all of these); restore --force "
+				    "skips the verification",
+				    CRPC_MANIFEST_NAME);
+	else
+		crpc_error_set_hint(*e, "the images were changed or damaged after the dump: dump again, or "
+					"restore --force to restore them anyway");
+}
+
 CRPC_API int crpc_manifest_verify(int dirfd, const char *dir_name, const char *const *ignore,
 				  crpc_manifest_check *out, crpc_error **err)
+{
+	return mf_verify(dirfd, dir_name, ignore, out, NULL, err);
+}
+
+int mf_verify(int dirfd, const char *dir_name, const char *const *ignore, crpc_manifest_check *out,
+	      mf_pending *defer, crpc_error **err)
 {
 	crpc_manifest_check c;
 	const char *dn = dir_name ? dir_name : ".";
@@ -321,36 +373,30 @@ CRPC_API int crpc_manifest_verify(int dirfd, const char *dir_name, const char *c
 				       "verification");
 		goto out;
 	}
-	if (check_files(dirfd, files, ignore, &c, op, &e) < 0 || check_self(root, &c, op, &e) < 0) {
+	if (check_files(dirfd, files, ignore, &c, defer, op, &e) < 0 || check_self(root, &c, op, &e) < 0) {
 		c.verdict = CRPC_MANIFEST_INVALID;
 		if (e && !e->hint)
 			crpc_error_set_hint(e, "dump again, or restore --force to restore the images "
 					       "without verification");
 		goto out;
 	}
-	if (c.n_mismatches) {
-		char first[PATH_MAX + 256];
+	if (c.n_mismatches && mf_pending_count(defer)) {
+		/* found modified anyway: the deferred files now, to name every problem, crpc.json's last */
+		bool self = strcmp(c.mismatches[c.n_mismatches - 1].name, CRPC_MANIFEST_NAME) == 0;
+		crpc_file_mismatch last = c.mismatches[c.n_mismatches - 1];
 
-		c.verdict = CRPC_MANIFEST_MODIFIED;
-		describe(&c.mismatches[0], first, sizeof(first));
-		if (c.n_mismatches == 1)
-			crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op, "checkpoint modified: %s", first);
-		else
-			crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op,
-				       "checkpoint modified: %s (and %zu more problem%s)", first,
-				       c.n_mismatches - 1, c.n_mismatches == 2 ? "" : "s");
-		if (c.n_mismatches == 1 && strcmp(c.mismatches[0].name, CRPC_MANIFEST_NAME) == 0)
-			crpc_error_set_hint(e,
-					    "%s records how the dump was made and the options a restore "
-					    "takes from it: dump again; to restore with other options, give "
-					    "them on the command line (they win over the checkpoint's; "
-					    "--no-checkpoint-options drops all of these); restore --force "
-					    "skips the verification",
-					    CRPC_MANIFEST_NAME);
-		else
-			crpc_error_set_hint(e,
-					    "the images were changed or damaged after the dump: dump again, or "
-					    "restore --force to restore them anyway");
+		if (self)
+			c.n_mismatches--;
+		if (mf_pending_finish(defer, &c, false) < 0 ||
+		    (self && !add_mismatch(&c, last.problem, last.name))) {
+			crpc_error_set(&e, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
+			goto out;
+		}
+		if (self)
+			c.mismatches[c.n_mismatches - 1] = last;
+	}
+	if (c.n_mismatches) {
+		mf_modified_error(&c, op, &e);
 		goto out;
 	}
 	c.verdict = CRPC_MANIFEST_OK;

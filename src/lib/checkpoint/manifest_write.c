@@ -736,6 +736,12 @@ static int write_manifest_file(int dirfd, const char *text, crpc_error **err)
 CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st,
 				 crpc_error **err)
 {
+	return mf_write(dirfd, mi, st, NULL, err);
+}
+
+int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, mf_ahead *ahead,
+	     crpc_error **err)
+{
 	const char *op = "writing the checkpoint's manifest";
 	crpc_manifest_stats s = { 0 };
 	crpc_images_info info;
@@ -749,6 +755,8 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 	crpc_error *ie = NULL;
 	bool synced;
 	double t0;
+	uint64_t ahead_bytes;
+	size_t n_ahead = 0;
 	int rc = -1;
 
 	if (st)
@@ -765,8 +773,10 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 	if (!root || !files)
 		goto oom;
 
-	/* every file: size and SHA-256 */
+	/* every file: size and SHA-256, most of it hashed while CRIU wrote */
 	t0 = crpc__now();
+	mf_ahead_stop(ahead);
+	ahead_bytes = mf_ahead_bytes(ahead);
 	start_writeback(dirfd, names, n);
 	for (size_t i = 0; i < n; i++) {
 		json_t *f = json_object();
@@ -776,7 +786,9 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 
 		if (!f)
 			goto oom;
-		if (mf_hash_file(&h, dirfd, names[i], false, &size, hex) < 0) {
+		if (mf_ahead_finish(ahead, dirfd, names[i], &size, hex) == 1) {
+			n_ahead++;
+		} else if (mf_hash_file(&h, dirfd, names[i], false, &size, hex) < 0) {
 			json_decref(f);
 			crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot read %s to hash it", names[i]);
 			goto out;
@@ -867,6 +879,11 @@ CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_m
 	if (mi->criu_seconds > 0)
 		json_object_set_new(root, "criu_time_ms", json_real(mi->criu_seconds * 1e3));
 	json_object_set_new(root, "hash_time_ms", json_real(s.hash_seconds * 1e3));
+	if (ahead) {
+		/* how much was hashed while CRIU wrote, in how many of the files */
+		json_object_set_new(root, "hash_ahead_bytes", json_integer((json_int_t)ahead_bytes));
+		json_object_set_new(root, "hash_ahead_files", json_integer((json_int_t)n_ahead));
+	}
 	/* pipes to processes outside the tree, for the restore to give back */
 	json_object_set_new(root, "outside_pipes", outside_pipes_json(dirfd, have_info ? &info : NULL));
 	/* last: the checksum of all of the above */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "checkpoint/ck_int.h"
+#include "checkpoint/manifest_int.h"
 
 #define RESTORE_LOG "restore.log"
 
@@ -44,11 +45,15 @@ static int check_dir(ck_op *o, const char *op, crpc_error **err)
 		const char *const ignore[] = { o->opts.log_file ? o->opts.log_file : RESTORE_LOG, NULL };
 
 		o->res->verified = true;
-		if (crpc_manifest_verify(o->dirfd, o->p.dir, ignore, &o->res->check, err) < 0)
+		/* the page images are hashed while CRIU restores (NULL: now, with the rest) */
+		o->late = mf_pending_new(o->dirfd);
+		if (mf_verify(o->dirfd, o->p.dir, ignore, &o->res->check, o->late, err) < 0)
 			return -1;
-		ck_info(o, "verified %zu files (%llu bytes) against %s in %.1f ms", o->res->check.st.files,
+		ck_info(o, "verified %zu files (%llu bytes) against %s in %.1f ms%s", o->res->check.st.files,
 			(unsigned long long)o->res->check.st.bytes, CRPC_MANIFEST_NAME,
-			o->res->check.st.hash_seconds * 1e3);
+			o->res->check.st.hash_seconds * 1e3,
+			mf_pending_count(o->late) ? "; the page images while CRIU restores" : "");
+		mf_pending_start(o->late, o->p.on_progress, o->p.on_progress_data, crpc__now());
 	} else {
 		ck_info(o, "--force: not verifying %s against %s", o->p.dir, CRPC_MANIFEST_NAME);
 	}
@@ -171,6 +176,55 @@ static int reattach_pipes(ck_op *o, crpc_error **err)
 	return 0;
 }
 
+/*
+ * CRIU's post-restore: the tree is restored but none of its tasks has run
+ * yet, and a failure here makes CRIU kill it. The page images must have
+ * checked out by now.
+ */
+static int late_gate(crpc_notify *n, void *userdata, crpc_error **err)
+{
+	ck_op *o = userdata;
+	int bad;
+
+	if (n->kind != CRPC_NOTIFY_POST_RESTORE || o->late_done || !o->late)
+		return 0;
+	o->late_done = true;
+	bad = mf_pending_finish(o->late, &o->res->check, false);
+	if (bad < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, o->op, "out of memory");
+	if (bad == 0)
+		return 0;
+	mf_modified_error(&o->res->check, o->op, err);
+	return -1;
+}
+
+/*
+ * After CRIU: the page images' verdict if the gate did not take it (CRIU
+ * failed before post-restore, or never sent it). A restore that succeeded
+ * without the gate and then proves modified: its tree is killed.
+ */
+static int late_after(ck_op *o, bool restored, crpc_error **err)
+{
+	int bad;
+
+	if (!o->late || o->late_done)
+		return 0;
+	o->late_done = true;
+	bad = mf_pending_finish(o->late, &o->res->check, !restored);
+	if (!restored || bad == 0)
+		return 0;
+	for (size_t i = 0; i < o->res->tree.n_tasks; i++)
+		if (o->res->tree.tasks[i].pid > 0)
+			kill(o->res->tree.tasks[i].pid, SIGKILL);
+	if (bad < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, o->op, "out of memory");
+	mf_modified_error(&o->res->check, o->op, err);
+	if (*err)
+		crpc_error_set_hint(*err, "CRIU sent no post-restore notification: the restored tree was "
+					  "killed once the images proved modified");
+	return -1;
+}
+
 static int restore(ck_op *o, crpc_error **err)
 {
 	crpc_checkpoint_result *r = o->res;
@@ -192,6 +246,10 @@ static int restore(ck_op *o, crpc_error **err)
 	}
 	if (checkpoint_options(o, err) < 0 || ck_dispatcher(o, err) < 0)
 		return -1;
+	/* first of the listeners: no hook runs on a tree whose images proved modified */
+	if (mf_pending_count(o->late) && ((!o->d && !(o->d = crpc_dispatcher_new())) ||
+					  crpc_dispatcher_add(o->d, "verification", late_gate, o) < 0))
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
 	r->failed_step = CRPC_CHECKPOINT_SETUP;
 	if (o->p.wait) {
 		sigset_t set;
@@ -228,6 +286,7 @@ static int restore(ck_op *o, crpc_error **err)
 	memset(&rr, 0, sizeof(rr));
 	r->failed_step = CRPC_CHECKPOINT_REQUEST;
 	if (crpc_session_restore(o->s, &o->opts, o->d, &rr, err) < 0) {
+		late_after(o, false, err);
 		r->notifications = rr.notifications;
 		r->waiting = false;
 		/* CRIU has made its own copies of the re-attached pipes: ours would keep them open */
@@ -245,6 +304,8 @@ static int restore(ck_op *o, crpc_error **err)
 			r->pipes.v[i].fd = -1;
 		}
 	ck_hook_warnings(o);
+	if (late_after(o, true, err) < 0)
+		return -1;
 	r->wall_seconds = crpc__now() - o->t0;
 	r->pid = rr.pid;
 	r->notifications = rr.notifications;
@@ -283,6 +344,7 @@ CRPC_API int crpc_checkpoint_restore(const crpc_checkpoint_params *p, crpc_check
 	}
 	o.kind = "restore";
 	rc = restore(&o, err);
+	mf_pending_free(o.late);
 	ck_result_fill(&o, o.p.dir);
 	/* CRIU has ended; closing the session reaps it before the caller waits for anything */
 	ck_end(&o);

@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ahead.c - hashing a checkpoint's files while CRIU writes them.
+ *
+ * A thread follows the images directory with inotify and, whenever a file
+ * grew, feeds what was added since its last visit to that file's SHA-256,
+ * reading behind CRIU's write offset on the other CPU. When CRIU is done,
+ * the manifest only has the tails left to hash.
+ *
+ * A digest computed this way is the digest of the file's final content only
+ * if every byte it read stayed as it was: that holds for a file written
+ * front to back through one open, as CRIU writes its images (buffered
+ * writes and splice into a file it created). crpc does not take that on
+ * trust; a file is hashed again in full at the end when anything says it
+ * may have been written otherwise: it was modified after a close of a
+ * writer (rewritten, or reopened with O_TRUNC), created, renamed or
+ * removed again under the same name, it shrank below what was hashed, its
+ * inode changed, or the kernel dropped events (queue overflow).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "manifest_int.h"
+
+#define AH_BUF (1u << 20)
+#define AH_MAX_FILES 4096
+#define AH_MAX_OPEN 64
+#define AH_EVENTS (IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)
+
+struct ah_file {
+	char *name;
+	int fd; /* open while the file is being written */
+	dev_t dev;
+	ino_t ino;
+	uint64_t off;  /* bytes hashed so far */
+	uint64_t seen; /* its size when last looked at */
+	crpc__sha256 *sh;
+	bool pending;    /* modified since it was last read */
+	bool close_seen; /* a writer closed it: read it to the end, then close fd */
+	bool closed;     /* read up to the close of its writer */
+	bool dirty;      /* may have changed under the digest: hash it in full */
+};
+
+struct mf_ahead {
+	int dirfd;
+	int in_fd;
+	int stop_fd;
+	pthread_t thread;
+	bool running;
+	bool lost; /* events were lost: trust nothing */
+	struct ah_file *v;
+	size_t n;
+	size_t n_open;
+	uint8_t *buf;
+	_Atomic uint64_t bytes; /* hashed ahead so far */
+	uint64_t written;       /* bytes the files had when last looked at */
+	crpc_checkpoint_progress_fn progress;
+	void *progress_data;
+	uint64_t expected;
+	double t0, last;
+};
+
+static struct ah_file *ah_find(mf_ahead *a, const char *name, bool add)
+{
+	struct ah_file *nv;
+
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].name, name) == 0)
+			return &a->v[i];
+	if (!add || a->n >= AH_MAX_FILES || !mf_safe_name(name))
+		return NULL;
+	nv = realloc(a->v, (a->n + 1) * sizeof(*nv));
+	if (!nv)
+		return NULL;
+	a->v = nv;
+	memset(&a->v[a->n], 0, sizeof(a->v[a->n]));
+	a->v[a->n].fd = -1;
+	a->v[a->n].name = strdup(name);
+	if (!a->v[a->n].name)
+		return NULL;
+	return &a->v[a->n++];
+}
+
+static void ah_close_fd(mf_ahead *a, struct ah_file *f)
+{
+	if (f->fd < 0)
+		return;
+	close(f->fd);
+	f->fd = -1;
+	a->n_open--;
+}
+
+static void ah_set_dirty(mf_ahead *a, struct ah_file *f)
+{
+	f->dirty = true;
+	ah_close_fd(a, f);
+}
+
+/* One event of the directory: what it says about the file it names. */
+static void ah_event(mf_ahead *a, const struct inotify_event *ev)
+{
+	struct ah_file *f;
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		a->lost = true;
+		return;
+	}
+	if (!ev->len || !ev->name[0])
+		return;
+	f = ah_find(a, ev->name, true);
+	if (!f)
+		return; /* not followed: hashed in full at the end */
+	if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
+		/* a file seen before under this name is another file now */
+		if (f->sh || f->pending || f->close_seen)
+			ah_set_dirty(a, f);
+		f->pending = true;
+	}
+	if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
+		ah_set_dirty(a, f);
+	if (ev->mask & IN_MODIFY) {
+		if (f->close_seen || f->closed)
+			ah_set_dirty(a, f); /* written again after a writer closed it */
+		f->pending = true;
+	}
+	if (ev->mask & IN_CLOSE_WRITE) {
+		f->close_seen = true;
+		f->pending = true;
+	}
+}
+
+/* Take every event queued now. false when the queue cannot be read. */
+static bool ah_drain(mf_ahead *a)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	for (;;) {
+		ssize_t n = read(a->in_fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		if (n <= 0)
+			return false;
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
+
+			ah_event(a, ev);
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
+/* What f has grown to, for the progress. */
+static void ah_seen(mf_ahead *a, struct ah_file *f, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size > f->seen) {
+		a->written += (uint64_t)st.st_size - f->seen;
+		f->seen = (uint64_t)st.st_size;
+	}
+}
+
+/* The progress, when it is time. */
+static void ah_tick(mf_ahead *a)
+{
+	double now = crpc__now();
+
+	if (!a->progress || now - a->t0 < 1.0 || now - a->last < 0.25)
+		return;
+	a->last = now;
+	a->progress(a->written, a->expected, now - a->t0, a->progress_data);
+}
+
+/* Hash f from its offset up to `upto` bytes (or EOF). -1 when it cannot be read. */
+static int ah_read(mf_ahead *a, struct ah_file *f, int fd, uint64_t upto, bool count)
+{
+	while (f->off < upto) {
+		size_t want = upto - f->off < AH_BUF ? (size_t)(upto - f->off) : AH_BUF;
+		ssize_t n = pread(fd, a->buf, want, (off_t)f->off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		if (crpc__sha256_update(f->sh, a->buf, (size_t)n) < 0) {
+			errno = EIO;
+			return -1;
+		}
+		f->off += (uint64_t)n;
+		if (count) {
+			atomic_fetch_add(&a->bytes, (uint64_t)n);
+			if (a->progress)
+				ah_seen(a, f, fd);
+			ah_tick(a);
+		}
+	}
+	return 0;
+}
+
+/* Catch up with one file that changed: hash what was added. */
+static void ah_catch_up(mf_ahead *a, struct ah_file *f)
+{
+	struct stat st;
+
+	f->pending = false;
+	if (f->dirty || f->closed)
+		return;
+	if (f->fd < 0) {
+		if (f->sh || a->n_open >= AH_MAX_OPEN) {
+			/* it was open before, or too many are: the end hashes it */
+			f->dirty = true;
+			return;
+		}
+		f->fd = mf_open_regular(a->dirfd, f->name);
+		if (f->fd < 0) {
+			f->dirty = true;
+			return;
+		}
+		a->n_open++;
+		if (fstat(f->fd, &st) < 0 || crpc__sha256_new(&f->sh, NULL) < 0) {
+			ah_set_dirty(a, f);
+			return;
+		}
+		f->dev = st.st_dev;
+		f->ino = st.st_ino;
+	}
+	ah_seen(a, f, f->fd);
+	if (fstat(f->fd, &st) < 0 || st.st_nlink == 0 || (uint64_t)st.st_size < f->off ||
+	    ah_read(a, f, f->fd, (uint64_t)st.st_size, true) < 0) {
+		ah_set_dirty(a, f);
+		return;
+	}
+	if (f->close_seen) {
+		f->closed = true;
+		ah_close_fd(a, f);
+	}
+}
+
+static void *ah_main(void *arg)
+{
+	mf_ahead *a = arg;
+	struct pollfd p[2] = { { .fd = a->in_fd, .events = POLLIN }, { .fd = a->stop_fd, .events = POLLIN } };
+
+	for (;;) {
+		ah_tick(a);
+		if (poll(p, 2, a->progress ? 250 : -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			a->lost = true;
+			break;
+		}
+		/* the events up to now, whether or not the end was asked for */
+		if (!ah_drain(a))
+			a->lost = true;
+		if (a->lost || (p[1].revents & POLLIN))
+			break;
+		for (size_t i = 0; i < a->n; i++) {
+			if (a->v[i].pending)
+				ah_catch_up(a, &a->v[i]);
+			ah_tick(a);
+		}
+	}
+	return NULL;
+}
+
+mf_ahead *mf_ahead_start(int dirfd, crpc_checkpoint_progress_fn fn, void *data, uint64_t expected, double t0)
+{
+	mf_ahead *a = calloc(1, sizeof(*a));
+	char path[64];
+	crpc__sha256 *probe = NULL;
+
+	if (!a)
+		return NULL;
+	a->in_fd = a->stop_fd = -1;
+	a->dirfd = dirfd;
+	a->progress = fn;
+	a->progress_data = data;
+	a->expected = expected;
+	a->t0 = t0;
+	/* libcrypto loaded here, not in the thread: a failure leaves the hashing to the end */
+	if (crpc__sha256_new(&probe, NULL) < 0)
+		goto fail;
+	crpc__sha256_free(probe);
+	a->buf = malloc(AH_BUF);
+	a->in_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	a->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", dirfd);
+	if (!a->buf || a->in_fd < 0 || a->stop_fd < 0 ||
+	    inotify_add_watch(a->in_fd, path, AH_EVENTS | IN_ONLYDIR) < 0)
+		goto fail;
+	if (pthread_create(&a->thread, NULL, ah_main, a) != 0)
+		goto fail;
+	a->running = true;
+	return a;
+fail:
+	mf_ahead_free(a);
+	return NULL;
+}
+
+void mf_ahead_stop(mf_ahead *a)
+{
+	uint64_t one = 1;
+
+	if (!a || !a->running)
+		return;
+	while (write(a->stop_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+	pthread_join(a->thread, NULL);
+	a->running = false;
+	/* events queued after the thread's last look */
+	if (!ah_drain(a))
+		a->lost = true;
+}
+
+uint64_t mf_ahead_bytes(const mf_ahead *a)
+{
+	return a ? atomic_load(&((mf_ahead *)a)->bytes) : 0;
+}
+
+int mf_ahead_finish(mf_ahead *a, int dirfd, const char *name, uint64_t *size, char hex[65])
+{
+	struct ah_file *f;
+	struct stat st, by_name;
+	int fd, r = 0;
+
+	if (!a || a->running || a->lost)
+		return 0;
+	f = ah_find(a, name, false);
+	if (!f || f->dirty || !f->sh)
+		return 0;
+	fd = f->fd >= 0 ? f->fd : mf_open_regular(dirfd, name);
+	if (fd < 0)
+		return 0;
+	/* the same file as the one hashed, still under its name, not shorter */
+	if (fstat(fd, &st) == 0 && fstatat(dirfd, name, &by_name, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_dev == f->dev && st.st_ino == f->ino && by_name.st_dev == f->dev &&
+	    by_name.st_ino == f->ino && st.st_nlink > 0 && (uint64_t)st.st_size >= f->off) {
+		if (ah_read(a, f, fd, UINT64_MAX, false) == 0 && crpc__sha256_final(f->sh, hex) == 0) {
+			*size = f->off;
+			r = 1;
+		}
+	}
+	if (fd != f->fd)
+		close(fd);
+	else
+		ah_close_fd(a, f);
+	f->dirty = true; /* its digest is spent */
+	return r;
+}
+
+void mf_ahead_free(mf_ahead *a)
+{
+	if (!a)
+		return;
+	mf_ahead_stop(a);
+	for (size_t i = 0; i < a->n; i++) {
+		ah_close_fd(a, &a->v[i]);
+		crpc__sha256_free(a->v[i].sh);
+		free(a->v[i].name);
+	}
+	free(a->v);
+	free(a->buf);
+	if (a->in_fd >= 0)
+		close(a->in_fd);
+	if (a->stop_fd >= 0)
+		close(a->stop_fd);
+	free(a);
+}
