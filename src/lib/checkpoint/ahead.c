@@ -228,7 +228,7 @@ static void ah_catch_up(mf_ahead *a, struct ah_file *f)
 			f->dirty = true;
 			return;
 		}
-		f->fd = mf_open_regular(a->dirfd, f->name);
+		f->fd = io_open_regular_at(a->dirfd, f->name, NULL);
 		if (f->fd < 0) {
 			f->dirty = true;
 			return;
@@ -345,7 +345,7 @@ int mf_ahead_finish(mf_ahead *a, int dirfd, const char *name, uint64_t *size, ch
 	f = ah_find(a, name, false);
 	if (!f || f->dirty || !f->sh)
 		return 0;
-	fd = f->fd >= 0 ? f->fd : mf_open_regular(dirfd, name);
+	fd = f->fd >= 0 ? f->fd : io_open_regular_at(dirfd, name, NULL);
 	if (fd < 0)
 		return 0;
 	/* the same file as the one hashed, still under its name, not shorter */

@@ -71,7 +71,7 @@ int mf_pending_add(mf_pending *p, int dirfd, const char *name, uint64_t size, co
 {
 	struct late_file *nv;
 	struct stat st;
-	int fd = mf_open_regular(dirfd, name);
+	int fd = io_open_regular_at(dirfd, name, NULL);
 
 	if (fd < 0)
 		return -1;
@@ -125,7 +125,7 @@ static void late_tick(mf_pending *p)
 static void late_hash(mf_pending *p, struct late_file *f, crpc__sha256 *sh, uint8_t *buf)
 {
 	double t0 = crpc__now();
-	int fd = mf_open_regular(p->dirfd, f->name);
+	int fd = io_open_regular_at(p->dirfd, f->name, NULL);
 
 	if (fd < 0) {
 		f->sys_errno = errno;
