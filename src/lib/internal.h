@@ -387,6 +387,8 @@ DIR *io_opendir_at(int dirfd, const char *name);
  */
 int io_open_regular_at(int dirfd, const char *name, struct stat *st);
 
+/* waitpid(), retried while a signal interrupts it. */
+pid_t io_waitpid(pid_t pid, int *status, int options);
 /* One read(), retried while a signal interrupts it. */
 ssize_t io_read(int fd, void *buf, size_t len);
 /* Read until len bytes or EOF: the bytes read, or -1 with errno. */

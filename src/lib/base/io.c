@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -154,6 +155,16 @@ int io_open_regular_at(int dirfd, const char *name, struct stat *st)
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+pid_t io_waitpid(pid_t pid, int *status, int options)
+{
+	pid_t r;
+
+	do
+		r = waitpid(pid, status, options);
+	while (r < 0 && errno == EINTR);
+	return r;
 }
 
 ssize_t io_read(int fd, void *buf, size_t len)

@@ -94,16 +94,10 @@ static int walk_ckpt_files(int dirfd, clean_mode mode, char *const *skip, size_t
 		if (!is_ckpt_file(de->d_name, mode) || in_list(skip, n_skip, de->d_name))
 			continue;
 		if (keep) {
-			char *name = strdup(de->d_name);
-			char **nk = name ? realloc(*keep, (*n_keep + 1) * sizeof(**keep)) : NULL;
-
-			if (!nk) {
-				free(name);
+			if (crpc__strv_push(keep, n_keep, strdup(de->d_name)) < 0) {
 				closedir(d);
 				return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "dump", "out of memory");
 			}
-			nk[(*n_keep)++] = name;
-			*keep = nk;
 			continue;
 		}
 		if (unlinkat(dirfd, de->d_name, 0) < 0 && errno != ENOENT) {

@@ -331,17 +331,10 @@ static int pstree_read(int dirfd, const char *op, crpc_pstree *out, crpc_error *
 				 t.n_tasks + 1);
 			goto out;
 		}
-		if (t.n_tasks == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			crpc_task *nt = realloc(t.tasks, ncap * sizeof(*nt));
-
-			if (!nt) {
-				pstree_entry__free_unpacked(pe, NULL);
-				r = fail(err, ENOMEM, op, NULL, "out of memory");
-				goto out;
-			}
-			t.tasks = nt;
-			cap = ncap;
+		if (ARRAY_GROW(t.tasks, &cap, t.n_tasks + 1, 8) < 0) {
+			pstree_entry__free_unpacked(pe, NULL);
+			r = fail(err, ENOMEM, op, NULL, "out of memory");
+			goto out;
 		}
 		memset(&t.tasks[t.n_tasks], 0, sizeof(t.tasks[0]));
 		r = task_from_entry(pe, &t.tasks[t.n_tasks], t.n_tasks, op, err);

@@ -380,14 +380,11 @@ static int tree_half_pipes(int dirfd, struct tree_pipe **out, size_t *n)
 		for (j = 0; j < cnt && v[j].inode != ino; j++)
 			;
 		if (j == cnt) {
-			struct tree_pipe *nv = realloc(v, (cnt + 1) * sizeof(*nv));
-
-			if (!nv) {
+			if (ARRAY_RESIZE(v, cnt + 1) < 0) {
 				free(v);
 				free(b.data);
 				return -1;
 			}
-			v = nv;
 			memset(&v[cnt], 0, sizeof(v[cnt]));
 			v[cnt++].inode = ino;
 		}
@@ -585,24 +582,18 @@ static int list_files(int dirfd, char ***names, size_t *n, crpc_error **err)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot read the images directory");
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
-		char **nv;
 
 		if (crpc_own_file(de->d_name) || !mf_safe_name(de->d_name) || !utf8_valid(de->d_name))
 			continue;
 		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 			continue;
-		nv = realloc(v, (cnt + 1) * sizeof(*nv));
-		if (!nv || !(nv[cnt] = strdup(de->d_name))) {
-			if (nv)
-				v = nv;
+		if (crpc__strv_push(&v, &cnt, strdup(de->d_name)) < 0) {
 			for (size_t i = 0; i < cnt; i++)
 				free(v[i]);
 			free(v);
 			closedir(d);
 			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
 		}
-		v = nv;
-		cnt++;
 	}
 	closedir(d);
 	if (cnt)

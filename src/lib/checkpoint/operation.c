@@ -101,17 +101,11 @@ static int build_hooks(ck_op *o, crpc_error **err)
 			memcpy(v, cfg->steps[k], nc * sizeof(*v));
 		memcpy(v + nc, o->extra.hooks.steps[k], nx * sizeof(*v));
 		for (size_t i = nc; nc && i < nc + nx; i++) {
-			char **names = realloc(o->step_names, (o->n_step_names + 1) * sizeof(*names));
-			char *name = NULL;
+			char *name = crpc__strdup_printf("%s[%zu]",
+							 crpc_notify_kind_name((crpc_notify_kind)k), i + 1);
 
-			if (!names || asprintf(&name, "%s[%zu]", crpc_notify_kind_name((crpc_notify_kind)k),
-					       i + 1) < 0) {
-				if (names)
-					o->step_names = names;
+			if (crpc__strv_push(&o->step_names, &o->n_step_names, name) < 0)
 				return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "hooks", "out of memory");
-			}
-			o->step_names = names;
-			o->step_names[o->n_step_names++] = name;
 			v[i].name = name;
 		}
 	}

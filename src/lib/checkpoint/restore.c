@@ -386,9 +386,7 @@ CRPC_API int crpc_checkpoint_wait(const crpc_checkpoint_result *res, const crpc_
 		for (;;) {
 			int st;
 
-			w = waitpid(-1, &st, WNOHANG);
-			if (w < 0 && errno == EINTR)
-				continue;
+			w = io_waitpid(-1, &st, WNOHANG);
 			if (w <= 0)
 				break;
 			if (w == root) {

@@ -133,17 +133,11 @@ int crpc__engine_call_open(crpc__engine_call *call, json_t *context, crpc_error 
  * `depth` levels. */
 static void remove_contents(int dirfd, int depth)
 {
-	int fd = dup(dirfd);
-	DIR *d;
+	DIR *d = io_opendir_at(dirfd, ".");
 	struct dirent *de;
 
-	if (fd < 0)
+	if (!d)
 		return;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;

@@ -101,22 +101,15 @@ CRPC_API int crpc_containers_list(const crpc_engine_env *env, bool inspect, crpc
 		}
 		st[k].present = true;
 		e->version(&ctx, st[k].version, sizeof(st[k].version), NULL);
-		if (*n + nl > cap) {
-			size_t ncap = (*n + nl) * 2 + 4;
-			crpc_container *grown = realloc(*out, ncap * sizeof(**out));
-
-			if (!grown) {
-				for (size_t i = 0; i < nl; i++)
-					crpc__container_release(&list[i]);
-				free(list);
-				free(st);
-				free(*out);
-				*out = NULL;
-				*n = 0;
-				return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "ps", "out of memory");
-			}
-			*out = grown;
-			cap = ncap;
+		if (ARRAY_GROW(*out, &cap, *n + nl, 4) < 0) {
+			for (size_t i = 0; i < nl; i++)
+				crpc__container_release(&list[i]);
+			free(list);
+			free(st);
+			free(*out);
+			*out = NULL;
+			*n = 0;
+			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "ps", "out of memory");
 		}
 		for (size_t i = 0; i < nl; i++) {
 			(*out)[*n] = list[i].info;

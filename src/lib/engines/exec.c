@@ -87,9 +87,7 @@ static int drain(int fd, char **buf, size_t *len, size_t max, bool keep_tail)
 	ssize_t n;
 
 	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = io_read(fd, chunk, sizeof(chunk));
 		if (n < 0)
 			return errno == EAGAIN ? 0 : 1;
 		if (n == 0)

@@ -476,7 +476,7 @@ static int stage_import(const crpc__engine_ctx *ctx, const char *images_dir, jso
 		if (mkdirat(sfd, json_string_value(e), 0700) < 0)
 			return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "podman restore",
 					      "cannot make %s/%s", stage, json_string_value(e));
-	d = fdopendir(dup(dfd));
+	d = io_opendir_at(dfd, ".");
 	if (!d)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "podman restore", "cannot read %s",
 				      images_dir);

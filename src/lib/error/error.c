@@ -19,37 +19,15 @@
 
 static bool sb_reserve(struct err_sbuf *sb, size_t extra)
 {
-	size_t need, cap;
-	char *p;
-
-	if (sb->oom)
-		return false;
-	if (extra > SIZE_MAX - sb->len - 1)
-		goto fail;
-	need = sb->len + extra + 1;
-	if (need <= sb->cap)
-		return true;
-	cap = sb->cap ? sb->cap : 256;
-	while (cap < need)
-		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	p = realloc(sb->buf, cap);
-	if (!p)
-		goto fail;
-	sb->buf = p;
-	sb->cap = cap;
-	return true;
-fail:
-	sb->oom = true;
-	return false;
+	if (!sb->oom && crpc__buf_reserve(&sb->b, extra) < 0)
+		sb->oom = true;
+	return !sb->oom;
 }
 
 static void sb_add(struct err_sbuf *sb, const char *s, size_t n)
 {
-	if (!sb_reserve(sb, n))
-		return;
-	memcpy(sb->buf + sb->len, s, n);
-	sb->len += n;
-	sb->buf[sb->len] = '\0';
+	if (!sb->oom && crpc__buf_add(&sb->b, s, n) < 0)
+		sb->oom = true;
 }
 
 void err_sb_puts(struct err_sbuf *sb, const char *s)
@@ -74,9 +52,9 @@ static void sb_printf(struct err_sbuf *sb, const char *fmt, ...)
 	if (!sb_reserve(sb, (size_t)n))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+	vsnprintf(sb->b.data + sb->b.len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
-	sb->len += (size_t)n;
+	sb->b.len += (size_t)n;
 }
 
 void err_sb_add_clean(struct err_sbuf *sb, const char *s, size_t n, size_t max)
@@ -95,9 +73,9 @@ void err_sb_add_clean(struct err_sbuf *sb, const char *s, size_t n, size_t max)
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		sb->buf[sb->len++] = (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c;
+		sb->b.data[sb->b.len++] = (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c;
 	}
-	sb->buf[sb->len] = '\0';
+	sb->b.data[sb->b.len] = '\0';
 	if (cut)
 		err_sb_puts(sb, " [...]");
 }
@@ -107,11 +85,11 @@ char *err_sb_take(struct err_sbuf *sb)
 	char *s;
 
 	if (sb->oom) {
-		free(sb->buf);
+		crpc__buf_release(&sb->b);
 		return NULL;
 	}
-	s = sb->buf ? sb->buf : strdup("");
-	sb->buf = NULL;
+	s = sb->b.data ? sb->b.data : strdup("");
+	sb->b = (crpc__buf){ 0 };
 	return s;
 }
 

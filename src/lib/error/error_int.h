@@ -19,10 +19,8 @@
 /* ---- growable string (error.c) ---- */
 
 struct err_sbuf {
-	char *buf;
-	size_t len;
-	size_t cap;
-	bool oom;
+	crpc__buf b;
+	bool oom; /* an allocation failed: what follows is dropped */
 };
 
 void err_sb_puts(struct err_sbuf *sb, const char *s);

@@ -401,17 +401,7 @@ void hk_supervise(struct step_run *sr, int pidfd, unsigned timeout_ms, unsigned 
 		stream_close(sr, &sr->streams[i]);
 
 	/* Only now that its group was signalled for the last time: reap it. */
-	for (;;) {
-		pid_t w = waitpid(sr->pid, &sr->status, 0);
-
-		if (w == sr->pid) {
-			sr->waited = true;
-			break;
-		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		break;
-	}
+	sr->waited = io_waitpid(sr->pid, &sr->status, 0) == sr->pid;
 	sr->secs = crpc__now() - t0;
 }
 

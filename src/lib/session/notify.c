@@ -99,10 +99,9 @@ CRPC_API int crpc_dispatcher_add(crpc_dispatcher *d, const char *name, crpc_noti
 {
 	struct listener *l;
 
-	l = realloc(d->listeners, (d->n_listeners + 1) * sizeof(*l));
-	if (!l)
+	if (ARRAY_RESIZE(d->listeners, d->n_listeners + 1) < 0)
 		return -1;
-	d->listeners = l;
+	l = d->listeners;
 	l[d->n_listeners].name = strdup(name ? name : "listener");
 	if (!l[d->n_listeners].name)
 		return -1;

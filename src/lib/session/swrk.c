@@ -519,15 +519,13 @@ void crpc__session_reap(crpc_session *s, unsigned timeout_ms)
 	if (wait_exit_pidfd(s->criu_pid, timeout_ms))
 		waited = timeout_ms; /* one more look below, then SIGKILL if still there */
 	for (;;) {
-		pid_t r = waitpid(s->criu_pid, &status, WNOHANG);
+		pid_t r = io_waitpid(s->criu_pid, &status, WNOHANG);
 
 		if (r == s->criu_pid) {
 			s->criu_status = status;
 			s->reaped = true;
 			return;
 		}
-		if (r < 0 && errno == EINTR)
-			continue;
 		if (r < 0) {
 			/* not our child any more (should not happen): give up on it */
 			s->reaped = true;
@@ -540,8 +538,7 @@ void crpc__session_reap(crpc_session *s, unsigned timeout_ms)
 		waited += 10;
 	}
 	kill(s->criu_pid, SIGKILL);
-	while (waitpid(s->criu_pid, &status, 0) < 0 && errno == EINTR)
-		;
+	(void)io_waitpid(s->criu_pid, &status, 0);
 	s->criu_status = status;
 	s->reaped = true;
 }

@@ -265,8 +265,7 @@ int shim_start_criu(struct shim *s, crpc_error **err)
 	if (child_errno) {
 		int status;
 
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
+		(void)io_waitpid(pid, &status, 0);
 		s->criu_reaped = true;
 		s->criu_status = status;
 		crpc_error_set(err, CRPC_EXIT_ENV, child_errno, "start CRIU", "cannot execute %s",
@@ -285,9 +284,7 @@ static bool criu_exited(struct shim *s)
 
 	if (s->criu_reaped || s->criu_pid <= 0)
 		return true;
-	do
-		r = waitpid(s->criu_pid, &status, WNOHANG);
-	while (r < 0 && errno == EINTR);
+	r = io_waitpid(s->criu_pid, &status, WNOHANG);
 	if (r == s->criu_pid || r < 0) {
 		s->criu_status = r < 0 ? 0 : status;
 		s->criu_reaped = true;
@@ -315,8 +312,7 @@ void shim_criu_wait(struct shim *s, unsigned timeout_ms)
 			shim_note(s, LOG_WARNING, "CRIU (pid %d) did not end within %u s; killing it",
 				  (int)s->criu_pid, timeout_ms / 1000);
 			kill(s->criu_pid, SIGKILL);
-			while (waitpid(s->criu_pid, &s->criu_status, 0) < 0 && errno == EINTR)
-				;
+			(void)io_waitpid(s->criu_pid, &s->criu_status, 0);
 			s->criu_reaped = true;
 			sig_criu_pid = 0;
 			return;

@@ -104,15 +104,8 @@ static void prune_traces(int dirfd, unsigned max_files, uint64_t max_total, uint
 		if (!is_trace_name(de->d_name) || fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			struct trace_entry *g = n < 100000 ? realloc(v, nc * sizeof(*v)) : NULL;
-
-			if (!g)
-				break;
-			v = g;
-			cap = nc;
-		}
+		if (n >= 100000 || ARRAY_GROW(v, &cap, n + 1, 64) < 0)
+			break;
 		v[n].name = strdup(de->d_name);
 		if (!v[n].name)
 			break;

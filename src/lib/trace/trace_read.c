@@ -74,28 +74,6 @@ static enum line_status read_line(FILE *f, char *buf, size_t *len)
 	return n ? LINE_NO_NEWLINE : LINE_EOF;
 }
 
-/*
- * Room for one more element in the array v of *cap elements of elsz bytes
- * holding n: doubles it (from `first`). Returns the array, moved or not;
- * NULL, with t->nomem set, when memory runs out (v is then unchanged).
- */
-static void *grow(crpc_trace_file *t, void *v, size_t *cap, size_t n, size_t elsz, size_t first)
-{
-	size_t c;
-	void *p;
-
-	if (n < *cap)
-		return v;
-	c = *cap ? *cap * 2 : first;
-	p = realloc(v, c * elsz);
-	if (!p) {
-		t->nomem = true;
-		return NULL;
-	}
-	*cap = c;
-	return p;
-}
-
 static void problem(crpc_trace_file *t, unsigned long line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -103,16 +81,15 @@ static void problem(crpc_trace_file *t, unsigned long line, const char *fmt, ...
 {
 	char buf[512];
 	va_list ap;
-	crpc_trace_problem *p;
 	char *copy;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	p = grow(t, t->probs, &t->cap_probs, t->n_probs, sizeof(*t->probs), 8);
-	if (!p)
+	if (ARRAY_GROW(t->probs, &t->cap_probs, t->n_probs + 1, 8) < 0) {
+		t->nomem = true;
 		return;
-	t->probs = p;
+	}
 	copy = strdup(buf);
 	if (!copy) {
 		t->nomem = true;
@@ -207,7 +184,7 @@ static const char *check_message(json_t *m)
 
 static void add_message(crpc_trace_file *t, unsigned long lineno, const char *text, json_t *j)
 {
-	crpc_trace_record *r, *grown;
+	crpc_trace_record *r;
 	const char *raw = json_string_value(json_object_get(j, "raw"));
 	const char *mt = json_string_value(json_object_get(j, "msg_type"));
 	json_t *fd = json_object_get(j, "fd");
@@ -226,12 +203,11 @@ static void add_message(crpc_trace_file *t, unsigned long lineno, const char *te
 			return;
 		}
 	}
-	grown = grow(t, t->recs, &t->cap_recs, t->n_recs, sizeof(*t->recs), 32);
-	if (!grown) {
+	if (ARRAY_GROW(t->recs, &t->cap_recs, t->n_recs + 1, 32) < 0) {
+		t->nomem = true;
 		free(bytes);
 		return;
 	}
-	t->recs = grown;
 	r = &t->recs[t->n_recs];
 	memset(r, 0, sizeof(*r));
 	r->line = lineno;
@@ -262,7 +238,7 @@ static void add_event(crpc_trace_file *t, unsigned long lineno, const char *text
 	const char *ev = json_string_value(json_object_get(j, "event"));
 	json_t *cb = json_object_get(j, "callback");
 	json_t *tx = json_object_get(j, "text");
-	crpc_trace_event_record *e, *grown;
+	crpc_trace_event_record *e;
 
 	if (!ev) {
 		problem(t, lineno, "event without a string \"event\"");
@@ -277,10 +253,10 @@ static void add_event(crpc_trace_file *t, unsigned long lineno, const char *text
 		problem(t, lineno, "event whose \"callback\" or \"text\" is neither null nor a string");
 		return;
 	}
-	grown = grow(t, t->evs, &t->cap_evs, t->n_evs, sizeof(*t->evs), 8);
-	if (!grown)
+	if (ARRAY_GROW(t->evs, &t->cap_evs, t->n_evs + 1, 8) < 0) {
+		t->nomem = true;
 		return;
-	t->evs = grown;
+	}
 	e = &t->evs[t->n_evs];
 	memset(e, 0, sizeof(*e));
 	e->line = lineno;
