@@ -409,7 +409,7 @@ static int build_tree(ins_ctx *c, scan *s, pid_t root, crpc_error **err)
 	if (!ins_map_get(&s->by_pid, (uint64_t)root, &root_si))
 		return 1; /* not listed in /proc: it exited meanwhile */
 	order = malloc((s->n ? s->n : 1) * sizeof(*order));
-	next = malloc((s->n ? s->n : 1) * sizeof(*next));
+	next = calloc(s->n ? s->n : 1, sizeof(*next)); /* every entry is set below; calloc for the analyzer */
 	seen = calloc(s->n ? s->n : 1, sizeof(*seen));
 	if (!order || !next || !seen)
 		goto oom;

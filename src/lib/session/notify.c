@@ -99,9 +99,11 @@ CRPC_API int crpc_dispatcher_add(crpc_dispatcher *d, const char *name, crpc_noti
 {
 	struct listener *l;
 
-	if (ARRAY_RESIZE(d->listeners, d->n_listeners + 1) < 0)
+	/* realloc() itself: gcc 12's -fanalyzer loses the name stored below through ARRAY_RESIZE() */
+	l = realloc(d->listeners, (d->n_listeners + 1) * sizeof(*l));
+	if (!l)
 		return -1;
-	l = d->listeners;
+	d->listeners = l;
 	l[d->n_listeners].name = strdup(name ? name : "listener");
 	if (!l[d->n_listeners].name)
 		return -1;
