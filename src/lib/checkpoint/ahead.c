@@ -191,10 +191,8 @@ static int ah_read(mf_ahead *a, struct ah_file *f, int fd, uint64_t upto, bool c
 {
 	while (f->off < upto) {
 		size_t want = upto - f->off < AH_BUF ? (size_t)(upto - f->off) : AH_BUF;
-		ssize_t n = pread(fd, a->buf, want, (off_t)f->off);
+		ssize_t n = io_pread_full(fd, a->buf, want, (off_t)f->off);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
 			return -1;
 		if (n == 0)

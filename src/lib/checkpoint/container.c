@@ -122,7 +122,7 @@ static void keep_trace(ck_op *o, const crpc__engine_call *call, const char *type
 	tfd = open(tdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (tfd < 0)
 		return;
-	d = fdopendir(dup(tfd));
+	d = io_opendir_at(tfd, ".");
 	while (d && (de = readdir(d))) {
 		size_t n = strlen(de->d_name), k = strlen(suffix);
 
