@@ -371,7 +371,7 @@ CRPC_API void crpc_inspect_free(crpc_inspect_result *r)
 	for (size_t i = 0; i < r->n_notes; i++)
 		free(r->notes[i]);
 	free(r->notes);
-	ins_ns_free(&r->nst);
+	crpc__ns_tree_free(&r->nst);
 	free(r);
 }
 

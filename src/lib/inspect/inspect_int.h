@@ -229,9 +229,6 @@ void ins_vadd(ins_vbuild *vb, int list, const char *name, crpc_value_kind kind, 
 /* inspect_ns.c: the tree's own namespaces into r->nst (after the fds were resolved). */
 int ins_ns_inspect(ins_ctx *c, crpc_error **err);
 
-/* inspect_ns.c: free r->nst. */
-void ins_ns_free(crpc_ns_tree *t);
-
 /* inspect_ns.c: the options, blockers and warnings of the tree's own namespaces. */
 void ins_ns_verdict(ins_vbuild *vb, const crpc_inspect_result *r);
 

@@ -168,10 +168,11 @@ static int mtab_read(ins_ctx *c, const char *who, mtab *m)
 /* File systems CRIU mounts anew at restore (their contents, for tmpfs, are in the images). */
 static bool recreatable(const char *fs)
 {
-	static const char *const v[] = { "proc",	"sysfs",   "tmpfs",  "devpts",	   "mqueue",
-					 "cgroup",	"cgroup2", "devtmpfs", "binfmt_misc", "securityfs",
-					 "debugfs",	"tracefs", "pstore", "fusectl",	   "bpf",
-					 "hugetlbfs", "configfs", "autofs" };
+	static const char *const v[] = {
+		"proc",    "sysfs",    "tmpfs",       "devpts",     "mqueue",   "cgroup",
+		"cgroup2", "devtmpfs", "binfmt_misc", "securityfs", "debugfs",  "tracefs",
+		"pstore",  "fusectl",  "bpf",         "hugetlbfs",  "configfs", "autofs"
+	};
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 		if (strcmp(fs, v[i]) == 0)
@@ -252,8 +253,8 @@ static int find_foreign_files(ins_ctx *c, crpc_ns_tree *t)
 			bool known = false;
 			crpc_ns_file *nf;
 
-			if (fi->type != CRPC_FD_FILE && fi->type != CRPC_FD_DIR && fi->type != CRPC_FD_DEVICE &&
-			    fi->type != CRPC_FD_FIFO)
+			if (fi->type != CRPC_FD_FILE && fi->type != CRPC_FD_DIR &&
+			    fi->type != CRPC_FD_DEVICE && fi->type != CRPC_FD_FIFO)
 				continue;
 			if (!fi->have_fdinfo || fi->mount_id < 0)
 				continue;
@@ -349,7 +350,8 @@ static int find_sharers(ins_ctx *c, crpc_ns_tree *t)
 			crpc_ns_type ty = shared_types[k];
 			crpc_ns_sharer *s;
 
-			if (!(want & (1u << ty)) || ns_inode(c->proc_fd, pid, crpc_ns_type_name(ty)) != root->ns[ty])
+			if (!(want & (1u << ty)) ||
+			    ns_inode(c->proc_fd, pid, crpc_ns_type_name(ty)) != root->ns[ty])
 				continue;
 			if (descends_from(pid, root->pid))
 				break;
@@ -662,7 +664,7 @@ oom:
 	return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
 }
 
-void ins_ns_free(crpc_ns_tree *t)
+void crpc__ns_tree_free(crpc_ns_tree *t)
 {
 	for (size_t i = 0; i < t->n_mounts; i++) {
 		free(t->mounts[i].mountpoint);
@@ -707,16 +709,16 @@ void ins_ns_verdict(ins_vbuild *vb, const crpc_inspect_result *r)
 	snprintf(w, sizeof(w), "PID %d (%s)", (int)root->pid, root->comm);
 	if ((t->own & (1u << CRPC_NS_PID)) && !t->pid_init) {
 		if (t->pid_ns_init > 0)
-			ins_vadd(vb, INS_V_BLOCKER, "pid-namespace", CRPC_VALUE_BOOL, true, 0, NULL, root->pid,
-				 -1,
+			ins_vadd(vb, INS_V_BLOCKER, "pid-namespace", CRPC_VALUE_BOOL, true, 0, NULL,
+				 root->pid, -1,
 				 "%s runs in a PID namespace where it is PID %d, not the namespace's init: CRIU "
 				 "checkpoints a PID namespace only from its init; dump PID %d (%s), the init of "
 				 "that namespace: crpc dump %d DIR",
 				 w, (int)root->ns_pid, (int)t->pid_ns_init, t->pid_ns_init_comm,
 				 (int)t->pid_ns_init);
 		else
-			ins_vadd(vb, INS_V_BLOCKER, "pid-namespace", CRPC_VALUE_BOOL, true, 0, NULL, root->pid,
-				 -1,
+			ins_vadd(vb, INS_V_BLOCKER, "pid-namespace", CRPC_VALUE_BOOL, true, 0, NULL,
+				 root->pid, -1,
 				 "%s runs in a PID namespace where it is PID %d, not the namespace's init: CRIU "
 				 "checkpoints a PID namespace only from its init, and no ancestor of it is",
 				 w, (int)root->ns_pid);
@@ -746,7 +748,8 @@ void ins_ns_verdict(ins_vbuild *vb, const crpc_inspect_result *r)
 					first = m;
 				ext++;
 			} else if (m->how == CRPC_NS_MOUNT_UNSUPPORTED) {
-				ins_vadd(vb, INS_V_BLOCKER, "mount", CRPC_VALUE_BOOL, true, 0, NULL, root->pid, -1,
+				ins_vadd(vb, INS_V_BLOCKER, "mount", CRPC_VALUE_BOOL, true, 0, NULL,
+					 root->pid, -1,
 					 "mount %s (%s, device %u:%u) exists only in the tree's mount namespace "
 					 "and CRIU cannot mount a %s anew: mount the same file system in crpc's "
 					 "namespace too (then it is bound back at restore), or unmount it",
@@ -764,7 +767,8 @@ void ins_ns_verdict(ins_vbuild *vb, const crpc_inspect_result *r)
 		for (size_t i = 0; i < t->n_files; i++) {
 			const crpc_ns_file *f = &t->files[i];
 
-			ins_vadd(vb, INS_V_OPTION, "external", CRPC_VALUE_STRING, false, 0, f->key, f->pid, f->fd,
+			ins_vadd(vb, INS_V_OPTION, "external", CRPC_VALUE_STRING, false, 0, f->key, f->pid,
+				 f->fd,
 				 "fd %d of PID %d is %s on a mount of another mount namespace than the tree's "
 				 "(opened before the namespace was made): CRIU records it as external and "
 				 "crpc restore opens %s again",
@@ -783,7 +787,8 @@ void ins_ns_verdict(ins_vbuild *vb, const crpc_inspect_result *r)
 			    strcmp(d->kind, "macvlan") == 0 || strcmp(d->kind, "sit") == 0)
 				continue;
 			if (strcmp(d->kind, "veth") != 0) {
-				ins_vadd(vb, INS_V_BLOCKER, "netdev", CRPC_VALUE_BOOL, true, 0, NULL, root->pid, -1,
+				ins_vadd(vb, INS_V_BLOCKER, "netdev", CRPC_VALUE_BOOL, true, 0, NULL,
+					 root->pid, -1,
 					 "network device %s of the tree's network namespace is a %s: CRIU "
 					 "checkpoints loopback, veth, tun, bridge, macvlan and sit devices only; "
 					 "delete it before the dump",
@@ -793,20 +798,21 @@ void ins_ns_verdict(ins_vbuild *vb, const crpc_inspect_result *r)
 			if (!d->peer_outside)
 				continue;
 			if (!d->peer_here)
-				ins_vadd(vb, INS_V_BLOCKER, "veth-peer", CRPC_VALUE_BOOL, true, 0, NULL, root->pid,
-					 -1,
+				ins_vadd(vb, INS_V_BLOCKER, "veth-peer", CRPC_VALUE_BOOL, true, 0, NULL,
+					 root->pid, -1,
 					 "veth %s of the tree's network namespace has its other end in a third "
 					 "network namespace: CRIU recreates the other end only in its own "
 					 "namespace; move that end into crpc's namespace (ip link set ... netns) "
 					 "or delete the pair",
 					 d->name);
 			else
-				ins_vadd(vb, INS_V_WARNING, "veth-peer", CRPC_VALUE_BOOL, true, 0, NULL, root->pid,
-					 -1,
+				ins_vadd(vb, INS_V_WARNING, "veth-peer", CRPC_VALUE_BOOL, true, 0, NULL,
+					 root->pid, -1,
 					 "veth %s of the tree has its other end %s in crpc's network namespace%s%s: "
 					 "the dump destroys the pair; crpc restore recreates it with that name%s%s%s",
-					 d->name, d->peer_name, d->peer_master[0] ? ", a port of bridge " : "",
-					 d->peer_master, d->peer_master[0] ? " in that bridge" : "",
+					 d->name, d->peer_name,
+					 d->peer_master[0] ? ", a port of bridge " : "", d->peer_master,
+					 d->peer_master[0] ? " in that bridge" : "",
 					 d->peer_addrs[0] ? ", but its addresses must be added again: " : "",
 					 d->peer_addrs);
 		}
@@ -818,15 +824,16 @@ void ins_ns_verdict(ins_vbuild *vb, const crpc_inspect_result *r)
 		if (s->ancestor)
 			continue;
 		if (s->type == CRPC_NS_MNT || s->type == CRPC_NS_NET)
-			ins_vadd(vb, INS_V_BLOCKER, "namespace-shared", CRPC_VALUE_BOOL, true, 0, NULL, s->pid,
-				 -1,
+			ins_vadd(vb, INS_V_BLOCKER, "namespace-shared", CRPC_VALUE_BOOL, true, 0, NULL,
+				 s->pid, -1,
 				 "the tree's %s namespace is also the namespace of PID %d (%s), which is not "
 				 "in the tree: a restore would give the tree a new %s namespace apart from it; "
 				 "dump a tree that holds every process of the namespace (the process that "
 				 "made it), or end PID %d first",
 				 ty, (int)s->pid, s->comm, ty, (int)s->pid);
 		else
-			ins_vadd(vb, INS_V_WARNING, "namespace-shared", CRPC_VALUE_BOOL, true, 0, NULL, s->pid, -1,
+			ins_vadd(vb, INS_V_WARNING, "namespace-shared", CRPC_VALUE_BOOL, true, 0, NULL,
+				 s->pid, -1,
 				 "the tree's %s namespace is also the namespace of PID %d (%s), outside the "
 				 "tree: the restored tree gets a copy of its own",
 				 ty, (int)s->pid, s->comm);
