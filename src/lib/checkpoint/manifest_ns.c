@@ -79,8 +79,10 @@ json_t *mf_ns_json(const crpc_ns_tree *t)
 		e = json_object();
 		json_object_set_new(e, "name", json_string(d->name));
 		json_object_set_new(e, "peer", json_string(d->peer_name));
-		json_object_set_new(e, "bridge", d->peer_master[0] ? json_string(d->peer_master) : json_null());
-		json_object_set_new(e, "peer_addrs", d->peer_addrs[0] ? json_string(d->peer_addrs) : json_null());
+		json_object_set_new(e, "bridge",
+				    d->peer_master[0] ? json_string(d->peer_master) : json_null());
+		json_object_set_new(e, "peer_addrs",
+				    d->peer_addrs[0] ? json_string(d->peer_addrs) : json_null());
 		json_array_append_new(veths, e);
 	}
 	json_object_set_new(o, "veths", veths);

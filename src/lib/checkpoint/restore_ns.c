@@ -48,7 +48,8 @@ static int reopen(const crpc_manifest_ext_file *f)
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_ino != f->inode || (f->dev && (uint64_t)st.st_dev != f->dev)) {
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_ino != f->inode ||
+	    (f->dev && (uint64_t)st.st_dev != f->dev)) {
 		close(fd);
 		errno = ESTALE;
 		return -1;
@@ -95,17 +96,18 @@ int ck_restore_ns(ck_op *o, crpc_error **err)
 				       f->path, f->key,
 				       e == ESTALE ? ": that path now names another file" : "");
 			if (err && *err)
-				crpc_error_set_hint(*err,
-						    "open the file it should get in crpc and pass it: crpc restore "
-						    "--inherit-fd 'fd[N]:%s'",
-						    f->key);
+				crpc_error_set_hint(
+					*err,
+					"open the file it should get in crpc and pass it: crpc restore "
+					"--inherit-fd 'fd[N]:%s'",
+					f->key);
 			return -1;
 		}
 		o->ns_fds[o->n_ns_fds++] = fd;
 		if (crpc_opts_add_inherit_fd(&o->opts, f->key, fd, err) < 0)
 			return -1;
-		ck_notice(o, "gave back %s as %s (open outside the tree's mount namespace at the dump)", f->path,
-			  f->key);
+		ck_notice(o, "gave back %s as %s (open outside the tree's mount namespace at the dump)",
+			  f->path, f->key);
 	}
 	for (size_t i = 0; i < ns->n_veths; i++) {
 		const crpc_manifest_veth *v = &ns->veths[i];
@@ -117,8 +119,8 @@ int ck_restore_ns(ck_op *o, crpc_error **err)
 			ck_info(o, "%s: given by you with --external", prefix);
 			continue;
 		}
-		if (asprintf(&e, "%s:%s%s%s", prefix, v->peer, v->bridge ? "@" : "", v->bridge ? v->bridge : "") <
-		    0)
+		if (asprintf(&e, "%s:%s%s%s", prefix, v->peer, v->bridge ? "@" : "",
+			     v->bridge ? v->bridge : "") < 0)
 			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, o->op, "out of memory");
 		nv = realloc(o->ns_ext, (o->n_ns_ext + 1) * sizeof(*nv));
 		if (!nv) {
@@ -129,13 +131,15 @@ int ck_restore_ns(ck_op *o, crpc_error **err)
 		o->ns_ext[o->n_ns_ext++] = e;
 		if (crpc_opts_add_external(&o->opts, e, err) < 0)
 			return -1;
-		ck_notice(o, "from the checkpoint: external=%s (the veth's other end, in crpc's network namespace)",
+		ck_notice(o,
+			  "from the checkpoint: external=%s (the veth's other end, in crpc's network namespace)",
 			  e);
 		if (v->peer_addrs)
 			ck_warn(o,
 				"veth %s comes back without the addresses it had outside the tree (%s): add them "
 				"again once the restore is done, e.g. ip addr add %.*s dev %s",
-				v->peer, v->peer_addrs, (int)strcspn(v->peer_addrs, " "), v->peer_addrs, v->peer);
+				v->peer, v->peer_addrs, (int)strcspn(v->peer_addrs, " "), v->peer_addrs,
+				v->peer);
 	}
 	return 0;
 }
