@@ -22,10 +22,16 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "inspect_int.h"
 #include "internal.h"
+
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID 0x00001000U
+#endif
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
@@ -235,6 +241,86 @@ out:
 	return rc;
 }
 
+static bool tree_has_mount(const crpc_ns_tree *t, int id)
+{
+	for (size_t k = 0; k < t->n_mounts; k++)
+		if (t->mounts[k].id == id)
+			return true;
+	return false;
+}
+
+static crpc_ns_file *add_file(crpc_ns_tree *t, size_t *cap, pid_t pid, int fd, int mnt, uint64_t ino,
+			      uint64_t dev, unsigned flags, const char *path)
+{
+	crpc_ns_file *nf;
+
+	if (INS_GROW(t->files, cap, t->n_files) < 0)
+		return NULL;
+	nf = &t->files[t->n_files];
+	nf->pid = pid;
+	nf->fd = fd;
+	nf->mount_id = mnt;
+	nf->inode = ino;
+	nf->dev = dev;
+	nf->flags = flags;
+	nf->path = strdup(path);
+	if (!nf->path)
+		return NULL;
+	snprintf(nf->key, sizeof(nf->key), "file[%x:%" PRIx64 "]", (unsigned)mnt, ino);
+	t->n_files++;
+	return nf;
+}
+
+/*
+ * Files mapped into memory from mounts the tree's mount namespace does not
+ * have: the executable of a sandbox's init that pivoted its root away from
+ * where its program lives (bubblewrap's own init). fd -1.
+ */
+static int find_foreign_maps(ins_ctx *c, crpc_ns_tree *t, const crpc_proc_info *p, size_t *cap)
+{
+	char dir[48];
+	int dfd;
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(dir, sizeof(dir), "%d/map_files", (int)p->pid);
+	dfd = openat(c->proc_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		struct statx sx;
+		char link[4096];
+		ssize_t n;
+		bool seen = false;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (statx(dirfd(d), de->d_name, 0, STATX_INO | STATX_MNT_ID, &sx) < 0 ||
+		    !(sx.stx_mask & STATX_MNT_ID) || tree_has_mount(t, (int)sx.stx_mnt_id))
+			continue;
+		for (size_t k = 0; k < t->n_files && !seen; k++)
+			seen = t->files[k].pid == p->pid && t->files[k].fd < 0 &&
+			       t->files[k].inode == sx.stx_ino && t->files[k].mount_id == (int)sx.stx_mnt_id;
+		if (seen)
+			continue;
+		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (!add_file(t, cap, p->pid, -1, (int)sx.stx_mnt_id, sx.stx_ino,
+			      makedev(sx.stx_dev_major, sx.stx_dev_minor), O_RDONLY, link)) {
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
 /* Files the tree holds open on mounts its mount namespace does not have. */
 static int find_foreign_files(ins_ctx *c, crpc_ns_tree *t)
 {
@@ -250,33 +336,18 @@ static int find_foreign_files(ins_ctx *c, crpc_ns_tree *t)
 			continue;
 		for (size_t f = 0; f < p->n_fds; f++) {
 			const crpc_fd_info *fi = &p->fds[f];
-			bool known = false;
-			crpc_ns_file *nf;
 
 			if (fi->type != CRPC_FD_FILE && fi->type != CRPC_FD_DIR &&
 			    fi->type != CRPC_FD_DEVICE && fi->type != CRPC_FD_FIFO)
 				continue;
-			if (!fi->have_fdinfo || fi->mount_id < 0)
+			if (!fi->have_fdinfo || fi->mount_id < 0 || tree_has_mount(t, fi->mount_id))
 				continue;
-			for (size_t k = 0; k < t->n_mounts && !known; k++)
-				known = t->mounts[k].id == fi->mount_id;
-			if (known)
-				continue;
-			if (INS_GROW(t->files, &cap, t->n_files) < 0)
+			if (!add_file(t, &cap, p->pid, fi->fd, fi->mount_id, fi->inode, fi->dev, fi->flags,
+				      fi->path ? fi->path : (fi->target ? fi->target : "?")))
 				return -1;
-			nf = &t->files[t->n_files++];
-			nf->pid = p->pid;
-			nf->fd = fi->fd;
-			nf->mount_id = fi->mount_id;
-			nf->inode = fi->inode;
-			nf->dev = fi->dev;
-			nf->flags = fi->flags;
-			nf->path = strdup(fi->path ? fi->path : (fi->target ? fi->target : "?"));
-			if (!nf->path)
-				return -1;
-			snprintf(nf->key, sizeof(nf->key), "file[%x:%" PRIx64 "]", (unsigned)fi->mount_id,
-				 fi->inode);
 		}
+		if (find_foreign_maps(c, t, p, &cap) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -726,6 +797,20 @@ void ins_ns_verdict(ins_vbuild *vb, const crpc_inspect_result *r)
 	}
 	if (!t->own)
 		return;
+	if (t->own & (1u << CRPC_NS_PID))
+		for (size_t i = 0; i < r->n_procs; i++) {
+			const crpc_proc_info *p = &r->procs[i];
+
+			if (p->gone || p->sid <= 0 || in_tree(r, p->sid))
+				continue;
+			ins_vadd(vb, INS_V_BLOCKER, "session-outside", CRPC_VALUE_BOOL, true, 0, NULL,
+				 p->pid, -1,
+				 "PID %d (%s) is in session %d, whose leader is outside the tree's PID namespace: "
+				 "CRIU sees no session leader and refuses it with any option; start the "
+				 "sandbox's init in a session of its own (unshare ... setsid CMD, bwrap "
+				 "--new-session)",
+				 (int)p->pid, p->comm, (int)p->sid);
+		}
 	ins_vadd(vb, INS_V_WARNING, "namespaces", CRPC_VALUE_BOOL, true, 0, NULL, root->pid, -1,
 		 "the tree has namespaces of its own (%s): CRIU checkpoints them with it and a restore "
 		 "creates them anew",
@@ -767,12 +852,18 @@ void ins_ns_verdict(ins_vbuild *vb, const crpc_inspect_result *r)
 		for (size_t i = 0; i < t->n_files; i++) {
 			const crpc_ns_file *f = &t->files[i];
 
+			char what[32];
+
+			if (f->fd >= 0)
+				snprintf(what, sizeof(what), "fd %d", f->fd);
+			else
+				snprintf(what, sizeof(what), "a mapping");
 			ins_vadd(vb, INS_V_OPTION, "external", CRPC_VALUE_STRING, false, 0, f->key, f->pid,
 				 f->fd,
-				 "fd %d of PID %d is %s on a mount of another mount namespace than the tree's "
-				 "(opened before the namespace was made): CRIU records it as external and "
-				 "crpc restore opens %s again",
-				 f->fd, (int)f->pid, f->path, f->path);
+				 "%s of PID %d is %s on a mount of another mount namespace than the tree's "
+				 "(opened or mapped before the namespace was made): CRIU records it as external "
+				 "and crpc restore opens %s again",
+				 what, (int)f->pid, f->path, f->path);
 		}
 	}
 	if (t->own & (1u << CRPC_NS_NET)) {

@@ -8,46 +8,10 @@
 # namespaces, where everything carries on.
 # shellcheck disable=SC2015 # A && B || fail
 . "$(dirname "$0")/../lib.sh"
-
-HELPERS=$CRPC_SRC/tests/integration/helpers
+. "$(dirname "$0")/../helpers/ns_lib.sh"
 command -v unshare >/dev/null || fail "unshare (util-linux) is missing"
 command -v nsenter >/dev/null || fail "nsenter (util-linux) is missing"
 mkdir "$TMP/tm"
-
-# sandbox_init UNSHARE_PID: the init, the child of unshare
-sandbox_init() {
-	local c i
-	for ((i = 0; i < 200; i++)); do
-		c=
-		read -r c _ <"/proc/$1/task/$1/children" || true
-		[ -n "$c" ] && echo "$c" && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
-# ns_pid PID: its PID in its innermost PID namespace
-ns_pid() { awk '/^NSpid:/ { print $NF }' "/proc/$1/status"; }
-
-# doc_true FILE EXPR...: every Python expression over the JSON document d of FILE is true
-doc_true() {
-	/usr/bin/python3 - "$@" <<'PY' || fail "$1 is not as expected"
-import json, sys
-d = json.load(open(sys.argv[1]))
-bad = [e for e in sys.argv[2:] if not eval(e, {"d": d})]
-for e in bad:
-    print("false: " + e, file=sys.stderr)
-if bad:
-    print(json.dumps(d, indent=1)[:4000], file=sys.stderr)
-sys.exit(1 if bad else 0)
-PY
-}
-
-# value NAME: a counter of the sandbox
-value() { cat "$TMP/$1.count" 2>/dev/null || echo -1; }
-
-# advances NAME FROM SECONDS: the counter goes past FROM
-advances() { wait_for "[ \"\$(value $1)\" -gt $2 ]" "$3"; }
 
 unshare --fork --pid --mount-proc --net --ipc --uts \
 	setsid /usr/bin/python3 "$HELPERS/ns_sandbox.py" "$TMP" --ipc --tmpfs --hostname crpc-sandbox \
@@ -85,7 +49,7 @@ doc_true "$TMP/ckpt/crpc.json" \
 	"d['namespaces']['root'] == '/'" \
 	"any(o['option'] == 'auto_ext_mnt' and o['source'] == 'auto' for o in d['options'])" \
 	"any(o['option'] == 'tcp_established' and o['source'] == 'auto' for o in d['options'])"
-v_init=$(value init) v_tcp=$(value tcp) v_zl=$(value zl)
+V_INIT=$(value init) V_TCP=$(value tcp) V_ZL=$(value zl)
 
 # --- restore with no option -----------------------------------------------------------
 expect_exit 0 "$CRPC_BIN" restore "$TMP/ckpt"
@@ -94,16 +58,7 @@ note "restore: $ERR"
 rinit=${BASH_REMATCH[1]}
 track "$rinit"
 assert_contains "$ERR" "root=/" "restore's notes"
-[ "$(ns_pid "$rinit")" = 1 ] || fail "the restored PID $rinit is not the init of a PID namespace"
-for t in pid mnt net ipc uts; do
-	[ "$(readlink "/proc/$rinit/ns/$t")" != "$(readlink "/proc/self/ns/$t")" ] ||
-		fail "the restored sandbox shares crpc's $t namespace"
-done
-# the counters carry on from where they were, the TCP connection included
-advances init "$v_init" 10 || fail "the init's counter does not go on past $v_init"
-advances tcp "$v_tcp" 10 || fail "the TCP connection does not carry on past $v_tcp"
-advances zl "$v_zl" 10 || fail "the zombie leader's session does not carry on past $v_zl"
-[ "$(value init)" -lt $((v_init + 1000)) ] || fail "the init's counter started anew"
+check_sandbox_restored "$rinit"
 # the zombie leader is still a zombie, a child of the init
 zombies=0
 for c in $(cat "/proc/$rinit/task/$rinit/children"); do
