@@ -245,9 +245,11 @@ typedef struct crpc_ns_mount {
 	int id;
 	char *mountpoint;
 	char *fstype;
+	char *root; /**< the directory of its file system it shows (mountinfo's root field) */
 	unsigned major, minor;
 	crpc_ns_mount_how how;
-	char *source; /**< external: the mount point of the same file system in crpc's namespace */
+	char *source; /**< external: where crpc's namespace shows the same directory (a mount
+			   point of the same file system, with the rest of the path) */
 } crpc_ns_mount;
 
 /**
@@ -302,7 +304,11 @@ typedef struct crpc_ns_tree {
 	size_t n_netdevs;
 	crpc_ns_sharer *sharers;
 	size_t n_sharers;
-	int netdev_errno; /**< errno when the network devices could not be read, else 0 */
+	int netdev_errno;          /**< errno when the network devices could not be read, else 0 */
+	pid_t session_outside_pid; /**< a process of the tree whose session leader lives outside the
+					tree's PID namespace (CRIU sees session 0), 0 if none */
+	pid_t session_outside_sid;
+	size_t n_session_outside; /**< how many processes of the tree are in such sessions */
 } crpc_ns_tree;
 
 /** Everything crpc_inspect_tree() found. Free with crpc_inspect_free(). */

@@ -105,7 +105,8 @@ static void find_pid_init(ins_ctx *c, crpc_ns_tree *t)
 
 typedef struct mtab {
 	ins_mount *v;
-	size_t n, cap;
+	char **roots; /* mountinfo's root field of each, octal escapes decoded */
+	size_t n, cap, cap_roots;
 } mtab;
 
 static void mtab_free(mtab *m)
@@ -113,9 +114,39 @@ static void mtab_free(mtab *m)
 	for (size_t i = 0; i < m->n; i++) {
 		free(m->v[i].mountpoint);
 		free(m->v[i].fstype);
+		free(m->roots[i]);
 	}
 	free(m->v);
+	free(m->roots);
 	memset(m, 0, sizeof(*m));
+}
+
+/* The 4th field of a mountinfo line, \ooo escapes decoded. NULL on ENOMEM or a bad line. */
+static char *mount_root(const char *line)
+{
+	const char *p = line;
+	char *out, *o;
+
+	for (int f = 0; f < 3; f++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return NULL;
+		p++;
+	}
+	out = malloc(strcspn(p, " ") + 1);
+	if (!out)
+		return NULL;
+	for (o = out; *p && *p != ' '; p++) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+		    p[3] >= '0' && p[3] <= '7') {
+			*o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+			p += 3;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return out;
 }
 
 /* Read PID's mountinfo (bounded: 16 MiB). -1 with errno. */
@@ -155,16 +186,21 @@ static int mtab_read(ins_ctx *c, const char *who, mtab *m)
 	data[used] = '\0';
 	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		ins_mount mt;
+		char *root;
 
 		if (ins_parse_mountinfo_line(line, &mt) < 0)
 			continue;
-		if (INS_GROW(m->v, &m->cap, m->n) < 0) {
+		root = mount_root(line);
+		if (!root || INS_GROW(m->v, &m->cap, m->n) < 0 ||
+		    INS_GROW(m->roots, &m->cap_roots, m->n) < 0) {
+			free(root);
 			free(mt.mountpoint);
 			free(mt.fstype);
 			free(data);
 			errno = ENOMEM;
 			return -1;
 		}
+		m->roots[m->n] = root;
 		m->v[m->n++] = mt;
 	}
 	free(data);
@@ -204,8 +240,11 @@ static int read_mounts(ins_ctx *c, crpc_ns_tree *t)
 	}
 	for (size_t i = 0; i < tree.n; i++) {
 		const ins_mount *m = &tree.v[i];
+		const char *mroot = tree.roots[i];
 		crpc_ns_mount *nm;
 		const ins_mount *host = NULL;
+		const char *hroot = NULL;
+		size_t best = 0;
 
 		if (INS_GROW(t->mounts, &cap, t->n_mounts) < 0)
 			goto out;
@@ -215,19 +254,51 @@ static int read_mounts(ins_ctx *c, crpc_ns_tree *t)
 		nm->minor = m->minor;
 		nm->mountpoint = strdup(m->mountpoint);
 		nm->fstype = strdup(m->fstype);
-		if (!nm->mountpoint || !nm->fstype)
+		nm->root = strdup(mroot);
+		if (!nm->mountpoint || !nm->fstype || !nm->root)
 			goto out;
-		/* a proc of the tree's own PID namespace is a new instance whatever it looks like */
+		/*
+		 * The same directory in crpc's namespace: a mount of the same file
+		 * system whose root holds this one's, the closest first. A proc of
+		 * the tree's own PID namespace is a new instance whatever it looks like.
+		 */
 		if (strcmp(m->fstype, "proc") != 0)
-			for (size_t k = 0; k < self.n && !host; k++)
-				if (self.v[k].major == m->major && self.v[k].minor == m->minor &&
-				    strcmp(self.v[k].fstype, m->fstype) == 0)
+			for (size_t k = 0; k < self.n; k++) {
+				const char *r = self.roots[k];
+				size_t l = strlen(r);
+
+				if (self.v[k].major != m->major || self.v[k].minor != m->minor ||
+				    strcmp(self.v[k].fstype, m->fstype) != 0)
+					continue;
+				if (strcmp(r, "/") == 0)
+					l = 0;
+				else if (strncmp(mroot, r, l) != 0 || (mroot[l] != '/' && mroot[l] != '\0'))
+					continue;
+				if (!host || l > best) {
 					host = &self.v[k];
+					hroot = r;
+					best = l;
+				}
+			}
 		if (host) {
+			const char *rest = mroot + best;
+
+			(void)hroot;
 			nm->how = CRPC_NS_MOUNT_EXTERNAL;
-			nm->source = strdup(host->mountpoint);
+			if (!*rest || strcmp(rest, "/") == 0)
+				nm->source = strdup(host->mountpoint);
+			else if (asprintf(&nm->source, "%s%s",
+					  strcmp(host->mountpoint, "/") ? host->mountpoint : "", rest) < 0)
+				nm->source = NULL;
 			if (!nm->source)
 				goto out;
+			if (strcmp(m->mountpoint, "/") == 0) {
+				/* the tree's root, as crpc's namespace shows it: what a restore gives CRIU */
+				free(t->root);
+				t->root = strdup(nm->source);
+				if (!t->root)
+					goto out;
+			}
 		} else if (recreatable(m->fstype) || strcmp(m->mountpoint, "/") == 0) {
 			nm->how = CRPC_NS_MOUNT_RECREATED;
 		} else {
@@ -311,6 +382,9 @@ static int find_foreign_maps(ins_ctx *c, crpc_ns_tree *t, const crpc_proc_info *
 		if (n <= 0)
 			continue;
 		link[n] = '\0';
+		/* shared anonymous memory, SysV segments, memfds: CRIU dumps their contents */
+		if (link[0] != '/' || (n > 10 && strcmp(link + n - 10, " (deleted)") == 0) || !sx.stx_mnt_id)
+			continue;
 		if (!add_file(t, cap, p->pid, -1, (int)sx.stx_mnt_id, sx.stx_ino,
 			      makedev(sx.stx_dev_major, sx.stx_dev_minor), O_RDONLY, link)) {
 			closedir(d);
@@ -724,6 +798,22 @@ int ins_ns_inspect(ins_ctx *c, crpc_error **err)
 	}
 	if (!t->own)
 		return 0;
+	if (t->own & (1u << CRPC_NS_PID))
+		for (size_t i = 0; i < r->n_procs; i++) {
+			const crpc_proc_info *p = &r->procs[i];
+			uint64_t sns;
+
+			if (p->gone || p->sid <= 0 || in_tree(r, p->sid))
+				continue;
+			/* a leader that exited is no matter: the kernel keeps its session's ID */
+			sns = ns_inode(c->proc_fd, p->sid, "pid");
+			if (!sns || sns == root->ns[CRPC_NS_PID])
+				continue;
+			if (!t->n_session_outside++) {
+				t->session_outside_pid = p->pid;
+				t->session_outside_sid = p->sid;
+			}
+		}
 	if ((t->own & (1u << CRPC_NS_MNT)) && (read_mounts(c, t) < 0 || find_foreign_files(c, t) < 0))
 		goto oom;
 	if ((t->own & (1u << CRPC_NS_NET)) && read_netdevs(c, t) < 0)
@@ -740,6 +830,7 @@ void crpc__ns_tree_free(crpc_ns_tree *t)
 	for (size_t i = 0; i < t->n_mounts; i++) {
 		free(t->mounts[i].mountpoint);
 		free(t->mounts[i].fstype);
+		free(t->mounts[i].root);
 		free(t->mounts[i].source);
 	}
 	for (size_t i = 0; i < t->n_files; i++)
@@ -797,20 +888,18 @@ void ins_ns_verdict(ins_vbuild *vb, const crpc_inspect_result *r)
 	}
 	if (!t->own)
 		return;
-	if (t->own & (1u << CRPC_NS_PID))
-		for (size_t i = 0; i < r->n_procs; i++) {
-			const crpc_proc_info *p = &r->procs[i];
+	if (t->n_session_outside) {
+		char more[48] = "";
 
-			if (p->gone || p->sid <= 0 || in_tree(r, p->sid))
-				continue;
-			ins_vadd(vb, INS_V_BLOCKER, "session-outside", CRPC_VALUE_BOOL, true, 0, NULL,
-				 p->pid, -1,
-				 "PID %d (%s) is in session %d, whose leader is outside the tree's PID namespace: "
-				 "CRIU sees no session leader and refuses it with any option; start the "
-				 "sandbox's init in a session of its own (unshare ... setsid CMD, bwrap "
-				 "--new-session)",
-				 (int)p->pid, p->comm, (int)p->sid);
-		}
+		if (t->n_session_outside > 1)
+			snprintf(more, sizeof(more), " (and %zu more of the tree)", t->n_session_outside - 1);
+		ins_vadd(vb, INS_V_BLOCKER, "session-outside", CRPC_VALUE_BOOL, true, 0, NULL,
+			 t->session_outside_pid, -1,
+			 "PID %d%s is in session %d, whose leader is outside the tree's PID namespace: CRIU "
+			 "sees no session leader and refuses it with any option; start the sandbox's init in "
+			 "a session of its own (unshare ... setsid CMD, bwrap --new-session)",
+			 (int)t->session_outside_pid, more, (int)t->session_outside_sid);
+	}
 	ins_vadd(vb, INS_V_WARNING, "namespaces", CRPC_VALUE_BOOL, true, 0, NULL, root->pid, -1,
 		 "the tree has namespaces of its own (%s): CRIU checkpoints them with it and a restore "
 		 "creates them anew",
