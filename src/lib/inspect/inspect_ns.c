@@ -222,7 +222,21 @@ static bool recreatable(const char *fs)
 	return false;
 }
 
-static int read_mounts(ins_ctx *c, crpc_ns_tree *t)
+/* The mount ids of crpc's own mount namespace. */
+typedef struct idset {
+	int *v;
+	size_t n;
+} idset;
+
+static bool idset_has(const idset *s, int id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i] == id)
+			return true;
+	return false;
+}
+
+static int read_mounts(ins_ctx *c, crpc_ns_tree *t, idset *self_ids)
 {
 	mtab tree = { 0 }, self = { 0 };
 	char who[24];
@@ -238,6 +252,11 @@ static int read_mounts(ins_ctx *c, crpc_ns_tree *t)
 		rc = 0;
 		goto out;
 	}
+	self_ids->v = calloc(self.n ? self.n : 1, sizeof(*self_ids->v));
+	if (!self_ids->v)
+		goto out;
+	for (size_t k = 0; k < self.n; k++)
+		self_ids->v[self_ids->n++] = self.v[k].id;
 	for (size_t i = 0; i < tree.n; i++) {
 		const ins_mount *m = &tree.v[i];
 		const char *mroot = tree.roots[i];
@@ -347,7 +366,8 @@ static crpc_ns_file *add_file(crpc_ns_tree *t, size_t *cap, pid_t pid, int fd, i
  * have: the executable of a sandbox's init that pivoted its root away from
  * where its program lives (bubblewrap's own init). fd -1.
  */
-static int find_foreign_maps(ins_ctx *c, crpc_ns_tree *t, const crpc_proc_info *p, size_t *cap)
+static int find_foreign_maps(ins_ctx *c, crpc_ns_tree *t, const idset *self_ids, const crpc_proc_info *p,
+			     size_t *cap)
 {
 	char dir[48];
 	int dfd;
@@ -371,7 +391,8 @@ static int find_foreign_maps(ins_ctx *c, crpc_ns_tree *t, const crpc_proc_info *
 		if (de->d_name[0] == '.')
 			continue;
 		if (statx(dirfd(d), de->d_name, 0, STATX_INO | STATX_MNT_ID, &sx) < 0 ||
-		    !(sx.stx_mask & STATX_MNT_ID) || tree_has_mount(t, (int)sx.stx_mnt_id))
+		    !(sx.stx_mask & STATX_MNT_ID) || tree_has_mount(t, (int)sx.stx_mnt_id) ||
+		    !idset_has(self_ids, (int)sx.stx_mnt_id))
 			continue;
 		for (size_t k = 0; k < t->n_files && !seen; k++)
 			seen = t->files[k].pid == p->pid && t->files[k].fd < 0 &&
@@ -395,8 +416,12 @@ static int find_foreign_maps(ins_ctx *c, crpc_ns_tree *t, const crpc_proc_info *
 	return 0;
 }
 
-/* Files the tree holds open on mounts its mount namespace does not have. */
-static int find_foreign_files(ins_ctx *c, crpc_ns_tree *t)
+/*
+ * Files the tree holds open on mounts of crpc's namespace that its own does
+ * not have. A mount in neither (unmounted while a file on it stays open) is
+ * CRIU's to handle.
+ */
+static int find_foreign_files(ins_ctx *c, crpc_ns_tree *t, const idset *self_ids)
 {
 	const crpc_inspect_result *r = c->r;
 	size_t cap = 0;
@@ -414,13 +439,14 @@ static int find_foreign_files(ins_ctx *c, crpc_ns_tree *t)
 			if (fi->type != CRPC_FD_FILE && fi->type != CRPC_FD_DIR &&
 			    fi->type != CRPC_FD_DEVICE && fi->type != CRPC_FD_FIFO)
 				continue;
-			if (!fi->have_fdinfo || fi->mount_id < 0 || tree_has_mount(t, fi->mount_id))
+			if (!fi->have_fdinfo || fi->mount_id < 0 || tree_has_mount(t, fi->mount_id) ||
+			    !idset_has(self_ids, fi->mount_id))
 				continue;
 			if (!add_file(t, &cap, p->pid, fi->fd, fi->mount_id, fi->inode, fi->dev, fi->flags,
 				      fi->path ? fi->path : (fi->target ? fi->target : "?")))
 				return -1;
 		}
-		if (find_foreign_maps(c, t, p, &cap) < 0)
+		if (find_foreign_maps(c, t, self_ids, p, &cap) < 0)
 			return -1;
 	}
 	return 0;
@@ -814,8 +840,16 @@ int ins_ns_inspect(ins_ctx *c, crpc_error **err)
 				t->session_outside_sid = p->sid;
 			}
 		}
-	if ((t->own & (1u << CRPC_NS_MNT)) && (read_mounts(c, t) < 0 || find_foreign_files(c, t) < 0))
-		goto oom;
+	if (t->own & (1u << CRPC_NS_MNT)) {
+		idset self_ids = { 0 };
+		int rc = read_mounts(c, t, &self_ids);
+
+		if (rc == 0)
+			rc = find_foreign_files(c, t, &self_ids);
+		free(self_ids.v);
+		if (rc < 0)
+			goto oom;
+	}
 	if ((t->own & (1u << CRPC_NS_NET)) && read_netdevs(c, t) < 0)
 		goto oom;
 	if (find_sharers(c, t) < 0)

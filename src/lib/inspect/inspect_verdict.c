@@ -293,6 +293,11 @@ static void check_fd(vbuild *vb, const crpc_inspect_result *r, const crpc_proc_i
 				 : fi->state == 2 ? "connecting"
 						  : "closing",
 				 a, b, w, fi->fd);
+		else if (fi->state == 7 && fi->remote.port)
+			OPT_BOOL(vb, "tcp_established", p->pid, fi->fd,
+				 "closed TCP connection %s -> %s in %s fd %d (shut down by both ends, still "
+				 "open): CRIU restores it as a connection",
+				 a, b, w, fi->fd);
 		else if (fi->state == 10 && fi->rx_queue > 0)
 			OPT_BOOL(vb, "tcp_skip_in_flight", p->pid, fi->fd,
 				 "%u connection(s) waiting to be accepted on %s in %s fd %d", fi->rx_queue,
