@@ -633,9 +633,27 @@ static void print_own_ns(const crpc_ns_tree *t)
 		printf("  mount %-30s %-10s %s%s%s\n", m->mountpoint, m->fstype,
 		       crpc_ns_mount_how_name(m->how), m->source ? " from " : "", m->source ? m->source : "");
 	}
-	for (size_t i = 0; i < t->n_files; i++)
-		printf("  file  %s (PID %d fd %d) of another mount namespace: external %s\n",
-		       t->files[i].path, (int)t->files[i].pid, t->files[i].fd, t->files[i].key);
+	for (size_t i = 0; i < t->n_files; i++) {
+		const crpc_ns_file *f = &t->files[i];
+		size_t more = 0;
+		bool seen = false;
+
+		/* one line per file, however many fds and processes hold it */
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcmp(t->files[k].key, f->key) == 0;
+		if (seen)
+			continue;
+		for (size_t k = i + 1; k < t->n_files; k++)
+			more += strcmp(t->files[k].key, f->key) == 0;
+		printf("  file  %s of another mount namespace (PID %d ", f->path, (int)f->pid);
+		if (f->fd >= 0)
+			printf("fd %d", f->fd);
+		else
+			printf("mapped");
+		if (more)
+			printf(" and %zu more", more);
+		printf("): external %s\n", f->key);
+	}
 	for (size_t i = 0; i < t->n_netdevs; i++) {
 		const crpc_ns_netdev *d = &t->netdevs[i];
 

@@ -940,9 +940,10 @@ void ins_ns_verdict(ins_vbuild *vb, const crpc_inspect_result *r)
 		 own_list(t->own, owns, sizeof(owns)));
 	if (t->own & (1u << CRPC_NS_USER))
 		ins_vadd(vb, INS_V_BLOCKER, "user-namespace", CRPC_VALUE_BOOL, true, 0, NULL, root->pid, -1,
-			 "%s is in a user namespace of its own: this CRIU and kernel restore it only for "
-			 "trees CRIU itself started in one; run the tree without --user (unshare -U, "
-			 "bwrap --unshare-user)",
+			 "%s is in a user namespace of its own: crpc does not checkpoint such trees yet (it "
+			 "does not inspect their uid and gid maps, nor tell CRIU how to restore them); run "
+			 "the sandbox without a user namespace (as root: no unshare -U, no bwrap "
+			 "--unshare-user)",
 			 w);
 	if (t->own & (1u << CRPC_NS_MNT)) {
 		size_t ext = 0;
