@@ -39,8 +39,8 @@ typedef struct ck_op {
 	struct mf_pending *late; /* restore: page images verified while CRIU restores */
 	bool late_done;          /* their verdict is in res->check */
 	uint64_t expect_bytes;   /* dump: the tree's memory CRIU will write, as inspected (0: unknown) */
-	crpc_ns_tree nst; /* dump: the tree's own namespaces, for crpc.json */
-	int *ns_fds;      /* restore: files of another mount namespace opened again for CRIU */
+	crpc_ns_tree nst;        /* dump: the tree's own namespaces, for crpc.json */
+	int *ns_fds;             /* restore: files of another mount namespace opened again for CRIU */
 	size_t n_ns_fds;
 	char **ns_ext; /* restore: the external veth entries added to opts */
 	size_t n_ns_ext;
