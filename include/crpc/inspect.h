@@ -232,6 +232,85 @@ typedef struct crpc_ns_info {
 	size_t n_pids;
 } crpc_ns_info;
 
+/** How CRIU deals with one mount of a tree's own mount namespace. */
+typedef enum crpc_ns_mount_how {
+	CRPC_NS_MOUNT_RECREATED =
+		0, /**< "recreated": CRIU mounts it anew (proc, sysfs, tmpfs with its files, ...) */
+	CRPC_NS_MOUNT_EXTERNAL, /**< "external": bound at restore from the same mount of crpc's namespace */
+	CRPC_NS_MOUNT_UNSUPPORTED, /**< "unsupported": neither (a blocker) */
+} crpc_ns_mount_how;
+
+/** One mount of the tree's own mount namespace. */
+typedef struct crpc_ns_mount {
+	int id;
+	char *mountpoint;
+	char *fstype;
+	char *root; /**< the directory of its file system it shows (mountinfo's root field) */
+	unsigned major, minor;
+	crpc_ns_mount_how how;
+	char *source; /**< external: where crpc's namespace shows the same directory (a mount
+			   point of the same file system, with the rest of the path) */
+} crpc_ns_mount;
+
+/**
+ * A file the tree holds open on a mount of another mount namespace than its
+ * own (typically stdio inherited from the program that created the
+ * namespaces): CRIU dumps it as the external `file[MNT:INODE]` and a restore
+ * gives it back with inherit_fd.
+ */
+typedef struct crpc_ns_file {
+	pid_t pid;
+	int fd;
+	int mount_id;
+	uint64_t inode, dev;
+	unsigned flags; /**< open flags */
+	char *path;     /**< as /proc/PID/fd shows it */
+	char key[48];   /**< "file[18:3]": mount id and inode in hex, as CRIU names it */
+} crpc_ns_file;
+
+/** A network device of the tree's own network namespace. */
+typedef struct crpc_ns_netdev {
+	char name[16];
+	char kind[16]; /**< "veth", "bridge", ...; "" for a device without a kind (lo) */
+	int ifindex;
+	bool peer_outside; /**< veth: the other end is in another network namespace */
+	bool peer_here;    /**< that namespace is crpc's own */
+	char peer_name[16];
+	char peer_master[16]; /**< the bridge the peer is a port of, "" if none */
+	char peer_addrs[160]; /**< the peer's IPv4 addresses ("10.1.0.1/24 ..."), "" if none */
+} crpc_ns_netdev;
+
+/** A process outside the tree in one of the tree's own namespaces. */
+typedef struct crpc_ns_sharer {
+	crpc_ns_type type;
+	pid_t pid;
+	char comm[64];
+	bool ancestor; /**< an ancestor of the root (the program that created the namespace) */
+} crpc_ns_sharer;
+
+/** What a tree in namespaces of its own needs (crpc_inspect_result.nst). */
+typedef struct crpc_ns_tree {
+	unsigned own;      /**< bit (1 << crpc_ns_type): the root's namespace differs from crpc's */
+	bool pid_init;     /**< the root is the init (PID 1) of its own PID namespace */
+	pid_t pid_ns_init; /**< the root is in a PID namespace it is not the init of: that
+				    init's PID as crpc sees it, 0 if not found */
+	char pid_ns_init_comm[64];
+	char *root; /**< the root directory of the tree as crpc sees it (/proc/PID/root) */
+	crpc_ns_mount *mounts;
+	size_t n_mounts;
+	crpc_ns_file *files;
+	size_t n_files;
+	crpc_ns_netdev *netdevs;
+	size_t n_netdevs;
+	crpc_ns_sharer *sharers;
+	size_t n_sharers;
+	int netdev_errno;          /**< errno when the network devices could not be read, else 0 */
+	pid_t session_outside_pid; /**< a process of the tree whose session leader lives outside the
+					tree's PID namespace (CRIU sees session 0), 0 if none */
+	pid_t session_outside_sid;
+	size_t n_session_outside; /**< how many processes of the tree are in such sessions */
+} crpc_ns_tree;
+
 /** Everything crpc_inspect_tree() found. Free with crpc_inspect_free(). */
 typedef struct crpc_inspect_result {
 	pid_t root;
@@ -248,7 +327,8 @@ typedef struct crpc_inspect_result {
 	size_t n_missing_features;
 	char **notes; /**< things the inspection could not read, for the verdict */
 	size_t n_notes;
-	double elapsed; /**< seconds the inspection took */
+	double elapsed;   /**< seconds the inspection took */
+	crpc_ns_tree nst; /**< the tree's own namespaces (own == 0: it shares crpc's) */
 } crpc_inspect_result;
 
 /** Flags of crpc_inspect_tree(). */
@@ -273,6 +353,9 @@ int crpc_inspect_tree(pid_t pid, unsigned flags, crpc_inspect_result **result, c
 
 /** Free a result (NULL is fine). */
 void crpc_inspect_free(crpc_inspect_result *r);
+
+/** Name of how a mount is handled: "recreated", "external", "unsupported". */
+const char *crpc_ns_mount_how_name(crpc_ns_mount_how h);
 
 /** Stable name of an fd type ("tcp", "pipe", ...). */
 const char *crpc_fd_type_name(crpc_fd_type t);

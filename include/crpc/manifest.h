@@ -43,6 +43,7 @@
 #include <sys/types.h>
 
 #include "crpc/error.h"
+#include "crpc/inspect.h"
 #include "crpc/opts.h"
 
 #ifdef __cplusplus
@@ -113,6 +114,7 @@ typedef struct crpc_manifest_info {
 	 * "container" (NULL: none).
 	 */
 	const char *container_json;
+	const crpc_ns_tree *ns; /**< the tree's own namespaces as inspected (NULL: not inspected) */
 } crpc_manifest_info;
 
 /** Files and bytes hashed by a write or a verification, and how long it took. */
@@ -253,11 +255,38 @@ typedef struct crpc_manifest_pipe {
 	size_t n_holders;
 } crpc_manifest_pipe;
 
+/** A file of another mount namespace the tree held open ("namespaces"."external_files"). */
+typedef struct crpc_manifest_ext_file {
+	char *key;  /**< CRIU's name of it, "file[MNT:INODE]" */
+	char *path; /**< where crpc opens it again at restore */
+	unsigned flags;
+	uint64_t dev, inode; /**< what it was: the file opened again must be the same */
+} crpc_manifest_ext_file;
+
+/** A veth of the tree whose other end was in crpc's network namespace ("namespaces"."veths"). */
+typedef struct crpc_manifest_veth {
+	char *name;       /**< the tree's end */
+	char *peer;       /**< the other end's name */
+	char *bridge;     /**< the bridge the other end was a port of, NULL if none */
+	char *peer_addrs; /**< its IPv4 addresses, NULL if none */
+} crpc_manifest_veth;
+
+/** The tree's own namespaces ("namespaces"), for the restore. */
+typedef struct crpc_manifest_ns {
+	unsigned own; /**< bit (1 << crpc_ns_type) per namespace the tree had of its own */
+	char *root;   /**< the tree's root directory as crpc saw it */
+	crpc_manifest_ext_file *files;
+	size_t n_files;
+	crpc_manifest_veth *veths;
+	size_t n_veths;
+} crpc_manifest_ns;
+
 /** What a restore reads from crpc.json. Free with crpc_manifest_release(). */
 typedef struct crpc_manifest {
 	crpc_manifest_options options;     /**< the options the dump ran with ("options") */
 	crpc_manifest_pipe *outside_pipes; /**< "outside_pipes" */
 	size_t n_outside_pipes;
+	crpc_manifest_ns ns; /**< "namespaces" (own == 0: the tree shared crpc's) */
 } crpc_manifest;
 
 /**

@@ -101,12 +101,12 @@
 	  RK_DUMP_ONLY, NONE, 0, "", NOARG, "", "", "")                                                     \
 	X(skip_file_rwx_check, BOOL, BOOL, RESTORE, CRPC_OPTF_RECORD,                                       \
 	  SINCE(31900, "--skip-file-rwx-check", 1), RK_DUMP_ONLY, NONE, 0, "", NOARG, "", "", "")           \
-	X(auto_ext_mnt, BOOL, BOOL, BOTH, CRPC_OPTF_RECORD, NOGATE, RK_DUMP_ONLY, NONE, 0, "", NOARG, "",   \
-	  "", "")                                                                                           \
-	X(ext_sharing, BOOL, BOOL, BOTH, CRPC_OPTF_RECORD, NOGATE, RK_DUMP_ONLY, NONE, 0, "", NOARG, "",    \
-	  "", "")                                                                                           \
-	X(ext_masters, BOOL, BOOL, BOTH, CRPC_OPTF_RECORD, NOGATE, RK_DUMP_ONLY, NONE, 0, "", NOARG, "",    \
-	  "", "")                                                                                           \
+	X(auto_ext_mnt, BOOL, BOOL, BOTH, CRPC_OPTF_RECORD | CRPC_OPTF_AUTO, NOGATE, RK_BOOL, NONE, 0, "",  \
+	  NOARG, "", "", "")                                                                                \
+	X(ext_sharing, BOOL, BOOL, BOTH, CRPC_OPTF_RECORD | CRPC_OPTF_AUTO, NOGATE, RK_BOOL, NONE, 0, "",   \
+	  NOARG, "", "", "")                                                                                \
+	X(ext_masters, BOOL, BOOL, BOTH, CRPC_OPTF_RECORD | CRPC_OPTF_AUTO, NOGATE, RK_BOOL, NONE, 0, "",   \
+	  NOARG, "", "", "")                                                                                \
 	X(force_irmap, BOOL, BOOL, DUMP, CRPC_OPTF_RECORD, NOGATE, RK_DUMP_ONLY, NONE, 0, "", NOARG, "",    \
 	  "", "")                                                                                           \
 	X(weak_sysctls, BOOL, BOOL, RESTORE, CRPC_OPTF_RECORD, NOGATE, RK_DUMP_ONLY, NONE, 0, "", NOARG,    \

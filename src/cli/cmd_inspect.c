@@ -299,6 +299,69 @@ json_t *crpc_cli_verdict_items_json(const crpc_verdict_item *v, size_t n, const 
 	return a;
 }
 
+/* The tree's own namespaces: what CRIU must be told about them. */
+static json_t *own_ns_json(const crpc_ns_tree *t)
+{
+	json_t *o = crpc_cli_jobj(), *own = crpc_cli_jarray(), *mounts = crpc_cli_jarray();
+	json_t *files = crpc_cli_jarray(), *devs = crpc_cli_jarray(), *sharers = crpc_cli_jarray();
+
+	for (int ty = 0; ty < CRPC_NS__COUNT; ty++)
+		if (t->own & (1u << ty))
+			crpc_cli_jappend(own, crpc_cli_jstr(crpc_ns_type_name((crpc_ns_type)ty)));
+	crpc_cli_jset(o, "own", own);
+	crpc_cli_jset(o, "pid_init", json_boolean(t->pid_init));
+	crpc_cli_jset(o, "pid_ns_init", t->pid_ns_init > 0 ? json_integer(t->pid_ns_init) : json_null());
+	crpc_cli_jset(o, "root", crpc_cli_jstr(t->root));
+	for (size_t i = 0; i < t->n_mounts; i++) {
+		const crpc_ns_mount *m = &t->mounts[i];
+		json_t *e = crpc_cli_jobj();
+
+		crpc_cli_jset(e, "mountpoint", crpc_cli_jstr(m->mountpoint));
+		crpc_cli_jset(e, "fstype", crpc_cli_jstr(m->fstype));
+		crpc_cli_jset(e, "how", crpc_cli_jstr(crpc_ns_mount_how_name(m->how)));
+		crpc_cli_jset(e, "source", crpc_cli_jstr(m->source));
+		crpc_cli_jappend(mounts, e);
+	}
+	crpc_cli_jset(o, "mounts", mounts);
+	for (size_t i = 0; i < t->n_files; i++) {
+		const crpc_ns_file *f = &t->files[i];
+		json_t *e = crpc_cli_jobj();
+
+		crpc_cli_jset(e, "pid", json_integer(f->pid));
+		crpc_cli_jset(e, "fd", json_integer(f->fd));
+		crpc_cli_jset(e, "path", crpc_cli_jstr(f->path));
+		crpc_cli_jset(e, "external", crpc_cli_jstr(f->key));
+		crpc_cli_jappend(files, e);
+	}
+	crpc_cli_jset(o, "outside_files", files);
+	for (size_t i = 0; i < t->n_netdevs; i++) {
+		const crpc_ns_netdev *d = &t->netdevs[i];
+		json_t *e = crpc_cli_jobj();
+
+		crpc_cli_jset(e, "name", crpc_cli_jstr(d->name));
+		crpc_cli_jset(e, "kind", crpc_cli_jstr(d->kind));
+		crpc_cli_jset(e, "peer_outside", json_boolean(d->peer_outside));
+		crpc_cli_jset(e, "peer", d->peer_here ? crpc_cli_jstr(d->peer_name) : json_null());
+		crpc_cli_jset(e, "peer_bridge",
+			      d->peer_master[0] ? crpc_cli_jstr(d->peer_master) : json_null());
+		crpc_cli_jset(e, "peer_addrs", d->peer_addrs[0] ? crpc_cli_jstr(d->peer_addrs) : json_null());
+		crpc_cli_jappend(devs, e);
+	}
+	crpc_cli_jset(o, "netdevs", devs);
+	for (size_t i = 0; i < t->n_sharers; i++) {
+		const crpc_ns_sharer *s = &t->sharers[i];
+		json_t *e = crpc_cli_jobj();
+
+		crpc_cli_jset(e, "type", crpc_cli_jstr(crpc_ns_type_name(s->type)));
+		crpc_cli_jset(e, "pid", json_integer(s->pid));
+		crpc_cli_jset(e, "comm", crpc_cli_jstr(s->comm));
+		crpc_cli_jset(e, "ancestor", json_boolean(s->ancestor));
+		crpc_cli_jappend(sharers, e);
+	}
+	crpc_cli_jset(o, "outside_processes", sharers);
+	return o;
+}
+
 json_t *crpc_cli_inspect_json(const crpc_inspect_result *r, const crpc_verdict *v)
 {
 	json_t *doc = crpc_cli_jobj(), *procs = crpc_cli_jarray(), *locks = crpc_cli_jarray();
@@ -343,6 +406,7 @@ json_t *crpc_cli_inspect_json(const crpc_inspect_result *r, const crpc_verdict *
 		crpc_cli_jappend(ns, o);
 	}
 	crpc_cli_jset(doc, "namespaces", ns);
+	crpc_cli_jset(doc, "own_namespaces", own_ns_json(&r->nst));
 	crpc_cli_jset(doc, "memory", mem_json(&r->mem));
 	crpc_cli_jset(doc, "options", crpc_cli_verdict_items_json(v->options, v->n_options, "option", true));
 	crpc_cli_jset(doc, "blockers",
@@ -543,6 +607,71 @@ static void print_items(const char *title, const crpc_verdict_item *v, size_t n,
 	}
 }
 
+static void print_own_ns(const crpc_ns_tree *t)
+{
+	if (!t->own)
+		return;
+	printf("\nNamespaces of its own:");
+	for (int ty = 0; ty < CRPC_NS__COUNT; ty++)
+		if (t->own & (1u << ty))
+			printf(" %s", crpc_ns_type_name((crpc_ns_type)ty));
+	printf("\n");
+	if (t->own & (1u << CRPC_NS_PID)) {
+		if (t->pid_init)
+			printf("  the root is the init (PID 1) of its PID namespace\n");
+		else if (t->pid_ns_init > 0)
+			printf("  the root is not the init of its PID namespace: PID %d (%s) is\n",
+			       (int)t->pid_ns_init, t->pid_ns_init_comm);
+		else
+			printf("  the root is not the init of its PID namespace\n");
+	}
+	if (t->root)
+		printf("  root directory %s\n", t->root);
+	for (size_t i = 0; i < t->n_mounts; i++) {
+		const crpc_ns_mount *m = &t->mounts[i];
+
+		printf("  mount %-30s %-10s %s%s%s\n", m->mountpoint, m->fstype,
+		       crpc_ns_mount_how_name(m->how), m->source ? " from " : "", m->source ? m->source : "");
+	}
+	for (size_t i = 0; i < t->n_files; i++) {
+		const crpc_ns_file *f = &t->files[i];
+		size_t more = 0;
+		bool seen = false;
+
+		/* one line per file, however many fds and processes hold it */
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcmp(t->files[k].key, f->key) == 0;
+		if (seen)
+			continue;
+		for (size_t k = i + 1; k < t->n_files; k++)
+			more += strcmp(t->files[k].key, f->key) == 0;
+		printf("  file  %s of another mount namespace (PID %d ", f->path, (int)f->pid);
+		if (f->fd >= 0)
+			printf("fd %d", f->fd);
+		else
+			printf("mapped");
+		if (more)
+			printf(" and %zu more", more);
+		printf("): external %s\n", f->key);
+	}
+	for (size_t i = 0; i < t->n_netdevs; i++) {
+		const crpc_ns_netdev *d = &t->netdevs[i];
+
+		printf("  netdev %s%s%s", d->name, d->kind[0] ? " " : "", d->kind);
+		if (d->peer_outside && d->peer_here)
+			printf(", other end %s in crpc's namespace%s%s%s%s", d->peer_name,
+			       d->peer_master[0] ? ", bridge " : "", d->peer_master,
+			       d->peer_addrs[0] ? ", addresses " : "", d->peer_addrs);
+		else if (d->peer_outside)
+			printf(", other end in another namespace");
+		printf("\n");
+	}
+	for (size_t i = 0; i < t->n_sharers; i++)
+		printf("  %s namespace shared with PID %d (%s) outside the tree%s\n",
+		       crpc_ns_type_name(t->sharers[i].type), (int)t->sharers[i].pid, t->sharers[i].comm,
+		       t->sharers[i].ancestor ? ", an ancestor of the root" : "");
+}
+
 static void print_human(const crpc_cli *cli, const crpc_inspect_result *r, const crpc_verdict *v)
 {
 	const crpc_proc_info *root = &r->procs[0];
@@ -617,6 +746,7 @@ static void print_human(const crpc_cli *cli, const crpc_inspect_result *r, const
 			printf(" %d", (int)r->ns[i].pids[k]);
 		printf("%s\n", r->ns[i].n_pids > 16 ? " ..." : "");
 	}
+	print_own_ns(&r->nst);
 	printf("\nCgroups of PID %d\n", (int)root->pid);
 	for (size_t i = 0; i < root->n_cgroups; i++)
 		printf("  %d:%s:%s\n", root->cgroups[i].hierarchy, root->cgroups[i].controllers,

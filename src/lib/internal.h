@@ -269,6 +269,9 @@ int trace_open_at(crpc_trace **out, int dirfd, const char *path, const crpc_trac
 void crpc__wait_status_str(int status, char *buf, size_t bufsz);
 /* Command name of a pid from /proc/PID/comm (buf gets "?" if unknown). */
 void crpc__proc_comm(pid_t pid, char *buf, size_t bufsz);
+
+/* inspect/inspect_ns.c: free what a crpc_ns_tree holds and empty it. */
+void crpc__ns_tree_free(crpc_ns_tree *t);
 /* State letter of a pid from /proc/PID/stat, 0 if the pid does not exist. */
 char crpc__proc_state(pid_t pid);
 

@@ -547,6 +547,127 @@ static void test_verdict_session_outside(void **state)
 	crpc_inspect_free(r);
 }
 
+/* A tree in namespaces of its own: what the verdict makes of r->nst. */
+static void test_verdict_own_namespaces(void **state)
+{
+	crpc_inspect_result *r = fake_result(2);
+	crpc_ns_tree *t = &r->nst;
+	const crpc_verdict_item *it;
+	crpc_verdict v;
+
+	(void)state;
+	/* the root is in a PID namespace without being its init: only that blocker, naming the init */
+	r->self_ns[CRPC_NS_PID] = 1;
+	t->own = 1u << CRPC_NS_PID;
+	r->procs[0].ns_pid = 7;
+	t->pid_ns_init = 900;
+	snprintf(t->pid_ns_init_comm, sizeof(t->pid_ns_init_comm), "sandbox");
+	assert_int_equal(crpc_inspect_verdict(r, &v, NULL), 0);
+	it = find_item(v.blockers, v.n_blockers, "pid-namespace");
+	assert_non_null(it);
+	assert_non_null(strstr(it->reason, "crpc dump 900 DIR"));
+	assert_non_null(strstr(it->reason, "PID 7"));
+	crpc_verdict_release(&v);
+
+	/* its init: mounts, files from outside, veths, sharers */
+	t->pid_init = true;
+	t->pid_ns_init = 0;
+	r->procs[0].ns_pid = 1;
+	r->self_ns[CRPC_NS_MNT] = r->self_ns[CRPC_NS_NET] = 1;
+	t->own |= 1u << CRPC_NS_MNT | 1u << CRPC_NS_NET;
+	t->mounts = calloc(3, sizeof(*t->mounts));
+	assert_non_null(t->mounts);
+	t->n_mounts = 3;
+	t->mounts[0] = (crpc_ns_mount){ .id = 1,
+					.mountpoint = strdup("/"),
+					.fstype = strdup("ext4"),
+					.how = CRPC_NS_MOUNT_EXTERNAL,
+					.source = strdup("/") };
+	t->mounts[1] = (crpc_ns_mount){ .id = 2,
+					.mountpoint = strdup("/dev"),
+					.fstype = strdup("devtmpfs"),
+					.how = CRPC_NS_MOUNT_EXTERNAL,
+					.source = strdup("/dev") };
+	t->mounts[2] = (crpc_ns_mount){ .id = 3,
+					.mountpoint = strdup("/mnt/img"),
+					.fstype = strdup("squashfs"),
+					.how = CRPC_NS_MOUNT_UNSUPPORTED };
+	t->files = calloc(1, sizeof(*t->files));
+	assert_non_null(t->files);
+	t->n_files = 1;
+	t->files[0] = (crpc_ns_file){ .pid = 1000,
+				      .fd = 0,
+				      .mount_id = 24,
+				      .inode = 3,
+				      .path = strdup("/dev/null") };
+	snprintf(t->files[0].key, sizeof(t->files[0].key), "file[18:3]");
+	t->netdevs = calloc(2, sizeof(*t->netdevs));
+	assert_non_null(t->netdevs);
+	t->n_netdevs = 2;
+	t->netdevs[0] = (crpc_ns_netdev){
+		.name = "v0",
+		.kind = "veth",
+		.peer_outside = true,
+		.peer_here = true,
+		.peer_name = "v0h",
+		.peer_addrs = "10.1.0.1/30"
+	};
+	t->netdevs[1] = (crpc_ns_netdev){ .name = "v1", .kind = "veth", .peer_outside = true };
+	t->sharers = calloc(2, sizeof(*t->sharers));
+	assert_non_null(t->sharers);
+	t->n_sharers = 2;
+	t->sharers[0] = (crpc_ns_sharer){ .type = CRPC_NS_MNT, .pid = 899, .comm = "unshare", .ancestor = true };
+	t->sharers[1] = (crpc_ns_sharer){ .type = CRPC_NS_NET, .pid = 2000, .comm = "other" };
+	assert_int_equal(crpc_inspect_verdict(r, &v, NULL), 0);
+	assert_null(find_item(v.blockers, v.n_blockers, "pid-namespace"));
+	assert_non_null(find_item(v.options, v.n_options, "auto_ext_mnt"));
+	assert_non_null(find_item(v.options, v.n_options, "ext_sharing"));
+	assert_non_null(find_item(v.options, v.n_options, "ext_masters"));
+	it = find_item(v.options, v.n_options, "external");
+	assert_non_null(it);
+	assert_string_equal(it->s, "file[18:3]");
+	assert_non_null(
+		strstr(find_item(v.options, v.n_options, "auto_ext_mnt")->reason, "1 of its 3 mounts"));
+	it = find_item(v.blockers, v.n_blockers, "mount");
+	assert_non_null(it);
+	assert_non_null(strstr(it->reason, "/mnt/img"));
+	it = find_item(v.warnings, v.n_warnings, "veth-peer");
+	assert_non_null(it);
+	assert_non_null(strstr(it->reason, "v0h"));
+	assert_non_null(strstr(it->reason, "10.1.0.1/30"));
+	it = find_item(v.blockers, v.n_blockers, "veth-peer");
+	assert_non_null(it);
+	assert_non_null(strstr(it->reason, "v1"));
+	/* the process that made the namespaces is no blocker; another one sharing it is */
+	it = find_item(v.blockers, v.n_blockers, "namespace-shared");
+	assert_non_null(it);
+	assert_int_equal(it->pid, 2000);
+	assert_non_null(strstr(it->reason, "net namespace"));
+	assert_null(strstr(it->reason, "899"));
+	assert_null(find_item(v.blockers, v.n_blockers, "session-outside"));
+	crpc_verdict_release(&v);
+
+	/* a session led from outside the PID namespace */
+	t->n_session_outside = 2;
+	t->session_outside_pid = 1001;
+	t->session_outside_sid = 880;
+	assert_int_equal(crpc_inspect_verdict(r, &v, NULL), 0);
+	it = find_item(v.blockers, v.n_blockers, "session-outside");
+	assert_non_null(it);
+	assert_int_equal(it->pid, 1001);
+	assert_non_null(strstr(it->reason, "session 880"));
+	assert_non_null(strstr(it->reason, "and 1 more"));
+	crpc_verdict_release(&v);
+
+	/* a user namespace of its own */
+	r->self_ns[CRPC_NS_USER] = 1;
+	t->own |= 1u << CRPC_NS_USER;
+	assert_int_equal(crpc_inspect_verdict(r, &v, NULL), 0);
+	assert_non_null(find_item(v.blockers, v.n_blockers, "user-namespace"));
+	crpc_verdict_release(&v);
+	crpc_inspect_free(r);
+}
+
 static const crpc_opt_reason *find_reason(const crpc_opt_reasons *l, const char *opt)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -870,6 +991,7 @@ int main(void)
 		cmocka_unit_test(test_verdict_options),
 		cmocka_unit_test(test_verdict_blockers),
 		cmocka_unit_test(test_verdict_session_outside),
+		cmocka_unit_test(test_verdict_own_namespaces),
 		cmocka_unit_test(test_apply_user_wins),
 		cmocka_unit_test(test_live_self),
 		cmocka_unit_test(test_live_child_and_errors),

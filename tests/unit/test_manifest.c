@@ -975,6 +975,99 @@ static void write_manifest_opts(int dirfd, const char *const (*opts)[4], size_t 
 	crpc_manifest_options_release(&o);
 }
 
+/* crpc.json's "namespaces": what the dump recorded is what the restore reads. */
+static void test_namespaces(void **state)
+{
+	struct fixture *f = *state;
+	crpc_ns_mount mounts[2] = {
+		{ .id = 1,
+		  .mountpoint = "/",
+		  .fstype = "ext4",
+		  .how = CRPC_NS_MOUNT_EXTERNAL,
+		  .source = "/srv/root" },
+		{ .id = 2, .mountpoint = "/proc", .fstype = "proc", .how = CRPC_NS_MOUNT_RECREATED },
+	};
+	crpc_ns_file files[2] = {
+		{ .pid = 100,
+		  .fd = 0,
+		  .mount_id = 24,
+		  .inode = 3,
+		  .dev = 6,
+		  .flags = 0,
+		  .path = "/dev/null",
+		  .key = "file[18:3]" },
+		{ .pid = 101,
+		  .fd = 1,
+		  .mount_id = 24,
+		  .inode = 3,
+		  .dev = 6,
+		  .flags = 1,
+		  .path = "/dev/null",
+		  .key = "file[18:3]" },
+	};
+	crpc_ns_netdev devs[2] = {
+		{ .name = "lo" },
+		{ .name = "v0",
+		  .kind = "veth",
+		  .peer_outside = true,
+		  .peer_here = true,
+		  .peer_name = "v0h",
+		  .peer_master = "br0",
+		  .peer_addrs = "10.1.0.1/30" },
+	};
+	crpc_ns_tree t = { .own = 1u << CRPC_NS_PID | 1u << CRPC_NS_MNT | 1u << CRPC_NS_NET,
+			   .pid_init = true,
+			   .root = "/srv/root",
+			   .mounts = mounts,
+			   .n_mounts = 2,
+			   .files = files,
+			   .n_files = 2,
+			   .netdevs = devs,
+			   .n_netdevs = 2 };
+	crpc_manifest_info mi = { 0 };
+	crpc_manifest m;
+	crpc_error *e = NULL;
+	char *text = NULL;
+	size_t len;
+
+	write_checkpoint(f->dirfd);
+	mi.pid = 100;
+	mi.log_files = logs;
+	mi.ns = &t;
+	assert_int_equal(crpc_manifest_write(f->dirfd, &mi, NULL, &e), 0);
+	assert_int_equal(crpc_manifest_load(f->dirfd, &m, &e), 0);
+	assert_int_equal(m.ns.own, t.own);
+	assert_string_equal(m.ns.root, "/srv/root");
+	/* one entry per file, however many fds held it */
+	assert_int_equal(m.ns.n_files, 1);
+	assert_string_equal(m.ns.files[0].key, "file[18:3]");
+	assert_string_equal(m.ns.files[0].path, "/dev/null");
+	assert_int_equal(m.ns.files[0].inode, 3);
+	assert_int_equal(m.ns.files[0].dev, 6);
+	/* only veths with their other end in crpc's namespace */
+	assert_int_equal(m.ns.n_veths, 1);
+	assert_string_equal(m.ns.veths[0].name, "v0");
+	assert_string_equal(m.ns.veths[0].peer, "v0h");
+	assert_string_equal(m.ns.veths[0].bridge, "br0");
+	assert_string_equal(m.ns.veths[0].peer_addrs, "10.1.0.1/30");
+	crpc_manifest_release(&m);
+	/* the external mounts are listed for people, with where they come from */
+	assert_int_equal(crpc_manifest_read(f->dirfd, &text, &len, &e), 0);
+	assert_non_null(strstr(text, "\"source\": \"/srv/root\""));
+	assert_null(strstr(text, "\"mountpoint\": \"/proc\""));
+	free(text);
+
+	/* a tree sharing crpc's namespaces: "namespaces" is null and reads as none */
+	mi.ns = NULL;
+	assert_int_equal(crpc_manifest_write(f->dirfd, &mi, NULL, &e), 0);
+	assert_int_equal(crpc_manifest_load(f->dirfd, &m, &e), 0);
+	assert_int_equal(m.ns.own, 0);
+	assert_null(m.ns.root);
+	assert_int_equal(m.ns.n_files, 0);
+	crpc_manifest_release(&m);
+	crpc_error_free(e);
+}
+
 static const crpc_manifest_option *find_opt(const crpc_manifest_options *l, const char *name)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -1299,6 +1392,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_manifest_without_images, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_self_checksum, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_opts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_namespaces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_externals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outside_pipes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trust, setup, teardown),

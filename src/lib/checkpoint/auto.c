@@ -83,6 +83,9 @@ int ck_auto_dump(ck_op *o, crpc_error **err)
 	}
 	ck_info(o, "inspected PID %d: %zu process(es), %zu fd(s) in %.1f ms", (int)o->p.pid, r->n_procs,
 		r->n_fds, r->elapsed * 1e3);
+	/* kept for crpc.json: what the restore gives back */
+	o->nst = r->nst;
+	memset(&r->nst, 0, sizeof(r->nst));
 	crpc_inspect_free(r);
 	/* a container's own namespaces, mounts and cgroups are what it is made of */
 	if (o->p.target) {

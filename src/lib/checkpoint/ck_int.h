@@ -39,7 +39,25 @@ typedef struct ck_op {
 	struct mf_pending *late; /* restore: page images verified while CRIU restores */
 	bool late_done;          /* their verdict is in res->check */
 	uint64_t expect_bytes;   /* dump: the tree's memory CRIU will write, as inspected (0: unknown) */
+	crpc_ns_tree nst;        /* dump: the tree's own namespaces, for crpc.json */
+	int *ns_fds;             /* restore: files of another mount namespace opened again for CRIU */
+	size_t n_ns_fds;
+	char **ns_ext; /* restore: the external veth entries added to opts */
+	size_t n_ns_ext;
 } ck_op;
+
+/* ---- a tree's own namespaces at restore (restore_ns.c) ---- */
+
+/*
+ * From the checkpoint's "namespaces": the root CRIU needs for a mount
+ * namespace, the files of another mount namespace opened again and passed
+ * as inherit_fd, the veth pairs' outside ends as external veth[...] (what the
+ * user gave wins). -1 with an error when a file cannot be given back.
+ */
+int ck_restore_ns(ck_op *o, crpc_error **err);
+
+/* Close the fds ck_restore_ns() opened (CRIU has its own copies once it runs). */
+void ck_restore_ns_close(ck_op *o);
 
 /* ---- events (operation.c) ---- */
 

@@ -90,6 +90,7 @@ int ck_dump_finalize(ck_dump *c, double criu_seconds, const char *op, const char
 	mi.log_files = logs;
 	mi.criu_seconds = criu_seconds;
 	mi.options = &options;
+	mi.ns = &c->o.nst;
 	/* the options the inspection knows, with their reasons; then every other one set */
 	rc = 0;
 	for (size_t i = 0; why && i < why->n && rc == 0; i++)

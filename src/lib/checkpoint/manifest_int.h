@@ -17,6 +17,7 @@
 #include "base/sha256.h"
 #include "crpc/checkpoint.h"
 #include "crpc/error.h"
+#include "crpc/manifest.h"
 
 /* ---- file names ---- */
 
@@ -136,5 +137,14 @@ int mf_load(int dirfd, json_t **out, char **text, size_t *len, crpc_error **err)
 
 /* "pipe:[N]" -> N; false for anything else. */
 bool mf_pipe_link_inode(const char *link, uint32_t *ino);
+
+/* manifest_ns.c: the "namespaces" object (json null when the tree had none of its own; NULL on ENOMEM). */
+json_t *mf_ns_json(const crpc_ns_tree *t);
+
+/* manifest_ns.c: read "namespaces" into ns (zeroed first). -1 on ENOMEM. */
+int mf_ns_load(json_t *j, crpc_manifest_ns *ns);
+
+/* manifest_ns.c: free what mf_ns_load() allocated. */
+void mf_ns_release(crpc_manifest_ns *ns);
 
 #endif /* CRPC_MANIFEST_INT_H */

@@ -56,6 +56,7 @@ CRPC_API void crpc_manifest_release(crpc_manifest *m)
 	for (size_t i = 0; i < m->n_outside_pipes; i++)
 		free(m->outside_pipes[i].holders);
 	free(m->outside_pipes);
+	mf_ns_release(&m->ns);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -128,7 +129,8 @@ CRPC_API int crpc_manifest_load(int dirfd, crpc_manifest *out, crpc_error **err)
 						     jstring_or_null(o, "reason"), NULL) < 0)
 			goto oom;
 	}
-	if (load_pipes(json_object_get(root, "outside_pipes"), out) < 0)
+	if (load_pipes(json_object_get(root, "outside_pipes"), out) < 0 ||
+	    mf_ns_load(json_object_get(root, "namespaces"), &out->ns) < 0)
 		goto oom;
 	json_decref(root);
 	return 0;

@@ -877,6 +877,14 @@ int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, m
 	}
 	/* pipes to processes outside the tree, for the restore to give back */
 	json_object_set_new(root, "outside_pipes", outside_pipes_json(dirfd, have_info ? &info : NULL));
+	/* the tree's own namespaces, for the restore to give back what they used outside */
+	{
+		json_t *ns = mf_ns_json(mi->ns);
+
+		if (!ns)
+			goto oom;
+		json_object_set_new(root, "namespaces", ns);
+	}
 	/* last: the checksum of all of the above */
 	{
 		char self[65];

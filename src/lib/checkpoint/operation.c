@@ -489,6 +489,11 @@ void ck_end(ck_op *o)
 		crpc_config_release(&o->extra);
 	crpc_opts_release(&o->opts);
 	crpc_manifest_release(&o->manifest);
+	crpc__ns_tree_free(&o->nst);
+	ck_restore_ns_close(o);
+	for (size_t i = 0; i < o->n_ns_ext; i++)
+		free(o->ns_ext[i]);
+	free(o->ns_ext);
 	if (o->dirfd >= 0)
 		close(o->dirfd);
 	free(o->dir_real);

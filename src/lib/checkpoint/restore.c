@@ -268,12 +268,17 @@ static int restore(ck_op *o, crpc_error **err)
 		o->opts.rst_sibling = true;
 		r->waiting = true;
 	}
-	/* every PID of the tree must be free (zombies are waited for) */
-	if (crpc_pstree_pids_available(&r->tree, o->p.pid_wait_ms, err) < 0)
+	/*
+	 * every PID of the tree must be free (zombies are waited for), unless
+	 * the tree comes back in a PID namespace of its own, where its PIDs are
+	 * its own
+	 */
+	if (!(o->have_manifest && (o->manifest.ns.own & (1u << CRPC_NS_PID))) &&
+	    crpc_pstree_pids_available(&r->tree, o->p.pid_wait_ms, err) < 0)
 		return -1;
 	o->t0 = crpc__now();
 	/* the fds of re-attached pipes are inheritable: open them right before CRIU starts */
-	if (reattach_pipes(o, err) < 0 || ck_session_open(o, err) < 0 ||
+	if (reattach_pipes(o, err) < 0 || ck_restore_ns(o, err) < 0 || ck_session_open(o, err) < 0 ||
 	    crpc_opts_check_version(&o->opts, crpc_session_version(o->s), err) < 0)
 		return -1;
 	o->opts.images_dir_fd = o->dirfd;
@@ -295,9 +300,11 @@ static int restore(ck_op *o, crpc_error **err)
 				close(r->pipes.v[i].fd);
 				r->pipes.v[i].fd = -1;
 			}
+		ck_restore_ns_close(o);
 		ck_hook_warnings(o);
 		return -1;
 	}
+	ck_restore_ns_close(o);
 	for (size_t i = 0; i < r->pipes.n; i++)
 		if (r->pipes.v[i].fd >= 0) {
 			close(r->pipes.v[i].fd);

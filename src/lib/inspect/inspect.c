@@ -371,6 +371,7 @@ CRPC_API void crpc_inspect_free(crpc_inspect_result *r)
 	for (size_t i = 0; i < r->n_notes; i++)
 		free(r->notes[i]);
 	free(r->notes);
+	crpc__ns_tree_free(&r->nst);
 	free(r);
 }
 
@@ -472,6 +473,8 @@ CRPC_API int crpc_inspect_tree(pid_t pid, unsigned flags, crpc_inspect_result **
 		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
 		goto out;
 	}
+	if (ins_ns_inspect(&c, err) < 0)
+		goto out;
 	if (!(flags & CRPC_INSPECT_NO_KERNEL_CHECKS))
 		check_kernel(&c);
 	/* the root may have exited at the very end: say so rather than report a ghost */

@@ -212,6 +212,26 @@ void ins_mnt_free(ins_ctx *c);
 /* inspect_net.c: check the kernel features the sockets of the tree need. */
 void ins_check_net_features(ins_ctx *c);
 
+/* ---- the verdict, shared with inspect_ns.c ---- */
+
+typedef struct vbuild ins_vbuild;
+
+enum {
+	INS_V_OPTION,
+	INS_V_BLOCKER,
+	INS_V_WARNING
+};
+
+/* inspect_verdict.c: add an option, blocker or warning (one with the same name and value counts as more). */
+void ins_vadd(ins_vbuild *vb, int list, const char *name, crpc_value_kind kind, bool b, uint64_t u,
+	      const char *s, pid_t pid, int fd, const char *fmt, ...) __attribute__((format(printf, 10, 11)));
+
+/* inspect_ns.c: the tree's own namespaces into r->nst (after the fds were resolved). */
+int ins_ns_inspect(ins_ctx *c, crpc_error **err);
+
+/* inspect_ns.c: the options, blockers and warnings of the tree's own namespaces. */
+void ins_ns_verdict(ins_vbuild *vb, const crpc_inspect_result *r);
+
 /* Free one fd's allocations. */
 void ins_fd_release(crpc_fd_info *fi);
 

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "inspect_int.h"
@@ -493,7 +494,78 @@ static void set_peer_from_owner(ins_ctx *c, crpc_fd_info *fi, uint64_t peer_ino)
 	fi->peer = ins_map_get(&c->sock_owner, peer_ino, NULL) ? CRPC_PEER_INSIDE : CRPC_PEER_OUTSIDE;
 }
 
-static int resolve_inet(ins_ctx *c, ins_netns *n, crpc_fd_info *fi)
+/*
+ * The address a TCP socket that is in no table was connected to: one
+ * closed by both ends while still open (CLOSE, unhashed) keeps it, and
+ * SO_PEERNAME tells it where getpeername() does not. Read through a copy of
+ * the socket (pidfd_getfd, Linux 5.6). 0 when there is none.
+ */
+/* An IPv4 or IPv6 socket address into an endpoint; false for another family or port 0. */
+static bool endpoint_of(const struct sockaddr_storage *ss, crpc_inet_endpoint *e)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+
+		if (!a->sin_port)
+			return false;
+		inet_ntop(AF_INET, &a->sin_addr, e->addr, sizeof(e->addr));
+		e->port = ntohs(a->sin_port);
+		return true;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+
+		if (!a->sin6_port)
+			return false;
+		inet_ntop(AF_INET6, &a->sin6_addr, e->addr, sizeof(e->addr));
+		e->port = ntohs(a->sin6_port);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The addresses of a TCP socket that is in no table: one closed by both
+ * ends while still open (CLOSE, unhashed) keeps them, and SO_PEERNAME
+ * tells the peer's where getpeername() does not. Read through a copy of
+ * the socket (pidfd_getfd, Linux 5.6). Endpoints left alone when unknown.
+ */
+static void closed_addrs(pid_t pid, int fd, int family, crpc_inet_endpoint *local, crpc_inet_endpoint *remote)
+{
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_getfd)
+	struct sockaddr_storage ss;
+	/* the kernel wants no more room than the family's address takes */
+	socklen_t full = family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	socklen_t len = full;
+	crpc_inet_endpoint e;
+	int pfd, sk;
+
+	pfd = (int)syscall(SYS_pidfd_open, (long)pid, 0L);
+	if (pfd < 0)
+		return;
+	sk = (int)syscall(SYS_pidfd_getfd, (long)pfd, (long)fd, 0L);
+	close(pfd);
+	if (sk < 0)
+		return;
+	memset(&ss, 0, sizeof(ss));
+	if (getsockopt(sk, SOL_SOCKET, SO_PEERNAME, &ss, &len) == 0 && endpoint_of(&ss, &e)) {
+		*remote = e;
+		len = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
+		if (getsockname(sk, (struct sockaddr *)&ss, &len) == 0 && endpoint_of(&ss, &e))
+			*local = e;
+	}
+	close(sk);
+#else
+	(void)pid;
+	(void)fd;
+	(void)family;
+	(void)local;
+	(void)remote;
+#endif
+}
+
+static int resolve_inet(ins_ctx *c, ins_netns *n, pid_t pid, crpc_fd_info *fi)
 {
 	int t = proto_table(fi->protocol);
 	uint64_t ix;
@@ -515,6 +587,8 @@ static int resolve_inet(ins_ctx *c, ins_netns *n, crpc_fd_info *fi)
 		snprintf(fi->local.addr, sizeof(fi->local.addr), "%s",
 			 fi->family == AF_INET6 ? "::" : "0.0.0.0");
 		snprintf(fi->remote.addr, sizeof(fi->remote.addr), "%s", fi->local.addr);
+		if (fi->type == CRPC_FD_TCP)
+			closed_addrs(pid, fi->fd, fi->family, &fi->local, &fi->remote);
 		return 0;
 	}
 	s = &n->tab[t][ix - 1];
@@ -767,7 +841,7 @@ int ins_resolve_net(ins_ctx *c, crpc_error **err)
 				if (!n && !(n = get_netns(c, p)))
 					goto oom;
 				rc = fi->type == CRPC_FD_UNIX ? resolve_unix(c, n, fi)
-							      : resolve_inet(c, n, fi);
+							      : resolve_inet(c, n, p->pid, fi);
 				break;
 			case CRPC_FD_NETLINK:
 			case CRPC_FD_PACKET:

@@ -142,6 +142,25 @@ oom:
 	return NULL;
 }
 
+void ins_vadd(ins_vbuild *vb, int list, const char *name, crpc_value_kind kind, bool b, uint64_t u,
+	      const char *s, pid_t pid, int fd, const char *fmt, ...)
+{
+	vlist *l = list == INS_V_OPTION ? &vb->opts : list == INS_V_BLOCKER ? &vb->blocks : &vb->warns;
+	char *text = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		vb->oom = true;
+		return;
+	}
+	vadd(vb, l, name, kind, b, u, s, pid, fd, "%s", text);
+	free(text);
+}
+
 #define OPT_BOOL(vb, name, pid, fd, ...) \
 	vadd(vb, &(vb)->opts, name, CRPC_VALUE_BOOL, true, 0, NULL, pid, fd, __VA_ARGS__)
 #define BLOCK(vb, name, pid, fd, ...) \
@@ -273,6 +292,11 @@ static void check_fd(vbuild *vb, const crpc_inspect_result *r, const crpc_proc_i
 				 fi->state == 1   ? "established"
 				 : fi->state == 2 ? "connecting"
 						  : "closing",
+				 a, b, w, fi->fd);
+		else if (fi->state == 7 && fi->remote.port)
+			OPT_BOOL(vb, "tcp_established", p->pid, fi->fd,
+				 "closed TCP connection %s -> %s in %s fd %d (shut down by both ends, still "
+				 "open): CRIU restores it as a connection",
 				 a, b, w, fi->fd);
 		else if (fi->state == 10 && fi->rx_queue > 0)
 			OPT_BOOL(vb, "tcp_skip_in_flight", p->pid, fi->fd,
@@ -486,20 +510,7 @@ static void check_ns(vbuild *vb, const crpc_inspect_result *r)
 	const crpc_proc_info *root = &r->procs[0];
 	char w[96];
 
-	if (root->ns[CRPC_NS_PID] && root->ns[CRPC_NS_PID] != r->self_ns[CRPC_NS_PID] && root->ns_pid != 1)
-		BLOCK(vb, "pid-namespace", root->pid, -1,
-		      "%s runs in a PID namespace where it is PID %d, not the namespace's init: CRIU "
-		      "checkpoints a PID namespace only from its init",
-		      who(root, w, sizeof(w)), (int)root->ns_pid);
-	for (int t = 0; t < CRPC_NS__COUNT; t++)
-		if (root->ns[t] && root->ns[t] != r->self_ns[t] && t != CRPC_NS_PID_FOR_CHILDREN &&
-		    t != CRPC_NS_TIME_FOR_CHILDREN)
-			WARN(vb, "namespace", root->pid, -1,
-			     "the tree has its own %s namespace; CRIU checkpoints it with the tree%s",
-			     crpc_ns_type_name((crpc_ns_type)t),
-			     t == CRPC_NS_NET ? " (links to the outside, such as veth pairs, need --external)"
-			     : t == CRPC_NS_MNT ? " (bind mounts from outside may need --external mnt[...])"
-						: "");
+	ins_ns_verdict(vb, r);
 	for (size_t i = 0; i < r->n_procs; i++) {
 		const crpc_proc_info *p = &r->procs[i];
 

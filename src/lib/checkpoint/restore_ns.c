@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * restore_ns.c - a restore of a tree that had namespaces of its own: CRIU
+ * recreates the namespaces from the images; crpc gives it what lay outside
+ * them, as crpc.json recorded it at the dump. The root (CRIU binds the new
+ * mount namespace's root from it), the files the tree held open on mounts
+ * of another mount namespace (opened again by path, checked to be the same
+ * file, passed as inherit_fd under CRIU's key) and the outside ends of veth
+ * pairs (external veth[NAME]:PEER@BRIDGE, so the pair comes back with the
+ * same names and bridge). What the user passed wins over each.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint/ck_int.h"
+
+static bool user_inherits(const crpc_opts *o, const char *key)
+{
+	for (size_t i = 0; i < o->n_inherit_fd; i++)
+		if (o->inherit_fd[i].key && strcmp(o->inherit_fd[i].key, key) == 0)
+			return true;
+	return false;
+}
+
+static bool user_external_prefix(const crpc_opts *o, const char *prefix)
+{
+	size_t l = strlen(prefix);
+
+	for (size_t i = 0; i < o->n_external; i++)
+		if (o->external[i] && strncmp(o->external[i], prefix, l) == 0)
+			return true;
+	return false;
+}
+
+/* Open path again as the tree had it (inheritable: for CRIU). -1 with errno. */
+static int reopen(const crpc_manifest_ext_file *f)
+{
+	struct stat st;
+	int fd, fl;
+
+	do
+		fd = open(f->path, (int)(f->flags & (O_ACCMODE | O_APPEND)) | O_NONBLOCK | O_NOCTTY);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_ino != f->inode ||
+	    (f->dev && (uint64_t)st.st_dev != f->dev)) {
+		close(fd);
+		errno = ESTALE;
+		return -1;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, (fl & ~O_NONBLOCK) | (int)(f->flags & O_NONBLOCK)) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int ck_restore_ns(ck_op *o, crpc_error **err)
+{
+	const crpc_manifest_ns *ns = &o->manifest.ns;
+
+	if (!o->have_manifest || o->p.no_checkpoint_options || !ns->own)
+		return 0;
+	if ((ns->own & (1u << CRPC_NS_MNT)) && !o->opts.root) {
+		o->opts.root = ns->root ? ns->root : "/";
+		ck_notice(o, "from the checkpoint: root=%s (the root of the tree's own mount namespace)",
+			  o->opts.root);
+	}
+	if (ns->n_files && !(o->ns_fds = calloc(ns->n_files, sizeof(*o->ns_fds))))
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, o->op, "out of memory");
+	for (size_t i = 0; i < ns->n_files; i++) {
+		const crpc_manifest_ext_file *f = &ns->files[i];
+		int fd;
+
+		if (user_inherits(&o->opts, f->key)) {
+			ck_info(o, "%s: passed by you with inherit_fd", f->key);
+			continue;
+		}
+		fd = reopen(f);
+		if (fd < 0) {
+			int e = errno;
+
+			crpc_error_set(err, CRPC_EXIT_FAIL, e, o->op,
+				       "cannot give the tree back %s, which it held open as %s from outside its "
+				       "mount namespace%s",
+				       f->path, f->key,
+				       e == ESTALE ? ": that path now names another file" : "");
+			if (err && *err)
+				crpc_error_set_hint(
+					*err,
+					"open the file it should get in crpc and pass it: crpc restore "
+					"--inherit-fd 'fd[N]:%s'",
+					f->key);
+			return -1;
+		}
+		o->ns_fds[o->n_ns_fds++] = fd;
+		if (crpc_opts_add_inherit_fd(&o->opts, f->key, fd, err) < 0)
+			return -1;
+		ck_notice(o, "gave back %s as %s (open outside the tree's mount namespace at the dump)",
+			  f->path, f->key);
+	}
+	for (size_t i = 0; i < ns->n_veths; i++) {
+		const crpc_manifest_veth *v = &ns->veths[i];
+		char prefix[40], *e = NULL;
+		char **nv;
+
+		snprintf(prefix, sizeof(prefix), "veth[%s]", v->name);
+		if (user_external_prefix(&o->opts, prefix)) {
+			ck_info(o, "%s: given by you with --external", prefix);
+			continue;
+		}
+		if (asprintf(&e, "%s:%s%s%s", prefix, v->peer, v->bridge ? "@" : "",
+			     v->bridge ? v->bridge : "") < 0)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, o->op, "out of memory");
+		nv = realloc(o->ns_ext, (o->n_ns_ext + 1) * sizeof(*nv));
+		if (!nv) {
+			free(e);
+			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, o->op, "out of memory");
+		}
+		o->ns_ext = nv;
+		o->ns_ext[o->n_ns_ext++] = e;
+		if (crpc_opts_add_external(&o->opts, e, err) < 0)
+			return -1;
+		ck_notice(o,
+			  "from the checkpoint: external=%s (the veth's other end, in crpc's network namespace)",
+			  e);
+		if (v->peer_addrs)
+			ck_warn(o,
+				"veth %s comes back without the addresses it had outside the tree (%s): add them "
+				"again once the restore is done, e.g. ip addr add %.*s dev %s",
+				v->peer, v->peer_addrs, (int)strcspn(v->peer_addrs, " "), v->peer_addrs,
+				v->peer);
+	}
+	return 0;
+}
+
+void ck_restore_ns_close(ck_op *o)
+{
+	for (size_t i = 0; i < o->n_ns_fds; i++)
+		if (o->ns_fds[i] >= 0)
+			close(o->ns_fds[i]);
+	free(o->ns_fds);
+	o->ns_fds = NULL;
+	o->n_ns_fds = 0;
+}
