@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "crpc/error.h"
+#include "crpc/inspect.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -96,6 +97,12 @@ int crpc_containers_list(const crpc_engine_env *env, bool inspect, crpc_containe
  * namespaces, mounts and cgroups) rather than worth a warning.
  */
 bool crpc_container_expected_warning(const char *name);
+
+/**
+ * Take the warnings expected of a container (crpc_container_expected_warning())
+ * out of a verdict; returns how many were taken out.
+ */
+size_t crpc_container_verdict_filter(crpc_verdict *v);
 
 #ifdef __cplusplus
 }

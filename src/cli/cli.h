@@ -163,6 +163,7 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_config(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_trace(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_inspect(crpc_cli *cli, int argc, char **argv);
+int crpc_cmd_ps(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_show(crpc_cli *cli, int argc, char **argv);
 
 /* crpc trace replay (cmd_replay.c), called by crpc_cmd_trace: argv[0] is "replay". */
@@ -196,6 +197,7 @@ extern const char crpc_help_restore[];
 extern const char crpc_help_config[];
 extern const char crpc_help_trace[];
 extern const char crpc_help_inspect[];
+extern const char crpc_help_ps[];
 extern const char crpc_help_show[];
 extern const char crpc_help_trace_replay[];
 extern const char crpc_help_shim[];

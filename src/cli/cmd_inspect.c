@@ -12,7 +12,7 @@
 #include "cli.h"
 
 const char crpc_help_inspect[] =
-	"Usage: crpc inspect [OPTIONS] PID\n"
+	"Usage: crpc inspect [OPTIONS] PID|CONTAINER\n"
 	"\n"
 	"Read /proc for the process tree rooted at PID and show what it holds: its\n"
 	"processes and threads (state, parent, process group, session, tracer), every\n"
@@ -25,21 +25,37 @@ const char crpc_help_inspect[] =
 	"impossible or unsafe (a zombie or kernel thread, a traced task, io_uring, a\n"
 	"missing kernel feature, ...). Nothing is changed and CRIU is not started.\n"
 	"'crpc dump' runs the same inspection first and sets the options itself.\n"
+	"A CONTAINER (runc:ID, podman:NAME, docker:NAME, or a name that is not a\n"
+	"number) is inspected from its init process; its own namespaces are expected\n"
+	"of it and not listed as warnings.\n"
 	"Must run as root.\n"
 	"\n"
-	"Options:\n" CRPC_CLI_HELP_COMMON "\n"
+	"Options:\n"
+	"      --runc-root DIR     runc's state directory for runc:ID (runc --root)\n" CRPC_CLI_HELP_COMMON
+	"\n"
 	"With -v, also the threads of each process and each fd's flags and position.\n"
 	"\n"
 	"Examples:\n"
 	"  crpc inspect 1234\n"
 	"  crpc inspect --json 1234 | jq '.options'\n"
+	"  crpc inspect podman:db\n"
 	"\n"
 	"Exit codes:\n"
 	"  0  inspected: the tree can be checkpointed (with the options shown)\n"
 	"  1  inspected, but there are blockers; or the process does not exist or\n"
-	"     exited while it was inspected (ESRCH)\n"
-	"  2  usage error\n"
-	"  3  not running as root\n";
+	"     exited while it was inspected (ESRCH); or the container is not running\n"
+	"  2  usage error, no such container, a name several containers carry\n"
+	"  3  not running as root, the container's engine not installed\n";
+
+enum {
+	OPT_RUNC_ROOT = CLI_OPT_FIRST_CMD,
+};
+
+static const struct option inspect_options[] = {
+	CRPC_CLI_COMMON_OPTIONS,
+	{ "runc-root", required_argument, NULL, OPT_RUNC_ROOT },
+	{ NULL, 0, NULL, 0 },
+};
 
 /* ---- JSON ------------------------------------------------------------------------------ */
 
@@ -784,22 +800,44 @@ int crpc_cmd_inspect(crpc_cli *cli, int argc, char **argv)
 	crpc_inspect_result *r = NULL;
 	crpc_verdict v;
 	crpc_error *err = NULL;
-	unsigned long pidv;
-	int rc;
+	crpc_engine_env engines;
+	crpc_container ct;
+	bool is_container = false;
+	unsigned long pidv = 0;
+	int rc, opt;
 
 	memset(&v, 0, sizeof(v));
-	cli->usage = "crpc inspect [OPTIONS] PID";
-	while (crpc_cli_getopt(cli, argc, argv, ":hv", crpc_cli_common_options) != -1)
-		;
+	memset(&ct, 0, sizeof(ct));
+	crpc_engine_env_init(&engines);
+	cli->usage = "crpc inspect [OPTIONS] PID|CONTAINER";
+	while ((opt = crpc_cli_getopt(cli, argc, argv, ":hv", inspect_options)) != -1)
+		if (opt == OPT_RUNC_ROOT)
+			engines.runc_root = optarg;
 	if (crpc_cli_early_exit(cli, crpc_help_inspect, &rc))
 		return rc;
 	if (optind >= argc)
 		return crpc_cli_usage(cli, true, "missing PID");
 	if (optind + 1 < argc)
 		return crpc_cli_usage(cli, true, "unexpected argument '%s'", argv[optind + 1]);
-	if (crpc_cli_parse_ulong(argv[optind], INT32_MAX, &pidv) < 0 || pidv == 0)
+	if (crpc_target_is_container(argv[optind])) {
+		is_container = true;
+		if (crpc_container_resolve(argv[optind], &engines, &ct, &err) < 0 ||
+		    (!ct.running &&
+		     crpc_error_set(&err, CRPC_EXIT_FAIL, ESRCH, "inspect", "%s:%s is not running (%s)",
+				    ct.engine, ct.name[0] ? ct.name : ct.id, ct.state) < 0)) {
+			json_t *extra = crpc_cli_jobj();
+
+			crpc_cli_jset(extra, "operation", crpc_cli_jstr("inspect"));
+			crpc_cli_jset(extra, "target", crpc_cli_jstr(argv[optind]));
+			rc = crpc_cli_fail(cli, err, extra, NULL);
+			crpc_error_free(err);
+			return rc;
+		}
+		pidv = (unsigned long)ct.pid;
+	} else if (crpc_cli_parse_ulong(argv[optind], INT32_MAX, &pidv) < 0 || pidv == 0) {
 		return crpc_cli_usage(cli, true, "invalid PID '%s': must be a positive integer",
 				      argv[optind]);
+	}
 
 	if (crpc_require_root("inspect", &err) < 0 ||
 	    crpc_inspect_tree((pid_t)pidv, CRPC_INSPECT_PEER_PIDS, &r, &err) < 0 ||
@@ -813,9 +851,18 @@ int crpc_cmd_inspect(crpc_cli *cli, int argc, char **argv)
 		crpc_inspect_free(r);
 		return rc;
 	}
-	if (cli->json)
-		rc = crpc_cli_emit(crpc_cli_inspect_json(r, &v)) < 0 ? CRPC_EXIT_FAIL : 0;
-	else {
+	if (is_container)
+		crpc_container_verdict_filter(&v);
+	if (cli->json) {
+		json_t *doc = crpc_cli_inspect_json(r, &v);
+
+		if (is_container)
+			crpc_cli_jset(doc, "container", crpc_cli_container_json(&ct));
+		rc = crpc_cli_emit(doc) < 0 ? CRPC_EXIT_FAIL : 0;
+	} else {
+		if (is_container)
+			printf("Container %s:%s (%s), %s %s, init PID %d\n\n", ct.engine, ct.name, ct.id,
+			       ct.engine, ct.engine_version, (int)ct.pid);
 		print_human(cli, r, &v);
 		rc = 0;
 	}

@@ -64,13 +64,23 @@ const char crpc_help_restore[] =
 								 "                          writable by nobody else, even with --force\n"
 								 "      --hook CALLBACK=COMMAND\n"
 								 "                          also run COMMAND (through /bin/sh) at CRIU's CALLBACK,\n"
-								 "                          e.g. --hook post-restore='logger restored' (repeatable)\n" CRPC_CLI_HELP_COMMON
+								 "                          e.g. --hook post-restore='logger restored' (repeatable)\n"
+								 "      --name NEW          a container's checkpoint: restore it as a new container\n"
+								 "                          named NEW\n"
+								 "      --runc-root DIR     runc's state directory (default: the one of the dump)\n" CRPC_CLI_HELP_COMMON
+								 "\n"
+								 "A container's checkpoint (crpc dump CONTAINER DIR) is restored through the\n"
+								 "engine crpc.json names, with crpc as the CRIU of that call: into the same\n"
+								 "container when it exists and is stopped, else recreated from what crpc.json\n"
+								 "recorded (runc: its bundle; podman: its export), or as --name NEW. It runs\n"
+								 "detached, managed by its engine (--wait is refused).\n"
 								 "\n"
 								 "Examples:\n"
 								 "  crpc restore /var/tmp/ckpt\n"
 								 "  crpc restore --wait /var/tmp/ckpt; echo \"exit status $?\"\n"
 								 "  crpc restore --json --pid-wait 10 /var/tmp/ckpt\n"
 								 "  crpc restore --force /var/tmp/images-of-criu-dump\n"
+								 "  crpc restore --name web2 /var/tmp/web\n"
 								 "\n" CRPC_CLI_HELP_EXIT_CODES
 								 "With --wait, once the tree is restored the exit code is the restored root's.\n"
 								 "A signal crpc was started with as ignored (e.g. SIGINT in a background job of\n"
@@ -82,6 +92,8 @@ enum {
 	OPT_FORCE,
 	OPT_NO_CKPT_OPTS,
 	OPT_TRUST_OWNER,
+	OPT_NAME,
+	OPT_RUNC_ROOT,
 };
 
 static const struct option restore_options[] = {
@@ -93,6 +105,8 @@ static const struct option restore_options[] = {
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "no-checkpoint-options", no_argument, NULL, OPT_NO_CKPT_OPTS },
 	{ "trust-owner", required_argument, NULL, OPT_TRUST_OWNER },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "runc-root", required_argument, NULL, OPT_RUNC_ROOT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -107,6 +121,8 @@ typedef struct restore_ctx {
 	bool force;        /* --force: no verification */
 	bool no_ckpt_opts; /* --no-checkpoint-options */
 	uid_t trust_owner; /* --trust-owner, (uid_t)-1 if none */
+	const char *name;  /* --name */
+	crpc_engine_env engines;
 } restore_ctx;
 
 /* "5", "0.5", "2.", ".25": digits and at most one dot, nothing else. */
@@ -320,6 +336,8 @@ static void summary(restore_ctx *c, const crpc_checkpoint_result *r, json_t **do
 		crpc_cli_jset(doc, "ok", json_true());
 		crpc_cli_jset(doc, "operation", crpc_cli_jstr("restore"));
 		crpc_cli_jset(doc, "pid", json_integer(r->pid));
+		if (r->is_container)
+			crpc_cli_jset(doc, "container", crpc_cli_container_json(&r->container));
 		crpc_cli_jset(doc, "pids", pids_json(&r->tree));
 		crpc_cli_jset(doc, "images_dir", crpc_cli_jstr(dir));
 		crpc_cli_jset(doc, "image_bytes",
@@ -346,7 +364,17 @@ static void summary(restore_ctx *c, const crpc_checkpoint_result *r, json_t **do
 		return;
 	}
 	crpc_cli_fmt_figures(r, tm, sizeof(tm), sz, sizeof(sz));
-	fprintf(out, "Restored PID %d from %s\n", (int)r->pid, dir);
+	if (r->is_container) {
+		char label[300];
+
+		fprintf(out, "Restored %s (%s, init PID %d) from %s\n",
+			crpc_cli_container_label(&r->container, label, sizeof(label)), r->container.id,
+			(int)r->pid, dir);
+		fprintf(out, "  engine:        %s %s, container %s\n", r->container.engine,
+			r->container.engine_version, r->container.state);
+	} else {
+		fprintf(out, "Restored PID %d from %s\n", (int)r->pid, dir);
+	}
 	if (r->tree.n_tasks > 1) {
 		fprintf(out, "  processes:     %zu (", r->tree.n_tasks);
 		for (size_t i = 0; i < r->tree.n_tasks; i++)
@@ -409,6 +437,7 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	c.pid_wait_ms = 5000;
 	c.trust_owner = (uid_t)-1;
 	crpc_opts_init(&c.opts); /* log level and file: defaults once the configuration is read */
+	crpc_engine_env_init(&c.engines);
 	cli->usage = "crpc restore [OPTIONS] DIR";
 
 	while ((opt = crpc_cli_getopt(cli, argc, argv, ":hvw", restore_options)) != -1) {
@@ -439,6 +468,12 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 		case OPT_NO_CKPT_OPTS:
 			c.no_ckpt_opts = true;
 			break;
+		case OPT_NAME:
+			c.name = optarg;
+			break;
+		case OPT_RUNC_ROOT:
+			c.engines.runc_root = optarg;
+			break;
 		default:
 			if (!cli_opt_apply(cli, "restore", &c.opts, opt, optarg))
 				crpc_cli_usage_errorf(cli, "unhandled option");
@@ -463,6 +498,8 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	p.trust_owner = c.trust_owner;
 	p.wait = c.wait;
 	p.pid_wait_ms = c.pid_wait_ms;
+	p.new_name = c.name;
+	p.engine_env = &c.engines;
 	rc = crpc_checkpoint_restore(&p, &res, &err);
 	crpc_cli_checkpoint_taken(cli, res, rc < 0 ? err : NULL);
 	if (rc < 0) {

@@ -25,6 +25,8 @@ static const cli_command commands[] = {
 	{ "show", NULL, "show what a checkpoint holds", crpc_cmd_show, crpc_help_show },
 	{ "inspect", NULL, "show what a running process tree holds and what a dump needs", crpc_cmd_inspect,
 	  crpc_help_inspect },
+	{ "ps", NULL, "list the containers of every engine and whether crpc can checkpoint them",
+	  crpc_cmd_ps, crpc_help_ps },
 	{ "config", NULL, "validate a configuration file and show the one in effect", crpc_cmd_config,
 	  crpc_help_config },
 	{ "trace", NULL, "show or replay a trace written by --trace", crpc_cmd_trace, crpc_help_trace },
@@ -48,6 +50,7 @@ static const char help_main[] =
 	"  restore     restore a process tree from a directory\n"
 	"  show        show what a checkpoint holds (manifest, tree, fds, memory)\n"
 	"  inspect     show what a running process tree holds and what a dump of it needs\n"
+	"  ps          list the containers of every engine and whether crpc can checkpoint them\n"
 	"  config      validate a configuration file (crpc config check [FILE])\n"
 	"  trace       show or replay a trace written by --trace (crpc trace show|replay)\n"
 	"  shim ARGS   stand in for CRIU (also: crpc run as a symlink named criu)\n"
@@ -79,7 +82,7 @@ static int unknown_command(crpc_cli *cli, const char *name)
 	return crpc_cli_usage(
 		cli, false,
 		"unknown command '%s'\n"
-		"Commands: check, version, features, dump (alias checkpoint), restore, show, inspect, config, trace, shim, help",
+		"Commands: check, version, features, dump (alias checkpoint), restore, show, inspect, ps, config, trace, shim, help",
 		name);
 }
 
@@ -156,7 +159,7 @@ int main(int argc, char **argv)
 		rc = crpc_cli_usage(
 			&cli, true,
 			"missing COMMAND\n"
-			"Commands: check, version, features, dump (alias checkpoint), restore, show, inspect, config, trace, shim, help");
+			"Commands: check, version, features, dump (alias checkpoint), restore, show, inspect, ps, config, trace, shim, help");
 		goto out;
 	}
 

@@ -89,21 +89,13 @@ int ck_auto_dump(ck_op *o, crpc_error **err)
 	crpc_inspect_free(r);
 	/* a container's own namespaces, mounts and cgroups are what it is made of */
 	if (o->p.target) {
-		size_t k = 0;
+		size_t n = crpc_container_verdict_filter(&res->verdict);
 
-		for (size_t i = 0; i < res->verdict.n_warnings; i++) {
-			crpc_verdict_item *w = &res->verdict.warnings[i];
-
-			if (crpc_container_expected_warning(w->name)) {
-				ck_info(o, "expected of a container: %s", w->reason);
-				free(w->name);
-				free(w->s);
-				free(w->reason);
-				continue;
-			}
-			res->verdict.warnings[k++] = *w;
-		}
-		res->verdict.n_warnings = k;
+		if (n)
+			ck_info(o,
+				"%zu warning(s) about the container's own namespaces left out: expected of a "
+				"container",
+				n);
 	}
 	/* what the dump will break or lose (a pipe or socket to the outside, ...): always said */
 	for (size_t i = 0; i < res->verdict.n_warnings; i++)

@@ -388,8 +388,19 @@ int ck_container_restore(ck_op *o, crpc_error **err)
 	char why[256] = "";
 	int rc = -1;
 
-	if (!rec_j)
+	if (!rec_j) {
+		if (!bad && o->p.new_name)
+			return crpc_error_set(
+				err, CRPC_EXIT_USAGE, EINVAL, o->op,
+				"--name is for a container's checkpoint; %s holds a process tree's",
+				o->p.dir);
 		return bad ? -1 : 1;
+	}
+	if (o->p.wait) {
+		json_decref(rec_j);
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, o->op,
+				      "--wait: a restored container is its engine's to wait for, not crpc's");
+	}
 	str_field(rec_j, "engine", rec.info.engine, sizeof(rec.info.engine));
 	str_field(rec_j, "engine_version", rec.info.engine_version, sizeof(rec.info.engine_version));
 	str_field(rec_j, "id", rec.info.id, sizeof(rec.info.id));

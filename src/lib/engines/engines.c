@@ -43,3 +43,22 @@ CRPC_API bool crpc_container_expected_warning(const char *name)
 	/* A container has namespaces of its own by design. */
 	return name && strcmp(name, "namespace") == 0;
 }
+
+CRPC_API size_t crpc_container_verdict_filter(crpc_verdict *v)
+{
+	size_t k = 0, n = v->n_warnings;
+
+	for (size_t i = 0; i < n; i++) {
+		crpc_verdict_item *w = &v->warnings[i];
+
+		if (crpc_container_expected_warning(w->name)) {
+			free(w->name);
+			free(w->s);
+			free(w->reason);
+			continue;
+		}
+		v->warnings[k++] = *w;
+	}
+	v->n_warnings = k;
+	return n - k;
+}

@@ -52,7 +52,8 @@ int crpc__target_parse(const char *arg, crpc__target *out, crpc_error **err)
 
 	memset(out, 0, sizeof(*out));
 	if (!arg || !*arg)
-		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "target", "empty container target");
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "container lookup",
+				      "empty container target");
 	colon = strchr(arg, ':');
 	ref = colon ? colon + 1 : arg;
 	if (colon) {
@@ -60,28 +61,28 @@ int crpc__target_parse(const char *arg, crpc__target *out, crpc_error **err)
 
 		if (len == 0 || len >= sizeof(out->engine)) {
 			engine_names(names, sizeof(names));
-			return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "target",
+			return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "container lookup",
 					      "'%s': no engine before ':' (known: %s)", arg, names);
 		}
 		memcpy(out->engine, arg, len);
 		out->engine[len] = '\0';
 		if (!crpc__engine_find(out->engine)) {
 			engine_names(names, sizeof(names));
-			crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "target", "'%s': unknown engine '%s'",
-				       arg, out->engine);
+			crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "container lookup",
+				       "'%s': unknown engine '%s'", arg, out->engine);
 			crpc_error_set_hint(*err, "a container target is one of %s followed by a name or ID",
 					    names);
 			return -1;
 		}
 	} else if (!crpc_target_is_container(arg)) {
-		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "target",
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "container lookup",
 				      "'%s' is a PID, not a container name", arg);
 	}
 	if (!*ref)
-		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "target",
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "container lookup",
 				      "'%s': no container name or ID", arg);
 	if (strlen(ref) >= sizeof(out->ref) || !valid_ref(ref))
-		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "target",
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "container lookup",
 				      "'%s': not a container name or ID (letters, digits, '_', '.', '-', "
 				      "starting with a letter or digit, at most %zu characters)",
 				      arg, sizeof(out->ref) - 1);
@@ -112,18 +113,19 @@ int crpc__target_resolve(const crpc__engine_ctx *ctx, const crpc__target *t, con
 		const crpc__engine *e = crpc__engine_find(t->engine);
 
 		if (!e)
-			return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "target", "unknown engine '%s'",
-					      t->engine);
+			return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "container lookup",
+					      "unknown engine '%s'", t->engine);
 		why[0] = '\0';
 		if (!e->present(ctx, why, sizeof(why)))
-			return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "target", "%s:%s: %s", t->engine,
-					      t->ref, why[0] ? why : "the engine is not available");
+			return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "container lookup", "%s:%s: %s",
+					      t->engine, t->ref,
+					      why[0] ? why : "the engine is not available");
 		rc = resolve_at(ctx, e, t->ref, out, err);
 		if (rc < 0)
 			return -1;
 		if (rc == CRPC__ENGINE_NOT_FOUND) {
-			crpc_error_set(err, CRPC_EXIT_USAGE, ENOENT, "target", "%s:%s: no such container",
-				       t->engine, t->ref);
+			crpc_error_set(err, CRPC_EXIT_USAGE, ENOENT, "container lookup",
+				       "%s:%s: no such container", t->engine, t->ref);
 			crpc_error_set_hint(*err, "`crpc ps` lists the containers crpc can see");
 			return -1;
 		}
@@ -164,17 +166,17 @@ int crpc__target_resolve(const crpc__engine_ctx *ctx, const crpc__target *t, con
 		return 0;
 	if (found > 1) {
 		crpc__container_release(out);
-		crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "target", "'%s' names %zu containers: %s",
-			       t->ref, found, cands);
+		crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "container lookup",
+			       "'%s' names %zu containers: %s", t->ref, found, cands);
 		crpc_error_set_hint(*err, "name one as ENGINE:NAME");
 		return -1;
 	}
 	if (!asked)
-		return crpc_error_set(err, CRPC_EXIT_USAGE, ENOENT, "target",
+		return crpc_error_set(err, CRPC_EXIT_USAGE, ENOENT, "container lookup",
 				      "'%s': no container engine found (runc, podman, docker) to look it up",
 				      t->ref);
-	crpc_error_set(err, CRPC_EXIT_USAGE, ENOENT, "target", "'%s': no container of that name or ID",
-		       t->ref);
+	crpc_error_set(err, CRPC_EXIT_USAGE, ENOENT, "container lookup",
+		       "'%s': no container of that name or ID", t->ref);
 	crpc_error_set_hint(*err, "`crpc ps` lists the containers crpc can see; a PID is a number");
 	return -1;
 }
