@@ -80,13 +80,13 @@ typedef struct crpc_shim_config {
 	int argc;                     /**< the shim's command line, for the trace header */
 	char *const *argv;
 	/**
-	 * CRIU options to add to a DUMP request, "NAME=VALUE" (NULL-terminated;
-	 * may be NULL): fields of criu_opts by their RPC name, booleans
-	 * ("true") and numbers. The client's own value wins unless it is the
-	 * field's default (false, 0, unset). From a container dump's call
-	 * (crpc_shim_call_dump_options()).
+	 * CRIU options to add to a DUMP or RESTORE request, "NAME=VALUE"
+	 * (NULL-terminated; may be NULL): fields of criu_opts by their RPC
+	 * name, booleans ("true") and numbers. The client's own value wins
+	 * unless it is the field's default (false, 0, unset). From a container
+	 * operation's call (crpc_shim_call_request_options()).
 	 */
-	char *const *dump_options;
+	char *const *request_options;
 } crpc_shim_config;
 
 /**
@@ -116,8 +116,8 @@ char *const *crpc_shim_call_hooks(const crpc_shim_call *call);
 /** Where the session's trace goes (the call directory's traces/). */
 const char *crpc_shim_call_trace_dir(const crpc_shim_call *call);
 
-/** The options for the DUMP request, "NAME=VALUE", NULL-terminated (for crpc_shim_config). */
-char *const *crpc_shim_call_dump_options(const crpc_shim_call *call);
+/** The options for the DUMP or RESTORE request, "NAME=VALUE", NULL-terminated (for crpc_shim_config). */
+char *const *crpc_shim_call_request_options(const crpc_shim_call *call);
 
 /**
  * Put the container's identity into the environment the hooks inherit:

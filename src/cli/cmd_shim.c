@@ -214,7 +214,7 @@ static int shim_main(const struct shim_opts *o, int argc, char **argv)
 		sc.trace_dir = crpc_shim_call_trace_dir(call);
 	else if (cfg.shim_trace)
 		sc.trace_dir = cfg.trace_dir ? cfg.trace_dir : CRPC_SHIM_TRACE_DIR;
-	sc.dump_options = call ? crpc_shim_call_dump_options(call) : NULL;
+	sc.request_options = call ? crpc_shim_call_request_options(call) : NULL;
 	sc.trace_max_files = cfg.shim_trace_max_files;
 	sc.trace_max_total = cfg.shim_trace_max_total;
 	sc.trace_max_file_size = cfg.shim_trace_max_file_size;

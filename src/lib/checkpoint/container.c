@@ -86,8 +86,12 @@ static json_t *call_context(ck_op *o, const crpc_container *ci, const char *oper
 		json_array_append_new(hooks, json_string(o->p.hooks[i]));
 	json_object_set_new(ctx, "hooks", hooks);
 	json_object_set_new(ctx, "env", env_json(ci));
-	/* every option in effect the inspection knows: the shim sets those the engine left unset */
-	for (size_t i = 0; with_options && i < o->res->options.n; i++) {
+	/*
+	 * dump: every option in effect the inspection knows; restore: the
+	 * restore-side counterparts of the dump's. The shim sets those the
+	 * engine left unset.
+	 */
+	for (size_t i = 0; with_options && !o->have_manifest && i < o->res->options.n; i++) {
 		const crpc_opt_reason *x = &o->res->options.v[i];
 		json_t *e = json_object();
 
@@ -97,7 +101,17 @@ static json_t *call_context(ck_op *o, const crpc_container *ci, const char *oper
 		json_object_set_new(e, "reason", json_string(x->reason ? x->reason : ""));
 		json_array_append_new(opts, e);
 	}
-	json_object_set_new(ctx, "dump_options", opts);
+	for (size_t i = 0; with_options && o->have_manifest && i < o->res->applied.n; i++) {
+		const crpc_manifest_option *x = &o->res->applied.v[i];
+		json_t *e = json_object();
+
+		json_object_set_new(e, "name", json_string(x->option));
+		json_object_set_new(e, "value", json_string(x->value ? x->value : ""));
+		json_object_set_new(e, "source", json_string(x->source ? x->source : ""));
+		json_object_set_new(e, "reason", json_string(x->reason ? x->reason : ""));
+		json_array_append_new(opts, e);
+	}
+	json_object_set_new(ctx, "request_options", opts);
 	return ctx;
 }
 
@@ -446,8 +460,18 @@ int ck_container_restore(ck_op *o, crpc_error **err)
 	}
 	if (resolve_criu(o, err) < 0)
 		goto out;
+	/* the restore-side counterparts of the dump's options (tcp_established, ...) */
+	if (!o->p.no_checkpoint_options && crpc_manifest_load(o->dirfd, &o->manifest, NULL) == 0) {
+		o->have_manifest = true;
+		if (crpc_manifest_restore_opts(&o->manifest, &o->opts, &r->applied, &r->not_applied, err) < 0)
+			goto out;
+		for (size_t i = 0; i < r->applied.n; i++)
+			ck_notice(o, "from the checkpoint: %s=%s (dump: %s)", r->applied.v[i].option,
+				  r->applied.v[i].value ? r->applied.v[i].value : "",
+				  r->applied.v[i].reason ? r->applied.v[i].reason : r->applied.v[i].source);
+	}
 	r->failed_step = CRPC_CHECKPOINT_SETUP;
-	if (open_call(o, &rec.info, "restore", false, &call, err) < 0)
+	if (open_call(o, &rec.info, "restore", true, &call, err) < 0)
 		goto out;
 	ctx.shim_path = call.shim;
 	ctx.call_dir = call.dir;

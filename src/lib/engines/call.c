@@ -217,7 +217,7 @@ struct crpc_shim_call {
 	char *config;
 	char *trace_dir;
 	char **hooks;
-	char **dump_options;
+	char **request_options;
 };
 
 static char **string_list(json_t *a, bool options)
@@ -260,7 +260,7 @@ CRPC_API void crpc_shim_call_free(crpc_shim_call *call)
 	free(call->config);
 	free(call->trace_dir);
 	free_list(call->hooks);
-	free_list(call->dump_options);
+	free_list(call->request_options);
 	free(call);
 }
 
@@ -290,9 +290,9 @@ CRPC_API int crpc_shim_call_find(const char *argv0, crpc_shim_call **out, crpc_e
 	if (asprintf(&call->trace_dir, "%.*s/traces", (int)(slash - argv0), argv0) < 0)
 		call->trace_dir = NULL;
 	call->hooks = string_list(json_object_get(ctx, "hooks"), false);
-	call->dump_options = string_list(json_object_get(ctx, "dump_options"), true);
+	call->request_options = string_list(json_object_get(ctx, "request_options"), true);
 	if (!call->criu || !*call->criu || (cfg && !call->config) || !call->trace_dir || !call->hooks ||
-	    !call->dump_options) {
+	    !call->request_options) {
 		crpc_shim_call_free(call);
 		return crpc_error_set(err, CRPC_EXIT_ENV, EINVAL, "call directory",
 				      "%s: call.json names no CRIU, or out of memory", argv0);
@@ -321,9 +321,9 @@ CRPC_API const char *crpc_shim_call_trace_dir(const crpc_shim_call *call)
 	return call->trace_dir;
 }
 
-CRPC_API char *const *crpc_shim_call_dump_options(const crpc_shim_call *call)
+CRPC_API char *const *crpc_shim_call_request_options(const crpc_shim_call *call)
 {
-	return call->dump_options;
+	return call->request_options;
 }
 
 CRPC_API int crpc_shim_call_setenv(const crpc_shim_call *call)

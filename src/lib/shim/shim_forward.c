@@ -346,13 +346,13 @@ static int client_ack(struct shim *s, crpc__record *rec, CriuReq *req)
  * gone); -1: failed (the client was told).
  */
 /*
- * A container dump's options (crpc_shim_config.dump_options, "NAME=VALUE")
- * into the client's DUMP request: booleans and numbers of criu_opts by
+ * A container operation's options (crpc_shim_config.request_options,
+ * "NAME=VALUE") into the client's DUMP or RESTORE request: booleans and numbers of criu_opts by
  * their field name, where the client left the field at its default.
  */
-static void add_dump_options(struct shim *s, CriuOpts *o)
+static void add_request_options(struct shim *s, CriuOpts *o)
 {
-	for (char *const *p = s->cfg->dump_options; p && *p; p++) {
+	for (char *const *p = s->cfg->request_options; p && *p; p++) {
 		const char *eq = strchr(*p, '=');
 		char name[64];
 		const ProtobufCFieldDescriptor *f;
@@ -392,7 +392,7 @@ static void add_dump_options(struct shim *s, CriuOpts *o)
 			continue;
 		}
 		*(protobuf_c_boolean *)(base + f->quantifier_offset) = 1;
-		shim_vlog(s, "added %s to the DUMP request", *p);
+		shim_vlog(s, "added %s to the %s request", *p, shim_type_name(s->req_type));
 	}
 }
 
@@ -460,8 +460,8 @@ int shim_from_client(struct shim *s, crpc_error **err)
 			return session_fail(s, t, why, err);
 		}
 		log_location(s, req->opts);
-		if (req->type == CRIU_REQ_TYPE__DUMP)
-			add_dump_options(s, req->opts);
+		if (req->type == CRIU_REQ_TYPE__DUMP || req->type == CRIU_REQ_TYPE__RESTORE)
+			add_request_options(s, req->opts);
 		s->client_notify = req->opts->has_notify_scripts && req->opts->notify_scripts;
 		if ((req->type == CRIU_REQ_TYPE__DUMP || req->type == CRIU_REQ_TYPE__RESTORE) &&
 		    have_hooks(s->cfg->hooks)) {
