@@ -85,7 +85,7 @@ assert_not_contains "$OUT" "own net namespace" "crpc inspect runc:$ID (the conta
 expect_exit 0 crpc_ inspect --runc-root "$RUNC_ROOT" --json "$ID" # a bare name
 printf '%s\n' "$OUT" >"$TMP/inspect.json"
 json_assert "$TMP/inspect.json" "d['container']['id'] == '$ID'" "d['dumpable'] is True" \
-	"not any(w['name'] == 'namespace' for w in d['warnings'])"
+	"not any(w.get('warning') == 'namespace' for w in d['warnings'])"
 
 # --- hooks: every callback, with the container's engine and ID -----------
 {

@@ -1,0 +1,212 @@
+#!/bin/bash
+# podman containers as crpc's targets: `crpc dump podman:NAME DIR`,
+# `crpc restore DIR [--name NEW]`, `crpc inspect podman:NAME`, `crpc ps`,
+# with Debian's podman and runc. podman keeps all its state under this
+# test's directory: crpc runs it through $CRPC_PODMAN, a wrapper that adds
+# --root, --runroot, --tmpdir, the vfs driver, cgroupfs and file events.
+# The image is the busybox rootfs of make-busybox-bundle, made with
+# `podman import` (no registry); the counter writes into a volume of this
+# test. crpc is podman's CRIU for the call (--runtime-flag criu=..., the
+# call directory first on PATH): the counter carries on after the restore
+# into the same container (same ID), hooks fire with the container's engine,
+# ID and name, DIR holds the session's trace; --leave-running keeps it
+# running; a restore as --name NEW after the original was removed brings
+# up a new container; an established TCP connection over the container's
+# loopback survives; a bare name two engines carry is refused listing both;
+# the error cases leave the container untouched.
+# shellcheck disable=SC2016 # quoted code for wait_for's eval
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../helpers/hooks_lib.sh"
+. "$(dirname "$0")/../helpers/container_lib.sh"
+
+PODMAN=$(command -v podman) || fail "podman not found: run scripts/setup (it installs podman)"
+RUNC=$(command -v runc) || fail "runc not found: run scripts/setup (it installs runc)"
+[ -x /bin/busybox ] || fail "/bin/busybox not found: run scripts/setup (it installs busybox-static)"
+
+suffix=${TMP##*.}
+NAME=crpc-p-$suffix
+CG=/crpc-it-podmane-$suffix
+IMAGE=localhost/crpc-busybox:test # podman storage of this test only
+BUNDLE=$TMP/bundle
+STATE=$TMP/state
+COUNT=$STATE/count
+RUNC_ROOT=$TMP/runc
+export CRPC_RUNTIME_DIR=$TMP/rt
+
+# podman as crpc runs it: everything under $TMP.
+printf '#!/bin/sh\nexec %q --root %q --runroot %q --tmpdir %q --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime %q "$@"\n' \
+	"$PODMAN" "$TMP/storage" "$TMP/run" "$TMP/libpod" "$RUNC" >"$TMP/podman"
+chmod 0755 "$TMP/podman"
+export CRPC_PODMAN=$TMP/podman
+podman_() { "$TMP/podman" "$@"; }
+
+podman_cleanup() {
+	local rc=$? m
+	set +e
+	for n in "$NAME" "$NAME-new" "$NAME-tcp"; do
+		podman_ rm -f -t 0 "$n" >/dev/null 2>&1
+	done
+	"$RUNC" --root "$RUNC_ROOT" delete -f "$NAME" >/dev/null 2>&1
+	podman_ rmi -f "$IMAGE" >/dev/null 2>&1
+	cgroup_end "$CG"
+	cgroup_end "$CG-runc"
+	while read -r _ m _; do
+		case $m in "$TMP"/*) umount -l "$m" ;; esac
+	done < <(tac /proc/self/mounts)
+	return "$rc"
+}
+trap 'podman_cleanup; cleanup' EXIT
+
+crpc_() { "$CRPC_BIN" --no-config "$@"; }
+status() { podman_ container inspect --format '{{.State.Status}}' "$1" 2>/dev/null || true; }
+cid() { podman_ container inspect --format '{{.Id}}' "$1" 2>/dev/null || true; }
+manifest_assert() {
+	/usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+bad = [e for e in sys.argv[2:] if not eval(e, {"d": d})]
+if bad:
+    sys.exit("%s: false: %s" % (sys.argv[1], "; ".join(bad)))' "$@" || fail "crpc.json is not as expected"
+}
+run_ctr() { # NAME STATE-DIR COMMAND [NETWORK]
+	mkdir -p "$2"
+	expect_exit 0 podman_ run -d --name "$1" --network "${4:-none}" --cgroup-parent "$CG" -v "$2:/state" \
+		--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$IMAGE" "$3"
+}
+
+"$CRPC_SRC/tests/helpers/make-busybox-bundle" --cgroups-path "$CG-runc" "$BUNDLE" ||
+	fail "cannot build the busybox bundle"
+tar -C "$BUNDLE/rootfs" -c . | podman_ import - "$IMAGE" >/dev/null || fail "podman import failed"
+run_ctr "$NAME" "$STATE" /counter
+ID=$(cid "$NAME")
+wait_for '[ "$(count)" -ge 5 ]' 10 || fail "the container's counter does not count ($(count))"
+
+# --- ps, inspect ----------------------------------------------------------------
+expect_exit 0 crpc_ ps --json
+printf '%s\n' "$OUT" >"$TMP/ps.json"
+json_assert "$TMP/ps.json" \
+	"any(c['engine'] == 'podman' and c['name'] == '$NAME' and c['id'] == '$ID' and c['state'] == 'running' and c['checkpointable'] is True for c in d['containers'])" \
+	"any(e['name'] == 'podman' and e['present'] and e['version'] for e in d['engines'])"
+expect_exit 0 crpc_ inspect --json "podman:$NAME"
+printf '%s\n' "$OUT" >"$TMP/inspect.json"
+json_assert "$TMP/inspect.json" "d['container']['id'] == '$ID'" "d['container']['image'] == '$IMAGE'" \
+	"d['dumpable'] is True" "not any(w.get('warning') == 'namespace' for w in d['warnings'])"
+
+# --- a bare name that runc also has: refused, both listed ---------------------
+(cd "$BUNDLE" && "$RUNC" --root "$RUNC_ROOT" run -d "$NAME" </dev/null >/dev/null 2>&1) ||
+	fail "runc run $NAME failed"
+expect_exit 2 crpc_ dump --runc-root "$RUNC_ROOT" "$NAME" "$TMP/ck-amb"
+assert_contains "$ERR" "names 2 containers" "a bare name of two engines"
+assert_contains "$ERR" "runc:$NAME" "the candidates"
+assert_contains "$ERR" "podman:$NAME" "the candidates"
+[ ! -e "$TMP/ck-amb" ] || fail "an ambiguous dump left $TMP/ck-amb"
+"$RUNC" --root "$RUNC_ROOT" delete -f "$NAME" || fail "runc delete failed"
+
+# --- hooks --------------------------------------------------------------------------
+{
+	echo "hooks:"
+	for cb in $HOOK_CALLBACKS; do
+		echo "  $cb:"
+		echo "    - shell: 'echo $cb \$CRPC_CONTAINER_ENGINE \$CRPC_CONTAINER_ID \$CRPC_CONTAINER_NAME >>$TMP/marks'"
+	done
+} | write_config "$TMP/hooks.yaml"
+
+# --- dump and restore into the same container -----------------------------------
+expect_exit 0 "$CRPC_BIN" --config "$TMP/hooks.yaml" dump --json "podman:$NAME" "$TMP/ck"
+printf '%s\n' "$OUT" >"$TMP/dump.json"
+json_assert "$TMP/dump.json" "d['container']['engine'] == 'podman'" "d['container']['id'] == '$ID'" \
+	"d['container']['name'] == '$NAME'"
+[ "$(status "$NAME")" = exited ] || fail "$NAME is '$(status "$NAME")' after the dump, expected exited"
+at_ckpt=$(count)
+sleep 0.4
+[ "$(count)" = "$at_ckpt" ] || fail "the counter moved after the dump ($at_ckpt -> $(count))"
+for f in crpc.json dump.trace hooks.log pstree.img inventory.img config.dump spec.dump; do
+	[ -s "$TMP/ck/$f" ] || fail "no $f in the checkpoint: $(ls "$TMP/ck")"
+done
+manifest_assert "$TMP/ck/crpc.json" "d['container']['engine'] == 'podman'" "d['container']['id'] == '$ID'" \
+	"d['container']['image'] == '$IMAGE'" "d['container']['engine_version'] != ''" \
+	"'config.dump' in d['container']['recreate']['export']['files']" \
+	"'pstree.img' in d['container']['recreate']['export']['images']"
+got=$(awk '{print $1}' "$TMP/marks" | tr '\n' ' ')
+for cb in pre-dump post-dump; do
+	assert_contains "$got" "$cb" "the dump's hooks"
+done
+while read -r cb engine id name; do
+	[ "$engine $id $name" = "podman $ID $NAME" ] || fail "hook $cb saw engine/id/name '$engine $id $name'"
+done <"$TMP/marks"
+: >"$TMP/marks"
+expect_exit 0 "$CRPC_BIN" trace show "$TMP/ck/dump.trace"
+for s in "-> DUMP" "<- NOTIFY   pre-dump" "<- DUMP     success"; do
+	assert_contains "$OUT" "$s" "crpc trace show of the dump"
+done
+
+expect_exit 0 "$CRPC_BIN" --config "$TMP/hooks.yaml" restore --trace "$TMP/restore.trace" "$TMP/ck"
+assert_contains "$OUT" "Restored podman:$NAME" "crpc restore's summary"
+[ "$(status "$NAME")" = running ] || fail "$NAME is '$(status "$NAME")' after the restore"
+[ "$(cid "$NAME")" = "$ID" ] || fail "the restored container has ID $(cid "$NAME"), expected $ID"
+wait_for "[ \"\$(count)\" -gt $at_ckpt ]" 10 || fail "the restored counter does not move (at $(count))"
+first=$(count)
+[ "$first" -le $((at_ckpt + 30)) ] || fail "the counter started over or jumped: $at_ckpt -> $first"
+keeps_counting 5 || fail "the restored counter stopped at $(count)"
+got=$(awk '{print $1}' "$TMP/marks" | tr '\n' ' ')
+for cb in pre-restore post-restore; do
+	assert_contains "$got" "$cb" "the restore's hooks"
+done
+expect_exit 0 "$CRPC_BIN" trace show "$TMP/restore.trace"
+assert_contains "$OUT" "<- RESTORE  success" "crpc trace show of the restore"
+note "counter: $at_ckpt at the dump, $first first after the restore"
+
+# --- --leave-running, then removed and restored as --name NEW -----------------
+expect_exit 0 crpc_ dump --leave-running "podman:$NAME" "$TMP/ck2"
+[ "$(status "$NAME")" = running ] || fail "$NAME is '$(status "$NAME")' after --leave-running"
+keeps_counting 5 || fail "the counter stopped after --leave-running"
+expect_exit 1 crpc_ restore "$TMP/ck2"
+assert_contains "$ERR" "is running" "restore into the running container"
+[ "$(status "$NAME")" = running ] || fail "$NAME is '$(status "$NAME")' after the refused restore"
+expect_exit 0 podman_ rm -f -t 0 "$NAME"
+expect_exit 0 crpc_ restore --name "$NAME-new" "$TMP/ck2"
+[ "$(status "$NAME-new")" = running ] || fail "$NAME-new is '$(status "$NAME-new")' after restore --name"
+keeps_counting 5 || fail "the counter of $NAME-new does not move (at $(count))"
+
+# --- errors, the container untouched --------------------------------------------
+expect_exit 2 crpc_ dump "podman:nosuch-$suffix" "$TMP/ck-none"
+assert_contains "$ERR" "no such container" "dump of a container that does not exist"
+expect_exit 3 env CRPC_PODMAN=/nonexistent/podman "$CRPC_BIN" --no-config dump "podman:$NAME-new" "$TMP/ck-none"
+assert_contains "$ERR" "podman not found" "dump with podman missing"
+expect_exit 0 podman_ stop -t 0 "$NAME-new"
+expect_exit 1 crpc_ dump "podman:$NAME-new" "$TMP/ck-none"
+assert_contains "$ERR" "is not running (exited)" "dump of a stopped container"
+[ ! -e "$TMP/ck-none" ] || fail "a refused dump left $TMP/ck-none"
+[ "$(status "$NAME-new")" = exited ] || fail "the stopped container is '$(status "$NAME-new")'"
+expect_exit 0 podman_ rm -f -t 0 "$NAME-new"
+
+# --- an established TCP connection inside the container ----------------------
+TSTATE=$TMP/tstate
+TCP=$TSTATE/tcp
+tcp_last() {
+	local v
+	v=$(tail -n 1 "$TCP" 2>/dev/null)
+	echo "${v:-0}"
+}
+# A network namespace of podman's own is restored empty (its loopback down,
+# where no connection can be restored): the container joins one this test
+# makes, with its loopback up, that outlives the dump.
+NETNS=$TMP/netns
+touch "$NETNS"
+unshare --net="$NETNS" true || fail "cannot make a network namespace at $NETNS"
+nsenter --net="$NETNS" ip link set lo up || fail "cannot bring up the loopback of $NETNS"
+run_ctr "$NAME-tcp" "$TSTATE" /tcp-counter "ns:$NETNS"
+wait_for '[ "$(tcp_last)" -ge 5 ]' 10 || fail "the TCP pair in the container does not talk ($(tcp_last))"
+expect_exit 0 crpc_ dump "podman:$NAME-tcp" "$TMP/ck-tcp"
+assert_contains "$ERR" "auto: tcp_established" "the dump's notices"
+at_ckpt=$(tcp_last)
+expect_exit 0 crpc_ restore "$TMP/ck-tcp"
+assert_contains "$ERR" "from the checkpoint: tcp_established" "the restore's notices"
+wait_for "[ \"\$(tcp_last)\" -ge $((at_ckpt + 5)) ]" 10 ||
+	fail "the TCP connection did not survive: $at_ckpt at the dump, $(tcp_last) now"
+seq_ok=$(/usr/bin/python3 -c '
+import sys
+v = [int(x) for x in open(sys.argv[1]).read().split()]
+print("yes" if v == list(range(v[0], v[0] + len(v))) else "no")' "$TCP")
+[ "$seq_ok" = yes ] || fail "the numbers received over TCP have a gap or restart: $(tr '\n' ' ' <"$TCP")"
+note "TCP: $at_ckpt received at the dump, $(tcp_last) now"
