@@ -221,6 +221,36 @@ static char *container_record(const crpc__container *c)
 	return text;
 }
 
+/*
+ * After a failed engine call into a DIR crpc created: the engine's own
+ * files (runc's descriptors.json, a partial export) go too, CRIU's and the
+ * hooks' logs stay.
+ */
+static void remove_engine_files(ck_dump *c)
+{
+	int fd;
+	DIR *d;
+	struct dirent *de;
+
+	if (!c->created_dir || c->o.dirfd < 0 || (fd = dup(c->o.dirfd)) < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (strcmp(de->d_name, DUMP_LOG) == 0 || strcmp(de->d_name, "hooks.log") == 0 ||
+		    strcmp(de->d_name, CRPC_INPROGRESS_MARKER) == 0)
+			continue;
+		if (fstatat(c->o.dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+			(void)unlinkat(c->o.dirfd, de->d_name, 0);
+	}
+	closedir(d);
+}
+
 /* After a failed engine call: is the container still running? */
 static void container_after(ck_op *o, const crpc__engine *e, const crpc__engine_ctx *ctx, const char *id)
 {
@@ -325,6 +355,7 @@ int ck_container_dump(ck_dump *c, crpc_error **err)
 		    access(log, R_OK) == 0)
 			crpc_error_attach_log(*err, log);
 		keep_trace(o, &call, "dump", -1, NULL, o->p.trace_path);
+		remove_engine_files(c);
 		ck_dump_failed(c, CRPC_CHECKPOINT_REQUEST, true, err);
 		container_after(o, engine, &ctx, ct.info.id);
 		goto out;

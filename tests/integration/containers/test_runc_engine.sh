@@ -179,6 +179,35 @@ assert_contains "$ERR" "not running (paused)" "dump of a paused container"
 [ ! -e "$TMP/ck-none" ] || fail "a refused dump left $TMP/ck-none"
 runc_ resume "$ID-new" || fail "runc resume failed"
 keeps_counting 5 || fail "the counter does not move after the refused dumps"
+# a blocker (the container's init traced from the host): refused before runc is asked
+init=$(runc_ state "$ID-new" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+/usr/bin/python3 -c '
+import ctypes, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.ptrace(0x4206, int(sys.argv[1]), None, None) != 0:   # PTRACE_SEIZE
+    sys.exit("PTRACE_SEIZE failed: errno %d" % ctypes.get_errno())
+open(sys.argv[2], "w").write("seized\n")
+time.sleep(600)
+' "$init" "$TMP/seized" </dev/null >/dev/null 2>&1 &
+tracer=$!
+track "$tracer"
+wait_for "[ -s '$TMP/seized' ]" 10 || fail "cannot trace the container's init $init"
+expect_exit 1 crpc_ dump --runc-root "$RUNC_ROOT" "runc:$ID-new" "$TMP/ck-none"
+assert_contains "$ERR" "blocker: traced" "dump of a container with a traced task"
+[ ! -e "$TMP/ck-none" ] || fail "a blocked dump left $TMP/ck-none"
+[ ! -e "$TMP/rt/calls" ] || [ -z "$(ls -A "$TMP/rt/calls")" ] || fail "a blocked dump made a call directory"
+kill -KILL "$tracer"
+wait_gone "$tracer" 5 || fail "the tracer $tracer does not go away"
+# a pre-dump hook that refuses: runc's checkpoint fails with its reason, the container runs on
+expect_exit 1 crpc_ dump --runc-root "$RUNC_ROOT" --hook 'pre-dump=echo not now >&2; exit 7' \
+	"runc:$ID-new" "$TMP/ck-none"
+assert_contains "$ERR" "runc checkpoint" "dump refused by a hook"
+assert_contains "$ERR" "not now" "dump refused by a hook (the hook's reason, from the CRIU log)"
+[ ! -e "$TMP/ck-none" ] || [ -z "$(ls "$TMP/ck-none" | grep -v -e '^dump.log$' -e '^hooks.log$')" ] ||
+	fail "a refused dump left a checkpoint: $(ls "$TMP/ck-none")"
+[ ! -e "$TMP/ck-none/crpc.json" ] || fail "a refused dump left crpc.json"
+[ "$(state "$ID-new")" = running ] || fail "the container is '$(state "$ID-new")' after the blocked dump"
+keeps_counting 5 || fail "the counter does not move after the blocked dump"
 runc_ delete -f "$ID-new" || fail "runc delete -f $ID-new failed"
 
 # --- an established TCP connection inside the container ----------------------
