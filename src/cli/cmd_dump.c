@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -293,7 +294,8 @@ static void summary(dump_ctx *c, const crpc_checkpoint_result *r)
 		printf("  manifest:      %s/%s: %zu files (%s), sha256 in %s (%.0f MB/s)\n", dir,
 		       CRPC_MANIFEST_NAME, r->manifest.files, mb, mt, hash_rate(&r->manifest));
 	}
-	printf("  log:           %s\n", logp);
+	if (!r->is_container || access(logp, F_OK) == 0)
+		printf("  log:           %s\n", logp);
 }
 
 int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <setjmp.h>
 
@@ -153,12 +155,117 @@ static void test_resolve_no_engine(void **state)
 	unsetenv("CRPC_PODMAN");
 }
 
+/* A call directory made by crpc__engine_call_open() is what the shim finds and trusts. */
+static void test_call_roundtrip(void **state)
+{
+	char rt[] = "/tmp/crpc-unit-rt.XXXXXX", argv0[PATH_MAX + 32], target[PATH_MAX], self[PATH_MAX];
+	crpc__engine_call call;
+	crpc_shim_call *sc = NULL;
+	crpc_error *err = NULL;
+	json_t *ctx = json_pack("{s:s, s:n, s:[s], s:{s:s, s:s, s:s}, s:[{s:s, s:s}]}", "criu", "/opt/criu",
+				"config", "hooks", "pre-dump=true", "env", "CRPC_CONTAINER_ENGINE", "runc",
+				"CRPC_CONTAINER_ID", "abc", "CRPC_CONTAINER_NAME", "web", "request_options",
+				"name", "tcp_established", "value", "true");
+	ssize_t n;
+	struct stat st;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* the directories must be root's */
+	assert_non_null(mkdtemp(rt));
+	setenv("CRPC_RUNTIME_DIR", rt, 1);
+	assert_int_equal(crpc__engine_call_open(&call, ctx, &err), 0);
+	json_decref(ctx);
+	/* the link leads to crpc itself (here: this test) */
+	n = readlink(call.shim, target, sizeof(target) - 1);
+	assert_true(n > 0);
+	target[n] = '\0';
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(n > 0);
+	self[n] = '\0';
+	assert_string_equal(target, self);
+	assert_int_equal(stat(call.dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+
+	assert_int_equal(crpc_shim_call_find(call.shim, &sc, &err), 1);
+	assert_string_equal(crpc_shim_call_criu(sc), "/opt/criu");
+	assert_null(crpc_shim_call_config(sc));
+	assert_string_equal(crpc_shim_call_hooks(sc)[0], "pre-dump=true");
+	assert_null(crpc_shim_call_hooks(sc)[1]);
+	assert_string_equal(crpc_shim_call_request_options(sc)[0], "tcp_established=true");
+	snprintf(argv0, sizeof(argv0), "%s/traces", call.dir);
+	assert_string_equal(crpc_shim_call_trace_dir(sc), argv0);
+	assert_int_equal(crpc_shim_call_setenv(sc), 0);
+	assert_string_equal(getenv("CRPC_CONTAINER_ID"), "abc");
+	assert_string_equal(getenv("CRPC_CONTAINER_NAME"), "web");
+	crpc_shim_call_free(sc);
+	sc = NULL;
+
+	/* opened up to others: refused */
+	assert_int_equal(chmod(call.dir, 0755), 0);
+	assert_int_equal(crpc_shim_call_find(call.shim, &sc, &err), -1);
+	assert_int_equal(err->exit_class, CRPC_EXIT_ENV);
+	assert_null(sc);
+	crpc_error_free(err);
+	err = NULL;
+	assert_int_equal(chmod(call.dir, 0700), 0);
+	snprintf(argv0, sizeof(argv0), "%s/%s", call.dir, CRPC__CALL_FILE);
+	assert_int_equal(chmod(argv0, 0644), 0);
+	assert_int_equal(crpc_shim_call_find(call.shim, &sc, &err), -1);
+	crpc_error_free(err);
+	err = NULL;
+
+	/* an ordinary `criu` (no call.json beside it, or not named criu) is no call */
+	assert_int_equal(crpc_shim_call_find("/usr/local/lib/crpc/criu", &sc, &err), 0);
+	assert_int_equal(crpc_shim_call_find("criu", &sc, &err), 0);
+	snprintf(argv0, sizeof(argv0), "%s/crpc", call.dir);
+	assert_int_equal(crpc_shim_call_find(argv0, &sc, &err), 0);
+	assert_null(err);
+
+	crpc__engine_call_close(&call);
+	assert_int_equal(stat(call.shim, &st), -1);
+	snprintf(argv0, sizeof(argv0), "%s/calls", rt);
+	assert_int_equal(rmdir(argv0), 0);
+	assert_int_equal(rmdir(rt), 0);
+	unsetenv("CRPC_RUNTIME_DIR");
+	unsetenv("CRPC_CONTAINER_ENGINE");
+	unsetenv("CRPC_CONTAINER_ID");
+	unsetenv("CRPC_CONTAINER_NAME");
+}
+
+/* A runtime directory others may write to is refused. */
+static void test_call_runtime_dir_refused(void **state)
+{
+	char rt[] = "/tmp/crpc-unit-rt.XXXXXX";
+	crpc__engine_call call;
+	crpc_error *err = NULL;
+	json_t *ctx = json_object();
+
+	(void)state;
+	assert_non_null(mkdtemp(rt));
+	assert_int_equal(chmod(rt, 0777), 0);
+	setenv("CRPC_RUNTIME_DIR", rt, 1);
+	assert_int_equal(crpc__engine_call_open(&call, ctx, &err), -1);
+	assert_int_equal(err->exit_class, CRPC_EXIT_ENV);
+	assert_non_null(strstr(err->message, "not a private directory"));
+	crpc_error_free(err);
+	err = NULL;
+	setenv("CRPC_RUNTIME_DIR", "relative/dir", 1);
+	assert_int_equal(crpc__engine_call_open(&call, ctx, &err), -1);
+	assert_int_equal(err->exit_class, CRPC_EXIT_USAGE);
+	crpc_error_free(err);
+	json_decref(ctx);
+	unsetenv("CRPC_RUNTIME_DIR");
+	assert_int_equal(rmdir(rt), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_engines), cmocka_unit_test(test_parse_refused),
-		cmocka_unit_test(test_is_container),  cmocka_unit_test(test_expected_warnings),
-		cmocka_unit_test(test_engine_table),  cmocka_unit_test(test_resolve_no_engine),
+		cmocka_unit_test(test_parse_engines),  cmocka_unit_test(test_parse_refused),
+		cmocka_unit_test(test_is_container),   cmocka_unit_test(test_expected_warnings),
+		cmocka_unit_test(test_engine_table),   cmocka_unit_test(test_resolve_no_engine),
+		cmocka_unit_test(test_call_roundtrip), cmocka_unit_test(test_call_runtime_dir_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
