@@ -44,17 +44,8 @@ static int resolve_criu(ck_op *o, crpc_error **err)
 static void criu_version(const char *criu, char *buf, size_t size)
 {
 	char *argv[] = { (char *)criu, "--version", NULL };
-	crpc__cmd_out out;
-	crpc_error *e = NULL;
-	const char *v;
 
-	buf[0] = '\0';
-	if (crpc__cmd_run(argv, NULL, &out, &e) == 0 && (v = strstr(out.out, "Version: "))) {
-		v += strlen("Version: ");
-		snprintf(buf, size, "%.*s", (int)strcspn(v, "\n "), v);
-	}
-	crpc__cmd_out_release(&out);
-	crpc_error_free(e);
+	crpc__tool_version(argv, "Version: ", buf, size);
 }
 
 static json_t *env_json(const crpc_container *ci)

@@ -48,18 +48,11 @@ static int open_private(int dirfd, const char *name, const char *shown, crpc_err
 	return fd;
 }
 
-int crpc__engine_call_open(crpc__engine_call *call, json_t *context, crpc_error **err)
+int crpc__runtime_subdir(const char *sub, char *path, size_t size, crpc_error **err)
 {
 	const char *rt = getenv("CRPC_RUNTIME_DIR");
-	char self[PATH_MAX], calls[PATH_MAX], name[32];
-	cleanup_free char *text = NULL;
 	cleanup_close int rtfd = -1;
-	cleanup_close int callsfd = -1;
-	ssize_t n;
-	int fd;
 
-	memset(call, 0, sizeof(*call));
-	call->dirfd = -1;
 	if (!rt || !*rt)
 		rt = CRPC__RUNTIME_DIR;
 	if (rt[0] != '/')
@@ -72,8 +65,23 @@ int crpc__engine_call_open(crpc__engine_call *call, json_t *context, crpc_error 
 		return crpc_error_set(err, CRPC_EXIT_ENV, errno, "call directory", "cannot open %s", rt);
 	if (private_dir(rtfd, rt, err) < 0)
 		return -1;
-	snprintf(calls, sizeof(calls), "%s/calls", rt);
-	callsfd = open_private(rtfd, "calls", calls, err);
+	if (snprintf(path, size, "%s/%s", rt, sub) >= (int)size)
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENAMETOOLONG, "call directory",
+				      "%s: path too long", rt);
+	return open_private(rtfd, sub, path, err);
+}
+
+int crpc__engine_call_open(crpc__engine_call *call, json_t *context, crpc_error **err)
+{
+	char self[PATH_MAX], calls[PATH_MAX], name[32];
+	cleanup_free char *text = NULL;
+	cleanup_close int callsfd = -1;
+	ssize_t n;
+	int fd;
+
+	memset(call, 0, sizeof(*call));
+	call->dirfd = -1;
+	callsfd = crpc__runtime_subdir("calls", calls, sizeof(calls), err);
 	if (callsfd < 0)
 		return -1;
 

@@ -195,6 +195,15 @@ void crpc__cmd_out_release(crpc__cmd_out *o);
 bool crpc__engine_cli(const char *envvar, const char *name, char *buf, size_t size);
 
 /*
+ * A tool's version: the first word after `prefix` in the output of argv
+ * (e.g. "runc version "), kept in the runtime directory's versions/ for as
+ * long as argv[0] is the same file (device, inode, size, mtime), so that
+ * each operation does not pay for a start of the engine's CLI. "" in buf
+ * when it cannot be found out.
+ */
+void crpc__tool_version(char *const argv[], const char *prefix, char *buf, size_t size);
+
+/*
  * A failed command as an error: "OPERATION: ARGV0 SUBCOMMAND exited with
  * status N: STDERR-TAIL", class CRPC_EXIT_FAIL.
  */
@@ -202,6 +211,13 @@ int crpc__cmd_fail(crpc_error **err, const char *operation, char *const argv[], 
 		   const crpc__cmd_out *o);
 
 /* ---- the call directory (call.c) ---- */
+
+/*
+ * Open (making it when missing) the runtime directory's subdirectory `sub`
+ * ($CRPC_RUNTIME_DIR, default /run/crpc; both root's and 0700, else
+ * refused), its path into path. The fd, or -1 with *err.
+ */
+int crpc__runtime_subdir(const char *sub, char *path, size_t size, crpc_error **err);
 
 typedef struct crpc__engine_call {
 	char dir[PATH_MAX];  /* the call directory */

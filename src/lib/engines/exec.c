@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -231,4 +232,74 @@ int crpc__cmd_fail(crpc_error **err, const char *operation, char *const argv[], 
 		snprintf(how, sizeof(how), "failed");
 	return crpc_error_set(err, CRPC_EXIT_FAIL, 0, operation, "%s %s %s%s%s", argv[0], sub, how,
 			      o && o->err && o->err[0] ? ": " : "", o && o->err ? o->err : "");
+}
+
+/* "dev ino size mtime_sec mtime_nsec" of path, "" when it cannot be read. */
+static void file_key(const char *path, char *key, size_t size)
+{
+	struct stat st;
+
+	key[0] = '\0';
+	if (stat(path, &st) == 0)
+		snprintf(key, size, "%llu %llu %lld %lld %ld", (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+			 (long)st.st_mtim.tv_nsec);
+}
+
+void crpc__tool_version(char *const argv[], const char *prefix, char *buf, size_t size)
+{
+	char key[128], dir[PATH_MAX], name[NAME_MAX], line[256], tmp[NAME_MAX + 8];
+	cleanup_close int dfd = -1;
+	crpc__cmd_out o;
+	crpc_error *e = NULL;
+	const char *v;
+	size_t k = 0;
+	int fd, st;
+
+	buf[0] = '\0';
+	file_key(argv[0], key, sizeof(key));
+	/* the cache file: argv[0] with '/' made '_' */
+	for (const char *p = argv[0]; *p && k + 1 < sizeof(name) - 8; p++)
+		name[k++] = *p == '/' ? '_' : *p;
+	name[k] = '\0';
+	if (key[0] && (dfd = crpc__runtime_subdir("versions", dir, sizeof(dir), &e)) >= 0) {
+		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t n = read(fd, line, sizeof(line) - 1);
+			struct stat fs;
+
+			if (n > 0 && fstat(fd, &fs) == 0 && fs.st_uid == geteuid() && !(fs.st_mode & 0022)) {
+				size_t kl = strlen(key);
+
+				line[n] = '\0';
+				if (strncmp(line, key, kl) == 0 && line[kl] == '\n' && line[kl + 1]) {
+					close(fd);
+					snprintf(buf, size, "%.*s", (int)strcspn(line + kl + 1, "\n"),
+						 line + kl + 1);
+					return;
+				}
+			}
+			close(fd);
+		}
+	}
+	crpc_error_free(e);
+	e = NULL;
+	st = crpc__cmd_run(argv, NULL, &o, &e);
+	crpc_error_free(e);
+	if (st < 0)
+		return;
+	if (st == 0 && (v = strstr(o.out, prefix))) {
+		v += strlen(prefix);
+		snprintf(buf, size, "%.*s", (int)strcspn(v, " \n"), v);
+	}
+	crpc__cmd_out_release(&o);
+	if (!buf[0] || dfd < 0)
+		return;
+	/* kept for the next operation: written aside, renamed into place */
+	snprintf(tmp, sizeof(tmp), ".%s.%d", name, (int)getpid());
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (dprintf(fd, "%s\n%s\n", key, buf) < 0 || close(fd) < 0 || renameat(dfd, tmp, dfd, name) < 0)
+		unlinkat(dfd, tmp, 0);
 }

@@ -53,25 +53,15 @@ static int podman_run(const crpc__argv *a, char *const envp[], crpc__cmd_out *o,
 static int podman_version(const crpc__engine_ctx *ctx, char *buf, size_t size, crpc_error **err)
 {
 	char cli[PATH_MAX];
-	crpc__argv a = { 0 };
-	crpc__cmd_out o;
-	int st;
+	char *argv[] = { cli, "--version", NULL };
 
 	if (!podman_cli(cli, sizeof(cli)))
 		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
-	crpc__argv_add(&a, cli);
-	crpc__argv_add(&a, "--version");
-	st = podman_run(&a, NULL, &o, err);
-	if (st < 0)
-		return -1;
-	buf[0] = '\0';
 	/* "podman version 4.3.1" */
-	if (st == 0 && sscanf(o.out, "podman version %63s", buf) != 1)
-		buf[0] = '\0';
-	if (st != 0)
-		crpc__cmd_fail(err, "podman", (char *const *)a.v, st, &o);
-	crpc__cmd_out_release(&o);
-	return st == 0 ? 0 : -1;
+	crpc__tool_version(argv, "podman version ", buf, size);
+	return buf[0] ? 0
+		      : crpc_error_set(err, CRPC_EXIT_ENV, EINVAL, "podman", "%s --version says no version",
+				       cli);
 }
 
 /* One element of `podman container inspect`. */

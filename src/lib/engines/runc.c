@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "engines/engine.h"
@@ -44,25 +45,15 @@ static bool runc_present(const crpc__engine_ctx *ctx, char *why, size_t size)
 static int runc_version(const crpc__engine_ctx *ctx, char *buf, size_t size, crpc_error **err)
 {
 	char cli[PATH_MAX];
-	crpc__argv a = { 0 };
-	crpc__cmd_out o;
-	int st;
+	char *argv[] = { cli, "--version", NULL };
 
 	if (!runc_cli(cli, sizeof(cli)))
 		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "runc", "runc not found");
-	crpc__argv_add(&a, cli);
-	crpc__argv_add(&a, "--version");
-	st = crpc__argv_run(&a, NULL, &o, err);
-	if (st < 0)
-		return -1;
-	buf[0] = '\0';
 	/* "runc version 1.1.5+ds1\ncommit: ..." */
-	if (st == 0 && sscanf(o.out, "runc version %63s", buf) != 1)
-		buf[0] = '\0';
-	if (st != 0)
-		crpc__cmd_fail(err, "runc", (char *const *)a.v, st, &o);
-	crpc__cmd_out_release(&o);
-	return st == 0 ? 0 : -1;
+	crpc__tool_version(argv, "runc version ", buf, size);
+	return buf[0] ? 0
+		      : crpc_error_set(err, CRPC_EXIT_ENV, EINVAL, "runc", "%s --version says no version",
+				       cli);
 }
 
 static void cpy(char *dst, size_t size, const char *src)
@@ -230,7 +221,7 @@ static int runc_restore(const crpc__engine_ctx *ctx, const crpc__container *rec,
 	const char *id = new_name ? new_name : rec->info.id;
 	const char *bundle = json_string_value(json_object_get(rec->recreate, "bundle"));
 	crpc__container cur = { 0 };
-	char cli[PATH_MAX];
+	char cli[PATH_MAX], pidfile[PATH_MAX];
 	crpc__argv a = { 0 };
 	crpc__cmd_out o;
 	struct stat sb;
@@ -251,60 +242,95 @@ static int runc_restore(const crpc__engine_ctx *ctx, const crpc__container *rec,
 					    "config.json it had");
 		return -1;
 	}
-	rc = runc_resolve(ctx, id, &cur, err);
-	if (rc < 0)
-		return -1;
-	if (rc == CRPC__ENGINE_FOUND) {
-		bool stopped = strcmp(cur.info.state, "stopped") == 0;
-
-		crpc__container_release(&cur);
-		if (!stopped)
-			return crpc_error_set(err, CRPC_EXIT_FAIL, EEXIST, "runc restore",
-					      "runc:%s exists and is %s: restore it only when stopped or gone",
-					      id, cur.info.state);
-		/* the same container, stopped: runc restores only into a new one of its ID */
+	if (!ctx->call_dir ||
+	    snprintf(pidfile, sizeof(pidfile), "%s/restored.pid", ctx->call_dir) >= (int)sizeof(pidfile))
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "runc restore", "no call directory");
+	/*
+	 * runc restores only into a container of the ID that does not exist
+	 * yet: usually the dump removed it. When runc finds one, it must be
+	 * stopped, and goes first.
+	 */
+	for (int attempt = 0;; attempt++) {
+		a = (crpc__argv){ 0 };
 		runc_base(ctx, cli, &a);
-		crpc__argv_add(&a, "delete");
+		if (ctx->shim_path) {
+			crpc__argv_add(&a, "--criu");
+			crpc__argv_add(&a, ctx->shim_path);
+		}
+		crpc__argv_add(&a, "restore");
+		crpc__argv_add(&a, "--detach");
+		crpc__argv_add(&a, "--pid-file");
+		crpc__argv_add(&a, pidfile);
+		crpc__argv_add(&a, "--image-path");
+		crpc__argv_add(&a, images_dir);
+		crpc__argv_add(&a, "--work-path");
+		crpc__argv_add(&a, ctx->work_dir ? ctx->work_dir : images_dir);
+		crpc__argv_add(&a, "--bundle");
+		crpc__argv_add(&a, bundle);
 		crpc__argv_add(&a, id);
 		st = crpc__argv_run(&a, NULL, &o, err);
 		if (st < 0)
 			return -1;
-		if (st != 0) {
+		if (st == 0)
+			break;
+		if (attempt > 0 || !strstr(o.err, "exists")) {
 			crpc__cmd_fail(err, "runc restore", (char *const *)a.v, st, &o);
 			crpc__cmd_out_release(&o);
 			return -1;
 		}
 		crpc__cmd_out_release(&o);
-		a = (crpc__argv){ 0 };
-	}
-	runc_base(ctx, cli, &a);
-	if (ctx->shim_path) {
-		crpc__argv_add(&a, "--criu");
-		crpc__argv_add(&a, ctx->shim_path);
-	}
-	crpc__argv_add(&a, "restore");
-	crpc__argv_add(&a, "--detach");
-	crpc__argv_add(&a, "--image-path");
-	crpc__argv_add(&a, images_dir);
-	crpc__argv_add(&a, "--work-path");
-	crpc__argv_add(&a, ctx->work_dir ? ctx->work_dir : images_dir);
-	crpc__argv_add(&a, "--bundle");
-	crpc__argv_add(&a, bundle);
-	crpc__argv_add(&a, id);
-	st = crpc__argv_run(&a, NULL, &o, err);
-	if (st < 0)
-		return -1;
-	if (st != 0) {
-		crpc__cmd_fail(err, "runc restore", (char *const *)a.v, st, &o);
-		crpc__cmd_out_release(&o);
-		return -1;
+		rc = runc_resolve(ctx, id, &cur, err);
+		if (rc < 0)
+			return -1;
+		if (rc == CRPC__ENGINE_FOUND) {
+			bool stopped = strcmp(cur.info.state, "stopped") == 0;
+
+			crpc__container_release(&cur);
+			if (!stopped)
+				return crpc_error_set(
+					err, CRPC_EXIT_FAIL, EEXIST, "runc restore",
+					"runc:%s exists and is %s: restore it only when stopped or gone", id,
+					cur.info.state);
+			a = (crpc__argv){ 0 };
+			runc_base(ctx, cli, &a);
+			crpc__argv_add(&a, "delete");
+			crpc__argv_add(&a, id);
+			st = crpc__argv_run(&a, NULL, &o, err);
+			if (st < 0)
+				return -1;
+			if (st != 0) {
+				crpc__cmd_fail(err, "runc restore", (char *const *)a.v, st, &o);
+				crpc__cmd_out_release(&o);
+				return -1;
+			}
+			crpc__cmd_out_release(&o);
+		}
 	}
 	crpc__cmd_out_release(&o);
-	rc = runc_resolve(ctx, id, out, err);
-	if (rc == CRPC__ENGINE_NOT_FOUND)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, "runc restore",
-				      "runc restore succeeded but runc does not know %s", id);
-	return rc < 0 ? -1 : 0;
+	/* the restored container as runc started it: its init from --pid-file */
+	{
+		cleanup_free char *text = NULL;
+		size_t len = 0;
+		long pid;
+		char *end;
+
+		if (crpc__read_file_at(AT_FDCWD, pidfile, 64, &text, &len, err) < 0)
+			return -1;
+		errno = 0;
+		pid = strtol(text, &end, 10);
+		if (errno || end == text || pid <= 0 || pid > INT32_MAX)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "runc restore",
+					      "runc restore wrote no PID into %s", pidfile);
+		out->info = rec->info;
+		cpy(out->info.id, sizeof(out->info.id), id);
+		cpy(out->info.name, sizeof(out->info.name), id);
+		cpy(out->info.state, sizeof(out->info.state), "running");
+		out->info.running = true;
+		out->info.pid = (pid_t)pid;
+		runc_version(ctx, out->info.engine_version, sizeof(out->info.engine_version), NULL);
+		out->recreate = json_incref(rec->recreate);
+	}
+	return 0;
 }
 
 const crpc__engine crpc__engine_runc = {

@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# tests/bench/engines.sh - crpc's container targets against the engine's own
+# checkpoint and restore.
+#
+# Runs one busybox counter container (tests/helpers/make-busybox-bundle) in
+# runc or podman and takes it through a checkpoint and a restore again and
+# again, alternating (ABBA order) between crpc (`crpc dump ENGINE:NAME DIR`
+# + `crpc restore DIR`, no configuration: no hooks) and the engine itself
+# straight to the same CRIU (`runc checkpoint` + `runc restore -d`;
+# `podman container checkpoint` + `podman container restore`). Each run's
+# time is the checkpoint's wall time plus the restore's. Prints every run,
+# the median of each side, the ratio of the medians and the median of the
+# ratios of the pairs run next to each other. Not a test: CTest does not
+# run it. Run as root. podman keeps its state in the work directory.
+
+set -euo pipefail
+
+readonly PROG=${0##*/}
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+readonly SRC
+
+RUNS=10
+WARMUP=1
+ENGINE=runc
+CRPC=$SRC/build/crpc
+CRIU=${CRPC_CRIU:-}
+KEEP=0
+
+usage() {
+	cat <<EOF
+Usage: $PROG [-e runc|podman] [-n RUNS] [--crpc PATH] [--criu PATH] [--warmup N]
+       [--keep] [--help]
+
+Checkpoint and restore a container through crpc and through its engine
+alone, alternating, and print the median time of each and the ratio
+crpc/engine.
+
+  -e ENGINE      runc (default) or podman
+  -n RUNS        checkpoint+restore cycles per side (default $RUNS)
+  --crpc PATH    crpc binary (default build/crpc)
+  --criu PATH    the real CRIU (default \$CRPC_CRIU, else /etc/crpc/criu-path)
+  --warmup N     untimed cycles per side first (default $WARMUP)
+  --keep         keep the work directory
+  --help         show this help
+EOF
+}
+
+while (($#)); do
+	case $1 in
+	-e) ENGINE=${2:?-e needs a value}; shift ;;
+	-n) RUNS=${2:?-n needs a value}; shift ;;
+	--crpc) CRPC=${2:?--crpc needs a value}; shift ;;
+	--criu) CRIU=${2:?--criu needs a value}; shift ;;
+	--warmup) WARMUP=${2:?--warmup needs a value}; shift ;;
+	--keep) KEEP=1 ;;
+	-h | --help) usage; exit 0 ;;
+	*) printf '%s: unknown argument: %s\n' "$PROG" "$1" >&2; usage >&2; exit 2 ;;
+	esac
+	shift
+done
+
+die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
+
+[[ $ENGINE == runc || $ENGINE == podman ]] || die "-e: runc or podman"
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "-n must be a positive number"
+[[ $WARMUP =~ ^[0-9]+$ ]] || die "--warmup must be a number"
+((EUID == 0)) || { printf '%s: must be run as root\n' "$PROG" >&2; exit 3; }
+if [[ -z $CRIU ]]; then
+	[[ -r /etc/crpc/criu-path ]] || die "no CRIU: give --criu or run scripts/setup"
+	CRIU=$(</etc/crpc/criu-path)
+fi
+[[ -x $CRIU ]] || die "CRIU $CRIU is not executable"
+[[ -x $CRPC ]] || die "crpc not found at $CRPC (build it, or give --crpc)"
+RUNC=$(command -v runc) || die "runc not found (scripts/setup installs it)"
+if [[ $ENGINE == podman ]]; then
+	PODMAN=$(command -v podman) || die "podman not found (scripts/setup installs it)"
+fi
+
+WORK=$(mktemp -d /tmp/crpc-bench-engines.XXXXXX)
+NAME=crpc-bench-${WORK##*.}
+CG=/crpc-bench-${WORK##*.}
+RUNC_ROOT=$WORK/runc
+BUNDLE=$WORK/bundle
+export CRPC_RUNTIME_DIR=$WORK/rt CRPC_CRIU=$CRIU
+
+# podman with all its state in $WORK, as crpc runs it ($CRPC_PODMAN)
+if [[ $ENGINE == podman ]]; then
+	printf '#!/bin/sh\nexec %q --root %q --runroot %q --tmpdir %q --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime %q "$@"\n' \
+		"$PODMAN" "$WORK/storage" "$WORK/run" "$WORK/libpod" "$RUNC" >"$WORK/podman"
+	chmod 0755 "$WORK/podman"
+	export CRPC_PODMAN=$WORK/podman
+fi
+
+finish() {
+	local rc=$? d m
+	set +e
+	if [[ $ENGINE == podman ]]; then
+		"$WORK/podman" rm -f -t 0 "$NAME" >/dev/null 2>&1
+		while read -r _ m _; do
+			case $m in "$WORK"/*) umount -l "$m" ;; esac
+		done < <(tac /proc/self/mounts)
+	else
+		"$RUNC" --root "$RUNC_ROOT" delete -f "$NAME" >/dev/null 2>&1
+	fi
+	for d in /sys/fs/cgroup/*/"${CG#/}"; do
+		[[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	if ((KEEP)); then
+		printf 'work directory kept: %s\n' "$WORK"
+	else
+		rm -rf -- "$WORK"
+	fi
+	exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+"$SRC/tests/helpers/make-busybox-bundle" --cgroups-path "$CG" "$BUNDLE" >/dev/null
+if [[ $ENGINE == podman ]]; then
+	mkdir -p "$WORK/state" "$WORK/shim"
+	# podman looks for `criu` on PATH for its own version check
+	ln -s "$CRIU" "$WORK/shim/criu"
+	tar -C "$BUNDLE/rootfs" -c . | "$WORK/podman" import - localhost/crpc-bench:test >/dev/null
+	"$WORK/podman" run -d --name "$NAME" --network none --cgroup-parent "$CG" -v "$WORK/state:/state" \
+		--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 localhost/crpc-bench:test /counter >/dev/null ||
+		die "podman run failed"
+	TARGET=podman:$NAME
+else
+	(cd "$BUNDLE" && "$RUNC" --root "$RUNC_ROOT" --log "$WORK/run.log" run -d "$NAME" \
+		</dev/null >/dev/null 2>&1) || die "runc run failed: $(cat "$WORK/run.log")"
+	TARGET=runc:$NAME
+fi
+
+now_us() { echo "${EPOCHREALTIME//[.,]/}"; }
+
+running() {
+	if [[ $ENGINE == podman ]]; then
+		[[ $("$WORK/podman" container inspect --format '{{.State.Status}}' "$NAME" 2>/dev/null) == running ]]
+	else
+		[[ $("$RUNC" --root "$RUNC_ROOT" state "$NAME" 2>/dev/null) == *'"status": "running"'* ]]
+	fi
+}
+
+# cycle crpc|engine N: checkpoint and restore once; prints the microseconds.
+cycle() {
+	local side=$1 n=$2 t0 t1 t2 dir=$WORK/$1-$2
+	t0=$(now_us)
+	case $side-$ENGINE in
+	crpc-*)
+		"$CRPC" --no-config dump --runc-root "$RUNC_ROOT" "$TARGET" "$dir" >"$dir.out" 2>&1 ||
+			die "crpc dump $n failed: $(cat "$dir.out")"
+		t1=$(now_us)
+		"$CRPC" --no-config restore "$dir" >"$dir.out" 2>&1 || die "crpc restore $n failed: $(cat "$dir.out")"
+		;;
+	engine-runc)
+		"$RUNC" --root "$RUNC_ROOT" --criu "$CRIU" checkpoint --image-path "$dir/img" \
+			--work-path "$dir/work" "$NAME" >"$dir.out" 2>&1 ||
+			die "runc checkpoint $n failed: $(cat "$dir.out")"
+		t1=$(now_us)
+		"$RUNC" --root "$RUNC_ROOT" --criu "$CRIU" restore -d --image-path "$dir/img" \
+			--work-path "$dir/work" --bundle "$BUNDLE" "$NAME" </dev/null >"$dir.out" 2>&1 ||
+			die "runc restore $n failed: $(cat "$dir.out")"
+		;;
+	engine-podman)
+		PATH=$WORK/shim:$PATH "$WORK/podman" container checkpoint "$NAME" >"$dir.out" 2>&1 ||
+			die "podman checkpoint $n failed: $(cat "$dir.out")"
+		t1=$(now_us)
+		PATH=$WORK/shim:$PATH "$WORK/podman" container restore "$NAME" >"$dir.out" 2>&1 ||
+			die "podman restore $n failed: $(cat "$dir.out")"
+		;;
+	esac
+	t2=$(now_us)
+	running || die "the container is not running after $side restore $n"
+	rm -rf -- "$dir" "$dir.out"
+	printf '%s %s %s\n' "$((t1 - t0))" "$((t2 - t1))" "$((t2 - t0))"
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
+
+sleep 0.3
+for ((i = 1; i <= WARMUP; i++)); do
+	cycle crpc "w$i" >/dev/null
+	cycle engine "w$i" >/dev/null
+done
+
+printf '%s, CRIU %s, crpc %s\n' "$ENGINE" "$("$CRIU" --version | sed -n 's/^Version: //p')" "$CRPC"
+printf '%-4s %-7s %12s %12s %12s\n' run side checkpoint restore total
+: >"$WORK/crpc.times"
+: >"$WORK/engine.times"
+: >"$WORK/ratios"
+for ((i = 1; i <= RUNS; i++)); do
+	# ABBA: odd runs crpc first, even runs the engine first
+	if ((i % 2)); then order="crpc engine"; else order="engine crpc"; fi
+	for side in $order; do
+		read -r c r t < <(cycle "$side" "$i")
+		printf '%-4s %-7s %9s ms %9s ms %9s ms\n' "$i" "$side" "$(ms "$c")" "$(ms "$r")" "$(ms "$t")"
+		echo "$t" >>"$WORK/$side.times"
+		eval "last_$side=$t"
+	done
+	# shellcheck disable=SC2154 # set by the eval above
+	awk -v a="$last_crpc" -v b="$last_engine" 'BEGIN { printf "%.4f\n", a / b }' >>"$WORK/ratios"
+done
+
+m_crpc=$(median <"$WORK/crpc.times")
+m_engine=$(median <"$WORK/engine.times")
+m_ratio=$(median <"$WORK/ratios")
+echo
+printf 'median checkpoint+restore: crpc %s ms, %s %s ms\n' "$(ms "$m_crpc")" "$ENGINE" "$(ms "$m_engine")"
+awk -v a="$m_crpc" -v b="$m_engine" 'BEGIN { printf "ratio of the medians (crpc/engine): %.3f\n", a / b }'
+sort -n "$WORK/ratios" | awk 'NR == 1 { min = $1 } { max = $1 } END { printf "per-run ratios: min %.3f, max %.3f\n", min, max }'
+printf 'median of the per-run ratios (crpc/engine): %.3f (goal <= 1.05)\n' "$m_ratio"
