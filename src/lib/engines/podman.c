@@ -82,8 +82,8 @@ static void fill_inspect(json_t *j, crpc__container *c)
 	cpy(c->info.runtime, sizeof(c->info.runtime), json_string_value(json_object_get(j, "OCIRuntime")));
 }
 
-static int podman_resolve(const crpc__engine_ctx *ctx, const char *ref, crpc__container *out,
-			  crpc_error **err)
+/* `podman container inspect REF`'s object into *obj (decref it), or NOT_FOUND. */
+static int podman_inspect(const crpc__engine_ctx *ctx, const char *ref, json_t **obj, crpc_error **err)
 {
 	char cli[PATH_MAX];
 	crpc__argv a = { 0 };
@@ -92,6 +92,7 @@ static int podman_resolve(const crpc__engine_ctx *ctx, const char *ref, crpc__co
 	json_error_t jerr;
 	int st;
 
+	*obj = NULL;
 	if (!podman_cli(cli, sizeof(cli)))
 		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
 	crpc__argv_add(&a, cli);
@@ -120,12 +121,22 @@ static int podman_resolve(const crpc__engine_ctx *ctx, const char *ref, crpc__co
 		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman",
 				      "podman container inspect %s: unreadable output: %s", ref, jerr.text);
 	}
+	*obj = json_incref(e);
+	json_decref(j);
+	return CRPC__ENGINE_FOUND;
+}
+
+static int podman_resolve(const crpc__engine_ctx *ctx, const char *ref, crpc__container *out,
+			  crpc_error **err)
+{
+	json_t *e;
+	int rc = podman_inspect(ctx, ref, &e, err);
+
+	if (rc != CRPC__ENGINE_FOUND)
+		return rc;
 	fill_inspect(e, out);
 	out->recreate = json_object();
-	if (out->recreate)
-		json_object_set_new(out->recreate, "export",
-				    json_string("podman container checkpoint --export"));
-	json_decref(j);
+	json_decref(e);
 	podman_version(ctx, out->info.engine_version, sizeof(out->info.engine_version), NULL);
 	return CRPC__ENGINE_FOUND;
 }
@@ -492,13 +503,155 @@ static int stage_import(const crpc__engine_ctx *ctx, const char *images_dir, jso
 	return 0;
 }
 
+/* Put dirfd/name at tofd/name: a hard link, else a copy (0600). */
+static int place_file(int dirfd, int tofd, const char *name)
+{
+	char buf[65536];
+	int in, out, rc = 0;
+	ssize_t n;
+
+	(void)unlinkat(tofd, name, 0);
+	if (linkat(dirfd, name, tofd, name, 0) == 0)
+		return 0;
+	in = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0)
+		return -1;
+	out = openat(tofd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || io_write_full(out, buf, (size_t)n) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	close(in);
+	if (close(out) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* Empty the directory fd of regular files (podman's leftovers of an earlier checkpoint). */
+static void empty_dir(int fd)
+{
+	int d2 = dup(fd);
+	DIR *d = d2 >= 0 ? fdopendir(d2) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (d2 >= 0)
+			close(d2);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
+			(void)unlinkat(fd, de->d_name, 0);
+	closedir(d);
+}
+
+/*
+ * The same container, stopped: podman restores it from its own
+ * directory (inspect's StaticDir): CRIU's images into its checkpoint/,
+ * the export's other files podman reads back beside it. podman removes
+ * them once the container runs; crpc removes them when it does not.
+ */
+static int restore_in_place(const crpc__engine_ctx *ctx, const crpc__container *rec, const char *images_dir,
+			    json_t *layout, const char *static_dir, crpc_error **err)
+{
+	cleanup_close int dfd = open(images_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int sfd = open(static_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int cfd = -1;
+	cleanup_free char *path_var = NULL;
+	cleanup_free char **envp = NULL;
+	json_t *files = json_object_get(layout, "files");
+	char cli[PATH_MAX], flag[PATH_MAX + 8];
+	crpc__argv a = { 0 };
+	crpc__cmd_out o;
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int s, rc = -1;
+
+	if (dfd < 0 || sfd < 0 || fstat(sfd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 0022))
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno ? errno : EPERM, "podman restore",
+				      "podman's directory of the container %s is not root's private one",
+				      static_dir);
+	if (mkdirat(sfd, "checkpoint", 0700) < 0 && errno != EEXIST)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "podman restore",
+				      "cannot make %s/checkpoint", static_dir);
+	cfd = openat(sfd, "checkpoint", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (cfd < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "podman restore",
+				      "cannot open %s/checkpoint", static_dir);
+	empty_dir(cfd);
+	d = fdopendir(dup(dfd));
+	if (!d)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "podman restore", "cannot read %s",
+				      images_dir);
+	while ((de = readdir(d))) {
+		bool top = json_list_has(files, de->d_name);
+
+		if (de->d_name[0] == '.' || crpc_file(de->d_name) ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		/*
+		 * podman's configuration stays as podman has it: only what a
+		 * restore reads; the dump's hooks.log stays in DIR (the
+		 * restore's goes beside the images, a file of its own)
+		 */
+		if ((top && (strcmp(de->d_name, "config.dump") == 0 ||
+			     strcmp(de->d_name, "spec.dump") == 0 || strcmp(de->d_name, "ctr.log") == 0)) ||
+		    strcmp(de->d_name, "hooks.log") == 0)
+			continue;
+		if (place_file(dfd, top ? sfd : cfd, de->d_name) < 0) {
+			int e = errno;
+
+			closedir(d);
+			crpc_error_set(err, CRPC_EXIT_FAIL, e, "podman restore", "cannot place %s in %s",
+				       de->d_name, static_dir);
+			goto out;
+		}
+	}
+	closedir(d);
+	if (!podman_cli(cli, sizeof(cli))) {
+		crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
+		goto out;
+	}
+	envp = call_env(ctx, &path_var);
+	podman_base(ctx, cli, flag, sizeof(flag), &a);
+	crpc__argv_add(&a, "container");
+	crpc__argv_add(&a, "restore");
+	crpc__argv_add(&a, rec->info.id);
+	s = podman_run(&a, envp, &o, err);
+	if (s < 0)
+		goto out;
+	if (s != 0) {
+		crpc__cmd_fail(err, "podman restore", (char *const *)a.v, s, &o);
+		crpc__cmd_out_release(&o);
+		goto out;
+	}
+	crpc__cmd_out_release(&o);
+	rc = 0;
+out:
+	if (rc < 0) {
+		/* nothing of crpc's stays in podman's directory */
+		empty_dir(cfd);
+		(void)unlinkat(sfd, "checkpoint", AT_REMOVEDIR);
+	}
+	return rc;
+}
+
 static int podman_restore(const crpc__engine_ctx *ctx, const crpc__container *rec, const char *images_dir,
 			  const char *new_name, crpc__container *out, crpc_error **err)
 {
 	char cli[PATH_MAX], tar[PATH_MAX], flag[PATH_MAX + 8], import[PATH_MAX], stage[PATH_MAX];
 	cleanup_free char *path_var = NULL;
 	cleanup_free char **envp = NULL;
-	json_t *layout = json_object_get(rec->recreate, "export");
+	json_t *layout = json_object_get(rec->recreate, "export"), *cur_j = NULL;
 	crpc__container cur = { 0 };
 	crpc__argv a = { 0 };
 	crpc__cmd_out o;
@@ -515,35 +668,35 @@ static int podman_restore(const crpc__engine_ctx *ctx, const crpc__container *re
 	    snprintf(import, sizeof(import), "%s/import.tar", ctx->call_dir) >= (int)sizeof(import))
 		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman", "no call directory");
 	/* the name it will have must be free, or the same container stopped */
-	rc = podman_resolve(ctx, new_name ? new_name : rec->info.id, &cur, err);
+	rc = podman_inspect(ctx, new_name ? new_name : rec->info.id, &cur_j, err);
 	if (rc < 0)
 		return -1;
 	if (rc == CRPC__ENGINE_FOUND) {
-		bool same = strcmp(cur.info.id, rec->info.id) == 0;
+		const char *static_dir = json_string_value(json_object_get(cur_j, "StaticDir"));
+		bool same;
 
-		crpc__container_release(&cur);
-		if (new_name && !same)
+		fill_inspect(cur_j, &cur);
+		same = strcmp(cur.info.id, rec->info.id) == 0;
+		if (new_name && !same) {
+			json_decref(cur_j);
 			return crpc_error_set(err, CRPC_EXIT_FAIL, EEXIST, "podman restore",
 					      "podman:%s exists: choose another --name", new_name);
-		if (cur.info.running || strcmp(cur.info.state, "paused") == 0)
+		}
+		if (cur.info.running || strcmp(cur.info.state, "paused") == 0) {
+			json_decref(cur_j);
 			return crpc_error_set(
 				err, CRPC_EXIT_FAIL, EEXIST, "podman restore",
 				"podman:%s exists and is %s: restore it only when stopped or gone",
 				rec->info.name[0] ? rec->info.name : rec->info.id, cur.info.state);
-		/* stopped: podman imports a checkpoint only as a new container of its ID */
-		crpc__argv_add(&a, cli);
-		crpc__argv_add(&a, "rm");
-		crpc__argv_add(&a, rec->info.id);
-		st = podman_run(&a, NULL, &o, err);
-		if (st < 0)
-			return -1;
-		if (st != 0) {
-			crpc__cmd_fail(err, "podman restore", (char *const *)a.v, st, &o);
-			crpc__cmd_out_release(&o);
-			return -1;
 		}
-		crpc__cmd_out_release(&o);
-		a = (crpc__argv){ 0 };
+		rc = static_dir && *static_dir
+			     ? restore_in_place(ctx, rec, images_dir, layout, static_dir, err)
+			     : crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, "podman restore",
+					      "podman names no directory of %s", rec->info.id);
+		json_decref(cur_j);
+		if (rc < 0)
+			return -1;
+		goto restored;
 	}
 	if (stage_import(ctx, images_dir, layout, stage, sizeof(stage), err) < 0)
 		return -1;
@@ -575,6 +728,7 @@ static int podman_restore(const crpc__engine_ctx *ctx, const crpc__container *re
 		return -1;
 	}
 	crpc__cmd_out_release(&o);
+restored:
 	rc = podman_resolve(ctx, new_name ? new_name : rec->info.id, out, err);
 	if (rc == CRPC__ENGINE_NOT_FOUND)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, "podman restore",
