@@ -87,6 +87,12 @@ typedef struct crpc_shim_config {
 	 * operation's call (crpc_shim_call_request_options()).
 	 */
 	char *const *request_options;
+	/**
+	 * Where to write the restored tree's root PID (a line of decimal
+	 * digits, mode 0600) once CRIU's RESTORE succeeded; NULL: nowhere.
+	 * From a container operation's call (crpc_shim_call_restored_pid_file()).
+	 */
+	const char *restored_pid_file;
 } crpc_shim_config;
 
 /**
@@ -115,6 +121,9 @@ char *const *crpc_shim_call_hooks(const crpc_shim_call *call);
 
 /** Where the session's trace goes (the call directory's traces/). */
 const char *crpc_shim_call_trace_dir(const crpc_shim_call *call);
+
+/** The call directory's restored.pid (for crpc_shim_config.restored_pid_file). */
+const char *crpc_shim_call_restored_pid_file(const crpc_shim_call *call);
 
 /** The options for the DUMP or RESTORE request, "NAME=VALUE", NULL-terminated (for crpc_shim_config). */
 char *const *crpc_shim_call_request_options(const crpc_shim_call *call);

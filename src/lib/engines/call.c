@@ -217,6 +217,27 @@ int crpc__engine_call_find(const char *argv0, json_t **context, crpc_error **err
 	return 1;
 }
 
+pid_t crpc__engine_restored_pid(const char *call_dir)
+{
+	cleanup_close int dfd = call_dir ? open(call_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+					 : -1;
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	crpc_error *e = NULL;
+	long pid;
+	char *end;
+
+	if (dfd < 0 || crpc__read_file_at(dfd, CRPC__RESTORED_PID_FILE, 32, &text, &len, &e) < 0) {
+		crpc_error_free(e);
+		return 0;
+	}
+	errno = 0;
+	pid = strtol(text, &end, 10);
+	if (errno || end == text || (*end && *end != '\n') || pid <= 0 || pid > INT32_MAX)
+		return 0;
+	return (pid_t)pid;
+}
+
 /* ---- the shim's side ---- */
 
 struct crpc_shim_call {
@@ -224,6 +245,7 @@ struct crpc_shim_call {
 	char *criu;
 	char *config;
 	char *trace_dir;
+	char *pid_file;
 	char **hooks;
 	char **request_options;
 };
@@ -267,6 +289,7 @@ CRPC_API void crpc_shim_call_free(crpc_shim_call *call)
 	free(call->criu);
 	free(call->config);
 	free(call->trace_dir);
+	free(call->pid_file);
 	free_list(call->hooks);
 	free_list(call->request_options);
 	free(call);
@@ -297,10 +320,12 @@ CRPC_API int crpc_shim_call_find(const char *argv0, crpc_shim_call **out, crpc_e
 	call->config = cfg ? strdup(cfg) : NULL;
 	if (asprintf(&call->trace_dir, "%.*s/traces", (int)(slash - argv0), argv0) < 0)
 		call->trace_dir = NULL;
+	if (asprintf(&call->pid_file, "%.*s/%s", (int)(slash - argv0), argv0, CRPC__RESTORED_PID_FILE) < 0)
+		call->pid_file = NULL;
 	call->hooks = string_list(json_object_get(ctx, "hooks"), false);
 	call->request_options = string_list(json_object_get(ctx, "request_options"), true);
-	if (!call->criu || !*call->criu || (cfg && !call->config) || !call->trace_dir || !call->hooks ||
-	    !call->request_options) {
+	if (!call->criu || !*call->criu || (cfg && !call->config) || !call->trace_dir || !call->pid_file ||
+	    !call->hooks || !call->request_options) {
 		crpc_shim_call_free(call);
 		return crpc_error_set(err, CRPC_EXIT_ENV, EINVAL, "call directory",
 				      "%s: call.json names no CRIU, or out of memory", argv0);
@@ -327,6 +352,11 @@ CRPC_API char *const *crpc_shim_call_hooks(const crpc_shim_call *call)
 CRPC_API const char *crpc_shim_call_trace_dir(const crpc_shim_call *call)
 {
 	return call->trace_dir;
+}
+
+CRPC_API const char *crpc_shim_call_restored_pid_file(const crpc_shim_call *call)
+{
+	return call->pid_file;
 }
 
 CRPC_API char *const *crpc_shim_call_request_options(const crpc_shim_call *call)

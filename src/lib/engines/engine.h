@@ -40,6 +40,8 @@
 
 /* Name of the per-call context file in a call directory. */
 #define CRPC__CALL_FILE "call.json"
+/* Where the shim of a call writes the restored init's PID (see crpc__engine_restored_pid()). */
+#define CRPC__RESTORED_PID_FILE "restored.pid"
 /* Default runtime directory (call directories live in its calls/). */
 #define CRPC__RUNTIME_DIR "/run/crpc"
 
@@ -232,6 +234,13 @@ typedef struct crpc__engine_call {
  */
 int crpc__engine_call_open(crpc__engine_call *call, json_t *context, crpc_error **err);
 void crpc__engine_call_close(crpc__engine_call *call);
+
+/*
+ * After an engine's restore through the call's shim: the restored init's
+ * PID as CRIU's RESTORE reply gave it (the shim wrote it into the call
+ * directory), or 0 when there is none.
+ */
+pid_t crpc__engine_restored_pid(const char *call_dir);
 
 /*
  * In the shim: when argv0 (the path it was started as) lies in a call

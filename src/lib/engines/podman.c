@@ -655,6 +655,8 @@ static int podman_restore(const crpc__engine_ctx *ctx, const crpc__container *re
 	crpc__container cur = { 0 };
 	crpc__argv a = { 0 };
 	crpc__cmd_out o;
+	char new_id[128] = "";
+	pid_t pid;
 	int st, rc;
 
 	if (!podman_cli(cli, sizeof(cli)))
@@ -727,8 +729,26 @@ static int podman_restore(const crpc__engine_ctx *ctx, const crpc__container *re
 		crpc__cmd_out_release(&o);
 		return -1;
 	}
+	/* podman prints the ID of the container it made */
+	if (new_name)
+		snprintf(new_id, sizeof(new_id), "%.*s", (int)strcspn(o.out, " \n"), o.out);
 	crpc__cmd_out_release(&o);
 restored:
+	/* the restored init as CRIU gave it to the shim: no podman inspect needed */
+	pid = crpc__engine_restored_pid(ctx->call_dir);
+	if (pid > 0) {
+		out->info = rec->info;
+		if (new_id[0])
+			cpy(out->info.id, sizeof(out->info.id), new_id);
+		if (new_name)
+			cpy(out->info.name, sizeof(out->info.name), new_name);
+		cpy(out->info.state, sizeof(out->info.state), "running");
+		out->info.running = true;
+		out->info.pid = pid;
+		podman_version(ctx, out->info.engine_version, sizeof(out->info.engine_version), NULL);
+		out->recreate = json_incref(rec->recreate);
+		return 0;
+	}
 	rc = podman_resolve(ctx, new_name ? new_name : rec->info.id, out, err);
 	if (rc == CRPC__ENGINE_NOT_FOUND)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, "podman restore",

@@ -632,6 +632,17 @@ static void criu_reply(struct shim *s, crpc__record *rec, CriuResp *r)
 		}
 		r->cr_errmsg = keep;
 	}
+	/* a container operation learns the restored init's PID without asking its engine */
+	if (s->cfg->restored_pid_file && r->type == CRIU_REQ_TYPE__RESTORE && r->success && r->restore &&
+	    r->restore->pid > 0) {
+		int fd = open(s->cfg->restored_pid_file,
+			      O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+		if (fd < 0 || dprintf(fd, "%d\n", (int)r->restore->pid) < 0)
+			shim_vlog(s, "cannot write %s: %s", s->cfg->restored_pid_file, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
 	to_client(s, buf, len, rec->fds, rec->nfds);
 	if (buf != rec->buf)
 		free(buf);

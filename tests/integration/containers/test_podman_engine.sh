@@ -144,6 +144,9 @@ expect_exit 0 "$CRPC_BIN" --config "$TMP/hooks.yaml" restore --trace "$TMP/resto
 assert_contains "$OUT" "Restored podman:$NAME" "crpc restore's summary"
 [ "$(status "$NAME")" = running ] || fail "$NAME is '$(status "$NAME")' after the restore"
 [ "$(cid "$NAME")" = "$ID" ] || fail "the restored container has ID $(cid "$NAME"), expected $ID"
+[[ $OUT =~ init\ PID\ ([0-9]+) ]] || fail "crpc restore names no init PID: $OUT"
+ppid=$(podman_ container inspect --format '{{.State.Pid}}' "$NAME")
+[ "${BASH_REMATCH[1]}" = "$ppid" ] || fail "crpc restore says init PID ${BASH_REMATCH[1]}, podman says $ppid"
 wait_for "[ \"\$(count)\" -gt $at_ckpt ]" 10 || fail "the restored counter does not move (at $(count))"
 first=$(count)
 [ "$first" -le $((at_ckpt + 30)) ] || fail "the counter started over or jumped: $at_ckpt -> $first"
@@ -164,8 +167,12 @@ expect_exit 1 crpc_ restore "$TMP/ck2"
 assert_contains "$ERR" "is running" "restore into the running container"
 [ "$(status "$NAME")" = running ] || fail "$NAME is '$(status "$NAME")' after the refused restore"
 expect_exit 0 podman_ rm -f -t 0 "$NAME"
-expect_exit 0 crpc_ restore --name "$NAME-new" "$TMP/ck2"
+expect_exit 0 crpc_ restore --json --name "$NAME-new" "$TMP/ck2"
+printf '%s\n' "$OUT" >"$TMP/restore-new.json"
 [ "$(status "$NAME-new")" = running ] || fail "$NAME-new is '$(status "$NAME-new")' after restore --name"
+json_assert "$TMP/restore-new.json" "d['container']['name'] == '$NAME-new'" \
+	"d['container']['id'] == '$(cid "$NAME-new")'" \
+	"d['pid'] == $(podman_ container inspect --format '{{.State.Pid}}' "$NAME-new")"
 keeps_counting 5 || fail "the counter of $NAME-new does not move (at $(count))"
 
 # --- errors, the container untouched --------------------------------------------
