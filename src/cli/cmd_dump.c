@@ -176,7 +176,11 @@ static int fail_blocked(dump_ctx *c, const crpc_checkpoint_result *r, const crpc
 			fprintf(hf, "  blocker: %s: %s\n", v->blockers[i].name, v->blockers[i].reason);
 		fclose(hf);
 	}
-	crpc_cli_jset(extra, "pid", json_integer(c->pid));
+	crpc_cli_jset(extra, "pid", json_integer(r->pid));
+	if (c->target)
+		crpc_cli_jset(extra, "target", crpc_cli_jstr(c->target));
+	if (r->is_container)
+		crpc_cli_jset(extra, "container", crpc_cli_container_json(&r->container));
 	crpc_cli_jset(extra, "images_dir", crpc_cli_jstr(c->dir));
 	crpc_cli_jset(extra, "blockers",
 		      crpc_cli_verdict_items_json(v->blockers, v->n_blockers, "blocker", false));
@@ -201,7 +205,11 @@ static int fail(dump_ctx *c, const crpc_checkpoint_result *r, crpc_error *err)
 	}
 	if (step != CRPC_CHECKPOINT_INSPECT || (err && err->cause == CRPC_CAUSE_NO_PROCESS)) {
 		extra = crpc_cli_jobj();
-		crpc_cli_jset(extra, "pid", json_integer(c->pid));
+		crpc_cli_jset(extra, "pid", c->target && r ? json_integer(r->pid) : json_integer(c->pid));
+		if (c->target)
+			crpc_cli_jset(extra, "target", crpc_cli_jstr(c->target));
+		if (r && r->is_container)
+			crpc_cli_jset(extra, "container", crpc_cli_container_json(&r->container));
 		/* the inspection names DIR as given */
 		crpc_cli_jset(extra, "images_dir",
 			      crpc_cli_jstr(r && step != CRPC_CHECKPOINT_INSPECT ? r->images_dir : c->dir));
