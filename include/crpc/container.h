@@ -61,7 +61,8 @@ typedef struct crpc_container {
 
 /**
  * Whether `arg` is meant as a container target rather than a PID: anything
- * that is not all digits.
+ * with a character other than a digit, '-', '+' or '.' ("-5" and "1.5" are
+ * bad PIDs, "web" and "4web" names).
  */
 bool crpc_target_is_container(const char *arg);
 

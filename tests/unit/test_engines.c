@@ -54,6 +54,7 @@ static void test_parse_engines(void **state)
 	parses("web", "", "web");
 	parses("my_app.2", "", "my_app.2");
 	parses("4web", "", "4web");
+	parses("web-1.2", "", "web-1.2");
 }
 
 static void test_parse_refused(void **state)
@@ -94,6 +95,8 @@ static void test_is_container(void **state)
 	assert_false(crpc_target_is_container("4242"));
 	assert_false(crpc_target_is_container(""));
 	assert_false(crpc_target_is_container(NULL));
+	assert_false(crpc_target_is_container("-5"));
+	assert_false(crpc_target_is_container("1.5"));
 	assert_true(crpc_target_is_container("web"));
 	assert_true(crpc_target_is_container("12a"));
 	assert_true(crpc_target_is_container("runc:12"));

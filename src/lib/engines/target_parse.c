@@ -14,7 +14,7 @@ CRPC_API bool crpc_target_is_container(const char *arg)
 	if (!arg || !*arg)
 		return false;
 	for (const char *p = arg; *p; p++)
-		if (*p < '0' || *p > '9')
+		if ((*p < '0' || *p > '9') && *p != '-' && *p != '+' && *p != '.')
 			return true;
 	return false;
 }

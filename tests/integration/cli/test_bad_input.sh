@@ -164,9 +164,12 @@ SNAP_BEFORE=$(snapshot)
 bad "dump of a thread ID" 2 "thread of process $ppid_" "$CRPC_BIN" dump "$tid" "$TMP/d"
 
 # --- dump: the PID argument ----------------------------------------------------------
-for p in abc -5 0 "" 1.5 99999999999; do
+for p in -5 0 "" 1.5 99999999999; do
 	bad "dump with PID '$p'" 2 "invalid PID" "$CRPC_BIN" dump -- "$p" "$TMP/d"
 done
+# a name is a container's, looked up at the engines installed
+bad "dump of a container name nobody has" 2 "'abc-$$': no container" "$CRPC_BIN" dump -- "abc-$$" "$TMP/d"
+bad "dump of an unknown engine's container" 2 "unknown engine 'lxc'" "$CRPC_BIN" dump -- "lxc:abc" "$TMP/d"
 
 # --- dump: DIR -------------------------------------------------------------------------
 mkdir "$TMP/ro"
