@@ -219,17 +219,11 @@ static char *container_record(const crpc__container *c)
  */
 static void remove_engine_files(ck_dump *c)
 {
-	int fd;
 	DIR *d;
 	struct dirent *de;
 
-	if (!c->created_dir || c->o.dirfd < 0 || (fd = dup(c->o.dirfd)) < 0)
+	if (!c->created_dir || c->o.dirfd < 0 || !(d = io_opendir_at(c->o.dirfd, ".")))
 		return;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
 	while ((de = readdir(d))) {
 		struct stat st;
 

@@ -538,15 +538,11 @@ static int place_file(int dirfd, int tofd, const char *name)
 /* Empty the directory fd of regular files (podman's leftovers of an earlier checkpoint). */
 static void empty_dir(int fd)
 {
-	int d2 = dup(fd);
-	DIR *d = d2 >= 0 ? fdopendir(d2) : NULL;
+	DIR *d = io_opendir_at(fd, ".");
 	struct dirent *de;
 
-	if (!d) {
-		if (d2 >= 0)
-			close(d2);
+	if (!d)
 		return;
-	}
 	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
 			(void)unlinkat(fd, de->d_name, 0);
@@ -588,7 +584,7 @@ static int restore_in_place(const crpc__engine_ctx *ctx, const crpc__container *
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "podman restore",
 				      "cannot open %s/checkpoint", static_dir);
 	empty_dir(cfd);
-	d = fdopendir(dup(dfd));
+	d = io_opendir_at(dfd, ".");
 	if (!d)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "podman restore", "cannot read %s",
 				      images_dir);
