@@ -22,8 +22,9 @@
  * private, and takes from call.json the real CRIU, the configuration,
  * the --hook steps, the container's identity (CRPC_CONTAINER_ID,
  * CRPC_CONTAINER_NAME, CRPC_CONTAINER_ENGINE in the hooks' environment),
- * the trace directory and the CRIU options the inspection found necessary,
- * which it adds to the engine's DUMP request.
+ * the trace directory and the CRIU options to add to the engine's DUMP
+ * request (the inspection's) or RESTORE request (their restore-side
+ * counterparts); it writes the restored init's PID into restored.pid.
  */
 #ifndef CRPC_ENGINE_H
 #define CRPC_ENGINE_H
