@@ -247,6 +247,7 @@ static int shim_main(const struct shim_opts *o, int argc, char **argv)
 	if (vfile)
 		fclose(vfile);
 	crpc_config_release(&cfg);
+	crpc_shim_call_free(call);
 	return rc;
 
 fail:
