@@ -94,14 +94,18 @@ int crpc_containers_list(const crpc_engine_env *env, bool inspect, crpc_containe
 			 crpc_engine_status **engines, size_t *n_engines, crpc_error **err);
 
 /**
- * Whether a verdict warning is expected of a container (its own
- * namespaces, mounts and cgroups) rather than worth a warning.
+ * Whether a verdict warning or blocker is expected of a container, its
+ * engine setting up and restoring it itself: its own namespaces
+ * ("namespace", "namespaces"), a veth pair to the host ("veth-peer"), a
+ * namespace it shares ("namespace-shared").
  */
 bool crpc_container_expected_warning(const char *name);
 
 /**
- * Take the warnings expected of a container (crpc_container_expected_warning())
- * out of a verdict; returns how many were taken out.
+ * Take what is expected of a container (crpc_container_expected_warning())
+ * out of a verdict's warnings and blockers, and the options for a tree's
+ * own mounts its engine gives CRIU itself (auto_ext_mnt, ext_sharing,
+ * ext_masters); returns how many warnings and blockers were taken out.
  */
 size_t crpc_container_verdict_filter(crpc_verdict *v);
 

@@ -106,6 +106,8 @@ static void test_expected_warnings(void **state)
 {
 	(void)state;
 	assert_true(crpc_container_expected_warning("namespace"));
+	assert_true(crpc_container_expected_warning("namespaces"));
+	assert_true(crpc_container_expected_warning("veth-peer"));
 	assert_false(crpc_container_expected_warning("pipe-outside"));
 	assert_false(crpc_container_expected_warning(NULL));
 }
@@ -262,13 +264,43 @@ static void test_call_runtime_dir_refused(void **state)
 	assert_int_equal(rmdir(rt), 0);
 }
 
+static void test_verdict_filter(void **state)
+{
+	crpc_verdict v = { 0 };
+
+	(void)state;
+	v.n_warnings = 2;
+	v.warnings = calloc(2, sizeof(*v.warnings));
+	v.warnings[0].name = strdup("namespaces");
+	v.warnings[1].name = strdup("pipe-outside");
+	v.n_blockers = 1;
+	v.blockers = calloc(1, sizeof(*v.blockers));
+	v.blockers[0].name = strdup("traced");
+	v.n_options = 2;
+	v.options = calloc(2, sizeof(*v.options));
+	v.options[0].name = strdup("auto_ext_mnt");
+	v.options[1].name = strdup("tcp_established");
+	assert_int_equal(crpc_container_verdict_filter(&v), 1);
+	assert_int_equal(v.n_warnings, 1);
+	assert_string_equal(v.warnings[0].name, "pipe-outside");
+	assert_int_equal(v.n_blockers, 1);
+	assert_int_equal(v.n_options, 1);
+	assert_string_equal(v.options[0].name, "tcp_established");
+	crpc_verdict_release(&v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_engines),  cmocka_unit_test(test_parse_refused),
-		cmocka_unit_test(test_is_container),   cmocka_unit_test(test_expected_warnings),
-		cmocka_unit_test(test_engine_table),   cmocka_unit_test(test_resolve_no_engine),
-		cmocka_unit_test(test_call_roundtrip), cmocka_unit_test(test_call_runtime_dir_refused),
+		cmocka_unit_test(test_parse_engines),
+		cmocka_unit_test(test_parse_refused),
+		cmocka_unit_test(test_is_container),
+		cmocka_unit_test(test_expected_warnings),
+		cmocka_unit_test(test_engine_table),
+		cmocka_unit_test(test_resolve_no_engine),
+		cmocka_unit_test(test_verdict_filter),
+		cmocka_unit_test(test_call_roundtrip),
+		cmocka_unit_test(test_call_runtime_dir_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

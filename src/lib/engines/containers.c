@@ -54,13 +54,11 @@ static void verdict_of(crpc_container *c)
 		crpc_inspect_free(r);
 		return;
 	}
+	crpc_container_verdict_filter(&v);
 	c->inspected = true;
 	c->blockers = v.n_blockers;
 	c->checkpointable = v.n_blockers == 0;
-	c->warnings = 0;
-	for (size_t i = 0; i < v.n_warnings; i++)
-		if (!crpc_container_expected_warning(v.warnings[i].name))
-			c->warnings++;
+	c->warnings = v.n_warnings;
 	crpc_verdict_release(&v);
 	crpc_inspect_free(r);
 }

@@ -38,27 +38,54 @@ CRPC_API void crpc_engine_env_init(crpc_engine_env *e)
 	e->size = sizeof(*e);
 }
 
-CRPC_API bool crpc_container_expected_warning(const char *name)
+/*
+ * What a container is made of, which its engine sets up and restores
+ * itself (runc's external mounts and namespaces joined by path): its own
+ * namespaces, a veth pair to the host, a namespace shared with another
+ * container of the engine.
+ */
+static const char *const expected_items[] = { "namespace", "namespaces", "veth-peer", "namespace-shared",
+					      NULL };
+/* Options for a tree's own mounts that the engine passes to CRIU itself. */
+static const char *const engine_options[] = { "auto_ext_mnt", "ext_sharing", "ext_masters", NULL };
+
+static bool listed(const char *const *l, const char *name)
 {
-	/* A container has namespaces of its own by design. */
-	return name && strcmp(name, "namespace") == 0;
+	for (; name && *l; l++)
+		if (strcmp(*l, name) == 0)
+			return true;
+	return false;
 }
 
-CRPC_API size_t crpc_container_verdict_filter(crpc_verdict *v)
+CRPC_API bool crpc_container_expected_warning(const char *name)
 {
-	size_t k = 0, n = v->n_warnings;
+	return listed(expected_items, name);
+}
 
-	for (size_t i = 0; i < n; i++) {
-		crpc_verdict_item *w = &v->warnings[i];
+static size_t drop(crpc_verdict_item *v, size_t *n, const char *const *names)
+{
+	size_t k = 0, was = *n;
 
-		if (crpc_container_expected_warning(w->name)) {
+	for (size_t i = 0; i < was; i++) {
+		crpc_verdict_item *w = &v[i];
+
+		if (listed(names, w->name)) {
 			free(w->name);
 			free(w->s);
 			free(w->reason);
 			continue;
 		}
-		v->warnings[k++] = *w;
+		v[k++] = *w;
 	}
-	v->n_warnings = k;
-	return n - k;
+	*n = k;
+	return was - k;
+}
+
+CRPC_API size_t crpc_container_verdict_filter(crpc_verdict *v)
+{
+	size_t n = drop(v->warnings, &v->n_warnings, expected_items);
+
+	n += drop(v->blockers, &v->n_blockers, expected_items);
+	drop(v->options, &v->n_options, engine_options);
+	return n;
 }
