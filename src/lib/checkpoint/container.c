@@ -174,17 +174,15 @@ static int open_call(ck_op *o, const crpc_container *ci, const char *operation, 
 		     crpc__engine_call *call, crpc_error **err)
 {
 	json_t *ctx = call_context(o, ci, operation, with_options);
-	char tdir[PATH_MAX + 16];
 	int rc;
 
 	if (!ctx)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, o->op, "out of memory");
-	/* the trace directory is named before it exists: the call directory's own */
 	rc = crpc__engine_call_open(call, ctx, err);
 	json_decref(ctx);
 	if (rc < 0)
 		return -1;
-	snprintf(tdir, sizeof(tdir), "%s/traces", call->dir);
+	/* the shim's trace directory: the call directory's traces/ */
 	if (call_traces(call, err) < 0) {
 		crpc__engine_call_close(call);
 		return -1;
