@@ -304,7 +304,7 @@ mf_ahead *mf_ahead_start(int dirfd, crpc_checkpoint_progress_fn fn, void *data, 
 	if (!a->buf || a->in_fd < 0 || a->stop_fd < 0 ||
 	    inotify_add_watch(a->in_fd, path, AH_EVENTS | IN_ONLYDIR) < 0)
 		goto fail;
-	if (pthread_create(&a->thread, NULL, ah_main, a) != 0)
+	if (crpc__thread_start(&a->thread, ah_main, a) != 0)
 		goto fail;
 	a->running = true;
 	return a;

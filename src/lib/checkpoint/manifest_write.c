@@ -844,7 +844,7 @@ int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, m
 	 */
 	sj = (struct sync_job){ .dirfd = dirfd, .names = names, .n = n };
 	s.sync_seconds = crpc__now() - t0 - s.hash_seconds;
-	sync_started = pthread_create(&sync_thread, NULL, sync_main, &sj) == 0;
+	sync_started = crpc__thread_start(&sync_thread, sync_main, &sj) == 0;
 	if (!sync_started)
 		sync_files(&sj);
 
