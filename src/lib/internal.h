@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -212,6 +213,14 @@ void crpc__error_take_excerpt(crpc_error *e, char *excerpt, const char *source);
 
 /* Monotonic time in seconds. */
 double crpc__now(void);
+
+/*
+ * pthread_create() of a thread with every signal blocked, so that signals
+ * meant for the process (SIGCHLD, SIGTERM, ... waited for with
+ * sigwaitinfo() by a restore's wait) never land in a helper thread. 0 or
+ * an errno value.
+ */
+int crpc__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 /*
  * Read the whole regular file dirfd/name (symlinks not followed, FIFOs never
  * waited on) into a malloc'ed *data followed by a NUL, refusing more than

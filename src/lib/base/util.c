@@ -18,6 +18,18 @@ CRPC_API const char *crpc_version_string(void)
 	return CRPC_VERSION_STRING;
 }
 
+int crpc__thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
 double crpc__now(void)
 {
 	struct timespec ts;

@@ -255,6 +255,12 @@ static void *ah_main(void *arg)
 {
 	mf_ahead *a = arg;
 	struct pollfd p[2] = { { .fd = a->in_fd, .events = POLLIN }, { .fd = a->stop_fd, .events = POLLIN } };
+	crpc__sha256 *probe = NULL;
+
+	/* libcrypto is loaded here, while CRIU starts; without it the end hashes (and reports) */
+	if (crpc__sha256_new(&probe, NULL) < 0)
+		a->lost = true;
+	crpc__sha256_free(probe);
 
 	for (;;) {
 		ah_tick(a);
@@ -282,7 +288,6 @@ mf_ahead *mf_ahead_start(int dirfd, crpc_checkpoint_progress_fn fn, void *data, 
 {
 	mf_ahead *a = calloc(1, sizeof(*a));
 	char path[64];
-	crpc__sha256 *probe = NULL;
 
 	if (!a)
 		return NULL;
@@ -292,10 +297,6 @@ mf_ahead *mf_ahead_start(int dirfd, crpc_checkpoint_progress_fn fn, void *data, 
 	a->progress_data = data;
 	a->expected = expected;
 	a->t0 = t0;
-	/* libcrypto loaded here, not in the thread: a failure leaves the hashing to the end */
-	if (crpc__sha256_new(&probe, NULL) < 0)
-		goto fail;
-	crpc__sha256_free(probe);
 	a->buf = malloc(AH_BUF);
 	a->in_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	a->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -303,7 +304,7 @@ mf_ahead *mf_ahead_start(int dirfd, crpc_checkpoint_progress_fn fn, void *data, 
 	if (!a->buf || a->in_fd < 0 || a->stop_fd < 0 ||
 	    inotify_add_watch(a->in_fd, path, AH_EVENTS | IN_ONLYDIR) < 0)
 		goto fail;
-	if (pthread_create(&a->thread, NULL, ah_main, a) != 0)
+	if (crpc__thread_start(&a->thread, ah_main, a) != 0)
 		goto fail;
 	a->running = true;
 	return a;

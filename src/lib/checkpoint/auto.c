@@ -42,7 +42,7 @@ static int blocked(ck_op *o, crpc_error **err)
 		else if (strcmp(v->blockers[0].name, "session-zero") == 0)
 			e->cause = CRPC_CAUSE_SESSION_ZERO;
 		crpc_error_set_hint(e,
-				    "nothing was changed and CRIU was not started; 'crpc inspect %d' shows the "
+				    "nothing was changed and CRIU was asked nothing; 'crpc inspect %d' shows the "
 				    "tree, and --no-auto skips this check",
 				    (int)pid);
 	}

@@ -87,6 +87,13 @@ int ck_dispatcher(ck_op *o, crpc_error **err);
 
 /* Resolve CRIU, open the trace (trace_path) and the session. */
 int ck_session_open(ck_op *o, crpc_error **err);
+/*
+ * ck_session_open() in two: the session opened without an event (it may
+ * run on a thread of its own, see dump.c), then the event saying which
+ * CRIU answered.
+ */
+int ck_session_start(ck_op *o, crpc_error **err);
+void ck_session_opened(ck_op *o);
 
 /* When there are hook steps: a runner, added to the dispatcher (made if need be). */
 int ck_hooks_attach(ck_op *o, const char *operation, pid_t pid, const char *images_dir, crpc_error **err);

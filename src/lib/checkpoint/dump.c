@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -195,13 +196,33 @@ void ck_dump_figures(ck_dump *c)
 	crpc_error_free(e);
 }
 
+/* The session opened on a thread of its own while the tree is inspected. */
+struct early {
+	ck_op *o;
+	pthread_t thread;
+	bool started;
+	double t0;
+	int rc;
+	crpc_error *err;
+};
+
+static void *early_session(void *arg)
+{
+	struct early *e = arg;
+
+	e->rc = ck_session_start(e->o, &e->err);
+	return NULL;
+}
+
 static int dump(ck_dump *c, crpc_error **err)
 {
 	ck_op *o = &c->o;
 	crpc_checkpoint_result *r = o->res;
 	const char *op = o->op;
 	crpc_dump_result dr;
+	struct early early;
 	char ver[96];
+	int rc;
 
 	/* the configuration: its dump: options under the caller's */
 	o->opts.pid = o->p.pid;
@@ -211,16 +232,41 @@ static int dump(ck_dump *c, crpc_error **err)
 	if (ck_target_check(o, &c->state_before, err) < 0 || crpc_require_root(op, err) < 0 ||
 	    ck_dir_check(c, op, err) < 0)
 		return -1;
-	/* inspect the tree: stop on blockers, add the options it needs (auto.c) */
-	if (ck_auto_dump(o, err) < 0)
-		return -1;
+	/*
+	 * Inspect the tree (stop on blockers, add the options it needs, auto.c)
+	 * while CRIU starts: its start-up and VERSION answer take as long as
+	 * a small tree's inspection. CRIU is asked nothing else before the
+	 * inspection passed.
+	 */
+	memset(&early, 0, sizeof(early));
+	early.o = o;
+	early.t0 = crpc__now();
+	early.started = crpc__thread_start(&early.thread, early_session, &early) == 0;
+	rc = ck_auto_dump(o, err);
+	if (early.started)
+		pthread_join(early.thread, NULL);
+	else if (rc == 0)
+		early.rc = ck_session_start(o, &early.err);
+	if (rc < 0) {
+		crpc_error_free(early.err);
+		return -1; /* the session (if any) is closed by ck_end() */
+	}
 	r->failed_step = CRPC_CHECKPOINT_SETUP;
-	if (ck_dispatcher(o, err) < 0 || ck_dir_create(c, op, err) < 0)
+	if (ck_dispatcher(o, err) < 0 || ck_dir_create(c, op, err) < 0) {
+		crpc_error_free(early.err);
 		return ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
+	}
 
-	o->t0 = crpc__now();
-	if (ck_session_open(o, err) < 0 ||
-	    crpc_opts_check_version(&o->opts, crpc_session_version(o->s), err) < 0 ||
+	o->t0 = early.t0;
+	if (early.rc < 0) {
+		if (err && !*err)
+			*err = early.err;
+		else
+			crpc_error_free(early.err);
+		return ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
+	}
+	ck_session_opened(o);
+	if (crpc_opts_check_version(&o->opts, crpc_session_version(o->s), err) < 0 ||
 	    ck_dir_prepare(c, op, err) < 0)
 		return ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
 	o->opts.images_dir_fd = o->dirfd;

@@ -174,7 +174,7 @@ static void on_message(crpc_direction dir, const uint8_t *msg, size_t len, int f
 		o->p.on_message(dir, msg, len, fd, o->p.on_message_data);
 }
 
-int ck_session_open(ck_op *o, crpc_error **err)
+int ck_session_start(ck_op *o, crpc_error **err)
 {
 	crpc_session_config cfg = { .timeout_ms = o->p.timeout_ms };
 	const char *criu = o->p.criu_path;
@@ -211,8 +211,20 @@ int ck_session_open(ck_op *o, crpc_error **err)
 	crpc_version_format(crpc_session_version(o->s), ver, sizeof(ver));
 	snprintf(o->res->criu_version, sizeof(o->res->criu_version), "%s", ver);
 	crpc_trace_set_criu(o->trace, crpc_session_criu_path(o->s), ver);
-	ck_info(o, "CRIU %s at %s (worker pid %d)", ver, crpc_session_criu_path(o->s),
+	return 0;
+}
+
+void ck_session_opened(ck_op *o)
+{
+	ck_info(o, "CRIU %s at %s (worker pid %d)", o->res->criu_version, crpc_session_criu_path(o->s),
 		(int)crpc_session_criu_pid(o->s));
+}
+
+int ck_session_open(ck_op *o, crpc_error **err)
+{
+	if (ck_session_start(o, err) < 0)
+		return -1;
+	ck_session_opened(o);
 	return 0;
 }
 

@@ -71,16 +71,24 @@ class Stall:
         return got
 
     def blocked_in_write(self):
-        """Whether the command sits in write(2) on a full pipe."""
+        """Whether a thread of the command sits in write(2) on a full pipe
+        (crpc prints from helper threads too, e.g. while CRIU starts)."""
         pid = self.proc.pid
         try:
-            with open("/proc/%d/syscall" % pid) as f:
-                nr = f.read().split()[0]
-            with open("/proc/%d/wchan" % pid) as f:
-                wchan = f.read()
-        except (OSError, IndexError):
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
             return False
-        return nr == "1" and "pipe_write" in wchan
+        for tid in tids:
+            try:
+                with open("/proc/%d/task/%s/syscall" % (pid, tid)) as f:
+                    nr = f.read().split()[0]
+                with open("/proc/%d/task/%s/wchan" % (pid, tid)) as f:
+                    wchan = f.read()
+            except (OSError, IndexError):
+                continue
+            if nr == "1" and "pipe_write" in wchan:
+                return True
+        return False
 
     def release_one(self, deadline):
         """Let the blocked write through, then make the pipe full again."""

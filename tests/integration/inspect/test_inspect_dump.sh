@@ -106,7 +106,7 @@ track "$tkid"
 expect_exit 1 "$CRPC_BIN" dump "$troot" "$TMP/ck-blocked"
 assert_contains "$ERR" "cannot be checkpointed: 1 blocker (traced)" "blocked dump"
 assert_contains "$ERR" "blocker: traced: PID $tkid" "blocked dump"
-assert_contains "$ERR" "CRIU was not started" "blocked dump"
+assert_contains "$ERR" "CRIU was asked nothing" "blocked dump"
 expect_exit 1 "$CRPC_BIN" dump --json "$troot" "$TMP/ck-blocked"
 echo "$OUT" >"$TMP/blocked.json"
 json_assert "$TMP/blocked.json" --exit 1 "[b['blocker'] for b in d['blockers']] == ['traced']" \
@@ -147,5 +147,5 @@ json_assert "$TMP/sid0-inspect.json" "d['ok'] is True" "d['dumpable'] is False" 
 json_assert "$TMP/sid0-dump.json" --exit 1 "[b['blocker'] for b in d['blockers']] == ['session-zero']" \
 	"d['error']['cause'] == 'session-zero'" ||
 	fail "dump --json of a task with session id 0: wrong document"
-assert_contains "$(cat "$TMP/sid0-dump.err")" "CRIU was not started" "dump of a task with session id 0"
+assert_contains "$(cat "$TMP/sid0-dump.err")" "CRIU was asked nothing" "dump of a task with session id 0"
 [ ! -e "$TMP/ck-sid0" ] || fail "the blocked dump left $TMP/ck-sid0"
