@@ -271,10 +271,19 @@ typedef struct crpc_manifest_veth {
 	char *peer_addrs; /**< its IPv4 addresses, NULL if none */
 } crpc_manifest_veth;
 
+/** A mount of the tree bound at restore from crpc's namespace ("namespaces"."external_mounts"). */
+typedef struct crpc_manifest_ext_mount {
+	char *mountpoint;      /**< in the tree */
+	char *source;          /**< where crpc's namespace showed the same directory at the dump */
+	unsigned major, minor; /**< its file system's device */
+} crpc_manifest_ext_mount;
+
 /** The tree's own namespaces ("namespaces"), for the restore. */
 typedef struct crpc_manifest_ns {
 	unsigned own; /**< bit (1 << crpc_ns_type) per namespace the tree had of its own */
 	char *root;   /**< the tree's root directory as crpc saw it */
+	crpc_manifest_ext_mount *mounts;
+	size_t n_mounts;
 	crpc_manifest_ext_file *files;
 	size_t n_files;
 	crpc_manifest_veth *veths;

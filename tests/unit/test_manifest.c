@@ -984,7 +984,9 @@ static void test_namespaces(void **state)
 		  .mountpoint = "/",
 		  .fstype = "ext4",
 		  .how = CRPC_NS_MOUNT_EXTERNAL,
-		  .source = "/srv/root" },
+		  .source = "/srv/root",
+		  .major = 254,
+		  .minor = 1 },
 		{ .id = 2, .mountpoint = "/proc", .fstype = "proc", .how = CRPC_NS_MOUNT_RECREATED },
 	};
 	crpc_ns_file files[2] = {
@@ -1038,6 +1040,12 @@ static void test_namespaces(void **state)
 	assert_int_equal(crpc_manifest_load(f->dirfd, &m, &e), 0);
 	assert_int_equal(m.ns.own, t.own);
 	assert_string_equal(m.ns.root, "/srv/root");
+	/* the external mounts: what the restore checks is there */
+	assert_int_equal(m.ns.n_mounts, 1);
+	assert_string_equal(m.ns.mounts[0].mountpoint, "/");
+	assert_string_equal(m.ns.mounts[0].source, "/srv/root");
+	assert_int_equal(m.ns.mounts[0].major, 254);
+	assert_int_equal(m.ns.mounts[0].minor, 1);
 	/* one entry per file, however many fds held it */
 	assert_int_equal(m.ns.n_files, 1);
 	assert_string_equal(m.ns.files[0].key, "file[18:3]");

@@ -59,6 +59,8 @@ json_t *mf_ns_json(const crpc_ns_tree *t)
 		json_object_set_new(e, "mountpoint", crpc__json_text(m->mountpoint));
 		json_object_set_new(e, "fstype", crpc__json_text(m->fstype));
 		json_object_set_new(e, "source", crpc__json_text(m->source));
+		json_object_set_new(e, "major", json_integer(m->major));
+		json_object_set_new(e, "minor", json_integer(m->minor));
 		json_array_append_new(mounts, e);
 	}
 	json_object_set_new(o, "external_mounts", mounts);
@@ -129,6 +131,27 @@ int mf_ns_load(json_t *j, crpc_manifest_ns *ns)
 				ns->own |= 1u << ty;
 	}
 	ns->root = jdup(j, "root", &oom);
+	a = json_object_get(j, "external_mounts");
+	if (json_array_size(a)) {
+		ns->mounts = calloc(json_array_size(a), sizeof(*ns->mounts));
+		if (!ns->mounts)
+			return -1;
+		json_array_foreach(a, i, e) {
+			crpc_manifest_ext_mount *m = &ns->mounts[ns->n_mounts];
+
+			m->mountpoint = jdup(e, "mountpoint", &oom);
+			m->source = jdup(e, "source", &oom);
+			m->major = (unsigned)json_integer_value(json_object_get(e, "major"));
+			m->minor = (unsigned)json_integer_value(json_object_get(e, "minor"));
+			if (!m->mountpoint || !m->source) {
+				free(m->mountpoint);
+				free(m->source);
+				memset(m, 0, sizeof(*m));
+				continue;
+			}
+			ns->n_mounts++;
+		}
+	}
 	a = json_object_get(j, "external_files");
 	if (json_array_size(a)) {
 		ns->files = calloc(json_array_size(a), sizeof(*ns->files));
@@ -179,6 +202,11 @@ int mf_ns_load(json_t *j, crpc_manifest_ns *ns)
 
 void mf_ns_release(crpc_manifest_ns *ns)
 {
+	for (size_t i = 0; i < ns->n_mounts; i++) {
+		free(ns->mounts[i].mountpoint);
+		free(ns->mounts[i].source);
+	}
+	free(ns->mounts);
 	for (size_t i = 0; i < ns->n_files; i++) {
 		free(ns->files[i].key);
 		free(ns->files[i].path);

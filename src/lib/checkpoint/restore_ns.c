@@ -12,9 +12,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "checkpoint/ck_int.h"
@@ -71,6 +73,40 @@ int ck_restore_ns(ck_op *o, crpc_error **err)
 
 	if (!o->have_manifest || o->p.no_checkpoint_options || !ns->own)
 		return 0;
+	/*
+	 * CRIU binds the external mounts back from where they were: one that is
+	 * gone fails the restore halfway, so say which before CRIU runs
+	 */
+	for (size_t i = 0; i < ns->n_mounts; i++) {
+		const crpc_manifest_ext_mount *m = &ns->mounts[i];
+		char key[PATH_MAX + 8];
+		struct stat st;
+
+		if (strcmp(m->mountpoint, "/") == 0)
+			continue; /* the root: given as root below */
+		snprintf(key, sizeof(key), "mnt[%s]", m->source);
+		if (user_external_prefix(&o->opts, key))
+			continue;
+		if (stat(m->source, &st) == 0) {
+			if (major(st.st_dev) != m->major || minor(st.st_dev) != m->minor)
+				ck_warn(o,
+					"mount %s of the tree was bound at the dump from %s, then on device %u:%u; it "
+					"is on %u:%u now: the tree gets what is there now",
+					m->mountpoint, m->source, m->major, m->minor, major(st.st_dev),
+					minor(st.st_dev));
+			continue;
+		}
+		crpc_error_set(err, CRPC_EXIT_FAIL, errno, o->op,
+			       "mount %s of the tree was bound at the dump from %s in crpc's mount namespace, "
+			       "which is gone: CRIU cannot bind it back",
+			       m->mountpoint, m->source);
+		if (err && *err)
+			crpc_error_set_hint(*err,
+					    "make %s exist again (mount what was there), or give another "
+					    "directory: crpc restore --external 'mnt[%s]:DIR'",
+					    m->source, m->source);
+		return -1;
+	}
 	if ((ns->own & (1u << CRPC_NS_MNT)) && !o->opts.root) {
 		o->opts.root = ns->root ? ns->root : "/";
 		ck_notice(o, "from the checkpoint: root=%s (the root of the tree's own mount namespace)",
@@ -83,7 +119,7 @@ int ck_restore_ns(ck_op *o, crpc_error **err)
 		int fd;
 
 		if (user_inherits(&o->opts, f->key)) {
-			ck_info(o, "%s: passed by you with inherit_fd", f->key);
+			ck_notice(o, "%s: passed by you with inherit_fd", f->key);
 			continue;
 		}
 		fd = reopen(f);
@@ -116,7 +152,7 @@ int ck_restore_ns(ck_op *o, crpc_error **err)
 
 		snprintf(prefix, sizeof(prefix), "veth[%s]", v->name);
 		if (user_external_prefix(&o->opts, prefix)) {
-			ck_info(o, "%s: given by you with --external", prefix);
+			ck_notice(o, "%s: given by you with --external", prefix);
 			continue;
 		}
 		if (asprintf(&e, "%s:%s%s%s", prefix, v->peer, v->bridge ? "@" : "",

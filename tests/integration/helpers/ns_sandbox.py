@@ -16,6 +16,9 @@ import subprocess
 import sys
 import time
 
+# nothing the test runner left open reaches the sandbox but stdin, stdout, stderr
+os.closerange(3, 65536)
+
 args = sys.argv[1:]
 d = args[0]
 flags = args[1:]
@@ -35,6 +38,23 @@ def loop(name):
         i += 1
         time.sleep(0.05)
 
+
+# The mount namespace is a copy of the machine's: leave out the mounts other
+# programs make and remove again (under /tmp and /run, namespace files), which
+# a restore could not bind back once they are gone outside (those of the
+# test's own directory stay).
+mounts = []
+with open("/proc/self/mountinfo") as f:
+    for line in f:
+        w = line.split()
+        mp = w[4].encode().decode("unicode_escape")
+        fstype = w[w.index("-") + 1]
+        if fstype == "nsfs" or mp.startswith(("/tmp/", "/run/", "/var/")):
+            mounts.append(mp)
+for mp in sorted(set(mounts), key=len, reverse=True):
+    # the test's own directory and what the test mounted there stay
+    if not d.startswith(mp + "/") and mp != d and not mp.startswith(d + "/"):
+        subprocess.run(["umount", "-l", mp], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 ready = []
 subprocess.run(["ip", "link", "set", "lo", "up"], check=False,

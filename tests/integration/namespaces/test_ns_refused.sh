@@ -8,7 +8,9 @@
 # - a veth whose other end is in a third network namespace: a blocker;
 # - a veth whose other end is in crpc's network namespace: dumped with no
 #   option, and restored with the same names (external veth[...]), crpc
-#   saying which addresses to add back.
+#   saying which addresses to add back, or with the name --external gives;
+# - a mount bound from crpc's namespace that is gone at restore: refused
+#   before CRIU runs, restored once it is back.
 # Nothing refused is touched: the processes keep running.
 # shellcheck disable=SC2015,SC2016 # A && B || fail; code for other shells
 . "$(dirname "$0")/../lib.sh"
@@ -70,13 +72,29 @@ assert_contains "$ERR" "external=veth[$sb_end]:$host_end" "the restore's notes"
 assert_contains "$ERR" "ip addr add ${net}1/30 dev $host_end" "what the user must do"
 check_sandbox_restored "$rinit"
 ip link show "$host_end" >/dev/null || fail "the veth's outside end $host_end did not come back"
-nsenter -t "$rinit" -n ip -o addr show dev "$sb_end" | grep -q "${net}2/30" ||
-	fail "the sandbox's end $sb_end did not come back with its address"
+wait_for "nsenter -t $rinit -n ip -o addr show dev $sb_end | grep -q '${net}2/30'" 10 ||
+	fail "the sandbox's end $sb_end did not come back with its address: $(nsenter -t "$rinit" -n ip -o addr show 2>&1)"
 ip addr add "${net}1/30" dev "$host_end"
 ip link set "$host_end" up
 if command -v ping >/dev/null; then
 	wait_for "ping -c 1 -W 1 ${net}2 >/dev/null" 10 || fail "the restored sandbox does not answer on its veth"
 fi
+# again, the outside end renamed by the user
+other_end=${v}o
+del_other() { ip link del "$other_end" 2>/dev/null || true; }
+CLEANUP_CMDS+=(del_other)
+V_INIT=$(value init) V_TCP=$(value tcp) V_ZL=$(value zl)
+expect_exit 0 "$CRPC_BIN" dump "$rinit" "$TMP/veth2"
+wait_gone "$rinit" 5 || fail "the restored sandbox $rinit still exists after the second dump"
+wait_for "! ip link show $host_end >/dev/null 2>&1" 10 || fail "the veth pair outlived the second dump"
+expect_exit 0 "$CRPC_BIN" restore --external "veth[$sb_end]:$other_end" "$TMP/veth2"
+[[ $OUT =~ Restored\ PID\ ([0-9]+) ]] || fail "restore did not print the restored PID: $OUT"
+rinit=${BASH_REMATCH[1]}
+track "$rinit"
+assert_contains "$ERR" "veth[$sb_end]: given by you" "the restore's notes"
+check_sandbox_restored "$rinit"
+ip link show "$other_end" >/dev/null || fail "the veth's outside end did not come back as $other_end"
+! ip link show "$host_end" >/dev/null 2>&1 || fail "the veth's outside end came back as $host_end despite --external"
 kill -KILL "$rinit"
 wait_gone "$rinit" 5 || fail "the restored sandbox $rinit does not end"
 
@@ -115,3 +133,37 @@ assert_contains "$ERR" "namespace-shared" "dump of a tree sharing its mount name
 expect_exit 1 "$CRPC_BIN" inspect "$first"
 assert_contains "$OUT" "mnt namespace is also the namespace of PID" "the blocker's reason"
 [ -e "/proc/$first" ] && [ -e "/proc/$second" ] || fail "the refused dump ended a process"
+
+# --- a mount bound from crpc's namespace that is gone at restore ---------------------------
+rm -f "$TMP"/*.count "$TMP/ready"
+mkdir "$TMP/ext"
+mount -t tmpfs crpc-ns-ext "$TMP/ext"
+umount_ext() { umount "$TMP/ext" 2>/dev/null || true; }
+CLEANUP_CMDS+=(umount_ext)
+echo outside >"$TMP/ext/file"
+unshare --fork --pid --mount-proc --net --ipc --uts \
+	setsid /usr/bin/python3 "$HELPERS/ns_sandbox.py" "$TMP" </dev/null >/dev/null 2>&1 &
+track $!
+init=$(sandbox_init $!) || fail "the sandbox's init did not start"
+track "$init"
+wait_for "[ -s $TMP/ready ]" 20 || fail "the sandbox did not get ready"
+expect_exit 0 "$CRPC_BIN" inspect --json "$init"
+echo "$OUT" >"$TMP/ext.json"
+doc_true "$TMP/ext.json" \
+	"[m for m in d['own_namespaces']['mounts'] if m['mountpoint'] == '$TMP/ext'][0]['how'] == 'external'"
+expect_exit 0 "$CRPC_BIN" dump "$init" "$TMP/extck"
+wait_gone "$init" 5 || fail "the sandbox's init $init still exists after the dump"
+umount "$TMP/ext"
+rmdir "$TMP/ext"
+expect_exit 1 "$CRPC_BIN" restore "$TMP/extck"
+assert_contains "$ERR" "mount $TMP/ext of the tree was bound at the dump from $TMP/ext" "restore with a mount gone"
+assert_contains "$ERR" "which is gone" "restore with a mount gone"
+mkdir "$TMP/ext"
+mount -t tmpfs crpc-ns-ext "$TMP/ext"
+V_INIT=$(value init) V_TCP=$(value tcp) V_ZL=$(value zl)
+expect_exit 0 "$CRPC_BIN" restore "$TMP/extck"
+assert_contains "$ERR" "the tree gets what is there now" "restore with another tmpfs in the mount's place"
+[[ $OUT =~ Restored\ PID\ ([0-9]+) ]] || fail "restore did not print the restored PID: $OUT"
+rinit=${BASH_REMATCH[1]}
+track "$rinit"
+check_sandbox_restored "$rinit"

@@ -74,3 +74,19 @@ nsenter -t "$rinit" -i ipcs -q | awk '{ print $2 }' | grep -qx "$msg" ||
 [ "$(nsenter -t "$rinit" -m cat "$TMP/tm/hello")" = "inside the sandbox" ] ||
 	fail "the tmpfs of the sandbox did not come back with its file"
 [ ! -e "$TMP/tm/hello" ] || fail "the sandbox's tmpfs is visible outside its mount namespace after the restore"
+
+# --- a second time, the file from outside given back by the user --------------------------
+V_INIT=$(value init) V_TCP=$(value tcp) V_ZL=$(value zl)
+expect_exit 0 "$CRPC_BIN" dump "$rinit" "$TMP/ckpt2"
+wait_gone "$rinit" 5 || fail "the restored sandbox $rinit still exists after the second dump"
+key=$(json_get "$TMP/ckpt2/crpc.json" "[f['key'] for f in d['namespaces']['external_files'] if f['path'] == '/dev/null'][0]")
+[[ $key == file\[* ]] || fail "no external /dev/null in the second checkpoint's crpc.json"
+exec 7</dev/null
+expect_exit 0 "$CRPC_BIN" restore --inherit-fd "fd[7]:$key" "$TMP/ckpt2"
+exec 7<&-
+[[ $OUT =~ Restored\ PID\ ([0-9]+) ]] || fail "restore did not print the restored PID: $OUT"
+rinit=${BASH_REMATCH[1]}
+track "$rinit"
+assert_contains "$ERR" "$key: passed by you" "the restore's notes"
+assert_not_contains "$ERR" "gave back /dev/null" "the restore's notes"
+check_sandbox_restored "$rinit"
