@@ -128,6 +128,21 @@ typedef struct crpc__engine {
 		       const char *new_name, crpc__container *out, crpc_error **err);
 } crpc__engine;
 
+/*
+ * The engines' readers of their CLIs' output (outside input: the fuzz
+ * harness fuzz_engines feeds them). `runc state` and `runc list --format
+ * json`; `podman container inspect` (its first object into *obj, or
+ * CRPC__ENGINE_NOT_FOUND for an empty array) and `podman ps --format json`;
+ * the member list of podman's export (`tar -t`, text changed in place)
+ * into {files, dirs, images}. 0 (or FOUND) or -1 with *err; lists are
+ * calloc'ed (release each container, free the array).
+ */
+int crpc__runc_parse_state(const char *text, size_t len, crpc__container *out, crpc_error **err);
+int crpc__runc_parse_list(const char *text, size_t len, crpc__container **out, size_t *n, crpc_error **err);
+int crpc__podman_parse_inspect(const char *text, size_t len, json_t **obj, crpc_error **err);
+int crpc__podman_parse_ps(const char *text, size_t len, crpc__container **out, size_t *n, crpc_error **err);
+int crpc__podman_parse_listing(char *text, json_t **layout, crpc_error **err);
+
 /* The registration table (engines.c), NULL-terminated, in resolution order. */
 extern const crpc__engine *const crpc__engines[];
 

@@ -82,14 +82,72 @@ static void fill_inspect(json_t *j, crpc__container *c)
 	cpy(c->info.runtime, sizeof(c->info.runtime), json_string_value(json_object_get(j, "OCIRuntime")));
 }
 
+int crpc__podman_parse_inspect(const char *text, size_t len, json_t **obj, crpc_error **err)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(text, len, 0, &jerr), *e = json_array_get(j, 0);
+
+	*obj = NULL;
+	if (!json_is_object(e)) {
+		bool empty = json_is_array(j) && json_array_size(j) == 0;
+
+		json_decref(j);
+		if (empty)
+			return CRPC__ENGINE_NOT_FOUND;
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman",
+				      "podman container inspect: unreadable output: %s", jerr.text);
+	}
+	*obj = json_incref(e);
+	json_decref(j);
+	return CRPC__ENGINE_FOUND;
+}
+
+int crpc__podman_parse_ps(const char *text, size_t len, crpc__container **out, size_t *n, crpc_error **err)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(text, len, JSON_DECODE_ANY, &jerr), *e;
+	size_t i;
+
+	*out = NULL;
+	*n = 0;
+	if (!json_is_array(j)) {
+		json_decref(j);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman",
+				      "podman ps: unreadable output: %s", jerr.text);
+	}
+	*out = calloc(json_array_size(j) + 1, sizeof(**out));
+	if (!*out) {
+		json_decref(j);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "podman", "out of memory");
+	}
+	json_array_foreach(j, i, e) {
+		crpc__container *c = &(*out)[*n];
+		const char *state = json_string_value(json_object_get(e, "State"));
+
+		if (!json_is_object(e))
+			continue;
+		cpy(c->info.engine, sizeof(c->info.engine), "podman");
+		cpy(c->info.id, sizeof(c->info.id), json_string_value(json_object_get(e, "Id")));
+		cpy(c->info.name, sizeof(c->info.name),
+		    json_string_value(json_array_get(json_object_get(e, "Names"), 0)));
+		cpy(c->info.image, sizeof(c->info.image), json_string_value(json_object_get(e, "Image")));
+		cpy(c->info.state, sizeof(c->info.state), state);
+		c->info.running = state && strcmp(state, "running") == 0;
+		c->info.pid = c->info.running ? (pid_t)json_integer_value(json_object_get(e, "Pid")) : 0;
+		if (c->info.pid < 0)
+			c->info.pid = 0;
+		(*n)++;
+	}
+	json_decref(j);
+	return 0;
+}
+
 /* `podman container inspect REF`'s object into *obj (decref it), or NOT_FOUND. */
 static int podman_inspect(const crpc__engine_ctx *ctx, const char *ref, json_t **obj, crpc_error **err)
 {
 	char cli[PATH_MAX];
 	crpc__argv a = { 0 };
 	crpc__cmd_out o;
-	json_t *j, *e;
-	json_error_t jerr;
 	int st;
 
 	*obj = NULL;
@@ -109,21 +167,9 @@ static int podman_inspect(const crpc__engine_ctx *ctx, const char *ref, json_t *
 		crpc__cmd_out_release(&o);
 		return rc;
 	}
-	j = json_loadb(o.out, o.out_len, 0, &jerr);
+	st = crpc__podman_parse_inspect(o.out, o.out_len, obj, err);
 	crpc__cmd_out_release(&o);
-	e = json_array_get(j, 0);
-	if (!json_is_object(e)) {
-		bool empty = json_is_array(j) && json_array_size(j) == 0;
-
-		json_decref(j);
-		if (empty)
-			return CRPC__ENGINE_NOT_FOUND;
-		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman",
-				      "podman container inspect %s: unreadable output: %s", ref, jerr.text);
-	}
-	*obj = json_incref(e);
-	json_decref(j);
-	return CRPC__ENGINE_FOUND;
+	return st;
 }
 
 static int podman_resolve(const crpc__engine_ctx *ctx, const char *ref, crpc__container *out,
@@ -146,9 +192,6 @@ static int podman_list(const crpc__engine_ctx *ctx, crpc__container **out, size_
 	char cli[PATH_MAX], ver[64] = "";
 	crpc__argv a = { 0 };
 	crpc__cmd_out o;
-	json_t *j, *e;
-	json_error_t jerr;
-	size_t i;
 	int st;
 
 	*out = NULL;
@@ -168,35 +211,13 @@ static int podman_list(const crpc__engine_ctx *ctx, crpc__container **out, size_
 		crpc__cmd_out_release(&o);
 		return -1;
 	}
-	j = json_loadb(o.out, o.out_len, JSON_DECODE_ANY, &jerr);
+	st = crpc__podman_parse_ps(o.out, o.out_len, out, n, err);
 	crpc__cmd_out_release(&o);
-	if (!json_is_array(j)) {
-		json_decref(j);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman",
-				      "podman ps: unreadable output: %s", jerr.text);
-	}
-	*out = calloc(json_array_size(j) + 1, sizeof(**out));
-	if (!*out) {
-		json_decref(j);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "podman", "out of memory");
-	}
+	if (st < 0)
+		return -1;
 	podman_version(ctx, ver, sizeof(ver), NULL);
-	json_array_foreach(j, i, e) {
-		crpc__container *c = &(*out)[*n];
-		const char *state = json_string_value(json_object_get(e, "State"));
-
-		cpy(c->info.engine, sizeof(c->info.engine), "podman");
-		cpy(c->info.id, sizeof(c->info.id), json_string_value(json_object_get(e, "Id")));
-		cpy(c->info.name, sizeof(c->info.name),
-		    json_string_value(json_array_get(json_object_get(e, "Names"), 0)));
-		cpy(c->info.image, sizeof(c->info.image), json_string_value(json_object_get(e, "Image")));
-		cpy(c->info.state, sizeof(c->info.state), state);
-		c->info.running = state && strcmp(state, "running") == 0;
-		c->info.pid = c->info.running ? (pid_t)json_integer_value(json_object_get(e, "Pid")) : 0;
-		cpy(c->info.engine_version, sizeof(c->info.engine_version), ver);
-		(*n)++;
-	}
-	json_decref(j);
+	for (size_t k = 0; k < *n; k++)
+		cpy((*out)[k].info.engine_version, sizeof((*out)[k].info.engine_version), ver);
 	return 0;
 }
 
@@ -276,6 +297,73 @@ static bool json_list_has(json_t *a, const char *name)
 	return false;
 }
 
+int crpc__podman_parse_listing(char *text, json_t **layout, crpc_error **err)
+{
+	json_t *files = json_array(), *dirs = json_array(), *images = json_array();
+	char *line, *save = NULL;
+	size_t i;
+	json_t *e;
+
+	*layout = NULL;
+	if (!files || !dirs || !images)
+		goto oom;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		size_t len;
+		char *slash;
+
+		if (strncmp(line, "./", 2) == 0)
+			line += 2;
+		len = strlen(line);
+		if (len == 0 || strcmp(line, ".") == 0)
+			continue;
+		if (line[len - 1] == '/') {
+			line[len - 1] = '\0';
+			if (!*line || strchr(line, '/') || strcmp(line, "..") == 0) {
+				crpc_error_set(err, CRPC_EXIT_FAIL, ENOTSUP, "podman checkpoint",
+					       "podman's export holds a directory %s/ crpc cannot keep",
+					       line);
+				goto fail;
+			}
+			if (strcmp(line, "checkpoint") != 0)
+				json_array_append_new(dirs, json_string(line));
+			continue;
+		}
+		slash = strchr(line, '/');
+		if (!slash && strcmp(line, "..") != 0) {
+			json_array_append_new(files, json_string(line));
+		} else if (slash && strncmp(line, "checkpoint/", 11) == 0 && line[11] &&
+			   !strchr(line + 11, '/') && strcmp(line + 11, "..") != 0 &&
+			   strcmp(line + 11, ".") != 0) {
+			json_array_append_new(images, json_string(line + 11));
+		} else {
+			crpc_error_set(err, CRPC_EXIT_FAIL, ENOTSUP, "podman checkpoint",
+				       "podman's export holds %s, in a directory crpc cannot keep", line);
+			goto fail;
+		}
+	}
+	json_array_foreach(images, i, e) {
+		const char *n = json_string_value(e);
+
+		if (!n || json_list_has(files, n) || crpc_file(n)) {
+			crpc_error_set(err, CRPC_EXIT_FAIL, ENOTSUP, "podman checkpoint",
+				       "podman's export holds %s twice (or a file named as crpc's)",
+				       n ? n : "?");
+			goto fail;
+		}
+	}
+	*layout = json_pack("{s:o, s:o, s:o}", "files", files, "dirs", dirs, "images", images);
+	if (!*layout)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "podman checkpoint", "out of memory");
+	return 0;
+oom:
+	crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "podman checkpoint", "out of memory");
+fail:
+	json_decref(files);
+	json_decref(dirs);
+	json_decref(images);
+	return -1;
+}
+
 /*
  * The export's members: CRIU's images in checkpoint/, podman's own files
  * (config.dump, spec.dump, ...) and empty directories at the top. DIR
@@ -284,81 +372,21 @@ static bool json_list_has(json_t *a, const char *name)
 static int export_layout(const char *tar, const char *export, json_t **layout, crpc_error **err)
 {
 	char *targv[] = { (char *)tar, "-t", "-f", (char *)export, NULL };
-	json_t *files = json_array(), *dirs = json_array(), *images = json_array();
 	crpc__cmd_out o;
-	char *line, *save = NULL;
-	int st, rc = 0;
+	int st, rc;
 
 	*layout = NULL;
 	st = crpc__cmd_run(targv, NULL, &o, err);
 	if (st < 0)
-		goto fail_nocmd;
+		return -1;
 	if (st != 0) {
 		crpc__cmd_fail(err, "podman checkpoint", targv, st, &o);
-		goto fail;
+		crpc__cmd_out_release(&o);
+		return -1;
 	}
-	for (line = strtok_r(o.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		size_t len;
-		char *slash;
-
-		if (strncmp(line, "./", 2) == 0)
-			line += 2;
-		len = strlen(line);
-		if (len == 0)
-			continue;
-		if (line[len - 1] == '/') {
-			line[len - 1] = '\0';
-			if (strchr(line, '/')) {
-				rc = crpc_error_set(err, CRPC_EXIT_FAIL, ENOTSUP, "podman checkpoint",
-						    "podman's export holds a directory %s/ crpc cannot keep",
-						    line);
-				goto fail;
-			}
-			if (strcmp(line, "checkpoint") != 0)
-				json_array_append_new(dirs, json_string(line));
-			continue;
-		}
-		slash = strchr(line, '/');
-		if (!slash) {
-			json_array_append_new(files, json_string(line));
-		} else if (strncmp(line, "checkpoint/", 11) == 0 && !strchr(line + 11, '/')) {
-			json_array_append_new(images, json_string(line + 11));
-		} else {
-			rc = crpc_error_set(err, CRPC_EXIT_FAIL, ENOTSUP, "podman checkpoint",
-					    "podman's export holds %s, in a directory crpc cannot keep",
-					    line);
-			goto fail;
-		}
-	}
-	{
-		size_t i;
-		json_t *e;
-
-		json_array_foreach(images, i, e) {
-			const char *n = json_string_value(e);
-
-			if (json_list_has(files, n) || crpc_file(n)) {
-				rc = crpc_error_set(
-					err, CRPC_EXIT_FAIL, ENOTSUP, "podman checkpoint",
-					"podman's export holds %s twice (or a file named as crpc's)", n);
-				goto fail;
-			}
-		}
-	}
+	rc = crpc__podman_parse_listing(o.out, layout, err);
 	crpc__cmd_out_release(&o);
-	*layout = json_object();
-	json_object_set_new(*layout, "files", files);
-	json_object_set_new(*layout, "dirs", dirs);
-	json_object_set_new(*layout, "images", images);
-	return 0;
-fail:
-	crpc__cmd_out_release(&o);
-fail_nocmd:
-	json_decref(files);
-	json_decref(dirs);
-	json_decref(images);
-	(void)rc;
-	return -1;
+	return rc;
 }
 
 /* checkpoint/NAME -> NAME for every image; the export's directories removed. */

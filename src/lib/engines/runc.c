@@ -93,14 +93,63 @@ static json_t *recreate_of(const crpc__engine_ctx *ctx, const char *bundle)
 	return r;
 }
 
+int crpc__runc_parse_state(const char *text, size_t len, crpc__container *out, crpc_error **err)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(text, len, 0, &jerr);
+	const char *bundle;
+
+	if (!json_is_object(j) || !json_is_string(json_object_get(j, "id"))) {
+		json_decref(j);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "runc",
+				      "runc state: unreadable output: %s", jerr.text);
+	}
+	fill(NULL, j, out);
+	bundle = json_string_value(json_object_get(j, "bundle"));
+	out->recreate = json_pack("{s:s}", "bundle", bundle ? bundle : "");
+	json_decref(j);
+	return 0;
+}
+
+int crpc__runc_parse_list(const char *text, size_t len, crpc__container **out, size_t *n, crpc_error **err)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(text, len, JSON_DECODE_ANY, &jerr), *e;
+	size_t i;
+
+	*out = NULL;
+	*n = 0;
+	if (json_is_null(j)) { /* no container */
+		json_decref(j);
+		return 0;
+	}
+	if (!json_is_array(j)) {
+		json_decref(j);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "runc",
+				      "runc list: unreadable output: %s", jerr.text);
+	}
+	*out = calloc(json_array_size(j) + 1, sizeof(**out));
+	if (!*out) {
+		json_decref(j);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "runc", "out of memory");
+	}
+	json_array_foreach(j, i, e) {
+		if (!json_is_object(e))
+			continue;
+		fill(NULL, e, &(*out)[*n]);
+		(*n)++;
+	}
+	json_decref(j);
+	return 0;
+}
+
 static int runc_resolve(const crpc__engine_ctx *ctx, const char *ref, crpc__container *out, crpc_error **err)
 {
 	char cli[PATH_MAX];
 	crpc__argv a = { 0 };
 	crpc__cmd_out o;
-	json_t *j;
-	json_error_t jerr;
-	int st;
+	json_t *parsed;
+	int st, rc;
 
 	if (!runc_cli(cli, sizeof(cli)))
 		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "runc", "runc not found");
@@ -111,22 +160,20 @@ static int runc_resolve(const crpc__engine_ctx *ctx, const char *ref, crpc__cont
 	if (st < 0)
 		return -1;
 	if (st != 0) {
-		int rc = strstr(o.err, "does not exist")
-				 ? CRPC__ENGINE_NOT_FOUND
-				 : crpc__cmd_fail(err, "runc", (char *const *)a.v, st, &o);
+		rc = strstr(o.err, "does not exist")
+			     ? CRPC__ENGINE_NOT_FOUND
+			     : crpc__cmd_fail(err, "runc", (char *const *)a.v, st, &o);
 		crpc__cmd_out_release(&o);
 		return rc;
 	}
-	j = json_loadb(o.out, o.out_len, 0, &jerr);
+	rc = crpc__runc_parse_state(o.out, o.out_len, out, err);
 	crpc__cmd_out_release(&o);
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "runc",
-				      "runc state %s: unreadable output: %s", ref, jerr.text);
-	}
-	fill(ctx, j, out);
-	out->recreate = recreate_of(ctx, json_string_value(json_object_get(j, "bundle")));
-	json_decref(j);
+	if (rc < 0)
+		return -1;
+	/* what recreates it: the bundle, runc's root, its config.json as it is now */
+	parsed = out->recreate;
+	out->recreate = recreate_of(ctx, json_string_value(json_object_get(parsed, "bundle")));
+	json_decref(parsed);
 	runc_version(ctx, out->info.engine_version, sizeof(out->info.engine_version), NULL);
 	return CRPC__ENGINE_FOUND;
 }
@@ -136,10 +183,7 @@ static int runc_list(const crpc__engine_ctx *ctx, crpc__container **out, size_t 
 	char cli[PATH_MAX], ver[64] = "";
 	crpc__argv a = { 0 };
 	crpc__cmd_out o;
-	json_t *j, *e;
-	json_error_t jerr;
-	size_t i;
-	int st;
+	int st, rc;
 
 	*out = NULL;
 	*n = 0;
@@ -157,29 +201,13 @@ static int runc_list(const crpc__engine_ctx *ctx, crpc__container **out, size_t 
 		crpc__cmd_out_release(&o);
 		return -1;
 	}
-	j = json_loadb(o.out, o.out_len, JSON_DECODE_ANY, &jerr);
+	rc = crpc__runc_parse_list(o.out, o.out_len, out, n, err);
 	crpc__cmd_out_release(&o);
-	if (json_is_null(j)) { /* no container */
-		json_decref(j);
-		return 0;
-	}
-	if (!json_is_array(j)) {
-		json_decref(j);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "runc",
-				      "runc list: unreadable output: %s", jerr.text);
-	}
-	*out = calloc(json_array_size(j) + 1, sizeof(**out));
-	if (!*out) {
-		json_decref(j);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "runc", "out of memory");
-	}
+	if (rc < 0)
+		return -1;
 	runc_version(ctx, ver, sizeof(ver), NULL);
-	json_array_foreach(j, i, e) {
-		fill(ctx, e, &(*out)[*n]);
-		cpy((*out)[*n].info.engine_version, sizeof((*out)[*n].info.engine_version), ver);
-		(*n)++;
-	}
-	json_decref(j);
+	for (size_t i = 0; i < *n; i++)
+		cpy((*out)[i].info.engine_version, sizeof((*out)[i].info.engine_version), ver);
 	return 0;
 }
 
