@@ -779,8 +779,6 @@ void crpc_cli_checkpoint_taken(crpc_cli *cli, crpc_checkpoint_result *r, crpc_er
 	}
 	if (!r)
 		return;
-	if (err && r->failed_step == CRPC_CHECKPOINT_REQUEST)
-		crpc_cli_diagnose_criu(cli, err);
 	if (r->trace) {
 		crpc_cli_trace_close(cli);
 		cli->trace = r->trace;
@@ -788,6 +786,9 @@ void crpc_cli_checkpoint_taken(crpc_cli *cli, crpc_checkpoint_result *r, crpc_er
 	}
 	if (r->criu_path[0])
 		snprintf(cli->criu_path, sizeof(cli->criu_path), "%s", r->criu_path);
+	/* with the CRIU the operation ran */
+	if (err && r->failed_step == CRPC_CHECKPOINT_REQUEST)
+		crpc_cli_diagnose_criu(cli, err);
 }
 
 void crpc_cli_fmt_figures(const crpc_checkpoint_result *r, char *tm, size_t tmsz, char *sz, size_t szsz)

@@ -147,24 +147,17 @@ int ck_restore_ns(ck_op *o, crpc_error **err)
 	}
 	for (size_t i = 0; i < ns->n_veths; i++) {
 		const crpc_manifest_veth *v = &ns->veths[i];
-		char prefix[40], *e = NULL;
-		char **nv;
+		char prefix[40], *e;
 
 		snprintf(prefix, sizeof(prefix), "veth[%s]", v->name);
 		if (user_external_prefix(&o->opts, prefix)) {
 			ck_notice(o, "%s: given by you with --external", prefix);
 			continue;
 		}
-		if (asprintf(&e, "%s:%s%s%s", prefix, v->peer, v->bridge ? "@" : "",
-			     v->bridge ? v->bridge : "") < 0)
+		e = crpc__strdup_printf("%s:%s%s%s", prefix, v->peer, v->bridge ? "@" : "",
+					v->bridge ? v->bridge : "");
+		if (crpc__strv_push(&o->ns_ext, &o->n_ns_ext, e) < 0)
 			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, o->op, "out of memory");
-		nv = realloc(o->ns_ext, (o->n_ns_ext + 1) * sizeof(*nv));
-		if (!nv) {
-			free(e);
-			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, o->op, "out of memory");
-		}
-		o->ns_ext = nv;
-		o->ns_ext[o->n_ns_ext++] = e;
 		if (crpc_opts_add_external(&o->opts, e, err) < 0)
 			return -1;
 		ck_notice(o,

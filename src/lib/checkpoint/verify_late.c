@@ -69,30 +69,18 @@ bool mf_pending_wanted(const char *name)
 int mf_pending_add(mf_pending *p, int dirfd, const char *name, uint64_t size, const char *sha256,
 		   uint64_t *got)
 {
-	struct late_file *nv;
 	struct stat st;
-	int fd = io_open_regular_at(dirfd, name, NULL);
+	int fd = io_open_regular_at(dirfd, name, &st);
 
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
 	close(fd);
 	if ((uint64_t)st.st_size != size) {
 		*got = (uint64_t)st.st_size;
 		return 1;
 	}
-	nv = realloc(p->v, (p->n + 1) * sizeof(*nv));
-	if (!nv) {
-		errno = ENOMEM;
+	if (ARRAY_RESIZE(p->v, p->n + 1) < 0)
 		return -1;
-	}
-	p->v = nv;
 	memset(&p->v[p->n], 0, sizeof(p->v[p->n]));
 	p->v[p->n].name = strdup(name);
 	if (!p->v[p->n].name) {

@@ -154,36 +154,10 @@ static int mtab_read(ins_ctx *c, const char *who, mtab *m)
 {
 	char name[48];
 	char *data, *line, *save = NULL;
-	size_t used = 0, bcap = 65536;
-	int fd;
 
 	snprintf(name, sizeof(name), "%s/mountinfo", who);
-	fd = openat(c->proc_fd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (ins_read_all_at(c->proc_fd, name, 16u << 20, &data, NULL) < 0)
 		return -1;
-	data = malloc(bcap);
-	while (data) {
-		ssize_t n;
-
-		if (used + 1 >= bcap) {
-			char *nd = bcap < (16u << 20) ? realloc(data, bcap * 2) : NULL;
-
-			if (!nd)
-				break;
-			data = nd;
-			bcap *= 2;
-		}
-		n = io_read(fd, data + used, bcap - 1 - used);
-		if (n <= 0)
-			break;
-		used += (size_t)n;
-	}
-	close(fd);
-	if (!data) {
-		errno = ENOMEM;
-		return -1;
-	}
-	data[used] = '\0';
 	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		ins_mount mt;
 		char *root;
@@ -370,18 +344,13 @@ static int find_foreign_maps(ins_ctx *c, crpc_ns_tree *t, const idset *self_ids,
 			     size_t *cap)
 {
 	char dir[48];
-	int dfd;
 	DIR *d;
 	struct dirent *de;
 
 	snprintf(dir, sizeof(dir), "%d/map_files", (int)p->pid);
-	dfd = openat(c->proc_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	d = dfd >= 0 ? fdopendir(dfd) : NULL;
-	if (!d) {
-		if (dfd >= 0)
-			close(dfd);
+	d = io_opendir_at(c->proc_fd, dir);
+	if (!d)
 		return 0;
-	}
 	while ((de = readdir(d))) {
 		struct statx sx;
 		char link[4096];
@@ -484,7 +453,6 @@ static int find_sharers(ins_ctx *c, crpc_ns_tree *t)
 	static const crpc_ns_type shared_types[] = { CRPC_NS_MNT, CRPC_NS_NET, CRPC_NS_IPC, CRPC_NS_UTS };
 	pid_t anc[64];
 	size_t n_anc = 0, cap = 0;
-	int dfd;
 	DIR *d;
 	struct dirent *de;
 	unsigned want = 0;
@@ -503,13 +471,9 @@ static int find_sharers(ins_ctx *c, crpc_ns_tree *t)
 			break;
 		p = st.ppid;
 	}
-	dfd = openat(c->proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	d = dfd >= 0 ? fdopendir(dfd) : NULL;
-	if (!d) {
-		if (dfd >= 0)
-			close(dfd);
+	d = io_opendir_at(c->proc_fd, ".");
+	if (!d)
 		return 0;
-	}
 	while ((de = readdir(d))) {
 		char *end;
 		long v = strtol(de->d_name, &end, 10);
