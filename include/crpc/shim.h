@@ -51,10 +51,12 @@
 #ifndef CRPC_SHIM_H
 #define CRPC_SHIM_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "crpc/config.h"
 #include "crpc/error.h"
@@ -173,6 +175,95 @@ int crpc_shim_run(const crpc_shim_config *cfg, int client_fd, crpc_error **err);
  * reports the reason rather than a bare EOF. Never fails; closes client_fd.
  */
 void crpc_shim_refuse(int client_fd, const char *message, unsigned wait_ms);
+
+/* ---- installing the shim for an engine (shim_install.c) ------------------ */
+
+/** Default prefix of crpc_shim_install(): the shim is PREFIX/sbin/criu. */
+#define CRPC_SHIM_PREFIX "/usr/local"
+/** Default configuration that gets the real CRIU as criu: binary. */
+#define CRPC_SHIM_CONFIG "/etc/crpc/config.yaml"
+
+/** What crpc_shim_install() and crpc_shim_uninstall() are to do. */
+typedef struct crpc_shim_install_params {
+	const char *engine;      /**< "docker", "podman" or "runc"; NULL: "docker" (recorded only) */
+	const char *prefix;      /**< the shim is PREFIX/sbin/criu; NULL: CRPC_SHIM_PREFIX */
+	const char *config_path; /**< configuration to record the real CRIU in; NULL: CRPC_SHIM_CONFIG */
+	const char *real_criu; /**< the real CRIU; NULL: as the shim would find it, passing over PREFIX/sbin/criu */
+	const char *crpc_path; /**< what the link points to; NULL: this executable */
+	bool force;            /**< install: replace a criu that is not crpc's (kept aside);
+				      uninstall: also undo what was changed since */
+} crpc_shim_install_params;
+
+/** What crpc_shim_install() or crpc_shim_uninstall() did. */
+typedef struct crpc_shim_install_result {
+	char link[PATH_MAX];      /**< PREFIX/sbin/criu */
+	char real_criu[PATH_MAX]; /**< the real CRIU recorded */
+	char config[PATH_MAX];    /**< the configuration file */
+	char record[PATH_MAX];    /**< PREFIX/lib/crpc/shim-install.json: what to undo */
+	char saved[PATH_MAX];     /**< where a criu that was replaced is kept; "" when none */
+	const char *config_action; /**< "created", "edited", "kept" (install); "removed", "restored", "kept" (uninstall) */
+	bool changed;   /**< false: nothing had to change */
+	char left[512]; /**< uninstall: what was left in place and why; "" when all was undone */
+} crpc_shim_install_result;
+
+/**
+ * Install crpc as `criu` where an engine that runs the criu on its PATH
+ * finds it: a symbolic link PREFIX/sbin/criu -> crpc (PREFIX/sbin comes
+ * before /usr/sbin and /usr/bin in the PATH systemd gives its services, so
+ * dockerd, containerd and runc pick it up without a restart; podman and a
+ * runc run by hand find it on a usual root PATH). The real CRIU is recorded
+ * as criu: binary in the configuration (created when missing, edited when it
+ * has no criu: binary, kept when it names one), so the shim never runs
+ * itself. A PREFIX/sbin/criu that is not crpc's is refused unless force, and
+ * then kept as PREFIX/sbin/criu.crpc-saved. What was done is recorded in
+ * PREFIX/lib/crpc/shim-install.json (with the configuration as it was), so
+ * that crpc_shim_uninstall() puts back exactly what was there. Installing
+ * again changes nothing. Errors: CRPC_EXIT_USAGE for a refusal (a foreign
+ * criu, a configuration crpc cannot edit), CRPC_EXIT_ENV when no real CRIU
+ * is found, CRPC_EXIT_FAIL for a failed file operation.
+ */
+int crpc_shim_install(const crpc_shim_install_params *p, crpc_shim_install_result *r, crpc_error **err);
+
+/**
+ * Undo crpc_shim_install() under p->prefix as its record says: remove the
+ * link (when it still leads to crpc) and put back a criu it replaced, remove
+ * a configuration it created or put back the one it edited (when unchanged
+ * since, or with force), remove the directories it made when empty, then the
+ * record. What cannot be undone safely is left and said in r->left (and the
+ * call returns -1, CRPC_EXIT_FAIL). Without a record: 0 with r->changed false
+ * when there is no crpc link, else a refusal unless force (then the link is
+ * removed).
+ */
+int crpc_shim_uninstall(const crpc_shim_install_params *p, crpc_shim_install_result *r, crpc_error **err);
+
+/** Whether an engine's checkpoints go through crpc (crpc_shim_engines()). */
+typedef struct crpc_shim_engine {
+	char engine[16];  /**< "docker", "podman", "runc" */
+	pid_t pid;        /**< the daemon whose PATH counts (dockerd, or the containerd it uses); 0: none */
+	char path_of[64]; /**< whose PATH was searched: "dockerd 1234's PATH", "this PATH" */
+	bool found;       /**< the engine is installed (docker: a dockerd runs) */
+	char criu[PATH_MAX]; /**< the criu it runs; "" when none on its PATH */
+	bool via_crpc;       /**< that criu is crpc */
+} crpc_shim_engine;
+
+/**
+ * The engines present and whether each runs crpc as its criu: one entry per
+ * dockerd running (its own PATH, with containerd's /opt/containerd/bin in
+ * front as containerd gives it to runc; the containerd's when dockerd uses
+ * an outside one), or one docker entry with found false when none runs;
+ * podman and runc by the PATH of the caller (they have no daemon). Returns
+ * how many entries were written (at most max).
+ */
+size_t crpc_shim_engines(crpc_shim_engine *out, size_t max);
+
+/**
+ * The criu an engine whose processes have this PATH runs: the first
+ * executable `criu` in its directories into buf. true when one was found,
+ * with *via_crpc when it is crpc (the same file as crpc_path, or as this
+ * executable when crpc_path is NULL).
+ */
+bool crpc_shim_criu_on_path(const char *path_value, const char *crpc_path, char *buf, size_t bufsz,
+			    bool *via_crpc);
 
 #ifdef __cplusplus
 }

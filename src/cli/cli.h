@@ -185,6 +185,11 @@ int crpc_cli_replay_peer(int argc, char **argv);
  */
 int crpc_cmd_shim(crpc_cli *cli, int argc, char **argv);
 int crpc_shim_main(int argc, char **argv);
+/* crpc shim install | uninstall | status (cmd_shim_install.c): argv[1] is the subcommand. */
+int crpc_cli_shim_manage(crpc_cli *cli, int argc, char **argv);
+/* Which criu each engine present runs (crpc_shim_engines()), one line each / as a JSON array. */
+void crpc_cli_engines_print(FILE *f);
+json_t *crpc_cli_engines_json(void);
 /* The last component of a path ("criu" for "/usr/local/lib/crpc/criu"). */
 const char *crpc_cli_basename(const char *path);
 
@@ -201,6 +206,7 @@ extern const char crpc_help_ps[];
 extern const char crpc_help_show[];
 extern const char crpc_help_trace_replay[];
 extern const char crpc_help_shim[];
+extern const char crpc_help_shim_install[];
 
 /* ---- option parsing (common.c) ---- */
 

@@ -15,8 +15,9 @@ const char crpc_help_check[] =
 	"\n"
 	"Start CRIU and run its kernel check ('criu check') through the RPC, in a\n"
 	"private temporary directory that is removed afterwards. Tells whether this\n"
-	"machine can checkpoint and restore processes with the CRIU crpc would use.\n"
-	"Must run as root.\n"
+	"machine can checkpoint and restore processes with the CRIU crpc would use,\n"
+	"then which criu each container engine present runs and whether that goes\n"
+	"through crpc (see crpc shim status). Must run as root.\n"
 	"\n"
 	"Options:\n" CRPC_CLI_HELP_COMMON "\n"
 	"Examples:\n"
@@ -58,8 +59,11 @@ int crpc_cmd_check(crpc_cli *cli, int argc, char **argv)
 		crpc_cli_jset(criu, "version", crpc_cli_jstr(ver));
 		crpc_cli_jset(doc, "ok", json_true());
 		crpc_cli_jset(doc, "criu", criu);
+		crpc_cli_jset(doc, "engines", crpc_cli_engines_json());
 		return crpc_cli_emit(doc) < 0 ? CRPC_EXIT_FAIL : 0;
 	}
 	printf("CRIU %s at %s: check passed\n", ver, cli->criu_path);
+	/* which container engines would run crpc as their criu */
+	crpc_cli_engines_print(stdout);
 	return 0;
 }

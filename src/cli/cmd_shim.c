@@ -28,6 +28,7 @@ extern char **environ;
 const char crpc_help_shim[] =
 	"Usage: crpc [--config FILE | --no-config] [--criu PATH] [-v] shim CRIU-ARGS...\n"
 	"       criu CRIU-ARGS...     (crpc run through a symlink named criu)\n"
+	"       crpc shim install|uninstall|status [OPTIONS]   (crpc shim install --help)\n"
 	"\n"
 	"Stand in for CRIU for a program that runs it (runc --criu, podman or crun\n"
 	"finding criu on PATH, go-criu, crpc itself). `swrk N` starts the real CRIU's\n"
@@ -274,14 +275,20 @@ int crpc_shim_main(int argc, char **argv)
 
 int crpc_cmd_shim(crpc_cli *cli, int argc, char **argv)
 {
-	struct shim_opts o = {
-		.config_file = cli->config_file,
-		.no_config = cli->no_config,
-		.criu = cli->criu,
-		.verbose = cli->verbose,
-	};
+	/* not CRIU commands: crpc's own management of the shim */
+	if (argc >= 2 && (strcmp(argv[1], "install") == 0 || strcmp(argv[1], "uninstall") == 0 ||
+			  strcmp(argv[1], "status") == 0))
+		return crpc_cli_shim_manage(cli, argc, argv);
+	{
+		struct shim_opts o = {
+			.config_file = cli->config_file,
+			.no_config = cli->no_config,
+			.criu = cli->criu,
+			.verbose = cli->verbose,
+		};
 
-	return shim_main(&o, argc, argv);
+		return shim_main(&o, argc, argv);
+	}
 }
 
 const char *crpc_cli_basename(const char *path)
