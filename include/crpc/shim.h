@@ -112,6 +112,18 @@ typedef struct crpc_shim_call crpc_shim_call;
  */
 int crpc_shim_call_find(const char *argv0, crpc_shim_call **call, crpc_error **err);
 
+/**
+ * The call of a shim started as an ordinary `criu` (crpc shim install) by
+ * runc for a docker container: when the parent is `runc ... checkpoint|
+ * restore ... ID` and a call directory below $CRPC_RUNTIME_DIR (default
+ * /run/crpc) is crpc's dump or restore of that docker container (or of the
+ * container the engine recreated for it), load it as crpc_shim_call_find()
+ * does and put the container's identity into the environment (the one
+ * running now: no crpc_shim_call_setenv() after this): 1. 0 when there is
+ * none.
+ */
+int crpc_shim_call_find_parent(crpc_shim_call **call, crpc_error **err);
+
 /** The real CRIU crpc resolved for the call. */
 const char *crpc_shim_call_criu(const crpc_shim_call *call);
 

@@ -159,6 +159,7 @@ static int shim_main(const struct shim_opts *o, int argc, char **argv)
 	crpc_error *err = NULL;
 	crpc_config cfg;
 	crpc_shim_call *call = NULL;
+	bool env_set = false;
 	FILE *vfile = NULL;
 	char **options;
 	int fd = swrk_fd(argc, argv);
@@ -173,6 +174,14 @@ static int shim_main(const struct shim_opts *o, int argc, char **argv)
 	if (crpc_shim_call_find(argv[0], &call, &err) < 0) {
 		rc = CRPC_EXIT_ENV;
 		goto fail;
+	}
+	/* an installed shim run by Docker's runc: the call is found by the container */
+	if (!call) {
+		if (crpc_shim_call_find_parent(&call, &err) < 0) {
+			rc = CRPC_EXIT_ENV;
+			goto fail;
+		}
+		env_set = call != NULL;
 	}
 	if (call) {
 		src.explicit_path = crpc_shim_call_config(call);
@@ -189,7 +198,7 @@ static int shim_main(const struct shim_opts *o, int argc, char **argv)
 				rc = CRPC_EXIT_USAGE;
 				goto fail;
 			}
-		if (crpc_shim_call_setenv(call) < 0) {
+		if (!env_set && crpc_shim_call_setenv(call) < 0) {
 			rc = CRPC_EXIT_FAIL;
 			crpc_error_set(&err, CRPC_EXIT_FAIL, errno, "shim",
 				       "cannot set the container's variables");

@@ -109,9 +109,10 @@ static json_t *call_context(ck_op *o, const crpc_container *ci, const char *oper
 /*
  * The shim's trace of the session with request `type` ("dump", "restore")
  * in the call's trace directory: copied to dirfd/name (when dirfd >= 0)
- * and to path (when not NULL). Missing is not an error (tracing off).
+ * and to path (when not NULL). false when the shim left none: the
+ * engine did not run crpc as its CRIU.
  */
-static void keep_trace(ck_op *o, const crpc__engine_call *call, const char *type, int dirfd,
+static bool keep_trace(ck_op *o, const crpc__engine_call *call, const char *type, int dirfd,
 		       const char *name, const char *path)
 {
 	char tdir[PATH_MAX + 16], suffix[32];
@@ -126,7 +127,7 @@ static void keep_trace(ck_op *o, const crpc__engine_call *call, const char *type
 	snprintf(suffix, sizeof(suffix), "-%s.trace", type);
 	tfd = open(tdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (tfd < 0)
-		return;
+		return false;
 	d = io_opendir_at(tfd, ".");
 	while (d && (de = readdir(d))) {
 		size_t n = strlen(de->d_name), k = strlen(suffix);
@@ -140,7 +141,7 @@ static void keep_trace(ck_op *o, const crpc__engine_call *call, const char *type
 		if (found[0])
 			ck_warn(o, "cannot read the %s session's trace %s/%s", type, tdir, found);
 		close(tfd);
-		return;
+		return found[0] != '\0';
 	}
 	close(tfd);
 	if (dirfd >= 0) {
@@ -159,6 +160,51 @@ static void keep_trace(ck_op *o, const crpc__engine_call *call, const char *type
 		if (fd >= 0)
 			close(fd);
 	}
+	return true;
+}
+
+/* The options the inspection added ("NAME=VALUE (REASON), ..."), into buf. */
+static void auto_options(const ck_op *o, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < o->res->options.n && n < size; i++) {
+		const crpc_opt_reason *x = &o->res->options.v[i];
+
+		if (x->source != CRPC_OPT_SOURCE_AUTO)
+			continue;
+		n += (size_t)snprintf(buf + n, size - n, "%s%s=%s (%s)", n ? ", " : "", x->option, x->value,
+				      x->reason ? x->reason : "");
+	}
+}
+
+/*
+ * The engine's CRIU was not crpc (no session trace came back: Docker without
+ * `crpc shim install`): say what the operation went without.
+ */
+static void not_through_crpc(ck_op *o, const char *engine, const char *what)
+{
+	char opts[1024];
+
+	auto_options(o, opts, sizeof(opts));
+	ck_warn(o,
+		"%s's %s did not run crpc as its CRIU (crpc shim install --engine %s puts it there): no hook "
+		"ran, no session trace was kept%s%s",
+		engine, what, engine, opts[0] ? ", and these options were not added: " : "", opts);
+}
+
+/* The same as the hint of a failure that has none. */
+static void not_through_crpc_hint(ck_op *o, crpc_error *e, const char *engine)
+{
+	char opts[1024];
+
+	if (!e || e->hint)
+		return;
+	auto_options(o, opts, sizeof(opts));
+	crpc_error_set_hint(
+		e, "%s did not run crpc as its CRIU (crpc shim install --engine %s puts it there)%s%s",
+		engine, engine, opts[0] ? "; the checkpoint needed options it could not add: " : "", opts);
 }
 
 /* Make the call directory's traces/ for the shim. */
@@ -337,13 +383,15 @@ int ck_container_dump(ck_dump *c, crpc_error **err)
 			    (int)sizeof(log) &&
 		    access(log, R_OK) == 0)
 			crpc_error_attach_log(*err, log);
-		keep_trace(o, &call, "dump", -1, NULL, o->p.trace_path);
+		if (!keep_trace(o, &call, "dump", -1, NULL, o->p.trace_path))
+			not_through_crpc_hint(o, *err, engine->name);
 		remove_engine_files(c);
 		ck_dump_failed(c, CRPC_CHECKPOINT_REQUEST, true, err);
 		container_after(o, engine, &ctx, ct.info.id);
 		goto out;
 	}
-	keep_trace(o, &call, "dump", o->dirfd, "dump.trace", o->p.trace_path);
+	if (!keep_trace(o, &call, "dump", o->dirfd, "dump.trace", o->p.trace_path))
+		not_through_crpc(o, engine->name, "checkpoint");
 	criu_version(o->criu_path, ver, sizeof(ver));
 	record = container_record(&ct);
 	if (!record) {
@@ -501,10 +549,12 @@ int ck_container_restore(ck_op *o, crpc_error **err)
 			    (int)sizeof(log) &&
 		    access(log, R_OK) == 0)
 			crpc_error_attach_log(*err, log);
-		keep_trace(o, &call, "restore", -1, NULL, o->p.trace_path);
+		if (!keep_trace(o, &call, "restore", -1, NULL, o->p.trace_path))
+			not_through_crpc_hint(o, *err, engine->name);
 		goto out;
 	}
-	keep_trace(o, &call, "restore", -1, NULL, o->p.trace_path);
+	if (!keep_trace(o, &call, "restore", -1, NULL, o->p.trace_path))
+		not_through_crpc(o, engine->name, "restore");
 	r->wall_seconds = crpc__now() - o->t0;
 	r->container = out.info;
 	r->pid = out.info.pid;

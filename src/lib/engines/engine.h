@@ -43,6 +43,9 @@
 #define CRPC__CALL_FILE "call.json"
 /* Where the shim of a call writes the restored init's PID (see crpc__engine_restored_pid()). */
 #define CRPC__RESTORED_PID_FILE "restored.pid"
+/* In a call directory: the container an engine started for a restore
+ * ({"id", "name"}), when it is not the one call.json names (recreated). */
+#define CRPC__CALL_STARTED "container.json"
 /* Default runtime directory (call directories live in its calls/). */
 #define CRPC__RUNTIME_DIR "/run/crpc"
 
@@ -148,6 +151,7 @@ extern const crpc__engine *const crpc__engines[];
 
 extern const crpc__engine crpc__engine_runc;
 extern const crpc__engine crpc__engine_podman;
+extern const crpc__engine crpc__engine_docker;
 
 /* The engine named `name`, or NULL. */
 const crpc__engine *crpc__engine_find(const char *name);

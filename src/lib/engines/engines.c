@@ -13,6 +13,7 @@
 const crpc__engine *const crpc__engines[] = {
 	&crpc__engine_runc,
 	&crpc__engine_podman,
+	&crpc__engine_docker,
 	NULL,
 };
 

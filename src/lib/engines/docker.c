@@ -1,0 +1,958 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * docker.c - Docker, through its CLI (`docker inspect`, `docker ps`,
+ * `docker checkpoint create`, `docker start --checkpoint`, `docker create`).
+ * The CLI is $CRPC_DOCKER, else `docker` on PATH; it reaches the daemon
+ * $DOCKER_HOST names, as it always does.
+ *
+ * Docker takes no CRIU per call: dockerd -> containerd -> runc runs the
+ * `criu` on its PATH. Its checkpoints go through crpc when `crpc shim
+ * install --engine docker` put crpc there; that shim finds this call's
+ * directory by the container ID runc names (crpc_shim_call_find_parent()).
+ * Without it the engine's own CRIU runs, and the caller says what could not
+ * be added (no trace comes back).
+ *
+ * Docker 20.10 keeps checkpoints only in DATA-ROOT/containers/ID/checkpoints/
+ * NAME (`start --checkpoint-dir` is refused: "custom checkpointdir is not
+ * supported"): a checkpoint is moved from there into DIR, and a restore
+ * copies DIR's files there, starts the container from it and removes it.
+ * The checkpoint's name is the call directory's, unique while the call
+ * lasts.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "crpc/shim.h"
+#include "engines/engine.h"
+#include "internal.h"
+
+#define DOCKER_HINT_START \
+	"start the daemon (systemctl start docker, or dockerd) or point $DOCKER_HOST at the one to use"
+#define DOCKER_HINT_EXPERIMENTAL                                                                        \
+	"add \"experimental\": true to /etc/docker/daemon.json (or start dockerd with --experimental) " \
+	"and restart dockerd"
+
+/* How often `docker start --checkpoint` is tried (see docker_restore()). */
+#define START_TRIES 10
+
+static bool docker_cli(char *buf, size_t size)
+{
+	return crpc__engine_cli("CRPC_DOCKER", "docker", buf, size);
+}
+
+static void cpy(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+/* docker ARGS... (NULL-terminated); stdout into *o. <0 on error, else the wait status. */
+static int docker_run(crpc__cmd_out *o, crpc__argv *a, crpc_error **err)
+{
+	return crpc__argv_run(a, NULL, o, err);
+}
+
+/* The start of a command line: the CLI, or an ENV error when there is none. */
+static int docker_argv(crpc__argv *a, char *cli, size_t size, crpc_error **err)
+{
+	memset(a, 0, sizeof(*a));
+	if (!docker_cli(cli, size))
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "docker", "docker not found (%s)",
+				      getenv("CRPC_DOCKER") ? "$CRPC_DOCKER" : "not on PATH");
+	crpc__argv_add(a, cli);
+	return 0;
+}
+
+/*
+ * What one crpc command learns of the daemon once: its version, whether it
+ * has experimental features, its data root. Kept for a few seconds (one
+ * dump or restore), for the $DOCKER_HOST it was learnt from.
+ */
+static struct {
+	double at;
+	char host[256];
+	char version[128];
+	bool experimental;
+	char root[PATH_MAX];
+} known;
+
+#define KNOWN_SECONDS 10.0
+
+static bool known_fresh(void)
+{
+	const char *h = getenv("DOCKER_HOST");
+
+	return known.at > 0 && crpc__now() - known.at < KNOWN_SECONDS && strcmp(known.host, h ? h : "") == 0;
+}
+
+/* `docker version -f FORMAT` of the server into buf (trimmed). ENV error when the daemon does not answer. */
+static int server_field(const char *format, char *buf, size_t size, crpc_error **err)
+{
+	char cli[PATH_MAX];
+	crpc__argv a;
+	crpc__cmd_out o;
+	int st;
+
+	if (docker_argv(&a, cli, sizeof(cli), err) < 0)
+		return -1;
+	crpc__argv_add(&a, "version");
+	crpc__argv_add(&a, "-f");
+	crpc__argv_add(&a, format);
+	st = docker_run(&o, &a, err);
+	if (st < 0)
+		return -1;
+	if (st != 0) {
+		crpc_error_set(err, CRPC_EXIT_ENV, ECONNREFUSED, "docker", "dockerd does not answer%s%s",
+			       o.err && o.err[0] ? ": " : "", o.err ? o.err : "");
+		if (err && *err)
+			crpc_error_set_hint(*err, DOCKER_HINT_START);
+		crpc__cmd_out_release(&o);
+		return -1;
+	}
+	cpy(buf, size, o.out);
+	buf[strcspn(buf, "\n")] = '\0';
+	crpc__cmd_out_release(&o);
+	return 0;
+}
+
+/* The daemon's unix socket ($DOCKER_HOST unix://PATH, else Docker's default); false for another transport. */
+static bool daemon_socket(char *buf, size_t size)
+{
+	const char *h = getenv("DOCKER_HOST");
+
+	if (!h || !*h)
+		h = "unix:///var/run/docker.sock";
+	if (strncmp(h, "unix://", 7) != 0 || h[7] != '/')
+		return false;
+	return (size_t)snprintf(buf, size, "%s", h + 7) < size;
+}
+
+/*
+ * The runtime directory's record of the daemon behind the socket: its
+ * version and experimental flag, valid while the socket is the same file
+ * (a restarted dockerd makes a new one). "DEV:INO:MTIME\nVERSION FLAG\n".
+ */
+static bool daemon_key(const char *sock, char *key, size_t ksz, char *name, size_t nsz)
+{
+	struct stat st;
+	size_t k = 0;
+
+	if (lstat(sock, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return false;
+	snprintf(key, ksz, "%llu:%llu:%lld.%09ld", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	k = (size_t)snprintf(name, nsz, "dockerd");
+	for (const char *p = sock; *p && k + 1 < nsz; p++)
+		name[k++] = *p == '/' ? '_' : *p;
+	name[k] = '\0';
+	return true;
+}
+
+static bool daemon_recorded(const char *sock, char *v, size_t size)
+{
+	char key[128], name[NAME_MAX], dir[PATH_MAX], line[256];
+	cleanup_close int dfd = -1;
+	cleanup_close int fd = -1;
+	crpc_error *e = NULL;
+	struct stat fs;
+	ssize_t n;
+	size_t kl;
+
+	if (!daemon_key(sock, key, sizeof(key), name, sizeof(name)))
+		return false;
+	dfd = crpc__runtime_subdir("versions", dir, sizeof(dir), &e);
+	crpc_error_free(e);
+	if (dfd < 0 || (fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, line, sizeof(line) - 1);
+	if (n <= 0 || fstat(fd, &fs) < 0 || fs.st_uid != geteuid() || (fs.st_mode & 0022))
+		return false;
+	line[n] = '\0';
+	kl = strlen(key);
+	if (strncmp(line, key, kl) != 0 || line[kl] != '\n' || !line[kl + 1])
+		return false;
+	snprintf(v, size, "%.*s", (int)strcspn(line + kl + 1, "\n"), line + kl + 1);
+	return true;
+}
+
+static void daemon_record(const char *sock, const char *v)
+{
+	char key[128], name[NAME_MAX], dir[PATH_MAX], tmp[NAME_MAX + 16];
+	cleanup_close int dfd = -1;
+	crpc_error *e = NULL;
+	int fd;
+
+	if (!daemon_key(sock, key, sizeof(key), name, sizeof(name)))
+		return;
+	dfd = crpc__runtime_subdir("versions", dir, sizeof(dir), &e);
+	crpc_error_free(e);
+	if (dfd < 0)
+		return;
+	snprintf(tmp, sizeof(tmp), ".%.200s.%d", name, (int)getpid());
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (dprintf(fd, "%s\n%s\n", key, v) < 0 || close(fd) < 0 || renameat(dfd, tmp, dfd, name) < 0)
+		unlinkat(dfd, tmp, 0);
+}
+
+/* The daemon's version and experimental flag, asked once (see known and daemon_recorded()). */
+static int server_info(crpc_error **err)
+{
+	const char *h = getenv("DOCKER_HOST");
+	char v[128], sock[PATH_MAX], *sp;
+	bool have_sock = daemon_socket(sock, sizeof(sock));
+
+	if (known_fresh() && known.version[0])
+		return 0;
+	if (have_sock && daemon_recorded(sock, v, sizeof(v)))
+		;
+	else if (server_field("{{.Server.Version}} {{.Server.Experimental}}", v, sizeof(v), err) < 0)
+		return -1;
+	else if (have_sock)
+		daemon_record(sock, v);
+	if (!known_fresh()) {
+		memset(&known, 0, sizeof(known));
+		snprintf(known.host, sizeof(known.host), "%s", h ? h : "");
+	}
+	known.at = crpc__now();
+	sp = strrchr(v, ' ');
+	known.experimental = sp && strcmp(sp + 1, "true") == 0;
+	if (sp)
+		*sp = '\0';
+	snprintf(known.version, sizeof(known.version), "%s", v);
+	return 0;
+}
+
+static bool docker_present(const crpc__engine_ctx *ctx, char *why, size_t size)
+{
+	char cli[PATH_MAX], sock[PATH_MAX];
+	crpc_error *e = NULL;
+
+	(void)ctx;
+	if (!docker_cli(cli, sizeof(cli))) {
+		snprintf(why, size, "docker not found (%s)",
+			 getenv("CRPC_DOCKER") ? "$CRPC_DOCKER" : "not on PATH");
+		return false;
+	}
+	/* a unix socket: whether dockerd listens there, without a start of the CLI */
+	if (daemon_socket(sock, sizeof(sock))) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int r = -1;
+
+		if (fd >= 0 && strlen(sock) < sizeof(sa.sun_path)) {
+			memcpy(sa.sun_path, sock, strlen(sock) + 1);
+			do
+				r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+			while (r < 0 && errno == EINTR);
+		}
+		if (r == 0)
+			return true;
+		snprintf(why, size, "dockerd does not answer at %s (%s); hint: %s", sock,
+			 crpc_errno_name(fd < 0 || r < 0 ? errno : EINVAL), DOCKER_HINT_START);
+		return false;
+	}
+	if (server_info(&e) < 0) {
+		snprintf(why, size, "%s; hint: %s", e && e->message ? e->message : "dockerd does not answer",
+			 DOCKER_HINT_START);
+		crpc_error_free(e);
+		return false;
+	}
+	return true;
+}
+
+static int docker_version(const crpc__engine_ctx *ctx, char *buf, size_t size, crpc_error **err)
+{
+	(void)ctx;
+	if (server_info(err) < 0)
+		return -1;
+	snprintf(buf, size, "%s", known.version);
+	return 0;
+}
+
+/* Checkpoints need the daemon's experimental features (Docker 20.10). */
+static int need_experimental(const char *op, crpc_error **err)
+{
+	if (server_info(err) < 0)
+		return -1;
+	if (known.experimental)
+		return 0;
+	crpc_error_set(err, CRPC_EXIT_ENV, ENOTSUP, op,
+		       "dockerd runs without experimental features: it has no docker checkpoint");
+	if (err && *err)
+		crpc_error_set_hint(*err, DOCKER_HINT_EXPERIMENTAL);
+	return -1;
+}
+
+/* What recreates the container: its image and the parts of its configuration `docker create` takes. */
+static json_t *recreate_of(json_t *j)
+{
+	json_t *cfg = json_object_get(j, "Config"), *host = json_object_get(j, "HostConfig");
+	json_t *r = json_object();
+	static const char *const cfg_keys[] = { "Image", "Cmd",    "Entrypoint", "Env", "WorkingDir",
+						"User",  "Labels", "Hostname",   "Tty", NULL };
+	static const char *const host_keys[] = { "Binds",        "NetworkMode", "Runtime",
+						 "CgroupParent", "Init",        NULL };
+
+	if (!r)
+		return NULL;
+	for (const char *const *k = cfg_keys; *k; k++) {
+		json_t *v = json_object_get(cfg, *k);
+
+		if (v && !json_is_null(v))
+			json_object_set(r, *k, v);
+	}
+	for (const char *const *k = host_keys; *k; k++) {
+		json_t *v = json_object_get(host, *k);
+
+		if (v && !json_is_null(v))
+			json_object_set(r, *k, v);
+	}
+	return r;
+}
+
+/* The data root, as a container's files there show it: ROOT/containers/ID/hostname. */
+static void learn_root(json_t *j)
+{
+	const char *p = json_string_value(json_object_get(j, "HostnamePath"));
+	const char *id = json_string_value(json_object_get(j, "Id"));
+	char want[200];
+	const char *at;
+
+	if (!p || !id || p[0] != '/')
+		return;
+	if (!known_fresh()) {
+		const char *h = getenv("DOCKER_HOST");
+
+		memset(&known, 0, sizeof(known));
+		snprintf(known.host, sizeof(known.host), "%s", h ? h : "");
+		known.at = crpc__now();
+	}
+	snprintf(want, sizeof(want), "/containers/%s/", id);
+	at = strstr(p, want);
+	if (at && at > p && (size_t)(at - p) < sizeof(known.root))
+		snprintf(known.root, sizeof(known.root), "%.*s", (int)(at - p), p);
+}
+
+/* One element of `docker inspect`. */
+static void fill_inspect(json_t *j, crpc__container *c)
+{
+	json_t *state = json_object_get(j, "State");
+	const char *name = json_string_value(json_object_get(j, "Name"));
+
+	cpy(c->info.engine, sizeof(c->info.engine), "docker");
+	cpy(c->info.id, sizeof(c->info.id), json_string_value(json_object_get(j, "Id")));
+	cpy(c->info.name, sizeof(c->info.name), name && name[0] == '/' ? name + 1 : name);
+	cpy(c->info.image, sizeof(c->info.image),
+	    json_string_value(json_object_get(json_object_get(j, "Config"), "Image")));
+	cpy(c->info.state, sizeof(c->info.state), json_string_value(json_object_get(state, "Status")));
+	c->info.running = json_is_true(json_object_get(state, "Running")) &&
+			  !json_is_true(json_object_get(state, "Paused"));
+	c->info.pid = c->info.running ? (pid_t)json_integer_value(json_object_get(state, "Pid")) : 0;
+	cpy(c->info.runtime, sizeof(c->info.runtime),
+	    json_string_value(json_object_get(json_object_get(j, "HostConfig"), "Runtime")));
+	learn_root(j);
+}
+
+/* `docker inspect --type container REFS...` as a JSON array; NULL with *not_found when none exists. */
+static json_t *inspect(const char *const *refs, size_t n, bool *not_found, crpc_error **err)
+{
+	char cli[PATH_MAX];
+	crpc__argv a;
+	crpc__cmd_out o;
+	json_error_t jerr;
+	json_t *j;
+	int st;
+
+	*not_found = false;
+	if (docker_argv(&a, cli, sizeof(cli), err) < 0)
+		return NULL;
+	crpc__argv_add(&a, "inspect");
+	crpc__argv_add(&a, "--type");
+	crpc__argv_add(&a, "container");
+	for (size_t i = 0; i < n; i++)
+		crpc__argv_add(&a, refs[i]);
+	st = docker_run(&o, &a, err);
+	if (st < 0)
+		return NULL;
+	if (st != 0) {
+		if (o.err && strstr(o.err, "No such"))
+			*not_found = true;
+		else if (o.err && strstr(o.err, "Cannot connect to the Docker daemon")) {
+			crpc_error_set(err, CRPC_EXIT_ENV, ECONNREFUSED, "docker",
+				       "dockerd does not answer: %s", o.err);
+			if (err && *err)
+				crpc_error_set_hint(*err, DOCKER_HINT_START);
+		} else
+			crpc__cmd_fail(err, "docker", (char *const *)a.v, st, &o);
+		crpc__cmd_out_release(&o);
+		return NULL;
+	}
+	j = json_loadb(o.out, o.out_len, 0, &jerr);
+	crpc__cmd_out_release(&o);
+	if (!json_is_array(j)) {
+		json_decref(j);
+		crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "docker",
+			       "docker inspect: unreadable output: %s", jerr.text);
+		return NULL;
+	}
+	return j;
+}
+
+static int docker_resolve(const crpc__engine_ctx *ctx, const char *ref, crpc__container *out,
+			  crpc_error **err)
+{
+	bool not_found;
+	json_t *j = inspect(&ref, 1, &not_found, err), *e;
+
+	if (!j)
+		return not_found ? CRPC__ENGINE_NOT_FOUND : -1;
+	e = json_array_get(j, 0);
+	if (!json_is_object(e)) {
+		json_decref(j);
+		return CRPC__ENGINE_NOT_FOUND;
+	}
+	fill_inspect(e, out);
+	out->recreate = recreate_of(e);
+	json_decref(j);
+	docker_version(ctx, out->info.engine_version, sizeof(out->info.engine_version), NULL);
+	return CRPC__ENGINE_FOUND;
+}
+
+static int docker_list(const crpc__engine_ctx *ctx, crpc__container **out, size_t *n, crpc_error **err)
+{
+	char cli[PATH_MAX], ver[64] = "";
+	const char *ids[48];
+	crpc__argv a;
+	crpc__cmd_out o;
+	size_t k = 0, i;
+	bool not_found;
+	json_t *j, *e;
+	char *p, *save = NULL;
+	int st;
+
+	*out = NULL;
+	*n = 0;
+	if (docker_argv(&a, cli, sizeof(cli), err) < 0)
+		return -1;
+	crpc__argv_add(&a, "ps");
+	crpc__argv_add(&a, "--all");
+	crpc__argv_add(&a, "--quiet");
+	crpc__argv_add(&a, "--no-trunc");
+	st = docker_run(&o, &a, err);
+	if (st < 0)
+		return -1;
+	if (st != 0) {
+		crpc__cmd_fail(err, "docker", (char *const *)a.v, st, &o);
+		crpc__cmd_out_release(&o);
+		return -1;
+	}
+	/* the first 48 (a command line of the executor holds 64 arguments) */
+	for (p = strtok_r(o.out, "\n", &save); p && k < sizeof(ids) / sizeof(ids[0]);
+	     p = strtok_r(NULL, "\n", &save))
+		ids[k++] = p;
+	*out = calloc(k + 1, sizeof(**out));
+	if (!*out) {
+		crpc__cmd_out_release(&o);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "docker", "out of memory");
+	}
+	if (k == 0) {
+		crpc__cmd_out_release(&o);
+		return 0;
+	}
+	j = inspect(ids, k, &not_found, err);
+	crpc__cmd_out_release(&o);
+	if (!j) {
+		free(*out);
+		*out = NULL;
+		/* removed between ps and inspect: an empty list is the truth of a moment */
+		return not_found ? 0 : -1;
+	}
+	docker_version(ctx, ver, sizeof(ver), NULL);
+	json_array_foreach(j, i, e) {
+		crpc__container *c = &(*out)[*n];
+
+		fill_inspect(e, c);
+		cpy(c->info.engine_version, sizeof(c->info.engine_version), ver);
+		(*n)++;
+	}
+	json_decref(j);
+	return 0;
+}
+
+/* ---- checkpoint files ------------------------------------------------------- */
+
+/* The daemon's data root (`docker info`), where it keeps the checkpoints. */
+static int data_root(char *buf, size_t size, crpc_error **err)
+{
+	char cli[PATH_MAX];
+	crpc__argv a;
+	crpc__cmd_out o;
+	int st;
+
+	if (known_fresh() && known.root[0]) {
+		snprintf(buf, size, "%s", known.root);
+		return 0;
+	}
+	if (docker_argv(&a, cli, sizeof(cli), err) < 0)
+		return -1;
+	crpc__argv_add(&a, "info");
+	crpc__argv_add(&a, "-f");
+	crpc__argv_add(&a, "{{.DockerRootDir}}");
+	st = docker_run(&o, &a, err);
+	if (st < 0)
+		return -1;
+	if (st != 0) {
+		crpc__cmd_fail(err, "docker", (char *const *)a.v, st, &o);
+		crpc__cmd_out_release(&o);
+		return -1;
+	}
+	cpy(buf, size, o.out);
+	buf[strcspn(buf, "\n")] = '\0';
+	crpc__cmd_out_release(&o);
+	if (buf[0] != '/')
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "docker",
+				      "docker info gave no data root ('%s')", buf);
+	return 0;
+}
+
+/* Copy the regular file name from sfd to dfd (created 0600, O_EXCL; not synced). */
+static int copy_file(int sfd, int dfd, const char *name, crpc_error **err)
+{
+	cleanup_close int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int outfd = -1;
+	struct stat st;
+	off_t off = 0;
+
+	if (in < 0 || fstat(in, &st) < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "docker",
+				      "cannot read the checkpoint file %s", name);
+	outfd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (outfd < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "docker", "cannot create %s", name);
+	while (off < st.st_size) {
+		ssize_t k = sendfile(outfd, in, &off, (size_t)(st.st_size - off));
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, k < 0 ? errno : EIO, "docker",
+					      "cannot copy %s", name);
+	}
+	/* no fsync: Docker reads the copy right away and it is removed after */
+	return 0;
+}
+
+/*
+ * Every regular file of directory src into directory dst: moved (rename)
+ * when move and both are on one filesystem, else copied. skip(name) files
+ * are left out.
+ */
+static int transfer(const char *src, const char *dst, bool move, bool (*skip)(const char *), crpc_error **err)
+{
+	cleanup_close int sfd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int dfd = open(dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+	int rc = 0;
+
+	if (sfd < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "docker", "cannot open %s", src);
+	if (dfd < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "docker", "cannot open %s", dst);
+	d = io_opendir_at(sfd, ".");
+	if (!d)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "docker", "cannot read %s", src);
+	while (rc == 0 && (de = readdir(d))) {
+		struct stat st;
+
+		if (de->d_name[0] == '.' || (skip && skip(de->d_name)))
+			continue;
+		if (fstatat(sfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (move && renameat(sfd, de->d_name, dfd, de->d_name) == 0) {
+			fchmodat(dfd, de->d_name, 0600, 0);
+			continue;
+		}
+		rc = copy_file(sfd, dfd, de->d_name, err);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* crpc's own files stay in DIR: the engine's checkpoint directory gets CRIU's. */
+static bool crpc_own(const char *name)
+{
+	return strcmp(name, "crpc.json") == 0 || strcmp(name, "hooks.log") == 0 ||
+	       strcmp(name, "dump.trace") == 0 || strncmp(name, ".crpc", 5) == 0;
+}
+
+/* The checkpoint's name: the call directory's, else crpc-PID. */
+static void checkpoint_name(const crpc__engine_ctx *ctx, char *buf, size_t size)
+{
+	const char *slash = ctx->call_dir ? strrchr(ctx->call_dir, '/') : NULL;
+
+	if (slash && slash[1])
+		snprintf(buf, size, "crpc-%s", slash + 1);
+	else
+		snprintf(buf, size, "crpc-%d", (int)getpid());
+}
+
+/* docker checkpoint rm ID NAME (what is left of a checkpoint in the data root). */
+static void checkpoint_rm_cli(const char *id, const char *name)
+{
+	char cli[PATH_MAX];
+	crpc__argv a;
+	crpc__cmd_out o;
+	crpc_error *e = NULL;
+
+	if (docker_argv(&a, cli, sizeof(cli), &e) < 0) {
+		crpc_error_free(e);
+		return;
+	}
+	crpc__argv_add(&a, "checkpoint");
+	crpc__argv_add(&a, "rm");
+	crpc__argv_add(&a, id);
+	crpc__argv_add(&a, name);
+	if (docker_run(&o, &a, &e) >= 0)
+		crpc__cmd_out_release(&o);
+	crpc_error_free(e);
+}
+
+/*
+ * Remove the checkpoint NAME of container ID from the data root: its files
+ * (CRIU's, flat) and the directory, as `docker checkpoint rm` does, which
+ * is run when something else is there.
+ */
+static void checkpoint_rm(const char *root, const char *id, const char *name)
+{
+	char dir[PATH_MAX * 2];
+	cleanup_close int fd = -1;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/containers/%s/checkpoints/%s", root, id, name);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	d = io_opendir_at(fd, ".");
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.' || (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0))
+			unlinkat(fd, de->d_name, 0);
+	if (d)
+		closedir(d);
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		checkpoint_rm_cli(id, name);
+}
+
+static int docker_checkpoint(const crpc__engine_ctx *ctx, crpc__container *c, const char *images_dir,
+			     bool leave_running, crpc_error **err)
+{
+	char cli[PATH_MAX], root[PATH_MAX], name[64], src[PATH_MAX * 2];
+	crpc__argv a;
+	crpc__cmd_out o;
+	int st, rc;
+
+	if (need_experimental("docker checkpoint", err) < 0 || data_root(root, sizeof(root), err) < 0)
+		return -1;
+	checkpoint_name(ctx, name, sizeof(name));
+	if (docker_argv(&a, cli, sizeof(cli), err) < 0)
+		return -1;
+	crpc__argv_add(&a, "checkpoint");
+	crpc__argv_add(&a, "create");
+	if (leave_running)
+		crpc__argv_add(&a, "--leave-running");
+	crpc__argv_add(&a, c->info.id);
+	crpc__argv_add(&a, name);
+	st = docker_run(&o, &a, err);
+	if (st < 0)
+		return -1;
+	if (st != 0) {
+		crpc__cmd_fail(err, "docker checkpoint", (char *const *)a.v, st, &o);
+		crpc__cmd_out_release(&o);
+		checkpoint_rm(root, c->info.id, name);
+		return -1;
+	}
+	crpc__cmd_out_release(&o);
+	snprintf(src, sizeof(src), "%s/containers/%s/checkpoints/%s", root, c->info.id, name);
+	rc = transfer(src, images_dir, true, NULL, err);
+	checkpoint_rm(root, c->info.id, name);
+	if (rc == 0 && c->recreate)
+		json_object_set_new(c->recreate, "checkpointed_as", json_string(name));
+	return rc;
+}
+
+/* ---- restore ---------------------------------------------------------------- */
+
+static void add_list(crpc__argv *a, json_t *v, const char *flag)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(v, i, e) {
+		if (!json_is_string(e))
+			continue;
+		crpc__argv_add(a, flag);
+		crpc__argv_add(a, json_string_value(e));
+	}
+}
+
+/* docker create --name NAME ... from the recorded configuration; the new ID into id. */
+static int recreate(const crpc__container *rec, const char *name, char *id, size_t size, crpc_error **err)
+{
+	json_t *r = rec->recreate, *ep = json_object_get(r, "Entrypoint"), *cmd = json_object_get(r, "Cmd");
+	const char *image = json_string_value(json_object_get(r, "Image"));
+	char cli[PATH_MAX];
+	crpc__argv a;
+	crpc__cmd_out o;
+	json_t *e;
+	size_t i;
+	int st;
+
+	if (!image || !*image)
+		image = rec->info.image;
+	if (!image || !*image)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, "docker create",
+				      "the checkpoint records no image to recreate %s from", rec->info.name);
+	/* an image is no option of docker create's */
+	if (image[0] == '-')
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "docker create",
+				      "the checkpoint records '%s' as the image of %s", image,
+				      rec->info.name);
+	if (docker_argv(&a, cli, sizeof(cli), err) < 0)
+		return -1;
+	crpc__argv_add(&a, "create");
+	crpc__argv_add(&a, "--name");
+	crpc__argv_add(&a, name);
+	if (json_is_string(json_object_get(r, "NetworkMode"))) {
+		crpc__argv_add(&a, "--network");
+		crpc__argv_add(&a, json_string_value(json_object_get(r, "NetworkMode")));
+	}
+	if (json_is_string(json_object_get(r, "Runtime"))) {
+		crpc__argv_add(&a, "--runtime");
+		crpc__argv_add(&a, json_string_value(json_object_get(r, "Runtime")));
+	}
+	if (json_is_string(json_object_get(r, "WorkingDir")) &&
+	    json_string_length(json_object_get(r, "WorkingDir"))) {
+		crpc__argv_add(&a, "--workdir");
+		crpc__argv_add(&a, json_string_value(json_object_get(r, "WorkingDir")));
+	}
+	if (json_is_string(json_object_get(r, "User")) && json_string_length(json_object_get(r, "User"))) {
+		crpc__argv_add(&a, "--user");
+		crpc__argv_add(&a, json_string_value(json_object_get(r, "User")));
+	}
+	if (json_is_true(json_object_get(r, "Init")))
+		crpc__argv_add(&a, "--init");
+	if (json_is_true(json_object_get(r, "Tty")))
+		crpc__argv_add(&a, "--tty");
+	add_list(&a, json_object_get(r, "Binds"), "--volume");
+	add_list(&a, json_object_get(r, "Env"), "--env");
+	if (json_array_size(ep) > 0) {
+		crpc__argv_add(&a, "--entrypoint");
+		crpc__argv_add(&a, json_string_value(json_array_get(ep, 0)));
+	}
+	crpc__argv_add(&a, image);
+	/* an entrypoint's further arguments come before the command */
+	for (i = 1; i < json_array_size(ep); i++)
+		crpc__argv_add(&a, json_string_value(json_array_get(ep, i)));
+	json_array_foreach(cmd, i, e)
+		crpc__argv_add(&a, json_string_value(e));
+	if (a.overflow)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, E2BIG, "docker create",
+				      "the recorded configuration of %s needs more arguments than crpc passes",
+				      rec->info.name);
+	st = docker_run(&o, &a, err);
+	if (st < 0)
+		return -1;
+	if (st != 0) {
+		crpc__cmd_fail(err, "docker create", (char *const *)a.v, st, &o);
+		crpc__cmd_out_release(&o);
+		return -1;
+	}
+	cpy(id, size, o.out);
+	id[strcspn(id, "\n")] = '\0';
+	crpc__cmd_out_release(&o);
+	return 0;
+}
+
+static void remove_container(const char *id)
+{
+	char cli[PATH_MAX];
+	crpc__argv a;
+	crpc__cmd_out o;
+	crpc_error *e = NULL;
+
+	if (docker_argv(&a, cli, sizeof(cli), &e) == 0) {
+		crpc__argv_add(&a, "rm");
+		crpc__argv_add(&a, "--force");
+		crpc__argv_add(&a, id);
+		if (docker_run(&o, &a, &e) >= 0)
+			crpc__cmd_out_release(&o);
+	}
+	crpc_error_free(e);
+}
+
+/* mkdir that is fine when the directory is there, private when made. */
+static int mkdir_private(const char *path, bool must_be_new, crpc_error **err)
+{
+	if (mkdir(path, 0700) == 0 || (!must_be_new && errno == EEXIST))
+		return 0;
+	return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "docker", "cannot create %s", path);
+}
+
+/*
+ * Tell the installed shim that this call's restore runs in the container id
+ * (named name), not in the one call.json names: container.json in the call
+ * directory (see call_parent.c).
+ */
+static int note_started(const crpc__engine_ctx *ctx, const char *id, const char *name, crpc_error **err)
+{
+	char path[PATH_MAX + 32];
+	json_t *j;
+	char *text;
+	int fd, rc = 0;
+
+	if (!ctx->call_dir)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", ctx->call_dir, CRPC__CALL_STARTED);
+	j = json_pack("{s:s, s:s}", "id", id, "name", name);
+	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	fd = text ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+	if (fd < 0 || io_write_full(fd, text, strlen(text)) < 0)
+		rc = crpc_error_set(err, CRPC_EXIT_FAIL, text ? errno : ENOMEM, "docker", "cannot write %s",
+				    path);
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	return rc;
+}
+
+static int docker_restore(const crpc__engine_ctx *ctx, const crpc__container *rec, const char *images_dir,
+			  const char *new_name, crpc__container *out, crpc_error **err)
+{
+	char root[PATH_MAX], name[64], id[128] = "", dir[PATH_MAX * 2], cli[PATH_MAX];
+	const char *want = new_name ? new_name : rec->info.name;
+	crpc__container cur = { 0 };
+	bool created = false;
+	crpc__argv a;
+	crpc__cmd_out o;
+	int st, r;
+
+	if (need_experimental("docker start --checkpoint", err) < 0)
+		return -1;
+	/* the same container when it is there and stopped */
+	r = new_name ? CRPC__ENGINE_NOT_FOUND : docker_resolve(ctx, rec->info.id, &cur, err);
+	if (r < 0)
+		return -1;
+	if (r == CRPC__ENGINE_FOUND) {
+		if (cur.info.running) {
+			crpc_error_set(err, CRPC_EXIT_FAIL, EBUSY, "docker restore",
+				       "docker:%s (%.12s) is running", cur.info.name, cur.info.id);
+			if (err && *err)
+				crpc_error_set_hint(
+					*err,
+					"stop it first (docker stop %s), or restore a copy with --name NEW",
+					cur.info.name);
+			crpc__container_release(&cur);
+			return -1;
+		}
+		cpy(id, sizeof(id), cur.info.id);
+		crpc__container_release(&cur);
+	} else {
+		/* a name another container took is docker create's refusal to tell */
+		if (recreate(rec, want, id, sizeof(id), err) < 0)
+			return -1;
+		created = true;
+	}
+
+	/* after the container was inspected: its files show where the data root is */
+	if ((created && note_started(ctx, id, want, err) < 0) || data_root(root, sizeof(root), err) < 0)
+		goto fail;
+	checkpoint_name(ctx, name, sizeof(name));
+	snprintf(dir, sizeof(dir), "%s/containers/%s/checkpoints", root, id);
+	if (mkdir_private(dir, false, err) < 0)
+		goto fail;
+	snprintf(dir, sizeof(dir), "%s/containers/%s/checkpoints/%s", root, id, name);
+	if (mkdir_private(dir, true, err) < 0)
+		goto fail;
+	if (transfer(images_dir, dir, false, crpc_own, err) < 0)
+		goto fail_dir;
+	if (docker_argv(&a, cli, sizeof(cli), err) < 0)
+		goto fail_dir;
+	crpc__argv_add(&a, "start");
+	crpc__argv_add(&a, "--checkpoint");
+	crpc__argv_add(&a, name);
+	crpc__argv_add(&a, id);
+	/*
+	 * Docker 20.10 with containerd 1.6 refuses, now and then, a checkpoint
+	 * whose content containerd still holds from its creation ("failed to
+	 * upload checkpoint to containerd: commit failed: content sha256:...:
+	 * already exists") until containerd's garbage collection has run: the
+	 * start is tried again then, the container still untouched.
+	 */
+	for (int tries = 1;; tries++) {
+		st = docker_run(&o, &a, err);
+		if (st < 0)
+			goto fail_dir;
+		if (st == 0)
+			break;
+		if (tries < START_TRIES && o.err && strstr(o.err, "already exists") &&
+		    strstr(o.err, "upload checkpoint")) {
+			crpc__cmd_out_release(&o);
+			usleep(200 * 1000);
+			continue;
+		}
+		crpc__cmd_fail(err, "docker start", (char *const *)a.v, st, &o);
+		crpc__cmd_out_release(&o);
+		goto fail_dir;
+	}
+	crpc__cmd_out_release(&o);
+	checkpoint_rm(root, id, name);
+	/* the restored init as CRIU gave it to the shim: no docker inspect needed */
+	{
+		pid_t pid = ctx->call_dir ? crpc__engine_restored_pid(ctx->call_dir) : 0;
+
+		if (pid > 0) {
+			out->info = rec->info;
+			cpy(out->info.id, sizeof(out->info.id), id);
+			cpy(out->info.name, sizeof(out->info.name), want);
+			cpy(out->info.state, sizeof(out->info.state), "running");
+			out->info.running = true;
+			out->info.pid = pid;
+			docker_version(ctx, out->info.engine_version, sizeof(out->info.engine_version), NULL);
+			return 0;
+		}
+	}
+	if (docker_resolve(ctx, id, out, err) != CRPC__ENGINE_FOUND)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, "docker restore",
+				      "the container %.12s is gone right after its start", id);
+	return 0;
+
+fail_dir:
+	checkpoint_rm(root, id, name);
+fail:
+	if (created)
+		remove_container(id);
+	return -1;
+}
+
+const crpc__engine crpc__engine_docker = {
+	.name = "docker",
+	.present = docker_present,
+	.version = docker_version,
+	.resolve = docker_resolve,
+	.list = docker_list,
+	.checkpoint = docker_checkpoint,
+	.restore = docker_restore,
+};
