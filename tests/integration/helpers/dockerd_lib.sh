@@ -156,8 +156,9 @@ docker_state() {
 # which happens now and then right after a checkpoint (crpc does the same).
 # Its output in $TMP/start.out.
 docker_start_checkpoint() {
-	local k
-	for k in 1 2 3 4 5 6 7 8 9 10; do
+	local tries=0
+	while [ "$tries" -lt 10 ]; do
+		tries=$((tries + 1))
 		docker_ start --checkpoint "$1" "$2" >"$TMP/start.out" 2>&1 && return 0
 		grep -q "already exists" "$TMP/start.out" || return 1
 		sleep 0.2
