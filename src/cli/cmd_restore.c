@@ -395,7 +395,9 @@ static void summary(restore_ctx *c, const crpc_checkpoint_result *r, json_t **do
 	fprintf(out, "  wall time:     %s\n", tm);
 	if (r->have_stats)
 		crpc_cli_stats_print(out, &r->stats, true);
-	fprintf(out, "  log:           %s\n", logp);
+	/* an engine's restore may keep CRIU's log elsewhere (docker: containerd's work directory) */
+	if (!r->is_container || access(logp, F_OK) == 0)
+		fprintf(out, "  log:           %s\n", logp);
 	fflush(out);
 }
 
