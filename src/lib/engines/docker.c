@@ -80,7 +80,7 @@ static int docker_argv(crpc__argv *a, char *cli, size_t size, crpc_error **err)
 static struct {
 	double at;
 	char host[256];
-	char version[128];
+	char version[64];
 	bool experimental;
 	char root[PATH_MAX];
 } known;
@@ -229,7 +229,7 @@ static int server_info(crpc_error **err)
 	known.experimental = sp && strcmp(sp + 1, "true") == 0;
 	if (sp)
 		*sp = '\0';
-	snprintf(known.version, sizeof(known.version), "%s", v);
+	snprintf(known.version, sizeof(known.version), "%.63s", v);
 	return 0;
 }
 
