@@ -130,6 +130,28 @@ static json_t *result_json(const char *op, const crpc_shim_install_result *r)
 	return doc;
 }
 
+/*
+ * After an install: the engine's processes that still run another criu
+ * (their PATH has the link's directory after another criu, or not at all).
+ */
+static void warn_not_reached(crpc_cli *cli, const crpc_shim_install_params *p,
+			     const crpc_shim_install_result *r)
+{
+	const char *engine = p->engine ? p->engine : "docker";
+	crpc_shim_engine e[16];
+	size_t n = crpc_shim_engines(e, 16);
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(e[i].engine, engine) != 0 || !e[i].found || e[i].via_crpc)
+			continue;
+		crpc_cli_warn(cli,
+			      "%s: %s leads to %s, not to %s: put %.*s first on that PATH (e.g. a systemd "
+			      "drop-in for the service's Environment=PATH=...) or move that criu away",
+			      engine, e[i].path_of, e[i].criu[0] ? e[i].criu : "no criu", r->link,
+			      (int)(strrchr(r->link, '/') - r->link), r->link);
+	}
+}
+
 static int do_install(crpc_cli *cli, const crpc_shim_install_params *p)
 {
 	crpc_shim_install_result r;
@@ -155,6 +177,7 @@ static int do_install(crpc_cli *cli, const crpc_shim_install_params *p)
 	       strcmp(r.config_action, "kept") == 0 ? "already named by" : "recorded in", r.config);
 	printf("crpc shim: crpc shim uninstall undoes this (%s)\n", r.record);
 	crpc_cli_engines_print(stdout);
+	warn_not_reached(cli, p, &r);
 	return 0;
 }
 

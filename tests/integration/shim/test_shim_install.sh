@@ -60,6 +60,11 @@ echo "$OUT" >"$TMP/snap.status.json"
 jcheck "$TMP/snap.status.json" 'd["ok"] is True' "d[\"installed\"][\"real_criu\"] == \"$CRPC_CRIU\"" \
 	'[e["engine"] for e in d["engines"]][-2:] == ["podman", "runc"]'
 
+# --- an engine whose PATH does not reach the link is named -------------------------
+expect_exit 0 env PATH=/usr/sbin:/usr/bin:/sbin:/bin "$CRPC_BIN" --config "$CFG" shim install --engine runc --prefix "$P"
+assert_contains "$ERR" "runc: this PATH leads to" "install for an engine that does not reach the link"
+assert_contains "$ERR" "not to $P/sbin/criu: put $P/sbin first on that PATH" "install for an engine that does not reach the link"
+
 # --- uninstall: exactly as before ------------------------------------------------
 expect_exit 0 crpc_ shim uninstall --prefix "$P"
 snapshot >"$TMP/snap.after"
