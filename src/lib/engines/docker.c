@@ -655,6 +655,29 @@ static void checkpoint_rm(const char *root, const char *id, const char *name)
 		checkpoint_rm_cli(id, name);
 }
 
+/*
+ * Docker names CRIU's log of a failed call in its error ("... path=
+ * BUNDLE/criu-dump.log: unknown"): its excerpt goes into the error, while
+ * the container's bundle still has it.
+ */
+static void attach_criu_log(crpc_error **err, const crpc__cmd_out *o)
+{
+	const char *p = o->err ? strstr(o->err, "path= ") : NULL;
+	char log[PATH_MAX];
+	size_t n;
+
+	if (!p || !err || !*err)
+		return;
+	p += strlen("path= ");
+	n = strcspn(p, ": \n");
+	if (n == 0 || n >= sizeof(log) || p[0] != '/')
+		return;
+	memcpy(log, p, n);
+	log[n] = '\0';
+	if (n > 4 && strcmp(log + n - 4, ".log") == 0 && access(log, R_OK) == 0)
+		crpc_error_attach_log(*err, log);
+}
+
 static int docker_checkpoint(const crpc__engine_ctx *ctx, crpc__container *c, const char *images_dir,
 			     bool leave_running, crpc_error **err)
 {
@@ -679,6 +702,7 @@ static int docker_checkpoint(const crpc__engine_ctx *ctx, crpc__container *c, co
 		return -1;
 	if (st != 0) {
 		crpc__cmd_fail(err, "docker checkpoint", (char *const *)a.v, st, &o);
+		attach_criu_log(err, &o);
 		crpc__cmd_out_release(&o);
 		checkpoint_rm(root, c->info.id, name);
 		return -1;
@@ -914,6 +938,7 @@ static int docker_restore(const crpc__engine_ctx *ctx, const crpc__container *re
 			continue;
 		}
 		crpc__cmd_fail(err, "docker start", (char *const *)a.v, st, &o);
+		attach_criu_log(err, &o);
 		crpc__cmd_out_release(&o);
 		goto fail_dir;
 	}

@@ -177,5 +177,7 @@ docker_ run -d --name tcp2 --network none -v "$TMP/tcp.state:/state" "$DOCKER_IM
 wait_for '[ "$(recv)" -ge 3 ] 2>/dev/null' 10 || fail "the second TCP pair does not talk ($(recv))"
 expect_exit 1 "$CRPC_BIN" dump docker:tcp2 "$TMP/ck5"
 assert_contains "$ERR" "options it could not add: tcp_established=true" "a failed dump without the shim"
+# CRIU's own words, from the log Docker names
+assert_contains "$ERR" "Connected TCP socket" "a failed dump without the shim"
 [ "$(docker_state tcp2)" = running ] || fail "the failed dump left tcp2 '$(docker_state tcp2)'"
 [ ! -e "$TMP/ck5" ] || fail "the failed dump left $TMP/ck5"
