@@ -23,6 +23,8 @@
 
 /* strcmp() of two char * array elements, for qsort() and bsearch(). */
 int mf_name_cmp(const void *a, const void *b);
+/* A copy of s (NULL for NULL); on ENOMEM NULL with *oom set. */
+char *mf_strdup(const char *s, bool *oom);
 /* A plain file name: not empty, not too long, no '/', not "." or "..". */
 bool mf_safe_name(const char *n);
 /* Is s one of the strings of the NULL-terminated v (NULL: none)? */

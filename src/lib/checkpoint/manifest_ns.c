@@ -103,15 +103,7 @@ json_t *mf_ns_json(const crpc_ns_tree *t)
 
 static char *jdup(json_t *o, const char *key, bool *oom)
 {
-	const char *s = json_string_value(json_object_get(o, key));
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	if (!d)
-		*oom = true;
-	return d;
+	return mf_strdup(json_string_value(json_object_get(o, key)), oom);
 }
 
 int mf_ns_load(json_t *j, crpc_manifest_ns *ns)

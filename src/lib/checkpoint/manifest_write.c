@@ -32,18 +32,6 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static char *xstrdup_or_null(const char *s, bool *oom)
-{
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	if (!d)
-		*oom = true;
-	return d;
-}
-
 static bool utf8_valid(const char *s)
 {
 	json_t *j = json_string(s);
@@ -99,10 +87,10 @@ CRPC_API int crpc_manifest_options_add(crpc_manifest_options *l, const char *opt
 	if (ARRAY_RESIZE(l->v, l->n + 1) < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "recording the options", "out of memory");
 	slot = &l->v[l->n];
-	slot->option = xstrdup_or_null(option, &oom);
-	slot->value = xstrdup_or_null(value, &oom);
-	slot->source = xstrdup_or_null(source ? source : "user", &oom);
-	slot->reason = xstrdup_or_null(reason, &oom);
+	slot->option = mf_strdup(option, &oom);
+	slot->value = mf_strdup(value, &oom);
+	slot->source = mf_strdup(source ? source : "user", &oom);
+	slot->reason = mf_strdup(reason, &oom);
 	if (oom) {
 		free(slot->option);
 		free(slot->value);

@@ -203,6 +203,20 @@ int ins_resolve_files(ins_ctx *c, crpc_error **err);
 /* inspect_net.c: fill in sockets from /proc/net and sock_diag, peers of pipes and sockets. */
 int ins_resolve_net(ins_ctx *c, crpc_error **err);
 
+struct nlmsghdr;
+
+/* A callback of ins_netlink_dump(): one answer; -1 stops the dump with ENOMEM. */
+typedef int (*ins_netlink_cb)(const struct nlmsghdr *h, void *arg);
+
+/*
+ * inspect_net.c: send the netlink dump request req (reqlen bytes, starting
+ * with its nlmsghdr, filled in here with type and the dump flags) on sk and
+ * feed every answer to cb (may be NULL) until the dump is done. 0 or an
+ * errno (the kernel's, or EPROTO when sk closed).
+ */
+int ins_netlink_dump(int sk, int type, void *req, size_t reqlen, char *buf, size_t bufsz, ins_netlink_cb cb,
+		     void *arg);
+
 /* inspect_net.c: free the per-netns state. */
 void ins_net_free(ins_ctx *c);
 

@@ -300,16 +300,14 @@ static int diag_socket(ins_ctx *c, const ins_netns *n, int *err_out)
 	return sk;
 }
 
-typedef int (*diag_cb)(const struct nlmsghdr *h, void *arg);
-
-/* Send one dump request and feed every answer to cb. Returns 0 or an errno. */
-static int diag_dump(int sk, void *req, size_t reqlen, char *buf, size_t bufsz, diag_cb cb, void *arg)
+int ins_netlink_dump(int sk, int type, void *req, size_t reqlen, char *buf, size_t bufsz, ins_netlink_cb cb,
+		     void *arg)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	struct nlmsghdr *h = req;
 
 	h->nlmsg_len = (uint32_t)reqlen;
-	h->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	h->nlmsg_type = (uint16_t)type;
 	h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	h->nlmsg_seq = 1;
 	for (;;) {
@@ -410,7 +408,7 @@ static int load_unix(ins_ctx *c, ins_netns *n)
 	req.r.sdiag_family = AF_UNIX;
 	req.r.udiag_states = 0xffffffff;
 	req.r.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER;
-	e = diag_dump(sk, &req, sizeof(req), c->buf, c->bufsz, unix_cb, n);
+	e = ins_netlink_dump(sk, SOCK_DIAG_BY_FAMILY, &req, sizeof(req), c->buf, c->bufsz, unix_cb, n);
 	close(sk);
 	if (e == ENOMEM)
 		return -1;
@@ -937,7 +935,7 @@ static int probe_diag(ins_ctx *c, int family, int protocol)
 		req.netlink.r.sdiag_protocol = NDIAG_PROTO_ALL;
 		len = sizeof(req.netlink);
 	}
-	e = diag_dump(sk, &req, len, c->buf, c->bufsz, NULL, NULL);
+	e = ins_netlink_dump(sk, SOCK_DIAG_BY_FAMILY, &req, len, c->buf, c->bufsz, NULL, NULL);
 	close(sk);
 	return e == ENOMEM ? 0 : e;
 }

@@ -556,56 +556,17 @@ static int rt_socket(ins_ctx *c, pid_t pid)
 	return sk;
 }
 
-typedef int (*rt_cb)(const struct nlmsghdr *h, void *arg);
-
 /* One dump request (RTM_GETLINK or RTM_GETADDR) and every answer to cb. 0 or an errno. */
-static int rt_dump(int sk, int type, char *buf, size_t bufsz, rt_cb cb, void *arg)
+static int rt_dump(int sk, int type, char *buf, size_t bufsz, ins_netlink_cb cb, void *arg)
 {
 	struct {
 		struct nlmsghdr h;
 		struct ifinfomsg i; /* as large as ifaddrmsg, family first in both */
 	} req;
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 
 	memset(&req, 0, sizeof(req));
-	req.h.nlmsg_len = sizeof(req);
-	req.h.nlmsg_type = (uint16_t)type;
-	req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	req.h.nlmsg_seq = 1;
 	req.i.ifi_family = type == RTM_GETADDR ? AF_INET : AF_UNSPEC;
-	for (;;) {
-		ssize_t n = sendto(sk, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno;
-		break;
-	}
-	for (;;) {
-		ssize_t n = recv(sk, buf, bufsz, 0);
-		struct nlmsghdr *m;
-		size_t len;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno;
-		if (n == 0)
-			return EPROTO;
-		len = (size_t)n;
-		for (m = (struct nlmsghdr *)buf; NLMSG_OK(m, len); m = NLMSG_NEXT(m, len)) {
-			if (m->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (m->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = NLMSG_DATA(m);
-
-				return e->error ? -e->error : 0;
-			}
-			if (cb(m, arg) < 0)
-				return ENOMEM;
-		}
-	}
+	return ins_netlink_dump(sk, type, &req, sizeof(req), buf, bufsz, cb, arg);
 }
 
 static void attr_str(const struct rtattr *a, char *out, size_t outsz)
