@@ -30,6 +30,7 @@ static const cli_command commands[] = {
 	{ "config", NULL, "validate a configuration file and show the one in effect", crpc_cmd_config,
 	  crpc_help_config },
 	{ "trace", NULL, "show or replay a trace written by --trace", crpc_cmd_trace, crpc_help_trace },
+	{ "key", NULL, "generate a key pair to sign checkpoints with", crpc_cmd_key, crpc_help_key },
 	{ "shim", NULL, "stand in for CRIU between a client (runc, podman) and CRIU", crpc_cmd_shim,
 	  crpc_help_shim },
 };
@@ -53,6 +54,7 @@ static const char help_main[] =
 	"  ps          list the containers of every engine and whether crpc can checkpoint them\n"
 	"  config      validate a configuration file (crpc config check [FILE])\n"
 	"  trace       show or replay a trace written by --trace (crpc trace show|replay)\n"
+	"  key         generate a key pair to sign checkpoints with (crpc key generate)\n"
 	"  shim ARGS   stand in for CRIU (also: crpc run as a symlink named criu)\n"
 	"  help [CMD]  show this help, or the help of a command\n"
 	"\n"
@@ -82,7 +84,7 @@ static int unknown_command(crpc_cli *cli, const char *name)
 	return crpc_cli_usage(
 		cli, false,
 		"unknown command '%s'\n"
-		"Commands: check, version, features, dump (alias checkpoint), restore, show, inspect, ps, config, trace, shim, help",
+		"Commands: check, version, features, dump (alias checkpoint), restore, show, inspect, ps, config, trace, key, shim, help",
 		name);
 }
 
@@ -159,7 +161,7 @@ int main(int argc, char **argv)
 		rc = crpc_cli_usage(
 			&cli, true,
 			"missing COMMAND\n"
-			"Commands: check, version, features, dump (alias checkpoint), restore, show, inspect, ps, config, trace, shim, help");
+			"Commands: check, version, features, dump (alias checkpoint), restore, show, inspect, ps, config, trace, key, shim, help");
 		goto out;
 	}
 

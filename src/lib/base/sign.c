@@ -68,12 +68,12 @@ static void lc_load(void)
 		return;
 	}
 	/* dlsym returns void *: a function pointer is stored through memcpy, as POSIX allows */
-#define LOAD(field, name)                                                                           \
-	do {                                                                                        \
-		void *p_ = dlsym(dl, name);                                                         \
-		if (!p_ && !lc.why[0])                                                              \
-			snprintf(lc.why, sizeof(lc.why), "%s has no %s", LIBCRYPTO_SONAME, name);   \
-		memcpy(&lc.field, &p_, sizeof(lc.field));                                           \
+#define LOAD(field, name)                                                                         \
+	do {                                                                                      \
+		void *p_ = dlsym(dl, name);                                                       \
+		if (!p_ && !lc.why[0])                                                            \
+			snprintf(lc.why, sizeof(lc.why), "%s has no %s", LIBCRYPTO_SONAME, name); \
+		memcpy(&lc.field, &p_, sizeof(lc.field));                                         \
 	} while (0)
 	LOAD(pctx_new, "EVP_PKEY_CTX_new_from_name");
 	LOAD(pctx_free, "EVP_PKEY_CTX_free");
@@ -160,7 +160,8 @@ int crpc__pkey_generate(crpc__pkey **out, crpc_error **err)
 		lc.pctx_free(ctx);
 	if (!ok)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, "generating a key",
-				      "libcrypto cannot generate an Ed25519 key: %s", lc_reason(why, sizeof(why)));
+				      "libcrypto cannot generate an Ed25519 key: %s",
+				      lc_reason(why, sizeof(why)));
 	*out = wrap(k, err);
 	return *out ? 0 : -1;
 }
@@ -188,9 +189,8 @@ int crpc__pkey_from_pem(const char *pem, size_t len, bool want_private, const ch
 		k = lc.read_public(b, NULL, NULL, (void *)"");
 	lc.bio_free(b);
 	if (!k)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, "reading a key",
-				      "%s holds no PEM %s key (%s)", what, want_private ? "private" : "public",
-				      lc_reason(why, sizeof(why)));
+		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, "reading a key", "%s holds no PEM %s key (%s)",
+				      what, want_private ? "private" : "public", lc_reason(why, sizeof(why)));
 	if (lc.is_a(k, "ED25519") != 1) {
 		lc.pkey_free(k);
 		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, "reading a key",
@@ -198,7 +198,8 @@ int crpc__pkey_from_pem(const char *pem, size_t len, bool want_private, const ch
 	}
 	if (want_private && lc.raw_private(k, NULL, &n) != 1) {
 		lc.pkey_free(k);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, "reading a key", "%s holds no private key", what);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, "reading a key", "%s holds no private key",
+				      what);
 	}
 	*out = wrap(k, err);
 	return *out ? 0 : -1;
@@ -225,8 +226,8 @@ int crpc__pkey_to_pem(const crpc__pkey *k, bool want_private, char **pem, crpc_e
 	n = ok ? lc.bio_ctrl(b, BIO_CTRL_INFO, 0, &data) : 0;
 	if (!ok || n <= 0 || !data) {
 		lc.bio_free(b);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, "writing a key", "libcrypto cannot encode the key: %s",
-				      lc_reason(why, sizeof(why)));
+		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, "writing a key",
+				      "libcrypto cannot encode the key: %s", lc_reason(why, sizeof(why)));
 	}
 	*pem = strndup(data, (size_t)n);
 	lc.bio_free(b);
@@ -240,7 +241,8 @@ int crpc__pkey_public_raw(const crpc__pkey *k, uint8_t out[CRPC__ED25519_KEY_LEN
 	size_t n = CRPC__ED25519_KEY_LEN;
 
 	if (lc.raw_public(k->k, out, &n) != 1 || n != CRPC__ED25519_KEY_LEN)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, "Ed25519", "libcrypto cannot give the public key");
+		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, "Ed25519",
+				      "libcrypto cannot give the public key");
 	return 0;
 }
 

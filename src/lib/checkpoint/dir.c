@@ -37,6 +37,8 @@ static const struct ckpt_file {
 	{ CRPC_INPROGRESS_MARKER, true, true, false },
 	{ CRPC_MANIFEST_NAME, true, true, false },
 	{ CRPC_MANIFEST_NAME ".tmp", true, true, false },
+	{ CRPC_SIGNATURE_NAME, true, true, false },
+	{ CRPC_SIGNATURE_NAME ".tmp", true, true, false },
 	{ "stats-dump", true, true, true },
 	{ "stats-restore", false, true, true },
 	{ DUMP_LOG, false, true, true },
@@ -240,7 +242,8 @@ static int check_contents(ck_dump *c, const char *op, crpc_error **err)
 			continue;
 		own = fstatat(c->o.dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
 		      ((n_listed &&
-			(strcmp(name, CRPC_MANIFEST_NAME) == 0 || manifest_lists(manifest, name))) ||
+			(strcmp(name, CRPC_MANIFEST_NAME) == 0 || strcmp(name, CRPC_SIGNATURE_NAME) == 0 ||
+			 manifest_lists(manifest, name))) ||
 		       (marker && is_ckpt_file(name, CLEAN_FORCE)));
 		if (!own)
 			own = (marker || n_listed) && f && f->log;

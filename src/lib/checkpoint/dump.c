@@ -106,6 +106,19 @@ int ck_dump_finalize(ck_dump *c, double criu_seconds, const char *op, const char
 		make_files_private(c->o.dirfd);
 		rc = mf_write(c->o.dirfd, &mi, &c->o.res->manifest, c->ahead, err);
 	}
+	/*
+	 * The signature before the checkpoint counts as complete (the marker
+	 * removed, the rename into place); if it cannot be written, crpc.json
+	 * goes too and the images stay as a dump crpc did not finish.
+	 */
+	if (rc == 0 && c->key) {
+		rc = crpc_manifest_sign(c->o.dirfd, c->key, err);
+		if (rc < 0)
+			(void)unlinkat(c->o.dirfd, CRPC_MANIFEST_NAME, 0);
+		else
+			snprintf(c->o.res->signing_key_sha256, sizeof(c->o.res->signing_key_sha256), "%s",
+				 crpc_signing_key_fingerprint(c->key));
+	}
 	crpc_manifest_options_release(&options);
 	if (rc < 0) {
 		if (*err)
@@ -232,6 +245,13 @@ static int dump(ck_dump *c, crpc_error **err)
 	if (ck_target_check(o, &c->state_before, err) < 0 || crpc_require_root(op, err) < 0 ||
 	    ck_dir_check(c, op, err) < 0)
 		return -1;
+	/* the signing key before CRIU runs: a key that cannot be used changes nothing */
+	if (ck_signing_key_path(o)) {
+		if (crpc_signing_key_load(ck_signing_key_path(o), &c->key, err) < 0)
+			return -1;
+		ck_info(o, "signing with %s (key %s)", ck_signing_key_path(o),
+			crpc_signing_key_fingerprint(c->key));
+	}
 	/*
 	 * Inspect the tree (stop on blockers, add the options it needs, auto.c)
 	 * while CRIU starts: its start-up and VERSION answer take as long as
@@ -329,6 +349,7 @@ CRPC_API int crpc_checkpoint_dump(const crpc_checkpoint_params *p, crpc_checkpoi
 	ck_result_fill(&c.o, c.o.p.dir);
 	ck_end(&c.o);
 	ck_give_result(&c.o, res);
+	crpc_signing_key_free(c.key);
 	for (size_t i = 0; i < c.n_pre_files; i++)
 		free(c.pre_files[i]);
 	free(c.pre_files);

@@ -57,7 +57,8 @@ static bool utf8_valid(const char *s)
 static bool crpc_own_file(const char *name)
 {
 	return strcmp(name, CRPC_MANIFEST_NAME) == 0 || strcmp(name, MANIFEST_TMP) == 0 ||
-	       strcmp(name, CRPC_INPROGRESS_MARKER) == 0;
+	       strcmp(name, CRPC_INPROGRESS_MARKER) == 0 || strcmp(name, CRPC_SIGNATURE_NAME) == 0 ||
+	       strcmp(name, CRPC_SIGNATURE_NAME ".tmp") == 0;
 }
 /* What the manifest calls a file: "log" (not verified), "image" (CRIU's) or "other". */
 static const char *file_kind(const char *const *logs, const char *name)

@@ -27,8 +27,8 @@
 #include "crpc/manifest.h"
 #include "internal.h"
 
-#define KEY_MAX (64u << 10)       /* a PEM key is a few hundred bytes */
-#define SIG_MAX (64u << 10)       /* the signature file: about 400 bytes */
+#define KEY_MAX (64u << 10)      /* a PEM key is a few hundred bytes */
+#define SIG_MAX (64u << 10)      /* the signature file: about 400 bytes */
 #define MANIFEST_MAX (64u << 20) /* as crpc_manifest_read() */
 #define SIG_TMP CRPC_SIGNATURE_NAME ".tmp"
 #define SIG_FORMAT_VERSION 1
@@ -132,8 +132,8 @@ static int check_key_object(const struct stat *st, const char *path, const char 
 		return -1;
 	}
 	if (st->st_mode & (secret ? (mode_t)077 : (mode_t)(S_IWGRP | S_IWOTH))) {
-		crpc_error_set(err, CRPC_EXIT_FAIL, EPERM, op, "refusing %s %s: it is %s by %s (mode %04o)", what,
-			       path, secret && (st->st_mode & 044) ? "readable" : "writable",
+		crpc_error_set(err, CRPC_EXIT_FAIL, EPERM, op, "refusing %s %s: it is %s by %s (mode %04o)",
+			       what, path, secret && (st->st_mode & 044) ? "readable" : "writable",
 			       (st->st_mode & (secret ? 007 : S_IWOTH)) ? "others" : "its group",
 			       (unsigned)(st->st_mode & 07777));
 		if (err && *err)
@@ -184,14 +184,17 @@ static int read_key_file(const char *path, bool secret, const char *what, const 
 	/* whoever may write the directory may swap the file */
 	dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fstat(dfd, &st) < 0)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot stat the directory of %s", path);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot stat the directory of %s",
+				      path);
 	if (check_key_object(&st, copy, "the directory of a key,", false, op, err) < 0)
 		return -1;
 	if (fstat(fd, &st) < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot stat %s", path);
 	if ((uint64_t)st.st_size > KEY_MAX)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, EFBIG, op, "refusing %s %s: larger than %u KiB (a key "
-				      "is a few hundred bytes)", what, path, KEY_MAX >> 10);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EFBIG, op,
+				      "refusing %s %s: larger than %u KiB (a key "
+				      "is a few hundred bytes)",
+				      what, path, KEY_MAX >> 10);
 	buf = malloc(KEY_MAX + 1);
 	if (!buf)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
@@ -266,8 +269,8 @@ CRPC_API int crpc_key_generate(const char *private_path, char fp_out[65], crpc_e
 	}
 	if (crpc__pkey_generate(&k, err) < 0)
 		return -1;
-	if (crpc__pkey_to_pem(k, true, &priv_pem, err) < 0 || crpc__pkey_to_pem(k, false, &pub_pem, err) < 0 ||
-	    fingerprint(k, fp, err) < 0)
+	if (crpc__pkey_to_pem(k, true, &priv_pem, err) < 0 ||
+	    crpc__pkey_to_pem(k, false, &pub_pem, err) < 0 || fingerprint(k, fp, err) < 0)
 		goto out;
 	if (write_new_file(private_path, priv_pem, 0600, op, err) < 0)
 		goto out;
@@ -336,10 +339,11 @@ static int read_manifest_bytes(int dirfd, const char *op, uint8_t **data, size_t
 	if (crpc__read_whole_at(dirfd, CRPC_MANIFEST_NAME, MANIFEST_MAX, data, size) == 0)
 		return 0;
 	if (errno == EFBIG)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, op, "%s is larger than %u MiB", CRPC_MANIFEST_NAME,
-				      MANIFEST_MAX >> 20);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, op, "%s is larger than %u MiB",
+				      CRPC_MANIFEST_NAME, MANIFEST_MAX >> 20);
 	if (errno == EINVAL)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, op, "%s is not a regular file", CRPC_MANIFEST_NAME);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, op, "%s is not a regular file",
+				      CRPC_MANIFEST_NAME);
 	return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot read %s", CRPC_MANIFEST_NAME);
 }
 
@@ -360,9 +364,10 @@ CRPC_API int crpc_manifest_sign(int dirfd, const crpc_signing_key *k, crpc_error
 	    crpc__sha256_buffer(data, size, sha, err) < 0 || crpc__pkey_sign(k->k, data, size, sig, err) < 0)
 		return -1;
 	hex_encode(sig, sizeof(sig), sig_hex);
-	o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "format", CRPC_SIGNATURE_FORMAT, "format_version",
-		      SIG_FORMAT_VERSION, "algorithm", "ed25519", "key_sha256", k->fingerprint, "signed",
-		      CRPC_MANIFEST_NAME, "signed_sha256", sha, "signature", sig_hex);
+	o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "format", CRPC_SIGNATURE_FORMAT,
+		      "format_version", SIG_FORMAT_VERSION, "algorithm", "ed25519", "key_sha256",
+		      k->fingerprint, "signed", CRPC_MANIFEST_NAME, "signed_sha256", sha, "signature",
+		      sig_hex);
 	text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
 	json_decref(o);
 	if (!text)
@@ -411,10 +416,11 @@ static int find_trusted(const char *dir, const char *fp, char *name, size_t name
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0; /* no trusted keys */
-		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot open the trusted keys' directory %s",
-				      dir);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op,
+				      "cannot open the trusted keys' directory %s", dir);
 	}
-	if (fstat(fd, &st) < 0 || check_key_object(&st, dir, "the trusted keys' directory", false, op, err) < 0) {
+	if (fstat(fd, &st) < 0 ||
+	    check_key_object(&st, dir, "the trusted keys' directory", false, op, err) < 0) {
 		if (err && !*err)
 			crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot stat %s", dir);
 		close(fd);
@@ -437,8 +443,8 @@ static int find_trusted(const char *dir, const char *fp, char *name, size_t name
 		if (n <= 4 || strcmp(de->d_name + n - 4, ".pub") != 0 || de->d_name[0] == '.')
 			continue;
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path)) {
-			rc = crpc_error_set(err, CRPC_EXIT_FAIL, ENAMETOOLONG, op, "%s/%s: path too long", dir,
-					    de->d_name);
+			rc = crpc_error_set(err, CRPC_EXIT_FAIL, ENAMETOOLONG, op, "%s/%s: path too long",
+					    dir, de->d_name);
 			break;
 		}
 		if (read_key_file(path, false, "the trusted key", op, &pem, &len, err) < 0 ||
@@ -473,7 +479,8 @@ static const char *sig_str(json_t *o, const char *key)
 CRPC_API int crpc_manifest_check_signature(int dirfd, const char *dir_name, const char *trusted_dir,
 					   bool require, crpc_signature_check *out, crpc_error **err)
 {
-	const char *dn = dir_name ? dir_name : ".", *td = trusted_dir ? trusted_dir : CRPC_TRUSTED_KEYS_DEFAULT;
+	const char *dn = dir_name ? dir_name : ".",
+		   *td = trusted_dir ? trusted_dir : CRPC_TRUSTED_KEYS_DEFAULT;
 	const char *fp, *alg, *sig_hex, *signed_sha, *fmt;
 	cleanup_free uint8_t *sig_data = NULL, *data = NULL;
 	cleanup_free char *op = NULL;
@@ -497,9 +504,9 @@ CRPC_API int crpc_manifest_check_signature(int dirfd, const char *dir_name, cons
 	if (crpc__read_whole_at(dirfd, CRPC_SIGNATURE_NAME, SIG_MAX, &sig_data, &sig_size) < 0) {
 		if (errno != ENOENT) {
 			c.verdict = CRPC_SIGNATURE_BAD;
-			crpc_error_set(err, CRPC_EXIT_FAIL, errno == EFBIG || errno == EINVAL ? 0 : errno, op,
-				       "refusing %s: its %s cannot be read (%s)", dn, CRPC_SIGNATURE_NAME,
-				       errno == EFBIG	 ? "too large"
+			crpc_error_set(err, CRPC_EXIT_FAIL, errno == EFBIG || errno == EINVAL ? 0 : errno,
+				       op, "refusing %s: its %s cannot be read (%s)", dn, CRPC_SIGNATURE_NAME,
+				       errno == EFBIG    ? "too large"
 				       : errno == EINVAL ? "not a regular file"
 							 : strerror(errno));
 			goto out;
@@ -510,18 +517,19 @@ CRPC_API int crpc_manifest_check_signature(int dirfd, const char *dir_name, cons
 			goto out;
 		}
 		crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
-			       "refusing %s: it is not signed (it has no %s) and a signature is required", dn,
-			       CRPC_SIGNATURE_NAME);
+			       "refusing %s: it is not signed (it has no %s) and a signature is required",
+			       dn, CRPC_SIGNATURE_NAME);
 		if (err && *err)
-			crpc_error_set_hint(*err,
-					    "dump it with a signing key (`crpc key generate`, then --sign-key or "
-					    "signing: key in the configuration), or restore without "
-					    "--require-signature if you trust where it comes from");
+			crpc_error_set_hint(
+				*err, "dump it with a signing key (`crpc key generate`, then --sign-key or "
+				      "signing: key in the configuration), or restore without "
+				      "--require-signature if you trust where it comes from");
 		goto out;
 	}
 	c.verdict = CRPC_SIGNATURE_BAD;
-	o = memchr(sig_data, '\0', sig_size) ? NULL
-					     : json_loadb((const char *)sig_data, sig_size, JSON_REJECT_DUPLICATES, &je);
+	o = memchr(sig_data, '\0', sig_size)
+		    ? NULL
+		    : json_loadb((const char *)sig_data, sig_size, JSON_REJECT_DUPLICATES, &je);
 	fmt = o ? sig_str(o, "format") : NULL;
 	fp = o ? sig_str(o, "key_sha256") : NULL;
 	alg = o ? sig_str(o, "algorithm") : NULL;
@@ -529,7 +537,8 @@ CRPC_API int crpc_manifest_check_signature(int dirfd, const char *dir_name, cons
 	signed_sha = o ? sig_str(o, "signed_sha256") : NULL;
 	if (!fmt || strcmp(fmt, CRPC_SIGNATURE_FORMAT) != 0 || !alg || strcmp(alg, "ed25519") != 0 || !fp ||
 	    strlen(fp) != 64 || strspn(fp, "0123456789abcdef") != 64 || !sig_hex ||
-	    !hex_decode(sig_hex, sig, sizeof(sig)) || !json_is_integer(json_object_get(o, "format_version")) ||
+	    !hex_decode(sig_hex, sig, sizeof(sig)) ||
+	    !json_is_integer(json_object_get(o, "format_version")) ||
 	    json_integer_value(json_object_get(o, "format_version")) != SIG_FORMAT_VERSION) {
 		crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
 			       "refusing %s: %s is damaged (not an ed25519 signature in the %s format "
@@ -560,7 +569,8 @@ CRPC_API int crpc_manifest_check_signature(int dirfd, const char *dir_name, cons
 					    td);
 		goto out;
 	}
-	if (read_manifest_bytes(dirfd, op, &data, &size, err) < 0 || crpc__sha256_buffer(data, size, sha, err) < 0)
+	if (read_manifest_bytes(dirfd, op, &data, &size, err) < 0 ||
+	    crpc__sha256_buffer(data, size, sha, err) < 0)
 		goto out;
 	ok = crpc__pkey_verify(k, data, size, sig, err);
 	if (ok < 0)
