@@ -108,7 +108,8 @@ static int setup(void **state)
 		char p[PATH_MAX];
 
 		snprintf(p, sizeof(p), "%s/%s", f->ckpt, CRPC_MANIFEST_NAME);
-		write_path(p, "{\"format\": \"crpc-checkpoint\", \"format_version\": 1, \"files\": []}\n", 0600);
+		write_path(p, "{\"format\": \"crpc-checkpoint\", \"format_version\": 1, \"files\": []}\n",
+			   0600);
 	}
 	*state = f;
 	return 0;
@@ -263,7 +264,8 @@ static void test_tamper(void **state)
 
 	/* a damaged signature file */
 	snprintf(p, sizeof(p), "%s/%s", f->ckpt, CRPC_SIGNATURE_NAME);
-	write_path(p, "{\"format\": \"crpc-signature\", \"format_version\": 1, \"algorithm\": \"ed25519\"}", 0600);
+	write_path(p, "{\"format\": \"crpc-signature\", \"format_version\": 1, \"algorithm\": \"ed25519\"}",
+		   0600);
 	assert_int_equal(check(f, false, &c, &e), -1);
 	assert_int_equal(c.verdict, CRPC_SIGNATURE_BAD);
 	assert_non_null(strstr(e->message, "is damaged"));
@@ -323,7 +325,8 @@ static void test_unsigned_and_trusted_dir(void **state)
 
 	/* no trusted directory at all: nobody is trusted */
 	sign_with(f, f->key_a);
-	assert_int_equal(crpc_manifest_check_signature(f->dirfd, "ckpt", "/nonexistent/crpc-keys", false, &c, &e),
+	assert_int_equal(crpc_manifest_check_signature(f->dirfd, "ckpt", "/nonexistent/crpc-keys", false, &c,
+						       &e),
 			 0);
 	assert_int_equal(c.verdict, CRPC_SIGNATURE_UNKNOWN_KEY);
 
