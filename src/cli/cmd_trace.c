@@ -33,6 +33,8 @@ const char crpc_help_trace[] =
 	"wrote itself (\"** shim reply\"); --json lists them under \"events\".\n"
 	"Lines that are damaged (not JSON, missing keys, cut off) are reported on\n"
 	"stderr with their line number; the rest of the file is still shown.\n"
+	"The trace is read line by line: any size is shown in bounded memory, with\n"
+	"round trips and phases added up by name (how often, the longest).\n"
 	"\n"
 	"replay: run CLIENT with the recorded session standing in for CRIU: no root\n"
 	"and no CRIU needed, and any request that differs from the recorded one is\n"
