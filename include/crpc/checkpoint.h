@@ -328,6 +328,24 @@ int crpc_checkpoint_dump(const crpc_checkpoint_params *p, crpc_checkpoint_result
 int crpc_checkpoint_restore(const crpc_checkpoint_params *p, crpc_checkpoint_result **res, crpc_error **err);
 
 /**
+ * Complete the checkpoint a `crpc dump` that was killed left in p->dir: a
+ * temporary DIR.crpc-tmp-XXXXXX (moved to `dir`, NULL: the DIR it stands
+ * in for, which must not exist or be an empty directory) or a DIR written
+ * in place holding the in-progress marker (completed in place; `dir` must
+ * be NULL). Only when CRIU finished that dump, as its statistics
+ * (stats-dump, written last and only on success) and its log ("Dumping
+ * finished successfully") show; else nothing changes and the error says
+ * why. The directory must pass crpc_manifest_check_trust() (p->trust_owner).
+ * Then, as the dump would have: crpc.json with what the dump recorded in
+ * the marker before CRIU ran (its options with their sources and reasons),
+ * signed when a signing key is configured (p->signing_key and its
+ * defaults), the marker removed, the rename into place. Must run as root.
+ * res->images_dir is where the checkpoint now is.
+ */
+int crpc_checkpoint_recover(const crpc_checkpoint_params *p, const char *dir, crpc_checkpoint_result **res,
+			    crpc_error **err);
+
+/**
  * After crpc_checkpoint_restore() with p->wait: wait for the restored root,
  * forwarding SIGINT, SIGTERM and SIGHUP to it and reaping the orphans of
  * the tree the caller adopts as subreaper along the way. *status gets the

@@ -157,6 +157,7 @@ typedef struct crpc_cli {
 /* Entry points of the commands: argv[0] is the command's name. */
 int crpc_cmd_check(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_key(crpc_cli *cli, int argc, char **argv);
+int crpc_cmd_recover(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_version(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_features(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv);
@@ -192,6 +193,7 @@ const char *crpc_cli_basename(const char *path);
 /* Help texts of the commands. */
 extern const char crpc_help_check[];
 extern const char crpc_help_key[];
+extern const char crpc_help_recover[];
 extern const char crpc_help_version[];
 extern const char crpc_help_features[];
 extern const char crpc_help_dump[];

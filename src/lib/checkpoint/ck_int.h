@@ -155,6 +155,15 @@ int ck_dir_create(ck_dump *c, const char *op, crpc_error **err);
 /* Once CRIU runs: clear an old checkpoint (--force), set the marker. */
 int ck_dir_prepare(ck_dump *c, const char *op, crpc_error **err);
 
+/* Every regular file of dirfd private (0600): CRIU writes its images 0644. */
+void ck_files_private(int dirfd);
+
+/*
+ * Replace the in-progress marker of dirfd with one holding text (a
+ * temporary file renamed over it: the marker never goes away meanwhile).
+ */
+int ck_marker_write(int dirfd, const char *text, const char *op, crpc_error **err);
+
 /* Rename the temporary directory to DIR (on failure it stays, with a warning). */
 int ck_dir_move_into_place(ck_dump *c);
 

@@ -167,15 +167,20 @@ void ck_dumpdir_hint(crpc_error *e, const char *dir, const char *leftover)
 	finished = fd >= 0 && ck_dumpdir_criu_finished(fd);
 	if (fd >= 0)
 		close(fd);
-	if (finished)
+	if (finished && leftover)
 		crpc_error_set_hint(e,
-				    "%s%s%s holds a dump CRIU finished before crpc was stopped: its images "
-				    "are whole (the tree ended with the dump, unless it was left running), "
-				    "only crpc.json is missing. Keep it: `crpc restore --force %s` restores "
-				    "it without verification (give the dump's options again, e.g. "
-				    "--tcp-established)",
-				    leftover ? "an interrupted dump into " : "", leftover ? dir : "",
-				    leftover ? " left " : "", where);
+				    "an interrupted dump into %s left %s, which holds a dump CRIU finished "
+				    "before crpc was stopped: its images are whole (the tree ended with the "
+				    "dump, unless it was left running), only crpc.json is missing. Keep it: "
+				    "`crpc recover %s` completes it as %s, then `crpc restore %s`",
+				    dir, leftover, leftover, dir, dir);
+	else if (finished)
+		crpc_error_set_hint(e,
+				    "%s holds a dump CRIU finished before crpc was stopped: its images are "
+				    "whole (the tree ended with the dump, unless it was left running), only "
+				    "crpc.json is missing. Keep it: `crpc recover %s` completes it in place, "
+				    "then `crpc restore %s`",
+				    dir, dir, dir);
 	else if (leftover)
 		crpc_error_set_hint(e,
 				    "an interrupted dump into %s left %s, in which CRIU did not finish (the "
