@@ -235,6 +235,51 @@ static bool empty_dir(const char *path)
 	return empty;
 }
 
+/* DIR may be where the checkpoint goes: it does not exist, or is an empty directory. */
+static int check_dest(ck_op *o, const char *dest, crpc_error **err)
+{
+	struct stat st;
+
+	if (lstat(dest, &st) < 0 || (S_ISDIR(st.st_mode) && empty_dir(dest)))
+		return 0;
+	crpc_error_set(err, CRPC_EXIT_FAIL, EEXIST, o->op,
+		       "refusing to recover %s into %s: %s exists (and is no empty directory)", o->p.dir,
+		       dest, dest);
+	if (*err)
+		crpc_error_set_hint(*err, "name another DIR: crpc recover %s DIR", o->p.dir);
+	return -1;
+}
+
+/*
+ * The dump was killed after it completed the checkpoint (crpc.json written,
+ * the marker gone) but before the rename into place: verify it, then move it.
+ */
+static int move_complete(ck_op *o, const char *dest, crpc_error **err)
+{
+	crpc_checkpoint_result *r = o->res;
+	crpc_pstree tree = { 0 };
+
+	if (check_dest(o, dest, err) < 0)
+		return -1;
+	r->verified = true;
+	if (crpc_manifest_verify(o->dirfd, o->p.dir, NULL, &r->check, err) < 0)
+		return -1;
+	r->manifest = r->check.st;
+	if (crpc_pstree_read(o->dirfd, &tree, NULL) == 0 && tree.n_tasks)
+		r->pid = tree.tasks[0].pid;
+	crpc_pstree_release(&tree);
+	ck_info(o,
+		"%s is a complete checkpoint (%zu files match its %s): only the rename into place was missing",
+		o->p.dir, r->check.st.files, CRPC_MANIFEST_NAME);
+	r->failed_step = CRPC_CHECKPOINT_FINISH;
+	if (ck_dumpdir_commit(o->p.dir, dest, err) < 0)
+		return -1;
+	free(o->dir_real);
+	o->dir_real = realpath(dest, NULL);
+	r->failed_step = CRPC_CHECKPOINT_DONE;
+	return 0;
+}
+
 static int recover(ck_op *o, const char *dest_given, crpc_signing_key **key, crpc_error **err)
 {
 	const char *op = o->op, *dest = NULL, *const default_logs[] = { DEFAULT_LOG, "hooks.log", NULL };
@@ -265,6 +310,9 @@ static int recover(ck_op *o, const char *dest_given, crpc_signing_key **key, crp
 
 	/* what it is: a dump's temporary directory, or DIR written in place */
 	derived = tmp_target(o->p.dir);
+	if (fstatat(o->dirfd, CRPC_INPROGRESS_MARKER, &st, AT_SYMLINK_NOFOLLOW) < 0 && derived &&
+	    fstatat(o->dirfd, CRPC_MANIFEST_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return move_complete(o, dest_given ? dest_given : derived, err);
 	if (fstatat(o->dirfd, CRPC_INPROGRESS_MARKER, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (fstatat(o->dirfd, CRPC_MANIFEST_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 && !derived)
 			return crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
@@ -282,14 +330,8 @@ static int recover(ck_op *o, const char *dest_given, crpc_signing_key **key, crp
 	}
 	if (derived) {
 		dest = dest_given ? dest_given : derived;
-		if (lstat(dest, &st) == 0 && !(S_ISDIR(st.st_mode) && empty_dir(dest))) {
-			crpc_error_set(err, CRPC_EXIT_FAIL, EEXIST, op,
-				       "refusing to recover %s into %s: %s exists (and is no empty directory)",
-				       o->p.dir, dest, dest);
-			if (*err)
-				crpc_error_set_hint(*err, "name another DIR: crpc recover %s DIR", o->p.dir);
+		if (check_dest(o, dest, err) < 0)
 			return -1;
-		}
 	} else if (dest_given) {
 		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, op,
 				      "%s was written in place (it is no %sXXXXXX directory): it is completed "
