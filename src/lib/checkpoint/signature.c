@@ -95,11 +95,6 @@ static int fingerprint(const crpc__pkey *k, char hex[65], crpc_error **err)
 	return crpc__sha256_buffer(raw, sizeof(raw), hex, err);
 }
 
-static bool owner_ok(uid_t uid)
-{
-	return uid == 0 || uid == geteuid();
-}
-
 static void user_name(uid_t uid, char *buf, size_t bufsz)
 {
 	struct passwd pw, *res = NULL;
@@ -121,7 +116,8 @@ static int check_key_object(const struct stat *st, const char *path, const char 
 {
 	char who[160];
 
-	if (!owner_ok(st->st_uid)) {
+	switch (crpc__owner_check(st, (uid_t)-1)) {
+	case CRPC__OWNER_FOREIGN:
 		user_name(st->st_uid, who, sizeof(who));
 		crpc_error_set(err, CRPC_EXIT_FAIL, EPERM, op,
 			       "refusing %s %s: it belongs to %s, neither root nor the caller: whoever owns "
@@ -130,16 +126,25 @@ static int check_key_object(const struct stat *st, const char *path, const char 
 		if (err && *err)
 			crpc_error_set_hint(*err, "chown root %s, once you know its content is right", path);
 		return -1;
-	}
-	if (st->st_mode & (secret ? (mode_t)077 : (mode_t)(S_IWGRP | S_IWOTH))) {
-		crpc_error_set(err, CRPC_EXIT_FAIL, EPERM, op, "refusing %s %s: it is %s by %s (mode %04o)",
-			       what, path, secret && (st->st_mode & 044) ? "readable" : "writable",
-			       (st->st_mode & (secret ? 007 : S_IWOTH)) ? "others" : "its group",
-			       (unsigned)(st->st_mode & 07777));
+	case CRPC__OWNER_WRITABLE:
+		crpc_error_set(err, CRPC_EXIT_FAIL, EPERM, op,
+			       "refusing %s %s: it is writable by %s (mode %04o)", what, path,
+			       crpc__writable_by(st), (unsigned)(st->st_mode & 07777));
 		if (err && *err)
-			crpc_error_set_hint(*err, "chmod %s %s%s", secret ? "600" : "go-w", path,
-					    secret ? ", and make a new key if others could have read this one"
-						   : "");
+			crpc_error_set_hint(*err, "chmod %s %s", secret ? "600" : "go-w", path);
+		return -1;
+	default:
+		break;
+	}
+	/* a private key: nobody else may read it either */
+	if (secret && (st->st_mode & 077)) {
+		crpc_error_set(err, CRPC_EXIT_FAIL, EPERM, op,
+			       "refusing %s %s: it is readable by %s (mode %04o)", what, path,
+			       (st->st_mode & 007) ? "others" : "its group", (unsigned)(st->st_mode & 07777));
+		if (err && *err)
+			crpc_error_set_hint(*err,
+					    "chmod 600 %s, and make a new key if others could have read it",
+					    path);
 		return -1;
 	}
 	return 0;
