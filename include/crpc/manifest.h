@@ -115,6 +115,11 @@ typedef struct crpc_manifest_info {
 	 */
 	const char *container_json;
 	const crpc_ns_tree *ns; /**< the tree's own namespaces as inspected (NULL: not inspected) */
+	/**
+	 * When ns is NULL: the "namespaces" object as JSON text, as the dump
+	 * recorded it before CRIU ran (crpc_checkpoint_recover()), or NULL.
+	 */
+	const char *namespaces_json;
 } crpc_manifest_info;
 
 /** Files and bytes hashed by a write or a verification, and how long it took. */

@@ -1435,6 +1435,13 @@ static void test_intent_roundtrip(void **state)
 	assert_int_equal(mf_intent_parse(text, strlen(text), &in), 0);
 	assert_int_equal(in.info.pid, 0);
 	assert_null(in.info.log_files);
+	assert_null(in.info.namespaces_json);
+	mf_intent_release(&in);
+	/* the tree's namespaces come back as the text crpc.json will hold */
+	text = "{\"format\": \"crpc-dump-intent\", \"namespaces\": {\"own\": [\"net\"]}}";
+	assert_int_equal(mf_intent_parse(text, strlen(text), &in), 0);
+	assert_non_null(in.info.namespaces_json);
+	assert_non_null(strstr(in.info.namespaces_json, "\"net\""));
 	mf_intent_release(&in);
 }
 

@@ -72,6 +72,7 @@ static int dump_info(ck_dump *c, crpc_manifest_info *mi, crpc_manifest_options *
 	mi->leave_running = c->o.opts.leave_running;
 	mi->log_files = logs;
 	mi->options = options;
+	mi->ns = &c->o.nst;
 	/* the options the inspection knows, with their reasons; then every other one set */
 	for (size_t i = 0; why && i < why->n && rc == 0; i++)
 		rc = crpc_manifest_options_add(options, why->v[i].option, why->v[i].value,
@@ -117,7 +118,6 @@ int ck_dump_finalize(ck_dump *c, double criu_seconds, const char *op, const char
 
 	rc = dump_info(c, &mi, &options, logs, criu_version, criu_path, container_json, err);
 	mi.criu_seconds = criu_seconds;
-	mi.ns = &c->o.nst;
 	if (rc == 0) {
 		ck_files_private(c->o.dirfd);
 		rc = mf_write(c->o.dirfd, &mi, &c->o.res->manifest, c->ahead, err);

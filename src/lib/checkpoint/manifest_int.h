@@ -151,6 +151,7 @@ struct mf_intent {
 	json_t *root;
 	crpc_manifest_options options;
 	const char *logs[8];
+	char *namespaces; /* the "namespaces" object as JSON text, or NULL */
 	crpc_manifest_info info;
 };
 

@@ -913,8 +913,12 @@ int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, m
 	json_object_set_new(root, "outside_pipes", outside_pipes_json(dirfd, have_info ? &info : NULL));
 	/* the tree's own namespaces, for the restore to give back what they used outside */
 	{
-		json_t *ns = mf_ns_json(mi->ns);
+		json_t *ns = !mi->ns && mi->namespaces_json ? json_loads(mi->namespaces_json, 0, NULL) : NULL;
 
+		if (!json_is_object(ns)) {
+			json_decref(ns);
+			ns = mf_ns_json(mi->ns);
+		}
 		if (!ns)
 			goto oom;
 		json_object_set_new(root, "namespaces", ns);

@@ -51,6 +51,7 @@ char *mf_intent_json(const crpc_manifest_info *mi)
 	json_object_set_new(o, "criu_path", crpc__json_text(mi->criu_path));
 	json_object_set_new(o, "leave_running", json_boolean(mi->leave_running));
 	json_object_set_new(o, "options", mf_options_json(mi->options));
+	json_object_set_new(o, "namespaces", mf_ns_json(mi->ns));
 	for (size_t i = 0; mi->log_files && mi->log_files[i]; i++)
 		json_array_append_new(logs, crpc__json_text(mi->log_files[i]));
 	json_object_set_new(o, "log_files", logs);
@@ -90,6 +91,12 @@ int mf_intent_parse(const char *text, size_t len, struct mf_intent *in)
 		return -1;
 	}
 	in->info.options = &in->options;
+	v = json_object_get(in->root, "namespaces");
+	if (json_is_object(v) && !(in->namespaces = json_dumps(v, JSON_COMPACT))) {
+		mf_intent_release(in);
+		return -1;
+	}
+	in->info.namespaces_json = in->namespaces;
 	logs = json_object_get(in->root, "log_files");
 	json_array_foreach(logs, i, v)
 		if (json_is_string(v) && mf_safe_name(json_string_value(v)) &&
@@ -102,6 +109,7 @@ int mf_intent_parse(const char *text, size_t len, struct mf_intent *in)
 void mf_intent_release(struct mf_intent *in)
 {
 	crpc_manifest_options_release(&in->options);
+	free(in->namespaces);
 	json_decref(in->root);
 	memset(in, 0, sizeof(*in));
 }
