@@ -594,11 +594,32 @@ static int json_begin(struct show *sh)
 	return rc;
 }
 
+/* o as an element of a top-level array: indented as crpc_cli_emit() would have it. */
+static void put_element(json_t *o, bool first)
+{
+	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+
+	fputs(first ? "\n    " : ",\n    ", stdout);
+	if (!text) {
+		fputs("null", stdout);
+		return;
+	}
+	for (const char *p = text, *nl; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (!nl) {
+			fputs(p, stdout);
+			break;
+		}
+		fwrite(p, 1, (size_t)(nl - p) + 1, stdout);
+		fputs("    ", stdout);
+	}
+	free(text);
+}
+
 static void json_message(struct show *sh, json_t *m)
 {
-	fputs(sh->first_message ? "\n    " : ",\n    ", stdout);
+	put_element(m, sh->first_message);
 	sh->first_message = false;
-	(void)dump_to(stdout, m);
 }
 
 /* An event or a problem for later: kind 'e' or 'p', then the object, one per line. */
@@ -609,47 +630,38 @@ static void json_spill(struct show *sh, char kind, json_t *o)
 	fputc('\n', sh->spill);
 }
 
-/* The spilled objects of one kind, as the elements of an array (a long line may come in pieces). */
-static void json_unspill(struct show *sh, char kind, char *buf, size_t bufsz)
+/* The spilled objects of one kind, as the elements of an array. */
+static void json_unspill(struct show *sh, char kind)
 {
-	bool first = true, at_start = true, mine = false;
+	char *line = NULL;
+	size_t cap = 0;
+	bool first = true;
+	ssize_t n;
 
 	rewind(sh->spill);
-	while (fgets(buf, (int)bufsz, sh->spill)) {
-		size_t n = strlen(buf);
-		bool ends = n && buf[n - 1] == '\n';
-		const char *p = buf;
+	while ((n = getline(&line, &cap, sh->spill)) > 0) {
+		json_t *o;
 
-		if (ends)
-			buf[--n] = '\0';
-		if (at_start) {
-			mine = buf[0] == kind;
-			p = buf + 1;
-			if (mine) {
-				fputs(first ? "\n    " : ",\n    ", stdout);
-				first = false;
-			}
-		}
-		if (mine)
-			fputs(p, stdout);
-		at_start = ends;
+		if (line[0] != kind)
+			continue;
+		o = json_loadb(line + 1, (size_t)n - 1, 0, NULL);
+		put_element(o, first);
+		json_decref(o);
+		first = false;
 	}
+	free(line);
 	fputs(first ? "]" : "\n  ]", stdout);
 }
 
 static int json_end(struct show *sh, const crpc_error *failed)
 {
 	json_t *rest = crpc_cli_jobj();
-	char *buf = malloc(65536);
 	char *text, *body;
 
-	if (!buf)
-		return -1;
 	fputs(sh->first_message ? "],\n  \"events\": [" : "\n  ],\n  \"events\": [", stdout);
-	json_unspill(sh, 'e', buf, 65536);
+	json_unspill(sh, 'e');
 	fputs(",\n  \"problems\": [", stdout);
-	json_unspill(sh, 'p', buf, 65536);
-	free(buf);
+	json_unspill(sh, 'p');
 	crpc_cli_jset(rest, "header", sh->header ? json_incref(sh->header) : json_null());
 	crpc_cli_jset(rest, "criu", sh->criu ? json_incref(sh->criu) : json_null());
 	crpc_cli_jset(rest, "notify_round_trips", agg_json(&sh->round_trips, false));

@@ -151,6 +151,6 @@ rss_kb=$(peak_rss "$TMP/huge.json" "$CRPC_BIN" trace show --json "$TMP/huge.trac
 	fail "trace show --json of a 300 MiB trace failed: $(head -c 2000 "$TMP/huge.json.err")"
 note "trace show --json of the same: peak RSS ${rss_kb} KiB"
 [ "$rss_kb" -lt $((48 * 1024)) ] || fail "trace show --json took $rss_kb KiB for a 300 MiB trace"
-[ "$(grep -c '^    {"type":"message"' "$TMP/huge.json")" -eq "$n_msgs" ] || fail "trace show --json does not list every message"
+[ "$(grep -c '^      "type": "message",$' "$TMP/huge.json")" -eq "$n_msgs" ] || fail "trace show --json does not list every message"
 tail -c 4096 "$TMP/huge.json" | grep -q "\"count\": $((n_msgs / 2))" || fail "trace show --json: round trips not counted: $(tail -c 1500 "$TMP/huge.json")"
 rm -f "$TMP/huge.trace" "$TMP/huge.out" "$TMP/huge.json"
