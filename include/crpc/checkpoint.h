@@ -194,7 +194,38 @@ typedef struct crpc_checkpoint_params {
 	/** Receiver of the progress (see crpc_checkpoint_progress_fn), or NULL. */
 	crpc_checkpoint_progress_fn on_progress;
 	void *on_progress_data;
+	/**
+	 * Dump: sign crpc.json with this Ed25519 private key (see
+	 * crpc_signing_key_load() for the rules it must meet). NULL (the
+	 * default): $CRPC_SIGNING_KEY, else the configuration's signing: key,
+	 * else CRPC_SIGNING_KEY_DEFAULT when that file exists. "" (also as
+	 * $CRPC_SIGNING_KEY): do not sign. The key is loaded before CRIU runs,
+	 * so a key that cannot be used fails the dump with nothing changed.
+	 */
+	const char *signing_key;
+	/**
+	 * Restore: the directory of trusted public keys (NULL: $CRPC_TRUSTED_KEYS,
+	 * else the configuration's signing: trusted_keys, else
+	 * CRPC_TRUSTED_KEYS_DEFAULT), see crpc_manifest_check_signature().
+	 */
+	const char *trusted_keys;
+	/**
+	 * Restore: refuse a checkpoint that is not signed by a trusted key (also
+	 * when the configuration's signing: require is true). A bad signature
+	 * is always refused. Cannot be combined with force.
+	 */
+	bool require_signature;
 } crpc_checkpoint_params;
+
+/**
+ * The directory of trusted public keys p names or implies: p->trusted_keys,
+ * else $CRPC_TRUSTED_KEYS, else p->config's signing: trusted_keys, else
+ * CRPC_TRUSTED_KEYS_DEFAULT.
+ */
+const char *crpc_checkpoint_trusted_keys(const crpc_checkpoint_params *p);
+
+/** Whether p asks for a signature: p->require_signature or p->config's signing: require. */
+bool crpc_checkpoint_require_signature(const crpc_checkpoint_params *p);
 
 /** Set p->size and the defaults: everything zero or NULL, pid_wait_ms 5000, trust_owner (uid_t)-1. */
 void crpc_checkpoint_params_init(crpc_checkpoint_params *p);
@@ -273,6 +304,10 @@ typedef struct crpc_checkpoint_result {
 	/** The operation was on a container: which one (dump: as found; restore: as restored). */
 	bool is_container;
 	crpc_container container;
+	/** Dump: crpc.json was signed, by the key of this fingerprint ("" when not signed). */
+	char signing_key_sha256[65];
+	/** Restore: the checkpoint's signature (signature.checked false when not checked, e.g. force). */
+	crpc_signature_check signature;
 } crpc_checkpoint_result;
 
 /**
@@ -291,6 +326,24 @@ int crpc_checkpoint_dump(const crpc_checkpoint_params *p, crpc_checkpoint_result
  * as crpc_checkpoint_dump(). CRIU's worker has ended when it returns.
  */
 int crpc_checkpoint_restore(const crpc_checkpoint_params *p, crpc_checkpoint_result **res, crpc_error **err);
+
+/**
+ * Complete the checkpoint a `crpc dump` that was killed left in p->dir: a
+ * temporary DIR.crpc-tmp-XXXXXX (moved to `dir`, NULL: the DIR it stands
+ * in for, which must not exist or be an empty directory) or a DIR written
+ * in place holding the in-progress marker (completed in place; `dir` must
+ * be NULL). Only when CRIU finished that dump, as its statistics
+ * (stats-dump, written last and only on success) and its log ("Dumping
+ * finished successfully") show; else nothing changes and the error says
+ * why. The directory must pass crpc_manifest_check_trust() (p->trust_owner).
+ * Then, as the dump would have: crpc.json with what the dump recorded in
+ * the marker before CRIU ran (its options with their sources and reasons),
+ * signed when a signing key is configured (p->signing_key and its
+ * defaults), the marker removed, the rename into place. Must run as root.
+ * res->images_dir is where the checkpoint now is.
+ */
+int crpc_checkpoint_recover(const crpc_checkpoint_params *p, const char *dir, crpc_checkpoint_result **res,
+			    crpc_error **err);
 
 /**
  * After crpc_checkpoint_restore() with p->wait: wait for the restored root,

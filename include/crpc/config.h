@@ -83,6 +83,9 @@ typedef struct crpc_config {
 	uint64_t shim_trace_max_file_size; /**< shim: trace_max_file_size (bytes) */
 	bool shim_verbose;                 /**< shim: verbose */
 	void *priv;                        /**< storage owned by the configuration */
+	char *signing_key;                 /**< signing: key, NULL unset */
+	char *trusted_keys;                /**< signing: trusted_keys, NULL unset */
+	bool require_signature;            /**< signing: require (default false) */
 } crpc_config;
 
 /** Where the configuration comes from (see crpc_config_locate()). */

@@ -115,6 +115,11 @@ typedef struct crpc_manifest_info {
 	 */
 	const char *container_json;
 	const crpc_ns_tree *ns; /**< the tree's own namespaces as inspected (NULL: not inspected) */
+	/**
+	 * When ns is NULL: the "namespaces" object as JSON text, as the dump
+	 * recorded it before CRIU ran (crpc_checkpoint_recover()), or NULL.
+	 */
+	const char *namespaces_json;
 } crpc_manifest_info;
 
 /** Files and bytes hashed by a write or a verification, and how long it took. */
@@ -232,6 +237,97 @@ const char *crpc_file_problem_name(crpc_file_problem p);
  */
 int crpc_sha256_file_at(int dirfd, const char *name, bool sync, uint64_t *size, char hex[65],
 			crpc_error **err);
+
+/* ---- signatures ---------------------------------------------------------- */
+
+/**
+ * Checksums show that a checkpoint is whole; a signature shows who made it.
+ * A dump made with a signing key (an Ed25519 private key, PEM as `crpc key
+ * generate` or `openssl genpkey -algorithm ed25519` write it) signs the
+ * exact bytes of crpc.json, which lists the SHA-256 of every file: the
+ * signature, in CRPC_SIGNATURE_NAME next to it, is written before the dump
+ * is complete (before the marker goes, before the rename into place). A
+ * restore or `crpc show --verify` checks it against the public keys of a
+ * trusted directory (`NAME.pub`, the signer is then called NAME) after
+ * checking every file against crpc.json. A signature does not replace the
+ * ownership rule of crpc_manifest_check_trust(): a directory others can
+ * write can change after it was verified.
+ */
+
+/** Name of the signature of crpc.json inside a checkpoint directory. */
+#define CRPC_SIGNATURE_NAME "crpc.json.sig"
+/** Value of the signature file's "format" key. */
+#define CRPC_SIGNATURE_FORMAT "crpc-signature"
+/** The signing key a dump uses when none is named and it exists. */
+#define CRPC_SIGNING_KEY_DEFAULT "/etc/crpc/signing-key"
+/** The directory of trusted public keys when none is named. */
+#define CRPC_TRUSTED_KEYS_DEFAULT "/etc/crpc/trusted-keys"
+
+/** A private key to sign checkpoints with. */
+typedef struct crpc_signing_key crpc_signing_key;
+
+/**
+ * Generate an Ed25519 key pair: the private key into private_path (PEM
+ * PKCS#8, created with O_EXCL and mode 0600: an existing file is never
+ * overwritten) and the public key into private_path + ".pub" (mode 0644,
+ * O_EXCL too). fingerprint (may be NULL) gets the public key's SHA-256 in
+ * hex, as signatures name it. Nothing is left behind on failure.
+ */
+int crpc_key_generate(const char *private_path, char fingerprint[65], crpc_error **err);
+
+/**
+ * Load a signing key. The file must be a regular file (not a symbolic
+ * link) of root or the caller that nobody else may read or write (mode
+ * 0600 or 0400), in a directory of root or the caller that neither group
+ * nor others may write. Errors name the file and what is wrong
+ * (CRPC_EXIT_FAIL; ENOENT when it does not exist).
+ */
+int crpc_signing_key_load(const char *path, crpc_signing_key **out, crpc_error **err);
+
+/** The SHA-256 of the key's public half, 64 hex digits. */
+const char *crpc_signing_key_fingerprint(const crpc_signing_key *k);
+
+/** Free a key (NULL is fine). */
+void crpc_signing_key_free(crpc_signing_key *k);
+
+/**
+ * Sign dirfd/crpc.json: write CRPC_SIGNATURE_NAME (a temporary file,
+ * fsync'ed and renamed; mode 0600) naming the key by its fingerprint.
+ */
+int crpc_manifest_sign(int dirfd, const crpc_signing_key *k, crpc_error **err);
+
+/** What crpc_manifest_check_signature() found. */
+typedef enum crpc_signature_verdict {
+	CRPC_SIGNATURE_NONE = 0,    /**< not signed (no CRPC_SIGNATURE_NAME) */
+	CRPC_SIGNATURE_VALID,       /**< signed by a trusted key, and it matches */
+	CRPC_SIGNATURE_UNKNOWN_KEY, /**< signed by a key not among the trusted ones */
+	CRPC_SIGNATURE_BAD,         /**< damaged, or not the trusted key's signature of crpc.json */
+} crpc_signature_verdict;
+
+/** Outcome of a signature check. */
+typedef struct crpc_signature_check {
+	crpc_signature_verdict verdict;
+	bool checked;        /**< the check ran */
+	char key_sha256[65]; /**< the signing key's fingerprint ("" when not signed) */
+	char signer[256];    /**< VALID: the trusted key's name (its file name without .pub) */
+} crpc_signature_check;
+
+/**
+ * Check the signature of dirfd/crpc.json (dir_name names it in messages)
+ * against the public keys in trusted_dir (NULL: CRPC_TRUSTED_KEYS_DEFAULT;
+ * a directory that does not exist holds none). The directory and every
+ * `*.pub` in it must belong to root or the caller and be writable by
+ * nobody else, none a symbolic link, else the check fails naming it. A
+ * BAD signature always fails; an unsigned checkpoint or an unknown key
+ * fails only with `require`. *out (may be NULL) says what was found.
+ * Call it after crpc_manifest_verify(): the signature covers the files
+ * only through the checksums crpc.json lists. -1 with err (CRPC_EXIT_FAIL).
+ */
+int crpc_manifest_check_signature(int dirfd, const char *dir_name, const char *trusted_dir, bool require,
+				  crpc_signature_check *out, crpc_error **err);
+
+/** Short name of a verdict: "unsigned", "valid", "unknown-key", "bad". */
+const char *crpc_signature_verdict_name(crpc_signature_verdict v);
 
 /* ---- what a restore takes from the manifest --------------------------- */
 

@@ -120,6 +120,48 @@ const crpc_trace_problem *crpc_trace_file_problem(const crpc_trace_file *t, size
 /** Free a trace. NULL is fine. */
 void crpc_trace_file_free(crpc_trace_file *t);
 
+/* ---- reading a trace line by line ---- */
+
+/**
+ * A trace read one line at a time, in bounded memory whatever its size
+ * (`crpc trace show`): the same checks as crpc_trace_file_read(), which
+ * keeps every line and so refuses files over 256 MiB.
+ */
+typedef struct crpc_trace_reader crpc_trace_reader;
+
+/** What a line of a trace is. */
+typedef enum crpc_trace_line_kind {
+	CRPC_TRACE_LINE_HEADER = 1, /**< the header line (json) */
+	CRPC_TRACE_LINE_CRIU,       /**< the criu line (json) */
+	CRPC_TRACE_LINE_MESSAGE,    /**< a usable message line (message, json) */
+	CRPC_TRACE_LINE_EVENT,      /**< a usable event line (event, json) */
+	CRPC_TRACE_LINE_TRUNCATED,  /**< the recorder stopped on purpose (text: its reason) */
+	CRPC_TRACE_LINE_PROBLEM,    /**< a damaged line (text: what is wrong) */
+} crpc_trace_line_kind;
+
+/** One line; everything it points to is valid until the next call. */
+typedef struct crpc_trace_line {
+	crpc_trace_line_kind kind;
+	unsigned long line;                   /**< its number in the file (from 1) */
+	const char *json;                     /**< the line's text (not for PROBLEM) */
+	const crpc_trace_record *message;     /**< MESSAGE */
+	const crpc_trace_event_record *event; /**< EVENT */
+	const char *text;                     /**< TRUNCATED, PROBLEM */
+} crpc_trace_line;
+
+/** Open `path` for reading line by line. Fails (CRPC_EXIT_USAGE) when it cannot be opened. */
+int crpc_trace_reader_open(crpc_trace_reader **out, const char *path, crpc_error **err);
+
+/**
+ * The next line: 1 with *line filled in, 0 at the end of the file, -1 with
+ * err when the file cannot be read at all (CRPC_EXIT_USAGE) or memory ran
+ * out. A read error after the first line is a PROBLEM, then the end.
+ */
+int crpc_trace_reader_next(crpc_trace_reader *r, crpc_trace_line *line, crpc_error **err);
+
+/** Close a reader. NULL is fine. */
+void crpc_trace_reader_close(crpc_trace_reader *r);
+
 /* ---- comparing messages ---- */
 
 /** Longest field path and value text kept in a crpc_replay_diff. */

@@ -156,6 +156,8 @@ typedef struct crpc_cli {
 
 /* Entry points of the commands: argv[0] is the command's name. */
 int crpc_cmd_check(crpc_cli *cli, int argc, char **argv);
+int crpc_cmd_key(crpc_cli *cli, int argc, char **argv);
+int crpc_cmd_recover(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_version(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_features(crpc_cli *cli, int argc, char **argv);
 int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv);
@@ -195,6 +197,8 @@ const char *crpc_cli_basename(const char *path);
 
 /* Help texts of the commands. */
 extern const char crpc_help_check[];
+extern const char crpc_help_key[];
+extern const char crpc_help_recover[];
 extern const char crpc_help_version[];
 extern const char crpc_help_features[];
 extern const char crpc_help_dump[];
@@ -392,5 +396,8 @@ json_t *crpc_cli_verdict_items_json(const crpc_verdict_item *v, size_t n, const 
  * "problem", sizes and sha256s}], "leftover"}.
  */
 json_t *crpc_cli_check_json(const crpc_manifest_check *k);
+/* A signature check as JSON (null when it did not run), and as a summary line. */
+json_t *crpc_cli_signature_json(const crpc_signature_check *s);
+void crpc_cli_signature_print(FILE *out, const crpc_signature_check *s, const char *trusted_dir);
 
 #endif /* CRPC_CLI_H */

@@ -22,7 +22,12 @@ const char crpc_help_dump[] =
 				    "                          also run COMMAND (through /bin/sh) at CRIU's CALLBACK,\n"
 				    "                          e.g. --hook post-dump='sync' (repeatable; see crpc.yaml(5))\n"
 				    "      --no-auto           do not inspect the tree first nor add the options it needs\n"
-				    "      --runc-root DIR     runc's state directory for runc:ID (runc --root)\n" CRPC_CLI_HELP_COMMON
+				    "      --runc-root DIR     runc's state directory for runc:ID (runc --root)\n"
+				    "      --sign-key FILE     sign crpc.json with this Ed25519 private key (default:\n"
+				    "                          $CRPC_SIGNING_KEY, signing: key in the configuration,\n"
+				    "                          else " CRPC_SIGNING_KEY_DEFAULT
+				    " if it exists; \"\" signs\n"
+				    "                          nothing); see crpc key generate\n" CRPC_CLI_HELP_COMMON
 				    "\n"
 				    "First crpc inspects the tree as 'crpc inspect' does and adds the CRIU options\n"
 				    "it needs (tcp_established, ext_unix_sk, shell_job, file_locks, ghost_limit,\n"
@@ -65,6 +70,7 @@ enum {
 	OPT_HOOK,
 	OPT_NO_AUTO,
 	OPT_RUNC_ROOT,
+	OPT_SIGN_KEY,
 };
 
 static const struct option dump_options[] = {
@@ -74,6 +80,7 @@ static const struct option dump_options[] = {
 	{ "hook", required_argument, NULL, OPT_HOOK },
 	{ "no-auto", no_argument, NULL, OPT_NO_AUTO },
 	{ "runc-root", required_argument, NULL, OPT_RUNC_ROOT },
+	{ "sign-key", required_argument, NULL, OPT_SIGN_KEY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -84,7 +91,8 @@ typedef struct dump_ctx {
 	const char *dir;    /* as given */
 	crpc_engine_env engines;
 	bool force;
-	crpc_opts opts; /* the command line's */
+	const char *sign_key; /* --sign-key, NULL if not given */
+	crpc_opts opts;       /* the command line's */
 	struct {
 		bool disabled; /* --no-auto */
 	} autoopt;
@@ -274,6 +282,8 @@ static void summary(dump_ctx *c, const crpc_checkpoint_result *r)
 			      crpc_cli_verdict_items_json(r->verdict.warnings, r->verdict.n_warnings,
 							  "warning", false));
 		crpc_cli_jset(doc, "manifest", manifest_json(r));
+		crpc_cli_jset(doc, "signing_key_sha256",
+			      r->signing_key_sha256[0] ? crpc_cli_jstr(r->signing_key_sha256) : json_null());
 		crpc_cli_emit(doc);
 		return;
 	}
@@ -302,6 +312,8 @@ static void summary(dump_ctx *c, const crpc_checkpoint_result *r)
 		printf("  manifest:      %s/%s: %zu files (%s), sha256 in %s (%.0f MB/s)\n", dir,
 		       CRPC_MANIFEST_NAME, r->manifest.files, mb, mt, hash_rate(&r->manifest));
 	}
+	if (r->signing_key_sha256[0])
+		printf("  signed:        %s/%s, key %s\n", dir, CRPC_SIGNATURE_NAME, r->signing_key_sha256);
 	if (!r->is_container || access(logp, F_OK) == 0)
 		printf("  log:           %s\n", logp);
 }
@@ -328,6 +340,9 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 			break;
 		case OPT_HOOK:
 			crpc_cli_add_hook_arg(cli, optarg);
+			break;
+		case OPT_SIGN_KEY:
+			c.sign_key = optarg;
 			break;
 		case OPT_NO_AUTO:
 			c.autoopt.disabled = true;
@@ -378,6 +393,7 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 	p.dir = c.dir;
 	p.opts = &c.opts;
 	p.force = c.force;
+	p.signing_key = c.sign_key;
 	p.no_auto = c.autoopt.disabled;
 	rc = crpc_checkpoint_dump(&p, &res, &err);
 	crpc_cli_checkpoint_taken(cli, res, rc < 0 ? err : NULL);

@@ -62,6 +62,13 @@ const char crpc_help_restore[] =
 								 "      --trust-owner USER  also trust DIR and files of USER (name or uid); by\n"
 								 "                          default everything in DIR must be root's or yours and\n"
 								 "                          writable by nobody else, even with --force\n"
+								 "      --trusted-keys DIR  the public keys (DIR/NAME.pub) a signature of the\n"
+								 "                          checkpoint is checked against (default:\n"
+								 "                          $CRPC_TRUSTED_KEYS, signing: trusted_keys in the\n"
+								 "                          configuration, else " CRPC_TRUSTED_KEYS_DEFAULT
+								 ")\n"
+								 "      --require-signature refuse a checkpoint not signed by a trusted key (a\n"
+								 "                          bad signature is always refused); not with --force\n"
 								 "      --hook CALLBACK=COMMAND\n"
 								 "                          also run COMMAND (through /bin/sh) at CRIU's CALLBACK,\n"
 								 "                          e.g. --hook post-restore='logger restored' (repeatable)\n"
@@ -94,6 +101,8 @@ enum {
 	OPT_TRUST_OWNER,
 	OPT_NAME,
 	OPT_RUNC_ROOT,
+	OPT_TRUSTED_KEYS,
+	OPT_REQUIRE_SIG,
 };
 
 static const struct option restore_options[] = {
@@ -107,6 +116,8 @@ static const struct option restore_options[] = {
 	{ "trust-owner", required_argument, NULL, OPT_TRUST_OWNER },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "runc-root", required_argument, NULL, OPT_RUNC_ROOT },
+	{ "trusted-keys", required_argument, NULL, OPT_TRUSTED_KEYS },
+	{ "require-signature", no_argument, NULL, OPT_REQUIRE_SIG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -123,6 +134,8 @@ typedef struct restore_ctx {
 	uid_t trust_owner; /* --trust-owner, (uid_t)-1 if none */
 	const char *name;  /* --name */
 	crpc_engine_env engines;
+	const char *trusted_keys; /* --trusted-keys */
+	bool require_signature;   /* --require-signature */
 } restore_ctx;
 
 /* "5", "0.5", "2.", ".25": digits and at most one dot, nothing else. */
@@ -357,6 +370,7 @@ static void summary(restore_ctx *c, const crpc_checkpoint_result *r, json_t **do
 			crpc_cli_jset(v, "bytes", json_integer((json_int_t)r->check.st.bytes));
 			crpc_cli_jset(v, "hash_time_ms", json_real(r->check.st.hash_seconds * 1e3));
 			crpc_cli_jset(doc, "verified", v);
+			crpc_cli_jset(doc, "signature", crpc_cli_signature_json(&r->signature));
 		} else {
 			crpc_cli_jset(doc, "verified", json_null());
 		}
@@ -389,6 +403,7 @@ static void summary(restore_ctx *c, const crpc_checkpoint_result *r, json_t **do
 		crpc_cli_fmt_seconds(r->check.st.hash_seconds, vt, sizeof(vt));
 		fprintf(out, "  verified:      %zu files (%s) against %s, sha256 in %s\n", r->check.st.files,
 			vb, CRPC_MANIFEST_NAME, vt);
+		crpc_cli_signature_print(out, &r->signature, NULL);
 	} else {
 		fprintf(out, "  verified:      no (--force)\n");
 	}
@@ -460,6 +475,12 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 		case OPT_FORCE:
 			c.force = true;
 			break;
+		case OPT_TRUSTED_KEYS:
+			c.trusted_keys = optarg;
+			break;
+		case OPT_REQUIRE_SIG:
+			c.require_signature = true;
+			break;
 		case OPT_TRUST_OWNER:
 			if (crpc_cli_parse_user(optarg, &c.trust_owner) < 0)
 				crpc_cli_usage_errorf(cli, "--trust-owner: no user '%s'", optarg);
@@ -498,6 +519,8 @@ int crpc_cmd_restore(crpc_cli *cli, int argc, char **argv)
 	p.force = c.force;
 	p.no_checkpoint_options = c.no_ckpt_opts;
 	p.trust_owner = c.trust_owner;
+	p.trusted_keys = c.trusted_keys;
+	p.require_signature = c.require_signature;
 	p.wait = c.wait;
 	p.pid_wait_ms = c.pid_wait_ms;
 	p.new_name = c.name;

@@ -33,7 +33,11 @@ const char crpc_help_show[] =
 	"                          SHA-256) as crpc restore does; exit 1 if it fails,\n"
 	"                          also when DIR or a file in it is another user's or\n"
 	"                          writable by others (a restore would refuse it)\n"
-	"      --trust-owner USER  with --verify: also trust files of USER (name or uid)\n" CRPC_CLI_HELP_COMMON
+	"      --trust-owner USER  with --verify: also trust files of USER (name or uid)\n"
+	"      --trusted-keys DIR  with --verify: check the signature against DIR/*.pub\n"
+	"                          (default: $CRPC_TRUSTED_KEYS, signing: trusted_keys in\n"
+	"                          the configuration, else " CRPC_TRUSTED_KEYS_DEFAULT ")\n"
+	"      --require-signature with --verify: fail unless a trusted key signed it\n" CRPC_CLI_HELP_COMMON
 	"\n"
 	"Examples:\n"
 	"  crpc show /var/tmp/ckpt\n"
@@ -42,18 +46,23 @@ const char crpc_help_show[] =
 	"\n"
 	"Exit codes:\n"
 	"  0  shown (and with --verify: the checkpoint matches its manifest)\n"
-	"  1  DIR holds no checkpoint, or --verify found it incomplete or modified\n"
+	"  1  DIR holds no checkpoint, or --verify found it incomplete, modified, badly\n"
+	"     signed (or not signed by a trusted key, with --require-signature)\n"
 	"  2  usage error\n";
 
 enum {
 	OPT_VERIFY = CLI_OPT_FIRST_CMD,
 	OPT_TRUST_OWNER,
+	OPT_TRUSTED_KEYS,
+	OPT_REQUIRE_SIG,
 };
 
 static const struct option show_options[] = {
 	CRPC_CLI_COMMON_OPTIONS,
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "trust-owner", required_argument, NULL, OPT_TRUST_OWNER },
+	{ "trusted-keys", required_argument, NULL, OPT_TRUSTED_KEYS },
+	{ "require-signature", no_argument, NULL, OPT_REQUIRE_SIG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -73,6 +82,9 @@ typedef struct show_ctx {
 	bool verified;
 	crpc_manifest_check check;
 	crpc_error *verify_err;
+	crpc_checkpoint_params sigp; /* --trusted-keys, --require-signature, the configuration */
+	crpc_signature_check sig;    /* with --verify, once the files matched */
+	crpc_error *sig_err;
 } show_ctx;
 
 /* "reg", or "type 42" for a number crpc does not know. */
@@ -178,6 +190,10 @@ static json_t *verify_json(const show_ctx *c)
 
 	crpc_cli_jset(o, "ok", json_boolean(c->check.verdict == CRPC_MANIFEST_OK));
 	crpc_cli_jset(o, "message", c->verify_err ? crpc_cli_jstr(c->verify_err->message) : json_null());
+	crpc_cli_jset(o, "signature", crpc_cli_signature_json(&c->sig));
+	crpc_cli_jset(o, "signature_message", c->sig_err ? crpc_cli_jstr(c->sig_err->message) : json_null());
+	if (c->sig_err)
+		crpc_cli_jset(o, "ok", json_false());
 	return o;
 }
 
@@ -306,6 +322,11 @@ static void print_human(const show_ctx *c)
 			       crpc_manifest_verdict_name(c->check.verdict),
 			       c->verify_err && c->verify_err->message ? c->verify_err->message : "?");
 		}
+		if (c->sig_err)
+			printf("  signed by:     FAILED: %s\n",
+			       c->sig_err->message ? c->sig_err->message : "?");
+		else
+			crpc_cli_signature_print(stdout, &c->sig, crpc_checkpoint_trusted_keys(&c->sigp));
 	}
 	if (!c->have_info)
 		return;
@@ -377,6 +398,7 @@ static void release(show_ctx *c)
 	crpc_error_free(c->manifest_err);
 	crpc_error_free(c->info_err);
 	crpc_error_free(c->verify_err);
+	crpc_error_free(c->sig_err);
 	if (c->have_info)
 		crpc_images_info_release(&c->info);
 	crpc_manifest_check_release(&c->check);
@@ -406,11 +428,18 @@ int crpc_cmd_show(crpc_cli *cli, int argc, char **argv)
 	c.cli = cli;
 	c.dirfd = -1;
 	c.trust_owner = (uid_t)-1;
+	crpc_checkpoint_params_init(&c.sigp);
 	cli->usage = "crpc show [OPTIONS] DIR";
 	while ((opt = crpc_cli_getopt(cli, argc, argv, ":hv", show_options)) != -1) {
 		switch (opt) {
 		case OPT_VERIFY:
 			c.verify = true;
+			break;
+		case OPT_TRUSTED_KEYS:
+			c.sigp.trusted_keys = optarg;
+			break;
+		case OPT_REQUIRE_SIG:
+			c.sigp.require_signature = true;
 			break;
 		case OPT_TRUST_OWNER:
 			if (crpc_cli_parse_user(optarg, &c.trust_owner) < 0)
@@ -464,15 +493,25 @@ int crpc_cmd_show(crpc_cli *cli, int argc, char **argv)
 		/* as a restore would: nobody else could have written it, then the digests */
 		if (crpc_manifest_check_trust(c.dirfd, c.dir, c.trust_owner, &c.verify_err) < 0)
 			c.check.verdict = CRPC_MANIFEST_UNTRUSTED;
-		else
-			(void)crpc_manifest_verify(c.dirfd, c.dir, NULL, &c.check, &c.verify_err);
+		else if (crpc_manifest_verify(c.dirfd, c.dir, NULL, &c.check, &c.verify_err) == 0) {
+			/* who signed it, now that the files match crpc.json */
+			if (crpc_cli_config_read(cli, &c.sig_err) == 0) {
+				c.sigp.config = &cli->config;
+				(void)crpc_manifest_check_signature(
+					c.dirfd, c.dir, crpc_checkpoint_trusted_keys(&c.sigp),
+					crpc_checkpoint_require_signature(&c.sigp), &c.sig, &c.sig_err);
+			}
+		}
 	}
 
 	if (cli->json)
 		emit_json(&c);
 	else
 		print_human(&c);
-	rc = c.verify && c.check.verdict != CRPC_MANIFEST_OK ? CRPC_EXIT_FAIL : 0;
+	rc = c.verify && (c.check.verdict != CRPC_MANIFEST_OK || c.sig_err)
+		     ? (c.sig_err && c.sig_err->exit_class == CRPC_EXIT_USAGE ? CRPC_EXIT_USAGE
+									      : CRPC_EXIT_FAIL)
+		     : 0;
 out:
 	crpc_error_free(err);
 	release(&c);

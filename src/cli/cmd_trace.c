@@ -8,6 +8,7 @@
  * cmd_replay.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@ const char crpc_help_trace[] =
 	"wrote itself (\"** shim reply\"); --json lists them under \"events\".\n"
 	"Lines that are damaged (not JSON, missing keys, cut off) are reported on\n"
 	"stderr with their line number; the rest of the file is still shown.\n"
+	"The trace is read line by line: any size is shown in bounded memory, with\n"
+	"round trips and phases added up by name (how often, the longest).\n"
 	"\n"
 	"replay: run CLIENT with the recorded session standing in for CRIU: no root\n"
 	"and no CRIU needed, and any request that differs from the recorded one is\n"
@@ -49,69 +52,63 @@ const char crpc_help_trace[] =
 	"  1  the trace has damaged lines (reported, the rest is shown)\n"
 	"  2  usage error, or FILE cannot be read\n";
 
+/* Most distinct names kept in the round trips and phases; the rest are added up as "(others)". */
+#define AGG_MAX 256
+/* Most lines held back while the criu line waits for the version CRIU gave. */
+#define PENDING_MAX 64
+
+/* A round trip or a phase, added up over every time it occurred. */
+struct agg {
+	char kind[8]; /* phases: "criu" or "hooks" */
+	char *name;
+	size_t count;
+	double ms, max_ms;
+};
+
+struct aggs {
+	struct agg v[AGG_MAX + 1];
+	size_t n;
+};
+
+/*
+ * A trace shown as it is read, one line at a time: what is kept besides
+ * the current line is bounded (the last message, the totals, the round
+ * trips and phases added up by name, a few lines held back at the start).
+ */
 struct show {
 	crpc_cli *cli;
 	const char *path;
+	bool color;
 	json_t *header;   /* the header line */
 	json_t *criu;     /* the criu line */
-	json_t *messages; /* the valid message lines, each with "line" added */
-	json_t *events;   /* the valid event lines, each with "line" added */
-	json_t *problems; /* [{"line","error"}] */
 	char *truncated;  /* why the recorder stopped early, NULL if it did not */
+	char version[96]; /* the version of CRIU's VERSION reply, "" until seen */
+
+	/* the timeline */
+	bool started; /* the header is printed */
+	json_t *pending[PENDING_MAX];
+	size_t n_pending;
+	bool have_t0;
+	double t0;
+
+	/* the analysis */
+	json_t *prev; /* the last message */
+	char mark_name[256];
+	double mark;
+	bool have_mark;
+	double first_mono, last_mono;
+	size_t n_messages, n_events, n_problems;
+	struct aggs round_trips, phases;
+	double criu_ms, hooks_ms;
+
+	/* --json: messages go out as they are read; events and problems wait in a file */
+	FILE *spill;
+	bool first_message;
 };
 
 static json_t *parse_line(const char *text)
 {
 	return text ? json_loads(text, 0, NULL) : NULL;
-}
-
-/*
- * Read the whole file with libcrpc's trace reader: damaged lines are
- * reported on stderr with their number (and kept for --json), the rest is
- * shown. -1 (with *err) when it cannot be opened or read at all.
- */
-static int read_trace(struct show *sh, crpc_error **err)
-{
-	crpc_trace_file *t = NULL;
-
-	if (crpc_trace_file_read(&t, sh->path, err) < 0)
-		return -1;
-	sh->header = parse_line(crpc_trace_file_header(t));
-	sh->criu = parse_line(crpc_trace_file_criu(t));
-	for (size_t i = 0; i < crpc_trace_file_count(t); i++) {
-		const crpc_trace_record *r = crpc_trace_file_record(t, i);
-		json_t *m = parse_line(r->json);
-
-		if (!m)
-			continue; /* out of memory: the reader parsed it once */
-		crpc_cli_jset(m, "line", json_integer((json_int_t)r->line));
-		crpc_cli_jappend(sh->messages, m);
-	}
-	for (size_t i = 0; i < crpc_trace_file_event_count(t); i++) {
-		const crpc_trace_event_record *e = crpc_trace_file_event(t, i);
-		json_t *o = parse_line(e->json);
-
-		if (!o)
-			continue;
-		crpc_cli_jset(o, "line", json_integer((json_int_t)e->line));
-		crpc_cli_jappend(sh->events, o);
-	}
-	for (size_t i = 0; i < crpc_trace_file_problem_count(t); i++) {
-		const crpc_trace_problem *p = crpc_trace_file_problem(t, i);
-		json_t *o = crpc_cli_jobj();
-
-		crpc_cli_jset(o, "line", json_integer((json_int_t)p->line));
-		crpc_cli_jset(o, "error", crpc_cli_jstr(p->error));
-		crpc_cli_jappend(sh->problems, o);
-		if (!sh->cli->json)
-			fprintf(stderr, "crpc: %s:%lu: %s\n", sh->path, p->line, p->error);
-	}
-	if (crpc_trace_file_truncated(t) && !(sh->truncated = strdup(crpc_trace_file_truncated(t)))) {
-		crpc_trace_file_free(t);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "trace", "out of memory");
-	}
-	crpc_trace_file_free(t);
-	return 0;
 }
 
 /* ---- analysis ---- */
@@ -172,94 +169,120 @@ static double round3(double v)
 	return (double)(long long)(v * 1000.0 + (v < 0 ? -0.5 : 0.5)) / 1000.0;
 }
 
-struct analysis {
-	json_t *round_trips; /* [{"name","ms"}] */
-	json_t *phases;      /* [{"kind","name","ms"}] */
-	json_t *answered;    /* per message index: ms of the round trip it answers, or null */
-	double total_ms;
-	double criu_ms, hooks_ms;
-};
-
-static void add_phase(struct analysis *a, const char *kind, const char *name, double ms)
+static void agg_add(struct aggs *g, const char *kind, const char *name, double ms)
 {
-	json_t *p = crpc_cli_jobj();
+	struct agg *e = NULL;
 
-	crpc_cli_jset(p, "kind", crpc_cli_jstr(kind));
-	crpc_cli_jset(p, "name", crpc_cli_jstr(name));
-	crpc_cli_jset(p, "ms", json_real(round3(ms)));
-	crpc_cli_jappend(a->phases, p);
+	for (size_t i = 0; i < g->n && !e; i++)
+		if (strcmp(g->v[i].kind, kind) == 0 && strcmp(g->v[i].name, name) == 0)
+			e = &g->v[i];
+	if (!e && g->n == AGG_MAX) {
+		for (size_t i = 0; i < g->n && !e; i++)
+			if (strcmp(g->v[i].kind, kind) == 0 && strcmp(g->v[i].name, "(others)") == 0)
+				e = &g->v[i];
+		name = "(others)";
+	}
+	if (!e) {
+		char *copy = strdup(name);
+
+		if (!copy || g->n > AGG_MAX) {
+			free(copy);
+			return;
+		}
+		e = &g->v[g->n++];
+		memset(e, 0, sizeof(*e));
+		snprintf(e->kind, sizeof(e->kind), "%s", kind);
+		e->name = copy;
+	}
+	e->count++;
+	e->ms += ms;
+	if (ms > e->max_ms)
+		e->max_ms = ms;
+}
+
+static void agg_release(struct aggs *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		free(g->v[i].name);
+	g->n = 0;
+}
+
+static json_t *agg_json(const struct aggs *g, bool with_kind)
+{
+	json_t *a = crpc_cli_jarray();
+
+	for (size_t i = 0; i < g->n; i++) {
+		json_t *o = crpc_cli_jobj();
+
+		if (with_kind)
+			crpc_cli_jset(o, "kind", crpc_cli_jstr(g->v[i].kind));
+		crpc_cli_jset(o, "name", crpc_cli_jstr(g->v[i].name));
+		crpc_cli_jset(o, "ms", json_real(round3(g->v[i].ms)));
+		crpc_cli_jset(o, "count", json_integer((json_int_t)g->v[i].count));
+		crpc_cli_jset(o, "max_ms", json_real(round3(g->v[i].max_ms)));
+		crpc_cli_jappend(a, o);
+	}
+	return a;
+}
+
+static void add_phase(struct show *sh, const char *kind, const char *name, double ms)
+{
+	agg_add(&sh->phases, kind, name, ms);
 	if (strcmp(kind, "hooks") == 0)
-		a->hooks_ms += ms;
+		sh->hooks_ms += ms;
 	else
-		a->criu_ms += ms;
+		sh->criu_ms += ms;
 }
 
 /*
- * Phases: a request starts CRIU's work; each NOTIFY from CRIU ends a CRIU
- * phase and starts the handling of the notification (hooks), which ends
- * when crpc answers; the final reply ends the last CRIU phase.
+ * One more message into the phases: a request starts CRIU's work; each
+ * NOTIFY from CRIU ends a CRIU phase and starts the handling of the
+ * notification (hooks), which ends when crpc answers; the final reply ends
+ * the last CRIU phase. Returns the time the message took to answer the
+ * notification before it (a negative number when it answers none).
  */
-static void analyse(json_t *msgs, struct analysis *a)
+static double analyse(struct show *sh, json_t *m)
 {
-	size_t n = json_array_size(msgs);
-	char mark_name[256] = "";
-	double mark = 0;
-	bool have_mark = false;
+	json_t *prev = sh->prev;
+	double answered = -1;
+	char name[600];
 
-	a->round_trips = crpc_cli_jarray();
-	a->phases = crpc_cli_jarray();
-	a->answered = crpc_cli_jarray();
-	a->total_ms = n ? (mono_of(json_array_get(msgs, n - 1)) - mono_of(json_array_get(msgs, 0))) * 1000.0
-			: 0;
-	a->criu_ms = a->hooks_ms = 0;
-	for (size_t i = 0; i < n; i++)
-		crpc_cli_jappend(a->answered, json_null());
+	if (sh->n_messages == 0)
+		sh->first_mono = mono_of(m);
+	sh->last_mono = mono_of(m);
+	sh->n_messages++;
+	sh->prev = json_incref(m);
+	if (json_object_get(m, "decode_error"))
+		goto out;
+	if (to_criu(m)) {
+		if (!is_notify(m)) {
+			snprintf(sh->mark_name, sizeof(sh->mark_name), "%s request", type_of(m));
+			sh->mark = mono_of(m);
+			sh->have_mark = true;
+		} else if (prev && !json_object_get(prev, "decode_error") && !to_criu(prev) &&
+			   is_notify(prev)) {
+			const char *script = notify_script(prev);
 
-	for (size_t i = 0; i < n; i++) {
-		json_t *m = json_array_get(msgs, i);
-		char name[300];
-
-		if (json_object_get(m, "decode_error"))
-			continue;
-		if (to_criu(m)) {
-			if (!is_notify(m)) {
-				snprintf(mark_name, sizeof(mark_name), "%s request", type_of(m));
-				mark = mono_of(m);
-				have_mark = true;
-			}
-			continue;
+			answered = (mono_of(m) - mono_of(prev)) * 1000.0;
+			agg_add(&sh->round_trips, "", script, answered);
+			add_phase(sh, "hooks", script, answered);
+			snprintf(sh->mark_name, sizeof(sh->mark_name), "%s", script);
+			sh->mark = mono_of(m);
+			sh->have_mark = true;
 		}
-		if (is_notify(m)) {
-			const char *script = notify_script(m);
-			json_t *next = i + 1 < n ? json_array_get(msgs, i + 1) : NULL;
-
-			if (have_mark) {
-				snprintf(name, sizeof(name), "%s -> %s", mark_name, script);
-				add_phase(a, "criu", name, (mono_of(m) - mark) * 1000.0);
-			}
-			have_mark = false;
-			if (next && !json_object_get(next, "decode_error") && to_criu(next) &&
-			    is_notify(next)) {
-				double ms = (mono_of(next) - mono_of(m)) * 1000.0;
-				json_t *rt = crpc_cli_jobj();
-
-				crpc_cli_jset(rt, "name", crpc_cli_jstr(script));
-				crpc_cli_jset(rt, "ms", json_real(round3(ms)));
-				crpc_cli_jappend(a->round_trips, rt);
-				json_array_set_new(a->answered, i + 1, json_real(ms));
-				add_phase(a, "hooks", script, ms);
-				snprintf(mark_name, sizeof(mark_name), "%s", script);
-				mark = mono_of(next);
-				have_mark = true;
-			}
-			continue;
-		}
-		if (have_mark) {
-			snprintf(name, sizeof(name), "%s -> %s reply", mark_name, type_of(m));
-			add_phase(a, "criu", name, (mono_of(m) - mark) * 1000.0);
-		}
-		have_mark = false;
+		goto out;
 	}
+	if (sh->have_mark) {
+		if (is_notify(m))
+			snprintf(name, sizeof(name), "%s -> %s", sh->mark_name, notify_script(m));
+		else
+			snprintf(name, sizeof(name), "%s -> %s reply", sh->mark_name, type_of(m));
+		add_phase(sh, "criu", name, (mono_of(m) - sh->mark) * 1000.0);
+	}
+	sh->have_mark = false;
+out:
+	json_decref(prev);
+	return answered;
 }
 
 /* ---- human output ---- */
@@ -379,53 +402,32 @@ static void print_event(json_t *e, double t0, bool color)
 	       (mono_of(e) - t0) * 1000.0, text, bad && color ? "\033[0m" : "");
 }
 
-static long long line_of(json_t *o)
-{
-	return (long long)json_integer_value(json_object_get(o, "line"));
-}
-
 /*
- * The version CRIU gave in a VERSION reply of the trace ("4.2.1"), for a
- * criu line that names none (the shim learns it only from the client's
- * own request). False when the trace has no such reply.
+ * The version CRIU gave in a VERSION reply ("4.2.1"), for a criu line that
+ * names none (the shim learns it only from the client's own request).
+ * False when m is no such reply.
  */
-static bool version_reply(json_t *msgs, char *buf, size_t bufsz)
+static bool version_reply(json_t *m, char *buf, size_t bufsz)
 {
-	size_t i;
-	json_t *m;
+	json_t *v = json_object_get(json_object_get(m, "fields"), "version");
+	json_t *sub = json_object_get(v, "sublevel");
 
-	json_array_foreach(msgs, i, m) {
-		json_t *v = json_object_get(json_object_get(m, "fields"), "version");
-		json_t *sub = json_object_get(v, "sublevel");
+	if (json_object_get(m, "decode_error") || to_criu(m) || strcmp(type_of(m), "VERSION") != 0 ||
+	    !json_is_object(v) || !json_is_integer(json_object_get(v, "major_number")) ||
+	    !json_is_integer(json_object_get(v, "minor_number")))
+		return false;
+	snprintf(buf, bufsz, "%lld.%lld", (long long)json_integer_value(json_object_get(v, "major_number")),
+		 (long long)json_integer_value(json_object_get(v, "minor_number")));
+	if (json_is_integer(sub)) {
+		size_t len = strlen(buf);
 
-		if (to_criu(m) || strcmp(type_of(m), "VERSION") != 0 || !json_is_object(v) ||
-		    !json_is_integer(json_object_get(v, "major_number")) ||
-		    !json_is_integer(json_object_get(v, "minor_number")))
-			continue;
-		snprintf(buf, bufsz, "%lld.%lld",
-			 (long long)json_integer_value(json_object_get(v, "major_number")),
-			 (long long)json_integer_value(json_object_get(v, "minor_number")));
-		if (json_is_integer(sub)) {
-			size_t len = strlen(buf);
-
-			snprintf(buf + len, bufsz - len, ".%lld", (long long)json_integer_value(sub));
-		}
-		return true;
+		snprintf(buf + len, bufsz - len, ".%lld", (long long)json_integer_value(sub));
 	}
-	return false;
+	return true;
 }
 
-static void print_human(struct show *sh, struct analysis *a)
+static void print_preamble(struct show *sh)
 {
-	bool color = isatty(STDOUT_FILENO);
-	size_t n = json_array_size(sh->messages), n_ev = json_array_size(sh->events), ev = 0;
-	double t0 = n ? mono_of(json_array_get(sh->messages, 0)) : 0;
-	char dur[64];
-
-	/* time 0 is the first message, or an event recorded before it */
-	if (n_ev && (!n || line_of(json_array_get(sh->events, 0)) < line_of(json_array_get(sh->messages, 0))))
-		t0 = mono_of(json_array_get(sh->events, 0));
-
 	if (sh->header) {
 		json_t *argv = json_object_get(sh->header, "argv");
 		const char *op = mstr(sh->header, "operation");
@@ -450,79 +452,318 @@ static void print_human(struct show *sh, struct analysis *a)
 		printf("Trace without a header line\n");
 	}
 	if (sh->criu) {
-		char ver[96];
 		const char *v = mstr(sh->criu, "version");
 
-		if (!v && version_reply(sh->messages, ver, sizeof(ver)))
-			v = ver;
+		if (!v && sh->version[0])
+			v = sh->version;
 		printf("CRIU %s at %s\n", v ? v : "?", mstr(sh->criu, "path") ? mstr(sh->criu, "path") : "?");
 	}
 	printf("\n");
+}
 
-	for (size_t i = 0; i < n; i++) {
-		json_t *m = json_array_get(sh->messages, i);
-		json_t *ans = json_array_get(a->answered, i);
-		bool bad = is_failure(m);
-		char sum[512];
+/* One timeline line: a message (with "answered_ms" when it answers a notification) or an event. */
+static void print_item(struct show *sh, json_t *o)
+{
+	json_t *ans = json_object_get(o, "answered_ms");
+	char sum[512];
+	bool bad;
 
-		/* the events recorded before this message, in file order */
-		while (ev < n_ev && line_of(json_array_get(sh->events, ev)) < line_of(m))
-			print_event(json_array_get(sh->events, ev++), t0, color);
-		summary(m, sum, sizeof(sum));
-		if (bad && color)
-			fputs("\033[1;31m", stdout);
-		printf("%s %10.3f ms  %s %-*s%s%s", bad ? "!!" : "  ", (mono_of(m) - t0) * 1000.0,
-		       to_criu(m) ? "->" : "<-", sum[0] ? 8 : 0, type_of(m), sum[0] ? " " : "", sum);
-		if (json_is_real(ans))
-			printf(" (answered in %.3f ms)", json_real_value(ans));
-		if (bad && color)
-			fputs("\033[0m", stdout);
+	/* time 0 is the first message or event */
+	if (!sh->have_t0) {
+		sh->t0 = mono_of(o);
+		sh->have_t0 = true;
+	}
+	if (json_object_get(o, "event")) {
+		print_event(o, sh->t0, sh->color);
+		return;
+	}
+	bad = is_failure(o);
+	summary(o, sum, sizeof(sum));
+	if (bad && sh->color)
+		fputs("\033[1;31m", stdout);
+	printf("%s %10.3f ms  %s %-*s%s%s", bad ? "!!" : "  ", (mono_of(o) - sh->t0) * 1000.0,
+	       to_criu(o) ? "->" : "<-", sum[0] ? 8 : 0, type_of(o), sum[0] ? " " : "", sum);
+	if (json_is_real(ans))
+		printf(" (answered in %.3f ms)", json_real_value(ans));
+	if (bad && sh->color)
+		fputs("\033[0m", stdout);
+	printf("\n");
+}
+
+/* The header, then the lines held back for it. */
+static void start_timeline(struct show *sh)
+{
+	if (sh->started)
+		return;
+	sh->started = true;
+	print_preamble(sh);
+	for (size_t i = 0; i < sh->n_pending; i++) {
+		print_item(sh, sh->pending[i]);
+		json_decref(sh->pending[i]);
+	}
+	sh->n_pending = 0;
+}
+
+/*
+ * A message or an event for the human timeline: printed at once, or held
+ * back (at most PENDING_MAX) until the header can say which CRIU it was:
+ * the criu line comes after the first messages, and one without a version
+ * waits for CRIU's VERSION reply.
+ */
+static void human_item(struct show *sh, json_t *o)
+{
+	if (!sh->started &&
+	    ((sh->criu && (mstr(sh->criu, "version") || sh->version[0])) || sh->n_pending == PENDING_MAX))
+		start_timeline(sh);
+	if (sh->started) {
+		print_item(sh, o);
+		return;
+	}
+	sh->pending[sh->n_pending++] = json_incref(o);
+}
+
+static void print_aggs(const struct aggs *g, bool phases)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		const struct agg *e = &g->v[i];
+
+		if (phases)
+			printf("  %-6s %-40s %10.3f ms", strcmp(e->kind, "hooks") == 0 ? "hooks" : "CRIU",
+			       e->name, e->ms);
+		else
+			printf("  %-22s %10.3f ms", e->name, e->ms);
+		if (e->count > 1)
+			printf(" (%zu times, longest %.3f ms)", e->count, e->max_ms);
 		printf("\n");
 	}
-	while (ev < n_ev)
-		print_event(json_array_get(sh->events, ev++), t0, color);
-	if (!n)
+}
+
+static void print_end(struct show *sh)
+{
+	double total_ms = (sh->last_mono - sh->first_mono) * 1000.0;
+	char dur[64];
+
+	start_timeline(sh);
+	if (!sh->n_messages)
 		printf("(no messages)\n");
-
-	if (json_array_size(a->round_trips)) {
-		size_t i;
-		json_t *rt;
-
+	if (sh->round_trips.n) {
 		printf("\nNotify round trips (crpc and hooks answering):\n");
-		json_array_foreach(a->round_trips, i, rt)
-			printf("  %-22s %10.3f ms\n", mstr(rt, "name"),
-			       json_real_value(json_object_get(rt, "ms")));
+		print_aggs(&sh->round_trips, false);
 	}
-	if (json_array_size(a->phases)) {
-		size_t i;
-		json_t *p;
-
+	if (sh->phases.n) {
 		printf("\nPhases:\n");
-		json_array_foreach(a->phases, i, p)
-			printf("  %-6s %-40s %10.3f ms\n",
-			       strcmp(mstr(p, "kind"), "hooks") == 0 ? "hooks" : "CRIU", mstr(p, "name"),
-			       json_real_value(json_object_get(p, "ms")));
+		print_aggs(&sh->phases, true);
 	}
 	printf("\n");
-	crpc_cli_fmt_us((uint64_t)(a->total_ms * 1000.0 + 0.5), dur, sizeof(dur));
-	printf("Total: %s over %zu messages (CRIU %.3f ms, hooks %.3f ms)", dur, n, a->criu_ms, a->hooks_ms);
-	if (n_ev)
-		printf(", %zu event(s)", n_ev);
+	crpc_cli_fmt_us((uint64_t)(total_ms * 1000.0 + 0.5), dur, sizeof(dur));
+	printf("Total: %s over %zu messages (CRIU %.3f ms, hooks %.3f ms)", dur, sh->n_messages, sh->criu_ms,
+	       sh->hooks_ms);
+	if (sh->n_events)
+		printf(", %zu event(s)", sh->n_events);
 	printf("\n");
 	if (sh->truncated)
-		printf("%sthe recording stops early: %s%s\n", color ? "\033[1;33m!! " : "!! ", sh->truncated,
-		       color ? "\033[0m" : "");
-	if (json_array_size(sh->problems))
-		printf("%s%zu damaged line(s) in the trace, see above%s\n", color ? "\033[1;31m!! " : "!! ",
-		       json_array_size(sh->problems), color ? "\033[0m" : "");
+		printf("%sthe recording stops early: %s%s\n", sh->color ? "\033[1;33m!! " : "!! ",
+		       sh->truncated, sh->color ? "\033[0m" : "");
+	if (sh->n_problems)
+		printf("%s%zu damaged line(s) in the trace, see above%s\n",
+		       sh->color ? "\033[1;31m!! " : "!! ", sh->n_problems, sh->color ? "\033[0m" : "");
+}
+
+/* ---- --json: one document, its messages written as they are read ---- */
+
+/* Write o compactly to f; -1 on a write error. */
+static int dump_to(FILE *f, json_t *o)
+{
+	return json_dumpf(o, f,
+			  JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+}
+
+static int json_begin(struct show *sh)
+{
+	json_t *p = crpc_cli_jstr(sh->path);
+	int rc;
+
+	sh->spill = tmpfile();
+	if (!sh->spill || fcntl(fileno(sh->spill), F_SETFD, FD_CLOEXEC) < 0)
+		return -1;
+	fputs("{\n  \"ok\": true,\n  \"path\": ", stdout);
+	rc = dump_to(stdout, p);
+	json_decref(p);
+	fputs(",\n  \"messages\": [", stdout);
+	sh->first_message = true;
+	return rc;
+}
+
+/* o as an element of a top-level array: indented as crpc_cli_emit() would have it. */
+static void put_element(json_t *o, bool first)
+{
+	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+
+	fputs(first ? "\n    " : ",\n    ", stdout);
+	if (!text) {
+		fputs("null", stdout);
+		return;
+	}
+	for (const char *p = text, *nl; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (!nl) {
+			fputs(p, stdout);
+			break;
+		}
+		fwrite(p, 1, (size_t)(nl - p) + 1, stdout);
+		fputs("    ", stdout);
+	}
+	free(text);
+}
+
+static void json_message(struct show *sh, json_t *m)
+{
+	put_element(m, sh->first_message);
+	sh->first_message = false;
+}
+
+/* An event or a problem for later: kind 'e' or 'p', then the object, one per line. */
+static void json_spill(struct show *sh, char kind, json_t *o)
+{
+	fputc(kind, sh->spill);
+	(void)dump_to(sh->spill, o);
+	fputc('\n', sh->spill);
+}
+
+/* The spilled objects of one kind, as the elements of an array. */
+static void json_unspill(struct show *sh, char kind)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	bool first = true;
+	ssize_t n;
+
+	rewind(sh->spill);
+	while ((n = getline(&line, &cap, sh->spill)) > 0) {
+		json_t *o;
+
+		if (line[0] != kind)
+			continue;
+		o = json_loadb(line + 1, (size_t)n - 1, 0, NULL);
+		put_element(o, first);
+		json_decref(o);
+		first = false;
+	}
+	free(line);
+	fputs(first ? "]" : "\n  ]", stdout);
+}
+
+static int json_end(struct show *sh, const crpc_error *failed)
+{
+	json_t *rest = crpc_cli_jobj();
+	char *text, *body;
+
+	fputs(sh->first_message ? "],\n  \"events\": [" : "\n  ],\n  \"events\": [", stdout);
+	json_unspill(sh, 'e');
+	fputs(",\n  \"problems\": [", stdout);
+	json_unspill(sh, 'p');
+	crpc_cli_jset(rest, "header", sh->header ? json_incref(sh->header) : json_null());
+	crpc_cli_jset(rest, "criu", sh->criu ? json_incref(sh->criu) : json_null());
+	crpc_cli_jset(rest, "notify_round_trips", agg_json(&sh->round_trips, false));
+	crpc_cli_jset(rest, "phases", agg_json(&sh->phases, true));
+	crpc_cli_jset(rest, "total_ms", json_real(round3((sh->last_mono - sh->first_mono) * 1000.0)));
+	crpc_cli_jset(rest, "truncated", sh->truncated ? crpc_cli_jstr(sh->truncated) : json_null());
+	if (failed)
+		crpc_cli_jset(rest, "error", crpc_cli_jstr(failed->message));
+	text = json_dumps(rest, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+	json_decref(rest);
+	if (!text)
+		return -1;
+	/* the members of that object, after the arrays above: without its braces */
+	body = strchr(text, '{');
+	if (body && strlen(body) > 2) {
+		size_t n = strlen(body);
+
+		while (n && (body[n - 1] == '}' || body[n - 1] == '\n'))
+			body[--n] = '\0';
+		printf(",%s\n}\n", body + 1);
+	} else {
+		fputs("\n}\n", stdout);
+	}
+	free(text);
+	return ferror(stdout) ? -1 : 0;
+}
+
+/* ---- reading ---- */
+
+/* A message, an event or a problem: into the timeline, or the JSON document. */
+static void take(struct show *sh, const crpc_trace_line *l)
+{
+	json_t *o;
+
+	switch (l->kind) {
+	case CRPC_TRACE_LINE_HEADER:
+		if (!sh->header)
+			sh->header = parse_line(l->json);
+		return;
+	case CRPC_TRACE_LINE_CRIU:
+		if (!sh->criu)
+			sh->criu = parse_line(l->json);
+		return;
+	case CRPC_TRACE_LINE_TRUNCATED:
+		if (!sh->truncated)
+			sh->truncated = strdup(l->text);
+		return;
+	case CRPC_TRACE_LINE_PROBLEM:
+		sh->n_problems++;
+		if (sh->cli->json) {
+			o = crpc_cli_jobj();
+			crpc_cli_jset(o, "line", json_integer((json_int_t)l->line));
+			crpc_cli_jset(o, "error", crpc_cli_jstr(l->text));
+			json_spill(sh, 'p', o);
+			json_decref(o);
+		} else {
+			fflush(stdout);
+			fprintf(stderr, "crpc: %s:%lu: %s\n", sh->path, l->line, l->text);
+		}
+		return;
+	case CRPC_TRACE_LINE_EVENT:
+		o = parse_line(l->json);
+		if (!o)
+			return; /* out of memory: the reader parsed it once */
+		sh->n_events++;
+		crpc_cli_jset(o, "line", json_integer((json_int_t)l->line));
+		if (sh->cli->json)
+			json_spill(sh, 'e', o);
+		else
+			human_item(sh, o);
+		json_decref(o);
+		return;
+	case CRPC_TRACE_LINE_MESSAGE: {
+		double answered;
+
+		o = parse_line(l->json);
+		if (!o)
+			return;
+		crpc_cli_jset(o, "line", json_integer((json_int_t)l->line));
+		if (!sh->version[0])
+			(void)version_reply(o, sh->version, sizeof(sh->version));
+		answered = analyse(sh, o);
+		if (sh->cli->json) {
+			json_message(sh, o);
+		} else {
+			if (answered >= 0)
+				crpc_cli_jset(o, "answered_ms", json_real(answered));
+			human_item(sh, o);
+		}
+		json_decref(o);
+		return;
+	}
+	}
 }
 
 static int trace_show(crpc_cli *cli, int argc, char **argv)
 {
 	struct show sh = { .cli = cli };
-	struct analysis a = { 0 };
+	crpc_trace_reader *r = NULL;
+	crpc_trace_line l;
 	crpc_error *err = NULL;
-	int rc;
+	int rc, got;
 
 	cli->usage = "crpc trace show [OPTIONS] FILE";
 	while (crpc_cli_getopt(cli, argc, argv, ":hv", crpc_cli_common_options) != -1)
@@ -532,49 +773,47 @@ static int trace_show(crpc_cli *cli, int argc, char **argv)
 	rc = crpc_cli_operand(cli, argc, argv, "FILE", &sh.path);
 	if (rc)
 		return rc;
-	sh.messages = crpc_cli_jarray();
-	sh.events = crpc_cli_jarray();
-	sh.problems = crpc_cli_jarray();
+	sh.color = isatty(STDOUT_FILENO);
 
-	if (read_trace(&sh, &err) < 0) {
+	/* the first line read before anything is printed: a file that cannot be read fails alone */
+	if (crpc_trace_reader_open(&r, sh.path, &err) < 0 || (got = crpc_trace_reader_next(r, &l, &err)) < 0) {
 		json_t *extra = crpc_cli_jobj();
 
 		crpc_cli_jset(extra, "path", crpc_cli_jstr(sh.path));
 		rc = crpc_cli_fail(cli, err, extra, NULL);
 		goto out;
 	}
-	analyse(sh.messages, &a);
-	rc = json_array_size(sh.problems) ? CRPC_EXIT_FAIL : 0;
+	if (cli->json && json_begin(&sh) < 0) {
+		crpc_error_set(&err, CRPC_EXIT_FAIL, errno, "trace", "cannot make a temporary file");
+		rc = crpc_cli_fail(cli, err, NULL, NULL);
+		goto out;
+	}
+	while (got > 0) {
+		take(&sh, &l);
+		got = crpc_trace_reader_next(r, &l, &err);
+	}
+	rc = got < 0 ? CRPC_EXIT_FAIL : sh.n_problems ? CRPC_EXIT_FAIL : 0;
 	if (cli->json) {
-		json_t *doc = crpc_cli_jobj();
-
-		crpc_cli_jset(doc, "ok", json_true());
-		crpc_cli_jset(doc, "path", crpc_cli_jstr(sh.path));
-		crpc_cli_jset(doc, "header", sh.header ? json_incref(sh.header) : json_null());
-		crpc_cli_jset(doc, "criu", sh.criu ? json_incref(sh.criu) : json_null());
-		crpc_cli_jset(doc, "messages", json_incref(sh.messages));
-		crpc_cli_jset(doc, "events", json_incref(sh.events));
-		crpc_cli_jset(doc, "notify_round_trips", json_incref(a.round_trips));
-		crpc_cli_jset(doc, "phases", json_incref(a.phases));
-		crpc_cli_jset(doc, "total_ms", json_real(round3(a.total_ms)));
-		crpc_cli_jset(doc, "problems", json_incref(sh.problems));
-		crpc_cli_jset(doc, "truncated", sh.truncated ? crpc_cli_jstr(sh.truncated) : json_null());
-		if (crpc_cli_emit(doc) < 0 && rc == 0)
+		if (json_end(&sh, got < 0 ? err : NULL) < 0)
 			rc = CRPC_EXIT_FAIL;
 	} else {
-		print_human(&sh, &a);
+		print_end(&sh);
+		if (got < 0)
+			crpc_cli_fail(cli, err, NULL, NULL);
 	}
 	if (fflush(stdout) != 0 && rc == 0)
 		rc = CRPC_EXIT_FAIL;
 out:
-	json_decref(a.round_trips);
-	json_decref(a.phases);
-	json_decref(a.answered);
+	crpc_trace_reader_close(r);
+	for (size_t i = 0; i < sh.n_pending; i++)
+		json_decref(sh.pending[i]);
+	if (sh.spill)
+		fclose(sh.spill);
+	agg_release(&sh.round_trips);
+	agg_release(&sh.phases);
+	json_decref(sh.prev);
 	json_decref(sh.header);
 	json_decref(sh.criu);
-	json_decref(sh.messages);
-	json_decref(sh.events);
-	json_decref(sh.problems);
 	free(sh.truncated);
 	crpc_error_free(err);
 	return rc;

@@ -1050,3 +1050,37 @@ const char *crpc_cli_container_label(const crpc_container *c, char *buf, size_t 
 	snprintf(buf, size, "%s:%s", c->engine, c->name[0] ? c->name : c->id);
 	return buf;
 }
+
+json_t *crpc_cli_signature_json(const crpc_signature_check *s)
+{
+	json_t *o;
+
+	if (!s->checked)
+		return json_null();
+	o = crpc_cli_jobj();
+	crpc_cli_jset(o, "verdict", crpc_cli_jstr(crpc_signature_verdict_name(s->verdict)));
+	crpc_cli_jset(o, "key_sha256", s->key_sha256[0] ? crpc_cli_jstr(s->key_sha256) : json_null());
+	crpc_cli_jset(o, "signer", s->signer[0] ? crpc_cli_jstr(s->signer) : json_null());
+	return o;
+}
+
+void crpc_cli_signature_print(FILE *out, const crpc_signature_check *s, const char *trusted_dir)
+{
+	if (!s->checked)
+		return;
+	switch (s->verdict) {
+	case CRPC_SIGNATURE_VALID:
+		fprintf(out, "  signed by:     %s (key %s)\n", s->signer, s->key_sha256);
+		break;
+	case CRPC_SIGNATURE_UNKNOWN_KEY:
+		fprintf(out, "  signed by:     an untrusted key %s (not in %s)\n", s->key_sha256,
+			trusted_dir ? trusted_dir : "the trusted keys");
+		break;
+	case CRPC_SIGNATURE_BAD:
+		fprintf(out, "  signed by:     BAD SIGNATURE\n");
+		break;
+	default:
+		fprintf(out, "  signed by:     nobody (not signed)\n");
+		break;
+	}
+}

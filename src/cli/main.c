@@ -22,6 +22,8 @@ static const cli_command commands[] = {
 	  crpc_help_features },
 	{ "dump", "checkpoint", "checkpoint a process tree into a directory", crpc_cmd_dump, crpc_help_dump },
 	{ "restore", NULL, "restore a process tree from a directory", crpc_cmd_restore, crpc_help_restore },
+	{ "recover", NULL, "complete the checkpoint a killed dump left", crpc_cmd_recover,
+	  crpc_help_recover },
 	{ "show", NULL, "show what a checkpoint holds", crpc_cmd_show, crpc_help_show },
 	{ "inspect", NULL, "show what a running process tree holds and what a dump needs", crpc_cmd_inspect,
 	  crpc_help_inspect },
@@ -30,6 +32,7 @@ static const cli_command commands[] = {
 	{ "config", NULL, "validate a configuration file and show the one in effect", crpc_cmd_config,
 	  crpc_help_config },
 	{ "trace", NULL, "show or replay a trace written by --trace", crpc_cmd_trace, crpc_help_trace },
+	{ "key", NULL, "generate a key pair to sign checkpoints with", crpc_cmd_key, crpc_help_key },
 	{ "shim", NULL, "stand in for CRIU between a client (runc, podman) and CRIU", crpc_cmd_shim,
 	  crpc_help_shim },
 };
@@ -48,11 +51,13 @@ static const char help_main[] =
 	"  features    show which optional CRIU features work on this kernel\n"
 	"  dump        checkpoint a process tree into a directory (alias: checkpoint)\n"
 	"  restore     restore a process tree from a directory\n"
+	"  recover     complete the checkpoint a killed dump left (crpc recover LEFTOVER)\n"
 	"  show        show what a checkpoint holds (manifest, tree, fds, memory)\n"
 	"  inspect     show what a running process tree holds and what a dump of it needs\n"
 	"  ps          list the containers of every engine and whether crpc can checkpoint them\n"
 	"  config      validate a configuration file (crpc config check [FILE])\n"
 	"  trace       show or replay a trace written by --trace (crpc trace show|replay)\n"
+	"  key         generate a key pair to sign checkpoints with (crpc key generate)\n"
 	"  shim ARGS   stand in for CRIU (also: crpc run as a symlink named criu)\n"
 	"  help [CMD]  show this help, or the help of a command\n"
 	"\n"
@@ -82,7 +87,7 @@ static int unknown_command(crpc_cli *cli, const char *name)
 	return crpc_cli_usage(
 		cli, false,
 		"unknown command '%s'\n"
-		"Commands: check, version, features, dump (alias checkpoint), restore, show, inspect, ps, config, trace, shim, help",
+		"Commands: check, version, features, dump (alias checkpoint), restore, recover, show, inspect, ps, config, trace, key, shim, help",
 		name);
 }
 
@@ -159,7 +164,7 @@ int main(int argc, char **argv)
 		rc = crpc_cli_usage(
 			&cli, true,
 			"missing COMMAND\n"
-			"Commands: check, version, features, dump (alias checkpoint), restore, show, inspect, ps, config, trace, shim, help");
+			"Commands: check, version, features, dump (alias checkpoint), restore, recover, show, inspect, ps, config, trace, key, shim, help");
 		goto out;
 	}
 

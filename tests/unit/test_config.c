@@ -598,6 +598,36 @@ static void test_parse_from_memory(void **state)
 	crpc_error_free(err);
 }
 
+static void test_signing_section(void **state)
+{
+	const char *text = "signing:\n  key: /root/k\n  trusted_keys: /srv/keys\n  require: yes\n";
+	crpc_config c;
+	crpc_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(crpc_config_parse(&c, "inline", text, strlen(text), NULL), 0);
+	assert_string_equal(c.signing_key, "/root/k");
+	assert_string_equal(c.trusted_keys, "/srv/keys");
+	assert_true(c.require_signature);
+	crpc_config_release(&c);
+	/* an empty key: sign nothing */
+	text = "signing:\n  key: \"\"\n";
+	assert_int_equal(crpc_config_parse(&c, "inline", text, strlen(text), NULL), 0);
+	assert_string_equal(c.signing_key, "");
+	assert_null(c.trusted_keys);
+	assert_false(c.require_signature);
+	crpc_config_release(&c);
+	text = "signing:\n  requre: true\n";
+	assert_int_equal(crpc_config_parse(&c, "inline", text, strlen(text), &err), -1);
+	assert_contains(err->message, "inline:2:3: unknown key 'requre' in signing");
+	crpc_error_free(err);
+	err = NULL;
+	text = "signing:\n  require: 3\n";
+	assert_int_equal(crpc_config_parse(&c, "inline", text, strlen(text), &err), -1);
+	assert_contains(err->message, "require");
+	crpc_error_free(err);
+}
+
 /* ---- permissions (root only) --------------------------------------------- */
 
 static void test_permissions_file(void **state)
@@ -1039,7 +1069,7 @@ int main(void)
 		cmocka_unit_test(test_permissions_file), cmocka_unit_test(test_permissions_symlink),
 		cmocka_unit_test(test_permissions_run),  cmocka_unit_test(test_locate),
 		cmocka_unit_test(test_add_hook_arg),     cmocka_unit_test(test_parse_duration),
-		cmocka_unit_test(test_example_config),
+		cmocka_unit_test(test_example_config),   cmocka_unit_test(test_signing_section),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -33,6 +33,7 @@
 #include "pagemap.pb-c.h"
 #include "pstree.pb-c.h"
 #include "base/sha256.h"
+#include "checkpoint/manifest_int.h"
 
 #define IMG_COMMON_MAGIC 0x54564319u
 #define INVENTORY_MAGIC 0x58313116u
@@ -1383,9 +1384,71 @@ static void test_outside_pipes(void **state)
 	close(both[1]);
 }
 
+/* What a dump writes into its marker before CRIU runs reads back as the manifest's info. */
+static void test_intent_roundtrip(void **state)
+{
+	const char *const log_names[] = { "dump.log", "hooks.log", NULL };
+	crpc_manifest_options opts = { 0 };
+	crpc_manifest_info mi = { 0 };
+	struct mf_intent in;
+	char *text;
+
+	(void)state;
+	assert_int_equal(crpc_manifest_options_add(&opts, "tcp_established", "true", "auto",
+						   "a TCP connection", NULL),
+			 0);
+	assert_int_equal(crpc_manifest_options_add(&opts, "ghost_limit", "10485760", "user", NULL, NULL), 0);
+	mi.pid = 4242;
+	mi.command = "server";
+	mi.criu_version = "4.2.1";
+	mi.criu_path = "/opt/crpc/criu/bin/criu";
+	mi.leave_running = true;
+	mi.options = &opts;
+	mi.log_files = log_names;
+	text = mf_intent_json(&mi);
+	assert_non_null(text);
+	assert_int_equal(mf_intent_parse(text, strlen(text), &in), 0);
+	assert_int_equal(in.info.pid, 4242);
+	assert_string_equal(in.info.command, "server");
+	assert_string_equal(in.info.criu_version, "4.2.1");
+	assert_string_equal(in.info.criu_path, "/opt/crpc/criu/bin/criu");
+	assert_true(in.info.leave_running);
+	assert_int_equal(in.options.n, 2);
+	assert_string_equal(in.options.v[0].option, "tcp_established");
+	assert_string_equal(in.options.v[0].value, "true");
+	assert_string_equal(in.options.v[0].source, "auto");
+	assert_string_equal(in.options.v[0].reason, "a TCP connection");
+	assert_string_equal(in.options.v[1].value, "10485760");
+	assert_string_equal(in.info.log_files[0], "dump.log");
+	assert_string_equal(in.info.log_files[1], "hooks.log");
+	assert_null(in.info.log_files[2]);
+	mf_intent_release(&in);
+	free(text);
+	crpc_manifest_options_release(&opts);
+
+	/* an old marker's text, another format, a log name with a slash: no record, or none of it */
+	text = "crpc dump of PID 1 by crpc PID 2\n";
+	assert_int_equal(mf_intent_parse(text, strlen(text), &in), -1);
+	text = "{\"format\": \"crpc-checkpoint\", \"pid\": 3}";
+	assert_int_equal(mf_intent_parse(text, strlen(text), &in), -1);
+	text = "{\"format\": \"crpc-dump-intent\", \"pid\": -3, \"log_files\": [\"../x\"]}";
+	assert_int_equal(mf_intent_parse(text, strlen(text), &in), 0);
+	assert_int_equal(in.info.pid, 0);
+	assert_null(in.info.log_files);
+	assert_null(in.info.namespaces_json);
+	mf_intent_release(&in);
+	/* the tree's namespaces come back as the text crpc.json will hold */
+	text = "{\"format\": \"crpc-dump-intent\", \"namespaces\": {\"own\": [\"net\"]}}";
+	assert_int_equal(mf_intent_parse(text, strlen(text), &in), 0);
+	assert_non_null(in.info.namespaces_json);
+	assert_non_null(strstr(in.info.namespaces_json, "\"net\""));
+	mf_intent_release(&in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_intent_roundtrip),
 		cmocka_unit_test_setup_teardown(test_sha256, setup, teardown),
 		cmocka_unit_test(test_sha256_incremental),
 		cmocka_unit_test_setup_teardown(test_write_read, setup, teardown),

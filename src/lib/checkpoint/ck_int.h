@@ -82,6 +82,16 @@ int ck_begin(ck_op *o, const crpc_checkpoint_params *p, const char *operation, c
  */
 int ck_options(ck_op *o, const crpc_opts *section, const char *default_log, crpc_error **err);
 
+/*
+ * Signatures: the trusted keys' directory (p.trusted_keys, $CRPC_TRUSTED_KEYS,
+ * the configuration's, the default), whether one is required, and the
+ * signing key's path (p.signing_key, $CRPC_SIGNING_KEY, the configuration's,
+ * the default when it exists; NULL: none).
+ */
+const char *ck_trusted_keys(const ck_op *o);
+bool ck_require_signature(const ck_op *o);
+const char *ck_signing_key_path(const ck_op *o);
+
 /* A dispatcher when the caller wants notifications. */
 int ck_dispatcher(ck_op *o, crpc_error **err);
 
@@ -133,6 +143,7 @@ typedef struct ck_dump {
 	char *tmp_path;         /* DIR.crpc-tmp-XXXXXX the dump runs in (DIR did not exist), or NULL */
 	char *tmp_real;         /* its real path, as CRIU and the hooks saw it */
 	struct mf_ahead *ahead; /* hashing the files while CRIU writes them (manifest_int.h) */
+	crpc_signing_key *key;  /* the key crpc.json is signed with, or NULL */
 } ck_dump;
 
 /* Checks on DIR that change nothing (besides a probe file created and removed). */
@@ -143,6 +154,15 @@ int ck_dir_create(ck_dump *c, const char *op, crpc_error **err);
 
 /* Once CRIU runs: clear an old checkpoint (--force), set the marker. */
 int ck_dir_prepare(ck_dump *c, const char *op, crpc_error **err);
+
+/* Every regular file of dirfd private (0600): CRIU writes its images 0644. */
+void ck_files_private(int dirfd);
+
+/*
+ * Replace the in-progress marker of dirfd with one holding text (a
+ * temporary file renamed over it: the marker never goes away meanwhile).
+ */
+int ck_marker_write(int dirfd, const char *text, const char *op, crpc_error **err);
 
 /* Rename the temporary directory to DIR (on failure it stays, with a warning). */
 int ck_dir_move_into_place(ck_dump *c);

@@ -37,6 +37,9 @@ static const struct ckpt_file {
 	{ CRPC_INPROGRESS_MARKER, true, true, false },
 	{ CRPC_MANIFEST_NAME, true, true, false },
 	{ CRPC_MANIFEST_NAME ".tmp", true, true, false },
+	{ CRPC_SIGNATURE_NAME, true, true, false },
+	{ CRPC_SIGNATURE_NAME ".tmp", true, true, false },
+	{ CRPC_INPROGRESS_MARKER ".tmp", true, true, false },
 	{ "stats-dump", true, true, true },
 	{ "stats-restore", false, true, true },
 	{ DUMP_LOG, false, true, true },
@@ -240,7 +243,8 @@ static int check_contents(ck_dump *c, const char *op, crpc_error **err)
 			continue;
 		own = fstatat(c->o.dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
 		      ((n_listed &&
-			(strcmp(name, CRPC_MANIFEST_NAME) == 0 || manifest_lists(manifest, name))) ||
+			(strcmp(name, CRPC_MANIFEST_NAME) == 0 || strcmp(name, CRPC_SIGNATURE_NAME) == 0 ||
+			 manifest_lists(manifest, name))) ||
 		       (marker && is_ckpt_file(name, CLEAN_FORCE)));
 		if (!own)
 			own = (marker || n_listed) && f && f->log;
@@ -410,6 +414,53 @@ int ck_dir_prepare(ck_dump *c, const char *op, crpc_error **err)
 	    close(fd) < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot write %s/%s", c->o.p.dir,
 				      CRPC_INPROGRESS_MARKER);
+	return 0;
+}
+
+/*
+ * CRIU writes its images 0644: private (0600) they stay wherever DIR goes
+ * later; until now DIR (0700) kept them from everyone else.
+ */
+void ck_files_private(int dirfd)
+{
+	DIR *d = io_opendir_at(dirfd, ".");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    (st.st_mode & 077))
+			(void)fchmodat(dirfd, de->d_name, st.st_mode & 0700, 0);
+	}
+	closedir(d);
+}
+
+int ck_marker_write(int dirfd, const char *text, const char *op, crpc_error **err)
+{
+	const char *tmp = CRPC_INPROGRESS_MARKER ".tmp";
+	int fd, e;
+
+	if (unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot remove a stale %s", tmp);
+	do
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot create %s", tmp);
+	if (io_write_full(fd, text, strlen(text)) < 0 || io_write_full(fd, "\n", 1) < 0) {
+		e = errno;
+		close(fd);
+		unlinkat(dirfd, tmp, 0);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot write %s", tmp);
+	}
+	if (close(fd) < 0 || renameat(dirfd, tmp, dirfd, CRPC_INPROGRESS_MARKER) < 0) {
+		e = errno;
+		unlinkat(dirfd, tmp, 0);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot write %s", CRPC_INPROGRESS_MARKER);
+	}
 	return 0;
 }
 

@@ -53,24 +53,59 @@ static int log_option_sources(const ck_dump *c, crpc_manifest_options *l, crpc_e
  * images are kept (without crpc.json: restore --force takes them).
  */
 /*
- * CRIU writes its images 0644: private (0600) they stay wherever DIR goes
- * later; until now DIR (0700) kept them from everyone else.
+ * What the manifest says of the dump: its info, its options into `options`
+ * (released by the caller).
  */
-static void make_files_private(int dirfd)
+static int dump_info(ck_dump *c, crpc_manifest_info *mi, crpc_manifest_options *options,
+		     const char *const *logs, const char *criu_version, const char *criu_path,
+		     const char *container_json, crpc_error **err)
 {
-	DIR *d = io_opendir_at(dirfd, ".");
-	struct dirent *de;
+	const crpc_opt_reasons *why = &c->o.res->options;
+	int rc = 0;
 
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		struct stat st;
+	memset(mi, 0, sizeof(*mi));
+	mi->pid = c->o.p.pid;
+	mi->command = c->o.res->comm[0] ? c->o.res->comm : NULL;
+	mi->criu_version = criu_version;
+	mi->criu_path = criu_path;
+	mi->container_json = container_json;
+	mi->leave_running = c->o.opts.leave_running;
+	mi->log_files = logs;
+	mi->options = options;
+	mi->ns = &c->o.nst;
+	/* the options the inspection knows, with their reasons; then every other one set */
+	for (size_t i = 0; why && i < why->n && rc == 0; i++)
+		rc = crpc_manifest_options_add(options, why->v[i].option, why->v[i].value,
+					       crpc_opt_source_name(why->v[i].source), why->v[i].reason, err);
+	if (rc == 0)
+		rc = log_option_sources(c, options, err);
+	if (rc == 0)
+		rc = crpc_manifest_options_from_opts(options, &c->o.opts,
+						     c->o.p.config ? &c->o.p.config->dump : NULL, err);
+	return rc;
+}
 
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-		    (st.st_mode & 077))
-			(void)fchmodat(dirfd, de->d_name, st.st_mode & 0700, 0);
-	}
-	closedir(d);
+/*
+ * Right before the request: what the manifest will say, into the marker, so
+ * that `crpc recover` can complete a dump CRIU finished after crpc died.
+ */
+static int record_intent(ck_dump *c, const char *op, const char *criu_version, const char *criu_path,
+			 crpc_error **err)
+{
+	const char *const logs[] = { c->o.opts.log_file ? c->o.opts.log_file : DUMP_LOG, "hooks.log", NULL };
+	crpc_manifest_options options = { 0 };
+	crpc_manifest_info mi;
+	char *text = NULL;
+	int rc;
+
+	rc = dump_info(c, &mi, &options, logs, criu_version, criu_path, NULL, err);
+	if (rc == 0 && !(text = mf_intent_json(&mi)))
+		rc = crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
+	if (rc == 0)
+		rc = ck_marker_write(c->o.dirfd, text, op, err);
+	free(text);
+	crpc_manifest_options_release(&options);
+	return rc;
 }
 
 int ck_dump_finalize(ck_dump *c, double criu_seconds, const char *op, const char *criu_version,
@@ -78,43 +113,37 @@ int ck_dump_finalize(ck_dump *c, double criu_seconds, const char *op, const char
 {
 	const char *const logs[] = { c->o.opts.log_file ? c->o.opts.log_file : DUMP_LOG, "hooks.log", NULL };
 	crpc_manifest_options options = { 0 };
-	const crpc_opt_reasons *why = &c->o.res->options;
-	crpc_manifest_info mi = { 0 };
+	crpc_manifest_info mi;
 	int rc;
 
-	mi.pid = c->o.p.pid;
-	mi.command = c->o.res->comm[0] ? c->o.res->comm : NULL;
-	mi.criu_version = criu_version;
-	mi.criu_path = criu_path;
-	mi.container_json = container_json;
-	mi.leave_running = c->o.opts.leave_running;
-	mi.log_files = logs;
+	rc = dump_info(c, &mi, &options, logs, criu_version, criu_path, container_json, err);
 	mi.criu_seconds = criu_seconds;
-	mi.options = &options;
-	mi.ns = &c->o.nst;
-	/* the options the inspection knows, with their reasons; then every other one set */
-	rc = 0;
-	for (size_t i = 0; why && i < why->n && rc == 0; i++)
-		rc = crpc_manifest_options_add(&options, why->v[i].option, why->v[i].value,
-					       crpc_opt_source_name(why->v[i].source), why->v[i].reason, err);
-	if (rc == 0)
-		rc = log_option_sources(c, &options, err);
-	if (rc == 0)
-		rc = crpc_manifest_options_from_opts(&options, &c->o.opts,
-						     c->o.p.config ? &c->o.p.config->dump : NULL, err);
 	if (rc == 0) {
-		make_files_private(c->o.dirfd);
+		ck_files_private(c->o.dirfd);
 		rc = mf_write(c->o.dirfd, &mi, &c->o.res->manifest, c->ahead, err);
+	}
+	/*
+	 * The signature before the checkpoint counts as complete (the marker
+	 * removed, the rename into place); if it cannot be written, crpc.json
+	 * goes too and the images stay as a dump crpc did not finish.
+	 */
+	if (rc == 0 && c->key) {
+		rc = crpc_manifest_sign(c->o.dirfd, c->key, err);
+		if (rc < 0)
+			(void)unlinkat(c->o.dirfd, CRPC_MANIFEST_NAME, 0);
+		else
+			snprintf(c->o.res->signing_key_sha256, sizeof(c->o.res->signing_key_sha256), "%s",
+				 crpc_signing_key_fingerprint(c->key));
 	}
 	crpc_manifest_options_release(&options);
 	if (rc < 0) {
+		const char *where = c->tmp_path ? c->o.p.dir : (c->o.dir_real ? c->o.dir_real : c->o.p.dir);
+
 		if (*err)
 			crpc_error_set_hint(*err,
-					    "the images are kept in %s without %s: crpc restore --force "
-					    "restores them unverified",
-					    c->tmp_path ? c->o.p.dir
-							: (c->o.dir_real ? c->o.dir_real : c->o.p.dir),
-					    CRPC_MANIFEST_NAME);
+					    "the images are kept in %s without %s: `crpc recover %s` completes "
+					    "the checkpoint once the cause is fixed",
+					    where, CRPC_MANIFEST_NAME, where);
 		if (c->tmp_path)
 			ck_dir_move_into_place(c);
 		return -1;
@@ -276,6 +305,11 @@ static int dump(ck_dump *c, crpc_error **err)
 	ck_info(o, "dumping PID %d (%s) into %s", (int)o->p.pid, r->comm, o->p.dir);
 	r->leave_running = o->opts.leave_running;
 
+	/* what the manifest will say, for `crpc recover` should crpc die from here on */
+	crpc_version_format(crpc_session_version(o->s), ver, sizeof(ver));
+	if (record_intent(c, op, ver, crpc_session_criu_path(o->s), err) < 0)
+		return ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
+
 	/* hash the images as CRIU writes them, on the other CPU */
 	c->ahead = mf_ahead_start(o->dirfd, o->p.on_progress, o->p.on_progress_data, o->expect_bytes, o->t0);
 	memset(&dr, 0, sizeof(dr));
@@ -288,7 +322,6 @@ static int dump(ck_dump *c, crpc_error **err)
 	r->notifications = dr.notifications;
 	ck_hook_warnings(o);
 	/* complete: the manifest, then DIR in place */
-	crpc_version_format(crpc_session_version(o->s), ver, sizeof(ver));
 	if (ck_dump_finalize(c, crpc__now() - o->t0, op, ver, crpc_session_criu_path(o->s), NULL, err) < 0)
 		return ck_dump_failed(c, CRPC_CHECKPOINT_FINISH, false, err);
 	r->wall_seconds = crpc__now() - o->t0;
@@ -318,17 +351,26 @@ CRPC_API int crpc_checkpoint_dump(const crpc_checkpoint_params *p, crpc_checkpoi
 	}
 	c.o.kind = "dump";
 	c.o.res->pid = c.o.p.pid;
-	if (c.o.p.target) {
-		snprintf(c.o.op, sizeof(c.o.op), "dump of %s", c.o.p.target);
-		rc = ck_container_dump(&c, err);
-	} else if (c.o.p.pid <= 0)
-		rc = crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, c.o.op, "no process to checkpoint");
-	else
-		rc = dump(&c, err);
+	/* the signing key before anything else: a key that cannot be used changes nothing */
+	if (ck_signing_key_path(&c.o) && crpc_signing_key_load(ck_signing_key_path(&c.o), &c.key, err) < 0)
+		rc = -1;
+	else if (c.key)
+		ck_info(&c.o, "signing with %s (key %s)", ck_signing_key_path(&c.o),
+			crpc_signing_key_fingerprint(c.key));
+	if (c.key || !ck_signing_key_path(&c.o)) {
+		if (c.o.p.target) {
+			snprintf(c.o.op, sizeof(c.o.op), "dump of %s", c.o.p.target);
+			rc = ck_container_dump(&c, err);
+		} else if (c.o.p.pid <= 0)
+			rc = crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, c.o.op, "no process to checkpoint");
+		else
+			rc = dump(&c, err);
+	}
 	mf_ahead_free(c.ahead);
 	ck_result_fill(&c.o, c.o.p.dir);
 	ck_end(&c.o);
 	ck_give_result(&c.o, res);
+	crpc_signing_key_free(c.key);
 	for (size_t i = 0; i < c.n_pre_files; i++)
 		free(c.pre_files[i]);
 	free(c.pre_files);

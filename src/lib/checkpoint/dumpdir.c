@@ -158,24 +158,40 @@ bool ck_dumpdir_criu_finished(int dirfd)
 void ck_dumpdir_hint(crpc_error *e, const char *dir, const char *leftover)
 {
 	const char *where = leftover ? leftover : dir;
+	struct stat st;
+	bool finished, whole;
 	int fd;
-	bool finished;
 
 	if (!e || !where)
 		return;
 	fd = open(where, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	finished = fd >= 0 && ck_dumpdir_criu_finished(fd);
+	/* crpc.json written and the marker gone: only the rename into place is missing */
+	whole = finished && fstatat(fd, CRPC_MANIFEST_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		fstatat(fd, CRPC_INPROGRESS_MARKER, &st, AT_SYMLINK_NOFOLLOW) < 0;
 	if (fd >= 0)
 		close(fd);
-	if (finished)
+	if (whole && leftover)
 		crpc_error_set_hint(e,
-				    "%s%s%s holds a dump CRIU finished before crpc was stopped: its images "
-				    "are whole (the tree ended with the dump, unless it was left running), "
-				    "only crpc.json is missing. Keep it: `crpc restore --force %s` restores "
-				    "it without verification (give the dump's options again, e.g. "
-				    "--tcp-established)",
-				    leftover ? "an interrupted dump into " : "", leftover ? dir : "",
-				    leftover ? " left " : "", where);
+				    "an interrupted dump into %s left %s, which holds a dump CRIU finished "
+				    "before crpc was stopped, complete with its crpc.json: only the rename "
+				    "into place is missing. Keep it: `crpc recover %s` verifies it and moves "
+				    "it to %s, then `crpc restore %s`",
+				    dir, leftover, leftover, dir, dir);
+	else if (finished && leftover)
+		crpc_error_set_hint(e,
+				    "an interrupted dump into %s left %s, which holds a dump CRIU finished "
+				    "before crpc was stopped: its images are whole (the tree ended with the "
+				    "dump, unless it was left running), only crpc.json is missing. Keep it: "
+				    "`crpc recover %s` completes it as %s, then `crpc restore %s`",
+				    dir, leftover, leftover, dir, dir);
+	else if (finished)
+		crpc_error_set_hint(e,
+				    "%s holds a dump CRIU finished before crpc was stopped: its images are "
+				    "whole (the tree ended with the dump, unless it was left running), only "
+				    "crpc.json is missing. Keep it: `crpc recover %s` completes it in place, "
+				    "then `crpc restore %s`",
+				    dir, dir, dir);
 	else if (leftover)
 		crpc_error_set_hint(e,
 				    "an interrupted dump into %s left %s, in which CRIU did not finish (the "

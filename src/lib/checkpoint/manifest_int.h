@@ -135,6 +135,32 @@ int mf_self_sha256(json_t *root, char hex[65]);
  */
 int mf_load(int dirfd, json_t **out, char **text, size_t *len, crpc_error **err);
 
+/* ---- what a dump records before CRIU runs (recover.c) ---- */
+
+/* The options of a dump as crpc.json lists them, and back (entries of the wrong shape skipped; -1 on ENOMEM). */
+json_t *mf_options_json(const crpc_manifest_options *l);
+int mf_options_from_json(json_t *opts, crpc_manifest_options *out);
+
+/*
+ * What a dump is about to do, as the in-progress marker holds it: the
+ * manifest's info (without CRIU's time), JSON text (malloc'ed), NULL on
+ * ENOMEM.
+ */
+char *mf_intent_json(const crpc_manifest_info *mi);
+
+/* The info read back from a marker; its strings and options belong to it. */
+struct mf_intent {
+	json_t *root;
+	crpc_manifest_options options;
+	const char *logs[8];
+	char *namespaces; /* the "namespaces" object as JSON text, or NULL */
+	crpc_manifest_info info;
+};
+
+/* Parse a marker's text into in (the info's fields NULL where absent). -1 when it holds none. */
+int mf_intent_parse(const char *text, size_t len, struct mf_intent *in);
+void mf_intent_release(struct mf_intent *in);
+
 /* ---- pipes ---- */
 
 /* "pipe:[N]" -> N; false for anything else. */

@@ -107,16 +107,11 @@ static int load_pipes(json_t *a, crpc_manifest *m)
 	return 0;
 }
 
-CRPC_API int crpc_manifest_load(int dirfd, crpc_manifest *out, crpc_error **err)
+int mf_options_from_json(json_t *opts, crpc_manifest_options *out)
 {
-	const char *op = "reading the checkpoint's manifest";
-	json_t *root = NULL, *opts, *o;
+	json_t *o;
 	size_t i;
 
-	memset(out, 0, sizeof(*out));
-	if (mf_load(dirfd, &root, NULL, NULL, err) < 0)
-		return -1;
-	opts = json_object_get(root, "options");
 	json_array_foreach(opts, i, o) {
 		const char *name = jstring_or_null(o, "option");
 		bool oom = false;
@@ -125,10 +120,23 @@ CRPC_API int crpc_manifest_load(int dirfd, crpc_manifest *out, crpc_error **err)
 		if (!name)
 			continue;
 		value = value_text(json_object_get(o, "value"), &oom);
-		if (oom || crpc_manifest_options_add(&out->options, name, value, jstring_or_null(o, "source"),
+		if (oom || crpc_manifest_options_add(out, name, value, jstring_or_null(o, "source"),
 						     jstring_or_null(o, "reason"), NULL) < 0)
-			goto oom;
+			return -1;
 	}
+	return 0;
+}
+
+CRPC_API int crpc_manifest_load(int dirfd, crpc_manifest *out, crpc_error **err)
+{
+	const char *op = "reading the checkpoint's manifest";
+	json_t *root = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (mf_load(dirfd, &root, NULL, NULL, err) < 0)
+		return -1;
+	if (mf_options_from_json(json_object_get(root, "options"), &out->options) < 0)
+		goto oom;
 	if (load_pipes(json_object_get(root, "outside_pipes"), out) < 0 ||
 	    mf_ns_load(json_object_get(root, "namespaces"), &out->ns) < 0)
 		goto oom;

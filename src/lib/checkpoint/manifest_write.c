@@ -45,7 +45,9 @@ static bool utf8_valid(const char *s)
 static bool crpc_own_file(const char *name)
 {
 	return strcmp(name, CRPC_MANIFEST_NAME) == 0 || strcmp(name, MANIFEST_TMP) == 0 ||
-	       strcmp(name, CRPC_INPROGRESS_MARKER) == 0;
+	       strcmp(name, CRPC_INPROGRESS_MARKER) == 0 || strcmp(name, CRPC_SIGNATURE_NAME) == 0 ||
+	       strcmp(name, CRPC_SIGNATURE_NAME ".tmp") == 0 ||
+	       strcmp(name, CRPC_INPROGRESS_MARKER ".tmp") == 0;
 }
 /* What the manifest calls a file: "log" (not verified), "image" (CRIU's) or "other". */
 static const char *file_kind(const char *const *logs, const char *name)
@@ -705,7 +707,7 @@ static json_t *tree_json(const crpc_images_info *info)
 	return a;
 }
 
-static json_t *options_json(const crpc_manifest_options *l)
+json_t *mf_options_json(const crpc_manifest_options *l)
 {
 	json_t *a = json_array();
 
@@ -878,7 +880,7 @@ int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, m
 		}
 		json_object_set_new(root, "container", ct);
 	}
-	json_object_set_new(root, "options", options_json(mi->options));
+	json_object_set_new(root, "options", mf_options_json(mi->options));
 	if (have_info)
 		json_object_set_new(root, "process_tree", tree_json(&info));
 	json_object_set_new(root, "files", files);
@@ -899,8 +901,12 @@ int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, m
 	json_object_set_new(root, "outside_pipes", outside_pipes_json(dirfd, have_info ? &info : NULL));
 	/* the tree's own namespaces, for the restore to give back what they used outside */
 	{
-		json_t *ns = mf_ns_json(mi->ns);
+		json_t *ns = !mi->ns && mi->namespaces_json ? json_loads(mi->namespaces_json, 0, NULL) : NULL;
 
+		if (!json_is_object(ns)) {
+			json_decref(ns);
+			ns = mf_ns_json(mi->ns);
+		}
 		if (!ns)
 			goto oom;
 		json_object_set_new(root, "namespaces", ns);

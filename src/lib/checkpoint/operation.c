@@ -23,6 +23,57 @@ CRPC_API void crpc_checkpoint_params_init(crpc_checkpoint_params *p)
 	p->trust_owner = (uid_t)-1;
 }
 
+/* An environment variable, not taken from a process that gained privileges at exec. */
+static const char *env(const char *name)
+{
+	return secure_getenv(name);
+}
+
+CRPC_API const char *crpc_checkpoint_trusted_keys(const crpc_checkpoint_params *p)
+{
+	const char *e = env("CRPC_TRUSTED_KEYS");
+
+	if (p->trusted_keys && *p->trusted_keys)
+		return p->trusted_keys;
+	if (e && *e)
+		return e;
+	if (p->config && p->config->trusted_keys)
+		return p->config->trusted_keys;
+	return CRPC_TRUSTED_KEYS_DEFAULT;
+}
+
+CRPC_API bool crpc_checkpoint_require_signature(const crpc_checkpoint_params *p)
+{
+	return p->require_signature || (p->config && p->config->require_signature);
+}
+
+const char *ck_trusted_keys(const ck_op *o)
+{
+	return crpc_checkpoint_trusted_keys(&o->p);
+}
+
+bool ck_require_signature(const ck_op *o)
+{
+	return crpc_checkpoint_require_signature(&o->p);
+}
+
+const char *ck_signing_key_path(const ck_op *o)
+{
+	const char *e = env("CRPC_SIGNING_KEY");
+	struct stat st;
+
+	if (o->p.signing_key)
+		return *o->p.signing_key ? o->p.signing_key : NULL;
+	if (e)
+		return *e ? e : NULL;
+	if (o->p.config && o->p.config->signing_key)
+		return o->p.config->signing_key;
+	/* the default only when it is there (a dangling link is reported, not ignored) */
+	if (lstat(CRPC_SIGNING_KEY_DEFAULT, &st) < 0 && errno == ENOENT)
+		return NULL;
+	return CRPC_SIGNING_KEY_DEFAULT;
+}
+
 void ck_event(const ck_op *o, crpc_checkpoint_event kind, const char *fmt, ...)
 {
 	cleanup_free char *text = NULL;

@@ -33,6 +33,18 @@ static void wait_set(sigset_t *set)
 /* Checks that change nothing: DIR, its images, the tree's PIDs. */
 static int check_dir(ck_op *o, const char *op, crpc_error **err)
 {
+	if (o->p.force && ck_require_signature(o)) {
+		crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, op,
+			       "a signature is required, and --force skips the verification of the files "
+			       "against %s through which the signature covers them",
+			       CRPC_MANIFEST_NAME);
+		if (*err)
+			crpc_error_set_hint(*err, "restore without --force%s",
+					    o->p.require_signature
+						    ? ""
+						    : " (the configuration's signing: require is on)");
+		return -1;
+	}
 	o->dirfd = crpc_checkpoint_dir_open(o->p.dir, op, err);
 	if (o->dirfd < 0)
 		return -1;
@@ -53,6 +65,23 @@ static int check_dir(ck_op *o, const char *op, crpc_error **err)
 			(unsigned long long)o->res->check.st.bytes, CRPC_MANIFEST_NAME,
 			o->res->check.st.hash_seconds * 1e3,
 			mf_pending_count(o->late) ? "; the page images while CRIU restores" : "");
+		/* who made it: crpc.json's signature, now that the files match it (the page images: as they are hashed) */
+		if (crpc_manifest_check_signature(o->dirfd, o->p.dir, ck_trusted_keys(o),
+						  ck_require_signature(o), &o->res->signature, err) < 0)
+			return -1;
+		switch (o->res->signature.verdict) {
+		case CRPC_SIGNATURE_VALID:
+			ck_notice(o, "signed by %s (key %s)", o->res->signature.signer,
+				  o->res->signature.key_sha256);
+			break;
+		case CRPC_SIGNATURE_UNKNOWN_KEY:
+			ck_warn(o, "%s is signed by key %s, which is not among the trusted keys in %s",
+				o->p.dir, o->res->signature.key_sha256, ck_trusted_keys(o));
+			break;
+		default:
+			ck_info(o, "%s is not signed", o->p.dir);
+			break;
+		}
 		mf_pending_start(o->late, o->p.on_progress, o->p.on_progress_data, crpc__now());
 	} else {
 		ck_info(o, "--force: not verifying %s against %s", o->p.dir, CRPC_MANIFEST_NAME);

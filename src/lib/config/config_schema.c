@@ -404,6 +404,38 @@ static void parse_shim(struct cfg_parse *p, const struct cfg_node *sec)
 	}
 }
 
+static const struct {
+	const char *name;
+} signing_keys[] = { { "key" }, { "trusted_keys" }, { "require" } };
+
+#define SIGNING_KEY_LIST "key, trusted_keys, require"
+
+static void parse_signing(struct cfg_parse *p, const struct cfg_node *sec)
+{
+	if (!cfg_want_map(p, "section 'signing'", sec, "a mapping of keys (" SIGNING_KEY_LIST ")"))
+		return;
+	for (size_t i = 0; i + 1 < sec->n; i += 2) {
+		const struct cfg_node *k = sec->kids[i], *v = sec->kids[i + 1];
+		bool b;
+
+		switch (cfg_lookup(p, k, signing_keys, sizeof(signing_keys) / sizeof(signing_keys[0]),
+				   sizeof(signing_keys[0]), "signing", SIGNING_KEY_LIST)) {
+		case 0:
+			p->c->signing_key = (char *)cfg_get_str(p, "key", v, true);
+			break;
+		case 1:
+			p->c->trusted_keys = (char *)cfg_get_str(p, "trusted_keys", v, false);
+			break;
+		case 2:
+			if (get_bool(p, "require", v, &b))
+				p->c->require_signature = b;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
 /* ------------------------------------------------------------------------ */
 /* dump: and restore:                                                       */
 
@@ -689,7 +721,7 @@ static void parse_opts(struct cfg_parse *p, const char *section, unsigned op, cr
 
 static const struct {
 	const char *name;
-} sections[] = { { "criu" }, { "dump" }, { "restore" }, { "hooks" }, { "shim" } };
+} sections[] = { { "criu" }, { "dump" }, { "restore" }, { "hooks" }, { "shim" }, { "signing" } };
 
 void cfg_parse_root(struct cfg_parse *p, const struct cfg_node *root)
 {
@@ -700,15 +732,15 @@ void cfg_parse_root(struct cfg_parse *p, const struct cfg_node *root)
 		cfg_error_at(p, cfg_is_null(root) ? p->doc_line : root->line,
 			     cfg_is_null(root) ? p->doc_col : root->col,
 			     "the top level must be a mapping of sections (criu, dump, restore, hooks, "
-			     "shim), got %s",
+			     "shim, signing), got %s",
 			     cfg_is_null(root) ? "an empty document" : cfg_describe(root, buf, sizeof(buf)));
 		return;
 	}
 	for (size_t i = 0; i + 1 < root->n; i += 2) {
 		const struct cfg_node *k = root->kids[i], *v = root->kids[i + 1];
 
-		switch (cfg_lookup(p, k, sections, 5, sizeof(sections[0]), NULL,
-				   "criu, dump, restore, hooks, shim")) {
+		switch (cfg_lookup(p, k, sections, sizeof(sections) / sizeof(sections[0]),
+				   sizeof(sections[0]), NULL, "criu, dump, restore, hooks, shim, signing")) {
 		case 0:
 			parse_criu(p, v);
 			break;
@@ -723,6 +755,9 @@ void cfg_parse_root(struct cfg_parse *p, const struct cfg_node *root)
 			break;
 		case 4:
 			parse_shim(p, v);
+			break;
+		case 5:
+			parse_signing(p, v);
 			break;
 		default:
 			break;

@@ -4,8 +4,9 @@
 # still runs (CRIU gave up at its next notification, which crpc no longer
 # answered) and no checkpoint is claimed, or a whole checkpoint exists:
 # DIR with its crpc.json, or a leftover whose images CRIU finished, which
-# `crpc restore` says how to restore (never suggesting to remove it) and
-# which restores with the counter carrying on.
+# `crpc restore` says how to complete (never suggesting to remove it), which
+# `crpc recover` completes and which then restores with the counter carrying
+# on (tests/integration/faults/test_recover.sh makes that case every time).
 . "$(dirname "$0")/../lib.sh"
 
 N=20
@@ -45,8 +46,11 @@ for i in $(seq 1 $N); do
 		assert_not_contains "$ERR" "remove" "run $i: restore's hint"
 		left=$(ls -d "$dir".crpc-tmp-* 2>/dev/null | head -n1)
 		[ -n "$left" ] || fail "run $i: the counter is gone and nothing was left to restore"
+		assert_contains "$ERR" "crpc recover $left" "run $i: restore's hint"
 		leftover=$((leftover + 1))
-		expect_exit 0 "$CRPC_BIN" restore --no-config --force "$left"
+		# the command the hint names completes it; then it restores verified
+		expect_exit 0 "$CRPC_BIN" recover --no-config "$left"
+		expect_exit 0 "$CRPC_BIN" restore --no-config "$dir"
 	fi
 	before=$(counter "c$i")
 	wait_for "[ \"\$(counter c$i)\" -gt $before ]" 10 || fail "run $i: the restored counter does not go on"

@@ -4,7 +4,11 @@
 #   sha256 NAME HASH   record HASH as the SHA-256 of file NAME
 #   drop-option NAME   remove the recorded option NAME
 #   reverse-keys       the same content, its keys in reverse order, on one line
-import json, sys
+#   reseal NAME        record file NAME's size and SHA-256 as it is now, and
+#                      crpc.json's own "manifest_sha256" over the result (what
+#                      someone who edited NAME would do to hide it)
+#   set KEY VALUE      set the top-level string KEY to VALUE, then reseal
+import hashlib, json, os, re, sys
 
 path, edit, args = sys.argv[1], sys.argv[2], sys.argv[3:]
 m = json.load(open(path))
@@ -19,5 +23,36 @@ elif edit == "drop-option":
     json.dump(m, open(path, "w"), indent=2)
 elif edit == "reverse-keys":
     json.dump(dict(reversed(list(m.items()))), open(path, "w"), indent=None, sort_keys=False)
+elif edit in ("reseal", "set"):
+    if edit == "set":
+        m[args[0]] = args[1]
+    else:
+        name = args[0]
+        data = open(os.path.join(os.path.dirname(path), name), "rb").read()
+        for f in m["files"]:
+            if f["name"] == name:
+                f["sha256"] = hashlib.sha256(data).hexdigest()
+                f["size"] = len(data)
+
+    # the canonical form crpc hashes: compact, keys sorted, ASCII only, reals
+    # as jansson prints them (%.17g, exponent without '+' or leading zeros)
+    def real(x):
+        t = "%.17g" % x
+        if "." not in t and "e" not in t:
+            t += ".0"
+        return re.sub(r"e([-+]?)0*(\d)", lambda mo: "e" + mo.group(1).replace("+", "") + mo.group(2), t)
+
+    def canon(v):
+        if isinstance(v, dict):
+            return "{" + ",".join(json.dumps(k) + ":" + canon(v[k]) for k in sorted(v)) + "}"
+        if isinstance(v, list):
+            return "[" + ",".join(canon(x) for x in v) + "]"
+        if isinstance(v, float):
+            return real(v)
+        return json.dumps(v, ensure_ascii=True)
+
+    m.pop("manifest_sha256", None)
+    m["manifest_sha256"] = hashlib.sha256(canon(m).encode()).hexdigest()
+    json.dump(m, open(path, "w"), indent=2)
 else:
     sys.exit("manifest_edit.py: unknown edit " + edit)
