@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sha256.c - SHA-256 through OpenSSL's libcrypto, opened on first use (see
- * sha256.h for why it is not linked).
+ * sha256.c - SHA-256 through OpenSSL's libcrypto, opened on first use
+ * (libcrypto.h).
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,12 +13,8 @@
 #include <openssl/opensslv.h>
 
 #include "internal.h"
+#include "libcrypto.h"
 #include "sha256.h"
-
-#define STR_(x) #x
-#define STR(x) STR_(x)
-/* the soname of the libcrypto whose headers this was built with: libcrypto.so.3 */
-#define LIBCRYPTO_SONAME "libcrypto.so." STR(OPENSSL_VERSION_MAJOR)
 
 /* the functions used, typed by OpenSSL's own prototypes */
 static struct {
@@ -36,31 +31,9 @@ static struct {
 
 static pthread_once_t lc_once = PTHREAD_ONCE_INIT;
 
-static void *sym(void *dl, const char *name)
-{
-	void *p = dlsym(dl, name);
-
-	if (!p && !lc.why[0])
-		snprintf(lc.why, sizeof(lc.why), "%s has no %s", LIBCRYPTO_SONAME, name);
-	return p;
-}
-
 static void lc_load(void)
 {
-	void *dl = dlopen(LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
-
-	if (!dl) {
-		const char *e = dlerror();
-
-		snprintf(lc.why, sizeof(lc.why), "%s", e ? e : "dlopen failed");
-		return;
-	}
-	/* dlsym returns void *: a function pointer is stored through memcpy, as POSIX allows */
-#define LOAD(field, name)                                 \
-	do {                                              \
-		void *p_ = sym(dl, name);                 \
-		memcpy(&lc.field, &p_, sizeof(lc.field)); \
-	} while (0)
+#define LOAD(field, name) CRPC__LIBCRYPTO_LOAD(lc, field, name)
 	LOAD(md_fetch, "EVP_MD_fetch");
 	LOAD(md_free, "EVP_MD_free");
 	LOAD(ctx_new, "EVP_MD_CTX_new");
@@ -70,10 +43,10 @@ static void lc_load(void)
 	LOAD(final, "EVP_DigestFinal_ex");
 #undef LOAD
 	if (lc.why[0])
-		return; /* the handle stays open: nothing else would use it */
+		return;
 	lc.sha256 = lc.md_fetch(NULL, "SHA256", NULL);
 	if (!lc.sha256)
-		snprintf(lc.why, sizeof(lc.why), "%s has no SHA-256 digest", LIBCRYPTO_SONAME);
+		snprintf(lc.why, sizeof(lc.why), "%s has no SHA-256 digest", CRPC__LIBCRYPTO_SONAME);
 }
 
 static int lc_ready(crpc_error **err)

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sign.c - Ed25519 through OpenSSL's libcrypto, opened on first use (see
- * sha256.h for why it is not linked). Keys are kept in the PEM forms
+ * sign.c - Ed25519 through OpenSSL's libcrypto, opened on first use
+ * (libcrypto.h). Keys are kept in the PEM forms
  * OpenSSL's own tools read and write.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -19,11 +18,8 @@
 #include <openssl/pem.h>
 
 #include "internal.h"
+#include "libcrypto.h"
 #include "sign.h"
-
-#define STR_(x) #x
-#define STR(x) STR_(x)
-#define LIBCRYPTO_SONAME "libcrypto.so." STR(OPENSSL_VERSION_MAJOR)
 
 /* the functions used, typed by OpenSSL's own prototypes */
 static struct {
@@ -59,22 +55,7 @@ static pthread_once_t lc_once = PTHREAD_ONCE_INIT;
 
 static void lc_load(void)
 {
-	void *dl = dlopen(LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
-
-	if (!dl) {
-		const char *e = dlerror();
-
-		snprintf(lc.why, sizeof(lc.why), "%s", e ? e : "dlopen failed");
-		return;
-	}
-	/* dlsym returns void *: a function pointer is stored through memcpy, as POSIX allows */
-#define LOAD(field, name)                                                                         \
-	do {                                                                                      \
-		void *p_ = dlsym(dl, name);                                                       \
-		if (!p_ && !lc.why[0])                                                            \
-			snprintf(lc.why, sizeof(lc.why), "%s has no %s", LIBCRYPTO_SONAME, name); \
-		memcpy(&lc.field, &p_, sizeof(lc.field));                                         \
-	} while (0)
+#define LOAD(field, name) CRPC__LIBCRYPTO_LOAD(lc, field, name)
 	LOAD(pctx_new, "EVP_PKEY_CTX_new_from_name");
 	LOAD(pctx_free, "EVP_PKEY_CTX_free");
 	LOAD(keygen_init, "EVP_PKEY_keygen_init");
