@@ -30,10 +30,10 @@ void *crpc__libcrypto_sym(const char *name, char *why, size_t whysz);
  * (a char array) receives the first failure. dlsym returns void *: the
  * function pointer is stored through memcpy, as POSIX allows.
  */
-#define CRPC__LIBCRYPTO_LOAD(table, field, name)                                  \
-	do {                                                                      \
+#define CRPC__LIBCRYPTO_LOAD(table, field, name)                                        \
+	do {                                                                            \
 		void *p_ = crpc__libcrypto_sym(name, (table).why, sizeof((table).why)); \
-		memcpy(&(table).field, &p_, sizeof((table).field));                 \
+		memcpy(&(table).field, &p_, sizeof((table).field));                     \
 	} while (0)
 
 #endif /* CRPC_LIBCRYPTO_H */
