@@ -61,6 +61,29 @@ static int docker_run(crpc__cmd_out *o, crpc__argv *a, crpc_error **err)
 	return crpc__argv_run(a, NULL, o, err);
 }
 
+/* docker_run() that also takes a failed exit as an error named what: 0 with *o to release, or -1. */
+static int docker_ok(crpc__cmd_out *o, crpc__argv *a, const char *what, crpc_error **err)
+{
+	int st = docker_run(o, a, err);
+
+	if (st < 0)
+		return -1;
+	if (st != 0) {
+		crpc__cmd_fail(err, what, (char *const *)a->v, st, o);
+		crpc__cmd_out_release(o);
+		return -1;
+	}
+	return 0;
+}
+
+/* The first line of o's output into buf; releases o. */
+static void take_line(char *buf, size_t size, crpc__cmd_out *o)
+{
+	cpy(buf, size, o->out);
+	buf[strcspn(buf, "\n")] = '\0';
+	crpc__cmd_out_release(o);
+}
+
 /* The start of a command line: the CLI, or an ENV error when there is none. */
 static int docker_argv(crpc__argv *a, char *cli, size_t size, crpc_error **err)
 {
@@ -118,9 +141,7 @@ static int server_field(const char *format, char *buf, size_t size, crpc_error *
 		crpc__cmd_out_release(&o);
 		return -1;
 	}
-	cpy(buf, size, o.out);
-	buf[strcspn(buf, "\n")] = '\0';
-	crpc__cmd_out_release(&o);
+	take_line(buf, size, &o);
 	return 0;
 }
 
@@ -439,7 +460,6 @@ static int docker_list(const crpc__engine_ctx *ctx, crpc__container **out, size_
 	bool not_found;
 	json_t *j, *e;
 	char *p, *save = NULL;
-	int st;
 
 	*out = NULL;
 	*n = 0;
@@ -449,14 +469,8 @@ static int docker_list(const crpc__engine_ctx *ctx, crpc__container **out, size_
 	crpc__argv_add(&a, "--all");
 	crpc__argv_add(&a, "--quiet");
 	crpc__argv_add(&a, "--no-trunc");
-	st = docker_run(&o, &a, err);
-	if (st < 0)
+	if (docker_ok(&o, &a, "docker", err) < 0)
 		return -1;
-	if (st != 0) {
-		crpc__cmd_fail(err, "docker", (char *const *)a.v, st, &o);
-		crpc__cmd_out_release(&o);
-		return -1;
-	}
 	/* the first 48 (a command line of the executor holds 64 arguments) */
 	for (p = strtok_r(o.out, "\n", &save); p && k < sizeof(ids) / sizeof(ids[0]);
 	     p = strtok_r(NULL, "\n", &save))
@@ -498,7 +512,6 @@ static int data_root(char *buf, size_t size, crpc_error **err)
 	char cli[PATH_MAX];
 	crpc__argv a;
 	crpc__cmd_out o;
-	int st;
 
 	if (known_fresh() && known.root[0]) {
 		snprintf(buf, size, "%s", known.root);
@@ -509,17 +522,9 @@ static int data_root(char *buf, size_t size, crpc_error **err)
 	crpc__argv_add(&a, "info");
 	crpc__argv_add(&a, "-f");
 	crpc__argv_add(&a, "{{.DockerRootDir}}");
-	st = docker_run(&o, &a, err);
-	if (st < 0)
+	if (docker_ok(&o, &a, "docker", err) < 0)
 		return -1;
-	if (st != 0) {
-		crpc__cmd_fail(err, "docker", (char *const *)a.v, st, &o);
-		crpc__cmd_out_release(&o);
-		return -1;
-	}
-	cpy(buf, size, o.out);
-	buf[strcspn(buf, "\n")] = '\0';
-	crpc__cmd_out_release(&o);
+	take_line(buf, size, &o);
 	if (buf[0] != '/')
 		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "docker",
 				      "docker info gave no data root ('%s')", buf);
@@ -741,7 +746,6 @@ static int recreate(const crpc__container *rec, const char *name, char *id, size
 	crpc__cmd_out o;
 	json_t *e;
 	size_t i;
-	int st;
 
 	if (!image || !*image)
 		image = rec->info.image;
@@ -795,17 +799,9 @@ static int recreate(const crpc__container *rec, const char *name, char *id, size
 		return crpc_error_set(err, CRPC_EXIT_FAIL, E2BIG, "docker create",
 				      "the recorded configuration of %s needs more arguments than crpc passes",
 				      rec->info.name);
-	st = docker_run(&o, &a, err);
-	if (st < 0)
+	if (docker_ok(&o, &a, "docker create", err) < 0)
 		return -1;
-	if (st != 0) {
-		crpc__cmd_fail(err, "docker create", (char *const *)a.v, st, &o);
-		crpc__cmd_out_release(&o);
-		return -1;
-	}
-	cpy(id, size, o.out);
-	id[strcspn(id, "\n")] = '\0';
-	crpc__cmd_out_release(&o);
+	take_line(id, size, &o);
 	return 0;
 }
 
