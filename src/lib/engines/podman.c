@@ -50,13 +50,37 @@ static int podman_run(const crpc__argv *a, char *const envp[], crpc__cmd_out *o,
 	return crpc__argv_run(a, envp, o, err);
 }
 
+/* podman_run() that also takes a failed exit as an error named what: 0 with *o to release, or -1. */
+static int podman_ok(const crpc__argv *a, char *const envp[], crpc__cmd_out *o, const char *what,
+		     crpc_error **err)
+{
+	int st = podman_run(a, envp, o, err);
+
+	if (st < 0)
+		return -1;
+	if (st != 0) {
+		crpc__cmd_fail(err, what, (char *const *)a->v, st, o);
+		crpc__cmd_out_release(o);
+		return -1;
+	}
+	return 0;
+}
+
+/* The podman CLI into cli, or an ENV error when there is none. */
+static int need_podman(char *cli, size_t size, crpc_error **err)
+{
+	if (!podman_cli(cli, size))
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
+	return 0;
+}
+
 static int podman_version(const crpc__engine_ctx *ctx, char *buf, size_t size, crpc_error **err)
 {
 	char cli[PATH_MAX];
 	char *argv[] = { cli, "--version", NULL };
 
-	if (!podman_cli(cli, sizeof(cli)))
-		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
+	if (need_podman(cli, sizeof(cli), err) < 0)
+		return -1;
 	/* "podman version 4.3.1" */
 	crpc__tool_version(argv, "podman version ", buf, size);
 	return buf[0] ? 0
@@ -151,8 +175,8 @@ static int podman_inspect(const crpc__engine_ctx *ctx, const char *ref, json_t *
 	int st;
 
 	*obj = NULL;
-	if (!podman_cli(cli, sizeof(cli)))
-		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
+	if (need_podman(cli, sizeof(cli), err) < 0)
+		return -1;
 	crpc__argv_add(&a, cli);
 	crpc__argv_add(&a, "container");
 	crpc__argv_add(&a, "inspect");
@@ -196,21 +220,15 @@ static int podman_list(const crpc__engine_ctx *ctx, crpc__container **out, size_
 
 	*out = NULL;
 	*n = 0;
-	if (!podman_cli(cli, sizeof(cli)))
-		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
+	if (need_podman(cli, sizeof(cli), err) < 0)
+		return -1;
 	crpc__argv_add(&a, cli);
 	crpc__argv_add(&a, "ps");
 	crpc__argv_add(&a, "--all");
 	crpc__argv_add(&a, "--format");
 	crpc__argv_add(&a, "json");
-	st = podman_run(&a, NULL, &o, err);
-	if (st < 0)
+	if (podman_ok(&a, NULL, &o, "podman", err) < 0)
 		return -1;
-	if (st != 0) {
-		crpc__cmd_fail(err, "podman", (char *const *)a.v, st, &o);
-		crpc__cmd_out_release(&o);
-		return -1;
-	}
 	st = crpc__podman_parse_ps(o.out, o.out_len, out, n, err);
 	crpc__cmd_out_release(&o);
 	if (st < 0)
@@ -432,8 +450,8 @@ static int podman_checkpoint(const crpc__engine_ctx *ctx, crpc__container *c, co
 	crpc__cmd_out o;
 	int st;
 
-	if (!podman_cli(cli, sizeof(cli)))
-		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
+	if (need_podman(cli, sizeof(cli), err) < 0)
+		return -1;
 	if (!tar_cli(tar, sizeof(tar)))
 		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "tar not found on PATH");
 	if (!ctx->call_dir ||
@@ -450,14 +468,8 @@ static int podman_checkpoint(const crpc__engine_ctx *ctx, crpc__container *c, co
 	if (leave_running)
 		crpc__argv_add(&a, "--leave-running");
 	crpc__argv_add(&a, c->info.id);
-	st = podman_run(&a, envp, &o, err);
-	if (st < 0)
+	if (podman_ok(&a, envp, &o, "podman checkpoint", err) < 0)
 		return -1;
-	if (st != 0) {
-		crpc__cmd_fail(err, "podman checkpoint", (char *const *)a.v, st, &o);
-		crpc__cmd_out_release(&o);
-		return -1;
-	}
 	crpc__cmd_out_release(&o);
 	if (export_layout(tar, export, &layout, err) < 0) {
 		unlink(export);
@@ -598,7 +610,7 @@ static int restore_in_place(const crpc__engine_ctx *ctx, const crpc__container *
 	struct stat st;
 	DIR *d;
 	struct dirent *de;
-	int s, rc = -1;
+	int rc = -1;
 
 	if (dfd < 0 || sfd < 0 || fstat(sfd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 0022))
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno ? errno : EPERM, "podman restore",
@@ -641,23 +653,15 @@ static int restore_in_place(const crpc__engine_ctx *ctx, const crpc__container *
 		}
 	}
 	closedir(d);
-	if (!podman_cli(cli, sizeof(cli))) {
-		crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
+	if (need_podman(cli, sizeof(cli), err) < 0)
 		goto out;
-	}
 	envp = call_env(ctx, &path_var);
 	podman_base(ctx, cli, flag, sizeof(flag), &a);
 	crpc__argv_add(&a, "container");
 	crpc__argv_add(&a, "restore");
 	crpc__argv_add(&a, rec->info.id);
-	s = podman_run(&a, envp, &o, err);
-	if (s < 0)
+	if (podman_ok(&a, envp, &o, "podman restore", err) < 0)
 		goto out;
-	if (s != 0) {
-		crpc__cmd_fail(err, "podman restore", (char *const *)a.v, s, &o);
-		crpc__cmd_out_release(&o);
-		goto out;
-	}
 	crpc__cmd_out_release(&o);
 	rc = 0;
 out:
@@ -683,8 +687,8 @@ static int podman_restore(const crpc__engine_ctx *ctx, const crpc__container *re
 	pid_t pid;
 	int st, rc;
 
-	if (!podman_cli(cli, sizeof(cli)))
-		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
+	if (need_podman(cli, sizeof(cli), err) < 0)
+		return -1;
 	if (!tar_cli(tar, sizeof(tar)))
 		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "tar not found on PATH");
 	if (!json_is_object(layout))
@@ -744,15 +748,10 @@ static int podman_restore(const crpc__engine_ctx *ctx, const crpc__container *re
 		crpc__argv_add(&a, "--name");
 		crpc__argv_add(&a, new_name);
 	}
-	st = podman_run(&a, envp, &o, err);
+	st = podman_ok(&a, envp, &o, "podman restore", err);
 	unlink(import);
 	if (st < 0)
 		return -1;
-	if (st != 0) {
-		crpc__cmd_fail(err, "podman restore", (char *const *)a.v, st, &o);
-		crpc__cmd_out_release(&o);
-		return -1;
-	}
 	/* podman prints the ID of the container it made */
 	if (new_name)
 		snprintf(new_id, sizeof(new_id), "%.*s", (int)strcspn(o.out, " \n"), o.out);
