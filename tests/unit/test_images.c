@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "crpc/crpc.h"
+#include "helpers.h"
 #include "inventory.pb-c.h"
 #include "pstree.pb-c.h"
 #include "stats.pb-c.h"
@@ -94,50 +95,11 @@ static int teardown(void **state)
 
 /* ---- writing crafted files ---- */
 
-struct buf {
-	uint8_t *p;
-	size_t len;
-};
-
-static void buf_put(struct buf *b, const void *data, size_t len)
-{
-	uint8_t *np = realloc(b->p, b->len + len + 1);
-
-	if (!np)
-		abort();
-	b->p = np;
-	if (len)
-		memcpy(b->p + b->len, data, len);
-	b->len += len;
-}
-
-static void buf_u32(struct buf *b, uint32_t v)
-{
-	buf_put(b, &v, sizeof(v));
-}
-
 /* Append one entry: its length and the packed bytes. */
 static void buf_entry(struct buf *b, const void *data, size_t len)
 {
 	buf_u32(b, (uint32_t)len);
 	buf_put(b, data, len);
-}
-
-static void write_file(int dirfd, const char *name, const void *data, size_t len)
-{
-	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	close(fd);
-}
-
-static void write_buf(int dirfd, const char *name, struct buf *b)
-{
-	write_file(dirfd, name, b->p, b->len);
-	free(b->p);
-	b->p = NULL;
-	b->len = 0;
 }
 
 static void buf_inventory_entry(struct buf *b)

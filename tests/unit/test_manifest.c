@@ -28,6 +28,7 @@
 #include "checkpoint/ck_int.h"
 #include "core.pb-c.h"
 #include "crpc/crpc.h"
+#include "helpers.h"
 #include "fdinfo.pb-c.h"
 #include "inventory.pb-c.h"
 #include "pagemap.pb-c.h"
@@ -48,29 +49,6 @@ struct fixture {
 	char path[64];
 	int dirfd;
 };
-
-static void rm_tree(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-	char p[PATH_MAX];
-
-	if (d) {
-		while ((de = readdir(d)) != NULL) {
-			struct stat st;
-
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
-			if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-				rm_tree(p);
-			else
-				unlink(p);
-		}
-		closedir(d);
-	}
-	rmdir(path);
-}
 
 static int setup(void **state)
 {
@@ -105,28 +83,6 @@ static int teardown(void **state)
 
 /* ---- crafted files ---- */
 
-struct buf {
-	uint8_t *p;
-	size_t len;
-};
-
-static void buf_put(struct buf *b, const void *data, size_t len)
-{
-	uint8_t *np = realloc(b->p, b->len + len + 1);
-
-	if (!np)
-		abort();
-	b->p = np;
-	if (len)
-		memcpy(b->p + b->len, data, len);
-	b->len += len;
-}
-
-static void buf_u32(struct buf *b, uint32_t v)
-{
-	buf_put(b, &v, sizeof(v));
-}
-
 /* Append one entry (length, packed message) packed by `pack` into a scratch buffer. */
 #define BUF_MSG(b, type, msg)                             \
 	do {                                              \
@@ -138,23 +94,6 @@ static void buf_u32(struct buf *b, uint32_t v)
 		buf_put(b, t_, n_);                       \
 		free(t_);                                 \
 	} while (0)
-
-static void write_file(int dirfd, const char *name, const void *data, size_t len)
-{
-	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	close(fd);
-}
-
-static void write_buf(int dirfd, const char *name, struct buf *b)
-{
-	write_file(dirfd, name, b->p, b->len);
-	free(b->p);
-	b->p = NULL;
-	b->len = 0;
-}
 
 static void write_str(int dirfd, const char *name, const char *s)
 {

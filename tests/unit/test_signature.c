@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "crpc/crpc.h"
+#include "helpers.h"
 
 struct fixture {
 	char root[64];
@@ -32,29 +33,6 @@ struct fixture {
 	char fp_a[65], fp_b[65];
 	int dirfd; /* ckpt */
 };
-
-static void rm_tree(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-	char p[PATH_MAX];
-
-	if (d) {
-		while ((de = readdir(d)) != NULL) {
-			struct stat st;
-
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
-			if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-				rm_tree(p);
-			else
-				unlink(p);
-		}
-		closedir(d);
-	}
-	rmdir(path);
-}
 
 static void write_path(const char *path, const char *s, mode_t mode)
 {
