@@ -33,6 +33,8 @@ done
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/../integration/helpers/container_lib.sh"
 . "$(dirname "$0")/../integration/helpers/dockerd_lib.sh"
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 mkdir -m 700 "$TMP/run" "$TMP/realbin"
 ln -s "$CRPC_CRIU" "$TMP/realbin/criu"
@@ -48,7 +50,6 @@ dockerd_start
 docker_counter bench
 
 shim() { "$CRPC_BIN" --criu "$CRPC_CRIU" shim "$1" --prefix "$PREFIX" >/dev/null || fail "crpc shim $1 failed"; }
-now_us() { echo "${EPOCHREALTIME//[.,]/}"; }
 
 # cycle crpc|docker N: checkpoint and restore once; prints the microseconds.
 cycle() {
@@ -76,28 +77,12 @@ cycle() {
 	printf '%s %s %s\n' "$((t1 - t0))" "$((t2 - t1))" "$((t2 - t0))"
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
-
 cycle crpc w >/dev/null
 cycle docker w >/dev/null
 printf 'docker %s, CRIU %s, crpc %s\n' "$(docker_ version -f '{{.Server.Version}}')" \
 	"$("$CRPC_CRIU" --version | sed -n 's/^Version: //p')" "$CRPC_BIN"
 printf '%-4s %-7s %12s %12s %12s\n' run side checkpoint restore total
-: >"$TMP/crpc.times"
-: >"$TMP/docker.times"
-: >"$TMP/ratios"
-for ((i = 1; i <= RUNS; i++)); do
-	if ((i % 2)); then order="crpc docker"; else order="docker crpc"; fi
-	for side in $order; do
-		read -r c r t < <(cycle "$side" "$i")
-		printf '%-4s %-7s %9s ms %9s ms %9s ms\n' "$i" "$side" "$(ms "$c")" "$(ms "$r")" "$(ms "$t")" >&2
-		echo "$t" >>"$TMP/$side.times"
-		eval "last_$side=$t"
-	done
-	# shellcheck disable=SC2154 # set by the eval above
-	awk -v a="$last_crpc" -v b="$last_docker" 'BEGIN { printf "%.4f\n", a / b }' >>"$TMP/ratios"
-done
+abba "$TMP" crpc docker >&2
 m_crpc=$(median <"$TMP/crpc.times")
 m_docker=$(median <"$TMP/docker.times")
 printf 'min/max crpc: %s/%s ms, docker: %s/%s ms\n' "$(ms "$(sort -n "$TMP/crpc.times" | head -1)")" \

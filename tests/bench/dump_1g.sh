@@ -51,30 +51,14 @@ crpc's peak RSS.
 EOF
 }
 
-while (($#)); do
-	case $1 in
-	-n) RUNS=${2:?-n needs a value}; shift ;;
-	-m) SIZE_MB=${2:?-m needs a value}; shift ;;
-	--crpc) CRPC=${2:?--crpc needs a value}; shift ;;
-	--criu) CRIU=${2:?--criu needs a value}; shift ;;
-	--raw) RAW=${2:?--raw needs a value}; shift ;;
-	--keep) KEEP=1 ;;
-	-h | --help) usage; exit 0 ;;
-	*) printf '%s: unknown argument: %s\n' "$PROG" "$1" >&2; usage >&2; exit 2 ;;
-	esac
-	shift
-done
+# shellcheck source=tests/bench/lib.sh
+. "$SRC/tests/bench/lib.sh"
+bench_args '-n RUNS -m SIZE_MB --crpc CRPC --criu CRIU --raw RAW --keep KEEP=1' "$@"
 
-die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
-
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "-n must be a positive number"
-[[ $SIZE_MB =~ ^[1-9][0-9]*$ ]] || die "-m must be a positive number"
-((EUID == 0)) || { printf '%s: must be run as root\n' "$PROG" >&2; exit 3; }
-if [[ -z $CRIU ]]; then
-	[[ -r /etc/crpc/criu-path ]] || die "no CRIU: give --criu or run scripts/setup"
-	CRIU=$(</etc/crpc/criu-path)
-fi
-[[ -x $CRIU ]] || die "CRIU $CRIU is not executable"
+positive "$RUNS" -n
+positive "$SIZE_MB" -m
+need_root
+need_criu
 [[ -x $CRPC ]] || die "crpc $CRPC is not executable (build it first)"
 
 WORK=$(mktemp -d /tmp/crpc-bench-1g.XXXXXX)
@@ -138,10 +122,7 @@ done
 [[ -e $ready ]] || die "the workload did not start"
 sleep 0.2
 
-now_us() { local t=$EPOCHREALTIME; echo $((${t/./})); }
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 mbs() { awk -v mb="$SIZE_MB" -v us="$1" 'BEGIN { printf "%.0f", mb * 1048576 / (us / 1e6) / 1e6 }'; }
-ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
 
 declare -a T_CRPC=() T_CRIU=() T_DD=() T_HASH=() T_SYNC=()
 

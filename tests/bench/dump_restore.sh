@@ -60,42 +60,22 @@ alternating, and print the median wall time of each and the ratio crpc/criu.
 EOF
 }
 
-while (($#)); do
-	case $1 in
-	-n) RUNS=${2:?-n needs a value}; shift ;;
-	-w) WORKLOAD=${2:?-w needs a value}; shift ;;
-	-m) MEM_MB=${2:?-m needs a value}; shift ;;
-	--crpc) CRPC=${2:?--crpc needs a value}; shift ;;
-	--criu) CRIU=${2:?--criu needs a value}; shift ;;
-	--network-lock) NETLOCK=${2:?--network-lock needs a value}; shift ;;
-	--warmup) WARMUP=${2:?--warmup needs a value}; shift ;;
-	--hooks) HOOKS=${2:?--hooks needs a value}; shift ;;
-	--raw) RAW=${2:?--raw needs a value}; shift ;;
-	--name) NAME=${2:?--name needs a value}; shift ;;
-	--keep) KEEP=1 ;;
-	-h | --help) usage; exit 0 ;;
-	*) printf '%s: unknown argument: %s\n' "$PROG" "$1" >&2; usage >&2; exit 2 ;;
-	esac
-	shift
-done
+# shellcheck source=tests/bench/lib.sh
+. "$SRC/tests/bench/lib.sh"
+bench_args '-n RUNS -w WORKLOAD -m MEM_MB --crpc CRPC --criu CRIU --network-lock NETLOCK
+	--warmup WARMUP --hooks HOOKS --raw RAW --name NAME --keep KEEP=1' "$@"
 
-die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
-
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "-n must be a positive number"
-[[ $WARMUP =~ ^[0-9]+$ ]] || die "--warmup must be a number"
-[[ $MEM_MB =~ ^[0-9]+$ ]] || die "-m must be a number"
-[[ $HOOKS =~ ^[0-9]+$ ]] || die "--hooks must be a number"
+positive "$RUNS" -n
+number "$WARMUP" --warmup
+number "$MEM_MB" -m
+number "$HOOKS" --hooks
 NAME=${NAME:-$WORKLOAD}
 HOOK_ARGS=()
 for ((i = 0; i < HOOKS; i++)); do HOOK_ARGS+=(--hook post-dump=true); done
 [[ $WORKLOAD == python || $WORKLOAD == bash ]] || die "-w must be python or bash"
 case $NETLOCK in "" | iptables | nftables | skip) ;; *) die "--network-lock: iptables, nftables or skip" ;; esac
-((EUID == 0)) || { printf '%s: must be run as root\n' "$PROG" >&2; exit 3; }
-if [[ -z $CRIU ]]; then
-	[[ -r /etc/crpc/criu-path ]] || die "no CRIU: give --criu or run scripts/setup"
-	CRIU=$(</etc/crpc/criu-path)
-fi
-[[ -x $CRIU ]] || die "CRIU $CRIU is not executable"
+need_root
+need_criu
 [[ -x $CRPC ]] || die "crpc $CRPC is not executable (build it first)"
 
 WORK=$(mktemp -d /tmp/crpc-bench.XXXXXX)
@@ -256,8 +236,6 @@ run() {
 
 # ------------------------------------------------------------------ main
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
-ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
 case $WORKLOAD in
@@ -310,7 +288,7 @@ pair_ratio() { # pair_ratio NAME_A NAME_B: median of A[i]/B[i]
 	local i
 	for i in "${!a[@]}"; do
 		awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN { printf "%.6f\n", x / y }'
-	done | sort -n | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f", m }'
+	done | median | awk '{ printf "%.3f", $1 }'
 }
 
 printf '\nmedian of %d runs   crpc (ms)  criu CLI (ms)  crpc/criu  median of per-run ratios\n' "$RUNS"

@@ -45,31 +45,15 @@ crpc/engine.
 EOF
 }
 
-while (($#)); do
-	case $1 in
-	-e) ENGINE=${2:?-e needs a value}; shift ;;
-	-n) RUNS=${2:?-n needs a value}; shift ;;
-	--crpc) CRPC=${2:?--crpc needs a value}; shift ;;
-	--criu) CRIU=${2:?--criu needs a value}; shift ;;
-	--warmup) WARMUP=${2:?--warmup needs a value}; shift ;;
-	--keep) KEEP=1 ;;
-	-h | --help) usage; exit 0 ;;
-	*) printf '%s: unknown argument: %s\n' "$PROG" "$1" >&2; usage >&2; exit 2 ;;
-	esac
-	shift
-done
-
-die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
+# shellcheck source=tests/bench/lib.sh
+. "$SRC/tests/bench/lib.sh"
+bench_args '-e ENGINE -n RUNS --crpc CRPC --criu CRIU --warmup WARMUP --keep KEEP=1' "$@"
 
 [[ $ENGINE == runc || $ENGINE == podman ]] || die "-e: runc or podman"
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "-n must be a positive number"
-[[ $WARMUP =~ ^[0-9]+$ ]] || die "--warmup must be a number"
-((EUID == 0)) || { printf '%s: must be run as root\n' "$PROG" >&2; exit 3; }
-if [[ -z $CRIU ]]; then
-	[[ -r /etc/crpc/criu-path ]] || die "no CRIU: give --criu or run scripts/setup"
-	CRIU=$(</etc/crpc/criu-path)
-fi
-[[ -x $CRIU ]] || die "CRIU $CRIU is not executable"
+positive "$RUNS" -n
+number "$WARMUP" --warmup
+need_root
+need_criu
 [[ -x $CRPC ]] || die "crpc not found at $CRPC (build it, or give --crpc)"
 RUNC=$(command -v runc) || die "runc not found (scripts/setup installs it)"
 if [[ $ENGINE == podman ]]; then
@@ -92,7 +76,7 @@ if [[ $ENGINE == podman ]]; then
 fi
 
 finish() {
-	local rc=$? d m
+	local rc=$? m
 	set +e
 	if [[ $ENGINE == podman ]]; then
 		"$WORK/podman" rm -f -t 0 "$NAME" >/dev/null 2>&1
@@ -102,9 +86,7 @@ finish() {
 	else
 		"$RUNC" --root "$RUNC_ROOT" delete -f "$NAME" >/dev/null 2>&1
 	fi
-	for d in /sys/fs/cgroup/*/"${CG#/}"; do
-		[[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-	done
+	rm_cgroup "$CG"
 	if ((KEEP)); then
 		printf 'work directory kept: %s\n' "$WORK"
 	else
@@ -130,8 +112,6 @@ else
 		</dev/null >/dev/null 2>&1) || die "runc run failed: $(cat "$WORK/run.log")"
 	TARGET=runc:$NAME
 fi
-
-now_us() { echo "${EPOCHREALTIME//[.,]/}"; }
 
 running() {
 	if [[ $ENGINE == podman ]]; then
@@ -175,9 +155,6 @@ cycle() {
 	printf '%s %s %s\n' "$((t1 - t0))" "$((t2 - t1))" "$((t2 - t0))"
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
-
 sleep 0.3
 for ((i = 1; i <= WARMUP; i++)); do
 	cycle crpc "w$i" >/dev/null
@@ -186,21 +163,7 @@ done
 
 printf '%s, CRIU %s, crpc %s\n' "$ENGINE" "$("$CRIU" --version | sed -n 's/^Version: //p')" "$CRPC"
 printf '%-4s %-7s %12s %12s %12s\n' run side checkpoint restore total
-: >"$WORK/crpc.times"
-: >"$WORK/engine.times"
-: >"$WORK/ratios"
-for ((i = 1; i <= RUNS; i++)); do
-	# ABBA: odd runs crpc first, even runs the engine first
-	if ((i % 2)); then order="crpc engine"; else order="engine crpc"; fi
-	for side in $order; do
-		read -r c r t < <(cycle "$side" "$i")
-		printf '%-4s %-7s %9s ms %9s ms %9s ms\n' "$i" "$side" "$(ms "$c")" "$(ms "$r")" "$(ms "$t")"
-		echo "$t" >>"$WORK/$side.times"
-		eval "last_$side=$t"
-	done
-	# shellcheck disable=SC2154 # set by the eval above
-	awk -v a="$last_crpc" -v b="$last_engine" 'BEGIN { printf "%.4f\n", a / b }' >>"$WORK/ratios"
-done
+abba "$WORK" crpc engine
 
 m_crpc=$(median <"$WORK/crpc.times")
 m_engine=$(median <"$WORK/engine.times")

@@ -49,31 +49,14 @@ ratio shim/direct.
 EOF
 }
 
-while (($#)); do
-	case $1 in
-	-n) RUNS=${2:?-n needs a value}; shift ;;
-	--crpc) CRPC=${2:?--crpc needs a value}; shift ;;
-	--criu) CRIU=${2:?--criu needs a value}; shift ;;
-	--no-trace) TRACE=0 ;;
-	--warmup) WARMUP=${2:?--warmup needs a value}; shift ;;
-	--raw) RAW=${2:?--raw needs a value}; shift ;;
-	--keep) KEEP=1 ;;
-	-h | --help) usage; exit 0 ;;
-	*) printf '%s: unknown argument: %s\n' "$PROG" "$1" >&2; usage >&2; exit 2 ;;
-	esac
-	shift
-done
+# shellcheck source=tests/bench/lib.sh
+. "$SRC/tests/bench/lib.sh"
+bench_args '-n RUNS --crpc CRPC --criu CRIU --no-trace TRACE=0 --warmup WARMUP --raw RAW --keep KEEP=1' "$@"
 
-die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
-
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "-n must be a positive number"
-[[ $WARMUP =~ ^[0-9]+$ ]] || die "--warmup must be a number"
-((EUID == 0)) || { printf '%s: must be run as root\n' "$PROG" >&2; exit 3; }
-if [[ -z $CRIU ]]; then
-	[[ -r /etc/crpc/criu-path ]] || die "no CRIU: give --criu or run scripts/setup"
-	CRIU=$(</etc/crpc/criu-path)
-fi
-[[ -x $CRIU ]] || die "CRIU $CRIU is not executable"
+positive "$RUNS" -n
+number "$WARMUP" --warmup
+need_root
+need_criu
 [[ -x $CRPC ]] || die "crpc not found at $CRPC (build it, or give --crpc)"
 CRPC=$(readlink -f -- "$CRPC")
 RUNC=$(command -v runc) || die "runc not found (scripts/setup installs it)"
@@ -85,12 +68,10 @@ RUNC_ROOT=$WORK/runc
 BUNDLE=$WORK/bundle
 
 finish() {
-	local rc=$? d
+	local rc=$?
 	set +e
 	"$RUNC" --root "$RUNC_ROOT" delete -f "$ID" >/dev/null 2>&1
-	for d in /sys/fs/cgroup/*/"${CG#/}"; do
-		[[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-	done
+	rm_cgroup "$CG"
 	if ((KEEP)); then
 		printf 'work directory kept: %s\n' "$WORK"
 	else
@@ -114,8 +95,6 @@ export CRPC_CONFIG=$WORK/shim.yaml CRPC_CRIU=$CRIU
 "$SRC/tests/helpers/make-busybox-bundle" --cgroups-path "$CG" "$BUNDLE" >/dev/null
 (cd "$BUNDLE" && "$RUNC" --root "$RUNC_ROOT" --log "$WORK/run.log" run -d "$ID" \
 	</dev/null >/dev/null 2>&1) || die "runc run failed: $(cat "$WORK/run.log")"
-
-now_us() { echo "${EPOCHREALTIME//[.,]/}"; }
 
 running() {
 	[[ $("$RUNC" --root "$RUNC_ROOT" state "$ID" 2>/dev/null) == *'"status": "running"'* ]]
@@ -142,9 +121,6 @@ cycle() {
 	printf '%s %s %s\n' "$((t1 - t0))" "$((t2 - t1))" "$((t2 - t0))"
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
-
 sleep 0.3
 for ((i = 1; i <= WARMUP; i++)); do
 	cycle shim "w$i" >/dev/null
@@ -155,25 +131,14 @@ printf 'runc %s, CRIU %s, shim: %s -> %s (trace %s)\n' \
 	"$("$RUNC" --version | sed -n 's/^runc version //p')" \
 	"$("$CRIU" --version | sed -n 's/^Version: //p')" "$WORK/shim/criu" "$CRPC" \
 	"$( ((TRACE)) && echo on || echo off)"
+# raw_line SIDE TOTAL: the cycle for tests/bench/run (--raw)
+raw_line() {
+	[[ -n $RAW ]] || return 0
+	if [[ $1 == shim ]]; then echo "runc-shim crpc $2"; else echo "runc-shim criu $2"; fi >>"$RAW"
+}
+
 printf '%-4s %-7s %12s %12s %12s\n' run side checkpoint restore total
-: >"$WORK/shim.times"
-: >"$WORK/direct.times"
-: >"$WORK/ratios"
-for ((i = 1; i <= RUNS; i++)); do
-	# ABBA: odd runs shim first, even runs direct first
-	if ((i % 2)); then order="shim direct"; else order="direct shim"; fi
-	for side in $order; do
-		read -r c r t < <(cycle "$side" "$i")
-		printf '%-4s %-7s %9s ms %9s ms %9s ms\n' "$i" "$side" "$(ms "$c")" "$(ms "$r")" "$(ms "$t")"
-		echo "$t" >>"$WORK/$side.times"
-		if [[ -n $RAW ]]; then
-			if [[ $side == shim ]]; then echo "runc-shim crpc $t"; else echo "runc-shim criu $t"; fi >>"$RAW"
-		fi
-		eval "last_$side=$t"
-	done
-	# shellcheck disable=SC2154 # set by the eval above
-	awk -v a="$last_shim" -v b="$last_direct" 'BEGIN { printf "%.4f\n", a / b }' >>"$WORK/ratios"
-done
+abba "$WORK" shim direct raw_line
 
 m_shim=$(median <"$WORK/shim.times")
 m_direct=$(median <"$WORK/direct.times")
