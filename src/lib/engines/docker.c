@@ -61,21 +61,6 @@ static int docker_run(crpc__cmd_out *o, crpc__argv *a, crpc_error **err)
 	return crpc__argv_run(a, NULL, o, err);
 }
 
-/* docker_run() that also takes a failed exit as an error named what: 0 with *o to release, or -1. */
-static int docker_ok(crpc__cmd_out *o, crpc__argv *a, const char *what, crpc_error **err)
-{
-	int st = docker_run(o, a, err);
-
-	if (st < 0)
-		return -1;
-	if (st != 0) {
-		crpc__cmd_fail(err, what, (char *const *)a->v, st, o);
-		crpc__cmd_out_release(o);
-		return -1;
-	}
-	return 0;
-}
-
 /* The first line of o's output into buf; releases o. */
 static void take_line(char *buf, size_t size, crpc__cmd_out *o)
 {
@@ -469,7 +454,7 @@ static int docker_list(const crpc__engine_ctx *ctx, crpc__container **out, size_
 	crpc__argv_add(&a, "--all");
 	crpc__argv_add(&a, "--quiet");
 	crpc__argv_add(&a, "--no-trunc");
-	if (docker_ok(&o, &a, "docker", err) < 0)
+	if (crpc__argv_run_ok(&a, NULL, &o, "docker", err) < 0)
 		return -1;
 	/* the first 48 (a command line of the executor holds 64 arguments) */
 	for (p = strtok_r(o.out, "\n", &save); p && k < sizeof(ids) / sizeof(ids[0]);
@@ -522,7 +507,7 @@ static int data_root(char *buf, size_t size, crpc_error **err)
 	crpc__argv_add(&a, "info");
 	crpc__argv_add(&a, "-f");
 	crpc__argv_add(&a, "{{.DockerRootDir}}");
-	if (docker_ok(&o, &a, "docker", err) < 0)
+	if (crpc__argv_run_ok(&a, NULL, &o, "docker", err) < 0)
 		return -1;
 	take_line(buf, size, &o);
 	if (buf[0] != '/')
@@ -799,7 +784,7 @@ static int recreate(const crpc__container *rec, const char *name, char *id, size
 		return crpc_error_set(err, CRPC_EXIT_FAIL, E2BIG, "docker create",
 				      "the recorded configuration of %s needs more arguments than crpc passes",
 				      rec->info.name);
-	if (docker_ok(&o, &a, "docker create", err) < 0)
+	if (crpc__argv_run_ok(&a, NULL, &o, "docker create", err) < 0)
 		return -1;
 	take_line(id, size, &o);
 	return 0;

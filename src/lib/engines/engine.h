@@ -208,6 +208,12 @@ typedef struct crpc__cmd_out {
 int crpc__cmd_run(char *const argv[], char *const envp[], crpc__cmd_out *out, crpc_error **err);
 /* crpc__cmd_run() of a built command line (refused when it overflowed). */
 int crpc__argv_run(const crpc__argv *a, char *const envp[], crpc__cmd_out *out, crpc_error **err);
+/*
+ * crpc__argv_run() that also takes a failed exit as an error (crpc__cmd_fail()
+ * named operation): 0 with *out to release, or -1 with *err (out released).
+ */
+int crpc__argv_run_ok(const crpc__argv *a, char *const envp[], crpc__cmd_out *out, const char *operation,
+		      crpc_error **err);
 void crpc__cmd_out_release(crpc__cmd_out *o);
 
 /*

@@ -71,6 +71,21 @@ int crpc__argv_run(const crpc__argv *a, char *const envp[], crpc__cmd_out *out, 
 	return crpc__cmd_run((char *const *)a->v, envp, out, err);
 }
 
+int crpc__argv_run_ok(const crpc__argv *a, char *const envp[], crpc__cmd_out *out, const char *operation,
+		      crpc_error **err)
+{
+	int st = crpc__argv_run(a, envp, out, err);
+
+	if (st < 0)
+		return -1;
+	if (st != 0) {
+		crpc__cmd_fail(err, operation, (char *const *)a->v, st, out);
+		crpc__cmd_out_release(out);
+		return -1;
+	}
+	return 0;
+}
+
 void crpc__cmd_out_release(crpc__cmd_out *o)
 {
 	if (!o)

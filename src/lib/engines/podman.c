@@ -50,27 +50,20 @@ static int podman_run(const crpc__argv *a, char *const envp[], crpc__cmd_out *o,
 	return crpc__argv_run(a, envp, o, err);
 }
 
-/* podman_run() that also takes a failed exit as an error named what: 0 with *o to release, or -1. */
-static int podman_ok(const crpc__argv *a, char *const envp[], crpc__cmd_out *o, const char *what,
-		     crpc_error **err)
-{
-	int st = podman_run(a, envp, o, err);
-
-	if (st < 0)
-		return -1;
-	if (st != 0) {
-		crpc__cmd_fail(err, what, (char *const *)a->v, st, o);
-		crpc__cmd_out_release(o);
-		return -1;
-	}
-	return 0;
-}
-
 /* The podman CLI into cli, or an ENV error when there is none. */
 static int need_podman(char *cli, size_t size, crpc_error **err)
 {
 	if (!podman_cli(cli, size))
 		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "podman not found");
+	return 0;
+}
+
+/* A command line starting with the podman CLI (cli), or an ENV error when there is none. */
+static int podman_argv(crpc__argv *a, char *cli, size_t size, crpc_error **err)
+{
+	if (need_podman(cli, size, err) < 0)
+		return -1;
+	crpc__argv_add(a, cli);
 	return 0;
 }
 
@@ -175,9 +168,8 @@ static int podman_inspect(const crpc__engine_ctx *ctx, const char *ref, json_t *
 	int st;
 
 	*obj = NULL;
-	if (need_podman(cli, sizeof(cli), err) < 0)
+	if (podman_argv(&a, cli, sizeof(cli), err) < 0)
 		return -1;
-	crpc__argv_add(&a, cli);
 	crpc__argv_add(&a, "container");
 	crpc__argv_add(&a, "inspect");
 	crpc__argv_add(&a, ref);
@@ -220,14 +212,13 @@ static int podman_list(const crpc__engine_ctx *ctx, crpc__container **out, size_
 
 	*out = NULL;
 	*n = 0;
-	if (need_podman(cli, sizeof(cli), err) < 0)
+	if (podman_argv(&a, cli, sizeof(cli), err) < 0)
 		return -1;
-	crpc__argv_add(&a, cli);
 	crpc__argv_add(&a, "ps");
 	crpc__argv_add(&a, "--all");
 	crpc__argv_add(&a, "--format");
 	crpc__argv_add(&a, "json");
-	if (podman_ok(&a, NULL, &o, "podman", err) < 0)
+	if (crpc__argv_run_ok(&a, NULL, &o, "podman", err) < 0)
 		return -1;
 	st = crpc__podman_parse_ps(o.out, o.out_len, out, n, err);
 	crpc__cmd_out_release(&o);
@@ -468,7 +459,7 @@ static int podman_checkpoint(const crpc__engine_ctx *ctx, crpc__container *c, co
 	if (leave_running)
 		crpc__argv_add(&a, "--leave-running");
 	crpc__argv_add(&a, c->info.id);
-	if (podman_ok(&a, envp, &o, "podman checkpoint", err) < 0)
+	if (crpc__argv_run_ok(&a, envp, &o, "podman checkpoint", err) < 0)
 		return -1;
 	crpc__cmd_out_release(&o);
 	if (export_layout(tar, export, &layout, err) < 0) {
@@ -660,7 +651,7 @@ static int restore_in_place(const crpc__engine_ctx *ctx, const crpc__container *
 	crpc__argv_add(&a, "container");
 	crpc__argv_add(&a, "restore");
 	crpc__argv_add(&a, rec->info.id);
-	if (podman_ok(&a, envp, &o, "podman restore", err) < 0)
+	if (crpc__argv_run_ok(&a, envp, &o, "podman restore", err) < 0)
 		goto out;
 	crpc__cmd_out_release(&o);
 	rc = 0;
@@ -748,7 +739,7 @@ static int podman_restore(const crpc__engine_ctx *ctx, const crpc__container *re
 		crpc__argv_add(&a, "--name");
 		crpc__argv_add(&a, new_name);
 	}
-	st = podman_ok(&a, envp, &o, "podman restore", err);
+	st = crpc__argv_run_ok(&a, envp, &o, "podman restore", err);
 	unlink(import);
 	if (st < 0)
 		return -1;

@@ -183,7 +183,7 @@ static int runc_list(const crpc__engine_ctx *ctx, crpc__container **out, size_t 
 	char cli[PATH_MAX], ver[64] = "";
 	crpc__argv a = { 0 };
 	crpc__cmd_out o;
-	int st, rc;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
@@ -193,14 +193,8 @@ static int runc_list(const crpc__engine_ctx *ctx, crpc__container **out, size_t 
 	crpc__argv_add(&a, "list");
 	crpc__argv_add(&a, "--format");
 	crpc__argv_add(&a, "json");
-	st = crpc__argv_run(&a, NULL, &o, err);
-	if (st < 0)
+	if (crpc__argv_run_ok(&a, NULL, &o, "runc", err) < 0)
 		return -1;
-	if (st != 0) {
-		crpc__cmd_fail(err, "runc", (char *const *)a.v, st, &o);
-		crpc__cmd_out_release(&o);
-		return -1;
-	}
 	rc = crpc__runc_parse_list(o.out, o.out_len, out, n, err);
 	crpc__cmd_out_release(&o);
 	if (rc < 0)
