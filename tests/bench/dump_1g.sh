@@ -19,16 +19,11 @@
 
 set -euo pipefail
 
-readonly PROG=${0##*/}
-SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-readonly SRC
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=3
 SIZE_MB=1024
-CRPC=$SRC/build/crpc
-CRIU=${CRPC_CRIU:-}
-KEEP=0
-RAW=
 
 usage() {
 	cat <<EOF
@@ -51,8 +46,6 @@ crpc's peak RSS.
 EOF
 }
 
-# shellcheck source=tests/bench/lib.sh
-. "$SRC/tests/bench/lib.sh"
 bench_args '-n RUNS -m SIZE_MB --crpc CRPC --criu CRIU --raw RAW --keep KEEP=1' "$@"
 
 positive "$RUNS" -n
@@ -90,7 +83,7 @@ cleanup() {
 		wait "$PID" 2>/dev/null
 	fi
 	mountpoint -q "$FS" && umount "$FS"
-	if ((KEEP)); then printf 'kept %s\n' "$WORK"; else rm -rf -- "$WORK"; fi
+	drop_work kept
 	exit "$rc"
 }
 trap cleanup EXIT

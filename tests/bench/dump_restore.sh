@@ -16,19 +16,14 @@
 
 set -euo pipefail
 
-readonly PROG=${0##*/}
-SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-readonly SRC
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=10
 WARMUP=1
 WORKLOAD=python
 MEM_MB=64
-CRPC=$SRC/build/crpc
-CRIU=${CRPC_CRIU:-}
 NETLOCK= # empty: CRIU's default (iptables) for both
-KEEP=0
-RAW=
 NAME=
 HOOKS=0
 
@@ -60,8 +55,6 @@ alternating, and print the median wall time of each and the ratio crpc/criu.
 EOF
 }
 
-# shellcheck source=tests/bench/lib.sh
-. "$SRC/tests/bench/lib.sh"
 bench_args '-n RUNS -w WORKLOAD -m MEM_MB --crpc CRPC --criu CRIU --network-lock NETLOCK
 	--warmup WARMUP --hooks HOOKS --raw RAW --name NAME --keep KEEP=1' "$@"
 
@@ -131,11 +124,7 @@ cleanup() {
 		p=${p#/proc/}
 		ours "$p" && kill -KILL "$p" 2>/dev/null
 	done
-	if ((KEEP)); then
-		printf 'kept %s\n' "$WORK"
-	else
-		rm -rf -- "$WORK"
-	fi
+	drop_work kept
 	exit "$rc"
 }
 trap cleanup EXIT

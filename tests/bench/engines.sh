@@ -15,16 +15,12 @@
 
 set -euo pipefail
 
-readonly PROG=${0##*/}
-SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-readonly SRC
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=10
 WARMUP=1
 ENGINE=runc
-CRPC=$SRC/build/crpc
-CRIU=${CRPC_CRIU:-}
-KEEP=0
 
 usage() {
 	cat <<EOF
@@ -45,8 +41,6 @@ crpc/engine.
 EOF
 }
 
-# shellcheck source=tests/bench/lib.sh
-. "$SRC/tests/bench/lib.sh"
 bench_args '-e ENGINE -n RUNS --crpc CRPC --criu CRIU --warmup WARMUP --keep KEEP=1' "$@"
 
 [[ $ENGINE == runc || $ENGINE == podman ]] || die "-e: runc or podman"
@@ -87,17 +81,13 @@ finish() {
 		"$RUNC" --root "$RUNC_ROOT" delete -f "$NAME" >/dev/null 2>&1
 	fi
 	rm_cgroup "$CG"
-	if ((KEEP)); then
-		printf 'work directory kept: %s\n' "$WORK"
-	else
-		rm -rf -- "$WORK"
-	fi
+	drop_work 'work directory kept:'
 	exit "$rc"
 }
 trap finish EXIT
 trap 'exit 130' INT TERM
 
-"$SRC/tests/helpers/make-busybox-bundle" --cgroups-path "$CG" "$BUNDLE" >/dev/null
+make_bundle
 if [[ $ENGINE == podman ]]; then
 	mkdir -p "$WORK/state" "$WORK/shim"
 	# podman looks for `criu` on PATH for its own version check
@@ -108,8 +98,7 @@ if [[ $ENGINE == podman ]]; then
 		die "podman run failed"
 	TARGET=podman:$NAME
 else
-	(cd "$BUNDLE" && "$RUNC" --root "$RUNC_ROOT" --log "$WORK/run.log" run -d "$NAME" \
-		</dev/null >/dev/null 2>&1) || die "runc run failed: $(cat "$WORK/run.log")"
+	runc_start "$NAME"
 	TARGET=runc:$NAME
 fi
 
@@ -117,7 +106,7 @@ running() {
 	if [[ $ENGINE == podman ]]; then
 		[[ $("$WORK/podman" container inspect --format '{{.State.Status}}' "$NAME" 2>/dev/null) == running ]]
 	else
-		[[ $("$RUNC" --root "$RUNC_ROOT" state "$NAME" 2>/dev/null) == *'"status": "running"'* ]]
+		runc_running "$NAME"
 	fi
 }
 
@@ -133,13 +122,9 @@ cycle() {
 		"$CRPC" --no-config restore "$dir" >"$dir.out" 2>&1 || die "crpc restore $n failed: $(cat "$dir.out")"
 		;;
 	engine-runc)
-		"$RUNC" --root "$RUNC_ROOT" --criu "$CRIU" checkpoint --image-path "$dir/img" \
-			--work-path "$dir/work" "$NAME" >"$dir.out" 2>&1 ||
-			die "runc checkpoint $n failed: $(cat "$dir.out")"
+		runc_checkpoint "$CRIU" "$NAME" "$dir" "runc checkpoint $n"
 		t1=$(now_us)
-		"$RUNC" --root "$RUNC_ROOT" --criu "$CRIU" restore -d --image-path "$dir/img" \
-			--work-path "$dir/work" --bundle "$BUNDLE" "$NAME" </dev/null >"$dir.out" 2>&1 ||
-			die "runc restore $n failed: $(cat "$dir.out")"
+		runc_restore "$CRIU" "$NAME" "$dir" "runc restore $n"
 		;;
 	engine-podman)
 		PATH=$WORK/shim:$PATH "$WORK/podman" container checkpoint "$NAME" >"$dir.out" 2>&1 ||
@@ -156,10 +141,7 @@ cycle() {
 }
 
 sleep 0.3
-for ((i = 1; i <= WARMUP; i++)); do
-	cycle crpc "w$i" >/dev/null
-	cycle engine "w$i" >/dev/null
-done
+warmup crpc engine
 
 printf '%s, CRIU %s, crpc %s\n' "$ENGINE" "$("$CRIU" --version | sed -n 's/^Version: //p')" "$CRPC"
 printf '%-4s %-7s %12s %12s %12s\n' run side checkpoint restore total

@@ -2,7 +2,19 @@
 # tests/bench/lib.sh - what the benchmark scripts of tests/bench/ share:
 # their argument parsing, the CRIU they run, their clock and their figures
 # (median, milliseconds) and the ABBA loop of the container benchmarks.
-# Sourced by each script after it sets PROG and defines usage().
+# Sourced by each script first; it then sets its own defaults, defines
+# usage() and calls bench_args.
+
+readonly PROG=${0##*/}
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+readonly SRC
+# the defaults of --crpc, --criu, --keep and --raw
+# shellcheck disable=SC2034 # read by the scripts
+CRPC=$SRC/build/crpc
+CRIU=${CRPC_CRIU:-}
+KEEP=0
+# shellcheck disable=SC2034 # read by the scripts
+RAW=
 
 die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 
@@ -59,11 +71,50 @@ median() {
 # Microseconds as milliseconds with one decimal.
 ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
 
+# drop_work WORDS: remove $WORK, or with --keep print "WORDS $WORK".
+drop_work() {
+	if ((KEEP)); then
+		printf '%s %s\n' "$1" "$WORK"
+	else
+		rm -rf -- "$WORK"
+	fi
+}
+
 # rm_cgroup PATH: remove the cgroup PATH (below /sys/fs/cgroup/*) and its children.
 rm_cgroup() {
 	local d
 	for d in /sys/fs/cgroup/*/"${1#/}"; do
 		[[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+}
+
+# The runc container of a benchmark: $RUNC with its state in $RUNC_ROOT,
+# the bundle $BUNDLE (a busybox counter, in cgroup $CG).
+make_bundle() { "$SRC/tests/helpers/make-busybox-bundle" --cgroups-path "$CG" "$BUNDLE" >/dev/null; }
+# runc_start NAME: run the bundle as container NAME, detached.
+runc_start() {
+	(cd "$BUNDLE" && "$RUNC" --root "$RUNC_ROOT" --log "$WORK/run.log" run -d "$1" \
+		</dev/null >/dev/null 2>&1) || die "runc run failed: $(cat "$WORK/run.log")"
+}
+runc_running() { [[ $("$RUNC" --root "$RUNC_ROOT" state "$1" 2>/dev/null) == *'"status": "running"'* ]]; }
+# runc_checkpoint CRIU NAME DIR WHAT / runc_restore CRIU NAME DIR WHAT: runc
+# with that CRIU, the images in DIR/img, its output in DIR.out; a failure
+# ends the benchmark with "WHAT failed".
+runc_checkpoint() {
+	"$RUNC" --root "$RUNC_ROOT" --criu "$1" checkpoint --image-path "$3/img" --work-path "$3/work" "$2" \
+		>"$3.out" 2>&1 || die "$4 failed: $(cat "$3.out")"
+}
+runc_restore() {
+	"$RUNC" --root "$RUNC_ROOT" --criu "$1" restore -d --image-path "$3/img" --work-path "$3/work" \
+		--bundle "$BUNDLE" "$2" </dev/null >"$3.out" 2>&1 || die "$4 failed: $(cat "$3.out")"
+}
+
+# warmup A B: WARMUP untimed cycles of each side first.
+warmup() {
+	local i
+	for ((i = 1; i <= WARMUP; i++)); do
+		cycle "$1" "w$i" >/dev/null
+		cycle "$2" "w$i" >/dev/null
 	done
 }
 

@@ -16,17 +16,12 @@
 
 set -euo pipefail
 
-readonly PROG=${0##*/}
-SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-readonly SRC
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=10
 WARMUP=1
-CRPC=$SRC/build/crpc
-CRIU=${CRPC_CRIU:-}
 TRACE=1
-KEEP=0
-RAW=
 
 usage() {
 	cat <<EOF
@@ -49,8 +44,6 @@ ratio shim/direct.
 EOF
 }
 
-# shellcheck source=tests/bench/lib.sh
-. "$SRC/tests/bench/lib.sh"
 bench_args '-n RUNS --crpc CRPC --criu CRIU --no-trace TRACE=0 --warmup WARMUP --raw RAW --keep KEEP=1' "$@"
 
 positive "$RUNS" -n
@@ -72,11 +65,7 @@ finish() {
 	set +e
 	"$RUNC" --root "$RUNC_ROOT" delete -f "$ID" >/dev/null 2>&1
 	rm_cgroup "$CG"
-	if ((KEEP)); then
-		printf 'work directory kept: %s\n' "$WORK"
-	else
-		rm -rf -- "$WORK"
-	fi
+	drop_work 'work directory kept:'
 	exit "$rc"
 }
 trap finish EXIT
@@ -92,13 +81,8 @@ ln -s "$CRPC" "$WORK/shim/criu"
 chmod 600 "$WORK/shim.yaml"
 export CRPC_CONFIG=$WORK/shim.yaml CRPC_CRIU=$CRIU
 
-"$SRC/tests/helpers/make-busybox-bundle" --cgroups-path "$CG" "$BUNDLE" >/dev/null
-(cd "$BUNDLE" && "$RUNC" --root "$RUNC_ROOT" --log "$WORK/run.log" run -d "$ID" \
-	</dev/null >/dev/null 2>&1) || die "runc run failed: $(cat "$WORK/run.log")"
-
-running() {
-	[[ $("$RUNC" --root "$RUNC_ROOT" state "$ID" 2>/dev/null) == *'"status": "running"'* ]]
-}
+make_bundle
+runc_start "$ID"
 
 # cycle shim|direct N: checkpoint and restore once; prints the microseconds.
 cycle() {
@@ -108,24 +92,17 @@ cycle() {
 	direct) criu=$CRIU ;;
 	esac
 	t0=$(now_us)
-	"$RUNC" --root "$RUNC_ROOT" --criu "$criu" checkpoint --image-path "$dir/img" \
-		--work-path "$dir/work" "$ID" >"$dir.out" 2>&1 ||
-		die "$side checkpoint $n failed: $(cat "$dir.out")"
+	runc_checkpoint "$criu" "$ID" "$dir" "$side checkpoint $n"
 	t1=$(now_us)
-	"$RUNC" --root "$RUNC_ROOT" --criu "$criu" restore -d --image-path "$dir/img" \
-		--work-path "$dir/work" --bundle "$BUNDLE" "$ID" </dev/null >"$dir.out" 2>&1 ||
-		die "$side restore $n failed: $(cat "$dir.out")"
+	runc_restore "$criu" "$ID" "$dir" "$side restore $n"
 	t2=$(now_us)
-	running || die "the container is not running after $side restore $n"
+	runc_running "$ID" || die "the container is not running after $side restore $n"
 	rm -rf -- "$dir"
 	printf '%s %s %s\n' "$((t1 - t0))" "$((t2 - t1))" "$((t2 - t0))"
 }
 
 sleep 0.3
-for ((i = 1; i <= WARMUP; i++)); do
-	cycle shim "w$i" >/dev/null
-	cycle direct "w$i" >/dev/null
-done
+warmup shim direct
 
 printf 'runc %s, CRIU %s, shim: %s -> %s (trace %s)\n' \
 	"$("$RUNC" --version | sed -n 's/^runc version //p')" \
