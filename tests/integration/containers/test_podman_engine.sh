@@ -19,9 +19,7 @@
 . "$(dirname "$0")/../helpers/hooks_lib.sh"
 . "$(dirname "$0")/../helpers/container_lib.sh"
 
-PODMAN=$(command -v podman) || fail "podman not found: run scripts/setup (it installs podman)"
-RUNC=$(command -v runc) || fail "runc not found: run scripts/setup (it installs runc)"
-[ -x /bin/busybox ] || fail "/bin/busybox not found: run scripts/setup (it installs busybox-static)"
+container_tools podman
 
 suffix=${TMP##*.}
 NAME=crpc-p-$suffix
@@ -41,7 +39,7 @@ export CRPC_PODMAN=$TMP/podman
 podman_() { "$TMP/podman" "$@"; }
 
 podman_cleanup() {
-	local rc=$? m
+	local rc=$?
 	set +e
 	for n in "$NAME" "$NAME-new" "$NAME-tcp"; do
 		podman_ rm -f -t 0 "$n" >/dev/null 2>&1
@@ -50,9 +48,7 @@ podman_cleanup() {
 	podman_ rmi -f "$IMAGE" >/dev/null 2>&1
 	cgroup_end "$CG"
 	cgroup_end "$CG-runc"
-	while read -r _ m _; do
-		case $m in "$TMP"/*) umount -l "$m" ;; esac
-	done < <(tac /proc/self/mounts)
+	umount_tmp
 	return "$rc"
 }
 trap 'podman_cleanup; cleanup' EXIT
@@ -60,14 +56,6 @@ trap 'podman_cleanup; cleanup' EXIT
 crpc_() { "$CRPC_BIN" --no-config "$@"; }
 status() { podman_ container inspect --format '{{.State.Status}}' "$1" 2>/dev/null || true; }
 cid() { podman_ container inspect --format '{{.Id}}' "$1" 2>/dev/null || true; }
-manifest_assert() {
-	/usr/bin/python3 -c '
-import json, sys
-d = json.load(open(sys.argv[1]))
-bad = [e for e in sys.argv[2:] if not eval(e, {"d": d})]
-if bad:
-    sys.exit("%s: false: %s" % (sys.argv[1], "; ".join(bad)))' "$@" || fail "crpc.json is not as expected"
-}
 run_ctr() { # NAME STATE-DIR COMMAND [NETWORK]
 	mkdir -p "$2"
 	expect_exit 0 podman_ run -d --name "$1" --network "${4:-none}" --cgroup-parent "$CG" -v "$2:/state" \
@@ -103,13 +91,7 @@ assert_contains "$ERR" "podman:$NAME" "the candidates"
 "$RUNC" --root "$RUNC_ROOT" delete -f "$NAME" || fail "runc delete failed"
 
 # --- hooks --------------------------------------------------------------------------
-{
-	echo "hooks:"
-	for cb in $HOOK_CALLBACKS; do
-		echo "  $cb:"
-		echo "    - shell: 'echo $cb \$CRPC_CONTAINER_ENGINE \$CRPC_CONTAINER_ID \$CRPC_CONTAINER_NAME >>$TMP/marks'"
-	done
-} | write_config "$TMP/hooks.yaml"
+engine_hooks_config "$TMP/hooks.yaml"
 
 # --- dump and restore into the same container -----------------------------------
 expect_exit 0 "$CRPC_BIN" --config "$TMP/hooks.yaml" dump --json "podman:$NAME" "$TMP/ck"
@@ -147,17 +129,14 @@ assert_contains "$OUT" "Restored podman:$NAME" "crpc restore's summary"
 [[ $OUT =~ init\ PID\ ([0-9]+) ]] || fail "crpc restore names no init PID: $OUT"
 ppid=$(podman_ container inspect --format '{{.State.Pid}}' "$NAME")
 [ "${BASH_REMATCH[1]}" = "$ppid" ] || fail "crpc restore says init PID ${BASH_REMATCH[1]}, podman says $ppid"
-wait_for "[ \"\$(count)\" -gt $at_ckpt ]" 10 || fail "the restored counter does not move (at $(count))"
-first=$(count)
-[ "$first" -le $((at_ckpt + 30)) ] || fail "the counter started over or jumped: $at_ckpt -> $first"
-keeps_counting 5 || fail "the restored counter stopped at $(count)"
+carries_on "$at_ckpt"
 got=$(awk '{print $1}' "$TMP/marks" | tr '\n' ' ')
 for cb in pre-restore post-restore; do
 	assert_contains "$got" "$cb" "the restore's hooks"
 done
 expect_exit 0 "$CRPC_BIN" trace show "$TMP/restore.trace"
 assert_contains "$OUT" "<- RESTORE  success" "crpc trace show of the restore"
-note "counter: $at_ckpt at the dump, $first first after the restore"
+note "counter: $at_ckpt at the dump, $FIRST first after the restore"
 
 # --- --leave-running, then removed and restored as --name NEW -----------------
 expect_exit 0 crpc_ dump --leave-running "podman:$NAME" "$TMP/ck2"
@@ -190,18 +169,8 @@ expect_exit 0 podman_ rm -f -t 0 "$NAME-new"
 # --- an established TCP connection inside the container ----------------------
 TSTATE=$TMP/tstate
 TCP=$TSTATE/tcp
-tcp_last() {
-	local v
-	v=$(tail -n 1 "$TCP" 2>/dev/null)
-	echo "${v:-0}"
-}
-# A network namespace of podman's own is restored empty (its loopback down,
-# where no connection can be restored): the container joins one this test
-# makes, with its loopback up, that outlives the dump.
 NETNS=$TMP/netns
-touch "$NETNS"
-unshare --net="$NETNS" true || fail "cannot make a network namespace at $NETNS"
-nsenter --net="$NETNS" ip link set lo up || fail "cannot bring up the loopback of $NETNS"
+make_netns "$NETNS"
 run_ctr "$NAME-tcp" "$TSTATE" /tcp-counter "ns:$NETNS"
 wait_for '[ "$(tcp_last)" -ge 5 ]' 10 || fail "the TCP pair in the container does not talk ($(tcp_last))"
 expect_exit 0 crpc_ dump "podman:$NAME-tcp" "$TMP/ck-tcp"
@@ -209,11 +178,4 @@ assert_contains "$ERR" "auto: tcp_established" "the dump's notices"
 at_ckpt=$(tcp_last)
 expect_exit 0 crpc_ restore "$TMP/ck-tcp"
 assert_contains "$ERR" "from the checkpoint: tcp_established" "the restore's notices"
-wait_for "[ \"\$(tcp_last)\" -ge $((at_ckpt + 5)) ]" 10 ||
-	fail "the TCP connection did not survive: $at_ckpt at the dump, $(tcp_last) now"
-seq_ok=$(/usr/bin/python3 -c '
-import sys
-v = [int(x) for x in open(sys.argv[1]).read().split()]
-print("yes" if v == list(range(v[0], v[0] + len(v))) else "no")' "$TCP")
-[ "$seq_ok" = yes ] || fail "the numbers received over TCP have a gap or restart: $(tr '\n' ' ' <"$TCP")"
-note "TCP: $at_ckpt received at the dump, $(tcp_last) now"
+tcp_carries_on "$at_ckpt"

@@ -20,8 +20,7 @@
 . "$(dirname "$0")/../helpers/hooks_lib.sh"
 . "$(dirname "$0")/../helpers/container_lib.sh"
 
-RUNC=$(command -v runc) || fail "runc not found: run scripts/setup (it installs runc)"
-[ -x /bin/busybox ] || fail "/bin/busybox not found: run scripts/setup (it installs busybox-static)"
+container_tools runc
 
 suffix=${TMP##*.}
 ID=crpc-e-$suffix
@@ -53,15 +52,6 @@ crpc_() {
 state() {
 	runc_ state "$1" 2>/dev/null | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null || true
 }
-# manifest_assert FILE EXPR...: every Python expression over crpc.json (d) is true.
-manifest_assert() {
-	/usr/bin/python3 -c '
-import json, sys
-d = json.load(open(sys.argv[1]))
-bad = [e for e in sys.argv[2:] if not eval(e, {"d": d})]
-if bad:
-    sys.exit("%s: false: %s" % (sys.argv[1], "; ".join(bad)))' "$@" || fail "crpc.json is not as expected"
-}
 run_container() { # ID BUNDLE
 	(cd "$2" && runc_ --log "$TMP/run.log" run -d "$1" </dev/null >/dev/null 2>&1) ||
 		fail "runc run $1 failed: $(cat "$TMP/run.log")"
@@ -88,13 +78,7 @@ json_assert "$TMP/inspect.json" "d['container']['id'] == '$ID'" "d['dumpable'] i
 	"not any(w.get('warning') in ('namespace', 'namespaces') for w in d['warnings'])"
 
 # --- hooks: every callback, with the container's engine and ID -----------
-{
-	echo "hooks:"
-	for cb in $HOOK_CALLBACKS; do
-		echo "  $cb:"
-		echo "    - shell: 'echo $cb \$CRPC_CONTAINER_ENGINE \$CRPC_CONTAINER_ID \$CRPC_CONTAINER_NAME >>$TMP/marks'"
-	done
-} | write_config "$TMP/hooks.yaml"
+engine_hooks_config "$TMP/hooks.yaml"
 
 # --- dump and restore into the same container ---------------------------------
 expect_exit 0 "$CRPC_BIN" --config "$TMP/hooks.yaml" dump --runc-root "$RUNC_ROOT" --trace "$TMP/dump.trace" \
@@ -136,16 +120,13 @@ printf '%s\n' "$OUT" >"$TMP/restore.json"
 json_assert "$TMP/restore.json" "d['ok'] is True" "d['container']['engine'] == 'runc'" \
 	"d['container']['id'] == '$ID'" "d['container']['state'] == 'running'" "d['pid'] > 1"
 [ "$(state "$ID")" = running ] || fail "runc does not see $ID running after the restore: '$(state "$ID")'"
-wait_for "[ \"\$(count)\" -gt $at_ckpt ]" 10 || fail "the restored counter does not move (at $(count))"
-first=$(count)
-[ "$first" -le $((at_ckpt + 30)) ] || fail "the counter started over or jumped: $at_ckpt -> $first"
-keeps_counting 5 || fail "the restored counter stopped at $(count)"
+carries_on "$at_ckpt"
 restore_marks=$(awk '{print $1}' "$TMP/marks" | tr '\n' ' ')
 for cb in pre-restore post-restore; do
 	assert_contains "$restore_marks" "$cb" "the restore's hooks"
 done
 grep -qv "runc $ID $ID\$" "$TMP/marks" && fail "a restore hook saw another container: $(cat "$TMP/marks")"
-note "counter: $at_ckpt at the dump, $first first after the restore"
+note "counter: $at_ckpt at the dump, $FIRST first after the restore"
 
 # --- --leave-running; a restore into the running container is refused -----
 expect_exit 0 crpc_ dump --runc-root "$RUNC_ROOT" --leave-running "runc:$ID" "$TMP/ck2"
@@ -222,15 +203,10 @@ runc_ delete -f "$ID-new" || fail "runc delete -f $ID-new failed"
 TBUNDLE=$TMP/tbundle
 "$CRPC_SRC/tests/helpers/make-busybox-bundle" --cgroups-path "$CG-tcp" "$TBUNDLE" ||
 	fail "cannot build the second bundle"
-# runc restores a network namespace of its own empty (its loopback down,
-# where no connection can be restored): the container joins one this test
-# makes, with its loopback up, that outlives the dump.
 NETNS=$TMP/netns
-touch "$NETNS"
-unshare --net="$NETNS" true || fail "cannot make a network namespace at $NETNS"
 CLEANUP_CMDS+=(netns_end)
 netns_end() { umount "$NETNS" 2>/dev/null || true; }
-nsenter --net="$NETNS" ip link set lo up || fail "cannot bring up the loopback of $NETNS"
+make_netns "$NETNS"
 /usr/bin/python3 - "$TBUNDLE/config.json" "$NETNS" <<'EOF'
 import json, sys
 p, netns = sys.argv[1:3]
@@ -242,11 +218,6 @@ for ns in spec["linux"]["namespaces"]:
 json.dump(spec, open(p, "w"), indent="\t")
 EOF
 TCP=$TBUNDLE/rootfs/state/tcp
-tcp_last() {
-	local v
-	v=$(tail -n 1 "$TCP" 2>/dev/null)
-	echo "${v:-0}"
-}
 run_container "$ID-tcp" "$TBUNDLE"
 wait_for '[ "$(tcp_last)" -ge 5 ]' 10 || fail "the TCP pair in the container does not talk ($(tcp_last))"
 expect_exit 0 crpc_ dump --runc-root "$RUNC_ROOT" "runc:$ID-tcp" "$TMP/ck-tcp"
@@ -257,12 +228,5 @@ expect_exit 0 "$CRPC_BIN" trace show --json "$TMP/ck-tcp/dump.trace"
 assert_contains "$OUT" "\"tcp_established\": true" "the trace of the DUMP runc sent through the shim"
 at_ckpt=$(tcp_last)
 expect_exit 0 crpc_ restore "$TMP/ck-tcp"
-wait_for "[ \"\$(tcp_last)\" -ge $((at_ckpt + 5)) ]" 10 ||
-	fail "the TCP connection did not survive: $at_ckpt at the dump, $(tcp_last) now"
-seq_ok=$(/usr/bin/python3 -c '
-import sys
-v = [int(x) for x in open(sys.argv[1]).read().split()]
-print("yes" if v == list(range(v[0], v[0] + len(v))) else "no")' "$TCP")
-[ "$seq_ok" = yes ] || fail "the numbers received over TCP have a gap or restart: $(tr '\n' ' ' <"$TCP")"
-note "TCP: $at_ckpt received at the dump, $(tcp_last) now"
+tcp_carries_on "$at_ckpt"
 runc_ delete -f "$ID-tcp" || fail "runc delete -f $ID-tcp failed"
