@@ -33,6 +33,22 @@ sys.exit(1 if bad else 0)
 PY
 }
 
+# dump_sandbox INIT DIR: `crpc dump INIT DIR` with no option succeeds and
+# the sandbox's init is gone after it.
+dump_sandbox() {
+	expect_exit 0 "$CRPC_BIN" dump "$1" "$2"
+	note "dump: $ERR"
+	wait_gone "$1" 5 || fail "the sandbox's init $1 still exists after the dump"
+}
+
+# restored_init: after a `crpc restore`, rinit is the PID it printed,
+# tracked for the clean-up.
+restored_init() {
+	[[ $OUT =~ Restored\ PID\ ([0-9]+) ]] || fail "restore did not print the restored PID: $OUT"
+	rinit=${BASH_REMATCH[1]}
+	track "$rinit"
+}
+
 # value NAME: a counter of the sandbox
 value() { cat "$TMP/$1.count" 2>/dev/null || echo -1; }
 

@@ -56,15 +56,11 @@ doc_true "$TMP/inspect.json" \
 	"any(m['mountpoint'] == '/usr' and m['how'] == 'external' for m in d['own_namespaces']['mounts'])" \
 	"any(f['path'] == '/usr/bin/bwrap' and f['fd'] == -1 for f in d['own_namespaces']['outside_files'])"
 
-expect_exit 0 "$CRPC_BIN" dump "$init" "$TMP/ckpt"
-note "dump: $ERR"
-wait_gone "$init" 5 || fail "the sandbox's init $init still exists after the dump"
+dump_sandbox "$init" "$TMP/ckpt"
 V_INIT=$(value init) V_TCP=$(value tcp) V_ZL=$(value zl)
 expect_exit 0 "$CRPC_BIN" restore "$TMP/ckpt"
 note "restore: $ERR"
-[[ $OUT =~ Restored\ PID\ ([0-9]+) ]] || fail "restore did not print the restored PID: $OUT"
-rinit=${BASH_REMATCH[1]}
-track "$rinit"
+restored_init
 assert_contains "$ERR" "/usr/bin/bwrap" "restore's notes (bwrap's program given back)"
 [ "$(cat "/proc/$rinit/comm")" = bwrap ] || fail "the restored init is $(cat "/proc/$rinit/comm"), not bwrap"
 check_sandbox_restored "$rinit"

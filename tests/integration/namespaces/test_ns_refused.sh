@@ -65,9 +65,7 @@ wait_for "! ip link show $host_end >/dev/null 2>&1" 10 || fail "the veth pair ou
 V_INIT=$(value init) V_TCP=$(value tcp) V_ZL=$(value zl)
 expect_exit 0 "$CRPC_BIN" restore "$TMP/veth"
 note "restore: $ERR"
-[[ $OUT =~ Restored\ PID\ ([0-9]+) ]] || fail "restore did not print the restored PID: $OUT"
-rinit=${BASH_REMATCH[1]}
-track "$rinit"
+restored_init
 assert_contains "$ERR" "external=veth[$sb_end]:$host_end" "the restore's notes"
 assert_contains "$ERR" "ip addr add ${net}1/30 dev $host_end" "what the user must do"
 check_sandbox_restored "$rinit"
@@ -88,9 +86,7 @@ expect_exit 0 "$CRPC_BIN" dump "$rinit" "$TMP/veth2"
 wait_gone "$rinit" 5 || fail "the restored sandbox $rinit still exists after the second dump"
 wait_for "! ip link show $host_end >/dev/null 2>&1" 10 || fail "the veth pair outlived the second dump"
 expect_exit 0 "$CRPC_BIN" restore --external "veth[$sb_end]:$other_end" "$TMP/veth2"
-[[ $OUT =~ Restored\ PID\ ([0-9]+) ]] || fail "restore did not print the restored PID: $OUT"
-rinit=${BASH_REMATCH[1]}
-track "$rinit"
+restored_init
 assert_contains "$ERR" "veth[$sb_end]: given by you" "the restore's notes"
 check_sandbox_restored "$rinit"
 ip link show "$other_end" >/dev/null || fail "the veth's outside end did not come back as $other_end"
@@ -163,7 +159,5 @@ mount -t tmpfs crpc-ns-ext "$TMP/ext"
 V_INIT=$(value init) V_TCP=$(value tcp) V_ZL=$(value zl)
 expect_exit 0 "$CRPC_BIN" restore "$TMP/extck"
 assert_contains "$ERR" "the tree gets what is there now" "restore with another tmpfs in the mount's place"
-[[ $OUT =~ Restored\ PID\ ([0-9]+) ]] || fail "restore did not print the restored PID: $OUT"
-rinit=${BASH_REMATCH[1]}
-track "$rinit"
+restored_init
 check_sandbox_restored "$rinit"

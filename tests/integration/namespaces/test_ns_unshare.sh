@@ -41,9 +41,7 @@ json_assert "$TMP/inspect.json" \
 	"any(m['mountpoint'] == '$TMP/tm' and m['how'] == 'recreated' for m in d['own_namespaces']['mounts'])"
 
 # --- dump with no option --------------------------------------------------------------
-expect_exit 0 "$CRPC_BIN" dump "$init" "$TMP/ckpt"
-note "dump: $ERR"
-wait_gone "$init" 5 || fail "the sandbox's init $init still exists after the dump"
+dump_sandbox "$init" "$TMP/ckpt"
 doc_true "$TMP/ckpt/crpc.json" \
 	"set(['pid','mnt','net','ipc','uts']) <= set(d['namespaces']['own'])" \
 	"d['namespaces']['root'] == '/'" \
@@ -54,9 +52,7 @@ V_INIT=$(value init) V_TCP=$(value tcp) V_ZL=$(value zl)
 # --- restore with no option -----------------------------------------------------------
 expect_exit 0 "$CRPC_BIN" restore "$TMP/ckpt"
 note "restore: $ERR"
-[[ $OUT =~ Restored\ PID\ ([0-9]+) ]] || fail "restore did not print the restored PID: $OUT"
-rinit=${BASH_REMATCH[1]}
-track "$rinit"
+restored_init
 assert_contains "$ERR" "root=/" "restore's notes"
 check_sandbox_restored "$rinit"
 # the zombie leader is still a zombie, a child of the init
@@ -84,9 +80,7 @@ key=$(json_get "$TMP/ckpt2/crpc.json" "[f['key'] for f in d['namespaces']['exter
 exec 7</dev/null
 expect_exit 0 "$CRPC_BIN" restore --inherit-fd "fd[7]:$key" "$TMP/ckpt2"
 exec 7<&-
-[[ $OUT =~ Restored\ PID\ ([0-9]+) ]] || fail "restore did not print the restored PID: $OUT"
-rinit=${BASH_REMATCH[1]}
-track "$rinit"
+restored_init
 assert_contains "$ERR" "$key: passed by you" "the restore's notes"
 assert_not_contains "$ERR" "gave back /dev/null" "the restore's notes"
 check_sandbox_restored "$rinit"
