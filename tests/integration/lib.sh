@@ -216,17 +216,8 @@ while True:
     time.sleep(1)' "$TMP" </dev/null >/dev/null 2>&1 &
 	track $!
 	wait_for "[ -S '$TMP/sock' ]" 10 || fail "the peer socket did not appear"
-	setsid /usr/bin/python3 -c '
-import os, socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.connect(sys.argv[1] + "/sock")
-i = 0
-while True:
-    with open(sys.argv[1] + "/u.count.tmp", "w") as f:
-        f.write("%d\n" % i)
-    os.rename(sys.argv[1] + "/u.count.tmp", sys.argv[1] + "/u.count")
-    i += 1
-    time.sleep(0.05)' "$TMP" </dev/null >/dev/null 2>&1 &
+	setsid /usr/bin/python3 "$CRPC_SRC/tests/integration/helpers/py_counter.py" "$TMP" u 0 "$TMP/sock" \
+		</dev/null >/dev/null 2>&1 &
 	UNIX_TARGET=$!
 	track "$UNIX_TARGET"
 	wait_for '[ "$(counter u)" -ge 2 ]' 10 || fail "the unix-socket target does not count"

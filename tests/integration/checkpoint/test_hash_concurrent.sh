@@ -16,18 +16,7 @@ unmount_fs() { mountpoint -q "$FS" && umount "$FS"; }
 CLEANUP_CMDS+=(unmount_fs)
 
 # --- a dump hashed while CRIU writes ---------------------------------------------------
-setsid /usr/bin/python3 -c '
-import os, sys, time
-n = 192 << 20
-data = bytearray(n)
-data[::4096] = b"\x07" * (n // 4096)
-i = 0
-while True:
-    with open(sys.argv[1] + "/py.count.tmp", "w") as f:
-        f.write("%d\n" % i)
-    os.rename(sys.argv[1] + "/py.count.tmp", sys.argv[1] + "/py.count")
-    i += 1
-    time.sleep(0.05)' "$TMP" </dev/null >/dev/null 2>&1 &
+setsid /usr/bin/python3 "$CRPC_SRC/tests/integration/helpers/py_counter.py" "$TMP" py 192 </dev/null >/dev/null 2>&1 &
 pid=$!
 track "$pid"
 wait_for '[ "$(counter py)" -ge 2 ]' 20 || fail "the python workload does not count"
