@@ -254,6 +254,8 @@ typedef enum crpc__owner_verdict {
 crpc__owner_verdict crpc__owner_check(const struct stat *st, uid_t also_trusted);
 /* "others" when others can write st, else "its group". */
 const char *crpc__writable_by(const struct stat *st);
+/* A user for a message: "NAME (uid UID)", or "uid UID" when it has no name. */
+void crpc__user_name(uid_t uid, char *buf, size_t size);
 /*
  * Open dirfd/name for writing as a private file of the caller, whoever could
  * write the directory it is in: created with mode 0600 when it does not

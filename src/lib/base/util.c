@@ -2,6 +2,7 @@
 /* util.c - small helpers shared by libcrpc's sources. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,6 +86,17 @@ crpc__owner_verdict crpc__owner_check(const struct stat *st, uid_t also_trusted)
 const char *crpc__writable_by(const struct stat *st)
 {
 	return (st->st_mode & S_IWOTH) ? "others" : "its group";
+}
+
+void crpc__user_name(uid_t uid, char *buf, size_t size)
+{
+	struct passwd pw, *res = NULL;
+	char tmp[1024];
+
+	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res)
+		snprintf(buf, size, "%s (uid %u)", res->pw_name, (unsigned)uid);
+	else
+		snprintf(buf, size, "uid %u", (unsigned)uid);
 }
 
 /*

@@ -159,6 +159,14 @@ int ck_dir_prepare(ck_dump *c, const char *op, crpc_error **err);
 void ck_files_private(int dirfd);
 
 /*
+ * Replace dirfd/name with a file holding text and a newline: written as
+ * dirfd/tmp (a stale one removed first; 0600, O_EXCL), fsync()ed when sync,
+ * then renamed over name, so that name never goes away or holds half of it.
+ */
+int ck_file_replace(int dirfd, const char *tmp, const char *name, const char *text, bool sync,
+		    const char *op, crpc_error **err);
+
+/*
  * Replace the in-progress marker of dirfd with one holding text (a
  * temporary file renamed over it: the marker never goes away meanwhile).
  */

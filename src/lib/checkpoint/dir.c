@@ -438,9 +438,9 @@ void ck_files_private(int dirfd)
 	closedir(d);
 }
 
-int ck_marker_write(int dirfd, const char *text, const char *op, crpc_error **err)
+int ck_file_replace(int dirfd, const char *tmp, const char *name, const char *text, bool sync,
+		    const char *op, crpc_error **err)
 {
-	const char *tmp = CRPC_INPROGRESS_MARKER ".tmp";
 	int fd, e;
 
 	if (unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT)
@@ -450,18 +450,25 @@ int ck_marker_write(int dirfd, const char *text, const char *op, crpc_error **er
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot create %s", tmp);
-	if (io_write_full(fd, text, strlen(text)) < 0 || io_write_full(fd, "\n", 1) < 0) {
+	if (io_write_full(fd, text, strlen(text)) < 0 || io_write_full(fd, "\n", 1) < 0 ||
+	    (sync && fsync(fd) < 0)) {
 		e = errno;
 		close(fd);
 		unlinkat(dirfd, tmp, 0);
 		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot write %s", tmp);
 	}
-	if (close(fd) < 0 || renameat(dirfd, tmp, dirfd, CRPC_INPROGRESS_MARKER) < 0) {
+	if (close(fd) < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
 		e = errno;
 		unlinkat(dirfd, tmp, 0);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot write %s", CRPC_INPROGRESS_MARKER);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot write %s", name);
 	}
 	return 0;
+}
+
+int ck_marker_write(int dirfd, const char *text, const char *op, crpc_error **err)
+{
+	return ck_file_replace(dirfd, CRPC_INPROGRESS_MARKER ".tmp", CRPC_INPROGRESS_MARKER, text, false, op,
+			       err);
 }
 
 /* Rename the temporary directory to DIR (on failure it stays, with a warning). */
