@@ -16,6 +16,18 @@ sandbox_init() {
 	return 1
 }
 
+# start_sandbox [OPTION...]: ns_sandbox.py (with OPTIONs) as the init of
+# new PID, mount, network, IPC and UTS namespaces (unshare), in a session of
+# the test's own; init is its PID, tracked like unshare's.
+# shellcheck disable=SC2120 # the options are optional
+start_sandbox() {
+	unshare --fork --pid --mount-proc --net --ipc --uts \
+		setsid /usr/bin/python3 "$HELPERS/ns_sandbox.py" "$TMP" "$@" </dev/null >/dev/null 2>&1 &
+	track $!
+	init=$(sandbox_init $!) || fail "the sandbox's init did not start"
+	track "$init"
+}
+
 # ns_pid PID: its PID in its innermost PID namespace
 ns_pid() { awk '/^NSpid:/ { print $NF }' "/proc/$1/status"; }
 

@@ -17,11 +17,7 @@
 . "$(dirname "$0")/../helpers/ns_lib.sh"
 
 # --- a PID that is not its namespace's init -------------------------------------------
-unshare --fork --pid --mount-proc --net --ipc --uts \
-	setsid /usr/bin/python3 "$HELPERS/ns_sandbox.py" "$TMP" </dev/null >/dev/null 2>&1 &
-track $!
-init=$(sandbox_init $!) || fail "the sandbox's init did not start"
-track "$init"
+start_sandbox
 wait_for "[ -s $TMP/ready ]" 20 || fail "the sandbox did not get ready"
 child=
 for c in $(cat "/proc/$init/task/$init/children"); do
@@ -96,11 +92,7 @@ wait_gone "$rinit" 5 || fail "the restored sandbox $rinit does not end"
 
 # --- a veth whose other end is in a third network namespace ------------------------------
 rm -f "$TMP"/*.count "$TMP/ready"
-unshare --fork --pid --mount-proc --net --ipc --uts \
-	setsid /usr/bin/python3 "$HELPERS/ns_sandbox.py" "$TMP" </dev/null >/dev/null 2>&1 &
-track $!
-init=$(sandbox_init $!) || fail "the sandbox's init did not start"
-track "$init"
+start_sandbox
 unshare --net bash -c 'while :; do sleep 0.2; done' "$TMP" </dev/null >/dev/null 2>&1 &
 other=$!
 track "$other"
@@ -137,11 +129,7 @@ mount -t tmpfs crpc-ns-ext "$TMP/ext"
 umount_ext() { umount "$TMP/ext" 2>/dev/null || true; }
 CLEANUP_CMDS+=(umount_ext)
 echo outside >"$TMP/ext/file"
-unshare --fork --pid --mount-proc --net --ipc --uts \
-	setsid /usr/bin/python3 "$HELPERS/ns_sandbox.py" "$TMP" </dev/null >/dev/null 2>&1 &
-track $!
-init=$(sandbox_init $!) || fail "the sandbox's init did not start"
-track "$init"
+start_sandbox
 wait_for "[ -s $TMP/ready ]" 20 || fail "the sandbox did not get ready"
 expect_exit 0 "$CRPC_BIN" inspect --json "$init"
 echo "$OUT" >"$TMP/ext.json"

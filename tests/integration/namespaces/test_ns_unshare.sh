@@ -13,12 +13,7 @@ command -v unshare >/dev/null || fail "unshare (util-linux) is missing"
 command -v nsenter >/dev/null || fail "nsenter (util-linux) is missing"
 mkdir "$TMP/tm"
 
-unshare --fork --pid --mount-proc --net --ipc --uts \
-	setsid /usr/bin/python3 "$HELPERS/ns_sandbox.py" "$TMP" --ipc --tmpfs --hostname crpc-sandbox \
-	</dev/null >/dev/null 2>&1 &
-track $!
-init=$(sandbox_init $!) || fail "the sandbox's init did not start"
-track "$init"
+start_sandbox --ipc --tmpfs --hostname crpc-sandbox
 wait_for "[ -s $TMP/ready ]" 20 || fail "the sandbox did not get ready"
 [ "$(ns_pid "$init")" = 1 ] || fail "PID $init is not the init of its PID namespace"
 for c in init tcp zl; do
