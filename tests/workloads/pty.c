@@ -37,10 +37,7 @@ int main(int argc, char **argv)
 
 	zoo_init("pty", argc, argv);
 	check_tty();
-	if (zoo_failed())
-		zoo_finish("-");
-	else
-		zoo_ready();
+	zoo_setup_done();
 	for (;;) {
 		if (zoo_verify_requested()) {
 			++seq;

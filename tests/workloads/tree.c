@@ -153,10 +153,7 @@ int main(int argc, char **argv)
 	spawn(&root, 0);
 	/* a first round: every process is there and answers */
 	zoo_check(check_subtree(&root, ++seq) == NPROCS, "not all %d processes answered at setup", NPROCS);
-	if (zoo_failed())
-		zoo_finish("-");
-	else
-		zoo_ready();
+	zoo_setup_done();
 	for (;;) {
 		if (zoo_verify_requested()) {
 			int count = check_subtree(&root, ++seq);

@@ -92,6 +92,14 @@ void zoo_ready(void)
 		zoo_die("cannot write the ready file: %s", strerror(errno));
 }
 
+void zoo_setup_done(void)
+{
+	if (zoo_failed())
+		zoo_finish("-");
+	else
+		zoo_ready();
+}
+
 bool zoo_verify_requested(void)
 {
 	if (!g_verify)

@@ -52,6 +52,12 @@ bool zoo_failed(void);
 bool zoo_take_failure(char *buf, size_t size);
 void zoo_finish(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * The end of the setup: when a zoo_check() of it failed, that failure as
+ * the first result (and no ready file), else zoo_ready().
+ */
+void zoo_setup_done(void);
+
 /* Report a setup error on stderr and in DIR/NAME.result, then exit 1. */
 void zoo_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
