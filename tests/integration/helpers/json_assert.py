@@ -16,6 +16,31 @@ ERROR_KEYS = ("operation", "message", "errno", "errno_name", "errno_text", "criu
               "criu_errmsg", "log_file", "log_excerpt", "hint", "cause", "exit_code")
 
 
+def load(path):
+    """FILE's text and its JSON document; exits with the reason when FILE
+    does not hold exactly one."""
+    text = open(path, encoding="utf-8").read()
+    try:
+        return text, json.loads(text)  # refuses anything after the document
+    except ValueError as e:
+        sys.exit("%s: not one JSON document (%s):\n%s" % (path, e, text[:2000]))
+
+
+def untrue(exprs, env):
+    """A problem ("not true: EXPR") for every expression of exprs that is
+    not true when evaluated with the names of env; one that raises is not."""
+    problems = []
+    for expr in exprs:
+        try:
+            ok = eval(expr, env)
+        except Exception as e:  # a missing key is a failed check
+            ok = False
+            expr += "  (%s: %s)" % (type(e).__name__, e)
+        if not ok:
+            problems.append("not true: " + expr)
+    return problems
+
+
 def main():
     args = sys.argv[1:]
     if not args:
@@ -24,11 +49,7 @@ def main():
     code = None
     if args[:1] == ["--exit"]:
         code, args = int(args[1]), args[2:]
-    text = open(path, encoding="utf-8").read()
-    try:
-        d = json.loads(text)  # refuses anything after the document
-    except ValueError as e:
-        sys.exit("%s: not one JSON document (%s):\n%s" % (path, e, text[:2000]))
+    text, d = load(path)
     problems = []
     if not isinstance(d, dict):
         problems.append("not a JSON object")
@@ -55,16 +76,10 @@ def main():
                 if not e.get("message"):
                     problems.append("empty error.message")
     if not problems:
-        for expr in args:
-            try:
-                ok = eval(expr, {"d": d})
-            except Exception as e:  # a missing key is a failed check
-                ok = False
-                expr += "  (%s: %s)" % (type(e).__name__, e)
-            if not ok:
-                problems.append("not true: " + expr)
+        problems = untrue(args, {"d": d})
     if problems:
         sys.exit("%s:\n  %s\ndocument:\n%s" % (path, "\n  ".join(problems), text[:3000]))
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -17,14 +17,13 @@ Exits 1 with the failed expressions and the document on stderr.
 import json
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the helpers
+from json_assert import load, untrue  # noqa: E402 (after the line above)
+
 
 def main():
     path, exprs = sys.argv[1], sys.argv[2:]
-    text = open(path, encoding="utf-8").read()
-    try:
-        d = json.loads(text)
-    except ValueError as e:
-        sys.exit("%s: not one JSON document (%s):\n%s" % (path, e, text[:2000]))
+    text, d = load(path)
 
     def procs():
         return d.get("processes", [])
@@ -53,15 +52,7 @@ def main():
 
     env = {"d": d, "procs": procs, "proc": proc, "fds": fds, "fd": fd, "opts": opts,
            "opt": opt, "warn": warn, "auto": auto}
-    problems = []
-    for expr in exprs:
-        try:
-            ok = eval(expr, env)
-        except Exception as e:  # a missing key is a failed check
-            ok = False
-            expr += "  (%s: %s)" % (type(e).__name__, e)
-        if not ok:
-            problems.append("not true: " + expr)
+    problems = untrue(exprs, env)
     if problems:
         summary = {k: d[k] for k in ("options", "warnings", "blockers", "auto", "error") if k in d}
         sys.exit("%s:\n  %s\nof which:\n%s\ndocument:\n%s" % (
