@@ -19,6 +19,18 @@
 
 #include "helpers.h"
 
+int make_tmpdir(char *tmpl, int *dirfd)
+{
+	if (!mkdtemp(tmpl))
+		return -1;
+	*dirfd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*dirfd < 0) {
+		rmdir(tmpl);
+		return -1;
+	}
+	return 0;
+}
+
 void rm_tree(const char *path)
 {
 	DIR *d = opendir(path);
@@ -74,4 +86,25 @@ void write_buf(int dirfd, const char *name, struct buf *b)
 	free(b->p);
 	b->p = NULL;
 	b->len = 0;
+}
+
+uint8_t *pack(const ProtobufCMessage *m, size_t *len)
+{
+	uint8_t *buf;
+
+	*len = protobuf_c_message_get_packed_size(m);
+	buf = malloc(*len + 16);
+	assert_non_null(buf);
+	assert_int_equal(protobuf_c_message_pack(m, buf), *len);
+	return buf;
+}
+
+int count_open_fds(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			n++;
+	return n;
 }

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "internal.h"
 
 static int pair[2];
@@ -60,16 +61,6 @@ static void send_with_fds(int sk, const void *data, size_t len, const int *fds, 
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
 	assert_int_equal(sendmsg(sk, &mh, 0), (ssize_t)len);
-}
-
-static int count_open_fds(void)
-{
-	int n = 0;
-
-	for (int fd = 0; fd < 1024; fd++)
-		if (fcntl(fd, F_GETFD) >= 0)
-			n++;
-	return n;
 }
 
 static void test_roundtrip(void **state)

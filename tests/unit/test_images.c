@@ -51,13 +51,7 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	snprintf(f->path, sizeof(f->path), "/tmp/crpc-test-images-XXXXXX");
-	if (!mkdtemp(f->path)) {
-		free(f);
-		return -1;
-	}
-	f->dirfd = open(f->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (f->dirfd < 0) {
-		rmdir(f->path);
+	if (make_tmpdir(f->path, &f->dirfd) < 0) {
 		free(f);
 		return -1;
 	}

@@ -15,23 +15,13 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "internal.h"
 #include "trace/pbdiff.h"
 
 #define TRACES CRPC_TEST_DATA "/traces/"
 
 /* ---- helpers ---- */
-
-static uint8_t *pack(const ProtobufCMessage *m, size_t *len)
-{
-	uint8_t *buf;
-
-	*len = protobuf_c_message_get_packed_size(m);
-	buf = malloc(*len + 16);
-	assert_non_null(buf);
-	assert_int_equal(protobuf_c_message_pack(m, buf), *len);
-	return buf;
-}
 
 /* Compare two requests with an ignore list; returns the crpc__pb_diff result. */
 static int diff_req(const CriuReq *a, const CriuReq *b, const char *const *ignore, size_t n,

@@ -22,19 +22,10 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "internal.h"
 
 static int dirfd_;
-
-static int count_open_fds(void)
-{
-	int n = 0;
-
-	for (int fd = 0; fd < 1024; fd++)
-		if (fcntl(fd, F_GETFD) >= 0)
-			n++;
-	return n;
-}
 
 static crpc_session *open_fake(const char *mode, crpc_error **err)
 {

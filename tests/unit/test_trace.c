@@ -15,21 +15,10 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "helpers.h"
 #include "internal.h"
 
 static char trace_path[] = "/tmp/crpc-test-trace.XXXXXX";
-
-/* Pack a message into a fresh buffer. */
-static uint8_t *pack(const ProtobufCMessage *m, size_t *len)
-{
-	uint8_t *buf;
-
-	*len = protobuf_c_message_get_packed_size(m);
-	buf = malloc(*len + 16);
-	assert_non_null(buf);
-	assert_int_equal(protobuf_c_message_pack(m, buf), *len);
-	return buf;
-}
 
 /* Read all lines of the trace file as JSON objects. */
 static json_t *read_lines(void)
