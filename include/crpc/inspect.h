@@ -309,6 +309,8 @@ typedef struct crpc_ns_tree {
 					tree's PID namespace (CRIU sees session 0), 0 if none */
 	pid_t session_outside_sid;
 	size_t n_session_outside; /**< how many processes of the tree are in such sessions */
+	int64_t userns_uid0;      /**< own user namespace: the uid crpc sees for its uid 0 (-1: unmapped) */
+	int64_t userns_gid0;      /**< own user namespace: the gid crpc sees for its gid 0 (-1: unmapped) */
 } crpc_ns_tree;
 
 /** Everything crpc_inspect_tree() found. Free with crpc_inspect_free(). */

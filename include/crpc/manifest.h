@@ -384,6 +384,8 @@ typedef struct crpc_manifest_ns {
 	size_t n_files;
 	crpc_manifest_veth *veths;
 	size_t n_veths;
+	int64_t userns_uid0; /**< a user namespace of its own: the uid outside of its uid 0, else -1 */
+	int64_t userns_gid0; /**< likewise its gid 0 (the restored tasks read the images as it) */
 } crpc_manifest_ns;
 
 /** What a restore reads from crpc.json. Free with crpc_manifest_release(). */

@@ -44,6 +44,10 @@ typedef struct ck_op {
 	size_t n_ns_fds;
 	char **ns_ext; /* restore: the external veth entries added to opts */
 	size_t n_ns_ext;
+	bool uns_granted;  /* restore: the images are readable by the tree's user namespace */
+	gid_t uns_gid;     /* its gid 0 as crpc sees it */
+	gid_t uns_dir_gid; /* the images directory's group and mode before */
+	mode_t uns_dir_mode;
 } ck_op;
 
 /* ---- a tree's own namespaces at restore (restore_ns.c) ---- */

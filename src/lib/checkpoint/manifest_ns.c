@@ -49,6 +49,12 @@ json_t *mf_ns_json(const crpc_ns_tree *t)
 			json_array_append_new(own, json_string(crpc_ns_type_name((crpc_ns_type)ty)));
 	json_object_set_new(o, "own", own);
 	json_object_set_new(o, "root", crpc__json_text(t->root));
+	if (t->own & (1u << CRPC_NS_USER)) {
+		json_object_set_new(o, "userns_uid0",
+				    t->userns_uid0 >= 0 ? json_integer(t->userns_uid0) : json_null());
+		json_object_set_new(o, "userns_gid0",
+				    t->userns_gid0 >= 0 ? json_integer(t->userns_gid0) : json_null());
+	}
 	for (size_t i = 0; i < t->n_mounts; i++) {
 		const crpc_ns_mount *m = &t->mounts[i];
 		json_t *e;
@@ -113,8 +119,15 @@ int mf_ns_load(json_t *j, crpc_manifest_ns *ns)
 	bool oom = false;
 
 	memset(ns, 0, sizeof(*ns));
+	ns->userns_uid0 = ns->userns_gid0 = -1;
 	if (!json_is_object(j))
 		return 0;
+	if (json_integer_value(json_object_get(j, "userns_uid0")) >= 0 &&
+	    json_is_integer(json_object_get(j, "userns_uid0")))
+		ns->userns_uid0 = json_integer_value(json_object_get(j, "userns_uid0"));
+	if (json_integer_value(json_object_get(j, "userns_gid0")) >= 0 &&
+	    json_is_integer(json_object_get(j, "userns_gid0")))
+		ns->userns_gid0 = json_integer_value(json_object_get(j, "userns_gid0"));
 	json_array_foreach(json_object_get(j, "own"), i, e) {
 		const char *s = json_string_value(e);
 

@@ -9,11 +9,13 @@
  * pairs (external veth[NAME]:PEER@BRIDGE, so the pair comes back with the
  * same names and bridge). What the user passed wins over each.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -67,6 +69,91 @@ static int reopen(const crpc_manifest_ext_file *f)
 	return fd;
 }
 
+/*
+ * For each image file CRIU wrote in the images directory (NAME.img, a
+ * regular file of root's, not a link), set its group to gid and let the
+ * group read it (grant), or put back root's group and take that away
+ * (!grant) from the files that have gid.
+ */
+static int images_group(int dirfd, gid_t gid, bool grant)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd, rc = 0;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		struct stat st;
+		int f;
+
+		if (l < 5 || strcmp(de->d_name + l - 4, ".img") != 0)
+			continue;
+		f = openat(dirfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (f < 0) {
+			rc = -1;
+			continue;
+		}
+		if (fstat(f, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0) {
+			if (grant &&
+			    (fchown(f, (uid_t)-1, gid) < 0 || fchmod(f, (st.st_mode & 07777) | S_IRGRP) < 0))
+				rc = -1;
+			if (!grant && st.st_gid == gid &&
+			    (fchown(f, (uid_t)-1, 0) < 0 ||
+			     fchmod(f, st.st_mode & 07777 & ~(mode_t)S_IRWXG) < 0))
+				rc = -1;
+		}
+		close(f);
+	}
+	if (errno)
+		rc = -1;
+	closedir(d);
+	return rc;
+}
+
+/*
+ * A tree in a user namespace of its own: CRIU's restored tasks are uid and
+ * gid 0 of the new namespace (the ids the dump recorded outside) when they
+ * open their images, without any right over root's files. Let that gid
+ * search the images directory and read the images, for the time of the
+ * restore (ck_restore_ns_close() takes it back).
+ */
+static int grant_userns(ck_op *o, gid_t gid, crpc_error **err)
+{
+	struct stat st;
+
+	if (fstat(o->dirfd, &st) < 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, o->op, "cannot stat the images directory");
+	o->uns_gid = gid;
+	o->uns_dir_gid = st.st_gid;
+	o->uns_dir_mode = st.st_mode & 07777;
+	o->uns_granted = true;
+	if (fchown(o->dirfd, (uid_t)-1, gid) < 0 ||
+	    fchmod(o->dirfd, (o->uns_dir_mode & ~(mode_t)S_IRWXG) | S_IXGRP) < 0 ||
+	    images_group(o->dirfd, gid, true) < 0) {
+		crpc_error_set(err, CRPC_EXIT_FAIL, errno, o->op,
+			       "cannot let gid %u (the tree's user namespace's gid 0) read the images",
+			       (unsigned)gid);
+		if (err && *err)
+			crpc_error_set_hint(*err, "the tasks CRIU restores in the tree's user namespace "
+						  "read their images as that gid; restore from a directory "
+						  "on a file system that allows chown");
+		return -1;
+	}
+	ck_notice(o,
+		  "the tree has a user namespace of its own: gid %u (its gid 0) may read the images "
+		  "until the restore is done",
+		  (unsigned)gid);
+	return 0;
+}
+
 int ck_restore_ns(ck_op *o, crpc_error **err)
 {
 	const crpc_manifest_ns *ns = &o->manifest.ns;
@@ -107,6 +194,9 @@ int ck_restore_ns(ck_op *o, crpc_error **err)
 					    m->source, m->source);
 		return -1;
 	}
+	if ((ns->own & (1u << CRPC_NS_USER)) && ns->userns_gid0 > 0 && ns->userns_gid0 <= UINT32_MAX - 1 &&
+	    grant_userns(o, (gid_t)ns->userns_gid0, err) < 0)
+		return -1;
 	if ((ns->own & (1u << CRPC_NS_MNT)) && !o->opts.root) {
 		o->opts.root = ns->root ? ns->root : "/";
 		ck_notice(o, "from the checkpoint: root=%s (the root of the tree's own mount namespace)",
@@ -175,6 +265,15 @@ int ck_restore_ns(ck_op *o, crpc_error **err)
 
 void ck_restore_ns_close(ck_op *o)
 {
+	if (o->uns_granted && o->dirfd >= 0) {
+		if (images_group(o->dirfd, o->uns_gid, false) < 0 || fchmod(o->dirfd, o->uns_dir_mode) < 0 ||
+		    fchown(o->dirfd, (uid_t)-1, o->uns_dir_gid) < 0)
+			ck_warn(o,
+				"could not take back gid %u's access to the images (%s): check the "
+				"group and mode of the images directory",
+				(unsigned)o->uns_gid, strerror(errno));
+		o->uns_granted = false;
+	}
 	for (size_t i = 0; i < o->n_ns_fds; i++)
 		if (o->ns_fds[i] >= 0)
 			close(o->ns_fds[i]);

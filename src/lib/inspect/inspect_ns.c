@@ -720,6 +720,36 @@ done:
 
 /* ---- the inspection's part ------------------------------------------------------------------ */
 
+/*
+ * The id outside a user namespace of id 0 inside it, from /proc/PID/uid_map
+ * or gid_map (lines "INSIDE OUTSIDE COUNT"); -1 when 0 is not mapped or the
+ * map cannot be read.
+ */
+static int64_t map_of_zero(int proc_fd, pid_t pid, const char *which)
+{
+	char name[40], buf[4096];
+	unsigned long long in, out, count;
+	const char *l;
+	ssize_t n;
+	int fd;
+
+	snprintf(name, sizeof(name), "%d/%s", (int)pid, which);
+	fd = openat(proc_fd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (l = buf; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l))
+		if (sscanf(l, "%llu %llu %llu", &in, &out, &count) == 3 && in == 0 && count > 0)
+			return (int64_t)out;
+	return -1;
+}
+
 int ins_ns_inspect(ins_ctx *c, crpc_error **err)
 {
 	crpc_inspect_result *r = c->r;
@@ -777,6 +807,11 @@ int ins_ns_inspect(ins_ctx *c, crpc_error **err)
 	}
 	if ((t->own & (1u << CRPC_NS_NET)) && read_netdevs(c, t) < 0)
 		goto oom;
+	t->userns_uid0 = t->userns_gid0 = -1;
+	if (t->own & (1u << CRPC_NS_USER)) {
+		t->userns_uid0 = map_of_zero(c->proc_fd, root->pid, "uid_map");
+		t->userns_gid0 = map_of_zero(c->proc_fd, root->pid, "gid_map");
+	}
 	if (find_sharers(c, t) < 0)
 		goto oom;
 	return 0;
@@ -863,13 +898,21 @@ void ins_ns_verdict(ins_vbuild *vb, const crpc_inspect_result *r)
 		 "the tree has namespaces of its own (%s): CRIU checkpoints them with it and a restore "
 		 "creates them anew",
 		 own_list(t->own, owns, sizeof(owns)));
-	if (t->own & (1u << CRPC_NS_USER))
+	if ((t->own & (1u << CRPC_NS_USER)) && (t->userns_uid0 < 0 || t->userns_gid0 < 0))
 		ins_vadd(vb, INS_V_BLOCKER, "user-namespace", CRPC_VALUE_BOOL, true, 0, NULL, root->pid, -1,
-			 "%s is in a user namespace of its own: crpc does not checkpoint such trees yet (it "
-			 "does not inspect their uid and gid maps, nor tell CRIU how to restore them); run "
-			 "the sandbox without a user namespace (as root: no unshare -U, no bwrap "
-			 "--unshare-user)",
-			 w);
+			 "%s is in a user namespace of its own where %s 0 is not mapped: CRIU's restore "
+			 "makes every task uid and gid 0 of the new namespace (setuid(0), setgid(0)) before "
+			 "it gives them back their own ids, which fails there; map root in the namespace "
+			 "(unshare --map-root-user, newuidmap with a line for 0)",
+			 w, t->userns_uid0 < 0 ? "uid" : "gid");
+	else if (t->own & (1u << CRPC_NS_USER))
+		ins_vadd(vb, INS_V_WARNING, "user-namespace", CRPC_VALUE_BOOL, true, 0, NULL, root->pid, -1,
+			 "%s is in a user namespace of its own (its uid 0 is %" PRId64
+			 " outside, gid 0 is %" PRId64
+			 "): CRIU restores the namespace with the same uid and gid maps, and its tasks read "
+			 "the images as that uid and gid, so crpc restore lets gid %" PRId64
+			 " read the images directory for the time of the restore",
+			 w, t->userns_uid0, t->userns_gid0, t->userns_gid0);
 	if (t->own & (1u << CRPC_NS_MNT)) {
 		size_t ext = 0;
 		const crpc_ns_mount *first = NULL;
