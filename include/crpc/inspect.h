@@ -250,6 +250,8 @@ typedef struct crpc_ns_mount {
 	crpc_ns_mount_how how;
 	char *source; /**< external: where crpc's namespace shows the same directory (a mount
 			   point of the same file system, with the rest of the path) */
+	char *beneath; /**< external: the first mount crpc's namespace has beneath source, NULL
+			    if none (CRIU cannot bind such a source into a new user namespace) */
 } crpc_ns_mount;
 
 /**

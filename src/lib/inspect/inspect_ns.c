@@ -285,6 +285,14 @@ static int read_mounts(ins_ctx *c, crpc_ns_tree *t, idset *self_ids)
 				nm->source = NULL;
 			if (!nm->source)
 				goto out;
+			for (size_t k = 0; k < self.n && !nm->beneath; k++) {
+				const char *mp = self.v[k].mountpoint;
+				size_t l = strcmp(nm->source, "/") ? strlen(nm->source) : 0;
+
+				if (strncmp(mp, nm->source, l) == 0 && mp[l] == '/' && mp[l + 1] &&
+				    !(nm->beneath = strdup(mp)))
+					goto out;
+			}
 			if (strcmp(m->mountpoint, "/") == 0) {
 				/* the tree's root, as crpc's namespace shows it: what a restore gives CRIU */
 				free(t->root);
@@ -826,6 +834,7 @@ void crpc__ns_tree_free(crpc_ns_tree *t)
 		free(t->mounts[i].fstype);
 		free(t->mounts[i].root);
 		free(t->mounts[i].source);
+		free(t->mounts[i].beneath);
 	}
 	for (size_t i = 0; i < t->n_files; i++)
 		free(t->files[i].path);
@@ -910,9 +919,36 @@ void ins_ns_verdict(ins_vbuild *vb, const crpc_inspect_result *r)
 			 "%s is in a user namespace of its own (its uid 0 is %" PRId64
 			 " outside, gid 0 is %" PRId64
 			 "): CRIU restores the namespace with the same uid and gid maps, and its tasks read "
-			 "the images as that uid and gid, so crpc restore lets gid %" PRId64
-			 " read the images directory for the time of the restore",
-			 w, t->userns_uid0, t->userns_gid0, t->userns_gid0);
+			 "the images as that uid and gid%s",
+			 w, t->userns_uid0, t->userns_gid0,
+			 t->userns_gid0 ? ", so crpc restore lets that gid read the images directory for the "
+					  "time of the restore"
+					: "");
+	if ((t->own & (1u << CRPC_NS_USER)) && (t->own & (1u << CRPC_NS_MNT))) {
+		const crpc_ns_mount *first = NULL;
+		size_t nested = 0;
+
+		for (size_t i = 0; i < t->n_mounts; i++)
+			if (t->mounts[i].how == CRPC_NS_MOUNT_EXTERNAL && t->mounts[i].beneath &&
+			    !nested++)
+				first = &t->mounts[i];
+		if (first) {
+			char more[48] = "";
+
+			if (nested > 1)
+				snprintf(more, sizeof(more), " (and %zu more)", nested - 1);
+			ins_vadd(vb, INS_V_BLOCKER, "user-namespace-mounts", CRPC_VALUE_BOOL, true, 0, NULL,
+				 root->pid, -1,
+				 "mount %s of the tree%s comes from %s in crpc's mount namespace, which has "
+				 "mounts beneath it (%s): the tree has a user namespace of its own, and CRIU "
+				 "4.2.1 binds such a tree's mounts back one at a time (not recursively) from "
+				 "inside the new user namespace, where the mounts beneath are locked: the kernel "
+				 "refuses that bind (EINVAL) and the restore fails; give the sandbox a root of "
+				 "its own holding only the binds it needs (pivot_root, as bwrap and container "
+				 "runtimes do), or run it without a user namespace",
+				 first->mountpoint, more, first->source, first->beneath);
+		}
+	}
 	if (t->own & (1u << CRPC_NS_MNT)) {
 		size_t ext = 0;
 		const crpc_ns_mount *first = NULL;
