@@ -248,7 +248,7 @@ typedef struct crpc_ns_mount {
 	char *root; /**< the directory of its file system it shows (mountinfo's root field) */
 	unsigned major, minor;
 	crpc_ns_mount_how how;
-	char *source; /**< external: where crpc's namespace shows the same directory (a mount
+	char *source;  /**< external: where crpc's namespace shows the same directory (a mount
 			   point of the same file system, with the rest of the path) */
 	char *beneath; /**< external: the first mount crpc's namespace has beneath source, NULL
 			    if none (CRIU cannot bind such a source into a new user namespace) */
@@ -311,6 +311,8 @@ typedef struct crpc_ns_tree {
 					tree's PID namespace (CRIU sees session 0), 0 if none */
 	pid_t session_outside_sid;
 	size_t n_session_outside; /**< how many processes of the tree are in such sessions */
+	char *root_beneath;       /**< own mount namespace: the first mount crpc's namespace has beneath
+			     root (what a restore binds as the tree's root), NULL if none */
 	int64_t userns_uid0;      /**< own user namespace: the uid crpc sees for its uid 0 (-1: unmapped) */
 	int64_t userns_gid0;      /**< own user namespace: the gid crpc sees for its gid 0 (-1: unmapped) */
 } crpc_ns_tree;

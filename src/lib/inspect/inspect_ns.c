@@ -306,6 +306,13 @@ static int read_mounts(ins_ctx *c, crpc_ns_tree *t, idset *self_ids)
 			nm->how = CRPC_NS_MOUNT_UNSUPPORTED;
 		}
 	}
+	for (size_t k = 0; k < self.n && !t->root_beneath; k++) {
+		const char *mp = self.v[k].mountpoint, *rt = t->root ? t->root : "/";
+		size_t l = strcmp(rt, "/") ? strlen(rt) : 0;
+
+		if (strncmp(mp, rt, l) == 0 && mp[l] == '/' && mp[l + 1] && !(t->root_beneath = strdup(mp)))
+			goto out;
+	}
 	rc = 0;
 out:
 	mtab_free(&tree);
@@ -838,6 +845,7 @@ void crpc__ns_tree_free(crpc_ns_tree *t)
 	}
 	for (size_t i = 0; i < t->n_files; i++)
 		free(t->files[i].path);
+	free(t->root_beneath);
 	free(t->mounts);
 	free(t->files);
 	free(t->netdevs);
@@ -929,9 +937,19 @@ void ins_ns_verdict(ins_vbuild *vb, const crpc_inspect_result *r)
 		size_t nested = 0;
 
 		for (size_t i = 0; i < t->n_mounts; i++)
-			if (t->mounts[i].how == CRPC_NS_MOUNT_EXTERNAL && t->mounts[i].beneath &&
-			    !nested++)
+			if (t->mounts[i].how == CRPC_NS_MOUNT_EXTERNAL && t->mounts[i].beneath && !nested++)
 				first = &t->mounts[i];
+		if (!first && t->root_beneath)
+			ins_vadd(vb, INS_V_BLOCKER, "user-namespace-mounts", CRPC_VALUE_BOOL, true, 0, NULL,
+				 root->pid, -1,
+				 "the tree's root %s has mounts beneath it in crpc's mount namespace (%s): the "
+				 "tree has a user namespace of its own, and CRIU 4.2.1 binds the root of such a "
+				 "tree (not recursively) from inside the new user namespace, where the mounts "
+				 "beneath are locked: the kernel refuses that bind (EINVAL) and the restore "
+				 "fails; give the sandbox a root that is a mount of its own with nothing mounted "
+				 "beneath it in crpc's namespace (bind the directory onto itself in the sandbox, "
+				 "then pivot_root into it), or run it without a user namespace",
+				 t->root ? t->root : "/", t->root_beneath);
 		if (first) {
 			char more[48] = "";
 
