@@ -659,11 +659,49 @@ static void test_verdict_own_namespaces(void **state)
 	assert_non_null(strstr(it->reason, "and 1 more"));
 	crpc_verdict_release(&v);
 
-	/* a user namespace of its own */
+	/* a user namespace of its own, root mapped: no blocker of its own, a warning */
 	r->self_ns[CRPC_NS_USER] = 1;
 	t->own |= 1u << CRPC_NS_USER;
+	t->userns_uid0 = 20000;
+	t->userns_gid0 = 400000;
 	assert_int_equal(crpc_inspect_verdict(r, &v, NULL), 0);
-	assert_non_null(find_item(v.blockers, v.n_blockers, "user-namespace"));
+	assert_null(find_item(v.blockers, v.n_blockers, "user-namespace"));
+	assert_null(find_item(v.blockers, v.n_blockers, "user-namespace-mounts"));
+	it = find_item(v.warnings, v.n_warnings, "user-namespace");
+	assert_non_null(it);
+	assert_non_null(strstr(it->reason, "gid 0 is 400000"));
+	assert_non_null(strstr(it->reason, "lets that gid read"));
+	crpc_verdict_release(&v);
+
+	/* an external mount whose source has mounts beneath it: CRIU cannot bind it there */
+	t->mounts[1].beneath = strdup("/dev/pts");
+	assert_int_equal(crpc_inspect_verdict(r, &v, NULL), 0);
+	it = find_item(v.blockers, v.n_blockers, "user-namespace-mounts");
+	assert_non_null(it);
+	assert_non_null(strstr(it->reason, "mount /dev of the tree"));
+	assert_non_null(strstr(it->reason, "(/dev/pts)"));
+	crpc_verdict_release(&v);
+
+	/* the root only */
+	free(t->mounts[1].beneath);
+	t->mounts[1].beneath = NULL;
+	t->root_beneath = strdup("/proc");
+	assert_int_equal(crpc_inspect_verdict(r, &v, NULL), 0);
+	it = find_item(v.blockers, v.n_blockers, "user-namespace-mounts");
+	assert_non_null(it);
+	assert_non_null(strstr(it->reason, "root / has mounts beneath it"));
+	assert_non_null(strstr(it->reason, "(/proc)"));
+	crpc_verdict_release(&v);
+
+	/* uid 0 not mapped: CRIU's restore cannot become it */
+	free(t->root_beneath);
+	t->root_beneath = NULL;
+	t->userns_uid0 = -1;
+	assert_int_equal(crpc_inspect_verdict(r, &v, NULL), 0);
+	it = find_item(v.blockers, v.n_blockers, "user-namespace");
+	assert_non_null(it);
+	assert_non_null(strstr(it->reason, "uid 0 is not mapped"));
+	assert_null(find_item(v.blockers, v.n_blockers, "user-namespace-mounts"));
 	crpc_verdict_release(&v);
 	crpc_inspect_free(r);
 }
