@@ -992,12 +992,30 @@ static void test_namespaces(void **state)
 	assert_string_equal(m.ns.veths[0].peer, "v0h");
 	assert_string_equal(m.ns.veths[0].bridge, "br0");
 	assert_string_equal(m.ns.veths[0].peer_addrs, "10.1.0.1/30");
+	assert_int_equal(m.ns.userns_gid0, -1); /* no user namespace of its own */
 	crpc_manifest_release(&m);
 	/* the external mounts are listed for people, with where they come from */
 	assert_int_equal(crpc_manifest_read(f->dirfd, &text, &len, &e), 0);
 	assert_non_null(strstr(text, "\"source\": \"/srv/root\""));
 	assert_null(strstr(text, "\"mountpoint\": \"/proc\""));
 	free(text);
+
+	/* a user namespace of its own: the ids of its uid and gid 0 outside */
+	t.own |= 1u << CRPC_NS_USER;
+	t.userns_uid0 = 20000;
+	t.userns_gid0 = 400000;
+	assert_int_equal(crpc_manifest_write(f->dirfd, &mi, NULL, &e), 0);
+	assert_int_equal(crpc_manifest_load(f->dirfd, &m, &e), 0);
+	assert_true(m.ns.own & (1u << CRPC_NS_USER));
+	assert_int_equal(m.ns.userns_uid0, 20000);
+	assert_int_equal(m.ns.userns_gid0, 400000);
+	crpc_manifest_release(&m);
+	t.userns_uid0 = -1; /* unmapped: null, read as -1 */
+	assert_int_equal(crpc_manifest_write(f->dirfd, &mi, NULL, &e), 0);
+	assert_int_equal(crpc_manifest_load(f->dirfd, &m, &e), 0);
+	assert_int_equal(m.ns.userns_uid0, -1);
+	assert_int_equal(m.ns.userns_gid0, 400000);
+	crpc_manifest_release(&m);
 
 	/* a tree sharing crpc's namespaces: "namespaces" is null and reads as none */
 	mi.ns = NULL;
