@@ -210,6 +210,28 @@ static bool idset_has(const idset *s, int id)
 	return false;
 }
 
+static bool deleted_bind(const mtab *tree, size_t i)
+{
+	static const char tag[] = "//deleted";
+	const char *r = tree->roots[i];
+	size_t l = strlen(r), tl = sizeof(tag) - 1;
+
+	if (l <= tl || strcmp(r + l - tl, tag) != 0)
+		return false;
+	l -= tl;
+	for (size_t k = 0; k < tree->n; k++) {
+		const char *o = tree->roots[k];
+		size_t ol = strcmp(o, "/") ? strlen(o) : 0;
+
+		if (k == i || tree->v[k].major != tree->v[i].major || tree->v[k].minor != tree->v[i].minor ||
+		    strcmp(tree->v[k].fstype, tree->v[i].fstype) != 0)
+			continue;
+		if (ol <= l && strncmp(r, o, ol) == 0 && (r[ol] == '/' || ol == l))
+			return true;
+	}
+	return false;
+}
+
 static int read_mounts(ins_ctx *c, crpc_ns_tree *t, idset *self_ids)
 {
 	mtab tree = { 0 }, self = { 0 };
@@ -250,6 +272,16 @@ static int read_mounts(ins_ctx *c, crpc_ns_tree *t, idset *self_ids)
 		nm->root = strdup(mroot);
 		if (!nm->mountpoint || !nm->fstype || !nm->root)
 			goto out;
+		/*
+		 * A bind of a directory since removed (its root ends in "//deleted")
+		 * inside another mount of the tree: CRIU binds it from that mount,
+		 * making the directory again for the time of the restore, and crpc's
+		 * namespace has nothing to give back for it.
+		 */
+		if (deleted_bind(&tree, i)) {
+			nm->how = CRPC_NS_MOUNT_RECREATED;
+			continue;
+		}
 		/*
 		 * The same directory in crpc's namespace: a mount of the same file
 		 * system whose root holds this one's, the closest first. A proc of
