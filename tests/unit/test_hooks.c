@@ -155,8 +155,12 @@ static int notify(struct fx *f, crpc_notify_kind k, int pid, crpc_error **err)
 	return crpc_hook_runner_notify(&n, f->r, err);
 }
 
-/* Contents of a file of the images dir ("" if missing); free it. */
-static char *slurp(struct fx *f, const char *name)
+/*
+ * Contents of a file of the images dir ("" if missing); free it. Not
+ * inlined: gcc 12 at -O2 then takes pointers into the result for pointers
+ * to slurp()'s own local (a false -Wdangling-pointer).
+ */
+__attribute__((noinline)) static char *slurp(struct fx *f, const char *name)
 {
 	char *s = NULL;
 
