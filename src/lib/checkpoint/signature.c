@@ -16,7 +16,6 @@
 #include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,6 +23,7 @@
 
 #include "base/sha256.h"
 #include "base/sign.h"
+#include "checkpoint/ck_int.h"
 #include "crpc/manifest.h"
 #include "internal.h"
 
@@ -95,17 +95,6 @@ static int fingerprint(const crpc__pkey *k, char hex[65], crpc_error **err)
 	return crpc__sha256_buffer(raw, sizeof(raw), hex, err);
 }
 
-static void user_name(uid_t uid, char *buf, size_t bufsz)
-{
-	struct passwd pw, *res = NULL;
-	char tmp[1024];
-
-	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res)
-		snprintf(buf, bufsz, "%s (uid %u)", res->pw_name, (unsigned)uid);
-	else
-		snprintf(buf, bufsz, "uid %u", (unsigned)uid);
-}
-
 /*
  * The ownership rule for a key file or a key directory: root's or the
  * caller's, writable by nobody else (`secret`: also readable by nobody
@@ -118,7 +107,7 @@ static int check_key_object(const struct stat *st, const char *path, const char 
 
 	switch (crpc__owner_check(st, (uid_t)-1)) {
 	case CRPC__OWNER_FOREIGN:
-		user_name(st->st_uid, who, sizeof(who));
+		crpc__user_name(st->st_uid, who, sizeof(who));
 		crpc_error_set(err, CRPC_EXIT_FAIL, EPERM, op,
 			       "refusing %s %s: it belongs to %s, neither root nor the caller: whoever owns "
 			       "it can replace the key",
@@ -361,7 +350,6 @@ CRPC_API int crpc_manifest_sign(int dirfd, const crpc_signing_key *k, crpc_error
 	char sig_hex[2 * CRPC__ED25519_SIG_LEN + 1], sha[65];
 	size_t size = 0;
 	json_t *o;
-	int fd, e;
 
 	if (!k)
 		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, op, "no key");
@@ -378,24 +366,8 @@ CRPC_API int crpc_manifest_sign(int dirfd, const crpc_signing_key *k, crpc_error
 	if (!text)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
 
-	if (unlinkat(dirfd, SIG_TMP, 0) < 0 && errno != ENOENT)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot remove a stale %s", SIG_TMP);
-	do
-		fd = openat(dirfd, SIG_TMP, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	while (fd < 0 && errno == EINTR);
-	if (fd < 0)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot create %s", SIG_TMP);
-	if (io_write_full(fd, text, strlen(text)) < 0 || io_write_full(fd, "\n", 1) < 0 || fsync(fd) < 0) {
-		e = errno;
-		close(fd);
-		unlinkat(dirfd, SIG_TMP, 0);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot write %s", SIG_TMP);
-	}
-	if (close(fd) < 0 || renameat(dirfd, SIG_TMP, dirfd, CRPC_SIGNATURE_NAME) < 0) {
-		e = errno;
-		unlinkat(dirfd, SIG_TMP, 0);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot write %s", CRPC_SIGNATURE_NAME);
-	}
+	if (ck_file_replace(dirfd, SIG_TMP, CRPC_SIGNATURE_NAME, text, true, op, err) < 0)
+		return -1;
 	if (fsync(dirfd) < 0 && errno != EINVAL && errno != EROFS)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot sync the images directory");
 	return 0;

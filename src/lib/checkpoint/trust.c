@@ -12,24 +12,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
-
-static void user_name(uid_t uid, char *buf, size_t bufsz)
-{
-	struct passwd pw, *res = NULL;
-	char tmp[1024];
-
-	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res)
-		snprintf(buf, bufsz, "%s (uid %u)", res->pw_name, (unsigned)uid);
-	else
-		snprintf(buf, bufsz, "uid %u", (unsigned)uid);
-}
 
 /* Check one object (name NULL: the directory itself). -1 with err when it is not trusted. */
 static int check_one(const struct stat *st, const char *dir, const char *name, uid_t also, const char *op,
@@ -43,7 +31,7 @@ static int check_one(const struct stat *st, const char *dir, const char *name, u
 	else
 		snprintf(what, sizeof(what), "%s", dir);
 	if (v == CRPC__OWNER_FOREIGN) {
-		user_name(st->st_uid, who, sizeof(who));
+		crpc__user_name(st->st_uid, who, sizeof(who));
 		crpc_error_set(err, CRPC_EXIT_FAIL, EPERM, op,
 			       "refusing to restore from %s: %s belongs to %s, neither root nor the caller: "
 			       "whoever owns it could have changed what the restore runs",
