@@ -334,6 +334,7 @@ CRPC_API int crpc_checkpoint_dump(const crpc_checkpoint_params *p, crpc_checkpoi
 				  crpc_error **err)
 {
 	crpc_error *local = NULL;
+	const char *key_path;
 	ck_dump c;
 	int rc;
 
@@ -352,12 +353,15 @@ CRPC_API int crpc_checkpoint_dump(const crpc_checkpoint_params *p, crpc_checkpoi
 	c.o.kind = "dump";
 	c.o.res->pid = c.o.p.pid;
 	/* the signing key before anything else: a key that cannot be used changes nothing */
-	if (ck_signing_key_path(&c.o) && crpc_signing_key_load(ck_signing_key_path(&c.o), &c.key, err) < 0)
-		rc = -1;
-	else if (c.key)
-		ck_info(&c.o, "signing with %s (key %s)", ck_signing_key_path(&c.o),
-			crpc_signing_key_fingerprint(c.key));
-	if (c.key || !ck_signing_key_path(&c.o)) {
+	key_path = ck_signing_key_path(&c.o);
+	rc = 0;
+	if (key_path) {
+		rc = crpc_signing_key_load(key_path, &c.key, err);
+		if (rc == 0)
+			ck_info(&c.o, "signing with %s (key %s)", key_path,
+				crpc_signing_key_fingerprint(c.key));
+	}
+	if (rc == 0) {
 		if (c.o.p.target) {
 			snprintf(c.o.op, sizeof(c.o.op), "dump of %s", c.o.p.target);
 			rc = ck_container_dump(&c, err);

@@ -69,13 +69,14 @@ static const char *jstr(json_t *o, const char *key)
 
 int mf_intent_parse(const char *text, size_t len, struct mf_intent *in)
 {
+	const char *format;
 	json_t *pid, *logs, *v;
 	size_t i, n = 0;
 
 	memset(in, 0, sizeof(*in));
 	in->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
-	if (!json_is_object(in->root) || !jstr(in->root, "format") ||
-	    strcmp(jstr(in->root, "format"), INTENT_FORMAT) != 0) {
+	format = json_is_object(in->root) ? jstr(in->root, "format") : NULL;
+	if (!format || strcmp(format, INTENT_FORMAT) != 0) {
 		mf_intent_release(in);
 		return -1;
 	}

@@ -169,13 +169,14 @@ static int reader_open(crpc_trace_reader **out, const char *path, unsigned long 
 
 	*out = NULL;
 	f = fopen(path, "re");
-	if (!f)
-		return crpc_error_set(err, CRPC_EXIT_USAGE, errno, "trace", "cannot open trace file %s",
-				      path);
+	if (!f) {
+		crpc_error_set(err, CRPC_EXIT_USAGE, errno, "trace", "cannot open trace file %s", path);
+		return -1;
+	}
 	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
 		fclose(f);
-		return crpc_error_set(err, CRPC_EXIT_USAGE, EISDIR, "trace", "cannot read trace file %s",
-				      path);
+		crpc_error_set(err, CRPC_EXIT_USAGE, EISDIR, "trace", "cannot read trace file %s", path);
+		return -1;
 	}
 	if (max && S_ISREG(st.st_mode) && (unsigned long long)st.st_size > max) {
 		fclose(f);
@@ -196,7 +197,8 @@ static int reader_open(crpc_trace_reader **out, const char *path, unsigned long 
 			free(r->buf);
 		free(r);
 		fclose(f);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "trace", "out of memory");
+		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "trace", "out of memory");
+		return -1;
 	}
 	r->f = f;
 	r->max = max;
@@ -428,30 +430,61 @@ static char *dup_or_null(crpc_trace_file *t, const char *s)
 	return d;
 }
 
+/*
+ * gcc 12's analyzer loses the strings below once they are stored into the
+ * grown arrays and reports them as leaked; crpc_trace_file_free() frees
+ * them (the ASan runs of test_trace and test_replay check it).
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+/*
+ * Room for element n of an array of capacity *cap (elements of sz bytes):
+ * the array, moved if it had to grow, or NULL on ENOMEM (arr unchanged).
+ */
+static void *room_for(void *arr, size_t *cap, size_t n, size_t sz)
+{
+	size_t nc;
+	void *p;
+
+	if (n < *cap)
+		return arr;
+	nc = *cap ? *cap * 2 : 16;
+	p = reallocarray(arr, nc, sz);
+	if (p)
+		*cap = nc;
+	return p;
+}
+
 static void keep_problem(crpc_trace_file *t, const crpc_trace_line *l)
 {
-	crpc_trace_problem *p;
+	crpc_trace_problem *p = room_for(t->probs, &t->cap_probs, t->n_probs, sizeof(*p));
 
-	if (ARRAY_GROW(t->probs, &t->cap_probs, t->n_probs + 1, 8) < 0) {
+	if (!p) {
 		t->nomem = true;
 		return;
 	}
-	p = t->probs;
+	t->probs = p;
+	if (!l->text)
+		return;
 	p[t->n_probs].line = l->line;
-	p[t->n_probs].error = dup_or_null(t, l->text);
-	if (p[t->n_probs].error)
-		t->n_probs++;
+	p[t->n_probs].error = strdup(l->text);
+	if (!p[t->n_probs].error) {
+		t->nomem = true;
+		return;
+	}
+	t->n_probs++;
 }
 
 static void keep_message(crpc_trace_file *t, const crpc_trace_record *m)
 {
-	crpc_trace_record *r;
+	crpc_trace_record *r = room_for(t->recs, &t->cap_recs, t->n_recs, sizeof(*r));
 	uint8_t *raw = NULL;
 
-	if (ARRAY_GROW(t->recs, &t->cap_recs, t->n_recs + 1, 32) < 0) {
+	if (!r) {
 		t->nomem = true;
 		return;
 	}
+	t->recs = r;
 	if (m->raw && !(raw = malloc(m->raw_len ? m->raw_len : 1))) {
 		t->nomem = true;
 		return;
@@ -474,12 +507,13 @@ static void keep_message(crpc_trace_file *t, const crpc_trace_record *m)
 
 static void keep_event(crpc_trace_file *t, const crpc_trace_event_record *ev)
 {
-	crpc_trace_event_record *e;
+	crpc_trace_event_record *e = room_for(t->evs, &t->cap_evs, t->n_evs, sizeof(*e));
 
-	if (ARRAY_GROW(t->evs, &t->cap_evs, t->n_evs + 1, 8) < 0) {
+	if (!e) {
 		t->nomem = true;
 		return;
 	}
+	t->evs = e;
 	e = &t->evs[t->n_evs];
 	*e = *ev;
 	e->event = dup_or_null(t, ev->event);
@@ -495,6 +529,8 @@ static void keep_event(crpc_trace_file *t, const crpc_trace_event_record *ev)
 	}
 	t->n_evs++;
 }
+
+#pragma GCC diagnostic pop
 
 CRPC_API int crpc_trace_file_read(crpc_trace_file **out, const char *path, crpc_error **err)
 {
