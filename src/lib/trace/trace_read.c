@@ -437,54 +437,30 @@ static char *dup_or_null(crpc_trace_file *t, const char *s)
  */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
-/*
- * Room for element n of an array of capacity *cap (elements of sz bytes):
- * the array, moved if it had to grow, or NULL on ENOMEM (arr unchanged).
- */
-static void *room_for(void *arr, size_t *cap, size_t n, size_t sz)
-{
-	size_t nc;
-	void *p;
-
-	if (n < *cap)
-		return arr;
-	nc = *cap ? *cap * 2 : 16;
-	p = reallocarray(arr, nc, sz);
-	if (p)
-		*cap = nc;
-	return p;
-}
-
 static void keep_problem(crpc_trace_file *t, const crpc_trace_line *l)
 {
-	crpc_trace_problem *p = room_for(t->probs, &t->cap_probs, t->n_probs, sizeof(*p));
+	crpc_trace_problem *p;
 
-	if (!p) {
+	if (ARRAY_GROW(t->probs, &t->cap_probs, t->n_probs + 1, 8) < 0) {
 		t->nomem = true;
 		return;
 	}
-	t->probs = p;
-	if (!l->text)
-		return;
+	p = t->probs;
 	p[t->n_probs].line = l->line;
-	p[t->n_probs].error = strdup(l->text);
-	if (!p[t->n_probs].error) {
-		t->nomem = true;
-		return;
-	}
-	t->n_probs++;
+	p[t->n_probs].error = dup_or_null(t, l->text);
+	if (p[t->n_probs].error)
+		t->n_probs++;
 }
 
 static void keep_message(crpc_trace_file *t, const crpc_trace_record *m)
 {
-	crpc_trace_record *r = room_for(t->recs, &t->cap_recs, t->n_recs, sizeof(*r));
+	crpc_trace_record *r;
 	uint8_t *raw = NULL;
 
-	if (!r) {
+	if (ARRAY_GROW(t->recs, &t->cap_recs, t->n_recs + 1, 32) < 0) {
 		t->nomem = true;
 		return;
 	}
-	t->recs = r;
 	if (m->raw && !(raw = malloc(m->raw_len ? m->raw_len : 1))) {
 		t->nomem = true;
 		return;
@@ -507,13 +483,12 @@ static void keep_message(crpc_trace_file *t, const crpc_trace_record *m)
 
 static void keep_event(crpc_trace_file *t, const crpc_trace_event_record *ev)
 {
-	crpc_trace_event_record *e = room_for(t->evs, &t->cap_evs, t->n_evs, sizeof(*e));
+	crpc_trace_event_record *e;
 
-	if (!e) {
+	if (ARRAY_GROW(t->evs, &t->cap_evs, t->n_evs + 1, 8) < 0) {
 		t->nomem = true;
 		return;
 	}
-	t->evs = e;
 	e = &t->evs[t->n_evs];
 	*e = *ev;
 	e->event = dup_or_null(t, ev->event);
