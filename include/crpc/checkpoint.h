@@ -215,6 +215,12 @@ typedef struct crpc_checkpoint_params {
 	 * is always refused. Cannot be combined with force.
 	 */
 	bool require_signature;
+	/**
+	 * Dump: the digest crpc.json lists every file with (CRPC_DIGEST_DEFAULT,
+	 * the default: the configuration's integrity: digest, else BLAKE3).
+	 * A restore verifies with the digest the checkpoint names.
+	 */
+	crpc_digest digest;
 } crpc_checkpoint_params;
 
 /**

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "crpc/error.h"
+#include "crpc/manifest.h"
 #include "crpc/notify.h"
 #include "crpc/opts.h"
 
@@ -86,6 +87,7 @@ typedef struct crpc_config {
 	char *signing_key;                 /**< signing: key, NULL unset */
 	char *trusted_keys;                /**< signing: trusted_keys, NULL unset */
 	bool require_signature;            /**< signing: require (default false) */
+	crpc_digest digest;                /**< integrity: digest (CRPC_DIGEST_DEFAULT unset) */
 } crpc_config;
 
 /** Where the configuration comes from (see crpc_config_locate()). */

@@ -22,7 +22,6 @@
 
 #include <cmocka.h>
 
-#include "base/sha256.h"
 #include "crpc/crpc.h"
 #include "checkpoint/manifest_int.h"
 
@@ -31,6 +30,9 @@ struct fx {
 	int dirfd;
 	mf_ahead *a;
 };
+
+/* the digest of the test running (each runs with both) */
+static crpc_digest alg = CRPC_DIGEST_BLAKE3;
 
 static int setup(void **state)
 {
@@ -41,7 +43,7 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	f->dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(f->dirfd >= 0);
-	f->a = mf_ahead_start(f->dirfd, NULL, NULL, 0, 0);
+	f->a = mf_ahead_start(f->dirfd, alg, NULL, NULL, 0, 0);
 	assert_non_null(f->a);
 	*state = f;
 	return 0;
@@ -92,12 +94,24 @@ static void fill(uint8_t *buf, size_t n, unsigned seed)
 		buf[i] = (uint8_t)(seed * 131u + i * 7u + (i >> 9));
 }
 
-/* the SHA-256 of dirfd/name as it is now */
+static int setup_blake3(void **state)
+{
+	alg = CRPC_DIGEST_BLAKE3;
+	return setup(state);
+}
+
+static int setup_sha256(void **state)
+{
+	alg = CRPC_DIGEST_SHA256;
+	return setup(state);
+}
+
+/* the digest of dirfd/name as it is now */
 static void digest_now(struct fx *f, const char *name, char hex[65], uint64_t *size)
 {
 	crpc_error *err = NULL;
 
-	assert_int_equal(crpc_sha256_file_at(f->dirfd, name, false, size, hex, &err), 0);
+	assert_int_equal(crpc_digest_file_at(f->dirfd, name, alg, false, size, hex, &err), 0);
 }
 
 static void append_in_steps(void **state)
@@ -220,11 +234,13 @@ static void manifest_with_ahead(void **state)
 	assert_int_equal(write(fd, buf + 10, 20), 20);
 	close(fd);
 	mi.pid = 1;
+	mi.digest = alg;
 	assert_int_equal(mf_write(f->dirfd, &mi, NULL, f->a, &err), 0);
 	assert_null(err);
 	memset(&chk, 0, sizeof(chk));
 	assert_int_equal(crpc_manifest_verify(f->dirfd, f->dir, NULL, &chk, &err), 0);
 	assert_int_equal(chk.verdict, CRPC_MANIFEST_OK);
+	assert_string_equal(chk.digest, crpc_digest_name(alg));
 	crpc_manifest_check_release(&chk);
 	unlinkat(f->dirfd, CRPC_MANIFEST_NAME, 0);
 }
@@ -232,9 +248,12 @@ static void manifest_with_ahead(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(append_in_steps, setup, teardown),
-		cmocka_unit_test_setup_teardown(rewritten_files_are_hashed_again, setup, teardown),
-		cmocka_unit_test_setup_teardown(manifest_with_ahead, setup, teardown),
+		cmocka_unit_test_setup_teardown(append_in_steps, setup_blake3, teardown),
+		cmocka_unit_test_setup_teardown(rewritten_files_are_hashed_again, setup_blake3, teardown),
+		cmocka_unit_test_setup_teardown(manifest_with_ahead, setup_blake3, teardown),
+		cmocka_unit_test_setup_teardown(append_in_steps, setup_sha256, teardown),
+		cmocka_unit_test_setup_teardown(rewritten_files_are_hashed_again, setup_sha256, teardown),
+		cmocka_unit_test_setup_teardown(manifest_with_ahead, setup_sha256, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

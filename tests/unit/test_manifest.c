@@ -286,10 +286,10 @@ static void write_checkpoint(int dirfd)
 
 static const char *const logs[] = { "dump.log", "hooks.log", NULL };
 
-static void write_manifest(int dirfd)
+static void write_manifest_digest(int dirfd, crpc_digest d)
 {
 	crpc_manifest_options o = { 0 };
-	crpc_manifest_info mi = { 0 };
+	crpc_manifest_info mi = { .digest = d };
 	crpc_manifest_stats st;
 	crpc_error *e = NULL;
 
@@ -306,6 +306,11 @@ static void write_manifest(int dirfd)
 	assert_int_equal(st.files, 17); /* every regular file but crpc.json */
 	assert_true(st.bytes > 0);
 	crpc_manifest_options_release(&o);
+}
+
+static void write_manifest(int dirfd)
+{
+	write_manifest_digest(dirfd, CRPC_DIGEST_DEFAULT);
 }
 
 /* ---- tests ---- */
@@ -376,7 +381,8 @@ static void test_write_read(void **state)
 	free(text);
 	assert_non_null(m);
 	assert_string_equal(json_string_value(json_object_get(m, "format")), "crpc-checkpoint");
-	assert_int_equal(json_integer_value(json_object_get(m, "format_version")), 1);
+	assert_int_equal(json_integer_value(json_object_get(m, "format_version")), 2);
+	assert_string_equal(json_string_value(json_object_get(m, "digest")), "blake3");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(m, "criu"), "version")),
 			    "4.2.1");
 	assert_non_null(json_string_value(json_object_get(json_object_get(m, "kernel"), "release")));
@@ -386,7 +392,7 @@ static void test_write_read(void **state)
 
 	files = json_object_get(m, "files");
 	assert_int_equal(json_array_size(files), 17);
-	/* sorted by name, each with size, sha256 and kind */
+	/* sorted by name, each with size, its BLAKE3 and kind */
 	for (size_t i = 1; i < json_array_size(files); i++)
 		assert_true(strcmp(json_string_value(json_object_get(json_array_get(files, i - 1), "name")),
 				   json_string_value(json_object_get(json_array_get(files, i), "name"))) < 0);
@@ -395,7 +401,15 @@ static void test_write_read(void **state)
 		const char *name = json_string_value(json_object_get(x, "name"));
 		const char *kind = json_string_value(json_object_get(x, "kind"));
 
-		assert_int_equal(strlen(json_string_value(json_object_get(x, "sha256"))), 64);
+		char hex[65];
+		uint64_t size;
+
+		assert_non_null(name);
+		assert_null(json_object_get(x, "sha256"));
+		assert_int_equal(crpc_digest_file_at(f->dirfd, name, CRPC_DIGEST_BLAKE3, false, &size, hex,
+						     &e),
+				 0);
+		assert_string_equal(json_string_value(json_object_get(x, "blake3")), hex);
 		if (!strcmp(name, "dump.log") || !strcmp(name, "hooks.log"))
 			assert_string_equal(kind, "log");
 		else
@@ -476,7 +490,8 @@ static void test_verify_checksum(void **state)
 	assert_string_equal(c.mismatches[0].name, "pages-1.img");
 	assert_int_equal(strlen(c.mismatches[0].expected_sha256), 64);
 	assert_string_not_equal(c.mismatches[0].expected_sha256, c.mismatches[0].sha256);
-	assert_non_null(strstr(e->message, "checkpoint modified: pages-1.img sha256 mismatch (expected "));
+	assert_string_equal(c.digest, "blake3");
+	assert_non_null(strstr(e->message, "checkpoint modified: pages-1.img blake3 mismatch (expected "));
 	assert_non_null(strstr(e->message, c.mismatches[0].sha256));
 	assert_non_null(strstr(e->hint, "--force"));
 	crpc_error_free(e);
@@ -789,6 +804,81 @@ static void damage_self_sha(json_t *m)
 	json_object_set_new(m, "manifest_sha256", json_string("not a checksum"));
 }
 
+/* crpc.json rewritten as an older crpc wrote it: version 1, no "digest" (its files' SHA-256) */
+static void make_old_format(json_t *m)
+{
+	char hex[65];
+
+	json_object_del(m, "digest");
+	json_object_set_new(m, "format_version", json_integer(1));
+	assert_int_equal(mf_self_sha256(m, hex), 0);
+	json_object_set_new(m, MF_SELF_SHA_KEY, json_string(hex));
+}
+
+static const char *edit_digest_to;
+
+/* "digest" set to edit_digest_to, and resealed: what an edit that also fixed the checksum gives */
+static void set_digest(json_t *m)
+{
+	char hex[65];
+
+	json_object_set_new(m, "digest", json_string(edit_digest_to));
+	assert_int_equal(mf_self_sha256(m, hex), 0);
+	json_object_set_new(m, MF_SELF_SHA_KEY, json_string(hex));
+}
+
+/* SHA-256 on request, old manifests with SHA-256 only, digests this crpc does not know */
+static void test_digests(void **state)
+{
+	struct fixture *f = *state;
+	crpc_manifest_check c;
+	crpc_error *e = NULL;
+	char *text = NULL, hex[65];
+	uint64_t size;
+	json_t *m, *x;
+	size_t i;
+
+	write_checkpoint(f->dirfd);
+	write_manifest_digest(f->dirfd, CRPC_DIGEST_SHA256);
+	assert_int_equal(crpc_manifest_read(f->dirfd, &text, NULL, &e), 0);
+	m = json_loads(text, 0, NULL);
+	free(text);
+	assert_string_equal(json_string_value(json_object_get(m, "digest")), "sha256");
+	json_array_foreach(json_object_get(m, "files"), i, x) {
+		assert_null(json_object_get(x, "blake3"));
+		assert_int_equal(crpc_sha256_file_at(f->dirfd, json_string_value(json_object_get(x, "name")),
+						     false, &size, hex, &e),
+				 0);
+		assert_string_equal(json_string_value(json_object_get(x, "sha256")), hex);
+	}
+	json_decref(m);
+	assert_int_equal(crpc_manifest_verify(f->dirfd, "ckpt", NULL, &c, &e), 0);
+	assert_string_equal(c.digest, "sha256");
+	crpc_manifest_check_release(&c);
+
+	/* the format of an older crpc: still verified, with SHA-256, and still refused when changed */
+	rewrite_manifest(f->dirfd, make_old_format);
+	assert_int_equal(crpc_manifest_verify(f->dirfd, "ckpt", NULL, &c, &e), 0);
+	assert_string_equal(c.digest, "sha256");
+	assert_int_equal(c.verdict, CRPC_MANIFEST_OK);
+	crpc_manifest_check_release(&c);
+	write_str(f->dirfd, "pages-1.img", "0123456789abcdef0123456789abcdeF");
+	expect_verdict(f->dirfd, NULL, CRPC_MANIFEST_MODIFIED, "pages-1.img sha256 mismatch");
+	write_str(f->dirfd, "pages-1.img", "0123456789abcdef0123456789abcdef");
+	expect_verdict(f->dirfd, NULL, CRPC_MANIFEST_OK, NULL);
+
+	/* a digest this crpc does not know, or one whose values the files lack */
+	write_manifest(f->dirfd);
+	edit_digest_to = "md5";
+	rewrite_manifest(f->dirfd, set_digest);
+	expect_verdict(f->dirfd, NULL, CRPC_MANIFEST_INVALID,
+		       "a digest this crpc does not know (\"digest\": \"md5\"");
+	write_manifest(f->dirfd);
+	edit_digest_to = "sha256";
+	rewrite_manifest(f->dirfd, set_digest);
+	expect_verdict(f->dirfd, NULL, CRPC_MANIFEST_INVALID, "is not {name, size, sha256}");
+}
+
 static void test_verify_self_checksum(void **state)
 {
 	struct fixture *f = *state;
@@ -830,7 +920,7 @@ static void test_verify_self_checksum(void **state)
 	assert_int_equal(c.n_mismatches, 2);
 	assert_string_equal(c.mismatches[0].name, "pages-1.img");
 	assert_string_equal(c.mismatches[1].name, "crpc.json");
-	assert_non_null(strstr(e->message, "pages-1.img sha256 mismatch"));
+	assert_non_null(strstr(e->message, "pages-1.img blake3 mismatch"));
 	assert_non_null(strstr(e->hint, "images were changed"));
 	crpc_error_free(e);
 	e = NULL;
@@ -1413,6 +1503,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_images_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifest_without_images, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_self_checksum, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_digests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_opts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_namespaces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_externals, setup, teardown),

@@ -3,7 +3,7 @@
  * ahead.c - hashing a checkpoint's files while CRIU writes them.
  *
  * A thread follows the images directory with inotify and, whenever a file
- * grew, feeds what was added since its last visit to that file's SHA-256,
+ * grew, feeds what was added since its last visit to that file's digest,
  * reading behind CRIU's write offset on the other CPU. When CRIU is done,
  * the manifest only has the tails left to hash.
  *
@@ -55,7 +55,7 @@ struct ah_file {
 	ino_t ino;
 	uint64_t off;  /* bytes hashed so far */
 	uint64_t seen; /* its size when last looked at */
-	crpc__sha256 *sh;
+	crpc__digest *sh;
 	bool pending;    /* modified since it was last read */
 	bool close_seen; /* a writer closed it: read it to the end, then close fd */
 	bool closed;     /* read up to the close of its writer */
@@ -64,6 +64,7 @@ struct ah_file {
 
 struct mf_ahead {
 	int dirfd;
+	crpc_digest alg;
 	int in_fd;
 	int stop_fd;
 	pthread_t thread;
@@ -202,7 +203,7 @@ static int ah_read(mf_ahead *a, struct ah_file *f, int fd, uint64_t upto, bool c
 			return -1;
 		if (n == 0)
 			break;
-		if (crpc__sha256_update(f->sh, a->buf, (size_t)n) < 0) {
+		if (crpc__digest_update(f->sh, a->buf, (size_t)n) < 0) {
 			errno = EIO;
 			return -1;
 		}
@@ -237,7 +238,7 @@ static void ah_catch_up(mf_ahead *a, struct ah_file *f)
 			return;
 		}
 		a->n_open++;
-		if (fstat(f->fd, &st) < 0 || crpc__sha256_new(&f->sh, NULL) < 0) {
+		if (fstat(f->fd, &st) < 0 || crpc__digest_new(a->alg, &f->sh, NULL) < 0) {
 			ah_set_dirty(a, f);
 			return;
 		}
@@ -260,12 +261,12 @@ static void *ah_main(void *arg)
 {
 	mf_ahead *a = arg;
 	struct pollfd p[2] = { { .fd = a->in_fd, .events = POLLIN }, { .fd = a->stop_fd, .events = POLLIN } };
-	crpc__sha256 *probe = NULL;
+	crpc__digest *probe = NULL;
 
-	/* libcrypto is loaded here, while CRIU starts; without it the end hashes (and reports) */
-	if (crpc__sha256_new(&probe, NULL) < 0)
+	/* SHA-256's libcrypto is loaded here, while CRIU starts; without it the end hashes (and reports) */
+	if (crpc__digest_new(a->alg, &probe, NULL) < 0)
 		a->lost = true;
-	crpc__sha256_free(probe);
+	crpc__digest_free(probe);
 
 	for (;;) {
 		ah_tick(a);
@@ -289,7 +290,8 @@ static void *ah_main(void *arg)
 	return NULL;
 }
 
-mf_ahead *mf_ahead_start(int dirfd, crpc_checkpoint_progress_fn fn, void *data, uint64_t expected, double t0)
+mf_ahead *mf_ahead_start(int dirfd, crpc_digest d, crpc_checkpoint_progress_fn fn, void *data,
+			 uint64_t expected, double t0)
 {
 	mf_ahead *a = calloc(1, sizeof(*a));
 	char path[64];
@@ -298,6 +300,7 @@ mf_ahead *mf_ahead_start(int dirfd, crpc_checkpoint_progress_fn fn, void *data, 
 		return NULL;
 	a->in_fd = a->stop_fd = -1;
 	a->dirfd = dirfd;
+	a->alg = d;
 	a->progress = fn;
 	a->progress_data = data;
 	a->expected = expected;
@@ -356,7 +359,7 @@ int mf_ahead_finish(mf_ahead *a, int dirfd, const char *name, uint64_t *size, ch
 	if (fstat(fd, &st) == 0 && fstatat(dirfd, name, &by_name, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    st.st_dev == f->dev && st.st_ino == f->ino && by_name.st_dev == f->dev &&
 	    by_name.st_ino == f->ino && st.st_nlink > 0 && (uint64_t)st.st_size >= f->off) {
-		if (ah_read(a, f, fd, UINT64_MAX, false) == 0 && crpc__sha256_final(f->sh, hex) == 0) {
+		if (ah_read(a, f, fd, UINT64_MAX, false) == 0 && crpc__digest_final(f->sh, hex) == 0) {
 			*size = f->off;
 			r = 1;
 		}
@@ -376,7 +379,7 @@ void mf_ahead_free(mf_ahead *a)
 	mf_ahead_stop(a);
 	for (size_t i = 0; i < a->n; i++) {
 		ah_close_fd(a, &a->v[i]);
-		crpc__sha256_free(a->v[i].sh);
+		crpc__digest_free(a->v[i].sh);
 		free(a->v[i].name);
 	}
 	free(a->v);

@@ -95,6 +95,8 @@ int ck_options(ck_op *o, const crpc_opts *section, const char *default_log, crpc
 const char *ck_trusted_keys(const ck_op *o);
 bool ck_require_signature(const ck_op *o);
 const char *ck_signing_key_path(const ck_op *o);
+/* The digest of a dump's manifest: p.digest, the configuration's, BLAKE3. */
+crpc_digest ck_digest(const ck_op *o);
 
 /* A dispatcher when the caller wants notifications. */
 int ck_dispatcher(ck_op *o, crpc_error **err);

@@ -73,6 +73,7 @@ static int dump_info(ck_dump *c, crpc_manifest_info *mi, crpc_manifest_options *
 	mi->log_files = logs;
 	mi->options = options;
 	mi->ns = &c->o.nst;
+	mi->digest = ck_digest(&c->o);
 	/* the options the inspection knows, with their reasons; then every other one set */
 	for (size_t i = 0; why && i < why->n && rc == 0; i++)
 		rc = crpc_manifest_options_add(options, why->v[i].option, why->v[i].value,
@@ -148,9 +149,10 @@ int ck_dump_finalize(ck_dump *c, double criu_seconds, const char *op, const char
 			ck_dir_move_into_place(c);
 		return -1;
 	}
-	ck_info(&c->o, "%s: %zu files, %llu bytes, sha256 in %.1f ms, sync in %.1f ms", CRPC_MANIFEST_NAME,
+	ck_info(&c->o, "%s: %zu files, %llu bytes, %s in %.1f ms, sync in %.1f ms", CRPC_MANIFEST_NAME,
 		c->o.res->manifest.files, (unsigned long long)c->o.res->manifest.bytes,
-		c->o.res->manifest.hash_seconds * 1e3, c->o.res->manifest.sync_seconds * 1e3);
+		crpc_digest_name(ck_digest(&c->o)), c->o.res->manifest.hash_seconds * 1e3,
+		c->o.res->manifest.sync_seconds * 1e3);
 	if (unlinkat(c->o.dirfd, CRPC_INPROGRESS_MARKER, 0) < 0 && errno != ENOENT)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op,
 				      "the dump succeeded but the marker %s/%s cannot be removed",
@@ -311,7 +313,8 @@ static int dump(ck_dump *c, crpc_error **err)
 		return ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
 
 	/* hash the images as CRIU writes them, on the other CPU */
-	c->ahead = mf_ahead_start(o->dirfd, o->p.on_progress, o->p.on_progress_data, o->expect_bytes, o->t0);
+	c->ahead = mf_ahead_start(o->dirfd, ck_digest(o), o->p.on_progress, o->p.on_progress_data,
+				  o->expect_bytes, o->t0);
 	memset(&dr, 0, sizeof(dr));
 	if (crpc_session_dump(o->s, &o->opts, o->d, &dr, err) < 0) {
 		r->notifications = dr.notifications;

@@ -7,8 +7,8 @@
  * manifest_restore.c, the temporary directory of a dump in dumpdir.c. See
  * crpc/manifest.h.
  *
- * Files are hashed with OpenSSL's SHA-256 (EVP interface), streamed through
- * one bounded buffer.
+ * Files are hashed with the manifest's digest (base/digest.h: BLAKE3 or
+ * SHA-256), streamed through one bounded buffer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +20,7 @@
 #include "crpc/manifest.h"
 #include "internal.h"
 #include "manifest_int.h"
+#include "base/digest.h"
 #include "base/sha256.h"
 
 #define MANIFEST_MAX (64u << 20)
@@ -70,11 +71,11 @@ bool mf_is_image_name(const char *name)
 /* ---- hashing ---------------------------------------------------------------- */
 
 /* Hash an open file through buf; size read into *size. -1 with errno. */
-static int hash_fd(int fd, crpc__sha256 *sh, uint8_t *buf, size_t bufsz, uint64_t *size, char hex[65])
+static int hash_fd(int fd, crpc__digest *sh, uint8_t *buf, size_t bufsz, uint64_t *size, char hex[65])
 {
 	uint64_t total = 0;
 
-	if (crpc__sha256_reset(sh) < 0) {
+	if (crpc__digest_reset(sh) < 0) {
 		errno = EIO;
 		return -1;
 	}
@@ -86,13 +87,13 @@ static int hash_fd(int fd, crpc__sha256 *sh, uint8_t *buf, size_t bufsz, uint64_
 			return -1;
 		if (n == 0)
 			break;
-		if (crpc__sha256_update(sh, buf, (size_t)n) < 0) {
+		if (crpc__digest_update(sh, buf, (size_t)n) < 0) {
 			errno = EIO;
 			return -1;
 		}
 		total += (uint64_t)n;
 	}
-	if (crpc__sha256_final(sh, hex) < 0) {
+	if (crpc__digest_final(sh, hex) < 0) {
 		errno = EIO;
 		return -1;
 	}
@@ -100,14 +101,14 @@ static int hash_fd(int fd, crpc__sha256 *sh, uint8_t *buf, size_t bufsz, uint64_
 	return 0;
 }
 
-int mf_hasher_init(struct mf_hasher *h, const char *op, crpc_error **err)
+int mf_hasher_init(struct mf_hasher *h, crpc_digest d, const char *op, crpc_error **err)
 {
 	memset(h, 0, sizeof(*h));
-	if (crpc__sha256_new(&h->sh, err) < 0)
+	if (crpc__digest_new(d, &h->sh, err) < 0)
 		return -1;
 	h->buf = malloc(HASH_BUF);
 	if (!h->buf) {
-		crpc__sha256_free(h->sh);
+		crpc__digest_free(h->sh);
 		h->sh = NULL;
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
 	}
@@ -116,7 +117,7 @@ int mf_hasher_init(struct mf_hasher *h, const char *op, crpc_error **err)
 
 void mf_hasher_release(struct mf_hasher *h)
 {
-	crpc__sha256_free(h->sh);
+	crpc__digest_free(h->sh);
 	free(h->buf);
 }
 
@@ -144,10 +145,16 @@ int mf_hash_file(struct mf_hasher *h, int dirfd, const char *name, bool sync, ui
 CRPC_API int crpc_sha256_file_at(int dirfd, const char *name, bool sync, uint64_t *size, char hex[65],
 				 crpc_error **err)
 {
+	return crpc_digest_file_at(dirfd, name, CRPC_DIGEST_SHA256, sync, size, hex, err);
+}
+
+CRPC_API int crpc_digest_file_at(int dirfd, const char *name, crpc_digest d, bool sync, uint64_t *size,
+				 char hex[65], crpc_error **err)
+{
 	struct mf_hasher h;
 	int r;
 
-	if (mf_hasher_init(&h, "hashing", err) < 0)
+	if (mf_hasher_init(&h, d, "hashing", err) < 0)
 		return -1;
 	r = mf_hash_file(&h, dirfd, name, sync, size, hex);
 	if (r < 0)

@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "base/sha256.h"
+#include "base/digest.h"
 #include "crpc/checkpoint.h"
 #include "crpc/error.h"
 #include "crpc/manifest.h"
@@ -36,12 +36,12 @@ bool mf_is_image_name(const char *name);
 
 /* A hashing context with its buffer (one for all the files). */
 struct mf_hasher {
-	crpc__sha256 *sh;
+	crpc__digest *sh;
 	uint8_t *buf;
 };
 
-/* -1 with *err: libcrypto could not be loaded, or no memory. */
-int mf_hasher_init(struct mf_hasher *h, const char *op, crpc_error **err);
+/* A hasher of digest d. -1 with *err: libcrypto could not be loaded, or no memory. */
+int mf_hasher_init(struct mf_hasher *h, crpc_digest d, const char *op, crpc_error **err);
 void mf_hasher_release(struct mf_hasher *h);
 /* Hash dirfd/name (fsync'ed with sync). -1 with errno. */
 int mf_hash_file(struct mf_hasher *h, int dirfd, const char *name, bool sync, uint64_t *size, char hex[65]);
@@ -56,7 +56,9 @@ typedef struct mf_ahead mf_ahead;
  * no memory): the manifest then hashes every file at the end.
  */
 /* fn (may be NULL) gets the bytes written so far, see crpc_checkpoint_progress_fn; t0: when CRIU started. */
-mf_ahead *mf_ahead_start(int dirfd, crpc_checkpoint_progress_fn fn, void *data, uint64_t expected, double t0);
+/* d: the digest of the manifest (CRPC_DIGEST_DEFAULT: BLAKE3). */
+mf_ahead *mf_ahead_start(int dirfd, crpc_digest d, crpc_checkpoint_progress_fn fn, void *data,
+			 uint64_t expected, double t0);
 /* Stop following (the thread ends; what it hashed is kept). NULL is fine. */
 void mf_ahead_stop(mf_ahead *a);
 /* Bytes hashed so far by the thread (any thread may ask). */
@@ -88,11 +90,12 @@ mf_pending *mf_pending_new(int dirfd);
 bool mf_pending_wanted(const char *name);
 /*
  * Check now that dirfd/name is a regular file of `size` bytes and put it on
- * the list: 0; 1 when its size differs (*got); -1 with errno when it cannot
+ * the list, to be checked against `digest` of algorithm d (the same for
+ * every file of the list): 0; 1 when its size differs (*got); -1 with errno when it cannot
  * be opened (ENOMEM: no memory).
  */
-int mf_pending_add(mf_pending *p, int dirfd, const char *name, uint64_t size, const char *sha256,
-		   uint64_t *got);
+int mf_pending_add(mf_pending *p, int dirfd, const char *name, uint64_t size, crpc_digest d,
+		   const char *digest, uint64_t *got);
 /* How many files are on the list. */
 size_t mf_pending_count(const mf_pending *p);
 /* Hash them on a thread of their own (without one, mf_pending_finish() does); fn: its progress since t0. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * manifest_verify.c - a checkpoint verified against its crpc.json: every
- * file listed with its size and SHA-256, image files the manifest does not
+ * file listed with its size and digest (BLAKE3 or SHA-256), image files the manifest does not
  * list, the manifest's own checksum, and what a checkpoint without a
  * manifest (or with a dump's marker left in it) is. See crpc/manifest.h.
  */
@@ -69,8 +69,8 @@ static crpc_file_mismatch *add_mismatch(crpc_manifest_check *c, crpc_file_proble
 	return m;
 }
 
-/* One line about a mismatch, e.g. "pages-1.img sha256 mismatch (expected ..., got ...)". */
-static void describe(const crpc_file_mismatch *m, char *buf, size_t bufsz)
+/* One line about a mismatch, e.g. "pages-1.img blake3 mismatch (expected ..., got ...)"; alg: the files' digest. */
+static void describe(const crpc_file_mismatch *m, const char *alg, char *buf, size_t bufsz)
 {
 	switch (m->problem) {
 	case CRPC_FILE_MISSING:
@@ -87,8 +87,8 @@ static void describe(const crpc_file_mismatch *m, char *buf, size_t bufsz)
 				 "the content has %s)",
 				 m->name, m->expected_sha256, m->sha256);
 		else
-			snprintf(buf, bufsz, "%s sha256 mismatch (expected %s, got %s)", m->name,
-				 m->expected_sha256, m->sha256);
+			snprintf(buf, bufsz, "%s %s mismatch (expected %s, got %s)", m->name,
+				 alg ? alg : "sha256", m->expected_sha256, m->sha256);
 		break;
 	case CRPC_FILE_UNLISTED:
 		snprintf(buf, bufsz, "%s is an image file %s does not list", m->name, CRPC_MANIFEST_NAME);
@@ -106,13 +106,14 @@ static void describe(const crpc_file_mismatch *m, char *buf, size_t bufsz)
 
 static bool hex64(const char *s)
 {
-	return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
+	return crpc__digest_is_hex(s);
 }
 
 /* Check every listed file; record mismatches. -1 only for an invalid manifest or ENOMEM. */
-static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc_manifest_check *c,
-		       mf_pending *defer, const char *op, crpc_error **err)
+static int check_files(int dirfd, json_t *files, crpc_digest alg, const char *const *ignore,
+		       crpc_manifest_check *c, mf_pending *defer, const char *op, crpc_error **err)
 {
+	const char *key = crpc_digest_name(alg);
 	struct mf_hasher h;
 	size_t n = json_array_size(files), i;
 	const char **listed;
@@ -124,13 +125,13 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 	listed = calloc(n ? n : 1, sizeof(*listed));
 	if (!listed)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
-	if (mf_hasher_init(&h, op, err) < 0) {
+	if (mf_hasher_init(&h, alg, op, err) < 0) {
 		free(listed);
 		return -1;
 	}
 	json_array_foreach(files, i, f) {
 		json_t *jn = json_object_get(f, "name"), *js = json_object_get(f, "size"),
-		       *jh = json_object_get(f, "sha256"), *jk = json_object_get(f, "kind");
+		       *jh = json_object_get(f, key), *jk = json_object_get(f, "kind");
 		const char *name;
 		crpc_file_mismatch *m;
 		char hex[65];
@@ -141,8 +142,8 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 		    json_integer_value(js) < 0 || !json_is_string(jh) || !hex64(json_string_value(jh)) ||
 		    (jk && !json_is_string(jk))) {
 			crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
-				       "%s is damaged: entry %zu of \"files\" is not {name, size, sha256}",
-				       CRPC_MANIFEST_NAME, i + 1);
+				       "%s is damaged: entry %zu of \"files\" is not {name, size, %s}",
+				       CRPC_MANIFEST_NAME, i + 1, key);
 			goto out;
 		}
 		name = json_string_value(jn);
@@ -151,7 +152,7 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 			continue; /* logs may grow after the dump (hooks.log on restore) */
 		if (defer && mf_pending_wanted(name)) {
 			/* there and of its size now; its content is checked while CRIU restores */
-			int r = mf_pending_add(defer, dirfd, name, (uint64_t)json_integer_value(js),
+			int r = mf_pending_add(defer, dirfd, name, (uint64_t)json_integer_value(js), alg,
 					       json_string_value(jh), &size);
 
 			if (r == 0)
@@ -215,10 +216,10 @@ static int check_files(int dirfd, json_t *files, const char *const *ignore, crpc
 		goto out;
 	}
 	while ((de = readdir(d)) != NULL) {
-		const char *key = de->d_name;
+		const char *dname = de->d_name;
 
 		if (!mf_is_image_name(de->d_name) || mf_in_strv(ignore, de->d_name) ||
-		    bsearch(&key, listed, n, sizeof(*listed), mf_name_cmp))
+		    bsearch(&dname, listed, n, sizeof(*listed), mf_name_cmp))
 			continue;
 		if (!add_mismatch(c, CRPC_FILE_UNLISTED, de->d_name)) {
 			closedir(d);
@@ -270,7 +271,7 @@ void mf_modified_error(crpc_manifest_check *c, const char *op, crpc_error **e)
 	char first[PATH_MAX + 256];
 
 	c->verdict = CRPC_MANIFEST_MODIFIED;
-	describe(&c->mismatches[0], first, sizeof(first));
+	describe(&c->mismatches[0], c->digest, first, sizeof(first));
 	if (c->n_mismatches == 1)
 		crpc_error_set(e, CRPC_EXIT_FAIL, 0, op, "checkpoint modified: %s", first);
 	else
@@ -302,7 +303,8 @@ int mf_verify(int dirfd, const char *dir_name, const char *const *ignore, crpc_m
 	const char *dn = dir_name ? dir_name : ".";
 	cleanup_free char *op = NULL;
 	crpc_error *e = NULL;
-	json_t *root = NULL, *files;
+	json_t *root = NULL, *files, *jd;
+	crpc_digest alg = CRPC_DIGEST_SHA256;
 	struct stat st;
 	int rc = -1;
 
@@ -373,7 +375,24 @@ int mf_verify(int dirfd, const char *dir_name, const char *const *ignore, crpc_m
 				       "verification");
 		goto out;
 	}
-	if (check_files(dirfd, files, ignore, &c, defer, op, &e) < 0 || check_self(root, &c, op, &e) < 0) {
+	/* the files' digest: "digest" names it; a manifest without one has SHA-256 */
+	jd = json_object_get(root, "digest");
+	if (jd && (!json_is_string(jd) || crpc_digest_parse(json_string_value(jd), &alg) < 0)) {
+		c.verdict = CRPC_MANIFEST_INVALID;
+		crpc_error_set(&e, CRPC_EXIT_FAIL, 0, op,
+			       "%s lists its files with a digest this crpc does not know (\"digest\": %s%s%s; "
+			       "it knows blake3 and sha256)",
+			       CRPC_MANIFEST_NAME, json_is_string(jd) ? "\"" : "",
+			       json_is_string(jd) ? json_string_value(jd) : "not a string",
+			       json_is_string(jd) ? "\"" : "");
+		crpc_error_set_hint(
+			e, "it was written by a newer crpc, or damaged: verify it with the crpc that "
+			   "wrote it, or restore --force to restore the images without verification");
+		goto out;
+	}
+	c.digest = crpc_digest_name(alg);
+	if (check_files(dirfd, files, alg, ignore, &c, defer, op, &e) < 0 ||
+	    check_self(root, &c, op, &e) < 0) {
 		c.verdict = CRPC_MANIFEST_INVALID;
 		if (e && !e->hint)
 			crpc_error_set_hint(e, "dump again, or restore --force to restore the images "

@@ -2,7 +2,7 @@
 /*
  * manifest_write.c - crpc.json written once a dump is complete: the options
  * the dump was given, every file of the checkpoint with its size and
- * SHA-256, what the images say of the tree, and the pipes the tree shared
+ * digest, what the images say of the tree, and the pipes the tree shared
  * with processes outside it. See crpc/manifest.h.
  *
  * Before hashing, the write-back of every file is started, so that the sync
@@ -783,14 +783,17 @@ int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, m
 	struct sync_job sj = { .dirfd = -1 };
 	pthread_t sync_thread;
 	bool sync_started = false;
+	crpc_digest alg = crpc__digest_resolve(mi->digest);
 	int rc = -1;
 
 	if (st)
 		memset(st, 0, sizeof(*st));
+	if (!crpc_digest_name(alg))
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, op, "unknown digest %d", (int)mi->digest);
 	iso_time(now, sizeof(now));
 	if (list_files(dirfd, &names, &n, err) < 0)
 		return -1;
-	if (mf_hasher_init(&h, op, err) < 0) {
+	if (mf_hasher_init(&h, alg, op, err) < 0) {
 		free_names(names, n);
 		return -1;
 	}
@@ -799,7 +802,7 @@ int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, m
 	if (!root || !files)
 		goto oom;
 
-	/* every file: size and SHA-256, most of it hashed while CRIU wrote */
+	/* every file: size and digest, most of it hashed while CRIU wrote */
 	t0 = crpc__now();
 	mf_ahead_stop(ahead);
 	ahead_bytes = mf_ahead_bytes(ahead);
@@ -824,7 +827,7 @@ int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, m
 		s.bytes += size;
 		json_object_set_new(f, "name", json_string(names[i]));
 		json_object_set_new(f, "size", json_integer((json_int_t)size));
-		json_object_set_new(f, "sha256", json_string(hex));
+		json_object_set_new(f, crpc_digest_name(alg), json_string(hex));
 		json_object_set_new(f, "kind", json_string(file_kind(mi->log_files, names[i])));
 		json_array_append_new(files, f);
 	}
@@ -840,6 +843,7 @@ int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, m
 
 	json_object_set_new(root, "format", json_string(CRPC_MANIFEST_FORMAT));
 	json_object_set_new(root, "format_version", json_integer(CRPC_MANIFEST_VERSION));
+	json_object_set_new(root, "digest", json_string(crpc_digest_name(alg)));
 	json_object_set_new(root, "crpc_version", json_string(crpc_version_string()));
 	criu = json_object();
 	json_object_set_new(criu, "version", crpc__json_text(mi->criu_version));

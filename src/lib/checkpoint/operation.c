@@ -74,6 +74,15 @@ const char *ck_signing_key_path(const ck_op *o)
 	return CRPC_SIGNING_KEY_DEFAULT;
 }
 
+crpc_digest ck_digest(const ck_op *o)
+{
+	if (o->p.digest != CRPC_DIGEST_DEFAULT)
+		return o->p.digest;
+	if (o->p.config && o->p.config->digest != CRPC_DIGEST_DEFAULT)
+		return o->p.config->digest;
+	return CRPC_DIGEST_BLAKE3;
+}
+
 void ck_event(const ck_op *o, crpc_checkpoint_event kind, const char *fmt, ...)
 {
 	cleanup_free char *text = NULL;

@@ -50,6 +50,7 @@ char *mf_intent_json(const crpc_manifest_info *mi)
 	json_object_set_new(o, "criu_version", crpc__json_text(mi->criu_version));
 	json_object_set_new(o, "criu_path", crpc__json_text(mi->criu_path));
 	json_object_set_new(o, "leave_running", json_boolean(mi->leave_running));
+	json_object_set_new(o, "digest", json_string(crpc_digest_name(mi->digest)));
 	json_object_set_new(o, "options", mf_options_json(mi->options));
 	json_object_set_new(o, "namespaces", mf_ns_json(mi->ns));
 	for (size_t i = 0; mi->log_files && mi->log_files[i]; i++)
@@ -87,6 +88,8 @@ int mf_intent_parse(const char *text, size_t len, struct mf_intent *in)
 	in->info.criu_version = jstr(in->root, "criu_version");
 	in->info.criu_path = jstr(in->root, "criu_path");
 	in->info.leave_running = json_is_true(json_object_get(in->root, "leave_running"));
+	if (crpc_digest_parse(jstr(in->root, "digest"), &in->info.digest) < 0)
+		in->info.digest = CRPC_DIGEST_DEFAULT; /* an older crpc's record: as a dump now would */
 	if (mf_options_from_json(json_object_get(in->root, "options"), &in->options) < 0) {
 		mf_intent_release(in);
 		return -1;
@@ -404,6 +407,9 @@ static int recover(ck_op *o, const char *dest_given, crpc_signing_key **key, crp
 	r->failed_step = CRPC_CHECKPOINT_FINISH;
 	ck_files_private(o->dirfd);
 	(void)unlinkat(o->dirfd, CRPC_INPROGRESS_MARKER ".tmp", 0);
+	/* the digest the dump recorded, else the one a dump would use now */
+	if (mi.digest == CRPC_DIGEST_DEFAULT)
+		mi.digest = ck_digest(o);
 	if (crpc_manifest_write(o->dirfd, &mi, &r->manifest, err) < 0)
 		goto out;
 	if (*key) {

@@ -31,7 +31,7 @@
 struct late_file {
 	char *name;
 	uint64_t size; /* listed */
-	char sha256[65];
+	char digest[65];
 	bool done;
 	int sys_errno; /* it could not be read */
 	uint64_t got_size;
@@ -41,6 +41,7 @@ struct late_file {
 
 struct mf_pending {
 	int dirfd;
+	crpc_digest alg; /* of every file */
 	struct late_file *v;
 	size_t n;
 	pthread_t thread;
@@ -66,8 +67,8 @@ bool mf_pending_wanted(const char *name)
 	return strncmp(name, "pages-", 6) == 0 && mf_is_image_name(name);
 }
 
-int mf_pending_add(mf_pending *p, int dirfd, const char *name, uint64_t size, const char *sha256,
-		   uint64_t *got)
+int mf_pending_add(mf_pending *p, int dirfd, const char *name, uint64_t size, crpc_digest d,
+		   const char *digest, uint64_t *got)
 {
 	struct stat st;
 	int fd = io_open_regular_at(dirfd, name, &st);
@@ -88,7 +89,8 @@ int mf_pending_add(mf_pending *p, int dirfd, const char *name, uint64_t size, co
 		return -1;
 	}
 	p->v[p->n].size = size;
-	snprintf(p->v[p->n].sha256, sizeof(p->v[p->n].sha256), "%s", sha256);
+	snprintf(p->v[p->n].digest, sizeof(p->v[p->n].digest), "%s", digest);
+	p->alg = d;
 	p->n++;
 	return 0;
 }
@@ -110,7 +112,7 @@ static void late_tick(mf_pending *p)
 }
 
 /* Hash one file (stops early when cancelled). */
-static void late_hash(mf_pending *p, struct late_file *f, crpc__sha256 *sh, uint8_t *buf)
+static void late_hash(mf_pending *p, struct late_file *f, crpc__digest *sh, uint8_t *buf)
 {
 	double t0 = crpc__now();
 	int fd = io_open_regular_at(p->dirfd, f->name, NULL);
@@ -121,7 +123,7 @@ static void late_hash(mf_pending *p, struct late_file *f, crpc__sha256 *sh, uint
 		return;
 	}
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	if (crpc__sha256_reset(sh) < 0) {
+	if (crpc__digest_reset(sh) < 0) {
 		f->sys_errno = EIO;
 		goto out;
 	}
@@ -139,7 +141,7 @@ static void late_hash(mf_pending *p, struct late_file *f, crpc__sha256 *sh, uint
 		}
 		if (n == 0)
 			break;
-		if (crpc__sha256_update(sh, buf, (size_t)n) < 0) {
+		if (crpc__digest_update(sh, buf, (size_t)n) < 0) {
 			f->sys_errno = EIO;
 			goto out;
 		}
@@ -147,7 +149,7 @@ static void late_hash(mf_pending *p, struct late_file *f, crpc__sha256 *sh, uint
 		p->done_bytes += (uint64_t)n;
 		late_tick(p);
 	}
-	if (crpc__sha256_final(sh, f->got) < 0)
+	if (crpc__digest_final(sh, f->got) < 0)
 		f->sys_errno = EIO;
 out:
 	close(fd);
@@ -157,10 +159,10 @@ out:
 
 static void late_all(mf_pending *p)
 {
-	crpc__sha256 *sh = NULL;
+	crpc__digest *sh = NULL;
 	uint8_t *buf = malloc(LATE_BUF);
 
-	if (!buf || crpc__sha256_new(&sh, NULL) < 0) {
+	if (!buf || crpc__digest_new(p->alg, &sh, NULL) < 0) {
 		for (size_t i = 0; i < p->n; i++) {
 			p->v[i].sys_errno = buf ? EIO : ENOMEM;
 			p->v[i].done = true;
@@ -169,7 +171,7 @@ static void late_all(mf_pending *p)
 		for (size_t i = 0; i < p->n && !atomic_load(&p->cancel); i++)
 			late_hash(p, &p->v[i], sh, buf);
 	}
-	crpc__sha256_free(sh);
+	crpc__digest_free(sh);
 	free(buf);
 }
 
@@ -215,7 +217,7 @@ int mf_pending_finish(mf_pending *p, crpc_manifest_check *c, bool cancel)
 		if (!f->done)
 			continue;
 		f->done = false; /* counted once */
-		if (!f->sys_errno && f->got_size == f->size && strcmp(f->got, f->sha256) == 0) {
+		if (!f->sys_errno && f->got_size == f->size && strcmp(f->got, f->digest) == 0) {
 			c->st.files++;
 			c->st.bytes += f->got_size;
 			c->st.hash_seconds += f->seconds;
@@ -233,7 +235,7 @@ int mf_pending_finish(mf_pending *p, crpc_manifest_check *c, bool cancel)
 		m->sys_errno = f->sys_errno;
 		m->size = f->got_size;
 		m->expected_size = f->size;
-		snprintf(m->expected_sha256, sizeof(m->expected_sha256), "%s", f->sha256);
+		snprintf(m->expected_sha256, sizeof(m->expected_sha256), "%s", f->digest);
 		if (kind == CRPC_FILE_CHECKSUM)
 			snprintf(m->sha256, sizeof(m->sha256), "%s", f->got);
 	}

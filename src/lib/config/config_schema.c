@@ -436,6 +436,33 @@ static void parse_signing(struct cfg_parse *p, const struct cfg_node *sec)
 	}
 }
 
+/* integrity: digest: blake3|sha256 */
+static void parse_integrity(struct cfg_parse *p, const struct cfg_node *sec)
+{
+	static const struct {
+		const char *name;
+	} keys[] = { { "digest" } };
+
+	if (!cfg_want_map(p, "section 'integrity'", sec, "a mapping of keys (digest)"))
+		return;
+	for (size_t i = 0; i + 1 < sec->n; i += 2) {
+		const struct cfg_node *k = sec->kids[i], *v = sec->kids[i + 1];
+		const char *name;
+		crpc_digest d;
+
+		if (cfg_lookup(p, k, keys, sizeof(keys) / sizeof(keys[0]), sizeof(keys[0]), "integrity",
+			       "digest") != 0)
+			continue;
+		name = cfg_get_str(p, "digest", v, false);
+		if (!name)
+			continue;
+		if (crpc_digest_parse(name, &d) < 0)
+			cfg_node_error(p, v, "key 'digest': blake3 or sha256, got '%s'", name);
+		else
+			p->c->digest = d;
+	}
+}
+
 /* ------------------------------------------------------------------------ */
 /* dump: and restore:                                                       */
 
@@ -721,7 +748,8 @@ static void parse_opts(struct cfg_parse *p, const char *section, unsigned op, cr
 
 static const struct {
 	const char *name;
-} sections[] = { { "criu" }, { "dump" }, { "restore" }, { "hooks" }, { "shim" }, { "signing" } };
+} sections[] = { { "criu" }, { "dump" },    { "restore" },  { "hooks" },
+		 { "shim" }, { "signing" }, { "integrity" } };
 
 void cfg_parse_root(struct cfg_parse *p, const struct cfg_node *root)
 {
@@ -732,7 +760,7 @@ void cfg_parse_root(struct cfg_parse *p, const struct cfg_node *root)
 		cfg_error_at(p, cfg_is_null(root) ? p->doc_line : root->line,
 			     cfg_is_null(root) ? p->doc_col : root->col,
 			     "the top level must be a mapping of sections (criu, dump, restore, hooks, "
-			     "shim, signing), got %s",
+			     "shim, signing, integrity), got %s",
 			     cfg_is_null(root) ? "an empty document" : cfg_describe(root, buf, sizeof(buf)));
 		return;
 	}
@@ -740,7 +768,8 @@ void cfg_parse_root(struct cfg_parse *p, const struct cfg_node *root)
 		const struct cfg_node *k = root->kids[i], *v = root->kids[i + 1];
 
 		switch (cfg_lookup(p, k, sections, sizeof(sections) / sizeof(sections[0]),
-				   sizeof(sections[0]), NULL, "criu, dump, restore, hooks, shim, signing")) {
+				   sizeof(sections[0]), NULL,
+				   "criu, dump, restore, hooks, shim, signing, integrity")) {
 		case 0:
 			parse_criu(p, v);
 			break;
@@ -755,6 +784,9 @@ void cfg_parse_root(struct cfg_parse *p, const struct cfg_node *root)
 			break;
 		case 4:
 			parse_shim(p, v);
+			break;
+		case 6:
+			parse_integrity(p, v);
 			break;
 		case 5:
 			parse_signing(p, v);
