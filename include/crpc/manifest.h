@@ -150,6 +150,7 @@ typedef struct crpc_manifest_stats {
 	uint64_t bytes;
 	double hash_seconds; /**< reading and hashing */
 	double sync_seconds; /**< fsync of the files and the directory (write only) */
+	const char *digest;  /**< the files' digest, "blake3" or "sha256" (static; NULL: none yet) */
 } crpc_manifest_stats;
 
 /**

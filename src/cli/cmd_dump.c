@@ -17,7 +17,11 @@ const char crpc_help_dump[] =
 	"the process tree is killed once its checkpoint is complete. Must run as root.\n"
 	"\n"
 	"Options:\n" CRPC_OPTS_TABLE(CLI_HELP_DUMP) CRPC_OPTS_TABLE(
-		CLI_HELP_DUMP_LAST) "      --force             overwrite a checkpoint already in DIR\n"
+		CLI_HELP_DUMP_LAST) "      --digest blake3|sha256\n"
+				    "                          the digest crpc.json lists every file with (default:\n"
+				    "                          integrity: digest in the configuration, else blake3;\n"
+				    "                          check with b3sum or sha256sum)\n"
+				    "      --force             overwrite a checkpoint already in DIR\n"
 				    "      --hook CALLBACK=COMMAND\n"
 				    "                          also run COMMAND (through /bin/sh) at CRIU's CALLBACK,\n"
 				    "                          e.g. --hook post-dump='sync' (repeatable; see crpc.yaml(5))\n"
@@ -43,7 +47,7 @@ const char crpc_help_dump[] =
 				    "is made private (mode 0700): it will hold the tree's memory.\n"
 				    "A dump is complete only once CRIU succeeded and the post-dump hooks passed:\n"
 				    "then crpc writes DIR/crpc.json, a manifest of the checkpoint (versions,\n"
-				    "options, process tree, every file's size and SHA-256) that crpc restore\n"
+				    "options, process tree, every file's size and BLAKE3 or SHA-256) that crpc restore\n"
 				    "verifies. A DIR that does not exist yet is written as DIR.crpc-tmp-XXXXXX and\n"
 				    "renamed to DIR once complete; an existing DIR is written in place, marked\n"
 				    "unfinished until then. If the dump fails, the image files are removed and\n"
@@ -67,6 +71,7 @@ const char crpc_help_dump[] =
 
 enum {
 	OPT_FORCE = CLI_OPT_FIRST_CMD,
+	OPT_DIGEST,
 	OPT_HOOK,
 	OPT_NO_AUTO,
 	OPT_RUNC_ROOT,
@@ -76,7 +81,8 @@ enum {
 static const struct option dump_options[] = {
 	CRPC_CLI_COMMON_OPTIONS,
 	CRPC_OPTS_TABLE(CLI_LONGOPTS_DUMP)
-		CRPC_OPTS_TABLE(CLI_LONGOPTS_DUMP_LAST){ "force", no_argument, NULL, OPT_FORCE },
+		CRPC_OPTS_TABLE(CLI_LONGOPTS_DUMP_LAST){ "digest", required_argument, NULL, OPT_DIGEST },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "hook", required_argument, NULL, OPT_HOOK },
 	{ "no-auto", no_argument, NULL, OPT_NO_AUTO },
 	{ "runc-root", required_argument, NULL, OPT_RUNC_ROOT },
@@ -92,6 +98,7 @@ typedef struct dump_ctx {
 	crpc_engine_env engines;
 	bool force;
 	const char *sign_key; /* --sign-key, NULL if not given */
+	crpc_digest digest;   /* --digest, CRPC_DIGEST_DEFAULT if not given */
 	crpc_opts opts;       /* the command line's */
 	struct {
 		bool disabled; /* --no-auto */
@@ -246,6 +253,7 @@ static json_t *manifest_json(const crpc_checkpoint_result *r)
 	crpc_cli_jset(o, "path", crpc_cli_jstr(path));
 	crpc_cli_jset(o, "files", json_integer((json_int_t)r->manifest.files));
 	crpc_cli_jset(o, "bytes", json_integer((json_int_t)r->manifest.bytes));
+	crpc_cli_jset(o, "digest", crpc_cli_jstr(r->manifest.digest));
 	crpc_cli_jset(o, "hash_time_ms", json_real(r->manifest.hash_seconds * 1e3));
 	crpc_cli_jset(o, "sync_time_ms", json_real(r->manifest.sync_seconds * 1e3));
 	crpc_cli_jset(o, "hash_mb_per_s", json_real(hash_rate(&r->manifest)));
@@ -309,8 +317,9 @@ static void summary(dump_ctx *c, const crpc_checkpoint_result *r)
 
 		crpc_cli_fmt_size(r->manifest.bytes, mb, sizeof(mb));
 		crpc_cli_fmt_seconds(r->manifest.hash_seconds, mt, sizeof(mt));
-		printf("  manifest:      %s/%s: %zu files (%s), sha256 in %s (%.0f MB/s)\n", dir,
-		       CRPC_MANIFEST_NAME, r->manifest.files, mb, mt, hash_rate(&r->manifest));
+		printf("  manifest:      %s/%s: %zu files (%s), %s in %s (%.0f MB/s)\n", dir,
+		       CRPC_MANIFEST_NAME, r->manifest.files, mb,
+		       r->manifest.digest ? r->manifest.digest : "sha256", mt, hash_rate(&r->manifest));
 	}
 	if (r->signing_key_sha256[0])
 		printf("  signed:        %s/%s, key %s\n", dir, CRPC_SIGNATURE_NAME, r->signing_key_sha256);
@@ -343,6 +352,10 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 			break;
 		case OPT_SIGN_KEY:
 			c.sign_key = optarg;
+			break;
+		case OPT_DIGEST:
+			if (crpc_digest_parse(optarg, &c.digest) < 0)
+				crpc_cli_usage_errorf(cli, "--digest: blake3 or sha256, got '%s'", optarg);
 			break;
 		case OPT_NO_AUTO:
 			c.autoopt.disabled = true;
@@ -394,6 +407,7 @@ int crpc_cmd_dump(crpc_cli *cli, int argc, char **argv)
 	p.opts = &c.opts;
 	p.force = c.force;
 	p.signing_key = c.sign_key;
+	p.digest = c.digest;
 	p.no_auto = c.autoopt.disabled;
 	rc = crpc_checkpoint_dump(&p, &res, &err);
 	crpc_cli_checkpoint_taken(cli, res, rc < 0 ? err : NULL);

@@ -257,8 +257,9 @@ static void print_more_problems(const crpc_checkpoint_result *r)
 					"of its content, the content has %s)\n",
 					m->name, m->expected_sha256, m->sha256);
 			else
-				fprintf(stderr, "  also: %s sha256 mismatch (expected %s, got %s)\n",
-					m->name, m->expected_sha256, m->sha256);
+				fprintf(stderr, "  also: %s %s mismatch (expected %s, got %s)\n", m->name,
+					r->check.digest ? r->check.digest : "sha256", m->expected_sha256,
+					m->sha256);
 			break;
 		case CRPC_FILE_SIZE:
 			fprintf(stderr, "  also: %s has %llu bytes, crpc.json lists %llu\n", m->name,
@@ -401,8 +402,8 @@ static void summary(restore_ctx *c, const crpc_checkpoint_result *r, json_t **do
 
 		crpc_cli_fmt_size(r->check.st.bytes, vb, sizeof(vb));
 		crpc_cli_fmt_seconds(r->check.st.hash_seconds, vt, sizeof(vt));
-		fprintf(out, "  verified:      %zu files (%s) against %s, sha256 in %s\n", r->check.st.files,
-			vb, CRPC_MANIFEST_NAME, vt);
+		fprintf(out, "  verified:      %zu files (%s) against %s, %s in %s\n", r->check.st.files, vb,
+			CRPC_MANIFEST_NAME, r->check.digest ? r->check.digest : "sha256", vt);
 		crpc_cli_signature_print(out, &r->signature, NULL);
 	} else {
 		fprintf(out, "  verified:      no (--force)\n");

@@ -315,8 +315,8 @@ static void print_human(const show_ctx *c)
 		if (c->check.verdict == CRPC_MANIFEST_OK) {
 			crpc_cli_fmt_size(c->check.st.bytes, a, sizeof(a));
 			crpc_cli_fmt_seconds(c->check.st.hash_seconds, b, sizeof(b));
-			printf("  verified:      ok: %zu files (%s) match %s, sha256 in %s\n",
-			       c->check.st.files, a, CRPC_MANIFEST_NAME, b);
+			printf("  verified:      ok: %zu files (%s) match %s, %s in %s\n", c->check.st.files,
+			       a, CRPC_MANIFEST_NAME, c->check.digest ? c->check.digest : "sha256", b);
 		} else {
 			printf("  verified:      FAILED (%s): %s\n",
 			       crpc_manifest_verdict_name(c->check.verdict),

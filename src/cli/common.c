@@ -1026,6 +1026,7 @@ json_t *crpc_cli_check_json(const crpc_manifest_check *k)
 		crpc_cli_jappend(a, p);
 	}
 	crpc_cli_jset(o, "problems", a);
+	crpc_cli_jset(o, "digest", crpc_cli_jstr(k->digest));
 	crpc_cli_jset(o, "leftover", crpc_cli_jstr(k->leftover));
 	return o;
 }

@@ -47,7 +47,8 @@ static void digest_of(crpc_digest d, const uint8_t *data, size_t len, size_t pie
 	assert_int_equal(crpc__digest_update(h, "junk", 4), 0);
 	assert_int_equal(crpc__digest_reset(h), 0);
 	for (size_t off = 0; off < len; off += piece)
-		assert_int_equal(crpc__digest_update(h, data + off, len - off < piece ? len - off : piece), 0);
+		assert_int_equal(crpc__digest_update(h, data + off, len - off < piece ? len - off : piece),
+				 0);
 	assert_int_equal(crpc__digest_final(h, hex), 0);
 	assert_int_equal(strlen(hex), CRPC__DIGEST_HEX_LEN);
 	crpc__digest_free(h);

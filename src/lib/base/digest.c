@@ -14,8 +14,8 @@
 
 struct crpc__digest {
 	crpc_digest alg;
-	crpc__sha256 *sh;   /* CRPC_DIGEST_SHA256 */
-	blake3_hasher b3;   /* CRPC_DIGEST_BLAKE3 */
+	crpc__sha256 *sh; /* CRPC_DIGEST_SHA256 */
+	blake3_hasher b3; /* CRPC_DIGEST_BLAKE3 */
 };
 
 CRPC_API const char *crpc_digest_name(crpc_digest d)

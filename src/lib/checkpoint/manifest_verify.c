@@ -390,7 +390,7 @@ int mf_verify(int dirfd, const char *dir_name, const char *const *ignore, crpc_m
 			   "wrote it, or restore --force to restore the images without verification");
 		goto out;
 	}
-	c.digest = crpc_digest_name(alg);
+	c.digest = c.st.digest = crpc_digest_name(alg);
 	if (check_files(dirfd, files, alg, ignore, &c, defer, op, &e) < 0 ||
 	    check_self(root, &c, op, &e) < 0) {
 		c.verdict = CRPC_MANIFEST_INVALID;

@@ -786,6 +786,8 @@ int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, m
 	crpc_digest alg = crpc__digest_resolve(mi->digest);
 	int rc = -1;
 
+	s.digest = crpc_digest_name(alg);
+
 	if (st)
 		memset(st, 0, sizeof(*st));
 	if (!crpc_digest_name(alg))
