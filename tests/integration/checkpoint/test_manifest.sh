@@ -1,6 +1,6 @@
 #!/bin/bash
 # crpc.json: a dump writes a manifest that lists every file with its size and
-# SHA-256 (checked here against sha256sum), the versions, kernel, options and
+# BLAKE3 (checked here against b3sum), the versions, kernel, options and
 # process tree; restore verifies it and refuses a checkpoint whose manifest or
 # images were changed, naming the file and leaving the images untouched;
 # --force restores anyway; a restored checkpoint restores again (what restore
@@ -44,21 +44,22 @@ echo "$OUT" >"$TMP/dump.json"
 [ ! -e "$TMP/ckpt/crpc.json.tmp" ] || fail "crpc.json.tmp is left after a good dump"
 compgen -G "$TMP/ckpt.crpc-tmp-*" >/dev/null && fail "a temporary directory is left: $(echo "$TMP"/ckpt.crpc-tmp-*)"
 json_assert "$TMP/dump.json" --exit 0 "d['manifest']['path'] == '$TMP/ckpt/crpc.json'" \
-	'd["manifest"]["files"] > 5' 'd["manifest"]["bytes"] > 0' 'd["manifest"]["hash_mb_per_s"] > 0' ||
+	'd["manifest"]["files"] > 5' 'd["manifest"]["bytes"] > 0' 'd["manifest"]["hash_mb_per_s"] > 0' \
+	'd["manifest"]["digest"] == "blake3"' ||
 	fail "dump --json: no manifest summary"
-(cd "$TMP/ckpt" && sha256sum -- *) >"$TMP/sums"
+(cd "$TMP/ckpt" && b3sum -- *) >"$TMP/sums"
 /usr/bin/python3 "$CRPC_SRC/tests/integration/helpers/manifest_check.py" "$TMP/ckpt" "$TMP/sums" "$pid" "$(uname -r)" || fail "crpc.json does not describe the checkpoint"
 
 # --- a manifest whose checksum was changed: refused, the file named -----------------
 cp -a "$TMP/ckpt" "$TMP/edited"
 pages=$(cd "$TMP/edited" && ls pages-*.img | head -1)
-real=$(sha256sum <"$TMP/edited/$pages" | cut -d' ' -f1)
+real=$(b3sum --no-names "$TMP/edited/$pages")
 fake=$(printf '%s' "$real" | tr '0-9a-f' '1-9a0-f')
-/usr/bin/python3 "$CRPC_SRC/tests/integration/helpers/manifest_edit.py" "$TMP/edited/crpc.json" sha256 "$pages" "$fake"
+/usr/bin/python3 "$CRPC_SRC/tests/integration/helpers/manifest_edit.py" "$TMP/edited/crpc.json" digest "$pages" "$fake"
 end_it
 fingerprint "$TMP/edited" >"$TMP/fp.before"
 expect_exit 1 "$CRPC_BIN" restore "$TMP/edited"
-assert_contains "$ERR" "checkpoint modified: $pages sha256 mismatch (expected $fake, got $real)" "restore stderr"
+assert_contains "$ERR" "checkpoint modified: $pages blake3 mismatch (expected $fake, got $real)" "restore stderr"
 assert_contains "$ERR" "--force" "restore hint"
 [ -z "$OUT" ] || fail "the refused restore printed on stdout: $OUT"
 fingerprint "$TMP/edited" >"$TMP/fp.after"
@@ -70,7 +71,8 @@ echo "$OUT" >"$TMP/refused.json"
 json_assert "$TMP/refused.json" --exit 1 'd["verification"]["verdict"] == "modified"' \
 	"d['verification']['problems'][0]['file'] == '$pages'" \
 	'd["verification"]["problems"][0]["problem"] == "checksum"' \
-	"d['verification']['problems'][0]['sha256'] == '$real'" || fail "restore --json: wrong verification"
+	"d['verification']['problems'][0]['sha256'] == '$real'" 'd["verification"]["digest"] == "blake3"' ||
+	fail "restore --json: wrong verification"
 expect_exit 1 "$CRPC_BIN" show --verify "$TMP/edited"
 assert_contains "$OUT" "FAILED" "show --verify"
 
@@ -83,7 +85,7 @@ end_it
 cp -a "$TMP/ckpt" "$TMP/flipped"
 printf '\x5a' | dd of="$TMP/flipped/$pages" bs=1 seek=100 conv=notrunc status=none
 expect_exit 1 "$CRPC_BIN" restore "$TMP/flipped"
-assert_contains "$ERR" "checkpoint modified: $pages sha256 mismatch" "restore stderr (image changed)"
+assert_contains "$ERR" "checkpoint modified: $pages blake3 mismatch" "restore stderr (image changed)"
 # ... and an image added to it
 cp -a "$TMP/ckpt" "$TMP/added"
 cp "$TMP/added/inventory.img" "$TMP/added/extra-1.img"

@@ -117,7 +117,7 @@ expect_exit 1 "$CRPC_BIN" restore --no-config "$TMP/ck2"
 assert_contains "$ERR" "only the rename into place is missing" "restore's hint for a complete leftover"
 printf '\x5a' | dd of="$TMP/ck2.crpc-tmp-BBBBBB/pages-1.img" bs=1 seek=64 conv=notrunc status=none
 expect_exit 1 "$CRPC_BIN" recover "$TMP/ck2.crpc-tmp-BBBBBB"
-assert_contains "$ERR" "pages-1.img sha256 mismatch" "recover of a complete leftover that was changed"
+assert_contains "$ERR" "pages-1.img blake3 mismatch" "recover of a complete leftover that was changed"
 cp "$TMP/ck/pages-1.img" "$TMP/ck2.crpc-tmp-BBBBBB/pages-1.img"
 expect_exit 0 "$CRPC_BIN" recover "$TMP/ck2.crpc-tmp-BBBBBB"
 [ -e "$TMP/ck2/crpc.json" ] && [ ! -e "$TMP/ck2.crpc-tmp-BBBBBB" ] || fail "the complete leftover was not moved into place"

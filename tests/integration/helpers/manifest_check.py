@@ -2,7 +2,8 @@
 # manifest_check.py DIR SUMS PID RELEASE: the crpc.json of the checkpoint in
 # DIR, written by a dump of PID with --leave-running, describes it: format,
 # versions, kernel RELEASE, target, options, process tree, and every file with
-# its size and the SHA-256 that SUMS (sha256sum's output in DIR) gives it.
+# its size and the digest that SUMS gives it (the output of b3sum, or of
+# sha256sum for a manifest of "digest": "sha256", in DIR).
 # Exits with the problems found.
 import json, os, sys
 d, sums, pid, release = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -15,7 +16,9 @@ bad = []
 def check(cond, what):
     if not cond:
         bad.append(what)
-check(m["format"] == "crpc-checkpoint" and m["format_version"] == 1, "format")
+check(m["format"] == "crpc-checkpoint" and m["format_version"] == 2, "format")
+alg = m.get("digest")
+check(alg in ("blake3", "sha256"), "digest %r" % alg)
 check(m["crpc_version"] and m["criu"]["version"].startswith("4."), "versions")
 check(m["kernel"]["release"] == release and m["kernel"]["sysname"] == "Linux", "kernel")
 check(m["created"].endswith("Z") and "T" in m["created"], "created")
@@ -35,7 +38,8 @@ for f in m["files"]:
     p = os.path.join(d, f["name"])
     check(f["size"] == os.path.getsize(p), "size of " + f["name"])
     if f["kind"] != "log":
-        check(f["sha256"] == want[f["name"]], "sha256 of " + f["name"])
+        check(f.get(alg) == want[f["name"]], alg + " of " + f["name"])
+    check(set(f) == {"name", "size", "kind", alg}, "keys of %r" % f)
 check({f["name"]: f["kind"] for f in m["files"]}.get("dump.log") == "log", "dump.log kind")
 check(any(n.startswith("pages-") for n in names) and "inventory.img" in names, "images missing from the list")
 check(m["files_count"] == len(names), "files_count")

@@ -1,38 +1,57 @@
 #!/usr/bin/python3
 # manifest_edit.py FILE EDIT [ARG...]: change a checkpoint's crpc.json the
 # way someone editing it by hand would:
-#   sha256 NAME HASH   record HASH as the SHA-256 of file NAME
+#   digest NAME HASH   record HASH as the digest of file NAME (the manifest's
+#                      "digest": blake3, or sha256 when it names none)
+#   old-format         rewrite it as crpc wrote it before it named its digest
+#                      (SHA-256 manifests only): format_version 1, no
+#                      "digest", resealed
 #   drop-option NAME   remove the recorded option NAME
 #   reverse-keys       the same content, its keys in reverse order, on one line
-#   reseal NAME        record file NAME's size and SHA-256 as it is now, and
+#   reseal NAME        record file NAME's size and digest as it is now, and
 #                      crpc.json's own "manifest_sha256" over the result (what
 #                      someone who edited NAME would do to hide it)
 #   set KEY VALUE      set the top-level string KEY to VALUE, then reseal
-import hashlib, json, os, re, sys
+import hashlib, json, os, re, subprocess, sys
 
 path, edit, args = sys.argv[1], sys.argv[2], sys.argv[3:]
 m = json.load(open(path))
-if edit == "sha256":
+alg = m.get("digest", "sha256")
+
+
+def digest_of(p):
+    if alg == "sha256":
+        return hashlib.sha256(open(p, "rb").read()).hexdigest()
+    # Python has no BLAKE3: b3sum, the tool a user would check with
+    return subprocess.run(["b3sum", "--no-names", p], check=True, capture_output=True, text=True).stdout.strip()
+
+
+if edit == "digest":
     name, fake = args
     for f in m["files"]:
         if f["name"] == name:
-            f["sha256"] = fake
+            f[alg] = fake
     json.dump(m, open(path, "w"), indent=2)
 elif edit == "drop-option":
     m["options"] = [o for o in m["options"] if o["option"] != args[0]]
     json.dump(m, open(path, "w"), indent=2)
 elif edit == "reverse-keys":
     json.dump(dict(reversed(list(m.items()))), open(path, "w"), indent=None, sort_keys=False)
-elif edit in ("reseal", "set"):
+elif edit in ("reseal", "set", "old-format"):
     if edit == "set":
         m[args[0]] = args[1]
+    elif edit == "old-format":
+        if alg != "sha256":
+            sys.exit("manifest_edit.py: old-format needs a manifest of SHA-256 digests")
+        m.pop("digest", None)
+        m["format_version"] = 1
     else:
         name = args[0]
-        data = open(os.path.join(os.path.dirname(path), name), "rb").read()
+        p = os.path.join(os.path.dirname(path), name)
         for f in m["files"]:
             if f["name"] == name:
-                f["sha256"] = hashlib.sha256(data).hexdigest()
-                f["size"] = len(data)
+                f[alg] = digest_of(p)
+                f["size"] = os.path.getsize(p)
 
     # the canonical form crpc hashes: compact, keys sorted, ASCII only, reals
     # as jansson prints them (%.17g, exponent without '+' or leading zeros)
