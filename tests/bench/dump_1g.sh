@@ -3,7 +3,7 @@
 # memory into tmpfs: crpc's wall time against the same CRIU's CLI, and the
 # bytes per second of both against a plain `dd` of 1 GiB into the same tmpfs.
 #
-# crpc's time includes what it does beyond CRIU: the manifest (SHA-256 of
+# crpc's time includes what it does beyond CRIU: the manifest (the digest of
 # every file, the sync, crpc.json) and the rename of DIR.crpc-tmp-XXXXXX to
 # DIR; its --json output tells how long the hashing took, printed as a rate.
 # Both tools dump the same running process (--leave-running / -R) with log
@@ -230,7 +230,7 @@ printf '%-34s %10s %10s\n' "" "wall ms" "MB/s"
 printf '%-34s %10s %10s\n' "crpc dump (with manifest)" "$(ms "$crpc_us")" "$(mbs "$crpc_us")"
 printf '%-34s %10s %10s\n' "criu dump (CLI)" "$(ms "$criu_us")" "$(mbs "$criu_us")"
 printf '%-34s %10s %10s\n' "dd if=/dev/zero bs=1M" "$(ms "$dd_us")" "$(mbs "$dd_us")"
-printf '%-34s %10s %10s\n' "  of which crpc's sha256" "$(ms "$hash_us")" "$(mbs "$hash_us")"
+printf '%-34s %10s %10s\n' "  of which crpc's hashing" "$(ms "$hash_us")" "$(mbs "$hash_us")"
 printf '%-34s %10s\n' "  of which crpc's sync" "$(ms "$sync_us")"
 printf '%-34s %10s %10s\n' "crpc restore (verified)" "$(ms "$rcrpc_us")" "$(mbs "$rcrpc_us")"
 printf '%-34s %10s %10s\n' "criu restore -d (CLI)" "$(ms "$rcriu_us")" "$(mbs "$rcriu_us")"
