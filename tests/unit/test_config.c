@@ -628,6 +628,41 @@ static void test_signing_section(void **state)
 	crpc_error_free(err);
 }
 
+static void test_integrity_section(void **state)
+{
+	const char *text = "integrity:\n  digest: sha256\n";
+	crpc_config c;
+	crpc_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(crpc_config_parse(&c, "inline", text, strlen(text), NULL), 0);
+	assert_int_equal(c.digest, CRPC_DIGEST_SHA256);
+	crpc_config_release(&c);
+	text = "integrity:\n  digest: blake3\n";
+	assert_int_equal(crpc_config_parse(&c, "inline", text, strlen(text), NULL), 0);
+	assert_int_equal(c.digest, CRPC_DIGEST_BLAKE3);
+	crpc_config_release(&c);
+	/* unset: the default, which a dump resolves to BLAKE3 */
+	text = "integrity: {}\n";
+	assert_int_equal(crpc_config_parse(&c, "inline", text, strlen(text), NULL), 0);
+	assert_int_equal(c.digest, CRPC_DIGEST_DEFAULT);
+	crpc_config_release(&c);
+	text = "integrity:\n  digest: md5\n";
+	assert_int_equal(crpc_config_parse(&c, "inline", text, strlen(text), &err), -1);
+	assert_contains(err->message, "inline:2:11: key 'digest': blake3 or sha256, got 'md5'");
+	crpc_error_free(err);
+	err = NULL;
+	text = "integrity:\n  digests: sha256\n";
+	assert_int_equal(crpc_config_parse(&c, "inline", text, strlen(text), &err), -1);
+	assert_contains(err->message, "inline:2:3: unknown key 'digests' in integrity");
+	crpc_error_free(err);
+	err = NULL;
+	text = "integrity: sha256\n";
+	assert_int_equal(crpc_config_parse(&c, "inline", text, strlen(text), &err), -1);
+	assert_contains(err->message, "section 'integrity'");
+	crpc_error_free(err);
+}
+
 /* ---- permissions (root only) --------------------------------------------- */
 
 static void test_permissions_file(void **state)
@@ -1062,14 +1097,15 @@ static void test_example_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_files),        cmocka_unit_test(test_bad_files_all_covered),
-		cmocka_unit_test(test_binary_file),      cmocka_unit_test(test_too_large),
-		cmocka_unit_test(test_not_regular),      cmocka_unit_test(test_full_config),
-		cmocka_unit_test(test_minimal_config),   cmocka_unit_test(test_parse_from_memory),
-		cmocka_unit_test(test_permissions_file), cmocka_unit_test(test_permissions_symlink),
-		cmocka_unit_test(test_permissions_run),  cmocka_unit_test(test_locate),
-		cmocka_unit_test(test_add_hook_arg),     cmocka_unit_test(test_parse_duration),
-		cmocka_unit_test(test_example_config),   cmocka_unit_test(test_signing_section),
+		cmocka_unit_test(test_bad_files),         cmocka_unit_test(test_bad_files_all_covered),
+		cmocka_unit_test(test_binary_file),       cmocka_unit_test(test_too_large),
+		cmocka_unit_test(test_not_regular),       cmocka_unit_test(test_full_config),
+		cmocka_unit_test(test_minimal_config),    cmocka_unit_test(test_parse_from_memory),
+		cmocka_unit_test(test_permissions_file),  cmocka_unit_test(test_permissions_symlink),
+		cmocka_unit_test(test_permissions_run),   cmocka_unit_test(test_locate),
+		cmocka_unit_test(test_add_hook_arg),      cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_example_config),    cmocka_unit_test(test_signing_section),
+		cmocka_unit_test(test_integrity_section),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
