@@ -7,8 +7,9 @@
  * images directory. It records who made the checkpoint (crpc and CRIU
  * versions, kernel, time), how (the options in effect and why each is set),
  * what it holds (the process tree, every file with its size and digest,
- * BLAKE3 by default or SHA-256 (crpc_digest), CRIU's statistics). The manifest is written last and atomically (a
- * temporary file fsync'ed and renamed), after the data of every image file
+ * BLAKE3 by default or SHA-256 (crpc_digest), CRIU's statistics). The
+ * manifest is written last and atomically (a temporary file fsync'ed and
+ * renamed), after the data of every image file
  * reached the disk (syncfs of its file system), so a directory holding
  * `crpc.json` holds a whole checkpoint.
  *

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * manifest_verify.c - a checkpoint verified against its crpc.json: every
- * file listed with its size and digest (BLAKE3 or SHA-256), image files the manifest does not
- * list, the manifest's own checksum, and what a checkpoint without a
- * manifest (or with a dump's marker left in it) is. See crpc/manifest.h.
+ * file listed with its size and digest (BLAKE3 or SHA-256, as crpc.json
+ * names it), image files the manifest does not list, the manifest's own
+ * checksum, and what a checkpoint without a manifest (or with a dump's
+ * marker left in it) is. See crpc/manifest.h.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -69,7 +70,7 @@ static crpc_file_mismatch *add_mismatch(crpc_manifest_check *c, crpc_file_proble
 	return m;
 }
 
-/* One line about a mismatch, e.g. "pages-1.img blake3 mismatch (expected ..., got ...)"; alg: the files' digest. */
+/* One line about a mismatch, e.g. "pages-1.img blake3 mismatch (expected ..., got ...)" (alg: the digest). */
 static void describe(const crpc_file_mismatch *m, const char *alg, char *buf, size_t bufsz)
 {
 	switch (m->problem) {
