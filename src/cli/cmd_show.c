@@ -255,8 +255,9 @@ static void print_manifest(const show_ctx *c)
 		printf("  status:        incomplete: a dump into it did not finish (%s is there)\n",
 		       CRPC_INPROGRESS_MARKER);
 	else if (m)
-		printf("  status:        complete (%s, format %lld)\n", CRPC_MANIFEST_NAME,
-		       (long long)json_integer_value(json_object_get(m, "format_version")));
+		printf("  status:        complete (%s, format %lld, %s digests)\n", CRPC_MANIFEST_NAME,
+		       (long long)json_integer_value(json_object_get(m, "format_version")),
+		       mstr(m, "digest") ? mstr(m, "digest") : "sha256");
 	else if (c->manifest_err)
 		printf("  status:        %s cannot be read: %s\n", CRPC_MANIFEST_NAME,
 		       c->manifest_err->message);

@@ -87,6 +87,7 @@ assert m["format_version"] == 1 and "digest" not in m and all("sha256" in f for 
 	fail "old-format did not make an old manifest"
 expect_exit 0 "$CRPC_BIN" show --no-config --verify "$TMP/old"
 assert_contains "$OUT" "match crpc.json, sha256 in" "show --verify of an old checkpoint"
+assert_contains "$OUT" "status:        complete (crpc.json, format 1, sha256 digests)" "show of an old checkpoint"
 cp -a "$TMP/old" "$TMP/old-flipped"
 pages=$(cd "$TMP/old" && ls pages-*.img | head -1)
 printf '\x5a' | dd of="$TMP/old-flipped/$pages" bs=1 seek=100 conv=notrunc status=none

@@ -79,7 +79,7 @@ json_assert "$TMP/show.json" --exit 0 \
 expect_exit 0 "$CRPC_BIN" show "$TMP/ckpt"
 note "show:"$'\n'"$OUT"
 assert_contains "$OUT" "Checkpoint $TMP/ckpt" "show"
-assert_contains "$OUT" "status:        complete (crpc.json" "show"
+assert_contains "$OUT" "status:        complete (crpc.json, format 2, blake3 digests)" "show"
 assert_contains "$OUT" "target:        PID $root (bash), left running" "show"
 assert_contains "$OUT" "leave_running=true (user)" "show"
 assert_contains "$OUT" "Process tree (3 processes)" "show"
