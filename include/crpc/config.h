@@ -68,7 +68,11 @@ typedef struct crpc_hooks {
 	size_t n_steps[CRPC_NOTIFY__COUNT];
 } crpc_hooks;
 
-/** A loaded configuration. */
+/**
+ * A loaded configuration. Its size is fixed for a major version: members
+ * added later take their room from `reserved`, which crpc_config_init()
+ * zeroes.
+ */
 typedef struct crpc_config {
 	char *path;          /**< file it was read from, NULL when none */
 	char *criu_binary;   /**< criu: binary */
@@ -88,6 +92,7 @@ typedef struct crpc_config {
 	char *trusted_keys;                /**< signing: trusted_keys, NULL unset */
 	bool require_signature;            /**< signing: require (default false) */
 	crpc_digest digest;                /**< integrity: digest (CRPC_DIGEST_DEFAULT unset) */
+	uint64_t reserved[8];              /**< room for later members; zero */
 } crpc_config;
 
 /** Where the configuration comes from (see crpc_config_locate()). */

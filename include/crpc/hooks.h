@@ -26,8 +26,13 @@ extern "C" {
 
 typedef struct crpc_hook_runner crpc_hook_runner;
 
-/** Context of the operation the hooks run for. */
+/**
+ * Context of the operation the hooks run for. Initialise with
+ * crpc_hook_context_init(); members may be added at the end in later
+ * versions (the library reads only the first `size` bytes).
+ */
 typedef struct crpc_hook_context {
+	size_t size;            /**< sizeof(crpc_hook_context), set by the init function */
 	const char *operation;  /**< "dump" or "restore" */
 	pid_t pid;              /**< dump: target; restore: 0 until known */
 	const char *images_dir; /**< real path of the images directory */
@@ -36,7 +41,10 @@ typedef struct crpc_hook_context {
 	unsigned grace_ms;      /**< SIGTERM -> SIGKILL grace, 0: 2000 */
 } crpc_hook_context;
 
-/** Create a runner for hooks (not copied: must outlive the runner). */
+/** Set c->size and the defaults: images_dir_fd -1, everything else 0 / NULL. */
+void crpc_hook_context_init(crpc_hook_context *c);
+
+/** Create a runner for hooks (`hooks` is not copied: it must outlive the runner; ctx may be NULL). */
 int crpc_hook_runner_new(crpc_hook_runner **out, const crpc_hooks *hooks, const crpc_hook_context *ctx,
 			 crpc_error **err);
 

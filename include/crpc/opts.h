@@ -74,7 +74,12 @@ typedef struct crpc_cg_root {
 	const char *path;
 } crpc_cg_root;
 
-/** Options of one request. Initialise with crpc_opts_init(). */
+/**
+ * Options of one request. Initialise with crpc_opts_init(). The library
+ * fills these in place and crpc_config holds two, so their size is fixed
+ * for a major version: members added later take their room from
+ * `reserved`, which the init function zeroes.
+ */
 typedef struct crpc_opts {
 	int pid;              /**< dump: target pid (0: unset) */
 	int images_dir_fd;    /**< images directory, an fd of the calling process */
@@ -132,6 +137,8 @@ typedef struct crpc_opts {
 	size_t n_inherit_fd;
 	crpc_cg_root *cg_root;
 	size_t n_cg_root;
+
+	uint64_t reserved[8]; /**< room for later members; zero */
 } crpc_opts;
 
 /** Reset o to "nothing set". */

@@ -50,13 +50,21 @@ typedef enum crpc_direction {
  */
 typedef void (*crpc_message_fn)(crpc_direction dir, const uint8_t *msg, size_t len, int fd, void *userdata);
 
-/** How to start CRIU. */
+/**
+ * How to start CRIU. Initialise with crpc_session_config_init(); members may
+ * be added at the end in later versions (the library reads only the first
+ * `size` bytes, so older callers keep working).
+ */
 typedef struct crpc_session_config {
+	size_t size;                /**< sizeof(crpc_session_config), set by the init function */
 	const char *criu_path;      /**< binary to run as `PATH swrk N`; NULL: resolve */
 	crpc_message_fn on_message; /**< optional raw message observer */
 	void *on_message_data;
 	unsigned timeout_ms; /**< give up on a request after this long (0: never) */
 } crpc_session_config;
+
+/** Set c->size, everything else 0 / NULL (the defaults). */
+void crpc_session_config_init(crpc_session_config *c);
 
 /** Result of CRIU's FEATURE_CHECK, read from the reply. */
 typedef struct crpc_features {

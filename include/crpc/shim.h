@@ -69,8 +69,13 @@ extern "C" {
  * finds it set was started by that CRIU (a loop) and refuses to run. */
 #define CRPC_SHIM_DEPTH_ENV "CRPC_SHIM_DEPTH"
 
-/** How one shim session runs. */
+/**
+ * How one shim session runs. Initialise with crpc_shim_config_init();
+ * members may be added at the end in later versions (the library reads only
+ * the first `size` bytes).
+ */
 typedef struct crpc_shim_config {
+	size_t size;               /**< sizeof(crpc_shim_config), set by the init function */
 	const char *criu_path;     /**< the real CRIU (see crpc_shim_resolve_criu()) */
 	char *const *criu_options; /**< arguments before `swrk` to pass on, NULL-terminated; may be NULL */
 	const crpc_hooks *hooks;   /**< steps to run at notifications; NULL: none */
@@ -96,6 +101,9 @@ typedef struct crpc_shim_config {
 	 */
 	const char *restored_pid_file;
 } crpc_shim_config;
+
+/** Set c->size, everything else 0 / NULL (the defaults). */
+void crpc_shim_config_init(crpc_shim_config *c);
 
 /**
  * A container operation's instructions for the shim it runs as CRIU: crpc

@@ -155,7 +155,7 @@ static int shim_main(const struct shim_opts *o, int argc, char **argv)
 {
 	crpc_config_source src = { .explicit_path = o->config_file, .none = o->no_config };
 	char cfg_path[PATH_MAX], criu[PATH_MAX], line[4096];
-	crpc_shim_config sc = { 0 };
+	crpc_shim_config sc;
 	crpc_error *err = NULL;
 	crpc_config cfg;
 	crpc_shim_call *call = NULL;
@@ -166,6 +166,7 @@ static int shim_main(const struct shim_opts *o, int argc, char **argv)
 	int rc;
 
 	crpc_config_init(&cfg);
+	crpc_shim_config_init(&sc);
 	if (crpc_shim_check_depth(&err) < 0) {
 		rc = CRPC_EXIT_ENV;
 		goto fail;

@@ -599,13 +599,15 @@ void crpc_cli_config_release(crpc_cli *cli)
 
 void crpc_cli_diagnose_criu(crpc_cli *cli, crpc_error *e)
 {
-	crpc_session_config cfg = { .criu_path = cli->criu_path };
+	crpc_session_config cfg;
 	crpc_error *chk = NULL;
 	const char *why;
 	size_t len;
 
 	if (!e || e->cause != CRPC_CAUSE_KERNEL || !cli->criu_path[0])
 		return;
+	crpc_session_config_init(&cfg);
+	cfg.criu_path = cli->criu_path;
 	/* the kernel check tells "this CRIU cannot work here" from a one-off failure */
 	if (crpc_criu_check(&cfg, NULL, &chk) == 0) {
 		crpc_error_free(chk);
@@ -646,7 +648,7 @@ int crpc_cli_session_config(crpc_cli *cli, crpc_session_config *cfg, crpc_error 
 {
 	const char *criu = cli->criu;
 
-	memset(cfg, 0, sizeof(*cfg));
+	crpc_session_config_init(cfg);
 	if (!cli->config_loaded && crpc_cli_config_load(cli, err) < 0)
 		return -1;
 	/* --criu, then $CRPC_CRIU (resolved by the library), then the configuration */

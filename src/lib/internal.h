@@ -221,6 +221,21 @@ double crpc__now(void);
  * an errno value.
  */
 int crpc__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+
+/*
+ * Public structs a caller fills in and hands to the library begin with
+ * `size_t size`, which their init function sets to the sizeof the caller
+ * was compiled with. crpc__sized_take() copies such a struct: `dst`
+ * (dst_size bytes) holds this version's defaults, the first
+ * min(src->size, dst_size) bytes of src go over them, and dst's size
+ * becomes dst_size, so members an older caller does not know keep their
+ * defaults. A size below `min_size`, the end of the struct's first
+ * version (CRPC__END_OF), means it was not initialised: EINVAL naming
+ * `init`, under `operation`.
+ */
+int crpc__sized_take(void *dst, size_t dst_size, const void *src, size_t min_size, const char *operation,
+		     const char *init, crpc_error **err);
+#define CRPC__END_OF(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
 /*
  * Read the whole regular file dirfd/name (symlinks not followed, FIFOs never
  * waited on) into a malloc'ed *data followed by a NUL, refusing more than

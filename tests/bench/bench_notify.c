@@ -127,7 +127,7 @@ static int bench_hook(int n)
 				.timeout_ms = 10000,
 				.origin = (char *)"bench" };
 	crpc_hooks hooks = { 0 };
-	crpc_hook_context ctx = { .operation = "dump", .pid = getpid() };
+	crpc_hook_context ctx = { .size = sizeof(ctx), .operation = "dump", .pid = getpid() };
 	crpc_hook_runner *r = NULL;
 	crpc_error *err = NULL;
 	double *t = calloc((size_t)n, sizeof(*t));

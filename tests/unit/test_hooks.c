@@ -122,7 +122,8 @@ static void set_steps(struct fx *f, crpc_notify_kind k, crpc_hook_step *steps, s
 
 static void new_runner(struct fx *f, const char *op, pid_t pid, unsigned grace_ms)
 {
-	crpc_hook_context ctx = { .operation = op,
+	crpc_hook_context ctx = { .size = sizeof(ctx),
+				  .operation = op,
 				  .pid = pid,
 				  .images_dir = f->real,
 				  .images_dir_fd = f->dirfd,
@@ -1065,7 +1066,10 @@ static void test_criu_action_script(void **state)
 static void test_hooks_log_file(void **state)
 {
 	struct fx *f = *state;
-	crpc_hook_context ctx = { .operation = "dump", .images_dir = f->real, .images_dir_fd = f->dirfd };
+	crpc_hook_context ctx = { .size = sizeof(ctx),
+				  .operation = "dump",
+				  .images_dir = f->real,
+				  .images_dir_fd = f->dirfd };
 	crpc_hook_runner *r = NULL;
 	crpc_error *err = NULL;
 	struct stat st;
@@ -1091,7 +1095,7 @@ static void test_no_log_without_dir(void **state)
 {
 	struct fx *f = *state;
 	crpc_hook_step steps[] = { run_step("true", ARGV("/bin/true")) };
-	crpc_hook_context ctx = { .operation = "dump", .pid = 1, .images_dir_fd = -1 };
+	crpc_hook_context ctx = { .size = sizeof(ctx), .operation = "dump", .pid = 1, .images_dir_fd = -1 };
 	crpc_hook_runner *r = NULL;
 	crpc_error *err = NULL;
 	crpc_notify n = make_notify(CRPC_NOTIFY_PRE_DUMP, 0, -1, "dump");

@@ -29,7 +29,7 @@ static int dirfd_;
 
 static crpc_session *open_fake(const char *mode, crpc_error **err)
 {
-	crpc_session_config cfg = { .criu_path = CRPC_FAKE_CRIU };
+	crpc_session_config cfg = { .size = sizeof(cfg), .criu_path = CRPC_FAKE_CRIU };
 	crpc_session *s = NULL;
 
 	setenv("CRPC_FAKE_MODE", mode, 1);
@@ -88,7 +88,7 @@ static void test_dies_at_version(void **state)
 
 static void test_exec_failure(void **state)
 {
-	crpc_session_config cfg = { .criu_path = "/proc/self/cwd" };
+	crpc_session_config cfg = { .size = sizeof(cfg), .criu_path = "/proc/self/cwd" };
 	crpc_session *s = NULL;
 	crpc_error *err = NULL;
 
@@ -223,7 +223,7 @@ static void test_criu_killed_child_holds_socket(void **state)
 
 static void test_deadline_stops_hung_criu(void **state)
 {
-	crpc_session_config cfg = { .criu_path = CRPC_FAKE_CRIU, .timeout_ms = 300 };
+	crpc_session_config cfg = { .size = sizeof(cfg), .criu_path = CRPC_FAKE_CRIU, .timeout_ms = 300 };
 	crpc_session *s = NULL;
 	crpc_error *err = NULL;
 	double t0;

@@ -36,7 +36,7 @@ static int dirfd_ = -1;
 static int serve(int fd)
 {
 	const char *yaml = getenv("CRPC_TEST_SHIM_YAML");
-	crpc_shim_config sc = { .criu_path = CRPC_FAKE_CRIU };
+	crpc_shim_config sc = { .size = sizeof(sc), .criu_path = CRPC_FAKE_CRIU };
 	crpc_error *err = NULL;
 	crpc_config c;
 	int rc;
@@ -58,7 +58,7 @@ static int serve(int fd)
 
 static crpc_session *open_shim(const char *mode, const char *yaml, crpc_error **err)
 {
-	crpc_session_config cfg = { .criu_path = self_path, .timeout_ms = 20000 };
+	crpc_session_config cfg = { .size = sizeof(cfg), .criu_path = self_path, .timeout_ms = 20000 };
 	crpc_session *s = NULL;
 
 	setenv("CRPC_FAKE_MODE", mode, 1);

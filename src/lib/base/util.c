@@ -19,6 +19,22 @@ CRPC_API const char *crpc_version_string(void)
 	return CRPC_VERSION_STRING;
 }
 
+int crpc__sized_take(void *dst, size_t dst_size, const void *src, size_t min_size, const char *operation,
+		     const char *init, crpc_error **err)
+{
+	size_t given;
+
+	memcpy(&given, src, sizeof(given));
+	if (given < min_size)
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, operation,
+				      "a structure given to the library was not initialised with %s() (its size "
+				      "member is %zu, at least %zu expected)",
+				      init, given, min_size);
+	memcpy(dst, src, given < dst_size ? given : dst_size);
+	memcpy(dst, &dst_size, sizeof(dst_size));
+	return 0;
+}
+
 int crpc__thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
 	sigset_t all, old;

@@ -302,7 +302,7 @@ int ck_container_dump(ck_dump *c, crpc_error **err)
 	ck_op *o = &c->o;
 	crpc_checkpoint_result *r = o->res;
 	const char *op = o->op;
-	crpc_engine_env dflt;
+	crpc_engine_env own;
 	crpc__engine_ctx ctx = { 0 };
 	const crpc__engine *engine = NULL;
 	crpc__container ct = { 0 };
@@ -313,12 +313,9 @@ int ck_container_dump(ck_dump *c, crpc_error **err)
 	double t0;
 	int rc = -1;
 
-	if (o->p.engine_env) {
-		ctx.env = o->p.engine_env;
-	} else {
-		crpc_engine_env_init(&dflt);
-		ctx.env = &dflt;
-	}
+	if (crpc__engine_env_take(&own, o->p.engine_env, op, err) < 0)
+		return -1;
+	ctx.env = &own;
 	if (crpc__target_parse(o->p.target, &t, err) < 0 ||
 	    crpc__target_resolve(&ctx, &t, &engine, &ct, err) < 0)
 		return -1;
@@ -458,7 +455,7 @@ int ck_container_restore(ck_op *o, crpc_error **err)
 	json_t *rec_j = recorded_container(o, err, &bad);
 	crpc__container rec = { 0 }, out = { 0 };
 	crpc__engine_call call = { .dirfd = -1 };
-	crpc_engine_env dflt;
+	crpc_engine_env own;
 	crpc__engine_ctx ctx = { 0 };
 	const crpc__engine *engine;
 	char why[256] = "";
@@ -487,18 +484,13 @@ int ck_container_restore(ck_op *o, crpc_error **err)
 	json_decref(rec_j);
 	r->is_container = true;
 	r->container = rec.info;
-	if (o->p.engine_env) {
-		ctx.env = o->p.engine_env;
-	} else {
-		crpc_engine_env_init(&dflt);
-		ctx.env = &dflt;
-	}
+	if (crpc__engine_env_take(&own, o->p.engine_env, o->op, err) < 0)
+		goto out;
+	ctx.env = &own;
 	/* runc's root as the dump had it, unless the caller names one */
 	if (!ctx.env->runc_root && strcmp(rec.info.engine, "runc") == 0 &&
 	    json_is_string(json_object_get(rec.recreate, "root"))) {
-		dflt = *ctx.env;
-		dflt.runc_root = json_string_value(json_object_get(rec.recreate, "root"));
-		ctx.env = &dflt;
+		own.runc_root = json_string_value(json_object_get(rec.recreate, "root"));
 	}
 	engine = crpc__engine_find(rec.info.engine);
 	if (!engine) {

@@ -112,11 +112,11 @@ int ck_begin(ck_op *o, const crpc_checkpoint_params *p, const char *operation, c
 	o->dirfd = -1;
 	crpc_opts_init(&o->opts);
 	crpc_checkpoint_params_init(&o->p);
-	if (!p || p->size < offsetof(crpc_checkpoint_params, opts))
-		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, operation,
-				      "parameters not initialised with crpc_checkpoint_params_init()");
-	memcpy(&o->p, p, p->size < sizeof(o->p) ? p->size : sizeof(o->p));
-	o->p.size = sizeof(o->p);
+	if (!p)
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, operation, "no parameters given");
+	if (crpc__sized_take(&o->p, sizeof(o->p), p, CRPC__END_OF(crpc_checkpoint_params, dir), operation,
+			     "crpc_checkpoint_params_init", err) < 0)
+		return -1;
 	if (!o->p.dir || !*o->p.dir)
 		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, operation,
 				      "no checkpoint directory given");
@@ -236,9 +236,12 @@ static void on_message(crpc_direction dir, const uint8_t *msg, size_t len, int f
 
 int ck_session_start(ck_op *o, crpc_error **err)
 {
-	crpc_session_config cfg = { .timeout_ms = o->p.timeout_ms };
+	crpc_session_config cfg;
 	const char *criu = o->p.criu_path;
 	char ver[96];
+
+	crpc_session_config_init(&cfg);
+	cfg.timeout_ms = o->p.timeout_ms;
 
 	/* the caller's, then $CRPC_CRIU (resolved by crpc_criu_resolve()), then the configuration's */
 	if (!criu && !(getenv("CRPC_CRIU") && *getenv("CRPC_CRIU")) && o->p.config)
@@ -307,15 +310,16 @@ static int hooks_traced(crpc_notify *n, void *userdata, crpc_error **err)
 
 int ck_hooks_attach(ck_op *o, const char *operation, pid_t pid, const char *images_dir, crpc_error **err)
 {
-	crpc_hook_context ctx = {
-		.operation = operation,
-		.pid = pid,
-		.images_dir = images_dir,
-		.images_dir_fd = o->dirfd,
-		.verbose = o->p.hook_output,
-	};
+	crpc_hook_context ctx;
+
 	if (!have_hooks(&o->hooks))
 		return 0;
+	crpc_hook_context_init(&ctx);
+	ctx.operation = operation;
+	ctx.pid = pid;
+	ctx.images_dir = images_dir;
+	ctx.images_dir_fd = o->dirfd;
+	ctx.verbose = o->p.hook_output;
 	if (!o->d) {
 		o->d = crpc_dispatcher_new();
 		if (!o->d)

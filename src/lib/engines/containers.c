@@ -10,24 +10,17 @@
 #include "engines/engine.h"
 #include "internal.h"
 
-static const crpc_engine_env *env_or_default(const crpc_engine_env *env, crpc_engine_env *dflt)
-{
-	if (env && env->size >= sizeof(size_t))
-		return env;
-	crpc_engine_env_init(dflt);
-	return dflt;
-}
-
 CRPC_API int crpc_container_resolve(const char *target, const crpc_engine_env *env, crpc_container *out,
 				    crpc_error **err)
 {
-	crpc_engine_env dflt;
-	crpc__engine_ctx ctx = { .env = env_or_default(env, &dflt) };
+	crpc_engine_env own;
+	crpc__engine_ctx ctx = { .env = &own };
 	const crpc__engine *e = NULL;
 	crpc__container c = { 0 };
 	crpc__target t;
 
-	if (crpc__target_parse(target, &t, err) < 0)
+	if (crpc__engine_env_take(&own, env, "resolve a container", err) < 0 ||
+	    crpc__target_parse(target, &t, err) < 0)
 		return -1;
 	if (crpc__target_resolve(&ctx, &t, &e, &c, err) < 0)
 		return -1;
@@ -66,8 +59,8 @@ static void verdict_of(crpc_container *c)
 CRPC_API int crpc_containers_list(const crpc_engine_env *env, bool inspect, crpc_container **out, size_t *n,
 				  crpc_engine_status **engines, size_t *n_engines, crpc_error **err)
 {
-	crpc_engine_env dflt;
-	crpc__engine_ctx ctx = { .env = env_or_default(env, &dflt) };
+	crpc_engine_env own;
+	crpc__engine_ctx ctx = { .env = &own };
 	size_t n_reg = 0, cap = 0;
 	crpc_engine_status *st = NULL;
 
@@ -77,6 +70,8 @@ CRPC_API int crpc_containers_list(const crpc_engine_env *env, bool inspect, crpc
 		*engines = NULL;
 	if (n_engines)
 		*n_engines = 0;
+	if (crpc__engine_env_take(&own, env, "ps", err) < 0)
+		return -1;
 	for (const crpc__engine *const *e = crpc__engines; *e; e++)
 		n_reg++;
 	st = calloc(n_reg + 1, sizeof(*st));

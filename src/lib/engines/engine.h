@@ -163,6 +163,10 @@ typedef struct crpc__target {
 	char ref[256];   /* the name or ID */
 } crpc__target;
 
+/* The caller's engine settings (NULL: the defaults) copied into *own, see crpc__sized_take(). */
+int crpc__engine_env_take(crpc_engine_env *own, const crpc_engine_env *env, const char *operation,
+			  crpc_error **err);
+
 /*
  * Parse a dump/inspect target that is not a PID: "ENGINE:REF" with a
  * registered ENGINE and a REF of [A-Za-z0-9][A-Za-z0-9_.-]*, or a bare

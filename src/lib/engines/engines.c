@@ -39,6 +39,16 @@ CRPC_API void crpc_engine_env_init(crpc_engine_env *e)
 	e->size = sizeof(*e);
 }
 
+int crpc__engine_env_take(crpc_engine_env *own, const crpc_engine_env *env, const char *operation,
+			  crpc_error **err)
+{
+	crpc_engine_env_init(own);
+	if (!env)
+		return 0;
+	return crpc__sized_take(own, sizeof(*own), env, CRPC__END_OF(crpc_engine_env, runc_root), operation,
+				"crpc_engine_env_init", err);
+}
+
 /*
  * What a container is made of, which its engine sets up and restores
  * itself (runc's external mounts and namespaces joined by path): its own

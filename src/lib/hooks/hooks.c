@@ -94,15 +94,24 @@ static void add_warning(crpc_hook_runner *r, const char *text)
 /* ------------------------------------------------------------------------ */
 /* runner                                                                   */
 
-CRPC_API int crpc_hook_runner_new(crpc_hook_runner **out, const crpc_hooks *hooks,
-				  const crpc_hook_context *ctx, crpc_error **err)
+CRPC_API void crpc_hook_context_init(crpc_hook_context *c)
 {
-	static const crpc_hook_context none = { .images_dir_fd = -1 };
+	memset(c, 0, sizeof(*c));
+	c->size = sizeof(*c);
+	c->images_dir_fd = -1;
+}
+
+CRPC_API int crpc_hook_runner_new(crpc_hook_runner **out, const crpc_hooks *hooks,
+				  const crpc_hook_context *given, crpc_error **err)
+{
+	crpc_hook_context own, *ctx = &own;
 	crpc_hook_runner *r;
 
 	*out = NULL;
-	if (!ctx)
-		ctx = &none;
+	crpc_hook_context_init(&own);
+	if (given && crpc__sized_take(&own, sizeof(own), given, CRPC__END_OF(crpc_hook_context, grace_ms),
+				      "set up hooks", "crpc_hook_context_init", err) < 0)
+		return -1;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "set up hooks", "out of memory");

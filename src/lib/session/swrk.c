@@ -632,8 +632,15 @@ static bool children_autoreaped(void)
 	return sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT);
 }
 
-CRPC_API int crpc_session_open(crpc_session **out, const crpc_session_config *cfg, crpc_error **err)
+CRPC_API void crpc_session_config_init(crpc_session_config *c)
 {
+	memset(c, 0, sizeof(*c));
+	c->size = sizeof(*c);
+}
+
+CRPC_API int crpc_session_open(crpc_session **out, const crpc_session_config *given, crpc_error **err)
+{
+	crpc_session_config cfg;
 	char path[PATH_MAX];
 	CriuReq req = CRIU_REQ__INIT;
 	CriuResp *resp = NULL;
@@ -641,12 +648,16 @@ CRPC_API int crpc_session_open(crpc_session **out, const crpc_session_config *cf
 	int rc;
 
 	*out = NULL;
+	crpc_session_config_init(&cfg);
+	if (given && crpc__sized_take(&cfg, sizeof(cfg), given, CRPC__END_OF(crpc_session_config, timeout_ms),
+				      "start CRIU", "crpc_session_config_init", err) < 0)
+		return -1;
 	if (children_autoreaped())
 		return crpc_error_set(err, CRPC_EXIT_USAGE, 0, "start CRIU",
 				      "SIGCHLD is ignored (or SA_NOCLDWAIT set) in this process: the kernel "
 				      "would reap CRIU itself and how it ended could not be told; set "
 				      "SIGCHLD back to SIG_DFL (or a handler without SA_NOCLDWAIT) first");
-	if (crpc_criu_resolve(cfg ? cfg->criu_path : NULL, path, sizeof(path), err) < 0)
+	if (crpc_criu_resolve(cfg.criu_path, path, sizeof(path), err) < 0)
 		return -1;
 	s = calloc(1, sizeof(*s));
 	if (!s || !(s->criu_path = strdup(path))) {
@@ -656,11 +667,9 @@ CRPC_API int crpc_session_open(crpc_session **out, const crpc_session_config *cf
 	s->sk = -1;
 	s->out_fd = -1;
 	s->criu_pidfd = -1;
-	if (cfg) {
-		s->on_message = cfg->on_message;
-		s->on_message_data = cfg->on_message_data;
-		s->timeout_ms = cfg->timeout_ms;
-	}
+	s->on_message = cfg.on_message;
+	s->on_message_data = cfg.on_message_data;
+	s->timeout_ms = cfg.timeout_ms;
 	if (spawn_criu(s, err) < 0) {
 		crpc_session_close(s);
 		return -1;

@@ -353,15 +353,30 @@ static void client_identity(struct shim *s)
 		fcntl(s->client_pidfd, F_SETFD, FD_CLOEXEC);
 }
 
+CRPC_API void crpc_shim_config_init(crpc_shim_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->size = sizeof(*c);
+}
+
 CRPC_API int crpc_shim_run(const crpc_shim_config *cfg, int client_fd, crpc_error **err)
 {
 	struct sigaction old[N_FWD];
 	bool installed[N_FWD] = { false };
+	crpc_shim_config own;
 	struct shim s;
 	int status = 0;
 
+	crpc_shim_config_init(&own);
+	if (!cfg ||
+	    crpc__sized_take(&own, sizeof(own), cfg, CRPC__END_OF(crpc_shim_config, restored_pid_file),
+			     "shim", "crpc_shim_config_init", err) < 0) {
+		if (!cfg)
+			crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "shim", "no configuration given");
+		return CRPC_EXIT_USAGE;
+	}
 	memset(&s, 0, sizeof(s));
-	s.cfg = cfg;
+	s.cfg = &own;
 	s.t0 = crpc__now();
 	s.client = client_fd;
 	s.criu_sk = -1;

@@ -241,12 +241,13 @@ static bool have_hooks(const crpc_hooks *h)
 static int request_hooks(struct shim *s, const CriuReq *req, char *why, size_t whysz)
 {
 	const CriuOpts *o = req->opts;
-	crpc_hook_context ctx = { .images_dir_fd = -1 };
+	crpc_hook_context ctx;
 	crpc_error *e = NULL;
 	char op[32];
 
 	if (!have_hooks(s->cfg->hooks) || !o)
 		return 0;
+	crpc_hook_context_init(&ctx);
 	shim_op_word(req->type, op, sizeof(op));
 	ctx.operation = op;
 	ctx.pid = req->type == CRIU_REQ_TYPE__DUMP && o->has_pid ? o->pid : 0;

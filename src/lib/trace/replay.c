@@ -420,11 +420,9 @@ CRPC_API int crpc_replay_serve(const crpc_trace_file *t, int sk, const crpc_repl
 		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "replay", "invalid arguments");
 	crpc_replay_options_init(&given);
 	if (options) {
-		if (options->size < offsetof(crpc_replay_options, ignore))
-			return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "replay",
-					      "options not initialised with crpc_replay_options_init()");
-		memcpy(&given, options, options->size < sizeof(given) ? options->size : sizeof(given));
-		given.size = sizeof(given);
+		if (crpc__sized_take(&given, sizeof(given), options, offsetof(crpc_replay_options, ignore),
+				     "replay", "crpc_replay_options_init", err) < 0)
+			return -1;
 	}
 	memset(rep, 0, sizeof(*rep));
 	n = crpc_trace_file_count(t);
