@@ -435,8 +435,10 @@ static char *dup_or_null(crpc_trace_file *t, const char *s)
  * grown arrays and reports them as leaked; crpc_trace_file_free() frees
  * them (the ASan runs of test_trace and test_replay check it).
  */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+#endif
 static void keep_problem(crpc_trace_file *t, const crpc_trace_line *l)
 {
 	crpc_trace_problem *p;
@@ -505,7 +507,9 @@ static void keep_event(crpc_trace_file *t, const crpc_trace_event_record *ev)
 	t->n_evs++;
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 CRPC_API int crpc_trace_file_read(crpc_trace_file **out, const char *path, crpc_error **err)
 {
