@@ -40,7 +40,8 @@ static void test_older_caller_gets_defaults(void **state)
 	crpc_error *err = NULL;
 
 	(void)state;
-	assert_int_equal(crpc__sized_take(&got, sizeof(got), &old, CRPC__END_OF(struct v1, b), "test", "v_init", &err),
+	assert_int_equal(crpc__sized_take(&got, sizeof(got), &old, CRPC__END_OF(struct v1, b), "test",
+					  "v_init", &err),
 			 0);
 	assert_null(err);
 	assert_int_equal(got.size, sizeof(got));
@@ -56,7 +57,8 @@ static void test_newer_caller_is_cut(void **state)
 	crpc_error *err = NULL;
 
 	(void)state;
-	assert_int_equal(crpc__sized_take(&got, sizeof(got), &newer, CRPC__END_OF(struct v1, b), "test", "v_init", &err),
+	assert_int_equal(crpc__sized_take(&got, sizeof(got), &newer, CRPC__END_OF(struct v1, b), "test",
+					  "v_init", &err),
 			 0);
 	assert_int_equal(got.size, sizeof(got));
 	assert_int_equal(got.a, 1);
@@ -70,7 +72,8 @@ static void test_uninitialised_refused(void **state)
 	crpc_error *err = NULL;
 
 	(void)state;
-	assert_int_equal(crpc__sized_take(&got, sizeof(got), &none, CRPC__END_OF(struct v1, b), "test", "v_init", &err),
+	assert_int_equal(crpc__sized_take(&got, sizeof(got), &none, CRPC__END_OF(struct v1, b), "test",
+					  "v_init", &err),
 			 -1);
 	assert_non_null(err);
 	assert_int_equal(err->exit_class, CRPC_EXIT_USAGE);
@@ -120,8 +123,8 @@ static void test_checkpoint_params_older(void **state)
 	p.pid_wait_ms = 1;
 	p.size = offsetof(crpc_checkpoint_params, pid_wait_ms);
 	crpc_checkpoint_params_init(&got);
-	assert_int_equal(crpc__sized_take(&got, sizeof(got), &p, CRPC__END_OF(crpc_checkpoint_params, dir), "test",
-					  "crpc_checkpoint_params_init", &err),
+	assert_int_equal(crpc__sized_take(&got, sizeof(got), &p, CRPC__END_OF(crpc_checkpoint_params, dir),
+					  "test", "crpc_checkpoint_params_init", &err),
 			 0);
 	assert_string_equal(got.dir, "/nonexistent");
 	assert_int_equal(got.pid_wait_ms, 5000);
