@@ -72,6 +72,9 @@ doc_true "$TMP/inspect.json" \
 	"any(w.get('warning') == 'user-namespace' for w in d['warnings'])" \
 	"any(m['mountpoint'] == '/' and m['how'] == 'external' for m in d['own_namespaces']['mounts'])"
 uns=$(readlink "/proc/$init/ns/user")
+# held open so that the namespace, gone with the tree at the dump, keeps its
+# inode number: a new namespace could otherwise be given the same
+exec {uns_fd}<"/proc/$init/ns/user"
 maps=$(cat "/proc/$init/uid_map" "/proc/$init/gid_map")
 
 expect_exit 0 "$CRPC_BIN" dump "$init" "$TMP/ckpt"
@@ -95,6 +98,7 @@ assert_contains "$ERR" "root=$R" "restore's notes"
 r_uns=$(readlink "/proc/$rinit/ns/user")
 [ "$r_uns" != "$(readlink /proc/self/ns/user)" ] || fail "the restored sandbox shares crpc's user namespace"
 [ "$r_uns" != "$uns" ] || fail "the restored sandbox is in the old user namespace"
+exec {uns_fd}<&-
 [ "$(cat "/proc/$rinit/uid_map" "/proc/$rinit/gid_map")" = "$maps" ] ||
 	fail "the restored user namespace has other maps: $(cat "/proc/$rinit/uid_map" "/proc/$rinit/gid_map")"
 advances root "$V" 10 || fail "the restored sandbox's counter does not go on past $V"
