@@ -91,6 +91,9 @@ static void test_entry_points_refuse_size_zero(void **state)
 	crpc_session *s = NULL;
 	crpc_hook_runner *r = NULL;
 	crpc_hooks hooks = { 0 };
+	crpc_checkpoint_params p = { .dir = "/nonexistent" };
+	crpc_checkpoint_result *res = NULL, waiting = { .pid = 1, .waiting = true };
+	int status = 0;
 	crpc_error *err = NULL;
 
 	(void)state;
@@ -102,6 +105,15 @@ static void test_entry_points_refuse_size_zero(void **state)
 	assert_int_equal(crpc_hook_runner_new(&r, &hooks, &hc, &err), -1);
 	assert_null(r);
 	assert_non_null(strstr(err->message, "crpc_hook_context_init()"));
+	crpc_error_free(err);
+	err = NULL;
+	assert_int_equal(crpc_checkpoint_restore(&p, &res, &err), -1);
+	assert_null(res);
+	assert_non_null(strstr(err->message, "crpc_checkpoint_params_init()"));
+	crpc_error_free(err);
+	err = NULL;
+	assert_int_equal(crpc_checkpoint_wait(&waiting, &p, &status, &err), -1);
+	assert_non_null(strstr(err->message, "crpc_checkpoint_params_init()"));
 	crpc_error_free(err);
 	err = NULL;
 	crpc_hook_context_init(&hc);

@@ -397,10 +397,10 @@ CRPC_API int crpc_checkpoint_wait(const crpc_checkpoint_result *res, const crpc_
 	sigset_t set;
 
 	memset(&ev, 0, sizeof(ev));
-	if (p && p->size >= offsetof(crpc_checkpoint_params, on_event_data) + sizeof(void *)) {
-		ev.p.on_event = p->on_event;
-		ev.p.on_event_data = p->on_event_data;
-	}
+	crpc_checkpoint_params_init(&ev.p);
+	if (p && crpc__sized_take(&ev.p, sizeof(ev.p), p, CRPC__END_OF(crpc_checkpoint_params, dir),
+				  "restore", "crpc_checkpoint_params_init", err) < 0)
+		return -1;
 	if (!res || !res->waiting || root <= 0)
 		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "restore",
 				      "nothing to wait for: restore with the wait parameter first");
