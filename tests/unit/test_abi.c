@@ -83,6 +83,18 @@ static void test_uninitialised_refused(void **state)
 	crpc_error_free(err);
 }
 
+/* rc and *err of an entry point given a structure whose size was never set; *err freed */
+static void assert_refused(int rc, crpc_error **err, const char *init)
+{
+	assert_int_equal(rc, -1);
+	assert_non_null(*err);
+	assert_int_equal((*err)->exit_class, CRPC_EXIT_USAGE);
+	assert_int_equal((*err)->sys_errno, EINVAL);
+	assert_non_null(strstr((*err)->message, init));
+	crpc_error_free(*err);
+	*err = NULL;
+}
+
 /* The library's entry points refuse a structure whose size was never set. */
 static void test_entry_points_refuse_size_zero(void **state)
 {
@@ -97,25 +109,14 @@ static void test_entry_points_refuse_size_zero(void **state)
 	crpc_error *err = NULL;
 
 	(void)state;
-	assert_int_equal(crpc_session_open(&s, &sc, &err), -1);
+	assert_refused(crpc_session_open(&s, &sc, &err), &err, "crpc_session_config_init()");
 	assert_null(s);
-	assert_non_null(strstr(err->message, "crpc_session_config_init()"));
-	crpc_error_free(err);
-	err = NULL;
-	assert_int_equal(crpc_hook_runner_new(&r, &hooks, &hc, &err), -1);
+	assert_refused(crpc_hook_runner_new(&r, &hooks, &hc, &err), &err, "crpc_hook_context_init()");
 	assert_null(r);
-	assert_non_null(strstr(err->message, "crpc_hook_context_init()"));
-	crpc_error_free(err);
-	err = NULL;
-	assert_int_equal(crpc_checkpoint_restore(&p, &res, &err), -1);
+	assert_refused(crpc_checkpoint_restore(&p, &res, &err), &err, "crpc_checkpoint_params_init()");
 	assert_null(res);
-	assert_non_null(strstr(err->message, "crpc_checkpoint_params_init()"));
-	crpc_error_free(err);
-	err = NULL;
-	assert_int_equal(crpc_checkpoint_wait(&waiting, &p, &status, &err), -1);
-	assert_non_null(strstr(err->message, "crpc_checkpoint_params_init()"));
-	crpc_error_free(err);
-	err = NULL;
+	assert_refused(crpc_checkpoint_wait(&waiting, &p, &status, &err), &err,
+		       "crpc_checkpoint_params_init()");
 	crpc_hook_context_init(&hc);
 	assert_int_equal(hc.size, sizeof(hc));
 	assert_int_equal(hc.images_dir_fd, -1);
