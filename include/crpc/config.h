@@ -95,11 +95,15 @@ typedef struct crpc_config {
 	uint64_t reserved[8];              /**< room for later members; zero */
 } crpc_config;
 
-/** Where the configuration comes from (see crpc_config_locate()). */
+/** Where the configuration comes from (see crpc_config_locate()). Initialise with crpc_config_source_init(). */
 typedef struct crpc_config_source {
+	size_t size;               /**< sizeof(crpc_config_source), set by the init function */
 	const char *explicit_path; /**< --config FILE */
 	bool none;                 /**< --no-config */
 } crpc_config_source;
+
+/** Set s->size, everything else 0 / NULL (the defaults: the usual search). */
+void crpc_config_source_init(crpc_config_source *s);
 
 /** An empty configuration (no file, defaults everywhere). */
 void crpc_config_init(crpc_config *c);

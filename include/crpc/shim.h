@@ -203,8 +203,9 @@ void crpc_shim_refuse(int client_fd, const char *message, unsigned wait_ms);
 /** Default configuration that gets the real CRIU as criu: binary. */
 #define CRPC_SHIM_CONFIG "/etc/crpc/config.yaml"
 
-/** What crpc_shim_install() and crpc_shim_uninstall() are to do. */
+/** What crpc_shim_install() and crpc_shim_uninstall() are to do. Initialise with crpc_shim_install_params_init(). */
 typedef struct crpc_shim_install_params {
+	size_t size;             /**< sizeof(crpc_shim_install_params), set by the init function */
 	const char *engine;      /**< "docker", "podman" or "runc"; NULL: "docker" (recorded only) */
 	const char *prefix;      /**< the shim is PREFIX/sbin/criu; NULL: CRPC_SHIM_PREFIX */
 	const char *config_path; /**< configuration to record the real CRIU in; NULL: CRPC_SHIM_CONFIG */
@@ -213,6 +214,9 @@ typedef struct crpc_shim_install_params {
 	bool force;            /**< install: replace a criu that is not crpc's (kept aside);
 				      uninstall: also undo what was changed since */
 } crpc_shim_install_params;
+
+/** Set p->size, everything else 0 / NULL (the defaults). */
+void crpc_shim_install_params_init(crpc_shim_install_params *p);
 
 /** What crpc_shim_install() or crpc_shim_uninstall() did. */
 typedef struct crpc_shim_install_result {

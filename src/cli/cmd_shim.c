@@ -153,7 +153,7 @@ static FILE *verbose_stream(const struct shim_opts *o, const crpc_config *c, FIL
 
 static int shim_main(const struct shim_opts *o, int argc, char **argv)
 {
-	crpc_config_source src = { .explicit_path = o->config_file, .none = o->no_config };
+	crpc_config_source src = { .size = sizeof(src), .explicit_path = o->config_file, .none = o->no_config };
 	char cfg_path[PATH_MAX], criu[PATH_MAX], line[4096];
 	crpc_shim_config sc;
 	crpc_error *err = NULL;

@@ -246,10 +246,11 @@ static int do_status(crpc_cli *cli, const char *prefix)
 
 int crpc_cli_shim_manage(crpc_cli *cli, int argc, char **argv)
 {
-	crpc_shim_install_params p = { 0 };
+	crpc_shim_install_params p;
 	const char *sub = argv[1];
 	int rc, opt;
 
+	crpc_shim_install_params_init(&p);
 	cli->usage = "crpc shim install|uninstall|status [OPTIONS]";
 	optind = 2;
 	while ((opt = crpc_cli_getopt(cli, argc, argv, ":hv", install_options)) != -1) {

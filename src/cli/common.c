@@ -550,7 +550,9 @@ uint64_t crpc_cli_page_size(void)
 
 int crpc_cli_config_read(crpc_cli *cli, crpc_error **err)
 {
-	crpc_config_source src = { .explicit_path = cli->config_file, .none = cli->no_config };
+	crpc_config_source src = { .size = sizeof(src),
+				   .explicit_path = cli->config_file,
+				   .none = cli->no_config };
 	char path[PATH_MAX];
 
 	crpc_config_init(&cli->config);

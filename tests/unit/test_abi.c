@@ -105,6 +105,10 @@ static void test_entry_points_refuse_size_zero(void **state)
 	crpc_hooks hooks = { 0 };
 	crpc_checkpoint_params p = { .dir = "/nonexistent" };
 	crpc_checkpoint_result *res = NULL, waiting = { .pid = 1, .waiting = true };
+	crpc_config_source cs = { .none = true };
+	crpc_shim_install_params ip = { .prefix = "/nonexistent" };
+	crpc_shim_install_result ir;
+	char path[64];
 	int status = 0;
 	crpc_error *err = NULL;
 
@@ -117,6 +121,13 @@ static void test_entry_points_refuse_size_zero(void **state)
 	assert_null(res);
 	assert_refused(crpc_checkpoint_wait(&waiting, &p, &status, &err), &err,
 		       "crpc_checkpoint_params_init()");
+	assert_refused(crpc_config_locate(&cs, path, sizeof(path), &err), &err, "crpc_config_source_init()");
+	assert_refused(crpc_shim_install(&ip, &ir, &err), &err, "crpc_shim_install_params_init()");
+	assert_refused(crpc_shim_uninstall(&ip, &ir, &err), &err, "crpc_shim_install_params_init()");
+	crpc_config_source_init(&cs);
+	cs.none = true;
+	assert_int_equal(crpc_config_locate(&cs, path, sizeof(path), &err), 0);
+	assert_string_equal(path, "");
 	crpc_hook_context_init(&hc);
 	assert_int_equal(hc.size, sizeof(hc));
 	assert_int_equal(hc.images_dir_fd, -1);

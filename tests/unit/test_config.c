@@ -789,10 +789,11 @@ static void test_locate(void **state)
 	char xdg[PATH_MAX], home[PATH_MAX], env_file[PATH_MAX], xdg_file[PATH_MAX];
 	char home_file[PATH_MAX], buf[PATH_MAX], missing[PATH_MAX];
 	const char *etc = access("/etc/crpc/config.yaml", F_OK) == 0 ? "/etc/crpc/config.yaml" : "";
-	crpc_config_source src = { 0 };
+	crpc_config_source src;
 	crpc_error *err = NULL;
 
 	(void)state;
+	crpc_config_source_init(&src);
 	tmp_path(xdg, sizeof(xdg), "xdg");
 	tmp_path(home, sizeof(home), "home");
 	cat_path(xdg_file, sizeof(xdg_file), xdg, "/crpc/config.yaml");

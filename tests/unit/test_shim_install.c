@@ -100,8 +100,9 @@ static int teardown(void **state)
 static crpc_shim_install_params params(const char *cfg_rel)
 {
 	static char prefix[PATH_MAX], cfg[PATH_MAX], real[PATH_MAX], crpc[PATH_MAX];
-	crpc_shim_install_params p = { 0 };
+	crpc_shim_install_params p;
 
+	crpc_shim_install_params_init(&p);
 	path(prefix, "prefix");
 	path(cfg, cfg_rel);
 	path(real, "real-criu");

@@ -304,14 +304,29 @@ static int try_candidate(char *buf, size_t bufsz, const char *a, const char *b, 
 	return 0;
 }
 
-CRPC_API int crpc_config_locate(const crpc_config_source *src, char *buf, size_t bufsz, crpc_error **err)
+CRPC_API void crpc_config_source_init(crpc_config_source *s)
 {
+	memset(s, 0, sizeof(*s));
+	s->size = sizeof(*s);
+}
+
+CRPC_API int crpc_config_locate(const crpc_config_source *given, char *buf, size_t bufsz, crpc_error **err)
+{
+	const crpc_config_source *src = NULL;
+	crpc_config_source own;
 	const char *env, *home;
 	struct stat st;
 	int r;
 
 	if (!buf || !bufsz)
 		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, NULL, "no buffer for the path");
+	if (given) {
+		crpc_config_source_init(&own);
+		if (crpc__sized_take(&own, sizeof(own), given, CRPC__END_OF(crpc_config_source, none), NULL,
+				     "crpc_config_source_init", err) < 0)
+			return -1;
+		src = &own;
+	}
 	if (!src || src->explicit_path != buf)
 		buf[0] = '\0';
 	if (src && src->none && src->explicit_path)

@@ -621,11 +621,29 @@ static int install_again(const crpc_shim_install_params *p, const install_paths 
 	return 0;
 }
 
-CRPC_API int crpc_shim_install(const crpc_shim_install_params *p, crpc_shim_install_result *r,
+CRPC_API void crpc_shim_install_params_init(crpc_shim_install_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->size = sizeof(*p);
+}
+
+/* The caller's parameters copied into *own (see crpc__sized_take()); 0 or -1. */
+static int take_params(crpc_shim_install_params *own, const crpc_shim_install_params *given, const char *op,
+		       crpc_error **err)
+{
+	crpc_shim_install_params_init(own);
+	if (!given)
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, op, "no parameters given");
+	return crpc__sized_take(own, sizeof(*own), given, CRPC__END_OF(crpc_shim_install_params, force), op,
+				"crpc_shim_install_params_init", err);
+}
+
+CRPC_API int crpc_shim_install(const crpc_shim_install_params *given, crpc_shim_install_result *r,
 			       crpc_error **err)
 {
-	const char *engine = p->engine ? p->engine : "docker";
-	const char *config = p->config_path ? p->config_path : CRPC_SHIM_CONFIG;
+	crpc_shim_install_params own;
+	const crpc_shim_install_params *p = &own;
+	const char *engine, *config;
 	char crpc_path[PATH_MAX], real[PATH_MAX], cfg_dir[PATH_MAX], made[MAX_DIRS][PATH_MAX], hex[65] = "";
 	char *text = NULL, *newtext = NULL, *binary = NULL;
 	size_t len = 0, n_made = 0, done_dirs;
@@ -637,6 +655,10 @@ CRPC_API int crpc_shim_install(const crpc_shim_install_params *p, crpc_shim_inst
 
 	memset(r, 0, sizeof(*r));
 	r->config_action = "kept";
+	if (take_params(&own, given, OP, err) < 0)
+		return -1;
+	engine = p->engine ? p->engine : "docker";
+	config = p->config_path ? p->config_path : CRPC_SHIM_CONFIG;
 	if (!engine_known(engine))
 		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, OP,
 				      "unknown engine '%s' (docker, podman, runc)", engine);
@@ -865,9 +887,11 @@ static void __attribute__((format(printf, 2, 3))) left(crpc_shim_install_result 
 	va_end(ap);
 }
 
-CRPC_API int crpc_shim_uninstall(const crpc_shim_install_params *p, crpc_shim_install_result *r,
+CRPC_API int crpc_shim_uninstall(const crpc_shim_install_params *given, crpc_shim_install_result *r,
 				 crpc_error **err)
 {
+	crpc_shim_install_params own;
+	const crpc_shim_install_params *p = &own;
 	char crpc_path[PATH_MAX], hex[65], *text = NULL;
 	const char *target, *config, *action, *saved, *config_saved, *sha;
 	size_t len = 0, i;
@@ -878,6 +902,8 @@ CRPC_API int crpc_shim_uninstall(const crpc_shim_install_params *p, crpc_shim_in
 
 	memset(r, 0, sizeof(*r));
 	r->config_action = "kept";
+	if (take_params(&own, given, OP_UN, err) < 0)
+		return -1;
 	if (paths_of(p->prefix ? p->prefix : CRPC_SHIM_PREFIX, &ip, OP_UN, err) < 0)
 		return -1;
 	result_paths(r, &ip, p->config_path ? p->config_path : CRPC_SHIM_CONFIG);
