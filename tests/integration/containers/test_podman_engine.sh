@@ -31,9 +31,9 @@ COUNT=$STATE/count
 RUNC_ROOT=$TMP/runc
 export CRPC_RUNTIME_DIR=$TMP/rt
 
-# podman as crpc runs it: everything under $TMP.
-printf '#!/bin/sh\nexec %q --root %q --runroot %q --tmpdir %q --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime %q "$@"\n' \
-	"$PODMAN" "$TMP/storage" "$TMP/run" "$TMP/libpod" "$RUNC" >"$TMP/podman"
+# podman as crpc runs it: everything under $TMP; each command line into $TMP/podman.calls.
+printf '#!/bin/sh\necho "$*" >>%q\nexec %q --root %q --runroot %q --tmpdir %q --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime %q "$@"\n' \
+	"$TMP/podman.calls" "$PODMAN" "$TMP/storage" "$TMP/run" "$TMP/libpod" "$RUNC" >"$TMP/podman"
 chmod 0755 "$TMP/podman"
 export CRPC_PODMAN=$TMP/podman
 podman_() { "$TMP/podman" "$@"; }
@@ -108,7 +108,8 @@ done
 manifest_assert "$TMP/ck/crpc.json" "d['container']['engine'] == 'podman'" "d['container']['id'] == '$ID'" \
 	"d['container']['image'] == '$IMAGE'" "d['container']['engine_version'] != ''" \
 	"'config.dump' in d['container']['recreate']['export']['files']" \
-	"'pstree.img' in d['container']['recreate']['export']['images']"
+	"'pstree.img' in d['container']['recreate']['export']['images']" \
+	"d['container']['recreate']['static_dir'] == '$(podman_ container inspect --format '{{.StaticDir}}' "$NAME")'"
 got=$(awk '{print $1}' "$TMP/marks" | tr '\n' ' ')
 for cb in pre-dump post-dump; do
 	assert_contains "$got" "$cb" "the dump's hooks"
@@ -122,7 +123,12 @@ for s in "-> DUMP" "<- NOTIFY   pre-dump" "<- DUMP     success"; do
 	assert_contains "$OUT" "$s" "crpc trace show of the dump"
 done
 
+: >"$TMP/podman.calls"
 expect_exit 0 "$CRPC_BIN" --config "$TMP/hooks.yaml" restore --trace "$TMP/restore.trace" "$TMP/ck"
+# the same container, stopped: restored in its directory without an inspect first
+calls=$(cat "$TMP/podman.calls")
+assert_contains "$calls" "container restore $ID" "podman's calls of the restore"
+[[ $calls != *inspect* ]] || fail "the restore into the stopped container inspected it: $calls"
 assert_contains "$OUT" "Restored podman:$NAME" "crpc restore's summary"
 [ "$(status "$NAME")" = running ] || fail "$NAME is '$(status "$NAME")' after the restore"
 [ "$(cid "$NAME")" = "$ID" ] || fail "the restored container has ID $(cid "$NAME"), expected $ID"
