@@ -701,8 +701,11 @@ static int docker_checkpoint(const crpc__engine_ctx *ctx, crpc__container *c, co
 	snprintf(src, sizeof(src), "%s/containers/%s/checkpoints/%s", root, c->info.id, name);
 	rc = transfer(src, images_dir, true, NULL, err);
 	checkpoint_rm(root, c->info.id, name);
-	if (rc == 0 && c->recreate)
+	if (rc == 0 && c->recreate) {
 		json_object_set_new(c->recreate, "checkpointed_as", json_string(name));
+		/* where a restore into the same container finds it without asking dockerd */
+		json_object_set_new(c->recreate, "data_root", json_string(root));
+	}
 	return rc;
 }
 
@@ -843,10 +846,51 @@ static int note_started(const crpc__engine_ctx *ctx, const char *id, const char 
 	return rc;
 }
 
+#define CONFIG_V2_MAX (4u << 20)
+
+/*
+ * Is the container ID, in the data root the dump recorded, there and
+ * stopped, as dockerd's own record of it shows (ROOT/containers/ID/
+ * config.v2.json, which dockerd rewrites on every change of state)? Then
+ * the restore needs no `docker inspect`: root is set to the data root. Only
+ * when that directory is root's and private; `docker start` refuses a
+ * container that runs in any case.
+ */
+static bool stopped_unasked(const crpc__container *rec, char *root, size_t size)
+{
+	const char *r = json_string_value(json_object_get(rec->recreate, "data_root"));
+	char dir[PATH_MAX * 2];
+	cleanup_close int fd = -1;
+	cleanup_free uint8_t *data = NULL;
+	size_t len = 0;
+	struct stat st;
+	json_t *j, *state;
+	bool stopped;
+
+	if (!r || r[0] != '/' || strlen(r) >= size || !rec->info.id[0] || strchr(rec->info.id, '/') ||
+	    snprintf(dir, sizeof(dir), "%s/containers/%s", r, rec->info.id) >= (int)sizeof(dir))
+		return false;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 0022) ||
+	    crpc__read_whole_at(fd, "config.v2.json", CONFIG_V2_MAX, &data, &len) < 0)
+		return false;
+	j = json_loadb((const char *)data, len, 0, NULL);
+	state = json_object_get(j, "State");
+	stopped = json_is_object(state) && json_is_false(json_object_get(state, "Running")) &&
+		  !json_is_true(json_object_get(state, "Paused")) &&
+		  !json_is_true(json_object_get(state, "Restarting")) &&
+		  json_is_string(json_object_get(j, "ID")) &&
+		  strcmp(json_string_value(json_object_get(j, "ID")), rec->info.id) == 0;
+	json_decref(j);
+	if (stopped)
+		snprintf(root, size, "%s", r);
+	return stopped;
+}
+
 static int docker_restore(const crpc__engine_ctx *ctx, const crpc__container *rec, const char *images_dir,
 			  const char *new_name, crpc__container *out, crpc_error **err)
 {
-	char root[PATH_MAX], name[64], id[128] = "", dir[PATH_MAX * 2], cli[PATH_MAX];
+	char root[PATH_MAX] = "", name[64], id[128] = "", dir[PATH_MAX * 2], cli[PATH_MAX];
 	const char *want = new_name ? new_name : rec->info.name;
 	crpc__container cur = { 0 };
 	bool created = false;
@@ -857,10 +901,17 @@ static int docker_restore(const crpc__engine_ctx *ctx, const crpc__container *re
 	if (need_experimental("docker start --checkpoint", err) < 0)
 		return -1;
 	/* the same container when it is there and stopped */
-	r = new_name ? CRPC__ENGINE_NOT_FOUND : docker_resolve(ctx, rec->info.id, &cur, err);
+	if (!new_name && stopped_unasked(rec, root, sizeof(root))) {
+		cpy(id, sizeof(id), rec->info.id);
+		r = CRPC__ENGINE_FOUND;
+	} else {
+		r = new_name ? CRPC__ENGINE_NOT_FOUND : docker_resolve(ctx, rec->info.id, &cur, err);
+	}
 	if (r < 0)
 		return -1;
-	if (r == CRPC__ENGINE_FOUND) {
+	if (id[0]) {
+		/* found in the data root, stopped */
+	} else if (r == CRPC__ENGINE_FOUND) {
 		if (cur.info.running) {
 			crpc_error_set(err, CRPC_EXIT_FAIL, EBUSY, "docker restore",
 				       "docker:%s (%.12s) is running", cur.info.name, cur.info.id);
@@ -882,7 +933,8 @@ static int docker_restore(const crpc__engine_ctx *ctx, const crpc__container *re
 	}
 
 	/* after the container was inspected: its files show where the data root is */
-	if ((created && note_started(ctx, id, want, err) < 0) || data_root(root, sizeof(root), err) < 0)
+	if ((created && note_started(ctx, id, want, err) < 0) ||
+	    (!root[0] && data_root(root, sizeof(root), err) < 0))
 		goto fail;
 	checkpoint_name(ctx, name, sizeof(name));
 	snprintf(dir, sizeof(dir), "%s/containers/%s/checkpoints", root, id);

@@ -68,7 +68,8 @@ sleep 0.3
 [ -z "$(checkpoints_left "$id")" ] || fail "Docker's checkpoint directory is left with: $(checkpoints_left "$id")"
 jcheck "$TMP/ck1/crpc.json" 'd["container"]["engine"] == "docker"' "d[\"container\"][\"id\"] == \"$id\"" \
 	'd["container"]["name"] == "ctr"' "d[\"container\"][\"image\"] == \"$DOCKER_IMAGE\"" \
-	'd["container"]["recreate"]["NetworkMode"] == "none"'
+	'd["container"]["recreate"]["NetworkMode"] == "none"' \
+	"d[\"container\"][\"recreate\"][\"data_root\"] == \"$DOCKER_DATA\""
 expect_exit 0 "$CRPC_BIN" trace show "$TMP/ck1/dump.trace"
 assert_contains "$OUT" "-> DUMP" "the dump's trace"
 assert_contains "$OUT" "<- DUMP     success" "the dump's trace"
@@ -78,7 +79,14 @@ for cb in pre-dump network-lock query-ext-files post-dump; do want+="$cb docker 
 [ "$(<"$TMP/marks")" = "${want%$'\n'}" ] || fail "dump hooks: [$(<"$TMP/marks")], expected [${want%$'\n'}]"
 : >"$TMP/marks"
 
-expect_exit 0 "$CRPC_BIN" restore --trace "$TMP/restore.trace" "$TMP/ck1"
+# the docker CLI as the restore runs it, each command line into $TMP/docker.calls
+printf '#!/bin/sh\necho "$*" >>%q\nexec %q "$@"\n' "$TMP/docker.calls" "$DOCKER_CLI" >"$TMP/docker-logged"
+chmod 0755 "$TMP/docker-logged"
+expect_exit 0 env CRPC_DOCKER="$TMP/docker-logged" "$CRPC_BIN" restore --trace "$TMP/restore.trace" "$TMP/ck1"
+# the same container, stopped in the data root the dump recorded: no docker inspect first
+calls=$(cat "$TMP/docker.calls")
+assert_contains "$calls" "start --checkpoint" "the docker calls of the restore"
+[[ $calls != *inspect* ]] || fail "the restore into the stopped container ran docker inspect: $calls"
 [ "$(docker_state ctr)" = running ] || fail "the container is '$(docker_state ctr)' after the restore"
 expect_exit 0 "$CRPC_BIN" trace show "$TMP/restore.trace"
 assert_contains "$OUT" "<- RESTORE  success" "the restore's trace"
