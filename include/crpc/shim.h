@@ -100,6 +100,13 @@ typedef struct crpc_shim_config {
 	 * From a container operation's call (crpc_shim_call_restored_pid_file()).
 	 */
 	const char *restored_pid_file;
+	/**
+	 * Where to copy CRIU's log of a DUMP or RESTORE request once CRIU
+	 * replied (criu-dump.log, criu-restore.log, mode 0600), before the
+	 * engine removes it; NULL: nowhere. From a container operation's call
+	 * (crpc_shim_call_log_dir()).
+	 */
+	const char *log_copy_dir;
 } crpc_shim_config;
 
 /** Set c->size, everything else 0 / NULL (the defaults). */
@@ -146,6 +153,9 @@ const char *crpc_shim_call_trace_dir(const crpc_shim_call *call);
 
 /** The call directory's restored.pid (for crpc_shim_config.restored_pid_file). */
 const char *crpc_shim_call_restored_pid_file(const crpc_shim_call *call);
+
+/** The call directory, where CRIU's logs are copied (for crpc_shim_config.log_copy_dir). */
+const char *crpc_shim_call_log_dir(const crpc_shim_call *call);
 
 /** The options for the DUMP or RESTORE request, "NAME=VALUE", NULL-terminated (for crpc_shim_config). */
 char *const *crpc_shim_call_request_options(const crpc_shim_call *call);

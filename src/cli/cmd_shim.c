@@ -227,6 +227,7 @@ static int shim_main(const struct shim_opts *o, int argc, char **argv)
 		sc.trace_dir = cfg.trace_dir ? cfg.trace_dir : CRPC_SHIM_TRACE_DIR;
 	sc.request_options = call ? crpc_shim_call_request_options(call) : NULL;
 	sc.restored_pid_file = call ? crpc_shim_call_restored_pid_file(call) : NULL;
+	sc.log_copy_dir = call ? crpc_shim_call_log_dir(call) : NULL;
 	sc.trace_max_files = cfg.shim_trace_max_files;
 	sc.trace_max_total = cfg.shim_trace_max_total;
 	sc.trace_max_file_size = cfg.shim_trace_max_file_size;

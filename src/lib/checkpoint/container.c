@@ -163,6 +163,32 @@ static bool keep_trace(ck_op *o, const crpc__engine_call *call, const char *type
 	return true;
 }
 
+/*
+ * CRIU's log of the call's `type` session as the shim copied it
+ * (criu-TYPE.log in the call directory) into DIR as name, in place of one
+ * the engine left there (runc's work directory is DIR: the same log) or an
+ * earlier restore's.
+ */
+static void keep_log(ck_op *o, const crpc__engine_call *call, const char *type, const char *name)
+{
+	char src[64];
+	cleanup_free uint8_t *data = NULL;
+	size_t len = 0;
+	int fd;
+
+	if (o->dirfd < 0)
+		return;
+	snprintf(src, sizeof(src), CRPC__CALL_LOG_PREFIX "%s.log", type);
+	if (crpc__read_whole_at(call->dirfd, src, TRACE_COPY_MAX, &data, &len) < 0)
+		return; /* the engine's CRIU was not the shim, or CRIU wrote no log */
+	(void)unlinkat(o->dirfd, name, 0);
+	fd = openat(o->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || io_write_full(fd, data, len) < 0)
+		ck_warn(o, "cannot keep CRIU's log as %s in the checkpoint: %s", name, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 /* The options the inspection added ("NAME=VALUE (REASON), ..."), into buf. */
 static void auto_options(const ck_op *o, char *buf, size_t size)
 {
@@ -374,7 +400,8 @@ int ck_container_dump(ck_dump *c, crpc_error **err)
 	    0) {
 		char log[PATH_MAX + 16];
 
-		/* the engine's CRIU log, when it wrote one into DIR */
+		/* the engine's CRIU log, when it wrote one into DIR or the shim kept one */
+		keep_log(o, &call, "dump", DUMP_LOG);
 		if (*err &&
 		    snprintf(log, sizeof(log), "%s/%s", o->dir_real ? o->dir_real : o->p.dir, DUMP_LOG) <
 			    (int)sizeof(log) &&
@@ -389,6 +416,7 @@ int ck_container_dump(ck_dump *c, crpc_error **err)
 	}
 	if (!keep_trace(o, &call, "dump", o->dirfd, "dump.trace", o->p.trace_path))
 		not_through_crpc(o, engine->name, "checkpoint");
+	keep_log(o, &call, "dump", DUMP_LOG);
 	criu_version(o->criu_path, ver, sizeof(ver));
 	record = container_record(&ct);
 	if (!record) {
@@ -536,6 +564,7 @@ int ck_container_restore(ck_op *o, crpc_error **err)
 	if (engine->restore(&ctx, &rec, o->dir_real ? o->dir_real : o->p.dir, o->p.new_name, &out, err) < 0) {
 		char log[PATH_MAX + 16];
 
+		keep_log(o, &call, "restore", "restore.log");
 		if (*err &&
 		    snprintf(log, sizeof(log), "%s/restore.log", o->dir_real ? o->dir_real : o->p.dir) <
 			    (int)sizeof(log) &&
@@ -547,6 +576,7 @@ int ck_container_restore(ck_op *o, crpc_error **err)
 	}
 	if (!keep_trace(o, &call, "restore", -1, NULL, o->p.trace_path))
 		not_through_crpc(o, engine->name, "restore");
+	keep_log(o, &call, "restore", "restore.log");
 	r->wall_seconds = crpc__now() - o->t0;
 	r->container = out.info;
 	r->pid = out.info.pid;

@@ -246,6 +246,7 @@ struct crpc_shim_call {
 	char *config;
 	char *trace_dir;
 	char *pid_file;
+	char *dir;
 	char **hooks;
 	char **request_options;
 };
@@ -290,6 +291,7 @@ CRPC_API void crpc_shim_call_free(crpc_shim_call *call)
 	free(call->config);
 	free(call->trace_dir);
 	free(call->pid_file);
+	free(call->dir);
 	free_list(call->hooks);
 	free_list(call->request_options);
 	free(call);
@@ -322,10 +324,11 @@ CRPC_API int crpc_shim_call_find(const char *argv0, crpc_shim_call **out, crpc_e
 		call->trace_dir = NULL;
 	if (asprintf(&call->pid_file, "%.*s/%s", (int)(slash - argv0), argv0, CRPC__RESTORED_PID_FILE) < 0)
 		call->pid_file = NULL;
+	call->dir = strndup(argv0, (size_t)(slash - argv0));
 	call->hooks = string_list(json_object_get(ctx, "hooks"), false);
 	call->request_options = string_list(json_object_get(ctx, "request_options"), true);
 	if (!call->criu || !*call->criu || (cfg && !call->config) || !call->trace_dir || !call->pid_file ||
-	    !call->hooks || !call->request_options) {
+	    !call->dir || !call->hooks || !call->request_options) {
 		crpc_shim_call_free(call);
 		return crpc_error_set(err, CRPC_EXIT_ENV, EINVAL, "call directory",
 				      "%s: call.json names no CRIU, or out of memory", argv0);
@@ -357,6 +360,11 @@ CRPC_API const char *crpc_shim_call_trace_dir(const crpc_shim_call *call)
 CRPC_API const char *crpc_shim_call_restored_pid_file(const crpc_shim_call *call)
 {
 	return call->pid_file;
+}
+
+CRPC_API const char *crpc_shim_call_log_dir(const crpc_shim_call *call)
+{
+	return call->dir;
 }
 
 CRPC_API char *const *crpc_shim_call_request_options(const crpc_shim_call *call)

@@ -43,6 +43,8 @@
 #define CRPC__CALL_FILE "call.json"
 /* Where the shim of a call writes the restored init's PID (see crpc__engine_restored_pid()). */
 #define CRPC__RESTORED_PID_FILE "restored.pid"
+/* In a call directory: the shim's copies of CRIU's logs ("criu-dump.log", "criu-restore.log"). */
+#define CRPC__CALL_LOG_PREFIX "criu-"
 /* In a call directory: the container an engine started for a restore
  * ({"id", "name"}), when it is not the one call.json names (recreated). */
 #define CRPC__CALL_STARTED "container.json"

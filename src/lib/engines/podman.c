@@ -630,12 +630,13 @@ static int restore_in_place(const crpc__engine_ctx *ctx, const crpc__container *
 			continue;
 		/*
 		 * podman's configuration stays as podman has it: only what a
-		 * restore reads; the dump's hooks.log stays in DIR (the
-		 * restore's goes beside the images, a file of its own)
+		 * restore reads; the dump's hooks.log and CRIU's dump.log stay
+		 * in DIR (the restore's hooks.log goes beside the images, a
+		 * file of its own)
 		 */
 		if ((top && (strcmp(de->d_name, "config.dump") == 0 ||
 			     strcmp(de->d_name, "spec.dump") == 0 || strcmp(de->d_name, "ctr.log") == 0)) ||
-		    strcmp(de->d_name, "hooks.log") == 0)
+		    strcmp(de->d_name, "hooks.log") == 0 || strcmp(de->d_name, "dump.log") == 0)
 			continue;
 		if (place_file(dfd, top ? sfd : cfd, de->d_name) < 0) {
 			int e = errno;

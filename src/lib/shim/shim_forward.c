@@ -603,6 +603,49 @@ static int criu_notify(struct shim *s, crpc__record *rec, const CriuResp *r)
 	return rc;
 }
 
+#define LOG_COPY_MAX (16u << 20)
+
+/*
+ * CRIU's log of a DUMP or RESTORE request into the call directory
+ * (criu-dump.log, criu-restore.log): engines remove it from their work
+ * directory (podman once its checkpoint is done), crpc keeps it with the
+ * checkpoint. At most LOG_COPY_MAX bytes, the file's start.
+ */
+static void log_copy(const struct shim *s, int type)
+{
+	char name[64], buf[65536];
+	cleanup_close int in = -1, dfd = -1, out = -1;
+	struct stat st;
+	size_t left = LOG_COPY_MAX;
+	ssize_t n;
+
+	if (!s->cfg->log_copy_dir || s->log_dirfd < 0 || !s->log_name ||
+	    (type != CRIU_REQ_TYPE__DUMP && type != CRIU_REQ_TYPE__RESTORE))
+		return;
+	snprintf(name, sizeof(name), "criu-%s.log", type == CRIU_REQ_TYPE__DUMP ? "dump" : "restore");
+	in = openat(s->log_dirfd, s->log_name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	dfd = open(s->cfg->log_copy_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0 || dfd < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	(void)unlinkat(dfd, name, 0);
+	out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		shim_vlog(s, "cannot copy CRIU's log to %s/%s: %s", s->cfg->log_copy_dir, name,
+			  strerror(errno));
+		return;
+	}
+	while (left && (n = read(in, buf, left < sizeof(buf) ? left : sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || io_write_full(out, buf, (size_t)n) < 0) {
+			shim_vlog(s, "cannot copy CRIU's log to %s/%s: %s", s->cfg->log_copy_dir, name,
+				  strerror(errno));
+			return;
+		}
+		left -= (size_t)n;
+	}
+}
+
 /* CRIU's final reply to a request: the hook's reason goes into cr_errmsg. */
 static void criu_reply(struct shim *s, crpc__record *rec, CriuResp *r)
 {
@@ -644,6 +687,7 @@ static void criu_reply(struct shim *s, crpc__record *rec, CriuResp *r)
 		if (fd >= 0)
 			close(fd);
 	}
+	log_copy(s, r->type);
 	to_client(s, buf, len, rec->fds, rec->nfds);
 	if (buf != rec->buf)
 		free(buf);

@@ -102,7 +102,8 @@ json_assert "$TMP/dump.json" "d['container']['engine'] == 'podman'" "d['containe
 at_ckpt=$(count)
 sleep 0.4
 [ "$(count)" = "$at_ckpt" ] || fail "the counter moved after the dump ($at_ckpt -> $(count))"
-for f in crpc.json dump.trace hooks.log pstree.img inventory.img config.dump spec.dump; do
+# dump.log: CRIU's log as the shim copied it before podman removed its own
+for f in crpc.json dump.trace hooks.log dump.log pstree.img inventory.img config.dump spec.dump; do
 	[ -s "$TMP/ck/$f" ] || fail "no $f in the checkpoint: $(ls "$TMP/ck")"
 done
 manifest_assert "$TMP/ck/crpc.json" "d['container']['engine'] == 'podman'" "d['container']['id'] == '$ID'" \
@@ -129,6 +130,8 @@ expect_exit 0 "$CRPC_BIN" --config "$TMP/hooks.yaml" restore --trace "$TMP/resto
 calls=$(cat "$TMP/podman.calls")
 assert_contains "$calls" "container restore $ID" "podman's calls of the restore"
 [[ $calls != *inspect* ]] || fail "the restore into the stopped container inspected it: $calls"
+grep -q "Restore finished successfully" "$TMP/ck/restore.log" || fail "no CRIU restore.log kept in the checkpoint"
+grep -q "Dumping finished successfully" "$TMP/ck/dump.log" || fail "CRIU's dump.log in the checkpoint is not the dump's"
 assert_contains "$OUT" "Restored podman:$NAME" "crpc restore's summary"
 [ "$(status "$NAME")" = running ] || fail "$NAME is '$(status "$NAME")' after the restore"
 [ "$(cid "$NAME")" = "$ID" ] || fail "the restored container has ID $(cid "$NAME"), expected $ID"
