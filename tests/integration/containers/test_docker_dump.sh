@@ -65,6 +65,7 @@ at_dump=$(count)
 sleep 0.3
 [ "$(count)" = "$at_dump" ] || fail "the counter moved after the dump ($at_dump -> $(count))"
 [ -s "$TMP/ck1/inventory.img" ] || fail "no CRIU images in the checkpoint"
+grep -q "Dumping finished successfully" "$TMP/ck1/dump.log" || fail "no CRIU dump.log kept in the checkpoint"
 [ -z "$(checkpoints_left "$id")" ] || fail "Docker's checkpoint directory is left with: $(checkpoints_left "$id")"
 jcheck "$TMP/ck1/crpc.json" 'd["container"]["engine"] == "docker"' "d[\"container\"][\"id\"] == \"$id\"" \
 	'd["container"]["name"] == "ctr"' "d[\"container\"][\"image\"] == \"$DOCKER_IMAGE\"" \
@@ -87,6 +88,7 @@ expect_exit 0 env CRPC_DOCKER="$TMP/docker-logged" "$CRPC_BIN" restore --trace "
 calls=$(cat "$TMP/docker.calls")
 assert_contains "$calls" "start --checkpoint" "the docker calls of the restore"
 [[ $calls != *inspect* ]] || fail "the restore into the stopped container ran docker inspect: $calls"
+grep -q "Restore finished successfully" "$TMP/ck1/restore.log" || fail "no CRIU restore.log kept in the checkpoint"
 [ "$(docker_state ctr)" = running ] || fail "the container is '$(docker_state ctr)' after the restore"
 expect_exit 0 "$CRPC_BIN" trace show "$TMP/restore.trace"
 assert_contains "$OUT" "<- RESTORE  success" "the restore's trace"
