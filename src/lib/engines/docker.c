@@ -902,34 +902,32 @@ static int docker_restore(const crpc__engine_ctx *ctx, const crpc__container *re
 		return -1;
 	/* the same container when it is there and stopped */
 	if (!new_name && stopped_unasked(rec, root, sizeof(root))) {
+		/* as dockerd's own record of it says: no docker inspect */
 		cpy(id, sizeof(id), rec->info.id);
-		r = CRPC__ENGINE_FOUND;
 	} else {
 		r = new_name ? CRPC__ENGINE_NOT_FOUND : docker_resolve(ctx, rec->info.id, &cur, err);
-	}
-	if (r < 0)
-		return -1;
-	if (id[0]) {
-		/* found in the data root, stopped */
-	} else if (r == CRPC__ENGINE_FOUND) {
-		if (cur.info.running) {
-			crpc_error_set(err, CRPC_EXIT_FAIL, EBUSY, "docker restore",
-				       "docker:%s (%.12s) is running", cur.info.name, cur.info.id);
-			if (err && *err)
-				crpc_error_set_hint(
-					*err,
-					"stop it first (docker stop %s), or restore a copy with --name NEW",
-					cur.info.name);
+		if (r < 0)
+			return -1;
+		if (r == CRPC__ENGINE_FOUND) {
+			if (cur.info.running) {
+				crpc_error_set(err, CRPC_EXIT_FAIL, EBUSY, "docker restore",
+					       "docker:%s (%.12s) is running", cur.info.name, cur.info.id);
+				if (err && *err)
+					crpc_error_set_hint(
+						*err,
+						"stop it first (docker stop %s), or restore a copy with --name NEW",
+						cur.info.name);
+				crpc__container_release(&cur);
+				return -1;
+			}
+			cpy(id, sizeof(id), cur.info.id);
 			crpc__container_release(&cur);
-			return -1;
+		} else {
+			/* a name another container took is docker create's refusal to tell */
+			if (recreate(rec, want, id, sizeof(id), err) < 0)
+				return -1;
+			created = true;
 		}
-		cpy(id, sizeof(id), cur.info.id);
-		crpc__container_release(&cur);
-	} else {
-		/* a name another container took is docker create's refusal to tell */
-		if (recreate(rec, want, id, sizeof(id), err) < 0)
-			return -1;
-		created = true;
 	}
 
 	/* after the container was inspected: its files show where the data root is */
