@@ -672,8 +672,8 @@ out:
  * May the container's directory the dump recorded (static_dir) be restored
  * into without asking podman about the container first? Only when it is
  * that container's (its ID a component of the path), root's and private,
- * and its shm/ is no mount point of its own: podman mounts it while the
- * container runs or is paused and unmounts it when it stops.
+ * and its shm/ is there and no mount point of its own: podman mounts it
+ * while the container runs or is paused and unmounts it when it stops.
  */
 static bool may_restore_unasked(const char *static_dir, const char *id)
 {
@@ -695,9 +695,8 @@ static bool may_restore_unasked(const char *static_dir, const char *id)
 	if (!ours || lstat(static_dir, &sd) < 0 || !S_ISDIR(sd.st_mode) || sd.st_uid != 0 ||
 	    (sd.st_mode & 0022) || snprintf(path, sizeof(path), "%s/shm", static_dir) >= (int)sizeof(path))
 		return false;
-	if (lstat(path, &shm) < 0)
-		return errno == ENOENT;
-	return S_ISDIR(shm.st_mode) && shm.st_dev == sd.st_dev;
+	/* no shm/ of its own (--ipc host, ...): nothing shows whether it runs */
+	return lstat(path, &shm) == 0 && S_ISDIR(shm.st_mode) && shm.st_dev == sd.st_dev;
 }
 
 /* After podman refused to restore in place: say so in crpc's words when it runs. */
