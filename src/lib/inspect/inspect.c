@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -191,18 +193,66 @@ static bool seen_ofd_lock(const crpc_inspect_result *r, size_t from, const crpc_
 }
 
 /*
+ * /proc/locks, read on a thread of its own from the start of the inspection:
+ * the kernel takes its file-lock table's lock for writing to show it, which
+ * waits for an RCU grace period (10 to 20 ms here) during which the thread
+ * sleeps while the tree is read.
+ */
+typedef struct locks_read {
+	pthread_t thread;
+	bool started;
+	int proc_fd;
+	char *data;
+	int rc, errnum;
+} locks_read;
+
+static void locks_read_now(locks_read *lr)
+{
+	lr->rc = ins_read_all_at(lr->proc_fd, "locks", LOCKS_MAX, &lr->data, NULL);
+	lr->errnum = lr->rc < 0 ? errno : 0;
+}
+
+static void *locks_read_main(void *arg)
+{
+	locks_read_now(arg);
+	return NULL;
+}
+
+static void locks_read_start(locks_read *lr, int proc_fd)
+{
+	memset(lr, 0, sizeof(*lr));
+	lr->proc_fd = proc_fd;
+	lr->started = crpc__thread_start(&lr->thread, locks_read_main, lr) == 0;
+}
+
+/* Its result: 0 with the text in *data (the caller's to free), or -1 and errno. */
+static int locks_read_take(locks_read *lr, char **data)
+{
+	if (lr->started) {
+		pthread_join(lr->thread, NULL);
+		lr->started = false;
+	} else if (!lr->data && lr->rc == 0) {
+		locks_read_now(lr);
+	}
+	*data = lr->data;
+	lr->data = NULL;
+	errno = lr->errnum;
+	return lr->rc;
+}
+
+/*
  * The locks /proc/locks shows with the pid of a process of the tree: POSIX
  * and flock locks, leases. OFD locks show pid -1 there, whoever holds them:
  * they come from the tree's fdinfo (add_ofd_locks), never from a match of
  * the inode, which would give the tree the locks of any process on a file
  * the tree has open too (/dev/null).
  */
-static int add_pid_locks(ins_ctx *c, ins_map *by_pid, size_t *cap, crpc_error **err)
+static int add_pid_locks(ins_ctx *c, locks_read *lr, ins_map *by_pid, size_t *cap, crpc_error **err)
 {
 	crpc_inspect_result *r = c->r;
 	char *data = NULL, *line, *save = NULL;
 
-	if (ins_read_all_at(c->proc_fd, "locks", LOCKS_MAX, &data, NULL) < 0) {
+	if (locks_read_take(lr, &data) < 0) {
 		if (errno == ENOMEM)
 			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
 		ins_strv_addf(&r->notes, &r->n_notes, "cannot read /proc/locks: %s", strerror(errno));
@@ -250,11 +300,11 @@ static int add_ofd_locks(ins_ctx *c, size_t *cap, crpc_error **err)
 	return 0;
 }
 
-static int read_locks(ins_ctx *c, ins_map *by_pid, crpc_error **err)
+static int read_locks(ins_ctx *c, locks_read *lr, ins_map *by_pid, crpc_error **err)
 {
 	size_t cap = 0;
 
-	if (add_pid_locks(c, by_pid, &cap, err) < 0 || add_ofd_locks(c, &cap, err) < 0)
+	if (add_pid_locks(c, lr, by_pid, &cap, err) < 0 || add_ofd_locks(c, &cap, err) < 0)
 		return -1;
 	return 0;
 }
@@ -389,6 +439,7 @@ CRPC_API int crpc_inspect_tree(pid_t pid, unsigned flags, crpc_inspect_result **
 {
 	ins_ctx c;
 	ins_map by_pid = { 0 };
+	locks_read lr = { .started = false };
 	crpc_inspect_result *r = NULL;
 	double t0 = crpc__now();
 	char name[32];
@@ -414,6 +465,7 @@ CRPC_API int crpc_inspect_tree(pid_t pid, unsigned flags, crpc_inspect_result **
 		crpc_error_set(err, CRPC_EXIT_ENV, errno, "inspect", "cannot open /proc");
 		goto out;
 	}
+	locks_read_start(&lr, c.proc_fd);
 	ins_read_ns(c.proc_fd, "self/ns/", r->self_ns);
 
 	/* the root must exist and be a process, not a thread */
@@ -467,7 +519,7 @@ CRPC_API int crpc_inspect_tree(pid_t pid, unsigned flags, crpc_inspect_result **
 		goto out;
 	}
 	if (ins_resolve_net(&c, err) < 0 || ins_resolve_files(&c, err) < 0 ||
-	    read_locks(&c, &by_pid, err) < 0)
+	    read_locks(&c, &lr, &by_pid, err) < 0)
 		goto out;
 	if (summarize_ns(r) < 0) {
 		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
@@ -498,6 +550,9 @@ CRPC_API int crpc_inspect_tree(pid_t pid, unsigned flags, crpc_inspect_result **
 	r = NULL;
 	rc = 0;
 out:
+	if (lr.started)
+		pthread_join(lr.thread, NULL);
+	free(lr.data);
 	crpc_inspect_free(r);
 	ins_net_free(&c);
 	ins_mnt_free(&c);
