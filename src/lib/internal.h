@@ -233,6 +233,9 @@ int crpc__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
  * version (CRPC__END_OF), means it was not initialised: EINVAL naming
  * `init`, under `operation`.
  */
+/* n bytes as 2n lowercase hex digits and a NUL into out (2n + 1 bytes). */
+void crpc__hex_encode(const uint8_t *in, size_t n, char *out);
+
 int crpc__sized_take(void *dst, size_t dst_size, const void *src, size_t min_size, const char *operation,
 		     const char *init, crpc_error **err);
 #define CRPC__END_OF(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))

@@ -91,17 +91,12 @@ int crpc__digest_update(crpc__digest *h, const void *data, size_t len)
 
 int crpc__digest_final(crpc__digest *h, char hex[CRPC__DIGEST_HEX_LEN + 1])
 {
-	static const char digits[] = "0123456789abcdef";
 	uint8_t md[BLAKE3_OUT_LEN];
 
 	if (h->alg == CRPC_DIGEST_SHA256)
 		return crpc__sha256_final(h->sh, hex);
 	blake3_hasher_finalize(&h->b3, md, sizeof(md));
-	for (size_t i = 0; i < sizeof(md); i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[CRPC__DIGEST_HEX_LEN] = '\0';
+	crpc__hex_encode(md, sizeof(md), hex);
 	return 0;
 }
 
@@ -115,10 +110,5 @@ void crpc__digest_free(crpc__digest *h)
 
 int crpc__digest_is_hex(const char *hex)
 {
-	size_t i;
-
-	for (i = 0; hex[i]; i++)
-		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
-			return 0;
-	return i == CRPC__DIGEST_HEX_LEN;
+	return strlen(hex) == CRPC__DIGEST_HEX_LEN && strspn(hex, "0123456789abcdef") == CRPC__DIGEST_HEX_LEN;
 }

@@ -98,17 +98,12 @@ int crpc__sha256_update(crpc__sha256 *h, const void *data, size_t len)
 
 int crpc__sha256_final(crpc__sha256 *h, char hex[65])
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
 
 	if (lc.final(h->ctx, md, &n) != 1 || n != 32)
 		return -1;
-	for (unsigned int i = 0; i < n; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[64] = '\0';
+	crpc__hex_encode(md, n, hex);
 	return 0;
 }
 

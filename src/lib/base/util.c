@@ -19,6 +19,17 @@ CRPC_API const char *crpc_version_string(void)
 	return CRPC_VERSION_STRING;
 }
 
+void crpc__hex_encode(const uint8_t *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 int crpc__sized_take(void *dst, size_t dst_size, const void *src, size_t min_size, const char *operation,
 		     const char *init, crpc_error **err)
 {

@@ -50,17 +50,6 @@ CRPC_API const char *crpc_signature_verdict_name(crpc_signature_verdict v)
 	return ENUM_NAME(verdict_names, v, "?");
 }
 
-static void hex_encode(const uint8_t *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -356,7 +345,7 @@ CRPC_API int crpc_manifest_sign(int dirfd, const crpc_signing_key *k, crpc_error
 	if (read_manifest_bytes(dirfd, op, &data, &size, err) < 0 ||
 	    crpc__sha256_buffer(data, size, sha, err) < 0 || crpc__pkey_sign(k->k, data, size, sig, err) < 0)
 		return -1;
-	hex_encode(sig, sizeof(sig), sig_hex);
+	crpc__hex_encode(sig, sizeof(sig), sig_hex);
 	o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "format", CRPC_SIGNATURE_FORMAT,
 		      "format_version", SIG_FORMAT_VERSION, "algorithm", "ed25519", "key_sha256",
 		      k->fingerprint, "signed", CRPC_MANIFEST_NAME, "signed_sha256", sha, "signature",
