@@ -19,6 +19,7 @@
 
 #include "crpc/crpc.h"
 #include "rpc.pb-c.h"
+#include "timing.h"
 
 #define CRPC_API __attribute__((visibility("default")))
 
@@ -217,8 +218,11 @@ double crpc__now(void);
 /*
  * pthread_create() of a thread with every signal blocked, so that signals
  * meant for the process (SIGCHLD, SIGTERM, ... waited for with
- * sigwaitinfo() by a restore's wait) never land in a helper thread. 0 or
- * an errno value.
+ * sigwaitinfo() by a restore's wait) never land in a helper thread. The
+ * caller then yields its CPU once: the new thread (CRIU's start, a sync)
+ * is on the critical path, and the scheduler often queues it behind the
+ * busy caller for 2-3 ms before moving it to the other CPU. 0 or an errno
+ * value.
  */
 int crpc__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 

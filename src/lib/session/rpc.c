@@ -215,6 +215,7 @@ int crpc__session_call(crpc_session *s, const CriuReq *req, crpc_dispatcher *d, 
 		}
 		return -1;
 	}
+	crpc__timing_mark("request sent to CRIU");
 	for (;;) {
 		uint8_t *buf = NULL;
 		size_t len = 0;
@@ -266,6 +267,7 @@ int crpc__session_call(crpc_session *s, const CriuReq *req, crpc_dispatcher *d, 
 					crpc_error_free(reason);
 			}
 			*out = r;
+			crpc__timing("CRIU: request to answer", t0);
 			return 0;
 		}
 		rc = answer_notify(s, r, fd, d, op, ++seq, t0, reason ? NULL : &reason);
