@@ -87,7 +87,9 @@ typedef void (*crpc_checkpoint_event_fn)(crpc_checkpoint_event kind, const char 
  * bytes so far (dump: the images as CRIU writes them; restore: the page
  * images verified), `expected` bytes in all (dump: the tree's anonymous
  * and shared memory as inspected, 0 when unknown; restore: the page
- * images' size), `seconds` since CRIU started.
+ * images' size), `seconds` since CRIU started. A dump the inspection
+ * expects to write less than 8 MiB reports none: its images are hashed
+ * once CRIU is done, not followed as they are written.
  */
 typedef void (*crpc_checkpoint_progress_fn)(uint64_t done, uint64_t expected, double seconds, void *userdata);
 

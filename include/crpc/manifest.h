@@ -9,9 +9,9 @@
  * what it holds (the process tree, every file with its size and digest,
  * BLAKE3 by default or SHA-256 (crpc_digest), CRIU's statistics). The
  * manifest is written last and atomically (a temporary file fsync'ed and
- * renamed), after the data of every image file
- * reached the disk (syncfs of its file system), so a directory holding
- * `crpc.json` holds a whole checkpoint.
+ * renamed), after the data of every image file reached the disk (an
+ * fdatasync of each file and an fsync of the directory), so a directory
+ * holding `crpc.json` holds a whole checkpoint.
  *
  * A dump into a directory that does not exist yet runs in a temporary
  * sibling, `DIR.crpc-tmp-XXXXXX`, renamed to DIR once the manifest is
@@ -150,7 +150,7 @@ typedef struct crpc_manifest_stats {
 	size_t files;
 	uint64_t bytes;
 	double hash_seconds; /**< reading and hashing */
-	double sync_seconds; /**< fsync of the files and the directory (write only) */
+	double sync_seconds; /**< syncing the files and the directory once CRIU answered, beside the hashing, and crpc.json (write only) */
 	const char *digest;  /**< the files' digest, "blake3" or "sha256" (static; NULL: none yet) */
 } crpc_manifest_stats;
 

@@ -211,6 +211,17 @@ static void rewritten_files_are_hashed_again(void **state)
 }
 
 /* The manifest written with the files hashed ahead has the digests of the final files. */
+/* Following pays unless the expected checkpoint is known to be small. */
+static void ahead_pays_from_8_mib(void **state)
+{
+	(void)state;
+	assert_true(mf_ahead_pays(0)); /* unknown */
+	assert_false(mf_ahead_pays(1));
+	assert_false(mf_ahead_pays(((uint64_t)8 << 20) - 1));
+	assert_true(mf_ahead_pays((uint64_t)8 << 20));
+	assert_true(mf_ahead_pays((uint64_t)1 << 40));
+}
+
 static void manifest_with_ahead(void **state)
 {
 	struct fx *f = *state;
@@ -235,7 +246,7 @@ static void manifest_with_ahead(void **state)
 	close(fd);
 	mi.pid = 1;
 	mi.digest = alg;
-	assert_int_equal(mf_write(f->dirfd, &mi, NULL, f->a, &err), 0);
+	assert_int_equal(mf_write(f->dirfd, &mi, NULL, f->a, NULL, &err), 0);
 	assert_null(err);
 	memset(&chk, 0, sizeof(chk));
 	assert_int_equal(crpc_manifest_verify(f->dirfd, f->dir, NULL, &chk, &err), 0);
@@ -248,6 +259,7 @@ static void manifest_with_ahead(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(ahead_pays_from_8_mib),
 		cmocka_unit_test_setup_teardown(append_in_steps, setup_blake3, teardown),
 		cmocka_unit_test_setup_teardown(rewritten_files_are_hashed_again, setup_blake3, teardown),
 		cmocka_unit_test_setup_teardown(manifest_with_ahead, setup_blake3, teardown),

@@ -1446,7 +1446,7 @@ static void test_intent_roundtrip(void **state)
 	mi.leave_running = true;
 	mi.options = &opts;
 	mi.log_files = log_names;
-	text = mf_intent_json(&mi);
+	text = mf_intent_json(&mi, NULL);
 	assert_non_null(text);
 	assert_int_equal(mf_intent_parse(text, strlen(text), &in), 0);
 	assert_int_equal(in.info.pid, 4242);
@@ -1486,10 +1486,47 @@ static void test_intent_roundtrip(void **state)
 	mf_intent_release(&in);
 }
 
+/* A container's dump: its record and the engine call come back, a PID's has neither. */
+static void test_intent_container(void **state)
+{
+	crpc_manifest_info mi = { 0 };
+	struct mf_intent in;
+	json_t *call = json_pack("{s:s, s:s, s:s}", "engine", "podman", "call_dir", "/run/crpc/calls/7-0",
+				 "step", "engine");
+	char *text;
+
+	(void)state;
+	mi.pid = 77;
+	mi.container_json = "{\"engine\":\"podman\",\"id\":\"abc\",\"recreate\":{\"export\":{}}}";
+	text = mf_intent_json(&mi, call);
+	assert_non_null(text);
+	assert_int_equal(mf_intent_parse(text, strlen(text), &in), 0);
+	assert_non_null(in.engine_call);
+	assert_string_equal(json_string_value(json_object_get(in.engine_call, "call_dir")),
+			    "/run/crpc/calls/7-0");
+	assert_string_equal(json_string_value(json_object_get(in.engine_call, "step")), "engine");
+	assert_non_null(in.info.container_json);
+	assert_non_null(strstr(in.info.container_json, "\"id\":\"abc\""));
+	mf_intent_release(&in);
+	free(text);
+	/* a record that is no JSON object is not written as one */
+	mi.container_json = "[1]";
+	assert_null(mf_intent_json(&mi, call));
+	json_decref(call);
+	mi.container_json = NULL;
+	text = mf_intent_json(&mi, NULL);
+	assert_int_equal(mf_intent_parse(text, strlen(text), &in), 0);
+	assert_null(in.engine_call);
+	assert_null(in.info.container_json);
+	mf_intent_release(&in);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_intent_roundtrip),
+		cmocka_unit_test(test_intent_container),
 		cmocka_unit_test_setup_teardown(test_sha256, setup, teardown),
 		cmocka_unit_test(test_sha256_incremental),
 		cmocka_unit_test_setup_teardown(test_write_read, setup, teardown),

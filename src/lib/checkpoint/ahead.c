@@ -16,6 +16,9 @@
  * writer (rewritten, or reopened with O_TRUNC), created, renamed or
  * removed again under the same name, it shrank below what was hashed, its
  * inode changed, or the kernel dropped events (queue overflow).
+ *
+ * What it has read it also hands to the disk (sync_file_range), so that
+ * writing the checkpoint back overlaps with CRIU's writing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +51,9 @@
 #define AH_BUF (1u << 20)
 #define AH_MAX_FILES 4096
 #define AH_MAX_OPEN 64
+#define AH_PAGE 4096u
+#define AH_WB_MIN (1u << 20)
+#define AH_MIN_EXPECTED ((uint64_t)8 << 20) /* see mf_ahead_pays() */
 #define AH_EVENTS (IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)
 
 struct ah_file {
@@ -57,6 +63,7 @@ struct ah_file {
 	ino_t ino;
 	uint64_t off;  /* bytes hashed so far */
 	uint64_t seen; /* its size when last looked at */
+	uint64_t wb;   /* bytes whose write-back was started */
 	crpc__digest *sh;
 	bool pending;    /* modified since it was last read */
 	bool close_seen; /* a writer closed it: read it to the end, then close fd */
@@ -222,6 +229,25 @@ static int ah_read(mf_ahead *a, struct ah_file *f, int fd, uint64_t upto, bool c
 	return 0;
 }
 
+/*
+ * Start the write-back of what f's digest has read since the last time: the
+ * whole pages of it (CRIU may still append to the last one), at least
+ * AH_WB_MIN at a time; all of it once the writer closed the file. Then most
+ * of the checkpoint is on its way to the disk when CRIU answers, and the
+ * sync before crpc.json (manifest_write.c) finds little left to wait for.
+ * Only a hint: a failure is no error (that sync reports what did not reach
+ * the disk).
+ */
+static void ah_writeback(struct ah_file *f, int fd, bool all)
+{
+	uint64_t end = all ? f->off : f->off & ~(uint64_t)(AH_PAGE - 1);
+
+	if (end <= f->wb || (!all && end - f->wb < AH_WB_MIN))
+		return;
+	(void)sync_file_range(fd, (off_t)f->wb, (off_t)(end - f->wb), SYNC_FILE_RANGE_WRITE);
+	f->wb = end;
+}
+
 /* Catch up with one file that changed: hash what was added. */
 static void ah_catch_up(mf_ahead *a, struct ah_file *f)
 {
@@ -255,6 +281,7 @@ static void ah_catch_up(mf_ahead *a, struct ah_file *f)
 		ah_set_dirty(a, f);
 		return;
 	}
+	ah_writeback(f, f->fd, f->close_seen);
 	if (f->close_seen) {
 		f->closed = true;
 		ah_close_fd(a, f);
@@ -296,6 +323,11 @@ static void *ah_main(void *arg)
 		}
 	}
 	return NULL;
+}
+
+bool mf_ahead_pays(uint64_t expected)
+{
+	return !expected || expected >= AH_MIN_EXPECTED;
 }
 
 mf_ahead *mf_ahead_start(int dirfd, crpc_digest d, crpc_checkpoint_progress_fn fn, void *data,

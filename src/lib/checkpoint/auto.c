@@ -6,6 +6,7 @@
  * reason and source for the result and the checkpoint's manifest.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,6 +50,35 @@ static int blocked(ck_op *o, crpc_error **err)
 	return -1;
 }
 
+/*
+ * The inodes of the pipes of which the tree holds one end only, and the
+ * tree's PIDs: crpc.json's outside pipes are found from them while CRIU
+ * dumps (mf_pipe_scan_start()). Nothing kept when out of memory: crpc.json's
+ * writer then scans /proc itself.
+ */
+static void keep_outside_pipes(ck_op *o, const crpc_inspect_result *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_procs; i++)
+		for (size_t j = 0; j < r->procs[i].n_fds; j++)
+			n += r->procs[i].fds[j].type == CRPC_FD_PIPE &&
+			     r->procs[i].fds[j].peer == CRPC_PEER_OUTSIDE;
+	if (!n || !(o->out_pipes = calloc(n, sizeof(*o->out_pipes))) ||
+	    !(o->tree_pids = calloc(r->n_procs, sizeof(*o->tree_pids)))) {
+		free(o->out_pipes);
+		o->out_pipes = NULL;
+		return;
+	}
+	for (size_t i = 0; i < r->n_procs; i++) {
+		o->tree_pids[o->n_tree_pids++] = r->procs[i].pid;
+		for (size_t j = 0; j < r->procs[i].n_fds; j++)
+			if (r->procs[i].fds[j].type == CRPC_FD_PIPE &&
+			    r->procs[i].fds[j].peer == CRPC_PEER_OUTSIDE)
+				o->out_pipes[o->n_out_pipes++] = r->procs[i].fds[j].inode;
+	}
+}
+
 int ck_auto_dump(ck_op *o, crpc_error **err)
 {
 	const crpc_opts *config = o->p.config ? &o->p.config->dump : NULL;
@@ -63,7 +93,8 @@ int ck_auto_dump(ck_op *o, crpc_error **err)
 		ck_info(o, "automatic options are off (--no-auto)");
 		goto apply;
 	}
-	if (crpc_inspect_tree(o->p.pid, 0, &r, &e) < 0) {
+	/* the locks CRIU can dump are those fdinfo shows: no wait for /proc/locks */
+	if (crpc_inspect_tree(o->p.pid, CRPC_INSPECT_FDINFO_LOCKS, &r, &e) < 0) {
 		if (e && e->cause == CRPC_CAUSE_NO_PROCESS) {
 			if (err && !*err)
 				*err = e;
@@ -83,6 +114,8 @@ int ck_auto_dump(ck_op *o, crpc_error **err)
 	}
 	ck_info(o, "inspected PID %d: %zu process(es), %zu fd(s) in %.1f ms", (int)o->p.pid, r->n_procs,
 		r->n_fds, r->elapsed * 1e3);
+	/* kept for crpc.json: the pipes shared with outside processes, whose holders it names */
+	keep_outside_pipes(o, r);
 	/* kept for crpc.json: what the restore gives back */
 	o->nst = r->nst;
 	memset(&r->nst, 0, sizeof(r->nst));

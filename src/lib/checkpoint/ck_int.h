@@ -9,6 +9,8 @@
 
 #include <limits.h>
 
+#include <jansson.h>
+
 #include "internal.h"
 
 /* One dump or restore on its way. */
@@ -40,14 +42,17 @@ typedef struct ck_op {
 	bool late_done;          /* their verdict is in res->check */
 	uint64_t expect_bytes;   /* dump: the tree's memory CRIU will write, as inspected (0: unknown) */
 	crpc_ns_tree nst;        /* dump: the tree's own namespaces, for crpc.json */
-	int *ns_fds;             /* restore: files of another mount namespace opened again for CRIU */
+	uint64_t *out_pipes;     /* dump: inodes of the pipes the tree shares with outside processes */
+	size_t n_out_pipes;
+	pid_t *tree_pids; /* dump: the tree's processes, as inspected (with out_pipes) */
+	size_t n_tree_pids;
+	int *ns_fds; /* restore: files of another mount namespace opened again for CRIU */
 	size_t n_ns_fds;
 	char **ns_ext; /* restore: the external veth entries added to opts */
 	size_t n_ns_ext;
-	bool uns_granted;  /* restore: the images are readable by the tree's user namespace */
-	gid_t uns_gid;     /* its gid 0 as crpc sees it */
-	gid_t uns_dir_gid; /* the images directory's group and mode before */
-	mode_t uns_dir_mode;
+	bool uns_granted; /* restore: the images are readable by the tree's user namespace */
+	int uns_fd;       /* its record (UNS_GRANT_FILE), share-locked while it is in place */
+	gid_t uns_gid;    /* its gid 0 as crpc sees it */
 } ck_op;
 
 /* ---- a tree's own namespaces at restore (restore_ns.c) ---- */
@@ -60,8 +65,18 @@ typedef struct ck_op {
  */
 int ck_restore_ns(ck_op *o, crpc_error **err);
 
-/* Close the fds ck_restore_ns() opened (CRIU has its own copies once it runs). */
+/*
+ * Close the fds ck_restore_ns() opened (CRIU has its own copies once it
+ * runs) and take back the user namespace's access to the images, unless
+ * another restore of the same directory still needs it.
+ */
 void ck_restore_ns_close(ck_op *o);
+
+/*
+ * Take back the access to the images that a restore killed before it could
+ * (its record is in the directory, locked by no live restore), saying so.
+ */
+void ck_restore_ns_leftover(ck_op *o);
 
 /* ---- events (operation.c) ---- */
 
@@ -111,6 +126,27 @@ int ck_session_open(ck_op *o, crpc_error **err);
 int ck_session_start(ck_op *o, crpc_error **err);
 void ck_session_opened(ck_op *o);
 
+/*
+ * ck_session_start() on a thread of its own while the main thread does
+ * the checks that come before the request (restore.c): ck_early_take()
+ * then gives the session to the operation, or, when CRIU must start only
+ * now (it has to inherit fds opened since), closes it and opens a fresh
+ * one; ck_early_end() closes one that was never taken. Only without a
+ * trace: a trace holds the messages of the session that served.
+ */
+typedef struct ck_early {
+	pthread_t thread;
+	bool started; /* the thread runs or ran */
+	bool pending; /* a session (or its error) not yet taken */
+	bool taken;   /* the operation runs on this session */
+	double t0;    /* when it began to start (crpc__now()) */
+	int rc;
+	crpc_error *err;
+} ck_early;
+void ck_early_start(ck_op *o, ck_early *e);
+int ck_early_take(ck_op *o, ck_early *e, bool fresh, crpc_error **err);
+void ck_early_end(ck_op *o, ck_early *e);
+
 /* When there are hook steps: a runner, added to the dispatcher (made if need be). */
 int ck_hooks_attach(ck_op *o, const char *operation, pid_t pid, const char *images_dir, crpc_error **err);
 
@@ -149,7 +185,8 @@ typedef struct ck_dump {
 	char *tmp_path;         /* DIR.crpc-tmp-XXXXXX the dump runs in (DIR did not exist), or NULL */
 	char *tmp_real;         /* its real path, as CRIU and the hooks saw it */
 	struct mf_ahead *ahead; /* hashing the files while CRIU writes them (manifest_int.h) */
-	crpc_signing_key *key;  /* the key crpc.json is signed with, or NULL */
+	struct mf_pipe_scan *pipe_scan; /* the outside holders of out_pipes, found while CRIU dumps */
+	crpc_signing_key *key;          /* the key crpc.json is signed with, or NULL */
 } ck_dump;
 
 /* Checks on DIR that change nothing (besides a probe file created and removed). */
@@ -193,6 +230,13 @@ void ck_dir_cleanup_failed(ck_dump *c);
  */
 int ck_dump_finalize(ck_dump *c, double criu_seconds, const char *op, const char *criu_version,
 		     const char *criu_path, const char *container_json, crpc_error **err);
+/*
+ * Right before CRIU (or a container's engine) is asked: what the manifest
+ * will say, into the in-progress marker (engine_call: a container's, see
+ * mf_intent_json()), for `crpc recover`.
+ */
+int ck_dump_intent(ck_dump *c, const char *op, const char *criu_version, const char *criu_path,
+		   const char *container_json, json_t *engine_call, crpc_error **err);
 /* The dump failed at step: clean up DIR (cleanup), look at the target. Returns -1. */
 int ck_dump_failed(ck_dump *c, crpc_checkpoint_step step, bool cleanup, crpc_error **err);
 /* The summary's figures: the size and CRIU's statistics. */
@@ -208,6 +252,28 @@ int ck_container_dump(ck_dump *c, crpc_error **err);
  * engine restored it (or failed to).
  */
 int ck_container_restore(ck_op *o, crpc_error **err);
+
+struct mf_intent;
+/*
+ * `crpc recover` of a container's dump (the intent has an engine_call):
+ * wait until the engine's call has ended, then take what the engine's
+ * finished checkpoint left outside the leftover (podman's export, Docker's
+ * checkpoint) into it, with CRIU's log; the intent's container record is
+ * brought up to date. 1 when the engine's checkpoint succeeded (the dump
+ * saw it, or it was collected now), 0 when that is not known, -1 with
+ * *err (nothing removed).
+ */
+int ck_container_recover_collect(ck_op *o, struct mf_intent *in, crpc_error **err);
+/*
+ * The engine's checkpoint did not finish (why, taken): the leftover (a
+ * temporary directory when tmp) and the call directory are removed only
+ * when the container is running (nothing lost), else kept; *err says in
+ * plain words what state the container is in and how its engine gets it
+ * back. Returns -1.
+ */
+int ck_container_unfinished(ck_op *o, struct mf_intent *in, bool tmp, crpc_error *why, crpc_error **err);
+/* After a recovered container's checkpoint: the call directory removed. */
+void ck_container_recovered(ck_op *o, struct mf_intent *in);
 
 /* ---- the dump's target (target.c) ---- */
 
@@ -261,5 +327,10 @@ bool ck_dumpdir_criu_finished(int dirfd);
  * restore it; nothing is ever suggested that would remove the only copy.
  */
 void ck_dumpdir_hint(crpc_error *e, const char *dir, const char *leftover);
+/*
+ * Whether the in-progress marker in the directory fd records a container's
+ * dump (an engine call, see mf_intent_json()): "ENGINE:NAME" into buf.
+ */
+bool ck_dumpdir_container_intent(int fd, char *buf, size_t size);
 
 #endif /* CRPC_CK_INT_H */

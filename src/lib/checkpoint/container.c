@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "checkpoint/ck_int.h"
+#include "checkpoint/manifest_int.h"
 #include "engines/engine.h"
 
 #define DUMP_LOG "dump.log"
@@ -323,6 +324,41 @@ static void container_after(ck_op *o, const crpc__engine *e, const crpc__engine_
 	crpc_error_free(x);
 }
 
+/*
+ * What `crpc recover` needs of a container's dump besides the manifest's
+ * part of the intent: the engine and the container, the call directory
+ * (podman's export lands there, the engine's command line names it), DIR
+ * and where the images go, and the step reached: "engine" (the engine is
+ * asked, or may have finished) or "images" (DIR's stand-in holds them).
+ */
+static json_t *engine_call_json(const ck_dump *c, const crpc__container *ct, const crpc__engine_ctx *ctx,
+				const crpc__engine_call *call, const char *step)
+{
+	const ck_op *o = &c->o;
+
+	return json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:b, s:s, s:i}", "engine", ct->info.engine,
+			 "id", ct->info.id, "name", ct->info.name, "runc_root", ctx->env->runc_root,
+			 "call_dir", call->dir, "dir", o->p.dir, "images_dir",
+			 o->dir_real ? o->dir_real : o->p.dir, "leave_running", o->opts.leave_running,
+			 "step", step, "crpc_pid", (int)getpid());
+}
+
+/* The intent (manifest's part, the container's record, engine_call_json()) into the marker. */
+static int write_intent(ck_dump *c, const crpc__container *ct, const crpc__engine_ctx *ctx,
+			const crpc__engine_call *call, const char *ver, const char *step, crpc_error **err)
+{
+	cleanup_free char *record = container_record(ct);
+	json_t *ec = engine_call_json(c, ct, ctx, call, step);
+	int rc;
+
+	if (!record || !ec)
+		rc = crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, c->o.op, "out of memory");
+	else
+		rc = ck_dump_intent(c, c->o.op, ver[0] ? ver : NULL, c->o.criu_path, record, ec, err);
+	json_decref(ec);
+	return rc;
+}
+
 int ck_container_dump(ck_dump *c, crpc_error **err)
 {
 	ck_op *o = &c->o;
@@ -336,7 +372,7 @@ int ck_container_dump(ck_dump *c, crpc_error **err)
 	crpc__target t;
 	cleanup_free char *record = NULL;
 	char ver[96];
-	double t0;
+	double t0, tp = crpc__timing_now();
 	int rc = -1;
 
 	if (crpc__engine_env_take(&own, o->p.engine_env, op, err) < 0)
@@ -345,6 +381,7 @@ int ck_container_dump(ck_dump *c, crpc_error **err)
 	if (crpc__target_parse(o->p.target, &t, err) < 0 ||
 	    crpc__target_resolve(&ctx, &t, &engine, &ct, err) < 0)
 		return -1;
+	crpc__timing("container dump: the engine's container", tp);
 	r->is_container = true;
 	r->container = ct.info;
 	if (!ct.info.running || ct.info.pid <= 0) {
@@ -371,8 +408,11 @@ int ck_container_dump(ck_dump *c, crpc_error **err)
 			snprintf(r->comm, sizeof(r->comm), "%s", ts.comm);
 	}
 	/* the tree, before the engine is touched: blockers stop here */
+	tp = crpc__timing_now();
 	if (ck_auto_dump(o, err) < 0)
 		goto out;
+	crpc__timing("container dump: inspection and verdict", tp);
+	tp = crpc__timing_now();
 	if (resolve_criu(o, err) < 0)
 		goto out;
 	r->failed_step = CRPC_CHECKPOINT_SETUP;
@@ -393,9 +433,25 @@ int ck_container_dump(ck_dump *c, crpc_error **err)
 	r->leave_running = o->opts.leave_running;
 	ck_info(o, "%s checkpoint of %s into %s", engine->name, ct.info.id,
 		o->dir_real ? o->dir_real : o->p.dir);
+	/* what `crpc recover` finishes or cleans up should crpc die from here on */
+	criu_version(o->criu_path, ver, sizeof(ver));
+	if (write_intent(c, &ct, &ctx, &call, ver, "engine", err) < 0) {
+		ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
+		goto out;
+	}
 
 	t0 = o->t0 = crpc__now();
 	r->failed_step = CRPC_CHECKPOINT_REQUEST;
+	/*
+	 * The images land in DIR as the engine's CRIU writes them or its tar
+	 * extracts them (each file front to back): hashed and handed to the
+	 * disk while that goes on, as for a PID's dump (ahead.c), unless the
+	 * inspection expects few of them.
+	 */
+	if (mf_ahead_pays(o->expect_bytes))
+		c->ahead = mf_ahead_start(o->dirfd, ck_digest(o), NULL, NULL, 0, t0);
+	crpc__timing("container dump: CRIU, DIR, call directory, intent", tp);
+	tp = crpc__timing_now();
 	if (engine->checkpoint(&ctx, &ct, o->dir_real ? o->dir_real : o->p.dir, o->opts.leave_running, err) <
 	    0) {
 		char log[PATH_MAX + 16];
@@ -414,10 +470,24 @@ int ck_container_dump(ck_dump *c, crpc_error **err)
 		container_after(o, engine, &ctx, ct.info.id);
 		goto out;
 	}
+	crpc__timing("container dump: the engine's checkpoint", tp);
+	tp = crpc__timing_now();
 	if (!keep_trace(o, &call, "dump", o->dirfd, "dump.trace", o->p.trace_path))
 		not_through_crpc(o, engine->name, "checkpoint");
 	keep_log(o, &call, "dump", DUMP_LOG);
-	criu_version(o->criu_path, ver, sizeof(ver));
+	{
+		crpc_error *e = NULL;
+
+		/* the images are in DIR's stand-in now: the call directory (podman's export) can go */
+		if (write_intent(c, &ct, &ctx, &call, ver, "images", &e) < 0) {
+			ck_warn(o, "cannot record that the images are complete: %s",
+				e && e->message ? e->message : "?");
+			crpc_error_free(e);
+		} else {
+			crpc__engine_call_close(&call);
+			call.dir[0] = '\0';
+		}
+	}
 	record = container_record(&ct);
 	if (!record) {
 		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
@@ -428,6 +498,7 @@ int ck_container_dump(ck_dump *c, crpc_error **err)
 		ck_dump_failed(c, CRPC_CHECKPOINT_FINISH, false, err);
 		goto out;
 	}
+	crpc__timing("container dump: trace, log, intent, manifest, DIR in place", tp);
 	r->wall_seconds = crpc__now() - t0;
 	snprintf(r->criu_version, sizeof(r->criu_version), "%s", ver);
 	ck_dump_figures(c);
@@ -487,6 +558,7 @@ int ck_container_restore(ck_op *o, crpc_error **err)
 	crpc__engine_ctx ctx = { 0 };
 	const crpc__engine *engine;
 	char why[256] = "";
+	double tp = crpc__timing_now();
 	int rc = -1;
 
 	if (!rec_j) {
@@ -559,6 +631,8 @@ int ck_container_restore(ck_op *o, crpc_error **err)
 	ctx.call_dir = call.dir;
 	ck_info(o, "%s restore of %s%s%s from %s", engine->name, rec.info.id, o->p.new_name ? " as " : "",
 		o->p.new_name ? o->p.new_name : "", o->dir_real ? o->dir_real : o->p.dir);
+	crpc__timing("container restore: engine, CRIU, options, call directory", tp);
+	tp = crpc__timing_now();
 	o->t0 = crpc__now();
 	r->failed_step = CRPC_CHECKPOINT_REQUEST;
 	if (engine->restore(&ctx, &rec, o->dir_real ? o->dir_real : o->p.dir, o->p.new_name, &out, err) < 0) {
@@ -574,6 +648,8 @@ int ck_container_restore(ck_op *o, crpc_error **err)
 			not_through_crpc_hint(o, *err, engine->name);
 		goto out;
 	}
+	crpc__timing("container restore: the engine's restore", tp);
+	tp = crpc__timing_now();
 	if (!keep_trace(o, &call, "restore", -1, NULL, o->p.trace_path))
 		not_through_crpc(o, engine->name, "restore");
 	keep_log(o, &call, "restore", "restore.log");
@@ -582,6 +658,7 @@ int ck_container_restore(ck_op *o, crpc_error **err)
 	r->pid = out.info.pid;
 	snprintf(r->criu_path, sizeof(r->criu_path), "%s", o->criu_path);
 	criu_version(o->criu_path, r->criu_version, sizeof(r->criu_version));
+	crpc__timing("container restore: trace, log, result", tp);
 	r->failed_step = CRPC_CHECKPOINT_DONE;
 	rc = 0;
 out:
@@ -590,4 +667,340 @@ out:
 	crpc__container_release(&rec);
 	crpc__container_release(&out);
 	return rc;
+}
+
+/* ---- `crpc recover` of a container's dump ------------------------------------ */
+
+#define BUSY_WAIT_SECONDS 120
+
+static const char *ec_str(const struct mf_intent *in, const char *key)
+{
+	return json_string_value(json_object_get(in->engine_call, key));
+}
+
+/* The container as the intent records it (its record, else the engine_call's names). */
+static void intent_container(const struct mf_intent *in, crpc__container *out)
+{
+	json_t *rec = json_object_get(in->root, "container");
+	json_t *pid = json_object_get(rec, "pid");
+
+	memset(out, 0, sizeof(*out));
+	str_field(rec, "engine", out->info.engine, sizeof(out->info.engine));
+	str_field(rec, "engine_version", out->info.engine_version, sizeof(out->info.engine_version));
+	str_field(rec, "id", out->info.id, sizeof(out->info.id));
+	str_field(rec, "name", out->info.name, sizeof(out->info.name));
+	str_field(rec, "image", out->info.image, sizeof(out->info.image));
+	str_field(rec, "runtime", out->info.runtime, sizeof(out->info.runtime));
+	if (!out->info.engine[0])
+		str_field(in->engine_call, "engine", out->info.engine, sizeof(out->info.engine));
+	if (!out->info.id[0])
+		str_field(in->engine_call, "id", out->info.id, sizeof(out->info.id));
+	if (!out->info.name[0])
+		str_field(in->engine_call, "name", out->info.name, sizeof(out->info.name));
+	out->info.pid = json_is_integer(pid) ? (pid_t)json_integer_value(pid) : 0;
+	if (json_is_object(json_object_get(rec, "recreate")))
+		out->recreate = json_deep_copy(json_object_get(rec, "recreate"));
+}
+
+/* Whether the dump that wrote the intent (crpc PID pid) still runs: pid runs this crpc's program. */
+static bool dump_alive(pid_t pid)
+{
+	char path[64], self[PATH_MAX], other[PATH_MAX];
+	ssize_t a, b;
+
+	if (pid <= 0 || pid == getpid())
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	a = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	b = readlink(path, other, sizeof(other) - 1);
+	if (a <= 0 || b <= 0)
+		return false;
+	self[a] = other[b] = '\0';
+	return strcmp(self, other) == 0;
+}
+
+static int wait_engine(ck_op *o, const char *engine, const char *call_dir, crpc_error **err)
+{
+	double t0 = crpc__now();
+	pid_t pid;
+	bool said = false;
+
+	while ((pid = crpc__engine_call_busy(call_dir)) > 0) {
+		if (!said) {
+			ck_info(o,
+				"%s's checkpoint of the interrupted dump is still running (PID %d): waiting for it",
+				engine, (int)pid);
+			said = true;
+		}
+		if (crpc__now() - t0 > BUSY_WAIT_SECONDS) {
+			crpc_error_set(
+				err, CRPC_EXIT_FAIL, EBUSY, o->op,
+				"%s's checkpoint of the interrupted dump is still running after %d s (PID %d)",
+				engine, BUSY_WAIT_SECONDS, (int)pid);
+			if (*err)
+				crpc_error_set_hint(*err, "run `crpc recover %s` again once it ended",
+						    o->p.dir);
+			return -1;
+		}
+		usleep(100 * 1000);
+	}
+	return 0;
+}
+
+static int intent_engine(ck_op *o, const struct mf_intent *in, const crpc__engine **engine,
+			 crpc_engine_env *own, crpc__engine_ctx *ctx, crpc_error **err)
+{
+	const char *name = ec_str(in, "engine"), *call_dir = ec_str(in, "call_dir");
+
+	if (!name || !call_dir || call_dir[0] != '/')
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, o->op,
+				      "the in-progress marker of %s names no engine or call directory",
+				      o->p.dir);
+	*engine = crpc__engine_find(name);
+	if (!*engine)
+		return crpc_error_set(
+			err, CRPC_EXIT_ENV, ENOENT, o->op,
+			"the interrupted dump went through %s, an engine this crpc does not know", name);
+	if (crpc__engine_env_take(own, o->p.engine_env, o->op, err) < 0)
+		return -1;
+	if (!own->runc_root)
+		own->runc_root = ec_str(in, "runc_root");
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->env = own;
+	ctx->call_dir = call_dir;
+	return 0;
+}
+
+int ck_container_recover_collect(ck_op *o, struct mf_intent *in, crpc_error **err)
+{
+	const crpc__engine *engine;
+	crpc_engine_env own;
+	crpc__engine_ctx ctx;
+	crpc__engine_call call = { .dirfd = -1 };
+	crpc__container ct;
+	const char *step = ec_str(in, "step");
+	bool done;
+	int rc;
+
+	if (intent_engine(o, in, &engine, &own, &ctx, err) < 0)
+		return -1;
+	intent_container(in, &ct);
+	o->res->is_container = true;
+	o->res->container = ct.info;
+	ck_info(o, "the dump of %s:%s (%s) into %s, interrupted at step \"%s\"", engine->name, ct.info.name,
+		ct.info.id, ec_str(in, "dir") ? ec_str(in, "dir") : "?", step ? step : "?");
+	{
+		json_t *pid = json_object_get(in->engine_call, "crpc_pid");
+
+		if (json_is_integer(pid) && dump_alive((pid_t)json_integer_value(pid))) {
+			crpc__container_release(&ct);
+			crpc_error_set(
+				err, CRPC_EXIT_FAIL, EBUSY, o->op,
+				"the dump that left %s is still running (crpc PID %d): nothing to recover",
+				o->p.dir, (int)json_integer_value(pid));
+			if (*err)
+				crpc_error_set_hint(
+					*err,
+					"wait for it to end, then run crpc recover again if %s is still there",
+					o->p.dir);
+			return -1;
+		}
+	}
+	if (wait_engine(o, engine->name, ctx.call_dir, err) < 0) {
+		crpc__container_release(&ct);
+		return -1;
+	}
+	rc = crpc__engine_call_reopen(&call, ctx.call_dir, err);
+	if (rc < 0) {
+		crpc__container_release(&ct);
+		return -1;
+	}
+	/* the dump saw the engine succeed, or its checkpoint is collected now */
+	done = step && strcmp(step, "images") == 0;
+	/* Docker's checkpoint is in its data root, named after the call: taken even without the call directory */
+	if (step && strcmp(step, "engine") == 0 && engine->collect) {
+		rc = engine->collect(&ctx, &ct, o->dir_real ? o->dir_real : o->p.dir, err);
+		if (rc < 0) {
+			if (call.dirfd >= 0)
+				close(call.dirfd);
+			crpc__container_release(&ct);
+			return -1;
+		}
+		if (rc == 0) {
+			char *record = container_record(&ct);
+
+			ck_info(o, "took %s's finished checkpoint into %s", engine->name, o->p.dir);
+			if (!record) {
+				if (call.dirfd >= 0)
+					close(call.dirfd);
+				crpc__container_release(&ct);
+				return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, o->op, "out of memory");
+			}
+			free(in->container);
+			in->container = record;
+			in->info.container_json = record;
+			done = true;
+		}
+	}
+	/* CRIU's log as the shim kept it, where the dump would have put it */
+	if (call.dirfd >= 0) {
+		keep_log(o, &call, "dump", DUMP_LOG);
+		close(call.dirfd);
+	}
+	crpc__container_release(&ct);
+	return done ? 1 : 0;
+}
+
+void ck_container_recovered(ck_op *o, struct mf_intent *in)
+{
+	crpc__engine_call call;
+	crpc_error *e = NULL;
+	const char *dir = ec_str(in, "call_dir");
+
+	if (dir && crpc__engine_call_reopen(&call, dir, &e) == 0)
+		crpc__engine_call_close(&call);
+	else if (e)
+		ck_warn(o, "%s", e->message ? e->message : "cannot remove the call directory");
+	crpc_error_free(e);
+}
+
+/* Whether dirfd (or its checkpoint/, podman's export unpacked) holds CRIU images. */
+static bool holds_images(int dirfd)
+{
+	int sub = openat(dirfd, "checkpoint", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	bool found = crpc_images_present(dirfd) || (sub >= 0 && crpc_images_present(sub));
+
+	if (sub >= 0)
+		close(sub);
+	return found;
+}
+
+/* Remove the temporary directory path (crpc's: its files, and one level of directories). */
+static void remove_tmp(ck_op *o, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? io_opendir_at(fd, ".") : NULL;
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		int sub;
+		DIR *sd;
+		struct dirent *se;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(fd, de->d_name, 0) == 0 || errno != EISDIR)
+			continue;
+		sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		sd = sub >= 0 ? io_opendir_at(sub, ".") : NULL;
+		while (sd && (se = readdir(sd)))
+			if (strcmp(se->d_name, ".") != 0 && strcmp(se->d_name, "..") != 0)
+				(void)unlinkat(sub, se->d_name, 0);
+		if (sd)
+			closedir(sd);
+		if (sub >= 0)
+			close(sub);
+		(void)unlinkat(fd, de->d_name, AT_REMOVEDIR);
+	}
+	if (d)
+		closedir(d);
+	if (fd >= 0)
+		close(fd);
+	if (rmdir(path) < 0)
+		ck_warn(o, "cannot remove %s: %s", path, strerror(errno));
+}
+
+/* How the engine brings back a container it stopped, for the hint. */
+static void engine_restore_hint(const crpc__container *ct, const char *leftover, const char *export,
+				char *buf, size_t size)
+{
+	const char *ref = ct->info.name[0] ? ct->info.name : ct->info.id;
+
+	if (strcmp(ct->info.engine, "podman") == 0 && export)
+		snprintf(buf, size,
+			 "podman's export of the checkpoint is kept in %s: `podman container restore --import %s` "
+			 "brings the container back",
+			 export, export);
+	else if (strcmp(ct->info.engine, "podman") == 0)
+		snprintf(buf, size,
+			 "`podman container restore %s` brings it back if podman kept its checkpoint, else "
+			 "`podman start %s` starts it afresh",
+			 ref, ref);
+	else if (strcmp(ct->info.engine, "runc") == 0)
+		snprintf(buf, size,
+			 "the images CRIU wrote are kept in %s: `runc restore --image-path %s --bundle %s %s` "
+			 "tries them; else start the container afresh from its bundle",
+			 leftover, leftover,
+			 json_string_value(json_object_get(ct->recreate, "bundle"))
+				 ? json_string_value(json_object_get(ct->recreate, "bundle"))
+				 : "BUNDLE",
+			 ct->info.id);
+	else
+		snprintf(buf, size, "`%s start %s` starts it again", ct->info.engine, ref);
+}
+
+int ck_container_unfinished(ck_op *o, struct mf_intent *in, bool tmp, crpc_error *why, crpc_error **err)
+{
+	const crpc__engine *engine;
+	crpc_engine_env own;
+	crpc__engine_ctx ctx;
+	crpc__container ct, now = { 0 };
+	crpc_error *x = NULL;
+	char state[64] = "gone", export[PATH_MAX + 16] = "", hint[2 * PATH_MAX + 512];
+	/* why's text is a PID's (the tree left running): said here of the container */
+	const char *reason = ck_dumpdir_criu_finished(o->dirfd)
+				     ? "CRIU wrote its statistics but its log does not say it finished"
+				     : "CRIU wrote no statistics";
+	bool running = false, images = holds_images(o->dirfd), have_export = false;
+	struct stat st;
+
+	intent_container(in, &ct);
+	if (intent_engine(o, in, &engine, &own, &ctx, &x) == 0) {
+		int f = engine->resolve(&ctx, ct.info.id, &now, &x);
+
+		if (f == CRPC__ENGINE_FOUND) {
+			running = now.info.running;
+			snprintf(state, sizeof(state), "%s", now.info.state[0] ? now.info.state : "stopped");
+		} else if (f < 0) {
+			snprintf(state, sizeof(state), "unknown (%s)", engine->name);
+		}
+		snprintf(export, sizeof(export), "%s/export.tar", ctx.call_dir);
+		have_export = lstat(export, &st) == 0 && S_ISREG(st.st_mode);
+	}
+	o->res->target.checked = true;
+	o->res->target.exists = strcmp(state, "gone") != 0;
+	o->res->target.running = running;
+	if (running) {
+		/* nothing of the container is lost: the engine's leftovers are no checkpoint */
+		if (tmp)
+			remove_tmp(o, o->p.dir);
+		ck_container_recovered(o, in);
+		crpc_error_set(err, CRPC_EXIT_FAIL, 0, o->op,
+			       "the interrupted dump of %s:%s did not finish (%s): the container is running, "
+			       "nothing was lost%s",
+			       ct.info.engine, ct.info.name[0] ? ct.info.name : ct.info.id, reason,
+			       tmp ? "; its temporary directory and call directory are removed" : "");
+		if (*err && tmp)
+			crpc_error_set_hint(*err, "dump again");
+		else if (*err)
+			crpc_error_set_hint(*err, "dump again with --force (%s holds the unfinished dump)",
+					    o->p.dir);
+	} else {
+		engine_restore_hint(&ct, o->p.dir, have_export ? export : NULL, hint, sizeof(hint));
+		crpc_error_set(err, CRPC_EXIT_FAIL, 0, o->op,
+			       "the interrupted dump of %s:%s did not finish (%s) and the container is %s "
+			       "(%s): crpc removed nothing%s",
+			       ct.info.engine, ct.info.name[0] ? ct.info.name : ct.info.id, reason,
+			       strcmp(state, "gone") == 0 ? "gone" : state,
+			       strcmp(state, "gone") == 0 ? "its engine no longer lists it"
+							  : "stopped by its engine's checkpoint",
+			       images ? ", the images are kept" : "");
+		if (*err)
+			crpc_error_set_hint(*err, "%s", hint);
+	}
+	crpc_error_free(why);
+	crpc_error_free(x);
+	crpc__container_release(&ct);
+	crpc__container_release(&now);
+	return -1;
 }

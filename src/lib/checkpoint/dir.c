@@ -312,11 +312,16 @@ int ck_dir_check(ck_dump *c, const char *op, crpc_error **err)
 		    probe_writable(c->o.dirfd, c->o.p.dir, op, err) < 0)
 			return -1;
 		if (file_exists_at(c->o.dirfd, CRPC_INPROGRESS_MARKER) && !c->o.p.force) {
+			char ct[512];
+
 			crpc_error_set(err, CRPC_EXIT_FAIL, EEXIST, op,
 				       "%s holds an unfinished dump (%s is present): another crpc "
 				       "dump may be writing into it, or one was interrupted",
 				       c->o.p.dir, CRPC_INPROGRESS_MARKER);
-			if (*err)
+			if (*err && (ck_dumpdir_container_intent(c->o.dirfd, ct, sizeof(ct)) ||
+				     ck_dumpdir_criu_finished(c->o.dirfd)))
+				ck_dumpdir_hint(*err, c->o.p.dir, NULL); /* it may be the only copy */
+			else if (*err)
 				crpc_error_set_hint(*err,
 						    "use --force to overwrite it, or choose another DIR");
 			return -1;

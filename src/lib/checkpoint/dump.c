@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/sha256.h"
 #include "checkpoint/ck_int.h"
 #include "checkpoint/manifest_int.h"
 
@@ -90,8 +91,8 @@ static int dump_info(ck_dump *c, crpc_manifest_info *mi, crpc_manifest_options *
  * Right before the request: what the manifest will say, into the marker, so
  * that `crpc recover` can complete a dump CRIU finished after crpc died.
  */
-static int record_intent(ck_dump *c, const char *op, const char *criu_version, const char *criu_path,
-			 crpc_error **err)
+int ck_dump_intent(ck_dump *c, const char *op, const char *criu_version, const char *criu_path,
+		   const char *container_json, json_t *engine_call, crpc_error **err)
 {
 	const char *const logs[] = { c->o.opts.log_file ? c->o.opts.log_file : DUMP_LOG, "hooks.log", NULL };
 	crpc_manifest_options options = { 0 };
@@ -99,8 +100,8 @@ static int record_intent(ck_dump *c, const char *op, const char *criu_version, c
 	char *text = NULL;
 	int rc;
 
-	rc = dump_info(c, &mi, &options, logs, criu_version, criu_path, NULL, err);
-	if (rc == 0 && !(text = mf_intent_json(&mi)))
+	rc = dump_info(c, &mi, &options, logs, criu_version, criu_path, container_json, err);
+	if (rc == 0 && !(text = mf_intent_json(&mi, engine_call)))
 		rc = crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
 	if (rc == 0)
 		rc = ck_marker_write(c->o.dirfd, text, op, err);
@@ -121,7 +122,7 @@ int ck_dump_finalize(ck_dump *c, double criu_seconds, const char *op, const char
 	mi.criu_seconds = criu_seconds;
 	if (rc == 0) {
 		ck_files_private(c->o.dirfd);
-		rc = mf_write(c->o.dirfd, &mi, &c->o.res->manifest, c->ahead, err);
+		rc = mf_write(c->o.dirfd, &mi, &c->o.res->manifest, c->ahead, c->pipe_scan, err);
 	}
 	/*
 	 * The signature before the checkpoint counts as complete (the marker
@@ -227,11 +228,18 @@ void ck_dump_figures(ck_dump *c)
 	crpc_error_free(e);
 }
 
-/* The session opened on a thread of its own while the tree is inspected. */
+/*
+ * The session opened on a thread of its own while the tree is inspected;
+ * `ready` once it is open (or failed), the thread going on to set up the
+ * digests' libraries while CRIU dumps.
+ */
 struct early {
 	ck_op *o;
 	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
 	bool started;
+	bool ready;
 	double t0;
 	int rc;
 	crpc_error *err;
@@ -240,20 +248,101 @@ struct early {
 static void *early_session(void *arg)
 {
 	struct early *e = arg;
+	crpc__digest *probe = NULL;
+	crpc__sha256 *sh = NULL;
 
 	e->rc = ck_session_start(e->o, &e->err);
+	pthread_mutex_lock(&e->lock);
+	e->ready = true;
+	pthread_cond_signal(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+	/*
+	 * Loading libcrypto takes 2-3 ms: here, beside the request, rather
+	 * than before it or when the manifest is written (the hash-ahead
+	 * thread does the same for the checkpoints it follows).
+	 */
+	if (crpc__digest_new(ck_digest(e->o), &probe, NULL) == 0)
+		crpc__digest_free(probe);
+	if (crpc__sha256_new(&sh, NULL) == 0)
+		crpc__sha256_free(sh);
 	return NULL;
 }
 
-static int dump(ck_dump *c, crpc_error **err)
+static bool early_start(struct early *e, ck_op *o)
+{
+	memset(e, 0, sizeof(*e));
+	e->o = o;
+	e->t0 = crpc__now();
+	if (pthread_mutex_init(&e->lock, NULL) != 0)
+		return false;
+	if (pthread_cond_init(&e->cond, NULL) != 0) {
+		pthread_mutex_destroy(&e->lock);
+		return false;
+	}
+	e->started = crpc__thread_start(&e->thread, early_session, e) == 0;
+	if (!e->started) {
+		pthread_cond_destroy(&e->cond);
+		pthread_mutex_destroy(&e->lock);
+	}
+	return e->started;
+}
+
+/* Until the session is open (or failed); the thread goes on. */
+static void early_wait(struct early *e)
+{
+	pthread_mutex_lock(&e->lock);
+	while (!e->ready)
+		pthread_cond_wait(&e->cond, &e->lock);
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* The end of the thread, before its struct goes (idempotent). */
+static void early_join(struct early *e)
+{
+	if (!e->started)
+		return;
+	pthread_join(e->thread, NULL);
+	pthread_cond_destroy(&e->cond);
+	pthread_mutex_destroy(&e->lock);
+	e->started = false;
+}
+
+/*
+ * The outside holders of the pipes the tree shares with outside processes,
+ * for crpc.json: looked for while CRIU dumps, instead of a scan of /proc
+ * after it. crpc and CRIU hold none of them, though CRIU receives the
+ * tree's fds while it dumps: both are left out with the tree.
+ */
+static void start_pipe_scan(ck_dump *c)
+{
+	ck_op *o = &c->o;
+	pid_t *skip;
+	size_t n = 0;
+
+	if (!o->n_out_pipes)
+		return;
+	skip = calloc(o->n_tree_pids + 2, sizeof(*skip));
+	if (!skip)
+		return;
+	for (size_t i = 0; i < o->n_tree_pids; i++)
+		skip[n++] = o->tree_pids[i];
+	skip[n++] = getpid();
+	if (crpc_session_criu_pid(o->s) > 0)
+		skip[n++] = crpc_session_criu_pid(o->s);
+	c->pipe_scan = mf_pipe_scan_start(o->out_pipes, o->n_out_pipes, skip, n);
+	free(skip);
+}
+
+static int dump_steps(ck_dump *c, struct early *early, crpc_error **err)
 {
 	ck_op *o = &c->o;
 	crpc_checkpoint_result *r = o->res;
 	const char *op = o->op;
 	crpc_dump_result dr;
-	struct early early;
 	char ver[96];
 	int rc;
+
+	double tp = crpc__timing_now();
 
 	/* the configuration: its dump: options under the caller's */
 	o->opts.pid = o->p.pid;
@@ -263,37 +352,38 @@ static int dump(ck_dump *c, crpc_error **err)
 	if (ck_target_check(o, &c->state_before, err) < 0 || crpc_require_root(op, err) < 0 ||
 	    ck_dir_check(c, op, err) < 0)
 		return -1;
+	crpc__timing("dump: options, target and DIR checks", tp);
 	/*
 	 * Inspect the tree (stop on blockers, add the options it needs, auto.c)
 	 * while CRIU starts: its start-up and VERSION answer take as long as
 	 * a small tree's inspection. CRIU is asked nothing else before the
 	 * inspection passed.
 	 */
-	memset(&early, 0, sizeof(early));
-	early.o = o;
-	early.t0 = crpc__now();
-	early.started = crpc__thread_start(&early.thread, early_session, &early) == 0;
+	early_start(early, o);
+	tp = crpc__timing_now();
 	rc = ck_auto_dump(o, err);
-	if (early.started)
-		pthread_join(early.thread, NULL);
-	else if (rc == 0)
-		early.rc = ck_session_start(o, &early.err);
-	if (rc < 0) {
-		crpc_error_free(early.err);
+	crpc__timing("dump: inspection and verdict", tp);
+	if (rc < 0)
 		return -1; /* the session (if any) is closed by ck_end() */
-	}
 	r->failed_step = CRPC_CHECKPOINT_SETUP;
-	if (ck_dispatcher(o, err) < 0 || ck_dir_create(c, op, err) < 0) {
-		crpc_error_free(early.err);
+	/* DIR's temporary directory while CRIU may still be starting */
+	tp = crpc__timing_now();
+	if (ck_dispatcher(o, err) < 0 || ck_dir_create(c, op, err) < 0)
 		return ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
-	}
-
-	o->t0 = early.t0;
-	if (early.rc < 0) {
-		if (err && !*err)
-			*err = early.err;
-		else
-			crpc_error_free(early.err);
+	crpc__timing("dump: temporary DIR", tp);
+	tp = crpc__timing_now();
+	if (early->started)
+		early_wait(early);
+	else
+		early->rc = ck_session_start(o, &early->err);
+	crpc__timing("dump: wait for CRIU's start", tp);
+	tp = crpc__timing_now();
+	o->t0 = early->t0;
+	if (early->rc < 0) {
+		if (err && !*err) {
+			*err = early->err;
+			early->err = NULL;
+		}
 		return ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
 	}
 	ck_session_opened(o);
@@ -309,12 +399,15 @@ static int dump(ck_dump *c, crpc_error **err)
 
 	/* what the manifest will say, for `crpc recover` should crpc die from here on */
 	crpc_version_format(crpc_session_version(o->s), ver, sizeof(ver));
-	if (record_intent(c, op, ver, crpc_session_criu_path(o->s), err) < 0)
+	if (ck_dump_intent(c, op, ver, crpc_session_criu_path(o->s), NULL, NULL, err) < 0)
 		return ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
+	crpc__timing("dump: DIR, hooks, intent record", tp);
 
-	/* hash the images as CRIU writes them, on the other CPU */
-	c->ahead = mf_ahead_start(o->dirfd, ck_digest(o), o->p.on_progress, o->p.on_progress_data,
-				  o->expect_bytes, o->t0);
+	/* hash the images as CRIU writes them, on the other CPU (unless they are few) */
+	if (mf_ahead_pays(o->expect_bytes))
+		c->ahead = mf_ahead_start(o->dirfd, ck_digest(o), o->p.on_progress, o->p.on_progress_data,
+					  o->expect_bytes, o->t0);
+	start_pipe_scan(c);
 	memset(&dr, 0, sizeof(dr));
 	if (crpc_session_dump(o->s, &o->opts, o->d, &dr, err) < 0) {
 		r->notifications = dr.notifications;
@@ -325,12 +418,27 @@ static int dump(ck_dump *c, crpc_error **err)
 	r->notifications = dr.notifications;
 	ck_hook_warnings(o);
 	/* complete: the manifest, then DIR in place */
+	tp = crpc__timing_now();
+	early_join(early); /* the digests are set up */
 	if (ck_dump_finalize(c, crpc__now() - o->t0, op, ver, crpc_session_criu_path(o->s), NULL, err) < 0)
 		return ck_dump_failed(c, CRPC_CHECKPOINT_FINISH, false, err);
+	crpc__timing("dump: manifest, sync, DIR in place", tp);
 	r->wall_seconds = crpc__now() - o->t0;
+	tp = crpc__timing_now();
 	ck_dump_figures(c);
+	crpc__timing("dump: size and CRIU's statistics", tp);
 	r->failed_step = CRPC_CHECKPOINT_DONE;
 	return 0;
+}
+
+static int dump(ck_dump *c, crpc_error **err)
+{
+	struct early early = { 0 };
+	int rc = dump_steps(c, &early, err);
+
+	early_join(&early);
+	crpc_error_free(early.err);
+	return rc;
 }
 
 CRPC_API int crpc_checkpoint_dump(const crpc_checkpoint_params *p, crpc_checkpoint_result **res,
@@ -373,9 +481,14 @@ CRPC_API int crpc_checkpoint_dump(const crpc_checkpoint_params *p, crpc_checkpoi
 		else
 			rc = dump(&c, err);
 	}
+	double tp = crpc__timing_now();
 	mf_ahead_free(c.ahead);
+	mf_pipe_scan_free(c.pipe_scan);
 	ck_result_fill(&c.o, c.o.p.dir);
+	crpc__timing("dump: result", tp);
+	tp = crpc__timing_now();
 	ck_end(&c.o);
+	crpc__timing("dump: session end, CRIU's exit", tp);
 	ck_give_result(&c.o, res);
 	crpc_signing_key_free(c.key);
 	for (size_t i = 0; i < c.n_pre_files; i++)

@@ -155,8 +155,34 @@ bool ck_dumpdir_criu_finished(int dirfd)
 	return fstatat(dirfd, "stats-dump", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
 }
 
+bool ck_dumpdir_container_intent(int fd, char *buf, size_t size)
+{
+	cleanup_free uint8_t *text = NULL;
+	size_t len = 0;
+	json_t *root, *ec;
+	const char *engine, *name;
+	bool found = false;
+
+	if (fd < 0 || crpc__read_whole_at(fd, CRPC_INPROGRESS_MARKER, 1u << 20, &text, &len) < 0)
+		return false;
+	root = json_loadb((const char *)text, len, 0, NULL);
+	ec = json_object_get(root, "engine_call");
+	engine = json_string_value(json_object_get(ec, "engine"));
+	name = json_string_value(json_object_get(ec, "name"));
+	if (!name || !*name)
+		name = json_string_value(json_object_get(ec, "id"));
+	if (engine && name) {
+		snprintf(buf, size, "%s:%s", engine, name);
+		found = true;
+	}
+	json_decref(root);
+	return found;
+}
+
 void ck_dumpdir_hint(crpc_error *e, const char *dir, const char *leftover)
 {
+	char ct[512];
+	bool container;
 	const char *where = leftover ? leftover : dir;
 	struct stat st;
 	bool finished, whole;
@@ -169,9 +195,23 @@ void ck_dumpdir_hint(crpc_error *e, const char *dir, const char *leftover)
 	/* crpc.json written and the marker gone: only the rename into place is missing */
 	whole = finished && fstatat(fd, CRPC_MANIFEST_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		fstatat(fd, CRPC_INPROGRESS_MARKER, &st, AT_SYMLINK_NOFOLLOW) < 0;
+	container = !whole && ck_dumpdir_container_intent(fd, ct, sizeof(ct));
 	if (fd >= 0)
 		close(fd);
-	if (whole && leftover)
+	/*
+	 * A container's engine carries on without crpc: its checkpoint may
+	 * have stopped the container and be the only copy, outside the
+	 * leftover (podman's export) or in it.
+	 */
+	if (container)
+		crpc_error_set_hint(
+			e,
+			"an interrupted dump of %s into %s left %s: the engine may have finished "
+			"the checkpoint and stopped the container, and then this is its only copy. "
+			"Keep it: `crpc recover %s` completes the checkpoint%s%s if the engine "
+			"finished it, else says the container runs on and removes what the dump left",
+			ct, dir, where, where, leftover ? " as " : " in place", leftover ? dir : "");
+	else if (whole && leftover)
 		crpc_error_set_hint(e,
 				    "an interrupted dump into %s left %s, which holds a dump CRIU finished "
 				    "before crpc was stopped, complete with its crpc.json: only the rename "

@@ -51,6 +51,13 @@ int mf_hash_file(struct mf_hasher *h, int dirfd, const char *name, bool sync, ui
 typedef struct mf_ahead mf_ahead;
 
 /*
+ * Whether following pays for a checkpoint expected to hold `expected`
+ * bytes of page images (0: unknown, it does): the end of the directory's
+ * watch costs an SRCU grace period in the kernel (10-20 ms here), more than
+ * hashing a few MiB once the writer is done.
+ */
+bool mf_ahead_pays(uint64_t expected);
+/*
  * Follow dirfd's files from now on and hash them as they grow, on a thread
  * of their own. NULL when that cannot be done (no inotify, no libcrypto,
  * no memory): the manifest then hashes every file at the end.
@@ -73,11 +80,26 @@ int mf_ahead_finish(mf_ahead *a, int dirfd, const char *name, uint64_t *size, ch
 /* Stop and free. NULL is fine. */
 void mf_ahead_free(mf_ahead *a);
 
+/*
+ * The holders outside the tree of the pipes the inspection found the tree
+ * shares with outside processes: the scan of /proc that "outside_pipes"
+ * needs, run on a thread of its own while CRIU dumps rather than after.
+ * inodes: the pipes; tree: the tree's PIDs (left out). NULL on ENOMEM or
+ * when there is no pipe (crpc.json's writer then scans by itself).
+ */
+typedef struct mf_pipe_scan mf_pipe_scan;
+mf_pipe_scan *mf_pipe_scan_start(const uint64_t *inodes, size_t n, const pid_t *tree, size_t n_tree);
+/* Wait for the scan and free it. NULL is fine. */
+void mf_pipe_scan_free(mf_pipe_scan *ps);
+
 struct crpc_manifest_info;
 struct crpc_manifest_stats;
-/* crpc_manifest_write() taking the digests `ahead` (may be NULL) has begun; stops it. */
+/*
+ * crpc_manifest_write() taking the digests `ahead` (may be NULL) has begun;
+ * stops it. pipes (may be NULL): the outside holders found during the dump.
+ */
 int mf_write(int dirfd, const struct crpc_manifest_info *mi, struct crpc_manifest_stats *st, mf_ahead *ahead,
-	     crpc_error **err);
+	     mf_pipe_scan *pipes, crpc_error **err);
 
 /* ---- page images verified while CRIU restores (verify_late.c) ---- */
 
@@ -101,9 +123,9 @@ size_t mf_pending_count(const mf_pending *p);
 /* Hash them on a thread of their own (without one, mf_pending_finish() does); fn: its progress since t0. */
 void mf_pending_start(mf_pending *p, crpc_checkpoint_progress_fn fn, void *data, double t0);
 /*
- * Wait for the hashing (cancel: stop it instead) and add every file found
- * wrong to c->mismatches, every good one to c->st. The number of files
- * found wrong; -1 on ENOMEM.
+ * Wait for the hashing (cancel: stop it instead, counting only the files
+ * already hashed) and add every file found wrong to c->mismatches, every
+ * good one to c->st. The number of files found wrong; -1 on ENOMEM.
  */
 int mf_pending_finish(mf_pending *p, struct crpc_manifest_check *c, bool cancel);
 /* Stop the hashing (if any) and free. NULL is fine. */
@@ -118,6 +140,8 @@ int mf_verify(int dirfd, const char *dir_name, const char *const *ignore, struct
 	      mf_pending *defer, crpc_error **err);
 /* The error of a checkpoint found modified (c->mismatches not empty); sets c->verdict. */
 void mf_modified_error(struct crpc_manifest_check *c, const char *op, crpc_error **e);
+/* The same, added to the hint of e, an error of its own (c->mismatches not empty); sets c->verdict. */
+void mf_modified_note(struct crpc_manifest_check *c, crpc_error *e);
 
 /* ---- the manifest's own checksum ---- */
 
@@ -147,16 +171,20 @@ int mf_options_from_json(json_t *opts, crpc_manifest_options *out);
 /*
  * What a dump is about to do, as the in-progress marker holds it: the
  * manifest's info (without CRIU's time), JSON text (malloc'ed), NULL on
- * ENOMEM.
+ * ENOMEM. A container's dump adds engine_call (borrowed, NULL for a PID's):
+ * the engine, the container, the call directory, DIR and the step reached
+ * (see ck_container_recover()).
  */
-char *mf_intent_json(const crpc_manifest_info *mi);
+char *mf_intent_json(const crpc_manifest_info *mi, json_t *engine_call);
 
 /* The info read back from a marker; its strings and options belong to it. */
 struct mf_intent {
 	json_t *root;
 	crpc_manifest_options options;
 	const char *logs[8];
-	char *namespaces; /* the "namespaces" object as JSON text, or NULL */
+	char *namespaces;    /* the "namespaces" object as JSON text, or NULL */
+	char *container;     /* the "container" record as JSON text, or NULL */
+	json_t *engine_call; /* a container's dump: its "engine_call" object (borrowed from root), or NULL */
 	crpc_manifest_info info;
 };
 

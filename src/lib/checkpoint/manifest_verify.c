@@ -267,17 +267,25 @@ static int check_self(json_t *root, crpc_manifest_check *c, const char *op, crpc
 	return 0;
 }
 
-void mf_modified_error(crpc_manifest_check *c, const char *op, crpc_error **e)
+/* "pages-1.img blake3 mismatch (...)", with "(and N more problems)" after it if there are more. */
+static void describe_all(crpc_manifest_check *c, char *buf, size_t bufsz)
 {
-	char first[PATH_MAX + 256];
+	size_t n;
 
 	c->verdict = CRPC_MANIFEST_MODIFIED;
-	describe(&c->mismatches[0], c->digest, first, sizeof(first));
-	if (c->n_mismatches == 1)
-		crpc_error_set(e, CRPC_EXIT_FAIL, 0, op, "checkpoint modified: %s", first);
-	else
-		crpc_error_set(e, CRPC_EXIT_FAIL, 0, op, "checkpoint modified: %s (and %zu more problem%s)",
-			       first, c->n_mismatches - 1, c->n_mismatches == 2 ? "" : "s");
+	describe(&c->mismatches[0], c->digest, buf, bufsz);
+	n = strlen(buf);
+	if (c->n_mismatches > 1 && n < bufsz)
+		snprintf(buf + n, bufsz - n, " (and %zu more problem%s)", c->n_mismatches - 1,
+			 c->n_mismatches == 2 ? "" : "s");
+}
+
+void mf_modified_error(crpc_manifest_check *c, const char *op, crpc_error **e)
+{
+	char what[PATH_MAX + 320];
+
+	describe_all(c, what, sizeof(what));
+	crpc_error_set(e, CRPC_EXIT_FAIL, 0, op, "checkpoint modified: %s", what);
 	if (c->n_mismatches == 1 && strcmp(c->mismatches[0].name, CRPC_MANIFEST_NAME) == 0)
 		crpc_error_set_hint(*e,
 				    "%s records how the dump was made and the options a restore "
@@ -289,6 +297,19 @@ void mf_modified_error(crpc_manifest_check *c, const char *op, crpc_error **e)
 	else
 		crpc_error_set_hint(*e, "the images were changed or damaged after the dump: dump again, or "
 					"restore --force to restore them anyway");
+}
+
+void mf_modified_note(crpc_manifest_check *c, crpc_error *e)
+{
+	char what[PATH_MAX + 320];
+
+	describe_all(c, what, sizeof(what));
+	if (!e)
+		return;
+	crpc_error_set_hint(e,
+			    "%s%sthe checkpoint proved modified, too: %s; the images were changed or damaged "
+			    "after the dump: dump again",
+			    e->hint ? e->hint : "", e->hint ? "; " : "", what);
 }
 
 CRPC_API int crpc_manifest_verify(int dirfd, const char *dir_name, const char *const *ignore,

@@ -5,8 +5,8 @@
  * digest, what the images say of the tree, and the pipes the tree shared
  * with processes outside it. See crpc/manifest.h.
  *
- * Before hashing, the write-back of every file is started, so that the sync
- * after the hashes mostly finds the data already on its way to the disk.
+ * The data reaches the disk before crpc.json says the checkpoint is whole:
+ * see "Durability" below for the order.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -325,6 +325,7 @@ struct tree_pipe {
 	uint32_t inode;
 	bool reads, writes;
 	crpc_manifest_pipe_holder holders[HOLDERS_MAX];
+	bool unknown[HOLDERS_MAX]; /* the holder's end is not known (taken as the other one) */
 	size_t n_holders;
 };
 
@@ -400,8 +401,10 @@ static int tree_half_pipes(int dirfd, struct tree_pipe **out, size_t *n)
 	return 0;
 }
 
-static bool in_tree(const crpc_images_info *info, pid_t pid)
+static bool in_tree(const void *arg, pid_t pid)
 {
+	const crpc_images_info *info = arg;
+
 	for (size_t i = 0; info && i < info->n_tasks; i++) {
 		if (info->tasks[i].task.pid == pid)
 			return true;
@@ -432,8 +435,13 @@ static long fd_flags(int procfd, pid_t pid, const char *fd)
 	return f ? strtol(f + 6, NULL, 8) : -1;
 }
 
-/* Every process but the tree's: which of the pipes in v it holds. */
-static void find_pipe_holders(const crpc_images_info *info, struct tree_pipe *v, size_t n)
+/*
+ * Every process but the tree's: which of the pipes in v it holds. A child
+ * of a tree process is the tree's too, though the tree was known before it
+ * forked (a shell's short-lived `sleep` inherits its pipes).
+ */
+static void find_pipe_holders(bool (*in_tree_fn)(const void *, pid_t), const void *tree, struct tree_pipe *v,
+			      size_t n)
 {
 	int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *proc = procfd >= 0 ? io_opendir_at(procfd, ".") : NULL;
@@ -447,14 +455,14 @@ static void find_pipe_holders(const crpc_images_info *info, struct tree_pipe *v,
 	while ((de = readdir(proc)) != NULL) {
 		char path[64], link[64];
 		struct dirent *fe;
-		pid_t pid;
+		pid_t pid, ppid = -1;
 		DIR *fds;
 
 		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
 		    strspn(de->d_name, "0123456789") != strlen(de->d_name))
 			continue;
 		pid = (pid_t)strtol(de->d_name, NULL, 10);
-		if (in_tree(info, pid))
+		if (in_tree_fn(tree, pid))
 			continue;
 		snprintf(path, sizeof(path), "%d/fd", (int)pid);
 		fds = io_opendir_at(procfd, path);
@@ -474,6 +482,13 @@ static void find_pipe_holders(const crpc_images_info *info, struct tree_pipe *v,
 			tp = bsearch(&key, v, n, sizeof(*v), tree_pipe_cmp);
 			if (!tp || tp->n_holders >= HOLDERS_MAX)
 				continue;
+			if (ppid < 0) {
+				crpc_task_status ts;
+
+				ppid = crpc_task_status_read(pid, &ts) == 0 ? ts.ppid : 0;
+			}
+			if (ppid > 0 && in_tree_fn(tree, ppid))
+				break;
 			h = &tp->holders[tp->n_holders++];
 			memset(h, 0, sizeof(*h));
 			h->pid = pid;
@@ -481,12 +496,130 @@ static void find_pipe_holders(const crpc_images_info *info, struct tree_pipe *v,
 			fl = fd_flags(procfd, pid, fe->d_name);
 			/* an end of unknown mode counts as the other end than the tree's */
 			h->writes = fl >= 0 ? (fl & O_ACCMODE) != O_RDONLY : tp->reads;
+			tp->unknown[tp->n_holders - 1] = fl < 0;
 			crpc__proc_comm(pid, h->comm, sizeof(h->comm));
 		}
 		closedir(fds);
 	}
 	closedir(proc);
 	close(procfd);
+}
+
+struct mf_pipe_scan {
+	pthread_t thread;
+	bool thread_live;
+	struct tree_pipe *v; /* the pipes, by inode */
+	size_t n;
+	pid_t *tree; /* sorted */
+	size_t n_tree;
+};
+
+static int pid_cmp(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static bool in_pids(const void *arg, pid_t pid)
+{
+	const mf_pipe_scan *ps = arg;
+
+	return bsearch(&pid, ps->tree, ps->n_tree, sizeof(pid), pid_cmp) != NULL;
+}
+
+static void *pipe_scan_main(void *arg)
+{
+	mf_pipe_scan *ps = arg;
+	double t = crpc__timing_now();
+
+	find_pipe_holders(in_pids, ps, ps->v, ps->n);
+	crpc__timing("manifest: pipe holders scan (thread)", t);
+	return NULL;
+}
+
+mf_pipe_scan *mf_pipe_scan_start(const uint64_t *inodes, size_t n, const pid_t *tree, size_t n_tree)
+{
+	mf_pipe_scan *ps;
+	size_t k = 0;
+
+	if (!n)
+		return NULL;
+	ps = calloc(1, sizeof(*ps));
+	if (!ps || !(ps->v = calloc(n, sizeof(*ps->v))) ||
+	    !(ps->tree = malloc((n_tree ? n_tree : 1) * sizeof(*ps->tree))))
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if (inodes[i] <= UINT32_MAX)
+			ps->v[k++].inode = (uint32_t)inodes[i];
+	qsort(ps->v, k, sizeof(*ps->v), tree_pipe_cmp);
+	for (size_t i = 0; i < k; i++) /* without duplicates, for bsearch */
+		if (!ps->n || ps->v[ps->n - 1].inode != ps->v[i].inode)
+			ps->v[ps->n++] = ps->v[i];
+	if (n_tree)
+		memcpy(ps->tree, tree, n_tree * sizeof(*tree));
+	ps->n_tree = n_tree;
+	qsort(ps->tree, n_tree, sizeof(*tree), pid_cmp);
+	if (ps->n && crpc__thread_start(&ps->thread, pipe_scan_main, ps) == 0) {
+		ps->thread_live = true;
+		return ps;
+	}
+fail:
+	if (ps) {
+		free(ps->v);
+		free(ps->tree);
+	}
+	free(ps);
+	return NULL;
+}
+
+void mf_pipe_scan_free(mf_pipe_scan *ps)
+{
+	if (!ps)
+		return;
+	if (ps->thread_live)
+		pthread_join(ps->thread, NULL);
+	free(ps->v);
+	free(ps->tree);
+	free(ps);
+}
+
+/*
+ * The holders of the pipes in v from the scan made during the dump: false
+ * (v untouched) when the scan does not cover every pipe of v (the tree
+ * opened one after the inspection): then /proc is scanned now. The scan
+ * knew the tree as inspected; a child the tree forked before CRIU froze
+ * it is in the images' tree (info) and is left out here.
+ */
+static bool pipes_from_scan(mf_pipe_scan *scan, struct tree_pipe *v, size_t n, const crpc_images_info *info)
+{
+	if (!scan)
+		return false;
+	if (scan->thread_live) {
+		pthread_join(scan->thread, NULL);
+		scan->thread_live = false;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!bsearch(&v[i], scan->v, scan->n, sizeof(*v), tree_pipe_cmp))
+			return false;
+	for (size_t i = 0; i < n; i++) {
+		const struct tree_pipe *s = bsearch(&v[i], scan->v, scan->n, sizeof(*v), tree_pipe_cmp);
+
+		v[i].n_holders = 0;
+		for (size_t j = 0; j < s->n_holders; j++) {
+			size_t k = v[i].n_holders;
+
+			if (in_tree(info, s->holders[j].pid))
+				continue;
+			v[i].holders[k] = s->holders[j];
+			v[i].unknown[k] = s->unknown[j];
+			/* an end of unknown mode counts as the other end than the tree's */
+			if (s->unknown[j])
+				v[i].holders[k].writes = v[i].reads;
+			v[i].n_holders++;
+		}
+	}
+	return true;
 }
 
 /* Those at the other end of the pipe than the tree come first. */
@@ -507,9 +640,11 @@ static void order_holders(crpc_manifest_pipe_holder *h, size_t n, bool tree_writ
 /*
  * "outside_pipes": the pipes of which the tree holds one end and processes
  * outside it hold the pipe too. Called once the dump is complete: a tree
- * that was not left running is gone (its PIDs are left out anyway).
+ * that was not left running is gone (its PIDs are left out anyway). The
+ * holders come from the scan made while CRIU dumped when it covers every
+ * such pipe, else from a scan of /proc now.
  */
-static json_t *outside_pipes_json(int dirfd, const crpc_images_info *info)
+static json_t *outside_pipes_json(int dirfd, const crpc_images_info *info, mf_pipe_scan *scan)
 {
 	struct tree_pipe *v = NULL;
 	size_t n = 0;
@@ -519,7 +654,8 @@ static json_t *outside_pipes_json(int dirfd, const crpc_images_info *info)
 		free(v);
 		return a;
 	}
-	find_pipe_holders(info, v, n);
+	if (!pipes_from_scan(scan, v, n, info))
+		find_pipe_holders(in_tree, info, v, n);
 	for (size_t i = 0; i < n; i++) {
 		json_t *o, *ha;
 
@@ -604,52 +740,72 @@ static void free_names(char **v, size_t n)
 	free(v);
 }
 
-/* Ask the kernel to start writing every file back, so the fsyncs later wait less. */
-static void start_writeback(int dirfd, char *const *names, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		int fd = io_open_regular_at(dirfd, names[i], NULL);
-
-		if (fd < 0)
-			continue;
-		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-		close(fd);
-	}
-}
-
-/* Syncing the files to disk, on a thread while the manifest is put together. */
+/*
+ * Durability of a checkpoint, in this order; nothing says a checkpoint is
+ * complete before all of it is on disk:
+ *
+ *  1. While CRIU writes, the hash-ahead thread starts the write-back of
+ *     every range it has hashed (ahead.c), so that most of the data is
+ *     already on its way to the disk when CRIU answers.
+ *  2. Once CRIU answered, sync_files() runs on a thread of its own while
+ *     the tails are hashed and the rest of the manifest is put together: it
+ *     starts the write-back of what is still dirty (the tails, the files the
+ *     ahead did not follow), then fdatasync()s every file the manifest lists
+ *     (an error is the dump's error, naming the file), then fsyncs the
+ *     images directory (the files' entries).
+ *  3. Only once that thread succeeded is crpc.json written: crpc.json.tmp
+ *     fsync'ed, renamed to crpc.json, the directory fsync'ed again
+ *     (write_manifest_file()).
+ *  4. The caller removes the in-progress marker, fsyncs the directory,
+ *     renames the temporary directory into place as DIR and fsyncs DIR's
+ *     parent (ck_dump_finalize(), ck_dumpdir_commit()).
+ *
+ * A file of its own each rather than one syncfs(): syncfs() also waits for
+ * every other process's dirty data on the file system, so what a dump costs
+ * would depend on what else the machine writes; with the write-back started
+ * early, the fdatasyncs mostly find their data written and share one
+ * journal commit (measured in docs/benchmarks.md).
+ */
 struct sync_job {
 	int dirfd;
 	char *const *names;
 	size_t n;
-	int err;            /* errno of a failed fsync */
-	const char *failed; /* of that file */
+	int err;            /* errno of a failed sync */
+	const char *failed; /* of that file (NULL: the directory) */
 	double seconds;
 };
 
-/*
- * One syncfs() of the images' file system (one journal commit instead of
- * one per file: on an idle ext4 3 ms against 20 to 80 ms for a small
- * checkpoint), or an fsync per file where syncfs() fails.
- */
+/* Whether a sync's errno says the file system has nothing to sync (not an error). */
+static bool sync_unsupported(int e)
+{
+	return e == EINVAL || e == EROFS;
+}
+
+/* Opened anew for each pass: a checkpoint may have more files than crpc may keep open. */
 static void sync_files(struct sync_job *j)
 {
 	double t0 = crpc__now();
-	bool synced = syncfs(j->dirfd) == 0;
+	int fd;
 
-	for (size_t i = 0; i < (synced ? 0 : j->n); i++) {
-		int fd = io_open_regular_at(j->dirfd, j->names[i], NULL);
-
-		if (fd < 0)
-			continue;
-		if (fsync(fd) < 0 && errno != EINVAL && errno != EROFS) {
+	/* what is still dirty, all of it on its way before the first wait */
+	for (size_t i = 0; i < j->n; i++) {
+		fd = io_open_regular_at(j->dirfd, j->names[i], NULL);
+		if (fd >= 0) {
+			(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+			close(fd);
+		}
+	}
+	for (size_t i = 0; i < j->n && !j->err; i++) {
+		fd = io_open_regular_at(j->dirfd, j->names[i], NULL);
+		if (fd < 0 || (fdatasync(fd) < 0 && !sync_unsupported(errno))) {
 			j->err = errno;
 			j->failed = j->names[i];
-			close(fd);
-			break;
 		}
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 	}
+	if (!j->err && fsync(j->dirfd) < 0 && !sync_unsupported(errno))
+		j->err = errno;
 	j->seconds = crpc__now() - t0;
 }
 
@@ -760,11 +916,11 @@ static int write_manifest_file(int dirfd, const char *text, crpc_error **err)
 CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st,
 				 crpc_error **err)
 {
-	return mf_write(dirfd, mi, st, NULL, err);
+	return mf_write(dirfd, mi, st, NULL, NULL, err);
 }
 
 int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, mf_ahead *ahead,
-	     crpc_error **err)
+	     mf_pipe_scan *pipes, crpc_error **err)
 {
 	const char *op = "writing the checkpoint's manifest";
 	crpc_manifest_stats s = { 0 };
@@ -805,10 +961,11 @@ int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, m
 		goto oom;
 
 	/* every file: size and digest, most of it hashed while CRIU wrote */
-	t0 = crpc__now();
 	mf_ahead_stop(ahead);
 	ahead_bytes = mf_ahead_bytes(ahead);
-	start_writeback(dirfd, names, n);
+	/* every file's data and entry to disk, while the tails are hashed (see sync_files()) */
+	sj = (struct sync_job){ .dirfd = dirfd, .names = names, .n = n };
+	sync_started = crpc__thread_start(&sync_thread, sync_main, &sj) == 0;
 	for (size_t i = 0; i < n; i++) {
 		json_t *f = json_object();
 		char hex[65];
@@ -833,13 +990,6 @@ int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, m
 		json_object_set_new(f, "kind", json_string(file_kind(mi->log_files, names[i])));
 		json_array_append_new(files, f);
 	}
-	/*
-	 * The data of every file is on disk before the manifest says it is
-	 * whole (sync_files()), while the rest of the manifest is put together.
-	 */
-	sj = (struct sync_job){ .dirfd = dirfd, .names = names, .n = n };
-	s.sync_seconds = crpc__now() - t0 - s.hash_seconds;
-	sync_started = crpc__thread_start(&sync_thread, sync_main, &sj) == 0;
 	if (!sync_started)
 		sync_files(&sj);
 
@@ -904,7 +1054,13 @@ int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, m
 		json_object_set_new(root, "hash_ahead_files", json_integer((json_int_t)n_ahead));
 	}
 	/* pipes to processes outside the tree, for the restore to give back */
-	json_object_set_new(root, "outside_pipes", outside_pipes_json(dirfd, have_info ? &info : NULL));
+	{
+		double t = crpc__timing_now();
+
+		json_object_set_new(root, "outside_pipes",
+				    outside_pipes_json(dirfd, have_info ? &info : NULL, pipes));
+		crpc__timing("manifest: outside pipes", t);
+	}
 	/* the tree's own namespaces, for the restore to give back what they used outside */
 	{
 		json_t *ns = !mi->ns && mi->namespaces_json ? json_loads(mi->namespaces_json, 0, NULL) : NULL;
@@ -936,7 +1092,8 @@ int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, m
 	}
 	s.sync_seconds += sj.seconds;
 	if (sj.err) {
-		crpc_error_set(err, CRPC_EXIT_FAIL, sj.err, op, "cannot sync %s", sj.failed);
+		crpc_error_set(err, CRPC_EXIT_FAIL, sj.err, op, "cannot sync %s to disk",
+			       sj.failed ? sj.failed : "the images directory");
 		goto out;
 	}
 	if (write_manifest_file(dirfd, text, err) < 0)

@@ -110,6 +110,7 @@ int ck_begin(ck_op *o, const crpc_checkpoint_params *p, const char *operation, c
 	memcpy(o->op, opbuf, sizeof(o->op));
 	operation = o->op;
 	o->dirfd = -1;
+	o->uns_fd = -1;
 	crpc_opts_init(&o->opts);
 	crpc_checkpoint_params_init(&o->p);
 	if (!p)
@@ -268,8 +269,14 @@ int ck_session_start(ck_op *o, crpc_error **err)
 		cfg.on_message = on_message;
 		cfg.on_message_data = o;
 	}
-	if (crpc_session_open(&o->s, &cfg, err) < 0)
-		return -1;
+	{
+		double t = crpc__timing_now();
+		int rc = crpc_session_open(&o->s, &cfg, err);
+
+		crpc__timing("CRIU started, VERSION answered", t);
+		if (rc < 0)
+			return -1;
+	}
 	snprintf(o->criu_path, sizeof(o->criu_path), "%s", crpc_session_criu_path(o->s));
 	crpc_version_format(crpc_session_version(o->s), ver, sizeof(ver));
 	snprintf(o->res->criu_version, sizeof(o->res->criu_version), "%s", ver);
@@ -281,6 +288,87 @@ void ck_session_opened(ck_op *o)
 {
 	ck_info(o, "CRIU %s at %s (worker pid %d)", o->res->criu_version, crpc_session_criu_path(o->s),
 		(int)crpc_session_criu_pid(o->s));
+}
+
+struct early_arg {
+	ck_op *o;
+	ck_early *e;
+};
+
+static void *early_main(void *arg)
+{
+	struct early_arg *a = arg;
+
+	a->e->rc = ck_session_start(a->o, &a->e->err);
+	free(a);
+	return NULL;
+}
+
+void ck_early_start(ck_op *o, ck_early *e)
+{
+	struct early_arg *a;
+
+	memset(e, 0, sizeof(*e));
+	if (o->p.trace || o->p.trace_path || o->s)
+		return;
+	a = malloc(sizeof(*a));
+	if (!a)
+		return;
+	a->o = o;
+	a->e = e;
+	e->t0 = crpc__now();
+	e->started = crpc__thread_start(&e->thread, early_main, a) == 0;
+	if (!e->started)
+		free(a);
+	e->pending = e->started;
+}
+
+static void early_join(ck_early *e)
+{
+	if (e->started) {
+		pthread_join(e->thread, NULL);
+		e->started = false;
+	}
+}
+
+static void early_discard(ck_op *o, ck_early *e)
+{
+	early_join(e);
+	if (!e->pending)
+		return;
+	e->pending = false;
+	crpc_error_free(e->err);
+	e->err = NULL;
+	if (o->s) {
+		crpc_session_close(o->s);
+		o->s = NULL;
+	}
+}
+
+int ck_early_take(ck_op *o, ck_early *e, bool fresh, crpc_error **err)
+{
+	early_join(e);
+	if (!e->pending || fresh) {
+		early_discard(o, e);
+		return ck_session_open(o, err);
+	}
+	e->pending = false;
+	if (e->rc < 0) {
+		if (err && !*err)
+			*err = e->err;
+		else
+			crpc_error_free(e->err);
+		e->err = NULL;
+		return -1;
+	}
+	e->taken = true;
+	ck_session_opened(o);
+	return 0;
+}
+
+void ck_early_end(ck_op *o, ck_early *e)
+{
+	early_discard(o, e);
 }
 
 int ck_session_open(ck_op *o, crpc_error **err)
@@ -566,6 +654,8 @@ void ck_end(ck_op *o)
 	crpc_opts_release(&o->opts);
 	crpc_manifest_release(&o->manifest);
 	crpc__ns_tree_free(&o->nst);
+	free(o->out_pipes);
+	free(o->tree_pids);
 	ck_restore_ns_close(o);
 	for (size_t i = 0; i < o->n_ns_ext; i++)
 		free(o->ns_ext[i]);

@@ -23,6 +23,7 @@
 
 #include "checkpoint/ck_int.h"
 #include "checkpoint/manifest_int.h"
+#include "engines/engine.h"
 #include "jsonutil.h"
 
 #define INTENT_FORMAT "crpc-dump-intent"
@@ -34,7 +35,7 @@
 
 /* ---- the marker's record ------------------------------------------------- */
 
-char *mf_intent_json(const crpc_manifest_info *mi)
+char *mf_intent_json(const crpc_manifest_info *mi, json_t *engine_call)
 {
 	json_t *o = json_object(), *logs = json_array();
 	char *text;
@@ -56,6 +57,18 @@ char *mf_intent_json(const crpc_manifest_info *mi)
 	for (size_t i = 0; mi->log_files && mi->log_files[i]; i++)
 		json_array_append_new(logs, crpc__json_text(mi->log_files[i]));
 	json_object_set_new(o, "log_files", logs);
+	if (mi->container_json) {
+		json_t *ct = json_loads(mi->container_json, 0, NULL);
+
+		if (!json_is_object(ct)) {
+			json_decref(ct);
+			json_decref(o);
+			return NULL;
+		}
+		json_object_set_new(o, "container", ct);
+	}
+	if (engine_call)
+		json_object_set(o, "engine_call", engine_call);
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return text;
@@ -101,6 +114,14 @@ int mf_intent_parse(const char *text, size_t len, struct mf_intent *in)
 		return -1;
 	}
 	in->info.namespaces_json = in->namespaces;
+	v = json_object_get(in->root, "container");
+	if (json_is_object(v) && !(in->container = json_dumps(v, JSON_COMPACT))) {
+		mf_intent_release(in);
+		return -1;
+	}
+	in->info.container_json = in->container;
+	v = json_object_get(in->root, "engine_call");
+	in->engine_call = json_is_object(v) ? v : NULL;
 	logs = json_object_get(in->root, "log_files");
 	json_array_foreach(logs, i, v)
 		if (json_is_string(v) && mf_safe_name(json_string_value(v)) &&
@@ -114,6 +135,7 @@ void mf_intent_release(struct mf_intent *in)
 {
 	crpc_manifest_options_release(&in->options);
 	free(in->namespaces);
+	free(in->container);
 	json_decref(in->root);
 	memset(in, 0, sizeof(*in));
 }
@@ -354,13 +376,40 @@ static int recover(ck_op *o, const char *dest_given, crpc_signing_key **key, crp
 	/* what the dump recorded before CRIU ran */
 	if (crpc__read_whole_at(o->dirfd, CRPC_INPROGRESS_MARKER, INTENT_MAX, (uint8_t **)&marker,
 				&marker_len) < 0 ||
-	    mf_intent_parse(marker, marker_len, &in) < 0)
+	    mf_intent_parse(marker, marker_len, &in) < 0) {
+		/* a container's dump killed this early leaves a call directory its engine never saw */
+		crpc__engine_calls_sweep();
 		ck_warn(o,
 			"%s holds no record of the dump (it was interrupted before CRIU ran, or made by an "
 			"older crpc): the manifest lists no options; give a restore the dump's options",
 			CRPC_INPROGRESS_MARKER);
-	if (criu_finished(o, &in, op, err) < 0)
+	}
+	if (in.engine_call) {
+		/* a container's: the engine's output first, then CRIU's proof as for a PID */
+		crpc_error *why = NULL;
+		int engine_done = ck_container_recover_collect(o, &in, err);
+
+		if (engine_done < 0)
+			goto out;
+		/*
+		 * Docker's CRIU writes its statistics into containerd's work
+		 * directory, not with the images: there the engine's own success
+		 * (its checkpoint taken) and CRIU's log are the proof
+		 */
+		if (criu_finished(o, &in, op, &why) < 0 && engine_done &&
+		    log_says(o->dirfd, recorded_log_file(&in.options), CRIU_DUMP_DONE)) {
+			ck_info(o, "%s's checkpoint is complete and CRIU's log ends with \"%s\"",
+				json_string_value(json_object_get(in.engine_call, "engine")), CRIU_DUMP_DONE);
+			crpc_error_free(why);
+			why = NULL;
+		}
+		if (why) {
+			ck_container_unfinished(o, &in, derived != NULL, why, err);
+			goto out;
+		}
+	} else if (criu_finished(o, &in, op, err) < 0) {
 		goto out;
+	}
 
 	/* a signing key, as the dump would have used; loaded before anything changes */
 	if (ck_signing_key_path(o)) {
@@ -440,6 +489,8 @@ static int recover(ck_op *o, const char *dest_given, crpc_signing_key **key, crp
 		free(o->dir_real);
 		o->dir_real = realpath(dest, NULL);
 	}
+	if (in.engine_call)
+		ck_container_recovered(o, &in);
 	r->failed_step = CRPC_CHECKPOINT_DONE;
 	rc = 0;
 out:

@@ -30,8 +30,28 @@ static void wait_set(sigset_t *set)
 	sigaddset(set, SIGCHLD);
 }
 
+/*
+ * Whether CRIU may start before the files are verified: when the tree gets
+ * no pipe re-attached and no namespace of its own back from crpc.json, CRIU
+ * inherits no fd that is opened later (needs_late_criu() checks again).
+ */
+static bool early_criu_fits(const ck_op *o)
+{
+	crpc_manifest m;
+	bool fits;
+
+	if (o->p.no_checkpoint_options)
+		return true;
+	memset(&m, 0, sizeof(m));
+	if (crpc_manifest_load(o->dirfd, &m, NULL) < 0)
+		return true; /* nothing to re-attach (verification fails first if it must) */
+	fits = m.n_outside_pipes == 0 && m.ns.own == 0;
+	crpc_manifest_release(&m);
+	return fits;
+}
+
 /* Checks that change nothing: DIR, its images, the tree's PIDs. */
-static int check_dir(ck_op *o, const char *op, crpc_error **err)
+static int check_dir(ck_op *o, ck_early *early, const char *op, crpc_error **err)
 {
 	if (o->p.force && ck_require_signature(o)) {
 		crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, op,
@@ -52,6 +72,10 @@ static int check_dir(ck_op *o, const char *op, crpc_error **err)
 	/* who could have written what is about to run: before anything is read */
 	if (crpc_manifest_check_trust(o->dirfd, o->p.dir, o->p.trust_owner, err) < 0)
 		return -1;
+	/* CRIU starts while the files are verified */
+	if (early_criu_fits(o))
+		ck_early_start(o, early);
+	ck_restore_ns_leftover(o);
 	if (!o->p.force) {
 		/* what the restore itself writes into DIR is no image the manifest lacks */
 		const char *const ignore[] = { o->opts.log_file ? o->opts.log_file : RESTORE_LOG, NULL };
@@ -230,7 +254,11 @@ static int late_gate(crpc_notify *n, void *userdata, crpc_error **err)
 /*
  * After CRIU: the page images' verdict if the gate did not take it (CRIU
  * failed before post-restore, or never sent it). A restore that succeeded
- * without the gate and then proves modified: its tree is killed.
+ * without the gate and then proves modified: its tree is killed. A failed
+ * one stops the hashing (an interrupted restore of many GiB must not wait
+ * for it) and keeps its error, which also names the files already found
+ * modified (a changed checkpoint is to be dumped again, whatever else
+ * failed).
  */
 static int late_after(ck_op *o, bool restored, crpc_error **err)
 {
@@ -240,7 +268,12 @@ static int late_after(ck_op *o, bool restored, crpc_error **err)
 		return 0;
 	o->late_done = true;
 	bad = mf_pending_finish(o->late, &o->res->check, !restored);
-	if (!restored || bad == 0)
+	if (!restored) {
+		if (bad > 0 && err)
+			mf_modified_note(&o->res->check, *err);
+		return 0;
+	}
+	if (bad == 0)
 		return 0;
 	for (size_t i = 0; i < o->res->tree.n_tasks; i++)
 		if (o->res->tree.tasks[i].pid > 0)
@@ -254,18 +287,34 @@ static int late_after(ck_op *o, bool restored, crpc_error **err)
 	return -1;
 }
 
-static int restore(ck_op *o, crpc_error **err)
+/*
+ * Whether CRIU must start only now, after DIR was checked: it inherits the
+ * fds of re-attached pipes and of files given back from outside the tree's
+ * namespaces, which are opened right before it starts.
+ */
+static bool needs_late_criu(const ck_op *o)
+{
+	for (size_t i = 0; i < o->res->pipes.n; i++)
+		if (o->res->pipes.v[i].fd >= 0)
+			return true;
+	return o->n_ns_fds > 0 || o->uns_fd >= 0;
+}
+
+static int restore(ck_op *o, ck_early *early, crpc_error **err)
 {
 	crpc_checkpoint_result *r = o->res;
 	const char *op = o->op;
 	crpc_restore_result rr;
 	crpc_error *e = NULL;
+	double tp = crpc__timing_now();
 
 	/* the configuration: its restore: options under the caller's */
 	if (ck_options(o, o->p.config ? &o->p.config->restore : NULL, RESTORE_LOG, err) < 0)
 		return -1;
-	if (crpc_require_root(op, err) < 0 || check_dir(o, op, err) < 0)
+	if (crpc_require_root(op, err) < 0 || check_dir(o, early, op, err) < 0)
 		return -1;
+	crpc__timing("restore: DIR, trust, verification", tp);
+	tp = crpc__timing_now();
 	/* a container's checkpoint goes back through its engine */
 	{
 		int c = ck_container_restore(o, err);
@@ -305,14 +354,20 @@ static int restore(ck_op *o, crpc_error **err)
 	if (!(o->have_manifest && (o->manifest.ns.own & (1u << CRPC_NS_PID))) &&
 	    crpc_pstree_pids_available(&r->tree, o->p.pid_wait_ms, err) < 0)
 		return -1;
+	crpc__timing("restore: options, PIDs free", tp);
 	o->t0 = crpc__now();
+	tp = o->t0;
 	/* the fds of re-attached pipes are inheritable: open them right before CRIU starts */
-	if (reattach_pipes(o, err) < 0 || ck_restore_ns(o, err) < 0 || ck_session_open(o, err) < 0 ||
+	if (reattach_pipes(o, err) < 0 || ck_restore_ns(o, err) < 0 ||
+	    ck_early_take(o, early, needs_late_criu(o), err) < 0 ||
 	    crpc_opts_check_version(&o->opts, crpc_session_version(o->s), err) < 0)
 		return -1;
+	if (early->taken)
+		o->t0 = early->t0; /* CRIU's start counts as before */
 	o->opts.images_dir_fd = o->dirfd;
 	if (ck_hooks_attach(o, "restore", 0, o->dir_real ? o->dir_real : o->p.dir, err) < 0)
 		return -1;
+	crpc__timing("restore: pipes, namespaces, CRIU start, hooks", tp);
 	ck_print_opts(o, "restore", o->dir_real ? o->dir_real : o->p.dir);
 	ck_info(o, "restoring %zu process(es) from %s, root PID %d", r->tree.n_tasks, o->p.dir,
 		(int)r->tree.tasks[0].pid);
@@ -340,6 +395,7 @@ static int restore(ck_op *o, crpc_error **err)
 			r->pipes.v[i].fd = -1;
 		}
 	ck_hook_warnings(o);
+	tp = crpc__timing_now();
 	if (late_after(o, true, err) < 0)
 		return -1;
 	r->wall_seconds = crpc__now() - o->t0;
@@ -355,6 +411,7 @@ static int restore(ck_op *o, crpc_error **err)
 	if (!r->have_stats)
 		ck_info(o, "no CRIU statistics: %s", e && e->message ? e->message : "none in stats-restore");
 	crpc_error_free(e);
+	crpc__timing("restore: after CRIU's answer", tp);
 	return 0;
 }
 
@@ -363,6 +420,7 @@ CRPC_API int crpc_checkpoint_restore(const crpc_checkpoint_params *p, crpc_check
 {
 	char op[PATH_MAX + 32];
 	crpc_error *local = NULL;
+	ck_early early;
 	ck_op o;
 	int rc;
 
@@ -379,7 +437,9 @@ CRPC_API int crpc_checkpoint_restore(const crpc_checkpoint_params *p, crpc_check
 		return -1;
 	}
 	o.kind = "restore";
-	rc = restore(&o, err);
+	memset(&early, 0, sizeof(early));
+	rc = restore(&o, &early, err);
+	ck_early_end(&o, &early);
 	mf_pending_free(o.late);
 	ck_result_fill(&o, o.p.dir);
 	/* CRIU has ended; closing the session reaps it before the caller waits for anything */

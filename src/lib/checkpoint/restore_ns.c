@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -119,6 +120,100 @@ static int images_group(int dirfd, gid_t gid, bool grant)
 }
 
 /*
+ * The grant is recorded in the images directory before it is made: the
+ * gid, and the directory's group and mode to put back. Every restore that
+ * relies on it holds a shared lock on the record; the last one out (the
+ * one that gets the lock exclusively) takes the grant back and removes the
+ * record. A record that no live restore locks was left by a killed crpc:
+ * the next restore of the directory takes the grant back first.
+ */
+#define UNS_GRANT_FILE ".crpc-uns-grant"
+
+struct uns_grant {
+	unsigned gid, dir_gid, dir_mode;
+};
+
+/*
+ * Open the record (creating it when asked), lock it with flock(how) and
+ * make sure it is still the directory's: a regular file of root's, that
+ * nobody else can write, not removed while the lock was awaited. -1 with
+ * errno (ENOENT: no record; EWOULDBLOCK: locked by a live restore).
+ */
+static int grant_lock(int dirfd, bool create, int how)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		int fd = openat(dirfd, UNS_GRANT_FILE,
+				O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+		struct stat st;
+		int e;
+
+		if (fd < 0)
+			return -1;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
+			e = errno;
+			if (fstat(fd, &st) == 0)
+				e = EPERM;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		while (flock(fd, how) < 0) {
+			if (errno == EINTR)
+				continue;
+			e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (fstat(fd, &st) == 0 && st.st_nlink > 0)
+			return fd;
+		close(fd); /* taken back and removed while we waited: open anew */
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+/* 1 with the record read, 0 when it is empty (nothing was granted), -1 when it is not ours */
+static int grant_read(int fd, struct uns_grant *g)
+{
+	char buf[128];
+	ssize_t n = io_pread_full(fd, buf, sizeof(buf) - 1, 0);
+	int end = 0;
+
+	if (n <= 0)
+		return n == 0 ? 0 : -1;
+	buf[n] = '\0';
+	if (sscanf(buf, "gid %u dir_gid %u dir_mode %o\n%n", &g->gid, &g->dir_gid, &g->dir_mode, &end) != 3 ||
+	    end != n || g->dir_mode > 07777 || g->gid == 0) {
+		errno = EBADMSG;
+		return -1;
+	}
+	return 1;
+}
+
+static int grant_write(int fd, const struct uns_grant *g)
+{
+	char buf[128];
+	int n = snprintf(buf, sizeof(buf), "gid %u dir_gid %u dir_mode %o\n", g->gid, g->dir_gid,
+			 g->dir_mode);
+
+	if (ftruncate(fd, 0) < 0 || io_write_full(fd, buf, (size_t)n) < 0)
+		return -1;
+	return fsync(fd);
+}
+
+/* Take the grant back, then the record (the caller holds it exclusively). */
+static int grant_undo(int dirfd, int fd, const struct uns_grant *g)
+{
+	if (g && (images_group(dirfd, (gid_t)g->gid, false) < 0 || fchmod(dirfd, (mode_t)g->dir_mode) < 0 ||
+		  fchown(dirfd, (uid_t)-1, (gid_t)g->dir_gid) < 0))
+		return -1;
+	if (ftruncate(fd, 0) < 0 || (unlinkat(dirfd, UNS_GRANT_FILE, 0) < 0 && errno != ENOENT))
+		return -1;
+	return 0;
+}
+
+/*
  * A tree in a user namespace of its own: CRIU's restored tasks are uid and
  * gid 0 of the new namespace (the ids the dump recorded outside) when they
  * open their images, without any right over root's files. Let that gid
@@ -127,31 +222,87 @@ static int images_group(int dirfd, gid_t gid, bool grant)
  */
 static int grant_userns(ck_op *o, gid_t gid, crpc_error **err)
 {
+	struct uns_grant g = { 0 };
 	struct stat st;
+	int fd, r;
 
-	if (fstat(o->dirfd, &st) < 0)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, o->op, "cannot stat the images directory");
-	o->uns_gid = gid;
-	o->uns_dir_gid = st.st_gid;
-	o->uns_dir_mode = st.st_mode & 07777;
-	o->uns_granted = true;
-	if (fchown(o->dirfd, (uid_t)-1, gid) < 0 ||
-	    fchmod(o->dirfd, (o->uns_dir_mode & ~(mode_t)S_IRWXG) | S_IXGRP) < 0 ||
-	    images_group(o->dirfd, gid, true) < 0) {
-		crpc_error_set(err, CRPC_EXIT_FAIL, errno, o->op,
-			       "cannot let gid %u (the tree's user namespace's gid 0) read the images",
-			       (unsigned)gid);
-		if (err && *err)
-			crpc_error_set_hint(*err, "the tasks CRIU restores in the tree's user namespace "
-						  "read their images as that gid; restore from a directory "
-						  "on a file system that allows chown");
-		return -1;
+	fd = grant_lock(o->dirfd, true, LOCK_EX | LOCK_NB);
+	if (fd >= 0) {
+		/* alone: a record here is a killed restore's, whose directory mode is the one to keep */
+		o->uns_fd = fd;
+		r = grant_read(fd, &g);
+		if (r > 0 && g.gid != gid && grant_undo(o->dirfd, fd, &g) < 0)
+			goto fail;
+		if (r <= 0 || g.gid != gid) {
+			if (fstat(o->dirfd, &st) < 0)
+				goto fail;
+			g = (struct uns_grant){ gid, st.st_gid, st.st_mode & 07777 };
+			if (grant_write(fd, &g) < 0)
+				goto fail;
+		}
+		o->uns_granted = true;
+		if (fchown(o->dirfd, (uid_t)-1, gid) < 0 ||
+		    fchmod(o->dirfd, ((mode_t)g.dir_mode & ~(mode_t)S_IRWXG) | S_IXGRP) < 0 ||
+		    images_group(o->dirfd, gid, true) < 0 || flock(fd, LOCK_SH) < 0)
+			goto fail;
+	} else if (errno == EWOULDBLOCK) {
+		/* another restore of this directory holds the grant: share it */
+		fd = grant_lock(o->dirfd, false, LOCK_SH);
+		if (fd < 0)
+			goto fail;
+		o->uns_fd = fd;
+		if (grant_read(fd, &g) <= 0 || g.gid != gid) {
+			errno = EBUSY;
+			goto fail;
+		}
+		o->uns_granted = true;
+	} else {
+		goto fail;
 	}
+	o->uns_gid = gid;
 	ck_notice(o,
 		  "the tree has a user namespace of its own: gid %u (its gid 0) may read the images "
 		  "until the restore is done",
 		  (unsigned)gid);
 	return 0;
+fail:
+	crpc_error_set(err, CRPC_EXIT_FAIL, errno, o->op,
+		       "cannot let gid %u (the tree's user namespace's gid 0) read the images",
+		       (unsigned)gid);
+	if (err && *err)
+		crpc_error_set_hint(*err,
+				    "the tasks CRIU restores in the tree's user namespace read their images "
+				    "as that gid; restore from a directory on a file system that allows chown, "
+				    "and where crpc alone (root) can write " UNS_GRANT_FILE);
+	o->uns_gid = gid;
+	return -1;
+}
+
+void ck_restore_ns_leftover(ck_op *o)
+{
+	struct uns_grant g;
+	int fd = grant_lock(o->dirfd, false, LOCK_EX | LOCK_NB);
+	int r;
+
+	if (fd < 0) {
+		if (errno != ENOENT && errno != EWOULDBLOCK)
+			ck_warn(o, "%s in the images directory is not crpc's (%s): left as it is",
+				UNS_GRANT_FILE, strerror(errno));
+		return;
+	}
+	r = grant_read(fd, &g);
+	if (r < 0)
+		ck_warn(o, "%s in the images directory cannot be read (%s): left as it is", UNS_GRANT_FILE,
+			strerror(errno));
+	else if (grant_undo(o->dirfd, fd, r > 0 ? &g : NULL) < 0)
+		ck_warn(o, "could not take back the access to the images a killed restore gave (%s)",
+			strerror(errno));
+	else if (r > 0)
+		ck_warn(o,
+			"a restore of this checkpoint was killed while gid %u could read its images: that access "
+			"is taken back",
+			g.gid);
+	close(fd);
 }
 
 int ck_restore_ns(ck_op *o, crpc_error **err)
@@ -265,13 +416,18 @@ int ck_restore_ns(ck_op *o, crpc_error **err)
 
 void ck_restore_ns_close(ck_op *o)
 {
-	if (o->uns_granted && o->dirfd >= 0) {
-		if (images_group(o->dirfd, o->uns_gid, false) < 0 || fchmod(o->dirfd, o->uns_dir_mode) < 0 ||
-		    fchown(o->dirfd, (uid_t)-1, o->uns_dir_gid) < 0)
+	if (o->uns_fd >= 0) {
+		struct uns_grant g;
+
+		/* the last restore relying on the grant takes it back; another holding it, when it ends */
+		if (o->uns_granted && o->dirfd >= 0 && flock(o->uns_fd, LOCK_EX | LOCK_NB) == 0 &&
+		    (grant_read(o->uns_fd, &g) <= 0 || grant_undo(o->dirfd, o->uns_fd, &g) < 0))
 			ck_warn(o,
 				"could not take back gid %u's access to the images (%s): check the "
 				"group and mode of the images directory",
 				(unsigned)o->uns_gid, strerror(errno));
+		close(o->uns_fd);
+		o->uns_fd = -1;
 		o->uns_granted = false;
 	}
 	for (size_t i = 0; i < o->n_ns_fds; i++)

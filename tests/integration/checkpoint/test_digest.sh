@@ -10,6 +10,7 @@
 # integrity: digest is a usage error.
 # shellcheck disable=SC2015,SC2016 # A && B || fail; quoted code for python
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../helpers/hooks_lib.sh"
 
 EDIT=$CRPC_SRC/tests/integration/helpers/manifest_edit.py
 
@@ -94,6 +95,13 @@ printf '\x5a' | dd of="$TMP/old-flipped/$pages" bs=1 seek=100 conv=notrunc statu
 expect_exit 1 "$CRPC_BIN" show --no-config --verify "$TMP/old-flipped"
 expect_exit 1 "$CRPC_BIN" restore --no-config "$TMP/old-flipped"
 assert_contains "$ERR" "checkpoint modified: $pages sha256 mismatch" "restore of a changed old checkpoint"
+# a restore failing before CRIU's post-restore (where the page images are
+# waited for) keeps its error and names the modified image in the hint
+printf 'hooks:\n  pre-restore:\n    - name: failing\n      shell: "exit 1"\n' | write_config "$TMP/fail.yaml"
+expect_exit 1 "$CRPC_BIN" restore --config "$TMP/fail.yaml" "$TMP/old-flipped"
+assert_contains "$ERR" "pre-restore" "restore failing at pre-restore"
+assert_contains "$ERR" "the checkpoint proved modified, too: $pages sha256 mismatch" \
+	"restore of a changed checkpoint failing at pre-restore"
 
 # --- a BLAKE3 checkpoint changed after the dump: refused ------------------------------
 cp -a "$TMP/b3" "$TMP/b3-flipped"

@@ -71,7 +71,9 @@ echo "$OUT" >"$TMP/refused.json"
 json_assert "$TMP/refused.json" --exit 1 'd["verification"]["verdict"] == "modified"' \
 	"d['verification']['problems'][0]['file'] == '$pages'" \
 	'd["verification"]["problems"][0]["problem"] == "checksum"' \
-	"d['verification']['problems'][0]['sha256'] == '$real'" 'd["verification"]["digest"] == "blake3"' ||
+	"d['verification']['problems'][0]['sha256'] == '$real'" 'd["verification"]["digest"] == "blake3"' \
+	"d['verification']['problems'][0]['actual_digest'] == '$real'" \
+	"d['verification']['problems'][0]['expected_digest'] == '$fake'" ||
 	fail "restore --json: wrong verification"
 expect_exit 1 "$CRPC_BIN" show --verify "$TMP/edited"
 assert_contains "$OUT" "FAILED" "show --verify"
