@@ -7,6 +7,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,6 +18,7 @@
 #include "internal.h"
 
 #define CALL_MAX (1u << 20)
+#define CMDLINE_MAX 65536
 
 /* A directory that is root's (or ours), no symlink, writable by nobody else. */
 static int private_dir(int fd, const char *path, crpc_error **err)
@@ -48,16 +51,25 @@ static int open_private(int dirfd, const char *name, const char *shown, crpc_err
 	return fd;
 }
 
-int crpc__runtime_subdir(const char *sub, char *path, size_t size, crpc_error **err)
+/* crpc's runtime directory: $CRPC_RUNTIME_DIR, else CRPC__RUNTIME_DIR (absolute, or NULL). */
+static const char *runtime_dir(void)
 {
 	const char *rt = getenv("CRPC_RUNTIME_DIR");
-	cleanup_close int rtfd = -1;
 
 	if (!rt || !*rt)
 		rt = CRPC__RUNTIME_DIR;
-	if (rt[0] != '/')
+	return rt[0] == '/' ? rt : NULL;
+}
+
+int crpc__runtime_subdir(const char *sub, char *path, size_t size, crpc_error **err)
+{
+	const char *rt = runtime_dir();
+	cleanup_close int rtfd = -1;
+
+	if (!rt)
 		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "call directory",
-				      "CRPC_RUNTIME_DIR must be an absolute path, not '%s'", rt);
+				      "CRPC_RUNTIME_DIR must be an absolute path, not '%s'",
+				      getenv("CRPC_RUNTIME_DIR"));
 	if (mkdir(rt, 0700) < 0 && errno != EEXIST)
 		return crpc_error_set(err, CRPC_EXIT_ENV, errno, "call directory", "cannot create %s", rt);
 	rtfd = open(rt, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -84,6 +96,7 @@ int crpc__engine_call_open(crpc__engine_call *call, json_t *context, crpc_error 
 	callsfd = crpc__runtime_subdir("calls", calls, sizeof(calls), err);
 	if (callsfd < 0)
 		return -1;
+	crpc__engine_calls_sweep();
 
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
@@ -384,4 +397,155 @@ CRPC_API int crpc_shim_call_setenv(const crpc_shim_call *call)
 			return -1;
 	}
 	return 0;
+}
+
+int crpc__engine_call_reopen(crpc__engine_call *call, const char *dir, crpc_error **err)
+{
+	char calls[PATH_MAX];
+	cleanup_close int callsfd = -1;
+	const char *name;
+	size_t n;
+
+	memset(call, 0, sizeof(*call));
+	call->dirfd = -1;
+	callsfd = crpc__runtime_subdir("calls", calls, sizeof(calls), err);
+	if (callsfd < 0)
+		return -1;
+	n = strlen(calls);
+	name = dir + n + 1;
+	if (strncmp(dir, calls, n) != 0 || dir[n] != '/' || !*name || strchr(name, '/') ||
+	    strcmp(name, "..") == 0 || strcmp(name, ".") == 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "call directory",
+				      "%s is not a call directory of %s", dir, calls);
+	call->dirfd = openat(callsfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (call->dirfd < 0)
+		return errno == ENOENT ? 1
+				       : crpc_error_set(err, CRPC_EXIT_ENV, errno, "call directory",
+							"cannot open %s", dir);
+	if (private_dir(call->dirfd, dir, err) < 0) {
+		close(call->dirfd);
+		call->dirfd = -1;
+		return -1;
+	}
+	snprintf(call->dir, sizeof(call->dir), "%s", dir);
+	snprintf(call->shim, sizeof(call->shim), "%.*s/criu", (int)(sizeof(call->shim) - 6), dir);
+	return 0;
+}
+
+/* Whether the directory fd holds only what a call's setup makes: criu, call.json, an empty traces/. */
+static bool setup_only(int fd)
+{
+	DIR *d = io_opendir_at(fd, ".");
+	struct dirent *de;
+	bool only = d != NULL;
+
+	while (only && (de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    strcmp(de->d_name, "criu") == 0 || strcmp(de->d_name, CRPC__CALL_FILE) == 0)
+			continue;
+		if (strcmp(de->d_name, "traces") == 0) {
+			int t = openat(fd, "traces", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			DIR *td = t >= 0 ? io_opendir_at(t, ".") : NULL;
+			struct dirent *te;
+
+			while (td && (te = readdir(td)))
+				if (strcmp(te->d_name, ".") != 0 && strcmp(te->d_name, "..") != 0)
+					only = false;
+			if (td)
+				closedir(td);
+			if (t >= 0)
+				close(t);
+			if (!td)
+				only = false;
+			continue;
+		}
+		only = false;
+	}
+	if (d)
+		closedir(d);
+	return only;
+}
+
+/*
+ * A process other than crpc itself whose command line names the call
+ * directory (the engine's CLI, its runtime, the shim) or Docker's
+ * checkpoint name of the call: its PID, or 0.
+ */
+pid_t crpc__engine_call_busy(const char *call_dir)
+{
+	const char *base = strrchr(call_dir, '/');
+	char dockname[300];
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t found = 0;
+
+	if (!d)
+		return 0;
+	snprintf(dockname, sizeof(dockname), "crpc-%s", base ? base + 1 : call_dir);
+	while (!found && (de = readdir(d))) {
+		char path[64];
+		cleanup_free uint8_t *data = NULL;
+		size_t len = 0;
+		char *text;
+		long pid = strtol(de->d_name, &text, 10);
+
+		if (pid <= 0 || *text || pid == (long)getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+		if (crpc__read_whole_at(AT_FDCWD, path, CMDLINE_MAX, &data, &len) < 0 || !len)
+			continue;
+		text = (char *)data;
+		for (size_t i = 0; i + 1 < len; i++)
+			if (!text[i])
+				text[i] = ' ';
+		text[len - 1] = '\0';
+		if (strstr(text, call_dir) || strstr(text, dockname))
+			found = (pid_t)pid;
+	}
+	closedir(d);
+	return found;
+}
+
+void crpc__engine_calls_sweep(void)
+{
+	const char *rt = runtime_dir();
+	char calls[PATH_MAX];
+	cleanup_close int callsfd = -1;
+	DIR *d;
+	struct dirent *de;
+
+	/* never creates the runtime directory: nothing to sweep where there is none */
+	if (!rt || snprintf(calls, sizeof(calls), "%s/calls", rt) >= (int)sizeof(calls))
+		return;
+	callsfd = open(calls, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (callsfd < 0 || private_dir(callsfd, calls, NULL) < 0 || !(d = io_opendir_at(callsfd, ".")))
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		int fd;
+
+		/* PID-N of a crpc that no longer runs */
+		if (pid <= 0 || pid > INT32_MAX || *end != '-' || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		fd = openat(callsfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (private_dir(fd, de->d_name, NULL) == 0 && setup_only(fd)) {
+			char path[PATH_MAX + 300];
+
+			/* an engine a killed crpc started may not have reached the shim yet */
+			snprintf(path, sizeof(path), "%s/%s", calls, de->d_name);
+			if (crpc__engine_call_busy(path) > 0) {
+				close(fd);
+				continue;
+			}
+			(void)unlinkat(fd, "criu", 0);
+			(void)unlinkat(fd, CRPC__CALL_FILE, 0);
+			(void)unlinkat(fd, "traces", AT_REMOVEDIR);
+			(void)unlinkat(callsfd, de->d_name, AT_REMOVEDIR);
+		}
+		close(fd);
+	}
+	closedir(d);
 }

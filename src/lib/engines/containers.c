@@ -38,7 +38,7 @@ static void verdict_of(crpc_container *c)
 
 	if (!c->running || c->pid <= 0)
 		return;
-	if (crpc_inspect_tree(c->pid, CRPC_INSPECT_NO_KERNEL_CHECKS, &r, &e) < 0) {
+	if (crpc_inspect_tree(c->pid, CRPC_INSPECT_NO_KERNEL_CHECKS | CRPC_INSPECT_FDINFO_LOCKS, &r, &e) < 0) {
 		crpc_error_free(e);
 		return;
 	}

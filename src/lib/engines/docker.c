@@ -516,7 +516,12 @@ static int data_root(char *buf, size_t size, crpc_error **err)
 	return 0;
 }
 
-/* Copy the regular file name from sfd to dfd (created 0600, O_EXCL; not synced). */
+/*
+ * Copy the regular file name from sfd to dfd (created 0600, O_EXCL; not
+ * synced). dfd is a directory of crpc's own: a file there under that name
+ * is a partial copy of a crpc killed while copying (Docker's data root is
+ * a mount of its own, so copying is the usual way), replaced.
+ */
 static int copy_file(int sfd, int dfd, const char *name, crpc_error **err)
 {
 	cleanup_close int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -528,6 +533,8 @@ static int copy_file(int sfd, int dfd, const char *name, crpc_error **err)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "docker",
 				      "cannot read the checkpoint file %s", name);
 	outfd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (outfd < 0 && errno == EEXIST && unlinkat(dfd, name, 0) == 0)
+		outfd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (outfd < 0)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "docker", "cannot create %s", name);
 	while (off < st.st_size) {
@@ -668,10 +675,37 @@ static void attach_criu_log(crpc_error **err, const crpc__cmd_out *o)
 		crpc_error_attach_log(*err, log);
 }
 
+/*
+ * The checkpoint of this call in the data root moved into images_dir and
+ * removed there (1: there is none).
+ */
+static int docker_collect(const crpc__engine_ctx *ctx, crpc__container *c, const char *images_dir,
+			  crpc_error **err)
+{
+	char root[PATH_MAX], name[64], src[PATH_MAX * 2];
+	struct stat st;
+	int rc;
+
+	if (data_root(root, sizeof(root), err) < 0)
+		return -1;
+	checkpoint_name(ctx, name, sizeof(name));
+	snprintf(src, sizeof(src), "%s/containers/%s/checkpoints/%s", root, c->info.id, name);
+	if (lstat(src, &st) < 0 && errno == ENOENT)
+		return 1;
+	rc = transfer(src, images_dir, true, NULL, err);
+	checkpoint_rm(root, c->info.id, name);
+	if (rc == 0 && c->recreate) {
+		json_object_set_new(c->recreate, "checkpointed_as", json_string(name));
+		/* where a restore into the same container finds it without asking dockerd */
+		json_object_set_new(c->recreate, "data_root", json_string(root));
+	}
+	return rc;
+}
+
 static int docker_checkpoint(const crpc__engine_ctx *ctx, crpc__container *c, const char *images_dir,
 			     bool leave_running, crpc_error **err)
 {
-	char cli[PATH_MAX], root[PATH_MAX], name[64], src[PATH_MAX * 2];
+	char cli[PATH_MAX], root[PATH_MAX], name[64];
 	crpc__argv a;
 	crpc__cmd_out o;
 	int st, rc;
@@ -698,14 +732,10 @@ static int docker_checkpoint(const crpc__engine_ctx *ctx, crpc__container *c, co
 		return -1;
 	}
 	crpc__cmd_out_release(&o);
-	snprintf(src, sizeof(src), "%s/containers/%s/checkpoints/%s", root, c->info.id, name);
-	rc = transfer(src, images_dir, true, NULL, err);
-	checkpoint_rm(root, c->info.id, name);
-	if (rc == 0 && c->recreate) {
-		json_object_set_new(c->recreate, "checkpointed_as", json_string(name));
-		/* where a restore into the same container finds it without asking dockerd */
-		json_object_set_new(c->recreate, "data_root", json_string(root));
-	}
+	rc = docker_collect(ctx, c, images_dir, err);
+	if (rc > 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, "docker checkpoint",
+				      "docker checkpoint create succeeded but left no checkpoint %s", name);
 	return rc;
 }
 
@@ -1010,5 +1040,6 @@ const crpc__engine crpc__engine_docker = {
 	.resolve = docker_resolve,
 	.list = docker_list,
 	.checkpoint = docker_checkpoint,
+	.collect = docker_collect,
 	.restore = docker_restore,
 };

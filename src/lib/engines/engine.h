@@ -123,6 +123,18 @@ typedef struct crpc__engine {
 			  bool leave_running, crpc_error **err);
 
 	/*
+	 * After a crpc killed while checkpoint() ran (`crpc recover`): move
+	 * into images_dir what the engine's finished checkpoint left where
+	 * only checkpoint() would have taken it from (podman's export in
+	 * ctx->call_dir, Docker's checkpoint in its data root), filling
+	 * c->recreate as checkpoint() does. 0 once collected, 1 when there is
+	 * nothing to collect, -1 with *err. NULL: the engine writes straight
+	 * into images_dir (runc).
+	 */
+	int (*collect)(const crpc__engine_ctx *ctx, crpc__container *c, const char *images_dir,
+		       crpc_error **err);
+
+	/*
 	 * Restore the container recorded as `rec` (as crpc.json holds it:
 	 * info + recreate) from images_dir, a verified checkpoint crpc will
 	 * not change afterwards: into the same container when it exists and is
@@ -266,6 +278,30 @@ typedef struct crpc__engine_call {
  */
 int crpc__engine_call_open(crpc__engine_call *call, json_t *context, crpc_error **err);
 void crpc__engine_call_close(crpc__engine_call *call);
+
+/*
+ * The call directory `dir` an earlier crpc made and left (it was killed):
+ * reopened when it lies directly in the runtime directory's calls/ and is
+ * root's and private, for crpc__engine_call_close() to remove. 1 when it
+ * no longer exists, 0, or -1 with *err.
+ */
+int crpc__engine_call_reopen(crpc__engine_call *call, const char *dir, crpc_error **err);
+
+/*
+ * Remove the call directories of crpcs that no longer run (named PID-N)
+ * and were killed before they asked their engine: holding only what the
+ * setup makes (criu, call.json, an empty traces/) and named by no running
+ * process. Any other (an engine's output, a log) stays for `crpc recover`. Made by crpc__engine_call_open()
+ * and `crpc recover`.
+ */
+void crpc__engine_calls_sweep(void);
+
+/*
+ * A process other than crpc itself whose command line names the call
+ * directory call_dir (an engine's CLI, its runtime, the shim) or Docker's
+ * checkpoint name of that call: its PID, or 0 when the call is over.
+ */
+pid_t crpc__engine_call_busy(const char *call_dir);
 
 /*
  * After an engine's restore through the call's shim: the restored init's

@@ -433,16 +433,60 @@ static int flatten(const char *images_dir, json_t *layout, crpc_error **err)
 	return 0;
 }
 
+/*
+ * podman's export in the call directory (export.tar) unpacked into
+ * images_dir, its layout into c->recreate. The export stays until the call
+ * directory goes: a crpc killed before its intent says the images are in
+ * images_dir leaves it for `crpc recover`.
+ */
+static int podman_collect(const crpc__engine_ctx *ctx, crpc__container *c, const char *images_dir,
+			  crpc_error **err)
+{
+	char tar[PATH_MAX], export[PATH_MAX];
+	json_t *layout = NULL;
+	struct stat st;
+	int rc;
+
+	if (!tar_cli(tar, sizeof(tar)))
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "podman", "tar not found on PATH");
+	if (!ctx->call_dir ||
+	    snprintf(export, sizeof(export), "%s/export.tar", ctx->call_dir) >= (int)sizeof(export))
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman", "no call directory");
+	if (lstat(export, &st) < 0)
+		return errno == ENOENT ? 1
+				       : crpc_error_set(err, CRPC_EXIT_FAIL, errno, "podman checkpoint",
+							"cannot access %s", export);
+	if (!S_ISREG(st.st_mode))
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman checkpoint",
+				      "%s is no regular file", export);
+	if (export_layout(tar, export, &layout, err) < 0)
+		return -1;
+	{
+		char *targv[] = { tar, "-x", "--no-same-owner", "-f", export, "-C", (char *)images_dir, NULL };
+
+		rc = run_tar(targv, "podman checkpoint", err);
+	}
+	if (rc == 0)
+		rc = flatten(images_dir, layout, err);
+	if (rc == 0) {
+		if (!c->recreate)
+			c->recreate = json_object();
+		json_object_set_new(c->recreate, "export", layout);
+	} else {
+		json_decref(layout);
+	}
+	return rc;
+}
+
 static int podman_checkpoint(const crpc__engine_ctx *ctx, crpc__container *c, const char *images_dir,
 			     bool leave_running, crpc_error **err)
 {
 	char cli[PATH_MAX], tar[PATH_MAX], flag[PATH_MAX + 8], export[PATH_MAX];
 	cleanup_free char *path_var = NULL;
 	cleanup_free char **envp = NULL;
-	json_t *layout = NULL;
 	crpc__argv a = { 0 };
 	crpc__cmd_out o;
-	int st;
+	int rc;
 
 	if (need_podman(cli, sizeof(cli), err) < 0)
 		return -1;
@@ -465,26 +509,11 @@ static int podman_checkpoint(const crpc__engine_ctx *ctx, crpc__container *c, co
 	if (crpc__argv_run_ok(&a, envp, &o, "podman checkpoint", err) < 0)
 		return -1;
 	crpc__cmd_out_release(&o);
-	if (export_layout(tar, export, &layout, err) < 0) {
-		unlink(export);
-		return -1;
-	}
-	{
-		char *targv[] = { tar, "-x", "--no-same-owner", "-f", export, "-C", (char *)images_dir, NULL };
-
-		st = run_tar(targv, "podman checkpoint", err);
-	}
-	unlink(export);
-	if (st == 0)
-		st = flatten(images_dir, layout, err);
-	if (st == 0) {
-		if (!c->recreate)
-			c->recreate = json_object();
-		json_object_set_new(c->recreate, "export", layout);
-	} else {
-		json_decref(layout);
-	}
-	return st;
+	rc = podman_collect(ctx, c, images_dir, err);
+	if (rc > 0)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOENT, "podman checkpoint",
+				      "podman checkpoint succeeded but wrote no export %s", export);
+	return rc;
 }
 
 /* The call directory's import/: podman's export rebuilt from DIR with symbolic links. */
@@ -846,5 +875,6 @@ const crpc__engine crpc__engine_podman = {
 	.resolve = podman_resolve,
 	.list = podman_list,
 	.checkpoint = podman_checkpoint,
+	.collect = podman_collect,
 	.restore = podman_restore,
 };

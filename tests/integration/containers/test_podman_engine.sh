@@ -62,7 +62,8 @@ run_ctr() { # NAME STATE-DIR COMMAND [NETWORK]
 		--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$IMAGE" "$3"
 }
 
-"$CRPC_SRC/tests/helpers/make-busybox-bundle" --cgroups-path "$CG-runc" "$BUNDLE" ||
+# the counter holds 12 MiB: enough for the dump to hash its images while they are written
+"$CRPC_SRC/tests/helpers/make-busybox-bundle" --hold 12 --cgroups-path "$CG-runc" "$BUNDLE" ||
 	fail "cannot build the busybox bundle"
 tar -C "$BUNDLE/rootfs" -c . | podman_ import - "$IMAGE" >/dev/null || fail "podman import failed"
 run_ctr "$NAME" "$STATE" /counter
@@ -110,7 +111,8 @@ manifest_assert "$TMP/ck/crpc.json" "d['container']['engine'] == 'podman'" "d['c
 	"d['container']['image'] == '$IMAGE'" "d['container']['engine_version'] != ''" \
 	"'config.dump' in d['container']['recreate']['export']['files']" \
 	"'pstree.img' in d['container']['recreate']['export']['images']" \
-	"d['container']['recreate']['static_dir'] == '$(podman_ container inspect --format '{{.StaticDir}}' "$NAME")'"
+	"d['container']['recreate']['static_dir'] == '$(podman_ container inspect --format '{{.StaticDir}}' "$NAME")'" \
+	"d.get('hash_ahead_files', 0) > 0" # hashed (and written back) while tar extracted them
 got=$(awk '{print $1}' "$TMP/marks" | tr '\n' ' ')
 for cb in pre-dump post-dump; do
 	assert_contains "$got" "$cb" "the dump's hooks"

@@ -57,7 +57,8 @@ run_container() { # ID BUNDLE
 		fail "runc run $1 failed: $(cat "$TMP/run.log")"
 }
 
-"$CRPC_SRC/tests/helpers/make-busybox-bundle" --cgroups-path "$CG" "$BUNDLE" ||
+# the counter holds 12 MiB: enough for the dump to hash its images while they are written
+"$CRPC_SRC/tests/helpers/make-busybox-bundle" --hold 12 --cgroups-path "$CG" "$BUNDLE" ||
 	fail "cannot build the busybox bundle"
 run_container "$ID" "$BUNDLE"
 wait_for '[ "$(count)" -ge 5 ]' 10 || fail "the container's counter does not count ($(count))"
@@ -96,7 +97,8 @@ manifest_assert "$TMP/ck/crpc.json" "d['container']['engine'] == 'runc'" "d['con
 	"d['container']['recreate']['bundle'] == '$BUNDLE'" "d['container']['recreate']['root'] == '$RUNC_ROOT'" \
 	"d['container']['recreate']['config']['process']['args'] == ['/counter']" \
 	"d['container']['engine_version'] != ''" "d['criu']['version'] != ''" \
-	"any(f['name'] == 'dump.trace' for f in d['files'])"
+	"any(f['name'] == 'dump.trace' for f in d['files'])" \
+	"d.get('hash_ahead_files', 0) > 0" # hashed (and written back) while the engine's CRIU wrote
 dump_marks=$(<"$TMP/marks")
 : >"$TMP/marks"
 want_dump="pre-dump network-lock query-ext-files post-dump"

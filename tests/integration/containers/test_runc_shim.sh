@@ -66,6 +66,12 @@ state() {
 	fail "runc run failed: $(cat "$TMP/run.log")"
 wait_for '[ "$(count)" -ge 5 ]' 10 || fail "the container's counter does not count ($(count))"
 
+# init_pid: the container's init as runc knows it
+init_pid() {
+	runc_ state "$ID" 2>/dev/null | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])'
+}
+cg_before=$(<"/proc/$(init_pid)/cgroup")
+
 # --- checkpoint through the shim ---------------------------------------------
 expect_exit 0 runc_ --criu "$SHIM" checkpoint --image-path "$TMP/img" --work-path "$TMP/work" "$ID"
 [ -z "$(state)" ] || fail "the container is still known to runc after the checkpoint: $(state)"
@@ -77,9 +83,16 @@ dump_marks=$(<"$TMP/marks")
 : >"$TMP/marks"
 
 # --- restore through the shim ------------------------------------------------
-expect_exit 0 runc_ --criu "$SHIM" restore -d --image-path "$TMP/img" --work-path "$TMP/work-r" \
-	--bundle "$BUNDLE" "$ID" </dev/null
+# The shim starts CRIU before runc's request and, since runc moves its
+# `criu` into the container's cgroups first, moves that CRIU after it.
+CRPC_SHIM_VERBOSE=$TMP/shim-restore.log expect_exit 0 runc_ --criu "$SHIM" restore -d \
+	--image-path "$TMP/img" --work-path "$TMP/work-r" --bundle "$BUNDLE" "$ID" </dev/null
 [ "$(state)" = running ] || fail "runc does not see the restored container running: '$(state)'"
+verbose=$(<"$TMP/shim-restore.log")
+assert_contains "$verbose" "ahead of the first request" "the shim's verbose lines of the restore"
+assert_contains "$verbose" "moved into " "the shim's verbose lines of the restore"
+[ "$(<"/proc/$(init_pid)/cgroup")" = "$cg_before" ] ||
+	fail "the restored init is in other cgroups: $(cat "/proc/$(init_pid)/cgroup") (before: $cg_before)"
 carries_on "$at_ckpt"
 restore_marks=$(<"$TMP/marks")
 note "counter: $at_ckpt at the checkpoint, $FIRST first after the restore, now $(count)"
