@@ -6,7 +6,8 @@
  *    swrk socket and sends NOTIFY messages; each one goes through crpc's
  *    receive, decode, dispatcher and acknowledgement path. The time from
  *    sending a notification to reading its answer is measured.
- * 2. One trivial hook step: crpc_hook_runner_notify() with `run: [/bin/true]`.
+ * 2. One trivial hook step: crpc_hook_runner_notify() with `run: [/bin/true]`,
+ *    next to a bare fork+exec+wait and a bare posix_spawn+wait of /bin/true.
  *
  * Prints the median and the 90th percentile of each in microseconds.
  * Usage: bench_notify [-n ROUNDS]   (not a test: goals live in docs/benchmarks.md)
@@ -14,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,8 @@
 #include <unistd.h>
 
 #include "internal.h"
+
+extern char **environ;
 
 static int rounds = 2000;
 static double *rtt;
@@ -100,6 +104,7 @@ static int bench_roundtrip(void)
 	s.sk = sv[0];
 	s.out_fd = -1;
 	s.criu_pid = 0;
+	s.criu_pidfd = -1; /* no worker process to watch */
 	s.criu_path = (char *)"in-process peer";
 	req.type = CRIU_REQ_TYPE__DUMP;
 	req.opts = &opts;
@@ -117,13 +122,15 @@ static int bench_roundtrip(void)
 	return 0;
 }
 
-static int bench_hook(int n)
+/* One step through the hook runner: `run: [/bin/true]`, or `shell: true` (what --hook gives). */
+static int bench_hook(int n, bool shell)
 {
 	char dir[] = "/tmp/crpc-bench.XXXXXX";
 	char *argv[] = { (char *)"/bin/true", NULL };
 	crpc_hook_step step = { .name = (char *)"true",
-				.kind = CRPC_STEP_RUN,
-				.argv = argv,
+				.kind = shell ? CRPC_STEP_SHELL : CRPC_STEP_RUN,
+				.argv = shell ? NULL : argv,
+				.shell = shell ? (char *)"true" : NULL,
 				.timeout_ms = 10000,
 				.origin = (char *)"bench" };
 	crpc_hooks hooks = { 0 };
@@ -159,7 +166,7 @@ static int bench_hook(int n)
 	unlinkat(dirfd, "hooks.log", 0);
 	close(dirfd);
 	rmdir(dir);
-	report("one `run: [/bin/true]` step", t, n, 2000);
+	report(shell ? "one `shell: true` step" : "one `run: [/bin/true]` step", t, n, 2000);
 	free(t);
 	return 0;
 }
@@ -188,9 +195,34 @@ static int bench_bare(int n)
 	return 0;
 }
 
+/* The same with posix_spawn() (glibc: clone(CLONE_VM|CLONE_VFORK), no page-table copy). */
+static int bench_bare_spawn(int n, bool shell)
+{
+	char *argv[] = { (char *)"true", NULL };
+	char *sh_argv[] = { (char *)"sh", (char *)"-c", (char *)"true", NULL };
+	double *t = calloc((size_t)n, sizeof(*t));
+
+	if (!t)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		double t0 = crpc__now();
+		pid_t pid;
+
+		if (posix_spawn(&pid, shell ? "/bin/sh" : "/bin/true", NULL, NULL, shell ? sh_argv : argv,
+				environ) != 0 ||
+		    waitpid(pid, NULL, 0) != pid)
+			return -1;
+		t[i] = crpc__now() - t0;
+	}
+	report(shell ? "bare posix_spawn+wait of sh -c true" : "bare posix_spawn+wait of /bin/true", t, n,
+	       2000);
+	free(t);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	int opt;
+	int opt, k;
 
 	while ((opt = getopt(argc, argv, "n:")) != -1)
 		if (opt == 'n')
@@ -200,8 +232,9 @@ int main(int argc, char **argv)
 	rtt = calloc((size_t)rounds, sizeof(*rtt));
 	if (!rtt)
 		return 1;
-	if (bench_roundtrip() < 0 || bench_hook(rounds / 10 > 50 ? 200 : 50) < 0 ||
-	    bench_bare(rounds / 10 > 50 ? 200 : 50) < 0)
+	k = rounds / 10 > 50 ? 200 : 50;
+	if (bench_roundtrip() < 0 || bench_hook(k, false) < 0 || bench_bare(k) < 0 ||
+	    bench_bare_spawn(k, false) < 0 || bench_hook(k, true) < 0 || bench_bare_spawn(k, true) < 0)
 		return 1;
 	free(rtt);
 	return 0;

@@ -904,6 +904,156 @@ static void test_exec_failure(void **state)
 	free(log);
 }
 
+/* Write an executable file NAME of the images dir (root's, 0755) with this content. */
+static void write_exec(struct fx *f, const char *name, const char *content)
+{
+	int fd = openat(f->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+	assert_int_equal(fchmod(fd, 0755), 0); /* whatever the umask */
+	close(fd);
+}
+
+/* A program found nowhere on the step's PATH: the error says so and names that PATH. */
+static void test_not_on_path(void **state)
+{
+	struct fx *f = *state;
+	char path_var[PATH_MAX + 16], want[PATH_MAX + 128];
+	crpc_hook_step steps[] = { run_step("nopath", ARGV("crpc-no-such-command-xyz")) };
+	crpc_error *err = NULL;
+	char *log;
+
+	snprintf(path_var, sizeof(path_var), "PATH=%s", f->real);
+	steps[0].env = ENV(path_var);
+	set_steps(f, CRPC_NOTIFY_PRE_DUMP, steps, N_OF(steps));
+	new_runner(f, "dump", 4242, 0);
+	assert_int_equal(notify(f, CRPC_NOTIFY_PRE_DUMP, 0, &err), -1);
+	snprintf(want, sizeof(want),
+		 "cannot execute crpc-no-such-command-xyz: no executable file of that name on the "
+		 "PATH of its environment (PATH=%s)",
+		 f->real);
+	assert_contains(err->message, want);
+	crpc_error_free(err);
+	log = slurp(f, "hooks.log");
+	assert_contains(log, "] pre-dump nopath: end: cannot execute crpc-no-such-command-xyz: ");
+	free(log);
+}
+
+/*
+ * The program is looked up on the PATH of the step's environment (its env
+ * wins over crpc's), a relative PATH entry and a relative path from the
+ * step's cwd, as execvp() after chdir() would.
+ */
+static void test_path_of_step_env(void **state)
+{
+	struct fx *f = *state;
+	crpc_hook_step steps[] = {
+		run_step("by-env-path", ARGV("crpc-test-hook", "one")),
+		run_step("relative", ARGV("./bin/crpc-test-hook", "two")),
+	};
+	crpc_error *err = NULL;
+	char *s;
+
+	assert_int_equal(mkdirat(f->dirfd, "bin", 0755), 0);
+	write_exec(f, "bin/crpc-test-hook", "#!/bin/sh\necho \"$1 $0\" >> \"$CRPC_IMAGES_DIR/ran.txt\"\n");
+	steps[0].cwd = f->real;
+	steps[0].env = ENV("PATH=/nonexistent-crpc:bin");
+	steps[1].cwd = f->real;
+	set_steps(f, CRPC_NOTIFY_PRE_DUMP, steps, N_OF(steps));
+	new_runner(f, "dump", 4242, 0);
+	if (notify(f, CRPC_NOTIFY_PRE_DUMP, 0, &err) != 0)
+		fail_msg("%s", err->message);
+	s = slurp(f, "ran.txt");
+	assert_string_equal(s, "one bin/crpc-test-hook\ntwo ./bin/crpc-test-hook\n");
+	free(s);
+	unlinkat(f->dirfd, "bin/crpc-test-hook", 0);
+	unlinkat(f->dirfd, "bin", AT_REMOVEDIR);
+}
+
+/* A file with neither an ELF header nor "#!" runs with /bin/sh, like execvp() runs it. */
+static void test_script_without_interpreter(void **state)
+{
+	struct fx *f = *state;
+	char script[PATH_MAX + 32];
+	crpc_hook_step steps[] = { run_step("plain", ARGV(script, "arg 1")) };
+	crpc_error *err = NULL;
+	char *s;
+
+	write_exec(f, "plain-script", "echo \"[$1]\" > \"$CRPC_IMAGES_DIR/plain.txt\"\n");
+	snprintf(script, sizeof(script), "%s/plain-script", f->real);
+	set_steps(f, CRPC_NOTIFY_PRE_DUMP, steps, N_OF(steps));
+	new_runner(f, "dump", 4242, 0);
+	if (notify(f, CRPC_NOTIFY_PRE_DUMP, 0, &err) != 0)
+		fail_msg("%s", err->message);
+	s = slurp(f, "plain.txt");
+	assert_string_equal(s, "[arg 1]\n");
+	free(s);
+}
+
+/* A step gets fds 0, 1 and 2 only, even of fds crpc holds without close-on-exec. */
+static void test_no_fd_leaks(void **state)
+{
+	struct fx *f = *state;
+	crpc_hook_step steps[] = { run_step("fds", ARGV("/bin/ls", "/proc/self/fd")) };
+	crpc_error *err = NULL;
+	int leak = fcntl(f->dirfd, F_DUPFD, 50);
+	const char *v;
+
+	assert_true(leak >= 50);
+	set_steps(f, CRPC_NOTIFY_PRE_DUMP, steps, N_OF(steps));
+	new_runner(f, "dump", 4242, 0);
+	assert_int_equal(notify(f, CRPC_NOTIFY_PRE_DUMP, 0, &err), 0);
+	close(leak);
+	v = verbose_text(f);
+	/* ls's own directory fd is 3 */
+	assert_true(has_line(v, "crpc: hook pre-dump/fds: 0"));
+	assert_true(has_line(v, "crpc: hook pre-dump/fds: 2"));
+	assert_true(has_line(v, "crpc: hook pre-dump/fds: 3"));
+	assert_false(strstr(v, "pre-dump/fds: 4\n"));
+	assert_false(strstr(v, "pre-dump/fds: 5"));
+}
+
+/*
+ * Fds of crpc down in 0..3 reach the step where they belong: with crpc's
+ * stdin closed (a pipe lands on 0), and with the pty master of
+ * orphan-pts-master being crpc's fd 2 (it must become the step's fd 3, not
+ * what the step's own fd 2 became).
+ */
+static void test_low_fds(void **state)
+{
+	struct fx *f = *state;
+	crpc_hook_step steps[] = {
+		shell_step("low", "readlink /proc/self/fd/0; echo out; echo err >&2; "
+				  "echo \"pts $(readlink /proc/self/fd/$CRPC_PTS_MASTER_FD)\"")
+	};
+	crpc_notify n = make_notify(CRPC_NOTIFY_ORPHAN_PTS_MASTER, 0, STDERR_FILENO, "restore");
+	char want[PATH_MAX + 64], target[PATH_MAX];
+	crpc_error *err = NULL;
+	int saved = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 10);
+	ssize_t len = readlink("/proc/self/fd/2", target, sizeof(target) - 1);
+	const char *v;
+	int rc;
+
+	assert_true(saved >= 0);
+	assert_true(len > 0);
+	target[len] = '\0';
+	close(STDIN_FILENO);
+	set_steps(f, CRPC_NOTIFY_ORPHAN_PTS_MASTER, steps, N_OF(steps));
+	new_runner(f, "restore", 4242, 0);
+	rc = crpc_hook_runner_notify(&n, f->r, &err);
+	assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+	close(saved);
+	assert_int_equal(rc, 0);
+	v = verbose_text(f);
+	assert_true(has_line(v, "crpc: hook orphan-pts-master/low: /dev/null"));
+	assert_true(has_line(v, "crpc: hook orphan-pts-master/low: out"));
+	assert_true(has_line(v, "crpc: hook orphan-pts-master/low: err"));
+	snprintf(want, sizeof(want), "crpc: hook orphan-pts-master/low: pts %s", target);
+	if (!has_line(v, want))
+		fail_msg("no line '%s' in:\n%s", want, v);
+}
+
 static void test_query_ext_files(void **state)
 {
 	struct fx *f = *state;
@@ -1238,6 +1388,11 @@ int main(void)
 		T(test_abort_where_criu_cannot),
 		T(test_dispatcher_cannot_abort),
 		T(test_exec_failure),
+		T(test_not_on_path),
+		T(test_path_of_step_env),
+		T(test_script_without_interpreter),
+		T(test_no_fd_leaks),
+		T(test_low_fds),
 		T(test_query_ext_files),
 		T(test_query_ext_files_overlong),
 		T(test_fds_not_inherited),

@@ -5,9 +5,14 @@
  * and supervised by hooks_step.c, its environment built by hooks_env.c, its
  * executable checked by hooks_exec.c, hooks.log written by hooks_log.c.
  *
- * A step is forked into its own process group with a clean signal state,
- * stdin from /dev/null and only the fds it is meant to have (0, 1, 2 and, for
- * orphan-pts-master, the pty master as fd 3). The parent supervises it with
+ * A step is started with posix_spawn() (no copy of crpc's page tables) into
+ * its own process group with every signal at its default and none blocked,
+ * in its cwd, stdin from /dev/null and only the fds it is meant to have (0,
+ * 1, 2 and, for orphan-pts-master, the pty master as fd 3); crpc's umask is
+ * kept. A `run:` step's program is looked up here on the PATH of the step's
+ * environment (relative to its cwd, as execvp() would after changing there)
+ * and that very path is run; a file that is neither a binary nor a "#!"
+ * script runs with /bin/sh, like execvp(). The parent supervises it with
  * poll() on its output pipe(s) and a pidfd (a 10 ms tick without pidfds):
  *
  * - Output: stdout and stderr share one pipe so their lines keep their order
@@ -28,8 +33,8 @@
  *   been reused when it is signalled. Only the step's own pid is ever waited
  *   for.
  * - Failure: non-zero exit, death by a signal, timeout, a cwd that cannot be
- *   entered (126), an executable that cannot be run (127, reported through a
- *   CLOEXEC status pipe so it is told apart from a command exiting 127), a
+ *   entered, a program not found on PATH, an executable that cannot be run
+ *   (posix_spawn() returns the error: no process is left to reap), a
  *   refused executable (root only, see below), or a query-ext-files step
  *   printing an unusable entry. The entries of a failed query-ext-files step
  *   are dropped.
@@ -55,8 +60,8 @@
  *
  * Security: hooks inherit no fd of crpc but the intended ones. When crpc runs
  * as root, a `run:` executable that is not owned by root or is writable by
- * group or others is refused, like sudo and ssh refuse such files; the
- * executable is then looked up on PATH here and that very path is run.
+ * group or others is refused, like sudo and ssh refuse such files (the
+ * path looked up on PATH is the one checked and run).
  */
 #include <errno.h>
 #include <limits.h>
@@ -225,10 +230,6 @@ static void describe_outcome(const struct step_run *sr, const crpc_hook_step *st
 		snprintf(buf, sz, "cannot execute %s: %s", path, desc);
 		return;
 	}
-	if (sr->rep.stage == STAGE_SETUP) {
-		snprintf(buf, sz, "could not be started: cannot set up its file descriptors: %s", desc);
-		return;
-	}
 	if (!sr->waited) {
 		snprintf(buf, sz, "%s, and its exit status is unknown (is SIGCHLD ignored?)",
 			 sr->timed_out ? "timed out" : "ended");
@@ -288,7 +289,7 @@ static bool run_step(struct step_run *sr, const crpc_hook_step *st, const crpc_n
 	bool two_pipes = n->kind == CRPC_NOTIFY_QUERY_EXT_FILES;
 	char cmd[1024], exec_path[PATH_MAX], dur[32];
 	struct step_env env;
-	int status_rd = -1, pidfd = -1;
+	int started, pidfd = -1;
 
 	what[0] = '\0';
 	describe_command(st, cmd, sizeof(cmd));
@@ -309,9 +310,20 @@ static bool run_step(struct step_run *sr, const crpc_hook_step *st, const crpc_n
 	}
 	exec_path[0] = '\0';
 	if (st->kind == CRPC_STEP_RUN) {
-		snprintf(exec_path, sizeof(exec_path), "%s", st->argv[0]);
-		if (geteuid() == 0 && hk_resolve_exec(st->argv[0], hk_env_get(env.envp, "PATH"), st->cwd,
-						      exec_path, sizeof(exec_path))) {
+		/* looked up here as execvp() would, on the PATH of the step's environment */
+		const char *path_env = hk_env_get(env.envp, "PATH");
+
+		if (!hk_resolve_exec(st->argv[0], path_env, st->cwd, exec_path, sizeof(exec_path))) {
+			if (snprintf(what, whatsz,
+				     "cannot execute %s: no executable file of that name on the PATH "
+				     "of its environment (%s%s)",
+				     st->argv[0], path_env ? "PATH=" : "PATH unset: ",
+				     path_env ? path_env : "/bin:/usr/bin") >= (int)whatsz)
+				what[whatsz - 1] = '\0';
+			hk_step_env_release(&env);
+			goto not_started;
+		}
+		if (geteuid() == 0) {
 			char check[PATH_MAX], why[256];
 
 			hk_from_step_cwd(st->cwd, exec_path, check, sizeof(check));
@@ -337,23 +349,23 @@ static bool run_step(struct step_run *sr, const crpc_hook_step *st, const crpc_n
 			}
 		}
 	}
-	if (hk_spawn_step(sr, st, n, &env, exec_path, two_pipes, &status_rd, what, whatsz) < 0) {
-		hk_step_env_release(&env);
-		goto not_started;
-	}
+	started = hk_spawn_step(sr, st, n, &env, exec_path, two_pipes, what, whatsz);
 	hk_step_env_release(&env);
-
+	if (started < 0)
+		goto not_started;
+	if (started == 0) {
 #ifdef SYS_pidfd_open
-	pidfd = (int)syscall(SYS_pidfd_open, sr->pid, 0);
+		pidfd = (int)syscall(SYS_pidfd_open, sr->pid, 0);
 #endif
-	hk_supervise(sr, pidfd, timeout_ms, r->grace_ms);
-	if (pidfd >= 0)
-		close(pidfd);
-	if (io_read(status_rd, &sr->rep, sizeof(sr->rep)) != (ssize_t)sizeof(sr->rep))
-		memset(&sr->rep, 0, sizeof(sr->rep));
-	close(status_rd);
+		hk_supervise(sr, pidfd, timeout_ms, r->grace_ms);
+		if (pidfd >= 0)
+			close(pidfd);
+	}
 
-	describe_outcome(sr, st, exec_path, timeout_ms, r->grace_ms, what, whatsz);
+	describe_outcome(sr, st, st->kind == CRPC_STEP_SHELL ? "/bin/sh" : exec_path, timeout_ms,
+			 r->grace_ms, what, whatsz);
+	if (started > 0) /* its output, as if it had said so itself */
+		hk_output_line(r, sr->cb, sr->name, what, strlen(what));
 	fmt_duration(sr->secs, dur, sizeof(dur));
 	if (!what[0]) {
 		hk_log_event(r, sr->cb, sr->name, "end: exit 0 in %s", dur);

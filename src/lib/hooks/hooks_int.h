@@ -58,11 +58,11 @@ struct step_env {
 
 enum child_stage {
 	STAGE_NONE = 0,
-	STAGE_SETUP,
 	STAGE_CHDIR,
 	STAGE_EXEC
 };
 
+/* Why a step could not be started in its cwd or executed (STAGE_NONE: it was). */
 struct child_report {
 	int stage;
 	int err;
@@ -125,7 +125,7 @@ void hk_step_env_release(struct step_env *e);
 /* hooks_exec.c: path as seen from crpc's cwd when the step runs in cwd ("" if too long). */
 void hk_from_step_cwd(const char *cwd, const char *path, char *buf, size_t sz);
 
-/* hooks_exec.c: the path execvp() would run for argv0 with this PATH; false if none. */
+/* hooks_exec.c: the path execvp() would run for argv0 with this PATH, from the step's cwd; false if none. */
 bool hk_resolve_exec(const char *argv0, const char *path_env, const char *cwd, char *out, size_t outsz);
 
 /* hooks_exec.c: as root, is this executable safe to run? Else why not, in why. */
@@ -134,10 +134,13 @@ bool hk_trusted_executable(const char *path, char *why, size_t whysz);
 /* hooks_exec.c: the script an interpreter in argv runs, if it names a file (from cwd). */
 bool hk_script_operand(char *const *argv, char *out, size_t outsz, const char *cwd);
 
-/* hooks_step.c: start the step; on failure why says why (nothing was started then). */
+/*
+ * hooks_step.c: start the step (posix_spawn). 0: it runs; 1: its cwd or
+ * executable failed (sr->rep says which, no process is left); -1: crpc could
+ * not start it, why says why.
+ */
 int hk_spawn_step(struct step_run *sr, const crpc_hook_step *st, const crpc_notify *n,
-		  const struct step_env *env, const char *exec_path, bool two_pipes, int *status_rd,
-		  char *why, size_t whysz);
+		  const struct step_env *env, const char *exec_path, bool two_pipes, char *why, size_t whysz);
 
 /* hooks_step.c: read the step's output until it is over, then reap it. */
 void hk_supervise(struct step_run *sr, int pidfd, unsigned timeout_ms, unsigned grace_ms);

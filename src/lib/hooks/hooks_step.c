@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * hooks_step.c - starting one step and supervising it: the forked child
- * (process group, signals, fds, exec), its output read line by line into
+ * hooks_step.c - starting one step and supervising it: the spawned process
+ * (process group, signals, cwd, fds, exec), its output read line by line into
  * hooks.log and the external entries, the timeout with its SIGTERM/SIGKILL,
  * and the reaping (see the top of hooks.c).
  */
@@ -13,146 +13,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
+#include <spawn.h>
 #include <sys/wait.h>
 
 #include "crpc/hooks.h"
 #include "hooks_int.h"
 #include "internal.h"
-
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-
-extern char **environ;
-
-/* ------------------------------------------------------------------------ */
-/* the child                                                                */
-
-struct child_plan {
-	int null_fd, out_fd, err_fd; /* err_fd -1: stderr shares out_fd */
-	int pts_fd;                  /* -1 if none */
-	int status_fd;
-	const char *cwd;
-	const char *exec_path; /* run: */
-	char *const *argv;
-	const char *shell; /* shell: */
-	char **envp;
-};
-
-/* Mark every fd >= first close-on-exec (async-signal-safe). */
-static void cloexec_from(int first)
-{
-	struct linux_dirent64 {
-		uint64_t d_ino;
-		int64_t d_off;
-		unsigned short d_reclen;
-		unsigned char d_type;
-		char d_name[];
-	};
-	union {
-		char buf[4096];
-		uint64_t align;
-	} u;
-	struct rlimit rl;
-	long maxfd;
-	int dfd;
-
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
-		return;
-#endif
-	dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		for (;;) {
-			long nread = syscall(SYS_getdents64, dfd, u.buf, sizeof(u.buf));
-
-			if (nread <= 0)
-				break;
-			for (long off = 0; off < nread;) {
-				const struct linux_dirent64 *d = (const void *)(u.buf + off);
-				long fd = 0;
-				const char *c = d->d_name;
-
-				for (; *c >= '0' && *c <= '9' && fd < INT_MAX; c++)
-					fd = fd * 10 + (*c - '0');
-				if (!*c && c != d->d_name && fd >= first && fd != dfd)
-					fcntl((int)fd, F_SETFD, FD_CLOEXEC);
-				off += d->d_reclen;
-			}
-		}
-		close(dfd);
-		return;
-	}
-	maxfd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 65536;
-	if (maxfd > 65536)
-		maxfd = 65536;
-	for (long fd = first; fd < maxfd; fd++)
-		fcntl((int)fd, F_SETFD, FD_CLOEXEC);
-}
-
-/* Report a failure in the child: a line to the output, the cause to the parent. */
-static void __attribute__((noreturn))
-child_fail(int out_fd, int status_fd, int stage, int e, const char *what, const char *arg, int code)
-{
-	const char *desc = strerrordesc_np(e);
-	struct child_report rep = { stage, e };
-	const char *parts[] = { what, arg ? arg : "", ": ", desc ? desc : "unknown error", "\n" };
-
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-		(void)io_write_full(out_fd, parts[i], strlen(parts[i]));
-	if (status_fd >= 0)
-		(void)io_write_full(status_fd, (const char *)&rep, sizeof(rep));
-	_exit(code);
-}
-
-/* After fork(): only async-signal-safe calls from here on. */
-static void __attribute__((noreturn)) run_child(const struct child_plan *p)
-{
-	struct sigaction dfl;
-	sigset_t none;
-	int in, out, errfd, pts = -1, status;
-
-	setpgid(0, 0);
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &dfl, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-
-	/* Move everything out of the way of 0..3 first, then put it in place. */
-	status = fcntl(p->status_fd, F_DUPFD_CLOEXEC, 10);
-	in = fcntl(p->null_fd, F_DUPFD_CLOEXEC, 10);
-	out = fcntl(p->out_fd, F_DUPFD_CLOEXEC, 10);
-	errfd = p->err_fd >= 0 ? fcntl(p->err_fd, F_DUPFD_CLOEXEC, 10) : out;
-	if (p->pts_fd >= 0)
-		pts = fcntl(p->pts_fd, F_DUPFD_CLOEXEC, 10);
-	if (status < 0 || in < 0 || out < 0 || errfd < 0 || (p->pts_fd >= 0 && pts < 0))
-		child_fail(p->out_fd, status >= 0 ? status : p->status_fd, STAGE_SETUP, errno,
-			   "cannot set up the step's file descriptors", NULL, 126);
-	if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 || dup2(errfd, STDERR_FILENO) < 0 ||
-	    (pts >= 0 && dup2(pts, PTS_FD) < 0))
-		child_fail(out, status, STAGE_SETUP, errno, "cannot set up the step's file descriptors",
-			   NULL, 126);
-	cloexec_from(pts >= 0 ? PTS_FD + 1 : STDERR_FILENO + 1);
-
-	if (p->cwd && chdir(p->cwd) < 0)
-		child_fail(STDERR_FILENO, status, STAGE_CHDIR, errno, "cannot change to directory ", p->cwd,
-			   126);
-	if (p->shell) {
-		char *const sh_argv[] = { (char *)"sh", (char *)"-c", (char *)p->shell, NULL };
-
-		execve("/bin/sh", sh_argv, p->envp);
-		child_fail(STDERR_FILENO, status, STAGE_EXEC, errno, "cannot execute ", "/bin/sh", 127);
-	}
-	environ = p->envp; /* execvp() looks up PATH in the step's environment */
-	execvp(p->exec_path, p->argv);
-	child_fail(STDERR_FILENO, status, STAGE_EXEC, errno, "cannot execute ", p->exec_path, 127);
-}
 
 /* ------------------------------------------------------------------------ */
 /* supervising a step                                                       */
@@ -405,48 +271,185 @@ void hk_supervise(struct step_run *sr, int pidfd, unsigned timeout_ms, unsigned 
 	sr->secs = crpc__now() - t0;
 }
 
-/* Start the step; on failure *why says why (nothing was started then). */
-int hk_spawn_step(struct step_run *sr, const crpc_hook_step *st, const crpc_notify *n,
-		  const struct step_env *env, const char *exec_path, bool two_pipes, int *status_rd,
-		  char *why, size_t whysz)
+/*
+ * Move *fd above the fds the step gets (0..PTS_FD), so that no dup2() of the
+ * spawn replaces another one's source. -1 if it cannot (*fd is kept).
+ */
+static int above_step_fds(int *fd)
 {
-	struct child_plan plan = { .null_fd = -1, .out_fd = -1, .err_fd = -1, .status_fd = -1 };
-	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, statp[2] = { -1, -1 };
-	const char *what = "pipe";
-	pid_t pid;
-	int e;
+	int moved;
 
-	if (pipe2(outp, O_CLOEXEC) < 0 || (two_pipes && pipe2(errp, O_CLOEXEC) < 0) ||
-	    pipe2(statp, O_CLOEXEC) < 0)
+	if (*fd < 0 || *fd > PTS_FD)
+		return 0;
+	moved = fcntl(*fd, F_DUPFD_CLOEXEC, PTS_FD + 1);
+	if (moved < 0)
+		return -1;
+	close(*fd);
+	*fd = moved;
+	return 0;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/*
+ * The step's process: posix_spawn() (glibc: clone(CLONE_VM|CLONE_VFORK), no
+ * copy of crpc's page tables) into a process group of its own, every signal
+ * at its default and none blocked, the cwd, stdin from /dev/null, stdout and
+ * stderr to the pipe(s), the pty master as PTS_FD, every other fd closed.
+ * Returns posix_spawn()'s error (0: started).
+ */
+static int spawn(pid_t *pid, const char *path, char *const *argv, char *const *envp, int cwd_fd, int null_fd,
+		 int out_fd, int err_fd, int pts_fd)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t all, none;
+	int rc;
+
+	/*
+	 * Every signal to its default, glibc's own (32, 33) included: sigfillset()
+	 * leaves those out, and glibc's posix_spawn() sets a signal it was not told
+	 * to reset and cannot read (its own) to SIG_IGN, which the step would keep.
+	 */
+	memset(&all, 0xff, sizeof(all));
+	sigemptyset(&none);
+	if ((rc = posix_spawnattr_init(&at)) != 0)
+		return rc;
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
+		posix_spawnattr_destroy(&at);
+		return rc;
+	}
+	rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+						   POSIX_SPAWN_SETSIGMASK);
+	if (!rc)
+		rc = posix_spawnattr_setpgroup(&at, 0);
+	if (!rc)
+		rc = posix_spawnattr_setsigdefault(&at, &all);
+	if (!rc)
+		rc = posix_spawnattr_setsigmask(&at, &none);
+	/* the cwd first: its fd may be one of 0..PTS_FD, which the dup2()s replace */
+	if (!rc && cwd_fd >= 0)
+		rc = posix_spawn_file_actions_addfchdir_np(&fa, cwd_fd);
+	if (!rc)
+		rc = posix_spawn_file_actions_adddup2(&fa, null_fd, STDIN_FILENO);
+	if (!rc)
+		rc = posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
+	if (!rc)
+		rc = posix_spawn_file_actions_adddup2(&fa, err_fd >= 0 ? err_fd : out_fd, STDERR_FILENO);
+	if (!rc && pts_fd >= 0)
+		rc = posix_spawn_file_actions_adddup2(&fa, pts_fd, PTS_FD);
+	/* every fd is close-on-exec already; this also covers ones a caller opened without */
+	if (!rc)
+		rc = posix_spawn_file_actions_addclosefrom_np(&fa,
+							      pts_fd >= 0 ? PTS_FD + 1 : STDERR_FILENO + 1);
+	if (!rc)
+		rc = posix_spawn(pid, path, &fa, &at, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	return rc;
+}
+
+/*
+ * Like execvp(): a file that is not a binary and has no "#!" line (ENOEXEC)
+ * is run by /bin/sh, with the file as the script and the step's arguments.
+ */
+static int spawn_or_sh(pid_t *pid, const char *path, char *const *argv, char *const *envp, int cwd_fd,
+		       int null_fd, int out_fd, int err_fd, int pts_fd)
+{
+	size_t argc = 0;
+	char **sh_argv;
+	int rc;
+
+	rc = spawn(pid, path, argv, envp, cwd_fd, null_fd, out_fd, err_fd, pts_fd);
+	if (rc != ENOEXEC)
+		return rc;
+	while (argv[argc])
+		argc++;
+	sh_argv = calloc(argc + 2, sizeof(*sh_argv));
+	if (!sh_argv)
+		return rc;
+	sh_argv[0] = (char *)"/bin/sh";
+	sh_argv[1] = (char *)path;
+	for (size_t i = 1; i < argc; i++)
+		sh_argv[i + 1] = argv[i];
+	rc = spawn(pid, "/bin/sh", sh_argv, envp, cwd_fd, null_fd, out_fd, err_fd, pts_fd);
+	free(sh_argv);
+	return rc;
+}
+
+/*
+ * Start the step. 0: it runs; 1: it could not be started in its directory or
+ * could not be executed (sr->rep says which and why: no process is left); -1:
+ * crpc could not start it (why says why).
+ */
+int hk_spawn_step(struct step_run *sr, const crpc_hook_step *st, const crpc_notify *n,
+		  const struct step_env *env, const char *exec_path, bool two_pipes, char *why, size_t whysz)
+{
+	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int null_fd = -1, cwd_fd = -1, pts_fd = -1;
+	const char *what = "pipe";
+	pid_t pid = -1;
+	int rc, e;
+
+	if (st->cwd && *st->cwd) {
+		cwd_fd = open(st->cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (cwd_fd < 0) {
+			sr->rep = (struct child_report){ STAGE_CHDIR, errno };
+			return 1;
+		}
+	}
+	if (pipe2(outp, O_CLOEXEC) < 0 || (two_pipes && pipe2(errp, O_CLOEXEC) < 0))
 		goto fail;
 	what = "/dev/null";
-	plan.null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (plan.null_fd < 0)
+	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (null_fd < 0)
 		goto fail;
-	plan.out_fd = outp[1];
-	plan.err_fd = errp[1];
-	plan.status_fd = statp[1];
-	plan.pts_fd = n->kind == CRPC_NOTIFY_ORPHAN_PTS_MASTER ? n->fd : -1;
-	plan.cwd = st->cwd && *st->cwd ? st->cwd : NULL;
-	plan.envp = env->envp;
-	if (st->kind == CRPC_STEP_SHELL)
-		plan.shell = st->shell ? st->shell : "";
-	plan.exec_path = exec_path;
-	plan.argv = st->argv;
-
-	what = "fork";
-	pid = fork();
-	if (pid < 0)
+	what = "fcntl";
+	if (above_step_fds(&null_fd) < 0 || above_step_fds(&outp[1]) < 0 || above_step_fds(&errp[1]) < 0)
 		goto fail;
-	if (pid == 0)
-		run_child(&plan);
+	if (n->kind == CRPC_NOTIFY_ORPHAN_PTS_MASTER && n->fd >= 0) {
+		/* not ours: a copy above 0..PTS_FD when it is down there */
+		pts_fd = n->fd > PTS_FD ? n->fd : fcntl(n->fd, F_DUPFD_CLOEXEC, PTS_FD + 1);
+		if (pts_fd < 0)
+			goto fail;
+	}
 
-	setpgid(pid, pid); /* also done by the child: whichever comes first */
-	close(plan.null_fd);
-	close(outp[1]);
-	if (errp[1] >= 0)
-		close(errp[1]);
-	close(statp[1]);
+	if (st->kind == CRPC_STEP_SHELL) {
+		char *const sh_argv[] = { (char *)"sh", (char *)"-c", (char *)(st->shell ? st->shell : ""),
+					  NULL };
+
+		rc = spawn(&pid, "/bin/sh", sh_argv, env->envp, cwd_fd, null_fd, outp[1], errp[1], pts_fd);
+	} else {
+		rc = spawn_or_sh(&pid, exec_path, st->argv, env->envp, cwd_fd, null_fd, outp[1], errp[1],
+				 pts_fd);
+	}
+	if (rc == EAGAIN) { /* no process could be made (limits), nothing about the step */
+		what = "posix_spawn";
+		errno = rc;
+		goto fail;
+	}
+	if (rc != 0) {
+		/* the directory, if it cannot be entered (now), else the executable */
+		bool dir = cwd_fd >= 0 && faccessat(cwd_fd, "", X_OK, AT_EMPTY_PATH | AT_EACCESS) < 0;
+
+		sr->rep = (struct child_report){ dir ? STAGE_CHDIR : STAGE_EXEC, rc };
+	}
+	if (pts_fd >= 0 && pts_fd != n->fd)
+		close(pts_fd);
+	close_fd(&cwd_fd);
+	close_fd(&null_fd);
+	close_fd(&outp[1]);
+	close_fd(&errp[1]);
+	if (rc != 0) {
+		close_fd(&outp[0]);
+		close_fd(&errp[0]);
+		return 1;
+	}
 	sr->pid = pid;
 	sr->streams[0] = (struct stream){ .fd = outp[0], .entries = two_pipes };
 	sr->n_streams = 1;
@@ -454,21 +457,18 @@ int hk_spawn_step(struct step_run *sr, const crpc_hook_step *st, const crpc_noti
 		sr->streams[1] = (struct stream){ .fd = errp[0] };
 		sr->n_streams = 2;
 	}
-	*status_rd = statp[0];
 	return 0;
 
 fail:
 	e = errno;
 	snprintf(why, whysz, "could not be started: %s: %s", what, strerror(e));
+	if (pts_fd >= 0 && pts_fd != n->fd)
+		close(pts_fd);
+	close_fd(&cwd_fd);
+	close_fd(&null_fd);
 	for (int i = 0; i < 2; i++) {
-		if (outp[i] >= 0)
-			close(outp[i]);
-		if (errp[i] >= 0)
-			close(errp[i]);
-		if (statp[i] >= 0)
-			close(statp[i]);
+		close_fd(&outp[i]);
+		close_fd(&errp[i]);
 	}
-	if (plan.null_fd >= 0)
-		close(plan.null_fd);
 	return -1;
 }
