@@ -345,6 +345,12 @@ enum {
 	CRPC_INSPECT_PEER_PIDS = 1 << 0,
 	/** Skip the kernel feature checks (kcmp, map_files, sock_diag, TCP repair). */
 	CRPC_INSPECT_NO_KERNEL_CHECKS = 1 << 1,
+	/** Take the tree's file locks from the fdinfo of its descriptors only,
+	 *  without /proc/locks (whose read waits for an RCU grace period, 5-15
+	 *  ms): the locks CRIU dumps, since it finds a lock's holder the same
+	 *  way. A flock kept only by a mapping or a descriptor in flight, which
+	 *  CRIU leaves out in any case, is then not listed. Used by crpc's dump. */
+	CRPC_INSPECT_FDINFO_LOCKS = 1 << 2,
 };
 
 /**

@@ -897,6 +897,74 @@ static void test_live_self(void **state)
 	close(lk);
 }
 
+/* The locks of this process on fd, of class cls (FLOCK, POSIX, ...), in r. */
+static size_t locks_on(const crpc_inspect_result *r, int fd, const char *cls)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_locks; i++)
+		n += r->locks[i].pid == getpid() && r->locks[i].fd == fd &&
+		     strcmp(r->locks[i].lock_class, cls) == 0;
+	return n;
+}
+
+/*
+ * CRPC_INSPECT_FDINFO_LOCKS: the locks held through descriptors come from
+ * fdinfo, each once (a dup shows them too); a flock kept only by a mapping
+ * is listed from /proc/locks without the flag (no fd), not with it.
+ */
+static void test_fdinfo_locks(void **state)
+{
+	char fpath[] = "/tmp/crpc-test-flock.XXXXXX", ppath[] = "/tmp/crpc-test-posix.XXXXXX",
+	     mpath[] = "/tmp/crpc-test-mapped.XXXXXX";
+	struct flock pl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+	crpc_inspect_result *r = NULL;
+	crpc_error *err = NULL;
+	int ffd, dupfd, pfd, mfd;
+	void *map;
+
+	(void)state;
+	ffd = mkstemp(fpath);
+	pfd = mkstemp(ppath);
+	mfd = mkstemp(mpath);
+	assert_true(ffd >= 0 && pfd >= 0 && mfd >= 0);
+	assert_int_equal(flock(ffd, LOCK_EX), 0);
+	dupfd = dup(ffd);
+	assert_true(dupfd >= 0);
+	assert_int_equal(fcntl(pfd, F_SETLK, &pl), 0);
+	assert_int_equal(ftruncate(mfd, 4096), 0);
+	assert_int_equal(flock(mfd, LOCK_SH), 0);
+	map = mmap(NULL, 4096, PROT_READ, MAP_SHARED, mfd, 0);
+	assert_true(map != MAP_FAILED);
+	close(mfd); /* the flock stays, held by the mapping's file */
+
+	assert_int_equal(crpc_inspect_tree(getpid(), CRPC_INSPECT_NO_KERNEL_CHECKS | CRPC_INSPECT_FDINFO_LOCKS,
+					   &r, &err),
+			 0);
+	assert_null(err);
+	assert_int_equal(locks_on(r, ffd, "FLOCK") + locks_on(r, dupfd, "FLOCK"), 1);
+	assert_int_equal(locks_on(r, pfd, "POSIX"), 1);
+	assert_int_equal(locks_on(r, -1, "FLOCK"), 0);
+	for (size_t i = 0; i < r->n_locks; i++)
+		if (r->locks[i].fd == pfd)
+			assert_string_equal(r->locks[i].path, ppath);
+	crpc_inspect_free(r);
+
+	r = NULL;
+	assert_int_equal(crpc_inspect_tree(getpid(), CRPC_INSPECT_NO_KERNEL_CHECKS, &r, &err), 0);
+	assert_int_equal(locks_on(r, pfd, "POSIX"), 1);
+	assert_int_equal(locks_on(r, -1, "FLOCK"), 1); /* the mapped one, from /proc/locks */
+	crpc_inspect_free(r);
+
+	munmap(map, 4096);
+	unlink(fpath);
+	unlink(ppath);
+	unlink(mpath);
+	close(ffd);
+	close(dupfd);
+	close(pfd);
+}
+
 static void test_live_child_and_errors(void **state)
 {
 	crpc_inspect_result *r = NULL;
@@ -1032,6 +1100,7 @@ int main(void)
 		cmocka_unit_test(test_verdict_own_namespaces),
 		cmocka_unit_test(test_apply_user_wins),
 		cmocka_unit_test(test_live_self),
+		cmocka_unit_test(test_fdinfo_locks),
 		cmocka_unit_test(test_live_child_and_errors),
 		cmocka_unit_test(test_task_status),
 	};

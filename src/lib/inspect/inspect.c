@@ -178,8 +178,8 @@ static bool same_description(pid_t pa, int a, pid_t pb, int b)
 	return true;
 }
 
-/* Whether OFD lock l is among r->locks[from..]: the same lock seen through another fd of its description. */
-static bool seen_ofd_lock(const crpc_inspect_result *r, size_t from, const crpc_lock_info *l)
+/* Whether lock l (from fdinfo) is among r->locks[from..]: the same lock seen through another fd of its description. */
+static bool seen_fd_lock(const crpc_inspect_result *r, size_t from, const crpc_lock_info *l)
 {
 	for (size_t i = from; i < r->n_locks; i++) {
 		const crpc_lock_info *o = &r->locks[i];
@@ -243,7 +243,7 @@ static int locks_read_take(locks_read *lr, char **data)
 /*
  * The locks /proc/locks shows with the pid of a process of the tree: POSIX
  * and flock locks, leases. OFD locks show pid -1 there, whoever holds them:
- * they come from the tree's fdinfo (add_ofd_locks), never from a match of
+ * they come from the tree's fdinfo (add_fd_locks), never from a match of
  * the inode, which would give the tree the locks of any process on a file
  * the tree has open too (/dev/null).
  */
@@ -278,19 +278,20 @@ static int add_pid_locks(ins_ctx *c, locks_read *lr, ins_map *by_pid, size_t *ca
 }
 
 /*
- * The OFD locks the fdinfo files of the tree list, each once: processes
- * sharing one open file description (after fork, or dup) all show its locks.
+ * The OFD locks the fdinfo files of the tree list (every lock they list with
+ * CRPC_INSPECT_FDINFO_LOCKS), each once: processes sharing one open file
+ * description (after fork, or dup) all show its locks.
  */
-static int add_ofd_locks(ins_ctx *c, size_t *cap, crpc_error **err)
+static int add_fd_locks(ins_ctx *c, size_t *cap, crpc_error **err)
 {
 	crpc_inspect_result *r = c->r;
 	size_t from = r->n_locks;
 
-	for (size_t pi = 0; pi < c->n_ofd_locks && pi < r->n_procs; pi++) {
-		const ins_ofd_locks *o = &c->ofd_locks[pi];
+	for (size_t pi = 0; pi < c->n_fd_locks && pi < r->n_procs; pi++) {
+		const ins_fd_locks *o = &c->fd_locks[pi];
 
 		for (size_t k = 0; k < o->n; k++) {
-			if (seen_ofd_lock(r, from, &o->v[k]))
+			if (seen_fd_lock(r, from, &o->v[k]))
 				continue;
 			if (add_lock(r, cap, pi, find_fd(&r->procs[pi], o->v[k].fd), o->v[k]) < 0)
 				return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect",
@@ -304,19 +305,21 @@ static int read_locks(ins_ctx *c, locks_read *lr, ins_map *by_pid, crpc_error **
 {
 	size_t cap = 0;
 
-	if (add_pid_locks(c, lr, by_pid, &cap, err) < 0 || add_ofd_locks(c, &cap, err) < 0)
+	/* with CRPC_INSPECT_FDINFO_LOCKS, every lock was kept from fdinfo */
+	if ((!(c->flags & CRPC_INSPECT_FDINFO_LOCKS) && add_pid_locks(c, lr, by_pid, &cap, err) < 0) ||
+	    add_fd_locks(c, &cap, err) < 0)
 		return -1;
 	return 0;
 }
 
-/* Free the OFD locks read from fdinfo. */
-static void free_ofd_locks(ins_ctx *c)
+/* Free the locks kept from fdinfo. */
+static void free_fd_locks(ins_ctx *c)
 {
-	for (size_t i = 0; i < c->n_ofd_locks; i++)
-		free(c->ofd_locks[i].v);
-	free(c->ofd_locks);
-	c->ofd_locks = NULL;
-	c->n_ofd_locks = 0;
+	for (size_t i = 0; i < c->n_fd_locks; i++)
+		free(c->fd_locks[i].v);
+	free(c->fd_locks);
+	c->fd_locks = NULL;
+	c->n_fd_locks = 0;
 }
 
 /* ---- namespaces --------------------------------------------------------------------- */
@@ -441,7 +444,7 @@ CRPC_API int crpc_inspect_tree(pid_t pid, unsigned flags, crpc_inspect_result **
 	ins_map by_pid = { 0 };
 	locks_read lr = { .started = false };
 	crpc_inspect_result *r = NULL;
-	double t0 = crpc__now();
+	double t0 = crpc__now(), tp;
 	char name[32];
 	int rc = -1, tr;
 
@@ -465,7 +468,8 @@ CRPC_API int crpc_inspect_tree(pid_t pid, unsigned flags, crpc_inspect_result **
 		crpc_error_set(err, CRPC_EXIT_ENV, errno, "inspect", "cannot open /proc");
 		goto out;
 	}
-	locks_read_start(&lr, c.proc_fd);
+	if (!(flags & CRPC_INSPECT_FDINFO_LOCKS))
+		locks_read_start(&lr, c.proc_fd);
 	ins_read_ns(c.proc_fd, "self/ns/", r->self_ns);
 
 	/* the root must exist and be a process, not a thread */
@@ -490,7 +494,10 @@ CRPC_API int crpc_inspect_tree(pid_t pid, unsigned flags, crpc_inspect_result **
 		}
 	}
 
+	crpc__timing("inspect: namespaces, root's status", t0);
+	tp = crpc__timing_now();
 	tr = ins_build_tree(&c, pid, err);
+	crpc__timing("inspect: scan of /proc, the tree", tp);
 	if (tr < 0)
 		goto out;
 	if (tr > 0) {
@@ -502,14 +509,16 @@ CRPC_API int crpc_inspect_tree(pid_t pid, unsigned flags, crpc_inspect_result **
 			crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
 			goto out;
 		}
-	c.ofd_locks = calloc(r->n_procs, sizeof(*c.ofd_locks));
-	if (!c.ofd_locks) {
+	c.fd_locks = calloc(r->n_procs, sizeof(*c.fd_locks));
+	if (!c.fd_locks) {
 		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
 		goto out;
 	}
-	c.n_ofd_locks = r->n_procs;
+	c.n_fd_locks = r->n_procs;
+	tp = crpc__timing_now();
 	if (ins_read_procs(&c, err) < 0)
 		goto out;
+	crpc__timing("inspect: each process, its fds", tp);
 	if (r->procs[0].gone) {
 		no_process(err, pid, "exited while being inspected");
 		goto out;
@@ -518,17 +527,28 @@ CRPC_API int crpc_inspect_tree(pid_t pid, unsigned flags, crpc_inspect_result **
 		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
 		goto out;
 	}
-	if (ins_resolve_net(&c, err) < 0 || ins_resolve_files(&c, err) < 0 ||
-	    read_locks(&c, &lr, &by_pid, err) < 0)
+	tp = crpc__timing_now();
+	if (ins_resolve_net(&c, err) < 0 || ins_resolve_files(&c, err) < 0)
 		goto out;
+	crpc__timing("inspect: sockets, pipes, files", tp);
+	tp = crpc__timing_now();
+	if (read_locks(&c, &lr, &by_pid, err) < 0)
+		goto out;
+	crpc__timing(flags & CRPC_INSPECT_FDINFO_LOCKS ? "inspect: file locks (fdinfo)"
+						       : "inspect: wait for /proc/locks",
+		     tp);
+	tp = crpc__timing_now();
 	if (summarize_ns(r) < 0) {
 		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "inspect", "out of memory");
 		goto out;
 	}
 	if (ins_ns_inspect(&c, err) < 0)
 		goto out;
+	crpc__timing("inspect: namespaces of the tree", tp);
+	tp = crpc__timing_now();
 	if (!(flags & CRPC_INSPECT_NO_KERNEL_CHECKS))
 		check_kernel(&c);
+	crpc__timing("inspect: kernel checks", tp);
 	/* the root may have exited at the very end: say so rather than report a ghost */
 	snprintf(name, sizeof(name), "%d", (int)pid);
 	if (faccessat(c.proc_fd, name, F_OK, 0) < 0 && ins_gone_errno(errno)) {
@@ -556,7 +576,7 @@ out:
 	crpc_inspect_free(r);
 	ins_net_free(&c);
 	ins_mnt_free(&c);
-	free_ofd_locks(&c);
+	free_fd_locks(&c);
 	ins_map_free(&c.sock_owner);
 	ins_map_free(&c.pipe_ends);
 	ins_map_free(&c.fifo_ends);

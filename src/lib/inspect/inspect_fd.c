@@ -493,19 +493,21 @@ static int read_one_fd(ins_ctx *c, crpc_proc_info *p, size_t pi, int fddir, int 
 /*
  * Keep the OFD locks held through fd fi of procs[pi] for the lock list: only
  * fdinfo tells who holds one (/proc/locks shows pid -1). POSIX, flock locks
- * and leases come from /proc/locks, with their pid.
+ * and leases come from /proc/locks, with their pid, unless the inspection
+ * takes every lock from fdinfo (CRPC_INSPECT_FDINFO_LOCKS).
  */
-static int keep_ofd_locks(ins_ctx *c, size_t pi, const crpc_fd_info *fi, const ins_fdinfo_extra *x)
+static int keep_fd_locks(ins_ctx *c, size_t pi, const crpc_fd_info *fi, const ins_fdinfo_extra *x)
 {
-	ins_ofd_locks *o;
+	bool all = c->flags & CRPC_INSPECT_FDINFO_LOCKS;
+	ins_fd_locks *o;
 
-	if (!c->ofd_locks || pi >= c->n_ofd_locks)
+	if (!c->fd_locks || pi >= c->n_fd_locks)
 		return 0;
-	o = &c->ofd_locks[pi];
+	o = &c->fd_locks[pi];
 	for (size_t i = 0; i < x->n_locks; i++) {
 		crpc_lock_info l = x->locks[i];
 
-		if (strcmp(l.lock_class, "OFDLCK") != 0)
+		if (!all && strcmp(l.lock_class, "OFDLCK") != 0)
 			continue;
 		if (INS_GROW(o->v, &o->cap, o->n) < 0)
 			return -1;
@@ -625,7 +627,7 @@ int ins_read_fds(ins_ctx *c, size_t pi, int piddir, crpc_error **err)
 			fi = &p->fds[p->n_fds];
 			memset(fi, 0, sizeof(*fi));
 			rc = read_one_fd(c, p, pi, fddir, infodir, de->d_name, fi, &x);
-			if (rc == 0 && keep_ofd_locks(c, pi, fi, &x) < 0)
+			if (rc == 0 && keep_fd_locks(c, pi, fi, &x) < 0)
 				rc = -1;
 			ins_fdinfo_extra_free(&x);
 			if (rc < 0) {

@@ -147,23 +147,24 @@ crpc_fd_type ins_classify_proto(const char *proto, int *family);
 typedef struct ins_netns ins_netns;
 typedef struct ins_mntns ins_mntns;
 
-/* The OFD locks the fdinfo files of one process list (pid and fd set, path NULL). */
-typedef struct ins_ofd_locks {
+/* The locks kept from the fdinfo files of one process (pid and fd set, path NULL): OFD ones, or all
+ * with CRPC_INSPECT_FDINFO_LOCKS. */
+typedef struct ins_fd_locks {
 	crpc_lock_info *v;
 	size_t n, cap;
-} ins_ofd_locks;
+} ins_fd_locks;
 
 typedef struct ins_ctx {
 	unsigned flags;
 	crpc_inspect_result *r;
 	char *buf; /* scratch buffer of bufsz bytes */
 	size_t bufsz;
-	int proc_fd;              /* /proc */
-	ins_map sock_owner;       /* socket inode -> (proc index << 32 | fd index) + 1, tree only */
-	ins_map pipe_ends;        /* pipe inode -> bit 0 read end, bit 1 write end seen in the tree */
-	ins_map fifo_ends;        /* the same for FIFOs, keyed by (st_dev, st_ino) */
-	ins_ofd_locks *ofd_locks; /* one per process of the tree, each written by the reader of that process */
-	size_t n_ofd_locks;       /* n_procs once the tree is built */
+	int proc_fd;            /* /proc */
+	ins_map sock_owner;     /* socket inode -> (proc index << 32 | fd index) + 1, tree only */
+	ins_map pipe_ends;      /* pipe inode -> bit 0 read end, bit 1 write end seen in the tree */
+	ins_map fifo_ends;      /* the same for FIFOs, keyed by (st_dev, st_ino) */
+	ins_fd_locks *fd_locks; /* one per process of the tree, each written by the reader of that process */
+	size_t n_fd_locks;      /* n_procs once the tree is built */
 	ins_netns *netns;
 	size_t n_netns, cap_netns;
 	ins_mntns *mntns;
