@@ -4,9 +4,11 @@
  *
  * A client that starts `criu swrk N` (runc, crun through libcriu, go-criu,
  * crpc itself) can be pointed at crpc instead (a symlink named `criu`, or
- * `crpc shim swrk N`). The shim starts the real `criu swrk` when the first
- * request arrives and forwards every message both ways, file descriptors
- * included, while it
+ * `crpc shim swrk N`). The shim starts the real `criu swrk` with the
+ * session (while the client prepares its first request; a CRIU the first
+ * request cannot take, one outside the cgroups runc moved the shim into
+ * meanwhile that cannot follow, is replaced by one started then) and
+ * forwards every message both ways, file descriptors included, while it
  *
  * - makes the client's fd fields work: CRIU resolves images_dir_fd,
  *   work_dir_fd and status_fd through /proc/PEER/fd/N and takes

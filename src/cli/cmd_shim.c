@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -133,6 +134,22 @@ static int pass_through(const char *criu, int argc, char **argv)
 	return CRPC_EXIT_ENV;
 }
 
+/* Whether the shim is to print its lines (-v, shim: verbose, $CRPC_SHIM_VERBOSE). */
+static bool verbose_wanted(const struct shim_opts *o, const crpc_config *c)
+{
+	const char *env = getenv("CRPC_SHIM_VERBOSE");
+
+	return o->verbose || c->shim_verbose || (env && *env && strcmp(env, "0") != 0);
+}
+
+static bool has_hooks(const crpc_hooks *h)
+{
+	for (size_t i = 0; i < CRPC_NOTIFY__COUNT; i++)
+		if (h->n_steps[i])
+			return true;
+	return false;
+}
+
 /* Where verbose lines go: stderr, or a file $CRPC_SHIM_VERBOSE names. */
 static FILE *verbose_stream(const struct shim_opts *o, const crpc_config *c, FILE **opened)
 {
@@ -140,15 +157,31 @@ static FILE *verbose_stream(const struct shim_opts *o, const crpc_config *c, FIL
 
 	*opened = NULL;
 	if (env && env[0] == '/') {
-		*opened = fopen(env, "ae");
+		/* appended to as root: never through a symlink, never another user's file */
+		int fd = open(env,
+			      O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC,
+			      0600);
+		struct stat st;
+
+		if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+				(st.st_mode & 022))) {
+			close(fd);
+			fd = -1;
+			errno = EPERM;
+		}
+		if (fd >= 0)
+			*opened = fdopen(fd, "a");
 		if (*opened)
 			return *opened;
-		shim_error("cannot open %s ($CRPC_SHIM_VERBOSE): %s", env, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		shim_error("cannot open %s ($CRPC_SHIM_VERBOSE): %s%s", env, strerror(errno),
+			   errno == EPERM || errno == ELOOP
+				   ? " (it must be a regular file of the shim's user that only it can write)"
+				   : "");
 		return NULL;
 	}
-	if (o->verbose || c->shim_verbose || (env && *env && strcmp(env, "0") != 0))
-		return stderr;
-	return NULL;
+	return verbose_wanted(o, c) ? stderr : NULL;
 }
 
 static int shim_main(const struct shim_opts *o, int argc, char **argv)
@@ -211,7 +244,16 @@ static int shim_main(const struct shim_opts *o, int argc, char **argv)
 		rc = CRPC_EXIT_ENV;
 		goto fail;
 	}
-	if (fd < 0) {
+	if (call)
+		sc.trace_dir = crpc_shim_call_trace_dir(call);
+	else if (cfg.shim_trace)
+		sc.trace_dir = cfg.trace_dir ? cfg.trace_dir : CRPC_SHIM_TRACE_DIR;
+	/*
+	 * not `swrk N`, or a session with nothing to add (no hook, no trace, not
+	 * verbose, no crpc operation behind it): the real CRIU in our place, so
+	 * the client talks to it as if it had started it itself
+	 */
+	if (fd < 0 || (!call && !sc.trace_dir && !has_hooks(&cfg.hooks) && !verbose_wanted(o, &cfg))) {
 		crpc_config_release(&cfg);
 		crpc_shim_call_free(call);
 		return pass_through(criu, argc, argv);
@@ -221,10 +263,6 @@ static int shim_main(const struct shim_opts *o, int argc, char **argv)
 	signal(SIGCHLD, SIG_DFL);
 	sc.criu_path = criu;
 	sc.hooks = &cfg.hooks;
-	if (call)
-		sc.trace_dir = crpc_shim_call_trace_dir(call);
-	else if (cfg.shim_trace)
-		sc.trace_dir = cfg.trace_dir ? cfg.trace_dir : CRPC_SHIM_TRACE_DIR;
 	sc.request_options = call ? crpc_shim_call_request_options(call) : NULL;
 	sc.restored_pid_file = call ? crpc_shim_call_restored_pid_file(call) : NULL;
 	sc.log_copy_dir = call ? crpc_shim_call_log_dir(call) : NULL;

@@ -5,8 +5,9 @@
  * The behaviour is described in include/crpc/shim.h.
  *
  * One poll() loop serves two SOCK_SEQPACKET sockets: the client's (the N of
- * `swrk N`) and the one to the real `criu swrk`, started at the first
- * request, plus a pidfd of that CRIU (a 100 ms tick without pidfds). Every
+ * `swrk N`) and the one to the real `criu swrk`, in use from the first
+ * request (started ahead of it, shim_spare.c), plus a pidfd of that CRIU
+ * (a 100 ms tick without pidfds). Every
  * record is read whole (its size peeked first) with all the fds passed
  * along, and forwarded as one record with the same fds.
  *
@@ -212,17 +213,23 @@ static int criu_child_setup(void *arg)
 	return 0;
 }
 
-int shim_start_criu(struct shim *s, crpc_error **err)
+/*
+ * Start `criu swrk`: *pidp, our socket to it (*skp) and a pidfd (*pidfdp,
+ * -1 if none). -1 with *failed (the step) and errno; a CRIU that could not
+ * be executed is reaped (its pid in *pidp, its status in *statusp), and
+ * *exec_errno says why (0: it was not that).
+ */
+static int spawn_criu(struct shim *s, pid_t *pidp, int *skp, int *pidfdp, int *statusp, const char **failed,
+		      int *exec_errno)
 {
 	const crpc_shim_config *c = s->cfg;
 	size_t nopt = 0;
 	char **argv, **envp;
 	char fdstr[16];
 	int sv[2];
-	int child_errno = 0;
-	const char *failed;
 	pid_t pid;
 
+	*exec_errno = 0;
 	for (char *const *o = c->criu_options; o && *o; o++)
 		nopt++;
 	argv = calloc(nopt + 4, sizeof(char *));
@@ -230,12 +237,18 @@ int shim_start_criu(struct shim *s, crpc_error **err)
 	if (!argv || !envp) {
 		free(argv);
 		free(envp);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "start CRIU", "out of memory");
+		*failed = "allocation";
+		errno = ENOMEM;
+		return -1;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		int e = errno;
+
 		free(argv);
 		free(envp);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "start CRIU", "socketpair failed");
+		*failed = "socketpair";
+		errno = e;
+		return -1;
 	}
 	snprintf(fdstr, sizeof(fdstr), "%d", sv[1]);
 	argv[0] = (char *)c->criu_path;
@@ -245,7 +258,7 @@ int shim_start_criu(struct shim *s, crpc_error **err)
 	argv[2 + nopt] = fdstr;
 	argv[3 + nopt] = NULL;
 
-	pid = crpc__spawn(c->criu_path, argv, envp, sv[1], criu_child_setup, NULL, &child_errno, &failed);
+	pid = crpc__spawn(c->criu_path, argv, envp, sv[1], criu_child_setup, NULL, exec_errno, failed);
 	free(argv);
 	free(envp);
 	if (pid < 0) {
@@ -253,27 +266,64 @@ int shim_start_criu(struct shim *s, crpc_error **err)
 
 		close(sv[0]);
 		close(sv[1]);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "start CRIU", "%s failed", failed);
-	}
-	close(sv[1]);
-	s->criu_sk = sv[0];
-	s->criu_pid = pid;
-	sig_criu_pid = pid;
-	s->criu_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (s->criu_pidfd >= 0)
-		fcntl(s->criu_pidfd, F_SETFD, FD_CLOEXEC);
-	if (child_errno) {
-		int status;
-
-		(void)io_waitpid(pid, &status, 0);
-		s->criu_reaped = true;
-		s->criu_status = status;
-		crpc_error_set(err, CRPC_EXIT_ENV, child_errno, "start CRIU", "cannot execute %s",
-			       c->criu_path);
+		errno = e;
 		return -1;
 	}
-	shim_vlog(s, "started %s (pid %d) for client %d (%s)", c->criu_path, (int)pid, (int)s->client_pid,
+	close(sv[1]);
+	if (*exec_errno) {
+		close(sv[0]);
+		(void)io_waitpid(pid, statusp, 0);
+		*pidp = pid;
+		*failed = "exec";
+		errno = *exec_errno;
+		return -1;
+	}
+	*pidp = pid;
+	*skp = sv[0];
+	*pidfdp = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (*pidfdp >= 0)
+		fcntl(*pidfdp, F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
+int shim_spawn_criu(struct shim *s, pid_t *pidp, int *skp, int *pidfdp)
+{
+	const char *failed = NULL;
+	int exec_errno, status;
+	pid_t pid = 0;
+
+	if (spawn_criu(s, &pid, skp, pidfdp, &status, &failed, &exec_errno) < 0)
+		return -1;
+	*pidp = pid;
+	return 0;
+}
+
+void shim_criu_adopted(struct shim *s)
+{
+	sig_criu_pid = s->criu_pid;
+	shim_vlog(s, "CRIU (pid %d) serves client %d (%s)", (int)s->criu_pid, (int)s->client_pid,
 		  s->client_comm);
+}
+
+int shim_start_criu(struct shim *s, crpc_error **err)
+{
+	const char *failed = NULL;
+	int exec_errno = 0;
+
+	if (shim_spare_adopt(s) == 0)
+		return 0;
+	if (spawn_criu(s, &s->criu_pid, &s->criu_sk, &s->criu_pidfd, &s->criu_status, &failed, &exec_errno) <
+	    0) {
+		if (exec_errno) {
+			s->criu_reaped = true;
+			return crpc_error_set(err, CRPC_EXIT_ENV, exec_errno, "start CRIU",
+					      "cannot execute %s", s->cfg->criu_path);
+		}
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, "start CRIU", "%s failed", failed);
+	}
+	shim_vlog(s, "started %s (pid %d) for client %d (%s)", s->cfg->criu_path, (int)s->criu_pid,
+		  (int)s->client_pid, s->client_comm);
+	sig_criu_pid = s->criu_pid;
 	return 0;
 }
 
@@ -381,6 +431,8 @@ CRPC_API int crpc_shim_run(const crpc_shim_config *cfg, int client_fd, crpc_erro
 	s.client = client_fd;
 	s.criu_sk = -1;
 	s.criu_pidfd = -1;
+	s.spare_sk = -1;
+	s.spare_pidfd = -1;
 	s.tr.fd = -1;
 	s.tr.dirfd = -1;
 	s.log_dirfd = -1;
@@ -404,6 +456,8 @@ CRPC_API int crpc_shim_run(const crpc_shim_config *cfg, int client_fd, crpc_erro
 	}
 	shim_vlog(&s, "serving client %d (%s) on fd %d; CRIU is %s", (int)s.client_pid, s.client_comm,
 		  client_fd, cfg->criu_path);
+	/* CRIU starts while the client prepares its first request */
+	shim_spare_start(&s);
 
 	for (;;) {
 		struct pollfd p[3];
@@ -484,6 +538,7 @@ CRPC_API int crpc_shim_run(const crpc_shim_config *cfg, int client_fd, crpc_erro
 		}
 	}
 
+	shim_spare_discard(&s);
 	if (s.criu_pid > 0 && !s.criu_reaped)
 		shim_criu_wait(&s, CRIU_END_WAIT_MS);
 	shim_request_end(&s);

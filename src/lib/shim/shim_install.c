@@ -253,23 +253,6 @@ static bool cmdline_has(pid_t pid, const char *prefix)
 	return found;
 }
 
-/* The parent of pid from /proc/PID/stat; 0 when unknown. */
-static pid_t proc_ppid(pid_t pid)
-{
-	char file[64], *stat = NULL, *close_paren;
-	size_t len = 0;
-	int ppid = 0;
-
-	snprintf(file, sizeof(file), "/proc/%d/stat", (int)pid);
-	if (crpc__read_file_at(AT_FDCWD, file, 4096, &stat, &len, NULL) < 0)
-		return 0;
-	close_paren = strrchr(stat, ')');
-	if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
-		ppid = 0;
-	free(stat);
-	return (pid_t)ppid;
-}
-
 /* The PIDs of the processes whose comm is name, at most max. */
 static size_t procs_named(const char *name, pid_t *out, size_t max)
 {
@@ -319,13 +302,15 @@ CRPC_API size_t crpc_shim_engines(crpc_shim_engine *out, size_t max)
 		if (cmdline_has(pid, "--containerd")) {
 			size_t nc = procs_named("containerd", ctrd, 16);
 
-			for (size_t k = 0; k < nc; k++)
-				if (proc_ppid(ctrd[k]) != pid) {
-					pid = ctrd[k];
-					snprintf(e->path_of, sizeof(e->path_of), "containerd %d's PATH",
-						 (int)pid);
-					break;
-				}
+			for (size_t k = 0; k < nc; k++) {
+				crpc_task_status ts;
+
+				if (crpc_task_status_read(ctrd[k], &ts) == 0 && ts.ppid == pid)
+					continue;
+				pid = ctrd[k];
+				snprintf(e->path_of, sizeof(e->path_of), "containerd %d's PATH", (int)pid);
+				break;
+			}
 		}
 		e->pid = pid;
 		proc_path(pid, path, sizeof(path));

@@ -51,6 +51,12 @@ struct shim {
 	bool criu_reaped;
 	int criu_status;
 
+	/* the CRIU started with the session, not yet given a request (shim_spare.c) */
+	pid_t spare_pid; /* 0 if none */
+	int spare_sk;
+	int spare_pidfd;
+	char *spare_cgroups; /* /proc/self/cgroup when it started */
+
 	/* the request in flight */
 	bool outstanding;
 	int req_type;
@@ -75,6 +81,19 @@ struct shim {
 	bool trace_tried;
 	bool warned_trace;
 };
+
+/* ---- the real CRIU (shim.c, shim_spare.c) ---- */
+
+/* Start `criu swrk` for s: its pid, our socket to it, a pidfd (-1 if none). -1 with errno. */
+int shim_spawn_criu(struct shim *s, pid_t *pidp, int *skp, int *pidfdp);
+/* s->criu_pid now serves the session: signals are passed on to it. */
+void shim_criu_adopted(struct shim *s);
+/* Start the spare CRIU, before the first request (nothing if it cannot be). */
+void shim_spare_start(struct shim *s);
+/* Make the spare s's CRIU if it is still fit for the first request (0); else end it (-1). */
+int shim_spare_adopt(struct shim *s);
+/* End the spare, if any (SIGKILL, reaped). */
+void shim_spare_discard(struct shim *s);
 
 /* ---- small helpers (shim.c) ---- */
 

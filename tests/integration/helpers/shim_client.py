@@ -9,11 +9,14 @@
 #   close-at NAME PID DIR     DUMP PID into DIR with notifications; answer
 #                             them until NAME, then close the socket there
 #   garbage                   send bytes that are no criu_req
+#   hangup                    close the socket after 0.3 s without a request
 #   garbage-ack NAME PID DIR  DUMP with notifications; answer NAME with garbage
 #   workdir PID DIR WORKDIR   DUMP (leave running) with images_dir_fd and
 #                             work_dir_fd: CRIU's log must land in WORKDIR
 #   inherit                   VERSION with keep_open, then report whether the
 #                             CRIU the shim started holds the client's fd 9
+#   exe                       VERSION with keep_open, then report which program
+#                             the shim's process runs and its children's
 import json
 import os
 import socket
@@ -139,7 +142,9 @@ def main():
         got.append(s)
         return s
 
-    if mode == "garbage":
+    if mode == "hangup":
+        time.sleep(0.3)  # the CRIU the shim starts ahead is up by now
+    elif mode == "garbage":
         ours.send(b"\xff\xff\xff\xff")
         recv()
         recv()  # then EOF
@@ -167,15 +172,19 @@ def main():
         wdfd = os.open(wd, os.O_RDONLY | os.O_DIRECTORY)
         ours.send(dump_req(pid, dirfd, notify=False, leave_running=True, workdir_fd=wdfd))
         recv()
-    elif mode == "inherit":
+    elif mode in ("inherit", "exe"):
         ours.send(fv(1, T_VERSION) + fv(4, 1))
         recv()
         kids = []
         for task in os.listdir("/proc/%d/task" % shim_p.pid):
             with open("/proc/%d/task/%s/children" % (shim_p.pid, task)) as f:
                 kids += f.read().split()
-        extra["criu_fd9"] = [os.readlink("/proc/%s/fd/9" % k) if os.path.exists("/proc/%s/fd/9" % k)
-                             else None for k in kids]
+        if mode == "inherit":
+            extra["criu_fd9"] = [os.readlink("/proc/%s/fd/9" % k) if os.path.exists("/proc/%s/fd/9" % k)
+                                 else None for k in kids]
+        else:
+            extra["exe"] = os.readlink("/proc/%d/exe" % shim_p.pid)
+            extra["children_exe"] = [os.readlink("/proc/%s/exe" % k) for k in kids]
     else:
         sys.exit("unknown mode " + mode)
     if ours is not None:

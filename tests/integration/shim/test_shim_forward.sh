@@ -91,4 +91,22 @@ echo "$CLIENT" >"$TMP/c.json"
 jcheck "$TMP/c.json" 'd["criu_fd9"] == [d["pipe"]]' 'd["stdout"] == ""' ||
 	fail "CRIU did not get the client's fd 9: $CLIENT"
 
+# the session as served with a trace: the shim's own process, CRIU its child
+# (the CRIU here may be a wrapper that runs its own loader: not compared by name)
+crpc_exe=$(readlink -f "$CRPC_BIN")
+shim_client exe
+echo "$CLIENT" >"$TMP/c.json"
+jcheck "$TMP/c.json" "d['exe'] == '$crpc_exe'" "len(d['children_exe']) == 1" \
+	"d['children_exe'][0] != '$crpc_exe'" 'd["replies"][0]["success"]' || fail "the shim with a trace: $CLIENT"
+# nothing to add (no hook, no trace, not verbose): the real CRIU in the shim's place
+shim_config "  trace: false"
+shim_client exe
+echo "$CLIENT" >"$TMP/c.json"
+jcheck "$TMP/c.json" "d['exe'] != '$crpc_exe'" 'd["children_exe"] == []' 'd["replies"][0]["success"]' \
+	'd["stdout"] == ""' || fail "the shim with nothing to add did not run CRIU in its place: $CLIENT"
+# a hook configured: the shim serves the session again
+shim_config "  trace: false" "hooks:" "  post-dump:" "    - run: [/bin/true]"
+shim_client exe
+echo "$CLIENT" >"$TMP/c.json"
+jcheck "$TMP/c.json" "d['exe'] == '$crpc_exe'" "len(d['children_exe']) == 1" || fail "the shim with a hook: $CLIENT"
 no_strays

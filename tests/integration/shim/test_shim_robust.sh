@@ -12,7 +12,8 @@
 #   session ends, a dump in flight aborts;
 # - bytes from CRIU that are no criu_resp: forwarded unchanged (the client
 #   reports them) and recorded in the trace as decode_error;
-# - a message larger than the socket's default buffer still goes through.
+# - a message larger than the socket's default buffer still goes through;
+# - a client that hangs up before any request: the shim exits 0, silently.
 # shellcheck disable=SC2016 # quoted code for wait_for and the hooks' shell
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../helpers/shim_lib.sh"
@@ -53,6 +54,16 @@ for at in pre-dump post-dump; do
 	assert_running "$pid" r
 done
 shim_config
+
+# --- a client that hangs up before any request ---------------------------------------------
+# The CRIU the shim started ahead of the first request ends without a word
+# (a CRIU reading EOF would print an error on the client's stderr).
+shim_client hangup
+echo "$CLIENT" >"$TMP/c.json"
+jcheck "$TMP/c.json" 'd["shim_exit"] == 0' 'd["replies"] == []' 'd["stdout"] == ""' ||
+	fail "client hanging up before a request: $CLIENT"
+[ ! -s "$TMP/client.err" ] || fail "a session without a request printed: $(cat "$TMP/client.err")"
+no_strays
 
 # --- bytes from the client that are no criu_req -------------------------------------------
 shim_client garbage

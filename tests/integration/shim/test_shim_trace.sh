@@ -104,6 +104,16 @@ session
 CRPC_SHIM_VERBOSE=$TMP/v.log session
 grep -q -- '-> VERSION keep_open' "$TMP/v.log" || fail "no message line in the verbose file: $(cat "$TMP/v.log")"
 grep -q -- '<- VERSION ok version=' "$TMP/v.log" || fail "no reply line in the verbose file"
+[ "$(stat -c %a "$TMP/v.log")" = 600 ] || fail "the verbose file is $(stat -c %a "$TMP/v.log"), not 0600"
+# a symlink planted where the file goes is not followed; another user's file is not written
+echo untouched >"$TMP/v-target"
+ln -s "$TMP/v-target" "$TMP/v-link"
+CRPC_SHIM_VERBOSE=$TMP/v-link session
+[ "$(cat "$TMP/v-target")" = untouched ] || fail "the shim wrote its verbose lines through a symlink"
+touch "$TMP/v-nobody"
+chown nobody "$TMP/v-nobody"
+CRPC_SHIM_VERBOSE=$TMP/v-nobody session
+[ ! -s "$TMP/v-nobody" ] || fail "the shim wrote its verbose lines into another user's file"
 # the shim run by hand: verbose lines on its stderr, stdout untouched
 CRPC_SHIM_VERBOSE=1 shim_client workdir "$pid" "$(mkdir -p "$TMP/v1" && echo "$TMP/v1")" "$TMP/v1"
 grep -q -- '-> DUMP' "$TMP/client.err" || fail "CRPC_SHIM_VERBOSE=1 printed no message line on stderr: $(cat "$TMP/client.err")"
