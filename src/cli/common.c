@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "jsonutil.h"
 #include "parse.h"
+#include "timing.h"
 
 /* ---- small string helpers ---- */
 
@@ -560,7 +561,11 @@ int crpc_cli_config_read(crpc_cli *cli, crpc_error **err)
 	if (crpc_config_locate(&src, path, sizeof(path), err) < 0)
 		return -1;
 	if (path[0]) {
-		if (crpc_config_load(&cli->config, path, err) < 0)
+		double t = crpc__timing_now();
+		int rc = crpc_config_load(&cli->config, path, err);
+
+		crpc__timing("configuration", t);
+		if (rc < 0)
 			return -1;
 		crpc_cli_info(cli, "configuration: %s", path);
 	}
@@ -1024,6 +1029,10 @@ json_t *crpc_cli_check_json(const crpc_manifest_check *k)
 				crpc_cli_jset(p, "expected_size", json_integer((json_int_t)m->expected_size));
 				crpc_cli_jset(p, "size", json_integer((json_int_t)m->size));
 			}
+			/* digests of the algorithm named by "digest" (SHA-256 for crpc.json) */
+			crpc_cli_jset(p, "expected_digest", crpc_cli_jstr(m->expected_sha256));
+			crpc_cli_jset(p, "actual_digest", crpc_cli_jstr(m->sha256));
+			/* the same under their names from before BLAKE3, kept for scripts */
 			crpc_cli_jset(p, "expected_sha256", crpc_cli_jstr(m->expected_sha256));
 			crpc_cli_jset(p, "sha256", crpc_cli_jstr(m->sha256));
 		}

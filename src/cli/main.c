@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "timing.h"
 
 typedef struct cli_command {
 	const char *name;
@@ -130,6 +131,7 @@ int main(int argc, char **argv)
 	if (argc > 0 && strcmp(crpc_cli_basename(argv[0]), "criu") == 0)
 		return crpc_shim_main(argc, argv);
 
+	crpc__timing_mark("main");
 	memset(&cli, 0, sizeof(cli));
 	cli.usage = "crpc [OPTIONS] COMMAND [ARGS]";
 	cli.argc = argc;
@@ -180,7 +182,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	cli.cmd = argv[first];
-	rc = c->run(&cli, argc - first, argv + first);
+	{
+		double t = crpc__timing_now();
+
+		rc = c->run(&cli, argc - first, argv + first);
+		crpc__timing(cli.cmd, t);
+	}
 
 out:
 	crpc_cli_trace_close(&cli);

@@ -6,6 +6,17 @@
 # usage() and calls bench_args.
 
 readonly PROG=${0##*/}
+
+# The workloads keep only their stdio, as a process started from a terminal
+# does: a descriptor inherited from whatever started the benchmark (a pipe
+# of the caller's shell) would be dumped with them, and crpc would re-attach
+# it at restore, work CRIU's CLI does not do. Bash reads the script on 255.
+for _fd in /proc/$$/fd/*; do
+	_fd=${_fd##*/}
+	if ((_fd > 2 && _fd != 255)); then eval "exec $_fd>&-"; fi
+done
+unset _fd
+
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 readonly SRC
 # the defaults of --crpc, --criu, --keep and --raw
