@@ -185,11 +185,24 @@ proc_state() {
 	echo "${s%% *}"
 }
 
+# COUNTER_LOOP: bash code counting into the file "$0" every 50 ms. Each
+# value is written to one of two files that are never removed ($0.tmp0,
+# $0.tmp1; the one not linked as "$0" then), hard-linked as "$0.new" and
+# renamed over "$0" (`ln -f` would make a link of a random name next to
+# it): a reader never sees a partial value. Both files get their full size
+# before "$0" first appears and each value is written over the last in
+# place (`1<>`: no truncation; padded to 10 characters), so their size never
+# changes: a counter checkpointed while it held one open finds it again at
+# restore after the original went on (CRIU refuses to restore an open file
+# whose size changed since the dump, "has bad size").
+# shellcheck disable=SC2016 # code for the workload's shell
+COUNTER_LOOP='i=0; printf "%10d\n" 0 >"$0.tmp0"; printf "%10d\n" 0 >"$0.tmp1"; while :; do t="$0.tmp$((i % 2))"; printf "%10d\n" $i 1<>"$t"; rm -f "$0.new"; ln "$t" "$0.new"; mv -f "$0.new" "$0"; i=$((i + 1)); sleep 0.05; done'
+
 # start_counter NAME: a detached shell loop writing an increasing counter to
 # $TMP/NAME.count; prints its PID.
 start_counter() {
 	local f=$TMP/$1.count
-	setsid bash -c 'i=0; while :; do echo $i > "$0.tmp"; mv "$0.tmp" "$0"; i=$((i+1)); sleep 0.05; done' "$f" \
+	setsid bash -c "$COUNTER_LOOP" "$f" \
 		</dev/null >/dev/null 2>&1 &
 	local pid=$!
 	track "$pid"

@@ -17,7 +17,7 @@ snapshot() {
 	for f in "${all[@]}"; do
 		name=${f##*/}
 		case "$name" in
-		out | err | snap.* | *.count | *.count.tmp | "") continue ;;
+		out | err | snap.* | *.count | *.count.tmp[01] | *.count.new | "") continue ;;
 		esac
 		if [ -L "$f" ]; then
 			echo "$f l"

@@ -60,7 +60,7 @@ wait_gone "$pid" 5 || fail "PID $pid does not go away"
 # (no part of the checkpoint) and is killed: its PID is gone from /proc, but
 # the number stays taken while the child lives in its session and group,
 # so the restore cannot get it. crpc must say so before calling CRIU.
-setsid bash -c 'i=0; while :; do echo $i > "$0.tmp"; mv "$0.tmp" "$0"; i=$((i+1))
+setsid bash -c 'i=0; printf "%10d\n" 0 >"$0.tmp0"; printf "%10d\n" 0 >"$0.tmp1"; while :; do t="$0.tmp$((i % 2))"; printf "%10d\n" $i 1<>"$t"; rm -f "$0.new"; ln "$t" "$0.new"; mv -f "$0.new" "$0"; i=$((i+1))
 	if [ -e "$0.spawn" ]; then rm -f "$0.spawn"; sleep 1000 <&- >&- 2>&- & echo $! > "$0.child"; fi
 	sleep 0.05; done' "$TMP/s.count" </dev/null >/dev/null 2>&1 &
 lpid=$!
@@ -97,8 +97,8 @@ kill -KILL "$lpid"
 # --- a zombie holds the PID -----------------------------------------------------------
 # The counter's parent never reaps it (it execs sleep), so once dumped (and
 # killed) the counter stays a zombie as long as its parent lives.
-setsid bash -c 'setsid bash -c '\''i=0; while :; do echo $i > "$0.tmp"; mv "$0.tmp" "$0"; i=$((i+1)); sleep 0.05; done'\'' "$0" </dev/null >/dev/null 2>&1 &
-echo $! > "$0.pid"; exec sleep 1000' "$TMP/z.count" </dev/null >/dev/null 2>&1 &
+setsid bash -c 'setsid bash -c "$1" "$0" </dev/null >/dev/null 2>&1 &
+echo $! > "$0.pid"; exec sleep 1000' "$TMP/z.count" "$COUNTER_LOOP" </dev/null >/dev/null 2>&1 &
 parent=$!
 track "$parent"
 wait_for "[ -s '$TMP/z.count.pid' ] && [ -s '$TMP/z.count' ]" 10 || fail "zombie workload did not start"

@@ -138,7 +138,7 @@ docker_counter() {
 	# shellcheck disable=SC2034 # container_lib.sh's count reads it
 	COUNT=$TMP/$name.state/count
 	docker_ run -d --name "$name" --network none -v "$TMP/$name.state:/state" "$@" "$DOCKER_IMAGE" \
-		/bin/sh -c 'i=0; while :; do i=$((i+1)); echo $i >/state/count.tmp; mv /state/count.tmp /state/count; sleep 0.05; done' \
+		/bin/sh -c 'i=0; printf "%10d\n" 0 >/state/count.tmp0; printf "%10d\n" 0 >/state/count.tmp1; while :; do i=$((i+1)); t=/state/count.tmp$((i % 2)); printf "%10d\n" $i 1<>$t; ln -f $t /state/count.new; mv /state/count.new /state/count; sleep 0.05; done' \
 		>/dev/null || fail "docker run $name failed"
 	wait_for '[ "$(count)" -ge 3 ]' 10 || fail "container $name does not count ($(count))"
 }

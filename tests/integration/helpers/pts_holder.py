@@ -19,7 +19,8 @@ if pid == 0:
     for fd in (0, 1, 2):
         os.dup2(slave, fd)
     os.closerange(3, 65536)
-    loop = ('i=0; while :; do echo $i > "$0.tmp"; mv "$0.tmp" "$0"; '
+    loop = ('i=0; printf "%10d\\n" 0 >"$0.tmp0"; printf "%10d\\n" 0 >"$0.tmp1"; '
+            'while :; do t="$0.tmp$((i % 2))"; printf "%10d\\n" $i 1<>"$t"; rm -f "$0.new"; ln "$t" "$0.new"; mv -f "$0.new" "$0"; '
             'echo "tick $i"; i=$((i+1)); sleep 0.05; done')
     os.execv("/bin/bash", ["bash", "-c", loop, tmp + "/w.count"])
 os.close(slave)

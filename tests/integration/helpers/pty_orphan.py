@@ -15,6 +15,8 @@ import sys
 import termios
 import time
 
+from count_file import write_count
+
 ready = sys.argv[1]
 master, slave = os.openpty()
 name = os.ttyname(slave)
@@ -35,9 +37,7 @@ if pid == 0:
     os.close(w)
     count = 0
     while True:
-        with open(ready + ".count.tmp", "w") as f:
-            f.write("%d\n" % count)
-        os.rename(ready + ".count.tmp", ready + ".count")
+        write_count(ready + ".count", count)
         count += 1
         time.sleep(0.05)
 os.close(w)
