@@ -308,6 +308,36 @@ void crpc__ns_tree_free(crpc_ns_tree *t);
 /* State letter of a pid from /proc/PID/stat, 0 if the pid does not exist. */
 char crpc__proc_state(pid_t pid);
 
+/* ---- /proc text (mountinfo.c) ---- */
+
+/*
+ * The next line of NUL-terminated, newline-separated text: *line and *len
+ * (without the newline), *cur moved past it. false at the end.
+ */
+bool crpc__line_next(const char **cur, const char **line, size_t *len);
+
+/*
+ * One line of /proc/PID/mountinfo: its numbers and fields, each string
+ * NUL-terminated with the kernel's \ooo escapes (a blank is \040)
+ * decoded, all in the one allocation buf.
+ */
+typedef struct crpc__mount {
+	int id, parent;
+	unsigned major, minor;
+	const char *root;       /* the directory of the file system mounted here */
+	const char *mountpoint; /* in the reader's root */
+	const char *options;    /* the mount's own */
+	const char *fstype;
+	const char *source;
+	const char *super; /* the super block's options */
+	char *buf;
+} crpc__mount;
+
+/* Parse the line [line, line + len) (a newline at its end is ignored). 0, or -1 (EINVAL, ENOMEM). */
+int crpc__mountinfo_parse(const char *line, size_t len, crpc__mount *m);
+/* Free what crpc__mountinfo_parse() gave m and empty it. */
+void crpc__mount_free(crpc__mount *m);
+
 /* ---- protobuf-c descriptor helpers (util.c) ---- */
 
 /* Size of one element of a repeated field of this type (0 if unknown). */

@@ -47,12 +47,12 @@ static void fz_line(int which, const char *line)
 		break;
 	}
 	case FZ_MOUNTINFO: {
-		ins_mount m = { 0 };
+		crpc__mount m;
 
-		if (ins_parse_mountinfo_line(line, &m) == 0 && (!m.mountpoint || !m.fstype))
+		if (crpc__mountinfo_parse(line, strlen(line), &m) == 0 &&
+		    (!m.root || !m.mountpoint || !m.options || !m.fstype || !m.source || !m.super))
 			abort();
-		free(m.mountpoint);
-		free(m.fstype);
+		crpc__mount_free(&m);
 		break;
 	}
 	case FZ_LINK: {

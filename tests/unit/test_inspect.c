@@ -244,21 +244,69 @@ static void test_parse_fdinfo_locks(void **state)
 
 static void test_parse_mountinfo(void **state)
 {
-	ins_mount m;
+	static const char *const bad[] = {
+		"36 35 98:0",
+		"36 35 98:0 / /mnt rw - ext4 /dev/sda1",   /* no super options */
+		"36 35 98:0 / /mnt rw master:1 ext4 a b",  /* no "-" */
+		"x 35 98:0 / /mnt rw - ext4 /dev/sda1 rw", /* not a number */
+		"36 35 98 / /mnt rw - ext4 /dev/sda1 rw",  /* no minor */
+		"36 35 98:0:1 / /mnt rw - ext4 /dev/sda1 rw",
+		"",
+	};
+	const char *line = "36 35 98:0 /mnt1\\134x /mnt/with\\040blank rw,noatime master:1 shared:2 - "
+			   "ext3 /dev/root rw,errors=continue\n";
+	crpc__mount m;
 
 	(void)state;
-	assert_int_equal(ins_parse_mountinfo_line("36 35 98:0 /mnt1 /mnt/with\\040blank rw,noatime master:1 - "
-						  "ext3 /dev/root rw,errors=continue",
-						  &m),
-			 0);
+	assert_int_equal(crpc__mountinfo_parse(line, strlen(line), &m), 0);
 	assert_int_equal(m.id, 36);
+	assert_int_equal(m.parent, 35);
 	assert_int_equal(m.major, 98);
 	assert_int_equal(m.minor, 0);
+	assert_string_equal(m.root, "/mnt1\\x");
 	assert_string_equal(m.mountpoint, "/mnt/with blank");
+	assert_string_equal(m.options, "rw,noatime");
 	assert_string_equal(m.fstype, "ext3");
-	free(m.mountpoint);
-	free(m.fstype);
-	assert_int_equal(ins_parse_mountinfo_line("36 35 98:0", &m), -1);
+	assert_string_equal(m.source, "/dev/root");
+	assert_string_equal(m.super, "rw,errors=continue");
+	crpc__mount_free(&m);
+	assert_null(m.buf);
+
+	/* an empty source, and a line cut short of its text (len) */
+	line = "40 1 0:50 / /m rw - tmpfs  rw,size=4k XYZ";
+	assert_int_equal(crpc__mountinfo_parse(line, strlen(line) - 4, &m), 0);
+	assert_string_equal(m.source, "");
+	assert_string_equal(m.super, "rw,size=4k");
+	crpc__mount_free(&m);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		assert_int_equal(crpc__mountinfo_parse(bad[i], strlen(bad[i]), &m), -1);
+		assert_int_equal(errno, EINVAL);
+		assert_null(m.buf);
+	}
+}
+
+static void test_line_next(void **state)
+{
+	const char *text = "a\n\nbc\nd", *cur = text, *l;
+	size_t n;
+
+	(void)state;
+	assert_true(crpc__line_next(&cur, &l, &n));
+	assert_int_equal(n, 1);
+	assert_memory_equal(l, "a", 1);
+	assert_true(crpc__line_next(&cur, &l, &n));
+	assert_int_equal(n, 0);
+	assert_true(crpc__line_next(&cur, &l, &n));
+	assert_int_equal(n, 2);
+	assert_memory_equal(l, "bc", 2);
+	assert_true(crpc__line_next(&cur, &l, &n));
+	assert_int_equal(n, 1);
+	assert_memory_equal(l, "d", 1);
+	assert_false(crpc__line_next(&cur, &l, &n));
+	cur = "";
+	assert_false(crpc__line_next(&cur, &l, &n));
 }
 
 static void test_classify(void **state)
@@ -1091,6 +1139,7 @@ int main(void)
 		cmocka_unit_test(test_parse_fdinfo),
 		cmocka_unit_test(test_parse_fdinfo_locks),
 		cmocka_unit_test(test_parse_mountinfo),
+		cmocka_unit_test(test_line_next),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_map),
 		cmocka_unit_test(test_verdict_zombie_kthread),

@@ -35,7 +35,7 @@ struct ins_mntns {
 	uint64_t ns;
 	pid_t pid;
 	bool loaded;
-	ins_mount *mounts;
+	crpc__mount *mounts;
 	size_t n_mounts;
 };
 
@@ -216,61 +216,6 @@ void ins_fdinfo_extra_free(ins_fdinfo_extra *x)
 	free(x->locks);
 	x->locks = NULL;
 	x->n_locks = x->cap_locks = 0;
-}
-
-/* Decode mountinfo's octal escapes (\040 for a blank) into a new string. */
-static char *unescape(const char *s, size_t len)
-{
-	char *out = malloc(len + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '\\' && i + 3 < len && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
-		    s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-			*o++ = (char)(((s[i + 1] - '0') << 6) | ((s[i + 2] - '0') << 3) | (s[i + 3] - '0'));
-			i += 3;
-			continue;
-		}
-		*o++ = s[i];
-	}
-	*o = '\0';
-	return out;
-}
-
-int ins_parse_mountinfo_line(const char *line, ins_mount *m)
-{
-	/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER */
-	const char *f[5] = { NULL }, *p = line, *sep, *fs, *fs_end;
-	size_t fl[5] = { 0 };
-
-	memset(m, 0, sizeof(*m));
-	for (int i = 0; i < 5; i++) {
-		while (*p == ' ')
-			p++;
-		if (!*p || *p == '\n')
-			return -1;
-		f[i] = p;
-		fl[i] = strcspn(p, " \n");
-		p += fl[i];
-	}
-	sep = strstr(p, " - ");
-	if (!sep)
-		return -1;
-	fs = sep + 3;
-	fs_end = fs + strcspn(fs, " \n");
-	m->id = (int)strtol(f[0], NULL, 10);
-	if (sscanf(f[2], "%u:%u", &m->major, &m->minor) != 2)
-		return -1;
-	m->mountpoint = unescape(f[4], fl[4]);
-	m->fstype = strndup(fs, (size_t)(fs_end - fs));
-	if (!m->mountpoint || !m->fstype) {
-		free(m->mountpoint);
-		free(m->fstype);
-		m->mountpoint = m->fstype = NULL;
-		return -1;
-	}
-	return 0;
 }
 
 /* ---- one fd ------------------------------------------------------------------------- */
@@ -659,12 +604,52 @@ oom:
 
 /* ---- mounts and deleted files --------------------------------------------------------- */
 
+int ins_read_mounts(ins_ctx *c, const char *who, size_t max, crpc__mount **v, size_t *n)
+{
+	char name[48];
+	char *data = NULL;
+	const char *cur, *line;
+	size_t len, cap = 0;
+
+	*v = NULL;
+	*n = 0;
+	snprintf(name, sizeof(name), "%s/mountinfo", who);
+	if (ins_read_all_at(c->proc_fd, name, max, &data, NULL) < 0)
+		return -1;
+	for (cur = data; crpc__line_next(&cur, &line, &len);) {
+		crpc__mount mt;
+
+		if (crpc__mountinfo_parse(line, len, &mt) < 0) {
+			if (errno != ENOMEM)
+				continue; /* not a line of the kernel's */
+		} else if (INS_GROW(*v, &cap, *n) == 0) {
+			(*v)[(*n)++] = mt;
+			continue;
+		} else {
+			crpc__mount_free(&mt);
+		}
+		free(data);
+		ins_mounts_free(*v, *n);
+		*v = NULL;
+		*n = 0;
+		errno = ENOMEM;
+		return -1;
+	}
+	free(data);
+	return 0;
+}
+
+void ins_mounts_free(crpc__mount *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		crpc__mount_free(&v[i]);
+	free(v);
+}
+
 static ins_mntns *get_mntns(ins_ctx *c, const crpc_proc_info *p)
 {
 	ins_mntns *m;
-	char name[48];
-	char *data = NULL, *line, *save = NULL;
-	size_t cap = 0;
+	char who[24];
 
 	for (size_t i = 0; i < c->n_mntns; i++)
 		if (c->mntns[i].ns == p->ns[CRPC_NS_MNT])
@@ -675,24 +660,10 @@ static ins_mntns *get_mntns(ins_ctx *c, const crpc_proc_info *p)
 	memset(m, 0, sizeof(*m));
 	m->ns = p->ns[CRPC_NS_MNT];
 	m->pid = p->pid;
-	snprintf(name, sizeof(name), "%d/mountinfo", (int)p->pid);
-	/* mountinfo can be larger than the scratch buffer */
-	if (ins_read_all_at(c->proc_fd, name, 64u << 20, &data, NULL) < 0)
+	snprintf(who, sizeof(who), "%d", (int)p->pid);
+	/* a process gone meanwhile leaves its fds without a mount */
+	if (ins_read_mounts(c, who, 64u << 20, &m->mounts, &m->n_mounts) < 0)
 		return errno == ENOMEM ? NULL : m;
-	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		ins_mount mt;
-
-		if (ins_parse_mountinfo_line(line, &mt) < 0)
-			continue;
-		if (INS_GROW(m->mounts, &cap, m->n_mounts) < 0) {
-			free(mt.mountpoint);
-			free(mt.fstype);
-			free(data);
-			return NULL;
-		}
-		m->mounts[m->n_mounts++] = mt;
-	}
-	free(data);
 	m->loaded = true;
 	return m;
 }
@@ -700,11 +671,7 @@ static ins_mntns *get_mntns(ins_ctx *c, const crpc_proc_info *p)
 void ins_mnt_free(ins_ctx *c)
 {
 	for (size_t i = 0; i < c->n_mntns; i++) {
-		for (size_t k = 0; k < c->mntns[i].n_mounts; k++) {
-			free(c->mntns[i].mounts[k].mountpoint);
-			free(c->mntns[i].mounts[k].fstype);
-		}
-		free(c->mntns[i].mounts);
+		ins_mounts_free(c->mntns[i].mounts, c->mntns[i].n_mounts);
 	}
 	free(c->mntns);
 	c->mntns = NULL;

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "crpc/inspect.h"
+#include "internal.h"
 
 /* ---- a u64 -> u64 hash map (key 0 is reserved: inode numbers are never 0) ---- */
 
@@ -125,17 +126,6 @@ int ins_parse_fdinfo(const char *buf, crpc_fd_info *fi, ins_fdinfo_extra *x);
 /* Free what ins_parse_fdinfo() allocated in x. */
 void ins_fdinfo_extra_free(ins_fdinfo_extra *x);
 
-/* One mount of /proc/PID/mountinfo. */
-typedef struct ins_mount {
-	int id;
-	unsigned major, minor;
-	char *mountpoint;
-	char *fstype;
-} ins_mount;
-
-/* Parse one mountinfo line (strings malloc'ed, octal escapes decoded). -1 bad/ENOMEM. */
-int ins_parse_mountinfo_line(const char *line, ins_mount *m);
-
 /* Classify an fd by its link target alone (anon inodes, pipes, sockets, memfd). */
 crpc_fd_type ins_classify_link(const char *target);
 
@@ -223,6 +213,15 @@ void ins_net_free(ins_ctx *c);
 
 /* inspect_fd.c: free the per-mntns state. */
 void ins_mnt_free(ins_ctx *c);
+
+/*
+ * inspect_fd.c: the mounts of /proc/WHO/mountinfo (WHO: a PID or "self"),
+ * read up to max bytes, into *v and *n (lines the parser refuses are left
+ * out). -1 with errno (ENOMEM, or why the file could not be read).
+ */
+int ins_read_mounts(ins_ctx *c, const char *who, size_t max, crpc__mount **v, size_t *n);
+/* Free n mounts of ins_read_mounts() and their array. */
+void ins_mounts_free(crpc__mount *v, size_t n);
 
 /* inspect_net.c: check the kernel features the sockets of the tree need. */
 void ins_check_net_features(ins_ctx *c);

@@ -104,81 +104,20 @@ static void find_pid_init(ins_ctx *c, crpc_ns_tree *t)
 /* ---- mounts --------------------------------------------------------------------------- */
 
 typedef struct mtab {
-	ins_mount *v;
-	char **roots; /* mountinfo's root field of each, octal escapes decoded */
-	size_t n, cap, cap_roots;
+	crpc__mount *v;
+	size_t n;
 } mtab;
 
 static void mtab_free(mtab *m)
 {
-	for (size_t i = 0; i < m->n; i++) {
-		free(m->v[i].mountpoint);
-		free(m->v[i].fstype);
-		free(m->roots[i]);
-	}
-	free(m->v);
-	free(m->roots);
+	ins_mounts_free(m->v, m->n);
 	memset(m, 0, sizeof(*m));
 }
 
-/* The 4th field of a mountinfo line, \ooo escapes decoded. NULL on ENOMEM or a bad line. */
-static char *mount_root(const char *line)
-{
-	const char *p = line;
-	char *out, *o;
-
-	for (int f = 0; f < 3; f++) {
-		p = strchr(p, ' ');
-		if (!p)
-			return NULL;
-		p++;
-	}
-	out = malloc(strcspn(p, " ") + 1);
-	if (!out)
-		return NULL;
-	for (o = out; *p && *p != ' '; p++) {
-		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
-		    p[3] >= '0' && p[3] <= '7') {
-			*o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-			p += 3;
-		} else {
-			*o++ = *p;
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-/* Read PID's mountinfo (bounded: 16 MiB). -1 with errno. */
+/* Read WHO's mountinfo (bounded: 16 MiB). -1 with errno. */
 static int mtab_read(ins_ctx *c, const char *who, mtab *m)
 {
-	char name[48];
-	char *data, *line, *save = NULL;
-
-	snprintf(name, sizeof(name), "%s/mountinfo", who);
-	if (ins_read_all_at(c->proc_fd, name, 16u << 20, &data, NULL) < 0)
-		return -1;
-	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		ins_mount mt;
-		char *root;
-
-		if (ins_parse_mountinfo_line(line, &mt) < 0)
-			continue;
-		root = mount_root(line);
-		if (!root || INS_GROW(m->v, &m->cap, m->n) < 0 ||
-		    INS_GROW(m->roots, &m->cap_roots, m->n) < 0) {
-			free(root);
-			free(mt.mountpoint);
-			free(mt.fstype);
-			free(data);
-			errno = ENOMEM;
-			return -1;
-		}
-		m->roots[m->n] = root;
-		m->v[m->n++] = mt;
-	}
-	free(data);
-	return 0;
+	return ins_read_mounts(c, who, 16u << 20, &m->v, &m->n);
 }
 
 /* File systems CRIU mounts anew at restore (their contents, for tmpfs, are in the images). */
@@ -213,14 +152,14 @@ static bool idset_has(const idset *s, int id)
 static bool deleted_bind(const mtab *tree, size_t i)
 {
 	static const char tag[] = "//deleted";
-	const char *r = tree->roots[i];
+	const char *r = tree->v[i].root;
 	size_t l = strlen(r), tl = sizeof(tag) - 1;
 
 	if (l <= tl || strcmp(r + l - tl, tag) != 0)
 		return false;
 	l -= tl;
 	for (size_t k = 0; k < tree->n; k++) {
-		const char *o = tree->roots[k];
+		const char *o = tree->v[k].root;
 		size_t ol = strcmp(o, "/") ? strlen(o) : 0;
 
 		if (k == i || tree->v[k].major != tree->v[i].major || tree->v[k].minor != tree->v[i].minor ||
@@ -254,10 +193,10 @@ static int read_mounts(ins_ctx *c, crpc_ns_tree *t, idset *self_ids)
 	for (size_t k = 0; k < self.n; k++)
 		self_ids->v[self_ids->n++] = self.v[k].id;
 	for (size_t i = 0; i < tree.n; i++) {
-		const ins_mount *m = &tree.v[i];
-		const char *mroot = tree.roots[i];
+		const crpc__mount *m = &tree.v[i];
+		const char *mroot = m->root;
 		crpc_ns_mount *nm;
-		const ins_mount *host = NULL;
+		const crpc__mount *host = NULL;
 		const char *hroot = NULL;
 		size_t best = 0;
 
@@ -289,7 +228,7 @@ static int read_mounts(ins_ctx *c, crpc_ns_tree *t, idset *self_ids)
 		 */
 		if (strcmp(m->fstype, "proc") != 0)
 			for (size_t k = 0; k < self.n; k++) {
-				const char *r = self.roots[k];
+				const char *r = self.v[k].root;
 				size_t l = strlen(r);
 
 				if (self.v[k].major != m->major || self.v[k].minor != m->minor ||

@@ -79,16 +79,12 @@ void shim_spare_discard(struct shim *s)
 /* Whether line (one of /proc/self/cgroup, without its newline) is among the lines of text. */
 static bool has_line(const char *text, const char *line, size_t len)
 {
-	for (const char *p = text; *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+	const char *l;
+	size_t n;
 
-		if (n == len && memcmp(p, line, len) == 0)
+	for (const char *cur = text; crpc__line_next(&cur, &l, &n);)
+		if (n == len && memcmp(l, line, len) == 0)
 			return true;
-		if (!nl)
-			break;
-		p = nl + 1;
-	}
 	return false;
 }
 
@@ -124,35 +120,24 @@ static bool all_words_in(const char *want, size_t wlen, const char *have)
 static int cgroup_dir(const char *mountinfo, const char *ctrl, size_t clen, const char *path, char *out,
 		      size_t outsz)
 {
-	char line[4096];
+	const char *l;
+	size_t n;
 
-	for (const char *p = mountinfo; *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		char root[1024], mnt[1024], fstype[64], super[1024];
-		const char *dash;
+	for (const char *cur = mountinfo; crpc__line_next(&cur, &l, &n);) {
+		crpc__mount m;
+		size_t rl;
+		bool match;
 
-		if (n < sizeof(line)) {
-			memcpy(line, p, n);
-			line[n] = '\0';
-			dash = strstr(line, " - ");
-			/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER" */
-			if (dash && sscanf(line, "%*s %*s %*s %1023s %1023s", root, mnt) == 2 &&
-			    sscanf(dash + 3, "%63s %*s %1023s", fstype, super) == 2) {
-				size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
-				bool match = clen ? strcmp(fstype, "cgroup") == 0 &&
-							     all_words_in(ctrl, clen, super)
-						  : strcmp(fstype, "cgroup2") == 0;
-
-				if (match && strncmp(path, root, rl) == 0 &&
-				    (path[rl] == '/' || path[rl] == '\0') &&
-				    (size_t)snprintf(out, outsz, "%s%s", mnt, path + rl) < outsz)
-					return 0;
-			}
-		}
-		if (!nl)
-			break;
-		p = nl + 1;
+		if (crpc__mountinfo_parse(l, n, &m) < 0)
+			continue; /* ENOMEM too: then the fresh CRIU */
+		rl = strcmp(m.root, "/") == 0 ? 0 : strlen(m.root);
+		match = clen ? strcmp(m.fstype, "cgroup") == 0 && all_words_in(ctrl, clen, m.super)
+			     : strcmp(m.fstype, "cgroup2") == 0;
+		match = match && strncmp(path, m.root, rl) == 0 && (path[rl] == '/' || path[rl] == '\0') &&
+			(size_t)snprintf(out, outsz, "%s%s", m.mountpoint, path + rl) < outsz;
+		crpc__mount_free(&m);
+		if (match)
+			return 0;
 	}
 	return -1;
 }
@@ -182,6 +167,7 @@ static int cgroup_enter(const char *dir, pid_t pid)
 static int follow_cgroups(struct shim *s, const char **why)
 {
 	char *now, *mi;
+	size_t n;
 	int rc = 0;
 
 	now = read_proc("/proc/self/cgroup", CGROUP_FILE_MAX);
@@ -199,39 +185,31 @@ static int follow_cgroups(struct shim *s, const char **why)
 		free(now);
 		return -1;
 	}
-	for (const char *p = now; *p && rc == 0;) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+	for (const char *cur = now, *p; rc == 0 && crpc__line_next(&cur, &p, &n);) {
 		/* "HIERARCHY-ID:CONTROLLERS:PATH" */
 		const char *c1 = memchr(p, ':', n);
 		const char *c2 = c1 ? memchr(c1 + 1, ':', n - (size_t)(c1 + 1 - p)) : NULL;
+		char path[PATH_MAX], dir[PATH_MAX];
+		size_t plen = c2 ? n - (size_t)(c2 + 1 - p) : 0;
 
-		if (n && !has_line(s->spare_cgroups, p, n)) {
-			char path[PATH_MAX], dir[PATH_MAX];
-			size_t plen = c2 ? n - (size_t)(c2 + 1 - p) : 0;
-
-			if (!c2 || plen == 0 || plen >= sizeof(path)) {
-				*why = "a line of /proc/self/cgroup that does not parse";
-				rc = -1;
-			} else {
-				memcpy(path, c2 + 1, plen);
-				path[plen] = '\0';
-				if (cgroup_dir(mi, c1 + 1, (size_t)(c2 - c1 - 1), path, dir, sizeof(dir)) <
-				    0) {
-					*why = "a cgroup the shim was moved into is not mounted here";
-					rc = -1;
-				} else if (cgroup_enter(dir, s->spare_pid) < 0) {
-					*why = "cannot move it into the shim's cgroups";
-					rc = -1;
-				} else {
-					shim_vlog(s, "CRIU (pid %d) moved into %s, as the shim was",
-						  (int)s->spare_pid, dir);
-				}
-			}
+		if (!n || has_line(s->spare_cgroups, p, n))
+			continue;
+		if (!c2 || plen == 0 || plen >= sizeof(path)) {
+			*why = "a line of /proc/self/cgroup that does not parse";
+			rc = -1;
+			continue;
 		}
-		if (!nl)
-			break;
-		p = nl + 1;
+		memcpy(path, c2 + 1, plen);
+		path[plen] = '\0';
+		if (cgroup_dir(mi, c1 + 1, (size_t)(c2 - c1 - 1), path, dir, sizeof(dir)) < 0) {
+			*why = "a cgroup the shim was moved into is not mounted here";
+			rc = -1;
+		} else if (cgroup_enter(dir, s->spare_pid) < 0) {
+			*why = "cannot move it into the shim's cgroups";
+			rc = -1;
+		} else {
+			shim_vlog(s, "CRIU (pid %d) moved into %s, as the shim was", (int)s->spare_pid, dir);
+		}
 	}
 	free(now);
 	free(mi);
