@@ -83,14 +83,15 @@ dump_marks=$(<"$TMP/marks")
 : >"$TMP/marks"
 
 # --- restore through the shim ------------------------------------------------
-# The shim starts CRIU before runc's request and, since runc moves its
-# `criu` into the container's cgroups first, moves that CRIU after it.
+# The shim starts CRIU before runc's request. runc moves its `criu` into the
+# container's cgroups; if that comes after the shim started its CRIU, the
+# shim moves that CRIU too (test_shim_forward checks the move itself): the
+# restored init is in the container's cgroups either way.
 CRPC_SHIM_VERBOSE=$TMP/shim-restore.log expect_exit 0 runc_ --criu "$SHIM" restore -d \
 	--image-path "$TMP/img" --work-path "$TMP/work-r" --bundle "$BUNDLE" "$ID" </dev/null
 [ "$(state)" = running ] || fail "runc does not see the restored container running: '$(state)'"
 verbose=$(<"$TMP/shim-restore.log")
 assert_contains "$verbose" "ahead of the first request" "the shim's verbose lines of the restore"
-assert_contains "$verbose" "moved into " "the shim's verbose lines of the restore"
 [ "$(<"/proc/$(init_pid)/cgroup")" = "$cg_before" ] ||
 	fail "the restored init is in other cgroups: $(cat "/proc/$(init_pid)/cgroup") (before: $cg_before)"
 carries_on "$at_ckpt"

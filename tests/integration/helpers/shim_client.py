@@ -17,6 +17,10 @@
 #                             CRIU the shim started holds the client's fd 9
 #   exe                       VERSION with keep_open, then report which program
 #                             the shim's process runs and its children's
+#   cgroup DIR                move the shim into the cgroup DIR after 0.3 s (as
+#                             runc does before a restore, once the shim started
+#                             its CRIU ahead), then VERSION with keep_open, and
+#                             report the cgroups of the CRIU that answered
 import json
 import os
 import socket
@@ -172,14 +176,25 @@ def main():
         wdfd = os.open(wd, os.O_RDONLY | os.O_DIRECTORY)
         ours.send(dump_req(pid, dirfd, notify=False, leave_running=True, workdir_fd=wdfd))
         recv()
-    elif mode in ("inherit", "exe"):
+    elif mode in ("inherit", "exe", "cgroup"):
+        if mode == "cgroup":
+            time.sleep(0.3)  # the CRIU the shim starts ahead is up by now
+            with open(os.path.join(args[0], "cgroup.procs"), "w") as f:
+                f.write("%d\n" % shim_p.pid)
+            with open("/proc/%d/cgroup" % shim_p.pid) as f:
+                extra["shim_cgroups"] = f.read()
         ours.send(fv(1, T_VERSION) + fv(4, 1))
         recv()
         kids = []
         for task in os.listdir("/proc/%d/task" % shim_p.pid):
             with open("/proc/%d/task/%s/children" % (shim_p.pid, task)) as f:
                 kids += f.read().split()
-        if mode == "inherit":
+        if mode == "cgroup":
+            extra["criu_cgroups"] = []
+            for k in kids:
+                with open("/proc/%s/cgroup" % k) as f:
+                    extra["criu_cgroups"].append(f.read())
+        elif mode == "inherit":
             extra["criu_fd9"] = [os.readlink("/proc/%s/fd/9" % k) if os.path.exists("/proc/%s/fd/9" % k)
                                  else None for k in kids]
         else:

@@ -91,6 +91,29 @@ echo "$CLIENT" >"$TMP/c.json"
 jcheck "$TMP/c.json" 'd["criu_fd9"] == [d["pipe"]]' 'd["stdout"] == ""' ||
 	fail "CRIU did not get the client's fd 9: $CLIENT"
 
+# a client that moves the shim into a cgroup after the shim started its CRIU
+# ahead (runc does so before a restore): the CRIU that serves the request is
+# in that cgroup too
+if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+	cg_base=/sys/fs/cgroup # cgroup v2 alone
+elif [ -d /sys/fs/cgroup/pids ]; then
+	cg_base=/sys/fs/cgroup/pids
+else
+	cg_base=/sys/fs/cgroup/unified
+fi
+CG=$cg_base/crpc-test-shim-$$
+remove_cg() { [ ! -d "$CG" ] || rmdir "$CG" 2>/dev/null || echo "warning: $CG not removed" >&2; }
+CLEANUP_CMDS+=(remove_cg)
+mkdir "$CG" || fail "cannot make the cgroup $CG"
+shim_client cgroup "$CG"
+echo "$CLIENT" >"$TMP/c.json"
+rel=${CG#"$cg_base"}
+jcheck "$TMP/c.json" 'd["replies"][0]["success"]' 'len(d["criu_cgroups"]) == 1' \
+	"any(l.split(':', 2)[2] == '$rel' for l in d['shim_cgroups'].splitlines())" \
+	"d['criu_cgroups'][0] == d['shim_cgroups']" || fail "the shim's CRIU is not in the shim's new cgroup: $CLIENT"
+wait_for "[ ! -s '$CG/cgroup.procs' ]" 10 || fail "processes left in $CG: $(cat "$CG/cgroup.procs")"
+remove_cg
+
 # the session as served with a trace: the shim's own process, CRIU its child
 # (the CRIU here may be a wrapper that runs its own loader: not compared by name)
 crpc_exe=$(readlink -f "$CRPC_BIN")
