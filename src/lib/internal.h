@@ -215,16 +215,37 @@ void crpc__error_take_excerpt(crpc_error *e, char *excerpt, const char *source);
 /* Monotonic time in seconds. */
 double crpc__now(void);
 
+/* How crpc__thread_start() starts a thread. */
+enum {
+	/*
+	 * The thread is on the critical path (CRIU's start, a sync): the
+	 * caller yields its CPU once, since the scheduler often queues a new
+	 * thread behind its busy creator for 2-3 ms before moving it to the
+	 * other CPU.
+	 */
+	CRPC__THREAD_URGENT = 1,
+	/*
+	 * Work beside CRIU's that nobody waits for soon (a scan of /proc):
+	 * SCHED_IDLE from its start, it takes only a CPU that neither CRIU nor
+	 * crpc's other threads want. Its creation may still cost the caller
+	 * the CPU for a moment: started where the caller waits anyway.
+	 */
+	CRPC__THREAD_BACKGROUND = 2,
+};
+
 /*
  * pthread_create() of a thread with every signal blocked, so that signals
  * meant for the process (SIGCHLD, SIGTERM, ... waited for with
- * sigwaitinfo() by a restore's wait) never land in a helper thread. The
- * caller then yields its CPU once: the new thread (CRIU's start, a sync)
- * is on the critical path, and the scheduler often queues it behind the
- * busy caller for 2-3 ms before moving it to the other CPU. 0 or an errno
- * value.
+ * sigwaitinfo() by a restore's wait) never land in a helper thread;
+ * flags: CRPC__THREAD_*. 0 or an errno value.
  */
-int crpc__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+int crpc__thread_start(pthread_t *t, void *(*fn)(void *), void *arg, unsigned flags);
+
+/*
+ * The calling thread to SCHED_IDLE for the rest of its life (best effort),
+ * giving up the CPU once, since the change alone lets it run on.
+ */
+void crpc__thread_background(void);
 
 /*
  * Public structs a caller fills in and hands to the library begin with

@@ -47,16 +47,39 @@ int crpc__sized_take(void *dst, size_t dst_size, const void *src, size_t min_siz
 	return 0;
 }
 
-int crpc__thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+void crpc__thread_background(void)
 {
+	struct sched_param sp = { .sched_priority = 0 };
+
+	/* the change alone does not preempt this thread: the yield hands over a CPU it holds */
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) == 0)
+		(void)sched_yield();
+}
+
+int crpc__thread_start(pthread_t *t, void *(*fn)(void *), void *arg, unsigned flags)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+	pthread_attr_t attr, *a = NULL;
 	sigset_t all, old;
 	int rc;
 
+	/* SCHED_IDLE from its first instruction: it never preempts its creator */
+	if ((flags & CRPC__THREAD_BACKGROUND) && pthread_attr_init(&attr) == 0) {
+		a = &attr;
+		if (pthread_attr_setinheritsched(a, PTHREAD_EXPLICIT_SCHED) != 0 ||
+		    pthread_attr_setschedpolicy(a, SCHED_IDLE) != 0 ||
+		    pthread_attr_setschedparam(a, &sp) != 0) {
+			pthread_attr_destroy(a);
+			a = NULL;
+		}
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(t, NULL, fn, arg);
+	rc = pthread_create(t, a, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc == 0)
+	if (a)
+		pthread_attr_destroy(a);
+	if (rc == 0 && (flags & CRPC__THREAD_URGENT))
 		(void)sched_yield();
 	return rc;
 }

@@ -352,7 +352,7 @@ mf_ahead *mf_ahead_start(int dirfd, crpc_digest d, crpc_checkpoint_progress_fn f
 	if (!a->buf || a->in_fd < 0 || a->stop_fd < 0 ||
 	    inotify_add_watch(a->in_fd, path, AH_EVENTS | IN_ONLYDIR) < 0)
 		goto fail;
-	if (crpc__thread_start(&a->thread, ah_main, a) != 0)
+	if (crpc__thread_start(&a->thread, ah_main, a, 0) != 0)
 		goto fail;
 	a->running = true;
 	return a;
@@ -378,7 +378,7 @@ static void ah_close_watch(mf_ahead *a)
 {
 	if (a->in_fd < 0)
 		return;
-	if (crpc__thread_start(&a->closer, ah_closer, (void *)(intptr_t)a->in_fd) == 0)
+	if (crpc__thread_start(&a->closer, ah_closer, (void *)(intptr_t)a->in_fd, 0) == 0)
 		a->closing = true;
 	else
 		close(a->in_fd);

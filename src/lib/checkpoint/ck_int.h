@@ -119,6 +119,11 @@ int ck_dispatcher(ck_op *o, crpc_error **err);
 /* Resolve CRIU, open the trace (trace_path) and the session. */
 int ck_session_open(ck_op *o, crpc_error **err);
 /*
+ * The CRIU binary into o->criu_path: the caller's, $CRPC_CRIU, the
+ * configuration's, else the one on $PATH. -1 with err (o->criu_path empty).
+ */
+int ck_criu_path(ck_op *o, crpc_error **err);
+/*
  * ck_session_open() in two: the session opened without an event (it may
  * run on a thread of its own, see dump.c), then the event saying which
  * CRIU answered.

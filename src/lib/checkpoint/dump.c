@@ -259,8 +259,11 @@ static void *early_session(void *arg)
 	/*
 	 * Loading libcrypto takes 2-3 ms: here, beside the request, rather
 	 * than before it or when the manifest is written (the hash-ahead
-	 * thread does the same for the checkpoints it follows).
+	 * thread does the same for the checkpoints it follows). At SCHED_IDLE:
+	 * neither the main thread just woken (the scheduler tends to wake it
+	 * on this CPU, behind this thread) nor CRIU waits for this CPU.
 	 */
+	crpc__thread_background();
 	if (crpc__digest_new(ck_digest(e->o), &probe, NULL) == 0)
 		crpc__digest_free(probe);
 	if (crpc__sha256_new(&sh, NULL) == 0)
@@ -279,7 +282,7 @@ static bool early_start(struct early *e, ck_op *o)
 		pthread_mutex_destroy(&e->lock);
 		return false;
 	}
-	e->started = crpc__thread_start(&e->thread, early_session, e) == 0;
+	e->started = crpc__thread_start(&e->thread, early_session, e, CRPC__THREAD_URGENT) == 0;
 	if (!e->started) {
 		pthread_cond_destroy(&e->cond);
 		pthread_mutex_destroy(&e->lock);
@@ -309,9 +312,9 @@ static void early_join(struct early *e)
 
 /*
  * The outside holders of the pipes the tree shares with outside processes,
- * for crpc.json: looked for while CRIU dumps, instead of a scan of /proc
- * after it. crpc and CRIU hold none of them, though CRIU receives the
- * tree's fds while it dumps: both are left out with the tree.
+ * for crpc.json: looked for while CRIU starts and dumps, instead of a scan
+ * of /proc after it. crpc and its children (CRIU, which receives the
+ * tree's fds while it dumps) hold none of them: left out with the tree.
  */
 static void start_pipe_scan(ck_dump *c)
 {
@@ -321,14 +324,12 @@ static void start_pipe_scan(ck_dump *c)
 
 	if (!o->n_out_pipes)
 		return;
-	skip = calloc(o->n_tree_pids + 2, sizeof(*skip));
+	skip = calloc(o->n_tree_pids + 1, sizeof(*skip));
 	if (!skip)
 		return;
 	for (size_t i = 0; i < o->n_tree_pids; i++)
 		skip[n++] = o->tree_pids[i];
 	skip[n++] = getpid();
-	if (crpc_session_criu_pid(o->s) > 0)
-		skip[n++] = crpc_session_criu_pid(o->s);
 	c->pipe_scan = mf_pipe_scan_start(o->out_pipes, o->n_out_pipes, skip, n);
 	free(skip);
 }
@@ -357,8 +358,11 @@ static int dump_steps(ck_dump *c, struct early *early, crpc_error **err)
 	 * Inspect the tree (stop on blockers, add the options it needs, auto.c)
 	 * while CRIU starts: its start-up and VERSION answer take as long as
 	 * a small tree's inspection. CRIU is asked nothing else before the
-	 * inspection passed.
+	 * inspection passed. CRIU's path is found before its thread starts,
+	 * for the intent record below; not found, the thread fails with the
+	 * reason once the inspection passed.
 	 */
+	(void)ck_criu_path(o, NULL);
 	early_start(early, o);
 	tp = crpc__timing_now();
 	rc = ck_auto_dump(o, err);
@@ -371,6 +375,22 @@ static int dump_steps(ck_dump *c, struct early *early, crpc_error **err)
 	if (ck_dispatcher(o, err) < 0 || ck_dir_create(c, op, err) < 0)
 		return ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
 	crpc__timing("dump: temporary DIR", tp);
+	/*
+	 * In a temporary directory (nothing there before), the marker and the
+	 * intent record too, still while CRIU starts: the intent names no CRIU
+	 * version (`crpc recover` takes it from CRIU's log). In DIR itself, only
+	 * once CRIU's version accepted the options: --force removes the
+	 * checkpoint that was there.
+	 */
+	if (c->tmp_path) {
+		tp = crpc__timing_now();
+		if (ck_dir_prepare(c, op, err) < 0 ||
+		    ck_dump_intent(c, op, NULL, o->criu_path[0] ? o->criu_path : NULL, NULL, NULL, err) < 0)
+			return ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
+		crpc__timing("dump: marker, intent record", tp);
+	}
+	/* last before the wait: the new thread may take this CPU for a while */
+	start_pipe_scan(c);
 	tp = crpc__timing_now();
 	if (early->started)
 		early_wait(early);
@@ -388,7 +408,7 @@ static int dump_steps(ck_dump *c, struct early *early, crpc_error **err)
 	}
 	ck_session_opened(o);
 	if (crpc_opts_check_version(&o->opts, crpc_session_version(o->s), err) < 0 ||
-	    ck_dir_prepare(c, op, err) < 0)
+	    (!c->tmp_path && ck_dir_prepare(c, op, err) < 0))
 		return ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
 	o->opts.images_dir_fd = o->dirfd;
 	if (ck_hooks_attach(o, "dump", o->p.pid, o->dir_real ? o->dir_real : o->p.dir, err) < 0)
@@ -399,15 +419,16 @@ static int dump_steps(ck_dump *c, struct early *early, crpc_error **err)
 
 	/* what the manifest will say, for `crpc recover` should crpc die from here on */
 	crpc_version_format(crpc_session_version(o->s), ver, sizeof(ver));
-	if (ck_dump_intent(c, op, ver, crpc_session_criu_path(o->s), NULL, NULL, err) < 0)
+	if (!c->tmp_path && ck_dump_intent(c, op, ver, crpc_session_criu_path(o->s), NULL, NULL, err) < 0)
 		return ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
-	crpc__timing("dump: DIR, hooks, intent record", tp);
+	crpc__timing(c->tmp_path ? "dump: options for CRIU's version, hooks"
+				 : "dump: DIR, hooks, intent record",
+		     tp);
 
 	/* hash the images as CRIU writes them, on the other CPU (unless they are few) */
 	if (mf_ahead_pays(o->expect_bytes))
 		c->ahead = mf_ahead_start(o->dirfd, ck_digest(o), o->p.on_progress, o->p.on_progress_data,
 					  o->expect_bytes, o->t0);
-	start_pipe_scan(c);
 	memset(&dr, 0, sizeof(dr));
 	if (crpc_session_dump(o->s, &o->opts, o->d, &dr, err) < 0) {
 		r->notifications = dr.notifications;

@@ -438,7 +438,9 @@ static long fd_flags(int procfd, pid_t pid, const char *fd)
 /*
  * Every process but the tree's: which of the pipes in v it holds. A child
  * of a tree process is the tree's too, though the tree was known before it
- * forked (a shell's short-lived `sleep` inherits its pipes).
+ * forked (a shell's short-lived `sleep` inherits its pipes); a child of
+ * crpc's (CRIU, which receives the tree's fds while it dumps, a hook step)
+ * is no holder either, as crpc is not.
  */
 static void find_pipe_holders(bool (*in_tree_fn)(const void *, pid_t), const void *tree, struct tree_pipe *v,
 			      size_t n)
@@ -487,7 +489,7 @@ static void find_pipe_holders(bool (*in_tree_fn)(const void *, pid_t), const voi
 
 				ppid = crpc_task_status_read(pid, &ts) == 0 ? ts.ppid : 0;
 			}
-			if (ppid > 0 && in_tree_fn(tree, ppid))
+			if (ppid > 0 && (in_tree_fn(tree, ppid) || ppid == getpid()))
 				break;
 			h = &tp->holders[tp->n_holders++];
 			memset(h, 0, sizeof(*h));
@@ -560,7 +562,7 @@ mf_pipe_scan *mf_pipe_scan_start(const uint64_t *inodes, size_t n, const pid_t *
 		memcpy(ps->tree, tree, n_tree * sizeof(*tree));
 	ps->n_tree = n_tree;
 	qsort(ps->tree, n_tree, sizeof(*tree), pid_cmp);
-	if (ps->n && crpc__thread_start(&ps->thread, pipe_scan_main, ps) == 0) {
+	if (ps->n && crpc__thread_start(&ps->thread, pipe_scan_main, ps, CRPC__THREAD_BACKGROUND) == 0) {
 		ps->thread_live = true;
 		return ps;
 	}
@@ -965,7 +967,7 @@ int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, m
 	ahead_bytes = mf_ahead_bytes(ahead);
 	/* every file's data and entry to disk, while the tails are hashed (see sync_files()) */
 	sj = (struct sync_job){ .dirfd = dirfd, .names = names, .n = n };
-	sync_started = crpc__thread_start(&sync_thread, sync_main, &sj) == 0;
+	sync_started = crpc__thread_start(&sync_thread, sync_main, &sj, CRPC__THREAD_URGENT) == 0;
 	for (size_t i = 0; i < n; i++) {
 		json_t *f = json_object();
 		char hex[65];

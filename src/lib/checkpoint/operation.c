@@ -235,19 +235,28 @@ static void on_message(crpc_direction dir, const uint8_t *msg, size_t len, int f
 		o->p.on_message(dir, msg, len, fd, o->p.on_message_data);
 }
 
-int ck_session_start(ck_op *o, crpc_error **err)
+int ck_criu_path(ck_op *o, crpc_error **err)
 {
-	crpc_session_config cfg;
 	const char *criu = o->p.criu_path;
-	char ver[96];
-
-	crpc_session_config_init(&cfg);
-	cfg.timeout_ms = o->p.timeout_ms;
 
 	/* the caller's, then $CRPC_CRIU (resolved by crpc_criu_resolve()), then the configuration's */
 	if (!criu && !(getenv("CRPC_CRIU") && *getenv("CRPC_CRIU")) && o->p.config)
 		criu = o->p.config->criu_binary;
-	if (crpc_criu_resolve(criu, o->criu_path, sizeof(o->criu_path), err) < 0)
+	if (crpc_criu_resolve(criu, o->criu_path, sizeof(o->criu_path), err) < 0) {
+		o->criu_path[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+int ck_session_start(ck_op *o, crpc_error **err)
+{
+	crpc_session_config cfg;
+	char ver[96];
+
+	crpc_session_config_init(&cfg);
+	cfg.timeout_ms = o->p.timeout_ms;
+	if (!o->criu_path[0] && ck_criu_path(o, err) < 0)
 		return -1;
 	cfg.criu_path = o->criu_path;
 	if (o->p.trace) {
@@ -277,7 +286,9 @@ int ck_session_start(ck_op *o, crpc_error **err)
 		if (rc < 0)
 			return -1;
 	}
-	snprintf(o->criu_path, sizeof(o->criu_path), "%s", crpc_session_criu_path(o->s));
+	/* the same path but when crpc_session_open() found another (the dump's main thread reads it meanwhile) */
+	if (strcmp(o->criu_path, crpc_session_criu_path(o->s)) != 0)
+		snprintf(o->criu_path, sizeof(o->criu_path), "%s", crpc_session_criu_path(o->s));
 	crpc_version_format(crpc_session_version(o->s), ver, sizeof(ver));
 	snprintf(o->res->criu_version, sizeof(o->res->criu_version), "%s", ver);
 	crpc_trace_set_criu(o->trace, crpc_session_criu_path(o->s), ver);
@@ -317,7 +328,7 @@ void ck_early_start(ck_op *o, ck_early *e)
 	a->o = o;
 	a->e = e;
 	e->t0 = crpc__now();
-	e->started = crpc__thread_start(&e->thread, early_main, a) == 0;
+	e->started = crpc__thread_start(&e->thread, early_main, a, CRPC__THREAD_URGENT) == 0;
 	if (!e->started)
 		free(a);
 	e->pending = e->started;

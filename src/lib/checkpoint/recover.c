@@ -420,24 +420,29 @@ static int recover(ck_op *o, const char *dest_given, crpc_signing_key **key, crp
 	}
 
 	mi = in.info;
-	if (!in.root) {
-		uint8_t *log = NULL;
-		size_t len = 0;
-
+	if (!in.root)
 		memset(&mi, 0, sizeof(mi));
-		/* CRIU's log names its version in one of its first lines */
-		if (crpc__read_whole_at(o->dirfd, DEFAULT_LOG, 64u << 20, &log, &len) == 0 && len) {
-			char head[4097];
+	if (!mi.criu_version) {
+		/*
+		 * CRIU's log names its version in one of its first lines (a dump
+		 * records its intent before CRIU answered VERSION)
+		 */
+		char head[4097];
+		ssize_t len = -1;
+		int fd = io_open_regular_at(o->dirfd, recorded_log_file(&in.options), NULL);
+
+		if (fd >= 0) {
+			len = io_read_full(fd, head, sizeof(head) - 1);
+			close(fd);
+		}
+		if (len > 0) {
 			const char *v;
 
-			len = len < sizeof(head) - 1 ? len : sizeof(head) - 1;
-			memcpy(head, log, len);
 			head[len] = '\0';
 			v = strstr(head, "Version: ");
 			if (v)
 				sscanf(v + 9, "%95[0-9.]", log_version);
 		}
-		free(log);
 		mi.criu_version = log_version[0] ? log_version : NULL;
 	}
 	if (!mi.log_files)

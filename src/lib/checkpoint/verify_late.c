@@ -191,7 +191,7 @@ void mf_pending_start(mf_pending *p, crpc_checkpoint_progress_fn fn, void *data,
 	for (size_t i = 0; i < p->n; i++)
 		p->total += p->v[i].size;
 	/* without a thread, mf_pending_finish() hashes them itself */
-	p->started = crpc__thread_start(&p->thread, late_main, p) == 0;
+	p->started = crpc__thread_start(&p->thread, late_main, p, CRPC__THREAD_URGENT) == 0;
 }
 
 int mf_pending_finish(mf_pending *p, crpc_manifest_check *c, bool cancel)

@@ -222,7 +222,7 @@ static void locks_read_start(locks_read *lr, int proc_fd)
 {
 	memset(lr, 0, sizeof(*lr));
 	lr->proc_fd = proc_fd;
-	lr->started = crpc__thread_start(&lr->thread, locks_read_main, lr) == 0;
+	lr->started = crpc__thread_start(&lr->thread, locks_read_main, lr, CRPC__THREAD_URGENT) == 0;
 }
 
 /* Its result: 0 with the text in *data (the caller's to free), or -1 and errno. */
