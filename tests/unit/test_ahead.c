@@ -246,7 +246,7 @@ static void manifest_with_ahead(void **state)
 	close(fd);
 	mi.pid = 1;
 	mi.digest = alg;
-	assert_int_equal(mf_write(f->dirfd, &mi, NULL, f->a, NULL, &err), 0);
+	assert_int_equal(mf_write(f->dirfd, &mi, NULL, f->a, NULL, false, &err), 0);
 	assert_null(err);
 	memset(&chk, 0, sizeof(chk));
 	assert_int_equal(crpc_manifest_verify(f->dirfd, f->dir, NULL, &chk, &err), 0);

@@ -666,7 +666,14 @@ static void test_dumpdir(void **state)
 		snprintf(other, sizeof(other), "%s/ckpt2", f->path);
 		assert_null(ck_dumpdir_leftover(other));
 	}
-	assert_int_equal(ck_dumpdir_commit(tmp, dir, &e), 0);
+	{
+		/* with the directory's fd: synced after the rename, through the same fd */
+		int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		assert_true(dfd >= 0);
+		assert_int_equal(ck_dumpdir_commit(tmp, dir, dfd, &e), 0);
+		close(dfd);
+	}
 	assert_int_equal(stat(dir, &st), 0);
 	assert_int_equal(stat(tmp, &st), -1);
 	assert_null(ck_dumpdir_leftover(dir));
@@ -679,7 +686,7 @@ static void test_dumpdir(void **state)
 		assert_int_equal(close(open(f2, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)), 0);
 	}
 	assert_int_equal(ck_dumpdir_create(dir, &tmp, &e), 0);
-	assert_int_equal(ck_dumpdir_commit(tmp, dir, &e), -1);
+	assert_int_equal(ck_dumpdir_commit(tmp, dir, -1, &e), -1);
 	assert_non_null(e);
 	assert_int_equal(stat(tmp, &st), 0);
 	crpc_error_free(e);

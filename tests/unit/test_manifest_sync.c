@@ -46,9 +46,25 @@ static struct {
 } ranges[MAX_RANGES];
 static size_t n_ranges;
 static size_t n_fdatasync;
+static size_t n_fsync_file;  /* fsyncs of regular files */
 static int sfr_errno;        /* sync_file_range fails with it (0: real call) */
 static ino_t fdatasync_fail; /* fdatasync of this inode fails with EIO */
+static bool manifest_fail;   /* fdatasync of crpc.json fails with EIO */
 static bool dir_fsync_fail;  /* fsync of a directory fails with EIO */
+
+/* Whether fd is a file named crpc.json. */
+static bool is_manifest(int fd)
+{
+	char link[64], target[4096];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return false;
+	target[n] = '\0';
+	return n >= 10 && strcmp(target + n - 10, "/crpc.json") == 0;
+}
 
 int __wrap_sync_file_range(int fd, off_t off, off_t n, unsigned int flags)
 {
@@ -79,7 +95,8 @@ int __wrap_fdatasync(int fd)
 	pthread_mutex_lock(&lock);
 	n_fdatasync++;
 	pthread_mutex_unlock(&lock);
-	if (fdatasync_fail && fstat(fd, &st) == 0 && st.st_ino == fdatasync_fail) {
+	if ((fdatasync_fail && fstat(fd, &st) == 0 && st.st_ino == fdatasync_fail) ||
+	    (manifest_fail && is_manifest(fd))) {
 		errno = EIO;
 		return -1;
 	}
@@ -90,6 +107,11 @@ int __wrap_fsync(int fd)
 {
 	struct stat st;
 
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		pthread_mutex_lock(&lock);
+		n_fsync_file++;
+		pthread_mutex_unlock(&lock);
+	}
 	if (dir_fsync_fail && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		errno = EIO;
 		return -1;
@@ -111,9 +133,10 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	f->dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(f->dirfd >= 0);
-	n_ranges = n_fdatasync = 0;
+	n_ranges = n_fdatasync = n_fsync_file = 0;
 	sfr_errno = 0;
 	fdatasync_fail = 0;
+	manifest_fail = false;
 	dir_fsync_fail = false;
 	*state = f;
 	return 0;
@@ -163,13 +186,18 @@ static bool exists(struct fx *f, const char *name)
 	return fstatat(f->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-static int write_manifest(struct fx *f, mf_ahead *a, crpc_error **e)
+static int write_manifest_as(struct fx *f, mf_ahead *a, bool unpublished, crpc_error **e)
 {
 	static const char *const logs[] = { "dump.log", NULL };
 	crpc_manifest_info mi = { .digest = CRPC_DIGEST_DEFAULT, .pid = 100, .log_files = logs };
 	crpc_manifest_stats st;
 
-	return mf_write(f->dirfd, &mi, &st, a, NULL, e);
+	return mf_write(f->dirfd, &mi, &st, a, NULL, unpublished, e);
+}
+
+static int write_manifest(struct fx *f, mf_ahead *a, crpc_error **e)
+{
+	return write_manifest_as(f, a, false, e);
 }
 
 /* The ahead thread starts the write-back of a growing file, in whole pages, while it is written. */
@@ -281,6 +309,47 @@ static void dir_fsync_error_reported(void **state)
 	crpc_error_free(e);
 }
 
+/* Published: crpc.json.tmp fsync'ed and renamed; unpublished: crpc.json fdatasync'ed as it is. */
+static void manifest_sync_by_directory(void **state)
+{
+	struct fx *f = *state;
+	crpc_error *e = NULL;
+
+	write_file(f, "pages-1.img", 5000);
+	write_file(f, "dump.log", 100);
+	assert_int_equal(write_manifest(f, NULL, &e), 0);
+	assert_null(e);
+	assert_true(exists(f, "crpc.json"));
+	assert_int_equal(n_fdatasync, 2);
+	assert_int_equal(n_fsync_file, 1);
+	assert_int_equal(unlinkat(f->dirfd, "crpc.json", 0), 0);
+
+	n_fdatasync = n_fsync_file = 0;
+	assert_int_equal(write_manifest_as(f, NULL, true, &e), 0);
+	assert_null(e);
+	assert_true(exists(f, "crpc.json"));
+	assert_false(exists(f, "crpc.json.tmp"));
+	assert_int_equal(n_fdatasync, 3);
+	assert_int_equal(n_fsync_file, 0);
+}
+
+/* Unpublished, a crpc.json that cannot be synced fails the manifest and is removed. */
+static void unpublished_manifest_sync_error(void **state)
+{
+	struct fx *f = *state;
+	crpc_error *e = NULL;
+
+	write_file(f, "pages-1.img", 5000);
+	write_file(f, "dump.log", 100);
+	manifest_fail = true;
+	assert_int_equal(write_manifest_as(f, NULL, true, &e), -1);
+	assert_non_null(e);
+	assert_int_equal(e->sys_errno, EIO);
+	assert_non_null(strstr(e->message, "crpc.json"));
+	assert_false(exists(f, "crpc.json"));
+	crpc_error_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +357,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(writeback_errors_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(fdatasync_error_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(dir_fsync_error_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(manifest_sync_by_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(unpublished_manifest_sync_error, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

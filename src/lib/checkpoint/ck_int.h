@@ -308,9 +308,12 @@ int ck_dumpdir_create(const char *dir, char **tmp_path, crpc_error **err);
 
 /*
  * Move a finished temporary directory into place: rename tmp_path to dir
- * (dir must not exist, or be an empty directory) and fsync the parent.
+ * (dir must not exist, or be an empty directory), then fsync the directory
+ * itself (dirfd, when >= 0: what changed in it since its last sync) and
+ * its parent. -1 when it stayed where it was, -2 when it was moved but
+ * dirfd could not be synced (err says which).
  */
-int ck_dumpdir_commit(const char *tmp_path, const char *dir, crpc_error **err);
+int ck_dumpdir_commit(const char *tmp_path, const char *dir, int dirfd, crpc_error **err);
 
 /*
  * A temporary sibling of `dir` an interrupted dump left (DIR.crpc-tmp-*),

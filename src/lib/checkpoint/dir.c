@@ -481,7 +481,7 @@ int ck_dir_move_into_place(ck_dump *c)
 {
 	crpc_error *e = NULL;
 
-	if (ck_dumpdir_commit(c->tmp_path, c->o.p.dir, &e) < 0) {
+	if (ck_dumpdir_commit(c->tmp_path, c->o.p.dir, c->o.dirfd, &e) < 0) {
 		ck_warn(&c->o, "%s; what the dump left is in %s", e && e->message ? e->message : "?",
 			c->tmp_path);
 		crpc_error_free(e);

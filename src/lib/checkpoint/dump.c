@@ -122,7 +122,7 @@ int ck_dump_finalize(ck_dump *c, double criu_seconds, const char *op, const char
 	mi.criu_seconds = criu_seconds;
 	if (rc == 0) {
 		ck_files_private(c->o.dirfd);
-		rc = mf_write(c->o.dirfd, &mi, &c->o.res->manifest, c->ahead, c->pipe_scan, err);
+		rc = mf_write(c->o.dirfd, &mi, &c->o.res->manifest, c->ahead, c->pipe_scan, true, err);
 	}
 	/*
 	 * The signature before the checkpoint counts as complete (the marker
@@ -159,14 +159,24 @@ int ck_dump_finalize(ck_dump *c, double criu_seconds, const char *op, const char
 				      "the dump succeeded but the marker %s/%s cannot be removed",
 				      c->o.dir_real ? c->o.dir_real : c->o.p.dir, CRPC_INPROGRESS_MARKER);
 	c->marker = false;
-	if (fsync(c->o.dirfd) < 0 && errno != EINVAL && errno != EROFS)
+	/* the marker's removal and crpc.json's entry on disk: in place now, or with the rename below */
+	if (!c->tmp_path && fsync(c->o.dirfd) < 0 && errno != EINVAL && errno != EROFS)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot sync %s",
 				      c->o.dir_real ? c->o.dir_real : c->o.p.dir);
-	if (c->tmp_path && ck_dumpdir_commit(c->tmp_path, c->o.p.dir, err) < 0) {
-		if (*err)
+	if (c->tmp_path && (rc = ck_dumpdir_commit(c->tmp_path, c->o.p.dir, c->o.dirfd, err)) < 0) {
+		if (*err && rc == -1)
 			crpc_error_set_hint(*err,
 					    "the complete checkpoint is in %s: move it where you want it",
 					    c->tmp_path);
+		else if (*err)
+			crpc_error_set_hint(*err,
+					    "the checkpoint is complete but may not be on disk yet: "
+					    "`sync -f %s` before relying on it",
+					    c->o.p.dir);
+		if (rc == -2) {
+			free(c->tmp_path);
+			c->tmp_path = NULL;
+		}
 		return -1;
 	}
 	if (c->tmp_path) {

@@ -93,7 +93,7 @@ static void sync_parent(const char *path)
 	close(fd);
 }
 
-int ck_dumpdir_commit(const char *tmp_path, const char *dir, crpc_error **err)
+int ck_dumpdir_commit(const char *tmp_path, const char *dir, int dirfd, crpc_error **err)
 {
 	cleanup_free char *base = trim_slashes(dir);
 
@@ -107,6 +107,11 @@ int ck_dumpdir_commit(const char *tmp_path, const char *dir, crpc_error **err)
 			       "cannot rename %s to %s%s", tmp_path, base,
 			       e == EEXIST || e == ENOTEMPTY ? ": something else created it meanwhile" : "");
 		return -1;
+	}
+	if (dirfd >= 0 && fsync(dirfd) < 0 && errno != EINVAL && errno != EROFS) {
+		crpc_error_set(err, CRPC_EXIT_FAIL, errno, "completing the checkpoint",
+			       "%s is in place but cannot be synced to disk", base);
+		return -2;
 	}
 	sync_parent(base);
 	return 0;

@@ -97,9 +97,12 @@ struct crpc_manifest_stats;
 /*
  * crpc_manifest_write() taking the digests `ahead` (may be NULL) has begun;
  * stops it. pipes (may be NULL): the outside holders found during the dump.
+ * unpublished: dirfd holds the in-progress marker, which the caller removes
+ * before it fsyncs the directory; crpc.json is then written in place and
+ * only fdatasync'ed (see sync_files()).
  */
 int mf_write(int dirfd, const struct crpc_manifest_info *mi, struct crpc_manifest_stats *st, mf_ahead *ahead,
-	     mf_pipe_scan *pipes, crpc_error **err);
+	     mf_pipe_scan *pipes, bool unpublished, crpc_error **err);
 
 /* ---- page images verified while CRIU restores (verify_late.c) ---- */
 

@@ -755,12 +755,17 @@ static void free_names(char **v, size_t n)
  *     ahead did not follow), then fdatasync()s every file the manifest lists
  *     (an error is the dump's error, naming the file), then fsyncs the
  *     images directory (the files' entries).
- *  3. Only once that thread succeeded is crpc.json written: crpc.json.tmp
- *     fsync'ed, renamed to crpc.json, the directory fsync'ed again
- *     (write_manifest_file()).
- *  4. The caller removes the in-progress marker, fsyncs the directory,
- *     renames the temporary directory into place as DIR and fsyncs DIR's
- *     parent (ck_dump_finalize(), ck_dumpdir_commit()).
+ *  3. crpc.json (write_manifest_file()): in a directory that is complete
+ *     only once its writer removed the in-progress marker (a dump's), it
+ *     is written under its own name and fdatasync'ed; elsewhere (the
+ *     public crpc_manifest_write()) as crpc.json.tmp, fsync'ed, renamed to
+ *     crpc.json and the directory fsync'ed, after that thread succeeded.
+ *  4. The dump removes the in-progress marker, renames the temporary
+ *     directory into place as DIR, fsyncs it (crpc.json's and the marker's
+ *     entries, and on a journaling file system the rename, in one commit)
+ *     and DIR's parent (ck_dump_finalize(), ck_dumpdir_commit()). A crash
+ *     before that leaves the marker or the temporary name: a dump crpc
+ *     did not finish, whose data is on disk.
  *
  * A file of its own each rather than one syncfs(): syncfs() also waits for
  * every other process's dirty data on the file system, so what a dump costs
@@ -882,10 +887,37 @@ json_t *mf_options_json(const crpc_manifest_options *l)
 }
 
 /* Write text as dirfd/crpc.json: a temporary file, fsync'ed and renamed, then the directory fsync'ed. */
-static int write_manifest_file(int dirfd, const char *text, crpc_error **err)
+static int write_manifest_file(int dirfd, const char *text, bool unpublished, crpc_error **err)
 {
 	const char *op = "writing the checkpoint's manifest";
 	int fd, e;
+
+	if (unpublished) {
+		/* the marker says the directory is incomplete until its writer removes it and syncs it */
+		if (unlinkat(dirfd, CRPC_MANIFEST_NAME, 0) < 0 && errno != ENOENT)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot remove a stale %s",
+					      CRPC_MANIFEST_NAME);
+		fd = io_openat(dirfd, CRPC_MANIFEST_NAME,
+			       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot create %s",
+					      CRPC_MANIFEST_NAME);
+		if (io_write_full(fd, text, strlen(text)) < 0 || io_write_full(fd, "\n", 1) < 0 ||
+		    (fdatasync(fd) < 0 && errno != EINVAL && errno != EROFS)) {
+			e = errno;
+			close(fd);
+			unlinkat(dirfd, CRPC_MANIFEST_NAME, 0);
+			return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot write %s",
+					      CRPC_MANIFEST_NAME);
+		}
+		if (close(fd) < 0) {
+			e = errno;
+			unlinkat(dirfd, CRPC_MANIFEST_NAME, 0);
+			return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot write %s",
+					      CRPC_MANIFEST_NAME);
+		}
+		return 0;
+	}
 
 	if (unlinkat(dirfd, MANIFEST_TMP, 0) < 0 && errno != ENOENT)
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot remove a stale %s",
@@ -918,11 +950,11 @@ static int write_manifest_file(int dirfd, const char *text, crpc_error **err)
 CRPC_API int crpc_manifest_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st,
 				 crpc_error **err)
 {
-	return mf_write(dirfd, mi, st, NULL, NULL, err);
+	return mf_write(dirfd, mi, st, NULL, NULL, false, err);
 }
 
 int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, mf_ahead *ahead,
-	     mf_pipe_scan *pipes, crpc_error **err)
+	     mf_pipe_scan *pipes, bool unpublished, crpc_error **err)
 {
 	const char *op = "writing the checkpoint's manifest";
 	crpc_manifest_stats s = { 0 };
@@ -1098,7 +1130,7 @@ int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, m
 			       sj.failed ? sj.failed : "the images directory");
 		goto out;
 	}
-	if (write_manifest_file(dirfd, text, err) < 0)
+	if (write_manifest_file(dirfd, text, unpublished, err) < 0)
 		goto out;
 	s.sync_seconds += crpc__now() - t0;
 	if (st)

@@ -306,7 +306,7 @@ static int move_complete(ck_op *o, const char *dest, crpc_error **err)
 		"%s is a complete checkpoint (%zu files match its %s): only the rename into place was missing",
 		o->p.dir, r->check.st.files, CRPC_MANIFEST_NAME);
 	r->failed_step = CRPC_CHECKPOINT_FINISH;
-	if (ck_dumpdir_commit(o->p.dir, dest, err) < 0)
+	if (ck_dumpdir_commit(o->p.dir, dest, o->dirfd, err) < 0)
 		return -1;
 	free(o->dir_real);
 	o->dir_real = realpath(dest, NULL);
@@ -484,7 +484,7 @@ static int recover(ck_op *o, const char *dest_given, crpc_signing_key **key, crp
 		goto out;
 	}
 	if (dest) {
-		if (ck_dumpdir_commit(o->p.dir, dest, err) < 0) {
+		if (ck_dumpdir_commit(o->p.dir, dest, o->dirfd, err) < 0) {
 			if (*err)
 				crpc_error_set_hint(
 					*err, "the complete checkpoint is in %s: move it where you want it",
