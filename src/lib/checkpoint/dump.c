@@ -351,6 +351,7 @@ static int dump_steps(ck_dump *c, struct early *early, crpc_error **err)
 	const char *op = o->op;
 	crpc_dump_result dr;
 	char ver[96];
+	bool criu_known; /* o->criu_path found here: the session's thread leaves it as it is */
 	int rc;
 
 	double tp = crpc__timing_now();
@@ -372,7 +373,7 @@ static int dump_steps(ck_dump *c, struct early *early, crpc_error **err)
 	 * for the intent record below; not found, the thread fails with the
 	 * reason once the inspection passed.
 	 */
-	(void)ck_criu_path(o, NULL);
+	criu_known = ck_criu_path(o, NULL) == 0;
 	early_start(early, o);
 	tp = crpc__timing_now();
 	rc = ck_auto_dump(o, err);
@@ -395,7 +396,7 @@ static int dump_steps(ck_dump *c, struct early *early, crpc_error **err)
 	if (c->tmp_path) {
 		tp = crpc__timing_now();
 		if (ck_dir_prepare(c, op, err) < 0 ||
-		    ck_dump_intent(c, op, NULL, o->criu_path[0] ? o->criu_path : NULL, NULL, NULL, err) < 0)
+		    ck_dump_intent(c, op, NULL, criu_known ? o->criu_path : NULL, NULL, NULL, err) < 0)
 			return ck_dump_failed(c, CRPC_CHECKPOINT_SETUP, true, err);
 		crpc__timing("dump: marker, intent record", tp);
 	}
