@@ -887,62 +887,54 @@ json_t *mf_options_json(const crpc_manifest_options *l)
 }
 
 /* Write text as dirfd/crpc.json: a temporary file, fsync'ed and renamed, then the directory fsync'ed. */
-static int write_manifest_file(int dirfd, const char *text, bool unpublished, crpc_error **err)
+/*
+ * Write text and a newline into dirfd/name, a new file of mode 0600 (a stale
+ * one removed first), synced with fdatasync() (data_only; a file system
+ * with nothing to sync passes) or fsync(). The file is removed again when
+ * that fails.
+ */
+static int write_synced(int dirfd, const char *name, const char *text, bool data_only, const char *op,
+			crpc_error **err)
 {
-	const char *op = "writing the checkpoint's manifest";
 	int fd, e;
 
-	if (unpublished) {
-		/* the marker says the directory is incomplete until its writer removes it and syncs it */
-		if (unlinkat(dirfd, CRPC_MANIFEST_NAME, 0) < 0 && errno != ENOENT)
-			return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot remove a stale %s",
-					      CRPC_MANIFEST_NAME);
-		fd = io_openat(dirfd, CRPC_MANIFEST_NAME,
-			       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd < 0)
-			return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot create %s",
-					      CRPC_MANIFEST_NAME);
-		if (io_write_full(fd, text, strlen(text)) < 0 || io_write_full(fd, "\n", 1) < 0 ||
-		    (fdatasync(fd) < 0 && errno != EINVAL && errno != EROFS)) {
-			e = errno;
-			close(fd);
-			unlinkat(dirfd, CRPC_MANIFEST_NAME, 0);
-			return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot write %s",
-					      CRPC_MANIFEST_NAME);
-		}
-		if (close(fd) < 0) {
-			e = errno;
-			unlinkat(dirfd, CRPC_MANIFEST_NAME, 0);
-			return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot write %s",
-					      CRPC_MANIFEST_NAME);
-		}
-		return 0;
-	}
-
-	if (unlinkat(dirfd, MANIFEST_TMP, 0) < 0 && errno != ENOENT)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot remove a stale %s",
-				      MANIFEST_TMP);
-	fd = io_openat(dirfd, MANIFEST_TMP, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot remove a stale %s", name);
+	fd = io_openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot create %s", MANIFEST_TMP);
-	if (io_write_full(fd, text, strlen(text)) < 0 || io_write_full(fd, "\n", 1) < 0 || fsync(fd) < 0) {
+		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot create %s", name);
+	if (io_write_full(fd, text, strlen(text)) < 0 || io_write_full(fd, "\n", 1) < 0 ||
+	    (data_only ? fdatasync(fd) < 0 && !sync_unsupported(errno) : fsync(fd) < 0)) {
 		e = errno;
 		close(fd);
-		unlinkat(dirfd, MANIFEST_TMP, 0);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot write %s", MANIFEST_TMP);
+		unlinkat(dirfd, name, 0);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot write %s", name);
 	}
 	if (close(fd) < 0) {
 		e = errno;
-		unlinkat(dirfd, MANIFEST_TMP, 0);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot write %s", MANIFEST_TMP);
+		unlinkat(dirfd, name, 0);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot write %s", name);
 	}
+	return 0;
+}
+
+static int write_manifest_file(int dirfd, const char *text, bool unpublished, crpc_error **err)
+{
+	const char *op = "writing the checkpoint's manifest";
+	int e;
+
+	/* unpublished: the marker says the directory is incomplete until its writer removes it and syncs it */
+	if (unpublished)
+		return write_synced(dirfd, CRPC_MANIFEST_NAME, text, true, op, err);
+	if (write_synced(dirfd, MANIFEST_TMP, text, false, op, err) < 0)
+		return -1;
 	if (renameat(dirfd, MANIFEST_TMP, dirfd, CRPC_MANIFEST_NAME) < 0) {
 		e = errno;
 		unlinkat(dirfd, MANIFEST_TMP, 0);
 		return crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "cannot rename %s to %s", MANIFEST_TMP,
 				      CRPC_MANIFEST_NAME);
 	}
-	if (fsync(dirfd) < 0 && errno != EINVAL && errno != EROFS)
+	if (fsync(dirfd) < 0 && !sync_unsupported(errno))
 		return crpc_error_set(err, CRPC_EXIT_FAIL, errno, op, "cannot sync the images directory");
 	return 0;
 }

@@ -9,6 +9,21 @@
 # shellcheck disable=SC2016 # quoted code for the workload's shell
 . "$(dirname "$0")/../lib.sh"
 
+# pipe_pair NAME READER: a counter (the tree) writing into a pipe whose other
+# end READER (bash code, run with exec) holds outside the tree; the writer
+# closes what it inherited besides stdio, so the pipe to the reader is its
+# only one. Sets writer and reader (both tracked).
+pipe_pair() {
+	setsid bash -c 'for f in /proc/$$/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] && eval "exec $f>&-"; done
+	echo $$ >"$0.w"; i=0; while :; do i=$((i + 1)); sleep 0.05; done' "$TMP/$1" 2>/dev/null </dev/null |
+		bash -c 'echo $$ >"$0.r"; '"$2" "$TMP/$1" &
+	wait_for "[ -s '$TMP/$1.w' ] && [ -s '$TMP/$1.r' ]" 10 || fail "the pipe workload $1 did not start"
+	writer=$(cat "$TMP/$1.w")
+	reader=$(cat "$TMP/$1.r")
+	track "$writer"
+	track "$reader"
+}
+
 # ---- a dump and a restore with nothing to re-attach
 pid=$(start_counter t)
 expect_exit 0 env CRPC_TIMING=1 "$CRPC_BIN" dump "$pid" "$TMP/ck1"
@@ -46,15 +61,7 @@ kill -KILL "$pid"
 wait_gone "$pid" 10 || fail "PID $pid did not end"
 
 # ---- a pipe shared with a process outside the tree that keeps it open
-# (the writer closes what it inherited besides stdio: the pipe to the reader is its only one)
-setsid bash -c 'for f in /proc/$$/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] && eval "exec $f>&-"; done
-	echo $$ >"$0.w"; i=0; while :; do i=$((i + 1)); sleep 0.05; done' "$TMP/p" 2>/dev/null </dev/null |
-	bash -c 'echo $$ >"$0.r"; exec sleep 1000' "$TMP/p" &
-wait_for "[ -s '$TMP/p.w' ] && [ -s '$TMP/p.r' ]" 10 || fail "the pipe workload did not start"
-writer=$(cat "$TMP/p.w")
-reader=$(cat "$TMP/p.r")
-track "$writer"
-track "$reader"
+pipe_pair p 'exec sleep 1000'
 expect_exit 0 env CRPC_TIMING=1 "$CRPC_BIN" dump "$writer" "$TMP/ck4"
 assert_contains "$ERR" "timing: manifest: outside pipes" "stderr of the dump"
 holders=$(json_get "$TMP/ck4/crpc.json" \
@@ -75,14 +82,7 @@ wait_gone "$writer" 10 || fail "PID $writer did not end"
 
 # ---- a reader that exits once the tree is gone (EOF): its holding is recorded
 # as it was while CRIU dumped, not as what is left after the dump
-setsid bash -c 'for f in /proc/$$/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] && eval "exec $f>&-"; done
-	echo $$ >"$0.w"; i=0; while :; do i=$((i + 1)); sleep 0.05; done' "$TMP/q" 2>/dev/null </dev/null |
-	bash -c 'echo $$ >"$0.r"; exec cat >/dev/null' "$TMP/q" &
-wait_for "[ -s '$TMP/q.w' ] && [ -s '$TMP/q.r' ]" 10 || fail "the second pipe workload did not start"
-writer=$(cat "$TMP/q.w")
-reader=$(cat "$TMP/q.r")
-track "$writer"
-track "$reader"
+pipe_pair q 'exec cat >/dev/null'
 expect_exit 0 "$CRPC_BIN" dump "$writer" "$TMP/ck5"
 wait_gone "$reader" 10 || fail "the reader $reader did not end at EOF"
 holders=$(json_get "$TMP/ck5/crpc.json" \
