@@ -30,6 +30,8 @@
 
 static char self_path[PATH_MAX];
 static int dirfd_ = -1;
+/* the runtime directory's record of the fake CRIU's VERSION reply */
+static char remembered[PATH_MAX];
 
 /* ---- this program as the shim ---------------------------------------------- */
 
@@ -61,6 +63,8 @@ static crpc_session *open_shim(const char *mode, const char *yaml, crpc_error **
 	crpc_session_config cfg = { .size = sizeof(cfg), .criu_path = self_path, .timeout_ms = 20000 };
 	crpc_session *s = NULL;
 
+	/* each session meets the fake CRIU in its mode, not a reply remembered from another */
+	unlink(remembered);
 	setenv("CRPC_FAKE_MODE", mode, 1);
 	if (yaml)
 		setenv("CRPC_TEST_SHIM_YAML", yaml, 1);
@@ -400,7 +404,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_resolve_refuses_self),
 		cmocka_unit_test(test_depth_marker),
 	};
-	char tmpl[] = "/tmp/crpc-test-shim-dir.XXXXXX";
+	char tmpl[] = "/tmp/crpc-test-shim-dir.XXXXXX", rt[] = "/tmp/crpc-test-shim-rt.XXXXXX";
+	char versions[PATH_MAX];
+	size_t k;
 	ssize_t n;
 	int rc;
 
@@ -411,11 +417,21 @@ int main(int argc, char **argv)
 	if (n <= 0)
 		return 1;
 	self_path[n] = '\0';
-	if (!mkdtemp(tmpl))
+	if (!mkdtemp(tmpl) || !mkdtemp(rt))
 		return 1;
+	setenv("CRPC_RUNTIME_DIR", rt, 1);
+	snprintf(versions, sizeof(versions), "%s/versions", rt);
+	k = (size_t)snprintf(remembered, sizeof(remembered), "%s/swrk%s", versions, CRPC_FAKE_CRIU);
+	for (size_t i = strlen(versions) + 5; i < k && i < sizeof(remembered); i++)
+		if (remembered[i] == '/')
+			remembered[i] = '_';
 	dirfd_ = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	unlinkat(dirfd_, "hooks.log", 0);
 	close(dirfd_);
 	rmdir(tmpl);
+	unlink(remembered);
+	rmdir(versions);
+	rmdir(rt);
 	return rc;
 }

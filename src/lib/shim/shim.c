@@ -456,8 +456,12 @@ CRPC_API int crpc_shim_run(const crpc_shim_config *cfg, int client_fd, crpc_erro
 	}
 	shim_vlog(&s, "serving client %d (%s) on fd %d; CRIU is %s", (int)s.client_pid, s.client_comm,
 		  client_fd, cfg->criu_path);
-	/* CRIU starts while the client prepares its first request */
-	shim_spare_start(&s);
+	/*
+	 * CRIU starts while the client prepares its first request, unless that
+	 * request is already here and is a VERSION the shim answers itself
+	 */
+	if (!shim_version_first(&s))
+		shim_spare_start(&s);
 
 	for (;;) {
 		struct pollfd p[3];

@@ -397,6 +397,23 @@ static void add_request_options(struct shim *s, CriuOpts *o)
 	}
 }
 
+static void to_client(struct shim *s, const uint8_t *buf, size_t len, const int *fds, size_t nfds);
+
+/*
+ * A VERSION request before any CRIU serves the session, answered with the
+ * reply this CRIU binary gave before (shim_version.c): no CRIU is started
+ * for it. Recorded as if passed on, with an event saying so.
+ */
+static void answer_remembered(struct shim *s, const crpc__record *rec)
+{
+	shim_trace_msg(s, CRPC_TO_CRIU, rec->buf, rec->len, -1);
+	shim_trace_event(s, "version-remembered", NULL,
+			 "answered with the VERSION reply this CRIU binary gave before; no CRIU was started");
+	shim_vlog(s, "VERSION answered with %s's remembered reply", s->cfg->criu_path);
+	shim_trace_msg(s, CRPC_FROM_CRIU, s->version_reply, s->version_len, -1);
+	to_client(s, s->version_reply, s->version_len, NULL, 0);
+}
+
 int shim_from_client(struct shim *s, crpc_error **err)
 {
 	crpc__record rec;
@@ -442,6 +459,20 @@ int shim_from_client(struct shim *s, crpc_error **err)
 	/* a new request */
 	if (s->outstanding)
 		shim_request_end(s); /* e.g. PRE_DUMP after PRE_DUMP: each brings its own fds */
+	if (req->type == CRIU_REQ_TYPE__VERSION && s->criu_pid == 0 && rec.nfds == 0 &&
+	    shim_version_known(s)) {
+		bool last = !req->keep_open;
+
+		answer_remembered(s, &rec);
+		criu_req__free_unpacked(req, NULL);
+		crpc__record_release(&rec);
+		if (last) {
+			/* CRIU ends a session after a request without keep_open (status 0) */
+			s->client_gone = true;
+			return 1;
+		}
+		return 0;
+	}
 	if (req->type == CRIU_REQ_TYPE__DUMP && (!req->opts || !req->opts->has_pid || req->opts->pid <= 0)) {
 		snprintf(why, sizeof(why),
 			 "crpc shim: a DUMP without a pid (CRIU dumping its client) cannot go through "
@@ -719,7 +750,7 @@ int shim_from_criu(struct shim *s, crpc_error **err)
 		return 0;
 	}
 	if (r->type == CRIU_REQ_TYPE__VERSION && r->success && r->version)
-		shim_version_cache_write(s, r->version);
+		shim_version_remember(s, rec.buf, rec.len);
 	if (r->type == CRIU_REQ_TYPE__NOTIFY) {
 		if (criu_notify(s, &rec, r) < 0)
 			shim_vlog(s, "could not pass the %s notification on",

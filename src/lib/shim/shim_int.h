@@ -80,6 +80,11 @@ struct shim {
 	struct shim_trace tr;
 	bool trace_tried;
 	bool warned_trace;
+
+	/* CRIU's VERSION reply remembered for this binary (shim_version.c) */
+	bool version_tried;
+	size_t version_len; /* 0: none */
+	uint8_t version_reply[512];
 };
 
 /* ---- the real CRIU (shim.c, shim_spare.c) ---- */
@@ -155,7 +160,16 @@ void shim_trace_msg(struct shim *s, crpc_direction dir, const uint8_t *buf, size
 void shim_trace_event(struct shim *s, const char *event, const char *callback, const char *text);
 /* Close the trace at the end of the session. */
 void shim_trace_end(struct shim *s);
-/* Remember the version a VERSION reply gave (a temporary file renamed into place). */
-void shim_version_cache_write(struct shim *s, const CriuVersion *v);
+
+/* ---- CRIU's VERSION reply, remembered between sessions (shim_version.c) ---- */
+
+/* Whether a reply of this CRIU binary is remembered (read once per session). */
+bool shim_version_known(struct shim *s);
+/* The remembered reply's version ("4.2.1") into ver; false when none. */
+bool shim_version_string(struct shim *s, char *ver, size_t size);
+/* The client's first message, already waiting, is a VERSION request (no keep_open) that can be answered. */
+bool shim_version_first(struct shim *s);
+/* Remember CRIU's VERSION reply (buf, len) for this binary (a temporary file renamed into place). */
+void shim_version_remember(struct shim *s, const uint8_t *buf, size_t len);
 
 #endif /* CRPC_SHIM_INT_H */

@@ -2,8 +2,8 @@
 /*
  * shim_trace.c - the trace of a shim session: one file per session in the
  * trace directory, named by time, pid and operation, cut at its size bound,
- * the oldest files removed to keep the directory within its bounds; and the
- * CRIU version remembered there between sessions.
+ * the oldest files removed to keep the directory within its bounds. Its
+ * header names CRIU's version from the reply remembered in shim_version.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,13 +23,6 @@
 /* Trace files of the shim: PREFIX TIME-PID-OPERATION SUFFIX. */
 #define TRACE_PREFIX "crpc-shim-"
 #define TRACE_SUFFIX ".trace"
-/*
- * The CRIU version the last VERSION reply gave, in the trace directory:
- * "DEV INO MTIME_NS SIZE VERSION" of the binary. Clients such as runc ask
- * for the version in a session of its own; with this file the traces of
- * their later sessions still name it.
- */
-#define VERSION_CACHE ".criu-version"
 
 /* ---- the trace ----------------------------------------------------------- */
 
@@ -152,70 +145,6 @@ static void trace_warn_error(struct shim *s, const char *what, crpc_error **e)
 	*e = NULL;
 }
 
-/* ---- the CRIU version, remembered between sessions ---- */
-
-/* The identity of the CRIU binary ("DEV INO MTIME_NS SIZE"); false if it cannot be read. */
-static bool criu_identity(const char *path, char *buf, size_t bufsz)
-{
-	struct stat st;
-
-	if (!path || stat(path, &st) < 0)
-		return false;
-	snprintf(buf, bufsz, "%ju %ju %jd%09ld %jd", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
-		 (intmax_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (intmax_t)st.st_size);
-	return true;
-}
-
-/* The version remembered for this binary into ver; false when none (or another binary's). */
-static bool version_cache_read(struct shim *s, char *ver, size_t versz)
-{
-	char id[128], *line = NULL, *nl;
-	size_t idlen, len;
-	bool ok;
-
-	if (s->tr.dirfd < 0 || !criu_identity(s->cfg->criu_path, id, sizeof(id)) ||
-	    crpc__read_file_at(s->tr.dirfd, VERSION_CACHE, 255, &line, &len, NULL) < 0)
-		return false;
-	nl = strchr(line, '\n');
-	if (nl)
-		*nl = '\0';
-	idlen = strlen(id);
-	ok = strncmp(line, id, idlen) == 0 && line[idlen] == ' ' && line[idlen + 1];
-	if (ok)
-		snprintf(ver, versz, "%s", line + idlen + 1);
-	free(line);
-	return ok;
-}
-
-void shim_version_cache_write(struct shim *s, const CriuVersion *v)
-{
-	crpc_version cv = { 0 };
-	char id[128], ver[96], line[256], tmp[64];
-	int fd, len;
-	bool ok;
-
-	if (s->tr.dirfd < 0 || !v || !criu_identity(s->cfg->criu_path, id, sizeof(id)))
-		return;
-	cv.major = v->major_number;
-	cv.minor = v->minor_number;
-	cv.sublevel = v->has_sublevel ? v->sublevel : 0;
-	cv.extra = v->has_extra ? v->extra : 0;
-	if (v->gitid)
-		snprintf(cv.gitid, sizeof(cv.gitid), "%s", v->gitid);
-	crpc_version_format(&cv, ver, sizeof(ver));
-	len = snprintf(line, sizeof(line), "%s %s\n", id, ver);
-	if (len < 0 || (size_t)len >= sizeof(line))
-		return;
-	snprintf(tmp, sizeof(tmp), VERSION_CACHE ".%d", (int)getpid());
-	fd = openat(s->tr.dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return;
-	ok = io_write_full(fd, line, (size_t)len) == 0;
-	close(fd);
-	if (!ok || renameat(s->tr.dirfd, tmp, s->tr.dirfd, VERSION_CACHE) < 0)
-		unlinkat(s->tr.dirfd, tmp, 0);
-}
-
 /* ---- the session's trace --------------------------------------------------- */
 
 void shim_trace_start(struct shim *s, int first_type)
@@ -269,7 +198,7 @@ void shim_trace_start(struct shim *s, int first_type)
 		unlinkat(tr->dirfd, tr->name, 0);
 		return;
 	}
-	crpc_trace_set_criu(tr->t, c->criu_path, version_cache_read(s, ver, sizeof(ver)) ? ver : NULL);
+	crpc_trace_set_criu(tr->t, c->criu_path, shim_version_string(s, ver, sizeof(ver)) ? ver : NULL);
 	shim_vlog(s, "trace: %s", path);
 }
 

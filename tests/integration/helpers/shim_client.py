@@ -17,6 +17,10 @@
 #                             CRIU the shim started holds the client's fd 9
 #   exe                       VERSION with keep_open, then report which program
 #                             the shim's process runs and its children's
+#   version                   VERSION without keep_open (as go-criu sends it):
+#                             the reply's bytes (raw, hex) and the CRIUs the
+#                             shim started (criu_started: PIDs from its
+#                             verbose lines)
 #   cgroup DIR                move the shim into the cgroup DIR after 0.3 s (as
 #                             runc does before a restore, once the shim started
 #                             its CRIU ahead), then VERSION with keep_open, and
@@ -129,8 +133,12 @@ def main():
     t0 = time.monotonic()
     # the shim's (and CRIU's) stdout, to see that the shim writes nothing there
     out_r, out_w = os.pipe()
+    env = dict(os.environ)
+    if mode == "version":
+        vfile = "%s/shim-client-verbose.%d" % (os.environ.get("TMPDIR", "/tmp"), os.getpid())
+        env["CRPC_SHIM_VERBOSE"] = vfile
     shim_p = subprocess.Popen([shim, "swrk", str(theirs.fileno())], pass_fds=pass_fds,
-                              stdin=subprocess.DEVNULL, stdout=out_w)
+                              stdin=subprocess.DEVNULL, stdout=out_w, env=env)
     os.close(out_w)
     theirs.close()
     ours.settimeout(30)
@@ -176,6 +184,11 @@ def main():
         wdfd = os.open(wd, os.O_RDONLY | os.O_DIRECTORY)
         ours.send(dump_req(pid, dirfd, notify=False, leave_running=True, workdir_fd=wdfd))
         recv()
+    elif mode == "version":
+        ours.send(fv(1, T_VERSION))
+        data = ours.recv(1 << 20)
+        got.append(resp_summary(data))
+        extra["raw"] = [data.hex()]
     elif mode in ("inherit", "exe", "cgroup"):
         if mode == "cgroup":
             time.sleep(0.3)  # the CRIU the shim starts ahead is up by now
@@ -210,6 +223,15 @@ def main():
         shim_p.kill()
         rc = "timeout"
     seconds = round(time.monotonic() - t0, 3)
+    if mode == "version":
+        try:
+            with open(vfile) as f:
+                lines = f.read().splitlines()
+            os.unlink(vfile)
+        except FileNotFoundError:
+            lines = []
+        extra["criu_started"] = [l.split("(pid ", 1)[1].split(")", 1)[0] for l in lines
+                                 if "] started " in l and "(pid " in l]
     os.set_blocking(out_r, False)
     try:
         stdout = os.read(out_r, 65536).decode(errors="replace")

@@ -1,6 +1,9 @@
 # shellcheck shell=bash
 # Helpers for the test_shim_* integration tests; source after lib.sh.
 #
+# CRPC_RUNTIME_DIR is the test's own: the shim remembers CRIU's VERSION
+# reply there ($REMEMBERED) and answers later VERSION requests with it;
+# forget_version before a client that must meet a real CRIU.
 # SHIM is crpc under the name criu (a symlink in $TMP/shim-bin); the shim
 # finds the real CRIU through $CRPC_CRIU (set by lib.sh). Its configuration
 # is $SHIM_CONFIG, passed as $CRPC_CONFIG, with the traces in $TRACES so that
@@ -14,7 +17,12 @@ SHIM_CONFIG=$TMP/shim.yaml
 SHIM_CLIENT=$CRPC_SRC/tests/integration/helpers/shim_client.py
 mkdir -p "$SHIM_BIN_DIR"
 ln -s "$CRPC_BIN" "$SHIM"
-export CRPC_CONFIG=$SHIM_CONFIG
+# the runtime directory (CRIU's remembered VERSION reply) is this test's own
+export CRPC_CONFIG=$SHIM_CONFIG CRPC_RUNTIME_DIR=$TMP/rt
+REMEMBERED=$CRPC_RUNTIME_DIR/versions/swrk${CRPC_CRIU//\//_}
+
+# forget_version: the next VERSION goes to a real CRIU again
+forget_version() { rm -f "$REMEMBERED"; }
 
 # shim_config [YAML LINES...]: the shim's configuration: its shim: section
 # with the trace directory, then the lines given (from standard input too

@@ -86,6 +86,7 @@ jcheck "$TMP/c.json" 'd["shim_exit"] == 0' 'd["replies"][0]["type"] == 1' \
 assert_running "$pid" w
 
 # the client's fd 9 (not the swrk socket) is CRIU's fd 9, the very same pipe
+forget_version
 shim_client inherit
 echo "$CLIENT" >"$TMP/c.json"
 jcheck "$TMP/c.json" 'd["criu_fd9"] == [d["pipe"]]' 'd["stdout"] == ""' ||
@@ -105,6 +106,7 @@ CG=$cg_base/crpc-test-shim-$$
 remove_cg() { [ ! -d "$CG" ] || rmdir "$CG" 2>/dev/null || echo "warning: $CG not removed" >&2; }
 CLEANUP_CMDS+=(remove_cg)
 mkdir "$CG" || fail "cannot make the cgroup $CG"
+forget_version
 shim_client cgroup "$CG"
 echo "$CLIENT" >"$TMP/c.json"
 rel=${CG#"$cg_base"}
@@ -117,18 +119,21 @@ remove_cg
 # the session as served with a trace: the shim's own process, CRIU its child
 # (the CRIU here may be a wrapper that runs its own loader: not compared by name)
 crpc_exe=$(readlink -f "$CRPC_BIN")
+forget_version
 shim_client exe
 echo "$CLIENT" >"$TMP/c.json"
 jcheck "$TMP/c.json" "d['exe'] == '$crpc_exe'" "len(d['children_exe']) == 1" \
 	"d['children_exe'][0] != '$crpc_exe'" 'd["replies"][0]["success"]' || fail "the shim with a trace: $CLIENT"
 # nothing to add (no hook, no trace, not verbose): the real CRIU in the shim's place
 shim_config "  trace: false"
+forget_version
 shim_client exe
 echo "$CLIENT" >"$TMP/c.json"
 jcheck "$TMP/c.json" "d['exe'] != '$crpc_exe'" 'd["children_exe"] == []' 'd["replies"][0]["success"]' \
 	'd["stdout"] == ""' || fail "the shim with nothing to add did not run CRIU in its place: $CLIENT"
 # a hook configured: the shim serves the session again
 shim_config "  trace: false" "hooks:" "  post-dump:" "    - run: [/bin/true]"
+forget_version
 shim_client exe
 echo "$CLIENT" >"$TMP/c.json"
 jcheck "$TMP/c.json" "d['exe'] == '$crpc_exe'" "len(d['children_exe']) == 1" || fail "the shim with a hook: $CLIENT"

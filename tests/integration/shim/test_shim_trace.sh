@@ -31,24 +31,59 @@ ls "$TRACES" >"$TMP/all2"
 grep -qx -- "$newest" "$TMP/all2" || fail "the newest trace $newest was removed"
 grep -qx -- "$(head -n1 "$TMP/all")" "$TMP/all2" && fail "the oldest trace was kept"
 
-# --- the CRIU version: from the session's own VERSION reply, then remembered ---------------------
+# --- CRIU's VERSION reply: remembered, then given without starting CRIU ------------------------
 criu_ver=$("$CRPC_CRIU" --version | sed -n 's/^Version: //p')
-rm -f "$TRACES/.criu-version"
+# newest_trace: the trace of the last session
+newest_trace() { ls -t "$TRACES"/*-version.trace | head -n1; }
+# bare_version: a VERSION session as runc and podman hold it (no keep_open)
+bare_version() { shim_client version; }
+forget_version
 session
-t=$(ls -t "$TRACES"/*-version.trace | head -n1)
+t=$(newest_trace)
 sed -n 2p "$t" | grep -q '"type":"criu".*"version":null' || fail "a first session's trace names a CRIU version: $(sed -n 2p "$t")"
+grep -q '"event":"version-remembered"' "$t" && fail "the first VERSION was not CRIU's: $t"
 expect_exit 0 "$CRPC_BIN" trace show "$t"
 assert_contains "$OUT" "CRIU $criu_ver at " "trace show of a VERSION session (from the reply)"
-grep -q " $criu_ver\$" "$TRACES/.criu-version" || fail "the shim did not remember CRIU's version"
-session
-t=$(ls -t "$TRACES"/*-version.trace | head -n1)
+[ -f "$REMEMBERED" ] || fail "the shim did not remember CRIU's VERSION reply ($REMEMBERED)"
+[ "$(stat -c '%u %a' "$REMEMBERED")" = "0 600" ] || fail "$REMEMBERED is not root's 0600: $(stat -c '%u %a' "$REMEMBERED")"
+head -n1 "$REMEMBERED" | grep -q '^crpc-swrk-version 1 ' || fail "unexpected record: $(head -n1 "$REMEMBERED")"
+# later sessions: the same reply, byte for byte, and no CRIU started
+bare_version
+echo "$CLIENT" >"$TMP/c.json"
+jcheck "$TMP/c.json" 'd["shim_exit"] == 0' 'd["replies"][0]["success"]' 'd["criu_started"] == []' ||
+	fail "a remembered VERSION session: $CLIENT"
+remembered_raw=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["raw"][0])' "$TMP/c.json")
+t=$(newest_trace)
+grep -q '"event":"version-remembered"' "$t" || fail "the trace does not say the reply was remembered: $t"
 sed -n 2p "$t" | grep -q "\"type\":\"criu\".*\"version\":\"$criu_ver\"" ||
 	fail "a later session's trace does not name CRIU $criu_ver: $(sed -n 2p "$t")"
-# another binary at the same path: the remembered version is not used
-sed -i 's/^[0-9]* /1 /' "$TRACES/.criu-version"
-session
-t=$(ls -t "$TRACES"/*-version.trace | head -n1)
-sed -n 2p "$t" | grep -q '"version":null' || fail "a version remembered for another binary was used"
+forget_version
+bare_version
+echo "$CLIENT" >"$TMP/c.json"
+jcheck "$TMP/c.json" 'd["shim_exit"] == 0' "d['raw'][0] == '$remembered_raw'" 'len(d["criu_started"]) == 1' ||
+	fail "CRIU's own reply differs from the remembered one, or CRIU was not started: $CLIENT"
+session # keep_open: answered, CRIU started ahead for what may follow, ended with the session
+grep -q '"event":"version-remembered"' "$(newest_trace)" || fail "a keep_open VERSION was not answered from the record"
+# a record that does not fit is not used (and is rewritten by the next real reply):
+# another binary at the same path, a record others could write, one that is no VERSION reply
+cp "$REMEMBERED" "$TMP/good"
+sed -i '1s/^crpc-swrk-version 1 [0-9]* /crpc-swrk-version 1 1 /' "$REMEMBERED"
+bare_version
+grep -q '"event":"version-remembered"' "$(newest_trace)" && fail "a reply remembered for another binary was used"
+cmp -s "$TMP/good" "$REMEMBERED" || fail "the record of another binary was not replaced by CRIU's reply"
+chmod 0622 "$REMEMBERED"
+bare_version
+grep -q '"event":"version-remembered"' "$(newest_trace)" && fail "a record writable by others was used"
+{ head -n1 "$TMP/good"; printf 'xxxxxxxxxxxx'; } | head -c "$(stat -c %s "$TMP/good")" >"$REMEMBERED"
+chmod 0600 "$REMEMBERED"
+bare_version
+grep -q '"event":"version-remembered"' "$(newest_trace)" && fail "a record that is no VERSION reply was used"
+cmp -s "$TMP/good" "$REMEMBERED" || fail "a broken record was not replaced"
+rm -f "$REMEMBERED"
+ln -s "$TMP/good" "$REMEMBERED"
+bare_version
+grep -q '"event":"version-remembered"' "$(newest_trace)" && fail "a symlinked record was used"
+no_strays
 
 # files the shim did not write are never touched
 echo keep >"$TRACES/notes.txt"
