@@ -99,16 +99,23 @@ void crpc__record_release(crpc__record *r);
  */
 int crpc__record_send(int sk, const uint8_t *buf, size_t len, const int *fds, size_t nfds);
 
+/* How crpc__spawn() sets its child up. */
+typedef struct crpc__spawn_how {
+	int keep_fd;        /* inherited at its number (close-on-exec cleared there); -1: none */
+	int out_fd;         /* the child's stdout and stderr; -1: ours */
+	bool clean_signals; /* an empty signal mask, and the signals crpc ignores back to default */
+} crpc__spawn_how;
+
 /*
- * Fork and exec path with argv and envp (NULL: this environment), keep_fd
- * inherited across the exec. In the child, child_setup(arg) (if given) runs
- * first and returns -1 with errno to give up. Returns the child's pid, with
- * *exec_errno 0 once the exec succeeded, else the child's errno (the child
- * then exits 127 and is the caller's to reap). -1 with errno when no child
- * was started; *failed names the step: "pipe" or "fork".
+ * Start path with argv and envp (NULL: this environment) as `how` says,
+ * with posix_spawn(): no copy of crpc's address space, the caller waits
+ * only for the exec. Handlers crpc installed are the default again in the
+ * child, as after any exec. The child's pid, or -1 with errno and *failed
+ * naming the step: "setup", or "exec" when path could not be executed
+ * (errno says why; no child is left).
  */
-pid_t crpc__spawn(const char *path, char *const argv[], char *const envp[], int keep_fd,
-		  int (*child_setup)(void *arg), void *arg, int *exec_errno, const char **failed);
+pid_t crpc__spawn(const char *path, char *const argv[], char *const envp[], const crpc__spawn_how *how,
+		  const char **failed);
 
 /*
  * Look for an executable regular file named criu in the directories of

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,81 +310,61 @@ CRPC_API int crpc_criu_resolve(const char *explicit_path, char *buf, size_t bufs
 	return -1;
 }
 
-pid_t crpc__spawn(const char *path, char *const argv[], char *const envp[], int keep_fd,
-		  int (*child_setup)(void *arg), void *arg, int *exec_errno, const char **failed)
+pid_t crpc__spawn(const char *path, char *const argv[], char *const envp[], const crpc__spawn_how *how,
+		  const char **failed)
 {
-	int ep[2];
-	ssize_t n;
-	pid_t pid;
-
-	*exec_errno = 0;
-	*failed = NULL;
-	if (pipe2(ep, O_CLOEXEC) < 0) {
-		*failed = "pipe";
-		return -1;
-	}
-	pid = fork();
-	if (pid < 0) {
-		int e = errno;
-
-		close(ep[0]);
-		close(ep[1]);
-		errno = e;
-		*failed = "fork";
-		return -1;
-	}
-	if (pid == 0) {
-		int e;
-
-		close(ep[0]);
-		if (child_setup && child_setup(arg) < 0)
-			goto fail;
-		if (fcntl(keep_fd, F_SETFD, 0) < 0)
-			goto fail;
-		if (envp)
-			execve(path, argv, envp);
-		else
-			execv(path, argv);
-fail:
-		/* the exec failed: its errno goes up the pipe */
-		e = errno ? errno : ENOEXEC;
-		(void)io_write_full(ep[1], &e, sizeof(e));
-		_exit(127);
-	}
-	close(ep[1]);
-	n = io_read(ep[0], exec_errno, sizeof(*exec_errno));
-	close(ep[0]);
-	/* EOF: the pipe closed on a successful exec */
-	if (n != (ssize_t)sizeof(*exec_errno))
-		*exec_errno = 0;
-	return pid;
-}
-
-/* In the child: a clean signal state and CRIU's output to the session's file. */
-static int criu_child_setup(void *arg)
-{
+	/* what crpc ignores or catches that CRIU must meet as the default */
 	static const int reset_signals[] = { SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD };
-	const int out_fd = *(const int *)arg;
-	sigset_t none;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, dfl;
+	pid_t pid = -1;
+	int rc;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (size_t i = 0; i < sizeof(reset_signals) / sizeof(reset_signals[0]); i++)
-		signal(reset_signals[i], SIG_DFL);
-	/*
-	 * CRIU's own messages (before its log is open, and its complaint when a
-	 * kept-open worker sees us hang up) go to a file the session reads on
-	 * failure: crpc's stdout and stderr stay its own.
-	 */
-	if (dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0)
+	*failed = "setup";
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
+		errno = rc;
 		return -1;
-	return 0;
+	}
+	if ((rc = posix_spawnattr_init(&attr)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		errno = rc;
+		return -1;
+	}
+	/* dup2 of an fd onto itself clears its close-on-exec flag in the child */
+	if (how->keep_fd >= 0)
+		rc = posix_spawn_file_actions_adddup2(&fa, how->keep_fd, how->keep_fd);
+	if (rc == 0 && how->out_fd >= 0 &&
+	    (rc = posix_spawn_file_actions_adddup2(&fa, how->out_fd, STDOUT_FILENO)) == 0)
+		rc = posix_spawn_file_actions_adddup2(&fa, how->out_fd, STDERR_FILENO);
+	if (rc == 0 && how->clean_signals) {
+		sigemptyset(&none);
+		sigemptyset(&dfl);
+		for (size_t i = 0; i < sizeof(reset_signals) / sizeof(reset_signals[0]); i++)
+			sigaddset(&dfl, reset_signals[i]);
+		if ((rc = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
+		    (rc = posix_spawnattr_setsigdefault(&attr, &dfl)) == 0)
+			rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	}
+	if (rc == 0) {
+		rc = posix_spawn(&pid, path, &fa, &attr, argv, envp ? envp : environ);
+		if (rc != 0)
+			*failed = "exec";
+	}
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	*failed = NULL;
+	return pid;
 }
 
 static int spawn_criu(crpc_session *s, crpc_error **err)
 {
+	crpc__spawn_how how;
 	int sv[2];
-	int child_errno = 0;
 	const char *failed;
 	char fdstr[16];
 	char *argv[4];
@@ -404,17 +385,30 @@ static int spawn_criu(crpc_session *s, crpc_error **err)
 	argv[1] = (char *)"swrk";
 	argv[2] = fdstr;
 	argv[3] = NULL;
-	pid = crpc__spawn(s->criu_path, argv, NULL, sv[1], criu_child_setup, &s->out_fd, &child_errno,
-			  &failed);
+	how.keep_fd = sv[1];
+	/*
+	 * CRIU's own messages (before its log is open, and its complaint when a
+	 * kept-open worker sees us hang up) go to a file the session reads on
+	 * failure: crpc's stdout and stderr stay its own.
+	 */
+	how.out_fd = s->out_fd;
+	how.clean_signals = true;
+	pid = crpc__spawn(s->criu_path, argv, NULL, &how, &failed);
 	if (pid < 0) {
 		int e = errno;
 
 		close(sv[0]);
 		close(sv[1]);
-		if (strcmp(failed, "pipe") == 0)
-			return crpc_error_set(err, CRPC_EXIT_FAIL, e, "start CRIU",
-					      "cannot set up CRIU's output");
-		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "start CRIU", "fork failed");
+		if (failed && strcmp(failed, "exec") == 0) {
+			crpc_error_set(err, CRPC_EXIT_ENV, e, "start CRIU", "cannot execute %s",
+				       s->criu_path);
+			if (err && *err)
+				crpc_error_set_hint(*err, "check the CRIU binary, or run scripts/setup to "
+							  "provision a working one");
+			return -1;
+		}
+		return crpc_error_set(err, CRPC_EXIT_FAIL, e, "start CRIU", "cannot start it (%s)",
+				      failed ? failed : "spawn");
 	}
 	{
 		struct stat st;
@@ -429,15 +423,6 @@ static int spawn_criu(crpc_session *s, crpc_error **err)
 	/* the worker's death wakes a wait for its messages even when a child of
 	 * its keeps the socket open (pidfds are close-on-exec) */
 	s->criu_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (child_errno) {
-		crpc__session_reap(s, 1000);
-		crpc_error_set(err, CRPC_EXIT_ENV, child_errno, "start CRIU", "cannot execute %s",
-			       s->criu_path);
-		if (err && *err)
-			crpc_error_set_hint(*err, "check the CRIU binary, or run scripts/setup to "
-						  "provision a working one");
-		return -1;
-	}
 	return 0;
 }
 
@@ -607,10 +592,15 @@ static int parse_version_reply(crpc_session *s, const CriuResp *r, crpc_error **
 {
 	const CriuVersion *v = r->version;
 
-	if (r->type != CRIU_REQ_TYPE__VERSION || !r->success || !v)
-		return crpc_error_set(err, CRPC_EXIT_ENV, 0, "start CRIU",
-				      "CRIU did not answer the VERSION request (reply type %d, %s)",
-				      (int)r->type, r->success ? "success" : "failure");
+	if (r->type != CRIU_REQ_TYPE__VERSION || !r->success || !v) {
+		crpc_error_set(err, CRPC_EXIT_ENV, 0, "start CRIU",
+			       "CRIU did not answer the VERSION request (reply type %d, %s)", (int)r->type,
+			       r->success ? "success" : "failure");
+		/* what the worker said instead (a shim that could not start CRIU says why) */
+		if (err && *err && r->cr_errmsg && *r->cr_errmsg)
+			crpc__error_set_criu(*err, r->has_cr_errno ? r->cr_errno : 0, r->cr_errmsg);
+		return -1;
+	}
 	memset(&s->version, 0, sizeof(s->version));
 	s->version.major = v->major_number;
 	s->version.minor = v->minor_number;

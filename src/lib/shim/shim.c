@@ -200,19 +200,6 @@ static char **criu_env(void)
 	return envp;
 }
 
-/* In CRIU's child: what the client gave us, CRIU gets: only our handlers go. */
-static int criu_child_setup(void *arg)
-{
-	(void)arg;
-	for (size_t i = 0; i < N_FWD; i++) {
-		struct sigaction sa;
-
-		if (sigaction(fwd_signals[i], NULL, &sa) == 0 && sa.sa_handler == on_signal)
-			signal(fwd_signals[i], SIG_DFL);
-	}
-	return 0;
-}
-
 /*
  * Start `criu swrk`: *pidp, our socket to it (*skp) and a pidfd (*pidfdp,
  * -1 if none). -1 with *failed (the step) and errno; a CRIU that could not
@@ -223,6 +210,7 @@ static int spawn_criu(struct shim *s, pid_t *pidp, int *skp, int *pidfdp, int *s
 		      int *exec_errno)
 {
 	const crpc_shim_config *c = s->cfg;
+	crpc__spawn_how how = { .keep_fd = -1, .out_fd = -1, .clean_signals = false };
 	size_t nopt = 0;
 	char **argv, **envp;
 	char fdstr[16];
@@ -251,6 +239,7 @@ static int spawn_criu(struct shim *s, pid_t *pidp, int *skp, int *pidfdp, int *s
 		return -1;
 	}
 	snprintf(fdstr, sizeof(fdstr), "%d", sv[1]);
+	how.keep_fd = sv[1];
 	argv[0] = (char *)c->criu_path;
 	for (size_t i = 0; i < nopt; i++)
 		argv[1 + i] = c->criu_options[i];
@@ -258,7 +247,8 @@ static int spawn_criu(struct shim *s, pid_t *pidp, int *skp, int *pidfdp, int *s
 	argv[2 + nopt] = fdstr;
 	argv[3 + nopt] = NULL;
 
-	pid = crpc__spawn(c->criu_path, argv, envp, sv[1], criu_child_setup, NULL, exec_errno, failed);
+	/* what the client gave us, CRIU gets (our handlers go with the exec) */
+	pid = crpc__spawn(c->criu_path, argv, envp, &how, failed);
 	free(argv);
 	free(envp);
 	if (pid < 0) {
@@ -266,18 +256,15 @@ static int spawn_criu(struct shim *s, pid_t *pidp, int *skp, int *pidfdp, int *s
 
 		close(sv[0]);
 		close(sv[1]);
+		if (*failed && strcmp(*failed, "exec") == 0) {
+			/* as a child that could not execute CRIU would have ended */
+			*exec_errno = e;
+			*statusp = W_EXITCODE(127, 0);
+		}
 		errno = e;
 		return -1;
 	}
 	close(sv[1]);
-	if (*exec_errno) {
-		close(sv[0]);
-		(void)io_waitpid(pid, statusp, 0);
-		*pidp = pid;
-		*failed = "exec";
-		errno = *exec_errno;
-		return -1;
-	}
 	*pidp = pid;
 	*skp = sv[0];
 	*pidfdp = (int)syscall(SYS_pidfd_open, pid, 0);

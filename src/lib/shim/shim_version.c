@@ -121,8 +121,9 @@ static bool load(struct shim *s)
 	idlen = strlen(id);
 	body = (size_t)n - hlen - 1;
 	if (strncmp(head, MAGIC, strlen(MAGIC)) != 0 || strncmp(head + strlen(MAGIC), id, idlen) != 0 ||
-	    head[strlen(MAGIC) + idlen] != ' ' || sscanf(head + strlen(MAGIC) + idlen + 1, "%llu", &len) != 1 ||
-	    len != body || body > sizeof(s->version_reply) || !is_version_reply(nl + 1, body))
+	    head[strlen(MAGIC) + idlen] != ' ' ||
+	    sscanf(head + strlen(MAGIC) + idlen + 1, "%llu", &len) != 1 || len != body ||
+	    body > sizeof(s->version_reply) || !is_version_reply(nl + 1, body))
 		return false;
 	memcpy(s->version_reply, nl + 1, body);
 	s->version_len = body;

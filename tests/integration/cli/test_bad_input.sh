@@ -233,6 +233,13 @@ chmod 0755 "$TMP/criu-fake"
 SNAP_BEFORE=$(snapshot)
 bad "--criu is not CRIU" 3 "$TMP/criu-fake" "$CRPC_BIN" version --criu "$TMP/criu-fake"
 bad "dump with --criu not CRIU" 3 "$TMP/criu-fake" "$CRPC_BIN" dump --criu "$TMP/criu-fake" "$tpid" "$TMP/d"
+# an executable the kernel cannot run (its interpreter is missing): CRIU cannot be started
+printf '#!%s/no-interpreter\n' "$TMP" >"$TMP/criu-badinterp"
+chmod 0755 "$TMP/criu-badinterp"
+SNAP_BEFORE=$(snapshot)
+bad "--criu cannot be executed" 3 "cannot execute $TMP/criu-badinterp" "$CRPC_BIN" version --criu "$TMP/criu-badinterp"
+bad "dump with --criu that cannot be executed" 3 "cannot execute $TMP/criu-badinterp" \
+	"$CRPC_BIN" dump --criu "$TMP/criu-badinterp" "$tpid" "$TMP/d"
 assert_target_fine "dumps with a bad CRIU"
 
 # --- restore: DIR ---------------------------------------------------------------------------

@@ -84,6 +84,12 @@ jcheck "$TMP/c.json" 'd["shim_exit"] != "timeout"' 'd["seconds"] < 20' \
 grep -q "Dumping FAILED" "$TMP/garbage-ack/dump.log" || fail "the dump went on after a garbage answer"
 assert_running "$pid" r
 
+# --- a real CRIU that cannot be executed: the client is told, the shim ends with 3 ------------
+printf '#!%s/no-interpreter\n' "$TMP" >"$TMP/criu-badinterp"
+chmod 0755 "$TMP/criu-badinterp"
+CRPC_CRIU=$TMP/criu-badinterp expect_exit 3 "$CRPC_BIN" version --no-config --criu "$SHIM"
+assert_contains "$ERR" "cannot start CRIU $TMP/criu-badinterp" "the client's error when CRIU cannot be executed"
+
 # --- bytes from CRIU that are no criu_resp: passed on as they are -------------------------
 CRPC_CRIU=$FAKE CRPC_FAKE_MODE=garbage-version expect_exit 3 "$CRPC_BIN" version --no-config --criu "$SHIM"
 assert_contains "$ERR" "not a valid criu_resp" "crpc's error about CRIU's garbage"
