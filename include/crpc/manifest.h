@@ -24,8 +24,9 @@
  *
  * Checksums detect damaged, truncated, partly copied or edited checkpoints;
  * they are not a signature (whoever can write the images can rewrite the
- * manifest too). The manifest also records the SHA-256 of its own content
- * ("manifest_sha256", see crpc_manifest_verify()), since a restore takes
+ * manifest too). The manifest also records the digest of its own content
+ * ("manifest_blake3", or "manifest_sha256" for SHA-256 files; see
+ * crpc_manifest_verify()), since a restore takes
  * options from it: an edit of crpc.json itself is refused like an edit of
  * an image.
  *
@@ -162,8 +163,9 @@ typedef struct crpc_manifest_stats {
  * wrote no images still gets a manifest), find the pipes of which the tree
  * held one end while other processes held them too ("outside_pipes": the
  * pipes of files.img, looked for in every other process's /proc/PID/fd;
- * call it once the dump is complete), record the manifest's own SHA-256
- * ("manifest_sha256"), write crpc.json.tmp, fsync it, rename it to
+ * call it once the dump is complete), record the manifest's own digest
+ * ("manifest_blake3", "manifest_sha256" for SHA-256 files), write
+ * crpc.json.tmp, fsync it, rename it to
  * crpc.json and fsync the directory. `st` may be NULL.
  */
 int crpc_manifest_write(int dirfd, const crpc_manifest_info *info, crpc_manifest_stats *st, crpc_error **err);
@@ -225,8 +227,9 @@ typedef struct crpc_manifest_check {
  * format, every file it lists (except logs) present with the listed size
  * and digest (of the algorithm its "digest" names, SHA-256 when it names
  * none), no image file (*.img) it does not list, and crpc.json itself
- * unchanged: its "manifest_sha256" must be the SHA-256 of its content in
- * canonical form (the JSON object without that key, compact, keys sorted,
+ * unchanged: its "manifest_blake3" must be the BLAKE3 (its
+ * "manifest_sha256", as older crpc wrote it, the SHA-256) of its content in
+ * canonical form (the JSON object without those keys, compact, keys sorted,
  * ASCII only), so reformatting it does not count but changing a value does
  * (reported as a CRPC_FILE_CHECKSUM mismatch of CRPC_MANIFEST_NAME, after
  * the other files' problems; a manifest without the key, written by an

@@ -253,8 +253,8 @@ static void print_more_problems(const crpc_checkpoint_result *r)
 		case CRPC_FILE_CHECKSUM:
 			if (strcmp(m->name, CRPC_MANIFEST_NAME) == 0)
 				fprintf(stderr,
-					"  also: %s was changed after the dump (it records sha256 %s "
-					"of its content, the content has %s)\n",
+					"  also: %s was changed after the dump (it records the checksum "
+					"%s of its content, the content has %s)\n",
 					m->name, m->expected_sha256, m->sha256);
 			else
 				fprintf(stderr, "  also: %s %s mismatch (expected %s, got %s)\n", m->name,

@@ -804,11 +804,29 @@ static void edit_option(json_t *m)
 static void drop_self_sha(json_t *m)
 {
 	json_object_del(m, "manifest_sha256");
+	json_object_del(m, "manifest_blake3");
 }
 
 static void damage_self_sha(json_t *m)
 {
-	json_object_set_new(m, "manifest_sha256", json_string("not a checksum"));
+	json_object_set_new(m, "manifest_blake3", json_string("not a checksum"));
+}
+
+/* The checksum of itself as the crpc before the BLAKE3 key wrote it: SHA-256, over BLAKE3 files. */
+static void reseal_sha256(json_t *m)
+{
+	char hex[65];
+
+	json_object_del(m, MF_SELF_B3_KEY);
+	assert_int_equal(mf_self_digest(m, CRPC_DIGEST_SHA256, hex), 0);
+	json_object_set_new(m, MF_SELF_SHA_KEY, json_string(hex));
+}
+
+/* Both checksums, the SHA-256 one wrong (the BLAKE3 one right): still refused. */
+static void add_wrong_sha256(json_t *m)
+{
+	json_object_set_new(m, MF_SELF_SHA_KEY,
+			    json_string("0000000000000000000000000000000000000000000000000000000000000000"));
 }
 
 /* crpc.json rewritten as an older crpc wrote it: version 1, no "digest" (its files' SHA-256) */
@@ -818,7 +836,7 @@ static void make_old_format(json_t *m)
 
 	json_object_del(m, "digest");
 	json_object_set_new(m, "format_version", json_integer(1));
-	assert_int_equal(mf_self_sha256(m, hex), 0);
+	assert_int_equal(mf_self_digest(m, CRPC_DIGEST_SHA256, hex), 0);
 	json_object_set_new(m, MF_SELF_SHA_KEY, json_string(hex));
 }
 
@@ -830,8 +848,8 @@ static void set_digest(json_t *m)
 	char hex[65];
 
 	json_object_set_new(m, "digest", json_string(edit_digest_to));
-	assert_int_equal(mf_self_sha256(m, hex), 0);
-	json_object_set_new(m, MF_SELF_SHA_KEY, json_string(hex));
+	assert_int_equal(mf_self_digest(m, CRPC_DIGEST_BLAKE3, hex), 0);
+	json_object_set_new(m, MF_SELF_B3_KEY, json_string(hex));
 }
 
 /* SHA-256 on request, old manifests with SHA-256 only, digests this crpc does not know */
@@ -899,7 +917,9 @@ static void test_verify_self_checksum(void **state)
 	assert_int_equal(crpc_manifest_read(f->dirfd, &text, NULL, &e), 0);
 	m = json_loads(text, 0, NULL);
 	free(text);
-	assert_int_equal(strlen(json_string_value(json_object_get(m, "manifest_sha256"))), 64);
+	/* BLAKE3, as the files: no libcrypto for an unsigned checkpoint */
+	assert_int_equal(strlen(json_string_value(json_object_get(m, "manifest_blake3"))), 64);
+	assert_null(json_object_get(m, "manifest_sha256"));
 	json_decref(m);
 
 	/* another layout of the same content is the same manifest */
@@ -937,10 +957,21 @@ static void test_verify_self_checksum(void **state)
 	write_str(f->dirfd, "pages-1.img", "0123456789abcdef0123456789abcdef");
 	write_manifest(f->dirfd);
 	rewrite_manifest(f->dirfd, damage_self_sha);
-	expect_verdict(f->dirfd, NULL, CRPC_MANIFEST_INVALID, "manifest_sha256");
+	expect_verdict(f->dirfd, NULL, CRPC_MANIFEST_INVALID, "\"manifest_blake3\" is not a blake3 in hex");
 	write_manifest(f->dirfd);
 	rewrite_manifest(f->dirfd, drop_self_sha);
 	expect_verdict(f->dirfd, NULL, CRPC_MANIFEST_OK, NULL);
+
+	/* the crpc before the BLAKE3 key: SHA-256 of itself over BLAKE3 files, verified */
+	write_manifest(f->dirfd);
+	rewrite_manifest(f->dirfd, reseal_sha256);
+	expect_verdict(f->dirfd, NULL, CRPC_MANIFEST_OK, NULL);
+	rewrite_manifest(f->dirfd, edit_option);
+	expect_verdict(f->dirfd, NULL, CRPC_MANIFEST_MODIFIED, "crpc.json was changed after the dump");
+	/* both keys: each must match */
+	write_manifest(f->dirfd);
+	rewrite_manifest(f->dirfd, add_wrong_sha256);
+	expect_verdict(f->dirfd, NULL, CRPC_MANIFEST_MODIFIED, "crpc.json was changed after the dump");
 }
 
 /* ---- who may have written the checkpoint ---- */

@@ -36,7 +36,6 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "base/sha256.h"
 #include "manifest_int.h"
 
 /*
@@ -293,15 +292,11 @@ static void *ah_main(void *arg)
 	mf_ahead *a = arg;
 	struct pollfd p[2] = { { .fd = a->in_fd, .events = POLLIN }, { .fd = a->stop_fd, .events = POLLIN } };
 	crpc__digest *probe = NULL;
-	crpc__sha256 *sh = NULL;
 
-	/* the files' digest: without it the end hashes (and reports) */
+	/* the files' digest (and crpc.json's of itself): without it the end hashes (and reports) */
 	if (crpc__digest_new(a->alg, &probe, NULL) < 0)
 		a->lost = true;
 	crpc__digest_free(probe);
-	/* libcrypto, for crpc.json's own SHA-256 at the end, is loaded here while CRIU starts */
-	if (crpc__sha256_new(&sh, NULL) == 0)
-		crpc__sha256_free(sh);
 
 	for (;;) {
 		ah_tick(a);

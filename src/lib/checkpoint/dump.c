@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/sha256.h"
 #include "checkpoint/ck_int.h"
 #include "checkpoint/manifest_int.h"
 
@@ -259,7 +258,6 @@ static void *early_session(void *arg)
 {
 	struct early *e = arg;
 	crpc__digest *probe = NULL;
-	crpc__sha256 *sh = NULL;
 
 	e->rc = ck_session_start(e->o, &e->err);
 	pthread_mutex_lock(&e->lock);
@@ -267,17 +265,17 @@ static void *early_session(void *arg)
 	pthread_cond_signal(&e->cond);
 	pthread_mutex_unlock(&e->lock);
 	/*
-	 * Loading libcrypto takes 2-3 ms: here, beside the request, rather
-	 * than before it or when the manifest is written (the hash-ahead
-	 * thread does the same for the checkpoints it follows). At SCHED_IDLE:
-	 * neither the main thread just woken (the scheduler tends to wake it
-	 * on this CPU, behind this thread) nor CRIU waits for this CPU.
+	 * The files' digest is readied here, beside the request, rather than
+	 * before it or when the manifest is written (SHA-256 loads libcrypto,
+	 * 2-3 ms; the hash-ahead thread does the same for the checkpoints it
+	 * follows). At SCHED_IDLE: neither the main thread just woken (the
+	 * scheduler tends to wake it on this CPU, behind this thread) nor CRIU
+	 * waits for this CPU. crpc.json's checksum of itself takes the same
+	 * digest; a signing key loaded libcrypto before anything else.
 	 */
 	crpc__thread_background();
 	if (crpc__digest_new(ck_digest(e->o), &probe, NULL) == 0)
 		crpc__digest_free(probe);
-	if (crpc__sha256_new(&sh, NULL) == 0)
-		crpc__sha256_free(sh);
 	return NULL;
 }
 

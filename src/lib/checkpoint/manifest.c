@@ -183,21 +183,30 @@ bool mf_pipe_link_inode(const char *link, uint32_t *ino)
 
 /* ---- the manifest's own checksum ---------------------------------------------- */
 
-int mf_self_sha256(json_t *root, char hex[65])
+const char *mf_self_key(crpc_digest alg)
+{
+	return alg == CRPC_DIGEST_SHA256 ? MF_SELF_SHA_KEY : MF_SELF_B3_KEY;
+}
+
+int mf_self_digest(json_t *root, crpc_digest alg, char hex[65])
 {
 	json_t *copy = json_copy(root); /* shallow: the values are shared */
+	crpc__digest *h = NULL;
 	char *text;
 	int rc = -1;
 
 	if (!copy)
 		return -1;
 	json_object_del(copy, MF_SELF_SHA_KEY);
+	json_object_del(copy, MF_SELF_B3_KEY);
 	text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 	json_decref(copy);
 	if (!text)
 		return -1;
-	if (crpc__sha256_buffer(text, strlen(text), hex, NULL) == 0)
+	if (crpc__digest_new(alg, &h, NULL) == 0 && crpc__digest_update(h, text, strlen(text)) == 0 &&
+	    crpc__digest_final(h, hex) == 0)
 		rc = 0;
+	crpc__digest_free(h);
 	free(text);
 	return rc;
 }

@@ -148,13 +148,23 @@ void mf_modified_note(struct crpc_manifest_check *c, crpc_error *e);
 
 /* ---- the manifest's own checksum ---- */
 
+/*
+ * The key of the manifest's checksum of itself, named by its algorithm:
+ * the files' digest (BLAKE3 since format 2, no libcrypto needed), or
+ * SHA-256 (crpc before this key, and manifests whose files are SHA-256).
+ */
 #define MF_SELF_SHA_KEY "manifest_sha256"
+#define MF_SELF_B3_KEY "manifest_blake3"
+
+/* The key of the checksum of alg (CRPC_DIGEST_SHA256 or CRPC_DIGEST_BLAKE3). */
+const char *mf_self_key(crpc_digest alg);
 
 /*
- * SHA-256 of the manifest's content in canonical form: the object without
- * its own checksum, compact, keys sorted, ASCII only. -1 on ENOMEM.
+ * The digest alg of the manifest's content in canonical form: the object
+ * without its checksums of itself, compact, keys sorted, ASCII only. -1 on
+ * ENOMEM or when alg cannot be computed (libcrypto missing for SHA-256).
  */
-int mf_self_sha256(json_t *root, char hex[65]);
+int mf_self_digest(json_t *root, crpc_digest alg, char hex[65]);
 
 /* ---- reading ---- */
 

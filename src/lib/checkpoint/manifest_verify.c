@@ -84,8 +84,8 @@ static void describe(const crpc_file_mismatch *m, const char *alg, char *buf, si
 	case CRPC_FILE_CHECKSUM:
 		if (strcmp(m->name, CRPC_MANIFEST_NAME) == 0)
 			snprintf(buf, bufsz,
-				 "%s was changed after the dump (it records sha256 %s of its content, "
-				 "the content has %s)",
+				 "%s was changed after the dump (it records the checksum %s of its "
+				 "content, the content has %s)",
 				 m->name, m->expected_sha256, m->sha256);
 		else
 			snprintf(buf, bufsz, "%s %s mismatch (expected %s, got %s)", m->name,
@@ -239,31 +239,40 @@ out:
 }
 
 /*
- * crpc.json itself: its content must still have the SHA-256 it records
- * (appended as a mismatch of CRPC_MANIFEST_NAME). A manifest without the
- * key (an older crpc's) is not checked. -1 for a damaged key or ENOMEM.
+ * crpc.json itself: its content must still have the checksum it records,
+ * BLAKE3 ("manifest_blake3") or SHA-256 ("manifest_sha256", crpc before
+ * the BLAKE3 key): appended as a mismatch of CRPC_MANIFEST_NAME. A
+ * manifest with neither key (an older crpc's) is not checked. -1 for a
+ * damaged key, ENOMEM, or a SHA-256 libcrypto cannot compute.
  */
 static int check_self(json_t *root, crpc_manifest_check *c, const char *op, crpc_error **err)
 {
-	json_t *k = json_object_get(root, MF_SELF_SHA_KEY);
-	crpc_file_mismatch *m;
-	char hex[65];
+	static const crpc_digest algs[] = { CRPC_DIGEST_BLAKE3, CRPC_DIGEST_SHA256 };
 
-	if (!k)
-		return 0;
-	if (!json_is_string(k) || !hex64(json_string_value(k)))
-		return crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
-				      "%s is damaged: \"%s\" is not a SHA-256 in hex", CRPC_MANIFEST_NAME,
-				      MF_SELF_SHA_KEY);
-	if (mf_self_sha256(root, hex) < 0)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
-	if (strcmp(hex, json_string_value(k)) == 0)
-		return 0;
-	m = add_mismatch(c, CRPC_FILE_CHECKSUM, CRPC_MANIFEST_NAME);
-	if (!m)
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
-	snprintf(m->expected_sha256, sizeof(m->expected_sha256), "%s", json_string_value(k));
-	snprintf(m->sha256, sizeof(m->sha256), "%s", hex);
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		const char *key = mf_self_key(algs[i]);
+		json_t *k = json_object_get(root, key);
+		crpc_file_mismatch *m;
+		char hex[65];
+
+		if (!k)
+			continue;
+		if (!json_is_string(k) || !hex64(json_string_value(k)))
+			return crpc_error_set(err, CRPC_EXIT_FAIL, 0, op,
+					      "%s is damaged: \"%s\" is not a %s in hex", CRPC_MANIFEST_NAME,
+					      key, crpc_digest_name(algs[i]));
+		if (mf_self_digest(root, algs[i], hex) < 0)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "cannot compute the %s of %s",
+					      crpc_digest_name(algs[i]), CRPC_MANIFEST_NAME);
+		if (strcmp(hex, json_string_value(k)) == 0)
+			continue;
+		m = add_mismatch(c, CRPC_FILE_CHECKSUM, CRPC_MANIFEST_NAME);
+		if (!m)
+			return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, op, "out of memory");
+		snprintf(m->expected_sha256, sizeof(m->expected_sha256), "%s", json_string_value(k));
+		snprintf(m->sha256, sizeof(m->sha256), "%s", hex);
+		return 0; /* one mismatch of crpc.json is enough */
+	}
 	return 0;
 }
 

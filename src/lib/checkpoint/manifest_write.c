@@ -1103,9 +1103,9 @@ int mf_write(int dirfd, const crpc_manifest_info *mi, crpc_manifest_stats *st, m
 	{
 		char self[65];
 
-		if (mf_self_sha256(root, self) < 0)
+		if (mf_self_digest(root, alg, self) < 0)
 			goto oom;
-		json_object_set_new(root, MF_SELF_SHA_KEY, json_string(self));
+		json_object_set_new(root, mf_self_key(alg), json_string(self));
 	}
 
 	text = json_dumps(root, JSON_INDENT(2));

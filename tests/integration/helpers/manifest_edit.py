@@ -9,8 +9,9 @@
 #   drop-option NAME   remove the recorded option NAME
 #   reverse-keys       the same content, its keys in reverse order, on one line
 #   reseal NAME        record file NAME's size and digest as it is now, and
-#                      crpc.json's own "manifest_sha256" over the result (what
-#                      someone who edited NAME would do to hide it)
+#                      crpc.json's own checksum ("manifest_blake3", or
+#                      "manifest_sha256" where it had that) over the result
+#                      (what someone who edited NAME would do to hide it)
 #   set KEY VALUE      set the top-level string KEY to VALUE, then reseal
 import hashlib, json, os, re, subprocess, sys
 
@@ -70,8 +71,17 @@ elif edit in ("reseal", "set", "old-format"):
             return real(v)
         return json.dumps(v, ensure_ascii=True)
 
+    # crpc.json's checksum of itself under the key it had: BLAKE3
+    # ("manifest_blake3"), or SHA-256 ("manifest_sha256": SHA-256 files, older crpc)
+    key = "manifest_blake3" if "manifest_blake3" in m else "manifest_sha256"
     m.pop("manifest_sha256", None)
-    m["manifest_sha256"] = hashlib.sha256(canon(m).encode()).hexdigest()
+    m.pop("manifest_blake3", None)
+    text = canon(m).encode()
+    if key == "manifest_blake3":
+        m[key] = subprocess.run(["b3sum", "--no-names", "-"], input=text, check=True,
+                                capture_output=True).stdout.decode().strip()
+    else:
+        m[key] = hashlib.sha256(text).hexdigest()
     json.dump(m, open(path, "w"), indent=2)
 else:
     sys.exit("manifest_edit.py: unknown edit " + edit)
