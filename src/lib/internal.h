@@ -99,6 +99,9 @@ void crpc__record_release(crpc__record *r);
  */
 int crpc__record_send(int sk, const uint8_t *buf, size_t len, const int *fds, size_t nfds);
 
+/* A VERSION reply's version as crpc_version (code: major*10000 + minor*100 + sublevel). */
+void crpc__version_from_rpc(const CriuVersion *v, crpc_version *out);
+
 /* How crpc__spawn() sets its child up. */
 typedef struct crpc__spawn_how {
 	int keep_fd;        /* inherited at its number (close-on-exec cleared there); -1: none */

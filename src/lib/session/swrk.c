@@ -601,15 +601,20 @@ static int parse_version_reply(crpc_session *s, const CriuResp *r, crpc_error **
 			crpc__error_set_criu(*err, r->has_cr_errno ? r->cr_errno : 0, r->cr_errmsg);
 		return -1;
 	}
-	memset(&s->version, 0, sizeof(s->version));
-	s->version.major = v->major_number;
-	s->version.minor = v->minor_number;
-	s->version.sublevel = v->has_sublevel ? v->sublevel : 0;
-	s->version.extra = v->has_extra ? v->extra : 0;
-	if (v->gitid)
-		snprintf(s->version.gitid, sizeof(s->version.gitid), "%s", v->gitid);
-	s->version.code = s->version.major * 10000 + s->version.minor * 100 + s->version.sublevel;
+	crpc__version_from_rpc(v, &s->version);
 	return 0;
+}
+
+void crpc__version_from_rpc(const CriuVersion *v, crpc_version *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->major = v->major_number;
+	out->minor = v->minor_number;
+	out->sublevel = v->has_sublevel ? v->sublevel : 0;
+	out->extra = v->has_extra ? v->extra : 0;
+	if (v->gitid)
+		snprintf(out->gitid, sizeof(out->gitid), "%s", v->gitid);
+	out->code = out->major * 10000 + out->minor * 100 + out->sublevel;
 }
 
 /* Whether the kernel reaps this process's children by itself (SIGCHLD ignored, SA_NOCLDWAIT). */

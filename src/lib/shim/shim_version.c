@@ -138,16 +138,11 @@ bool shim_version_known(struct shim *s)
 bool shim_version_string(struct shim *s, char *ver, size_t size)
 {
 	CriuResp *r;
-	crpc_version cv = { 0 };
+	crpc_version cv;
 
 	if (!load(s) || !(r = criu_resp__unpack(NULL, s->version_len, s->version_reply)))
 		return false;
-	cv.major = r->version->major_number;
-	cv.minor = r->version->minor_number;
-	cv.sublevel = r->version->has_sublevel ? r->version->sublevel : 0;
-	cv.extra = r->version->has_extra ? r->version->extra : 0;
-	if (r->version->gitid)
-		snprintf(cv.gitid, sizeof(cv.gitid), "%s", r->version->gitid);
+	crpc__version_from_rpc(r->version, &cv);
 	criu_resp__free_unpacked(r, NULL);
 	crpc_version_format(&cv, ver, size);
 	return true;
