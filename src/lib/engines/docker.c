@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * docker.c - Docker, through its CLI (`docker inspect`, `docker ps`,
- * `docker checkpoint create`, `docker start --checkpoint`, `docker create`).
- * The CLI is $CRPC_DOCKER, else `docker` on PATH; it reaches the daemon
- * $DOCKER_HOST names, as it always does.
+ * docker.c - Docker, through dockerd's API on its unix socket
+ * (docker_api.c) where crpc finds the socket as the CLI would ($DOCKER_HOST
+ * unix://PATH, or Docker's default one with no context chosen), and through
+ * its CLI for the rest (tcp:// and ssh:// daemons, contexts, no libcurl):
+ * `docker inspect`, `docker ps`, `docker start --checkpoint`, `docker
+ * create`. `docker checkpoint create` always goes through the CLI (see
+ * docker_checkpoint()). The CLI is $CRPC_DOCKER, else `docker` on PATH.
  *
  * Docker takes no CRIU per call: dockerd -> containerd -> runc runs the
  * `criu` on its PATH. Its checkpoints go through crpc when `crpc shim
@@ -33,6 +36,7 @@
 #include <unistd.h>
 
 #include "crpc/shim.h"
+#include "engines/docker_api.h"
 #include "engines/engine.h"
 #include "internal.h"
 
@@ -130,16 +134,105 @@ static int server_field(const char *format, char *buf, size_t size, crpc_error *
 	return 0;
 }
 
-/* The daemon's unix socket ($DOCKER_HOST unix://PATH, else Docker's default); false for another transport. */
+#define CLI_CONFIG_MAX (1u << 20)
+
+/*
+ * Whether the CLI's configuration chooses a context: $DOCKER_CONTEXT, else
+ * currentContext in $DOCKER_CONFIG/config.json (~/.docker/config.json),
+ * other than "default". A configuration crpc cannot read counts as one:
+ * the CLI then finds the daemon.
+ */
+static bool context_chosen(void)
+{
+	const char *c = getenv("DOCKER_CONTEXT"), *dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
+	char path[PATH_MAX];
+	cleanup_close int fd = -1;
+	crpc__buf b = { 0 };
+	json_t *j;
+	bool chosen;
+
+	if (c && *c)
+		return strcmp(c, "default") != 0;
+	if ((!dir || !*dir) && (!home || !*home))
+		return false;
+	if ((dir && *dir ? snprintf(path, sizeof(path), "%s/config.json", dir)
+			 : snprintf(path, sizeof(path), "%s/.docker/config.json", home)) >= (int)sizeof(path))
+		return true;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno != ENOENT && errno != ENOTDIR;
+	if (crpc__buf_read_fd(&b, fd, CLI_CONFIG_MAX, false) < 0) {
+		crpc__buf_release(&b);
+		return true;
+	}
+	j = json_loadb(b.data ? b.data : "", b.len, 0, NULL);
+	c = json_string_value(json_object_get(j, "currentContext"));
+	chosen = !json_is_object(j) || (c && *c && strcmp(c, "default") != 0);
+	json_decref(j);
+	crpc__buf_release(&b);
+	return chosen;
+}
+
+/*
+ * The daemon's unix socket, as the CLI finds it: $DOCKER_HOST's
+ * unix://PATH, else (no context chosen) Docker's default socket. false for
+ * anything else (tcp://, ssh://, a context), which only the CLI reaches.
+ */
 static bool daemon_socket(char *buf, size_t size)
 {
 	const char *h = getenv("DOCKER_HOST");
 
-	if (!h || !*h)
+	if (!h || !*h) {
+		if (context_chosen())
+			return false;
 		h = "unix:///var/run/docker.sock";
+	}
 	if (strncmp(h, "unix://", 7) != 0 || h[7] != '/')
 		return false;
 	return (size_t)snprintf(buf, size, "%s", h + 7) < size;
+}
+
+/*
+ * The socket to send requests to, when crpc speaks to the daemon itself
+ * (daemon_socket() and libcurl): false when the CLI goes instead.
+ */
+static bool api_socket(char *buf, size_t size)
+{
+	return daemon_socket(buf, size) && crpc__docker_api_ready(NULL, 0);
+}
+
+/* METHOD PATH on sock; dockerd not answering is an ENV error with how to start it. */
+static int api(const char *sock, const char *method, const char *path, json_t *body, crpc__docker_reply *r,
+	       crpc_error **err)
+{
+	if (crpc__docker_api(sock, method, path, body, r, err) == 0)
+		return 0;
+	if (err && *err && (*err)->exit_class == CRPC_EXIT_ENV && !(*err)->hint)
+		crpc_error_set_hint(*err, DOCKER_HINT_START);
+	return -1;
+}
+
+/* A failure status of r as op's error (r released). */
+static int api_fail(crpc_error **err, const char *op, const char *method, const char *path,
+		    crpc__docker_reply *r)
+{
+	int e = r->status == 404 ? ENOENT : r->status == 409 ? EBUSY : EIO;
+
+	crpc_error_set(err, CRPC_EXIT_FAIL, e, op, "dockerd refused %s %s (%ld): %s", method, path,
+		       r->status, r->message);
+	crpc__docker_reply_release(r);
+	return -1;
+}
+
+/* METHOD PATH that must succeed (2xx): 0 with *r to release, else -1 with op's error. */
+static int api_ok(const char *sock, const char *op, const char *method, const char *path, json_t *body,
+		  crpc__docker_reply *r, crpc_error **err)
+{
+	if (api(sock, method, path, body, r, err) < 0)
+		return -1;
+	if (r->status >= 200 && r->status < 300)
+		return 0;
+	return api_fail(err, op, method, path, r);
 }
 
 /*
@@ -211,6 +304,35 @@ static void daemon_record(const char *sock, const char *v)
 		unlinkat(dfd, tmp, 0);
 }
 
+/* GET /version: "VERSION true|false" into v. */
+static int api_version(const char *sock, char *v, size_t size, crpc_error **err)
+{
+	crpc__docker_reply r;
+	json_t *exp;
+	const char *ver;
+
+	if (api_ok(sock, "docker", "GET", "/version", NULL, &r, err) < 0)
+		return -1;
+	ver = json_string_value(json_object_get(r.json, "Version"));
+	/* a boolean at the top (20.10); the engine component's detail, a string, otherwise */
+	exp = json_object_get(r.json, "Experimental");
+	if (!exp) {
+		size_t i;
+		json_t *c;
+
+		json_array_foreach(json_object_get(r.json, "Components"), i, c) {
+			const char *d = json_string_value(
+				json_object_get(json_object_get(c, "Details"), "Experimental"));
+
+			if (d && strcmp(d, "true") == 0)
+				exp = json_true();
+		}
+	}
+	snprintf(v, size, "%.63s %s", ver ? ver : "unknown", json_is_true(exp) ? "true" : "false");
+	crpc__docker_reply_release(&r);
+	return 0;
+}
+
 /* The daemon's version and experimental flag, asked once (see known and daemon_recorded()). */
 static int server_info(crpc_error **err)
 {
@@ -222,7 +344,10 @@ static int server_info(crpc_error **err)
 		return 0;
 	if (have_sock && daemon_recorded(sock, v, sizeof(v)))
 		;
-	else if (server_field("{{.Server.Version}} {{.Server.Experimental}}", v, sizeof(v), err) < 0)
+	else if (have_sock && crpc__docker_api_ready(NULL, 0)) {
+		if (api_version(sock, v, sizeof(v), err) < 0)
+			return -1;
+	} else if (server_field("{{.Server.Version}} {{.Server.Experimental}}", v, sizeof(v), err) < 0)
 		return -1;
 	else if (have_sock)
 		daemon_record(sock, v);
@@ -370,6 +495,54 @@ static void fill_inspect(json_t *j, crpc__container *c)
 	learn_root(j);
 }
 
+/*
+ * GET /containers/REF/json of each ref, the ones found as a JSON array (a
+ * container removed meanwhile is left out); NULL with *not_found when none
+ * of them exists.
+ */
+static json_t *api_inspect(const char *sock, const char *const *refs, size_t n, bool *not_found,
+			   crpc_error **err)
+{
+	json_t *all = json_array();
+	char path[320];
+
+	if (!all) {
+		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "docker", "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		crpc__docker_reply r;
+
+		/* what no container can be named is not found: nothing else goes into the path */
+		if (!crpc__engine_valid_ref(refs[i]) || strlen(refs[i]) > 256)
+			continue;
+		snprintf(path, sizeof(path), "/containers/%s/json", refs[i]);
+		if (api(sock, "GET", path, NULL, &r, err) < 0) {
+			json_decref(all);
+			return NULL;
+		}
+		if (r.status == 404) {
+			crpc__docker_reply_release(&r);
+			continue;
+		}
+		if (r.status != 200 || !json_is_object(r.json)) {
+			json_decref(all);
+			if (r.status == 200)
+				snprintf(r.message, sizeof(r.message), "no container description");
+			api_fail(err, "docker", "GET", path, &r);
+			return NULL;
+		}
+		json_array_append(all, r.json);
+		crpc__docker_reply_release(&r);
+	}
+	if (json_array_size(all) == 0) {
+		json_decref(all);
+		*not_found = true;
+		return NULL;
+	}
+	return all;
+}
+
 /* `docker inspect --type container REFS...` as a JSON array; NULL with *not_found when none exists. */
 static json_t *inspect(const char *const *refs, size_t n, bool *not_found, crpc_error **err)
 {
@@ -381,6 +554,8 @@ static json_t *inspect(const char *const *refs, size_t n, bool *not_found, crpc_
 	int st;
 
 	*not_found = false;
+	if (api_socket(cli, sizeof(cli)))
+		return api_inspect(cli, refs, n, not_found, err);
 	if (docker_argv(&a, cli, sizeof(cli), err) < 0)
 		return NULL;
 	crpc__argv_add(&a, "inspect");
@@ -435,19 +610,79 @@ static int docker_resolve(const crpc__engine_ctx *ctx, const char *ref, crpc__co
 	return CRPC__ENGINE_FOUND;
 }
 
+/* The inspected containers of j (an array) as *out. */
+static int fill_list(const crpc__engine_ctx *ctx, json_t *j, crpc__container **out, size_t *n,
+		     crpc_error **err)
+{
+	char ver[64] = "";
+	size_t i;
+	json_t *e;
+
+	*out = calloc(json_array_size(j) + 1, sizeof(**out));
+	if (!*out)
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "docker", "out of memory");
+	docker_version(ctx, ver, sizeof(ver), NULL);
+	json_array_foreach(j, i, e) {
+		crpc__container *c = &(*out)[*n];
+
+		fill_inspect(e, c);
+		cpy(c->info.engine_version, sizeof(c->info.engine_version), ver);
+		(*n)++;
+	}
+	return 0;
+}
+
+/* GET /containers/json?all=1, then each one's description. */
+static int api_list(const crpc__engine_ctx *ctx, const char *sock, crpc__container **out, size_t *n,
+		    crpc_error **err)
+{
+	crpc__docker_reply r;
+	const char **ids;
+	bool not_found;
+	size_t i, k = 0;
+	json_t *e, *j;
+	int rc;
+
+	if (api_ok(sock, "docker", "GET", "/containers/json?all=1", NULL, &r, err) < 0)
+		return -1;
+	ids = calloc(json_array_size(r.json) + 1, sizeof(*ids));
+	if (!ids) {
+		crpc__docker_reply_release(&r);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "docker", "out of memory");
+	}
+	json_array_foreach(r.json, i, e) {
+		const char *id = json_string_value(json_object_get(e, "Id"));
+
+		if (id)
+			ids[k++] = id;
+	}
+	j = api_inspect(sock, ids, k, &not_found, err);
+	free(ids);
+	crpc__docker_reply_release(&r);
+	/* none, or none left between the listing and the descriptions: an empty list */
+	if (!j)
+		return not_found ? 0 : -1;
+	rc = fill_list(ctx, j, out, n, err);
+	json_decref(j);
+	return rc;
+}
+
 static int docker_list(const crpc__engine_ctx *ctx, crpc__container **out, size_t *n, crpc_error **err)
 {
-	char cli[PATH_MAX], ver[64] = "";
+	char cli[PATH_MAX];
 	const char *ids[48];
 	crpc__argv a;
 	crpc__cmd_out o;
-	size_t k = 0, i;
-	bool not_found;
-	json_t *j, *e;
+	size_t k = 0;
+	bool not_found = false;
+	json_t *j;
 	char *p, *save = NULL;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
+	if (api_socket(cli, sizeof(cli)))
+		return api_list(ctx, cli, out, n, err);
 	if (docker_argv(&a, cli, sizeof(cli), err) < 0)
 		return -1;
 	crpc__argv_add(&a, "ps");
@@ -460,33 +695,14 @@ static int docker_list(const crpc__engine_ctx *ctx, crpc__container **out, size_
 	for (p = strtok_r(o.out, "\n", &save); p && k < sizeof(ids) / sizeof(ids[0]);
 	     p = strtok_r(NULL, "\n", &save))
 		ids[k++] = p;
-	*out = calloc(k + 1, sizeof(**out));
-	if (!*out) {
-		crpc__cmd_out_release(&o);
-		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "docker", "out of memory");
-	}
-	if (k == 0) {
-		crpc__cmd_out_release(&o);
-		return 0;
-	}
-	j = inspect(ids, k, &not_found, err);
+	j = k ? inspect(ids, k, &not_found, err) : NULL;
 	crpc__cmd_out_release(&o);
-	if (!j) {
-		free(*out);
-		*out = NULL;
-		/* removed between ps and inspect: an empty list is the truth of a moment */
-		return not_found ? 0 : -1;
-	}
-	docker_version(ctx, ver, sizeof(ver), NULL);
-	json_array_foreach(j, i, e) {
-		crpc__container *c = &(*out)[*n];
-
-		fill_inspect(e, c);
-		cpy(c->info.engine_version, sizeof(c->info.engine_version), ver);
-		(*n)++;
-	}
+	/* none, or removed between ps and inspect: an empty list is the truth of a moment */
+	if (!j)
+		return k == 0 || not_found ? 0 : -1;
+	rc = fill_list(ctx, j, out, n, err);
 	json_decref(j);
-	return 0;
+	return rc;
 }
 
 /* ---- checkpoint files ------------------------------------------------------- */
@@ -502,17 +718,26 @@ static int data_root(char *buf, size_t size, crpc_error **err)
 		snprintf(buf, size, "%s", known.root);
 		return 0;
 	}
-	if (docker_argv(&a, cli, sizeof(cli), err) < 0)
-		return -1;
-	crpc__argv_add(&a, "info");
-	crpc__argv_add(&a, "-f");
-	crpc__argv_add(&a, "{{.DockerRootDir}}");
-	if (crpc__argv_run_ok(&a, NULL, &o, "docker", err) < 0)
-		return -1;
-	take_line(buf, size, &o);
+	if (api_socket(cli, sizeof(cli))) {
+		crpc__docker_reply r;
+
+		if (api_ok(cli, "docker", "GET", "/info", NULL, &r, err) < 0)
+			return -1;
+		cpy(buf, size, json_string_value(json_object_get(r.json, "DockerRootDir")));
+		crpc__docker_reply_release(&r);
+	} else {
+		if (docker_argv(&a, cli, sizeof(cli), err) < 0)
+			return -1;
+		crpc__argv_add(&a, "info");
+		crpc__argv_add(&a, "-f");
+		crpc__argv_add(&a, "{{.DockerRootDir}}");
+		if (crpc__argv_run_ok(&a, NULL, &o, "docker", err) < 0)
+			return -1;
+		take_line(buf, size, &o);
+	}
 	if (buf[0] != '/')
 		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "docker",
-				      "docker info gave no data root ('%s')", buf);
+				      "dockerd gave no data root ('%s')", buf);
 	return 0;
 }
 
@@ -606,13 +831,25 @@ static void checkpoint_name(const crpc__engine_ctx *ctx, char *buf, size_t size)
 }
 
 /* docker checkpoint rm ID NAME (what is left of a checkpoint in the data root). */
-static void checkpoint_rm_cli(const char *id, const char *name)
+static void checkpoint_rm_engine(const char *id, const char *name)
 {
 	char cli[PATH_MAX];
 	crpc__argv a;
 	crpc__cmd_out o;
 	crpc_error *e = NULL;
 
+	if (api_socket(cli, sizeof(cli))) {
+		crpc__docker_reply r;
+		char path[PATH_MAX];
+
+		if (crpc__engine_valid_ref(id) && crpc__engine_valid_ref(name) &&
+		    (size_t)snprintf(path, sizeof(path), "/containers/%s/checkpoints/%s", id, name) <
+			    sizeof(path) &&
+		    api(cli, "DELETE", path, NULL, &r, &e) == 0)
+			crpc__docker_reply_release(&r);
+		crpc_error_free(e);
+		return;
+	}
 	if (docker_argv(&a, cli, sizeof(cli), &e) < 0) {
 		crpc_error_free(e);
 		return;
@@ -649,7 +886,7 @@ static void checkpoint_rm(const char *root, const char *id, const char *name)
 	if (d)
 		closedir(d);
 	if (rmdir(dir) < 0 && errno != ENOENT)
-		checkpoint_rm_cli(id, name);
+		checkpoint_rm_engine(id, name);
 }
 
 /*
@@ -657,9 +894,9 @@ static void checkpoint_rm(const char *root, const char *id, const char *name)
  * BUNDLE/criu-dump.log: unknown"): its excerpt goes into the error, while
  * the container's bundle still has it.
  */
-static void attach_criu_log(crpc_error **err, const crpc__cmd_out *o)
+static void attach_criu_log(crpc_error **err, const char *text)
 {
-	const char *p = o->err ? strstr(o->err, "path= ") : NULL;
+	const char *p = text ? strstr(text, "path= ") : NULL;
 	char log[PATH_MAX];
 	size_t n;
 
@@ -713,6 +950,12 @@ static int docker_checkpoint(const crpc__engine_ctx *ctx, crpc__container *c, co
 	if (need_experimental("docker checkpoint", err) < 0 || data_root(root, sizeof(root), err) < 0)
 		return -1;
 	checkpoint_name(ctx, name, sizeof(name));
+	/*
+	 * Through the CLI even where crpc speaks to dockerd itself: when crpc
+	 * is killed, the CLI's process lives on until dockerd's checkpoint
+	 * ends, and its command line, which names the checkpoint, tells crpc
+	 * recover that the engine is still at work (crpc__engine_call_busy()).
+	 */
 	if (docker_argv(&a, cli, sizeof(cli), err) < 0)
 		return -1;
 	crpc__argv_add(&a, "checkpoint");
@@ -726,7 +969,7 @@ static int docker_checkpoint(const crpc__engine_ctx *ctx, crpc__container *c, co
 		return -1;
 	if (st != 0) {
 		crpc__cmd_fail(err, "docker checkpoint", (char *const *)a.v, st, &o);
-		attach_criu_log(err, &o);
+		attach_criu_log(err, o.err);
 		crpc__cmd_out_release(&o);
 		checkpoint_rm(root, c->info.id, name);
 		return -1;
@@ -754,6 +997,55 @@ static void add_list(crpc__argv *a, json_t *v, const char *flag)
 	}
 }
 
+/*
+ * POST /containers/create?name=NAME with the recorded configuration (the
+ * same parts as `docker create` below is given); the new ID into id.
+ */
+static int api_create(const char *sock, json_t *rec, const char *image, const char *name, char *id,
+		      size_t size, crpc_error **err)
+{
+	static const char *const cfg_keys[] = {
+		"Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Tty", NULL
+	};
+	static const char *const host_keys[] = { "Binds", "NetworkMode", "Runtime", "Init", NULL };
+	json_t *body = json_object(), *host = json_object();
+	crpc__docker_reply r;
+	char path[320];
+	int rc;
+
+	if (!crpc__engine_valid_ref(name) || strlen(name) > 256) {
+		json_decref(body);
+		json_decref(host);
+		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "docker create",
+				      "'%s' is no container name Docker takes ([A-Za-z0-9][A-Za-z0-9_.-]*)",
+				      name);
+	}
+	if (!body || !host || json_object_set_new(body, "Image", json_string(image)) < 0 ||
+	    json_object_set(body, "HostConfig", host) < 0) {
+		json_decref(body);
+		json_decref(host);
+		return crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "docker create", "out of memory");
+	}
+	for (const char *const *k = cfg_keys; *k; k++)
+		if (json_object_get(rec, *k))
+			json_object_set(body, *k, json_object_get(rec, *k));
+	for (const char *const *k = host_keys; *k; k++)
+		if (json_object_get(rec, *k))
+			json_object_set(host, *k, json_object_get(rec, *k));
+	json_decref(host);
+	snprintf(path, sizeof(path), "/containers/create?name=%s", name);
+	rc = api_ok(sock, "docker create", "POST", path, body, &r, err);
+	json_decref(body);
+	if (rc < 0)
+		return -1;
+	cpy(id, size, json_string_value(json_object_get(r.json, "Id")));
+	crpc__docker_reply_release(&r);
+	if (!crpc__engine_valid_ref(id))
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EIO, "docker create",
+				      "dockerd created %s but gave no usable ID ('%s')", name, id);
+	return 0;
+}
+
 /* docker create --name NAME ... from the recorded configuration; the new ID into id. */
 static int recreate(const crpc__container *rec, const char *name, char *id, size_t size, crpc_error **err)
 {
@@ -775,6 +1067,8 @@ static int recreate(const crpc__container *rec, const char *name, char *id, size
 		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "docker create",
 				      "the checkpoint records '%s' as the image of %s", image,
 				      rec->info.name);
+	if (api_socket(cli, sizeof(cli)))
+		return api_create(cli, r, image, name, id, size, err);
 	if (docker_argv(&a, cli, sizeof(cli), err) < 0)
 		return -1;
 	crpc__argv_add(&a, "create");
@@ -830,7 +1124,16 @@ static void remove_container(const char *id)
 	crpc__cmd_out o;
 	crpc_error *e = NULL;
 
-	if (docker_argv(&a, cli, sizeof(cli), &e) == 0) {
+	if (api_socket(cli, sizeof(cli))) {
+		crpc__docker_reply r;
+		char path[320];
+
+		if (crpc__engine_valid_ref(id) && strlen(id) <= 256) {
+			snprintf(path, sizeof(path), "/containers/%s?force=1", id);
+			if (api(cli, "DELETE", path, NULL, &r, &e) == 0)
+				crpc__docker_reply_release(&r);
+		}
+	} else if (docker_argv(&a, cli, sizeof(cli), &e) == 0) {
 		crpc__argv_add(&a, "rm");
 		crpc__argv_add(&a, "--force");
 		crpc__argv_add(&a, id);
@@ -917,16 +1220,82 @@ static bool stopped_unasked(const crpc__container *rec, char *root, size_t size)
 	return stopped;
 }
 
+/*
+ * Docker 20.10 with containerd 1.6 refuses, now and then, a checkpoint
+ * whose content containerd still holds from its creation ("failed to
+ * upload checkpoint to containerd: commit failed: content sha256:...:
+ * already exists") until containerd's garbage collection has run: the
+ * start is tried again then, the container still untouched.
+ */
+static bool start_again(const char *why)
+{
+	return why && strstr(why, "already exists") && strstr(why, "upload checkpoint");
+}
+
+/* Start container id from its checkpoint name: POST /containers/ID/start?checkpoint=NAME, or the CLI's. */
+static int start_checkpoint(const char *id, const char *name, crpc_error **err)
+{
+	char cli[PATH_MAX], path[PATH_MAX];
+	crpc__argv a;
+	crpc__cmd_out o;
+	bool via_api = api_socket(cli, sizeof(cli));
+	int st;
+
+	if (via_api && (!crpc__engine_valid_ref(id) || !crpc__engine_valid_ref(name) ||
+			(size_t)snprintf(path, sizeof(path), "/containers/%s/start?checkpoint=%s", id,
+					 name) >= sizeof(path)))
+		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "docker start", "'%s' is no container ID",
+				      id);
+	for (int tries = 1;; tries++) {
+		if (via_api) {
+			crpc__docker_reply r;
+
+			if (api(cli, "POST", path, NULL, &r, err) < 0)
+				return -1;
+			if (r.status >= 200 && r.status < 300) {
+				crpc__docker_reply_release(&r);
+				return 0;
+			}
+			if (tries >= START_TRIES || !start_again(r.message)) {
+				api_fail(err, "docker start", "POST", path, &r);
+				attach_criu_log(err, r.message);
+				return -1;
+			}
+			crpc__docker_reply_release(&r);
+		} else {
+			if (docker_argv(&a, cli, sizeof(cli), err) < 0)
+				return -1;
+			crpc__argv_add(&a, "start");
+			crpc__argv_add(&a, "--checkpoint");
+			crpc__argv_add(&a, name);
+			crpc__argv_add(&a, id);
+			st = docker_run(&o, &a, err);
+			if (st < 0)
+				return -1;
+			if (st == 0) {
+				crpc__cmd_out_release(&o);
+				return 0;
+			}
+			if (tries >= START_TRIES || !start_again(o.err)) {
+				crpc__cmd_fail(err, "docker start", (char *const *)a.v, st, &o);
+				attach_criu_log(err, o.err);
+				crpc__cmd_out_release(&o);
+				return -1;
+			}
+			crpc__cmd_out_release(&o);
+		}
+		usleep(200 * 1000);
+	}
+}
+
 static int docker_restore(const crpc__engine_ctx *ctx, const crpc__container *rec, const char *images_dir,
 			  const char *new_name, crpc__container *out, crpc_error **err)
 {
-	char root[PATH_MAX] = "", name[64], id[128] = "", dir[PATH_MAX * 2], cli[PATH_MAX];
+	char root[PATH_MAX] = "", name[64], id[128] = "", dir[PATH_MAX * 2];
 	const char *want = new_name ? new_name : rec->info.name;
 	crpc__container cur = { 0 };
 	bool created = false;
-	crpc__argv a;
-	crpc__cmd_out o;
-	int st, r;
+	int r;
 
 	if (need_experimental("docker start --checkpoint", err) < 0)
 		return -1;
@@ -973,37 +1342,8 @@ static int docker_restore(const crpc__engine_ctx *ctx, const crpc__container *re
 		goto fail;
 	if (transfer(images_dir, dir, false, crpc_own, err) < 0)
 		goto fail_dir;
-	if (docker_argv(&a, cli, sizeof(cli), err) < 0)
+	if (start_checkpoint(id, name, err) < 0)
 		goto fail_dir;
-	crpc__argv_add(&a, "start");
-	crpc__argv_add(&a, "--checkpoint");
-	crpc__argv_add(&a, name);
-	crpc__argv_add(&a, id);
-	/*
-	 * Docker 20.10 with containerd 1.6 refuses, now and then, a checkpoint
-	 * whose content containerd still holds from its creation ("failed to
-	 * upload checkpoint to containerd: commit failed: content sha256:...:
-	 * already exists") until containerd's garbage collection has run: the
-	 * start is tried again then, the container still untouched.
-	 */
-	for (int tries = 1;; tries++) {
-		st = docker_run(&o, &a, err);
-		if (st < 0)
-			goto fail_dir;
-		if (st == 0)
-			break;
-		if (tries < START_TRIES && o.err && strstr(o.err, "already exists") &&
-		    strstr(o.err, "upload checkpoint")) {
-			crpc__cmd_out_release(&o);
-			usleep(200 * 1000);
-			continue;
-		}
-		crpc__cmd_fail(err, "docker start", (char *const *)a.v, st, &o);
-		attach_criu_log(err, &o);
-		crpc__cmd_out_release(&o);
-		goto fail_dir;
-	}
-	crpc__cmd_out_release(&o);
 	checkpoint_rm(root, id, name);
 	/* the restored init as CRIU gave it to the shim: no docker inspect needed */
 	{

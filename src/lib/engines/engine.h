@@ -189,6 +189,9 @@ int crpc__engine_env_take(crpc_engine_env *own, const crpc_engine_env *env, cons
  */
 int crpc__target_parse(const char *arg, crpc__target *out, crpc_error **err);
 
+/* A container name or ID as engines allow them: [A-Za-z0-9][A-Za-z0-9_.-]* */
+bool crpc__engine_valid_ref(const char *s);
+
 /*
  * Resolve a parsed target: at its engine, or at every present engine for
  * a bare name (exactly one match, else a CRPC_EXIT_USAGE error listing

@@ -19,8 +19,7 @@ CRPC_API bool crpc_target_is_container(const char *arg)
 	return false;
 }
 
-/* Container names and IDs as engines allow them: [A-Za-z0-9][A-Za-z0-9_.-]* */
-static bool valid_ref(const char *s)
+bool crpc__engine_valid_ref(const char *s)
 {
 	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
 		return false;
@@ -81,7 +80,7 @@ int crpc__target_parse(const char *arg, crpc__target *out, crpc_error **err)
 	if (!*ref)
 		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "container lookup",
 				      "'%s': no container name or ID", arg);
-	if (strlen(ref) >= sizeof(out->ref) || !valid_ref(ref))
+	if (strlen(ref) >= sizeof(out->ref) || !crpc__engine_valid_ref(ref))
 		return crpc_error_set(err, CRPC_EXIT_USAGE, EINVAL, "container lookup",
 				      "'%s': not a container name or ID (letters, digits, '_', '.', '-', "
 				      "starting with a letter or digit, at most %zu characters)",

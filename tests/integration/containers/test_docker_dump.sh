@@ -17,6 +17,9 @@
 #   inspection asks for tcp-established, the shim adds it to Docker's DUMP
 #   request, and the connection carries data after the restore;
 # - Docker's own checkpoint directory is left empty;
+# - crpc speaks to dockerd's API socket itself, starting the docker CLI only
+#   for the checkpoint; with a docker context chosen instead of $DOCKER_HOST
+#   it goes through the CLI for everything;
 # - after crpc shim uninstall (dockerd's runc then finds the real CRIU
 #   further on its PATH) a dump and a restore still work and say what they
 #   went without; a dump that needed an option the engine could not be given
@@ -58,7 +61,16 @@ jcheck() { /usr/bin/python3 "$CRPC_SRC/tests/integration/helpers/json_check.py" 
 jcheck "$TMP/ps.json" "any(c[\"engine\"] == \"docker\" and c[\"id\"] == \"$id\" and c[\"name\"] == \"ctr\" and c[\"pid\"] == $pid for c in d[\"containers\"])"
 
 # --- dump and restore into the same container --------------------------------
-expect_exit 0 "$CRPC_BIN" dump docker:ctr "$TMP/ck1"
+# the docker CLI as crpc runs it, each command line into $TMP/docker.calls:
+# crpc asks dockerd's API socket itself and starts the CLI only for the
+# checkpoint (whose process outlives a killed crpc)
+printf '#!/bin/sh\necho "$*" >>%q\nexec %q "$@"\n' "$TMP/docker.calls" "$DOCKER_CLI" >"$TMP/docker-logged"
+chmod 0755 "$TMP/docker-logged"
+: >"$TMP/docker.calls"
+expect_exit 0 env CRPC_DOCKER="$TMP/docker-logged" "$CRPC_BIN" dump docker:ctr "$TMP/ck1"
+ckname=$(/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["container"]["recreate"]["checkpointed_as"])' "$TMP/ck1/crpc.json")
+[ "$(cat "$TMP/docker.calls")" = "checkpoint create $id $ckname" ] ||
+	fail "the dump ran the docker CLI as: [$(cat "$TMP/docker.calls")], expected [checkpoint create $id $ckname]"
 assert_contains "$OUT" "Checkpointed docker:ctr ($id" "dump"
 [ "$(docker_state ctr)" = exited ] || fail "the container is '$(docker_state ctr)' after the dump"
 at_dump=$(count)
@@ -80,14 +92,10 @@ for cb in pre-dump network-lock query-ext-files post-dump; do want+="$cb docker 
 [ "$(<"$TMP/marks")" = "${want%$'\n'}" ] || fail "dump hooks: [$(<"$TMP/marks")], expected [${want%$'\n'}]"
 : >"$TMP/marks"
 
-# the docker CLI as the restore runs it, each command line into $TMP/docker.calls
-printf '#!/bin/sh\necho "$*" >>%q\nexec %q "$@"\n' "$TMP/docker.calls" "$DOCKER_CLI" >"$TMP/docker-logged"
-chmod 0755 "$TMP/docker-logged"
+: >"$TMP/docker.calls"
 expect_exit 0 env CRPC_DOCKER="$TMP/docker-logged" "$CRPC_BIN" restore --trace "$TMP/restore.trace" "$TMP/ck1"
-# the same container, stopped in the data root the dump recorded: no docker inspect first
-calls=$(cat "$TMP/docker.calls")
-assert_contains "$calls" "start --checkpoint" "the docker calls of the restore"
-[[ $calls != *inspect* ]] || fail "the restore into the stopped container ran docker inspect: $calls"
+# the same container, stopped in the data root the dump recorded: started through the API
+[ ! -s "$TMP/docker.calls" ] || fail "the restore ran the docker CLI: $(cat "$TMP/docker.calls")"
 grep -q "Restore finished successfully" "$TMP/ck1/restore.log" || fail "no CRIU restore.log kept in the checkpoint"
 [ "$(docker_state ctr)" = running ] || fail "the container is '$(docker_state ctr)' after the restore"
 expect_exit 0 "$CRPC_BIN" trace show "$TMP/restore.trace"
@@ -156,6 +164,27 @@ expect_exit 0 "$CRPC_BIN" restore "$TMP/ck3"
 wait_for "[ \"\$(recv)\" -gt $at_dump3 ] 2>/dev/null" 10 || fail "nothing came over the restored connection (at $(recv))"
 note "TCP: $at_dump3 received at the dump, $(recv) now"
 docker_ rm -f tcp >/dev/null
+
+# --- through the CLI: a docker context chooses the daemon ------------------------
+# Without $DOCKER_HOST, a context ($DOCKER_CONTEXT, or the configuration's
+# currentContext) is the CLI's to resolve: crpc then runs the CLI for all.
+mkdir -m 700 "$TMP/dockercfg"
+DOCKER_CONFIG=$TMP/dockercfg "$DOCKER_CLI" context create crpc-ctx --docker "host=$DOCKER_HOST" >/dev/null ||
+	fail "docker context create failed"
+docker_counter viactx
+: >"$TMP/docker.calls"
+expect_exit 0 env -u DOCKER_HOST DOCKER_CONFIG="$TMP/dockercfg" DOCKER_CONTEXT=crpc-ctx \
+	CRPC_DOCKER="$TMP/docker-logged" "$CRPC_BIN" dump docker:viactx "$TMP/ck6"
+assert_contains "$(cat "$TMP/docker.calls")" "inspect --type container viactx" "the docker calls of a dump in a context"
+assert_contains "$(cat "$TMP/docker.calls")" "checkpoint create" "the docker calls of a dump in a context"
+at_dump6=$(count)
+DOCKER_CONFIG=$TMP/dockercfg "$DOCKER_CLI" context use crpc-ctx >/dev/null || fail "docker context use failed"
+: >"$TMP/docker.calls"
+expect_exit 0 env -u DOCKER_HOST DOCKER_CONFIG="$TMP/dockercfg" CRPC_DOCKER="$TMP/docker-logged" \
+	"$CRPC_BIN" restore "$TMP/ck6"
+assert_contains "$(cat "$TMP/docker.calls")" "start --checkpoint" "the docker calls of a restore in a context"
+carries_on "$at_dump6"
+docker_ rm -f viactx >/dev/null
 
 # --- without the shim: plain engine checkpoints, and what they went without -----
 expect_exit 0 "$CRPC_BIN" --config "$TMP/crpc.yaml" shim uninstall --prefix "$PREFIX"
