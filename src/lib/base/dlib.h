@@ -21,7 +21,10 @@ typedef struct crpc__dlib {
 	char why[256]; /* dlerror() of a failed open */
 } crpc__dlib;
 
-#define CRPC__DLIB_INIT(soname) { (soname), PTHREAD_MUTEX_INITIALIZER, false, NULL, "" }
+#define CRPC__DLIB_INIT(soname)                                      \
+	{                                                            \
+		(soname), PTHREAD_MUTEX_INITIALIZER, false, NULL, "" \
+	}
 
 /*
  * The address of lib's function NAME; the library is opened once per
@@ -35,10 +38,10 @@ void *crpc__dlib_sym(crpc__dlib *lib, const char *name, char *why, size_t whysz)
  * array) receives the first failure. dlsym returns void *: the function
  * pointer is stored through memcpy, as POSIX allows.
  */
-#define CRPC__DLIB_LOAD(lib, table, field, name)                                        \
-	do {                                                                            \
+#define CRPC__DLIB_LOAD(lib, table, field, name)                                          \
+	do {                                                                              \
 		void *p_ = crpc__dlib_sym((lib), name, (table).why, sizeof((table).why)); \
-		memcpy(&(table).field, &p_, sizeof((table).field));                     \
+		memcpy(&(table).field, &p_, sizeof((table).field));                       \
 	} while (0)
 
 #endif /* CRPC_DLIB_H */

@@ -150,8 +150,8 @@ static CURLcode perform(const char *sock, const char *method, const char *url, c
 	return rc;
 }
 
-int crpc__docker_api(const char *sock, const char *method, const char *path, json_t *body, crpc__docker_reply *r,
-		     crpc_error **err)
+int crpc__docker_api(const char *sock, const char *method, const char *path, json_t *body,
+		     crpc__docker_reply *r, crpc_error **err)
 {
 	char url[1024];
 	char *text = NULL;
@@ -162,7 +162,8 @@ int crpc__docker_api(const char *sock, const char *method, const char *path, jso
 	int ret = 0;
 
 	memset(r, 0, sizeof(*r));
-	if ((size_t)snprintf(url, sizeof(url), "http://docker/" CRPC__DOCKER_API_VERSION "%s", path) >= sizeof(url))
+	if ((size_t)snprintf(url, sizeof(url), "http://docker/" CRPC__DOCKER_API_VERSION "%s", path) >=
+	    sizeof(url))
 		return crpc_error_set(err, CRPC_EXIT_FAIL, ENAMETOOLONG, "docker", "request too long: %s %s",
 				      method, path);
 	if (body && !(text = json_dumps(body, JSON_COMPACT)))
@@ -171,7 +172,8 @@ int crpc__docker_api(const char *sock, const char *method, const char *path, jso
 	if (!cu_load()) {
 		pthread_mutex_unlock(&cu_lock);
 		free(text);
-		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "docker", "cannot load libcurl: %s", cu.why);
+		return crpc_error_set(err, CRPC_EXIT_ENV, ENOENT, "docker", "cannot load libcurl: %s",
+				      cu.why);
 	}
 	if (text)
 		hdr = cu.slist_append(NULL, "Content-Type: application/json");
@@ -186,15 +188,15 @@ int crpc__docker_api(const char *sock, const char *method, const char *path, jso
 			       "dockerd does not answer at %s", sock);
 		ret = -1;
 	} else if (s.too_big) {
-		crpc_error_set(err, CRPC_EXIT_FAIL, EFBIG, "docker", "dockerd's answer to %s %s exceeds %u MiB",
-			       method, path, REPLY_MAX >> 20);
+		crpc_error_set(err, CRPC_EXIT_FAIL, EFBIG, "docker",
+			       "dockerd's answer to %s %s exceeds %u MiB", method, path, REPLY_MAX >> 20);
 		ret = -1;
 	} else if (s.nomem) {
 		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "docker", "out of memory");
 		ret = -1;
 	} else if (rc != CURLE_OK) {
-		crpc_error_set(err, CRPC_EXIT_FAIL, oserr ? (int)oserr : EIO, "docker", "%s %s on %s: %s", method,
-			       path, sock, cu.easy_strerror(rc));
+		crpc_error_set(err, CRPC_EXIT_FAIL, oserr ? (int)oserr : EIO, "docker", "%s %s on %s: %s",
+			       method, path, sock, cu.easy_strerror(rc));
 		ret = -1;
 	} else {
 		if (s.b.len)

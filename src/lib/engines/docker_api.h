@@ -39,8 +39,8 @@ bool crpc__docker_api_ready(char *why, size_t whysz);
  * CRPC_EXIT_ENV when nothing listens at sock). path must be escaped
  * already. Calls are serialized; the connection is kept for the next.
  */
-int crpc__docker_api(const char *sock, const char *method, const char *path, json_t *body, crpc__docker_reply *r,
-		     crpc_error **err);
+int crpc__docker_api(const char *sock, const char *method, const char *path, json_t *body,
+		     crpc__docker_reply *r, crpc_error **err);
 void crpc__docker_reply_release(crpc__docker_reply *r);
 
 #endif /* CRPC_DOCKER_API_H */
