@@ -24,7 +24,7 @@ const char crpc_help_restore[] =
 	"\n"
 	"Before calling CRIU, crpc verifies the checkpoint against its manifest,\n"
 	"DIR/crpc.json, written by crpc dump once the dump was complete: every image\n"
-	"file must be there with the size and SHA-256 the manifest lists, and no image\n"
+	"file must be there with the size and digest the manifest lists, and no image\n"
 	"file may be added. A checkpoint without crpc.json (an interrupted dump, a\n"
 	"plain `criu dump`) or with a changed file is refused (exit 1) unless --force\n"
 	"is given. crpc also checks that every PID of the tree is free; a PID held by\n"

@@ -30,7 +30,7 @@ const char crpc_help_show[] =
 	"\n"
 	"Options:\n"
 	"      --verify            also verify every file against crpc.json (sizes and\n"
-	"                          SHA-256) as crpc restore does; exit 1 if it fails,\n"
+	"                          digests) as crpc restore does; exit 1 if it fails,\n"
 	"                          also when DIR or a file in it is another user's or\n"
 	"                          writable by others (a restore would refuse it)\n"
 	"      --trust-owner USER  with --verify: also trust files of USER (name or uid)\n"
