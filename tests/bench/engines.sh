@@ -10,8 +10,13 @@
 # `podman container checkpoint` + `podman container restore`). Each run's
 # time is the checkpoint's wall time plus the restore's. Prints every run,
 # the median of each side, the ratio of the medians and the median of the
-# ratios of the pairs run next to each other. Not a test: CTest does not
-# run it. Run as root. podman keeps its state in the work directory.
+# ratios of the pairs run next to each other. Each dump's CRIU freezing
+# time (its statistics, read with `crpc show --json`) is printed too: CRIU
+# checks every 100 ms whether the tree is frozen, so a dump that misses the
+# first check costs 100 ms more, on either side, at random; the summary
+# says how often that happened and gives the medians and ratio without the
+# freezing times. Not a test: CTest does not run it. Run as root. podman
+# keeps its state in the work directory.
 
 set -euo pipefail
 
@@ -112,7 +117,7 @@ running() {
 
 # cycle crpc|engine N: checkpoint and restore once; prints the microseconds.
 cycle() {
-	local side=$1 n=$2 t0 t1 t2 dir=$WORK/$1-$2
+	local side=$1 n=$2 t0 t1 t2 f dir=$WORK/$1-$2
 	t0=$(now_us)
 	case $side-$ENGINE in
 	crpc-*)
@@ -127,8 +132,9 @@ cycle() {
 		runc_restore "$CRIU" "$NAME" "$dir" "runc restore $n"
 		;;
 	engine-podman)
-		PATH=$WORK/shim:$PATH "$WORK/podman" container checkpoint "$NAME" >"$dir.out" 2>&1 ||
-			die "podman checkpoint $n failed: $(cat "$dir.out")"
+		# --print-stats: CRIU's statistics as JSON on stdout (podman removes its stats-dump)
+		PATH=$WORK/shim:$PATH "$WORK/podman" container checkpoint --print-stats "$NAME" >"$dir.stats" \
+			2>"$dir.out" || die "podman checkpoint $n failed: $(cat "$dir.out")"
 		t1=$(now_us)
 		PATH=$WORK/shim:$PATH "$WORK/podman" container restore "$NAME" >"$dir.out" 2>&1 ||
 			die "podman restore $n failed: $(cat "$dir.out")"
@@ -136,15 +142,23 @@ cycle() {
 	esac
 	t2=$(now_us)
 	running || die "the container is not running after $side restore $n"
-	rm -rf -- "$dir" "$dir.out"
-	printf '%s %s %s\n' "$((t1 - t0))" "$((t2 - t1))" "$((t2 - t0))"
+	case $side-$ENGINE in
+	engine-runc) f=$(freezing_us "$dir/img" "$dir/work") ;;
+	engine-podman)
+		f=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["container_statistics"][0]["criu_statistics"]["freezing_time"])' \
+			"$dir.stats" 2>/dev/null || true)
+		;;
+	*) f=$(freezing_us "$dir") ;;
+	esac
+	rm -rf -- "$dir" "$dir.out" "$dir.stats"
+	printf '%s %s %s %s\n' "$((t1 - t0))" "$((t2 - t1))" "$((t2 - t0))" "$f"
 }
 
 sleep 0.3
 warmup crpc engine
 
 printf '%s, CRIU %s, crpc %s\n' "$ENGINE" "$("$CRIU" --version | sed -n 's/^Version: //p')" "$CRPC"
-printf '%-4s %-7s %12s %12s %12s\n' run side checkpoint restore total
+printf '%-4s %-7s %12s %12s %12s %12s\n' run side checkpoint restore total "CRIU freezing"
 abba "$WORK" crpc engine
 
 m_crpc=$(median <"$WORK/crpc.times")
@@ -155,3 +169,4 @@ printf 'median checkpoint+restore: crpc %s ms, %s %s ms\n' "$(ms "$m_crpc")" "$E
 awk -v a="$m_crpc" -v b="$m_engine" 'BEGIN { printf "ratio of the medians (crpc/engine): %.3f\n", a / b }'
 sort -n "$WORK/ratios" | awk 'NR == 1 { min = $1 } { max = $1 } END { printf "per-run ratios: min %.3f, max %.3f\n", min, max }'
 printf 'median of the per-run ratios (crpc/engine): %.3f (goal <= 1.05)\n' "$m_ratio"
+freezing_summary "$WORK" crpc engine

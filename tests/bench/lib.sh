@@ -130,24 +130,71 @@ warmup() {
 }
 
 # abba DIR A B [EACH]: RUNS runs of `cycle SIDE RUN` (which prints the
-# checkpoint's, the restore's and the total microseconds) for side A and B,
-# A first on odd runs and B first on even ones (ABBA), each cycle printed as
-# a row. Every total goes to DIR/A.times or DIR/B.times, the ratio A/B of
-# each run to DIR/ratios; EACH SIDE TOTAL is called after each cycle.
+# checkpoint's, the restore's and the total microseconds, and optionally
+# CRIU's freezing time of the dump) for side A and B, A first on odd runs
+# and B first on even ones (ABBA), each cycle printed as a row. Every total
+# goes to DIR/A.times or DIR/B.times, the ratio A/B of each run to
+# DIR/ratios; with freezing times, each total without it to DIR/A.net or
+# DIR/B.net, their ratio to DIR/ratios.net and the freezing time to
+# DIR/A.freezing or DIR/B.freezing. EACH SIDE TOTAL is called after each
+# cycle.
 abba() {
-	local dir=$1 a=$2 b=$3 each=${4:-} i side order c r t ta tb
+	local dir=$1 a=$2 b=$3 each=${4:-} i side order c r t f ta tb na nb
 	: >"$dir/$a.times"
 	: >"$dir/$b.times"
 	: >"$dir/ratios"
+	rm -f "$dir/$a.net" "$dir/$b.net" "$dir/ratios.net" "$dir/$a.freezing" "$dir/$b.freezing"
 	for ((i = 1; i <= RUNS; i++)); do
 		if ((i % 2)); then order="$a $b"; else order="$b $a"; fi
+		na='' nb=''
 		for side in $order; do
-			read -r c r t < <(cycle "$side" "$i")
-			printf '%-4s %-7s %9s ms %9s ms %9s ms\n' "$i" "$side" "$(ms "$c")" "$(ms "$r")" "$(ms "$t")"
+			read -r c r t f < <(cycle "$side" "$i")
+			if [[ -n $f ]]; then
+				printf '%-4s %-7s %9s ms %9s ms %9s ms %9s ms\n' "$i" "$side" "$(ms "$c")" "$(ms "$r")" \
+					"$(ms "$t")" "$(ms "$f")"
+				echo "$f" >>"$dir/$side.freezing"
+				echo "$((t - f))" >>"$dir/$side.net"
+				if [[ $side == "$a" ]]; then na=$((t - f)); else nb=$((t - f)); fi
+			else
+				printf '%-4s %-7s %9s ms %9s ms %9s ms\n' "$i" "$side" "$(ms "$c")" "$(ms "$r")" "$(ms "$t")"
+			fi
 			echo "$t" >>"$dir/$side.times"
 			[[ -z $each ]] || "$each" "$side" "$t"
 			if [[ $side == "$a" ]]; then ta=$t; else tb=$t; fi
 		done
 		awk -v a="$ta" -v b="$tb" 'BEGIN { printf "%.4f\n", a / b }' >>"$dir/ratios"
+		if [[ -n $na && -n $nb ]]; then
+			awk -v a="$na" -v b="$nb" 'BEGIN { printf "%.4f\n", a / b }' >>"$dir/ratios.net"
+		fi
 	done
+}
+
+# freezing_us IMAGES-DIR [STATS-DIR]: CRIU's freezing time (microseconds)
+# of the dump in IMAGES-DIR, from its stats-dump (copied there from
+# STATS-DIR, CRIU's work directory, when it is elsewhere), read with `crpc
+# show --json`; nothing when it cannot be read.
+freezing_us() {
+	[[ -z ${2:-} ]] || cp "$2/stats-dump" "$1/" 2>/dev/null || return 0
+	"$CRPC" show --json "$1" 2>/dev/null | python3 -c '
+import json, sys
+try:
+    print(int(json.load(sys.stdin)["stats"]["freezing_time_ms"] * 1000))
+except Exception:
+    pass'
+}
+
+# freezing_summary DIR A B: how often CRIU's freezer polled (its freezing
+# took 90 ms or more: CRIU checks every 100 ms until the tree is frozen) on
+# each side, and the medians and ratio without the freezing times.
+freezing_summary() {
+	local dir=$1 a=$2 b=$3 ma mb
+	[[ -s $dir/$a.net && -s $dir/$b.net ]] || return 0
+	printf "CRIU's freezer poll (freezing >= 90 ms): %s %s of %s dumps, %s %s of %s\n" \
+		"$a" "$(awk '$1 >= 90000' "$dir/$a.freezing" | wc -l)" "$(wc -l <"$dir/$a.freezing")" \
+		"$b" "$(awk '$1 >= 90000' "$dir/$b.freezing" | wc -l)" "$(wc -l <"$dir/$b.freezing")"
+	ma=$(median <"$dir/$a.net")
+	mb=$(median <"$dir/$b.net")
+	printf "without CRIU's freezing time: median %s %s ms, %s %s ms, ratio of the medians %s, median of the per-run ratios %s\n" \
+		"$a" "$(ms "$ma")" "$b" "$(ms "$mb")" "$(awk -v x="$ma" -v y="$mb" 'BEGIN { printf "%.3f", x / y }')" \
+		"$(median <"$dir/ratios.net" | awk '{ printf "%.3f", $1 }')"
 }
