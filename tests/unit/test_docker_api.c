@@ -90,8 +90,8 @@ static void *serve(void *arg)
 				char head[128];
 				char *body = malloc(srv.big);
 
-				snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n",
-					 srv.big);
+				snprintf(head, sizeof(head),
+					 "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", srv.big);
 				write_all(cfd, head, strlen(head));
 				if (body) {
 					memset(body, ' ', srv.big);
@@ -146,8 +146,9 @@ static void answer(const char *status, const char *body)
 {
 	static char buf[1024];
 
-	snprintf(buf, sizeof(buf), "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-		 status, strlen(body), body);
+	snprintf(buf, sizeof(buf),
+		 "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", status,
+		 strlen(body), body);
 	answer_raw(buf);
 }
 
@@ -175,7 +176,8 @@ static void test_success_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(r.json, "Id")), "abc123");
 	assert_string_equal(r.message, "");
 	crpc__docker_reply_release(&r);
-	assert_non_null(strstr(srv.request, "GET /" CRPC__DOCKER_API_VERSION "/containers/web/json HTTP/1.1"));
+	assert_non_null(
+		strstr(srv.request, "GET /" CRPC__DOCKER_API_VERSION "/containers/web/json HTTP/1.1"));
 }
 
 static void test_failures(void **state)
@@ -216,14 +218,16 @@ static void test_post_body_and_chunks(void **state)
 	skip_without_libcurl();
 	/* Go's server sends a reply it did not hold whole in chunks */
 	answer_raw("HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
-	       "7\r\n{\"Id\":\"\r\n8\r\nnew-id\"}\r\n0\r\n\r\n");
-	assert_int_equal(crpc__docker_api(srv.sock, "POST", "/containers/create?name=web2", body, &r, &err), 0);
+		   "7\r\n{\"Id\":\"\r\n8\r\nnew-id\"}\r\n0\r\n\r\n");
+	assert_int_equal(crpc__docker_api(srv.sock, "POST", "/containers/create?name=web2", body, &r, &err),
+			 0);
 	json_decref(body);
 	assert_null(err);
 	assert_int_equal(r.status, 201);
 	assert_string_equal(json_string_value(json_object_get(r.json, "Id")), "new-id");
 	crpc__docker_reply_release(&r);
-	assert_non_null(strstr(srv.request, "POST /" CRPC__DOCKER_API_VERSION "/containers/create?name=web2 "));
+	assert_non_null(
+		strstr(srv.request, "POST /" CRPC__DOCKER_API_VERSION "/containers/create?name=web2 "));
 	assert_non_null(strstr(srv.request, "Content-Type: application/json\r\n"));
 	assert_non_null(strstr(srv.request, "\r\n\r\n{\"CheckpointID\":\"crpc-1-0\",\"Exit\":true}"));
 }
@@ -289,9 +293,12 @@ static void test_no_daemon(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_success_json),	 cmocka_unit_test(test_failures),
-		cmocka_unit_test(test_post_body_and_chunks), cmocka_unit_test(test_connection_kept),
-		cmocka_unit_test(test_too_big),		 cmocka_unit_test(test_no_daemon),
+		cmocka_unit_test(test_success_json),
+		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_post_body_and_chunks),
+		cmocka_unit_test(test_connection_kept),
+		cmocka_unit_test(test_too_big),
+		cmocka_unit_test(test_no_daemon),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -377,13 +377,18 @@ fail:
 }
 
 /*
- * The export's members: CRIU's images in checkpoint/, podman's own files
- * (config.dump, spec.dump, ...) and empty directories at the top. DIR
- * holds them all side by side; *layout records which are podman's.
+ * Unpack podman's export into images_dir with one tar, whose listing of
+ * the members it wrote (-v) gives the layout: CRIU's images in
+ * checkpoint/, podman's own files (config.dump, spec.dump, ...) and empty
+ * directories at the top. DIR holds them all side by side; *layout
+ * records which are podman's. A layout crpc cannot keep fails the dump
+ * (images_dir, a directory of its own, then goes).
  */
-static int export_layout(const char *tar, const char *export, json_t **layout, crpc_error **err)
+static int unpack_export(const char *tar, const char *export, const char *images_dir, json_t **layout,
+			 crpc_error **err)
 {
-	char *targv[] = { (char *)tar, "-t", "-f", (char *)export, NULL };
+	char *targv[] = { (char *)tar,        "-x", "-v", "--no-same-owner", "-f", (char *)export, "-C",
+			  (char *)images_dir, NULL };
 	crpc__cmd_out o;
 	int st, rc;
 
@@ -459,13 +464,7 @@ static int podman_collect(const crpc__engine_ctx *ctx, crpc__container *c, const
 	if (!S_ISREG(st.st_mode))
 		return crpc_error_set(err, CRPC_EXIT_FAIL, EINVAL, "podman checkpoint",
 				      "%s is no regular file", export);
-	if (export_layout(tar, export, &layout, err) < 0)
-		return -1;
-	{
-		char *targv[] = { tar, "-x", "--no-same-owner", "-f", export, "-C", (char *)images_dir, NULL };
-
-		rc = run_tar(targv, "podman checkpoint", err);
-	}
+	rc = unpack_export(tar, export, images_dir, &layout, err);
 	if (rc == 0)
 		rc = flatten(images_dir, layout, err);
 	if (rc == 0) {
