@@ -83,6 +83,62 @@ int crpc__runtime_subdir(const char *sub, char *path, size_t size, crpc_error **
 	return open_private(rtfd, sub, path, err);
 }
 
+void crpc__runtime_record_name(const char *prefix, const char *path, char *buf, size_t size)
+{
+	/* room for ".NAME.PID" beside it */
+	size_t k = (size_t)snprintf(buf, size, "%s", prefix),
+	       max = size < NAME_MAX - 16 ? size : NAME_MAX - 16;
+
+	for (const char *p = path; *p && k + 1 < max; p++)
+		buf[k++] = *p == '/' ? '_' : *p;
+	buf[k < max ? k : max - 1] = '\0';
+}
+
+#define RECORD_MAX 512
+
+bool crpc__runtime_record_get(const char *name, const char *key, char *value, size_t size)
+{
+	char dir[PATH_MAX], line[RECORD_MAX];
+	cleanup_close int dfd = -1;
+	cleanup_close int fd = -1;
+	crpc_error *e = NULL;
+	struct stat fs;
+	size_t kl = strlen(key);
+	ssize_t n;
+
+	dfd = crpc__runtime_subdir("versions", dir, sizeof(dir), &e);
+	crpc_error_free(e);
+	if (dfd < 0 || !kl || (fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, line, sizeof(line) - 1);
+	if (n <= 0 || fstat(fd, &fs) < 0 || fs.st_uid != geteuid() || (fs.st_mode & 0022))
+		return false;
+	line[n] = '\0';
+	if (strncmp(line, key, kl) != 0 || line[kl] != '\n' || !line[kl + 1] || line[kl + 1] == '\n')
+		return false;
+	snprintf(value, size, "%.*s", (int)strcspn(line + kl + 1, "\n"), line + kl + 1);
+	return true;
+}
+
+void crpc__runtime_record_put(const char *name, const char *key, const char *value)
+{
+	char dir[PATH_MAX], tmp[NAME_MAX + 1];
+	cleanup_close int dfd = -1;
+	crpc_error *e = NULL;
+	int fd;
+
+	dfd = crpc__runtime_subdir("versions", dir, sizeof(dir), &e);
+	crpc_error_free(e);
+	if (dfd < 0 || strchr(key, '\n') || strchr(value, '\n') ||
+	    (size_t)snprintf(tmp, sizeof(tmp), ".%s.%d", name, (int)getpid()) >= sizeof(tmp))
+		return;
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (dprintf(fd, "%s\n%s\n", key, value) < 0 || close(fd) < 0 || renameat(dfd, tmp, dfd, name) < 0)
+		unlinkat(dfd, tmp, 0);
+}
+
 int crpc__engine_call_open(crpc__engine_call *call, json_t *context, crpc_error **err)
 {
 	char self[PATH_MAX], calls[PATH_MAX], name[32];

@@ -238,70 +238,35 @@ static int api_ok(const char *sock, const char *op, const char *method, const ch
 /*
  * The runtime directory's record of the daemon behind the socket: its
  * version and experimental flag, valid while the socket is the same file
- * (a restarted dockerd makes a new one). "DEV:INO:MTIME\nVERSION FLAG\n".
+ * (a restarted dockerd makes a new one): key "DEV:INO:MTIME", value
+ * "VERSION FLAG".
  */
 static bool daemon_key(const char *sock, char *key, size_t ksz, char *name, size_t nsz)
 {
 	struct stat st;
-	size_t k = 0;
 
 	if (lstat(sock, &st) < 0 || !S_ISSOCK(st.st_mode))
 		return false;
 	snprintf(key, ksz, "%llu:%llu:%lld.%09ld", (unsigned long long)st.st_dev,
 		 (unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-	k = (size_t)snprintf(name, nsz, "dockerd");
-	for (const char *p = sock; *p && k + 1 < nsz; p++)
-		name[k++] = *p == '/' ? '_' : *p;
-	name[k] = '\0';
+	crpc__runtime_record_name("dockerd", sock, name, nsz);
 	return true;
 }
 
 static bool daemon_recorded(const char *sock, char *v, size_t size)
 {
-	char key[128], name[NAME_MAX], dir[PATH_MAX], line[256];
-	cleanup_close int dfd = -1;
-	cleanup_close int fd = -1;
-	crpc_error *e = NULL;
-	struct stat fs;
-	ssize_t n;
-	size_t kl;
+	char key[128], name[NAME_MAX + 1];
 
-	if (!daemon_key(sock, key, sizeof(key), name, sizeof(name)))
-		return false;
-	dfd = crpc__runtime_subdir("versions", dir, sizeof(dir), &e);
-	crpc_error_free(e);
-	if (dfd < 0 || (fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return false;
-	n = read(fd, line, sizeof(line) - 1);
-	if (n <= 0 || fstat(fd, &fs) < 0 || fs.st_uid != geteuid() || (fs.st_mode & 0022))
-		return false;
-	line[n] = '\0';
-	kl = strlen(key);
-	if (strncmp(line, key, kl) != 0 || line[kl] != '\n' || !line[kl + 1])
-		return false;
-	snprintf(v, size, "%.*s", (int)strcspn(line + kl + 1, "\n"), line + kl + 1);
-	return true;
+	return daemon_key(sock, key, sizeof(key), name, sizeof(name)) &&
+	       crpc__runtime_record_get(name, key, v, size);
 }
 
 static void daemon_record(const char *sock, const char *v)
 {
-	char key[128], name[NAME_MAX], dir[PATH_MAX], tmp[NAME_MAX + 16];
-	cleanup_close int dfd = -1;
-	crpc_error *e = NULL;
-	int fd;
+	char key[128], name[NAME_MAX + 1];
 
-	if (!daemon_key(sock, key, sizeof(key), name, sizeof(name)))
-		return;
-	dfd = crpc__runtime_subdir("versions", dir, sizeof(dir), &e);
-	crpc_error_free(e);
-	if (dfd < 0)
-		return;
-	snprintf(tmp, sizeof(tmp), ".%.200s.%d", name, (int)getpid());
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	if (dprintf(fd, "%s\n%s\n", key, v) < 0 || close(fd) < 0 || renameat(dfd, tmp, dfd, name) < 0)
-		unlinkat(dfd, tmp, 0);
+	if (daemon_key(sock, key, sizeof(key), name, sizeof(name)))
+		crpc__runtime_record_put(name, key, v);
 }
 
 /* GET /version: "VERSION true|false" into v. */

@@ -268,6 +268,23 @@ int crpc__cmd_fail(crpc_error **err, const char *operation, char *const argv[], 
  */
 int crpc__runtime_subdir(const char *sub, char *path, size_t size, crpc_error **err);
 
+/*
+ * The runtime directory's versions/ keeps what crpc learnt of a program or
+ * a daemon that only changes with it (a CLI's version, dockerd's version,
+ * CRIU's VERSION reply), each under a name made of a prefix and the
+ * program's path with '/' made '_' (cut to leave room for a writer's
+ * temporary name), valid while a key (the file's identity) is the same.
+ */
+void crpc__runtime_record_name(const char *prefix, const char *path, char *buf, size_t size);
+/*
+ * The value of versions/NAME when its first line is key (a file of crpc's
+ * user, writable by no one else; the value is its second line): true with
+ * it in value.
+ */
+bool crpc__runtime_record_get(const char *name, const char *key, char *value, size_t size);
+/* Write versions/NAME as "KEY\nVALUE\n" (aside, then renamed into place); nothing on failure. */
+void crpc__runtime_record_put(const char *name, const char *key, const char *value);
+
 typedef struct crpc__engine_call {
 	char dir[PATH_MAX];  /* the call directory */
 	char shim[PATH_MAX]; /* dir/criu */

@@ -263,42 +263,17 @@ static void file_key(const char *path, char *key, size_t size)
 
 void crpc__tool_version(char *const argv[], const char *prefix, char *buf, size_t size)
 {
-	char key[128], dir[PATH_MAX], name[NAME_MAX], line[256], tmp[NAME_MAX + 8];
-	cleanup_close int dfd = -1;
+	char key[128], name[NAME_MAX + 1];
 	crpc__cmd_out o;
 	crpc_error *e = NULL;
 	const char *v;
-	size_t k = 0;
-	int fd, st;
+	int st;
 
 	buf[0] = '\0';
 	file_key(argv[0], key, sizeof(key));
-	/* the cache file: argv[0] with '/' made '_' */
-	for (const char *p = argv[0]; *p && k + 1 < sizeof(name) - 8; p++)
-		name[k++] = *p == '/' ? '_' : *p;
-	name[k] = '\0';
-	if (key[0] && (dfd = crpc__runtime_subdir("versions", dir, sizeof(dir), &e)) >= 0) {
-		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0) {
-			ssize_t n = read(fd, line, sizeof(line) - 1);
-			struct stat fs;
-
-			if (n > 0 && fstat(fd, &fs) == 0 && fs.st_uid == geteuid() && !(fs.st_mode & 0022)) {
-				size_t kl = strlen(key);
-
-				line[n] = '\0';
-				if (strncmp(line, key, kl) == 0 && line[kl] == '\n' && line[kl + 1]) {
-					close(fd);
-					snprintf(buf, size, "%.*s", (int)strcspn(line + kl + 1, "\n"),
-						 line + kl + 1);
-					return;
-				}
-			}
-			close(fd);
-		}
-	}
-	crpc_error_free(e);
-	e = NULL;
+	crpc__runtime_record_name("", argv[0], name, sizeof(name));
+	if (key[0] && crpc__runtime_record_get(name, key, buf, size))
+		return;
 	st = crpc__cmd_run(argv, NULL, &o, &e);
 	crpc_error_free(e);
 	if (st < 0)
@@ -308,13 +283,7 @@ void crpc__tool_version(char *const argv[], const char *prefix, char *buf, size_
 		snprintf(buf, size, "%.*s", (int)strcspn(v, " \n"), v);
 	}
 	crpc__cmd_out_release(&o);
-	if (!buf[0] || dfd < 0)
-		return;
-	/* kept for the next operation: written aside, renamed into place */
-	snprintf(tmp, sizeof(tmp), ".%s.%d", name, (int)getpid());
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	if (dprintf(fd, "%s\n%s\n", key, buf) < 0 || close(fd) < 0 || renameat(dfd, tmp, dfd, name) < 0)
-		unlinkat(dfd, tmp, 0);
+	/* kept for the next operation */
+	if (buf[0] && key[0])
+		crpc__runtime_record_put(name, key, buf);
 }

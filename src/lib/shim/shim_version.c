@@ -48,14 +48,10 @@ static bool criu_identity(const char *path, char *buf, size_t size)
 	return true;
 }
 
-/* The record's name in versions/: the CRIU path with '/' made '_'. */
+/* The record's name in versions/: "swrk" and the CRIU path with '/' made '_'. */
 static void file_name(const char *criu, char *buf, size_t size)
 {
-	size_t k = (size_t)snprintf(buf, size, "swrk");
-
-	for (const char *p = criu; *p && k + 1 < size; p++)
-		buf[k++] = *p == '/' ? '_' : *p;
-	buf[k < size ? k : size - 1] = '\0';
+	crpc__runtime_record_name("swrk", criu, buf, size);
 }
 
 /* versions/ of the runtime directory (private, root's), or -1. */
