@@ -4,11 +4,14 @@
  * it: a selector byte, then the text. 0 `runc state`, 1 `runc list
  * --format json`, 2 `podman container inspect`, 3 `podman ps --format
  * json`, 4 the member list of podman's export (`tar -t`), 5 a container
- * target ("ENGINE:REF" or a bare name).
+ * target ("ENGINE:REF" or a bare name), 6 a record of the runtime
+ * directory's versions/ (its key is the text's first line), 7 the shim's
+ * record of CRIU's VERSION reply (for the CRIU identity "1 2 3 4.5 6.7").
  */
 #include <jansson.h>
 
 #include "engines/engine.h"
+#include "shim/shim_int.h"
 #include "fuzz_common.h"
 #include "internal.h"
 
@@ -34,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(text, data + 1, size - 1);
 	text[size - 1] = '\0';
-	switch (data[0] % 6) {
+	switch (data[0] % 8) {
 	case 0:
 		if (crpc__runc_parse_state(text, size - 1, &c, &err) == 0 &&
 		    (strlen(c.info.id) >= sizeof(c.info.id) || c.info.pid < 0))
@@ -72,7 +75,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			json_decref(obj);
 		}
 		break;
-	default: {
+	case 6: {
+		char key[64], value[32];
+
+		snprintf(key, sizeof(key), "%.*s", (int)strcspn(text, "\n"), text);
+		if (crpc__runtime_record_parse(text, key, value, sizeof(value)) && strchr(value, '\n'))
+			abort();
+		break;
+	}
+	case 7: {
+		size_t off = 0, len = 0;
+
+		if (shim_version_parse(data + 1, size - 1, "1 2 3 4.5 6.7", &off, &len) &&
+		    (off + len != size - 1 || len == 0))
+			abort();
+		break;
+	}
+	case 5: {
 		crpc__target t;
 
 		if (crpc__target_parse(text, &t, &err) == 0 &&

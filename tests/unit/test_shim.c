@@ -26,7 +26,9 @@
 #include <cmocka.h>
 
 #include "crpc/shim.h"
+#include "engines/engine.h"
 #include "internal.h"
+#include "shim/shim_int.h"
 
 static char self_path[PATH_MAX];
 static int dirfd_ = -1;
@@ -388,6 +390,70 @@ static void test_depth_marker(void **state)
 	unsetenv(CRPC_SHIM_DEPTH_ENV);
 }
 
+/* A record of CRIU's VERSION reply (shim_version.c): header, then the reply CRIU 4.2.1 sent. */
+static bool record_parses(const char *header, const uint8_t *reply, size_t rlen, size_t *off, size_t *len)
+{
+	uint8_t buf[512];
+	size_t hl = strlen(header);
+
+	assert_true(hl + rlen <= sizeof(buf));
+	memcpy(buf, header, hl);
+	memcpy(buf + hl, reply, rlen);
+	return shim_version_parse(buf, hl + rlen, "1 2 3 4.5 6.7", off, len);
+}
+
+static void test_version_record_parse(void **state)
+{
+	/* type VERSION, success, version { major 4 minor 2 sublevel 1 } */
+	static const uint8_t reply[] = { 0x08, 0x0a, 0x10, 0x01, 0x52, 0x06,
+					 0x08, 0x04, 0x10, 0x02, 0x20, 0x01 };
+	/* the same, failed */
+	static const uint8_t failed[] = { 0x08, 0x0a, 0x10, 0x00, 0x52, 0x06,
+					  0x08, 0x04, 0x10, 0x02, 0x20, 0x01 };
+	size_t off = 0, len = 0;
+
+	(void)state;
+	assert_true(
+		record_parses("crpc-swrk-version 1 1 2 3 4.5 6.7 12\n", reply, sizeof(reply), &off, &len));
+	assert_int_equal(off, strlen("crpc-swrk-version 1 1 2 3 4.5 6.7 12\n"));
+	assert_int_equal(len, sizeof(reply));
+	/* another binary, another format, a length that is not the body's, not digits alone */
+	assert_false(
+		record_parses("crpc-swrk-version 1 1 2 3 4.5 6.8 12\n", reply, sizeof(reply), &off, &len));
+	assert_false(
+		record_parses("crpc-swrk-version 2 1 2 3 4.5 6.7 12\n", reply, sizeof(reply), &off, &len));
+	assert_false(
+		record_parses("crpc-swrk-version 1 1 2 3 4.5 6.7 11\n", reply, sizeof(reply), &off, &len));
+	assert_false(
+		record_parses("crpc-swrk-version 1 1 2 3 4.5 6.7 +12\n", reply, sizeof(reply), &off, &len));
+	assert_false(
+		record_parses("crpc-swrk-version 1 1 2 3 4.5 6.7 12 \n", reply, sizeof(reply), &off, &len));
+	assert_false(record_parses("crpc-swrk-version 1 1 2 3 4.5 6.7 18446744073709551628\n", reply,
+				   sizeof(reply), &off, &len));
+	/* no successful VERSION reply, no header line */
+	assert_false(
+		record_parses("crpc-swrk-version 1 1 2 3 4.5 6.7 12\n", failed, sizeof(failed), &off, &len));
+	assert_false(record_parses("crpc-swrk-version 1 1 2 3 4.5 6.7 12", reply, sizeof(reply), &off, &len));
+}
+
+/* The runtime directory's KEY/VALUE records (call.c). */
+static void test_runtime_record_parse(void **state)
+{
+	char v[16] = "";
+
+	(void)state;
+	assert_true(crpc__runtime_record_parse("1 2 3\nrunc 1.1.5\n", "1 2 3", v, sizeof(v)));
+	assert_string_equal(v, "runc 1.1.5");
+	/* cut to the buffer */
+	assert_true(crpc__runtime_record_parse("k\n0123456789abcdefghij\n", "k", v, sizeof(v)));
+	assert_string_equal(v, "0123456789abcde");
+	assert_false(crpc__runtime_record_parse("1 2 3\nrunc\n", "1 2 4", v, sizeof(v)));
+	assert_false(crpc__runtime_record_parse("1 2 34\nrunc\n", "1 2 3", v, sizeof(v)));
+	assert_false(crpc__runtime_record_parse("1 2 3\n\n", "1 2 3", v, sizeof(v)));
+	assert_false(crpc__runtime_record_parse("1 2 3", "1 2 3", v, sizeof(v)));
+	assert_false(crpc__runtime_record_parse("\nx\n", "", v, sizeof(v)));
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +469,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_resolve_refuses_self),
 		cmocka_unit_test(test_depth_marker),
+		cmocka_unit_test(test_version_record_parse),
+		cmocka_unit_test(test_runtime_record_parse),
 	};
 	char tmpl[] = "/tmp/crpc-test-shim-dir.XXXXXX", rt[] = "/tmp/crpc-test-shim-rt.XXXXXX";
 	char versions[PATH_MAX];

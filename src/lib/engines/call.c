@@ -103,20 +103,26 @@ bool crpc__runtime_record_get(const char *name, const char *key, char *value, si
 	cleanup_close int fd = -1;
 	crpc_error *e = NULL;
 	struct stat fs;
-	size_t kl = strlen(key);
 	ssize_t n;
 
 	dfd = crpc__runtime_subdir("versions", dir, sizeof(dir), &e);
 	crpc_error_free(e);
-	if (dfd < 0 || !kl || (fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+	if (dfd < 0 || !key[0] || (fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return false;
 	n = read(fd, line, sizeof(line) - 1);
 	if (n <= 0 || fstat(fd, &fs) < 0 || fs.st_uid != geteuid() || (fs.st_mode & 0022))
 		return false;
 	line[n] = '\0';
-	if (strncmp(line, key, kl) != 0 || line[kl] != '\n' || !line[kl + 1] || line[kl + 1] == '\n')
+	return crpc__runtime_record_parse(line, key, value, size);
+}
+
+bool crpc__runtime_record_parse(const char *text, const char *key, char *value, size_t size)
+{
+	size_t kl = strlen(key);
+
+	if (!kl || strncmp(text, key, kl) != 0 || text[kl] != '\n' || !text[kl + 1] || text[kl + 1] == '\n')
 		return false;
-	snprintf(value, size, "%.*s", (int)strcspn(line + kl + 1, "\n"), line + kl + 1);
+	snprintf(value, size, "%.*s", (int)strcspn(text + kl + 1, "\n"), text + kl + 1);
 	return true;
 }
 

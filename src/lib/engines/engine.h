@@ -282,6 +282,8 @@ void crpc__runtime_record_name(const char *prefix, const char *path, char *buf, 
  * it in value.
  */
 bool crpc__runtime_record_get(const char *name, const char *key, char *value, size_t size);
+/* The same of a record's text (NUL-terminated). */
+bool crpc__runtime_record_parse(const char *text, const char *key, char *value, size_t size);
 /* Write versions/NAME as "KEY\nVALUE\n" (aside, then renamed into place); nothing on failure. */
 void crpc__runtime_record_put(const char *name, const char *key, const char *value);
 

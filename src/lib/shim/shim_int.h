@@ -165,6 +165,12 @@ void shim_trace_end(struct shim *s);
 
 /* Whether a reply of this CRIU binary is remembered (read once per session). */
 bool shim_version_known(struct shim *s);
+/*
+ * A record's bytes (n of buf): its header names CRIU id (criu_identity())
+ * and the length of what follows, which is CRIU's successful VERSION
+ * reply. true with the reply's offset and length.
+ */
+bool shim_version_parse(const uint8_t *buf, size_t n, const char *id, size_t *off, size_t *len);
 /* The remembered reply's version ("4.2.1") into ver; false when none. */
 bool shim_version_string(struct shim *s, char *ver, size_t size);
 /* The client's first message, already waiting, is a VERSION request (no keep_open) that can be answered. */

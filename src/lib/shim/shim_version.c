@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -76,16 +77,38 @@ static bool is_version_reply(const uint8_t *buf, size_t len)
 	return ok;
 }
 
+bool shim_version_parse(const uint8_t *buf, size_t n, const char *id, size_t *off, size_t *len)
+{
+	const uint8_t *nl = memchr(buf, '\n', n);
+	size_t ml = strlen(MAGIC), idlen = strlen(id), hlen;
+	char head[256], *end;
+	unsigned long long want;
+
+	if (!nl || (hlen = (size_t)(nl - buf)) >= sizeof(head))
+		return false;
+	memcpy(head, buf, hlen);
+	head[hlen] = '\0';
+	/* MAGIC ID LEN: the length in digits alone */
+	if (strncmp(head, MAGIC, ml) != 0 || strncmp(head + ml, id, idlen) != 0 || head[ml + idlen] != ' ' ||
+	    head[ml + idlen + 1] < '0' || head[ml + idlen + 1] > '9')
+		return false;
+	errno = 0;
+	want = strtoull(head + ml + idlen + 1, &end, 10);
+	if (errno || *end || want != n - hlen - 1 || !is_version_reply(nl + 1, (size_t)want))
+		return false;
+	*off = hlen + 1;
+	*len = (size_t)want;
+	return true;
+}
+
 /* Load the remembered reply into s->version_reply once; false when there is none fit to use. */
 static bool load(struct shim *s)
 {
-	char id[160], name[NAME_MAX + 1], head[256];
+	char id[160], name[NAME_MAX + 1];
 	uint8_t buf[FILE_MAX + 1];
 	struct stat st;
-	size_t idlen, hlen, body;
-	unsigned long long len;
+	size_t off, body;
 	ssize_t n;
-	const uint8_t *nl;
 	int dfd, fd;
 
 	if (s->version_tried)
@@ -107,21 +130,10 @@ static bool load(struct shim *s)
 		n = pread(fd, buf, sizeof(buf), 0);
 	while (n < 0 && errno == EINTR);
 	close(fd);
-	if (n <= 0 || (size_t)n > FILE_MAX || !(nl = memchr(buf, '\n', (size_t)n)))
+	if (n <= 0 || (size_t)n > FILE_MAX || !shim_version_parse(buf, (size_t)n, id, &off, &body) ||
+	    body > sizeof(s->version_reply))
 		return false;
-	hlen = (size_t)(nl - buf);
-	if (hlen >= sizeof(head))
-		return false;
-	memcpy(head, buf, hlen);
-	head[hlen] = '\0';
-	idlen = strlen(id);
-	body = (size_t)n - hlen - 1;
-	if (strncmp(head, MAGIC, strlen(MAGIC)) != 0 || strncmp(head + strlen(MAGIC), id, idlen) != 0 ||
-	    head[strlen(MAGIC) + idlen] != ' ' ||
-	    sscanf(head + strlen(MAGIC) + idlen + 1, "%llu", &len) != 1 || len != body ||
-	    body > sizeof(s->version_reply) || !is_version_reply(nl + 1, body))
-		return false;
-	memcpy(s->version_reply, nl + 1, body);
+	memcpy(s->version_reply, buf + off, body);
 	s->version_len = body;
 	return true;
 }
