@@ -148,6 +148,7 @@ static bool context_chosen(void)
 	char path[PATH_MAX];
 	cleanup_close int fd = -1;
 	crpc__buf b = { 0 };
+	struct stat st;
 	json_t *j;
 	bool chosen;
 
@@ -158,10 +159,12 @@ static bool context_chosen(void)
 	if ((dir && *dir ? snprintf(path, sizeof(path), "%s/config.json", dir)
 			 : snprintf(path, sizeof(path), "%s/.docker/config.json", home)) >= (int)sizeof(path))
 		return true;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* the user's own file (a link is followed, as the CLI does), but no FIFO or device to wait on */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return errno != ENOENT && errno != ENOTDIR;
-	if (crpc__buf_read_fd(&b, fd, CLI_CONFIG_MAX, false) < 0) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    crpc__buf_read_fd(&b, fd, CLI_CONFIG_MAX, false) < 0) {
 		crpc__buf_release(&b);
 		return true;
 	}
@@ -471,6 +474,7 @@ static json_t *api_inspect(const char *sock, const char *const *refs, size_t n, 
 	json_t *all = json_array();
 	char path[320];
 
+	*not_found = false;
 	if (!all) {
 		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "docker", "out of memory");
 		return NULL;
@@ -603,7 +607,7 @@ static int api_list(const crpc__engine_ctx *ctx, const char *sock, crpc__contain
 {
 	crpc__docker_reply r;
 	const char **ids;
-	bool not_found;
+	bool not_found = false;
 	size_t i, k = 0;
 	json_t *e, *j;
 	int rc;
