@@ -21,8 +21,9 @@ const char crpc_help_ps[] =
 	"      --no-inspect        list only, without inspecting the running containers\n" CRPC_CLI_HELP_COMMON
 	"\n"
 	"The engines' CLIs are $CRPC_RUNC, $CRPC_PODMAN and $CRPC_DOCKER when set, else\n"
-	"runc, podman and docker on PATH. A container listed here is a target of\n"
-	"dump and inspect as ENGINE:NAME.\n"
+	"runc, podman and docker on PATH; dockerd is asked on its unix socket\n"
+	"($DOCKER_HOST, else /var/run/docker.sock) when no docker context is chosen.\n"
+	"A container listed here is a target of dump and inspect as ENGINE:NAME.\n"
 	"\n"
 	"Examples:\n"
 	"  crpc ps\n"
