@@ -94,19 +94,26 @@ void crpc__runtime_record_name(const char *prefix, const char *path, char *buf, 
 	buf[k < max ? k : max - 1] = '\0';
 }
 
+int crpc__runtime_versions_dir(void)
+{
+	char path[PATH_MAX];
+	crpc_error *e = NULL;
+	int fd = crpc__runtime_subdir("versions", path, sizeof(path), &e);
+
+	crpc_error_free(e);
+	return fd;
+}
+
 #define RECORD_MAX 512
 
 bool crpc__runtime_record_get(const char *name, const char *key, char *value, size_t size)
 {
-	char dir[PATH_MAX], line[RECORD_MAX];
-	cleanup_close int dfd = -1;
+	char line[RECORD_MAX];
+	cleanup_close int dfd = crpc__runtime_versions_dir();
 	cleanup_close int fd = -1;
-	crpc_error *e = NULL;
 	struct stat fs;
 	ssize_t n;
 
-	dfd = crpc__runtime_subdir("versions", dir, sizeof(dir), &e);
-	crpc_error_free(e);
 	if (dfd < 0 || !key[0] || (fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return false;
 	n = read(fd, line, sizeof(line) - 1);
@@ -126,23 +133,38 @@ bool crpc__runtime_record_parse(const char *text, const char *key, char *value, 
 	return true;
 }
 
-void crpc__runtime_record_put(const char *name, const char *key, const char *value)
+void crpc__runtime_record_write(const char *name, const void *data, size_t len)
 {
-	char dir[PATH_MAX], tmp[NAME_MAX + 1];
-	cleanup_close int dfd = -1;
-	crpc_error *e = NULL;
+	char tmp[NAME_MAX + 1];
+	cleanup_close int dfd = crpc__runtime_versions_dir();
 	int fd;
+	bool ok;
 
-	dfd = crpc__runtime_subdir("versions", dir, sizeof(dir), &e);
-	crpc_error_free(e);
-	if (dfd < 0 || strchr(key, '\n') || strchr(value, '\n') ||
-	    (size_t)snprintf(tmp, sizeof(tmp), ".%s.%d", name, (int)getpid()) >= sizeof(tmp))
+	if (dfd < 0 || (size_t)snprintf(tmp, sizeof(tmp), ".%s.%d", name, (int)getpid()) >= sizeof(tmp))
 		return;
+	/* a leftover of a killed writer whose PID this is now */
+	(void)unlinkat(dfd, tmp, 0);
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
-	if (dprintf(fd, "%s\n%s\n", key, value) < 0 || close(fd) < 0 || renameat(dfd, tmp, dfd, name) < 0)
-		unlinkat(dfd, tmp, 0);
+	ok = io_write_full(fd, data, len) == 0;
+	if (close(fd) < 0)
+		ok = false;
+	/* a reader sees the old record or the new one, whole */
+	if (!ok || renameat(dfd, tmp, dfd, name) < 0)
+		(void)unlinkat(dfd, tmp, 0);
+}
+
+void crpc__runtime_record_put(const char *name, const char *key, const char *value)
+{
+	char text[RECORD_MAX];
+	int n;
+
+	if (strchr(key, '\n') || strchr(value, '\n'))
+		return;
+	n = snprintf(text, sizeof(text), "%s\n%s\n", key, value);
+	if (n > 0 && (size_t)n < sizeof(text))
+		crpc__runtime_record_write(name, text, (size_t)n);
 }
 
 int crpc__engine_call_open(crpc__engine_call *call, json_t *context, crpc_error **err)

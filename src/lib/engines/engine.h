@@ -276,6 +276,8 @@ int crpc__runtime_subdir(const char *sub, char *path, size_t size, crpc_error **
  * temporary name), valid while a key (the file's identity) is the same.
  */
 void crpc__runtime_record_name(const char *prefix, const char *path, char *buf, size_t size);
+/* versions/ opened (made when missing, private, root's), or -1. */
+int crpc__runtime_versions_dir(void);
 /*
  * The value of versions/NAME when its first line is key (a file of crpc's
  * user, writable by no one else; the value is its second line): true with
@@ -284,8 +286,10 @@ void crpc__runtime_record_name(const char *prefix, const char *path, char *buf, 
 bool crpc__runtime_record_get(const char *name, const char *key, char *value, size_t size);
 /* The same of a record's text (NUL-terminated). */
 bool crpc__runtime_record_parse(const char *text, const char *key, char *value, size_t size);
-/* Write versions/NAME as "KEY\nVALUE\n" (aside, then renamed into place); nothing on failure. */
+/* Write versions/NAME as "KEY\nVALUE\n" (crpc__runtime_record_write()). */
 void crpc__runtime_record_put(const char *name, const char *key, const char *value);
+/* Write len bytes of data as versions/NAME: aside, then renamed into place; nothing on failure. */
+void crpc__runtime_record_write(const char *name, const void *data, size_t len);
 
 typedef struct crpc__engine_call {
 	char dir[PATH_MAX];  /* the call directory */

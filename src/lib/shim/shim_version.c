@@ -55,17 +55,6 @@ static void file_name(const char *criu, char *buf, size_t size)
 	crpc__runtime_record_name("swrk", criu, buf, size);
 }
 
-/* versions/ of the runtime directory (private, root's), or -1. */
-static int versions_dir(void)
-{
-	char path[PATH_MAX];
-	crpc_error *e = NULL;
-	int fd = crpc__runtime_subdir("versions", path, sizeof(path), &e);
-
-	crpc_error_free(e);
-	return fd;
-}
-
 /* A successful VERSION reply with a version in it. */
 static bool is_version_reply(const uint8_t *buf, size_t len)
 {
@@ -114,7 +103,7 @@ static bool load(struct shim *s)
 	if (s->version_tried)
 		return s->version_len > 0;
 	s->version_tried = true;
-	if (!criu_identity(s->cfg->criu_path, id, sizeof(id)) || (dfd = versions_dir()) < 0)
+	if (!criu_identity(s->cfg->criu_path, id, sizeof(id)) || (dfd = crpc__runtime_versions_dir()) < 0)
 		return false;
 	file_name(s->cfg->criu_path, name, sizeof(name));
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -179,32 +168,20 @@ bool shim_version_first(struct shim *s)
 
 void shim_version_remember(struct shim *s, const uint8_t *buf, size_t len)
 {
-	char id[160], name[NAME_MAX + 1], tmp[NAME_MAX + 16], head[256];
-	int dfd, fd, hl;
-	bool ok;
+	char id[160], name[NAME_MAX + 1];
+	uint8_t rec[FILE_MAX];
+	int hl;
 
 	if (len == 0 || len > sizeof(s->version_reply) ||
 	    (s->version_len == len && memcmp(s->version_reply, buf, len) == 0) ||
 	    !criu_identity(s->cfg->criu_path, id, sizeof(id)))
 		return;
-	hl = snprintf(head, sizeof(head), MAGIC "%s %zu\n", id, len);
-	if (hl < 0 || (size_t)hl >= sizeof(head) || (dfd = versions_dir()) < 0)
+	hl = snprintf((char *)rec, sizeof(rec), MAGIC "%s %zu\n", id, len);
+	if (hl < 0 || (size_t)hl + len > sizeof(rec))
 		return;
+	memcpy(rec + hl, buf, len);
 	file_name(s->cfg->criu_path, name, sizeof(name));
-	snprintf(tmp, sizeof(tmp), ".%s.%d", name, (int)getpid());
-	(void)unlinkat(dfd, tmp, 0);
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		close(dfd);
-		return;
-	}
-	ok = io_write_full(fd, head, (size_t)hl) == 0 && io_write_full(fd, buf, len) == 0;
-	if (close(fd) < 0)
-		ok = false;
-	/* a reader sees the old record or the new one, whole */
-	if (!ok || renameat(dfd, tmp, dfd, name) < 0)
-		(void)unlinkat(dfd, tmp, 0);
-	close(dfd);
+	crpc__runtime_record_write(name, rec, (size_t)hl + len);
 	memcpy(s->version_reply, buf, len);
 	s->version_len = len;
 	s->version_tried = true;
