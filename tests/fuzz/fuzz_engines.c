@@ -3,7 +3,7 @@
  * fuzz_engines.c - what the container engines' CLIs print, as crpc reads
  * it: a selector byte, then the text. 0 `runc state`, 1 `runc list
  * --format json`, 2 `podman container inspect`, 3 `podman ps --format
- * json`, 4 the member list of podman's export (`tar -t`), 5 a container
+ * json`, 4 the member list of podman's export (`tar -x -v`), 5 a container
  * target ("ENGINE:REF" or a bare name), 6 a record of the runtime
  * directory's versions/ (its key is the text's first line), 7 the shim's
  * record of CRIU's VERSION reply (for the CRIU identity "1 2 3 4.5 6.7").

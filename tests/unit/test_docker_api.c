@@ -264,7 +264,7 @@ static void test_too_big(void **state)
 
 	(void)state;
 	skip_without_libcurl();
-	srv.big = (32u << 20) + 1;
+	srv.big = CRPC__DOCKER_REPLY_MAX + 1;
 	assert_int_equal(crpc__docker_api(srv.sock, "GET", "/containers/json?all=1", NULL, &r, &err), -1);
 	assert_non_null(err);
 	assert_int_equal(err->sys_errno, EFBIG);

@@ -18,9 +18,6 @@
 #include "engines/docker_api.h"
 #include "internal.h"
 
-/* The replies crpc reads are small; a listing of many containers stays far below this. */
-#define REPLY_MAX (32u << 20)
-
 static crpc__dlib libcurl = CRPC__DLIB_INIT("libcurl.so.4");
 
 static struct {
@@ -90,7 +87,7 @@ static size_t take(char *p, size_t size, size_t n, void *arg)
 	sink *s = arg;
 	size_t len = size * n;
 
-	if (s->b.len + len > REPLY_MAX) {
+	if (s->b.len + len > CRPC__DOCKER_REPLY_MAX) {
 		s->too_big = true;
 		return 0;
 	}
@@ -189,7 +186,8 @@ int crpc__docker_api(const char *sock, const char *method, const char *path, jso
 		ret = -1;
 	} else if (s.too_big) {
 		crpc_error_set(err, CRPC_EXIT_FAIL, EFBIG, "docker",
-			       "dockerd's answer to %s %s exceeds %u MiB", method, path, REPLY_MAX >> 20);
+			       "dockerd's answer to %s %s exceeds %u MiB", method, path,
+			       CRPC__DOCKER_REPLY_MAX >> 20);
 		ret = -1;
 	} else if (s.nomem) {
 		crpc_error_set(err, CRPC_EXIT_FAIL, ENOMEM, "docker", "out of memory");

@@ -16,6 +16,9 @@
 
 #include "crpc/error.h"
 
+/* A longer reply is an error (EFBIG): crpc reads small ones; a listing of many containers stays far below. */
+#define CRPC__DOCKER_REPLY_MAX (32u << 20)
+
 /* The API version spoken: Docker 20.10's, which later daemons still serve. */
 #define CRPC__DOCKER_API_VERSION "v1.41"
 

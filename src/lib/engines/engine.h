@@ -150,7 +150,7 @@ typedef struct crpc__engine {
  * harness fuzz_engines feeds them). `runc state` and `runc list --format
  * json`; `podman container inspect` (its first object into *obj, or
  * CRPC__ENGINE_NOT_FOUND for an empty array) and `podman ps --format json`;
- * the member list of podman's export (`tar -t`, text changed in place)
+ * the member list of podman's export (`tar -x -v`, text changed in place)
  * into {files, dirs, images}. 0 (or FOUND) or -1 with *err; lists are
  * calloc'ed (release each container, free the array).
  */
