@@ -495,6 +495,20 @@ ssize_t io_pread_full(int fd, void *buf, size_t len, off_t off);
 /* Write all of buf: 0, or -1 with errno (EIO when a write wrote nothing). */
 int io_write_full(int fd, const void *buf, size_t len);
 
+/*
+ * The buffer files are read through to be hashed (the manifest, the
+ * hash-ahead thread, the late verification): IO_HASH_BUF bytes, small
+ * enough to stay in a core's cache between read() and the digest.
+ */
+#define IO_HASH_BUF (256u << 10)
+/*
+ * A buffer of IO_HASH_BUF bytes with its pages mapped up front: one
+ * mmap(MAP_POPULATE) costs far less than a page fault per page on first
+ * use, which in a VM is ~10 us each (docs/benchmarks.md). NULL with errno.
+ */
+void *io_hash_buffer_new(void);
+void io_hash_buffer_free(void *buf);
+
 /* ---- the session (swrk.c, rpc.c) ---- */
 struct crpc_session {
 	int sk;          /* our end of the socketpair */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -165,6 +166,20 @@ pid_t io_waitpid(pid_t pid, int *status, int options)
 		r = waitpid(pid, status, options);
 	while (r < 0 && errno == EINTR);
 	return r;
+}
+
+void *io_hash_buffer_new(void)
+{
+	void *p = mmap(NULL, IO_HASH_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+		       -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void io_hash_buffer_free(void *buf)
+{
+	if (buf)
+		(void)munmap(buf, IO_HASH_BUF);
 }
 
 ssize_t io_read(int fd, void *buf, size_t len)

@@ -47,7 +47,6 @@
 #pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
 #endif
 
-#define AH_BUF (1u << 20)
 #define AH_MAX_FILES 4096
 #define AH_MAX_OPEN 64
 #define AH_PAGE 4096u
@@ -206,7 +205,7 @@ static void ah_tick(mf_ahead *a)
 static int ah_read(mf_ahead *a, struct ah_file *f, int fd, uint64_t upto, bool count)
 {
 	while (f->off < upto) {
-		size_t want = upto - f->off < AH_BUF ? (size_t)(upto - f->off) : AH_BUF;
+		size_t want = upto - f->off < IO_HASH_BUF ? (size_t)(upto - f->off) : IO_HASH_BUF;
 		ssize_t n = io_pread_full(fd, a->buf, want, (off_t)f->off);
 
 		if (n < 0)
@@ -340,7 +339,7 @@ mf_ahead *mf_ahead_start(int dirfd, crpc_digest d, crpc_checkpoint_progress_fn f
 	a->progress_data = data;
 	a->expected = expected;
 	a->t0 = t0;
-	a->buf = malloc(AH_BUF);
+	a->buf = io_hash_buffer_new();
 	a->in_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	a->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", dirfd);
@@ -443,7 +442,7 @@ void mf_ahead_free(mf_ahead *a)
 		free(a->v[i].name);
 	}
 	free(a->v);
-	free(a->buf);
+	io_hash_buffer_free(a->buf);
 	if (a->closing)
 		pthread_join(a->closer, NULL);
 	if (a->in_fd >= 0)

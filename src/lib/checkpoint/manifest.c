@@ -24,7 +24,6 @@
 #include "base/sha256.h"
 
 #define MANIFEST_MAX (64u << 20)
-#define HASH_BUF (1u << 20)
 #define NAME_MAX_LEN 255
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -106,7 +105,7 @@ int mf_hasher_init(struct mf_hasher *h, crpc_digest d, const char *op, crpc_erro
 	memset(h, 0, sizeof(*h));
 	if (crpc__digest_new(d, &h->sh, err) < 0)
 		return -1;
-	h->buf = malloc(HASH_BUF);
+	h->buf = io_hash_buffer_new();
 	if (!h->buf) {
 		crpc__digest_free(h->sh);
 		h->sh = NULL;
@@ -118,7 +117,7 @@ int mf_hasher_init(struct mf_hasher *h, crpc_digest d, const char *op, crpc_erro
 void mf_hasher_release(struct mf_hasher *h)
 {
 	crpc__digest_free(h->sh);
-	free(h->buf);
+	io_hash_buffer_free(h->buf);
 }
 
 int mf_hash_file(struct mf_hasher *h, int dirfd, const char *name, bool sync, uint64_t *size, char hex[65])
@@ -128,7 +127,7 @@ int mf_hash_file(struct mf_hasher *h, int dirfd, const char *name, bool sync, ui
 
 	if (fd < 0)
 		return -1;
-	r = hash_fd(fd, h->sh, h->buf, HASH_BUF, size, hex);
+	r = hash_fd(fd, h->sh, h->buf, IO_HASH_BUF, size, hex);
 	if (r == 0 && sync && fsync(fd) < 0 && errno != EINVAL && errno != EROFS)
 		r = -1;
 	if (r < 0) {

@@ -26,8 +26,6 @@
 #include "internal.h"
 #include "manifest_int.h"
 
-#define LATE_BUF (1u << 20)
-
 struct late_file {
 	char *name;
 	uint64_t size; /* listed */
@@ -134,7 +132,7 @@ static void late_hash(mf_pending *p, struct late_file *f, crpc__digest *sh, uint
 			close(fd);
 			return; /* not done */
 		}
-		n = io_read(fd, buf, LATE_BUF);
+		n = io_read(fd, buf, IO_HASH_BUF);
 		if (n < 0) {
 			f->sys_errno = errno;
 			goto out;
@@ -160,7 +158,7 @@ out:
 static void late_all(mf_pending *p)
 {
 	crpc__digest *sh = NULL;
-	uint8_t *buf = malloc(LATE_BUF);
+	uint8_t *buf = io_hash_buffer_new();
 
 	if (!buf || crpc__digest_new(p->alg, &sh, NULL) < 0) {
 		for (size_t i = 0; i < p->n; i++) {
@@ -172,7 +170,7 @@ static void late_all(mf_pending *p)
 			late_hash(p, &p->v[i], sh, buf);
 	}
 	crpc__digest_free(sh);
-	free(buf);
+	io_hash_buffer_free(buf);
 }
 
 static void *late_main(void *arg)
