@@ -18,8 +18,8 @@
 #   request, and the connection carries data after the restore;
 # - Docker's own checkpoint directory is left empty;
 # - crpc speaks to dockerd's API socket itself, starting the docker CLI only
-#   for the checkpoint; with a docker context chosen instead of $DOCKER_HOST
-#   it goes through the CLI for everything;
+#   for the checkpoint; with a docker context chosen instead of $DOCKER_HOST,
+#   or where libcurl cannot be loaded, it goes through the CLI for everything;
 # - after crpc shim uninstall (dockerd's runc then finds the real CRIU
 #   further on its PATH) a dump and a restore still work and say what they
 #   went without; a dump that needed an option the engine could not be given
@@ -185,6 +185,28 @@ expect_exit 0 env -u DOCKER_HOST DOCKER_CONFIG="$TMP/dockercfg" CRPC_DOCKER="$TM
 assert_contains "$(cat "$TMP/docker.calls")" "start --checkpoint" "the docker calls of a restore in a context"
 carries_on "$at_dump6"
 docker_ rm -f viactx >/dev/null
+
+# --- without libcurl: the CLI for everything ------------------------------------
+# crpc opens libcurl on first use; where it cannot (here a mount namespace of
+# the test's own, /dev/null over the library), it asks the docker CLI what it
+# would have asked dockerd's API socket.
+libcurl=$(/sbin/ldconfig -p | awk '$1 == "libcurl.so.4" && /x86-64/ { print $NF; exit }')
+if [ -n "$libcurl" ]; then
+	no_curl() { unshare -m sh -c 'mount --bind /dev/null "$1" && shift && exec "$@"' no_curl "$libcurl" "$@"; }
+	docker_counter nocurl
+	: >"$TMP/docker.calls"
+	expect_exit 0 no_curl env CRPC_DOCKER="$TMP/docker-logged" "$CRPC_BIN" dump docker:nocurl "$TMP/ck7"
+	assert_contains "$(cat "$TMP/docker.calls")" "inspect --type container nocurl" "the docker calls of a dump without libcurl"
+	assert_contains "$(cat "$TMP/docker.calls")" "checkpoint create" "the docker calls of a dump without libcurl"
+	at_dump7=$(count)
+	: >"$TMP/docker.calls"
+	expect_exit 0 no_curl env CRPC_DOCKER="$TMP/docker-logged" "$CRPC_BIN" restore "$TMP/ck7"
+	assert_contains "$(cat "$TMP/docker.calls")" "start --checkpoint" "the docker calls of a restore without libcurl"
+	carries_on "$at_dump7"
+	docker_ rm -f nocurl >/dev/null
+else
+	note "no libcurl.so.4 on this machine: every section above went through the CLI"
+fi
 
 # --- without the shim: plain engine checkpoints, and what they went without -----
 expect_exit 0 "$CRPC_BIN" --config "$TMP/crpc.yaml" shim uninstall --prefix "$PREFIX"
