@@ -504,7 +504,8 @@ int io_write_full(int fd, const void *buf, size_t len);
 /*
  * A buffer of IO_HASH_BUF bytes with its pages mapped up front: one
  * mmap(MAP_POPULATE) costs far less than a page fault per page on first
- * use, which in a VM is ~10 us each (docs/benchmarks.md). NULL with errno.
+ * use, about 12 us each on the benchmark's VM (docs/benchmarks.md). NULL
+ * with errno.
  */
 void *io_hash_buffer_new(void);
 void io_hash_buffer_free(void *buf);
