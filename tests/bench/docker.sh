@@ -115,14 +115,11 @@ if ((SHIM)); then what="Docker's commands through the shim" goal=1.02; else what
 printf 'docker %s, CRIU %s, crpc %s; side crpc: %s\n' "$(docker_ version -f '{{.Server.Version}}')" \
 	"$("$CRPC_CRIU" --version | sed -n 's/^Version: //p')" "$CRPC_BIN" "$what"
 printf '%-4s %-7s %12s %12s %12s\n' run side checkpoint restore total
-abba "$TMP" crpc docker >&2
-if [[ -n $RAW_FILE ]]; then
-	key=docker
-	((SHIM)) && key=docker-shim
-	for side in crpc docker; do
-		while read -r t; do echo "$key $side $t"; done <"$TMP/$side.times" >>"$RAW_FILE"
-	done
-fi
+# record SIDE US: abba's call after each cycle, the --raw line
+raw_key=docker
+((SHIM)) && raw_key=docker-shim
+record() { [[ -z $RAW_FILE ]] || echo "$raw_key $1 $2" >>"$RAW_FILE"; }
+abba "$TMP" crpc docker record >&2
 m_crpc=$(median <"$TMP/crpc.times")
 m_docker=$(median <"$TMP/docker.times")
 printf 'min/max crpc: %s/%s ms, docker: %s/%s ms\n' "$(ms "$(sort -n "$TMP/crpc.times" | head -1)")" \
