@@ -497,8 +497,9 @@ int io_write_full(int fd, const void *buf, size_t len);
 
 /*
  * The buffer files are read through to be hashed (the manifest, the
- * hash-ahead thread, the late verification): IO_HASH_BUF bytes, small
- * enough to stay in a core's cache between read() and the digest.
+ * hash-ahead thread, the late verification): IO_HASH_BUF bytes. A 1 GiB
+ * dump hashed through it is no slower than through 1 MiB, and a small
+ * checkpoint maps less (docs/benchmarks.md).
  */
 #define IO_HASH_BUF (256u << 10)
 /*

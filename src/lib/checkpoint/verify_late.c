@@ -169,20 +169,21 @@ out:
 
 static void late_all(mf_pending *p)
 {
-	crpc__digest *sh = NULL;
-	uint8_t *buf = io_hash_buffer_new();
+	struct mf_hasher h;
+	crpc_error *e = NULL;
 
-	if (!buf || crpc__digest_new(p->alg, &sh, NULL) < 0) {
+	if (mf_hasher_init(&h, p->alg, "verifying the page images", &e) < 0) {
+		/* no memory for the buffer, or the digest cannot be had (libcrypto) */
 		for (size_t i = 0; i < p->n; i++) {
-			p->v[i].sys_errno = buf ? EIO : ENOMEM;
+			p->v[i].sys_errno = e && e->sys_errno == ENOMEM ? ENOMEM : EIO;
 			p->v[i].done = true;
 		}
-	} else {
-		for (size_t i = 0; i < p->n && !atomic_load(&p->cancel); i++)
-			late_hash(p, &p->v[i], sh, buf);
+		crpc_error_free(e);
+		return;
 	}
-	crpc__digest_free(sh);
-	io_hash_buffer_free(buf);
+	for (size_t i = 0; i < p->n && !atomic_load(&p->cancel); i++)
+		late_hash(p, &p->v[i], h.sh, h.buf);
+	mf_hasher_release(&h);
 }
 
 static void *late_main(void *arg)
